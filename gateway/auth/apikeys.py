@@ -1,0 +1,115 @@
+"""API keys: random 256-bit secrets, stored only as SHA-256 digests, compared in constant time.
+
+A key reads ``gk_<key id>_<secret>``. The key id is public and only locates the record; the secret never leaves
+the caller. Records live in the store so a key created by the CLI works on a running gateway at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from gateway.errors import BadRequest, Unauthenticated
+
+ROLES = ("admin", "writer", "reader", "auditor")
+_KEY_RE = re.compile(r"^gk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_id: str
+    tenant: str
+    subject: str
+    role: str
+    digest: str
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: established by a valid key, never by anything the caller asserts."""
+
+    key_id: str
+    tenant: str
+    subject: str
+    role: str
+
+    @property
+    def casbin_subject(self) -> str:
+        return f"key:{self.key_id}"
+
+
+class ApiKeyRepository(Protocol):
+    def insert(self, record: ApiKeyRecord) -> None: ...
+    def find(self, key_id: str) -> ApiKeyRecord | None: ...
+    def revoke(self, key_id: str, when: str) -> bool: ...
+    def list(self, tenant: str | None = None) -> list[ApiKeyRecord]: ...
+
+
+def validate_name(kind: str, value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise BadRequest(f"{kind} must be 1-64 characters of letters, digits, '.', '_', '@' or '-'", param=kind)
+    return value
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def create_key(
+    repo: ApiKeyRepository, tenant: str, subject: str, role: str, expires_at: str | None = None
+) -> tuple[str, ApiKeyRecord]:
+    """Make a new key; returns the plaintext key (shown once) and its stored record."""
+    validate_name("tenant", tenant)
+    validate_name("subject", subject)
+    if role not in ROLES:
+        raise BadRequest(f"role must be one of {', '.join(ROLES)}", param="role")
+    if expires_at is not None:
+        expires_at = datetime.fromisoformat(expires_at).astimezone(UTC).isoformat(timespec="seconds")
+    key_id = secrets.token_hex(8)
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+    record = ApiKeyRecord(key_id, tenant, subject, role, _digest(secret), _now(), expires_at)
+    repo.insert(record)
+    return f"gk_{key_id}_{secret}", record
+
+
+_DUMMY_DIGEST = _digest("x" * 43)
+
+
+def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | None = None) -> Principal:
+    """Resolve a presented key to its principal, or raise ``Unauthenticated`` (one message for every cause)."""
+    failure = Unauthenticated("Invalid, revoked or expired API key")
+    match = _KEY_RE.match(presented or "")
+    if match is None:
+        raise failure
+    key_id, secret = match.groups()
+    record = repo.find(key_id)
+    expected = record.digest if record is not None else _DUMMY_DIGEST
+    # Compare even when the record is missing so timing does not reveal which key ids exist.
+    ok = hmac.compare_digest(expected.encode(), _digest(secret).encode())
+    if record is None or not ok or record.revoked_at is not None:
+        raise failure
+    if record.expires_at is not None:
+        moment = now or datetime.now(UTC)
+        if datetime.fromisoformat(record.expires_at) <= moment:
+            raise failure
+    return Principal(record.key_id, record.tenant, record.subject, record.role)
+
+
+def key_id_of(presented: str | None) -> str | None:
+    """The public key id of a well-formed key (for audit of failures), never the secret."""
+    match = _KEY_RE.match(presented or "")
+    return match.group(1) if match else None

@@ -1,0 +1,178 @@
+"""Dynamic micro-batching: coalesce concurrent requests into model batches, off the event loop.
+
+Callers ``await batcher.submit(items, weights)``; one worker thread takes whatever is queued, up to ``max_size``
+items and ``max_weight`` (tokens), waiting at most ``max_wait_s`` for more to arrive, runs ``fn`` once on the whole
+batch and hands each caller its slice. The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at
+once (the HTTP layer answers 503 with Retry-After) instead of growing memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from gateway.errors import Overloaded, Unavailable
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Job(Generic[T, R]):
+    items: list[T]
+    weights: list[int]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[list[R]]
+    results: list[R] = field(default_factory=list)
+    taken: int = 0  # items handed to batches so far
+    done: int = 0  # items whose results are in
+    failed: bool = False
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    items: int = 0
+    last_batch_size: int = 0
+    sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
+
+
+class MicroBatcher(Generic[T, R]):
+    def __init__(
+        self,
+        fn: Callable[[list[T]], Sequence[R]],
+        *,
+        name: str,
+        max_size: int = 128,
+        max_weight: int = 8192,
+        max_wait_s: float = 0.004,
+        max_queued_items: int = 8192,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self._fn = fn
+        self.name = name
+        self._max_size = max_size
+        self._max_weight = max_weight
+        self._max_wait_s = max_wait_s
+        self._max_queued = max_queued_items
+        self._on_batch = on_batch
+        self._queue: deque[_Job[T, R]] = deque()
+        self._queued_items = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self.stats = BatchStats()
+        self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queued_items
+
+    async def submit(self, items: Sequence[T], weights: Sequence[int] | None = None) -> list[R]:
+        if not items:
+            return []
+        loop = asyncio.get_running_loop()
+        job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future())
+        with self._cond:
+            if self._closed:
+                raise Unavailable(f"the {self.name} stage is shutting down")
+            if self._queued_items and self._queued_items + len(items) > self._max_queued:
+                raise Overloaded(f"the {self.name} queue is full; retry shortly", retry_after=1.0)
+            self._queue.append(job)
+            self._queued_items += len(items)
+            self._cond.notify()
+        return await job.future
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+
+    def _take_batch(self) -> list[tuple[_Job[T, R], int, int]] | None:
+        """Slices (job, start, end) forming the next batch; None when closed and drained."""
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if not self._queue:
+                return None
+            deadline = time.monotonic() + self._max_wait_s
+            while self._queued_items < self._max_size and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch: list[tuple[_Job[T, R], int, int]] = []
+            size = weight = 0
+            while self._queue and size < self._max_size:
+                job = self._queue[0]
+                if job.failed:  # an earlier slice failed: the caller already has its error
+                    self._queue.popleft()
+                    self._queued_items -= len(job.items) - job.taken
+                    continue
+                start = end = job.taken
+                while end < len(job.items) and size < self._max_size:
+                    w = job.weights[end]
+                    if size and weight + w > self._max_weight:
+                        break
+                    size += 1
+                    weight += w
+                    end += 1
+                if end > start:
+                    batch.append((job, start, end))
+                    job.taken = end
+                if end < len(job.items):
+                    break
+                self._queue.popleft()
+            self._queued_items -= size
+            return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            items = [item for job, s, e in batch for item in job.items[s:e]]
+            started = time.perf_counter()
+            try:
+                results = list(self._fn(items))
+                error: BaseException | None = None
+            except BaseException as exc:  # handed to every waiting caller, never lost
+                results, error = [], exc
+            elapsed = time.perf_counter() - started
+            self.stats.batches += 1
+            self.stats.items += len(items)
+            self.stats.last_batch_size = len(items)
+            self.stats.sizes.append(len(items))
+            if self._on_batch is not None:
+                self._on_batch(len(items), elapsed)
+            offset = 0
+            for job, s, e in batch:
+                n = e - s
+                if error is None:
+                    job.results.extend(results[offset : offset + n])
+                offset += n
+                if error is not None:
+                    job.failed = True
+                    self._finish(job, error)
+                    continue
+                job.done = e
+                if job.done == len(job.items):
+                    self._finish(job, None)
+
+    @staticmethod
+    def _finish(job: _Job[T, R], error: BaseException | None) -> None:
+        def resolve() -> None:
+            if job.future.done():
+                return
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(job.results)
+
+        job.loop.call_soon_threadsafe(resolve)

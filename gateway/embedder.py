@@ -1,0 +1,87 @@
+"""The embedding stage: a sentence-transformers model loaded offline from the packaged weights.
+
+``Embedder`` is the interface the pipeline needs; ``FakeEmbedder`` is its deterministic stand-in for unit tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from gateway.models import ModelSpec, model_dir, verify_fingerprint
+
+
+class Embedder(Protocol):
+    spec: ModelSpec
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-normalized float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text as the model's tokenizer counts them (special tokens included)."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """The real model. Loading verifies the weights fingerprint; nothing is fetched from a hub."""
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu", fp16: bool = False) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        directory = model_dir(spec)
+        self.fingerprint = verify_fingerprint(spec, directory)
+        self.spec = spec
+        self.device = device
+        self._model: Any = SentenceTransformer(str(directory), device=device, local_files_only=True)
+        self._model.max_seq_length = spec.max_seq_length
+        if fp16 and device.startswith("cuda"):
+            self._model.half()
+        self._tokenizer: Any = self._model.tokenizer
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.spec.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=max(1, len(texts)),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+class FakeEmbedder:
+    """Deterministic hashed bag-of-words vectors: similar word sets give similar vectors. Unit tests only."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.fingerprint = spec.fingerprint
+        self.calls: list[int] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.spec.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                h = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big")
+                out[row, h % self.spec.dimension] += 1.0
+            norm = float(np.linalg.norm(out[row]))
+            out[row] = out[row] / norm if norm else 1.0 / np.sqrt(self.spec.dimension)
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) + 2 for t in texts]

