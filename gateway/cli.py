@@ -1,0 +1,144 @@
+"""The operator's CLI: ``gateway keys|serve|apikey|tenant|privacy ...``.
+
+Every command prints what it did; secrets are printed only where they are the point (a new API key, shown once,
+alone on the last stdout line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from gateway.errors import GatewayError
+from gateway.settings import Settings, load_settings
+
+
+def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.crypto.keyfiles import init_keys
+
+    created = init_keys(settings.keys_dir)
+    for path in created:
+        print(f"created {path}")
+    if not created:
+        print(f"keys already present in {settings.keys_dir}")
+    return 0
+
+
+def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.auth.sqlite_repo import SQLiteApiKeyRepository
+    from gateway.db import SQLiteDatabase
+
+    return SQLiteApiKeyRepository(SQLiteDatabase(settings.sqlite_path))
+
+
+def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.auditing import Auditor
+    from gateway.crypto.keyfiles import load_keys
+    from gateway.service import open_audit_log
+
+    log = open_audit_log(settings, load_keys(settings.keys_dir))
+    return log, Auditor(log)
+
+
+def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth.apikeys import create_key
+
+    log, auditor = _offline_auditor(settings)
+    try:
+        key, record = create_key(_apikey_repo(settings), args.tenant, args.subject, args.role, args.expires)
+        auditor.record_sync("apikey.create", "allow", tenant=record.tenant, subject=record.subject,
+                            key_id=record.key_id, role=record.role, expires_at=record.expires_at)
+    finally:
+        log.close()
+    print(f"created API key {record.key_id} for {record.subject} ({record.role}) in tenant {record.tenant}")
+    print(key)
+    return 0
+
+
+def _apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    log, auditor = _offline_auditor(settings)
+    try:
+        repo = _apikey_repo(settings)
+        record = repo.find(args.key_id)
+        if record is None or not repo.revoke(args.key_id, datetime.now(UTC).isoformat(timespec="seconds")):
+            print(f"no active key {args.key_id}", file=sys.stderr)
+            return 1
+        auditor.record_sync("apikey.revoke", "allow", tenant=record.tenant, subject=record.subject,
+                            key_id=record.key_id)
+    finally:
+        log.close()
+    print(f"revoked API key {args.key_id}")
+    return 0
+
+
+def _apikey_list(settings: Settings, args: argparse.Namespace) -> int:
+    for r in _apikey_repo(settings).list(args.tenant):
+        state = "revoked" if r.revoked_at else "active"
+        print(f"{r.key_id}  {r.tenant}  {r.subject}  {r.role}  {state}  created {r.created_at}")
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.crypto.keyfiles import load_keys
+    from gateway.http.app import create_app
+    from gateway.service import build_services
+
+    load_keys(settings.keys_dir)  # refuse to start without keys, before loading anything heavy
+    print(f"loading model and PII detector (policy {settings.policy_dir}, data {settings.data_dir}) ...",
+          file=sys.stderr)
+    services = build_services(settings)
+    print(f"gateway listening on http://{settings.host}:{settings.port}", file=sys.stderr)
+    uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level="warning",
+                access_log=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Governed embedding gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    keys = sub.add_parser("keys", help="key material").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("init", help="create missing keys (KEK, audit signing key, HMAC root)").set_defaults(
+        func=_keys_init)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    apikey = sub.add_parser("apikey", help="API keys").add_subparsers(dest="apikey_command", required=True)
+    create = apikey.add_parser("create", help="create a key; prints it alone on the last line")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--subject", required=True)
+    create.add_argument("--role", required=True, choices=["admin", "writer", "reader", "auditor"])
+    create.add_argument("--expires", help="ISO 8601 expiry time, e.g. 2027-01-01T00:00:00+00:00")
+    create.set_defaults(func=_apikey_create)
+    revoke = apikey.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=_apikey_revoke)
+    listing = apikey.add_parser("list", help="list keys (ids and owners, never secrets)")
+    listing.add_argument("--tenant")
+    listing.set_defaults(func=_apikey_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
+                                       ("port", getattr(args, "port", None))) if v is not None}
+        settings = load_settings(**overrides)
+        return int(args.func(settings, args))
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Litestar application wiring: routes, the Services dependency, lifecycle, OpenAPI at /schema."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+
+import gateway
+from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
+from gateway.http.errors import error_response
+from gateway.http.routes import embeddings, health
+from gateway.service import Services
+
+log = logging.getLogger(__name__)
+
+
+def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's own errors (unknown route, wrong method) in our problem-details shape."""
+    mapped: RequestError
+    if exc.status_code == 404:
+        mapped = NotFound("no such route")
+    elif exc.status_code == 405:
+        mapped = MethodNotAllowed("method not allowed on this route")
+    elif exc.status_code >= 500:
+        mapped = Unavailable("internal error")
+    else:
+        mapped = BadRequest(str(exc.detail) if exc.detail else "bad request")
+    openai = request.url.path.startswith("/v1/embeddings")
+    return error_response(mapped, request.headers.get("x-request-id", "-"), openai)
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    return error_response(Unavailable("internal error"), "-", request.url.path.startswith("/v1/embeddings"))
+
+
+def create_app(services: Services) -> Litestar:
+    async def provide_services() -> Services:
+        return services
+
+    def on_startup() -> None:
+        services.start_watcher()
+        services.auditor.record_sync("gateway.start", "allow", version=gateway.__version__,
+                                     policy_version=services.policy.current().version)
+
+    def on_shutdown() -> None:
+        try:
+            services.auditor.record_sync("gateway.stop", "allow")
+        finally:
+            services.close()
+
+    return Litestar(
+        route_handlers=[embeddings.create_embeddings, health.healthz, health.readyz],
+        dependencies={"services": Provide(provide_services)},
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        exception_handlers={HTTPException: _http_exception, Exception: _internal},
+        request_max_body_size=services.settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Governed Embedding Gateway", version=gateway.__version__, path="/schema"
+        ),
+        debug=False,
+    )

@@ -1,0 +1,57 @@
+"""Render errors in the two shapes callers expect, and nowhere else.
+
+``/v1/embeddings`` speaks OpenAI's shape so the official clients raise their usual exceptions::
+
+    {"error": {"message": ..., "type": ..., "param": ..., "code": ...}}
+
+Every other route answers RFC 9457 problem details (``application/problem+json``)::
+
+    {"type": "urn:gateway:error:<code>", "title": ..., "status": ..., "detail": ..., "code": ..., "request_id": ...}
+"""
+
+from __future__ import annotations
+
+import math
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Response
+
+from gateway.errors import RequestError
+
+
+def error_body(exc: RequestError, request_id: str, openai_shape: bool) -> dict[str, Any]:
+    public = {k: v for k, v in exc.detail.items() if k != "audit"}
+    if openai_shape:
+        return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
+    body: dict[str, Any] = {
+        "type": f"urn:gateway:error:{exc.code}",
+        "title": HTTPStatus(exc.status).phrase,
+        "status": exc.status,
+        "detail": exc.message,
+        "code": exc.code,
+        "request_id": request_id,
+    }
+    if exc.param:
+        body["param"] = exc.param
+    body.update(public)
+    return body
+
+
+def error_response(
+    exc: RequestError, request_id: str, openai_shape: bool, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    out = dict(headers or {})
+    out["X-Request-Id"] = request_id
+    if exc.retry_after is not None:
+        out["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    if exc.status == 401:
+        out["WWW-Authenticate"] = 'Bearer realm="gateway"'
+    media = "application/json" if openai_shape else "application/problem+json"
+    return Response(
+        msgspec.json.encode(error_body(exc, request_id, openai_shape)),
+        status_code=exc.status,
+        media_type=media,
+        headers=out,
+    )

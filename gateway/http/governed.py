@@ -1,0 +1,157 @@
+"""One path for every guarded route: request id, body limits, authentication, Casbin, audit, error rendering.
+
+A handler receives a ``Call`` (the authenticated principal, the parsed body, the request context) and returns a
+``Reply``; whatever happens, allowed or denied, one audit entry is durable before the response leaves, and its
+index goes back in ``X-Gateway-Audit-Index``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from gateway.auditing import RequestContext
+from gateway.auth.apikeys import Principal, key_id_of
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    PIIBlocked,
+    RequestError,
+    Unauthenticated,
+    Unavailable,
+)
+from gateway.http.errors import error_response
+from gateway.service import Services
+
+log = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Guard:
+    event: str  # audit event type of this route
+    obj: str  # Casbin object
+    act: str  # Casbin action
+    openai_errors: bool = False
+    needs_body: bool = False
+
+
+@dataclass
+class Call:
+    principal: Principal
+    ctx: RequestContext
+    body: Any
+    services: Services
+    request: Request[Any, Any, Any]
+
+
+@dataclass
+class Reply:
+    content: Any  # a JSON-serializable object, or bytes with media_type
+    status: int = 200
+    media_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    decision: str = "allow"
+    audit: dict[str, Any] = field(default_factory=dict)
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key") or None
+
+
+async def read_json(request: Request[Any, Any, Any], limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    try:
+        raw = await request.body()
+    except HTTPException as exc:
+        if exc.status_code == 413:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes") from None
+        raise BadRequest("could not read the request body") from None
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body of {len(raw)} bytes exceeds the limit of {limit} bytes")
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+def _failure_event(exc: RequestError, guard: Guard) -> tuple[str, str]:
+    if isinstance(exc, Unauthenticated):
+        return "auth.failure", "deny"
+    if isinstance(exc, Forbidden):
+        return "authz.denied", "deny"
+    if isinstance(exc, PIIBlocked):
+        return guard.event, "block"
+    if exc.status in (400, 413):
+        return "request.invalid", "deny"
+    if exc.code == "rate_limited":
+        return "rate.limited", "deny"
+    if exc.code == "overloaded":
+        return "overload.rejected", "deny"
+    return guard.event, "deny" if exc.status < 500 else "error"
+
+
+async def governed(
+    request: Request[Any, Any, Any],
+    services: Services,
+    guard: Guard,
+    handler: Callable[[Call], Awaitable[Reply]],
+) -> Response[Any]:
+    ctx = RequestContext(request_id=uuid.uuid4().hex, route=f"{request.method} {request.scope['path']}")
+    presented = bearer_token(request)
+    try:
+        principal = services.authenticate(presented)
+        ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
+            principal.tenant, principal.subject, principal.key_id, principal.role,
+        )
+        services.authorizer.require(principal, guard.obj, guard.act)
+        services.check_rate(principal)
+        body = await read_json(request, services.settings.max_body_bytes) if guard.needs_body else None
+        reply = await handler(Call(principal, ctx, body, services, request))
+    except RequestError as exc:
+        if isinstance(exc, Unauthenticated):
+            ctx.key_id = key_id_of(presented)
+        return await _deny(ctx, guard, exc, services)
+    except Exception:
+        log.exception("unhandled error on %s (request %s)", ctx.route, ctx.request_id)
+        internal = Unavailable("internal error; the request was not carried out")
+        return await _deny(ctx, guard, internal, services)
+    try:
+        await services.auditor.record(guard.event, ctx, reply.decision, status=reply.status, **reply.audit)
+    except RequestError as exc:
+        return error_response(exc, ctx.request_id, guard.openai_errors)
+    headers = {**reply.headers, **ctx.extra_headers}
+    headers["X-Request-Id"] = ctx.request_id
+    headers["X-Gateway-Audit-Index"] = str(ctx.audit_index)
+    content = reply.content if isinstance(reply.content, bytes) else msgspec.json.encode(reply.content)
+    return Response(content, status_code=reply.status, media_type=reply.media_type, headers=headers)
+
+
+async def _deny(ctx: RequestContext, guard: Guard, exc: RequestError, services: Services) -> Response[Any]:
+    event, decision = _failure_event(exc, guard)
+    fields: dict[str, Any] = {"status": exc.status, "code": exc.code}
+    fields.update(exc.detail.get("audit", {}))
+    try:
+        await services.auditor.record(event, ctx, decision, **fields)
+    except RequestError as audit_exc:
+        return error_response(audit_exc, ctx.request_id, guard.openai_errors)
+    headers = dict(ctx.extra_headers)
+    headers["X-Gateway-Audit-Index"] = str(ctx.audit_index)
+    return error_response(exc, ctx.request_id, guard.openai_errors, headers)

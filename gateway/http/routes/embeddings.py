@@ -1,0 +1,119 @@
+"""``POST /v1/embeddings``: OpenAI-compatible, governed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from litestar import Request, Response, post
+
+from gateway.errors import BadRequest, PayloadTooLarge, PIIBlocked
+from gateway.http.governed import Call, Guard, Reply, governed
+from gateway.pipeline import PipelineResult
+from gateway.service import Services
+
+GUARD = Guard(event="embeddings.create", obj="embeddings", act="create", openai_errors=True, needs_body=True)
+
+
+def parse_inputs(body: Any, max_inputs: int) -> tuple[str, list[str], str, int | None]:
+    """Validate an OpenAI embeddings request; returns (model, inputs, encoding_format, dimensions)."""
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("'model' is required and must be a string", param="model")
+    raw = body.get("input")
+    if isinstance(raw, str):
+        inputs = [raw]
+    elif isinstance(raw, list) and raw:
+        if any(isinstance(x, int | list) for x in raw):
+            raise BadRequest(
+                "token arrays are not accepted: send text. (LangChain's OpenAIEmbeddings sends tokens unless "
+                "check_embedding_ctx_length=False)", param="input",
+            )
+        if not all(isinstance(x, str) for x in raw):
+            raise BadRequest("'input' must be a string or a list of strings", param="input")
+        inputs = list(raw)
+    elif isinstance(raw, list):
+        raise BadRequest("'input' must not be an empty list", param="input")
+    else:
+        raise BadRequest("'input' is required and must be a string or a list of strings", param="input")
+    if len(inputs) > max_inputs:
+        raise PayloadTooLarge(f"'input' has {len(inputs)} items; the limit is {max_inputs}", param="input")
+    if any(not x.strip() for x in inputs):
+        raise BadRequest("'input' must not contain empty strings", param="input")
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64"):
+        raise BadRequest("'encoding_format' must be 'float' or 'base64'", param="encoding_format")
+    dims = body.get("dimensions")
+    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)):
+        raise BadRequest("'dimensions' must be an integer", param="dimensions")
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise BadRequest("'user' must be a string", param="user")
+    return model, inputs, fmt, dims
+
+
+def pii_header(summary: dict[str, dict[str, int | str]]) -> str:
+    if not summary:
+        return "none"
+    return ", ".join(f"{t}={v['count']};{v['action']}" for t, v in sorted(summary.items()))
+
+
+def input_digest(result: PipelineResult) -> str:
+    if len(result.items) == 1:
+        return result.items[0].digest.hex()
+    return hashlib.sha256(b"".join(i.digest for i in result.items)).hexdigest()
+
+
+async def _embed(call: Call) -> Reply:
+    services = call.services
+    model_name, inputs, fmt, dims = parse_inputs(call.body, services.settings.max_inputs)
+    spec = services.registry.get(model_name)
+    if dims is not None and dims != spec.dimension:
+        raise BadRequest(
+            f"model {spec.name} produces {spec.dimension} dimensions; 'dimensions' must be {spec.dimension} "
+            "or omitted", param="dimensions",
+        )
+    policy = services.policy.current()
+    scope = policy.scope(call.principal.tenant)
+    texts = services.pipeline.canonicalize(inputs)
+    result = await services.pipeline.run(call.principal.tenant, texts, scope, policy.version)
+    summary = result.pii_summary()
+    call.ctx.extra_headers["X-Gateway-PII"] = pii_header(summary)
+    audit: dict[str, Any] = {
+        "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint},
+        "policy_version": policy.version,
+        "noise_sigma": result.sigma,
+        "pii": summary,
+        "count": len(inputs),
+        "input_digest": input_digest(result),
+    }
+    if result.blocked_types:
+        raise PIIBlocked(
+            "input contains PII that the policy blocks: " + ", ".join(result.blocked_types),
+            param="input", detail={"audit": audit},
+        )
+    spend = services.ledger.record(call.principal.tenant, "embeddings", result.sigma, [i.digest for i in result.items])
+    audit["privacy"] = {"epsilon_worst_case": spend.epsilon_worst_case, "releases_new": spend.releases_new}
+    data = []
+    for index, item in enumerate(result.items):
+        assert item.vector is not None  # blocked inputs raised above
+        embedding: Any = (
+            base64.b64encode(item.vector.astype("<f4").tobytes()).decode("ascii")
+            if fmt == "base64"
+            else item.vector.tolist()
+        )
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    tokens = sum(item.tokens for item in result.items)
+    return Reply(
+        {"object": "list", "data": data, "model": spec.name,
+         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+        audit=audit,
+    )
+
+
+@post("/v1/embeddings", status_code=200, summary="Create embeddings (OpenAI-compatible)")
+async def create_embeddings(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await governed(request, services, GUARD, _embed)

@@ -1,0 +1,23 @@
+"""Liveness and readiness probes (unauthenticated, no data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get
+
+from gateway.service import Services
+
+
+@get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", summary="Readiness: model loaded, store open, keys present")
+async def readyz(services: Services) -> Response[Any]:
+    checks = services.readiness()
+    ready = all(checks.values())
+    return Response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )

@@ -1,0 +1,175 @@
+"""The composition root: builds every stage from the settings and owns their lifetimes.
+
+Handlers get one ``Services`` object; tests build it with fakes through the keyword arguments of
+``build_services``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from audit.checkpoint import CheckpointSigner
+from audit.sqlite_log import SQLiteAuditLog
+from gateway.auditing import Auditor, AuditSink
+from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
+from gateway.auth.authz import Authorizer
+from gateway.auth.sqlite_repo import SQLiteApiKeyRepository
+from gateway.batching import MicroBatcher
+from gateway.crypto.keyfiles import KEY_FILES, KeyMaterial, load_keys
+from gateway.db import SQLiteDatabase
+from gateway.embedder import Embedder, SentenceTransformerEmbedder
+from gateway.models import DEFAULT_MODEL, ModelRegistry
+from gateway.pii.detector import Finding, PIIDetector, PresidioDetector
+from gateway.pipeline import EmbeddingPipeline
+from gateway.policyfile import PolicyHolder, ScopePolicy
+from gateway.privacy.accountant import PrivacyLedger
+from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
+from gateway.ratelimit import RateLimiter
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+AUDIT_KEY_NAME = "gateway-audit"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    keys: KeyMaterial
+    registry: ModelRegistry
+    embedder: Embedder
+    detector: PIIDetector
+    policy: PolicyHolder
+    authorizer: Authorizer
+    apikeys: ApiKeyRepository
+    audit_log: Any
+    auditor: Auditor
+    pipeline: EmbeddingPipeline
+    ledger: PrivacyLedger
+    detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]]
+    embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _watcher: threading.Thread | None = None
+
+    def authenticate(self, presented: str | None) -> Principal:
+        return authenticate(self.apikeys, presented)
+
+    def check_rate(self, principal: Principal) -> None:
+        scope = self.policy.current().scope(principal.tenant)
+        self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+
+    def scope(self, tenant: str, collection: str | None = None) -> ScopePolicy:
+        return self.policy.current().scope(tenant, collection)
+
+    def readiness(self) -> dict[str, bool]:
+        """What /readyz reports: each dependency a request needs, checked cheaply."""
+        keys_present = all((self.settings.keys_dir / name).exists() for name in KEY_FILES)
+        try:
+            self.apikeys.find("0" * 16)
+            store_open = True
+        except Exception:
+            store_open = False
+        return {
+            "model_loaded": self.embedder is not None,
+            "store_open": store_open,
+            "keys_present": keys_present,
+            "audit_log_open": self.audit_log is not None,
+        }
+
+    def start_watcher(self) -> None:
+        """Poll the policy files; a change takes effect within the reload interval, a broken file never does."""
+
+        def watch() -> None:
+            while not self._stop.wait(self.settings.policy_reload_interval_s):
+                try:
+                    self.authorizer.reload_if_changed()
+                    if self.policy.reload_if_changed():
+                        self.detector_rebuild()
+                except Exception:  # the watcher must survive anything a policy author does
+                    log.exception("policy watcher iteration failed")
+
+        self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
+        self._watcher.start()
+
+    def detector_rebuild(self) -> None:
+        rebuild = getattr(self.detector, "rebuild", None)
+        if rebuild is not None:
+            rebuild(self.policy.current())
+        log.info("gateway policy reloaded: %s", self.policy.current().version)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.detect_batcher.close()
+        self.embed_batcher.close()
+        close = getattr(self.audit_log, "close", None)
+        if close is not None:
+            close()
+
+
+def _embed_fn(embedder: Embedder) -> Any:
+    def run(texts: list[str]) -> list[tuple[np.ndarray, int]]:
+        vectors = embedder.encode(texts)
+        tokens = embedder.count_tokens(texts)
+        return list(zip(vectors, tokens, strict=True))
+
+    return run
+
+
+def _detect_fn(detector: PIIDetector) -> Any:
+    def run(items: list[tuple[str, ScopePolicy]]) -> list[list[Finding]]:
+        return detector.analyze([t for t, _ in items], [s for _, s in items])
+
+    return run
+
+
+def open_audit_log(settings: Settings, keys: KeyMaterial) -> SQLiteAuditLog:
+    signer = CheckpointSigner(keys.audit_private_key, AUDIT_KEY_NAME)
+    return SQLiteAuditLog(
+        settings.audit_db_path, signer, settings.origin, checkpoint_interval_s=settings.checkpoint_interval_s
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    detector: PIIDetector | None = None,
+    audit_sink: AuditSink | None = None,
+) -> Services:
+    keys = load_keys(settings.keys_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    policy = PolicyHolder(settings.policy_dir / "gateway.yaml")
+    authorizer = Authorizer(settings.policy_dir)
+    registry = ModelRegistry([DEFAULT_MODEL])
+    if embedder is None:
+        embedder = SentenceTransformerEmbedder(DEFAULT_MODEL, settings.device, settings.fp16)
+    if detector is None:
+        detector = PresidioDetector(settings.spacy_model, policy.current())
+    db = SQLiteDatabase(settings.sqlite_path)
+    audit_log = audit_sink if audit_sink is not None else open_audit_log(settings, keys)
+    detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
+        _detect_fn(detector), name="pii", max_size=settings.batch_max_size,
+        max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
+        max_queued_items=settings.queue_max_items,
+    )
+    embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
+        _embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
+        max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
+        max_queued_items=settings.queue_max_items,
+    )
+    pipeline = EmbeddingPipeline(
+        embedder.spec, detect_batcher, embed_batcher, keys.tenant_secret, settings.max_text_chars
+    )
+    return Services(
+        settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
+        authorizer=authorizer, apikeys=SQLiteApiKeyRepository(db), audit_log=audit_log,
+        auditor=Auditor(audit_log), pipeline=pipeline,
+        ledger=SQLitePrivacyLedger(settings.data_dir / "privacy.db"),
+        detect_batcher=detect_batcher, embed_batcher=embed_batcher,
+    )

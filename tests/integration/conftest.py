@@ -1,0 +1,16 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server import GatewayProcess
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """One real gateway for the session: the model and Presidio load once."""
+    proc = GatewayProcess(Path(tmp_path_factory.mktemp("gateway")))
+    proc.prepare()
+    proc.start()
+    yield proc
+    proc.stop()

@@ -1,0 +1,107 @@
+"""Run the real gateway (real model, real Presidio, real SQLite) as a subprocess on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class GatewayProcess:
+    root: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def policy_dir(self) -> Path:
+        return self.root / "policy"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "gateway.log"
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.policy_dir.exists():
+            shutil.copytree(REPO / "policy", self.policy_dir)
+        self.env = {
+            **os.environ,
+            "GATEWAY_DATA_DIR": str(self.data_dir),
+            "GATEWAY_KEYS_DIR": str(self.keys_dir),
+            "GATEWAY_POLICY_DIR": str(self.policy_dir),
+            "GATEWAY_CHECKPOINT_INTERVAL_S": "0.5",
+            "HF_HUB_OFFLINE": "1",
+            **self.env,
+        }
+        self.cli("keys", "init")
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "gateway"), *args], env=self.env, capture_output=True, text=True, check=check, timeout=120
+        )
+
+    def make_key(self, tenant: str, subject: str, role: str) -> str:
+        out = self.cli("apikey", "create", "--tenant", tenant, "--subject", subject, "--role", role)
+        return out.stdout.strip().splitlines()[-1]
+
+    def start(self, timeout: float = 240.0) -> None:
+        self.port = self.port or free_port()
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "gateway"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("gateway did not become ready in time")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None

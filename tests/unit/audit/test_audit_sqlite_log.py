@@ -1,0 +1,190 @@
+"""The SQLite log: group commit, durability, checkpoints, proofs, and refusing a corrupted file."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from audit_testkit import make_entry
+
+from audit.canonical import canonical_json
+from audit.checkpoint import verify_checkpoint
+from audit.errors import AuditError, LogCorruptedError, LogWriteError, ProofError
+from audit.keys import Ed25519PrivateKey
+from audit.merkle import leaf_hash, verify_consistency, verify_inclusion
+from audit.sqlite_log import SQLiteAuditLog
+
+OpenLog = Callable[..., SQLiteAuditLog]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_when_many_threads_append_then_indexes_are_distinct_and_contiguous(open_log: OpenLog) -> None:
+    log = open_log()
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def worker(t: int) -> None:
+        futures = [log.submit(make_entry(t * 100 + i)) for i in range(25)]
+        with lock:
+            got.extend(f.result() for f in futures)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(200))
+    assert log.size() == 200
+
+
+def test_when_entry_is_appended_then_leaf_is_exactly_its_canonical_json(open_log: OpenLog) -> None:
+    log = open_log()
+    entry = make_entry(3, note="é ü")
+    index = log.append(entry)
+    assert log.entries(index, index + 1) == [canonical_json(entry)]
+    assert log.entry_tenant(index) == "tenant-1"
+    assert log.entry_tenant(99) is None
+
+
+def test_when_log_is_reopened_then_entries_root_and_checkpoint_survive(
+    open_log: OpenLog, tmp_path: Path
+) -> None:
+    log = open_log()
+    for i in range(10):
+        log.append(make_entry(i))
+    root = log.root()
+    log.close()
+    again = open_log()
+    assert again.size() == 10
+    assert again.root() == root
+    assert again.latest_checkpoint() is not None
+    assert again.append(make_entry(10)) == 10
+
+
+def test_when_file_is_created_then_only_the_owner_can_read_it(open_log: OpenLog, tmp_path: Path) -> None:
+    open_log()
+    assert stat.S_IMODE((tmp_path / "audit.db").stat().st_mode) == 0o600
+
+
+def test_when_log_closes_then_final_checkpoint_covers_every_entry(
+    open_log: OpenLog, private_key: Ed25519PrivateKey
+) -> None:
+    log = open_log(checkpoint_interval_s=3600)
+    for i in range(5):
+        log.append(make_entry(i))
+    log.close()
+    note = log.latest_checkpoint()
+    assert note is not None
+    cp = verify_checkpoint(note, private_key.public_key())
+    assert (cp.size, cp.root) == (5, log.root())
+
+
+def test_when_interval_passes_while_entries_arrive_then_a_checkpoint_is_signed(open_log: OpenLog) -> None:
+    clock = FakeClock()
+    log = open_log(checkpoint_interval_s=60, clock=clock)
+    log.append(make_entry(0))
+    assert log.latest_checkpoint() is None  # interval not yet elapsed
+    clock.now += 61
+    log.append(make_entry(1))
+    note = log.latest_checkpoint()
+    assert note is not None and "\n2\n" in note
+
+
+def test_when_checkpoint_now_is_called_then_note_matches_current_root(
+    open_log: OpenLog, private_key: Ed25519PrivateKey
+) -> None:
+    log = open_log(checkpoint_interval_s=3600)
+    log.append(make_entry(0))
+    cp = verify_checkpoint(log.checkpoint_now(), private_key.public_key())
+    assert (cp.size, cp.root) == (1, log.root())
+
+
+def test_when_log_has_no_signer_then_checkpoint_now_raises(open_log: OpenLog) -> None:
+    log = open_log(signer=None)
+    log.append(make_entry(0))
+    with pytest.raises(AuditError, match="no signer"):
+        log.checkpoint_now()
+
+
+def test_when_proofs_are_served_then_they_verify_against_roots(open_log: OpenLog) -> None:
+    log = open_log()
+    for i in range(13):
+        log.append(make_entry(i))
+    for size in (1, 7, 13):
+        for index in range(size):
+            proof = log.inclusion_proof(index, size)
+            assert verify_inclusion(
+                index, size, leaf_hash(log.entries(index, index + 1)[0]), proof, log.root(size)
+            )
+    assert verify_consistency(5, 13, log.root(5), log.root(13), log.consistency_proof(5, 13))
+    with pytest.raises(ProofError):
+        log.inclusion_proof(13, 13)
+    with pytest.raises(ProofError):
+        log.consistency_proof(5, 14)
+
+
+def test_when_database_rejects_the_write_then_futures_fail_and_log_recovers(
+    open_log: OpenLog, tmp_path: Path
+) -> None:
+    log = open_log()
+    log.append(make_entry(0))
+    other = sqlite3.connect(tmp_path / "audit.db")
+    other.execute("CREATE TRIGGER full BEFORE INSERT ON entries BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    other.commit()
+    with pytest.raises(LogWriteError, match="write failed"):
+        log.append(make_entry(1))
+    assert log.size() == 1
+    other.execute("DROP TRIGGER full")
+    other.commit()
+    other.close()
+    assert log.append(make_entry(2)) == 1
+
+
+def test_when_entry_is_not_json_serializable_then_future_fails(open_log: OpenLog) -> None:
+    log = open_log()
+    with pytest.raises(LogWriteError, match="canonical JSON"):
+        log.append({"v": 1, "x": object()})
+
+
+def test_when_log_is_closed_then_submit_fails(open_log: OpenLog) -> None:
+    log = open_log()
+    log.close()
+    with pytest.raises(LogWriteError, match="closed"):
+        log.append(make_entry(0))
+
+
+def test_when_stored_leaf_was_altered_then_reopen_refuses(open_log: OpenLog, tmp_path: Path) -> None:
+    log = open_log()
+    for i in range(4):
+        log.append(make_entry(i))
+    log.close()
+    conn = sqlite3.connect(tmp_path / "audit.db")
+    conn.execute("UPDATE entries SET leaf = ? WHERE idx = 2", (canonical_json(make_entry(99)),))
+    conn.commit()
+    conn.close()
+    with pytest.raises(LogCorruptedError, match="entry 2"):
+        open_log()
+
+
+def test_when_stored_entry_was_deleted_then_reopen_refuses(open_log: OpenLog, tmp_path: Path) -> None:
+    log = open_log()
+    for i in range(4):
+        log.append(make_entry(i))
+    log.close()
+    conn = sqlite3.connect(tmp_path / "audit.db")
+    conn.execute("DELETE FROM entries WHERE idx = 1")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LogCorruptedError, match="entry 1 is missing"):
+        open_log()

@@ -1,0 +1,93 @@
+"""The contract every DataKeyRepository meets, run against each implementation (see conftest ``repo``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.crypto import (
+    DataKeyRepository,
+    Envelope,
+    Keyring,
+    RecordContext,
+    SQLiteDataKeyRepository,
+    WrappedKey,
+)
+from gateway.db import SQLiteDatabase
+
+WHEN = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def key(tenant: str, version: int, kek_version: int = 1, wrapped: bytes = b"w" * 60) -> WrappedKey:
+    return WrappedKey(tenant, version, kek_version, wrapped, WHEN)
+
+
+def test_when_empty_then_nothing_is_found(repo: DataKeyRepository) -> None:
+    assert (repo.get("acme", 1), repo.active("acme"), repo.all()) == (None, None, [])
+
+
+def test_when_versions_are_put_then_active_is_the_highest(repo: DataKeyRepository) -> None:
+    for version in (1, 3, 2):
+        repo.put(key("acme", version))
+    repo.put(key("globex", 7))
+
+    assert repo.get("acme", 2) == key("acme", 2)
+    active = repo.active("acme")
+    assert active is not None and active.version == 3
+    assert [(k.tenant, k.version) for k in repo.all()] == [
+        ("acme", 1),
+        ("acme", 2),
+        ("acme", 3),
+        ("globex", 7),
+    ]
+
+
+def test_when_a_version_is_put_twice_then_the_first_is_kept(repo: DataKeyRepository) -> None:
+    repo.put(key("acme", 1, wrapped=b"first"))
+    repo.put(key("acme", 1, wrapped=b"second"))
+
+    stored = repo.get("acme", 1)
+    assert stored is not None and stored.wrapped == b"first"
+
+
+def test_when_replaced_then_the_new_wrapping_is_stored(repo: DataKeyRepository) -> None:
+    repo.put(key("acme", 1))
+    repo.replace(key("acme", 1, kek_version=2, wrapped=b"rewrapped"))
+
+    assert repo.get("acme", 1) == key("acme", 1, kek_version=2, wrapped=b"rewrapped")
+
+
+def test_when_a_shredded_key_is_replaced_then_it_is_not_recreated(repo: DataKeyRepository) -> None:
+    repo.replace(key("acme", 1))
+    assert repo.get("acme", 1) is None
+
+
+def test_when_tenant_is_deleted_then_only_its_keys_go(repo: DataKeyRepository) -> None:
+    for version in (1, 2):
+        repo.put(key("acme", version))
+    repo.put(key("globex", 1))
+
+    assert repo.delete_tenant("acme") == 2
+    assert repo.delete_tenant("acme") == 0
+    assert [(k.tenant, k.version) for k in repo.all()] == [("globex", 1)]
+
+
+def test_when_sqlite_is_reopened_then_keys_are_still_there(tmp_path: Path) -> None:
+    SQLiteDataKeyRepository(SQLiteDatabase(tmp_path / "k.db")).put(key("acme", 1))
+
+    assert SQLiteDataKeyRepository(SQLiteDatabase(tmp_path / "k.db")).get("acme", 1) == key("acme", 1)
+
+
+def test_when_tenant_is_shredded_then_its_wrapped_key_bytes_are_gone_from_the_files(
+    tmp_path: Path, kek: Keyring
+) -> None:
+    database = SQLiteDatabase(tmp_path / "k.db")
+    repo = SQLiteDataKeyRepository(database)
+    Envelope(kek, repo).encrypt(RecordContext("acme", "c", "r", "1.0"), b"x")
+    stored = repo.get("acme", 1)
+    assert stored is not None
+    assert any(stored.wrapped in path.read_bytes() for path in tmp_path.iterdir())
+
+    repo.delete_tenant("acme")
+
+    assert not any(stored.wrapped in path.read_bytes() for path in tmp_path.iterdir())

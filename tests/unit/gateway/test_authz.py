@@ -1,0 +1,76 @@
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.auth.apikeys import Principal
+from gateway.auth.authz import Authorizer
+from gateway.errors import Forbidden, PolicyError
+
+POLICY_DIR = Path(__file__).resolve().parents[3] / "policy"
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    for name in ("model.conf", "policy.csv"):
+        shutil.copy(POLICY_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+def who(role: str, tenant: str = "acme") -> Principal:
+    return Principal(f"{role}{tenant}".ljust(16, "0")[:16], tenant, "bob", role)
+
+
+@pytest.mark.parametrize(
+    ("role", "obj", "act", "allowed"),
+    [
+        ("admin", "collections", "delete", True),
+        ("writer", "embeddings", "create", True),
+        ("writer", "documents", "write", True),
+        ("writer", "audit", "read", False),
+        ("reader", "embeddings", "create", True),
+        ("reader", "collections", "search", True),
+        ("reader", "documents", "write", False),
+        ("auditor", "audit", "read", True),
+        ("auditor", "embeddings", "create", False),
+        ("intruder", "embeddings", "create", False),
+    ],
+)
+def test_when_role_asks_then_the_shipped_policy_answers(
+    policy_dir: Path, role: str, obj: str, act: str, allowed: bool
+) -> None:
+    assert Authorizer(policy_dir).allowed(who(role), obj, act) is allowed
+
+
+def test_when_denied_then_forbidden_is_raised(policy_dir: Path) -> None:
+    with pytest.raises(Forbidden):
+        Authorizer(policy_dir).require(who("auditor"), "embeddings", "create")
+
+
+def test_when_the_policy_file_changes_then_the_new_rules_apply(policy_dir: Path) -> None:
+    authz = Authorizer(policy_dir)
+    assert not authz.allowed(who("auditor"), "embeddings", "create")
+    csv = policy_dir / "policy.csv"
+    csv.write_text(csv.read_text() + "p, auditor, *, embeddings, create\n")
+    later = time.time() + 5
+    os.utime(csv, (later, later))
+    assert authz.reload_if_changed()
+    assert authz.allowed(who("auditor"), "embeddings", "create")
+
+
+def test_when_the_new_policy_is_empty_then_the_good_one_stays(policy_dir: Path) -> None:
+    authz = Authorizer(policy_dir)
+    csv = policy_dir / "policy.csv"
+    csv.write_text("# nothing\n")
+    later = time.time() + 5
+    os.utime(csv, (later, later))
+    assert not authz.reload_if_changed()
+    assert authz.allowed(who("writer"), "embeddings", "create")
+
+
+def test_when_the_policy_is_empty_at_start_then_loading_fails(policy_dir: Path) -> None:
+    (policy_dir / "policy.csv").write_text("")
+    with pytest.raises(PolicyError):
+        Authorizer(policy_dir)

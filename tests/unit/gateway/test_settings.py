@@ -1,0 +1,47 @@
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import ConfigurationError
+from gateway.settings import Settings, load_settings
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
+
+
+def test_when_nothing_is_set_then_the_documented_defaults_apply() -> None:
+    s = load_settings({})
+    assert s.data_dir == Path("var") and s.keys_dir == Path("keys") and s.policy_dir == Path("policy")
+    assert s.database_url == "" and not s.uses_postgres
+    assert s.sqlite_path == Path("var/gateway.db")
+
+
+def test_when_env_and_file_are_set_then_env_wins(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('port = 9000\ndata_dir = "/srv/data"\n')
+    s = load_settings({"GATEWAY_CONFIG_FILE": str(cfg), "GATEWAY_PORT": "9100", "GATEWAY_FP16": "yes"})
+    assert s.port == 9100 and s.data_dir == Path("/srv/data") and s.fp16 is True
+
+
+@pytest.mark.parametrize("env", [{"GATEWAY_PORT": "eighty"}, {"GATEWAY_FP16": "maybe"}, {"GATEWAY_DEVICE": "tpu"}])
+def test_when_a_value_is_wrong_then_configuration_error_names_it(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        load_settings(env)
+
+
+def test_when_the_file_has_an_unknown_key_then_it_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.toml"
+    cfg.write_text("prot = 1\n")
+    with pytest.raises(ConfigurationError, match="prot"):
+        load_settings({"GATEWAY_CONFIG_FILE": str(cfg)})
+
+
+def test_when_settings_exist_then_every_one_is_documented() -> None:
+    documented = set(re.findall(r"^\| `([a-z_0-9]+)` \|", DOC.read_text(), flags=re.M))
+    assert {f.name for f in dataclasses.fields(Settings)} == documented
+
+
+def test_when_loaded_then_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load_settings({}).port = 1  # type: ignore[misc]

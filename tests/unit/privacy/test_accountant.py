@@ -1,0 +1,179 @@
+"""Accounting equals opacus called directly; the ledger charges new releases only; budgets are enforced."""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opacus.accountants import RDPAccountant
+
+from gateway.privacy.accountant import (
+    InMemoryPrivacyLedger,
+    LedgerBase,
+    SQLitePrivacyLedger,
+    epsilon_radius,
+    epsilon_worst_case,
+)
+
+
+def _opacus(noise_multiplier: float, steps: int, delta: float = 1e-5) -> float:
+    accountant = RDPAccountant()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(steps):
+            accountant.step(noise_multiplier=noise_multiplier, sample_rate=1.0)
+        return float(accountant.get_epsilon(delta=delta))
+
+
+@pytest.mark.parametrize(("sigma", "releases"), [(0.01, 1), (0.05, 7), (0.5, 3), (2.0, 10)])
+def test_when_worst_case_computed_then_equals_opacus_with_sensitivity_two(
+    sigma: float, releases: int
+) -> None:
+    assert epsilon_worst_case(sigma, releases) == pytest.approx(_opacus(sigma / 2.0, releases))
+
+
+@pytest.mark.parametrize(("sigma", "radius", "releases"), [(0.05, 0.25, 4), (0.1, 0.1, 2), (1.0, 0.5, 5)])
+def test_when_radius_view_computed_then_equals_opacus_with_sensitivity_r(
+    sigma: float, radius: float, releases: int
+) -> None:
+    assert epsilon_radius(sigma, radius, releases) == pytest.approx(_opacus(sigma / radius, releases))
+
+
+def test_when_noise_is_useful_then_formal_epsilon_is_very_large() -> None:
+    assert epsilon_worst_case(0.01, 1) > 1e4
+    assert epsilon_worst_case(0.01, 1000) > 1e7
+
+
+def test_when_no_releases_then_epsilon_zero_and_without_noise_infinite() -> None:
+    assert epsilon_worst_case(0.1, 0) == 0.0
+    assert math.isinf(epsilon_worst_case(0.0, 1))
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerBase]:
+    if request.param == "memory":
+        yield InMemoryPrivacyLedger()
+    else:
+        sqlite_ledger = SQLitePrivacyLedger(tmp_path / "privacy.db")
+        yield sqlite_ledger
+        sqlite_ledger.close()
+
+
+def test_when_releases_recorded_then_spend_matches_opacus(ledger: LedgerBase) -> None:
+    spend = ledger.record("t1", "docs", 0.05, [b"a", b"b", b"c"])
+    assert (spend.releases_new, spend.releases_total) == (3, 3)
+    assert spend.epsilon_worst_case == pytest.approx(_opacus(0.025, 3))
+    assert spend.epsilon_radius == pytest.approx(_opacus(0.05 / ledger.radius, 3))
+
+
+def test_when_same_text_released_again_then_nothing_is_spent(ledger: LedgerBase) -> None:
+    first = ledger.record("t1", "docs", 0.05, [b"a", b"b"])
+    again = ledger.record("t1", "docs", 0.05, [b"a", b"b", b"a"])
+    assert again.releases_new == 0
+    assert again.releases_total == 2
+    assert again.epsilon_worst_case == first.epsilon_worst_case
+
+
+def test_when_duplicates_in_one_batch_then_counted_once(ledger: LedgerBase) -> None:
+    assert ledger.record("t1", "docs", 0.05, [b"a", b"a", b"a"]).releases_new == 1
+
+
+def test_when_sigma_or_scope_or_tenant_differs_then_release_is_new(ledger: LedgerBase) -> None:
+    ledger.record("t1", "docs", 0.05, [b"a"])
+    assert ledger.record("t1", "docs", 0.1, [b"a"]).releases_new == 1
+    assert ledger.record("t1", "embeddings", 0.05, [b"a"]).releases_new == 1
+    assert ledger.record("t2", "docs", 0.05, [b"a"]).releases_new == 1
+
+
+def test_when_viewed_then_scopes_and_total_compose_mixed_sigmas(ledger: LedgerBase) -> None:
+    ledger.record("t1", "docs", 0.05, [b"a", b"b"])
+    ledger.record("t1", "embeddings", 0.1, [b"c"])
+    ledger.record("t2", "docs", 0.05, [b"z"])
+    view = ledger.view("t1")
+    assert set(view.scopes) == {"docs", "embeddings"}
+    assert view.scopes["docs"].releases == 2
+    assert view.total.releases == 3
+    direct = RDPAccountant()
+    direct.history = [(0.025, 1.0, 2), (0.05, 1.0, 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert view.total.epsilon_worst_case == pytest.approx(direct.get_epsilon(delta=1e-5))
+    document = view.as_dict()
+    assert document["total"]["releases"] == 3
+    assert document["scopes"]["embeddings"]["releases_by_sigma"] == {"0.1": 1}
+
+
+def test_when_unknown_tenant_viewed_then_empty_view(ledger: LedgerBase) -> None:
+    view = ledger.view("nobody")
+    assert view.scopes == {}
+    assert view.total.releases == 0
+    assert view.total.epsilon_worst_case == 0.0
+
+
+def test_when_release_without_noise_then_view_renders_unbounded_as_none(ledger: LedgerBase) -> None:
+    ledger.record("t1", "docs", 0.0, [b"a"])
+    assert ledger.view("t1").as_dict()["total"]["epsilon_worst_case"] is None
+
+
+def test_when_budget_would_be_exceeded_then_would_exceed_true(ledger: LedgerBase) -> None:
+    sigma = 4.0  # large enough for a small, checkable epsilon
+    one = epsilon_worst_case(sigma, 1)
+    three = epsilon_worst_case(sigma, 3)
+    assert not ledger.would_exceed("t1", "docs", sigma, 1, budget_epsilon=one * 1.01)
+    ledger.record("t1", "docs", sigma, [b"a", b"b"])
+    assert not ledger.would_exceed("t1", "docs", sigma, 1, budget_epsilon=three * 1.01)
+    assert ledger.would_exceed("t1", "docs", sigma, 2, budget_epsilon=three * 1.01)
+
+
+def test_when_budget_is_per_tenant_then_other_scopes_count(ledger: LedgerBase) -> None:
+    sigma = 4.0
+    ledger.record("t1", "other", sigma, [b"a", b"b"])
+    budget = epsilon_worst_case(sigma, 2) * 1.01
+    assert ledger.would_exceed("t1", "docs", sigma, 1, budget)
+    assert not ledger.would_exceed("t1", "docs", sigma, 1, budget, per="scope")
+
+
+def test_when_budget_on_radius_view_then_radius_epsilon_used(ledger: LedgerBase) -> None:
+    sigma = 1.0
+    worst, radius = epsilon_worst_case(sigma, 1), epsilon_radius(sigma, ledger.radius, 1)
+    assert radius < worst  # nearby texts are the easier promise
+    budget = (worst + radius) / 2
+    assert ledger.would_exceed("t1", "docs", sigma, 1, budget)
+    assert not ledger.would_exceed("t1", "docs", sigma, 1, budget, bound="radius")
+
+
+def test_when_sigma_invalid_then_value_error(ledger: LedgerBase) -> None:
+    with pytest.raises(ValueError):
+        ledger.record("t1", "docs", -1.0, [b"a"])
+    with pytest.raises(ValueError):
+        ledger.would_exceed("t1", "docs", 0.1, -1, 1.0)
+
+
+def test_when_sqlite_ledger_reopened_then_spend_persists(tmp_path: Path) -> None:
+    first = SQLitePrivacyLedger(tmp_path / "p.db")
+    first.record("t1", "docs", 0.05, [b"a", b"b"])
+    first.close()
+    second = SQLitePrivacyLedger(tmp_path / "p.db")
+    assert second.record("t1", "docs", 0.05, [b"a"]).releases_new == 0
+    assert second.view("t1").total.releases == 2
+    second.close()
+
+
+def test_when_many_threads_record_same_digests_then_each_counted_once(ledger: LedgerBase) -> None:
+    digests = [i.to_bytes(8, "big") for i in range(50)]
+    news: list[int] = []
+
+    def worker() -> None:
+        news.append(ledger.record("t1", "docs", 0.05, digests).releases_new)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(news) == 50
+    assert ledger.view("t1").total.releases == 50
