@@ -17,7 +17,7 @@ from gateway.batching import MicroBatcher
 from gateway.errors import PayloadTooLarge
 from gateway.models import ModelSpec
 from gateway.pii.decide import Decision, decide
-from gateway.pii.detector import Finding
+from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import normalize
 from gateway.policyfile import ScopePolicy
 from gateway.privacy.noise import keyed_gaussian_noise
@@ -94,12 +94,20 @@ class EmbeddingPipeline:
     async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:
         return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
 
-    async def run(self, tenant: str, texts: Sequence[str], scope: ScopePolicy, policy_version: str) -> PipelineResult:
-        """Embed every allowed input; blocked inputs are never embedded."""
+    async def run(
+        self, tenant: str, texts: Sequence[str], scope: ScopePolicy, policy_version: str, *, all_or_nothing: bool
+    ) -> PipelineResult:
+        """Embed every allowed input; blocked inputs are never embedded.
+
+        ``all_or_nothing``: one blocked input stops the whole request before anything is embedded (the OpenAI
+        route fails as a unit); otherwise each input has its own outcome (batch ingest).
+        """
         decisions = await self.analyze(tenant, texts, scope)
         digest_key = self._secret_for(tenant, "input-digest")
         digests = [hmac.new(digest_key, d.text.encode("utf-8"), hashlib.sha256).digest() for d in decisions]
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
+        if all_or_nothing and len(allowed) < len(decisions):
+            allowed = []
         embedded = await self._embed.submit(
             [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed]
         )

@@ -24,7 +24,7 @@ from gateway.crypto.keyfiles import KEY_FILES, KeyMaterial, load_keys
 from gateway.db import SQLiteDatabase
 from gateway.embedder import Embedder, SentenceTransformerEmbedder
 from gateway.models import DEFAULT_MODEL, ModelRegistry
-from gateway.pii.detector import Finding, PIIDetector, PresidioDetector
+from gateway.pii.detector_types import Finding, PIIDetector
 from gateway.pipeline import EmbeddingPipeline
 from gateway.policyfile import PolicyHolder, ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger
@@ -150,6 +150,8 @@ def build_services(
     if embedder is None:
         embedder = SentenceTransformerEmbedder(DEFAULT_MODEL, settings.device, settings.fp16)
     if detector is None:
+        from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
+
         detector = PresidioDetector(settings.spacy_model, policy.current())
     db = SQLiteDatabase(settings.sqlite_path)
     audit_log = audit_sink if audit_sink is not None else open_audit_log(settings, keys)

@@ -13,6 +13,8 @@ from gateway.auth.apikeys import Principal
 from gateway.errors import Forbidden, PolicyError
 
 log = logging.getLogger(__name__)
+# Casbin logs every decision with its subject at INFO; our audit log is the record of decisions.
+logging.getLogger("casbin").setLevel(logging.WARNING)
 
 
 class Authorizer:

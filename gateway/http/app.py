@@ -13,7 +13,7 @@ from litestar.openapi import OpenAPIConfig
 import gateway
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response
-from gateway.http.routes import embeddings, health
+from gateway.http.routes import audit, embeddings, health
 from gateway.service import Services
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,16 @@ def create_app(services: Services) -> Litestar:
     def on_shutdown() -> None:
         try:
             services.auditor.record_sync("gateway.stop", "allow")
+        except Exception as exc:  # still close everything: the final checkpoint matters more
+            log.error("could not audit gateway.stop: %s", type(exc).__name__)
         finally:
             services.close()
 
     return Litestar(
-        route_handlers=[embeddings.create_embeddings, health.healthz, health.readyz],
+        route_handlers=[
+            embeddings.create_embeddings, health.healthz, health.readyz,
+            audit.checkpoint, audit.entries, audit.inclusion, audit.consistency,
+        ],
         dependencies={"services": Provide(provide_services)},
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -79,7 +79,9 @@ async def _embed(call: Call) -> Reply:
     policy = services.policy.current()
     scope = policy.scope(call.principal.tenant)
     texts = services.pipeline.canonicalize(inputs)
-    result = await services.pipeline.run(call.principal.tenant, texts, scope, policy.version)
+    result = await services.pipeline.run(
+        call.principal.tenant, texts, scope, policy.version, all_or_nothing=True
+    )
     summary = result.pii_summary()
     call.ctx.extra_headers["X-Gateway-PII"] = pii_header(summary)
     audit: dict[str, Any] = {

@@ -267,3 +267,8 @@ def test_when_all_tenants_are_rotated_then_each_gets_a_new_version_under_the_act
     assert after.rotate_all() == {"acme": 2, "globex": 2}
     assert after.kek_versions_in_use() == {1, 2}
     assert key_version_of(after.encrypt(CTX, b"c")) == 2
+
+
+def test_when_a_context_field_is_not_a_string_then_it_is_refused_at_construction() -> None:
+    with pytest.raises(TypeError):
+        RecordContext("acme", "docs", 7, "1.0")  # type: ignore[arg-type]

@@ -1,0 +1,236 @@
+"""Envelope encryption of records: per-tenant data keys, wrapped by the key-encryption keyring.
+
+Record ciphertext, format 1 (all integers big-endian)::
+
+    b"GE" | 0x01 | data-key version (uint32) | nonce (12 random bytes) | AES-256-GCM ciphertext + 16-byte tag
+
+The associated data is the 7-byte header followed by the length-prefixed kind ("record" or "snapshot"),
+tenant, collection, record id and model version. So a ciphertext copied to another row, collection or tenant,
+or relabelled with another model version or key version, fails to open, exactly like a flipped byte.
+
+Wrapped data key, format 1: nonce (12) | AES-256-GCM(KEK, data key) and tag, with associated data
+0x01 | data-key version | KEK version | length-prefixed tenant: a wrapped key moved to another tenant's row,
+or given another version number, does not unwrap.
+
+Every failure to open becomes one opaque ``DecryptionFailed``, whatever the cause, like Fernet's InvalidToken:
+the caller (and an attacker probing it) learns only that the record is unreadable.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM - gateway/crypto owns hazmat
+
+from gateway.crypto._cache import KeyCache
+from gateway.crypto._encoding import length_prefixed
+from gateway.crypto.datakeys import DataKeyRepository, WrappedKey
+from gateway.crypto.keyring import KEY_BYTES, MAX_VERSION, Keyring
+from gateway.crypto.secrets import SecretBytes
+from gateway.errors import ConfigurationError, DecryptionFailed
+
+MAGIC = b"GE"
+FORMAT_VERSION = 1
+NONCE_BYTES = 12
+TAG_BYTES = 16
+INDEX_RECORD_ID = "__index__"
+_HEADER = struct.Struct(">2sBI")
+_WRAP_HEADER = struct.Struct(">BII")
+_RECORD, _SNAPSHOT = "record", "snapshot"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """Where a ciphertext belongs; all four fields are bound into its associated data."""
+
+    tenant: str
+    collection: str
+    record_id: str
+    model_version: str
+
+    def __post_init__(self) -> None:
+        # A non-string field would otherwise surface only at decryption, as an opaque DecryptionFailed.
+        if not all(
+            isinstance(v, str) for v in (self.tenant, self.collection, self.record_id, self.model_version)
+        ):
+            raise TypeError("RecordContext fields must be strings")
+
+    @classmethod
+    def index(cls, tenant: str, collection: str, model_version: str) -> RecordContext:
+        """The context of a collection's FAISS index snapshot."""
+        return cls(tenant, collection, INDEX_RECORD_ID, model_version)
+
+
+def key_version_of(blob: bytes) -> int:
+    """The data-key version a ciphertext was written with (for provenance); DecryptionFailed if malformed."""
+    try:
+        magic, fmt, version = _HEADER.unpack_from(blob)
+    except struct.error:
+        raise DecryptionFailed() from None
+    if magic != MAGIC or fmt != FORMAT_VERSION:
+        raise DecryptionFailed()
+    return int(version)
+
+
+class Envelope:
+    """Encrypts and decrypts records under per-tenant data keys; rotates, re-wraps and shreds those keys."""
+
+    def __init__(
+        self,
+        kek: Keyring,
+        repo: DataKeyRepository,
+        rng: Callable[[int], bytes] = os.urandom,
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        cache_size: int = 1024,
+        cache_ttl_s: float = 60.0,
+    ) -> None:
+        self._kek = kek
+        self._repo = repo
+        self._rng = rng
+        self._clock = clock
+        self._cache = KeyCache(cache_size, cache_ttl_s, clock)
+        self._lock = threading.Lock()  # serializes key creation, rotation and shredding in this process
+
+    def encrypt(self, ctx: RecordContext, plaintext: bytes) -> bytes:
+        """Seal a record under the tenant's active data key (created on first use)."""
+        return self._seal(ctx, _RECORD, plaintext)
+
+    def decrypt(self, ctx: RecordContext, blob: bytes) -> bytes:
+        """Open a record sealed for exactly ``ctx``; any failure is ``DecryptionFailed``."""
+        return self._open(ctx, _RECORD, blob)
+
+    def encrypt_snapshot(self, ctx: RecordContext, data: bytes) -> bytes:
+        """Seal an index snapshot; a snapshot and a record never open as each other."""
+        return self._seal(ctx, _SNAPSHOT, data)
+
+    def decrypt_snapshot(self, ctx: RecordContext, blob: bytes) -> bytes:
+        return self._open(ctx, _SNAPSHOT, blob)
+
+    def rotate_tenant(self, tenant: str) -> int:
+        """Create the tenant's next data-key version, used for new writes; older versions stay readable."""
+        with self._lock:
+            current = self._repo.active(tenant)
+            version = 1 if current is None else current.version + 1
+            self._repo.put(self._wrap(tenant, version, SecretBytes(self._rng(KEY_BYTES))))
+            self._cache.forget_tenant(tenant)
+        return version
+
+    def rotate_all(self) -> dict[str, int]:
+        """Rotate every tenant that has a data key (after a KEK rotation): tenant -> its new version."""
+        return {tenant: self.rotate_tenant(tenant) for tenant in sorted({k.tenant for k in self._repo.all()})}
+
+    def rewrap_all(self) -> int:
+        """Re-wrap every data key not yet under the active KEK; returns how many were re-wrapped."""
+        count = 0
+        for stored in self._repo.all():
+            if stored.kek_version == self._kek.active:
+                continue
+            try:
+                key = self._unwrap(stored)
+            except DecryptionFailed:
+                raise ConfigurationError(
+                    f"data key {stored.tenant!r} v{stored.version} does not unwrap under KEK version "
+                    f"{stored.kek_version}; is that version missing from the keyring?"
+                ) from None
+            self._repo.replace(self._wrap(stored.tenant, stored.version, key, created=stored.created))
+            count += 1
+        return count
+
+    def shred(self, tenant: str) -> int:
+        """Delete every data key of the tenant: all it stored becomes undecryptable. Returns the count."""
+        with self._lock:
+            count = self._repo.delete_tenant(tenant)
+            self._cache.forget_tenant(tenant)
+        return count
+
+    def kek_versions_in_use(self) -> set[int]:
+        """KEK versions that still wrap some data key: those must not be retired yet."""
+        return {stored.kek_version for stored in self._repo.all()}
+
+    def _seal(self, ctx: RecordContext, kind: str, plaintext: bytes) -> bytes:
+        version, key = self._active_key(ctx.tenant)
+        header = _HEADER.pack(MAGIC, FORMAT_VERSION, version)
+        nonce = self._rng(NONCE_BYTES)
+        sealed = AESGCM(key.get_secret()).encrypt(nonce, plaintext, _aad(header, kind, ctx))
+        return header + nonce + sealed
+
+    def _open(self, ctx: RecordContext, kind: str, blob: bytes) -> bytes:
+        try:
+            version = key_version_of(blob)
+            header, rest = blob[: _HEADER.size], blob[_HEADER.size :]
+            nonce, sealed = rest[:NONCE_BYTES], rest[NONCE_BYTES:]
+            if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:
+                raise DecryptionFailed()
+            key = self._data_key(ctx.tenant, version)
+            return AESGCM(key.get_secret()).decrypt(nonce, sealed, _aad(header, kind, ctx))
+        except Exception:
+            # Whatever went wrong (tag, header, unknown or shredded key, storage), the caller gets one answer.
+            raise DecryptionFailed() from None
+
+    def _active_key(self, tenant: str) -> tuple[int, SecretBytes]:
+        version = self._cache.active(tenant)
+        key = None if version is None else self._cache.key(tenant, version)
+        if version is not None and key is not None:
+            return version, key
+        stored = self._repo.active(tenant)
+        if stored is None:
+            with self._lock:
+                stored = self._repo.active(tenant)
+                if stored is None:
+                    self._repo.put(self._wrap(tenant, 1, SecretBytes(self._rng(KEY_BYTES))))
+                    stored = self._repo.active(tenant)  # another replica may have won the race: use its key
+        if stored is None:
+            raise DecryptionFailed()  # shredded between our write and read: refuse rather than guess
+        key = self._unwrap(stored)
+        self._cache.store(tenant, stored.version, key, active=True)
+        return stored.version, key
+
+    def _data_key(self, tenant: str, version: int) -> SecretBytes:
+        key = self._cache.key(tenant, version)
+        if key is None:
+            stored = self._repo.get(tenant, version)
+            if stored is None:
+                raise DecryptionFailed()
+            key = self._unwrap(stored)
+            self._cache.store(tenant, version, key)
+        return key
+
+    def _wrap(
+        self, tenant: str, version: int, key: SecretBytes, created: datetime | None = None
+    ) -> WrappedKey:
+        if not 1 <= version <= MAX_VERSION:
+            raise ValueError("data-key version out of range")
+        kek_version = self._kek.active
+        nonce = self._rng(NONCE_BYTES)
+        aead = AESGCM(self._kek.active_key.get_secret())
+        wrapped = nonce + aead.encrypt(nonce, key.get_secret(), _wrap_aad(tenant, version, kek_version))
+        return WrappedKey(tenant, version, kek_version, wrapped, created or self._clock())
+
+    def _unwrap(self, stored: WrappedKey) -> SecretBytes:
+        kek = self._kek.key(stored.kek_version)
+        if kek is None:
+            raise DecryptionFailed()
+        nonce, sealed = stored.wrapped[:NONCE_BYTES], stored.wrapped[NONCE_BYTES:]
+        try:
+            aad = _wrap_aad(stored.tenant, stored.version, stored.kek_version)
+            return SecretBytes(AESGCM(kek.get_secret()).decrypt(nonce, sealed, aad))
+        except Exception:
+            raise DecryptionFailed() from None
+
+
+def _aad(header: bytes, kind: str, ctx: RecordContext) -> bytes:
+    return header + length_prefixed(kind, ctx.tenant, ctx.collection, ctx.record_id, ctx.model_version)
+
+
+def _wrap_aad(tenant: str, version: int, kek_version: int) -> bytes:
+    return _WRAP_HEADER.pack(FORMAT_VERSION, version, kek_version) + length_prefixed(tenant)

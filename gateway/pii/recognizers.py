@@ -1,0 +1,142 @@
+"""The Presidio recognizers the gateway uses, built only for the entity types the policy lists.
+
+Departures from Presidio's defaults, each on purpose:
+
+* US_SSN: any well-formed ``3-2-4`` number (separators ``-``, ``.``, space) scores 0.85 and is NOT checked for
+  validity. Presidio drops "invalid" SSNs (078-05-1120, 123-45-6789, area 000/666/9xx); a bank would rather
+  block a well-formed number that is not a real SSN than let a real one through on a rule it did not write.
+  A bare nine-digit run scores 0.3 and counts only with context ("ssn", "social security": +0.35).
+* EMAIL_ADDRESS: the TLD check uses tldextract's bundled public-suffix snapshot; nothing is ever fetched.
+* CREDIT_CARD: Presidio's pattern and Luhn check, plus ``.`` as a group separator.
+* PHONE_NUMBER: libphonenumber over a short region list (each region is a full scan of the text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import tldextract
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    CryptoRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+    UrlRecognizer,
+    UsBankRecognizer,
+    UsItinRecognizer,
+    UsLicenseRecognizer,
+    UsPassportRecognizer,
+)
+
+from gateway.policyfile import CustomRecognizerSpec
+
+NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE")
+
+
+@lru_cache(maxsize=1)
+def offline_tld_extractor() -> tldextract.TLDExtract:
+    """tldextract on its bundled snapshot: no suffix-list URLs, no cache directory, so no network, ever."""
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
+class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    def validate_result(self, pattern_text: str) -> bool:
+        return bool(offline_tld_extractor()(pattern_text).fqdn)
+
+
+class StrictSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """US_SSN without Presidio's validity filter (see the module docstring)."""
+
+    PATTERNS = [
+        Pattern("SSN 3-2-4", r"\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b", 0.85),
+        Pattern("SSN bare nine digits", r"\b[0-9]{9}\b", 0.3),
+    ]
+    CONTEXT = ["ssn", "ssns", "social", "security", "ss#", "ssid", "taxpayer"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="US_SSN", patterns=self.PATTERNS, context=self.CONTEXT, name="us-ssn")
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn checksum over the digits of ``digits`` (other characters ignored)."""
+    nums = [int(c) for c in digits if c.isdigit()]
+    if len(nums) < 2:
+        return False
+    total = 0
+    for i, n in enumerate(reversed(nums)):
+        if i % 2 == 1:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def mod97_ok(value: str) -> bool:
+    """ISO 7064 mod 97-10 (IBAN style): move the first four characters to the end, letters to numbers."""
+    compact = "".join(c for c in value.upper() if c.isalnum())
+    if len(compact) < 5:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    try:
+        return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    except ValueError:
+        return False
+
+
+class CustomPatternRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """A recognizer declared in the policy file: regexes with scores, context words and a validator."""
+
+    def __init__(self, spec: CustomRecognizerSpec) -> None:
+        patterns = [Pattern(f"{spec.name}-{i}", regex, score) for i, (regex, score) in enumerate(spec.patterns)]
+        super().__init__(
+            supported_entity=spec.entity, patterns=patterns, context=list(spec.context) or None, name=spec.name
+        )
+        self._validator = spec.validator
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        if self._validator == "luhn":
+            return luhn_ok(pattern_text)
+        if self._validator == "mod97":
+            return mod97_ok(pattern_text)
+        return None  # no opinion: keep the pattern's score
+
+
+def _card() -> EntityRecognizer:
+    pattern = Pattern(
+        "Credit card",
+        r"\b(?!1\d{12}(?!\d))((4\d{3})|(5[0-5]\d{2})|(6\d{3})|(1\d{3})|(3\d{3}))[- .]?(\d{3,4})[- .]?"
+        r"(\d{3,4})[- .]?(\d{3,5})\b",
+        0.3,
+    )
+    return CreditCardRecognizer(patterns=[pattern], replacement_pairs=[("-", ""), (" ", ""), (".", "")])
+
+
+def build_recognizers(
+    entities: Iterable[str],
+    custom: Iterable[CustomRecognizerSpec],
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
+) -> list[EntityRecognizer]:
+    """Recognizers for exactly the pattern-based ``entities`` (NER types are served by the NER pass)."""
+    wanted = set(entities)
+    factories: dict[str, Any] = {
+        "US_SSN": StrictSsnRecognizer,
+        "CREDIT_CARD": _card,
+        "IBAN_CODE": IbanRecognizer,
+        "EMAIL_ADDRESS": OfflineEmailRecognizer,
+        "PHONE_NUMBER": lambda: PhoneRecognizer(supported_regions=list(phone_regions)),
+        "US_BANK_NUMBER": UsBankRecognizer,
+        "US_PASSPORT": UsPassportRecognizer,
+        "US_DRIVER_LICENSE": UsLicenseRecognizer,
+        "US_ITIN": UsItinRecognizer,
+        "IP_ADDRESS": IpRecognizer,
+        "URL": UrlRecognizer,
+        "CRYPTO": CryptoRecognizer,
+    }
+    out: list[EntityRecognizer] = [factory() for name, factory in factories.items() if name in wanted]
+    out.extend(CustomPatternRecognizer(spec) for spec in custom if spec.entity in wanted)
+    return out

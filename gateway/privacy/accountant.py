@@ -1,0 +1,74 @@
+"""The privacy ledger's interface and its in-memory backend; every ledger is importable from here.
+
+The accounting itself (opacus RDP, the worst-case and radius views) lives in ``ledger_base``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Protocol
+
+from gateway.privacy.ledger_base import (
+    DEFAULT_DELTA,
+    DEFAULT_RADIUS,
+    LedgerBase,
+    LedgerView,
+    ScopeView,
+    Spend,
+    epsilon_radius,
+    epsilon_worst_case,
+)
+from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
+
+
+class PrivacyLedger(Protocol):
+    """Persisted per (tenant, scope). Implementations must be safe to call from several threads."""
+
+    def record(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> Spend: ...
+
+    def view(self, tenant: str) -> LedgerView: ...
+
+    def would_exceed(
+        self, tenant: str, scope: str, sigma: float, new_releases: int, budget_epsilon: float
+    ) -> bool: ...
+
+
+class InMemoryPrivacyLedger(LedgerBase):
+    """For tests and single-process development; forgets everything on exit."""
+
+    def __init__(self, *, delta: float = DEFAULT_DELTA, radius: float = DEFAULT_RADIUS) -> None:
+        super().__init__(delta=delta, radius=radius)
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str, float], set[bytes]] = defaultdict(set)
+
+    def _insert_new(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        with self._lock:
+            seen = self._seen[(tenant, scope, sigma)]
+            before = len(seen)
+            seen.update(digests)
+            return len(seen) - before
+
+    def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
+        out: dict[str, dict[float, int]] = defaultdict(dict)
+        with self._lock:
+            for (t, scope, sigma), seen in self._seen.items():
+                if t == tenant and seen:
+                    out[scope][sigma] = len(seen)
+        return dict(out)
+
+
+__all__ = [
+    "DEFAULT_DELTA",
+    "DEFAULT_RADIUS",
+    "InMemoryPrivacyLedger",
+    "LedgerBase",
+    "LedgerView",
+    "PrivacyLedger",
+    "SQLitePrivacyLedger",
+    "ScopeView",
+    "Spend",
+    "epsilon_radius",
+    "epsilon_worst_case",
+]

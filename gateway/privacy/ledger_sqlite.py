@@ -1,0 +1,73 @@
+"""The SQLite privacy ledger: one row per distinct release, in its own file and table (WAL).
+
+A release is the primary key (tenant, scope, sigma, digest), so ``INSERT OR IGNORE`` makes repeats free and
+counting atomic, even with several gateway processes on one file. Digests are the HMAC content digests the
+pipeline already computes; no text is stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, LedgerBase
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS privacy_releases (
+    tenant TEXT NOT NULL,
+    scope  TEXT NOT NULL,
+    sigma  REAL NOT NULL,
+    digest BLOB NOT NULL,
+    PRIMARY KEY (tenant, scope, sigma, digest)
+) WITHOUT ROWID
+"""
+
+
+class SQLitePrivacyLedger(LedgerBase):
+    """Thread-safe (one connection behind a lock); process-safe through SQLite's own locking."""
+
+    def __init__(self, path: Path, *, delta: float = DEFAULT_DELTA, radius: float = DEFAULT_RADIUS) -> None:
+        super().__init__(delta=delta, radius=radius)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _insert_new(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        rows = [(tenant, scope, sigma, d) for d in digests]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = self._conn.total_changes
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO privacy_releases (tenant, scope, sigma, digest)"
+                    " VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                inserted = self._conn.total_changes - before
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return inserted
+
+    def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT scope, sigma, COUNT(*) FROM privacy_releases WHERE tenant = ? GROUP BY scope, sigma",
+                (tenant,),
+            ).fetchall()
+        out: dict[str, dict[float, int]] = defaultdict(dict)
+        for scope, sigma, count in rows:
+            out[str(scope)][float(sigma)] = int(count)
+        return dict(out)
