@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM - gateway/crypto owns hazmat
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.crypto._cache import KeyCache
 from gateway.crypto._encoding import length_prefixed

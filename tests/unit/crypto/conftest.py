@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crypto_fakes import FakeClock
+from tests.unit.crypto.crypto_fakes import FakeClock
 
 from gateway.crypto import (
     DataKeyRepository,

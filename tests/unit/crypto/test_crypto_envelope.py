@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from crypto_fakes import CountingRng, FakeClock
+from tests.unit.crypto.crypto_fakes import CountingRng, FakeClock
 
 from gateway.crypto import (
     DataKeyRepository,
