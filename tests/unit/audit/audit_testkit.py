@@ -24,3 +24,21 @@ def make_entry(i: int, **extra: Any) -> dict[str, Any]:
     }
     entry.update(extra)
     return entry
+
+
+def extra_events() -> list[dict[str, Any]]:
+    """One entry of several non-request event types, for reports."""
+    base = {"v": 1, "tenant": "tenant-0", "subject": "admin", "request_id": "r", "decision": "allow"}
+    return [
+        {**base, "time": "2025-01-01T09:00:00Z", "event": "gateway.start", "policy_version": "sha256:abc"},
+        {**base, "time": "2025-01-02T09:00:00Z", "event": "key.rotate", "key_version": 2},
+        {**base, "time": "2025-01-02T09:30:00Z", "event": "tenant.shred", "tenant": "tenant-9"},
+        {
+            **base,
+            "time": "2025-01-03T09:00:00Z",
+            "event": "auth.failure",
+            "decision": "deny",
+            "reason": "unknown_key",
+        },
+        {**base, "time": "2025-01-03T09:10:00Z", "event": "custom.unmapped"},
+    ]

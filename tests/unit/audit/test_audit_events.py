@@ -8,13 +8,7 @@ from pathlib import Path
 from audit.events import EVENT_TYPES, GENAI_RISKS, SUBCATEGORIES, markdown_table
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "nist-ai-rmf.md"
-GATEWAY_EVENTS = """
-gateway.start gateway.stop policy.reload auth.failure authz.denied request.invalid embeddings.create pii.analyze
-collection.create collection.delete collection.list document.ingest document.read document.delete collection.search
-crypto.integrity_failure key.rotate key.rewrap tenant.shred apikey.create apikey.revoke audit.read
-privacy.ledger.read privacy.budget_exceeded model.register model.retire collection.migrate drift.baseline
-drift.alert rate.limited overload.rejected
-""".split()
+GATEWAY_EVENTS = [
     "gateway.start",
     "gateway.stop",
     "policy.reload",

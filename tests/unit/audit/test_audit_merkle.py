@@ -125,9 +125,7 @@ def test_when_generating_inclusion_proof_then_it_matches_and_verifies(
 
 
 @pytest.mark.parametrize(("index", "size", "proof"), [c for c in INCLUSION if c[2]])
-def test_when_inclusion_proof_is_altered_then_it_does_not_verify(
-    index: int, size: int, proof: list[bytes]
-) -> None:
+def test_when_inclusion_proof_is_altered_then_it_does_not_verify(index: int, size: int, proof: list[bytes]) -> None:
     root, leaf = ROOTS[size - 1], HASHES[index]
     assert not verify_inclusion(index + 1, size, leaf, proof, root)
     assert not verify_inclusion(index, size * 2, leaf, proof, root)
@@ -148,9 +146,7 @@ def test_when_generating_consistency_proof_then_it_matches_and_verifies(
 
 
 @pytest.mark.parametrize(("first", "second", "proof"), [c for c in CONSISTENCY if c[2]])
-def test_when_consistency_proof_is_altered_then_it_does_not_verify(
-    first: int, second: int, proof: list[bytes]
-) -> None:
+def test_when_consistency_proof_is_altered_then_it_does_not_verify(first: int, second: int, proof: list[bytes]) -> None:
     r1, r2 = ROOTS[first - 1], ROOTS[second - 1]
     assert not verify_consistency(first, second, r2, r1, proof)
     assert not verify_consistency(first - 1, second, r1, r2, proof)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_testkit import make_entry
 
 from audit.canonical import canonical_json
 from audit.checkpoint import verify_checkpoint
@@ -17,6 +16,7 @@ from audit.errors import AuditError, LogCorruptedError, LogWriteError, ProofErro
 from audit.keys import Ed25519PrivateKey
 from audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from audit.sqlite_log import SQLiteAuditLog
+from tests.unit.audit.audit_testkit import make_entry
 
 OpenLog = Callable[..., SQLiteAuditLog]
 
@@ -57,9 +57,7 @@ def test_when_entry_is_appended_then_leaf_is_exactly_its_canonical_json(open_log
     assert log.entry_tenant(99) is None
 
 
-def test_when_log_is_reopened_then_entries_root_and_checkpoint_survive(
-    open_log: OpenLog, tmp_path: Path
-) -> None:
+def test_when_log_is_reopened_then_entries_root_and_checkpoint_survive(open_log: OpenLog, tmp_path: Path) -> None:
     log = open_log()
     for i in range(10):
         log.append(make_entry(i))
@@ -124,9 +122,7 @@ def test_when_proofs_are_served_then_they_verify_against_roots(open_log: OpenLog
     for size in (1, 7, 13):
         for index in range(size):
             proof = log.inclusion_proof(index, size)
-            assert verify_inclusion(
-                index, size, leaf_hash(log.entries(index, index + 1)[0]), proof, log.root(size)
-            )
+            assert verify_inclusion(index, size, leaf_hash(log.entries(index, index + 1)[0]), proof, log.root(size))
     assert verify_consistency(5, 13, log.root(5), log.root(13), log.consistency_proof(5, 13))
     with pytest.raises(ProofError):
         log.inclusion_proof(13, 13)
@@ -134,9 +130,7 @@ def test_when_proofs_are_served_then_they_verify_against_roots(open_log: OpenLog
         log.consistency_proof(5, 14)
 
 
-def test_when_database_rejects_the_write_then_futures_fail_and_log_recovers(
-    open_log: OpenLog, tmp_path: Path
-) -> None:
+def test_when_database_rejects_the_write_then_futures_fail_and_log_recovers(open_log: OpenLog, tmp_path: Path) -> None:
     log = open_log()
     log.append(make_entry(0))
     other = sqlite3.connect(tmp_path / "audit.db")

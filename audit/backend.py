@@ -1,0 +1,56 @@
+"""The audit log's storage interface, so a PostgreSQL implementation can follow the SQLite one.
+
+Every backend must: give each entry a distinct, contiguous 0-based index; resolve a submitted entry's
+future only after the entry is durable (the gateway answers a request only then); fail the future when it
+cannot (the gateway then fails the request closed); sign checkpoints while entries arrive and on close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+
+class AuditLogBackend(Protocol):
+    """An append-only, Merkle-tree-backed audit log."""
+
+    def submit(self, entry: Mapping[str, Any]) -> Future[int]:
+        """Queue ``entry``; the future resolves to its index once it is durable."""
+        ...
+
+    def append(self, entry: Mapping[str, Any]) -> int:
+        """Append ``entry`` durably and return its index."""
+        ...
+
+    def size(self) -> int:
+        """Number of durable entries."""
+        ...
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Leaf bytes (canonical JSON) of entries ``start`` up to, not including, ``end``."""
+        ...
+
+    def entry_tenant(self, index: int) -> str | None:
+        """Tenant of entry ``index`` (for a consumer asking for its own receipt's proof)."""
+        ...
+
+    def latest_checkpoint(self) -> str | None:
+        """The latest signed checkpoint note, if any."""
+        ...
+
+    def checkpoint_now(self) -> str:
+        """Sign (if the size changed) and return a checkpoint covering every durable entry."""
+        ...
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        """Audit path of entry ``index`` in the tree of ``tree_size`` entries."""
+        ...
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """Proof that the tree of ``second`` entries extends the tree of ``first`` entries."""
+        ...
+
+    def close(self) -> None:
+        """Flush queued entries, sign a final checkpoint and release resources."""
+        ...

@@ -1,0 +1,206 @@
+"""Every audit event type the gateway emits, with its NIST AI RMF 1.0 and NIST AI 600-1 mapping.
+
+One registry, mirrored row for row by the table in ``docs/nist-ai-rmf.md`` (a test keeps them equal), so
+the report can say for each subcategory which recorded events are its evidence.
+
+Every entry is a JSON object with at least: "v" (1), "time" (RFC 3339, UTC), "event" (a name below),
+"tenant", "subject", "request_id" and "decision" (one of :data:`DECISIONS`). Event-specific fields include
+"pii" ({"US_SSN": {"count": 1, "action": "block"}}), "model" ({"name", "version", "fingerprint"}),
+"noise_sigma", "privacy" ({"epsilon_spent": ...}), "policy_version", "input_digest", "count", "status",
+"reason" and "key_version". Entries never hold raw text or PII values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+DECISIONS = ("allow", "deny", "block", "error")
+REQUIRED_FIELDS = ("v", "time", "event", "tenant", "subject", "request_id", "decision")
+
+DATA_PRIVACY = "Data Privacy"
+INFORMATION_SECURITY = "Information Security"
+GENAI_RISKS = (DATA_PRIVACY, INFORMATION_SECURITY)
+
+# Short paraphrases of the NIST AI RMF 1.0 subcategories this gateway produces evidence for.
+SUBCATEGORIES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "GOVERN 1.4": "Risk management is established through transparent policies, procedures and controls",
+        "GOVERN 1.5": "Ongoing monitoring and periodic review of the risk management process",
+        "GOVERN 1.6": "Mechanisms to inventory AI systems",
+        "MAP 1.5": "Organizational risk tolerances are determined and documented",
+        "MAP 4.1": "Legal and technology risks of components, including third-party models, are mapped",
+        "MAP 4.2": "Internal risk controls for AI components are identified and documented",
+        "MEASURE 2.1": "Test sets, metrics and tools used in TEVV are documented",
+        "MEASURE 2.4": "Functionality and behavior of the system are monitored in production",
+        "MEASURE 2.7": "Security and resilience are evaluated and documented",
+        "MEASURE 2.8": "Transparency and accountability risks are examined and documented",
+        "MEASURE 2.10": "Privacy risk is examined and documented",
+        "MEASURE 2.13": "Effectiveness of the TEVV metrics and processes is evaluated",
+        "MANAGE 1.3": "Responses to high-priority risks are developed, planned and documented",
+        "MANAGE 2.4": "Mechanisms to supersede, disengage or deactivate AI systems",
+        "MANAGE 3.2": "Pre-trained models are monitored as part of regular maintenance",
+        "MANAGE 4.1": "Post-deployment monitoring, incident response, recovery and change management",
+        "MANAGE 4.3": "Incidents and errors are tracked, responded to and communicated",
+    }
+)
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One audit event type: what it records and which outcomes it evidences."""
+
+    name: str
+    description: str
+    subcategories: tuple[str, ...]
+    genai_risks: tuple[str, ...] = ()
+
+
+_DP, _IS = (DATA_PRIVACY,), (INFORMATION_SECURITY,)
+_EVENTS = (
+    EventType(
+        "gateway.start",
+        "The gateway started; records model, policy and key versions in force",
+        ("GOVERN 1.6", "MAP 4.2", "MANAGE 4.1"),
+    ),
+    EventType("gateway.stop", "The gateway stopped (clean shutdown)", ("GOVERN 1.6", "MANAGE 4.1")),
+    EventType(
+        "policy.reload",
+        "A new policy version was loaded (content hash as version)",
+        ("GOVERN 1.4", "GOVERN 1.5", "MAP 1.5", "MANAGE 1.3"),
+    ),
+    EventType(
+        "auth.failure",
+        "A request presented a missing, unknown, revoked or expired API key",
+        ("MEASURE 2.7", "MANAGE 4.3"),
+        _IS,
+    ),
+    EventType("authz.denied", "Casbin denied an authenticated caller the action", ("GOVERN 1.4", "MEASURE 2.7"), _IS),
+    EventType("request.invalid", "A request was rejected as malformed or over a limit", ("MEASURE 2.4",)),
+    EventType(
+        "embeddings.create",
+        "Text was embedded (or refused) after PII detection and policy decision",
+        ("GOVERN 1.4", "MAP 4.2", "MEASURE 2.4", "MEASURE 2.10"),
+        _DP,
+    ),
+    EventType(
+        "pii.analyze",
+        "Text was analyzed for PII without embedding; entity types and counts only",
+        ("GOVERN 1.4", "MEASURE 2.10"),
+        _DP,
+    ),
+    EventType(
+        "collection.create",
+        "A collection was created with its policy and model binding",
+        ("GOVERN 1.6", "MAP 1.5"),
+    ),
+    EventType("collection.delete", "A collection and its vectors were deleted", ("GOVERN 1.6", "MANAGE 2.4"), _DP),
+    EventType("collection.list", "A caller listed the collections of its tenant", ("MEASURE 2.8",)),
+    EventType(
+        "document.ingest",
+        "Documents were embedded, protected, encrypted and stored",
+        ("GOVERN 1.4", "MAP 4.2", "MEASURE 2.10"),
+        _DP,
+    ),
+    EventType(
+        "document.read",
+        "A stored document (redacted text or metadata) was read",
+        ("MEASURE 2.8", "MEASURE 2.10"),
+        _DP,
+    ),
+    EventType("document.delete", "A stored document was deleted", ("MEASURE 2.10", "MANAGE 1.3"), _DP),
+    EventType(
+        "collection.search",
+        "A collection was searched with a query vector kept inside the gateway",
+        ("MEASURE 2.4", "MEASURE 2.10"),
+        _DP,
+    ),
+    EventType(
+        "crypto.integrity_failure",
+        "A ciphertext failed authentication (tampered, moved or shredded)",
+        ("MEASURE 2.7", "MANAGE 4.3"),
+        _IS,
+    ),
+    EventType(
+        "key.rotate",
+        "The key-encryption key was rotated to a new version",
+        ("MEASURE 2.7", "MANAGE 1.3"),
+        _IS,
+    ),
+    EventType("key.rewrap", "A tenant data key was re-wrapped under the current key version", ("MEASURE 2.7",), _IS),
+    EventType(
+        "tenant.shred",
+        "A tenant's data key was destroyed, crypto-shredding its data",
+        ("MEASURE 2.10", "MANAGE 1.3", "MANAGE 2.4"),
+        _DP,
+    ),
+    EventType(
+        "apikey.create",
+        "An API key was issued (its id and role, never the secret)",
+        ("GOVERN 1.4", "MEASURE 2.7"),
+        _IS,
+    ),
+    EventType("apikey.revoke", "An API key was revoked", ("MEASURE 2.7", "MANAGE 4.3"), _IS),
+    EventType("audit.read", "The audit log, a checkpoint or a proof was read", ("GOVERN 1.5", "MEASURE 2.8")),
+    EventType(
+        "privacy.ledger.read",
+        "A tenant's privacy spend ledger was read",
+        ("MEASURE 2.8", "MEASURE 2.10"),
+        _DP,
+    ),
+    EventType(
+        "privacy.budget_exceeded",
+        "A request was refused because the privacy budget is spent",
+        ("MAP 1.5", "MEASURE 2.10", "MANAGE 1.3"),
+        _DP,
+    ),
+    EventType(
+        "model.register",
+        "A model was registered with its version and weight fingerprint",
+        ("GOVERN 1.6", "MAP 4.1", "MANAGE 3.2"),
+    ),
+    EventType("model.retire", "A model version was retired from service", ("GOVERN 1.6", "MANAGE 2.4", "MANAGE 3.2")),
+    EventType(
+        "collection.migrate",
+        "A collection was re-embedded under a new model version",
+        ("GOVERN 1.6", "MANAGE 3.2"),
+    ),
+    EventType(
+        "drift.baseline",
+        "An embedding drift baseline was recorded for a model",
+        ("MEASURE 2.1", "MEASURE 2.13", "MANAGE 3.2"),
+    ),
+    EventType(
+        "drift.alert",
+        "Embedding drift exceeded its threshold",
+        ("MEASURE 2.4", "MEASURE 2.13", "MANAGE 4.1", "MANAGE 4.3"),
+    ),
+    EventType("rate.limited", "A request was refused by the per-key rate limit", ("MEASURE 2.7", "MANAGE 1.3"), _IS),
+    EventType(
+        "overload.rejected",
+        "A request was shed because the gateway was overloaded",
+        ("MEASURE 2.7", "MANAGE 4.1"),
+        _IS,
+    ),
+)
+
+EVENT_TYPES: MappingProxyType[str, EventType] = MappingProxyType({e.name: e for e in _EVENTS})
+
+
+def events_for(subcategory: str) -> tuple[str, ...]:
+    """Names of the event types that are evidence for ``subcategory``."""
+    return tuple(e.name for e in _EVENTS if subcategory in e.subcategories)
+
+
+def events_for_risk(risk: str) -> tuple[str, ...]:
+    """Names of the event types that bear on a NIST AI 600-1 risk."""
+    return tuple(e.name for e in _EVENTS if risk in e.genai_risks)
+
+
+def markdown_table() -> str:
+    """The mapping as the Markdown table kept in ``docs/nist-ai-rmf.md``."""
+    rows = ["| Event type | What it records | NIST AI RMF 1.0 | NIST AI 600-1 |", "|---|---|---|---|"]
+    for e in _EVENTS:
+        risks = ", ".join(e.genai_risks) or "-"
+        rows.append(f"| `{e.name}` | {e.description} | {', '.join(e.subcategories)} | {risks} |")
+    return "\n".join(rows) + "\n"
