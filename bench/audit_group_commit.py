@@ -1,6 +1,6 @@
 """Quick benchmark: audit appends/s with group commit vs. one durable commit per entry (the raw baseline).
 
-Run: ``.venv/bin/python -m tests.unit.audit.bench_group_commit`` (not collected by pytest: no timed asserts).
+Run: ``.venv/bin/python -m bench.audit_group_commit`` (not collected by pytest: no timed asserts).
 """
 
 from __future__ import annotations
