@@ -111,6 +111,32 @@ class SQLiteAuditLog:
                 raise LogCorruptedError(f"stored checkpoint of size {size} does not match the entries")
             self._latest, self._checkpointed_size = note, size
 
+    def _catch_up(self) -> None:
+        """Take in entries another process appended (e.g. the operator's CLI), inside the write lock.
+
+        Appends are serialized by the database's write lock, so several writers share one log: one sequence, no
+        gaps, no forks.
+        """
+        self._absorb(self._writer)
+
+    def _refresh(self) -> None:
+        """Readers see entries other writers committed, too."""
+        with self._read_lock:
+            if not self._closed:
+                self._absorb(self._reader)
+
+    def _absorb(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute(
+            "SELECT idx, leaf, leaf_hash FROM entries WHERE idx >= ? ORDER BY idx", (self._tree.size,)
+        ).fetchall()
+        with self._tree_lock:
+            for idx, leaf, stored in rows:
+                if idx < self._tree.size:  # absorbed meanwhile by another thread of ours
+                    continue
+                if idx != self._tree.size or leaf_hash(bytes(leaf)) != bytes(stored):
+                    raise LogCorruptedError(f"entry {idx} appended by another writer does not fit the log")
+                self._tree.append(bytes(stored))
+
     # ---- the write path ---------------------------------------------------------------------------------
     def submit(self, entry: Mapping[str, Any]) -> Future[int]:
         """Queue ``entry``; the future resolves to its index once committed, or fails with LogWriteError."""
@@ -165,10 +191,11 @@ class SQLiteAuditLog:
 
     def _commit(self, batch: list[_Entry]) -> list[_Entry]:
         """Insert and commit ``batch`` in one transaction; returns it, or [] after failing its futures."""
-        start = self._tree.size
-        rows = [(start + i, e.leaf, e.leaf_hash, e.event, e.tenant, e.time) for i, e in enumerate(batch)]
         try:
             self._writer.execute("BEGIN IMMEDIATE")
+            self._catch_up()
+            start = self._tree.size
+            rows = [(start + i, e.leaf, e.leaf_hash, e.event, e.tenant, e.time) for i, e in enumerate(batch)]
             self._writer.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", rows)
             self._writer.execute("COMMIT")
         except Exception as exc:  # any failure must fail the futures, never kill the writer
@@ -180,8 +207,9 @@ class SQLiteAuditLog:
                 e.future.set_exception(error)
             return []
         with self._tree_lock:
-            for e in batch:
-                self._tree.append(e.leaf_hash)
+            for i, e in enumerate(batch):
+                if start + i == self._tree.size:  # a reader may have absorbed our committed rows already
+                    self._tree.append(e.leaf_hash)
         return batch
 
     def _periodic_checkpoint(self) -> None:
@@ -246,6 +274,7 @@ class SQLiteAuditLog:
 
     def size(self) -> int:
         """Number of durable entries."""
+        self._refresh()
         with self._tree_lock:
             return self._tree.size
 
@@ -273,6 +302,7 @@ class SQLiteAuditLog:
 
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
         """Audit path of entry ``index`` in the tree of ``tree_size`` entries."""
+        self._refresh()
         with self._tree_lock:
             if not 0 <= index < tree_size <= self._tree.size:
                 raise ProofError(f"no inclusion proof for index {index} in size {tree_size}")
@@ -280,6 +310,7 @@ class SQLiteAuditLog:
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """Proof that the tree of ``second`` entries extends the tree of ``first`` entries."""
+        self._refresh()
         with self._tree_lock:
             if not 0 <= first <= second <= self._tree.size:
                 raise ProofError(f"no consistency proof from size {first} to {second}")
@@ -287,5 +318,6 @@ class SQLiteAuditLog:
 
     def root(self, size: int | None = None) -> bytes:
         """Root hash of the first ``size`` entries (all by default)."""
+        self._refresh()
         with self._tree_lock:
             return self._tree.root(size)

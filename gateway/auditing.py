@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from audit.checkpoint import CheckpointSigner
+from audit.sqlite_log import SQLiteAuditLog
+from gateway.crypto.keyfiles import KeyMaterial
 from gateway.errors import Unavailable
+from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
+
+AUDIT_KEY_NAME = "gateway-audit"
 
 
 class AuditSink(Protocol):
@@ -71,7 +77,7 @@ class Auditor:
         try:
             index = await asyncio.wrap_future(self._sink.submit(entry))
         except Exception as exc:
-            log.error("audit append failed for event %s: %s", event, type(exc).__name__)
+            log.error("audit append failed for event %s: %s: %s", event, type(exc).__name__, exc)
             raise Unavailable("the audit log cannot be written; the request was not carried out") from exc
         if ctx is not None:
             ctx.audit_index = index
@@ -80,3 +86,11 @@ class Auditor:
     def record_sync(self, event: str, decision: str, **fields: Any) -> int:
         """For the CLI and start/stop events, outside any request."""
         return self._sink.submit(self.entry(event, None, decision, fields)).result()
+
+
+def open_audit_log(settings: Settings, keys: KeyMaterial) -> SQLiteAuditLog:
+    """The embedded audit log; several processes (gateway, CLI) may append to it: the database serializes them."""
+    signer = CheckpointSigner(keys.audit_private_key, AUDIT_KEY_NAME)
+    return SQLiteAuditLog(
+        settings.audit_db_path, signer, settings.origin, checkpoint_interval_s=settings.checkpoint_interval_s
+    )

@@ -35,9 +35,8 @@ def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
-    from gateway.auditing import Auditor
+    from gateway.auditing import Auditor, open_audit_log
     from gateway.crypto.keyfiles import load_keys
-    from gateway.service import open_audit_log
 
     log = open_audit_log(settings, load_keys(settings.keys_dir))
     return log, Auditor(log)

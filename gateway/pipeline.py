@@ -72,7 +72,7 @@ class EmbeddingPipeline:
         self.spec = spec
         self._detect = detect
         self._embed = embed
-        self._secret_for = secret_for
+        self.secret_for = secret_for
         self._max_text_chars = max_text_chars
 
     def canonicalize(self, texts: Sequence[str]) -> list[str]:
@@ -88,7 +88,7 @@ class EmbeddingPipeline:
     async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
         """Detect and decide only: what the policy would do, nothing embedded."""
         findings = await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
-        secret = self._secret_for(tenant, "pseudonym")
+        secret = self.secret_for(tenant, "pseudonym")
         return [decide(t, f, scope, secret) for t, f in zip(texts, findings, strict=True)]
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:
@@ -97,17 +97,29 @@ class EmbeddingPipeline:
     async def run(
         self, tenant: str, texts: Sequence[str], scope: ScopePolicy, policy_version: str, *, all_or_nothing: bool
     ) -> PipelineResult:
-        """Embed every allowed input; blocked inputs are never embedded.
+        """Detect, decide, embed every allowed input and protect it; blocked inputs are never embedded.
 
         ``all_or_nothing``: one blocked input stops the whole request before anything is embedded (the OpenAI
-        route fails as a unit); otherwise each input has its own outcome (batch ingest).
+        route fails as a unit); otherwise each input has its own outcome.
         """
         decisions = await self.analyze(tenant, texts, scope)
-        digest_key = self._secret_for(tenant, "input-digest")
-        digests = [hmac.new(digest_key, d.text.encode("utf-8"), hashlib.sha256).digest() for d in decisions]
+        if all_or_nothing and any(d.blocked for d in decisions):
+            return PipelineResult(self._unembedded(tenant, decisions), scope.noise_sigma, policy_version)
+        items = await self.embed_decided(tenant, decisions, scope.noise_sigma)
+        return PipelineResult(items, scope.noise_sigma, policy_version)
+
+    def digests(self, tenant: str, texts: Sequence[str]) -> list[bytes]:
+        key = self.secret_for(tenant, "input-digest")
+        return [hmac.new(key, t.encode("utf-8"), hashlib.sha256).digest() for t in texts]
+
+    def _unembedded(self, tenant: str, decisions: Sequence[Decision]) -> list[ItemResult]:
+        digests = self.digests(tenant, [d.text for d in decisions])
+        return [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]
+
+    async def embed_decided(self, tenant: str, decisions: Sequence[Decision], sigma: float) -> list[ItemResult]:
+        """Embed the decided text of every unblocked decision and add the tenant's keyed noise."""
+        digests = self.digests(tenant, [d.text for d in decisions])
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
-        if all_or_nothing and len(allowed) < len(decisions):
-            allowed = []
         embedded = await self._embed.submit(
             [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed]
         )
@@ -116,13 +128,14 @@ class EmbeddingPipeline:
         if allowed:
             clean = np.stack([v for v, _ in embedded])
             protected = keyed_gaussian_noise(
-                clean, scope.noise_sigma, self._secret_for(tenant, "noise"),
-                [digests[i] for i in allowed], self.spec.version,
+                clean, sigma, self.secret_for(tenant, "noise"), [digests[i] for i in allowed], self.spec.version
             )
             for row, i in enumerate(allowed):
                 vectors[i] = protected[row]
                 tokens[i] = embedded[row][1]
-        items = [
-            ItemResult(d, digests[i], tokens.get(i, 0), vectors.get(i)) for i, d in enumerate(decisions)
-        ]
-        return PipelineResult(items, scope.noise_sigma, policy_version)
+        return [ItemResult(d, digests[i], tokens.get(i, 0), vectors.get(i)) for i, d in enumerate(decisions)]
+
+    async def embed_clean(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors without noise, for queries used only inside the gateway (never returned or stored)."""
+        embedded = await self._embed.submit(list(texts), [_embed_cost(t) for t in texts])
+        return np.stack([v for v, _ in embedded])

@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from audit.checkpoint import CheckpointSigner
-from audit.sqlite_log import SQLiteAuditLog
-from gateway.auditing import Auditor, AuditSink
+from gateway.auditing import Auditor, AuditSink, open_audit_log
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.sqlite_repo import SQLiteApiKeyRepository
@@ -33,9 +31,6 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
-
-AUDIT_KEY_NAME = "gateway-audit"
-
 
 @dataclass
 class Services:
@@ -128,13 +123,6 @@ def _detect_fn(detector: PIIDetector) -> Any:
     return run
 
 
-def open_audit_log(settings: Settings, keys: KeyMaterial) -> SQLiteAuditLog:
-    signer = CheckpointSigner(keys.audit_private_key, AUDIT_KEY_NAME)
-    return SQLiteAuditLog(
-        settings.audit_db_path, signer, settings.origin, checkpoint_interval_s=settings.checkpoint_interval_s
-    )
-
-
 def build_services(
     settings: Settings,
     *,
@@ -152,7 +140,7 @@ def build_services(
     if detector is None:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
 
-        detector = PresidioDetector(settings.spacy_model, policy.current())
+        detector = PresidioDetector(settings.spacy_model, policy=policy.current())
     db = SQLiteDatabase(settings.sqlite_path)
     audit_log = audit_sink if audit_sink is not None else open_audit_log(settings, keys)
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(

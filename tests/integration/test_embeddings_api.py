@@ -74,7 +74,7 @@ def test_when_float_format_is_asked_then_floats_come_back_with_receipt_headers(
     r = httpx.post(
         gateway.url + "/v1/embeddings",
         headers={"Authorization": f"Bearer {writer_key}"},
-        json={"model": MODEL, "input": "Email jane.doe@example.com about the renewal", "encoding_format": "float"},
+        json={"model": MODEL, "input": "Please write to jane.doe@example.com about the renewal", "encoding_format": "float"},
     )
     assert r.status_code == 200
     assert isinstance(r.json()["data"][0]["embedding"][0], float)
@@ -82,7 +82,7 @@ def test_when_float_format_is_asked_then_floats_come_back_with_receipt_headers(
     assert "EMAIL_ADDRESS=1;redact" in r.headers["X-Gateway-PII"]
     entry = entry_at(gateway, r.headers.get("X-Gateway-Audit-Index"))
     assert entry["event"] == "embeddings.create" and entry["decision"] == "allow"
-    assert entry["pii"] == {"EMAIL_ADDRESS": {"count": 1, "action": "redact"}}
+    assert entry["pii"]["EMAIL_ADDRESS"] == {"count": 1, "action": "redact"}  # type: ignore[index]
     assert entry["model"] == {"name": MODEL, "version": "1.0.0", "fingerprint":
                               "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
     assert str(entry["policy_version"]).startswith("sha256:")

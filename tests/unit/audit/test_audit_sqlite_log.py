@@ -182,3 +182,19 @@ def test_when_stored_entry_was_deleted_then_reopen_refuses(open_log: OpenLog, tm
     conn.close()
     with pytest.raises(LogCorruptedError, match="entry 1 is missing"):
         open_log()
+
+
+def test_when_two_writers_share_one_file_then_they_form_one_log_without_gaps_or_forks(
+    open_log: OpenLog, tmp_path: Path
+) -> None:
+    # The gateway and the operator's CLI both append: the database's write lock serializes them.
+    first = open_log()
+    second = open_log()
+    indexes = []
+    for i in range(6):
+        writer = first if i % 2 == 0 else second
+        indexes.append(writer.append(make_entry(i)))
+    assert indexes == list(range(6))
+    leaves = first.entries(0, 6)
+    assert [leaf_hash(leaf) for leaf in leaves] == [leaf_hash(leaf) for leaf in second.entries(0, 6)]
+    assert first.root(6) == second.root(6)
