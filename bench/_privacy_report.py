@@ -1,4 +1,4 @@
-"""Tables, the default choice, the risk-vs-utility plot (SVG by hand) and the files the privacy bench writes."""
+"""Tables, the default choice, the risk-vs-utility plot and the files the privacy bench writes."""
 
 from __future__ import annotations
 
@@ -115,7 +115,8 @@ def svg(rows: Sequence[dict[str, Any]], defences: Sequence[dict[str, Any]], chos
     ox, oy = xy(0.4, 0.0)
     ex, ty = xy(1.0, 1.2)
     parts.append(f'<path d="M{ox:.1f},{ty:.1f} V{oy:.1f} H{ex:.1f}" fill="none" stroke="black"/>')
-    parts.append(f'<text x="{w / 2:.0f}" y="{h - 20}" text-anchor="middle">utility: recall@10 vs clean</text>')
+    label_x = f'<text x="{w / 2:.0f}" y="{h - 20}" text-anchor="middle">'
+    parts.append(label_x + "utility: recall@10 vs clean</text>")
     parts.append(f'<text x="16" y="{h / 2:.0f}" transform="rotate(-90 16 {h / 2:.0f})" text-anchor="middle">'
                  "risk: attack success / success on clean vectors</text>")
     series = [("bow_f1", clean_f1, "#1565c0", "BoW inversion F1, noise only"),
@@ -132,7 +133,7 @@ def svg(rows: Sequence[dict[str, Any]], defences: Sequence[dict[str, Any]], chos
     shapes = [("bow_f1", clean_f1, "#1565c0", "square", "BoW F1, subspace+rotation, attacker with pairs"),
               ("name_accuracy", clean_names, "#e65100", "square", "names, subspace+rotation, with pairs"),
               ("bow_f1_keyless", clean_f1, "#1565c0", "triangle", "BoW F1, attacker without the key"),
-              ("name_accuracy_keyless", clean_names, "#e65100", "triangle", "names, attacker without the key")]
+              ("name_accuracy_keyless", clean_names, "#e65100", "triangle", "names, attacker without key")]
     for n, (key, base, colour, shape, label) in enumerate(shapes, start=len(series)):
         for d in defences:
             x, y = xy(d["recall_at_10"], d[key] / base)
@@ -148,7 +149,8 @@ def _marker(shape: str, x: float, y: float, colour: str, extra: str = "") -> str
         return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"{extra}/>'
     if shape == "square":
         return f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="{colour}"{extra}/>'
-    return f'<path d="M{x:.1f},{y - 4:.1f} L{x + 4:.1f},{y + 3:.1f} L{x - 4:.1f},{y + 3:.1f} Z" fill="{colour}"{extra}/>'
+    d = f"M{x:.1f},{y - 4:.1f} L{x + 4:.1f},{y + 3:.1f} L{x - 4:.1f},{y + 3:.1f} Z"
+    return f'<path d="{d}" fill="{colour}"{extra}/>'
 
 
 def _legend(n: int, colour: str, label: str, shape: str, width: int) -> str:

@@ -59,17 +59,6 @@ def chunk_text(text: str, offsets: Offsets, max_tokens: int = 200, overlap: int 
     return spans
 
 
-def tokenizer_offsets(tokenizer: object) -> Offsets:
-    """Offsets from a Hugging Face fast tokenizer."""
-
-    def offsets(text: str) -> list[tuple[int, int]]:
-        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,  # type: ignore[operator]
-                        truncation=False)
-        return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
-
-    return offsets
-
-
 def whitespace_offsets(text: str) -> list[tuple[int, int]]:
     """Word offsets: the fake tokenizer for unit tests."""
     out: list[tuple[int, int]] = []

@@ -80,6 +80,60 @@ def _apikey_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _offline_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.crypto.datakeys import SQLiteDataKeyRepository
+    from gateway.crypto.envelope import Envelope
+    from gateway.crypto.keyfiles import load_keys
+    from gateway.db import SQLiteDatabase
+    from gateway.store.sqlite import SQLiteStore
+
+    db = SQLiteDatabase(settings.sqlite_path)
+    envelope = Envelope(load_keys(settings.keys_dir).kek, SQLiteDataKeyRepository(db))
+    return envelope, SQLiteStore(settings.data_dir, envelope, db)
+
+
+def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.crypto.keyfiles import add_kek_version
+    from gateway.runlock import ensure_not_serving
+
+    ensure_not_serving(settings.data_dir, "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
+    version = add_kek_version(settings.keys_dir)
+    log, auditor = _offline_auditor(settings)
+    envelope, store = _offline_store(settings)
+    try:
+        rotated = envelope.rotate_all()
+        rewrapped = envelope.rewrap_all() if args.rewrap else 0
+        auditor.record_sync("key.rotate", "allow", tenant="*", kek_version=version, tenants=len(rotated))
+        if args.rewrap:
+            auditor.record_sync("key.rewrap", "allow", tenant="*", kek_version=version, count=rewrapped)
+    finally:
+        store.close()
+        log.close()
+    print(f"KEK version {version} is active; {len(rotated)} tenant data keys rotated for new writes")
+    if args.rewrap:
+        print(f"{rewrapped} data keys re-wrapped under KEK version {version}")
+    return 0
+
+
+def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.runlock import ensure_not_serving
+
+    ensure_not_serving(settings.data_dir, "shredding", "`POST /v1/admin/tenant/shred` with an admin key")
+    if args.confirm != args.tenant:
+        print(f"refusing: pass --confirm {args.tenant} to destroy every key of tenant {args.tenant}", file=sys.stderr)
+        return 2
+    log, auditor = _offline_auditor(settings)
+    envelope, store = _offline_store(settings)
+    try:
+        forgotten = store.shred_tenant(args.tenant)
+        auditor.record_sync("tenant.shred", "allow", tenant=args.tenant, count=forgotten)
+    finally:
+        store.close()
+        log.close()
+    print(f"tenant {args.tenant} shredded: data keys destroyed, {forgotten} chunks unreadable and forgotten")
+    return 0
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -87,7 +141,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.http.app import create_app
     from gateway.service import build_services
 
+    from gateway.runlock import hold
+
     load_keys(settings.keys_dir)  # refuse to start without keys, before loading anything heavy
+    lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     print(f"loading model and PII detector (policy {settings.policy_dir}, data {settings.data_dir}) ...",
           file=sys.stderr)
     services = build_services(settings)
@@ -104,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="key material").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("init", help="create missing keys (KEK, audit signing key, HMAC root)").set_defaults(
         func=_keys_init)
+
+    rotate = keys.add_parser("rotate", help="new KEK version and new tenant data keys for new writes")
+    rotate.add_argument("--rewrap", action="store_true", help="also re-wrap old data keys under the new KEK")
+    rotate.set_defaults(func=_keys_rotate)
+
+    tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="tenant_command", required=True)
+    shred = tenant.add_parser("shred", help="crypto-shred a tenant: destroy its data keys")
+    shred.add_argument("tenant")
+    shred.add_argument("--confirm", required=True, help="the tenant's name again")
+    shred.set_defaults(func=_tenant_shred)
 
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--host")

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gateway.chunking import whitespace_offsets
 from gateway.models import ModelSpec, model_dir, verify_fingerprint
 
 
@@ -24,6 +25,10 @@ class Embedder(Protocol):
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text as the model's tokenizer counts them (special tokens included)."""
+        ...
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character offsets of each word piece (no special tokens): what token-aware chunking needs."""
         ...
 
 
@@ -63,6 +68,10 @@ class SentenceTransformerEmbedder:
         encoded = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)
+        return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+
 
 class FakeEmbedder:
     """Deterministic hashed bag-of-words vectors: similar word sets give similar vectors. Unit tests only."""
@@ -85,3 +94,6 @@ class FakeEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) + 2 for t in texts]
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        return whitespace_offsets(text)

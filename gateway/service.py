@@ -18,6 +18,9 @@ from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.sqlite_repo import SQLiteApiKeyRepository
 from gateway.batching import MicroBatcher
+from gateway.collections import CollectionService
+from gateway.crypto.datakeys import SQLiteDataKeyRepository
+from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KEY_FILES, KeyMaterial, load_keys
 from gateway.db import SQLiteDatabase
 from gateway.embedder import Embedder, SentenceTransformerEmbedder
@@ -29,6 +32,8 @@ from gateway.privacy.accountant import PrivacyLedger
 from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
+from gateway.store.base import IntegrityFailure
+from gateway.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,8 @@ class Services:
     auditor: Auditor
     pipeline: EmbeddingPipeline
     ledger: PrivacyLedger
+    collections: CollectionService
+    envelope: Envelope
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]]
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -102,6 +109,7 @@ class Services:
         self._stop.set()
         self.detect_batcher.close()
         self.embed_batcher.close()
+        self.collections.store.close()
         close = getattr(self.audit_log, "close", None)
         if close is not None:
             close()
@@ -156,10 +164,23 @@ def build_services(
     pipeline = EmbeddingPipeline(
         embedder.spec, detect_batcher, embed_batcher, keys.tenant_secret, settings.max_text_chars
     )
+    auditor = Auditor(audit_log)
+
+    def integrity_failure(failure: IntegrityFailure) -> None:
+        # Never blocks the read that found it; the entry is durable within one group commit.
+        entry = auditor.entry("crypto.integrity_failure", None, "error", {
+            "tenant": failure.tenant, "collection": failure.collection, "record_id": failure.record_id,
+            "operation": failure.operation,
+        })
+        audit_log.submit(entry)
+
+    envelope = Envelope(keys.kek, SQLiteDataKeyRepository(db))
+    store = SQLiteStore(settings.data_dir, envelope, db, on_integrity_failure=integrity_failure)
+    collections = CollectionService(store, pipeline, registry, embedder.offsets)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=SQLiteApiKeyRepository(db), audit_log=audit_log,
-        auditor=Auditor(audit_log), pipeline=pipeline,
+        auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=SQLitePrivacyLedger(settings.data_dir / "privacy.db"),
         detect_batcher=detect_batcher, embed_batcher=embed_batcher,
     )

@@ -13,7 +13,7 @@ from litestar.openapi import OpenAPIConfig
 import gateway
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response
-from gateway.http.routes import audit, embeddings, health
+from gateway.http.routes import admin, audit, collections, console, embeddings, health
 from gateway.service import Services
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def create_app(services: Services) -> Litestar:
         route_handlers=[
             embeddings.create_embeddings, health.healthz, health.readyz,
             audit.checkpoint, audit.entries, audit.inclusion, audit.consistency,
+            console.router,
+            *collections.ROUTES, *admin.ROUTES,
         ],
         dependencies={"services": Provide(provide_services)},
         on_startup=[on_startup],

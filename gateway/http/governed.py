@@ -43,6 +43,7 @@ class Guard:
     act: str  # Casbin action
     openai_errors: bool = False
     needs_body: bool = False
+    collection_param: str | None = None  # resolved in the caller's tenant before the role check: 404, not 403
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     decision: str = "allow"
     audit: dict[str, Any] = field(default_factory=dict)
+    audited: bool = False  # the handler already wrote its entry (a write whose records cite their entry)
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str | None:
@@ -121,6 +123,10 @@ async def governed(
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,
         )
+        if guard.collection_param is not None:
+            services.collections.store.get_collection(
+                principal.tenant, str(request.path_params[guard.collection_param])
+            )
         services.authorizer.require(principal, guard.obj, guard.act)
         services.check_rate(principal)
         body = await read_json(request, services.settings.max_body_bytes) if guard.needs_body else None
@@ -133,10 +139,11 @@ async def governed(
         log.exception("unhandled error on %s (request %s)", ctx.route, ctx.request_id)
         internal = Unavailable("internal error; the request was not carried out")
         return await _deny(ctx, guard, internal, services)
-    try:
-        await services.auditor.record(guard.event, ctx, reply.decision, status=reply.status, **reply.audit)
-    except RequestError as exc:
-        return error_response(exc, ctx.request_id, guard.openai_errors)
+    if not reply.audited:
+        try:
+            await services.auditor.record(guard.event, ctx, reply.decision, status=reply.status, **reply.audit)
+        except RequestError as exc:
+            return error_response(exc, ctx.request_id, guard.openai_errors)
     headers = {**reply.headers, **ctx.extra_headers}
     headers["X-Request-Id"] = ctx.request_id
     headers["X-Gateway-Audit-Index"] = str(ctx.audit_index)

@@ -63,7 +63,7 @@ class ExplainedFinding:
 
 @lru_cache(maxsize=1)
 def _anonymizer() -> AnonymizerEngine:
-    return AnonymizerEngine()
+    return AnonymizerEngine()  # type: ignore[no-untyped-call]
 
 
 @lru_cache(maxsize=4096)
@@ -81,9 +81,7 @@ def _term_spans(view: DetectionView, terms: Sequence[str]) -> list[tuple[int, in
     return spans
 
 
-def _classify(
-    text: str, findings: Sequence[Finding], scope: ScopePolicy
-) -> list[tuple[Finding, str, str]]:
+def _classify(text: str, findings: Sequence[Finding], scope: ScopePolicy) -> list[tuple[Finding, str, str]]:
     """Every finding (deny-list ones added) with its outcome and source, in text order."""
     view = detection_view(text) if (scope.deny_list or scope.allow_list) else None
     tagged: list[tuple[Finding, str]] = [(f, "detector") for f in findings]

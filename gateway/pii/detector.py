@@ -22,7 +22,7 @@ from gateway.pii.normalize import detection_view
 from gateway.pii.recognizers import DEFAULT_PHONE_REGIONS, NER_ENTITIES, build_recognizers
 from gateway.policyfile import GatewayPolicy, ScopePolicy
 
-__all__ = ["Finding", "FakeDetector", "PIIDetector", "PresidioDetector"]
+__all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]
 
 # The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec); the rest is never run.
 _UNUSED_PIPES = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
@@ -68,7 +68,7 @@ class PresidioDetector:
         ner_entities = frozenset(wanted & NER_ENTITIES)
         recognizers = build_recognizers(wanted - NER_ENTITIES, policy.recognizers, self._phone_regions)
         nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": self._spacy_model}])
-        nlp_engine.nlp = {"en": self._nlp}  # share the one loaded pipeline; Presidio only reads its vocab
+        nlp_engine.nlp = {"en": self._nlp}  # type: ignore[assignment]  # share the one loaded pipeline; Presidio only reads its vocab
         analyzer = None
         if recognizers:
             analyzer = AnalyzerEngine(
@@ -102,9 +102,7 @@ class PresidioDetector:
         ner_found: dict[int, list[Finding]] = {}
         if ner_index:
             wanted = frozenset().union(*(ner_needed[i] for i in ner_index))
-            entities = run_ner(
-                self._nlp, [views[i].text for i in ner_index], wanted, self._ner_mode, self._batch_size
-            )
+            entities = run_ner(self._nlp, [views[i].text for i in ner_index], wanted, self._ner_mode, self._batch_size)
             for i, found in zip(ner_index, entities, strict=True):
                 ner_found[i] = [
                     Finding(e.entity_type, e.start, e.end, NER_SCORE) for e in found if e.entity_type in ner_needed[i]

@@ -20,7 +20,7 @@ SPACY_TO_PRESIDIO = {
     "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
     "NORP": "NRP", "ORG": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME",
 }  # fmt: skip
-_CAPITALIZED = re.compile(r"\b[A-Z](?:[a-z'’\-]*[a-z]|\.)?(?:[A-Z][a-z]+)?\b")
+_CAPITALIZED = re.compile("\\b[A-Z](?:[a-z'\u2019\\-]*[a-z]|\\.)?(?:[A-Z][a-z]+)?\\b")
 _WORD = re.compile(r"\S+")
 CONTEXT_WORDS = 4  # words of context on each side of a candidate; enough for the small model's features
 NER_SCORE = 0.85  # spaCy gives no confidence; Presidio uses this default for its spaCy entities

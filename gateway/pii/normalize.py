@@ -41,16 +41,22 @@ def normalize(text: str) -> str:
 
 # Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common subset).
 _HOMOGLYPHS = {
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
-    "ɡ": "g", "ӏ": "l", "һ": "h", "ո": "n", "ս": "u",
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
-    "Х": "X", "У": "Y", "Ѕ": "S", "І": "I", "Ј": "J", "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W", "Ү": "Y",
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-    "χ": "x", "ω": "w",
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
-    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
-    "ı": "i", "ȷ": "j", "ℓ": "l",
+    "\u0430": "a", "\u0432": "b", "\u0435": "e", "\u0451": "e", "\u043a": "k", "\u043c": "m", "\u043d": "h",
+    "\u043e": "o", "\u0440": "p", "\u0441": "c",
+    "\u0442": "t", "\u0443": "y", "\u0445": "x", "\u0455": "s", "\u0456": "i", "\u0457": "i", "\u0458": "j",
+    "\u0501": "d", "\u051b": "q", "\u051d": "w",
+    "\u0261": "g", "\u04cf": "l", "\u04bb": "h", "\u0578": "n", "\u057d": "u",
+    "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M", "\u041d": "H", "\u041e": "O",
+    "\u0420": "P", "\u0421": "C", "\u0422": "T",
+    "\u0425": "X", "\u0423": "Y", "\u0405": "S", "\u0406": "I", "\u0408": "J", "\u0500": "D", "\u051a": "Q",
+    "\u051c": "W", "\u04ae": "Y",
+    "\u03b1": "a", "\u03b2": "b", "\u03b5": "e", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03bf": "o",
+    "\u03c1": "p", "\u03c4": "t", "\u03c5": "u",
+    "\u03c7": "x", "\u03c9": "w",
+    "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I", "\u039a": "K",
+    "\u039c": "M", "\u039d": "N", "\u039f": "O",
+    "\u03a1": "P", "\u03a4": "T", "\u03a5": "Y", "\u03a7": "X",
+    "\u0131": "i", "\u0237": "j", "\u2113": "l",
     # Dash look-alikes become the hyphen the identifier patterns expect.
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
     "\u2043": "-", "\ufe58": "-",
@@ -79,6 +85,53 @@ _SEP_RUN = re.compile(
     rf"(?<=[0-9])(?:{_SEP}*\n[ \t.\-_/\n]*|{_SEP}{{2,}})(?=[0-9A-Za-z])"
     rf"|(?<=[A-Za-z])(?:{_SEP}*\n[ \t.\-_/\n]*|{_SEP}{{2,}})(?=[0-9])"
 )
+# A bare line break inside a digit run or an email address (a word wrapped mid-identifier) is dropped.
+_BARE_BREAK = re.compile(r"(?<=\S)\n+(?=\S)")
+_TOKEN_BEFORE = re.compile(r"\S+$")
+_TOKEN_AFTER = re.compile(r"^\S+")
+_LOOKALIKE_RUN = re.compile(r"[OoIl]+")
+# Letters standing in for digits (O for 0, I or l for 1) inside digit-dense runs.
+_DIGITISH_RUN = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z]|[-. ](?=[0-9A-Za-z]))*")
+_LOOKALIKE_DIGIT = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1"})
+_DOTTED_RUN = re.compile(r"[0-9A-Za-z]+(?:\.[0-9A-Za-z]+){2,}")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def _fix_lookalike_digits(text: str) -> str:
+    """One-to-one: O/I/l between digits and non-letters in a digit-dense run become digits (a Cyrillic or
+    Latin O for zero), but not a bank code touching digits (``GB67OFFI70``); dots in long dotted numbers
+    become hyphens (``4111.1111.1111.1111``), except IPv4 addresses."""
+    chars: list[str] | None = None
+    for m in _DIGITISH_RUN.finditer(text):
+        run = m.group()
+        if sum(c.isdigit() for c in run) < 6:
+            continue
+        for look in _LOOKALIKE_RUN.finditer(run):
+            before = run[look.start() - 1] if look.start() > 0 else " "
+            after = run[look.end()] if look.end() < len(run) else " "
+            if before.isalpha() or after.isalpha() or not (before.isdigit() or after.isdigit()):
+                continue
+            chars = chars if chars is not None else list(text)
+            for i in range(m.start() + look.start(), m.start() + look.end()):
+                chars[i] = chars[i].translate(_LOOKALIKE_DIGIT)
+    if chars is not None:
+        text = "".join(chars)
+    for m in _DOTTED_RUN.finditer(text):
+        value = m.group()
+        if sum(c.isdigit() for c in value) >= 6 and not _IPV4.fullmatch(value):
+            text = text[: m.start()] + value.replace(".", "-") + text[m.end() :]
+    return text
+
+
+def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
+    left, right = text[start - 1], text[end]
+    if left.isdigit() or right.isdigit():
+        return True
+    before = _TOKEN_BEFORE.search(text[max(0, start - 64) : start])
+    after = _TOKEN_AFTER.search(text[end : end + 64])
+    return "@" in (before.group() if before else "") + (after.group() if after else "")
+
+
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
@@ -111,8 +164,17 @@ def _collapsed(run: str) -> str:
 def detection_view(canonical: str) -> DetectionView:
     """Fold the canonical text for detection; the result maps every span back to canonical offsets."""
     folded = canonical.translate(_FOLD) if not canonical.isascii() else canonical
+    if any(c.isdigit() for c in folded):
+        folded = _fix_lookalike_digits(folded)
     edits: list[tuple[int, int, str]] = [(m.start(), m.end(), "") for m in _COMBINING.finditer(folded)]
-    edits.extend((m.start(), m.end(), _collapsed(m.group())) for m in _SEP_RUN.finditer(folded))
+    edits.extend(
+        (m.start(), m.end(), _collapsed(m.group())) for m in _SEP_RUN.finditer(folded) if m.group().strip("\n")
+    )
+    edits.extend(
+        (m.start(), m.end(), "")
+        for m in _BARE_BREAK.finditer(folded)
+        if _break_is_inside_identifier(folded, m.start(), m.end())
+    )
     if not edits:
         return DetectionView(folded, None, len(canonical))
     edits.sort()

@@ -170,9 +170,7 @@ def _recognizers(ctx: _Ctx, node: Located) -> tuple[CustomRecognizerSpec, ...]:
         validator = fields["validator"].value if "validator" in fields else "none"
         if validator not in VALIDATORS:
             ctx.fail(fields["validator"], f"validator must be one of {', '.join(sorted(VALIDATORS))}")
-        specs.append(
-            CustomRecognizerSpec(name, entity, patterns, context, None if validator == "none" else validator)
-        )
+        specs.append(CustomRecognizerSpec(name, entity, patterns, context, None if validator == "none" else validator))
     return tuple(specs)
 
 
@@ -184,7 +182,7 @@ def _patterns(ctx: _Ctx, node: Located) -> tuple[tuple[str, float], ...]:
         fields = ctx.mapping(item, "a pattern", PATTERN_KEYS)
         if "regex" not in fields or not isinstance(fields["regex"].value, str):
             ctx.fail(item, "a pattern needs a regex string")
-        regex = cast(str, fields["regex"].value)
+        regex: str = fields["regex"].value
         try:
             compiled = re.compile(regex)
         except re.error as exc:
@@ -223,6 +221,4 @@ def build_policy(root: Located, *, version: str, source: str) -> GatewayPolicy:
                         ctx, node, TENANT_KEYS - {"collections"}, known, name, base | set(layer.entities)
                     )
             tenants[tenant] = (layer, collections)
-    return GatewayPolicy(
-        version=version, recognizers=recognizers, defaults=defaults, tenants=tenants, source=source
-    )
+    return GatewayPolicy(version=version, recognizers=recognizers, defaults=defaults, tenants=tenants, source=source)

@@ -8,14 +8,17 @@ Departures from Presidio's defaults, each on purpose:
   A bare nine-digit run scores 0.3 and counts only with context ("ssn", "social security": +0.35).
 * EMAIL_ADDRESS: the TLD check uses tldextract's bundled public-suffix snapshot; nothing is ever fetched.
 * CREDIT_CARD: Presidio's pattern and Luhn check, plus ``.`` as a group separator.
-* PHONE_NUMBER: libphonenumber over a short region list (each region is a full scan of the text).
+* CREDIT_CARD also covers Mastercard's 2221-2720 range, which Presidio's pattern misses.
+* PHONE_NUMBER: libphonenumber over a short region list (each region is a full scan of the text), plus a
+  North American pattern (score 0.4) for numbers libphonenumber finds invalid (unassigned area codes are
+  still someone's number to a caller who mistyped, and still PII to us).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
@@ -45,19 +48,22 @@ def offline_tld_extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
-class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+class OfflineEmailRecognizer(EmailRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         return bool(offline_tld_extractor()(pattern_text).fqdn)
 
 
-class StrictSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+class StrictSsnRecognizer(PatternRecognizer):
     """US_SSN without Presidio's validity filter (see the module docstring)."""
 
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("SSN 3-2-4", r"\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b", 0.85),
         Pattern("SSN bare nine digits", r"\b[0-9]{9}\b", 0.3),
+        # A line break or typo that moved one separator: weak alone, strong with "ssn" nearby.
+        Pattern("SSN 3-6", r"\b[0-9]{3}[- .][0-9]{6}\b", 0.3),
+        Pattern("SSN 5-4", r"\b[0-9]{5}[- .][0-9]{4}\b", 0.3),
     ]
-    CONTEXT = ["ssn", "ssns", "social", "security", "ss#", "ssid", "taxpayer"]
+    CONTEXT: ClassVar[list[str]] = ["ssn", "ssns", "social", "security", "ss#", "ssid", "taxpayer"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity="US_SSN", patterns=self.PATTERNS, context=self.CONTEXT, name="us-ssn")
@@ -88,14 +94,12 @@ def mod97_ok(value: str) -> bool:
         return False
 
 
-class CustomPatternRecognizer(PatternRecognizer):  # type: ignore[misc]
+class CustomPatternRecognizer(PatternRecognizer):
     """A recognizer declared in the policy file: regexes with scores, context words and a validator."""
 
     def __init__(self, spec: CustomRecognizerSpec) -> None:
         patterns = [Pattern(f"{spec.name}-{i}", regex, score) for i, (regex, score) in enumerate(spec.patterns)]
-        super().__init__(
-            supported_entity=spec.entity, patterns=patterns, context=list(spec.context) or None, name=spec.name
-        )
+        super().__init__(supported_entity=spec.entity, patterns=patterns, context=list(spec.context), name=spec.name)
         self._validator = spec.validator
 
     def validate_result(self, pattern_text: str) -> bool | None:
@@ -106,10 +110,20 @@ class CustomPatternRecognizer(PatternRecognizer):  # type: ignore[misc]
         return None  # no opinion: keep the pattern's score
 
 
+def _nanp_phone() -> EntityRecognizer:
+    pattern = Pattern(
+        "North American phone",
+        r"(?<![\w+])(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}\b",
+        0.4,
+    )
+    context = ["phone", "call", "mobile", "cell", "tel", "telephone", "fax", "callback", "number"]
+    return PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=[pattern], context=context, name="nanp")
+
+
 def _card() -> EntityRecognizer:
     pattern = Pattern(
         "Credit card",
-        r"\b(?!1\d{12}(?!\d))((4\d{3})|(5[0-5]\d{2})|(6\d{3})|(1\d{3})|(3\d{3}))[- .]?(\d{3,4})[- .]?"
+        r"\b(?!1\d{12}(?!\d))((4\d{3})|(5[0-5]\d{2})|(2[2-7]\d{2})|(6\d{3})|(1\d{3})|(3\d{3}))[- .]?(\d{3,4})[- .]?"
         r"(\d{3,4})[- .]?(\d{3,5})\b",
         0.3,
     )
@@ -138,5 +152,7 @@ def build_recognizers(
         "CRYPTO": CryptoRecognizer,
     }
     out: list[EntityRecognizer] = [factory() for name, factory in factories.items() if name in wanted]
+    if "PHONE_NUMBER" in wanted:
+        out.append(_nanp_phone())
     out.extend(CustomPatternRecognizer(spec) for spec in custom if spec.entity in wanted)
     return out

@@ -10,7 +10,6 @@ for malformed input, ``DecryptionFailed`` for a record that does not open.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, Conflict
 
 IndexType = Literal["flat", "hnsw", "ivf"]
 INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
@@ -85,6 +84,11 @@ class Hit:
     provenance: Mapping[str, Any]
     text: str | None = field(repr=False)
 
+    @classmethod
+    def of(cls, chunk: StoredChunk, score: float) -> Hit:
+        return cls(chunk.record_id, chunk.document_id, chunk.chunk_index, chunk.span, score,
+                   chunk.metadata, chunk.provenance, chunk.text)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class IntegrityFailure:
@@ -150,7 +154,7 @@ class Store(Protocol):
         collection: str,
         vector: np.ndarray,
         k: int,
-        filter: Mapping[str, Any] | None = None,  # noqa: A002 - the API's own word
+        filter: Mapping[str, Any] | None = None,  # the API's own word
     ) -> list[Hit]:
         """The ``k`` nearest readable chunks, best first; ``filter`` is exact match on metadata keys.
 
@@ -217,7 +221,17 @@ def check_chunk(chunk: NewChunk, dimension: int) -> np.ndarray:
     return check_vector(chunk.vector, dimension, unit=True)
 
 
-def check_search(k: int, filter: Mapping[str, Any] | None) -> None:  # noqa: A002
+def check_batch(c: Collection, chunks: Sequence[NewChunk]) -> None:
+    """Each (document, chunk index) once per batch; vectors of the collection's embedding space only."""
+    if len({(chunk.document_id, chunk.chunk_index) for chunk in chunks}) != len(chunks):
+        raise BadRequest("a (document id, chunk index) pair appears twice in the batch", param="chunks")
+    for chunk in chunks:
+        version = chunk.provenance.get("model_version")
+        if isinstance(version, str) and space_of(version) != space_of(c.model_version):
+            raise Conflict("the vectors come from another embedding-space version than the collection's")
+
+
+def check_search(k: int, filter: Mapping[str, Any] | None) -> None:
     if not 1 <= k <= MAX_K:
         raise BadRequest(f"k must be between 1 and {MAX_K}", param="k")
     if filter is not None:
@@ -226,7 +240,7 @@ def check_search(k: int, filter: Mapping[str, Any] | None) -> None:  # noqa: A00
                 raise BadRequest("filter must map metadata keys to scalar values", param="filter")
 
 
-def matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:  # noqa: A002
+def matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
     """Exact match on every filter key; a missing key never matches."""
     if not filter:
         return True
@@ -234,14 +248,10 @@ def matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bo
 
 
 def _same(stored: Any, wanted: Any) -> bool:
-    # JSON has no bool/int distinction problem in Python (True == 1): keep types apart on purpose.
-    return type(stored) is type(wanted) and stored == wanted or (
-        isinstance(stored, float | int)
-        and isinstance(wanted, float | int)
-        and not isinstance(stored, bool)
-        and not isinstance(wanted, bool)
-        and math.isclose(stored, wanted, rel_tol=0.0, abs_tol=0.0)
-    )
+    # In Python True == 1; in a filter on JSON metadata they are different values.
+    if isinstance(stored, bool) or isinstance(wanted, bool):
+        return stored is wanted
+    return bool(stored == wanted)
 
 
 def canonical_json(value: Mapping[str, Any]) -> str:

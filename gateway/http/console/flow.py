@@ -1,0 +1,188 @@
+"""The console's one guarded path: session, key still valid, Casbin, rate limit, audit, HTML errors.
+
+It mirrors ``gateway.http.governed`` for a browser: the principal comes from a server-side session rather
+than a bearer header, errors render as pages rather than problem details, and every outcome (sign-ins,
+page views, downloads, denials) writes one audit entry before the response leaves, whose index goes back
+in ``X-Gateway-Audit-Index``. State-changing requests (POST) must come from the console's own origin and,
+once signed in, carry the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request, Response
+
+from gateway.auditing import RequestContext
+from gateway.auth.apikeys import Principal
+from gateway.errors import BadRequest, Forbidden, RequestError, Unauthenticated, Unavailable
+from gateway.http.console import pages
+from gateway.http.console.sessions import Session, SessionStore, csrf_matches
+from gateway.service import Services
+
+log = logging.getLogger(__name__)
+
+COOKIE = "gw_console"
+STATE_KEY = "console_sessions"
+OBJ, ACT = "console", "read"
+EVENT = "audit.read"
+
+
+@dataclass
+class ConsoleCall:
+    session: Session
+    services: Services
+    request: Request[Any, Any, Any]
+    form: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class View:
+    """What a console handler returns: a page (or download) and what its audit entry should say."""
+
+    content: str | bytes
+    status: int = 200
+    media_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    audit: dict[str, Any] = field(default_factory=dict)
+
+
+def sessions_of(request: Request[Any, Any, Any]) -> SessionStore:
+    """The app's session store, made on first use (tests may put one with a fake clock there first)."""
+    store = request.app.state.get(STATE_KEY)
+    if not isinstance(store, SessionStore):
+        store = SessionStore()
+        request.app.state[STATE_KEY] = store
+    return store
+
+
+def security_headers(csp: str = pages.CSP) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+    }
+
+
+def same_origin(request: Request[Any, Any, Any]) -> bool:
+    """Refuse cross-site form posts (login CSRF included), judged by headers a page cannot forge.
+
+    Browsers send ``Origin`` on every form POST and ``Sec-Fetch-Site`` on most; a request with neither is
+    not from a browser, and CSRF is an attack through a browser.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    netloc = urlsplit(origin).netloc
+    return bool(netloc) and netloc == request.headers.get("host", "")
+
+
+async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    try:
+        form = await request.form()
+    except Exception:
+        raise BadRequest("could not read the form") from None
+    return {str(k): v for k, v in form.items() if isinstance(v, str)}
+
+
+def principal_still_valid(services: Services, principal: Principal) -> bool:
+    """A key revoked or expired after sign-in ends its sessions at the next request."""
+    record = services.apikeys.find(principal.key_id)
+    if record is None or record.revoked_at is not None:
+        return False
+    return record.expires_at is None or datetime.fromisoformat(record.expires_at) > datetime.now(UTC)
+
+
+def failure_event(exc: RequestError) -> tuple[str, str]:
+    if isinstance(exc, Unauthenticated):
+        return "auth.failure", "deny"
+    if isinstance(exc, Forbidden):
+        return "authz.denied", "deny"
+    if exc.code == "rate_limited":
+        return "rate.limited", "deny"
+    if exc.status in (400, 413):
+        return "request.invalid", "deny"
+    return EVENT, "deny" if exc.status < 500 else "error"
+
+
+def context(request: Request[Any, Any, Any], principal: Principal | None = None) -> RequestContext:
+    ctx = RequestContext(request_id=uuid.uuid4().hex, route=f"{request.method} {request.scope['path']}")
+    if principal is not None:
+        ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
+            principal.tenant, principal.subject, principal.key_id, principal.role,
+        )
+    return ctx
+
+
+def respond(view: View, ctx: RequestContext) -> Response[Any]:
+    headers = {**security_headers(), **view.headers, "X-Request-Id": ctx.request_id}
+    if ctx.audit_index is not None:
+        headers["X-Gateway-Audit-Index"] = str(ctx.audit_index)
+    content = view.content.encode("utf-8") if isinstance(view.content, str) else view.content
+    return Response(content, status_code=view.status, media_type=view.media_type, headers=headers)
+
+
+def error_view(exc: RequestError, session: Session | None) -> View:
+    titles = {401: "Signed out", 403: "Forbidden", 429: "Too many requests"}
+    if isinstance(exc, Unauthenticated):
+        return View(pages.signin_page(exc.message), status=401)
+    principal, csrf = (session.principal, session.csrf) if session else (None, None)
+    title = titles.get(exc.status, "Bad request" if exc.status < 500 else "Unavailable")
+    view = View(pages.error_page(title, exc.message, principal, csrf), status=exc.status)
+    if exc.retry_after is not None:
+        view.headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+    return view
+
+
+async def audited(
+    services: Services, ctx: RequestContext, view: View, event: str, decision: str, fields: dict[str, Any]
+) -> Response[Any]:
+    """Record the entry, then answer; if the log cannot be written the console fails closed too."""
+    try:
+        await services.auditor.record(event, ctx, decision, via="console", status=view.status, **fields)
+    except RequestError as exc:
+        return respond(View(pages.error_page("Unavailable", exc.message), status=exc.status), ctx)
+    return respond(view, ctx)
+
+
+async def console_guarded(
+    request: Request[Any, Any, Any],
+    services: Services,
+    handler: Callable[[ConsoleCall], Awaitable[View]],
+) -> Response[Any]:
+    """Run ``handler`` for a signed-in auditor; anything else is refused, rendered and audited."""
+    store = sessions_of(request)
+    cookie = request.cookies.get(COOKIE)
+    session = store.get(cookie)
+    ctx = context(request, session.principal if session else None)
+    try:
+        if session is None or not principal_still_valid(services, session.principal):
+            store.delete(cookie)
+            session = None
+            raise Unauthenticated("Your session has ended. Sign in again.")
+        services.authorizer.require(session.principal, OBJ, ACT)
+        services.check_rate(session.principal)
+        form: dict[str, str] = {}
+        if request.method == "POST":
+            if not same_origin(request):
+                raise Forbidden("cross-site form submissions are refused")
+            form = await read_form(request)
+            if not csrf_matches(session, form.get("csrf")):
+                raise Forbidden("the form's security token is missing or stale; reload the page")
+        view = await handler(ConsoleCall(session, services, request, form))
+    except RequestError as exc:
+        event, decision = failure_event(exc)
+        return await audited(services, ctx, error_view(exc, session), event, decision, {"code": exc.code})
+    except Exception:
+        log.exception("unhandled error on %s (request %s)", ctx.route, ctx.request_id)
+        internal = Unavailable("internal error; nothing was changed")
+        return await audited(services, ctx, error_view(internal, session), EVENT, "error", {"code": internal.code})
+    return await audited(services, ctx, view, EVENT, "allow", view.audit)

@@ -1,0 +1,120 @@
+"""The auditor console at ``/console``: thin handlers over ``gateway.http.console``.
+
+Every page but the sign-in form goes through ``console_guarded`` (session, Casbin ``console read``, audit
+``audit.read``). The report is built from the checkpointed log and verified with the audit public key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+
+from audit.report_html import render_html
+from gateway.errors import NotFound
+from gateway.http.console import evidence, pages, query
+from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded, security_headers, sessions_of
+from gateway.http.console.signin import HOME, sign_in, sign_out
+from gateway.service import Services
+
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+def _before(call: ConsoleCall) -> int | None:
+    raw = call.request.query_params.get("before")
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+async def _entries(call: ConsoleCall) -> View:
+    filters = query.parse_filters(call.request.query_params)
+    before = _before(call)
+    page = await asyncio.to_thread(query.find_page, call.services.audit_log, filters, before)
+    html = pages.entries_page(page, filters, call.session.principal, call.session.csrf)
+    return View(html, audit={"what": "console.entries", "returned": len(page.rows), "before": before,
+                             "filters": filters.as_audit() or None})
+
+
+async def _entry(call: ConsoleCall) -> View:
+    index = int(call.request.path_params["index"])
+    log, key = call.services.audit_log, call.services.keys.audit_public_key
+    signed = await asyncio.to_thread(evidence.latest_checkpoint, log, key)
+    ev = await asyncio.to_thread(evidence.inclusion, log, index, signed)
+    if ev is None:
+        raise NotFound(f"no entry #{index} in the signed tree of {signed.checkpoint.size} entries")
+    html = pages.entry_page(ev, query.parse_entry(ev.leaf), call.session.principal, call.session.csrf)
+    return View(html, audit={"what": "console.inclusion_proof", "index": index, "tree_size": signed.checkpoint.size,
+                             "verified": ev.verified})
+
+
+async def _checkpoint(call: ConsoleCall) -> View:
+    signed = await asyncio.to_thread(evidence.latest_checkpoint, call.services.audit_log,
+                                     call.services.keys.audit_public_key)
+    html = pages.checkpoint_page(signed, call.session.principal, call.session.csrf)
+    return View(html, audit={"what": "console.checkpoint", "tree_size": signed.checkpoint.size})
+
+
+def _report_view(fmt: str) -> Any:
+    async def build(call: ConsoleCall) -> View:
+        report = await asyncio.to_thread(evidence.report, call.services.audit_log, call.services.keys.audit_public_key)
+        if fmt == "json":
+            body, media = json.dumps(report, indent=2, sort_keys=True) + "\n", "application/json"
+        else:
+            body, media = render_html(report), "text/html; charset=utf-8"
+        headers = {**security_headers(REPORT_CSP),
+                   "Content-Disposition": f'attachment; filename="nist-ai-rmf-report.{fmt}"'}
+        return View(body, media_type=media, headers=headers,
+                    audit={"what": f"console.report.{fmt}", "entries": report["summary"]["entries"],
+                           "verification": report["verification"]["status"]})
+
+    return build
+
+
+@get("/", summary="Auditor console: sign-in form, or the entries when signed in", include_in_schema=False)
+async def home(request: Request[Any, Any, Any]) -> Response[Any]:
+    # The form itself shows nothing of the log, so serving it is not audited; everything behind it is.
+    if sessions_of(request).get(request.cookies.get(COOKIE)) is not None:
+        return Response(b"", status_code=303, headers={"Location": HOME, **security_headers()})
+    return Response(pages.signin_page(), media_type="text/html; charset=utf-8", headers=security_headers())
+
+
+@post("/signin", summary="Sign in with an auditor key", include_in_schema=False, status_code=303)
+async def signin(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await sign_in(request, services)
+
+
+@post("/signout", summary="Sign out", include_in_schema=False, status_code=303)
+async def signout(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, sign_out)
+
+
+@get("/entries", summary="Browse and filter audit entries", include_in_schema=False)
+async def entries(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, _entries)
+
+
+@get("/entries/{index:int}", summary="One entry and its verified inclusion proof", include_in_schema=False)
+async def entry(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, _entry)
+
+
+@get("/checkpoint", summary="The latest signed checkpoint", include_in_schema=False)
+async def checkpoint(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, _checkpoint)
+
+
+@get("/report.html", summary="NIST AI RMF report (HTML)", include_in_schema=False)
+async def report_html(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, _report_view("html"))
+
+
+@get("/report.json", summary="NIST AI RMF report (JSON)", include_in_schema=False)
+async def report_json(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, _report_view("json"))
+
+
+router = Router(
+    path=pages.BASE,
+    route_handlers=[home, signin, signout, entries, entry, checkpoint, report_html, report_json],
+)

@@ -1,0 +1,35 @@
+"""Encrypted vector storage with provenance: the ``Store`` interface and its embedded backend.
+
+``base`` defines the interface and records; ``codec`` how a chunk becomes ciphertexts (shared by backends);
+``faiss_index`` and ``indexes`` the FAISS side; ``sqlite`` the embedded backend. See ``docs/storage.md``.
+"""
+
+from gateway.store.base import (
+    INDEX_TYPES,
+    Collection,
+    Hit,
+    IndexType,
+    IntegrityCallback,
+    IntegrityFailure,
+    NewChunk,
+    Store,
+    StoredChunk,
+    space_of,
+)
+from gateway.store.faiss_index import IndexSettings
+from gateway.store.sqlite import SQLiteStore
+
+__all__ = [
+    "INDEX_TYPES",
+    "Collection",
+    "Hit",
+    "IndexSettings",
+    "IndexType",
+    "IntegrityCallback",
+    "IntegrityFailure",
+    "NewChunk",
+    "SQLiteStore",
+    "Store",
+    "StoredChunk",
+    "space_of",
+]

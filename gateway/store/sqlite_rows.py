@@ -1,0 +1,247 @@
+"""The embedded backend's tables, row mapping, and the vector source its FAISS indexes are built from.
+
+Tables are prefixed ``store_`` because the embedded database file may be shared with the key, audit and
+API-key tables. ``store_chunks.id`` (AUTOINCREMENT, so never reused) is the FAISS id of the chunk;
+``store_changes`` is the change sequence snapshots record and replicas follow. See ``docs/storage.md``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from gateway.errors import DecryptionFailed
+from gateway.store.base import Collection, IntegrityFailure
+from gateway.store.codec import ChunkCodec, SealedChunk
+from gateway.store.indexes import Change
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_collections (
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    dimension INTEGER NOT NULL CHECK (dimension > 0),
+    index_type TEXT NOT NULL CHECK (index_type IN ('flat', 'hnsw', 'ivf')),
+    retain_text INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,  -- kept in the writing transaction: no COUNT(*) on the hot path
+    PRIMARY KEY (tenant, name)
+);
+CREATE TABLE IF NOT EXISTS store_chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    text BLOB,
+    metadata BLOB NOT NULL,
+    provenance TEXT NOT NULL,
+    key_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    audit_index INTEGER,
+    UNIQUE (tenant, collection, document_id, chunk_index),
+    FOREIGN KEY (tenant, collection) REFERENCES store_collections (tenant, name)
+);
+CREATE TABLE IF NOT EXISTS store_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('add', 'remove', 'drop')),
+    chunk_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS store_changes_by_collection ON store_changes (tenant, collection, seq);
+"""
+
+COLLECTION_COLUMNS = (
+    "c.tenant, c.name, c.model, c.model_version, c.dimension, c.index_type, c.retain_text, c.created_at, "
+    "c.chunk_count"
+)
+CHUNK_COLUMNS = (
+    "id, record_id, document_id, chunk_index, span_start, span_end, vector, text, metadata, provenance, "
+    "key_version, created_at, audit_index"
+)
+_BATCH = 500  # host parameters per IN (...) list
+
+
+def to_collection(row: Sequence[Any]) -> Collection:
+    tenant, name, model, version, dimension, index_type, retain, created, count = row
+    return Collection(
+        tenant, name, model, version, int(dimension), index_type, bool(retain), created, int(count)
+    )
+
+
+def to_sealed(row: Sequence[Any]) -> tuple[int, SealedChunk]:
+    (chunk_id, record_id, document_id, index, start, end, vector, text, metadata, provenance,
+     key_version, created_at, audit_index) = row  # fmt: skip
+    sealed = SealedChunk(
+        record_id=record_id,
+        document_id=document_id,
+        chunk_index=int(index),
+        span=(int(start), int(end)),
+        vector=bytes(vector),
+        text=None if text is None else bytes(text),
+        metadata=bytes(metadata),
+        provenance=provenance,
+        key_version=int(key_version),
+        created_at=created_at,
+        audit_index=None if audit_index is None else int(audit_index),
+    )
+    return int(chunk_id), sealed
+
+
+def chunk_rows(conn: sqlite3.Connection, c: Collection, ids: Sequence[int]) -> Iterator[Sequence[Any]]:
+    """Rows of the collection's chunks among ``ids`` (the tenant and collection are always part of the query)."""
+    for start in range(0, len(ids), _BATCH):
+        batch = list(ids[start : start + _BATCH])
+        marks = ",".join("?" * len(batch))
+        yield from conn.execute(
+            f"SELECT {CHUNK_COLUMNS} FROM store_chunks "  # noqa: S608 - only placeholders are interpolated
+            # Unary + keeps the planner on the primary key: the (tenant, collection, ...) index would scan.
+            f"WHERE id IN ({marks}) AND +tenant = ? AND +collection = ?",
+            (*batch, c.tenant, c.name),
+        )
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """An explicit transaction on an autocommit connection: commit on success, roll back on any error."""
+    conn.execute(f"BEGIN {mode}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    """The change sequence's high-water mark (AUTOINCREMENT's, so pruning old changes never lowers it)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'store_changes'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+class SQLiteVectorSource:
+    """Decrypted vectors and the change sequence, for ``IndexManager``; unreadable vectors are reported."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        codec: ChunkCodec,
+        report: Callable[[IntegrityFailure], None],
+    ) -> None:
+        self._connect = connect
+        self._codec = codec
+        self._report = report
+
+    def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
+        # One read transaction: WAL gives it a consistent view, so the seq matches the rows.
+        with transaction(self._connect(), "DEFERRED") as conn:
+            seq = last_seq(conn)
+            rows = conn.execute(
+                "SELECT id, record_id, vector FROM store_chunks WHERE tenant = ? AND collection = ? ORDER BY id",
+                (c.tenant, c.name),
+            ).fetchall()
+        ids, vectors = self._open(c, rows)
+        return seq, ids, vectors
+
+    def changes_after(self, c: Collection, seq: int) -> list[Change]:
+        rows = self._connect().execute(
+            "SELECT seq, op, chunk_id FROM store_changes WHERE tenant = ? AND collection = ? AND seq > ? "
+            "ORDER BY seq",
+            (c.tenant, c.name, seq),
+        )
+        return [Change(int(s), op, None if chunk is None else int(chunk)) for s, op, chunk in rows]
+
+    def prune(self, c: Collection, seq: int) -> None:
+        self._connect().execute(
+            "DELETE FROM store_changes WHERE tenant = ? AND collection = ? AND seq <= ?", (c.tenant, c.name, seq)
+        )
+
+    def vectors(self, c: Collection, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        conn = self._connect()
+        rows = [(row[0], row[1], row[6]) for row in chunk_rows(conn, c, ids)]
+        return self._open(c, sorted(rows))
+
+    def _open(self, c: Collection, rows: Sequence[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray]:
+        ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        for chunk_id, record_id, blob in rows:
+            try:
+                vectors.append(self._codec.open_vector(c, record_id, bytes(blob)))
+            except DecryptionFailed:
+                self._report(IntegrityFailure(c.tenant, c.name, record_id, "index"))
+                continue
+            ids.append(int(chunk_id))
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, c.dimension), dtype=np.float32)
+        return np.asarray(ids, dtype=np.int64), np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def insert_chunk(conn: sqlite3.Connection, c: Collection, s: SealedChunk) -> int:
+    """Insert a sealed chunk and its 'add' change; returns its chunk id (the FAISS id)."""
+    cursor = conn.execute(
+        "INSERT INTO store_chunks (record_id, tenant, collection, document_id, chunk_index, span_start, "
+        "span_end, vector, text, metadata, provenance, key_version, created_at, audit_index) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (s.record_id, c.tenant, c.name, s.document_id, s.chunk_index, s.span[0], s.span[1], s.vector,
+         s.text, s.metadata, s.provenance, s.key_version, s.created_at, s.audit_index),
+    )  # fmt: skip
+    chunk_id = int(cursor.lastrowid or 0)
+    conn.execute(
+        "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (?, ?, 'add', ?)",
+        (c.tenant, c.name, chunk_id),
+    )
+    return chunk_id
+
+
+def count_chunks(conn: sqlite3.Connection, c: Collection, delta: int) -> None:
+    conn.execute(
+        "UPDATE store_collections SET chunk_count = chunk_count + ? WHERE tenant = ? AND name = ?",
+        (delta, c.tenant, c.name),
+    )
+
+
+def delete_documents(conn: sqlite3.Connection, c: Collection, documents: set[str]) -> list[int]:
+    """Delete the documents' chunks, recording a 'remove' change each; returns their chunk ids."""
+    removed: list[int] = []
+    for document_id in sorted(documents):
+        removed += [int(row[0]) for row in conn.execute(
+            "DELETE FROM store_chunks WHERE tenant = ? AND collection = ? AND document_id = ? RETURNING id",
+            (c.tenant, c.name, document_id),
+        )]  # fmt: skip
+    conn.executemany(
+        "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (?, ?, 'remove', ?)",
+        [(c.tenant, c.name, chunk_id) for chunk_id in sorted(removed)],
+    )
+    count_chunks(conn, c, -len(removed))
+    return removed
+
+
+def delete_collection(conn: sqlite3.Connection, tenant: str, name: str) -> int | None:
+    """Delete a collection and its chunks, recording a 'drop' change; None if there was no such collection."""
+    exists = conn.execute("SELECT 1 FROM store_collections WHERE tenant = ? AND name = ?", (tenant, name))
+    if exists.fetchone() is None:
+        return None
+    count = conn.execute("DELETE FROM store_chunks WHERE tenant = ? AND collection = ?", (tenant, name)).rowcount
+    conn.execute("DELETE FROM store_collections WHERE tenant = ? AND name = ?", (tenant, name))
+    conn.execute("INSERT INTO store_changes (tenant, collection, op) VALUES (?, ?, 'drop')", (tenant, name))
+    return int(count)
+
+
+@contextmanager
+def secure_delete(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Zero deleted ciphertexts in the database file instead of leaving them in free pages."""
+    previous = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        yield conn
+    finally:
+        conn.execute(f"PRAGMA secure_delete = {previous}")

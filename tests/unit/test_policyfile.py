@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import PolicyError
+from gateway.pii.policy_schema import build_policy  # noqa: F401  (the loader's validators must import)
+from gateway.policyfile import (
+    ENTITY_KEYS,
+    PATTERN_KEYS,
+    PII_KEYS,
+    RECOGNIZER_KEYS,
+    SUB_KEYS,
+    TENANT_KEYS,
+    TOP_KEYS,
+    PolicyHolder,
+    load_policy,
+    parse_policy,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = "version: 1\ndefaults:\n  pii:\n    entities:\n      US_SSN: block\n"
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text.encode(), source="p.yaml")
+    return str(info.value)
+
+
+def test_when_shipped_policy_loads_then_default_actions_match_the_design() -> None:
+    policy = load_policy(ROOT / "policy" / "gateway.yaml")
+    scope = policy.scope("anyone")
+    actions = {k: v.action for k, v in scope.entities.items()}
+    for blocked in ("US_SSN", "CREDIT_CARD", "IBAN_CODE", "US_BANK_NUMBER", "US_PASSPORT"):
+        assert actions[blocked] == "block"
+    for redacted in ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"):
+        assert actions[redacted] == "redact"
+    assert scope.noise_sigma == 0.01 and scope.retain_text is True
+    assert any(r.entity == "EMPLOYEE_ID" for r in policy.recognizers)
+    assert policy.version.startswith("sha256:")
+
+
+def test_when_collection_overrides_then_layers_merge() -> None:
+    policy = load_policy(ROOT / "policy" / "gateway.yaml")
+    hr = policy.scope("example-corp", "hr-notes")
+    assert hr.entities["PERSON"].action == "pseudonymize"
+    assert hr.entities["US_SSN"].action == "block"
+    assert hr.entities["EMPLOYEE_ID"].action == "pseudonymize"
+    assert hr.allow_list == ("Example Corp",) and hr.retain_text is False
+    assert policy.scope("example-corp", "unknown").entities["PERSON"].action == "redact"
+    assert "EMPLOYEE_ID" in policy.entity_types()
+
+
+def test_when_tenant_changes_threshold_then_unpinned_entities_follow() -> None:
+    text = MINIMAL + "      PERSON: {action: redact, threshold: 0.9}\ntenants:\n  t:\n    pii: {threshold: 0.7}\n"
+    scope = parse_policy(text.encode()).scope("t")
+    assert scope.entities["US_SSN"].threshold == 0.7 and scope.entities["PERSON"].threshold == 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("", 1, "empty"),
+        ("version: 1\n", 1, "defaults is required"),
+        ("version: 1\ndefaults:\n  noise: {sigma: 0.1}\n", 3, "defaults.pii.entities"),
+        (MINIMAL + "      PERSON: shred\n", 6, "action of PERSON"),
+        (MINIMAL + "      PERSON: {action: redact, threshold: 1.5}\n", 6, "threshold of PERSON"),
+        (MINIMAL + "  noise:\n    sigma: -0.1\n", 7, "noise.sigma"),
+        (MINIMAL + "  colour: blue\n", 6, "unknown key 'colour'"),
+        (MINIMAL + "      NOT_A_TYPE: block\n", 6, "unknown entity type"),
+        (MINIMAL + "      US_SSN: redact\n", 6, "duplicate key"),
+        ("version: 2\ndefaults: {}\n", 1, "version: 1"),
+        (MINIMAL + "recognizers:\n  - name: x\n    entity: EMP\n    patterns:\n      - regex: '(['\n", 10, "bad regex"),
+        (MINIMAL + "recognizers:\n  - name: x\n    entity: EMP\n    patterns: [{regex: 'a*'}]\n", 9, "empty"),
+        (
+            MINIMAL + "recognizers:\n  - {name: x, entity: EMP, patterns: [{regex: 'E\\d+'}], validator: crc}\n",
+            7,
+            "validator",
+        ),
+        (MINIMAL + "    deny_list:\n      PERSON: [Falcon]\n", 7, "no pii.entities rule"),
+        (MINIMAL + "  rate_limit: {requests_per_minute: 0}\n", 6, "requests_per_minute"),
+        (MINIMAL + "  privacy_budget: {on_exceed: shrug}\n", 6, "on_exceed"),
+        (MINIMAL + "  retain_text: maybe\n", 6, "retain_text"),
+        ("version: 1\ndefaults: [\n", 3, "invalid YAML"),
+    ],
+)
+def test_when_policy_is_invalid_then_error_names_file_and_line(text: str, line: int, fragment: str) -> None:
+    message = error_of(text)
+    assert message.startswith(f"p.yaml:{line}:"), message
+    assert fragment in message
+
+
+def test_when_custom_recognizer_declared_then_its_entity_is_usable() -> None:
+    text = MINIMAL + (
+        "      EMPLOYEE_ID: pseudonymize\nrecognizers:\n  - name: emp\n    entity: EMPLOYEE_ID\n"
+        "    patterns: [{regex: 'EMP-\\d{6}', score: 0.6}]\n    context: [employee]\n    validator: luhn\n"
+    )
+    policy = parse_policy(text.encode())
+    spec = policy.recognizers[0]
+    assert spec.patterns == (("EMP-\\d{6}", 0.6),) and spec.validator == "luhn" and spec.context == ("employee",)
+
+
+def test_when_file_breaks_then_holder_keeps_good_policy(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(MINIMAL)
+    holder = PolicyHolder(path)
+    good = holder.current()
+    path.write_text(MINIMAL + "      PERSON: shred\n")
+    os.utime(path, ns=(1, 1))
+    assert holder.reload_if_changed() is False
+    assert holder.current() is good and holder.last_error is not None
+    path.write_text(MINIMAL + "      PERSON: redact\n")
+    os.utime(path, ns=(2, 2))
+    assert holder.reload_if_changed() is True
+    assert holder.current().version != good.version and holder.last_error is None
+    assert holder.reload_if_changed() is False
+
+
+def test_when_first_load_fails_then_holder_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("version: 1\n")
+    with pytest.raises(PolicyError):
+        PolicyHolder(path)
+
+
+def test_when_loader_accepts_a_key_then_docs_policy_md_documents_it() -> None:
+    doc = (ROOT / "docs" / "policy.md").read_text()
+    keys = set(TOP_KEYS | TENANT_KEYS | PII_KEYS | ENTITY_KEYS | RECOGNIZER_KEYS | PATTERN_KEYS)
+    for section, subs in SUB_KEYS.items():
+        keys |= {f"{section}.{s}" for s in subs}
+    missing = sorted(k for k in keys if not re.search(rf"`{re.escape(k)}`", doc))
+    assert not missing, f"undocumented policy keys: {missing}"
