@@ -123,7 +123,7 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
         print(f"refusing: pass --confirm {args.tenant} to destroy every key of tenant {args.tenant}", file=sys.stderr)
         return 2
     log, auditor = _offline_auditor(settings)
-    envelope, store = _offline_store(settings)
+    _, store = _offline_store(settings)
     try:
         forgotten = store.shred_tenant(args.tenant)
         auditor.record_sync("tenant.shred", "allow", tenant=args.tenant, count=forgotten)
@@ -139,9 +139,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from gateway.crypto.keyfiles import load_keys
     from gateway.http.app import create_app
-    from gateway.service import build_services
-
     from gateway.runlock import hold
+    from gateway.service import build_services
 
     load_keys(settings.keys_dir)  # refuse to start without keys, before loading anything heavy
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process

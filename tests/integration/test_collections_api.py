@@ -11,11 +11,11 @@ import struct
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from pydoc_data.topics import topics
 from typing import Any
 
 import httpx
 import pytest
-from pydoc_data.topics import topics
 
 from tests.integration.server import GatewayProcess
 

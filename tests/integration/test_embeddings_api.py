@@ -74,7 +74,8 @@ def test_when_float_format_is_asked_then_floats_come_back_with_receipt_headers(
     r = httpx.post(
         gateway.url + "/v1/embeddings",
         headers={"Authorization": f"Bearer {writer_key}"},
-        json={"model": MODEL, "input": "Please write to jane.doe@example.com about the renewal", "encoding_format": "float"},
+        json={"model": MODEL, "input": "Please write to jane.doe@example.com about the renewal",
+              "encoding_format": "float"},
     )
     assert r.status_code == 200
     assert isinstance(r.json()["data"][0]["embedding"][0], float)

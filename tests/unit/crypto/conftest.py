@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.unit.crypto.crypto_fakes import FakeClock
 
 from gateway.crypto import (
     DataKeyRepository,
@@ -18,6 +17,7 @@ from gateway.crypto import (
     SQLiteDataKeyRepository,
 )
 from gateway.db import SQLiteDatabase
+from tests.unit.crypto.crypto_fakes import FakeClock
 
 
 @pytest.fixture

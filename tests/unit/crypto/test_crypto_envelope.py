@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tests.unit.crypto.crypto_fakes import CountingRng, FakeClock
 
 from gateway.crypto import (
     DataKeyRepository,
@@ -16,6 +15,7 @@ from gateway.crypto import (
     key_version_of,
 )
 from gateway.errors import DecryptionFailed
+from tests.unit.crypto.crypto_fakes import CountingRng, FakeClock
 
 CTX = RecordContext("acme", "docs", "doc-1#0", "1.0")
 OTHER = RecordContext("globex", "docs", "doc-1#0", "1.0")

@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.unit.crypto.crypto_fakes import CountingRng
 
 from gateway.crypto import add_kek_version, init_keys, load_keys, remove_kek_version
 from gateway.crypto.keyfiles import AUDIT_PRIVATE_FILE, AUDIT_PUBLIC_FILE, HMAC_FILE, KEK_FILE, KEY_FILES
 from gateway.errors import ConfigurationError
+from tests.unit.crypto.crypto_fakes import CountingRng
 
 
 @pytest.fixture

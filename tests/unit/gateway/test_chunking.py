@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from gateway.chunking import chunk_text, whitespace_offsets
@@ -16,7 +18,7 @@ def test_when_text_is_long_then_chunks_respect_the_token_limit_and_overlap() -> 
     text = words(1000)
     chunks = chunk_text(text, whitespace_offsets, max_tokens=100, overlap=20)
     assert chunks[0].start == 0 and chunks[-1].end == len(text)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert b.start < a.end  # overlap
         assert b.start > a.start  # progress
     for c in chunks:
