@@ -1,0 +1,85 @@
+"""The deployment files parse and say what the design requires: non-root, offline, probes, limits, no egress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from dockerfile_parse import DockerfileParser
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+POLICY = Path(__file__).resolve().parents[2] / "policy"
+
+
+def k8s_docs() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs
+
+
+def by_kind(kind: str) -> list[dict[str, Any]]:
+    return [d for d in k8s_docs() if d["kind"] == kind]
+
+
+@pytest.mark.parametrize("doc", k8s_docs(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_when_a_manifest_is_checked_then_it_passes_the_kubernetes_schema(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, "1.37.0", strict=True)
+
+
+def test_when_the_deployment_is_read_then_it_has_probes_limits_and_runs_as_non_root() -> None:
+    (deployment,) = by_kind("Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] in {"/readyz", "/healthz"}
+    assert container["resources"]["limits"]["memory"] and container["resources"]["limits"]["cpu"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e for e in container["env"]}
+    assert env["GATEWAY_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "gateway-database"
+    mounts = {v["name"]: v for v in pod["volumes"]}
+    assert mounts["keys"]["secret"]["secretName"] == "gateway-keys"
+    assert mounts["policy"]["configMap"]["name"] == "gateway-policy"
+
+
+def test_when_the_network_policy_is_read_then_egress_is_denied_but_for_the_database_and_dns() -> None:
+    (policy,) = by_kind("NetworkPolicy")
+    assert "Egress" in policy["spec"]["policyTypes"]
+    ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert ports == {5432, 53}
+
+
+def test_when_the_configmap_and_secret_are_read_then_they_carry_the_policy_files_and_the_keys() -> None:
+    (config,) = by_kind("ConfigMap")
+    assert set(config["data"]) == {p.name for p in POLICY.iterdir() if p.is_file()}
+    keys = next(s for s in by_kind("Secret") if s["metadata"]["name"] == "gateway-keys")
+    assert {"kek.json", "audit_ed25519.key", "audit_ed25519.pub", "hmac.key"} <= set(keys["stringData"])
+
+
+def test_when_the_autoscaler_is_read_then_it_scales_the_gateway_deployment() -> None:
+    (hpa,) = by_kind("HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == by_kind("Deployment")[0]["metadata"]["name"]
+    assert hpa["spec"]["minReplicas"] >= 2
+
+
+def test_when_the_compose_file_is_read_then_two_replicas_share_postgres_on_an_internal_network() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    replicas = [n for n, s in services.items() if "GATEWAY_DATABASE_URL" in s.get("environment", {})]
+    assert len(replicas) >= 2 and "postgres" in services
+    for name in replicas:
+        assert services[name]["environment"]["GATEWAY_DATABASE_URL"].startswith("postgresql://")
+    assert compose["networks"]["backend"]["internal"] is True
+
+
+def test_when_the_dockerfile_is_read_then_it_runs_offline_as_non_root() -> None:
+    parser = DockerfileParser(path=str(DEPLOY / "Dockerfile"))
+    users = [i["value"] for i in parser.structure if i["instruction"] == "USER"]
+    assert users and not users[-1].startswith(("0", "root"))
+    env = parser.envs
+    assert env["HF_HUB_OFFLINE"] == "1" and env["TRANSFORMERS_OFFLINE"] == "1"
+    assert any("spacy-model.txt" in i["value"] for i in parser.structure if i["instruction"] == "RUN")
