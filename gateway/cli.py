@@ -115,6 +115,27 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.crypto.keyfiles import remove_kek_version
+    from gateway.runlock import ensure_not_serving
+
+    ensure_not_serving(settings.data_dir, "retiring a KEK version", "a maintenance window")
+    envelope, store = _offline_store(settings)
+    store.close()
+    if args.version in envelope.kek_versions_in_use():
+        print(f"KEK version {args.version} still wraps data keys; run `gateway keys rotate --rewrap` first",
+              file=sys.stderr)
+        return 1
+    remove_kek_version(settings.keys_dir, args.version)
+    log, auditor = _offline_auditor(settings)
+    try:
+        auditor.record_sync("key.rotate", "allow", tenant="*", retired_kek_version=args.version)
+    finally:
+        log.close()
+    print(f"KEK version {args.version} retired")
+    return 0
+
+
 def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.runlock import ensure_not_serving
 
@@ -164,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = keys.add_parser("rotate", help="new KEK version and new tenant data keys for new writes")
     rotate.add_argument("--rewrap", action="store_true", help="also re-wrap old data keys under the new KEK")
     rotate.set_defaults(func=_keys_rotate)
+
+    retire = keys.add_parser("retire", help="remove an old KEK version that no data key is wrapped under")
+    retire.add_argument("version", type=int)
+    retire.set_defaults(func=_keys_retire)
 
     tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="tenant_command", required=True)
     shred = tenant.add_parser("shred", help="crypto-shred a tenant: destroy its data keys")
