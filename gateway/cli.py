@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from gateway.errors import GatewayError
+from gateway.migrate_cli import add_commands
+from gateway.observability.logs import configure_logging
 from gateway.settings import Settings, load_settings
 
 
@@ -28,6 +30,11 @@ def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.uses_postgres:
+        from gateway.pg.pool import PgDatabase
+        from gateway.pg.repos import PgApiKeyRepository
+
+        return PgApiKeyRepository(PgDatabase(settings.database_url, max_size=1))
     from gateway.auth.sqlite_repo import SQLiteApiKeyRepository
     from gateway.db import SQLiteDatabase
 
@@ -38,6 +45,11 @@ def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     from gateway.auditing import Auditor, open_audit_log
     from gateway.crypto.keyfiles import load_keys
 
+    if settings.uses_postgres:
+        from gateway.pg.backends import open_pg_audit_log
+
+        pg_log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
+        return pg_log, Auditor(pg_log)
     log = open_audit_log(settings, load_keys(settings.keys_dir))
     return log, Auditor(log)
 
@@ -87,6 +99,13 @@ def _offline_store(settings: Settings):  # type: ignore[no-untyped-def]
     from gateway.db import SQLiteDatabase
     from gateway.store.sqlite import SQLiteStore
 
+    if settings.uses_postgres:
+        from gateway.pg.backends import open_pg_backends
+        from gateway.store.postgres import PostgresStore
+
+        pg = open_pg_backends(settings)
+        pg_envelope = Envelope(load_keys(settings.keys_dir).kek, pg.datakeys)
+        return pg_envelope, PostgresStore(pg.db, pg_envelope, on_close=pg.close)
     db = SQLiteDatabase(settings.sqlite_path)
     envelope = Envelope(load_keys(settings.keys_dir).kek, SQLiteDataKeyRepository(db))
     return envelope, SQLiteStore(settings.data_dir, envelope, db)
@@ -155,6 +174,38 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _privacy_calibrate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.privacy.calibrate import load_curve, pick_sigma
+
+    curve = load_curve()
+    sigma = pick_sigma(curve, args.target_f1)
+    print("measured curve (bench/inversion.py): sigma, bag-of-words inversion F1, recall@10 vs clean")
+    for point in curve:
+        print(f"  {point.sigma:<8g} {point.bow_f1:.3f} {point.recall_at_10:.3f}")
+    print(f"least noise with an inversion F1 of at most {args.target_f1}: sigma = {sigma:g}")
+    scope = f"tenants.{args.tenant}" + (f".collections.{args.collection}" if args.collection else "") \
+        if args.tenant else "defaults"
+    print(f"set it in policy/gateway.yaml under {scope}:")
+    print(f"  noise:\n    sigma: {sigma:g}")
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.uses_postgres:
+        print("database_url does not name PostgreSQL; the embedded database needs no upgrade", file=sys.stderr)
+        return 2
+    from gateway.pg.backends import prepare_database
+    from gateway.pg.pool import PgDatabase
+
+    db = PgDatabase(settings.database_url, max_size=1)
+    try:
+        applied, seeded = prepare_database(db, settings)
+    finally:
+        db.close()
+    print(f"schema migrations applied: {applied or 'none (up to date)'}; Casbin rules seeded: {seeded}")
+    return 0
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -163,6 +214,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.runlock import hold
     from gateway.service import build_services
 
+    configure_logging(settings.log_level)  # JSON lines on stderr, scrubbed of secrets and PII
     load_keys(settings.keys_dir)  # refuse to start without keys, before loading anything heavy
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     print(f"loading model and PII detector (policy {settings.policy_dir}, data {settings.data_dir}) ...",
@@ -196,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     shred.add_argument("--confirm", required=True, help="the tenant's name again")
     shred.set_defaults(func=_tenant_shred)
 
+    privacy = sub.add_parser("privacy", help="privacy tools").add_subparsers(dest="privacy_command", required=True)
+    calibrate = privacy.add_parser("calibrate", help="pick a noise sigma from the measured attack curve")
+    calibrate.add_argument("--target-f1", type=float, required=True,
+                           help="highest acceptable bag-of-words inversion F1 (docs/privacy.md)")
+    calibrate.add_argument("--tenant")
+    calibrate.add_argument("--collection")
+    calibrate.set_defaults(func=_privacy_calibrate)
+
+    db = sub.add_parser("db", help="the PostgreSQL database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply schema migrations and seed the Casbin rules").set_defaults(func=_db_upgrade)
+
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -214,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = apikey.add_parser("list", help="list keys (ids and owners, never secrets)")
     listing.add_argument("--tenant")
     listing.set_defaults(func=_apikey_list)
+    add_commands(sub)  # models list, collections migrate
     return parser
 
 

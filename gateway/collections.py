@@ -164,7 +164,9 @@ class CollectionService:
                 chunk_decisions.append(decide(text[span.start:span.end], _clip(found, span), scope,
                                               pseudonym_secret))
                 chunk_meta.append((i, span))
-        items = await self._pipeline.embed_decided(principal.tenant, chunk_decisions, scope.noise_sigma)
+        released = await self._pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
+                                                policy_version)
+        items = released.items
         now = datetime.now(UTC).isoformat(timespec="seconds")
         chunks: list[NewChunk] = []
         for item, (i, span) in zip(items, chunk_meta, strict=True):
@@ -175,7 +177,8 @@ class CollectionService:
                 "document_id": docs[i].id, "span": [span.start, span.end], "text_digest": item.digest.hex(),
                 "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint},
                 "pipeline_version": PIPELINE_VERSION, "policy_version": policy_version, "pii": pii,
-                "noise_sigma": scope.noise_sigma, "transform": "identity",
+                "noise_sigma": released.sigma, "transform": self._pipeline.transform.version,
+                "space_version": self._pipeline.space_version,
                 "actor": {"tenant": principal.tenant, "subject": principal.subject, "key_id": principal.key_id},
                 "time": now,
             }
@@ -206,7 +209,7 @@ class CollectionService:
         if decision.blocked:
             raise PIIBlocked("query contains PII that the policy blocks: " + ", ".join(decision.blocked_types),
                              param="query")
-        return (await self._pipeline.embed_clean([decision.text]))[0], decision
+        return await self._pipeline.query_vector(principal.tenant, decision.text), decision
 
     def search(self, tenant: str, collection: str, vector: Any, k: int, filter_: Mapping[str, Any] | None,
                with_text: bool) -> list[Hit]:

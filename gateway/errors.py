@@ -12,6 +12,7 @@
         ├── MethodNotAllowed        405  a known route called with another method
         ├── Conflict                409  e.g. a collection that already exists, a model version mismatch
         ├── PayloadTooLarge         413  body, batch or text over a limit
+        ├── PrivacyBudgetExceeded   403  releasing more vectors would exceed the tenant's privacy budget
         ├── PIIBlocked              422  the policy blocks an entity type found in the input
         ├── RateLimited             429  per-key rate limit; carries Retry-After
         ├── DecryptionFailed        500  one opaque error for every tampered, moved or shredded ciphertext
@@ -100,6 +101,12 @@ class Conflict(RequestError):
 class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
+
+
+class PrivacyBudgetExceeded(RequestError):
+    status = 403
+    code = "privacy_budget_exceeded"
+    error_type = "policy_violation"
 
 
 class PIIBlocked(RequestError):

@@ -1,7 +1,7 @@
-"""The governed embedding pipeline: normalize -> detect PII -> decide -> embed -> protect.
+"""The governed embedding pipeline: normalize -> detect PII -> decide -> embed -> protect (transform + noise).
 
 Pure orchestration over injected stages; authentication, authorization and audit are the caller's (the
-``gateway.service`` layer) so that denials are audited the same way for every route.
+``gateway.http.governed`` path) so that denials are audited the same way for every route.
 """
 
 from __future__ import annotations
@@ -9,18 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from gateway.batching import MicroBatcher
-from gateway.errors import PayloadTooLarge
+from gateway.errors import PayloadTooLarge, PrivacyBudgetExceeded
 from gateway.models import ModelSpec
 from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import normalize
 from gateway.policyfile import ScopePolicy
-from gateway.privacy.noise import keyed_gaussian_noise
+from gateway.privacy.accountant import PrivacyLedger
+from gateway.privacy.budget import check_budget
+from gateway.privacy.stage import protect, space_version
+from gateway.privacy.transform import VectorTransform
 
 SecretFor = Callable[[str, str], bytes]  # (tenant, purpose) -> derived secret
 
@@ -40,6 +43,7 @@ class PipelineResult:
     items: list[ItemResult]
     sigma: float
     policy_version: str
+    privacy: dict[str, object] = field(default_factory=dict)  # spend and any budget action, for the audit entry
 
     @property
     def blocked_types(self) -> list[str]:
@@ -68,12 +72,21 @@ class EmbeddingPipeline:
         embed: MicroBatcher[str, tuple[np.ndarray, int]],
         secret_for: SecretFor,
         max_text_chars: int,
+        transform: VectorTransform,
+        ledger: PrivacyLedger,
     ) -> None:
         self.spec = spec
         self._detect = detect
         self._embed = embed
         self.secret_for = secret_for
         self._max_text_chars = max_text_chars
+        self.transform = transform
+        self.ledger = ledger
+
+    @property
+    def space_version(self) -> str:
+        """The version of the space returned and stored vectors live in: the model's and the transform's."""
+        return space_version(self.spec.version, self.transform)
 
     def canonicalize(self, texts: Sequence[str]) -> list[str]:
         out = []
@@ -85,17 +98,22 @@ class EmbeddingPipeline:
             out.append(normalize(raw))
         return out
 
-    async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
-        """Detect and decide only: what the policy would do, nothing embedded."""
-        findings = await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
-        secret = self.secret_for(tenant, "pseudonym")
-        return [decide(t, f, scope, secret) for t, f in zip(texts, findings, strict=True)]
-
     async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:
         return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
 
+    async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
+        """Detect and decide only: what the policy would do, nothing embedded."""
+        findings = await self.detect(texts, scope)
+        secret = self.secret_for(tenant, "pseudonym")
+        return [decide(t, f, scope, secret) for t, f in zip(texts, findings, strict=True)]
+
+    def digests(self, tenant: str, texts: Sequence[str]) -> list[bytes]:
+        key = self.secret_for(tenant, "input-digest")
+        return [hmac.new(key, t.encode("utf-8"), hashlib.sha256).digest() for t in texts]
+
     async def run(
-        self, tenant: str, texts: Sequence[str], scope: ScopePolicy, policy_version: str, *, all_or_nothing: bool
+        self, tenant: str, texts: Sequence[str], scope: ScopePolicy, scope_name: str, policy_version: str,
+        *, all_or_nothing: bool,
     ) -> PipelineResult:
         """Detect, decide, embed every allowed input and protect it; blocked inputs are never embedded.
 
@@ -104,38 +122,53 @@ class EmbeddingPipeline:
         """
         decisions = await self.analyze(tenant, texts, scope)
         if all_or_nothing and any(d.blocked for d in decisions):
-            return PipelineResult(self._unembedded(tenant, decisions), scope.noise_sigma, policy_version)
-        items = await self.embed_decided(tenant, decisions, scope.noise_sigma)
-        return PipelineResult(items, scope.noise_sigma, policy_version)
+            digests = self.digests(tenant, [d.text for d in decisions])
+            items = [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]
+            return PipelineResult(items, scope.noise_sigma, policy_version)
+        return await self.release(tenant, decisions, scope, scope_name, policy_version)
 
-    def digests(self, tenant: str, texts: Sequence[str]) -> list[bytes]:
-        key = self.secret_for(tenant, "input-digest")
-        return [hmac.new(key, t.encode("utf-8"), hashlib.sha256).digest() for t in texts]
-
-    def _unembedded(self, tenant: str, decisions: Sequence[Decision]) -> list[ItemResult]:
-        digests = self.digests(tenant, [d.text for d in decisions])
-        return [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]
-
-    async def embed_decided(self, tenant: str, decisions: Sequence[Decision], sigma: float) -> list[ItemResult]:
-        """Embed the decided text of every unblocked decision and add the tenant's keyed noise."""
+    async def release(
+        self, tenant: str, decisions: Sequence[Decision], scope: ScopePolicy, scope_name: str, policy_version: str
+    ) -> PipelineResult:
+        """Embed and protect the unblocked decisions under the tenant's privacy budget, and charge the ledger."""
         digests = self.digests(tenant, [d.text for d in decisions])
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
+        released = [digests[i] for i in allowed]
+        budget = check_budget(self.ledger, tenant, scope_name, scope, released)
+        privacy: dict[str, object] = {"scope": scope_name, "transform": self.transform.version}
+        if budget.exceeded:
+            raise PrivacyBudgetExceeded(
+                f"releasing {len(released)} more vectors would exceed the privacy budget of tenant {tenant}",
+                detail={"audit": {"privacy": {**privacy, "budget_epsilon": scope.privacy_budget_epsilon},
+                                  "noise_sigma": budget.sigma}},
+            )
         embedded = await self._embed.submit(
             [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed]
         )
         vectors: dict[int, np.ndarray] = {}
         tokens: dict[int, int] = {}
         if allowed:
-            clean = np.stack([v for v, _ in embedded])
-            protected = keyed_gaussian_noise(
-                clean, sigma, self.secret_for(tenant, "noise"), [digests[i] for i in allowed], self.spec.version
+            protected = protect(
+                np.stack([v for v, _ in embedded]), sigma=budget.sigma, key=self.secret_for(tenant, "noise"),
+                content_digests=released, model_version=self.spec.version, transform=self.transform,
             )
             for row, i in enumerate(allowed):
                 vectors[i] = protected[row]
                 tokens[i] = embedded[row][1]
-        return [ItemResult(d, digests[i], tokens.get(i, 0), vectors.get(i)) for i, d in enumerate(decisions)]
+        spend = self.ledger.record(tenant, scope_name, budget.sigma, released)
+        privacy.update(epsilon_worst_case=_finite(spend.epsilon_worst_case),
+                       epsilon_radius=_finite(spend.epsilon_radius), releases_new=spend.releases_new)
+        if budget.raised_from is not None:
+            privacy["sigma_raised_from"] = budget.raised_from
+        items = [ItemResult(d, digests[i], tokens.get(i, 0), vectors.get(i)) for i, d in enumerate(decisions)]
+        return PipelineResult(items, budget.sigma, policy_version, privacy)
 
-    async def embed_clean(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors without noise, for queries used only inside the gateway (never returned or stored)."""
-        embedded = await self._embed.submit(list(texts), [_embed_cost(t) for t in texts])
-        return np.stack([v for v, _ in embedded])
+    async def query_vector(self, tenant: str, text: str) -> np.ndarray:
+        """A query's vector in the tenant's protected space (transformed, never noised): used only inside."""
+        embedded = await self._embed.submit([text], [_embed_cost(text)])
+        clean = np.stack([v for v, _ in embedded])
+        return np.asarray(self.transform.apply(clean, self.secret_for(tenant, "noise"))[0], dtype=np.float32)
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None

@@ -24,15 +24,20 @@ from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KEY_FILES, KeyMaterial, load_keys
 from gateway.db import SQLiteDatabase
 from gateway.embedder import Embedder, SentenceTransformerEmbedder
-from gateway.models import DEFAULT_MODEL, ModelRegistry
+from gateway.limits import KeyConcurrency
+from gateway.model_registry import audit_registry_changes, load_registry
+from gateway.models import ModelRegistry
+from gateway.observability import GatewayMetrics, Observability, TimedSink, attach
+from gateway.pg.backends import open_pg_audit_log, open_pg_backends
 from gateway.pii.detector_types import Finding, PIIDetector
 from gateway.pipeline import EmbeddingPipeline
 from gateway.policyfile import PolicyHolder, ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger
 from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
+from gateway.privacy.transform import IdentityTransform, default_transform
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
-from gateway.store.base import IntegrityFailure
+from gateway.store.base import IntegrityFailure, Store
 from gateway.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,8 @@ class Services:
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]]
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
+    observability: Observability | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
 
@@ -141,30 +148,39 @@ def build_services(
     keys = load_keys(settings.keys_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     policy = PolicyHolder(settings.policy_dir / "gateway.yaml")
-    authorizer = Authorizer(settings.policy_dir)
-    registry = ModelRegistry([DEFAULT_MODEL])
+    # PostgreSQL (database_url) shares keys, policy, ledger, audit log and store across replicas.
+    pg = open_pg_backends(settings) if settings.uses_postgres else None
+    authorizer = pg.authorizer if pg is not None else Authorizer(settings.policy_dir)
+    registry = load_registry(settings.policy_dir, settings.model_name)
     if embedder is None:
-        embedder = SentenceTransformerEmbedder(DEFAULT_MODEL, settings.device, settings.fp16)
+        embedder = SentenceTransformerEmbedder(registry.get(settings.model_name.partition("@")[0]),
+                                               settings.device, settings.fp16)
+    metrics = GatewayMetrics()
     if detector is None:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
 
         detector = PresidioDetector(settings.spacy_model, policy=policy.current())
     db = SQLiteDatabase(settings.sqlite_path)
-    audit_log = audit_sink if audit_sink is not None else open_audit_log(settings, keys)
+    if audit_sink is not None:
+        audit_log: Any = audit_sink
+    else:
+        audit_log = open_pg_audit_log(settings, keys) if pg is not None else open_audit_log(settings, keys)
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
         _detect_fn(detector), name="pii", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
     )
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
         _embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
     )
+    ledger: PrivacyLedger = pg.ledger if pg is not None else SQLitePrivacyLedger(settings.data_dir / "privacy.db")
+    transform = default_transform() if settings.vector_transform == "default" else IdentityTransform()
     pipeline = EmbeddingPipeline(
-        embedder.spec, detect_batcher, embed_batcher, keys.tenant_secret, settings.max_text_chars
+        embedder.spec, detect_batcher, embed_batcher, keys.tenant_secret, settings.max_text_chars, transform, ledger
     )
-    auditor = Auditor(audit_log)
+    auditor = Auditor(TimedSink(audit_log, metrics))
 
     def integrity_failure(failure: IntegrityFailure) -> None:
         # Never blocks the read that found it; the entry is durable within one group commit.
@@ -174,13 +190,20 @@ def build_services(
         })
         audit_log.submit(entry)
 
-    envelope = Envelope(keys.kek, SQLiteDataKeyRepository(db))
-    store = SQLiteStore(settings.data_dir, envelope, db, on_integrity_failure=integrity_failure)
+    envelope = Envelope(keys.kek, pg.datakeys if pg is not None else SQLiteDataKeyRepository(db))
+    store: Store = (
+        pg.store(envelope, integrity_failure) if pg is not None
+        else SQLiteStore(settings.data_dir, envelope, db, on_integrity_failure=integrity_failure)
+    )
+    apikeys: ApiKeyRepository = pg.apikeys if pg is not None else SQLiteApiKeyRepository(db)
     collections = CollectionService(store, pipeline, registry, embedder.offsets)
+    observability = attach(metrics, collections, db, envelope, policy, audit_log, auditor,
+                           {"pii": detect_batcher, "embed": embed_batcher})
+    audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
-        authorizer=authorizer, apikeys=SQLiteApiKeyRepository(db), audit_log=audit_log,
+        authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
-        ledger=SQLitePrivacyLedger(settings.data_dir / "privacy.db"),
-        detect_batcher=detect_batcher, embed_batcher=embed_batcher,
+        ledger=ledger,
+        detect_batcher=detect_batcher, embed_batcher=embed_batcher, observability=observability,
     )

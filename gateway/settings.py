@@ -36,6 +36,7 @@ class Settings:
     max_inputs: int = 2048
     max_text_chars: int = 32_768
     max_documents_per_ingest: int = 256
+    max_concurrent_per_key: int = 16
     batch_max_tokens: int = 8192
     batch_max_size: int = 128
     batch_max_wait_ms: float = 4.0
@@ -43,6 +44,7 @@ class Settings:
     request_timeout_s: float = 60.0
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
+    vector_transform: str = "default"
     log_level: str = "INFO"
     origin: str = "governed-embedding-gateway"
 
@@ -107,6 +109,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             raise ConfigurationError(f"unknown setting {name!r}")
         values[name] = _coerce(name, raw, getattr(defaults, name))
     settings = dataclasses.replace(defaults, **values)
+    if settings.vector_transform not in {"default", "identity"}:
+        raise ConfigurationError("setting vector_transform: must be 'default' or 'identity'")
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")
     return settings

@@ -7,7 +7,9 @@ index goes back in ``X-Gateway-Audit-Index``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,11 +26,15 @@ from gateway.errors import (
     Forbidden,
     PayloadTooLarge,
     PIIBlocked,
+    PrivacyBudgetExceeded,
     RequestError,
+    Timeout,
     Unauthenticated,
     Unavailable,
 )
 from gateway.http.errors import error_response
+from gateway.observability.logs import request_id_var
+from gateway.observability.metrics import parse_pii_header
 from gateway.service import Services
 
 log = logging.getLogger(__name__)
@@ -101,6 +107,8 @@ def _failure_event(exc: RequestError, guard: Guard) -> tuple[str, str]:
         return "authz.denied", "deny"
     if isinstance(exc, PIIBlocked):
         return guard.event, "block"
+    if isinstance(exc, PrivacyBudgetExceeded):
+        return "privacy.budget_exceeded", "block"
     if exc.status in (400, 413):
         return "request.invalid", "deny"
     if exc.code == "rate_limited":
@@ -116,7 +124,32 @@ async def governed(
     guard: Guard,
     handler: Callable[[Call], Awaitable[Reply]],
 ) -> Response[Any]:
+    """Run ``handler`` under the guard; the outcome is counted in the metrics by route template and decision."""
+    started = time.perf_counter()
     ctx = RequestContext(request_id=uuid.uuid4().hex, route=f"{request.method} {request.scope['path']}")
+    token = request_id_var.set(ctx.request_id)
+    decision: list[str] = []  # filled with the audited decision
+    try:
+        response = await _governed(request, services, guard, handler, ctx, decision)
+    finally:
+        request_id_var.reset(token)
+    obs = services.observability
+    if obs is not None:
+        template = f"{request.method} {request.scope.get('path_template', 'unknown')}"
+        outcome = decision[-1] if decision else "error"
+        obs.metrics.observe_request(template, outcome, int(response.status_code or 0), time.perf_counter() - started)
+        obs.metrics.observe_pii(parse_pii_header(ctx.extra_headers.get("X-Gateway-PII", "")))
+    return response
+
+
+async def _governed(
+    request: Request[Any, Any, Any],
+    services: Services,
+    guard: Guard,
+    handler: Callable[[Call], Awaitable[Reply]],
+    ctx: RequestContext,
+    decision: list[str],
+) -> Response[Any]:
     presented = bearer_token(request)
     try:
         principal = services.authenticate(presented)
@@ -129,16 +162,19 @@ async def governed(
             )
         services.authorizer.require(principal, guard.obj, guard.act)
         services.check_rate(principal)
-        body = await read_json(request, services.settings.max_body_bytes) if guard.needs_body else None
-        reply = await handler(Call(principal, ctx, body, services, request))
+        with services.concurrency.slot(principal.key_id, services.settings.max_concurrent_per_key):
+            body = await read_json(request, services.settings.max_body_bytes) if guard.needs_body else None
+            reply = await _in_time(handler(Call(principal, ctx, body, services, request)),
+                                   services.settings.request_timeout_s)
     except RequestError as exc:
         if isinstance(exc, Unauthenticated):
             ctx.key_id = key_id_of(presented)
-        return await _deny(ctx, guard, exc, services)
+        return await _deny(ctx, guard, exc, services, decision)
     except Exception:
         log.exception("unhandled error on %s (request %s)", ctx.route, ctx.request_id)
         internal = Unavailable("internal error; the request was not carried out")
-        return await _deny(ctx, guard, internal, services)
+        return await _deny(ctx, guard, internal, services, decision)
+    decision.append(reply.decision)
     if not reply.audited:
         try:
             await services.auditor.record(guard.event, ctx, reply.decision, status=reply.status, **reply.audit)
@@ -151,8 +187,19 @@ async def governed(
     return Response(content, status_code=reply.status, media_type=reply.media_type, headers=headers)
 
 
-async def _deny(ctx: RequestContext, guard: Guard, exc: RequestError, services: Services) -> Response[Any]:
+async def _in_time(work: Awaitable[Reply], seconds: float) -> Reply:
+    """The request's time limit (``request_timeout_s``); 0 or less: none."""
+    try:
+        async with asyncio.timeout(seconds if seconds > 0 else None):
+            return await work
+    except TimeoutError:
+        raise Timeout(f"the request took longer than its limit of {seconds:g} s") from None
+
+
+async def _deny(ctx: RequestContext, guard: Guard, exc: RequestError, services: Services,
+                outcome: list[str]) -> Response[Any]:
     event, decision = _failure_event(exc, guard)
+    outcome.append(decision)
     fields: dict[str, Any] = {"status": exc.status, "code": exc.code}
     fields.update(exc.detail.get("audit", {}))
     try:

@@ -30,6 +30,8 @@ class PrivacyLedger(Protocol):
 
     def view(self, tenant: str) -> LedgerView: ...
 
+    def unseen(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int: ...
+
     def would_exceed(
         self, tenant: str, scope: str, sigma: float, new_releases: int, budget_epsilon: float
     ) -> bool: ...
@@ -49,6 +51,11 @@ class InMemoryPrivacyLedger(LedgerBase):
             before = len(seen)
             seen.update(digests)
             return len(seen) - before
+
+    def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        with self._lock:
+            seen = self._seen.get((tenant, scope, sigma), set())
+            return sum(1 for d in digests if d in seen)
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         out: dict[str, dict[float, int]] = defaultdict(dict)

@@ -135,6 +135,16 @@ class LedgerBase:
         """scope -> sigma -> number of distinct releases."""
         raise NotImplementedError
 
+    def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        """How many of ``digests`` (distinct) are already recorded for (tenant, scope, sigma)."""
+        raise NotImplementedError
+
+    def unseen(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        """Releases that ``record`` would charge: distinct digests not yet released at ``sigma``."""
+        _check_sigma(sigma)
+        unique = list(dict.fromkeys(bytes(d) for d in digests))
+        return len(unique) - (self._known(tenant, scope, float(sigma), unique) if unique else 0)
+
     # Public API --------------------------------------------------------------------------------------------
     def record(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> Spend:
         """Charge only releases not seen before for (tenant, scope, sigma, digest); repeats spend nothing."""

@@ -61,6 +61,19 @@ class SQLitePrivacyLedger(LedgerBase):
                 raise
         return inserted
 
+    def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        known = 0
+        with self._lock:
+            for start in range(0, len(digests), 500):
+                part = list(digests[start : start + 500])
+                marks = ",".join("?" * len(part))
+                known += self._conn.execute(
+                    "SELECT COUNT(*) FROM privacy_releases WHERE tenant = ? AND scope = ? AND sigma = ?"
+                    f" AND digest IN ({marks})",  # noqa: S608 - placeholders only
+                    (tenant, scope, sigma, *part),
+                ).fetchone()[0]
+        return int(known)
+
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         with self._lock:
             rows = self._conn.execute(

@@ -80,25 +80,25 @@ async def _embed(call: Call) -> Reply:
     scope = policy.scope(call.principal.tenant)
     texts = services.pipeline.canonicalize(inputs)
     result = await services.pipeline.run(
-        call.principal.tenant, texts, scope, policy.version, all_or_nothing=True
+        call.principal.tenant, texts, scope, "embeddings", policy.version, all_or_nothing=True
     )
     summary = result.pii_summary()
     call.ctx.extra_headers["X-Gateway-PII"] = pii_header(summary)
     audit: dict[str, Any] = {
-        "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint},
+        "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint,
+                  "space": services.pipeline.space_version},
         "policy_version": policy.version,
         "noise_sigma": result.sigma,
         "pii": summary,
         "count": len(inputs),
         "input_digest": input_digest(result),
+        "privacy": result.privacy or None,
     }
     if result.blocked_types:
         raise PIIBlocked(
             "input contains PII that the policy blocks: " + ", ".join(result.blocked_types),
             param="input", detail={"audit": audit},
         )
-    spend = services.ledger.record(call.principal.tenant, "embeddings", result.sigma, [i.digest for i in result.items])
-    audit["privacy"] = {"epsilon_worst_case": spend.epsilon_worst_case, "releases_new": spend.releases_new}
     data = []
     for index, item in enumerate(result.items):
         assert item.vector is not None  # blocked inputs raised above
