@@ -50,7 +50,9 @@ def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
 
         pg_log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
         return pg_log, Auditor(pg_log)
-    log = open_audit_log(settings, load_keys(settings.keys_dir))
+    keys = load_keys(settings.keys_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = open_audit_log(settings, keys)
     return log, Auditor(log)
 
 

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
 THREADS = 4
 MIN_ACKED = 40
-LOAD_TIMEOUT_S = 20.0
+MIN_ALLOWED = 8  # embeddings are slower than denials: wait until some of each are acknowledged
+LOAD_TIMEOUT_S = 30.0
 
 
 class Load:
@@ -52,9 +53,10 @@ class Load:
                                            r.status_code))
                 i += 1
 
-    def count(self) -> int:
+    def enough(self) -> bool:
         with self.lock:
-            return len(self.acked)
+            allowed = sum(1 for _, _, status in self.acked if status == 200)
+            return len(self.acked) >= MIN_ACKED and allowed >= MIN_ALLOWED
 
 
 def audit_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -76,7 +78,7 @@ def test_when_the_gateway_is_killed_mid_load_then_every_acknowledged_receipt_sur
         for t in threads:
             t.start()
         deadline = time.monotonic() + LOAD_TIMEOUT_S
-        while load.count() < MIN_ACKED and time.monotonic() < deadline:
+        while not load.enough() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert gw.proc is not None
         gw.proc.send_signal(signal.SIGKILL)  # mid-load: the workers are still sending
@@ -86,8 +88,9 @@ def test_when_the_gateway_is_killed_mid_load_then_every_acknowledged_receipt_sur
         for t in threads:
             t.join(30)
         acked = list(load.acked)
-        assert len(acked) >= MIN_ACKED, f"only {len(acked)} requests acknowledged before the kill"
-        assert {status for _, _, status in acked} >= {200, 403}
+        statuses = [status for _, _, status in acked]
+        assert len(acked) >= MIN_ACKED and statuses.count(200) >= MIN_ALLOWED, f"too few acknowledged: {statuses}"
+        assert 403 in statuses
 
         gw.start()
         after = httpx.post(gw.url + "/v1/embeddings", headers={"Authorization": f"Bearer {keys[0]}"},

@@ -84,8 +84,11 @@ def test_when_float_format_is_asked_then_floats_come_back_with_receipt_headers(
     entry = entry_at(gateway, r.headers.get("X-Gateway-Audit-Index"))
     assert entry["event"] == "embeddings.create" and entry["decision"] == "allow"
     assert entry["pii"]["EMAIL_ADDRESS"] == {"count": 1, "action": "redact"}  # type: ignore[index]
-    assert entry["model"] == {"name": MODEL, "version": "1.0.0", "fingerprint":
-                              "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
+    model = entry["model"]
+    assert isinstance(model, dict)
+    assert (model["name"], model["version"], model["fingerprint"]) == (
+        MODEL, "1.0.0", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
+    assert str(model["space"]).startswith("1.0.0+")  # the protection transform is part of the space
     assert str(entry["policy_version"]).startswith("sha256:")
     assert entry["tenant"] == "acme" and entry["subject"] == "alice"
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from audit.checkpoint import Checkpoint, verify_checkpoint
-from audit.errors import AuditError
+from audit.errors import AuditError, CheckpointError
 from audit.keys import Ed25519PublicKey
 from audit.merkle import leaf_hash, verify_inclusion
 from audit.report import build_report
 from audit.verify import VerificationResult, verify_log
+from gateway.errors import Unavailable
 
 
 class EvidenceLog(Protocol):
@@ -42,9 +43,12 @@ class InclusionEvidence:
 
 
 def latest_checkpoint(log: EvidenceLog, public_key: Ed25519PublicKey) -> SignedCheckpoint:
-    """A fresh checkpoint covering every durable entry, its signature checked (raises ``AuditError``)."""
+    """A fresh checkpoint covering every durable entry, its signature checked with the audit public key."""
     note = log.checkpoint_now()
-    return SignedCheckpoint(note, verify_checkpoint(note, public_key))
+    try:
+        return SignedCheckpoint(note, verify_checkpoint(note, public_key))
+    except CheckpointError as exc:  # the console must never present an unverified checkpoint as evidence
+        raise Unavailable(f"the latest checkpoint does NOT verify with the audit public key: {exc}") from exc
 
 
 def inclusion(log: EvidenceLog, index: int, signed: SignedCheckpoint) -> InclusionEvidence | None:

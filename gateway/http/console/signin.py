@@ -41,6 +41,7 @@ async def sign_in(request: Request[Any, Any, Any], services: Services) -> Respon
     """Exchange an auditor key for a session cookie, or answer 401/403 with the form again."""
     ctx = context(request)
     store = sessions_of(request)
+    authenticated = False
     try:
         if not same_origin(request):
             raise Forbidden("cross-site form submissions are refused")
@@ -50,12 +51,12 @@ async def sign_in(request: Request[Any, Any, Any], services: Services) -> Respon
         except Unauthenticated:
             ctx.key_id = key_id_of(presented)
             raise
-        ctx = context(request, principal)
+        ctx, authenticated = context(request, principal), True
         services.authorizer.require(principal, OBJ, ACT)
         services.check_rate(principal)
     except RequestError as exc:
         event, decision = failure_event(exc)
-        if isinstance(exc, Forbidden):
+        if isinstance(exc, Forbidden) and authenticated:
             view = View(pages.signin_page(f"This key cannot open the audit console: {exc.message}."), status=403)
         else:
             view = error_view(exc, None)

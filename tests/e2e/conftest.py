@@ -1,0 +1,44 @@
+"""Browser tests drive Debian's chromium through Playwright against a real gateway subprocess.
+
+CI needs, as root: ``apt-get update && apt-get install -y chromium``, and in the venv: ``pip install
+playwright`` (never ``playwright install``: the browser comes from Debian). Without them the tests skip.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server import GatewayProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "the Python package 'playwright' is not installed (.venv/bin/pip install playwright)"
+    if not CHROMIUM.exists() and shutil.which("chromium") is None:
+        return "Debian's chromium is not installed (apt-get install -y chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A real gateway for the browser tests (started only when a browser is available)."""
+    reason = browser_missing()
+    if reason:
+        pytest.skip(reason)
+    proc = GatewayProcess(Path(tmp_path_factory.mktemp("console-gateway")))
+    proc.prepare()
+    proc.start()
+    yield proc
+    proc.stop()
