@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway-audit", description="Export, verify and report on the audit log.")
     sub = p.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="export the checkpointed log and its signed checkpoint")
-    ex.add_argument("--data-dir", type=Path, required=True)
+    source = ex.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data-dir", type=Path, help="an embedded gateway's data directory (audit.db)")
+    source.add_argument("--database-url", help="the PostgreSQL database replicas share (needs psycopg)")
     ex.add_argument("--out", type=Path, required=True)
     ex.add_argument("--checkpoint-out", type=Path, required=True)
     for name, help_text in (
@@ -69,7 +71,12 @@ def _verify(args: argparse.Namespace, leaves: list[bytes], checkpoint: str) -> V
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "export":
-        exported = export_log(args.data_dir, args.out, args.checkpoint_out)
+        if args.database_url:
+            from audit.pg_reader import export_pg  # psycopg only for this source
+
+            exported = export_pg(args.database_url, args.out, args.checkpoint_out)
+        else:
+            exported = export_log(args.data_dir, args.out, args.checkpoint_out)
         out.write(f"exported {exported.size} entries to {args.out}, checkpoint to {args.checkpoint_out}\n")
         if exported.left_out:
             out.write(f"note: {exported.left_out} newer entries are not yet covered by a checkpoint\n")

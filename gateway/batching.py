@@ -3,12 +3,15 @@
 Callers ``await batcher.submit(items, weights)``; one worker thread takes whatever is queued, up to ``max_size``
 items and ``max_weight`` (tokens), waiting at most ``max_wait_s`` for more to arrive, runs ``fn`` once on the whole
 batch and hands each caller its slice. The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at
-once (the HTTP layer answers 503 with Retry-After) instead of growing memory without bound.
+once (the HTTP layer answers 503 with Retry-After) instead of growing memory without bound. A caller that waits
+beyond its request's time limit is cancelled (``gateway.http.governed`` answers 504); its items not yet handed to a
+batch are then dropped, so a backlog of abandoned work does not keep the model busy after an overload.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -86,7 +89,12 @@ class MicroBatcher(Generic[T, R]):
             self._queue.append(job)
             self._queued_items += len(items)
             self._cond.notify()
-        return await job.future
+        try:
+            return await job.future
+        except asyncio.CancelledError:  # the caller gave up (request time limit, disconnect)
+            with self._cond:
+                job.failed = True  # its untaken items are skipped by the worker
+            raise
 
     def close(self) -> None:
         with self._cond:
@@ -111,7 +119,7 @@ class MicroBatcher(Generic[T, R]):
             size = weight = 0
             while self._queue and size < self._max_size:
                 job = self._queue[0]
-                if job.failed:  # an earlier slice failed: the caller already has its error
+                if job.failed:  # an earlier slice failed or the caller gave up: nobody wants the rest
                     self._queue.popleft()
                     self._queued_items -= len(job.items) - job.taken
                     continue
@@ -137,6 +145,8 @@ class MicroBatcher(Generic[T, R]):
             batch = self._take_batch()
             if batch is None:
                 return
+            if not batch:  # every queued job had been abandoned
+                continue
             items = [item for job, s, e in batch for item in job.items[s:e]]
             started = time.perf_counter()
             try:
@@ -175,4 +185,6 @@ class MicroBatcher(Generic[T, R]):
             else:
                 job.future.set_result(job.results)
 
-        job.loop.call_soon_threadsafe(resolve)
+        # A closed caller loop means nobody is waiting any more; the worker thread must survive it.
+        with contextlib.suppress(RuntimeError):
+            job.loop.call_soon_threadsafe(resolve)

@@ -26,6 +26,7 @@ class ModelSpec:
     max_seq_length: int
     weights_file: str
     fingerprint: str  # sha256 of the weights file, verified at load
+    weights_dir: str = ""  # "" = the packaged all-MiniLM-L6-v2; else a local directory from the model registry file
 
     @property
     def space(self) -> str:
@@ -59,8 +60,19 @@ DEFAULT_MODEL = ModelSpec(
 class ModelRegistry:
     """Known models by name. Unknown names are a 404 ``model_not_found`` for callers."""
 
-    def __init__(self, models: list[ModelSpec]) -> None:
-        self._models = {m.name: m for m in models}
+    def __init__(self, models: list[ModelSpec], known: list[ModelSpec] | None = None) -> None:
+        self._models = {m.name: m for m in models}  # the served version of each name
+        self._known = {m.ref: m for m in [*(known or []), *models]}  # every declared version, served or not
+
+    def find(self, name: str, version: str) -> ModelSpec:
+        """A declared version (full semver, or major.minor: the highest patch) of ``name``."""
+        matches = [m for m in self._known.values() if m.name == name and version in (m.version, m.space)]
+        if not matches:
+            raise ModelNotFound(f"The model '{name}@{version}' is not declared", param="model")
+        return max(matches, key=lambda m: tuple(int(p) for p in m.version.split(".")))
+
+    def known(self) -> list[ModelSpec]:
+        return [self._known[r] for r in sorted(self._known)]
 
     def get(self, name: str) -> ModelSpec:
         try:
@@ -76,6 +88,8 @@ class ModelRegistry:
 
 
 def model_dir(spec: ModelSpec) -> Path:
+    if spec.weights_dir:
+        return Path(spec.weights_dir)
     if spec.name == DEFAULT_MODEL.name:
         return _packaged_minilm_dir()
     raise ConfigurationError(f"no local weights configured for model {spec.name!r}")

@@ -159,7 +159,10 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
     scalars: dict[str, Any] = {}
     for layer in layers:
         threshold = layer.threshold if layer.threshold is not None else threshold
-        raw.update(layer.entities)
+        for etype, (action, own) in layer.entities.items():
+            # A narrower scope that changes only the action keeps the threshold set above it.
+            inherited = raw[etype][1] if etype in raw else None
+            raw[etype] = (action, own if own is not None else inherited)
         allow.extend(a for a in layer.allow_list if a not in allow)
         for etype, terms in layer.deny_list.items():
             deny.setdefault(etype, []).extend(t for t in terms if t not in deny.get(etype, []))

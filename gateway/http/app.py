@@ -13,7 +13,11 @@ from litestar.openapi import OpenAPIConfig
 import gateway
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response
-from gateway.http.routes import admin, audit, collections, console, embeddings, health
+from gateway.http.openapi import describe
+from gateway.http.routes import admin, audit, collections, console, embeddings, health, privacy
+from gateway.http.routes import drift as drift_routes
+from gateway.http.routes import metrics as metrics_routes
+from gateway.http.routes import pii as pii_routes
 from gateway.service import Services
 
 log = logging.getLogger(__name__)
@@ -56,12 +60,13 @@ def create_app(services: Services) -> Litestar:
         finally:
             services.close()
 
-    return Litestar(
+    return describe(Litestar(
         route_handlers=[
             embeddings.create_embeddings, health.healthz, health.readyz,
             audit.checkpoint, audit.entries, audit.inclusion, audit.consistency,
             console.router,
-            *collections.ROUTES, *admin.ROUTES,
+            *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES,
+            metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES,
         ],
         dependencies={"services": Provide(provide_services)},
         on_startup=[on_startup],
@@ -72,4 +77,4 @@ def create_app(services: Services) -> Litestar:
             title="Governed Embedding Gateway", version=gateway.__version__, path="/schema"
         ),
         debug=False,
-    )
+    ))

@@ -96,8 +96,10 @@ async def read_json(request: Request[Any, Any, Any], limit: int) -> Any:
         raise BadRequest("the request body is empty; send a JSON object")
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise BadRequest("the request body is not valid JSON") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise BadRequest("the request body is not valid UTF-8 JSON") from None
+    except RecursionError:  # hostile nesting: msgspec gives up at Python's recursion limit
+        raise BadRequest("the request body is nested too deeply") from None
 
 
 def _failure_event(exc: RequestError, guard: Guard) -> tuple[str, str]:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from presidio_anonymizer import AnonymizerEngine
@@ -29,7 +30,6 @@ from gateway.pii.normalize import DetectionView, detection_view, normalize
 from gateway.policyfile import ScopePolicy
 
 _SEVERITY = {"block": 3, "pseudonymize": 2, "redact": 1, "allow": 0}
-PSEUDONYM_HEX_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -122,11 +122,23 @@ def _classify(text: str, findings: Sequence[Finding], scope: ScopePolicy) -> lis
 def pseudonym(entity_type: str, value: str, secret: bytes) -> str:
     """Keyed, deterministic token for a value: same tenant secret and value -> same token, nothing else leaks.
 
-    The value is folded (homoglyphs, digits, case, separators) first, so "Bob Smith" and "BOB  SMITH" agree.
+    The value is folded (homoglyphs, digits, case, separators) first, so "Bob Smith" and "BOB  SMITH" agree. The
+    token is two words from a fixed list (``<PERSON amber falcon>``): real words are word pieces the model
+    embeds with signal, so a query naming the same person lands near the document (a hex digest would be split
+    into meaningless pieces). Two words from 8192 give 2^26 tokens per entity type and tenant.
     """
     folded = "".join(c for c in detection_view(normalize(value)).text.casefold() if c.isalnum())
-    digest = hmac.new(secret, f"{entity_type}\x00{folded}".encode(), hashlib.sha256).hexdigest()
-    return f"<{entity_type}_{digest[:PSEUDONYM_HEX_CHARS]}>"
+    digest = hmac.new(secret, f"{entity_type}\x00{folded}".encode(), hashlib.sha256).digest()
+    words = _pseudonym_words()
+    first = int.from_bytes(digest[0:4], "big") % len(words)
+    second = int.from_bytes(digest[4:8], "big") % len(words)
+    return f"<{entity_type} {words[first]} {words[second]}>"
+
+
+@lru_cache(maxsize=1)
+def _pseudonym_words() -> tuple[str, ...]:
+    text = (Path(__file__).parent / "data" / "pseudonym_words.txt").read_text(encoding="utf-8")
+    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def _operators(applied: Sequence[Finding], scope: ScopePolicy, secret: bytes) -> dict[str, OperatorConfig]:

@@ -50,7 +50,11 @@ def load_located(data: bytes, source: str) -> Located:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyError(f"{source}:1: the policy file is not UTF-8") from exc
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks for non-printable characters as soon as it is built: that can fail too.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}:1: invalid YAML (a character YAML does not allow)") from exc
     try:
         node = loader.get_single_node()
         if node is None:

@@ -69,7 +69,7 @@ class SQLitePrivacyLedger(LedgerBase):
                 marks = ",".join("?" * len(part))
                 known += self._conn.execute(
                     "SELECT COUNT(*) FROM privacy_releases WHERE tenant = ? AND scope = ? AND sigma = ?"
-                    f" AND digest IN ({marks})",  # noqa: S608 - placeholders only
+                    f" AND digest IN ({marks})",
                     (tenant, scope, sigma, *part),
                 ).fetchone()[0]
         return int(known)

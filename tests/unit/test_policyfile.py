@@ -134,3 +134,12 @@ def test_when_loader_accepts_a_key_then_docs_policy_md_documents_it() -> None:
         keys |= {f"{section}.{s}" for s in subs}
     missing = sorted(k for k in keys if not re.search(rf"`{re.escape(k)}`", doc))
     assert not missing, f"undocumented policy keys: {missing}"
+
+
+def test_when_a_tenant_changes_only_the_action_then_the_inherited_threshold_stays() -> None:
+    policy = parse_policy(
+        b"version: 1\ndefaults:\n  pii:\n    entities:\n      US_BANK_NUMBER: {action: block, threshold: 0.4}\n"
+        b"tenants:\n  acme:\n    pii:\n      entities:\n        US_BANK_NUMBER: redact\n"
+    )
+    rule = policy.scope("acme").entities["US_BANK_NUMBER"]
+    assert (rule.action, rule.threshold) == ("redact", 0.4)

@@ -93,3 +93,28 @@ def test_when_health_is_probed_then_ready(app: App) -> None:
     assert app.client.get("/healthz").json() == {"status": "ok"}
     ready = app.client.get("/readyz")
     assert ready.status_code == 200 and all(ready.json()["checks"].values())
+
+
+def test_when_the_policy_file_changes_then_the_reload_or_its_refusal_is_audited(app: App) -> None:
+    import os
+    import time
+
+    path = app.root / "policy" / "gateway.yaml"
+    good = path.read_text()
+
+    def write(text: str, bump: float) -> None:
+        path.write_text(text)
+        later = time.time() + bump
+        os.utime(path, (later, later))
+
+    def last() -> dict[str, Any]:
+        size = app.services.audit_log.size()
+        return dict(json.loads(app.services.audit_log.entries(size - 1, size)[0]))
+
+    write(good.replace("sigma: 0.01", "sigma: 0.02"), 5)
+    app.services._reload_policies()
+    assert (last()["event"], last()["decision"]) == ("policy.reload", "allow")
+    write("defaults: [broken", 10)
+    app.services._reload_policies()
+    assert (last()["event"], last()["decision"]) == ("policy.reload", "deny")
+    assert app.services.scope("acme").noise_sigma == 0.02  # the good policy stays in force

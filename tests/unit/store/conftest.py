@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from gateway.store import Store
-from tests.unit.store.store_kit import Harness, SQLiteHarness
+from tests.unit.store.store_kit import TEST_SETTINGS, Harness, SQLiteHarness
 
 # The PostgreSQL backend joins with pytest.param("postgres", marks=pytest.mark.postgres) and a branch below.
-BACKENDS = [pytest.param("sqlite")]
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -19,6 +19,10 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     made: Harness
     if request.param == "sqlite":
         made = SQLiteHarness(tmp_path / "data")
+    elif request.param == "postgres":
+        from tests.unit.pg.pgkit import PostgresHarness  # psycopg only where the backend is asked for
+
+        made = PostgresHarness(TEST_SETTINGS)
     else:  # pragma: no cover - a backend named in BACKENDS without a harness
         raise AssertionError(f"no harness for backend {request.param!r}")
     yield made

@@ -1,0 +1,93 @@
+"""Complete the generated OpenAPI document: request bodies, query parameters, responses and the bearer scheme.
+
+Litestar describes what it can see in a handler's signature; ours take the raw request (see ``governed.py``), so
+the bodies, error shapes and security requirements are added here, once, from ``openapi_specs``. Any route the
+table does not know still gets the security requirement and the error responses, and is marked so a test notices.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from litestar import Litestar
+from litestar.openapi.spec import Components, OpenAPI, Operation, PathItem
+
+from gateway.http.openapi_specs import COMPONENTS, ERROR_STATUSES, PUBLIC_ROUTES, ROUTES
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "description": "API key from `gateway apikey create`"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+# Routes that answer without a key (probes and the document itself): no security requirement.
+PUBLIC_PREFIXES = ("/healthz", "/readyz", "/schema", "/metrics", "/console")
+METHODS = ("get", "put", "post", "delete", "patch")
+UNDESCRIBED = "x-undescribed"
+
+
+def _content(schema_or_media: str) -> dict[str, Any]:
+    """A component schema's name means JSON; a media type means a plain string body of that type."""
+    if "/" in schema_or_media:
+        return {schema_or_media: {"schema": {"type": "string"}}}
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_or_media}"}}}
+
+
+def _errors(openai: bool) -> dict[str, Any]:
+    name, media = ("OpenAIError", "application/json") if openai else ("Problem", "application/problem+json")
+    ref = {"schema": {"$ref": f"#/components/schemas/{name}"}}
+    headers = {"X-Request-Id": {"schema": {"type": "string"}}}
+    return {str(status): {"description": text, "headers": headers, "content": {media: ref}}
+            for status, text in ERROR_STATUSES.items()}
+
+
+def _describe(path: str, method: str, op: Operation) -> None:
+    spec = ROUTES.get((method, path))
+    loose = cast(Any, op)  # the spec dataclasses accept plain JSON-Schema dicts; they serialize them as they are
+    loose.security = SECURITY
+    responses = _errors(openai=path.startswith("/v1/embeddings"))
+    if spec is None:
+        loose.responses = {**(op.responses or {}), **responses}
+        loose.description = (op.description or "") + f" ({UNDESCRIBED}: body not described)"
+        return
+    status, body = spec["ok"]
+    responses[str(status)] = {"description": "Success", "content": _content(body),
+                              "headers": {"X-Request-Id": {"schema": {"type": "string"}},
+                                          "X-Gateway-Audit-Index": {"schema": {"type": "string"}}}}
+    loose.responses = responses
+    if "body" in spec:
+        loose.request_body = {"required": True, "content": _content(spec["body"])}
+    if "query" in spec:
+        loose.parameters = [*(op.parameters or []), *spec["query"]]
+
+
+def _describe_public(path: str, method: str, op: Operation) -> None:
+    spec = PUBLIC_ROUTES.get((method, path))
+    if spec is not None:
+        cast(Any, op).responses = {str(status): {"description": text, "content": _content(body)}
+                                   for status, (text, body) in spec.items()}
+
+
+def patch_document(openapi: OpenAPI) -> OpenAPI:
+    """Add what the handlers' signatures cannot say; returns the same object, changed in place."""
+    components = openapi.components if isinstance(openapi.components, Components) else Components()
+    cast(Any, components).security_schemes = {**(components.security_schemes or {}), **SECURITY_SCHEMES}
+    cast(Any, components).schemas = {**(components.schemas or {}), **COMPONENTS}
+    openapi.components = components
+    for path, item in (openapi.paths or {}).items():
+        if not isinstance(item, PathItem):
+            continue
+        for method in METHODS:
+            op = getattr(item, method, None)
+            if not isinstance(op, Operation):
+                continue
+            if path.startswith(PUBLIC_PREFIXES):
+                _describe_public(path, method, op)
+            else:
+                _describe(path, method, op)
+    return openapi
+
+
+def describe(app: Litestar) -> Litestar:
+    """Build the app's OpenAPI document now (Litestar caches it) and complete it."""
+    patch_document(app.openapi_schema)
+    return app

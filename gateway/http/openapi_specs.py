@@ -1,0 +1,225 @@
+"""JSON Schemas of what the handlers really accept and return, for the OpenAPI document at ``/schema``.
+
+Handlers take the raw request and parse bodies themselves (so every error keeps our shape and is audited); these
+schemas restate the same rules for clients and fuzzers. ``tests/hardening`` fuzzes the app against them, so a
+schema that drifts from its handler fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+NON_BLANK = r"\S"  # the handlers reject strings that are empty after strip()
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}$"
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_SCALAR: Schema = {"type": ["string", "integer", "number", "boolean", "null"]}
+
+COMPONENTS: dict[str, Schema] = {
+    "OpenAIError": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["message", "type", "param", "code"],
+            "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                           "param": {"type": ["string", "null"]}, "code": {"type": "string"}},
+        }},
+    },
+    "Problem": {
+        "type": "object", "required": ["type", "title", "status", "detail", "code", "request_id"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                       "detail": {"type": "string"}, "code": {"type": "string"},
+                       "request_id": {"type": "string"}, "param": {"type": "string"}},
+    },
+    "EmbeddingRequest": {
+        "type": "object", "required": ["model", "input"],
+        "properties": {
+            "model": {"type": "string", "minLength": 1, "examples": ["all-MiniLM-L6-v2"]},
+            "input": {"oneOf": [
+                {"type": "string", "pattern": NON_BLANK},
+                {"type": "array", "minItems": 1, "maxItems": 2048, "items": {"type": "string", "pattern": NON_BLANK}},
+            ]},
+            "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+            "dimensions": {"type": "integer"},
+            "user": {"type": "string"},
+        },
+    },
+    "EmbeddingList": {
+        "type": "object", "required": ["object", "data", "model", "usage"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": {
+                "type": "object", "required": ["object", "index", "embedding"],
+                "properties": {"object": {"const": "embedding"}, "index": {"type": "integer"},
+                               "embedding": {"oneOf": [{"type": "string"},
+                                                       {"type": "array", "items": {"type": "number"}}]}},
+            }},
+            "model": {"type": "string"},
+            "usage": {"type": "object", "required": ["prompt_tokens", "total_tokens"],
+                      "properties": {"prompt_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+        },
+    },
+    "CollectionCreate": {
+        "type": "object", "required": ["name"],
+        "properties": {"name": {"type": "string", "pattern": NAME_PATTERN},
+                       "model": {"type": "string", "examples": ["all-MiniLM-L6-v2"]},
+                       "index_type": {"type": "string", "enum": ["flat", "hnsw", "ivf"]}},
+    },
+    "Collection": {
+        "type": "object",
+        "required": ["name", "model", "model_version", "dimension", "index_type", "retain_text", "created_at",
+                     "chunk_count"],
+        "properties": {"name": {"type": "string"}, "model": {"type": "string"}, "model_version": {"type": "string"},
+                       "dimension": {"type": "integer"}, "index_type": {"type": "string"},
+                       "retain_text": {"type": "boolean"}, "created_at": {"type": ["string", "number"]},
+                       "chunk_count": {"type": "integer"}},
+    },
+    "CollectionList": {"type": "object", "required": ["collections"],
+                       "properties": {"collections": {"type": "array", "items": _ref("Collection")}}},
+    "Deleted": {"type": "object", "required": ["deleted", "chunks_removed"],
+                "properties": {"deleted": {"type": "string"}, "chunks_removed": {"type": "integer"}}},
+    "IngestRequest": {
+        "type": "object", "required": ["documents"],
+        "properties": {"documents": {"type": "array", "minItems": 1, "maxItems": 256, "items": {
+            "type": "object", "required": ["id", "text"],
+            "properties": {"id": {"type": "string", "pattern": DOC_ID_PATTERN},
+                           "text": {"type": "string", "pattern": NON_BLANK, "maxLength": 32768},
+                           "metadata": {"type": "object", "additionalProperties": _SCALAR}},
+        }}},
+    },
+    "IngestResult": {
+        "type": "object", "required": ["collection", "results"],
+        "properties": {"collection": {"type": "string"}, "results": {"type": "array", "items": {
+            "type": "object", "required": ["document_id", "status", "chunks", "record_ids", "pii"],
+            "properties": {"document_id": {"type": "string"}, "status": {"enum": ["stored", "blocked"]},
+                           "chunks": {"type": "integer"}, "record_ids": {"type": "array", "items": {"type": "string"}},
+                           "pii": {"type": "object"}, "blocked_types": {"type": "array", "items": {"type": "string"}}},
+        }}},
+    },
+    "SearchRequest": {
+        "type": "object", "required": ["query"],
+        "properties": {"query": {"type": "string", "pattern": NON_BLANK, "maxLength": 32768},
+                       "k": {"type": "integer", "minimum": 1, "maximum": 100},
+                       "filter": {"type": "object", "additionalProperties": _SCALAR}},
+    },
+    "SearchResult": {
+        "type": "object", "required": ["collection", "results"],
+        "properties": {"collection": {"type": "string"}, "results": {"type": "array", "items": {
+            "type": "object", "required": ["document_id", "chunk_id", "chunk_index", "span", "score", "metadata",
+                                           "provenance"],
+            "properties": {"document_id": {"type": "string"}, "chunk_id": {"type": "string"},
+                           "chunk_index": {"type": "integer"}, "span": {"type": "array", "items": {"type": "integer"}},
+                           "score": {"type": "number"}, "metadata": {"type": "object"},
+                           "provenance": {"type": "object"}, "text": {"type": "string"}},
+        }}},
+    },
+    "DocumentProvenance": {
+        "type": "object", "required": ["collection", "document_id", "chunks"],
+        "properties": {"collection": {"type": "string"}, "document_id": {"type": "string"},
+                       "chunks": {"type": "array",
+                                  "items": {"type": "object", "required": ["record_id", "provenance"]}}},
+    },
+    "RotateResult": {"type": "object", "required": ["tenant", "key_version"],
+                     "properties": {"tenant": {"type": "string"}, "key_version": {"type": "integer"}}},
+    "ShredRequest": {"type": "object", "required": ["confirm"], "properties": {"confirm": {"type": "string"}}},
+    "ShredResult": {"type": "object", "required": ["tenant", "shredded", "chunks_forgotten"],
+                    "properties": {"tenant": {"type": "string"}, "shredded": {"const": True},
+                                   "chunks_forgotten": {"type": "integer"}}},
+    "AuditEntries": {
+        "type": "object", "required": ["start", "end", "tree_size", "entries"],
+        "properties": {"start": {"type": "integer"}, "end": {"type": "integer"}, "tree_size": {"type": "integer"},
+                       "entries": {"type": "array", "items": {"type": "string", "contentEncoding": "base64"}}},
+    },
+    "InclusionProof": {
+        "type": "object", "required": ["index", "tree_size", "leaf_hash", "entry", "proof"],
+        "properties": {"index": {"type": "integer"}, "tree_size": {"type": "integer"},
+                       "leaf_hash": {"type": "string"}, "entry": {"type": "string"},
+                       "proof": {"type": "array", "items": {"type": "string"}}},
+    },
+    "PiiAnalyzeRequest": {
+        "type": "object", "additionalProperties": False,
+        "oneOf": [{"required": ["text"], "not": {"required": ["texts"]}},
+                  {"required": ["texts"], "not": {"required": ["text"]}}],
+        "properties": {"text": {"type": "string", "pattern": NON_BLANK, "maxLength": 32768},
+                       "texts": {"type": "array", "minItems": 1, "maxItems": 2048,
+                                 "items": {"type": "string", "pattern": NON_BLANK, "maxLength": 32768}},
+                       "collection": {"type": "string", "minLength": 1}},
+    },
+    "PiiAnalyzeResult": {"type": "object", "required": ["policy_version", "scope", "results"],
+                         "properties": {"policy_version": {"type": "string"}, "scope": {"type": "object"},
+                                        "results": {"type": "array", "items": {"type": "object"}}}},
+    "DriftSeries": {"type": "object", "required": ["windows"],
+                    "properties": {"windows": {"type": "array"}}},
+    "DriftBaseline": {"type": "object", "required": ["collection", "count", "clusters"],
+                      "properties": {"collection": {"type": "string"}, "count": {"type": "integer"},
+                                     "clusters": {"type": "integer"}}},
+    "PrivacyLedger": {"type": "object", "required": ["total", "budget", "transform"],
+                      "properties": {"total": {"type": "object"}, "budget": {"type": "object"},
+                                     "transform": {"type": "string"}}},
+    "Readiness": {"type": "object", "required": ["status", "checks"],
+                  "properties": {"status": {"enum": ["ready", "not ready"]},
+                                 "checks": {"type": "object", "additionalProperties": {"type": "boolean"}}}},
+    "ConsistencyProof": {
+        "type": "object", "required": ["first", "second", "proof"],
+        "properties": {"first": {"type": "integer"}, "second": {"type": "integer"},
+                       "proof": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+
+
+def _query_int(name: str, required: bool = False) -> Schema:
+    return {"name": name, "in": "query", "required": required, "schema": {"type": "integer", "minimum": 0}}
+
+
+# (method, path) -> request body schema name, success status, success body (schema name or media type), query params
+ROUTES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/v1/embeddings"): {"body": "EmbeddingRequest", "ok": (200, "EmbeddingList")},
+    ("post", "/v1/collections"): {"body": "CollectionCreate", "ok": (201, "Collection")},
+    ("get", "/v1/collections"): {"ok": (200, "CollectionList")},
+    ("get", "/v1/collections/{name}"): {"ok": (200, "Collection")},
+    ("delete", "/v1/collections/{name}"): {"ok": (200, "Deleted")},
+    ("post", "/v1/collections/{name}/documents"): {"body": "IngestRequest", "ok": (200, "IngestResult")},
+    ("post", "/v1/collections/{name}/search"): {"body": "SearchRequest", "ok": (200, "SearchResult")},
+    ("get", "/v1/collections/{name}/documents/{document_id}"): {"ok": (200, "DocumentProvenance")},
+    ("delete", "/v1/collections/{name}/documents/{document_id}"): {"ok": (200, "Deleted")},
+    ("post", "/v1/admin/keys/rotate"): {"ok": (200, "RotateResult")},
+    ("post", "/v1/admin/tenant/shred"): {"body": "ShredRequest", "ok": (200, "ShredResult")},
+    ("get", "/v1/audit/checkpoint"): {"ok": (200, "text/plain")},
+    ("get", "/v1/audit/entries"): {"ok": (200, "AuditEntries"), "query": [_query_int("start"), _query_int("end")]},
+    ("get", "/v1/audit/proofs/inclusion"): {
+        "ok": (200, "InclusionProof"), "query": [_query_int("index", True), _query_int("tree_size")]},
+    ("get", "/v1/audit/proofs/consistency"): {
+        "ok": (200, "ConsistencyProof"), "query": [_query_int("first", True), _query_int("second")]},
+    ("post", "/v1/pii/analyze"): {"body": "PiiAnalyzeRequest", "ok": (200, "PiiAnalyzeResult")},
+    ("get", "/v1/collections/{name}/drift"): {
+        "ok": (200, "DriftSeries"),
+        "query": [{"name": "limit", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]},
+    ("post", "/v1/collections/{name}/drift/baseline"): {"ok": (201, "DriftBaseline")},
+    ("get", "/v1/privacy/ledger"): {"ok": (200, "PrivacyLedger")},
+}
+
+# Unauthenticated routes: status -> (description, component schema name or media type).
+PUBLIC_ROUTES: dict[tuple[str, str], dict[int, tuple[str, str]]] = {
+    ("get", "/readyz"): {200: ("Ready", "Readiness"), 503: ("Not ready: a dependency is missing", "Readiness")},
+    ("get", "/metrics"): {200: ("Prometheus text exposition", "text/plain"),
+                          503: ("Metrics are not enabled", "text/plain")},
+}
+
+# Every guarded route may answer these (the governed path: auth, Casbin, limits, fail-closed audit).
+ERROR_STATUSES: dict[int, str] = {
+    400: "Malformed body or parameters", 401: "Missing, unknown or revoked API key",
+    403: "The caller's role may not do this", 404: "Unknown route, model, or a collection the tenant does not own",
+    409: "Conflict (existing collection, embedding-space mismatch)",
+    413: "Body, batch, text or document count over a limit",
+    422: "The policy blocks a PII entity type found in the input", 429: "Rate or concurrency limit; see Retry-After",
+    500: "A stored record failed its integrity check (one opaque error)",
+    503: "Overloaded, or the audit log or store cannot be written (fails closed); see Retry-After",
+    504: "The request took longer than its time limit",
+}

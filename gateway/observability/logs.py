@@ -1,0 +1,98 @@
+"""Structured JSON logs: one object per line, with the request id, and nothing that could be a secret or PII.
+
+Log calls in this code base pass values as ``%s`` arguments; third-party libraries may not. So the formatter
+never trusts a value: it keeps the message *template*, scrubbed, and each argument only if it is a number, a
+boolean, or a short name-like string (letters, digits and ``_.:/-``; few digits; not an API key). Anything else
+becomes ``<str len=N>``. Exceptions are reduced to their type and frames (file, line, function): exception
+messages can quote input, so they are never written. Every field is listed in ``docs/observability.md``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import IO, Any
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("gateway_request_id", default=None)
+
+_NAME_LIKE = re.compile(r"^[A-Za-z0-9_.:/\-]{1,80}$")
+_SCRUB = (
+    re.compile(r"gk_[A-Za-z0-9_\-]+"),  # API keys: gk_<key id>_<secret>
+    re.compile(r"[^\s@]+@[^\s@]+"),  # e-mail addresses, user@host
+    re.compile(r"\d[\d\s\-./]{4,}\d"),  # digit runs: card, SSN, phone, account numbers, dates
+    re.compile(r"[A-Za-z0-9+/_\-]{24,}={0,2}"),  # long tokens: secrets, base64, hex digests
+)
+_MAX_DIGITS = 4
+
+
+def scrub(text: str) -> str:
+    """Replace anything shaped like a key, address, number or token in a message template."""
+    for pattern in _SCRUB:
+        text = pattern.sub("<redacted>", text)
+    return text
+
+
+def safe_value(value: Any) -> Any:
+    """A log argument as it may be written: numbers and booleans as they are, name-like strings, else a shape."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if (
+            _NAME_LIKE.match(value)
+            and sum(c.isdigit() for c in value) <= _MAX_DIGITS
+            and scrub(value) == value
+        ):
+            return value
+        return f"<str len={len(value)}>"
+    if isinstance(value, BaseException):
+        return type(value).__name__
+    return f"<{type(value).__name__}>"
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"time", "level", "logger", "message", "args", "request_id", "exc_type", "exc_frames"}`` per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub(str(record.msg)),
+        }
+        args = record.args
+        if isinstance(args, tuple) and args:
+            out["args"] = [safe_value(a) for a in args]
+        elif isinstance(args, dict) and args:
+            out["args"] = {str(k): safe_value(v) for k, v in args.items()}
+        request_id = request_id_var.get()
+        if request_id is not None:
+            out["request_id"] = request_id
+        if record.exc_info and record.exc_info[0] is not None:
+            out["exc_type"] = record.exc_info[0].__name__
+            tb = record.exc_info[2]
+            out["exc_frames"] = [
+                f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}:{frame.name}"
+                for frame in traceback.extract_tb(tb)
+            ][-12:]
+        return json.dumps(out, ensure_ascii=True, separators=(",", ":"))
+
+
+def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> logging.Handler:
+    """Route every logger (ours, uvicorn's, the libraries') through one JSON handler on stderr."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lib = logging.getLogger(name)
+        lib.handlers.clear()
+        lib.propagate = True
+    return handler

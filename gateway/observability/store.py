@@ -1,0 +1,87 @@
+"""A ``Store`` wrapper that times every call (the ``store`` stage) and feeds stored vectors to drift monitoring.
+
+It sits between ``CollectionService`` and the real backend, so no backend and no handler has to know about
+metrics or drift. A failure in drift monitoring is logged and never fails the write that triggered it: the
+chunks are already committed by then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gateway.drift.monitor import DriftMonitor
+from gateway.observability.metrics import GatewayMetrics
+from gateway.store.base import Collection, Hit, NewChunk, Store, StoredChunk
+
+log = logging.getLogger(__name__)
+
+
+class ObservedStore:
+    def __init__(self, inner: Store, metrics: GatewayMetrics, drift: DriftMonitor | None = None) -> None:
+        self.inner = inner
+        self._metrics = metrics
+        self._drift = drift
+
+    def create_collection(self, c: Collection) -> Collection:
+        with self._metrics.stage("store"):
+            return self.inner.create_collection(c)
+
+    def get_collection(self, tenant: str, name: str) -> Collection:
+        return self.inner.get_collection(tenant, name)
+
+    def list_collections(self, tenant: str) -> list[Collection]:
+        return self.inner.list_collections(tenant)
+
+    def delete_collection(self, tenant: str, name: str) -> int:
+        c = self.inner.get_collection(tenant, name)
+        with self._metrics.stage("store"):
+            removed = self.inner.delete_collection(tenant, name)
+        if self._drift is not None:
+            self._drift.forget(c)
+        return removed
+
+    def put(self, tenant: str, collection: str, chunks: Sequence[NewChunk], audit_index: int | None, *,
+            replace: bool = False) -> list[str]:
+        with self._metrics.stage("store"):
+            ids = self.inner.put(tenant, collection, chunks, audit_index, replace=replace)
+        if self._drift is not None and chunks:
+            try:
+                c = self.inner.get_collection(tenant, collection)
+                self._drift.observe(c, np.vstack([np.asarray(ch.vector, dtype=np.float32) for ch in chunks]))
+            except Exception:  # the write is committed; monitoring must not turn it into an error
+                log.exception("drift monitoring failed for a stored batch")
+        return ids
+
+    def get(self, tenant: str, collection: str, record_id: str) -> StoredChunk:
+        with self._metrics.stage("store"):
+            return self.inner.get(tenant, collection, record_id)
+
+    def document(self, tenant: str, collection: str, document_id: str) -> list[StoredChunk]:
+        with self._metrics.stage("store"):
+            return self.inner.document(tenant, collection, document_id)
+
+    def delete_document(self, tenant: str, collection: str, document_id: str) -> int:
+        with self._metrics.stage("store"):
+            return self.inner.delete_document(tenant, collection, document_id)
+
+    def search(self, tenant: str, collection: str, vector: np.ndarray, k: int,
+               filter: Mapping[str, Any] | None = None) -> list[Hit]:
+        with self._metrics.stage("store"):
+            return self.inner.search(tenant, collection, vector, k, filter)
+
+    def shred_tenant(self, tenant: str) -> int:
+        return self.inner.shred_tenant(tenant)
+
+    def health(self) -> dict[str, Any]:
+        return self.inner.health()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Backend extras (``flush`` for tests and tools) stay reachable through the wrapper.
+        return getattr(self.inner, name)

@@ -1,0 +1,143 @@
+"""The API-key, data-key and privacy-ledger tables in PostgreSQL, shared by every replica.
+
+Each class implements the same interface as its SQLite sibling (``ApiKeyRepository``, ``DataKeyRepository``,
+``LedgerBase``), so a key created or revoked through one replica is seen by the next request on any other:
+nothing is cached here (the data-key cache in ``Envelope`` expires on its own).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from gateway.auth.apikeys import ApiKeyRecord
+from gateway.crypto.datakeys import WrappedKey
+from gateway.pg.pool import PgDatabase
+from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, LedgerBase
+
+_KEY_COLUMNS = "key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at"
+_DATA_KEY_COLUMNS = "tenant, version, kek_version, wrapped, created"
+
+
+class PgApiKeyRepository:
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    def insert(self, record: ApiKeyRecord) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                (record.key_id, record.tenant, record.subject, record.role, record.digest, record.created_at,
+                 record.expires_at, record.revoked_at),
+            )  # fmt: skip
+
+    def find(self, key_id: str) -> ApiKeyRecord | None:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,)  # noqa: S608
+            ).fetchone()
+        return None if row is None else ApiKeyRecord(*row)
+
+    def revoke(self, key_id: str, when: str) -> bool:
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL", (when, key_id)
+            )
+            return cur.rowcount == 1
+
+    def list(self, tenant: str | None = None) -> list[ApiKeyRecord]:
+        with self._db.transaction() as conn:
+            if tenant is None:
+                rows = conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()  # noqa: S608
+            else:
+                rows = conn.execute(
+                    f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant = %s ORDER BY created_at",  # noqa: S608
+                    (tenant,),
+                ).fetchall()
+        return [ApiKeyRecord(*row) for row in rows]
+
+
+class PgDataKeyRepository:
+    """Wrapped data keys only; ``delete_tenant`` is the crypto-shred (VACUUM reclaims the dead rows' space)."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    def get(self, tenant: str, version: int) -> WrappedKey | None:
+        return self._one(
+            f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE tenant = %s AND version = %s",  # noqa: S608
+            (tenant, version),
+        )
+
+    def active(self, tenant: str) -> WrappedKey | None:
+        return self._one(
+            f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE tenant = %s "  # noqa: S608
+            "ORDER BY version DESC LIMIT 1",
+            (tenant,),
+        )
+
+    def put(self, key: WrappedKey) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO data_keys ({_DATA_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+                "ON CONFLICT (tenant, version) DO NOTHING",
+                (key.tenant, key.version, key.kek_version, key.wrapped, key.created.isoformat()),
+            )
+
+    def all(self) -> list[WrappedKey]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys ORDER BY tenant, version"  # noqa: S608
+            ).fetchall()
+        return [_wrapped(row) for row in rows]
+
+    def replace(self, key: WrappedKey) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE data_keys SET kek_version = %s, wrapped = %s WHERE tenant = %s AND version = %s",
+                (key.kek_version, key.wrapped, key.tenant, key.version),
+            )
+
+    def delete_tenant(self, tenant: str) -> int:
+        with self._db.transaction() as conn:
+            return int(conn.execute("DELETE FROM data_keys WHERE tenant = %s", (tenant,)).rowcount)
+
+    def _one(self, sql: str, params: tuple[object, ...]) -> WrappedKey | None:
+        with self._db.transaction() as conn:
+            row = conn.execute(sql, params).fetchone()
+        return None if row is None else _wrapped(row)
+
+
+def _wrapped(row: Sequence[Any]) -> WrappedKey:
+    tenant, version, kek_version, wrapped, created = row
+    return WrappedKey(str(tenant), int(version), int(kek_version), bytes(wrapped), datetime.fromisoformat(created))
+
+
+class PgPrivacyLedger(LedgerBase):
+    """One row per distinct release; ``ON CONFLICT DO NOTHING`` makes repeats free across replicas too."""
+
+    def __init__(self, db: PgDatabase, *, delta: float = DEFAULT_DELTA, radius: float = DEFAULT_RADIUS) -> None:
+        super().__init__(delta=delta, radius=radius)
+        self._db = db
+
+    def _insert_new(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        with self._db.transaction() as conn:
+            inserted = conn.execute(
+                "INSERT INTO privacy_releases (tenant, scope, sigma, digest) "
+                "SELECT %s, %s, %s, d FROM unnest(%s::bytea[]) AS d ON CONFLICT DO NOTHING",
+                (tenant, scope, sigma, list(digests)),
+            ).rowcount
+        return int(inserted)
+
+    def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT scope, sigma, COUNT(*) FROM privacy_releases WHERE tenant = %s GROUP BY scope, sigma",
+                (tenant,),
+            ).fetchall()
+        out: dict[str, dict[float, int]] = defaultdict(dict)
+        for scope, sigma, count in rows:
+            out[str(scope)][float(sigma)] = int(count)
+        return dict(out)

@@ -1,0 +1,214 @@
+"""The PostgreSQL backend's statements, its vector source and its shared index snapshots.
+
+Tables are created by ``gateway.pg.migrations``. ``store_chunks.id`` (BIGSERIAL, never reused) is the FAISS id;
+``store_changes`` is the change sequence every replica follows. Writers lock the collection's row
+(``SELECT ... FOR UPDATE``) before taking sequence numbers, so within one collection the change sequence
+commits in order: a replica that has applied up to seq s has seen every change of that collection below s.
+Changes are kept (``prune`` is a no-op): other replicas may still be behind any snapshot. Snapshots are
+encrypted exactly as the embedded backend's files, but stored in ``store_snapshots`` where every replica sees
+them (never in a local file); deleting the collection's row cascades to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.rows import TupleRow
+
+from gateway.crypto import Envelope, RecordContext
+from gateway.errors import DecryptionFailed, NotFound
+from gateway.pg.pool import PgDatabase
+from gateway.store.base import Collection, IntegrityFailure
+from gateway.store.codec import ChunkCodec, SealedChunk
+from gateway.store.indexes import Change
+from gateway.store.snapshots import SnapshotFiles
+
+Conn = psycopg.Connection[TupleRow]
+CHANNEL = "store"
+COLLECTION_COLUMNS = (
+    "tenant, name, model, model_version, dimension, index_type, retain_text, created_at, chunk_count"
+)
+CHUNK_COLUMNS = (
+    "id, record_id, document_id, chunk_index, span_start, span_end, vector, text, metadata, provenance, "
+    "key_version, created_at, audit_index"
+)
+
+
+def to_collection(row: Sequence[Any]) -> Collection:
+    tenant, name, model, version, dimension, index_type, retain, created, count = row
+    return Collection(tenant, name, model, version, int(dimension), index_type, bool(retain), created, int(count))
+
+
+def to_sealed(row: Sequence[Any]) -> tuple[int, SealedChunk]:
+    (chunk_id, record_id, document_id, index, start, end, vector, text, metadata, provenance,
+     key_version, created_at, audit_index) = row  # fmt: skip
+    return int(chunk_id), SealedChunk(
+        record_id, document_id, int(index), (int(start), int(end)), bytes(vector),
+        None if text is None else bytes(text), bytes(metadata), provenance, int(key_version), created_at,
+        None if audit_index is None else int(audit_index),
+    )  # fmt: skip
+
+
+def lock_collection(conn: Conn, c: Collection) -> None:
+    """Serialize writers of one collection across replicas; ``NotFound`` if it was dropped (or recreated)."""
+    row = conn.execute(
+        "SELECT created_at FROM store_collections WHERE tenant = %s AND name = %s FOR UPDATE", (c.tenant, c.name)
+    ).fetchone()
+    if row is None or row[0] != c.created_at:
+        raise NotFound("collection not found", param="collection")
+
+
+def insert_chunks(conn: Conn, c: Collection, sealed: Sequence[SealedChunk]) -> list[int]:
+    """Insert sealed chunks and their 'add' changes; returns their chunk ids (FAISS ids) in order."""
+    ids: list[int] = []
+    for s in sealed:
+        row = conn.execute(
+            "INSERT INTO store_chunks (record_id, tenant, collection, document_id, chunk_index, span_start, "
+            "span_end, vector, text, metadata, provenance, key_version, created_at, audit_index) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (s.record_id, c.tenant, c.name, s.document_id, s.chunk_index, s.span[0], s.span[1], s.vector,
+             s.text, s.metadata, s.provenance, s.key_version, s.created_at, s.audit_index),
+        ).fetchone()  # fmt: skip
+        ids.append(int(row[0]) if row else 0)
+    record_changes(conn, c, "add", ids)
+    count_chunks(conn, c, len(ids))
+    return ids
+
+
+def record_changes(conn: Conn, c: Collection, op: str, ids: Sequence[int]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (%s, %s, %s, %s)",
+            [(c.tenant, c.name, op, chunk_id) for chunk_id in ids],
+        )
+
+
+def count_chunks(conn: Conn, c: Collection, delta: int) -> None:
+    conn.execute(
+        "UPDATE store_collections SET chunk_count = chunk_count + %s WHERE tenant = %s AND name = %s",
+        (delta, c.tenant, c.name),
+    )
+
+
+def delete_documents(conn: Conn, c: Collection, documents: set[str]) -> list[int]:
+    """Delete the documents' chunks, recording a 'remove' change each; returns their chunk ids."""
+    rows = conn.execute(
+        "DELETE FROM store_chunks WHERE tenant = %s AND collection = %s AND document_id = ANY(%s) RETURNING id",
+        (c.tenant, c.name, sorted(documents)),
+    ).fetchall()
+    removed = sorted(int(r[0]) for r in rows)
+    record_changes(conn, c, "remove", removed)
+    count_chunks(conn, c, -len(removed))
+    return removed
+
+
+def delete_collection(conn: Conn, tenant: str, name: str) -> int | None:
+    """Delete a collection, its chunks and snapshot, recording a 'drop' change; None if there was none."""
+    row = conn.execute(
+        "DELETE FROM store_collections WHERE tenant = %s AND name = %s RETURNING chunk_count", (tenant, name)
+    ).fetchone()
+    if row is None:
+        return None
+    conn.execute(
+        "INSERT INTO store_changes (tenant, collection, op) VALUES (%s, %s, 'drop')", (tenant, name)
+    )
+    return int(row[0])
+
+
+class PgVectorSource:
+    """Decrypted vectors and the change sequence, for ``IndexManager``; unreadable vectors are reported."""
+
+    def __init__(self, db: PgDatabase, codec: ChunkCodec, report: Callable[[IntegrityFailure], None]) -> None:
+        self._db = db
+        self._codec = codec
+        self._report = report
+
+    def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
+        with self._db.transaction() as conn:
+            # The collection's row is share-locked against its writers (they take it FOR UPDATE) until commit,
+            # so the seq read matches the rows read.
+            conn.execute(
+                "SELECT 1 FROM store_collections WHERE tenant = %s AND name = %s FOR SHARE", (c.tenant, c.name)
+            )
+            row = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM store_changes WHERE tenant = %s AND collection = %s",
+                (c.tenant, c.name),
+            ).fetchone()
+            rows = conn.execute(
+                "SELECT id, record_id, vector FROM store_chunks WHERE tenant = %s AND collection = %s ORDER BY id",
+                (c.tenant, c.name),
+            ).fetchall()
+        ids, vectors = self._open(c, rows)
+        return (int(row[0]) if row else 0), ids, vectors
+
+    def changes_after(self, c: Collection, seq: int) -> list[Change]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT seq, op, chunk_id FROM store_changes WHERE tenant = %s AND collection = %s AND seq > %s "
+                "ORDER BY seq",
+                (c.tenant, c.name, seq),
+            ).fetchall()
+        return [Change(int(s), str(op), None if chunk is None else int(chunk)) for s, op, chunk in rows]
+
+    def prune(self, c: Collection, seq: int) -> None:
+        """Kept: another replica may not have applied these changes yet (see the module docstring)."""
+
+    def vectors(self, c: Collection, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, record_id, vector FROM store_chunks WHERE id = ANY(%s) AND tenant = %s "
+                "AND collection = %s ORDER BY id",
+                (list(ids), c.tenant, c.name),
+            ).fetchall()
+        return self._open(c, rows)
+
+    def _open(self, c: Collection, rows: Sequence[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray]:
+        ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        for chunk_id, record_id, blob in rows:
+            try:
+                vectors.append(self._codec.open_vector(c, record_id, bytes(blob)))
+            except DecryptionFailed:
+                self._report(IntegrityFailure(c.tenant, c.name, record_id, "index"))
+                continue
+            ids.append(int(chunk_id))
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, c.dimension), dtype=np.float32)
+        return np.asarray(ids, dtype=np.int64), np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+class PgSnapshots(SnapshotFiles):
+    """``SnapshotFiles``' interface over the shared ``store_snapshots`` table: no local file at all."""
+
+    def __init__(self, db: PgDatabase, envelope: Envelope) -> None:
+        self._db = db
+        self._envelope = envelope
+        self.directory = Path("/nonexistent")  # never used: kept for the parent's attribute
+
+    def write(self, c: Collection, payload: bytes) -> None:
+        sealed = self._envelope.encrypt_snapshot(_context(c), payload)
+        with self._db.transaction() as conn:  # only while this very collection (same created_at) exists
+            conn.execute(
+                "INSERT INTO store_snapshots (tenant, collection, payload) SELECT %s, %s, %s WHERE EXISTS "
+                "(SELECT 1 FROM store_collections WHERE tenant = %s AND name = %s AND created_at = %s) "
+                "ON CONFLICT (tenant, collection) DO UPDATE SET payload = excluded.payload",
+                (c.tenant, c.name, sealed, c.tenant, c.name, c.created_at),
+            )
+
+    def read(self, c: Collection) -> bytes | None:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT payload FROM store_snapshots WHERE tenant = %s AND collection = %s", (c.tenant, c.name)
+            ).fetchone()
+        return None if row is None else self._envelope.decrypt_snapshot(_context(c), bytes(row[0]))
+
+    def delete(self, tenant: str, collection: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM store_snapshots WHERE tenant = %s AND collection = %s", (tenant, collection))
+
+
+def _context(c: Collection) -> RecordContext:
+    return RecordContext.index(c.tenant, c.name, c.model_version)

@@ -1,0 +1,1 @@
+"""Hardening tests: fuzzing, isolation properties, crash safety, limits, no egress, secrets hygiene."""

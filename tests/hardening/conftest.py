@@ -1,0 +1,19 @@
+"""Fixtures of the hardening suite: one in-process gateway with fakes per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.hardening.kit import Gateway, build_gateway
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Gateway]]:
+    app, gw = build_gateway(tmp_path)
+    with TestClient(app) as client:
+        yield client, gw

@@ -1,0 +1,115 @@
+"""/metrics parses with the Prometheus parser and counts outcomes; planted PII and keys reach no metric, no log."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.observability.logs import JsonFormatter, request_id_var, safe_value, scrub
+from tests.unit.gateway.conftest import App, app  # noqa: F401 - the in-process gateway fixture
+
+PLANTED_EMAIL = "mallory.secret@example.org"
+PLANTED_SSN = "123-45-6789"
+
+
+def _families(text: str) -> dict[str, list[tuple[str, dict[str, str], float]]]:
+    out: dict[str, list[tuple[str, dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        out[family.name] = [(s.name, s.labels, s.value) for s in family.samples]
+    return out
+
+
+def test_when_requests_are_served_then_metrics_parse_and_count_them(app: App) -> None:  # noqa: F811
+    key = app.key("acme", "svc", "writer")
+    ok = app.client.post("/v1/embeddings", json={"input": f"write to {PLANTED_EMAIL}", "model": "all-MiniLM-L6-v2"},
+                         headers=app.auth(key))
+    assert ok.status_code == 200
+    denied = app.client.post("/v1/embeddings", json={"input": "x"}, headers=app.auth("gk_nope_nope"))
+    assert denied.status_code == 401
+    body = app.client.get("/metrics")
+    assert body.status_code == 200
+    families = _families(body.text)
+    requests = families["gateway_requests"]
+    assert ("gateway_requests_total", {"route": "POST /v1/embeddings", "decision": "allow", "status": "200"},
+            1.0) in requests
+    assert any(s[1]["decision"] == "deny" and s[1]["status"] == "401" for s in requests)
+    pii = families["gateway_pii_entities"]
+    assert ("gateway_pii_entities_total", {"entity_type": "EMAIL_ADDRESS", "action": "redact"}, 1.0) in pii
+    assert any(s[0] == "gateway_batch_size_count" and s[1]["batcher"] == "embed" and s[2] >= 1
+               for s in families["gateway_batch_size"])
+    stages = {s[1]["stage"] for s in families["gateway_stage_duration_seconds"] if s[0].endswith("_count")}
+    assert {"pii", "embed", "audit", "store"} <= stages
+    assert {s[1]["queue"] for s in families["gateway_queue_depth"]} == {"pii", "embed"}
+    assert families["gateway_audit_log_entries"][0][2] >= 2
+
+
+def test_when_pii_and_keys_are_planted_then_neither_metrics_nor_logs_show_them(app: App) -> None:  # noqa: F811
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        key = app.key("acme", "svc", "writer")
+        text = f"SSN {PLANTED_SSN}, mail {PLANTED_EMAIL}, key {key}"
+        app.client.post("/v1/embeddings", json={"input": text}, headers=app.auth(key))
+        app.client.post("/v1/embeddings", json={"input": text}, headers=app.auth(key + "x"))
+        logging.getLogger("gateway.test").warning("caller sent %s with %s", text, key)
+        logging.getLogger("gateway.test").error(f"interpolated by mistake: {text}")
+        try:
+            raise ValueError(text)
+        except ValueError:
+            logging.getLogger("gateway.test").exception("failed")
+        metrics = app.client.get("/metrics").text
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    logs = stream.getvalue()
+    assert "caller sent" in logs and "ValueError" in logs
+    secret = key.rsplit("_", 1)[-1]
+    for planted in (PLANTED_SSN, PLANTED_EMAIL, key, secret, "mallory"):
+        assert planted not in logs
+        assert planted not in metrics
+
+
+def test_when_a_record_is_formatted_then_it_is_one_json_object_with_the_request_id() -> None:
+    import json
+
+    token = request_id_var.set("req123")
+    try:
+        record = logging.LogRecord("gateway.x", logging.INFO, __file__, 1, "stored %s chunks in %s", (3, "docs"),
+                                   None)
+        line = JsonFormatter().format(record)
+    finally:
+        request_id_var.reset(token)
+    data = json.loads(line)
+    assert data["request_id"] == "req123" and data["args"] == [3, "docs"] and data["level"] == "INFO"
+    assert "\n" not in line
+
+
+def test_when_values_look_like_secrets_or_pii_then_only_their_shape_is_logged() -> None:
+    assert safe_value("collection.search") == "collection.search"
+    assert safe_value("John Smith") == "<str len=10>"
+    assert safe_value("4111 1111 1111 1111").startswith("<str")
+    assert safe_value("gk_0123456789abcdef_s3cr3t") .startswith("<str")
+    assert scrub("card 4111-1111-1111-1111 for a@b.co") == "card <redacted> for <redacted>"
+
+
+def test_when_a_metric_exists_then_docs_observability_lists_it() -> None:
+    from pathlib import Path
+
+    from gateway.observability.metrics import GatewayMetrics
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "observability.md").read_text()
+    metrics = GatewayMetrics()
+    metrics.sources.audit_size = lambda: 1
+    metrics.sources.audit_checkpoint = lambda: "note"
+    names = {f.name for f in text_string_to_metric_families(metrics.render().decode())}
+    counters = {"gateway_requests", "gateway_pii_entities", "gateway_drift_alerts", "gateway_migrated_records"}
+    for name in sorted(n for n in names if not n.endswith("_created")):
+        shown = name + "_total" if name in counters else name
+        assert f"`{shown}`" in doc, name

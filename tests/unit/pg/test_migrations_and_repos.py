@@ -1,0 +1,63 @@
+"""Migrations, and the API-key, data-key and privacy-ledger tables replicas share."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from gateway.auth.apikeys import authenticate, create_key
+from gateway.crypto import WrappedKey
+from gateway.pg.migrations import MIGRATIONS, applied, upgrade
+from gateway.pg.pool import PgDatabase
+from gateway.pg.repos import PgApiKeyRepository, PgDataKeyRepository, PgPrivacyLedger
+from tests.unit.pg.pgkit import TempSchema
+
+
+def test_when_upgraded_twice_then_the_second_run_applies_nothing(db: PgDatabase) -> None:
+    assert upgrade(db) == []
+    assert applied(db) == [m.version for m in MIGRATIONS]
+
+
+def test_when_replicas_upgrade_at_once_then_each_migration_is_applied_exactly_once(schema: TempSchema) -> None:
+    dbs = [PgDatabase(schema.url, max_size=1) for _ in range(3)]
+    results: list[list[int]] = []
+    threads = [threading.Thread(target=lambda d=d: results.append(upgrade(d))) for d in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(v for r in results for v in r) == [m.version for m in MIGRATIONS]
+    for d in dbs:
+        d.close()
+
+
+def test_when_a_key_is_created_through_one_replica_then_another_authenticates_it(schema: TempSchema) -> None:
+    one, other = PgDatabase(schema.url, max_size=1), PgDatabase(schema.url, max_size=1)
+    upgrade(one)
+    key, record = create_key(PgApiKeyRepository(one), "acme", "alice", "writer")
+    assert authenticate(PgApiKeyRepository(other), key).key_id == record.key_id
+    assert PgApiKeyRepository(other).revoke(record.key_id, "2025-01-01T00:00:00+00:00")
+    assert [r.revoked_at for r in PgApiKeyRepository(one).list("acme")] == ["2025-01-01T00:00:00+00:00"]
+    one.close()
+    other.close()
+
+
+def test_when_data_keys_are_put_twice_then_the_first_is_kept_and_shredding_removes_all(db: PgDatabase) -> None:
+    repo = PgDataKeyRepository(db)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    repo.put(WrappedKey("acme", 1, 1, b"first", now))
+    repo.put(WrappedKey("acme", 1, 1, b"racing", now))
+    repo.put(WrappedKey("acme", 2, 1, b"second", now))
+    assert repo.get("acme", 1).wrapped == b"first"  # type: ignore[union-attr]
+    assert repo.active("acme").version == 2  # type: ignore[union-attr]
+    repo.replace(WrappedKey("acme", 1, 2, b"rewrapped", now))
+    assert [(k.version, k.kek_version) for k in repo.all()] == [(1, 2), (2, 1)]
+    assert repo.delete_tenant("acme") == 2 and repo.active("acme") is None
+
+
+def test_when_a_release_repeats_then_the_ledger_charges_it_once(db: PgDatabase) -> None:
+    ledger = PgPrivacyLedger(db)
+    first = ledger.record("acme", "embeddings", 0.05, [b"a", b"b", b"a"])
+    again = ledger.record("acme", "embeddings", 0.05, [b"a", b"c"])
+    assert (first.releases_new, again.releases_new, again.releases_total) == (2, 1, 3)
+    assert ledger.view("acme").total.releases == 3
