@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,6 +49,15 @@ class SentenceTransformerEmbedder:
         if fp16 and device.startswith("cuda"):
             self._model.half()
         self._tokenizer: Any = self._model.tokenizer
+
+    @property
+    def model(self) -> Any:
+        """The loaded sentence-transformers model (for fingerprinting a derived variant)."""
+        return self._model
+
+    def quantize_model(self, quantize: Callable[[Any], Any]) -> None:
+        """Replace the model by ``quantize(model)``; see ``gateway.quantize`` (its spec and fingerprint)."""
+        self._model = quantize(self._model)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

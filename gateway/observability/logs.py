@@ -95,4 +95,10 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> log
         lib = logging.getLogger(name)
         lib.handlers.clear()
         lib.propagate = True
+    # Presidio announces every recognizer it loads; our own start-up line says what matters.
+    for name in ("presidio-analyzer", "presidio-anonymizer", "sentence_transformers", "httpx"):
+        lib = logging.getLogger(name)
+        lib.handlers.clear()
+        lib.propagate = True
+        lib.setLevel(max(logging.WARNING, root.level))
     return handler

@@ -68,7 +68,9 @@ def _workload(url: str, auth: dict[str, str], round_no: int, acked: set[str], st
                 acked.add(doc_id)
 
 
-def _check_consistent(url: str, auth: dict[str, str], acked: set[str], auditor: dict[str, str]) -> None:
+def _check_consistent(
+    url: str, auth: dict[str, str], acked: set[str], auditor: dict[str, str]
+) -> tuple[list[bytes], str]:
     with httpx.Client(base_url=url, timeout=10) as client:
         for doc_id in acked:  # nothing acknowledged is lost
             r = client.get(f"/v1/collections/c/documents/{doc_id}", headers=auth)
@@ -85,7 +87,7 @@ def _check_consistent(url: str, auth: dict[str, str], acked: set[str], auditor: 
             end = min(size, len(leaves) + 1000)
             page = client.get(f"/v1/audit/entries?start={len(leaves)}&end={end}", headers=auditor).json()
             leaves += [base64.b64decode(e) for e in page["entries"]]
-        return leaves, note  # type: ignore[return-value]
+        return leaves, note
 
 
 @pytest.mark.slow

@@ -25,11 +25,11 @@ def _concrete(path: str) -> str:
 
 
 def _routes(app: Any) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for method in sorted(route.methods - {"OPTIONS", "HEAD"}):
-                out.append((method, route.path))
+                out.append((str(method), route.path))
     return out
 
 
