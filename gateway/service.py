@@ -217,7 +217,9 @@ def build_services(
         else SQLiteStore(settings.data_dir, envelope, db, on_integrity_failure=integrity_failure)
     )
     apikeys: ApiKeyRepository = pg.apikeys if pg is not None else SQLiteApiKeyRepository(db)
-    collections = CollectionService(store, pipeline, registry, embedder.offsets)
+    collections = CollectionService(
+        store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens
+    )
     observability = attach(metrics, collections, db, envelope, policy, audit_log, auditor,
                            {"pii": detect_batcher, "embed": embed_batcher})
     audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)

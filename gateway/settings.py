@@ -36,6 +36,8 @@ class Settings:
     max_inputs: int = 2048
     max_text_chars: int = 32_768
     max_documents_per_ingest: int = 256
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 40
     max_concurrent_per_key: int = 16
     batch_max_tokens: int = 8192
     batch_max_size: int = 128
@@ -109,6 +111,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             raise ConfigurationError(f"unknown setting {name!r}")
         values[name] = _coerce(name, raw, getattr(defaults, name))
     settings = dataclasses.replace(defaults, **values)
+    if not 8 <= settings.chunk_tokens <= 254 or not 0 <= settings.chunk_overlap_tokens < settings.chunk_tokens // 2:
+        raise ConfigurationError(
+            "settings chunk_tokens/chunk_overlap_tokens: need 8 <= chunk_tokens <= 254 (the model reads 256 word "
+            "pieces, 2 of them special) and 0 <= chunk_overlap_tokens < chunk_tokens / 2"
+        )
     if settings.vector_transform not in {"default", "identity"}:
         raise ConfigurationError("setting vector_transform: must be 'default' or 'identity'")
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
