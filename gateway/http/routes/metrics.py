@@ -19,4 +19,6 @@ from gateway.service import Services
 async def metrics(services: Services) -> Response[Any]:
     obs = services.observability
     body = obs.metrics.render() if obs is not None else b""
-    return Response(body, media_type=CONTENT_TYPE, status_code=200 if obs is not None else 503)
+    # Litestar appends "; charset=utf-8" to text types itself.
+    media_type = CONTENT_TYPE.replace("; charset=utf-8", "")
+    return Response(body, media_type=media_type, status_code=200 if obs is not None else 503)
