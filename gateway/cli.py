@@ -209,16 +209,18 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.crypto.keyfiles import load_keys
+    from gateway.runlock import hold
+
+    load_keys(settings.keys_dir)  # refuse to start without keys, before importing anything heavy
+    lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
+
     import uvicorn
 
-    from gateway.crypto.keyfiles import load_keys
     from gateway.http.app import create_app
-    from gateway.runlock import hold
     from gateway.service import build_services
 
     configure_logging(settings.log_level)  # JSON lines on stderr, scrubbed of secrets and PII
-    load_keys(settings.keys_dir)  # refuse to start without keys, before loading anything heavy
-    lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     print(f"loading model and PII detector (policy {settings.policy_dir}, data {settings.data_dir}) ...",
           file=sys.stderr)
     services = build_services(settings)

@@ -16,6 +16,7 @@ from audit.report_html import render_html
 from gateway.errors import NotFound
 from gateway.http.console import evidence, pages, query
 from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded, security_headers, sessions_of
+from gateway.http.console.projection_view import collections_view, projection_view
 from gateway.http.console.signin import HOME, sign_in, sign_out
 from gateway.service import Services
 
@@ -114,7 +115,22 @@ async def report_json(request: Request[Any, Any, Any], services: Services) -> Re
     return await console_guarded(request, services, _report_view("json"))
 
 
+@get("/collections", summary="The tenant's collections", include_in_schema=False)
+async def collections(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, collections_view)
+
+
+_projection = projection_view()
+
+
+@get("/collections/{name:str}/projection", summary="2-D projection and drift of a collection",
+     include_in_schema=False)
+async def projection(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, _projection)
+
+
 router = Router(
     path=pages.BASE,
-    route_handlers=[home, signin, signout, entries, entry, checkpoint, report_html, report_json],
+    route_handlers=[home, signin, signout, entries, entry, checkpoint, report_html, report_json, collections,
+                    projection],
 )
