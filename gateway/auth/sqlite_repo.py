@@ -1,8 +1,13 @@
-"""API key records in the embedded SQLite database."""
+"""API key records in the embedded SQLite database.
+
+``KEY_COLUMNS`` and ``list_query`` are shared with ``gateway.pg.repos.PgApiKeyRepository``, which keeps the same
+table; only the placeholder style and the connection handling differ.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import astuple
 
 from gateway.auth.apikeys import ApiKeyRecord
 from gateway.db import SQLiteDatabase
@@ -20,7 +25,14 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 """
 
-_COLUMNS = "key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at"
+KEY_COLUMNS = "key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at"
+
+
+def list_query(tenant: str | None, mark: str) -> tuple[str, tuple[str, ...]]:
+    """The SELECT (with ``mark``, ``?`` or ``%s``, as its placeholder) and parameters of ``list``: oldest first."""
+    if tenant is None:
+        return f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at", ()  # noqa: S608 - constant columns
+    return f"SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant = {mark} ORDER BY created_at", (tenant,)  # noqa: S608
 
 
 def _record(row: sqlite3.Row | tuple[str, ...]) -> ApiKeyRecord:
@@ -34,14 +46,13 @@ class SQLiteApiKeyRepository:
 
     def insert(self, record: ApiKeyRecord) -> None:
         self._db.connect().execute(
-            f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant columns
-            (record.key_id, record.tenant, record.subject, record.role, record.digest, record.created_at,
-             record.expires_at, record.revoked_at),
+            f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant columns
+            astuple(record),  # the record's fields are the columns, in order (as ``_record`` reads them)
         )
 
     def find(self, key_id: str) -> ApiKeyRecord | None:
         row = self._db.connect().execute(
-            f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)  # noqa: S608 - constant columns
+            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)  # noqa: S608 - constant columns
         ).fetchone()
         return _record(row) if row else None
 
@@ -52,12 +63,4 @@ class SQLiteApiKeyRepository:
         return cur.rowcount == 1
 
     def list(self, tenant: str | None = None) -> list[ApiKeyRecord]:
-        conn = self._db.connect()
-        if tenant is None:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()  # noqa: S608
-        else:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE tenant = ? ORDER BY created_at",  # noqa: S608
-                (tenant,),
-            ).fetchall()
-        return [_record(r) for r in rows]
+        return [_record(r) for r in self._db.connect().execute(*list_query(tenant, "?")).fetchall()]

@@ -7,17 +7,18 @@ nothing is cached here (the data-key cache in ``Envelope`` expires on its own).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import astuple
 from datetime import datetime
 from typing import Any
 
 from gateway.auth.apikeys import ApiKeyRecord
+from gateway.auth.sqlite_repo import KEY_COLUMNS, list_query
 from gateway.crypto.datakeys import WrappedKey
 from gateway.pg.pool import PgDatabase
 from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, LedgerBase
+from gateway.privacy.ledger_sqlite import counts_by_scope
 
-_KEY_COLUMNS = "key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at"
 _DATA_KEY_COLUMNS = "tenant, version, kek_version, wrapped, created"
 
 
@@ -28,15 +29,14 @@ class PgApiKeyRepository:
     def insert(self, record: ApiKeyRecord) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
-                (record.key_id, record.tenant, record.subject, record.role, record.digest, record.created_at,
-                 record.expires_at, record.revoked_at),
-            )  # fmt: skip
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                astuple(record),  # the record's fields are the columns, in order
+            )
 
     def find(self, key_id: str) -> ApiKeyRecord | None:
         with self._db.transaction() as conn:
             row = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,)  # noqa: S608
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,)  # noqa: S608
             ).fetchone()
         return None if row is None else ApiKeyRecord(*row)
 
@@ -49,13 +49,7 @@ class PgApiKeyRepository:
 
     def list(self, tenant: str | None = None) -> list[ApiKeyRecord]:
         with self._db.transaction() as conn:
-            if tenant is None:
-                rows = conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()  # noqa: S608
-            else:
-                rows = conn.execute(
-                    f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant = %s ORDER BY created_at",  # noqa: S608
-                    (tenant,),
-                ).fetchall()
+            rows = conn.execute(*list_query(tenant, "%s")).fetchall()
         return [ApiKeyRecord(*row) for row in rows]
 
 
@@ -137,7 +131,4 @@ class PgPrivacyLedger(LedgerBase):
                 "SELECT scope, sigma, COUNT(*) FROM privacy_releases WHERE tenant = %s GROUP BY scope, sigma",
                 (tenant,),
             ).fetchall()
-        out: dict[str, dict[float, int]] = defaultdict(dict)
-        for scope, sigma, count in rows:
-            out[str(scope)][float(sigma)] = int(count)
-        return dict(out)
+        return counts_by_scope(rows)

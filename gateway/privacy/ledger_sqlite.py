@@ -10,8 +10,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, LedgerBase
 
@@ -78,7 +79,12 @@ class SQLitePrivacyLedger(LedgerBase):
                 "SELECT scope, sigma, COUNT(*) FROM privacy_releases WHERE tenant = ? GROUP BY scope, sigma",
                 (tenant,),
             ).fetchall()
-        out: dict[str, dict[float, int]] = defaultdict(dict)
-        for scope, sigma, count in rows:
-            out[str(scope)][float(sigma)] = int(count)
-        return dict(out)
+        return counts_by_scope(rows)
+
+
+def counts_by_scope(rows: Iterable[Sequence[Any]]) -> dict[str, dict[float, int]]:
+    """(scope, sigma, count) rows as ``LedgerBase._counts`` returns them (shared with the PostgreSQL ledger)."""
+    out: dict[str, dict[float, int]] = defaultdict(dict)
+    for scope, sigma, count in rows:
+        out[str(scope)][float(sigma)] = int(count)
+    return dict(out)

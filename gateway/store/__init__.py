@@ -1,7 +1,9 @@
 """Encrypted vector storage with provenance: the ``Store`` interface and its embedded backend.
 
-``base`` defines the interface and records; ``codec`` how a chunk becomes ciphertexts (shared by backends);
-``faiss_index`` and ``indexes`` the FAISS side; ``sqlite`` the embedded backend. See ``docs/storage.md``.
+``base`` defines the interface and records; ``codec`` how a chunk becomes ciphertexts, ``rows`` the row mapping
+and ``engine`` the backend-independent ``Store`` logic (all shared by backends); ``faiss_index`` and
+``indexes`` the FAISS side; ``sqlite`` the embedded backend, ``postgres`` the scale-out one. See
+``docs/storage.md``.
 """
 
 from gateway.store.base import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +54,34 @@ class VectorSource(Protocol):
     def prune(self, c: Collection, seq: int) -> None:
         """A snapshot now covers the collection's changes up to ``seq``: they may be forgotten (or kept)."""
         ...
+
+
+def catch_up(
+    source: VectorSource, c: Collection, index: VectorIndex, known: Mapping[int, np.ndarray] | None = None
+) -> bool:
+    """Apply the changes after ``index.applied_seq``; False when the collection was dropped (forget the index).
+
+    Vectors in ``known`` (a replica's own writes, by chunk id) are taken from memory, the others are read.
+    """
+    changes = source.changes_after(c, index.applied_seq)
+    if not changes:
+        return True
+    if any(change.op == "drop" for change in changes):
+        return False
+    added = {ch.chunk_id for ch in changes if ch.op == "add" and ch.chunk_id is not None}
+    removed = {ch.chunk_id for ch in changes if ch.op == "remove" and ch.chunk_id is not None}
+    last = changes[-1].seq
+    # Chunk ids are never reused, so only the net effect matters.
+    index.remove(np.array(sorted(removed - added), dtype=np.int64), last)
+    wanted = sorted(added - removed)
+    known = known or {}
+    ids, vectors = source.vectors(c, [i for i in wanted if i not in known])
+    own = [i for i in wanted if i in known]
+    if own:
+        ids = np.concatenate([np.asarray(own, dtype=np.int64), ids])
+        vectors = np.vstack([np.asarray([known[i] for i in own], dtype=np.float32).reshape(-1, c.dimension), vectors])
+    index.add(ids, vectors, last)
+    return True
 
 
 class IndexManager:
@@ -168,19 +196,7 @@ class IndexManager:
 
     def _replay(self, c: Collection, index: VectorIndex) -> bool:
         """Bring ``index`` up to date; False when the collection was dropped meanwhile (rebuild instead)."""
-        changes = self._source.changes_after(c, index.applied_seq)
-        if not changes:
-            return True
-        if any(change.op == "drop" for change in changes):
-            return False
-        added = {ch.chunk_id for ch in changes if ch.op == "add" and ch.chunk_id is not None}
-        removed = {ch.chunk_id for ch in changes if ch.op == "remove" and ch.chunk_id is not None}
-        last = changes[-1].seq
-        # Chunk ids are never reused, so only the net effect matters.
-        index.remove(np.array(sorted(removed - added), dtype=np.int64), last)
-        ids, vectors = self._source.vectors(c, sorted(added - removed))
-        index.add(ids, vectors, last)
-        return True
+        return catch_up(self._source, c, index)
 
     def _submit(self, kind: str, c: Collection) -> None:
         job = (kind, (c.tenant, c.name))

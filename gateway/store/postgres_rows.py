@@ -13,44 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psycopg
 from psycopg.rows import TupleRow
 
 from gateway.crypto import Envelope, RecordContext
-from gateway.errors import DecryptionFailed, NotFound
+from gateway.errors import NotFound
 from gateway.pg.pool import PgDatabase
 from gateway.store.base import Collection, IntegrityFailure
 from gateway.store.codec import ChunkCodec, SealedChunk
 from gateway.store.indexes import Change
+from gateway.store.rows import DecryptingSource, chunk_values, insert_chunk_sql
 from gateway.store.snapshots import SnapshotFiles
 
 Conn = psycopg.Connection[TupleRow]
 CHANNEL = "store"
-COLLECTION_COLUMNS = (
-    "tenant, name, model, model_version, dimension, index_type, retain_text, created_at, chunk_count"
-)
-CHUNK_COLUMNS = (
-    "id, record_id, document_id, chunk_index, span_start, span_end, vector, text, metadata, provenance, "
-    "key_version, created_at, audit_index"
-)
-
-
-def to_collection(row: Sequence[Any]) -> Collection:
-    tenant, name, model, version, dimension, index_type, retain, created, count = row
-    return Collection(tenant, name, model, version, int(dimension), index_type, bool(retain), created, int(count))
-
-
-def to_sealed(row: Sequence[Any]) -> tuple[int, SealedChunk]:
-    (chunk_id, record_id, document_id, index, start, end, vector, text, metadata, provenance,
-     key_version, created_at, audit_index) = row  # fmt: skip
-    return int(chunk_id), SealedChunk(
-        record_id, document_id, int(index), (int(start), int(end)), bytes(vector),
-        None if text is None else bytes(text), bytes(metadata), provenance, int(key_version), created_at,
-        None if audit_index is None else int(audit_index),
-    )  # fmt: skip
+_INSERT_CHUNK = insert_chunk_sql("%s") + " RETURNING id"
 
 
 def lock_collection(conn: Conn, c: Collection) -> None:
@@ -66,13 +45,7 @@ def insert_chunks(conn: Conn, c: Collection, sealed: Sequence[SealedChunk]) -> l
     """Insert sealed chunks and their 'add' changes; returns their chunk ids (FAISS ids) in order."""
     ids: list[int] = []
     for s in sealed:
-        row = conn.execute(
-            "INSERT INTO store_chunks (record_id, tenant, collection, document_id, chunk_index, span_start, "
-            "span_end, vector, text, metadata, provenance, key_version, created_at, audit_index) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (s.record_id, c.tenant, c.name, s.document_id, s.chunk_index, s.span[0], s.span[1], s.vector,
-             s.text, s.metadata, s.provenance, s.key_version, s.created_at, s.audit_index),
-        ).fetchone()  # fmt: skip
+        row = conn.execute(_INSERT_CHUNK, chunk_values(c, s)).fetchone()
         ids.append(int(row[0]) if row else 0)
     record_changes(conn, c, "add", ids)
     count_chunks(conn, c, len(ids))
@@ -119,13 +92,12 @@ def delete_collection(conn: Conn, tenant: str, name: str) -> int | None:
     return int(row[0])
 
 
-class PgVectorSource:
+class PgVectorSource(DecryptingSource):
     """Decrypted vectors and the change sequence, for ``IndexManager``; unreadable vectors are reported."""
 
     def __init__(self, db: PgDatabase, codec: ChunkCodec, report: Callable[[IntegrityFailure], None]) -> None:
+        super().__init__(codec, report)
         self._db = db
-        self._codec = codec
-        self._report = report
 
     def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
         with self._db.transaction() as conn:
@@ -165,19 +137,6 @@ class PgVectorSource:
                 (list(ids), c.tenant, c.name),
             ).fetchall()
         return self._open(c, rows)
-
-    def _open(self, c: Collection, rows: Sequence[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray]:
-        ids: list[int] = []
-        vectors: list[np.ndarray] = []
-        for chunk_id, record_id, blob in rows:
-            try:
-                vectors.append(self._codec.open_vector(c, record_id, bytes(blob)))
-            except DecryptionFailed:
-                self._report(IntegrityFailure(c.tenant, c.name, record_id, "index"))
-                continue
-            ids.append(int(chunk_id))
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, c.dimension), dtype=np.float32)
-        return np.asarray(ids, dtype=np.int64), np.ascontiguousarray(matrix, dtype=np.float32)
 
 
 class PgSnapshots(SnapshotFiles):

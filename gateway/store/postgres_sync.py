@@ -1,7 +1,7 @@
 """Keeping a replica's in-memory FAISS indexes current from the shared change sequence.
 
-``catch_up`` applies a collection's changes after the index's ``applied_seq``: vectors this replica just
-wrote come from memory, others are read and decrypted. ``ReplicaSync`` remembers which collections this
+``indexes.catch_up`` applies a collection's changes after the index's ``applied_seq``: vectors this replica
+just wrote come from memory, others are read and decrypted. ``ReplicaSync`` remembers which collections this
 replica has loaded and, on each wakeup (NOTIFY or poll), finds with one query which of them changed and
 catches those up; the lag it measures (commit of a change to its application here) is what
 ``docs/postgres.md`` reports.
@@ -18,32 +18,9 @@ import numpy as np
 from gateway.pg.pool import PgDatabase
 from gateway.store.base import Collection
 from gateway.store.faiss_index import VectorIndex
-from gateway.store.indexes import IndexManager, VectorSource
+from gateway.store.indexes import IndexManager, VectorSource, catch_up
 
 Key = tuple[str, str]
-
-
-def catch_up(
-    source: VectorSource, c: Collection, index: VectorIndex, known: Mapping[int, np.ndarray] | None = None
-) -> bool:
-    """Apply the changes after ``index.applied_seq``; False when the collection was dropped (forget the index)."""
-    changes = source.changes_after(c, index.applied_seq)
-    if not changes:
-        return True
-    if any(change.op == "drop" for change in changes):
-        return False
-    added = {ch.chunk_id for ch in changes if ch.op == "add" and ch.chunk_id is not None}
-    removed = {ch.chunk_id for ch in changes if ch.op == "remove" and ch.chunk_id is not None}
-    last = changes[-1].seq
-    index.remove(np.array(sorted(removed - added), dtype=np.int64), last)
-    wanted = sorted(added - removed)
-    known = known or {}
-    read_ids, read_vectors = source.vectors(c, [i for i in wanted if i not in known])
-    own = [i for i in wanted if i in known]
-    ids = np.concatenate([np.asarray(own, dtype=np.int64), read_ids])
-    vectors = np.vstack([np.asarray([known[i] for i in own], dtype=np.float32).reshape(-1, c.dimension), read_vectors])
-    index.add(ids, vectors, last)
-    return True
 
 
 class ReplicaSync:

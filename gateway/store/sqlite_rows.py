@@ -1,8 +1,9 @@
-"""The embedded backend's tables, row mapping, and the vector source its FAISS indexes are built from.
+"""The embedded backend's tables, statements, and the vector source its FAISS indexes are built from.
 
 Tables are prefixed ``store_`` because the embedded database file may be shared with the key, audit and
 API-key tables. ``store_chunks.id`` (AUTOINCREMENT, so never reused) is the FAISS id of the chunk;
-``store_changes`` is the change sequence snapshots record and replicas follow. See ``docs/storage.md``.
+``store_changes`` is the change sequence snapshots record and replicas follow. Columns and row mapping are
+shared with the PostgreSQL backend (``rows``). See ``docs/storage.md``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from gateway.errors import DecryptionFailed
 from gateway.store.base import Collection, IntegrityFailure
 from gateway.store.codec import ChunkCodec, SealedChunk
 from gateway.store.indexes import Change
+from gateway.store.rows import CHUNK_COLUMNS, DecryptingSource, chunk_values, insert_chunk_sql
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS store_collections (
@@ -61,41 +62,8 @@ CREATE TABLE IF NOT EXISTS store_changes (
 CREATE INDEX IF NOT EXISTS store_changes_by_collection ON store_changes (tenant, collection, seq);
 """
 
-COLLECTION_COLUMNS = (
-    "c.tenant, c.name, c.model, c.model_version, c.dimension, c.index_type, c.retain_text, c.created_at, "
-    "c.chunk_count"
-)
-CHUNK_COLUMNS = (
-    "id, record_id, document_id, chunk_index, span_start, span_end, vector, text, metadata, provenance, "
-    "key_version, created_at, audit_index"
-)
 _BATCH = 500  # host parameters per IN (...) list
-
-
-def to_collection(row: Sequence[Any]) -> Collection:
-    tenant, name, model, version, dimension, index_type, retain, created, count = row
-    return Collection(
-        tenant, name, model, version, int(dimension), index_type, bool(retain), created, int(count)
-    )
-
-
-def to_sealed(row: Sequence[Any]) -> tuple[int, SealedChunk]:
-    (chunk_id, record_id, document_id, index, start, end, vector, text, metadata, provenance,
-     key_version, created_at, audit_index) = row  # fmt: skip
-    sealed = SealedChunk(
-        record_id=record_id,
-        document_id=document_id,
-        chunk_index=int(index),
-        span=(int(start), int(end)),
-        vector=bytes(vector),
-        text=None if text is None else bytes(text),
-        metadata=bytes(metadata),
-        provenance=provenance,
-        key_version=int(key_version),
-        created_at=created_at,
-        audit_index=None if audit_index is None else int(audit_index),
-    )
-    return int(chunk_id), sealed
+_INSERT_CHUNK = insert_chunk_sql("?")
 
 
 def chunk_rows(conn: sqlite3.Connection, c: Collection, ids: Sequence[int]) -> Iterator[Sequence[Any]]:
@@ -129,7 +97,7 @@ def last_seq(conn: sqlite3.Connection) -> int:
     return 0 if row is None else int(row[0])
 
 
-class SQLiteVectorSource:
+class SQLiteVectorSource(DecryptingSource):
     """Decrypted vectors and the change sequence, for ``IndexManager``; unreadable vectors are reported."""
 
     def __init__(
@@ -138,9 +106,8 @@ class SQLiteVectorSource:
         codec: ChunkCodec,
         report: Callable[[IntegrityFailure], None],
     ) -> None:
+        super().__init__(codec, report)
         self._connect = connect
-        self._codec = codec
-        self._report = report
 
     def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
         # One read transaction: WAL gives it a consistent view, so the seq matches the rows.
@@ -171,29 +138,10 @@ class SQLiteVectorSource:
         rows = [(row[0], row[1], row[6]) for row in chunk_rows(conn, c, ids)]
         return self._open(c, sorted(rows))
 
-    def _open(self, c: Collection, rows: Sequence[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray]:
-        ids: list[int] = []
-        vectors: list[np.ndarray] = []
-        for chunk_id, record_id, blob in rows:
-            try:
-                vectors.append(self._codec.open_vector(c, record_id, bytes(blob)))
-            except DecryptionFailed:
-                self._report(IntegrityFailure(c.tenant, c.name, record_id, "index"))
-                continue
-            ids.append(int(chunk_id))
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, c.dimension), dtype=np.float32)
-        return np.asarray(ids, dtype=np.int64), np.ascontiguousarray(matrix, dtype=np.float32)
-
 
 def insert_chunk(conn: sqlite3.Connection, c: Collection, s: SealedChunk) -> int:
     """Insert a sealed chunk and its 'add' change; returns its chunk id (the FAISS id)."""
-    cursor = conn.execute(
-        "INSERT INTO store_chunks (record_id, tenant, collection, document_id, chunk_index, span_start, "
-        "span_end, vector, text, metadata, provenance, key_version, created_at, audit_index) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (s.record_id, c.tenant, c.name, s.document_id, s.chunk_index, s.span[0], s.span[1], s.vector,
-         s.text, s.metadata, s.provenance, s.key_version, s.created_at, s.audit_index),
-    )  # fmt: skip
+    cursor = conn.execute(_INSERT_CHUNK, chunk_values(c, s))
     chunk_id = int(cursor.lastrowid or 0)
     conn.execute(
         "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (?, ?, 'add', ?)",

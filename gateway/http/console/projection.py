@@ -87,7 +87,9 @@ def split_windows(created_at: Sequence[str], windows: int) -> tuple[np.ndarray, 
 def project(created_at: Sequence[str], vectors: np.ndarray, windows: int = DEFAULT_WINDOWS,
             total: int | None = None) -> Projection:
     """The projection of (a sample of) a collection: one creation time per vector row."""
-    matrix = np.asarray(vectors, dtype=np.float32).reshape(len(created_at), -1)
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] != len(created_at):
+        raise ValueError("one creation time per vector row is needed")
     points, explained = pca_2d(matrix)
     window_of, spans = split_windows(created_at, windows)
     return Projection(points, window_of, spans, explained, len(created_at) if total is None else total)

@@ -27,7 +27,7 @@ _COUNT = "SELECT count(*) FROM store_chunks WHERE tenant = {p} AND collection = 
 _SAMPLE = (
     "SELECT record_id, created_at, vector FROM (SELECT record_id, created_at, vector, "
     "row_number() OVER (ORDER BY id) - 1 AS rn FROM store_chunks WHERE tenant = {p} AND collection = {p}) AS s "
-    "WHERE rn % {p} = 0 ORDER BY rn LIMIT {p}"
+    "WHERE mod(rn, {p}) = 0 ORDER BY rn LIMIT {p}"
 )
 
 

@@ -1,0 +1,103 @@
+"""The gateway's embedding stage in-process, against the raw model: what batching and noise cost without HTTP.
+
+Used by ``throughput.py --stage-only`` where the full gateway cannot run (the GPU machine has no package registry
+for Presidio, spaCy, litestar and FAISS). The stage is the gateway's own code: ``SentenceTransformerEmbedder``
+(fingerprint verified), ``MicroBatcher`` (the service's embed function: encode + exact token counts), then per
+request the keyed HMAC digest and ``keyed_gaussian_noise``, driven by ``concurrency`` concurrent one-text callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.batching import MicroBatcher
+from gateway.embedder import SentenceTransformerEmbedder
+from gateway.models import DEFAULT_MODEL
+from gateway.privacy.noise import keyed_gaussian_noise
+
+Say = Callable[[str], None]
+
+
+def _time_raw(model: Any, texts: list[str], sizes: list[int], n1: int, say: Say) -> dict[str, Any]:
+    def encode(batch: list[str]) -> Any:
+        return model.encode(batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True,
+                            show_progress_bar=False)
+
+    encode(texts[:256])
+    lat = []
+    for t in texts[:n1]:
+        s = time.perf_counter()
+        encode([t])
+        lat.append(time.perf_counter() - s)
+    lat.sort()
+    out: dict[str, Any] = {"b1_tps": n1 / sum(lat), "b1_p50": lat[len(lat) // 2], "by_size": {}}
+    for size in sizes:
+        n = max(size, len(texts) // size * size)
+        s = time.perf_counter()
+        for i in range(0, n, size):
+            encode(texts[i:i + size])
+        out["by_size"][size] = n / (time.perf_counter() - s)
+        say(f"raw batch {size}: {out['by_size'][size]:.0f} texts/s")
+    out["best_size"] = max(out["by_size"], key=out["by_size"].get)
+    out["best_tps"] = out["by_size"][out["best_size"]]
+    say(f"raw batch 1: {out['b1_tps']:.0f} texts/s, p50 {out['b1_p50'] * 1e3:.2f} ms")
+    return out
+
+
+async def _drive(batcher: MicroBatcher[str, tuple[np.ndarray, int]], texts: list[str], concurrency: int,
+                 per_request: int) -> float:
+    key = hashlib.sha256(b"bench tenant noise key").digest()
+    counter = iter(range(0, len(texts), per_request))
+
+    async def client() -> None:
+        for start in counter:
+            batch = texts[start:start + per_request]
+            digests = [hmac.new(key, t.encode(), hashlib.sha256).digest() for t in batch]
+            got = await batcher.submit(batch, [max(1, len(t) // 4) for t in batch])
+            keyed_gaussian_noise(np.stack([v for v, _ in got]), 0.01, key, digests, "1.0.0")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run_stage(weights: Path | None, device: str, fp16: bool, texts: list[str], sizes: list[int],
+              concurrency: int, max_batch: int, say: Say) -> dict[str, Any]:
+    spec = replace(DEFAULT_MODEL, weights_dir=str(weights)) if weights else DEFAULT_MODEL
+    embedder = SentenceTransformerEmbedder(spec, device, fp16)
+    say(f"model loaded on {device}{' fp16' if fp16 else ''}; fingerprint verified")
+    raw = _time_raw(embedder.model, texts, sizes, 200, say)  # the same loaded model, called directly
+
+    def embed(batch: list[str]) -> list[tuple[np.ndarray, int]]:
+        return list(zip(embedder.encode(batch), embedder.count_tokens(batch), strict=True))
+
+    s = time.perf_counter()
+    for i in range(0, len(texts), raw["best_size"]):
+        embedder.count_tokens(texts[i:i + raw["best_size"]])
+    raw["count_tokens_tps"] = len(texts) / (time.perf_counter() - s)
+    out: dict[str, Any] = {"raw": raw, "stage": {}}
+    for wait_ms in (2.0, 8.0):
+        batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
+            embed, name="embed", max_size=max_batch, max_weight=max_batch * 64, max_wait_s=wait_ms / 1000,
+            max_queued_items=1 << 20)
+        try:
+            for per_request in (1, 32):
+                tps = asyncio.run(_drive(batcher, texts, concurrency, per_request))
+                sizes_seen = list(batcher.stats.sizes)
+                mean_b = float(np.mean(sizes_seen)) if sizes_seen else 0.0
+                out["stage"][(wait_ms, per_request)] = (tps, mean_b)
+                say(f"stage wait {wait_ms:g} ms, {per_request} text/request, {concurrency} callers: {tps:.0f} texts/s "
+                    f"(ratio {tps / raw['best_tps']:.2f}), mean batch {mean_b:.0f}")
+                batcher.stats.sizes.clear()
+        finally:
+            batcher.close()
+    return out

