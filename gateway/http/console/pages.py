@@ -49,6 +49,7 @@ def layout(title: str, body: str, principal: Principal | None = None, csrf: str 
     if principal is not None:
         nav = (
             f"<a href='{BASE}/entries'>Entries</a><a href='{BASE}/checkpoint'>Checkpoint</a>"
+            f"<a href='{BASE}/collections'>Collections</a>"
             f"<a href='{BASE}/report.html' download>Report (HTML)</a>"
             f"<a href='{BASE}/report.json' download>Report (JSON)</a>"
             f"<span>{esc(principal.subject)} ({esc(principal.role)}, {esc(principal.tenant)})</span>"
@@ -68,7 +69,7 @@ def signin_page(message: str | None = None) -> str:
     notice = f"<p class='failed' role='alert'>{esc(message)}</p>" if message else ""
     body = (
         f"{notice}<form method='post' action='{BASE}/signin'>"
-        "<label>Auditor API key <input type='password' name='api_key' autocomplete='off' required size='70'>"
+        "<label>API key (auditor or admin) <input type='password' name='api_key' autocomplete='off' required size='70'>"
         "</label><p><button type='submit'>Sign in</button></p></form>"
         "<p class='note'>The key is checked once; the browser then holds only a session cookie.</p>"
     )

@@ -24,18 +24,20 @@ def colour(window: int) -> str:
     return COLOURS[window % len(COLOURS)]
 
 
-def _scale(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    span = float(values.max() - values.min()) if len(values) else 0.0
-    if span == 0.0:
-        return np.full(len(values), (lo + hi) / 2)
-    return np.asarray(lo + (values - values.min()) / span * (hi - lo), dtype=np.float64)
+def _fit(points: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates with one scale for both axes, so distances in the picture stay faithful."""
+    if len(points) == 0:
+        return np.zeros(0), np.zeros(0)
+    centre = (points.max(axis=0) + points.min(axis=0)) / 2
+    half = float((points.max(axis=0) - points.min(axis=0)).max()) / 2 or 1.0
+    unit = (points - centre) / half  # within [-1, 1] on the wider axis
+    mid, reach = (lo + hi) / 2, (hi - lo) / 2
+    return mid + unit[:, 0] * reach, mid - unit[:, 1] * reach  # y grows upwards, as on paper
 
 
 def scatter(p: Projection) -> str:
-    """One circle per point; y grows upwards as on paper. Later windows are drawn over earlier ones."""
-    inner = _SIZE - 2 * _PAD
-    x = _scale(p.points[:, 0], _PAD, _PAD + inner) if len(p.points) else np.zeros(0)
-    y = _scale(p.points[:, 1], _PAD + inner, _PAD) if len(p.points) else np.zeros(0)
+    """One circle per point; later windows are drawn over earlier ones."""
+    x, y = _fit(p.points, _PAD, _SIZE - _PAD)
     radius = 3.0 if len(p.points) <= 1000 else 2.0
     order = np.argsort(p.window_of, kind="stable")
     dots = "".join(
