@@ -93,7 +93,10 @@ class MicroBatcher(Generic[T, R]):
             return await job.future
         except asyncio.CancelledError:  # the caller gave up (request time limit, disconnect)
             with self._cond:
-                job.failed = True  # its untaken items are skipped by the worker
+                job.failed = True  # a slice already in the model finishes; the rest is dropped now
+                if job in self._queue:
+                    self._queue.remove(job)
+                    self._queued_items -= len(job.items) - job.taken
             raise
 
     def close(self) -> None:

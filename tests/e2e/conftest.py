@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import GatewayProcess, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,8 +37,5 @@ def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatewa
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
-    proc = GatewayProcess(Path(tmp_path_factory.mktemp("console-gateway")))
-    proc.prepare()
-    proc.start()
-    yield proc
-    proc.stop()
+    with serving(Path(tmp_path_factory.mktemp("console-gateway"))) as proc:
+        yield proc

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,3 +107,19 @@ class GatewayProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+@contextmanager
+def serving(
+    root: Path, *, env: dict[str, str] | None = None, edit_policy: Callable[[Path], None] | None = None
+) -> Iterator[GatewayProcess]:
+    """A prepared, started gateway under ``root``; ``edit_policy(policy_dir)`` runs before the first start."""
+    proc = GatewayProcess(root, env=dict(env or {}))
+    proc.prepare()
+    if edit_policy is not None:
+        edit_policy(proc.policy_dir)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bench._load import LoadResult, drive, median, rss_bytes
-from tests.integration.server import GatewayProcess
+from tests.integration.server import GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
 
@@ -39,19 +39,19 @@ TIMEOUT_S = 8.0
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    proc = GatewayProcess(Path(tmp_path_factory.mktemp("backpressure")))
-    proc.env = {
+    env = {
         "GATEWAY_QUEUE_MAX_ITEMS": "8",
         "GATEWAY_BATCH_MAX_SIZE": "8",
         "GATEWAY_MAX_CONCURRENT_PER_KEY": "0",
         "GATEWAY_REQUEST_TIMEOUT_S": str(TIMEOUT_S),
     }
-    proc.prepare()
-    with (proc.policy_dir / "gateway.yaml").open("a", encoding="utf-8") as fh:
-        fh.write(LIMITED_POLICY)  # appended under `tenants:`, the file's last section
-    proc.start()
-    yield proc
-    proc.stop()
+
+    def limit(policy_dir: Path) -> None:
+        with (policy_dir / "gateway.yaml").open("a", encoding="utf-8") as fh:
+            fh.write(LIMITED_POLICY)  # appended under `tenants:`, the file's last section
+
+    with serving(Path(tmp_path_factory.mktemp("backpressure")), env=env, edit_policy=limit) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

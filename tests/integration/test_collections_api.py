@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
 TOPICS = ["assert", "async", "break", "class", "comparisons", "context-managers", "continue", "del", "dict",
@@ -40,11 +40,8 @@ def doc_text(topic: str) -> str:
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    proc = GatewayProcess(Path(tmp_path_factory.mktemp("collections")))
-    proc.prepare()
-    proc.start()
-    yield proc
-    proc.stop()
+    with serving(Path(tmp_path_factory.mktemp("collections"))) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from gateway.pii.normalize import normalize
-from tests.integration.server import GatewayProcess
+from tests.integration.server import GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
 POLICY = Path(__file__).parent / "fixtures" / "pii_policy.yaml"
@@ -30,12 +30,11 @@ TWIN_TEXT = "{} approved the travel budget for the Denver office on Tuesday."
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    proc = GatewayProcess(Path(tmp_path_factory.mktemp("pii")))
-    proc.prepare()
-    (proc.policy_dir / "gateway.yaml").write_bytes(POLICY.read_bytes())  # before start: the first load must pass
-    proc.start()
-    yield proc
-    proc.stop()
+    def install(policy_dir: Path) -> None:  # before start: the first load must pass
+        (policy_dir / "gateway.yaml").write_bytes(POLICY.read_bytes())
+
+    with serving(Path(tmp_path_factory.mktemp("pii")), edit_policy=install) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
