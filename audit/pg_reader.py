@@ -2,22 +2,21 @@
 
 Every replica reads the one log all replicas append to: before answering a size, entry range or proof it
 absorbs the entries appended since (by itself or any other replica), checking each leaf hash and that the
-indexes have no gap. psycopg is imported lazily (see ``audit.pg_log``). ``export_pg`` is the auditor's export.
+indexes have no gap. The reads and proofs themselves are in ``audit.log_reads``: this is their leaves source.
+psycopg is imported lazily (see ``audit.pg_log``). ``export_pg`` is the auditor's export.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from audit.errors import AuditError, LogCorruptedError, ProofError
+from audit.errors import AuditError, LogCorruptedError
 from audit.export import ExportResult
-from audit.merkle import leaf_hash
-from audit.sqlite_log import _text
-from audit.tree import MerkleTree
+from audit.log_reads import LogReads
 
 
 def connect(url: str) -> Any:
@@ -34,31 +33,19 @@ def close_quietly(conn: Any) -> Any:
     return None
 
 
-class SharedLogReader:
-    """Reads and proofs over the shared log; the writer subclass sets these attributes up."""
+class SharedLogReader(LogReads):
+    """The shared log's leaves source; ``audit.pg_log.PgAuditLog`` sets these attributes up."""
 
     _url: str
     _reader: Any
     _read_lock: threading.Lock
-    _tree_lock: threading.Lock
-    _tree: MerkleTree
-    _latest: str | None
-    _checkpointed_size: int
     _closed: bool
 
-    # ---- reading the shared log -------------------------------------------------------------------------
     def _absorb(self, conn: Any) -> None:
         """Take in entries appended since our tree's size (by us or by any replica), checking each leaf."""
-        rows = conn.execute(
+        self._take_in(conn.execute(
             "SELECT idx, leaf, leaf_hash FROM audit_entries WHERE idx >= %s ORDER BY idx", (self._tree.size,)
-        ).fetchall()
-        with self._tree_lock:
-            for idx, leaf, stored in rows:
-                if idx < self._tree.size:
-                    continue
-                if idx != self._tree.size or leaf_hash(bytes(leaf)) != bytes(stored):
-                    raise LogCorruptedError(f"entry {self._tree.size} is missing or does not fit the log")
-                self._tree.append(bytes(stored))
+        ).fetchall())  # fmt: skip
 
     def _load_latest(self, conn: Any, *, verify: bool) -> None:
         row = conn.execute("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
@@ -96,50 +83,22 @@ class SharedLogReader:
                         raise AuditError(f"audit log unavailable: {type(exc).__name__}") from exc
         return None  # pragma: no cover - the loop returns or raises
 
-    def size(self) -> int:
-        self._refresh()
-        with self._tree_lock:
-            return self._tree.size
-
-    def entries(self, start: int, end: int) -> list[bytes]:
-        end = min(end, self.size())
-        if start < 0 or start > end:
-            raise ProofError(f"bad entry range [{start}, {end})")
-        rows = self._read(lambda conn: conn.execute(
+    def _leaves(self, start: int, end: int) -> Sequence[Sequence[Any]]:
+        rows: Sequence[Sequence[Any]] = self._read(lambda conn: conn.execute(
             "SELECT leaf FROM audit_entries WHERE idx >= %s AND idx < %s ORDER BY idx", (start, end)
         ).fetchall())  # fmt: skip
-        return [bytes(r[0]) for r in rows]
+        return rows
 
-    def entry_tenant(self, index: int) -> str | None:
-        row = self._read(
+    def _tenant(self, index: int) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = self._read(
             lambda conn: conn.execute("SELECT tenant FROM audit_entries WHERE idx = %s", (index,)).fetchone()
         )
-        return None if row is None else _text(row[0])
+        return row
 
     def latest_checkpoint(self) -> str | None:
-        with contextlib.suppress(AuditError):
+        with contextlib.suppress(AuditError):  # the database may be away: the last one seen still stands
             self._refresh()
-        with self._tree_lock:
-            return self._latest
-
-    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
-        self._refresh()
-        with self._tree_lock:
-            if not 0 <= index < tree_size <= self._tree.size:
-                raise ProofError(f"no inclusion proof for index {index} in size {tree_size}")
-            return self._tree.inclusion_proof(index, tree_size)
-
-    def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        self._refresh()
-        with self._tree_lock:
-            if not 0 <= first <= second <= self._tree.size:
-                raise ProofError(f"no consistency proof from size {first} to {second}")
-            return self._tree.consistency_proof(first, second)
-
-    def root(self, size: int | None = None) -> bytes:
-        self._refresh()
-        with self._tree_lock:
-            return self._tree.root(size)
+        return super().latest_checkpoint()
 
 
 def export_pg(url: str, out: Path, checkpoint_out: Path) -> ExportResult:

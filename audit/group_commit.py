@@ -1,0 +1,234 @@
+"""The write side every audit log backend shares: a queue, one writer thread, group commit, signed checkpoints.
+
+Callers ``submit`` entries; the writer thread drains everything queued, appends it in one transaction and
+commits (one fsync for the whole group), and only then resolves each future with the entry's index. So an
+acknowledged entry survives ``kill -9`` and power loss, while the cost of durability is shared by every
+request that arrived during the previous commit. Any failure fails the futures of its group and never kills
+the writer. A backend supplies the transaction (``_insert``), how its writer connection recovers
+(``_reset_writer``), when it signs (``_maybe_checkpoint``, using ``_sign_checkpoint``) and what it closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from audit.canonical import canonical_json
+from audit.checkpoint import CheckpointSigner
+from audit.errors import AuditError, LogWriteError
+from audit.log_reads import LogReads, text_or_none
+from audit.merkle import leaf_hash
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Entry:
+    """A submitted entry on its way to the database: the leaf, its hash and the indexed columns."""
+
+    leaf: bytes
+    leaf_hash: bytes
+    event: str | None
+    tenant: str | None
+    time: str | None
+    future: Future[int]
+
+    def row(self, index: int) -> tuple[int, bytes, bytes, str | None, str | None, str | None]:
+        """The stored row of this entry at ``index``, in the entries table's column order."""
+        return (index, self.leaf, self.leaf_hash, self.event, self.tenant, self.time)
+
+
+@dataclass
+class Control:
+    """A request for the writer thread, queued behind the entries before it: sign now, or stop."""
+
+    kind: str  # "checkpoint" or "close"
+    future: Future[str]
+
+
+def rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class GroupCommitLog(LogReads):
+    """An append-only Merkle log with group commit; see :class:`audit.backend.AuditLogBackend`."""
+
+    no_checkpoint: ClassVar[str]  # why ``checkpoint_now`` has no checkpoint to return
+
+    def __init__(
+        self,
+        signer: CheckpointSigner | None,
+        origin: str,
+        checkpoint_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self._signer, self._origin = signer, origin
+        self._interval, self._clock = checkpoint_interval_s, clock
+        self._read_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Entry | Control] = queue.SimpleQueue()
+        self._closed = False
+
+    def _start(self) -> None:
+        """Start the writer thread: the subclass calls this once its connections are open and the tree loaded."""
+        self._last_checkpoint_at = self._clock()
+        self._thread = threading.Thread(target=self._run, name="audit-log-writer", daemon=True)
+        self._thread.start()
+
+    # ---- backend hooks ------------------------------------------------------------------------------------
+    @abstractmethod
+    def _insert(self, batch: list[Entry]) -> int:
+        """In one committed transaction, take in others' entries, then store ``batch`` after them: its first index."""
+
+    @abstractmethod
+    def _reset_writer(self) -> None:
+        """After a failed write or checkpoint: leave the writer connection usable (roll back, or reconnect later)."""
+
+    @abstractmethod
+    def _store_checkpoint(self, size: int, root: bytes, note: str, time: str) -> None:
+        """Store a signed checkpoint note."""
+
+    @abstractmethod
+    def _maybe_checkpoint(self, force: bool) -> None:
+        """Sign a checkpoint (``_sign_checkpoint``) if one is due, or now when ``force``."""
+
+    @abstractmethod
+    def _close_writer(self) -> None:
+        """Release the writer's connections (the writer thread is stopping)."""
+
+    @abstractmethod
+    def _close_reader(self) -> None:
+        """Release the reader's connection (``_read_lock`` held)."""
+
+    def _idle_timeout(self) -> float | None:
+        """How long the writer waits for entries before checking for a due checkpoint (None: for ever)."""
+        pending = self._signer is not None and self._tree.size != self._checkpointed_size
+        return self._interval if pending else None
+
+    def _final_checkpoint(self) -> None:
+        """The checkpoint ``checkpoint_now`` and ``close`` return: signed now if the size changed."""
+        self._maybe_checkpoint(force=True)
+
+    # ---- the write path -----------------------------------------------------------------------------------
+    def submit(self, entry: Mapping[str, Any]) -> Future[int]:
+        """Queue ``entry``; the future resolves to its index once committed, or fails with LogWriteError."""
+        future: Future[int] = Future()
+        try:
+            leaf = canonical_json(dict(entry))
+        except Exception as exc:  # rfc8785 raises several types; none may escape as a crash
+            future.set_exception(LogWriteError(f"entry is not serializable as canonical JSON: {type(exc).__name__}"))
+            return future
+        if self._closed:
+            future.set_exception(LogWriteError("audit log is closed"))
+            return future
+        self._queue.put(Entry(leaf, leaf_hash(leaf), text_or_none(entry.get("event")),
+                              text_or_none(entry.get("tenant")), text_or_none(entry.get("time")), future))  # fmt: skip
+        return future
+
+    def append(self, entry: Mapping[str, Any]) -> int:
+        """Append ``entry`` durably and return its index."""
+        return self.submit(entry).result()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=self._idle_timeout())
+            except queue.Empty:
+                self._periodic_checkpoint()
+                continue
+            batch = [first, *self._drain()]
+            entries = [b for b in batch if isinstance(b, Entry)]
+            controls = [b for b in batch if isinstance(b, Control)]
+            committed = self._commit(entries) if entries else []
+            self._periodic_checkpoint()  # before acknowledging, so a due checkpoint already covers them
+            for index, e in committed:
+                e.future.set_result(index)
+            for control in controls:
+                self._handle(control)
+                if control.kind == "close":
+                    return
+
+    def _drain(self) -> list[Entry | Control]:
+        items: list[Entry | Control] = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _commit(self, batch: list[Entry]) -> list[tuple[int, Entry]]:
+        """Store and commit ``batch`` in one transaction; (index, entry) pairs, or [] after failing its futures."""
+        try:
+            start = self._insert(batch)
+        except Exception as exc:  # any failure must fail the futures, never kill the writer
+            _log.warning("audit append failed: %s", type(exc).__name__)
+            self._reset_writer()
+            error = LogWriteError(f"audit log write failed: {type(exc).__name__}")
+            for e in batch:
+                e.future.set_exception(error)
+            return []
+        with self._tree_lock:
+            for i, e in enumerate(batch):
+                if start + i == self._tree.size:  # a reader may have absorbed our committed rows already
+                    self._tree.append(e.leaf_hash)
+        return [(start + i, e) for i, e in enumerate(batch)]
+
+    def _periodic_checkpoint(self) -> None:
+        try:
+            self._maybe_checkpoint(force=False)
+        except Exception as exc:  # retried on the next batch; entries stay durable, the writer must live
+            _log.warning("audit checkpoint failed: %s", type(exc).__name__)
+            self._reset_writer()
+
+    def _sign_checkpoint(self, now: float) -> None:
+        """Sign and store a checkpoint of the whole tree, and make it the latest."""
+        if self._signer is None:  # callers check already: a log without a signer never checkpoints
+            return
+        size = self._tree.size
+        root = self._tree.root(size)
+        note = self._signer.sign(self._origin, size, root)
+        self._store_checkpoint(size, root, note, rfc3339(now))
+        with self._tree_lock:
+            self._latest, self._checkpointed_size = note, size
+
+    def _handle(self, control: Control) -> None:
+        try:
+            self._final_checkpoint()
+        except Exception as exc:  # reported to the caller; the writer must live
+            control.future.set_exception(LogWriteError(f"checkpoint failed: {type(exc).__name__}"))
+            return
+        finally:
+            if control.kind == "close":
+                self._close_writer()
+        if self._latest is None:
+            control.future.set_exception(AuditError(self.no_checkpoint))
+        else:
+            control.future.set_result(self._latest)
+
+    # ---- control ------------------------------------------------------------------------------------------
+    def checkpoint_now(self) -> str:
+        """Sign a checkpoint now (if the size changed and this writer signs) and return the latest one."""
+        future: Future[str] = Future()
+        self._queue.put(Control("checkpoint", future))
+        return future.result()
+
+    def close(self) -> None:
+        """Commit queued entries, write a final checkpoint and stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(Control("close", Future()))
+        self._thread.join()
+        for item in self._drain():  # entries that raced with close(): fail them rather than leave callers waiting
+            if isinstance(item, Entry):
+                item.future.set_exception(LogWriteError("audit log is closed"))
+        with self._read_lock:
+            self._close_reader()
