@@ -38,6 +38,7 @@ from gateway.store.codec import ChunkCodec, SealedChunk
 from gateway.store.faiss_index import VectorIndex
 from gateway.store.indexes import IndexManager
 from gateway.store.rows import to_collection, to_sealed
+from gateway.store.sampling import Sample, SqlSampler
 
 log = logging.getLogger(__name__)
 _OVERFETCH = 4
@@ -50,6 +51,7 @@ class StoreEngine(ABC):
 
     backend: ClassVar[str]
     duplicate: ClassVar[type[Exception]]  # the driver's unique-violation error: becomes ``Conflict``
+    _placeholder: ClassVar[str]  # the driver's parameter mark in SQL
     _indexes: IndexManager
 
     def __init__(
@@ -97,6 +99,10 @@ class StoreEngine(ABC):
     @abstractmethod
     def _live_index(self, c: Collection) -> VectorIndex:
         """The collection's live index, current with at least this replica's own writes."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
+        """Run one read-only statement written with ``self._placeholder`` marks."""
 
     @abstractmethod
     def _usage(self) -> dict[str, Any]:
@@ -188,6 +194,10 @@ class StoreEngine(ABC):
             if len(hits) >= k or fetch >= index.capacity:
                 return hits[:k]
             fetch = min(fetch * _OVERFETCH, index.capacity)
+
+    def sample_vectors(self, c: Collection, limit: int) -> Sample:
+        """At most ``limit`` decrypted vectors, evenly spaced in insertion order (not part of ``Store``)."""
+        return SqlSampler(self._query, self._codec, self._placeholder).sample(c, limit)
 
     def shred_tenant(self, tenant: str) -> int:
         self._envelope.shred(tenant)  # first: even a crash halfway leaves nothing readable

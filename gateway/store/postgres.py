@@ -39,6 +39,7 @@ class PostgresStore(StoreEngine):
 
     backend = "postgres"
     duplicate = psycopg.errors.UniqueViolation
+    _placeholder = "%s"
 
     def __init__(
         self,
@@ -117,6 +118,10 @@ class PostgresStore(StoreEngine):
 
     def _live_index(self, c: Collection) -> VectorIndex:
         return self.sync.index(c)
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
+        with self._tx() as conn:
+            return list(conn.execute(sql.encode(), params).fetchall())
 
     def _usage(self) -> dict[str, Any]:
         usage: dict[str, Any] = {"ok": False, "replica_refreshes": self.sync.refreshes}

@@ -40,6 +40,7 @@ class SQLiteStore(StoreEngine):
 
     backend = "sqlite"
     duplicate = sqlite3.IntegrityError
+    _placeholder = "?"
 
     def __init__(
         self,
@@ -129,6 +130,9 @@ class SQLiteStore(StoreEngine):
 
     def _live_index(self, c: Collection) -> VectorIndex:
         return self._indexes.get(c)
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
+        return list(self._conn().execute(sql, params).fetchall())
 
     def _usage(self) -> dict[str, Any]:
         try:

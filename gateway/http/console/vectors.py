@@ -1,117 +1,27 @@
-"""Reading a bounded, evenly spaced sample of a collection's decrypted vectors with their creation times.
-
-The ``Store`` interface has no call that returns vectors (search and lineage never need them), so this module
-is the console's narrow adapter onto the two backends: one count, then one query that keeps every ``step``-th
-chunk in insertion order (``row_number()``, which SQLite and PostgreSQL both have), decrypted through the
-backend's own ``ChunkCodec``. At most ``limit`` ciphertexts are fetched and opened however large the
-collection. A ciphertext that does not open is skipped and counted, never shown. The tenant and collection
-name every query, as in the backends.
-
-It reaches the backend's connection and codec by their private names: it belongs in ``gateway/store`` as
-``Store.sample_vectors`` once that package's owner adds it; ``sampler_for`` is the only place to change then.
-"""
+"""The console's access to a collection's vector sample: through ``Store.sample_vectors`` of whichever backend."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
+from gateway.errors import Unavailable
+from gateway.store.sampling import Sample, SqlSampler, VectorSampler
 
-from gateway.errors import DecryptionFailed, Unavailable
-from gateway.store.base import Collection
-
-_COUNT = "SELECT count(*) FROM store_chunks WHERE tenant = {p} AND collection = {p}"
-_SAMPLE = (
-    "SELECT record_id, created_at, vector FROM (SELECT record_id, created_at, vector, "
-    "row_number() OVER (ORDER BY id) - 1 AS rn FROM store_chunks WHERE tenant = {p} AND collection = {p}) AS s "
-    "WHERE mod(rn, {p}) = 0 ORDER BY rn LIMIT {p}"
-)
-
-
-@dataclass(frozen=True)
-class Sample:
-    created_at: list[str]
-    vectors: np.ndarray  # (len(created_at), dimension) float32
-    total: int  # chunks in the collection
-    unreadable: int  # sampled ciphertexts that did not open (skipped)
-
-
-class VectorSampler(Protocol):
-    def sample(self, c: Collection, limit: int) -> Sample: ...
-
-
-class VectorOpener(Protocol):
-    def open_vector(self, c: Collection, record_id: str, blob: bytes) -> np.ndarray: ...
-
-
-Query = Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]]
-
-
-class SqlSampler:
-    """The sample through ``query(sql, params)``; ``placeholder`` is the driver's parameter mark."""
-
-    def __init__(self, query: Query, codec: VectorOpener, placeholder: str) -> None:
-        self._query = query
-        self._codec = codec
-        self._p = placeholder
-
-    def sample(self, c: Collection, limit: int) -> Sample:
-        key = (c.tenant, c.name)
-        total = int(self._query(_COUNT.format(p=self._p), key)[0][0])
-        step = max(1, math.ceil(total / max(1, limit)))
-        rows = self._query(_SAMPLE.format(p=self._p), (*key, step, limit)) if total else []
-        times: list[str] = []
-        vectors: list[np.ndarray] = []
-        unreadable = 0
-        for record_id, created_at, blob in rows:
-            try:
-                vectors.append(self._codec.open_vector(c, str(record_id), bytes(blob)))
-            except DecryptionFailed:
-                unreadable += 1
-                continue
-            times.append(str(created_at))
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, c.dimension), dtype=np.float32)
-        return Sample(times, matrix, total, unreadable)
-
-
-def _sqlite_query(db: Callable[[], Any]) -> Query:
-    def query(sql: str, params: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
-        return list(db().execute(sql, params).fetchall())
-
-    return query
-
-
-def _pg_query(db: Any) -> Query:
-    def query(sql: str, params: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
-        with db.transaction() as conn:
-            return list(conn.execute(sql.encode(), params).fetchall())
-
-    return query
+__all__ = ["Sample", "SqlSampler", "VectorSampler", "sampler_for"]
 
 
 def sampler_for(store: Any) -> VectorSampler:
-    """The sampler of a store (or of a wrapper that forwards attributes to one), by backend."""
-    if hasattr(store, "sample_vectors"):  # the Store-interface call, once it exists
-        return _Delegate(store)
-    from gateway.store.postgres import PostgresStore
-    from gateway.store.sqlite import SQLiteStore
-
-    inner = getattr(store, "inner", store)  # gateway.observability.store.ObservedStore wraps the backend
-    codec = getattr(inner, "_codec", None)
-    if isinstance(inner, SQLiteStore) and codec is not None:
-        return SqlSampler(_sqlite_query(inner._db), codec, "?")
-    if isinstance(inner, PostgresStore) and codec is not None:
-        return SqlSampler(_pg_query(inner._db), codec, "%s")
-    raise Unavailable("this storage backend cannot provide vectors for a projection")
+    """The sampler of a store, or of a wrapper (``ObservedStore``) around one."""
+    inner = getattr(store, "inner", store)
+    if not hasattr(inner, "sample_vectors"):
+        raise Unavailable("this storage backend cannot provide vectors for a projection")
+    return _Delegate(inner)
 
 
 class _Delegate:
     def __init__(self, store: Any) -> None:
         self._store = store
 
-    def sample(self, c: Collection, limit: int) -> Sample:
+    def sample(self, c: Any, limit: int) -> Sample:
         result: Sample = self._store.sample_vectors(c, limit)
         return result
