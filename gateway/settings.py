@@ -41,7 +41,7 @@ class Settings:
     max_concurrent_per_key: int = 16
     batch_max_tokens: int = 8192
     batch_max_size: int = 128
-    batch_max_wait_ms: float = 4.0
+    batch_max_wait_ms: float = 0.0
     queue_max_items: int = 8192
     request_timeout_s: float = 60.0
     policy_reload_interval_s: float = 0.5
