@@ -23,6 +23,7 @@ class Authorizer:
         self._policy = policy_dir / "policy.csv"
         self._lock = threading.Lock()
         self._bound: set[str] = set()
+        self._decisions: dict[tuple[str, str, str, str, str], bool] = {}  # cleared with every reload
         self._stamp: tuple[float, float] = (0.0, 0.0)
         self._enforcer: Any = self._load()
 
@@ -53,19 +54,32 @@ class Authorizer:
         except (OSError, PolicyError) as exc:
             log.error("casbin policy not reloaded, keeping the previous one: %s", exc)
             return False
-        with self._lock:
-            self._enforcer = enforcer
-            self._bound = set()
+        self._install(enforcer)
         log.info("casbin policy reloaded")
         return True
 
-    def allowed(self, principal: Principal, obj: str, act: str) -> bool:
+    def _install(self, enforcer: Any) -> None:
+        """Put a freshly loaded policy in force; role bindings and cached decisions start over."""
         with self._lock:
+            self._enforcer = enforcer
+            self._bound = set()
+            self._decisions = {}
+
+    def allowed(self, principal: Principal, obj: str, act: str) -> bool:
+        key = (principal.key_id, principal.role, principal.tenant, obj, act)
+        with self._lock:
+            cached = self._decisions.get(key)
+            if cached is not None:  # the same question under the same policy has the same answer
+                return cached
             subject = principal.casbin_subject
             if subject not in self._bound:
                 self._enforcer.add_named_grouping_policy("g", subject, principal.role, principal.tenant)
                 self._bound.add(subject)
-            return bool(self._enforcer.enforce(subject, principal.tenant, obj, act))
+            decision = bool(self._enforcer.enforce(subject, principal.tenant, obj, act))
+            if len(self._decisions) >= 100_000:
+                self._decisions.clear()
+            self._decisions[key] = decision
+            return decision
 
     def require(self, principal: Principal, obj: str, act: str) -> None:
         if not self.allowed(principal, obj, act):

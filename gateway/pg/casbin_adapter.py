@@ -151,8 +151,6 @@ class PgAuthorizer(Authorizer):
         except GatewayError as exc:  # PolicyError, or Unavailable while the database restarts
             log.error("casbin policy not reloaded, keeping the previous one: %s", exc)
             return False
-        with self._lock:
-            self._enforcer = enforcer
-            self._bound = set()
+        self._install(enforcer)
         log.info("casbin policy reloaded from the database")
         return True

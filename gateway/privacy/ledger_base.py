@@ -23,9 +23,13 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from opacus.accountants import RDPAccountant
+from opacus.accountants.analysis import rdp as privacy_analysis
 
 DEFAULT_DELTA = 1e-5
 DEFAULT_RADIUS = 0.25
@@ -36,19 +40,33 @@ BudgetScope = Literal["tenant", "scope"]
 SigmaCounts = Mapping[float, int]
 
 
+@lru_cache(maxsize=1024)
+def _rdp_per_release(noise_multiplier: float) -> npt.NDArray[np.float64]:
+    """RDP of one Gaussian release at each of opacus's default orders (sample rate 1: no subsampling)."""
+    rdp = privacy_analysis.compute_rdp(
+        q=1.0, noise_multiplier=noise_multiplier, steps=1, orders=RDPAccountant.DEFAULT_ALPHAS
+    )
+    return np.asarray(rdp, dtype=np.float64)
+
+
 def _epsilon(history: Iterable[tuple[float, int]], sensitivity: float, delta: float) -> float:
-    """Compose releases (sigma, count) at L2 ``sensitivity``; inf if any release carried no noise."""
+    """Compose releases (sigma, count) at L2 ``sensitivity``; inf if any release carried no noise.
+
+    The same arithmetic as ``RDPAccountant.get_epsilon`` (RDP adds up over releases, and a release's RDP at sample
+    rate 1 does not depend on how many came before), with the per-release RDP computed once per sigma: the
+    gateway charges the ledger on every request.
+    """
     steps = [(sigma, count) for sigma, count in history if count > 0]
     if not steps:
         return 0.0
     if any(sigma <= 0 for sigma, _ in steps):
         return math.inf
-    accountant = RDPAccountant()
-    accountant.history = [(sigma / sensitivity, 1.0, count) for sigma, count in steps]
+    rdp = sum(count * _rdp_per_release(sigma / sensitivity) for sigma, count in steps)
     with warnings.catch_warnings():
         # opacus warns that the optimal order is its smallest alpha: expected at these noise levels.
         warnings.simplefilter("ignore", UserWarning)
-        return float(accountant.get_epsilon(delta=delta))
+        eps, _ = privacy_analysis.get_privacy_spent(orders=RDPAccountant.DEFAULT_ALPHAS, rdp=rdp, delta=delta)
+    return float(eps)
 
 
 def epsilon_worst_case(sigma: float, releases: int, delta: float = DEFAULT_DELTA) -> float:

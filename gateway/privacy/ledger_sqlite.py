@@ -23,7 +23,19 @@ CREATE TABLE IF NOT EXISTS privacy_releases (
     sigma  REAL NOT NULL,
     digest BLOB NOT NULL,
     PRIMARY KEY (tenant, scope, sigma, digest)
-) WITHOUT ROWID
+) WITHOUT ROWID;
+-- Kept in step with privacy_releases in the same transaction, so reading a tenant's spend never scans its releases.
+CREATE TABLE IF NOT EXISTS privacy_counts (
+    tenant TEXT NOT NULL,
+    scope  TEXT NOT NULL,
+    sigma  REAL NOT NULL,
+    releases INTEGER NOT NULL,
+    PRIMARY KEY (tenant, scope, sigma)
+) WITHOUT ROWID;
+"""
+_BACKFILL = """
+INSERT INTO privacy_counts (tenant, scope, sigma, releases)
+SELECT tenant, scope, sigma, COUNT(*) FROM privacy_releases GROUP BY tenant, scope, sigma
 """
 
 
@@ -38,7 +50,9 @@ class SQLitePrivacyLedger(LedgerBase):
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(_SCHEMA)
+            self._conn.executescript(_SCHEMA)
+            if self._conn.execute("SELECT COUNT(*) FROM privacy_counts").fetchone()[0] == 0:
+                self._conn.execute(_BACKFILL)  # a ledger written before the counts table existed
 
     def close(self) -> None:
         with self._lock:
@@ -56,6 +70,12 @@ class SQLitePrivacyLedger(LedgerBase):
                     rows,
                 )
                 inserted = self._conn.total_changes - before
+                if inserted:
+                    self._conn.execute(
+                        "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = releases + excluded.releases",
+                        (tenant, scope, sigma, inserted),
+                    )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -76,7 +96,7 @@ class SQLitePrivacyLedger(LedgerBase):
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT scope, sigma, COUNT(*) FROM privacy_releases WHERE tenant = ? GROUP BY scope, sigma",
+                "SELECT scope, sigma, releases FROM privacy_counts WHERE tenant = ?",
                 (tenant,),
             ).fetchall()
         return counts_by_scope(rows)
