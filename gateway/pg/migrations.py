@@ -111,8 +111,21 @@ CREATE TABLE casbin_rule (
 );
 """
 
+_V2_PRIVACY_COUNTS = """
+CREATE TABLE privacy_counts (
+    tenant TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    sigma DOUBLE PRECISION NOT NULL,
+    releases BIGINT NOT NULL,
+    PRIMARY KEY (tenant, scope, sigma)
+);
+INSERT INTO privacy_counts (tenant, scope, sigma, releases)
+SELECT tenant, scope, sigma, COUNT(*) FROM privacy_releases GROUP BY tenant, scope, sigma;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
+    Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
 )
 
 _BOOKKEEPING = """

@@ -123,12 +123,19 @@ class PgPrivacyLedger(LedgerBase):
                 "SELECT %s, %s, %s, d FROM unnest(%s::bytea[]) AS d ON CONFLICT DO NOTHING",
                 (tenant, scope, sigma, list(digests)),
             ).rowcount
+            if inserted:  # same transaction: the counts never disagree with the releases
+                conn.execute(
+                    "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = privacy_counts.releases + "
+                    "EXCLUDED.releases",
+                    (tenant, scope, sigma, inserted),
+                )
         return int(inserted)
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         with self._db.transaction() as conn:
             rows = conn.execute(
-                "SELECT scope, sigma, COUNT(*) FROM privacy_releases WHERE tenant = %s GROUP BY scope, sigma",
+                "SELECT scope, sigma, releases FROM privacy_counts WHERE tenant = %s",
                 (tenant,),
             ).fetchall()
         return counts_by_scope(rows)
