@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bench._load import median, percentile
 from gateway.batching import MicroBatcher
 from gateway.embedder import SentenceTransformerEmbedder
 from gateway.models import DEFAULT_MODEL
@@ -27,29 +28,32 @@ from gateway.privacy.noise import keyed_gaussian_noise
 Say = Callable[[str], None]
 
 
-def _time_raw(model: Any, texts: list[str], sizes: list[int], n1: int, say: Say) -> dict[str, Any]:
+def time_raw(model: Any, texts: list[str], sizes: list[int], n1: int, say: Say) -> dict[str, Any]:
+    """Texts/s of plain ``model.encode`` per batch size, and its batch-1 latency distribution."""
+
     def encode(batch: list[str]) -> Any:
         return model.encode(batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True,
                             show_progress_bar=False)
 
-    encode(texts[:256])
+    encode(texts[:256])  # warm-up
     lat = []
     for t in texts[:n1]:
         s = time.perf_counter()
         encode([t])
         lat.append(time.perf_counter() - s)
     lat.sort()
-    out: dict[str, Any] = {"b1_tps": n1 / sum(lat), "b1_p50": lat[len(lat) // 2], "by_size": {}}
+    out: dict[str, Any] = {"b1_p50": median(lat), "b1_p99": percentile(lat, 99), "b1_tps": n1 / sum(lat),
+                           "by_size": {}}
+    say(f"raw batch 1: {out['b1_tps']:.1f} texts/s, p50 {out['b1_p50'] * 1e3:.1f} ms")
     for size in sizes:
         n = max(size, len(texts) // size * size)
         s = time.perf_counter()
         for i in range(0, n, size):
             encode(texts[i:i + size])
         out["by_size"][size] = n / (time.perf_counter() - s)
-        say(f"raw batch {size}: {out['by_size'][size]:.0f} texts/s")
+        say(f"raw batch {size}: {out['by_size'][size]:.1f} texts/s")
     out["best_size"] = max(out["by_size"], key=out["by_size"].get)
     out["best_tps"] = out["by_size"][out["best_size"]]
-    say(f"raw batch 1: {out['b1_tps']:.0f} texts/s, p50 {out['b1_p50'] * 1e3:.2f} ms")
     return out
 
 
@@ -75,7 +79,7 @@ def run_stage(weights: Path | None, device: str, fp16: bool, texts: list[str], s
     spec = replace(DEFAULT_MODEL, weights_dir=str(weights)) if weights else DEFAULT_MODEL
     embedder = SentenceTransformerEmbedder(spec, device, fp16)
     say(f"model loaded on {device}{' fp16' if fp16 else ''}; fingerprint verified")
-    raw = _time_raw(embedder.model, texts, sizes, 200, say)  # the same loaded model, called directly
+    raw = time_raw(embedder.model, texts, sizes, 200, say)  # the same loaded model, called directly
 
     def embed(batch: list[str]) -> list[tuple[np.ndarray, int]]:
         return list(zip(embedder.encode(batch), embedder.count_tokens(batch), strict=True))

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from bench._data import python_doc_sentences  # noqa: E402
 from bench._load import LoadResult, drive, median, percentile  # noqa: E402
+from bench._stage import run_stage, time_raw  # noqa: E402
 from tests.integration.server import GatewayProcess  # noqa: E402
 
 TENANT, COLLECTION, DIM = "bench", "bench-100k", 384
@@ -59,29 +60,8 @@ def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: i
     if fp16 and device.startswith("cuda"):
         model.half()
 
-    def encode(batch: list[str]) -> Any:
-        return model.encode(batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
-
-    encode(texts[:64])  # warm-up
-    lat = []
-    for t in texts[:n1]:
-        s = time.perf_counter()
-        encode([t])
-        lat.append(time.perf_counter() - s)
-    lat.sort()
-    out: dict[str, Any] = {"b1_p50": median(lat), "b1_p99": percentile(lat, 99), "b1_tps": n1 / sum(lat),
-                           "by_size": {}, "model": model}
-    say(f"raw batch 1: {out['b1_tps']:.1f} texts/s, p50 {out['b1_p50'] * 1e3:.1f} ms")
-    for size in sizes:
-        n = max(size, len(texts) // size * size)
-        s = time.perf_counter()
-        for i in range(0, n, size):
-            encode(texts[i:i + size])
-        out["by_size"][size] = n / (time.perf_counter() - s)
-        say(f"raw batch {size}: {out['by_size'][size]:.1f} texts/s")
-    out["best_size"] = max(out["by_size"], key=out["by_size"].get)
-    out["best_tps"] = out["by_size"][out["best_size"]]
+    out = time_raw(model, texts, sizes, n1, say)
+    out["model"] = model
     return out
 
 
@@ -207,7 +187,6 @@ def main() -> None:
 
 
 def stage_report(args: argparse.Namespace, texts: list[str], sizes: list[int], clients: int) -> None:
-    from bench._stage import run_stage
 
     out = run_stage(args.weights, args.device, args.fp16, texts, sizes, clients, max(sizes), say)
     raw = out["raw"]
