@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,3 +124,22 @@ def serving(
         yield proc
     finally:
         proc.stop()
+
+
+def kill_mid_load(
+    gw: GatewayProcess, threads: list[threading.Thread], enough: Callable[[], bool], stop: threading.Event,
+    timeout_s: float,
+) -> None:
+    """Start the client threads, SIGKILL the gateway once ``enough()`` holds (or at the deadline), stop them."""
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout_s
+    while not enough() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gw.proc is not None
+    gw.proc.send_signal(signal.SIGKILL)  # mid-load: the clients are still sending
+    gw.proc.wait(10)
+    gw.proc = None
+    stop.set()
+    for t in threads:
+        t.join(30)

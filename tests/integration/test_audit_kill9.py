@@ -8,16 +8,14 @@ after SIGKILL and a restart each acknowledged index must hold that request's ent
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.server import BIN, GatewayProcess
+from tests.integration.server import BIN, GatewayProcess, kill_mid_load
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
@@ -75,18 +73,7 @@ def test_when_the_gateway_is_killed_mid_load_then_every_acknowledged_receipt_sur
     try:
         load = Load(gw.url, keys)
         threads = [threading.Thread(target=load.worker, args=(n,), daemon=True) for n in range(THREADS)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + LOAD_TIMEOUT_S
-        while not load.enough() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert gw.proc is not None
-        gw.proc.send_signal(signal.SIGKILL)  # mid-load: the workers are still sending
-        gw.proc.wait(10)
-        gw.proc = None
-        load.stop.set()
-        for t in threads:
-            t.join(30)
+        kill_mid_load(gw, threads, load.enough, load.stop, LOAD_TIMEOUT_S)
         acked = list(load.acked)
         statuses = [status for _, _, status in acked]
         assert len(acked) >= MIN_ACKED and statuses.count(200) >= MIN_ALLOWED, f"too few acknowledged: {statuses}"

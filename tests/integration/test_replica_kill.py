@@ -11,17 +11,15 @@ holds the entry of that very request, and the exported log verifies as one log u
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.server import BIN, GatewayProcess
+from tests.integration.server import BIN, GatewayProcess, kill_mid_load
 from tests.integration.test_replicas import call, replicas
 from tests.unit.pg.pgkit import TempSchema
 
@@ -100,18 +98,7 @@ def test_when_a_replica_is_killed_mid_write_then_no_acknowledged_write_or_audit_
     acked = Acked()
     threads = [threading.Thread(target=ingester, args=(one.url, key, acked, n), daemon=True) for n in range(2)]
     threads += [threading.Thread(target=embedder, args=(one.url, key, acked, n), daemon=True) for n in range(2)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + LOAD_TIMEOUT_S
-    while not acked.enough() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert one.proc is not None
-    one.proc.send_signal(signal.SIGKILL)  # mid-write: the clients are still sending
-    one.proc.wait(10)
-    one.proc = None
-    acked.stop.set()
-    for t in threads:
-        t.join(30)
+    kill_mid_load(one, threads, acked.enough, acked.stop, LOAD_TIMEOUT_S)
     assert len(acked.documents) >= MIN_INGESTS and acked.embeds >= MIN_EMBEDS, "too little was acknowledged"
 
     for doc, record_ids in acked.documents.items():  # every acknowledged write, through the survivor
