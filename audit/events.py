@@ -160,6 +160,7 @@ _EVENTS = (
         ("GOVERN 1.6", "MAP 4.1", "MANAGE 3.2"),
     ),
     EventType("model.retire", "A model version was retired from service", ("GOVERN 1.6", "MANAGE 2.4", "MANAGE 3.2")),
+    EventType("model.list", "A caller listed the models it may use (OpenAI-compatible /v1/models)", ("MAP 4.1",)),
     EventType(
         "collection.migrate",
         "A collection was re-embedded under a new model version",

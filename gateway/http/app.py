@@ -14,7 +14,7 @@ import gateway
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response
 from gateway.http.openapi import describe
-from gateway.http.routes import admin, audit, collections, console, embeddings, health, privacy
+from gateway.http.routes import admin, audit, collections, console, embeddings, health, models, privacy
 from gateway.http.routes import drift as drift_routes
 from gateway.http.routes import metrics as metrics_routes
 from gateway.http.routes import pii as pii_routes
@@ -34,7 +34,7 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         mapped = Unavailable("internal error")
     else:
         mapped = BadRequest(str(exc.detail) if exc.detail else "bad request")
-    openai = request.url.path.startswith("/v1/embeddings")
+    openai = request.url.path.startswith(("/v1/embeddings", "/v1/models"))
     return error_response(mapped, request.headers.get("x-request-id", "-"), openai)
 
 
@@ -66,7 +66,7 @@ def create_app(services: Services) -> Litestar:
             audit.checkpoint, audit.entries, audit.inclusion, audit.consistency,
             console.router,
             *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES,
-            metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES,
+            metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES, *models.ROUTES,
         ],
         dependencies={"services": Provide(provide_services)},
         on_startup=[on_startup],

@@ -44,7 +44,7 @@ def _describe(path: str, method: str, op: Operation) -> None:
     spec = ROUTES.get((method, path))
     loose = cast(Any, op)  # the spec dataclasses accept plain JSON-Schema dicts; they serialize them as they are
     loose.security = SECURITY
-    responses = _errors(openai=path.startswith("/v1/embeddings"))
+    responses = _errors(openai=path.startswith(("/v1/embeddings", "/v1/models")))
     if spec is None:
         loose.responses = {**(op.responses or {}), **responses}
         loose.description = (op.description or "") + f" ({UNDESCRIBED}: body not described)"

@@ -162,6 +162,13 @@ COMPONENTS: dict[str, Schema] = {
     "PrivacyLedger": {"type": "object", "required": ["total", "budget", "transform"],
                       "properties": {"total": {"type": "object"}, "budget": {"type": "object"},
                                      "transform": {"type": "string"}}},
+    "Model": {"type": "object", "required": ["id", "object", "created", "owned_by"],
+              "properties": {"id": {"type": "string"}, "object": {"enum": ["model"]}, "created": {"type": "integer"},
+                             "owned_by": {"type": "string"}, "version": {"type": "string"},
+                             "dimension": {"type": "integer"}, "fingerprint": {"type": "string"}}},
+    "ModelList": {"type": "object", "required": ["object", "data"],
+                  "properties": {"object": {"enum": ["list"]},
+                                 "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}}},
     "Readiness": {"type": "object", "required": ["status", "checks"],
                   "properties": {"status": {"enum": ["ready", "not ready"]},
                                  "checks": {"type": "object", "additionalProperties": {"type": "boolean"}}}},
@@ -203,6 +210,8 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]},
     ("post", "/v1/collections/{name}/drift/baseline"): {"ok": (201, "DriftBaseline")},
     ("get", "/v1/privacy/ledger"): {"ok": (200, "PrivacyLedger")},
+    ("get", "/v1/models"): {"ok": (200, "ModelList")},
+    ("get", "/v1/models/{model_id}"): {"ok": (200, "Model")},
 }
 
 # Unauthenticated routes: status -> (description, component schema name or media type).

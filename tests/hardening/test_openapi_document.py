@@ -29,7 +29,8 @@ def test_when_the_document_is_served_then_every_guarded_operation_is_fully_descr
             assert op["security"] == [{"bearerAuth": []}, {"apiKeyHeader": []}], where
             assert {"401", "403", "413", "429", "503"} <= set(op["responses"]), where
             error = op["responses"]["401"]["content"]
-            expected = "application/json" if path == "/v1/embeddings" else "application/problem+json"
+            openai = path == "/v1/embeddings" or path.startswith("/v1/models")  # the OpenAI-compatible routes
+            expected = "application/json" if openai else "application/problem+json"
             assert list(error) == [expected], where
             if method == "post" and path not in NO_BODY_POSTS:
                 assert op["requestBody"]["required"] is True, where

@@ -16,6 +16,7 @@ GATEWAY_EVENTS = [
     "authz.denied",
     "request.invalid",
     "embeddings.create",
+    "model.list",
     "pii.analyze",
     "collection.create",
     "collection.delete",

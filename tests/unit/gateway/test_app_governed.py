@@ -118,3 +118,15 @@ def test_when_the_policy_file_changes_then_the_reload_or_its_refusal_is_audited(
     app.services._reload_policies()
     assert (last()["event"], last()["decision"]) == ("policy.reload", "deny")
     assert app.services.scope("acme").noise_sigma == 0.02  # the good policy stays in force
+
+
+def test_when_a_client_lists_models_then_the_served_model_is_there_in_openai_shape(app: App) -> None:
+    key = app.key("acme", "alice", "reader")
+    listing = app.client.get("/v1/models", headers=app.auth(key))
+    assert listing.status_code == 200
+    assert [m["id"] for m in listing.json()["data"]] == ["all-MiniLM-L6-v2"]
+    one = app.client.get("/v1/models/all-MiniLM-L6-v2", headers=app.auth(key)).json()
+    assert (one["object"], one["dimension"]) == ("model", 384)
+    missing = app.client.get("/v1/models/text-embedding-3-small", headers=app.auth(key))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+    assert app.client.get("/v1/models", headers=app.auth(app.key("acme", "carol", "auditor"))).status_code == 403
