@@ -11,7 +11,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class Settings:
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     vector_transform: str = "default"
+    metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
     origin: str = "governed-embedding-gateway"
 

@@ -218,6 +218,8 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
 PUBLIC_ROUTES: dict[tuple[str, str], dict[int, tuple[str, str]]] = {
     ("get", "/readyz"): {200: ("Ready", "Readiness"), 503: ("Not ready: a dependency is missing", "Readiness")},
     ("get", "/metrics"): {200: ("Prometheus text exposition", "text/plain"),
+                          401: ("The metrics_token setting is set and the bearer token is missing or wrong",
+                                "text/plain"),
                           503: ("Metrics are not enabled", "text/plain")},
 }
 

@@ -113,3 +113,14 @@ def test_when_a_metric_exists_then_docs_observability_lists_it() -> None:
     for name in sorted(n for n in names if not n.endswith("_created")):
         shown = name + "_total" if name in counters else name
         assert f"`{shown}`" in doc, name
+
+
+def test_when_a_metrics_token_is_set_then_metrics_need_it(app: App) -> None:  # noqa: F811
+    import dataclasses
+
+    app.services.settings = dataclasses.replace(app.services.settings, metrics_token="s3cret-scraper-token")
+    assert "s3cret" not in repr(app.services.settings)
+    assert app.client.get("/metrics").status_code == 401
+    assert app.client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = app.client.get("/metrics", headers={"Authorization": "Bearer s3cret-scraper-token"})
+    assert ok.status_code == 200 and b"gateway_" in ok.content
