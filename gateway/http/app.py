@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 
 import gateway
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
-from gateway.http.errors import error_response
+from gateway.http.errors import error_response, speaks_openai
 from gateway.http.openapi import describe
 from gateway.http.routes import admin, audit, collections, console, embeddings, health, models, privacy
 from gateway.http.routes import drift as drift_routes
@@ -34,13 +34,12 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         mapped = Unavailable("internal error")
     else:
         mapped = BadRequest(str(exc.detail) if exc.detail else "bad request")
-    openai = request.url.path.startswith(("/v1/embeddings", "/v1/models"))
-    return error_response(mapped, request.headers.get("x-request-id", "-"), openai)
+    return error_response(mapped, request.headers.get("x-request-id", "-"), speaks_openai(request.url.path))
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
-    return error_response(Unavailable("internal error"), "-", request.url.path.startswith("/v1/embeddings"))
+    return error_response(Unavailable("internal error"), "-", speaks_openai(request.url.path))
 
 
 def create_app(services: Services) -> Litestar:

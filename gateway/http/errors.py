@@ -20,6 +20,13 @@ from litestar import Response
 
 from gateway.errors import RequestError
 
+OPENAI_ROUTES = ("/v1/embeddings", "/v1/models")
+
+
+def speaks_openai(path: str) -> bool:
+    """Whether errors on ``path`` take OpenAI's shape (the OpenAI-compatible routes) rather than problem details."""
+    return path.startswith(OPENAI_ROUTES)
+
 
 def error_body(exc: RequestError, request_id: str, openai_shape: bool) -> dict[str, Any]:
     public = {k: v for k, v in exc.detail.items() if k != "audit"}

@@ -12,6 +12,7 @@ from typing import Any, cast
 from litestar import Litestar
 from litestar.openapi.spec import Components, OpenAPI, Operation, PathItem
 
+from gateway.http.errors import speaks_openai
 from gateway.http.openapi_specs import COMPONENTS, ERROR_STATUSES, PUBLIC_ROUTES, ROUTES
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -44,7 +45,7 @@ def _describe(path: str, method: str, op: Operation) -> None:
     spec = ROUTES.get((method, path))
     loose = cast(Any, op)  # the spec dataclasses accept plain JSON-Schema dicts; they serialize them as they are
     loose.security = SECURITY
-    responses = _errors(openai=path.startswith(("/v1/embeddings", "/v1/models")))
+    responses = _errors(openai=speaks_openai(path))
     if spec is None:
         loose.responses = {**(op.responses or {}), **responses}
         loose.description = (op.description or "") + f" ({UNDESCRIBED}: body not described)"
