@@ -35,6 +35,7 @@ class LoadResult:
     samples: list[Sample] = field(default_factory=list)
     wall_s: float = 0.0
     items_per_request: int = 1
+    clients: int = 1
 
     def ok(self) -> list[Sample]:
         return [s for s in self.samples if s.status == 200]
@@ -120,7 +121,7 @@ async def drive_async(base_url: str, path: str, key: str | Sequence[str], body: 
     keys = [key] if isinstance(key, str) else list(key)
     url = urlsplit(base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    result = LoadResult(items_per_request=items_per_request)
+    result = LoadResult(items_per_request=items_per_request, clients=clients)
     counter = itertools.count()
     started = time.perf_counter()
     await asyncio.gather(*(

@@ -1,11 +1,16 @@
 """Dynamic micro-batching: coalesce concurrent requests into model batches, off the event loop.
 
-Callers ``await batcher.submit(items, weights)``; one worker thread takes whatever is queued, up to ``max_size``
+Callers ``await batcher.submit(items, weights)``; a worker thread takes whatever is queued, up to ``max_size``
 items and ``max_weight`` (tokens), waiting at most ``max_wait_s`` for more to arrive, runs ``fn`` once on the whole
-batch and hands each caller its slice. The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at
-once (the HTTP layer answers 503 with Retry-After) instead of growing memory without bound. A caller that waits
-beyond its request's time limit is cancelled (``gateway.http.governed`` answers 504); its items not yet handed to a
-batch are then dropped, so a backlog of abandoned work does not keep the model busy after an overload.
+batch and hands each caller its slice. With ``workers`` above 1, that many threads take batches side by side (the
+model releases the GIL in its kernels, so on a CPU two single-threaded forward passes do more than one using both
+cores; see ``gateway.embedder``). A worker joins others already running only for at least ``join_min`` items
+(one forward pass's worth), so that under moderate load the workers do not split the queue into slivers.
+
+The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at once (the HTTP layer answers 503 with
+Retry-After) instead of growing memory without bound. A caller that waits beyond its request's time limit is
+cancelled (``gateway.http.governed`` answers 504); its items not yet handed to a batch are then dropped, so a
+backlog of abandoned work does not keep the model busy after an overload.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from gateway.errors import Overloaded, Unavailable
 
@@ -31,9 +36,9 @@ class _Job(Generic[T, R]):
     weights: list[int]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[R]]
-    results: list[R] = field(default_factory=list)
+    results: list[R | None] = field(default_factory=list)  # by position, filled as slices finish
     taken: int = 0  # items handed to batches so far
-    done: int = 0  # items whose results are in
+    done: int = 0  # how many items' results are in
     failed: bool = False
 
 
@@ -56,6 +61,8 @@ class MicroBatcher(Generic[T, R]):
         max_wait_s: float = 0.004,
         max_queued_items: int = 8192,
         on_batch: Callable[[int, float], None] | None = None,
+        workers: int = 1,
+        join_min: int = 1,
     ) -> None:
         self._fn = fn
         self.name = name
@@ -63,14 +70,19 @@ class MicroBatcher(Generic[T, R]):
         self._max_weight = max_weight
         self._max_wait_s = max_wait_s
         self._max_queued = max_queued_items
+        self._join_min = join_min
+        self._running = 0  # workers inside fn
         self._on_batch = on_batch
         self._queue: deque[_Job[T, R]] = deque()
         self._queued_items = 0
         self._cond = threading.Condition()
         self._closed = False
         self.stats = BatchStats()
-        self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"batcher-{name}-{i}", daemon=True) for i in range(max(1, workers))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def queue_depth(self) -> int:
@@ -80,7 +92,8 @@ class MicroBatcher(Generic[T, R]):
         if not items:
             return []
         loop = asyncio.get_running_loop()
-        job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future())
+        job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future(),
+                               [None] * len(items))
         with self._cond:
             if self._closed:
                 raise Unavailable(f"the {self.name} stage is shutting down")
@@ -103,12 +116,17 @@ class MicroBatcher(Generic[T, R]):
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def _take_batch(self) -> list[tuple[_Job[T, R], int, int]] | None:
         """Slices (job, start, end) forming the next batch; None when closed and drained."""
         with self._cond:
-            while not self._queue and not self._closed:
+            # A worker joins one already running only for at least join_min items: a second pass over a handful of
+            # texts would halve the batches without adding work done (the cores are already busy).
+            while not self._closed and (
+                not self._queue or (self._running and self._queued_items < self._join_min)
+            ):
                 self._cond.wait()
             if not self._queue:
                 return None
@@ -141,6 +159,10 @@ class MicroBatcher(Generic[T, R]):
                     break
                 self._queue.popleft()
             self._queued_items -= size
+            if batch:
+                self._running += 1
+            if self._queue:  # work left over: another worker may take it
+                self._cond.notify()
             return batch
 
     def _run(self) -> None:
@@ -158,25 +180,28 @@ class MicroBatcher(Generic[T, R]):
             except BaseException as exc:  # handed to every waiting caller, never lost
                 results, error = [], exc
             elapsed = time.perf_counter() - started
-            self.stats.batches += 1
-            self.stats.items += len(items)
-            self.stats.last_batch_size = len(items)
-            self.stats.sizes.append(len(items))
+            with self._cond:
+                self.stats.batches += 1
+                self.stats.items += len(items)
+                self.stats.last_batch_size = len(items)
+                self.stats.sizes.append(len(items))
             if self._on_batch is not None:
                 self._on_batch(len(items), elapsed)
-            offset = 0
-            for job, s, e in batch:
-                n = e - s
-                if error is None:
-                    job.results.extend(results[offset : offset + n])
-                offset += n
-                if error is not None:
-                    job.failed = True
-                    self._finish(job, error)
-                    continue
-                job.done = e
-                if job.done == len(job.items):
-                    self._finish(job, None)
+            with self._cond:  # several workers may finish slices of one job, in any order
+                self._running -= 1
+                self._cond.notify_all()  # a worker waiting to join may now start alone
+                offset = 0
+                for job, s, e in batch:
+                    n = e - s
+                    if error is not None:
+                        job.failed = True
+                        self._finish(job, error)
+                        continue
+                    job.results[s:e] = results[offset : offset + n]
+                    offset += n
+                    job.done += n
+                    if job.done == len(job.items):
+                        self._finish(job, None)
 
     @staticmethod
     def _finish(job: _Job[T, R], error: BaseException | None) -> None:
@@ -186,7 +211,7 @@ class MicroBatcher(Generic[T, R]):
             if error is not None:
                 job.future.set_exception(error)
             else:
-                job.future.set_result(job.results)
+                job.future.set_result(cast(list[R], job.results))
 
         # A closed caller loop means nobody is waiting any more; the worker thread must survive it.
         with contextlib.suppress(RuntimeError):

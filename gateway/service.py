@@ -25,7 +25,7 @@ from gateway.crypto.datakeys import SQLiteDataKeyRepository
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KEY_FILES, KeyMaterial, load_keys
 from gateway.db import SQLiteDatabase
-from gateway.embedder import Embedder, SentenceTransformerEmbedder
+from gateway.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
 from gateway.limits import KeyConcurrency
 from gateway.model_registry import audit_registry_changes, load_registry
 from gateway.models import ModelRegistry
@@ -175,7 +175,8 @@ def build_services(
     registry = load_registry(settings.policy_dir, settings.model_name)
     if embedder is None:
         embedder = SentenceTransformerEmbedder(registry.get(settings.model_name.partition("@")[0]),
-                                               settings.device, settings.fp16)
+                                               settings.device, settings.fp16,
+                                               batch_size=settings.model_batch_size, cpu_threads=available_cpus())
     metrics = GatewayMetrics()
     if detector is None:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
@@ -195,6 +196,8 @@ def build_services(
         _embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
+        workers=settings.model_workers(available_cpus()),
+        join_min=settings.model_batch_size,
     )
     ledger: PrivacyLedger = pg.ledger if pg is not None else SQLitePrivacyLedger(settings.data_dir / "privacy.db")
     transform = default_transform() if settings.vector_transform == "default" else IdentityTransform()

@@ -42,6 +42,8 @@ class Settings:
     batch_max_tokens: int = 8192
     batch_max_size: int = 128
     batch_max_wait_ms: float = 0.0
+    encode_batch_size: int = 0
+    embed_workers: int = 0
     queue_max_items: int = 8192
     request_timeout_s: float = 60.0
     policy_reload_interval_s: float = 0.5
@@ -50,6 +52,19 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
     origin: str = "governed-embedding-gateway"
+
+    @property
+    def model_batch_size(self) -> int:
+        """Texts per forward pass: the setting, or by device (16 on a CPU, 256 on a GPU, as measured)."""
+        if self.encode_batch_size:
+            return self.encode_batch_size
+        return 16 if self.device == "cpu" else 256
+
+    def model_workers(self, cpus: int) -> int:
+        """Embedding worker threads: the setting, or by device (one per core, at most 8, on a CPU; 1 on a GPU)."""
+        if self.embed_workers:
+            return self.embed_workers
+        return max(1, min(8, cpus)) if self.device == "cpu" else 1
 
     @property
     def sqlite_path(self) -> Path:
@@ -119,6 +134,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         )
     if settings.vector_transform not in {"default", "identity"}:
         raise ConfigurationError("setting vector_transform: must be 'default' or 'identity'")
+    if settings.embed_workers < 0:
+        raise ConfigurationError("setting embed_workers: must be 0 (by device) or a positive number of threads")
+    if settings.encode_batch_size < 0:
+        raise ConfigurationError("setting encode_batch_size: must be 0 (by device) or a positive number of texts")
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")
     return settings

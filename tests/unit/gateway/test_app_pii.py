@@ -54,8 +54,9 @@ def test_when_analyzed_then_the_call_is_audited_with_types_and_counts_only(app: 
     assert (e["event"], e["decision"], e["tenant"], e["count"], e["blocked"]) == ("pii.analyze", "allow", "acme", 2, 1)
     assert e["pii"] == {"PERSON": {"count": 1, "action": "redact"}, "US_SSN": {"count": 1, "action": "block"},
                         "PHONE_NUMBER": {"count": 1, "action": "redact"}}
+    # whole values, not digit fragments: a time stamp once held "078" (a flaky failure), and so may ids or digests
     dumped = json.dumps(e)
-    assert "Bob" not in dumped and "078" not in dumped and "0187" not in dumped
+    assert "Bob" not in dumped and "078-05" not in dumped and "555-0187" not in dumped
 
 
 def test_when_a_text_would_be_blocked_then_analyze_still_answers_200_with_the_verdict(app: App, writer: str) -> None:

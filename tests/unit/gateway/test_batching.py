@@ -102,3 +102,42 @@ def test_when_the_queue_is_full_then_submit_fails_fast_with_overloaded() -> None
     finally:
         gate.set()
         batcher.close()
+
+
+def test_when_two_workers_finish_slices_of_one_request_out_of_order_then_results_keep_input_order() -> None:
+    first_started = threading.Event()
+    release_first = threading.Event()
+    threads: set[str] = set()
+
+    def slow_first(items: list[int]) -> list[int]:
+        threads.add(threading.current_thread().name)
+        if items[0] == 0:  # the first slice waits until the second slice has finished on the other worker
+            first_started.set()
+            release_first.wait(5)
+        else:
+            first_started.wait(5)
+            release_first.set()
+        return [i * 10 for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(slow_first, name="t", max_size=4, max_wait_s=0.0, workers=2)
+    try:
+        out = asyncio.run(batcher.submit(list(range(8))))
+    finally:
+        batcher.close()
+    assert out == [i * 10 for i in range(8)]
+    assert len(threads) == 2
+
+
+def test_when_many_callers_share_several_workers_then_each_gets_its_own_results() -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: [-i for i in items], name="t", max_size=3,
+                                                   max_wait_s=0.0, workers=3)
+
+    async def main() -> list[list[int]]:
+        return await asyncio.gather(*(batcher.submit(list(range(n, n + 5))) for n in range(0, 200, 5)))
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        batcher.close()
+    assert results == [[-i for i in range(n, n + 5)] for n in range(0, 200, 5)]
+    assert batcher.stats.items == 200

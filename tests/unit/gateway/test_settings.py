@@ -45,3 +45,17 @@ def test_when_settings_exist_then_every_one_is_documented() -> None:
 def test_when_loaded_then_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         load_settings({}).port = 1  # type: ignore[misc]
+
+
+def test_when_model_batching_is_left_at_zero_then_it_is_chosen_by_device() -> None:
+    cpu, gpu = load_settings({}), load_settings({"GATEWAY_DEVICE": "cuda"})
+    assert (cpu.model_batch_size, cpu.model_workers(2), cpu.model_workers(64)) == (16, 2, 8)
+    assert (gpu.model_batch_size, gpu.model_workers(16)) == (256, 1)
+    set_ = load_settings({"GATEWAY_ENCODE_BATCH_SIZE": "48", "GATEWAY_EMBED_WORKERS": "3"})
+    assert (set_.model_batch_size, set_.model_workers(2)) == (48, 3)
+
+
+@pytest.mark.parametrize("name", ["GATEWAY_ENCODE_BATCH_SIZE", "GATEWAY_EMBED_WORKERS"])
+def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name.removeprefix("GATEWAY_").lower()):
+        load_settings({name: "-1"})
