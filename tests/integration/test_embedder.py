@@ -1,0 +1,32 @@
+"""The gateway's own forward path against sentence-transformers' ``encode``, on the real packaged model."""
+
+import numpy as np
+import pytest
+
+from gateway.embedder import SentenceTransformerEmbedder
+from gateway.models import DEFAULT_MODEL
+
+TEXTS = [
+    "", "a", "Hello world", "naïve café, ünïcode ✓", "word " * 400,  # empty, one letter, accents, truncated
+    "The quick brown fox jumps over the lazy dog.", "SELECT * FROM t WHERE id = 1;",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(DEFAULT_MODEL, "cpu", batch_size=3, cpu_threads=2)
+
+
+def test_when_texts_of_mixed_lengths_are_encoded_then_vectors_match_sentence_transformers_in_input_order(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    texts = TEXTS * 3
+    ours = embedder.encode(texts)
+    theirs = embedder.model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == (len(texts), DEFAULT_MODEL.dimension) and ours.dtype == np.float32
+    assert float(np.abs(ours - theirs).max()) < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_when_nothing_is_encoded_then_an_empty_matrix_comes_back(embedder: SentenceTransformerEmbedder) -> None:
+    assert embedder.encode([]).shape == (0, DEFAULT_MODEL.dimension)
