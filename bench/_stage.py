@@ -24,6 +24,7 @@ from gateway.batching import MicroBatcher
 from gateway.embedder import SentenceTransformerEmbedder
 from gateway.models import DEFAULT_MODEL
 from gateway.privacy.noise import keyed_gaussian_noise
+from gateway.settings import load_settings
 
 Say = Callable[[str], None]
 
@@ -85,7 +86,8 @@ async def _drive(batcher: MicroBatcher[str, tuple[np.ndarray, int]], texts: list
 def run_stage(weights: Path | None, device: str, fp16: bool, texts: list[str], sizes: list[int],
               concurrency: int, max_batch: int, say: Say) -> dict[str, Any]:
     spec = replace(DEFAULT_MODEL, weights_dir=str(weights)) if weights else DEFAULT_MODEL
-    embedder = SentenceTransformerEmbedder(spec, device, fp16)
+    settings = load_settings({}, device=device)  # the gateway's own choice of forward-pass size for the device
+    embedder = SentenceTransformerEmbedder(spec, device, fp16, batch_size=settings.model_batch_size)
     say(f"model loaded on {device}{' fp16' if fp16 else ''}; fingerprint verified")
     raw = time_raw(embedder.model, texts, sizes, 200, say)  # the same loaded model, called directly
 

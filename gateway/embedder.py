@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,12 +20,22 @@ from gateway.chunking import whitespace_offsets
 from gateway.models import ModelSpec, model_dir, verify_fingerprint
 
 
-def available_cpus() -> int:
-    """Cores this process may run on (a container's CPU set, not the host's count)."""
+def available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: its CPU set (not the host's count), capped by a cgroup v2 CPU quota, rounded up.
+
+    A container limited to 4 CPUs on a 64-core node sees all 64 in its CPU set; sizing threads by that would have
+    the kernel throttle them."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 file, or not in the expected form: no quota known
+        pass
+    return cores
 
 
 class CoreShare:

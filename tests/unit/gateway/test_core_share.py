@@ -1,6 +1,7 @@
 import threading
+from pathlib import Path
 
-from gateway.embedder import CoreShare
+from gateway.embedder import CoreShare, available_cpus
 
 
 def test_when_a_pass_runs_alone_then_it_gets_every_core_and_when_two_overlap_then_one_each() -> None:
@@ -41,3 +42,18 @@ def test_when_passes_overlap_on_many_threads_then_the_count_returns_to_zero() ->
     assert min(seen) >= 2 and max(seen) <= 8
     with share.share() as alone:
         assert alone == 8
+
+
+def test_when_a_cgroup_quota_limits_cpu_then_available_cpus_rounds_it_up_and_caps_the_cpu_set(
+    tmp_path: Path,
+) -> None:
+    cpu_max = tmp_path / "cpu.max"
+    cpu_set = available_cpus(tmp_path / "absent")
+    cpu_max.write_text("150000 100000\n")
+    assert available_cpus(cpu_max) == min(2, cpu_set)
+    cpu_max.write_text("max 100000\n")
+    assert available_cpus(cpu_max) == cpu_set
+    cpu_max.write_text("garbage\n")
+    assert available_cpus(cpu_max) == cpu_set
+    cpu_max.write_text("1000 100000\n")  # a hundredth of a core still gets one thread
+    assert available_cpus(cpu_max) == 1
