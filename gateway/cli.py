@@ -7,7 +7,6 @@ alone on the last stdout line).
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -218,17 +217,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from gateway.http.app import create_app
-    from gateway.service import build_services
-
     configure_logging(settings.log_level)  # JSON lines on stderr, scrubbed of secrets and PII
     print(f"loading model and PII detector (policy {settings.policy_dir}, data {settings.data_dir}) ...",
           file=sys.stderr)
+    if settings.workers > 1:  # each worker process builds its own services (gateway.http.asgi)
+        print(f"gateway listening on http://{settings.host}:{settings.port}; starting {settings.workers} worker "
+              "processes, each loading its own model", file=sys.stderr)
+        uvicorn.run("gateway.http.asgi:app", factory=True, workers=settings.workers, host=settings.host,
+                    port=settings.port, log_level="warning", access_log=False)
+        return 0
+    from gateway.http.app import create_app
+    from gateway.http.asgi import freeze_heap
+    from gateway.service import build_services
+
     services = build_services(settings)
-    # The model, spaCy and Presidio leave millions of long-lived objects; a full collection walks them all (tens of
-    # milliseconds, charged to whichever request triggered it). Freezing moves them out of the collector's reach.
-    gc.collect()
-    gc.freeze()
+    freeze_heap()
     print(f"gateway listening on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level="warning",
                 access_log=False)

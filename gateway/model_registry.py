@@ -13,6 +13,7 @@ every newly declared version is audited as ``model.register``, every retired or 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from collections.abc import Mapping
@@ -120,7 +121,17 @@ def model_json(spec: ModelSpec) -> dict[str, Any]:
 
 
 def audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -> tuple[list[str], list[str]]:
-    """Audit versions declared or retired since the last start; returns (registered, retired) refs."""
+    """Audit versions declared or retired since the last start; returns (registered, retired) refs.
+
+    Serialized on a lock file: the worker processes of one ``gateway serve`` start together on one data directory,
+    and each change must be audited once."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / (STATE_FILE + ".lock"), "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        return _audit_registry_changes(policy_dir, data_dir, auditor)
+
+
+def _audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -> tuple[list[str], list[str]]:
     specs, retired = declared_models(policy_dir)
     active = {s.ref: s for s in specs if s.ref not in retired}
     state_path = data_dir / STATE_FILE
@@ -139,6 +150,7 @@ def audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -
         auditor.record_sync("model.retire", "allow", tenant="*", model=model,
                             reason="retired" if ref in by_ref else "removed from the registry")
     if registered or gone or not state_path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        state_path.write_text(json.dumps({"active": sorted(active)}, indent=1), "utf-8")
+        partial = state_path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"active": sorted(active)}, indent=1), "utf-8")
+        partial.replace(state_path)  # atomic: a reader never sees half a file
     return registered, gone

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gateway.errors import PolicyError
+from gateway.observability.logs import Vetted
 from gateway.pii.policy_yaml import Located, load_located
 
 _log = logging.getLogger(__name__)
@@ -235,7 +236,8 @@ class PolicyHolder:
                 candidate = load_policy(self._path)
             except PolicyError as exc:
                 self.last_error = exc
-                _log.error("policy reload rejected, keeping version %s: %s", self._policy.version, exc)
+                # PolicyError names the file, line and rule broken, never a value from the file: safe to show
+                _log.error("policy reload rejected, keeping version %s: %s", self._policy.version, Vetted(str(exc)))
                 return False
             self.last_error = None
             if candidate.version == self._policy.version:

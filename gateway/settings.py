@@ -44,6 +44,7 @@ class Settings:
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0
     embed_workers: int = 0
+    workers: int = 1
     queue_max_items: int = 8192
     request_timeout_s: float = 60.0
     policy_reload_interval_s: float = 0.5
@@ -134,6 +135,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         )
     if settings.vector_transform not in {"default", "identity"}:
         raise ConfigurationError("setting vector_transform: must be 'default' or 'identity'")
+    if settings.workers < 1:
+        raise ConfigurationError("setting workers: must be at least 1")
+    if settings.workers > 1 and not settings.uses_postgres:
+        raise ConfigurationError(
+            "setting workers: more than one gateway process needs database_url (PostgreSQL), which they share; "
+            "the embedded SQLite + FAISS store is served by one process"
+        )
     if settings.embed_workers < 0:
         raise ConfigurationError("setting embed_workers: must be 0 (by device) or a positive number of threads")
     if settings.encode_batch_size < 0:

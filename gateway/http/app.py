@@ -76,4 +76,7 @@ def create_app(services: Services) -> Litestar:
             title="Governed Embedding Gateway", version=gateway.__version__, path="/schema"
         ),
         debug=False,
+        # Logging is ours (gateway.observability.logs: JSON lines, scrubbed). Litestar's default configuration
+        # replaced the root handler at start-up, so every later record left unscrubbed, in its plain format.
+        logging_config=None,
     ))

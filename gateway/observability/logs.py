@@ -4,7 +4,10 @@ Log calls in this code base pass values as ``%s`` arguments; third-party librari
 never trusts a value: it keeps the message *template*, scrubbed, and each argument only if it is a number, a
 boolean, or a short name-like string (letters, digits and ``_.:/-``; few digits; not an API key). Anything else
 becomes ``<str len=N>``. Exceptions are reduced to their type and frames (file, line, function): exception
-messages can quote input, so they are never written. Every field is listed in ``docs/observability.md``.
+messages can quote input, so they are never written. The one exception is a ``Vetted`` string: a message this code
+base builds only from positions and names (a policy file's line and key, never a value from it), written after
+the scrubber, so an operator learns why a policy reload was refused. Every field is listed in
+``docs/observability.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ _SCRUB = (
 _MAX_DIGITS = 4
 
 
+class Vetted(str):
+    """A message built only from positions and names (see the module docstring); logged scrubbed, not as a shape."""
+
+
 def scrub(text: str) -> str:
     """Replace anything shaped like a key, address, number or token in a message template."""
     for pattern in _SCRUB:
@@ -41,6 +48,8 @@ def safe_value(value: Any) -> Any:
     """A log argument as it may be written: numbers and booleans as they are, name-like strings, else a shape."""
     if value is None or isinstance(value, bool | int | float):
         return value
+    if isinstance(value, Vetted):
+        return scrub(value)
     if isinstance(value, str):
         if (
             _NAME_LIKE.match(value)

@@ -59,3 +59,11 @@ def test_when_model_batching_is_left_at_zero_then_it_is_chosen_by_device() -> No
 def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str) -> None:
     with pytest.raises(ConfigurationError, match=name.removeprefix("GATEWAY_").lower()):
         load_settings({name: "-1"})
+
+
+def test_when_several_workers_are_asked_for_on_the_embedded_store_then_settings_refuse_and_say_why() -> None:
+    with pytest.raises(ConfigurationError, match="PostgreSQL"):
+        load_settings({"GATEWAY_WORKERS": "2"})
+    assert load_settings({"GATEWAY_WORKERS": "2", "GATEWAY_DATABASE_URL": "postgresql://h/db"}).workers == 2
+    with pytest.raises(ConfigurationError, match="workers"):
+        load_settings({"GATEWAY_WORKERS": "0"})

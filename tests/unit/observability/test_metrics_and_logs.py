@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import shutil
+from pathlib import Path
 
+from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.observability.logs import JsonFormatter, request_id_var, safe_value, scrub
-from tests.unit.gateway.conftest import App, app  # noqa: F401 - the in-process gateway fixture
+from gateway.crypto.keyfiles import init_keys
+from gateway.embedder import FakeEmbedder
+from gateway.http.app import create_app
+from gateway.models import DEFAULT_MODEL
+from gateway.observability.logs import JsonFormatter, Vetted, configure_logging, request_id_var, safe_value, scrub
+from gateway.pii.fake import FakeDetector
+from gateway.service import build_services
+from gateway.settings import load_settings
+from tests.unit.gateway.conftest import REPO, App, app  # noqa: F401 - the in-process gateway fixture
 
 PLANTED_EMAIL = "mallory.secret@example.org"
 PLANTED_SSN = "123-45-6789"
@@ -124,3 +135,34 @@ def test_when_a_metrics_token_is_set_then_metrics_need_it(app: App) -> None:  # 
     assert app.client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     ok = app.client.get("/metrics", headers={"Authorization": "Bearer s3cret-scraper-token"})
     assert ok.status_code == 200 and b"gateway_" in ok.content
+
+
+def test_when_the_app_has_started_then_records_still_go_through_the_json_scrubbing_handler(tmp_path: Path) -> None:
+    # Regression: Litestar's default logging configuration replaced the root handler at start-up, so records
+    # logged after it (policy reloads, replica messages) came out in plain text, unscrubbed.
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("INFO", stream)
+        shutil.copytree(REPO / "policy", tmp_path / "policy")
+        init_keys(tmp_path / "keys")
+        settings = load_settings({}, data_dir=tmp_path / "data", keys_dir=tmp_path / "keys",
+                                 policy_dir=tmp_path / "policy")
+        services = build_services(settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector())
+        with TestClient(create_app(services)):
+            logging.getLogger("gateway.service").info("after start-up: contact %s", PLANTED_EMAIL)
+        lines = [line for line in stream.getvalue().splitlines() if "after start-up" in line]
+        assert len(lines) == 1
+        record = json.loads(lines[0])
+        assert record["logger"] == "gateway.service" and PLANTED_EMAIL not in lines[0]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+def test_when_a_value_is_vetted_then_it_is_written_scrubbed_rather_than_as_a_shape() -> None:
+    vetted = safe_value(Vetted("gateway.yaml:13: action of PERSON must be one of block, redact"))
+    assert vetted == "gateway.yaml:13: action of PERSON must be one of block, redact"
+    assert safe_value(Vetted(f"line 3 mentions {PLANTED_EMAIL}")) == "line 3 mentions <redacted>"
+    assert safe_value("gateway.yaml:13: action of PERSON must be one of block, redact").startswith("<str len=")

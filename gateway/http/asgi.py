@@ -1,0 +1,35 @@
+"""The application each worker process of ``gateway serve`` (with ``workers`` above 1) builds for itself.
+
+uvicorn starts its worker processes from an import string; each one calls ``app()``, which reads the settings from
+the environment and the config file, loads its own model and PII detector and returns the app. One Python process
+spends its requests' CPU work on one core at a time (the GIL), which on a GPU host leaves the GPU idle
+(``docs/performance.md``); several processes lift that. Only the PostgreSQL backend shares keys, policy, privacy
+ledger, audit log and collections between processes, so settings refuse ``workers`` above 1 without it. The
+parent process holds the data directory's run lock; the workers do not take it.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from litestar import Litestar
+
+
+def freeze_heap() -> None:
+    """The model, spaCy and Presidio leave millions of long-lived objects; a full collection walks them all (tens
+    of milliseconds, charged to whichever request triggered it). Freezing moves them out of the collector's reach."""
+    gc.collect()
+    gc.freeze()
+
+
+def app() -> Litestar:
+    from gateway.http.app import create_app
+    from gateway.observability.logs import configure_logging
+    from gateway.service import build_services
+    from gateway.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    services = build_services(settings)
+    freeze_heap()
+    return create_app(services)

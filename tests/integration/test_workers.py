@@ -1,0 +1,71 @@
+"""``gateway serve`` with several worker processes on one port, sharing PostgreSQL.
+
+Each worker process loads its own model and PII detector and writes the one shared audit log; requests spread
+over them are all answered, and the log they wrote together exports and verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.server import BIN, GatewayProcess
+from tests.unit.pg.pgkit import TempSchema
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def starts(gw: GatewayProcess, key: str) -> int:
+    page = httpx.get(gw.url + "/v1/audit/entries", params={"start": 0},
+                     headers={"Authorization": f"Bearer {key}"}, timeout=30).json()
+    return sum(json.loads(base64.b64decode(e))["event"] == "gateway.start" for e in page["entries"])
+
+
+def test_when_served_by_two_worker_processes_then_both_start_every_request_is_answered_and_the_log_verifies(
+    tmp_path: Path,
+) -> None:
+    schema = TempSchema()
+    gw = GatewayProcess(tmp_path / "gw", env={"GATEWAY_DATABASE_URL": schema.url, "GATEWAY_WORKERS": "2"})
+    try:
+        gw.prepare()
+        assert gw.cli("db", "upgrade").returncode == 0
+        writer = gw.make_key("acme", "bot", "writer")
+        auditor = gw.make_key("acme", "aud", "auditor")
+        gw.start()
+        deadline = time.monotonic() + 240
+        while starts(gw, auditor) < 2:  # the second worker may still be loading its model
+            assert time.monotonic() < deadline, gw.log_path.read_text()[-3000:]
+            time.sleep(1)
+
+        def embed(i: int) -> int:
+            r = httpx.post(gw.url + "/v1/embeddings", headers={"Authorization": f"Bearer {writer}"},
+                           json={"model": "all-MiniLM-L6-v2", "input": f"quarterly report number {i}"}, timeout=120)
+            return r.status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(embed, range(40)))
+        assert statuses == [200] * 40
+        gw.stop()
+
+        out, checkpoint = tmp_path / "log.jsonl", tmp_path / "checkpoint.txt"
+        audit = [str(BIN / "gateway-audit")]
+        exported = subprocess.run([*audit, "export", "--database-url", schema.url, "--out", str(out),
+                                   "--checkpoint-out", str(checkpoint)], capture_output=True, text=True, timeout=60)
+        assert exported.returncode == 0, exported.stderr
+        verified = subprocess.run([*audit, "verify", "--log", str(out), "--checkpoint", str(checkpoint),
+                                   "--public-key", str(gw.keys_dir / "audit_ed25519.pub")],
+                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        events = [json.loads(line)["event"] for line in out.read_text().splitlines()]
+        assert events.count("embeddings.create") == 40 and events.count("gateway.start") == 2
+        assert events.count("model.register") <= 1  # the workers started together; the change is audited once
+    finally:
+        gw.stop()
+        schema.drop()
