@@ -143,3 +143,17 @@ def kill_mid_load(
     stop.set()
     for t in threads:
         t.join(30)
+
+
+def export_and_verify(database_url: str, public_key: Path, out_dir: Path) -> tuple[Path, str]:
+    """Export a PostgreSQL audit log with ``gateway-audit`` and verify it offline, as an auditor would; returns
+    the exported log and the export command's output."""
+    out, checkpoint = out_dir / "log.jsonl", out_dir / "checkpoint.txt"
+    audit = [str(BIN / "gateway-audit")]
+    exported = subprocess.run([*audit, "export", "--database-url", database_url, "--out", str(out),
+                               "--checkpoint-out", str(checkpoint)], capture_output=True, text=True, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    verified = subprocess.run([*audit, "verify", "--log", str(out), "--checkpoint", str(checkpoint),
+                               "--public-key", str(public_key)], capture_output=True, text=True, timeout=60)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    return out, exported.stdout

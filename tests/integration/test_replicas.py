@@ -7,7 +7,6 @@ both; the audit log both wrote exports from the database and verifies as one log
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import BIN, GatewayProcess
+from tests.integration.server import GatewayProcess, export_and_verify
 from tests.unit.pg.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -82,14 +81,6 @@ def test_when_ingested_through_one_replica_then_search_through_the_other_finds_i
 
     for gw in (one, two):
         gw.stop()
-    out, checkpoint = tmp_path / "log.jsonl", tmp_path / "checkpoint.txt"
-    audit = [str(BIN / "gateway-audit")]
-    exported = subprocess.run([*audit, "export", "--database-url", schema.url, "--out", str(out),
-                               "--checkpoint-out", str(checkpoint)], capture_output=True, text=True, timeout=60)
-    assert exported.returncode == 0, exported.stderr
-    verified = subprocess.run([*audit, "verify", "--log", str(out), "--checkpoint", str(checkpoint), "--public-key",
-                               str(Path(one.env["GATEWAY_KEYS_DIR"]) / "audit_ed25519.pub")],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    out, exported = export_and_verify(schema.url, Path(one.env["GATEWAY_KEYS_DIR"]) / "audit_ed25519.pub", tmp_path)
     routes = {line.split('"route":"')[1].split('"')[0] for line in out.read_text().splitlines() if '"route":"' in line}
-    assert "exported 0" not in exported.stdout and len(routes) >= 2
+    assert "exported 0" not in exported and len(routes) >= 2

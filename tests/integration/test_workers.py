@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import BIN, GatewayProcess
+from tests.integration.server import GatewayProcess, export_and_verify
 from tests.unit.pg.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -54,15 +53,7 @@ def test_when_served_by_two_worker_processes_then_both_start_every_request_is_an
         assert statuses == [200] * 40
         gw.stop()
 
-        out, checkpoint = tmp_path / "log.jsonl", tmp_path / "checkpoint.txt"
-        audit = [str(BIN / "gateway-audit")]
-        exported = subprocess.run([*audit, "export", "--database-url", schema.url, "--out", str(out),
-                                   "--checkpoint-out", str(checkpoint)], capture_output=True, text=True, timeout=60)
-        assert exported.returncode == 0, exported.stderr
-        verified = subprocess.run([*audit, "verify", "--log", str(out), "--checkpoint", str(checkpoint),
-                                   "--public-key", str(gw.keys_dir / "audit_ed25519.pub")],
-                                  capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert verified.returncode == 0, verified.stdout + verified.stderr
+        out, _ = export_and_verify(schema.url, gw.keys_dir / "audit_ed25519.pub", tmp_path)
         events = [json.loads(line)["event"] for line in out.read_text().splitlines()]
         assert events.count("embeddings.create") == 40 and events.count("gateway.start") == 2
         assert events.count("model.register") <= 1  # the workers started together; the change is audited once
