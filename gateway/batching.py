@@ -36,7 +36,7 @@ class _Job(Generic[T, R]):
     weights: list[int]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[R]]
-    results: list[R | None] = field(default_factory=list)  # by position, filled as slices finish
+    results: list[R | None]  # by position, filled as slices finish
     taken: int = 0  # items handed to batches so far
     done: int = 0  # how many items' results are in
     failed: bool = False
@@ -180,14 +180,13 @@ class MicroBatcher(Generic[T, R]):
             except BaseException as exc:  # handed to every waiting caller, never lost
                 results, error = [], exc
             elapsed = time.perf_counter() - started
-            with self._cond:
+            if self._on_batch is not None:
+                self._on_batch(len(items), elapsed)
+            with self._cond:  # several workers may finish slices of one job, in any order
                 self.stats.batches += 1
                 self.stats.items += len(items)
                 self.stats.last_batch_size = len(items)
                 self.stats.sizes.append(len(items))
-            if self._on_batch is not None:
-                self._on_batch(len(items), elapsed)
-            with self._cond:  # several workers may finish slices of one job, in any order
                 self._running -= 1
                 self._cond.notify_all()  # a worker waiting to join may now start alone
                 offset = 0

@@ -226,15 +226,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run("gateway.http.asgi:app", factory=True, workers=settings.workers, host=settings.host,
                     port=settings.port, log_level="warning", access_log=False)
         return 0
-    from gateway.http.app import create_app
-    from gateway.http.asgi import freeze_heap
-    from gateway.service import build_services
+    from gateway.http.asgi import build_app
 
-    services = build_services(settings)
-    freeze_heap()
+    app = build_app(settings)
     print(f"gateway listening on http://{settings.host}:{settings.port}", file=sys.stderr)
-    uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level="warning",
-                access_log=False)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     return 0
 
 

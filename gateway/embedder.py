@@ -93,6 +93,7 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
+        from sentence_transformers.util import batch_to_device
 
         directory = model_dir(spec)
         self.fingerprint = verify_fingerprint(spec, directory)
@@ -102,6 +103,7 @@ class SentenceTransformerEmbedder:
         # Forward passes running at once (one per embedding worker) split the CPU's cores between them.
         self._cores = CoreShare(cpu_threads if device == "cpu" else 0, torch.set_num_threads)
         self._torch: Any = torch
+        self._to_device: Callable[[dict[str, Any], Any], dict[str, Any]] = batch_to_device
         self._model: Any = SentenceTransformer(str(directory), device=device, local_files_only=True)
         self._model.max_seq_length = spec.max_seq_length
         if fp16 and device.startswith("cuda"):
@@ -130,9 +132,7 @@ class SentenceTransformerEmbedder:
         with self._cores.share(), self._torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                features = self._model.preprocess([texts[i] for i in rows])
-                if self.device != "cpu":
-                    features = {k: v.to(self._model.device) if hasattr(v, "to") else v for k, v in features.items()}
+                features = self._to_device(self._model.preprocess([texts[i] for i in rows]), self._model.device)
                 vectors = self._model(features)["sentence_embedding"].float()
                 vectors = self._torch.nn.functional.normalize(vectors, p=2, dim=1)
                 out[rows] = vectors.cpu().numpy()

@@ -173,10 +173,11 @@ def build_services(
     pg = open_pg_backends(settings) if settings.uses_postgres else None
     authorizer = pg.authorizer if pg is not None else Authorizer(settings.policy_dir)
     registry = load_registry(settings.policy_dir, settings.model_name)
+    cpus = available_cpus()
     if embedder is None:
         embedder = SentenceTransformerEmbedder(registry.get(settings.model_name.partition("@")[0]),
                                                settings.device, settings.fp16,
-                                               batch_size=settings.model_batch_size, cpu_threads=available_cpus())
+                                               batch_size=settings.model_batch_size, cpu_threads=cpus)
     metrics = GatewayMetrics()
     if detector is None:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
@@ -196,7 +197,7 @@ def build_services(
         _embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
-        workers=settings.model_workers(available_cpus()),
+        workers=settings.model_workers(cpus),
         join_min=settings.model_batch_size,
     )
     ledger: PrivacyLedger = pg.ledger if pg is not None else SQLitePrivacyLedger(settings.data_dir / "privacy.db")

@@ -11,8 +11,12 @@ parent process holds the data directory's run lock; the workers do not take it.
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 from litestar import Litestar
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
 
 
 def freeze_heap() -> None:
@@ -22,14 +26,20 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def app() -> Litestar:
+def build_app(settings: Settings) -> Litestar:
+    """Services (model, PII detector, stores, audit log) and the app over them, the heap frozen after loading."""
     from gateway.http.app import create_app
-    from gateway.observability.logs import configure_logging
     from gateway.service import build_services
+
+    services = build_services(settings)
+    freeze_heap()
+    return create_app(services)
+
+
+def app() -> Litestar:
+    from gateway.observability.logs import configure_logging
     from gateway.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    services = build_services(settings)
-    freeze_heap()
-    return create_app(services)
+    return build_app(settings)

@@ -36,14 +36,18 @@ class App:
         return {"Authorization": f"Bearer {key}"}
 
 
+def fake_services(root: Path) -> Services:
+    """Services under ``root`` (the repository's policy, new keys) with the fake model and detector."""
+    shutil.copytree(REPO / "policy", root / "policy")
+    init_keys(root / "keys")
+    settings = load_settings(
+        {}, data_dir=root / "data", keys_dir=root / "keys", policy_dir=root / "policy", batch_max_wait_ms=0.0,
+    )
+    return build_services(settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector())
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    shutil.copytree(REPO / "policy", tmp_path / "policy")
-    init_keys(tmp_path / "keys")
-    settings = load_settings(
-        {}, data_dir=tmp_path / "data", keys_dir=tmp_path / "keys", policy_dir=tmp_path / "policy",
-        batch_max_wait_ms=0.0,
-    )
-    services = build_services(settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector())
+    services = fake_services(tmp_path)
     with TestClient(create_app(services)) as client:
         yield App(client, services, tmp_path)

@@ -5,21 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-import shutil
 from pathlib import Path
 
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.crypto.keyfiles import init_keys
-from gateway.embedder import FakeEmbedder
 from gateway.http.app import create_app
-from gateway.models import DEFAULT_MODEL
 from gateway.observability.logs import JsonFormatter, Vetted, configure_logging, request_id_var, safe_value, scrub
-from gateway.pii.fake import FakeDetector
-from gateway.service import build_services
-from gateway.settings import load_settings
-from tests.unit.gateway.conftest import REPO, App, app  # noqa: F401 - the in-process gateway fixture
+from tests.unit.gateway.conftest import App, app, fake_services  # noqa: F401 - the in-process gateway fixture
 
 PLANTED_EMAIL = "mallory.secret@example.org"
 PLANTED_SSN = "123-45-6789"
@@ -144,13 +137,8 @@ def test_when_the_app_has_started_then_records_still_go_through_the_json_scrubbi
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
-        configure_logging("INFO", stream)
-        shutil.copytree(REPO / "policy", tmp_path / "policy")
-        init_keys(tmp_path / "keys")
-        settings = load_settings({}, data_dir=tmp_path / "data", keys_dir=tmp_path / "keys",
-                                 policy_dir=tmp_path / "policy")
-        services = build_services(settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector())
-        with TestClient(create_app(services)):
+        configure_logging("INFO", stream)  # before the app starts: the start-up is what replaced it
+        with TestClient(create_app(fake_services(tmp_path))):
             logging.getLogger("gateway.service").info("after start-up: contact %s", PLANTED_EMAIL)
         lines = [line for line in stream.getvalue().splitlines() if "after start-up" in line]
         assert len(lines) == 1
