@@ -97,8 +97,8 @@ class QuantizedEmbedder:
         self.fingerprint = actual
         self._inner = inner
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self._inner.encode(texts)
+    def encode(self, texts: Sequence[str], token_counts: Sequence[int] | None = None) -> np.ndarray:
+        return self._inner.encode(texts, token_counts)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._inner.count_tokens(texts)

@@ -139,8 +139,8 @@ class Services:
 
 def _embed_fn(embedder: Embedder) -> Any:
     def run(texts: list[str]) -> list[tuple[np.ndarray, int]]:
-        vectors = embedder.encode(texts)
         tokens = embedder.count_tokens(texts)
+        vectors = embedder.encode(texts, tokens)
         return list(zip(vectors, tokens, strict=True))
 
     return run

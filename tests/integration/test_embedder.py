@@ -30,3 +30,11 @@ def test_when_texts_of_mixed_lengths_are_encoded_then_vectors_match_sentence_tra
 
 def test_when_nothing_is_encoded_then_an_empty_matrix_comes_back(embedder: SentenceTransformerEmbedder) -> None:
     assert embedder.encode([]).shape == (0, DEFAULT_MODEL.dimension)
+
+
+def test_when_token_counts_are_given_then_the_passes_follow_them_and_the_vectors_are_the_same(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    texts = TEXTS * 3
+    counts = embedder.count_tokens(texts)
+    assert float(np.abs(embedder.encode(texts, counts) - embedder.encode(texts)).max()) < 1e-6
