@@ -20,7 +20,7 @@ from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import normalize
 from gateway.policyfile import ScopePolicy
-from gateway.privacy.accountant import PrivacyLedger
+from gateway.privacy.accountant import PrivacyLedger, Release, Spend
 from gateway.privacy.budget import check_budget
 from gateway.privacy.stage import protect, space_version
 from gateway.privacy.transform import VectorTransform
@@ -74,6 +74,7 @@ class EmbeddingPipeline:
         max_text_chars: int,
         transform: VectorTransform,
         ledger: PrivacyLedger,
+        charge: MicroBatcher[Release, Spend],
     ) -> None:
         self.spec = spec
         self._detect = detect
@@ -82,6 +83,7 @@ class EmbeddingPipeline:
         self._max_text_chars = max_text_chars
         self.transform = transform
         self.ledger = ledger
+        self._charge = charge  # ledger.record_many, batched across concurrent requests
 
     @property
     def space_version(self) -> str:
@@ -155,7 +157,7 @@ class EmbeddingPipeline:
             for row, i in enumerate(allowed):
                 vectors[i] = protected[row]
                 tokens[i] = embedded[row][1]
-        spend = self.ledger.record(tenant, scope_name, budget.sigma, released)
+        [spend] = await self._charge.submit([Release(tenant, scope_name, budget.sigma, released)])
         privacy.update(epsilon_worst_case=_finite(spend.epsilon_worst_case),
                        epsilon_radius=_finite(spend.epsilon_radius), releases_new=spend.releases_new)
         if budget.raised_from is not None:

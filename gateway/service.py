@@ -35,7 +35,7 @@ from gateway.pg.backends import open_pg_audit_log, open_pg_backends
 from gateway.pii.detector_types import Finding, PIIDetector
 from gateway.pipeline import EmbeddingPipeline
 from gateway.policyfile import PolicyHolder, ScopePolicy
-from gateway.privacy.accountant import PrivacyLedger
+from gateway.privacy.accountant import PrivacyLedger, Release, Spend
 from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
 from gateway.privacy.transform import IdentityTransform, default_transform
 from gateway.ratelimit import RateLimiter
@@ -63,6 +63,7 @@ class Services:
     envelope: Envelope
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]]
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
+    ledger_batcher: MicroBatcher[Release, Spend]
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
@@ -131,6 +132,7 @@ class Services:
         self._stop.set()
         self.detect_batcher.close()
         self.embed_batcher.close()
+        self.ledger_batcher.close()
         self.collections.store.close()
         close = getattr(self.audit_log, "close", None)
         if close is not None:
@@ -201,9 +203,15 @@ def build_services(
         join_min=settings.model_batch_size,
     )
     ledger: PrivacyLedger = pg.ledger if pg is not None else SQLitePrivacyLedger(settings.data_dir / "privacy.db")
+    # Charges of concurrent requests share one ledger transaction, off the event loop.
+    ledger_batcher: MicroBatcher[Release, Spend] = MicroBatcher(
+        ledger.record_many, name="ledger", max_size=settings.batch_max_size, max_wait_s=0.0,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("ledger", "ledger"),
+    )
     transform = default_transform() if settings.vector_transform == "default" else IdentityTransform()
     pipeline = EmbeddingPipeline(
-        embedder.spec, detect_batcher, embed_batcher, cached_secrets(keys), settings.max_text_chars, transform, ledger
+        embedder.spec, detect_batcher, embed_batcher, cached_secrets(keys), settings.max_text_chars, transform,
+        ledger, ledger_batcher,
     )
     auditor = Auditor(TimedSink(audit_log, metrics))
 
@@ -225,12 +233,13 @@ def build_services(
         store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens
     )
     observability = attach(metrics, collections, db, envelope, policy, audit_log, auditor,
-                           {"pii": detect_batcher, "embed": embed_batcher})
+                           {"pii": detect_batcher, "embed": embed_batcher, "ledger": ledger_batcher})
     audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=ledger,
-        detect_batcher=detect_batcher, embed_batcher=embed_batcher, observability=observability,
+        detect_batcher=detect_batcher, embed_batcher=embed_batcher, ledger_batcher=ledger_batcher,
+        observability=observability,
     )

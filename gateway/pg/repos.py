@@ -16,7 +16,7 @@ from gateway.auth.apikeys import ApiKeyRecord
 from gateway.auth.sqlite_repo import KEY_COLUMNS, list_query
 from gateway.crypto.datakeys import WrappedKey
 from gateway.pg.pool import PgDatabase
-from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, LedgerBase
+from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, Group, LedgerBase
 from gateway.privacy.ledger_sqlite import counts_by_scope
 
 _DATA_KEY_COLUMNS = "tenant, version, kek_version, wrapped, created"
@@ -116,21 +116,24 @@ class PgPrivacyLedger(LedgerBase):
         super().__init__(delta=delta, radius=radius)
         self._db = db
 
-    def _insert_new(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+    def _insert_new(self, groups: Sequence[Group]) -> list[int]:
+        new = []
         with self._db.transaction() as conn:
-            inserted = conn.execute(
-                "INSERT INTO privacy_releases (tenant, scope, sigma, digest) "
-                "SELECT %s, %s, %s, d FROM unnest(%s::bytea[]) AS d ON CONFLICT DO NOTHING",
-                (tenant, scope, sigma, list(digests)),
-            ).rowcount
-            if inserted:  # same transaction: the counts never disagree with the releases
-                conn.execute(
-                    "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = privacy_counts.releases + "
-                    "EXCLUDED.releases",
-                    (tenant, scope, sigma, inserted),
-                )
-        return int(inserted)
+            for tenant, scope, sigma, digests in groups:
+                inserted = conn.execute(
+                    "INSERT INTO privacy_releases (tenant, scope, sigma, digest) "
+                    "SELECT %s, %s, %s, d FROM unnest(%s::bytea[]) AS d ON CONFLICT DO NOTHING",
+                    (tenant, scope, sigma, digests),
+                ).rowcount
+                if inserted:  # same transaction: the counts never disagree with the releases
+                    conn.execute(
+                        "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = privacy_counts.releases + "
+                        "EXCLUDED.releases",
+                        (tenant, scope, sigma, inserted),
+                    )
+                new.append(int(inserted))
+        return new
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         with self._db.transaction() as conn:

@@ -13,8 +13,10 @@ from typing import Protocol
 from gateway.privacy.ledger_base import (
     DEFAULT_DELTA,
     DEFAULT_RADIUS,
+    Group,
     LedgerBase,
     LedgerView,
+    Release,
     ScopeView,
     Spend,
     epsilon_radius,
@@ -27,6 +29,8 @@ class PrivacyLedger(Protocol):
     """Persisted per (tenant, scope). Implementations must be safe to call from several threads."""
 
     def record(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> Spend: ...
+
+    def record_many(self, releases: Sequence[Release]) -> list[Spend]: ...
 
     def view(self, tenant: str) -> LedgerView: ...
 
@@ -45,12 +49,15 @@ class InMemoryPrivacyLedger(LedgerBase):
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str, float], set[bytes]] = defaultdict(set)
 
-    def _insert_new(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+    def _insert_new(self, groups: Sequence[Group]) -> list[int]:
+        new = []
         with self._lock:
-            seen = self._seen[(tenant, scope, sigma)]
-            before = len(seen)
-            seen.update(digests)
-            return len(seen) - before
+            for tenant, scope, sigma, digests in groups:
+                seen = self._seen[(tenant, scope, sigma)]
+                before = len(seen)
+                seen.update(digests)
+                new.append(len(seen) - before)
+        return new
 
     def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
         with self._lock:
@@ -73,6 +80,7 @@ __all__ = [
     "LedgerBase",
     "LedgerView",
     "PrivacyLedger",
+    "Release",
     "SQLitePrivacyLedger",
     "ScopeView",
     "Spend",

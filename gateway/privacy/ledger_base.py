@@ -82,6 +82,20 @@ def epsilon_radius(sigma: float, radius: float, releases: int, delta: float = DE
 
 
 @dataclass(frozen=True)
+class Release:
+    """One call's releases: the content digests of the vectors it hands out at ``sigma``."""
+
+    tenant: str
+    scope: str
+    sigma: float
+    digests: Sequence[bytes]
+
+
+# (tenant, scope, sigma, distinct digests): what a backend stores for one Release
+Group = tuple[str, str, float, list[bytes]]
+
+
+@dataclass(frozen=True)
 class Spend:
     """What one ``record`` call cost, and where the (tenant, scope) stands after it."""
 
@@ -146,7 +160,8 @@ class LedgerBase:
         self.radius = radius
 
     # Storage hooks -----------------------------------------------------------------------------------------
-    def _insert_new(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+    def _insert_new(self, groups: Sequence[Group]) -> list[int]:
+        """Store each group's digests not recorded before, all groups in one transaction; how many were new."""
         raise NotImplementedError
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
@@ -166,16 +181,29 @@ class LedgerBase:
     # Public API --------------------------------------------------------------------------------------------
     def record(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> Spend:
         """Charge only releases not seen before for (tenant, scope, sigma, digest); repeats spend nothing."""
-        _check_sigma(sigma)
-        unique = list(dict.fromkeys(bytes(d) for d in digests))
-        new = self._insert_new(tenant, scope, float(sigma), unique) if unique else 0
-        counts = self._counts(tenant).get(scope, {})
-        return Spend(
-            epsilon_worst_case=_epsilon(counts.items(), WORST_CASE_SENSITIVITY, self.delta),
-            epsilon_radius=_epsilon(counts.items(), self.radius, self.delta),
-            releases_new=new,
-            releases_total=sum(counts.values()),
-        )
+        return self.record_many([Release(tenant, scope, sigma, digests)])[0]
+
+    def record_many(self, releases: Sequence[Release]) -> list[Spend]:
+        """``record`` for several calls in one transaction (the gateway's ledger batcher groups concurrent
+        requests): each gets its own count of new releases, and where its (tenant, scope) stands after the group."""
+        for release in releases:
+            _check_sigma(release.sigma)
+        groups = [(r.tenant, r.scope, float(r.sigma), list(dict.fromkeys(bytes(d) for d in r.digests)))
+                  for r in releases]
+        stored = [g for g in groups if g[3]]
+        inserted = iter(self._insert_new(stored) if stored else [])
+        counts = {tenant: self._counts(tenant) for tenant in {r.tenant for r in releases}}
+        standing: dict[tuple[str, str], tuple[float, float, int]] = {}
+        spends = []
+        for release, group in zip(releases, groups, strict=True):
+            key = (release.tenant, release.scope)
+            if key not in standing:
+                history = counts[release.tenant].get(release.scope, {})
+                standing[key] = (_epsilon(history.items(), WORST_CASE_SENSITIVITY, self.delta),
+                                 _epsilon(history.items(), self.radius, self.delta), sum(history.values()))
+            worst, radius, total = standing[key]
+            spends.append(Spend(worst, radius, next(inserted) if group[3] else 0, total))
+        return spends
 
     def view(self, tenant: str) -> LedgerView:
         per_scope = self._counts(tenant)

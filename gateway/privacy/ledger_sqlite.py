@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, LedgerBase
+from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, Group, LedgerBase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS privacy_releases (
@@ -58,29 +58,31 @@ class SQLitePrivacyLedger(LedgerBase):
         with self._lock:
             self._conn.close()
 
-    def _insert_new(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
-        rows = [(tenant, scope, sigma, d) for d in digests]
+    def _insert_new(self, groups: Sequence[Group]) -> list[int]:
+        new = []
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                before = self._conn.total_changes
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO privacy_releases (tenant, scope, sigma, digest)"
-                    " VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-                inserted = self._conn.total_changes - before
-                if inserted:
-                    self._conn.execute(
-                        "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = releases + excluded.releases",
-                        (tenant, scope, sigma, inserted),
+                for tenant, scope, sigma, digests in groups:
+                    before = self._conn.total_changes
+                    self._conn.executemany(
+                        "INSERT OR IGNORE INTO privacy_releases (tenant, scope, sigma, digest)"
+                        " VALUES (?, ?, ?, ?)",
+                        [(tenant, scope, sigma, d) for d in digests],
                     )
+                    inserted = self._conn.total_changes - before
+                    if inserted:
+                        self._conn.execute(
+                            "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (?, ?, ?, ?)"
+                            " ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = releases + excluded.releases",
+                            (tenant, scope, sigma, inserted),
+                        )
+                    new.append(inserted)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-        return inserted
+        return new
 
     def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
         known = 0

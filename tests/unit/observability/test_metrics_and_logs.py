@@ -44,8 +44,10 @@ def test_when_requests_are_served_then_metrics_parse_and_count_them(app: App) ->
     assert any(s[0] == "gateway_batch_size_count" and s[1]["batcher"] == "embed" and s[2] >= 1
                for s in families["gateway_batch_size"])
     stages = {s[1]["stage"] for s in families["gateway_stage_duration_seconds"] if s[0].endswith("_count")}
-    assert {"pii", "embed", "audit", "store"} <= stages
-    assert {s[1]["queue"] for s in families["gateway_queue_depth"]} == {"pii", "embed"}
+    assert {"pii", "embed", "ledger", "audit", "store"} <= stages
+    assert any(s[0] == "gateway_batch_size_count" and s[1]["batcher"] == "ledger" and s[2] >= 1
+               for s in families["gateway_batch_size"])
+    assert {s[1]["queue"] for s in families["gateway_queue_depth"]} == {"pii", "embed", "ledger"}
     assert families["gateway_audit_log_entries"][0][2] >= 2
 
 

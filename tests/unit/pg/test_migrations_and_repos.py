@@ -10,6 +10,7 @@ from gateway.crypto import WrappedKey
 from gateway.pg.migrations import MIGRATIONS, applied, upgrade
 from gateway.pg.pool import PgDatabase
 from gateway.pg.repos import PgApiKeyRepository, PgDataKeyRepository, PgPrivacyLedger
+from gateway.privacy.accountant import Release
 from tests.unit.pg.pgkit import TempSchema
 
 
@@ -61,3 +62,11 @@ def test_when_a_release_repeats_then_the_ledger_charges_it_once(db: PgDatabase) 
     again = ledger.record("acme", "embeddings", 0.05, [b"a", b"c"])
     assert (first.releases_new, again.releases_new, again.releases_total) == (2, 1, 3)
     assert ledger.view("acme").total.releases == 3
+
+
+def test_when_calls_are_recorded_as_one_group_then_each_is_charged_for_its_own_new_releases(db: PgDatabase) -> None:
+    ledger = PgPrivacyLedger(db)
+    spends = ledger.record_many([Release("acme", "docs", 0.05, [b"a", b"b"]),
+                                 Release("acme", "docs", 0.05, [b"b", b"c"]),
+                                 Release("beta", "docs", 0.05, [b"a"])])
+    assert [(s.releases_new, s.releases_total) for s in spends] == [(2, 3), (1, 3), (1, 1)]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opacus.accountants import RDPAccountant
@@ -14,6 +16,7 @@ from opacus.accountants import RDPAccountant
 from gateway.privacy.accountant import (
     InMemoryPrivacyLedger,
     LedgerBase,
+    Release,
     SQLitePrivacyLedger,
     epsilon_radius,
     epsilon_worst_case,
@@ -177,3 +180,35 @@ def test_when_many_threads_record_same_digests_then_each_counted_once(ledger: Le
         t.join()
     assert sum(news) == 50
     assert ledger.view("t1").total.releases == 50
+
+
+def test_when_calls_are_recorded_as_one_group_then_each_gets_its_own_new_count_and_the_standing_after_the_group(
+    ledger: LedgerBase,
+) -> None:
+    ledger.record("t1", "docs", 0.05, [b"a"])
+    spends = ledger.record_many([
+        Release("t1", "docs", 0.05, [b"a", b"b"]),  # b is new
+        Release("t1", "docs", 0.05, [b"b", b"c", b"c"]),  # b was released by the call before it; c is new
+        Release("t2", "docs", 0.05, [b"a"]),  # another tenant: new
+        Release("t1", "embeddings", 0.05, []),  # nothing released
+    ])
+    assert [s.releases_new for s in spends] == [1, 1, 1, 0]
+    assert [s.releases_total for s in spends] == [3, 3, 1, 0]
+    assert spends[0].epsilon_worst_case == spends[1].epsilon_worst_case == pytest.approx(_opacus(0.025, 3))
+    assert spends[2].epsilon_worst_case == pytest.approx(_opacus(0.025, 1)) and spends[3].epsilon_worst_case == 0.0
+    assert ledger.view("t1").total.releases == 3 and ledger.record_many([]) == []
+
+
+def test_when_one_call_in_a_group_is_invalid_then_nothing_of_the_group_is_recorded(ledger: LedgerBase) -> None:
+    with pytest.raises(ValueError):
+        ledger.record_many([Release("t1", "docs", 0.05, [b"a"]), Release("t1", "docs", -1.0, [b"b"])])
+    assert ledger.view("t1").total.releases == 0
+
+
+def test_when_the_sqlite_transaction_fails_midway_then_the_whole_group_rolls_back(tmp_path: Path) -> None:
+    ledger = SQLitePrivacyLedger(tmp_path / "p.db")
+    unbindable: Any = object()  # sqlite3 refuses it as the second call's tenant, after the first call's insert
+    with pytest.raises(sqlite3.ProgrammingError):
+        ledger.record_many([Release("t1", "docs", 0.05, [b"a"]), Release(unbindable, "docs", 0.05, [b"b"])])
+    assert ledger.view("t1").total.releases == 0
+    ledger.close()
