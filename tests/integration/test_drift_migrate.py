@@ -97,10 +97,11 @@ def test_when_texts_from_another_domain_arrive_then_drift_alerts_and_same_domain
         client.post("/v1/collections", json={"name": "pydocs"}, headers=auth)
         _ingest(client, auth, "pydocs", docs[:96 + 48], "same")
         calm = client.get("/v1/collections/pydocs/drift", headers=auth).json()["windows"]
-        # Centroid shift and mean distance are steady for same-domain text. The outlier share (beyond the 99th
-        # percentile of 96 noisy baseline distances) is not on windows this small: measured over 6 key sets,
-        # 0.02 to 0.17 (a flaky failure when this asserted no alert at all), so only its gap to the other
-        # domain's is asserted.
+        # Centroid shift and mean distance are steady for same-domain text. The outlier share is not asserted
+        # on this window: it holds the topics that follow the baseline's in the documentation's own order (not a
+        # fair sample of them), and a 99th percentile of 96 noisy distances is a loose yardstick; under the
+        # in-sample baseline it read 0.02 to 0.17 over 6 key sets. Only its gap to the other domain's is asserted
+        # (same-content false alerts are measured in tests/unit/drift and docs/models.md).
         assert len(calm) == 1 and not {"centroid_shift", "mean_distance"} & set(calm[0]["alerts"])
         _ingest(client, auth, "pydocs", _business_sentences(48), "other")
         series = client.get("/v1/collections/pydocs/drift", headers=auth).json()["windows"]
