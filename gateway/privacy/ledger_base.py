@@ -185,24 +185,26 @@ class LedgerBase:
 
     def record_many(self, releases: Sequence[Release]) -> list[Spend]:
         """``record`` for several calls in one transaction (the gateway's ledger batcher groups concurrent
-        requests): each gets its own count of new releases, and where its (tenant, scope) stands after the group."""
+        requests): each gets its own count of new releases (a release shared with an earlier call of the group is
+        that call's), and where its (tenant, scope) stands after the group."""
         for release in releases:
             _check_sigma(release.sigma)
-        groups = [(r.tenant, r.scope, float(r.sigma), list(dict.fromkeys(bytes(d) for d in r.digests)))
-                  for r in releases]
-        stored = [g for g in groups if g[3]]
-        inserted = iter(self._insert_new(stored) if stored else [])
+        # Stored in one order on every replica (groups by key, digests sorted), so that two transactions never take
+        # the same rows' locks in opposite orders; the sort is stable, so calls with one key keep their order.
+        groups = [(r.tenant, r.scope, float(r.sigma), sorted(set(bytes(d) for d in r.digests))) for r in releases]
+        todo = sorted((i for i, g in enumerate(groups) if g[3]), key=lambda i: groups[i][:3])
+        new = dict(zip(todo, self._insert_new([groups[i] for i in todo]) if todo else [], strict=True))
         counts = {tenant: self._counts(tenant) for tenant in {r.tenant for r in releases}}
         standing: dict[tuple[str, str], tuple[float, float, int]] = {}
         spends = []
-        for release, group in zip(releases, groups, strict=True):
+        for i, release in enumerate(releases):
             key = (release.tenant, release.scope)
             if key not in standing:
                 history = counts[release.tenant].get(release.scope, {})
                 standing[key] = (_epsilon(history.items(), WORST_CASE_SENSITIVITY, self.delta),
                                  _epsilon(history.items(), self.radius, self.delta), sum(history.values()))
             worst, radius, total = standing[key]
-            spends.append(Spend(worst, radius, next(inserted) if group[3] else 0, total))
+            spends.append(Spend(worst, radius, new.get(i, 0), total))
         return spends
 
     def view(self, tenant: str) -> LedgerView:

@@ -6,9 +6,8 @@ import math
 import sqlite3
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from opacus.accountants import RDPAccountant
@@ -207,8 +206,29 @@ def test_when_one_call_in_a_group_is_invalid_then_nothing_of_the_group_is_record
 
 def test_when_the_sqlite_transaction_fails_midway_then_the_whole_group_rolls_back(tmp_path: Path) -> None:
     ledger = SQLitePrivacyLedger(tmp_path / "p.db")
-    unbindable: Any = object()  # sqlite3 refuses it as the second call's tenant, after the first call's insert
-    with pytest.raises(sqlite3.ProgrammingError):
-        ledger.record_many([Release("t1", "docs", 0.05, [b"a"]), Release(unbindable, "docs", 0.05, [b"b"])])
+    with sqlite3.connect(tmp_path / "p.db") as conn:  # the database refuses the second call's digest
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON privacy_releases WHEN NEW.digest = X'62' "
+                     "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        ledger.record_many([Release("t1", "docs", 0.05, [b"a"]), Release("t1", "docs", 0.05, [b"b"])])
     assert ledger.view("t1").total.releases == 0
+    assert ledger.record("t1", "docs", 0.05, [b"a"]).releases_new == 1  # the connection is usable again
     ledger.close()
+
+
+def test_when_a_group_is_stored_then_calls_go_in_key_order_with_sorted_digests_and_answers_in_call_order() -> None:
+    # One lock order on every replica: two PostgreSQL transactions never wait on each other's rows crosswise.
+    seen: list[list[tuple[str, str, float, list[bytes]]]] = []
+
+    class Recording(InMemoryPrivacyLedger):
+        def _insert_new(self, groups: Sequence[tuple[str, str, float, list[bytes]]]) -> list[int]:
+            seen.append(list(groups))
+            return super()._insert_new(groups)
+
+    spends = Recording().record_many([
+        Release("t2", "docs", 0.05, [b"z", b"y"]), Release("t1", "docs", 0.05, [b"c", b"a", b"c"]),
+        Release("t1", "docs", 0.05, [b"a", b"b"]),
+    ])
+    assert seen == [[("t1", "docs", 0.05, [b"a", b"c"]), ("t1", "docs", 0.05, [b"a", b"b"]),
+                     ("t2", "docs", 0.05, [b"y", b"z"])]]
+    assert [s.releases_new for s in spends] == [2, 2, 1]
