@@ -145,6 +145,10 @@ class SentenceTransformerEmbedder:
         if fp16 and device.startswith("cuda"):
             self._model.half()
         self._tokenizer: Any = self._model.tokenizer
+        # A fast tokenizer keeps its truncation and padding settings on the shared Rust object and changes them on
+        # every call: counting (no padding) in one worker while another tokenizes a pass (padding) makes the
+        # latter's batch ragged ("Unable to create tensor"). Tokenizing takes ~40 us a text; the lock costs nothing.
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def model(self) -> Any:
@@ -170,7 +174,9 @@ class SentenceTransformerEmbedder:
         overhead = CPU_PASS_OVERHEAD_TOKENS if self.device == "cpu" else None
         with self._cores.share(), self._torch.inference_mode():
             for rows in plan_passes(lengths, self.batch_size, overhead):
-                features = self._to_device(self._model.preprocess([texts[i] for i in rows]), self._model.device)
+                with self._tokenizer_lock:
+                    batch = self._model.preprocess([texts[i] for i in rows])
+                features = self._to_device(batch, self._model.device)
                 vectors = self._model(features)["sentence_embedding"].float()
                 vectors = self._torch.nn.functional.normalize(vectors, p=2, dim=1)
                 out[rows] = vectors.cpu().numpy()
@@ -179,11 +185,13 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        with self._tokenizer_lock:
+            encoded = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
-        enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)
+        with self._tokenizer_lock:
+            enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)
         return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
 
 

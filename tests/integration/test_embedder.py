@@ -1,5 +1,7 @@
 """The gateway's own forward path against sentence-transformers' ``encode``, on the real packaged model."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,31 @@ def test_when_token_counts_are_given_then_the_passes_follow_them_and_the_vectors
     texts = TEXTS * 3
     counts = embedder.count_tokens(texts)
     assert float(np.abs(embedder.encode(texts, counts) - embedder.encode(texts)).max()) < 1e-6
+
+
+def test_when_workers_count_and_encode_at_once_then_no_pass_sees_the_other_ones_tokenizer_settings(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    # Two embedding workers share one fast tokenizer: counting turns padding off, a pass turns it on. Unserialized,
+    # a pass got a ragged batch ("Unable to create tensor"): 7 of 1,536 requests failed under load.
+    texts = ["short", "a somewhat longer sentence than the first one", "mid length text here"]
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            try:
+                embedder.count_tokens(texts * 8)
+                embedder.offsets(texts[1])
+            except BaseException as exc:  # recorded and asserted on below
+                failures.append(exc)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        for _ in range(60):
+            embedder.encode(texts)
+    finally:
+        stop.set()
+        counter.join()
+    assert failures == []
