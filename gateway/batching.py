@@ -5,7 +5,7 @@ items and ``max_weight`` (tokens), waiting at most ``max_wait_s`` for more to ar
 batch and hands each caller its slice. With ``workers`` above 1, that many threads take batches side by side (the
 model releases the GIL in its kernels, so on a CPU two single-threaded forward passes do more than one using both
 cores; see ``gateway.embedder``). A worker joins others already running only for at least ``join_min`` items
-(one forward pass's worth), so that under moderate load the workers do not split the queue into slivers.
+(the service asks for a quarter of a forward pass), so that the workers do not split the queue into slivers.
 
 The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at once (the HTTP layer answers 503 with
 Retry-After) instead of growing memory without bound. A caller that waits beyond its request's time limit is
