@@ -84,15 +84,15 @@ def _kmeans(data: np.ndarray, k: int, seed: int, niter: int) -> np.ndarray:
     return _unit(np.asarray(km.centroids, dtype=np.float32))
 
 
-def held_out_distances(data: np.ndarray, k: int, seed: int, niter: int) -> np.ndarray:
+def held_out_distances(data: np.ndarray, centroids: np.ndarray, k: int, seed: int, niter: int) -> np.ndarray:
     """Each vector's distance to the nearest centroid fitted without it (two halves, each measured against the
     other's centroids). In-sample distances understate what new vectors of the same content show, because
     k-means pulls its centroids towards its own points: on synthetic clusters (20 baselines x 5 windows of 64),
     15-19% of same-domain windows crossed the default outlier-share threshold against the in-sample 99th
     percentile of one k-means start; 3-5% do against this one."""
     n = len(data)
-    if n < 16:  # too few to split: in-sample it is
-        return nearest_distance(_kmeans(data, k, seed, niter), data)
+    if n < 16:  # too few to split: in-sample distances to ``centroids`` (fitted on all of ``data``) it is
+        return nearest_distance(centroids, data)
     order = np.random.default_rng(seed).permutation(n)
     halves = (order[: n // 2], order[n // 2 :])
     out = np.empty(n, dtype=np.float64)
@@ -112,10 +112,9 @@ def fit_baseline(vectors: np.ndarray, k: int = 8, seed: int = 1234, niter: int =
     (mean distance, outlier radius) is measured on held-out distances (``held_out_distances``)."""
     data = _unit(np.asarray(vectors, dtype=np.float32))
     centroids = _kmeans(data, k, seed, niter)
-    distances = held_out_distances(data, k, seed, niter)
+    distances = held_out_distances(data, centroids, k, seed, niter)
     mean = _unit(data.mean(axis=0))
-    return Baseline(centroids, mean, float(distances.mean()), _radius(distances),
-                    len(data))
+    return Baseline(centroids, mean, float(distances.mean()), _radius(distances), len(data))
 
 
 def measure_window(baseline: Baseline, vectors: np.ndarray) -> WindowStats:
