@@ -18,6 +18,7 @@ import numpy as np
 
 from gateway.chunking import whitespace_offsets
 from gateway.models import ModelSpec, model_dir, verify_fingerprint
+from gateway.traced import Forward, eager_forward, traced_forward
 
 
 def available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
@@ -123,7 +124,8 @@ class SentenceTransformerEmbedder:
     """The real model. Loading verifies the weights fingerprint; nothing is fetched from a hub."""
 
     def __init__(
-        self, spec: ModelSpec, device: str = "cpu", fp16: bool = False, batch_size: int = 32, cpu_threads: int = 0
+        self, spec: ModelSpec, device: str = "cpu", fp16: bool = False, batch_size: int = 32, cpu_threads: int = 0,
+        traced: bool = True,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -149,6 +151,14 @@ class SentenceTransformerEmbedder:
         # every call: counting (no padding) in one worker while another tokenizes a pass (padding) makes the
         # latter's batch ragged ("Unable to create tensor"). Tokenizing takes ~40 us a text; the lock costs nothing.
         self._tokenizer_lock = threading.Lock()
+        self._traced = traced
+        self._forward = self._build_forward()
+
+    def _build_forward(self) -> Forward:
+        """The transformer traced (one GIL release a pass; see ``gateway.traced``), or eager when it cannot be."""
+        traced = traced_forward(self._model, self.spec.max_seq_length) if self._traced else None
+        self.forward_mode = "eager" if traced is None else "traced"
+        return traced or eager_forward(self._model)
 
     @property
     def model(self) -> Any:
@@ -158,12 +168,14 @@ class SentenceTransformerEmbedder:
     def quantize_model(self, quantize: Callable[[Any], Any]) -> None:
         """Replace the model by ``quantize(model)``; see ``gateway.quantize`` (its spec and fingerprint)."""
         self._model = quantize(self._model)
+        self._forward = self._build_forward()
 
     def encode(self, texts: Sequence[str], token_counts: Sequence[int] | None = None) -> np.ndarray:
         """The model's own modules (transformer, pooling, normalization) on passes of similar-length texts.
 
         The same computation as ``SentenceTransformer.encode`` (a test holds them equal), without its per-call
-        bookkeeping, which on a lone request cost about 1 ms of 15 (2 CPU cores). How texts are grouped into passes
+        bookkeeping, which on a lone request cost about 1 ms of 15 (2 CPU cores), and with the transformer traced
+        when it can be (``gateway.traced``). How texts are grouped into passes
         matters more: a micro-batch of mixed lengths padded as one spends about a third of its work on padding.
         Passes are planned on exact word-piece counts (``plan_passes``): at most ``batch_size`` texts each, and on
         a CPU split wherever padding would cost more than another pass.
@@ -177,7 +189,7 @@ class SentenceTransformerEmbedder:
                 with self._tokenizer_lock:
                     batch = self._model.preprocess([texts[i] for i in rows])
                 features = self._to_device(batch, self._model.device)
-                vectors = self._model(features)["sentence_embedding"].float()
+                vectors = self._forward(features).float()
                 vectors = self._torch.nn.functional.normalize(vectors, p=2, dim=1)
                 out[rows] = vectors.cpu().numpy()
         return out

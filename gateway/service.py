@@ -179,7 +179,8 @@ def build_services(
     if embedder is None:
         embedder = SentenceTransformerEmbedder(registry.get(settings.model_name.partition("@")[0]),
                                                settings.device, settings.fp16,
-                                               batch_size=settings.model_batch_size, cpu_threads=cpus)
+                                               batch_size=settings.model_batch_size, cpu_threads=cpus,
+                                               traced=settings.traced_forward)
     metrics = GatewayMetrics()
     if detector is None:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio

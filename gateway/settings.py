@@ -43,6 +43,7 @@ class Settings:
     batch_max_size: int = 128
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0
+    traced_forward: bool = True
     embed_workers: int = 0
     workers: int = 1
     queue_max_items: int = 8192
