@@ -148,7 +148,7 @@ def main() -> None:
         drive(gw.url, "/v1/embeddings", key, one, clients=8, total=64)  # warm-up
         low = load_phase("gateway low load (1 client)", gw, key, "/v1/embeddings", one, 1, int(200 * scale))
         per_req = [load_phase(f"gateway 1 text/request, {n} clients", gw, key, "/v1/embeddings", one, n,
-                              max(len(texts), n * 4)) for n in sweep]
+                              max(len(texts), n * 6)) for n in sweep]
         per_batch = 32
 
         def batched(n: int) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 In eager mode every one of a pass's ~150 operators returns to Python and takes the GIL back; with two embedding
 workers, the PII thread and the event loop sharing one GIL, the workers wait for it and the cores idle (on 2 cores
 the gateway used 170% CPU under full load). A traced transformer releases the GIL once for the whole pass and skips
-the per-module Python: on 2 Intel Xeon cores, 256 one-text clients went from 296-299 to 334-337 texts/s and 64
-clients from 248-260 to 300-304 (``docs/performance.md``).
+the per-module Python: on 2 Intel Xeon cores, alternating runs, 256 one-text clients went from 292-295 to 331-333
+texts/s and 64 clients from 244-249 to 296-298 (``docs/performance.md``).
 
 Only the transformer is traced; the model's own pooling and normalization modules still run as they are, so the
 extraction is the model's. Tracing records one path through the code: the example batch has padding so that the

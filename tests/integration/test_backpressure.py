@@ -136,8 +136,11 @@ def test_when_a_key_exceeds_its_rate_then_it_gets_429_with_retry_after(
 def test_when_a_request_outlasts_the_time_limit_then_it_gets_a_clear_504(
     gw: GatewayProcess, keys: dict[str, str],
 ) -> None:
-    # 2048 texts take far longer than the limit on CPU; alone in an idle queue it is admitted, then given up on.
-    body = {"model": "all-MiniLM-L6-v2", "input": [f"{TEXTS[i % len(TEXTS)]} Item {i}." for i in range(2048)]}
+    # 2048 texts of ~250 word pieces each (the model's limit) take far longer than the limit on CPU (2048 short
+    # ones no longer did: about 6 s on 2 cores); alone in an idle queue it is admitted, then given up on.
+    filler = " ".join(TEXTS) * 3
+    body = {"model": "all-MiniLM-L6-v2",
+            "input": [f"{TEXTS[i % len(TEXTS)]} Item {i}. {filler}" for i in range(2048)]}
     r = httpx.post(gw.url + "/v1/embeddings", json=body, headers={"Authorization": f"Bearer {keys['writer']}"},
                    timeout=TIMEOUT_S * 6)
     assert r.status_code == 504, r.text[:300]
