@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import threading
@@ -19,6 +20,8 @@ import numpy as np
 from gateway.chunking import whitespace_offsets
 from gateway.models import ModelSpec, model_dir, verify_fingerprint
 from gateway.traced import Forward, eager_forward, traced_forward
+
+log = logging.getLogger(__name__)
 
 
 def available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
@@ -158,6 +161,8 @@ class SentenceTransformerEmbedder:
         """The transformer traced (one GIL release a pass; see ``gateway.traced``), or eager when it cannot be."""
         traced = traced_forward(self._model, self.spec.max_seq_length) if self._traced else None
         self.forward_mode = "eager" if traced is None else "traced"
+        log.info("model %s@%s: transformer runs %s on %s", self.spec.name, self.spec.version, self.forward_mode,
+                 self.device)
         return traced or eager_forward(self._model)
 
     @property
