@@ -38,13 +38,17 @@ class Change:
     chunk_id: int | None
 
 
+class ChangesPruned(Exception):
+    """Changes after the asked-for seq were deleted (a snapshot covers them): reload instead of replaying."""
+
+
 class VectorSource(Protocol):
     def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
         """(latest change seq, chunk ids, vectors) of every readable chunk, read in one consistent view."""
         ...
 
     def changes_after(self, c: Collection, seq: int) -> list[Change]:
-        """The collection's changes with a seq above ``seq``, in order."""
+        """The collection's changes with a seq above ``seq``, in order; ``ChangesPruned`` if some are gone."""
         ...
 
     def vectors(self, c: Collection, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -189,6 +193,8 @@ class IndexManager:
             except (DecryptionFailed, ValueError):
                 self.snapshot_failures += 1
                 log.warning("an index snapshot did not open; rebuilding it from the records")
+            except ChangesPruned:  # an older snapshot than the pruned changes (another replica's, overwritten)
+                log.info("changes after an index snapshot were pruned; rebuilding it from the records")
         seq, ids, vectors = self._source.current_vectors(c)
         index = VectorIndex.build(c.index_type, c.dimension, self._settings, ids, vectors, seq)
         index.unsnapshotted = len(ids) + 1  # save it at the next chance

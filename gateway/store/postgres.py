@@ -54,8 +54,9 @@ class PostgresStore(StoreEngine):
     ) -> None:
         super().__init__(envelope, on_integrity_failure, clock, new_id, on_close)
         self._db = db
-        self._source = rows.PgVectorSource(db, self._codec, self._report)
-        self._indexes = IndexManager(self._source, settings or IndexSettings(), rows.PgSnapshots(db, envelope))
+        settings = settings or IndexSettings()
+        self._source = rows.PgVectorSource(db, self._codec, self._report, settings.change_retention_s)
+        self._indexes = IndexManager(self._source, settings, rows.PgSnapshots(db, envelope))
         self.sync = ReplicaSync(db, self._source, self._indexes)
 
     def delete_document(self, tenant: str, collection: str, document_id: str) -> int:
@@ -124,7 +125,8 @@ class PostgresStore(StoreEngine):
             return list(conn.execute(sql.encode(), params).fetchall())
 
     def _usage(self) -> dict[str, Any]:
-        usage: dict[str, Any] = {"ok": False, "replica_refreshes": self.sync.refreshes}
+        usage: dict[str, Any] = {"ok": False, "replica_refreshes": self.sync.refreshes,
+                                 "replica_reloads": self.sync.reloads}
         try:
             with self._db.transaction() as conn:
                 row = conn.execute(

@@ -4,7 +4,11 @@ Tables are created by ``gateway.pg.migrations``. ``store_chunks.id`` (BIGSERIAL,
 ``store_changes`` is the change sequence every replica follows. Writers lock the collection's row
 (``SELECT ... FOR UPDATE``) before taking sequence numbers, so within one collection the change sequence
 commits in order: a replica that has applied up to seq s has seen every change of that collection below s.
-Changes are kept (``prune`` is a no-op): other replicas may still be behind any snapshot. Snapshots are
+After a snapshot at seq s, the collection's changes below s are deleted once they are older than the retention
+(``IndexSettings.change_retention_s``), and ``store_collections.changes_pruned_through`` records the highest seq
+deleted: a replica still behind it gets ``ChangesPruned`` and reloads from the snapshot instead of replaying a
+sequence with a hole in it (which would miss an add or, worse, a removal). The change at s itself is kept, so
+the collection's latest seq stays readable. Snapshots are
 encrypted exactly as the embedded backend's files, but stored in ``store_snapshots`` where every replica sees
 them (never in a local file); deleting the collection's row cascades to them.
 """
@@ -23,7 +27,7 @@ from gateway.errors import NotFound
 from gateway.pg.pool import PgDatabase
 from gateway.store.base import Collection, IntegrityFailure
 from gateway.store.codec import ChunkCodec, SealedChunk
-from gateway.store.indexes import Change
+from gateway.store.indexes import Change, ChangesPruned
 from gateway.store.rows import DecryptingSource, chunk_values, insert_chunk_sql
 from gateway.store.snapshots import SnapshotFiles
 
@@ -95,9 +99,13 @@ def delete_collection(conn: Conn, tenant: str, name: str) -> int | None:
 class PgVectorSource(DecryptingSource):
     """Decrypted vectors and the change sequence, for ``IndexManager``; unreadable vectors are reported."""
 
-    def __init__(self, db: PgDatabase, codec: ChunkCodec, report: Callable[[IntegrityFailure], None]) -> None:
+    def __init__(
+        self, db: PgDatabase, codec: ChunkCodec, report: Callable[[IntegrityFailure], None],
+        retention_s: float = 300.0,
+    ) -> None:
         super().__init__(codec, report)
         self._db = db
+        self._retention_s = retention_s
 
     def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
         with self._db.transaction() as conn:
@@ -124,10 +132,27 @@ class PgVectorSource(DecryptingSource):
                 "ORDER BY seq",
                 (c.tenant, c.name, seq),
             ).fetchall()
+            # Read after the rows: a prune that deleted some of them committed its mark with the deletion, so this
+            # later statement sees the mark (a prune after the rows were read costs at most a needless reload).
+            mark = conn.execute(
+                "SELECT changes_pruned_through FROM store_collections WHERE tenant = %s AND name = %s",
+                (c.tenant, c.name),
+            ).fetchone()
+        if mark is not None and seq < int(mark[0]):
+            raise ChangesPruned(f"changes of {c.tenant}/{c.name} after {seq} were pruned up to {mark[0]}")
         return [Change(int(s), str(op), None if chunk is None else int(chunk)) for s, op, chunk in rows]
 
     def prune(self, c: Collection, seq: int) -> None:
-        """Kept: another replica may not have applied these changes yet (see the module docstring)."""
+        """A snapshot covers ``seq``: delete the older changes past the retention and mark how far that went."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "WITH gone AS (DELETE FROM store_changes WHERE tenant = %s AND collection = %s AND seq < %s "
+                "AND changed_at < now() - make_interval(secs => %s) RETURNING seq) "
+                "UPDATE store_collections SET changes_pruned_through = "
+                "greatest(changes_pruned_through, (SELECT coalesce(max(seq), 0) FROM gone)) "
+                "WHERE tenant = %s AND name = %s AND created_at = %s",
+                (c.tenant, c.name, seq, self._retention_s, c.tenant, c.name, c.created_at),
+            )
 
     def vectors(self, c: Collection, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         with self._db.transaction() as conn:

@@ -18,7 +18,7 @@ import numpy as np
 from gateway.pg.pool import PgDatabase
 from gateway.store.base import Collection
 from gateway.store.faiss_index import VectorIndex
-from gateway.store.indexes import IndexManager, VectorSource, catch_up
+from gateway.store.indexes import ChangesPruned, IndexManager, VectorSource, catch_up
 
 Key = tuple[str, str]
 
@@ -37,6 +37,7 @@ class ReplicaSync:
         self._lock = threading.Lock()
         self.refreshes = 0
         self.applied_changes = 0
+        self.reloads = 0  # indexes reloaded because the changes they needed had been pruned
         self.last_refresh_at = 0.0
 
     def index(self, c: Collection) -> VectorIndex:
@@ -61,6 +62,10 @@ class ReplicaSync:
             before = index.applied_seq
             try:
                 current = catch_up(self._source, c, index, known)
+            except ChangesPruned:  # this replica fell behind the retention: reload from the snapshot on next use
+                self._indexes.invalidate(c.tenant, c.name)
+                self.reloads += 1
+                return
             except Exception:
                 self._indexes.invalidate(c.tenant, c.name)  # reload and replay on next use
                 raise
