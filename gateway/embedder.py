@@ -161,7 +161,7 @@ class SentenceTransformerEmbedder:
         """The transformer traced (one GIL release a pass; see ``gateway.traced``), or eager when it cannot be."""
         traced = traced_forward(self._model, self.spec.max_seq_length) if self._traced else None
         self.forward_mode = "eager" if traced is None else "traced"
-        log.info("model %s@%s: transformer runs %s on %s", self.spec.name, self.spec.version, self.forward_mode,
+        log.info("model %s version %s: transformer runs %s on %s", self.spec.name, self.spec.version, self.forward_mode,
                  self.device)
         return traced or eager_forward(self._model)
 
