@@ -154,7 +154,7 @@ async def _governed(
 ) -> Response[Any]:
     presented = bearer_token(request)
     try:
-        principal = services.authenticate(presented)
+        principal = await services.authenticate_request(presented)
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,
         )
