@@ -109,6 +109,19 @@ def _wrapped(row: Sequence[Any]) -> WrappedKey:
     return WrappedKey(str(tenant), int(version), int(kek_version), bytes(wrapped), datetime.fromisoformat(created))
 
 
+# The call's new releases (a repeat does nothing) and, in the same statement, its tenant's running count.
+_CHARGE = (
+    "WITH added AS (INSERT INTO privacy_releases (tenant, scope, sigma, digest) "
+    "SELECT %(tenant)s, %(scope)s, %(sigma)s, d FROM unnest(%(digests)s::bytea[]) AS d ON CONFLICT DO NOTHING "
+    "RETURNING 1), "
+    "n AS (SELECT count(*) AS c FROM added), "
+    "counted AS (INSERT INTO privacy_counts (tenant, scope, sigma, releases) "
+    "SELECT %(tenant)s, %(scope)s, %(sigma)s, c FROM n WHERE c > 0 ON CONFLICT (tenant, scope, sigma) "
+    "DO UPDATE SET releases = privacy_counts.releases + EXCLUDED.releases) "
+    "SELECT c FROM n"
+)
+
+
 class PgPrivacyLedger(LedgerBase):
     """One row per distinct release; ``ON CONFLICT DO NOTHING`` makes repeats free across replicas too."""
 
@@ -117,23 +130,16 @@ class PgPrivacyLedger(LedgerBase):
         self._db = db
 
     def _insert_new(self, groups: Sequence[Group]) -> list[int]:
-        new = []
+        # One statement per call (its releases and its count in one go), all sent in one pipeline: a group of
+        # concurrent requests costs a couple of round trips to the database, not two per request. Statements run
+        # in order, so a release shared with an earlier call of the group is that call's, as the base class says.
         with self._db.transaction() as conn:
-            for tenant, scope, sigma, digests in groups:
-                inserted = conn.execute(
-                    "INSERT INTO privacy_releases (tenant, scope, sigma, digest) "
-                    "SELECT %s, %s, %s, d FROM unnest(%s::bytea[]) AS d ON CONFLICT DO NOTHING",
-                    (tenant, scope, sigma, digests),
-                ).rowcount
-                if inserted:  # same transaction: the counts never disagree with the releases
-                    conn.execute(
-                        "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (%s, %s, %s, %s) "
-                        "ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = privacy_counts.releases + "
-                        "EXCLUDED.releases",
-                        (tenant, scope, sigma, inserted),
-                    )
-                new.append(int(inserted))
-        return new
+            with conn.pipeline():
+                cursors = [
+                    conn.execute(_CHARGE, {"tenant": tenant, "scope": scope, "sigma": sigma, "digests": digests})
+                    for tenant, scope, sigma, digests in groups
+                ]
+            return [int(row[0]) if (row := cur.fetchone()) else 0 for cur in cursors]
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         with self._db.transaction() as conn:

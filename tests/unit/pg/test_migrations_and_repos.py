@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import psycopg
+import pytest
+
 from gateway.auth.apikeys import authenticate, create_key
 from gateway.crypto import WrappedKey
 from gateway.pg.migrations import MIGRATIONS, applied, upgrade
@@ -70,3 +73,18 @@ def test_when_calls_are_recorded_as_one_group_then_each_is_charged_for_its_own_n
                                  Release("acme", "docs", 0.05, [b"b", b"c"]),
                                  Release("beta", "docs", 0.05, [b"a"])])
     assert [(s.releases_new, s.releases_total) for s in spends] == [(2, 3), (1, 3), (1, 1)]
+
+
+def test_when_the_database_refuses_one_call_of_a_group_then_the_whole_group_rolls_back(
+    db: PgDatabase, schema: TempSchema,
+) -> None:
+    schema.sql("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "IF NEW.digest = '\\x62'::bytea THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$")
+    schema.sql("CREATE TRIGGER refuse BEFORE INSERT ON privacy_releases FOR EACH ROW EXECUTE FUNCTION refuse()")
+    ledger = PgPrivacyLedger(db)
+    with pytest.raises(psycopg.errors.RaiseException, match="refused"):
+        ledger.record_many([Release("acme", "docs", 0.05, [b"a"]), Release("acme", "docs", 0.05, [b"b"]),
+                            Release("acme", "docs", 0.05, [b"c"])])
+    assert ledger.view("acme").total.releases == 0
+    assert schema.sql("SELECT count(*) FROM privacy_releases") == [(0,)]
+    assert ledger.record("acme", "docs", 0.05, [b"a", b"c"]).releases_new == 2  # the pool's connection works again
