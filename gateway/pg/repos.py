@@ -125,6 +125,8 @@ _CHARGE = (
 class PgPrivacyLedger(LedgerBase):
     """One row per distinct release; ``ON CONFLICT DO NOTHING`` makes repeats free across replicas too."""
 
+    remote = True
+
     def __init__(self, db: PgDatabase, *, delta: float = DEFAULT_DELTA, radius: float = DEFAULT_RADIUS) -> None:
         super().__init__(delta=delta, radius=radius)
         self._db = db
@@ -140,6 +142,15 @@ class PgPrivacyLedger(LedgerBase):
                     for tenant, scope, sigma, digests in groups
                 ]
             return [int(row[0]) if (row := cur.fetchone()) else 0 for cur in cursors]
+
+    def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM privacy_releases WHERE tenant = %s AND scope = %s AND sigma = %s "
+                "AND digest = ANY(%s::bytea[])",
+                (tenant, scope, sigma, list(digests)),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         with self._db.transaction() as conn:

@@ -28,6 +28,8 @@ from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
 class PrivacyLedger(Protocol):
     """Persisted per (tenant, scope). Implementations must be safe to call from several threads."""
 
+    remote: bool  # reads cross a network (PostgreSQL): keep them off the event loop
+
     def record(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> Spend: ...
 
     def record_many(self, releases: Sequence[Release]) -> list[Spend]: ...

@@ -151,6 +151,8 @@ def _finite_or_none(value: float) -> float | None:
 class LedgerBase:
     """The arithmetic shared by every backend; a backend supplies storage of distinct releases."""
 
+    remote = False  # True where a read is a network round trip (PostgreSQL)
+
     def __init__(self, *, delta: float = DEFAULT_DELTA, radius: float = DEFAULT_RADIUS) -> None:
         if not 0 < delta < 1:
             raise ValueError("delta must be in (0, 1)")

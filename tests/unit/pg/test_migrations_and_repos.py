@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,8 +15,12 @@ from gateway.crypto import WrappedKey
 from gateway.pg.migrations import MIGRATIONS, applied, upgrade
 from gateway.pg.pool import PgDatabase
 from gateway.pg.repos import PgApiKeyRepository, PgDataKeyRepository, PgPrivacyLedger
+from gateway.policyfile import load_policy
 from gateway.privacy.accountant import Release
+from gateway.privacy.budget import check_budget
 from tests.unit.pg.pgkit import TempSchema
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_when_upgraded_twice_then_the_second_run_applies_nothing(db: PgDatabase) -> None:
@@ -88,3 +94,16 @@ def test_when_the_database_refuses_one_call_of_a_group_then_the_whole_group_roll
     assert ledger.view("acme").total.releases == 0
     assert schema.sql("SELECT count(*) FROM privacy_releases") == [(0,)]
     assert ledger.record("acme", "docs", 0.05, [b"a", b"c"]).releases_new == 2  # the pool's connection works again
+
+
+def test_when_a_budget_is_enforced_then_the_postgres_ledger_counts_unseen_releases_and_decides(db: PgDatabase) -> None:
+    # Every embedding request of a tenant with a privacy budget asks these two questions first.
+    ledger = PgPrivacyLedger(db)
+    scope = load_policy(REPO / "policy" / "gateway.yaml").scope("acme")
+    sigma = scope.noise_sigma
+    ledger.record("acme", "docs", sigma, [b"a", b"b"])
+    assert ledger.unseen("acme", "docs", sigma, [b"a", b"c", b"d", b"c"]) == 2
+    assert ledger.unseen("acme", "docs", sigma * 2, [b"a"]) == 1  # another sigma: a new release
+    tight = dataclasses.replace(scope, privacy_budget_epsilon=ledger.view("acme").total.epsilon_worst_case * 1.0001)
+    assert check_budget(ledger, "acme", "docs", tight, [b"a"]).exceeded is False  # a repeat costs nothing
+    assert check_budget(ledger, "acme", "docs", tight, [b"z"]).exceeded is True
