@@ -1,7 +1,8 @@
 """``gateway serve`` with several worker processes on one port, sharing PostgreSQL.
 
 Each worker process loads its own model and PII detector and writes the one shared audit log; requests spread
-over them are all answered, and the log they wrote together exports and verifies.
+over them are all answered (with a privacy budget enforced, so each one reads the shared ledger first), and the
+log they wrote together exports and verifies.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def test_when_served_by_two_worker_processes_then_both_start_every_request_is_an
     gw = GatewayProcess(tmp_path / "gw", env={"GATEWAY_DATABASE_URL": schema.url, "GATEWAY_WORKERS": "2"})
     try:
         gw.prepare()
+        policy = gw.policy_dir / "gateway.yaml"  # a privacy budget enforced (never reached): the shared ledger
+        policy.write_text(policy.read_text().replace("epsilon: null", "epsilon: 1.0e+300", 1))  # is read per request
         assert gw.cli("db", "upgrade").returncode == 0
         writer = gw.make_key("acme", "bot", "writer")
         auditor = gw.make_key("acme", "aud", "auditor")
