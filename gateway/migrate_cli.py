@@ -50,6 +50,12 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.runlock import ensure_not_serving
     from gateway.service import build_services
 
+    if settings.uses_postgres:
+        # The migration lists records and keeps its resumable state in the embedded backend's SQLite file, and its
+        # run lock guards one host's data directory, not every replica: on PostgreSQL it would not see the shared
+        # records at all. Refused until it reads and locks the shared database.
+        raise ConfigurationError("`gateway collections migrate` works on the embedded SQLite backend only; on "
+                                 "PostgreSQL, create a collection bound to the new version and re-ingest into it")
     name, _, version = args.to.partition("@")
     if not version:
         print("error: --to needs MODEL@VERSION, e.g. all-MiniLM-L6-v2@1.1.0", file=sys.stderr)
