@@ -86,17 +86,23 @@ def test_when_changes_are_younger_than_the_retention_then_nothing_is_deleted(
     assert changes(schema)[::2] == (60, 0)
 
 
-def test_when_a_replica_is_behind_the_pruned_changes_then_it_reloads_and_serves_no_removed_chunk(
-    schema: TempSchema, make: object,
-) -> None:
+def left_behind(make: object) -> tuple[Replica, Replica, np.ndarray]:
+    """b loads the collection at 10 chunks and stops following; a then removes old0, adds 60 and prunes."""
     a, b = make(), make()  # type: ignore[operator]
     a.store.create_collection(collection())
     vectors = unit_vectors(70)
     fill(a, vectors[:10], "old")
-    assert len(b.store.search("tenant-a", "docs", vectors[0], 100)) == 10  # b loads, then stops following
+    assert len(b.store.search("tenant-a", "docs", vectors[0], 100)) == 10
     a.store.delete_document("tenant-a", "docs", "old0")
     fill(a, vectors[10:], "new")
     a.store.flush()
+    return a, b, vectors
+
+
+def test_when_a_replica_is_behind_the_pruned_changes_then_it_reloads_and_serves_no_removed_chunk(
+    schema: TempSchema, make: object,
+) -> None:
+    _, b, vectors = left_behind(make)
     assert changes(schema)[0] == 1  # the removal of old0 and the 60 adds are gone from the sequence
     b.store.sync.refresh()  # replaying from where b stands would skip all of them
     assert b.store.sync.reloads == 1
@@ -108,14 +114,7 @@ def test_when_a_replica_is_behind_the_pruned_changes_then_it_reloads_and_serves_
 def test_when_the_shared_snapshot_is_older_than_the_pruned_changes_then_a_new_replica_rebuilds_from_the_records(
     schema: TempSchema, make: object,
 ) -> None:
-    a, b = make(), make()  # type: ignore[operator]
-    a.store.create_collection(collection())
-    vectors = unit_vectors(70)
-    fill(a, vectors[:10], "old")
-    assert len(b.store.search("tenant-a", "docs", vectors[0], 100)) == 10
-    a.store.delete_document("tenant-a", "docs", "old0")
-    fill(a, vectors[10:], "new")
-    a.store.flush()
+    _, b, vectors = left_behind(make)
     b.close()  # b's last snapshot (10 chunks, with old0) overwrites a's newer one
     c = make()  # type: ignore[operator]
     hits = c.store.search("tenant-a", "docs", vectors[0], 100)
