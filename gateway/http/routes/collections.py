@@ -6,6 +6,7 @@ so neither existence nor permissions leak across tenants.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any
 
@@ -152,7 +153,9 @@ async def _search(call: Call) -> Reply:
     scope = services.scope(tenant, name)
     vector, decision = await services.collections.query_vector(call.principal, collection, query, scope)
     with_text = collection.retain_text and services.authorizer.allowed(call.principal, "texts", "read")
-    hits = services.collections.search(tenant, name, vector, k, flt, with_text)
+    # Off the event loop: a flat search of a large collection takes milliseconds of FAISS (the index is
+    # readers-writer locked, SQLite connections are per thread) and, on PostgreSQL, the hits' round trips.
+    hits = await asyncio.to_thread(services.collections.search, tenant, name, vector, k, flt, with_text)
     pii = {t: {"count": o.count, "action": o.action} for t, o in decision.entities.items()}
     call.ctx.extra_headers["X-Gateway-PII"] = pii_header(dict(pii))  # type: ignore[arg-type]
     return Reply({"collection": name, "results": [hit_json(h) for h in hits]},
