@@ -101,7 +101,7 @@ class PgVectorSource(DecryptingSource):
 
     def __init__(
         self, db: PgDatabase, codec: ChunkCodec, report: Callable[[IntegrityFailure], None],
-        retention_s: float = 300.0,
+        retention_s: float,  # IndexSettings.change_retention_s
     ) -> None:
         super().__init__(codec, report)
         self._db = db
