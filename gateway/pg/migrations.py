@@ -128,10 +128,15 @@ ALTER TABLE store_changes ADD COLUMN changed_at TIMESTAMPTZ NOT NULL DEFAULT now
 ALTER TABLE store_collections ADD COLUMN changes_pruned_through BIGINT NOT NULL DEFAULT 0;
 """
 
+_V4_SNAPSHOT_SEQ = """
+ALTER TABLE store_snapshots ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
     Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
     Migration(3, "store change sequence pruned behind snapshots", _V3_CHANGE_PRUNING),
+    Migration(4, "shared index snapshots replaced only by newer ones", _V4_SNAPSHOT_SEQ),
 )
 
 _BOOKKEEPING = """

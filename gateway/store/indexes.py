@@ -108,6 +108,7 @@ class IndexManager:
         self._pending: dict[tuple[str, Key], Future[None]] = {}
         self.rebuilds = 0
         self.snapshot_failures = 0
+        self.loads_from_records = 0  # first uses that found no usable snapshot and built from the records
 
     def lock(self, tenant: str, name: str) -> threading.RLock:
         """The collection's write lock: held by every writer across commit and index update."""
@@ -180,6 +181,7 @@ class IndexManager:
             "index_rebuilds": self.rebuilds,
             "index_background_pending": len(self._pending),
             "snapshot_failures": self.snapshot_failures,
+            "index_loads_from_records": self.loads_from_records,
         }
 
     def _load(self, c: Collection) -> VectorIndex:
@@ -198,6 +200,7 @@ class IndexManager:
         seq, ids, vectors = self._source.current_vectors(c)
         index = VectorIndex.build(c.index_type, c.dimension, self._settings, ids, vectors, seq)
         index.unsnapshotted = len(ids) + 1  # save it at the next chance
+        self.loads_from_records += 1
         return index
 
     def _replay(self, c: Collection, index: VectorIndex) -> bool:
@@ -242,6 +245,6 @@ class IndexManager:
             index = self._live.get(key)
             if index is None or self._snapshots is None:
                 return
-            self._snapshots.write(c, index.to_bytes())
+            self._snapshots.write(c, index.to_bytes(), index.applied_seq)
             index.unsnapshotted = 0
             self._source.prune(c, index.applied_seq)

@@ -172,14 +172,17 @@ class PgSnapshots(SnapshotFiles):
         self._envelope = envelope
         self.directory = Path("/nonexistent")  # never used: kept for the parent's attribute
 
-    def write(self, c: Collection, payload: bytes) -> None:
+    def write(self, c: Collection, payload: bytes, seq: int) -> None:
+        """Replace the shared snapshot only with a newer one: a lagging replica's snapshot (an older ``seq``) would
+        send every replica that loads it into a rebuild from the records (its changes may be pruned)."""
         sealed = self._envelope.encrypt_snapshot(_context(c), payload)
         with self._db.transaction() as conn:  # only while this very collection (same created_at) exists
             conn.execute(
-                "INSERT INTO store_snapshots (tenant, collection, payload) SELECT %s, %s, %s WHERE EXISTS "
+                "INSERT INTO store_snapshots (tenant, collection, payload, seq) SELECT %s, %s, %s, %s WHERE EXISTS "
                 "(SELECT 1 FROM store_collections WHERE tenant = %s AND name = %s AND created_at = %s) "
-                "ON CONFLICT (tenant, collection) DO UPDATE SET payload = excluded.payload",
-                (c.tenant, c.name, sealed, c.tenant, c.name, c.created_at),
+                "ON CONFLICT (tenant, collection) DO UPDATE SET payload = excluded.payload, seq = excluded.seq "
+                "WHERE store_snapshots.seq <= excluded.seq",
+                (c.tenant, c.name, sealed, seq, c.tenant, c.name, c.created_at),
             )
 
     def read(self, c: Collection) -> bytes | None:

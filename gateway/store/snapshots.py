@@ -32,8 +32,9 @@ class SnapshotFiles:
         digest = hashlib.sha256(json.dumps(["store-snapshot", tenant, collection]).encode()).hexdigest()
         return self.directory / f"{digest}{SUFFIX}"
 
-    def write(self, c: Collection, payload: bytes) -> None:
-        """Seal and atomically replace the collection's snapshot."""
+    def write(self, c: Collection, payload: bytes, seq: int) -> None:
+        """Seal and atomically replace the collection's snapshot of the index as of change ``seq``. One process
+        owns the files (the embedded backend), so its latest snapshot is always its newest."""
         sealed = self._envelope.encrypt_snapshot(_context(c), payload)
         final = self.path(c.tenant, c.name)
         temp = final.with_name(final.name + ".tmp")

@@ -115,8 +115,29 @@ def test_when_the_shared_snapshot_is_older_than_the_pruned_changes_then_a_new_re
     schema: TempSchema, make: object,
 ) -> None:
     _, b, vectors = left_behind(make)
-    b.close()  # b's last snapshot (10 chunks, with old0) overwrites a's newer one
+    schema.sql("UPDATE store_snapshots SET seq = 0")  # as written before migration 4: any snapshot replaces it
+    b.close()  # so b's last snapshot (10 chunks, with old0) replaces a's newer one
     c = make()  # type: ignore[operator]
     hits = c.store.search("tenant-a", "docs", vectors[0], 100)
     assert len(hits) == 69
     assert all(h.document_id != "old0" for h in hits)
+    assert c.store.health()["index_loads_from_records"] == 1
+
+
+def snapshot_seq(schema: TempSchema) -> int:
+    [(seq,)] = schema.sql("SELECT seq FROM store_snapshots WHERE tenant = 'tenant-a' AND collection = 'docs'")
+    return int(seq)
+
+
+def test_when_a_lagging_replica_snapshots_then_the_newer_shared_snapshot_is_kept_and_nobody_rebuilds(
+    schema: TempSchema, make: object,
+) -> None:
+    _, b, vectors = left_behind(make)
+    newest = snapshot_seq(schema)
+    b.close()  # b's snapshot is of 10 chunks, from before the removal and the 60 adds
+    assert snapshot_seq(schema) == newest
+    c = make()  # type: ignore[operator]
+    hits = c.store.search("tenant-a", "docs", vectors[0], 100)
+    assert len(hits) == 69
+    assert all(h.document_id != "old0" for h in hits)
+    assert c.store.health()["index_loads_from_records"] == 0  # loaded from a's snapshot
