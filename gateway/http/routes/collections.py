@@ -164,7 +164,9 @@ async def _search(call: Call) -> Reply:
 
 
 def _doc_id(call: Call) -> str:
-    return str(call.request.path_params["document_id"])
+    # A path parameter, so that ids with '/' (which ingest accepts: "hr/leave-policy") reach their document; it
+    # comes with a leading '/', and an id never starts with one.
+    return str(call.request.path_params["document_id"]).removeprefix("/")
 
 
 async def _read_doc(call: Call) -> Reply:
@@ -214,14 +216,14 @@ async def search_collection(request: Request[Any, Any, Any], services: Services,
     return await governed(request, services, SEARCH, _search)
 
 
-@get("/v1/collections/{name:str}/documents/{document_id:str}", summary="Provenance records of a document")
+@get("/v1/collections/{name:str}/documents/{document_id:path}", summary="Provenance records of a document")
 async def read_document(
     request: Request[Any, Any, Any], services: Services, name: str, document_id: str
 ) -> Response[Any]:
     return await governed(request, services, READ_DOC, _read_doc)
 
 
-@delete("/v1/collections/{name:str}/documents/{document_id:str}", status_code=200, summary="Delete a document")
+@delete("/v1/collections/{name:str}/documents/{document_id:path}", status_code=200, summary="Delete a document")
 async def delete_document(
     request: Request[Any, Any, Any], services: Services, name: str, document_id: str
 ) -> Response[Any]:

@@ -92,6 +92,20 @@ def test_when_a_document_is_deleted_then_it_is_gone_from_search(app: App, acme: 
     assert app.client.get("/v1/collections/kb/documents/d1", headers=app.auth(acme["reader"])).status_code == 404
 
 
+@pytest.mark.parametrize("doc_id", ["hr/leave-policy", "a/b/c.txt", "mail@acme:2026/q1"])
+def test_when_a_document_id_has_slashes_then_its_provenance_can_be_read_and_it_can_be_deleted(
+    app: App, acme: dict[str, str], doc_id: str,
+) -> None:
+    assert ingest(app, acme["writer"], [{"id": doc_id, "text": "alpha beta", "metadata": {}}]).status_code == 200
+    for path in (doc_id, doc_id.replace("/", "%2F")):
+        got = app.client.get(f"/v1/collections/kb/documents/{path}", headers=app.auth(acme["reader"]))
+        assert got.status_code == 200, got.text
+        assert got.json()["document_id"] == doc_id and len(got.json()["chunks"]) == 1
+    gone = app.client.delete(f"/v1/collections/kb/documents/{doc_id}", headers=app.auth(acme["writer"]))
+    assert gone.status_code == 200 and gone.json()["deleted"] == doc_id
+    assert app.client.get(f"/v1/collections/kb/documents/{doc_id}", headers=app.auth(acme["reader"])).status_code == 404
+
+
 def test_when_the_admin_shreds_the_tenant_then_its_data_is_gone(app: App, acme: dict[str, str]) -> None:
     ingest(app, acme["writer"], [{"id": "d1", "text": "alpha beta", "metadata": {}}])
     bad = app.client.post("/v1/admin/tenant/shred", json={"confirm": "wrong"}, headers=app.auth(acme["admin"]))
