@@ -145,7 +145,7 @@ class CollectionService:
                       scope: ScopePolicy, policy_version: str) -> tuple[list[IngestOutcome], list[NewChunk]]:
         """Run every document through the pipeline; blocked documents get an outcome and no chunks."""
         spec = self.bound_spec(collection)
-        canonical = self._pipeline.canonicalize([d.text for d in docs])
+        canonical = self._pipeline.canonicalize([d.text for d in docs], "documents[{i}].text")
         findings = await self._pipeline.detect(canonical, scope)
         secret_for = self._pipeline.secret_for
         pseudonym_secret = secret_for(principal.tenant, "pseudonym")
@@ -204,7 +204,7 @@ class CollectionService:
         """The query goes through the same PII policy (a pseudonymized name maps to the same token); its vector
         stays clean: it is used only inside the gateway."""
         self.bound_spec(collection)
-        text = self._pipeline.canonicalize([query])[0]
+        text = self._pipeline.canonicalize([query], "query")[0]
         decision = (await self._pipeline.analyze(principal.tenant, [text], scope))[0]
         if decision.blocked:
             raise PIIBlocked("query contains PII that the policy blocks: " + ", ".join(decision.blocked_types),

@@ -203,12 +203,16 @@ class SentenceTransformerEmbedder:
         if not texts:
             return []
         with self._tokenizer_lock:
-            encoded = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+            # verbose=False: counting a text past the model's length is expected here (encode truncates it), and
+            # transformers would otherwise print an "indexing errors" warning outside the gateway's JSON log.
+            encoded = self._tokenizer(list(texts), add_special_tokens=True, truncation=False,
+                                      verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         with self._tokenizer_lock:
-            enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)
+            enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+                                  verbose=False)
         return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gateway.batching import MicroBatcher
-from gateway.errors import PayloadTooLarge, PrivacyBudgetExceeded
+from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
 from gateway.models import ModelSpec
 from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
@@ -91,14 +91,21 @@ class EmbeddingPipeline:
         """The version of the space returned and stored vectors live in: the model's and the transform's."""
         return space_version(self.spec.version, self.transform)
 
-    def canonicalize(self, texts: Sequence[str]) -> list[str]:
+    def canonicalize(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+        """The canonical texts (``normalize``); ``field`` names an item in errors (``{i}`` is its index).
+
+        A text with nothing left once invisible and control characters are removed is refused like an empty one:
+        it carries nothing to govern or embed (zero-width characters alone would embed as an empty string)."""
         out = []
         for i, raw in enumerate(texts):
+            name = field.format(i=i)
             if len(raw) > self._max_text_chars:
-                raise PayloadTooLarge(
-                    f"input[{i}] has {len(raw)} characters; the limit is {self._max_text_chars}", param="input"
-                )
-            out.append(normalize(raw))
+                raise PayloadTooLarge(f"{name} has {len(raw)} characters; the limit is {self._max_text_chars}",
+                                      param=name)
+            text = normalize(raw)
+            if not text.strip():
+                raise BadRequest(f"{name} is empty once invisible and control characters are removed", param=name)
+            out.append(text)
         return out
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -34,12 +35,18 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         mapped = Unavailable("internal error")
     else:
         mapped = BadRequest(str(exc.detail) if exc.detail else "bad request")
-    return error_response(mapped, request.headers.get("x-request-id", "-"), speaks_openai(request.url.path))
+    # Every response carries a request id of ours (a caller's X-Request-Id is never echoed), and a 405 says which
+    # methods the route has.
+    headers = None
+    if exc.status_code == 405 and exc.headers and "allow" in exc.headers:
+        headers = {"Allow": exc.headers["allow"]}
+    return error_response(mapped, uuid.uuid4().hex, speaks_openai(request.url.path), headers)
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
-    return error_response(Unavailable("internal error"), "-", speaks_openai(request.url.path))
+    request_id = uuid.uuid4().hex
+    log.error("unhandled %s on %s (request %s)", type(exc).__name__, request.url.path, request_id)
+    return error_response(Unavailable("internal error"), request_id, speaks_openai(request.url.path))
 
 
 def create_app(services: Services) -> Litestar:

@@ -154,6 +154,8 @@ async def _governed(
 ) -> Response[Any]:
     presented = bearer_token(request)
     try:
+        if presented is None:  # not a secret: saying so tells the caller nothing about any key
+            raise Unauthenticated("no API key was sent: pass it as 'Authorization: Bearer <key>' (or 'X-API-Key')")
         principal = await services.authenticate_request(presented)
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,

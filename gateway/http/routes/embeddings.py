@@ -27,13 +27,15 @@ def parse_inputs(body: Any, max_inputs: int) -> tuple[str, list[str], str, int |
     if isinstance(raw, str):
         inputs = [raw]
     elif isinstance(raw, list) and raw:
-        if any(isinstance(x, int | list) for x in raw):
-            raise BadRequest(
-                "token arrays are not accepted: send text. (LangChain's OpenAIEmbeddings sends tokens unless "
-                "check_embedding_ctx_length=False)", param="input",
-            )
         if not all(isinstance(x, str) for x in raw):
-            raise BadRequest("'input' must be a string or a list of strings", param="input")
+            if all(_is_token_ids(x) for x in raw):
+                raise BadRequest(
+                    "token arrays are not accepted: send text. (LangChain's OpenAIEmbeddings sends tokens unless "
+                    "check_embedding_ctx_length=False)", param="input",
+                )
+            first = next(i for i, x in enumerate(raw) if not isinstance(x, str))
+            raise BadRequest(f"'input' must be a string or a list of strings; input[{first}] is not a string",
+                             param="input")
         inputs = list(raw)
     elif isinstance(raw, list):
         raise BadRequest("'input' must not be an empty list", param="input")
@@ -53,6 +55,13 @@ def parse_inputs(body: Any, max_inputs: int) -> tuple[str, list[str], str, int |
     if user is not None and not isinstance(user, str):
         raise BadRequest("'user' must be a string", param="user")
     return model, inputs, fmt, dims
+
+
+def _is_token_ids(item: Any) -> bool:
+    """One token id, or a list of them: what OpenAI's API also accepts as input (and tiktoken users send)."""
+    if isinstance(item, list):
+        return bool(item) and all(isinstance(t, int) and not isinstance(t, bool) for t in item)
+    return isinstance(item, int) and not isinstance(item, bool)
 
 
 def pii_header(summary: dict[str, dict[str, int | str]]) -> str:
@@ -109,6 +118,12 @@ async def _embed(call: Call) -> Reply:
         )
         data.append({"object": "embedding", "index": index, "embedding": embedding})
     tokens = sum(item.tokens for item in result.items)
+    # The model reads at most max_seq_length word pieces of a text; OpenAI's API would refuse a longer input, the
+    # model truncates it. The whole text was checked for PII; say how many vectors stand for a truncated text.
+    truncated = sum(item.tokens > spec.max_seq_length for item in result.items)
+    if truncated:
+        call.ctx.extra_headers["X-Gateway-Truncated"] = str(truncated)
+        audit["truncated"] = truncated
     return Reply(
         {"object": "list", "data": data, "model": spec.name,
          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
