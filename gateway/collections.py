@@ -15,6 +15,7 @@ from gateway.auth.apikeys import Principal
 from gateway.chunking import ChunkSpan, Offsets, chunk_text
 from gateway.errors import BadRequest, Conflict, PayloadTooLarge, PIIBlocked
 from gateway.models import ModelRegistry, ModelSpec
+from gateway.offload import chars_big, off_loop
 from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
 from gateway.pipeline import EmbeddingPipeline
@@ -145,25 +146,12 @@ class CollectionService:
                       scope: ScopePolicy, policy_version: str) -> tuple[list[IngestOutcome], list[NewChunk]]:
         """Run every document through the pipeline; blocked documents get an outcome and no chunks."""
         spec = self.bound_spec(collection)
-        canonical = self._pipeline.canonicalize([d.text for d in docs], "documents[{i}].text")
+        canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
         findings = await self._pipeline.detect(canonical, scope)
-        secret_for = self._pipeline.secret_for
-        pseudonym_secret = secret_for(principal.tenant, "pseudonym")
-        outcomes: list[IngestOutcome] = []
-        chunk_decisions: list[Decision] = []
-        chunk_meta: list[tuple[int, ChunkSpan]] = []
-        for i, (doc, text, found) in enumerate(zip(docs, canonical, findings, strict=True)):
-            whole = decide(text, found, scope, pseudonym_secret)
-            outcome = IngestOutcome(doc.id, "blocked" if whole.blocked else "stored")
-            merge_pii(outcome.pii, whole)
-            outcomes.append(outcome)
-            if whole.blocked:
-                outcome.blocked_types = list(whole.blocked_types)
-                continue
-            for span in chunk_text(text, self._offsets, self._chunk_tokens, self._chunk_overlap):
-                chunk_decisions.append(decide(text[span.start:span.end], _clip(found, span), scope,
-                                              pseudonym_secret))
-                chunk_meta.append((i, span))
+        pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
+        outcomes, chunk_decisions, chunk_meta = await off_loop(
+            chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret
+        )
         released = await self._pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
                                                 policy_version)
         items = released.items
@@ -190,6 +178,27 @@ class CollectionService:
             outcomes[i].chunks += 1
         return outcomes, chunks
 
+    def _plan(self, docs: Sequence[DocumentIn], canonical: Sequence[str], findings: Sequence[list[Finding]],
+              scope: ScopePolicy, pseudonym_secret: bytes
+              ) -> tuple[list[IngestOutcome], list[Decision], list[tuple[int, ChunkSpan]]]:
+        """Each document's decision, and each chunk's of the documents not blocked (chunking tokenizes them)."""
+        outcomes: list[IngestOutcome] = []
+        chunk_decisions: list[Decision] = []
+        chunk_meta: list[tuple[int, ChunkSpan]] = []
+        for i, (doc, text, found) in enumerate(zip(docs, canonical, findings, strict=True)):
+            whole = decide(text, found, scope, pseudonym_secret)
+            outcome = IngestOutcome(doc.id, "blocked" if whole.blocked else "stored")
+            merge_pii(outcome.pii, whole)
+            outcomes.append(outcome)
+            if whole.blocked:
+                outcome.blocked_types = list(whole.blocked_types)
+                continue
+            for span in chunk_text(text, self._offsets, self._chunk_tokens, self._chunk_overlap):
+                chunk_decisions.append(decide(text[span.start:span.end], _clip(found, span), scope,
+                                              pseudonym_secret))
+                chunk_meta.append((i, span))
+        return outcomes, chunk_decisions, chunk_meta
+
     def store_chunks(self, tenant: str, collection: str, outcomes: list[IngestOutcome], chunks: list[NewChunk],
                      audit_index: int | None) -> None:
         if not chunks:
@@ -204,7 +213,7 @@ class CollectionService:
         """The query goes through the same PII policy (a pseudonymized name maps to the same token); its vector
         stays clean: it is used only inside the gateway."""
         self.bound_spec(collection)
-        text = self._pipeline.canonicalize([query], "query")[0]
+        text = (await self._pipeline.canonical([query], "query"))[0]
         decision = (await self._pipeline.analyze(principal.tenant, [text], scope))[0]
         if decision.blocked:
             raise PIIBlocked("query contains PII that the policy blocks: " + ", ".join(decision.blocked_types),

@@ -17,6 +17,7 @@ import numpy as np
 from gateway.batching import MicroBatcher
 from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
 from gateway.models import ModelSpec
+from gateway.offload import chars_big, off_loop, rows_big
 from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import normalize
@@ -108,6 +109,10 @@ class EmbeddingPipeline:
             out.append(text)
         return out
 
+    async def canonical(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+        """``canonicalize``, off the event loop for a large request (``gateway.offload``)."""
+        return await off_loop(chars_big(texts), self.canonicalize, texts, field)
+
     async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:
         return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
 
@@ -115,7 +120,7 @@ class EmbeddingPipeline:
         """Detect and decide only: what the policy would do, nothing embedded."""
         findings = await self.detect(texts, scope)
         secret = self.secret_for(tenant, "pseudonym")
-        return [decide(t, f, scope, secret) for t, f in zip(texts, findings, strict=True)]
+        return await off_loop(rows_big(len(texts)), _decide_all, texts, findings, scope, secret)
 
     def digests(self, tenant: str, texts: Sequence[str]) -> list[bytes]:
         key = self.secret_for(tenant, "input-digest")
@@ -161,9 +166,10 @@ class EmbeddingPipeline:
         vectors: dict[int, np.ndarray] = {}
         tokens: dict[int, int] = {}
         if allowed:
-            protected = protect(
-                np.stack([v for v, _ in embedded]), sigma=budget.sigma, key=self.secret_for(tenant, "noise"),
-                content_digests=released, model_version=self.spec.version, transform=self.transform,
+            protected = await off_loop(
+                rows_big(len(allowed)), protect, np.stack([v for v, _ in embedded]), sigma=budget.sigma,
+                key=self.secret_for(tenant, "noise"), content_digests=released, model_version=self.spec.version,
+                transform=self.transform,
             )
             for row, i in enumerate(allowed):
                 vectors[i] = protected[row]
@@ -181,6 +187,11 @@ class EmbeddingPipeline:
         embedded = await self._embed.submit([text], [_embed_cost(text)])
         clean = np.stack([v for v, _ in embedded])
         return np.asarray(self.transform.apply(clean, self.secret_for(tenant, "noise"))[0], dtype=np.float32)
+
+
+def _decide_all(texts: Sequence[str], findings: Sequence[list[Finding]], scope: ScopePolicy, secret: bytes
+                ) -> list[Decision]:
+    return [decide(t, f, scope, secret) for t, f in zip(texts, findings, strict=True)]
 
 
 def _finite(value: float) -> float | None:

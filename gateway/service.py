@@ -41,7 +41,7 @@ from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
 from gateway.privacy.transform import IdentityTransform, default_transform
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
-from gateway.store.base import IntegrityFailure, Store
+from gateway.store.base import Collection, IntegrityFailure, Store
 from gateway.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,13 @@ class Services:
         if self.settings.uses_postgres:
             return await asyncio.to_thread(self.authenticate, presented)
         return self.authenticate(presented)
+
+    async def find_collection(self, tenant: str, name: str) -> Collection:
+        """The tenant's collection (``NotFound`` otherwise), looked up off the event loop on PostgreSQL, as the
+        API key is (``authenticate_request``)."""
+        if self.settings.uses_postgres:
+            return await asyncio.to_thread(self.collections.store.get_collection, tenant, name)
+        return self.collections.store.get_collection(tenant, name)
 
     def check_rate(self, principal: Principal) -> None:
         scope = self.policy.current().scope(principal.tenant)

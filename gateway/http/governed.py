@@ -36,6 +36,7 @@ from gateway.http.errors import error_response
 from gateway.observability.logs import request_id_var
 from gateway.observability.metrics import parse_pii_header
 from gateway.service import Services
+from gateway.store.base import Collection
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ class Call:
     body: Any
     services: Services
     request: Request[Any, Any, Any]
+    found: Collection | None = None  # the guard's collection_param, resolved in the caller's tenant
+
+    @property
+    def collection(self) -> Collection:
+        if self.found is None:
+            raise RuntimeError("this route's guard names no collection parameter")
+        return self.found
 
 
 @dataclass
@@ -160,15 +168,14 @@ async def _governed(
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,
         )
+        found = None
         if guard.collection_param is not None:
-            services.collections.store.get_collection(
-                principal.tenant, str(request.path_params[guard.collection_param])
-            )
+            found = await services.find_collection(principal.tenant, str(request.path_params[guard.collection_param]))
         services.authorizer.require(principal, guard.obj, guard.act)
         services.check_rate(principal)
         with services.concurrency.slot(principal.key_id, services.settings.max_concurrent_per_key):
             body = await read_json(request, services.settings.max_body_bytes) if guard.needs_body else None
-            reply = await _in_time(handler(Call(principal, ctx, body, services, request)),
+            reply = await _in_time(handler(Call(principal, ctx, body, services, request, found)),
                                    services.settings.request_timeout_s)
     except RequestError as exc:
         if isinstance(exc, Unauthenticated):

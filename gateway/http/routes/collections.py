@@ -86,12 +86,14 @@ async def _list(call: Call) -> Reply:
 
 
 async def _info(call: Call) -> Reply:
-    c = call.services.collections.store.get_collection(call.principal.tenant, _name(call))
+    c = call.collection
     return Reply(collection_json(c), audit={"collection": c.name})
 
 
 async def _drop(call: Call) -> Reply:
-    removed = call.services.collections.store.delete_collection(call.principal.tenant, _name(call))
+    # Off the event loop, like every write below: deleting a large collection's rows and files takes a while.
+    removed = await asyncio.to_thread(call.services.collections.store.delete_collection, call.principal.tenant,
+                                      _name(call))
     return Reply({"deleted": _name(call), "chunks_removed": removed},
                  audit={"collection": _name(call), "count": removed})
 
@@ -106,8 +108,7 @@ def _outcome_json(o: IngestOutcome) -> dict[str, Any]:
 async def _ingest(call: Call) -> Reply:
     services = call.services
     docs = parse_documents(call.body, services.settings.max_documents_per_ingest, services.settings.max_text_chars)
-    tenant, name = call.principal.tenant, _name(call)
-    collection = services.collections.store.get_collection(tenant, name)
+    tenant, name, collection = call.principal.tenant, _name(call), call.collection
     policy = services.policy.current()
     scope = policy.scope(tenant, name)
     outcomes, chunks = await services.collections.prepare(call.principal, collection, docs, scope, policy.version)
@@ -127,7 +128,7 @@ async def _ingest(call: Call) -> Reply:
     decision = "allow" if all(o.status == "stored" for o in outcomes) else "block"
     # The write's audit entry comes first, so every stored chunk's provenance names the entry that recorded it.
     index = await services.auditor.record("document.ingest", call.ctx, decision, status=200, **audit)
-    services.collections.store_chunks(tenant, name, outcomes, chunks, index)
+    await asyncio.to_thread(services.collections.store_chunks, tenant, name, outcomes, chunks, index)
     call.ctx.extra_headers["X-Gateway-PII"] = pii_header(summary)
     return Reply({"collection": name, "results": [_outcome_json(o) for o in outcomes]}, audited=True)
 
@@ -148,8 +149,7 @@ def _search_args(body: Any) -> tuple[str, int, dict[str, Any] | None]:
 async def _search(call: Call) -> Reply:
     services = call.services
     query, k, flt = _search_args(call.body)
-    tenant, name = call.principal.tenant, _name(call)
-    collection = services.collections.store.get_collection(tenant, name)
+    tenant, name, collection = call.principal.tenant, _name(call), call.collection
     scope = services.scope(tenant, name)
     vector, decision = await services.collections.query_vector(call.principal, collection, query, scope)
     with_text = collection.retain_text and services.authorizer.allowed(call.principal, "texts", "read")
@@ -170,14 +170,16 @@ def _doc_id(call: Call) -> str:
 
 
 async def _read_doc(call: Call) -> Reply:
-    chunks = call.services.collections.store.document(call.principal.tenant, _name(call), _doc_id(call))
+    chunks = await asyncio.to_thread(call.services.collections.store.document, call.principal.tenant, _name(call),
+                                     _doc_id(call))
     return Reply({"collection": _name(call), "document_id": _doc_id(call),
                   "chunks": [provenance_json(c) for c in chunks]},
                  audit={"collection": _name(call), "count": len(chunks)})
 
 
 async def _drop_doc(call: Call) -> Reply:
-    removed = call.services.collections.store.delete_document(call.principal.tenant, _name(call), _doc_id(call))
+    removed = await asyncio.to_thread(call.services.collections.store.delete_document, call.principal.tenant,
+                                      _name(call), _doc_id(call))
     if removed == 0:
         from gateway.errors import NotFound
 

@@ -6,6 +6,7 @@ Both resolve the collection in the caller's tenant before the role check, so ano
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -31,15 +32,15 @@ async def _series(call: Call) -> Reply:
     raw = call.request.query_params.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= _MAX_WINDOWS:
         raise BadRequest(f"'limit' must be an integer from 1 to {_MAX_WINDOWS}", param="limit")
-    c = call.services.collections.store.get_collection(call.principal.tenant, name)
+    c = call.collection
     series = _monitor(call).series(c, int(raw))
     return Reply(series, audit={"collection": name, "count": len(series["windows"]), "view": "drift"})
 
 
 async def _rebaseline(call: Call) -> Reply:
     name = str(call.request.path_params["name"])
-    c = call.services.collections.store.get_collection(call.principal.tenant, name)
-    baseline = _monitor(call).rebaseline(c)
+    c = call.collection
+    baseline = await asyncio.to_thread(_monitor(call).rebaseline, c)  # k-means over the sample: not on the loop
     return Reply({"collection": name, "count": baseline.count, "clusters": int(baseline.centroids.shape[0])},
                  status=201, audit={"collection": name, "count": baseline.count, "reason": "on_demand",
                                     "model": {"name": c.model, "version": c.model_version}})

@@ -106,7 +106,7 @@ async def _analyze(call: Call) -> Reply:
     tenant = call.principal.tenant
     policy = services.policy.current()
     scope = policy.scope(tenant, req.collection)
-    texts = services.pipeline.canonicalize(req.texts, "texts[{i}]" if "texts" in call.body else "text")
+    texts = await services.pipeline.canonical(req.texts, "texts[{i}]" if "texts" in call.body else "text")
     findings = await services.pipeline.detect(texts, scope)
     secret = services.pipeline.secret_for(tenant, "pseudonym")
     results: list[dict[str, Any]] = []
