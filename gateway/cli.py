@@ -7,12 +7,14 @@ alone on the last stdout line).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from gateway.errors import GatewayError
+from gateway.errors import ConfigurationError, GatewayError
 from gateway.migrate_cli import add_commands
 from gateway.observability.logs import configure_logging
 from gateway.settings import Settings, load_settings
@@ -88,9 +90,12 @@ def _apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _apikey_list(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth.apikeys import key_status
+
+    now = datetime.now(UTC)
     for r in _apikey_repo(settings).list(args.tenant):
-        state = "revoked" if r.revoked_at else "active"
-        print(f"{r.key_id}  {r.tenant}  {r.subject}  {r.role}  {state}  created {r.created_at}")
+        expires = f"  expires {r.expires_at}" if r.expires_at else ""
+        print(f"{r.key_id}  {r.tenant}  {r.subject}  {r.role}  {key_status(r, now)}  created {r.created_at}{expires}")
     return 0
 
 
@@ -208,12 +213,29 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def ensure_bindable(host: str, port: int) -> None:
+    """Fail before the slow start (model, PII detector) and before any "listening" line if the address is taken.
+
+    Binds as uvicorn will (SO_REUSEADDR, which on Linux still refuses a port another socket listens on).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigurationError(f"{host}:{port} is already in use") from None
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.crypto.keyfiles import load_keys
     from gateway.runlock import hold
 
     load_keys(settings.keys_dir)  # refuse to start without keys, before importing anything heavy
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
+    ensure_bindable(settings.host, settings.port)
 
     import uvicorn
 
@@ -277,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", required=True)
     create.add_argument("--subject", required=True)
     create.add_argument("--role", required=True, choices=["admin", "writer", "reader", "auditor"])
-    create.add_argument("--expires", help="ISO 8601 expiry time, e.g. 2027-01-01T00:00:00+00:00")
+    create.add_argument("--expires", help="expiry time in the future: ISO 8601 with a time zone, "
+                        "e.g. 2027-01-31T00:00:00+00:00 (or ...Z)")
     create.set_defaults(func=_apikey_create)
     revoke = apikey.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")

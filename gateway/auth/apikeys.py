@@ -18,6 +18,7 @@ from typing import Protocol
 from gateway.errors import BadRequest, Unauthenticated
 
 ROLES = ("admin", "writer", "reader", "auditor")
+EXPIRY_FORMAT = "an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:00"
 _KEY_RE = re.compile(r"^gk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
@@ -65,23 +66,53 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def parse_expiry(value: str, now: datetime) -> str:
+    """An expiry time in UTC, to the second; it must name its time zone and lie after ``now``.
+
+    A value without a zone (a date alone included) is refused rather than read in the local zone of whichever
+    host runs the CLI, which would move the expiry by hours without anyone noticing.
+    """
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        expiry = moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a zone offset that pushes year 9999 past the end
+        raise BadRequest(f"expires must be {EXPIRY_FORMAT}", param="expires_at") from None
+    if expiry <= now:
+        raise BadRequest("expires must be in the future", param="expires_at")
+    return expiry.isoformat(timespec="seconds")
+
+
+def key_status(record: ApiKeyRecord, now: datetime) -> str:
+    """``revoked``, ``expired`` or ``active``: only an active key authenticates."""
+    if record.revoked_at is not None:
+        return "revoked"
+    if record.expires_at is not None and datetime.fromisoformat(record.expires_at) <= now:
+        return "expired"
+    return "active"
 
 
 def create_key(
-    repo: ApiKeyRepository, tenant: str, subject: str, role: str, expires_at: str | None = None
+    repo: ApiKeyRepository,
+    tenant: str,
+    subject: str,
+    role: str,
+    expires_at: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[str, ApiKeyRecord]:
     """Make a new key; returns the plaintext key (shown once) and its stored record."""
+    moment = now or datetime.now(UTC)
     validate_name("tenant", tenant)
     validate_name("subject", subject)
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}", param="role")
     if expires_at is not None:
-        expires_at = datetime.fromisoformat(expires_at).astimezone(UTC).isoformat(timespec="seconds")
+        expires_at = parse_expiry(expires_at, moment)
     key_id = secrets.token_hex(8)
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
-    record = ApiKeyRecord(key_id, tenant, subject, role, _digest(secret), _now(), expires_at)
+    created_at = moment.isoformat(timespec="seconds")
+    record = ApiKeyRecord(key_id, tenant, subject, role, _digest(secret), created_at, expires_at)
     repo.insert(record)
     return f"gk_{key_id}_{secret}", record
 
@@ -100,12 +131,8 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
     expected = record.digest if record is not None else _DUMMY_DIGEST
     # Compare even when the record is missing so timing does not reveal which key ids exist.
     ok = hmac.compare_digest(expected.encode(), _digest(secret).encode())
-    if record is None or not ok or record.revoked_at is not None:
+    if record is None or not ok or key_status(record, now or datetime.now(UTC)) != "active":
         raise failure
-    if record.expires_at is not None:
-        moment = now or datetime.now(UTC)
-        if datetime.fromisoformat(record.expires_at) <= moment:
-            raise failure
     return Principal(record.key_id, record.tenant, record.subject, record.role)
 
 
