@@ -19,6 +19,7 @@ import numpy as np
 
 from gateway.chunking import whitespace_offsets
 from gateway.models import ModelSpec, model_dir, verify_fingerprint
+from gateway.observability.logs import VettedName
 from gateway.traced import Forward, eager_forward, traced_forward
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,8 @@ class SentenceTransformerEmbedder:
         """The transformer traced (one GIL release a pass; see ``gateway.traced``), or eager when it cannot be."""
         traced = traced_forward(self._model, self.spec.max_seq_length) if self._traced else None
         self.forward_mode = "eager" if traced is None else "traced"
-        log.info("model %s version %s: transformer runs %s on %s", self.spec.name, self.spec.version, self.forward_mode,
-                 self.device)
+        log.info("model %s version %s: transformer runs %s on %s", VettedName(self.spec.name),
+                 VettedName(self.spec.version), VettedName(self.forward_mode), VettedName(self.device))
         return traced or eager_forward(self._model)
 
     @property

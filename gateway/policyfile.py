@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gateway.errors import PolicyError
-from gateway.observability.logs import Vetted
+from gateway.observability.logs import Vetted, VettedName
 from gateway.pii.policy_yaml import Located, load_located
 
 _log = logging.getLogger(__name__)
@@ -237,13 +237,14 @@ class PolicyHolder:
             except PolicyError as exc:
                 self.last_error = exc
                 # PolicyError names the file, line and rule broken, never a value from the file: safe to show
-                _log.error("policy reload rejected, keeping version %s: %s", self._policy.version, Vetted(str(exc)))
+                _log.error("policy reload rejected, keeping version %s: %s", VettedName(self._policy.version),
+                           Vetted(str(exc)))
                 return False
             self.last_error = None
             if candidate.version == self._policy.version:
                 return False
             self._policy = candidate
-            _log.info("policy reloaded: version %s", candidate.version)
+            _log.info("policy reloaded: version %s", VettedName(candidate.version))
             return True
 
 

@@ -30,6 +30,7 @@ from gateway.embedder import Embedder, SentenceTransformerEmbedder, available_cp
 from gateway.limits import KeyConcurrency
 from gateway.model_registry import audit_registry_changes, load_registry
 from gateway.models import ModelRegistry
+from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
 from gateway.pg.backends import open_pg_audit_log, open_pg_backends
@@ -143,7 +144,7 @@ class Services:
         rebuild = getattr(self.detector, "rebuild", None)
         if rebuild is not None:
             rebuild(self.policy.current())
-        log.info("gateway policy reloaded: %s", self.policy.current().version)
+        log.info("gateway policy reloaded: %s", VettedName(self.policy.current().version))
 
     def close(self) -> None:
         self._stop.set()

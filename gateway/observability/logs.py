@@ -1,13 +1,18 @@
 """Structured JSON logs: one object per line, with the request id, and nothing that could be a secret or PII.
 
-Log calls in this code base pass values as ``%s`` arguments; third-party libraries may not. So the formatter
-never trusts a value: it keeps the message *template*, scrubbed, and each argument only if it is a number, a
-boolean, or a short name-like string (letters, digits and ``_.:/-``; few digits; not an API key). Anything else
-becomes ``<str len=N>``. Exceptions are reduced to their type and frames (file, line, function): exception
-messages can quote input, so they are never written. The one exception is a ``Vetted`` string: a message this code
-base builds only from positions and names (a policy file's line and key, never a value from it), written after
-the scrubber, so an operator learns why a policy reload was refused. Every field is listed in
-``docs/observability.md``.
+Log calls in this code base pass values as ``%s`` arguments; third-party libraries may not. So the formatter never
+trusts a value: it scrubs the message template and keeps each argument only if it is a number, a boolean, or a
+short name-like string (letters, digits and ``_.:/-``; few digits; not an API key). Anything else becomes
+``<str len=N>``. Exceptions are reduced to their type and frames (file, line, function): exception messages can quote
+input, so they are never written. Two wrappers let a call site vouch for a string. A ``Vetted`` string is a message
+this code base builds only from positions and names (a policy file's line and key, never a value from it), written
+after the scrubber, so an operator learns why a policy reload was refused. A ``VettedName`` is a value safe by
+construction that the scrubber would mangle (a policy version, which is a content hash; a model name and version
+from the registry; a forward mode; a device; fixed measure names): written verbatim, but only while it is shaped
+like a name (no spaces, no ``@``, at most 100 characters, no API key), else it is treated as any string.
+
+The message is the template filled with the arguments *as written* in ``args`` (shapes included), so it shows
+nothing the line did not already show. Every field is listed in ``docs/observability.md``.
 """
 
 from __future__ import annotations
@@ -31,10 +36,15 @@ _SCRUB = (
     re.compile(r"[A-Za-z0-9+/_\-]{24,}={0,2}"),  # long tokens: secrets, base64, hex digests
 )
 _MAX_DIGITS = 4
+_VETTED_NAME = re.compile(r"^[A-Za-z0-9_.:/+,\-]{1,100}$")
 
 
 class Vetted(str):
     """A message built only from positions and names (see the module docstring); logged scrubbed, not as a shape."""
+
+
+class VettedName(str):
+    """A value safe by construction (see the module docstring); logged verbatim while it is shaped like a name."""
 
 
 def scrub(text: str) -> str:
@@ -50,6 +60,8 @@ def safe_value(value: Any) -> Any:
         return value
     if isinstance(value, Vetted):
         return scrub(value)
+    if isinstance(value, VettedName) and _VETTED_NAME.match(value) and not _SCRUB[0].search(value):
+        return str(value)
     if isinstance(value, str):
         if (
             _NAME_LIKE.match(value)
@@ -63,21 +75,35 @@ def safe_value(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
+def render(template: str, written: list[Any] | dict[str, Any] | None) -> str:
+    """The scrubbed template filled with the arguments as written; the template alone when they do not fit it."""
+    message = scrub(template)
+    if not written:
+        return message
+    try:
+        return message % (written if isinstance(written, dict) else tuple(written))
+    except (TypeError, ValueError, KeyError):  # e.g. ``%d`` given a shape, or a placeholder the scrubber ate
+        return message
+
+
 class JsonFormatter(logging.Formatter):
     """``{"time", "level", "logger", "message", "args", "request_id", "exc_type", "exc_frames"}`` per line."""
 
     def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        written: list[Any] | dict[str, Any] | None = None
+        if isinstance(args, tuple) and args:
+            written = [safe_value(a) for a in args]
+        elif isinstance(args, dict) and args:
+            written = {str(k): safe_value(v) for k, v in args.items()}
         out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": scrub(str(record.msg)),
+            "message": render(str(record.msg), written),
         }
-        args = record.args
-        if isinstance(args, tuple) and args:
-            out["args"] = [safe_value(a) for a in args]
-        elif isinstance(args, dict) and args:
-            out["args"] = {str(k): safe_value(v) for k, v in args.items()}
+        if written is not None:
+            out["args"] = written
         request_id = request_id_var.get()
         if request_id is not None:
             out["request_id"] = request_id

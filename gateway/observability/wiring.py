@@ -21,6 +21,7 @@ from gateway.db import SQLiteDatabase
 from gateway.drift.measure import Baseline, WindowStats
 from gateway.drift.monitor import DriftMonitor
 from gateway.drift.repository import SQLiteDriftRepository
+from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.store import ObservedStore
 from gateway.policyfile import DriftThresholds, PolicyHolder
@@ -72,7 +73,7 @@ def attach(
     queues: dict[str, Any],
 ) -> Observability:
     def on_alert(c: Collection, stats: WindowStats, crossed: list[str], thresholds: DriftThresholds) -> None:
-        log.warning("drift alert on a collection: %s", ",".join(crossed))
+        log.warning("drift alert on a collection: %s", VettedName(",".join(crossed)))
         _submit(audit_log, auditor, "drift.alert", {
             "tenant": c.tenant, "collection": c.name, "model": {"name": c.model, "version": c.model_version},
             "measures": stats.as_dict(), "crossed": crossed, "count": stats.count,

@@ -16,6 +16,7 @@ from audit.checkpoint import CheckpointSigner
 from audit.pg_log import PgAuditLog
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial
+from gateway.observability.logs import VettedName
 from gateway.pg.casbin_adapter import PgAuthorizer, seed_policy
 from gateway.pg.listen import Listener
 from gateway.pg.migrations import upgrade
@@ -73,7 +74,8 @@ def open_pg_backends(settings: Settings) -> PgBackends:
     db = PgDatabase(settings.database_url)
     applied, seeded = prepare_database(db, settings)
     if applied or seeded:
-        log.info("database prepared: migrations %s applied, %d Casbin rules seeded", applied, seeded)
+        log.info("database prepared: migrations %s applied, %d Casbin rules seeded",
+                 VettedName(",".join(map(str, applied)) or "none"), seeded)
     return PgBackends(
         db=db, settings=settings, authorizer=PgAuthorizer(settings.policy_dir, db), apikeys=PgApiKeyRepository(db),
         datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db),

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from audit.pg_log import SCHEMA as AUDIT_SCHEMA
+from gateway.observability.logs import Vetted
 from gateway.pg.pool import PgDatabase
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,6 @@ def upgrade(db: PgDatabase, migrations: tuple[Migration, ...] = MIGRATIONS) -> l
             conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (migration.version, migration.name)
             )
-            log.info("applied schema migration %d: %s", migration.version, migration.name)
+            log.info("applied schema migration %d: %s", migration.version, Vetted(migration.name))
             done.append(migration.version)
     return done

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -7,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import PolicyError
+from gateway.observability.logs import JsonFormatter
 from gateway.pii.policy_schema import build_policy  # noqa: F401  (the loader's validators must import)
 from gateway.policyfile import (
     ENTITY_KEYS,
@@ -118,6 +121,26 @@ def test_when_file_breaks_then_holder_keeps_good_policy(tmp_path: Path) -> None:
     assert holder.reload_if_changed() is True
     assert holder.current().version != good.version and holder.last_error is None
     assert holder.reload_if_changed() is False
+
+
+def test_when_a_reload_is_rejected_or_taken_then_the_json_log_names_the_policy_versions(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: the kept version was logged as "<str len=71>" in an unfilled "keeping version %s: %s".
+    path = tmp_path / "gateway.yaml"
+    path.write_text(MINIMAL)
+    holder = PolicyHolder(path)
+    good = holder.current().version
+    with caplog.at_level(logging.INFO, logger="gateway.policyfile"):
+        path.write_text(MINIMAL + "      PERSON: shred\n")
+        os.utime(path, ns=(1, 1))
+        holder.reload_if_changed()
+        path.write_text(MINIMAL + "      PERSON: redact\n")
+        os.utime(path, ns=(2, 2))
+        holder.reload_if_changed()
+    rejected, taken = (json.loads(JsonFormatter().format(r))["message"] for r in caplog.records)
+    assert rejected.startswith(f"policy reload rejected, keeping version {good}: ") and "action of PERSON" in rejected
+    assert taken == f"policy reloaded: version {holder.current().version}"
 
 
 def test_when_first_load_fails_then_holder_refuses_to_start(tmp_path: Path) -> None:

@@ -11,7 +11,15 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.http.app import create_app
-from gateway.observability.logs import JsonFormatter, Vetted, configure_logging, request_id_var, safe_value, scrub
+from gateway.observability.logs import (
+    JsonFormatter,
+    Vetted,
+    VettedName,
+    configure_logging,
+    request_id_var,
+    safe_value,
+    scrub,
+)
 from tests.unit.gateway.conftest import App, app, fake_services  # noqa: F401 - the in-process gateway fixture
 
 PLANTED_EMAIL = "mallory.secret@example.org"
@@ -156,3 +164,40 @@ def test_when_a_value_is_vetted_then_it_is_written_scrubbed_rather_than_as_a_sha
     assert vetted == "gateway.yaml:13: action of PERSON must be one of block, redact"
     assert safe_value(Vetted(f"line 3 mentions {PLANTED_EMAIL}")) == "line 3 mentions <redacted>"
     assert safe_value("gateway.yaml:13: action of PERSON must be one of block, redact").startswith("<str len=")
+
+
+def _formatted(msg: str, *args: object) -> dict[str, object]:
+    record = logging.LogRecord("gateway.x", logging.INFO, __file__, 1, msg, args, None)
+    return dict(json.loads(JsonFormatter().format(record)))
+
+
+POLICY_VERSION = "sha256:53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+def test_when_a_policy_reload_is_rejected_then_the_line_names_the_version_kept_and_why() -> None:
+    # Regression: the line read "policy reload rejected, keeping version %s: %s" with args ["<str len=71>", ...].
+    reason = Vetted("gateway.yaml:13: action of PERSON must be one of block, redact")
+    line = _formatted("policy reload rejected, keeping version %s: %s", VettedName(POLICY_VERSION), reason)
+    assert line["message"] == f"policy reload rejected, keeping version {POLICY_VERSION}: {reason}"
+    assert line["args"] == [POLICY_VERSION, reason]
+
+
+def test_when_the_model_starts_then_the_line_is_filled_with_its_name_version_mode_and_device() -> None:
+    line = _formatted("model %s version %s: transformer runs %s on %s", VettedName("all-MiniLM-L6-v2"),
+                      VettedName("1.10.0"), VettedName("traced"), VettedName("cuda:0"))
+    assert line["message"] == "model all-MiniLM-L6-v2 version 1.10.0: transformer runs traced on cuda:0"
+
+
+def test_when_arguments_are_hidden_then_the_message_is_filled_with_their_shapes_only() -> None:
+    line = _formatted("caller %s sent %s (%d items)", "svc", f"SSN {PLANTED_SSN}", 3)
+    assert line["message"] == "caller svc sent <str len=15> (3 items)"
+    assert PLANTED_SSN not in json.dumps(line)
+    assert _formatted("%d items from %s", "many", "svc")["message"] == "%d items from %s"  # does not fit: template
+    assert _formatted(f"mail {PLANTED_EMAIL} by %s", "svc")["message"] == "mail <redacted> by svc"
+
+
+def test_when_a_vetted_name_is_not_shaped_like_a_name_then_it_is_hidden_as_any_string() -> None:
+    for unsafe in (f"x {PLANTED_SSN}", PLANTED_EMAIL, "gk_0123456789abcdef_s3cr3t", "x" * 101):
+        assert safe_value(VettedName(unsafe)).startswith("<str len=")
+    assert safe_value(VettedName(POLICY_VERSION)) == POLICY_VERSION
+    assert safe_value(POLICY_VERSION) == "<str len=71>"  # unwrapped, the same value stays hidden
