@@ -10,11 +10,12 @@ from litestar import Litestar, Request, Response
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 import gateway
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response, speaks_openai
-from gateway.http.openapi import describe
+from gateway.http.openapi import RouteIndexPlugin, describe
 from gateway.http.routes import admin, audit, collections, console, embeddings, health, models, privacy
 from gateway.http.routes import drift as drift_routes
 from gateway.http.routes import metrics as metrics_routes
@@ -22,8 +23,6 @@ from gateway.http.routes import pii as pii_routes
 from gateway.service import Services
 
 log = logging.getLogger(__name__)
-
-
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """Litestar's own errors (unknown route, wrong method) in our problem-details shape."""
     mapped: RequestError
@@ -79,8 +78,10 @@ def create_app(services: Services) -> Litestar:
         on_shutdown=[on_shutdown],
         exception_handlers={HTTPException: _http_exception, Exception: _internal},
         request_max_body_size=services.settings.max_body_bytes,
+        # Only what needs nothing from outside: the route index, the document as JSON and as YAML.
         openapi_config=OpenAPIConfig(
-            title="Governed Embedding Gateway", version=gateway.__version__, path="/schema"
+            title="Governed Embedding Gateway", version=gateway.__version__, path="/schema",
+            render_plugins=[RouteIndexPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
         ),
         debug=False,
         # Logging is ours (gateway.observability.logs: JSON lines, scrubbed). Litestar's default configuration

@@ -7,9 +7,11 @@ table does not know still gets the security requirement and the error responses,
 
 from __future__ import annotations
 
+import html
 from typing import Any, cast
 
-from litestar import Litestar
+from litestar import Litestar, Request
+from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, OpenAPI, Operation, PathItem
 
 from gateway.http.errors import speaks_openai
@@ -92,3 +94,35 @@ def describe(app: Litestar) -> Litestar:
     """Build the app's OpenAPI document now (Litestar caches it) and complete it."""
     patch_document(app.openapi_schema)
     return app
+
+
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+
+
+class RouteIndexPlugin(OpenAPIRenderPlugin):
+    """``/schema``: the operations and links to the OpenAPI document, in plain HTML that loads nothing.
+
+    Litestar's documentation sites (Redoc, Swagger UI, ...) load their scripts, fonts and icons from CDNs: in the
+    offline networks the gateway runs in they cannot render, and a page of ours must not reach out anyway.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(path="/", favicon="", style="")
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        json_path = self.get_openapi_json_route(request)
+        yaml_path = json_path.rsplit("/", 1)[0] + "/openapi.yaml"
+        rows = "".join(
+            f"<tr><td>{html.escape(method.upper())}</td><td><code>{html.escape(path)}</code></td>"
+            f"<td>{html.escape(str(op.get('summary') or op.get('operationId') or ''))}</td></tr>"
+            for path, item in sorted(openapi_schema.get("paths", {}).items())
+            for method, op in item.items() if isinstance(op, dict) and method in _METHODS
+        )
+        title = html.escape(str(openapi_schema.get("info", {}).get("title", "API")))
+        return (
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            f"<title>{title}</title><style>body{{font-family:sans-serif;margin:2em}}td{{padding:0 1em 0 0}}</style>"
+            f"</head><body><h1>{title}</h1><p>OpenAPI document: <a href=\"{html.escape(json_path)}\">JSON</a>, "
+            f"<a href=\"{html.escape(yaml_path)}\">YAML</a>.</p><table>{rows}</table></body></html>"
+        ).encode()
