@@ -22,9 +22,10 @@ MIN_ROWS = 16  # vectors to protect, texts to decide on, embeddings to serialize
 MIN_CHARS = 16_384  # characters to normalize or chunk
 
 
-async def off_loop(big: bool, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """``fn(*args, **kwargs)``: on a worker thread when ``big``, else right here on the loop."""
-    if not big:
+async def off_loop(when: bool, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(*args, **kwargs)``: on a worker thread ``when`` it is worth a hop (a large step, or a read that crosses
+    the network to PostgreSQL), else right here on the loop."""
+    if not when:
         return fn(*args, **kwargs)
     return await asyncio.to_thread(fn, *args, **kwargs)
 

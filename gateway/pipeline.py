@@ -6,7 +6,6 @@ Pure orchestration over injected stages; authentication, authorization and audit
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
@@ -149,10 +148,8 @@ class EmbeddingPipeline:
         digests = self.digests(tenant, [d.text for d in decisions])
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
         released = [digests[i] for i in allowed]
-        if self.ledger.remote and scope.privacy_budget_epsilon is not None:  # its reads would stall the event loop
-            budget = await asyncio.to_thread(check_budget, self.ledger, tenant, scope_name, scope, released)
-        else:
-            budget = check_budget(self.ledger, tenant, scope_name, scope, released)
+        remote = self.ledger.remote and scope.privacy_budget_epsilon is not None  # its reads would stall the loop
+        budget = await off_loop(remote, check_budget, self.ledger, tenant, scope_name, scope, released)
         privacy: dict[str, object] = {"scope": scope_name, "transform": self.transform.version}
         if budget.exceeded:
             raise PrivacyBudgetExceeded(

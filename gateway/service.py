@@ -6,7 +6,6 @@ Handlers get one ``Services`` object; tests build it with fakes through the keyw
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import threading
@@ -33,6 +32,7 @@ from gateway.models import ModelRegistry
 from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
+from gateway.offload import off_loop
 from gateway.pg.backends import open_pg_audit_log, open_pg_backends
 from gateway.pii.detector_types import Finding, PIIDetector
 from gateway.pipeline import EmbeddingPipeline
@@ -80,16 +80,12 @@ class Services:
         each lookup is a transaction of several network round trips, which on the loop would stall every other
         request. A local SQLite lookup (tens of microseconds) stays on the loop, where it is cheaper than a
         thread hop."""
-        if self.settings.uses_postgres:
-            return await asyncio.to_thread(self.authenticate, presented)
-        return self.authenticate(presented)
+        return await off_loop(self.settings.uses_postgres, self.authenticate, presented)
 
     async def find_collection(self, tenant: str, name: str) -> Collection:
         """The tenant's collection (``NotFound`` otherwise), looked up off the event loop on PostgreSQL, as the
         API key is (``authenticate_request``)."""
-        if self.settings.uses_postgres:
-            return await asyncio.to_thread(self.collections.store.get_collection, tenant, name)
-        return self.collections.store.get_collection(tenant, name)
+        return await off_loop(self.settings.uses_postgres, self.collections.store.get_collection, tenant, name)
 
     def check_rate(self, principal: Principal) -> None:
         scope = self.policy.current().scope(principal.tenant)

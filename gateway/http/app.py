@@ -23,6 +23,8 @@ from gateway.http.routes import pii as pii_routes
 from gateway.service import Services
 
 log = logging.getLogger(__name__)
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """Litestar's own errors (unknown route, wrong method) in our problem-details shape."""
     mapped: RequestError
