@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -34,6 +36,12 @@ class App:
 
     def auth(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
+
+
+def entry(app: App, response: Any) -> dict[str, Any]:
+    """The audit entry a response's ``X-Gateway-Audit-Index`` names, parsed."""
+    index = int(response.headers["X-Gateway-Audit-Index"])
+    return dict(json.loads(app.services.audit_log.entries(index, index + 1)[0]))
 
 
 def fake_services(root: Path) -> Services:

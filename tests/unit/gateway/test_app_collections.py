@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from tests.unit.gateway.conftest import App
-
-
-def entry(app: App, response: Any) -> dict[str, Any]:
-    index = int(response.headers["X-Gateway-Audit-Index"])
-    return dict(json.loads(app.services.audit_log.entries(index, index + 1)[0]))
+from tests.unit.gateway.conftest import App, entry
 
 
 @pytest.fixture

@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.unit.gateway.conftest import App
+from tests.unit.gateway.conftest import App, entry
 
 MODEL = "all-MiniLM-L6-v2"
-
-
-def entry(app: App, response: Any) -> dict[str, Any]:
-    index = int(response.headers["X-Gateway-Audit-Index"])
-    leaf = app.services.audit_log.entries(index, index + 1)[0]
-    return dict(json.loads(leaf))
 
 
 def test_when_a_writer_embeds_then_vectors_return_and_the_entry_records_the_decision(app: App) -> None:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from tests.unit.gateway.conftest import App
+from tests.unit.gateway.conftest import App, entry
 
 MODEL = "all-MiniLM-L6-v2"
 INVISIBLE = ["\u200b\u200c\u200d\ufeff", "\x00\x01\x02", " \u200b \t\u2060 "]
-
-
-def entry(app: App, response: Any) -> dict[str, Any]:
-    index = int(response.headers["X-Gateway-Audit-Index"])
-    return dict(json.loads(app.services.audit_log.entries(index, index + 1)[0]))
 
 
 @pytest.fixture

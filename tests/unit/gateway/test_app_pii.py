@@ -9,14 +9,9 @@ import pytest
 
 from gateway.errors import PayloadTooLarge
 from gateway.http.routes.pii import parse_request
-from tests.unit.gateway.conftest import App
+from tests.unit.gateway.conftest import App, entry
 
 ROUTE = "/v1/pii/analyze"
-
-
-def entry(app: App, response: Any) -> dict[str, Any]:
-    index = int(response.headers["X-Gateway-Audit-Index"])
-    return dict(json.loads(app.services.audit_log.entries(index, index + 1)[0]))
 
 
 def analyze(app: App, key: str, body: Any) -> Any:

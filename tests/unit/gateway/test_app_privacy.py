@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from gateway.privacy.ledger_base import epsilon_worst_case
-from tests.unit.gateway.conftest import App
+from tests.unit.gateway.conftest import App, entry
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -27,11 +26,6 @@ def set_tenant_policy(app: App, block: str) -> None:
 def embed(app: App, key: str, texts: list[str]) -> Any:
     return app.client.post("/v1/embeddings", json={"model": MODEL, "input": texts, "encoding_format": "float"},
                            headers=app.auth(key))
-
-
-def entry(app: App, response: Any) -> dict[str, Any]:
-    index = int(response.headers["X-Gateway-Audit-Index"])
-    return dict(json.loads(app.services.audit_log.entries(index, index + 1)[0]))
 
 
 def test_when_vectors_are_released_then_the_ledger_matches_opacus_and_repeats_are_free(app: App) -> None:
