@@ -79,7 +79,8 @@ def sign_checkpoint(origin: str, size: int, root: bytes, private_key: Ed25519Pri
     return sign_note(checkpoint_body(origin, size, root), private_key, key_name)
 
 
-def _parse_signature(line: str) -> Signature:
+def parse_signature_line(line: str) -> Signature:
+    """One "— <name> <base64>" line of a note (a witness's answer is a list of them)."""
     if not line.startswith(_DASH):
         raise CheckpointError("malformed checkpoint: signature line must start with an em dash")
     parts = line[len(_DASH) :].split(" ")
@@ -115,7 +116,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     sig_lines = sig_block.split("\n")[:-1]
     if not sig_lines:
         raise CheckpointError("malformed checkpoint: no signature lines")
-    signatures = tuple(_parse_signature(line) for line in sig_lines)
+    signatures = tuple(parse_signature_line(line) for line in sig_lines)
     return Checkpoint(origin, int(size_text), root, body, signatures, tuple(lines[3:]))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from audit import cli_witness
 from audit.checkpoint import parse_checkpoint
 from audit.errors import AuditError, VerificationError
 from audit.export import export_log
@@ -44,10 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--origin", help="require this checkpoint origin")
         cmd.add_argument("--url", help="fetch the log and checkpoint from a running gateway instead")
         cmd.add_argument("--api-key", help="auditor API key for --url")
+        cli_witness.add_witness_options(cmd)
         if name == "report":
             cmd.add_argument("--framework", choices=["nist-ai-rmf"], default="nist-ai-rmf")
             cmd.add_argument("--out", type=Path, required=True)
             cmd.add_argument("--format", choices=["html", "json"], default="html")
+    cli_witness.register(sub)
     return p
 
 
@@ -70,6 +73,8 @@ def _verify(args: argparse.Namespace, leaves: list[bytes], checkpoint: str) -> V
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command in cli_witness.COMMANDS:
+        return cli_witness.run(args, out)
     if args.command == "export":
         if args.database_url:
             from audit.pg_reader import export_pg  # psycopg only for this source
@@ -84,11 +89,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     leaves, checkpoint = _load(args)
     if args.command == "verify":
         r = _verify(args, leaves, checkpoint)
+        witnessed = cli_witness.check_witnesses(args, checkpoint)
         extends = f", extends previous checkpoint of size {r.previous.size}" if r.previous else ""
-        out.write(f"OK: {r.size} entries, root {r.root.hex()}, origin {r.checkpoint.origin}{extends}\n")
+        out.write(f"OK: {r.size} entries, root {r.root.hex()}, origin {r.checkpoint.origin}{extends}{witnessed}\n")
         return 0
     try:
         result: VerificationResult | None = _verify(args, leaves, checkpoint)
+        cli_witness.check_witnesses(args, checkpoint)
         failure = None
     except VerificationError as exc:
         result, failure = None, str(exc)

@@ -9,23 +9,47 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 
-from audit.errors import VerificationError
+from audit.errors import AuditError, VerificationError
 
 PAGE_SIZE = 1000
 Fetch = Callable[[str, Mapping[str, str]], bytes]
 
 
+def server_explanation(body: bytes) -> str:
+    """The server's own words from an error body: a problem document's detail, or the first line of text."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        for key in ("detail", "title", "message"):
+            if isinstance(doc.get(key), str):
+                return str(doc[key])[:300]
+        error = doc.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:300]
+    text = body.decode("utf-8", "replace").strip()
+    return text.splitlines()[0][:300] if text else "(no explanation in the body)"
+
+
 def urllib_fetch(url: str, headers: Mapping[str, str]) -> bytes:
-    """GET ``url`` with ``headers``; http(s) only."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise VerificationError("gateway URL must be http or https")
+    """GET ``url`` with ``headers``; http(s) only. An HTTP error carries the server's explanation."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise AuditError(f"gateway URL must be http or https, got {parts.scheme or 'no scheme'!r}")
     request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 (scheme checked above)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        body: bytes = response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            body: bytes = response.read()
+    except urllib.error.HTTPError as exc:
+        raise AuditError(f"GET {parts.path}: HTTP {exc.code}: {server_explanation(exc.read())}") from None
+    except urllib.error.URLError as exc:
+        raise AuditError(f"cannot reach {parts.scheme}://{parts.netloc}: {exc.reason}") from None
     return body
 
 
@@ -56,3 +80,22 @@ class GatewayClient:
                 raise VerificationError(f"gateway returned no entries at {len(leaves)} (size {size})")
             leaves.extend(page[: end - len(leaves)])
         return leaves
+
+    def inclusion(self, index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+        """The leaf bytes of entry ``index`` and its inclusion proof in the tree of ``tree_size`` entries."""
+        query = urllib.parse.urlencode({"index": index, "tree_size": tree_size})
+        body = self._fetch(f"{self._base}/v1/audit/proofs/inclusion?{query}", self._headers)
+        try:
+            doc = json.loads(body)
+            return base64.b64decode(doc["entry"], validate=True), [bytes.fromhex(p) for p in doc["proof"]]
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise VerificationError(f"gateway returned a malformed inclusion proof for entry {index}") from exc
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        """The consistency proof from the tree of ``first`` entries to the tree of ``second`` entries."""
+        query = urllib.parse.urlencode({"first": first, "second": second})
+        body = self._fetch(f"{self._base}/v1/audit/proofs/consistency?{query}", self._headers)
+        try:
+            return [bytes.fromhex(p) for p in json.loads(body)["proof"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise VerificationError(f"gateway returned a malformed consistency proof {first}->{second}") from exc
