@@ -122,6 +122,12 @@ _EVENTS = (
         _IS,
     ),
     EventType(
+        "audit.witness_refused",
+        "A witness refused to cosign an audit checkpoint; checkpoint signing is held until an operator acts",
+        ("MEASURE 2.7", "MEASURE 2.8", "MANAGE 4.3"),
+        _IS,
+    ),
+    EventType(
         "key.rotate",
         "The key-encryption key was rotated to a new version",
         ("MEASURE 2.7", "MANAGE 1.3"),

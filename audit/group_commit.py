@@ -76,6 +76,8 @@ class GroupCommitLog(LogReads):
         self._read_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Entry | Control] = queue.SimpleQueue()
         self._closed = False
+        self._held: str | None = None  # why signing is held (a witness refused); None while it signs
+        self._listeners: list[Callable[[str], None]] = []
 
     def _start(self) -> None:
         """Start the writer thread: the subclass calls this once its connections are open and the tree loaded."""
@@ -189,8 +191,8 @@ class GroupCommitLog(LogReads):
             self._reset_writer()
 
     def _sign_checkpoint(self, now: float) -> None:
-        """Sign and store a checkpoint of the whole tree, and make it the latest."""
-        if self._signer is None:  # callers check already: a log without a signer never checkpoints
+        """Sign and store a checkpoint of the whole tree, make it the latest and tell the listeners."""
+        if self._signer is None or self._held is not None:  # no signer: callers check already
             return
         size = self._tree.size
         root = self._tree.root(size)
@@ -198,6 +200,25 @@ class GroupCommitLog(LogReads):
         self._store_checkpoint(size, root, note, rfc3339(now))
         with self._tree_lock:
             self._latest, self._checkpointed_size = note, size
+        for listener in self._listeners:
+            try:
+                listener(note)
+            except Exception as exc:  # a listener (publication, witnesses) must never stop the writer
+                _log.error("audit checkpoint listener failed: %s", type(exc).__name__)
+
+    # ---- signing control ----------------------------------------------------------------------------------
+    def on_checkpoint(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(note)`` on the writer thread after each checkpoint this process signs; it must be quick."""
+        self._listeners.append(listener)
+
+    def hold_signing(self, reason: str) -> None:
+        """Sign no further checkpoint (entries are still appended) until this process restarts."""
+        self._held = reason
+
+    @property
+    def signing_held(self) -> str | None:
+        """Why signing is held, or None."""
+        return self._held
 
     def _handle(self, control: Control) -> None:
         try:

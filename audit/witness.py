@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audit.atomic import write_atomically
 from audit.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
 from audit.cosign import WitnessKey, cosign, parse_vkey
 from audit.errors import AuditError, CheckpointError
@@ -36,26 +36,6 @@ from audit.merkle import HASH_SIZE, verify_consistency
 KEY_FILE, VKEY_FILE, STATE_FILE, REFUSED_DIR = "witness.key", "witness.vkey", "state.json", "refused"
 MAX_PROOF_LINES = 63
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, rename it over ``path``, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def init_witness(folder: Path, name: str) -> WitnessKey:

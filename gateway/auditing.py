@@ -19,6 +19,7 @@ from audit.sqlite_log import SQLiteAuditLog
 from gateway.crypto.keyfiles import KeyMaterial
 from gateway.errors import Unavailable
 from gateway.settings import Settings
+from gateway.witnessing.published import guard_log
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class Auditor:
 def open_audit_log(settings: Settings, keys: KeyMaterial) -> SQLiteAuditLog:
     """The embedded audit log; several processes (gateway, CLI) may append to it: the database serializes them."""
     signer = CheckpointSigner(keys.audit_private_key, AUDIT_KEY_NAME)
-    return SQLiteAuditLog(
+    log = SQLiteAuditLog(
         settings.audit_db_path, signer, settings.origin, checkpoint_interval_s=settings.checkpoint_interval_s
     )
+    guard_log(log, settings.keys_dir, keys.audit_public_key)  # refuses a rewritten log; raises after closing it
+    return log

@@ -44,6 +44,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.store.base import Collection, IntegrityFailure, Store
 from gateway.store.sqlite import SQLiteStore
+from gateway.witnessing.publisher import WitnessPublisher, start_witnessing
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Services:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
+    witnesses: WitnessPublisher | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
 
@@ -151,6 +153,11 @@ class Services:
         close = getattr(self.audit_log, "close", None)
         if close is not None:
             close()
+        if self.witnesses is not None:  # after the log's final checkpoint, which it then tries to get cosigned
+            final = self.audit_log.latest_checkpoint()
+            if final is not None:
+                self.witnesses.published(final, timeout_s=5.0)
+            self.witnesses.close()
 
 
 def _embed_fn(embedder: Embedder) -> Any:
@@ -252,11 +259,15 @@ def build_services(
     observability = attach(metrics, collections, db, envelope, policy, audit_log, auditor,
                            {"pii": detect_batcher, "embed": embed_batcher, "ledger": ledger_batcher})
     audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
+    witnesses = (
+        start_witnessing(settings.audit_witnesses, audit_log, auditor, metrics, settings.keys_dir)
+        if audit_sink is None else None
+    )
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=ledger,
         detect_batcher=detect_batcher, embed_batcher=embed_batcher, ledger_batcher=ledger_batcher,
-        observability=observability,
+        observability=observability, witnesses=witnesses,
     )

@@ -54,6 +54,7 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
     origin: str = "governed-embedding-gateway"
+    audit_witnesses: str = ""
 
     @property
     def model_batch_size(self) -> int:

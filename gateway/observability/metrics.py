@@ -93,6 +93,13 @@ class GatewayMetrics:
                                     ["tenant", "collection", "measure"], registry=r)
         self.migrated = Counter("gateway_migrated_records", "Records re-embedded by a migration",
                                 ["model_version"], registry=r)
+        self.witness_refusals = Counter("gateway_audit_witness_refusals", "Checkpoints a witness refused to cosign",
+                                        ["witness"], registry=r)
+        self.witness_unavailable = Counter("gateway_audit_witness_unavailable",
+                                           "Checkpoints a witness could not be asked to cosign", ["witness"],
+                                           registry=r)
+        self.signing_held = Gauge("gateway_audit_signing_held",
+                                  "1 while checkpoint signing is held after a witness refused", registry=r)
         for stage in STAGES:  # present from the start, so dashboards see zeros rather than nothing
             self.stage_seconds.labels(stage)
         r.register(_LiveCollector(self.sources, clock))

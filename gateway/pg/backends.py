@@ -25,6 +25,7 @@ from gateway.pg.repos import PgApiKeyRepository, PgDataKeyRepository, PgPrivacyL
 from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
 from gateway.store.postgres import PostgresStore
+from gateway.witnessing.published import guard_log
 
 log = logging.getLogger(__name__)
 AUDIT_KEY_NAME = "gateway-audit"  # the same key name as the embedded log's (gateway.auditing)
@@ -40,7 +41,9 @@ def prepare_database(db: PgDatabase, settings: Settings) -> tuple[list[int], int
 
 def open_pg_audit_log(settings: Settings, keys: KeyMaterial) -> PgAuditLog:
     signer = CheckpointSigner(keys.audit_private_key, AUDIT_KEY_NAME)
-    return PgAuditLog(settings.database_url, signer, settings.origin, settings.checkpoint_interval_s)
+    log = PgAuditLog(settings.database_url, signer, settings.origin, settings.checkpoint_interval_s)
+    guard_log(log, settings.keys_dir, keys.audit_public_key)  # refuses a rewritten log; raises after closing it
+    return log
 
 
 @dataclass

@@ -5,17 +5,20 @@ Reading the log is itself audited (``audit.read``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from typing import Any
 
 from litestar import Request, Response, get
 
+from audit.checkpoint import parse_checkpoint
 from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.service import Services
 
 MAX_PAGE = 1000
+WITNESS_WAIT_S = 10.0  # for the witnesses' cosignatures of a checkpoint signed just now
 AUDITOR = Guard(event="audit.read", obj="audit", act="read")
 RECEIPTS = Guard(event="audit.read", obj="receipts", act="read")
 
@@ -41,6 +44,8 @@ def _leaf_hash(leaf: bytes) -> bytes:
 
 async def _checkpoint(call: Call) -> Reply:
     note = call.services.audit_log.checkpoint_now()
+    if call.services.witnesses is not None:  # published with the witnesses' cosignatures
+        note = await asyncio.to_thread(call.services.witnesses.published, note, WITNESS_WAIT_S)
     return Reply(note.encode("utf-8"), media_type="text/plain; charset=utf-8", audit={"what": "checkpoint"})
 
 
@@ -60,6 +65,12 @@ async def _entries(call: Call) -> Reply:
     )
 
 
+def _signed_size(call: Call) -> int:
+    """The size of the latest signed checkpoint: a proof at any other size matches no checkpoint."""
+    latest = call.services.audit_log.latest_checkpoint()
+    return 0 if latest is None else parse_checkpoint(latest).size
+
+
 def _may_see(call: Call, index: int) -> bool:
     if call.services.authorizer.allowed(call.principal, "audit", "read"):
         return True
@@ -69,9 +80,12 @@ def _may_see(call: Call, index: int) -> bool:
 async def _inclusion(call: Call) -> Reply:
     log = call.services.audit_log
     index = _int_param(call, "index")
-    tree_size = _int_param(call, "tree_size", log.size())
+    tree_size = _int_param(call, "tree_size", _signed_size(call))
     if tree_size > log.size() or index >= tree_size:
-        raise NotFound(f"no entry {index} in a tree of {tree_size} entries (the log has {log.size()})")
+        raise NotFound(
+            f"no entry {index} in a tree of {tree_size} entries (the log has {log.size()}; proofs default to the "
+            "latest signed checkpoint's size: fetch /v1/audit/checkpoint, which signs one, then pass its size)"
+        )
     if not _may_see(call, index):
         raise Forbidden("a consumer may fetch proofs only for its own tenant's entries")
     leaf = log.entries(index, index + 1)[0]

@@ -26,6 +26,7 @@ GATEWAY_EVENTS = [
     "document.delete",
     "collection.search",
     "crypto.integrity_failure",
+    "audit.witness_refused",
     "key.rotate",
     "key.rewrap",
     "tenant.shred",
