@@ -99,25 +99,32 @@ def parse_checkpoint(text: str) -> Checkpoint:
     """Parse a checkpoint note without checking its signatures."""
     split = text.rfind("\n\n")
     if split < 0 or not text.endswith("\n"):
-        raise CheckpointError("malformed checkpoint: no blank line before the signatures")
+        raise CheckpointError(
+            "malformed checkpoint: no blank line before the signatures (is this a checkpoint note, complete?)"
+        )
     body, sig_block = text[: split + 1], text[split + 2 :]
     lines = body.split("\n")[:-1]
     if len(lines) < 3:
-        raise CheckpointError("malformed checkpoint: needs origin, size and root lines")
+        raise CheckpointError("malformed checkpoint: needs origin, size and root lines (lines 1-3)")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     if not origin or not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
-        raise CheckpointError("malformed checkpoint: bad origin or tree size line")
+        raise CheckpointError("malformed checkpoint: line 1 must be the origin and line 2 the tree size in decimal")
     try:
         root = base64.b64decode(root_text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise CheckpointError("malformed checkpoint: root hash is not base64") from exc
+        raise CheckpointError("malformed checkpoint: line 3 (the root hash) is not base64") from exc
     if len(root) != HASH_SIZE:
-        raise CheckpointError("malformed checkpoint: root hash is not 32 bytes")
+        raise CheckpointError("malformed checkpoint: line 3 (the root hash) is not 32 bytes")
     sig_lines = sig_block.split("\n")[:-1]
     if not sig_lines:
         raise CheckpointError("malformed checkpoint: no signature lines")
-    signatures = tuple(parse_signature_line(line) for line in sig_lines)
-    return Checkpoint(origin, int(size_text), root, body, signatures, tuple(lines[3:]))
+    signatures = []
+    for number, line in enumerate(sig_lines, start=len(lines) + 2):
+        try:
+            signatures.append(parse_signature_line(line))
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc} (line {number})") from exc
+    return Checkpoint(origin, int(size_text), root, body, tuple(signatures), tuple(lines[3:]))
 
 
 def verify_checkpoint(text: str, public_key: Ed25519PublicKey, key_name: str | None = None) -> Checkpoint:

@@ -116,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args, sys.stdout)
-    except (AuditError, OSError, ValueError) as exc:
+    except OSError as exc:  # a missing or unreadable file, named
+        where = f" {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"gateway-audit: FAILED: cannot use{where}: {exc.strerror or exc}\n")
+        return 1
+    except (AuditError, ValueError) as exc:
         sys.stderr.write(f"gateway-audit: FAILED: {exc}\n")
         return 1
 

@@ -66,11 +66,12 @@ def verify_log(
     if prev is not None and prev.size > cp.size:
         raise VerificationError(
             f"log is not an extension of previous checkpoint (size {prev.size}): checkpoint has {cp.size}"
+            + " (--previous and --checkpoint look swapped? --previous takes the OLDER checkpoint)"
         )
     tree = MerkleTree()
     for index, leaf in enumerate(leaves):
         if not is_canonical_object(leaf):
-            raise VerificationError(f"entry {index} is not canonical JSON")
+            raise VerificationError(f"entry {index} (line {index + 1} of the log) is not canonical JSON")
         tree.append(leaf_hash(leaf))
     if prev is not None:
         _check_extension(tree, prev, cp)

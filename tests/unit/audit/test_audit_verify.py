@@ -66,7 +66,10 @@ def test_when_one_byte_of_an_entry_changes_then_verify_fails_naming_it(
     log.write_bytes(b"".join(lines))
     assert _verify(log, cp, public_key_file) == 1
     err = capsys.readouterr().err
-    assert f"entry {index} is not canonical JSON" in err or f"root mismatch: log of {N} entries" in err
+    assert (
+        f"entry {index} (line {index + 1} of the log) is not canonical JSON" in err
+        or f"root mismatch: log of {N} entries" in err
+    )
 
 
 def test_when_an_entry_is_deleted_then_verify_fails_on_size(exported: tuple[Path, Path], public_key_file: Path) -> None:
