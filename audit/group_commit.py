@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from audit.canonical import canonical_json
-from audit.checkpoint import CheckpointSigner
+from audit.checkpoint import CheckpointSigner, parse_checkpoint, verify_checkpoint
 from audit.errors import AuditError, LogWriteError
 from audit.log_reads import LogReads, text_or_none
 from audit.merkle import leaf_hash
@@ -50,8 +50,9 @@ class Entry:
 class Control:
     """A request for the writer thread, queued behind the entries before it: sign now, or stop."""
 
-    kind: str  # "checkpoint" or "close"
+    kind: str  # "checkpoint", "close" or "cosigned"
     future: Future[str]
+    note: str | None = None  # for "cosigned": the checkpoint with the witnesses' cosignatures
 
 
 def rfc3339(epoch: float) -> str:
@@ -97,6 +98,10 @@ class GroupCommitLog(LogReads):
     @abstractmethod
     def _store_checkpoint(self, size: int, root: bytes, note: str, time: str) -> None:
         """Store a signed checkpoint note."""
+
+    @abstractmethod
+    def _update_checkpoint_note(self, size: int, note: str) -> None:
+        """Replace the stored note of the checkpoint of ``size`` (same checkpoint, cosignatures added)."""
 
     @abstractmethod
     def _maybe_checkpoint(self, force: bool) -> None:
@@ -211,6 +216,11 @@ class GroupCommitLog(LogReads):
         """Call ``listener(note)`` on the writer thread after each checkpoint this process signs; it must be quick."""
         self._listeners.append(listener)
 
+    def add_cosignatures(self, note: str) -> None:
+        """Keep ``note``, a checkpoint this log signed with witnesses' cosignatures added, as the stored one."""
+        if not self._closed:
+            self._queue.put(Control("cosigned", Future(), note))
+
     def hold_signing(self, reason: str) -> None:
         """Sign no further checkpoint (entries are still appended) until this process restarts."""
         self._held = reason
@@ -220,7 +230,26 @@ class GroupCommitLog(LogReads):
         """Why signing is held, or None."""
         return self._held
 
+    def _keep_cosigned(self, note: str) -> None:
+        """Store a checkpoint this log signed, now with cosignatures, in place of the plain note (writer thread)."""
+        try:
+            cp = parse_checkpoint(note)
+            if self._signer is None or cp.size > self._tree.size or self._tree.root(cp.size) != cp.root:
+                return
+            verify_checkpoint(note, self._signer.public_key())
+            self._update_checkpoint_note(cp.size, note)
+        except Exception as exc:  # the plain checkpoint stays; the writer must live
+            _log.warning("storing a cosigned checkpoint failed: %s", type(exc).__name__)
+            self._reset_writer()
+            return
+        with self._tree_lock:
+            if cp.size == self._checkpointed_size:
+                self._latest = note
+
     def _handle(self, control: Control) -> None:
+        if control.kind == "cosigned" and control.note is not None:
+            self._keep_cosigned(control.note)
+            return
         try:
             self._final_checkpoint()
         except Exception as exc:  # reported to the caller; the writer must live

@@ -119,6 +119,10 @@ class PgAuditLog(SharedLogReader, GroupCommitLog):
             (size, root, note, time),
         )
 
+    def _update_checkpoint_note(self, size: int, note: str) -> None:
+        self._writer = self._writer or connect(self._url)
+        self._writer.execute("UPDATE audit_checkpoints SET note = %s WHERE size = %s", (note, size))
+
     def _final_checkpoint(self) -> None:
         """Sign now if this replica holds the writer role; either way, return the latest any replica signed."""
         self._maybe_checkpoint(force=True)

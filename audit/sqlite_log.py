@@ -124,6 +124,9 @@ class SQLiteAuditLog(GroupCommitLog):
     def _store_checkpoint(self, size: int, root: bytes, note: str, time: str) -> None:
         self._writer.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (size, root, note, time))
 
+    def _update_checkpoint_note(self, size: int, note: str) -> None:
+        self._writer.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (note, size))
+
     def _close_writer(self) -> None:
         self._writer.close()
 

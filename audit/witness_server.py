@@ -18,6 +18,7 @@ _log = logging.getLogger("audit.witness")
 class _Handler(BaseHTTPRequestHandler):
     server: WitnessServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a client may take to send its request: a stalled one does not hold a thread for ever
 
     def do_POST(self) -> None:
         if self.path.split("?", 1)[0] != "/add-checkpoint":

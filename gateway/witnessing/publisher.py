@@ -115,6 +115,8 @@ class WitnessPublisher:
             if note is None:
                 continue
             cosigned = self._round(note)
+            if cosigned != note:
+                self._log.add_cosignatures(cosigned)  # stored, so exports and later reads carry them
             with self._cond:
                 self._done, self._in_flight = (note, cosigned), None
                 self._cond.notify_all()
@@ -147,14 +149,23 @@ def start_witnessing(
         reason = f"witness {refusal.witness} refused the checkpoint of size {size} (HTTP {refusal.status})"
         audit_log.hold_signing(reason)
         record: dict[str, Any] = {
-            "reason": reason, "witness": refusal.witness, "status": refusal.status, "checkpoint_size": size,
-            "witness_size": refusal.witness_size, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "reason": reason,
+            "witness": refusal.witness,
+            "status": refusal.status,
+            "checkpoint_size": size,
+            "witness_size": refusal.witness_size,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_hold(keys_dir, record)
         metrics.witness_refusals.labels(refusal.witness).inc()
         metrics.signing_held.set(1)
-        log.error("AUDIT ALARM: witness %s refused the checkpoint of size %s (HTTP %s); checkpoint signing is "
-                  "held until an operator acts (docs/audit.md)", VettedName(refusal.witness), size, refusal.status)
+        log.error(
+            "AUDIT ALARM: witness %s refused the checkpoint of size %s (HTTP %s); checkpoint signing is "
+            "held until an operator acts (docs/audit.md)",
+            VettedName(refusal.witness),
+            size,
+            refusal.status,
+        )
         entry = auditor.entry("audit.witness_refused", None, "error", {
             "witness": refusal.witness, "status": refusal.status, "checkpoint_size": size,
             "witness_size": refusal.witness_size,

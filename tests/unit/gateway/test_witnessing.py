@@ -15,6 +15,7 @@ import pytest
 from audit.canonical import canonical_json
 from audit.checkpoint import parse_checkpoint
 from audit.cosign import require_quorum
+from audit.export import export_log
 from audit.keys import load_public_key
 from audit.merkle import leaf_hash
 from audit.witness import Witness, init_witness
@@ -101,8 +102,8 @@ def witness_url(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, str, 
     server.server_close()
 
 
-def test_when_witnesses_are_configured_then_each_checkpoint_is_published_cosigned(
-    settings: Settings, witness_url: tuple[str, str, Witness]
+def test_when_witnesses_are_configured_then_each_checkpoint_is_published_cosigned_and_stored(
+    settings: Settings, witness_url: tuple[str, str, Witness], tmp_path: Path
 ) -> None:
     url, vkey, witness = witness_url
     log = open_audit_log(settings, load_keys(settings.keys_dir))
@@ -116,9 +117,15 @@ def test_when_witnesses_are_configured_then_each_checkpoint_is_published_cosigne
             cosigned = publisher.published(log.checkpoint_now(), 10)
             assert require_quorum(cosigned, [parse_witnesses(f"{url}={vkey}")[0].key], 1)
             assert witness.size(settings.origin) == size
+        deadline = time.monotonic() + 10
+        while log.checkpoint_now() != cosigned and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log.checkpoint_now() == cosigned  # kept in the database: an export carries the cosignatures
     finally:
         publisher.close()
         log.close()
+    exported = export_log(settings.data_dir, tmp_path / "log.jsonl", tmp_path / "cp.txt")
+    assert exported.size == 5 and (tmp_path / "cp.txt").read_text() == cosigned
 
 
 def test_when_a_witness_refuses_then_the_alarm_is_raised_and_signing_held_across_restarts(

@@ -1,0 +1,38 @@
+"""The published-checkpoint guard on the PostgreSQL audit log: a rewrite in the shared database is refused at open."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from audit.canonical import canonical_json
+from audit.merkle import leaf_hash
+from gateway.crypto.keyfiles import init_keys, load_keys
+from gateway.errors import ConfigurationError
+from gateway.pg.backends import open_pg_audit_log
+from gateway.settings import load_settings
+from tests.unit.pg.pgkit import TempSchema
+
+
+def test_when_an_entry_is_rewritten_in_postgres_then_the_log_refuses_to_open(
+    schema: TempSchema, tmp_path: Path
+) -> None:
+    init_keys(tmp_path / "keys")
+    settings = load_settings({}, database_url=schema.url, keys_dir=tmp_path / "keys", data_dir=tmp_path / "data")
+    log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
+    for i in range(4):
+        log.append({"v": 1, "event": "embeddings.create", "decision": "block", "i": i})
+    log.checkpoint_now()
+    log.close()
+    with psycopg.connect(schema.url) as conn:
+        (leaf,) = conn.execute("SELECT leaf FROM audit_entries WHERE idx = 1").fetchone()
+        forged = canonical_json({**json.loads(bytes(leaf)), "decision": "allow"})
+        conn.execute("UPDATE audit_entries SET leaf = %s, leaf_hash = %s WHERE idx = 1", (forged, leaf_hash(forged)))
+        conn.execute("DELETE FROM audit_checkpoints")
+    with pytest.raises(ConfigurationError, match="history was rewritten"):
+        open_pg_audit_log(settings, load_keys(settings.keys_dir))
+    with psycopg.connect(schema.url) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM audit_checkpoints").fetchone() == (0,)  # nothing signed
