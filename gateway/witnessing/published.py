@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,23 @@ def guard_log(audit_log: GroupCommitLog, keys_dir: Path, public_key: Ed25519Publ
     if held is not None:
         audit_log.hold_signing(held)
         log.error("audit checkpoint signing is held since a witness refused a checkpoint; see docs/audit.md")
-    audit_log.on_checkpoint(published.record)
+    audit_log.on_checkpoint(_kept(published))
+
+
+def _kept(published: PublishedCheckpoint) -> Callable[[str], None]:
+    """``published.record``, saying once (at error) when the keys folder cannot be written (a read-only mount)."""
+    failed: list[bool] = []
+
+    def keep(note: str) -> None:
+        try:
+            published.record(note)
+        except OSError as exc:
+            if not failed:
+                failed.append(True)
+                log.error("cannot keep the published audit checkpoint in the keys folder (%s): the start-up check "
+                          "against a rewritten log is off; rely on witnesses (docs/audit.md)", type(exc).__name__)
+
+    return keep
 
 
 def read_hold(keys_dir: Path) -> str | None:

@@ -102,6 +102,18 @@ def test_when_a_consumer_proves_its_receipt_then_one_command_checks_the_cosigned
     verified = audit_cli("verify", "--url", setup.gw.url, "--api-key", setup.auditor, "--public-key", setup.pub,
                          "--witness-key", str(setup.witness_dir / "witness.vkey"))  # fmt: skip
     assert verified.returncode == 0 and "cosigned by 1 of 1 witnesses" in verified.stdout, verified.stderr
+    log, cp = tmp_path / "log.jsonl", tmp_path / "cp.txt"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the newest checkpoint is cosigned within a round trip of its signing
+        exported = audit_cli("export", "--data-dir", str(setup.gw.data_dir), "--out", str(log),
+                             "--checkpoint-out", str(cp))  # fmt: skip
+        assert exported.returncode == 0, exported.stderr
+        if "witness.auditor.test/w1" in cp.read_text():
+            break
+        time.sleep(0.5)
+    offline = audit_cli("verify", "--log", str(log), "--checkpoint", str(cp), "--public-key", setup.pub,
+                        "--witness-key", setup.vkey)  # fmt: skip
+    assert offline.returncode == 0 and "cosigned by 1 of 1" in offline.stdout, offline.stdout + offline.stderr
 
 
 def test_when_another_tenants_receipt_is_asked_then_the_server_explanation_is_shown(setup: Setup) -> None:
