@@ -2,12 +2,13 @@
 
 Every backend must: give each entry a distinct, contiguous 0-based index; resolve a submitted entry's
 future only after the entry is durable (the gateway answers a request only then); fail the future when it
-cannot (the gateway then fails the request closed); sign checkpoints while entries arrive and on close.
+cannot (the gateway then fails the request closed); sign checkpoints while entries arrive and on close, unless
+signing is held.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, Protocol
 
@@ -49,6 +50,27 @@ class AuditLogBackend(Protocol):
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """Proof that the tree of ``second`` entries extends the tree of ``first`` entries."""
+        ...
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root hash of the first ``size`` entries (all by default)."""
+        ...
+
+    def on_checkpoint(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(note)`` after each checkpoint this process signs (publication, witnesses)."""
+        ...
+
+    def add_cosignatures(self, note: str) -> None:
+        """Store ``note`` (a checkpoint this log signed, with cosignatures added) in place of the plain one."""
+        ...
+
+    def hold_signing(self, reason: str) -> None:
+        """Sign no further checkpoint until the process restarts (a witness refused one)."""
+        ...
+
+    @property
+    def signing_held(self) -> str | None:
+        """Why signing is held, or None."""
         ...
 
     def close(self) -> None:

@@ -41,9 +41,19 @@ def append(settings: Settings, n: int) -> str:
     try:
         for i in range(n):
             log.append({"v": 1, "event": "embeddings.create", "decision": "block", "i": i})
-        return log.checkpoint_now()
+        note = log.checkpoint_now()
     finally:
         log.close()
+    published_is(settings, note)
+    return note
+
+
+def published_is(settings: Settings, note: str) -> None:
+    """The published file is written off the log's writer thread: wait for it."""
+    path, deadline = settings.keys_dir / PUBLISHED_FILE, time.monotonic() + 10
+    while not (path.exists() and path.read_text() == note) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.read_text() == note
 
 
 def rewrite_entry(settings: Settings, index: int) -> None:

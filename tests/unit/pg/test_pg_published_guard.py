@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import psycopg
@@ -25,8 +26,11 @@ def test_when_an_entry_is_rewritten_in_postgres_then_the_log_refuses_to_open(
     log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
     for i in range(4):
         log.append({"v": 1, "event": "embeddings.create", "decision": "block", "i": i})
-    log.checkpoint_now()
+    note = log.checkpoint_now()
     log.close()
+    published, deadline = settings.keys_dir / "audit_published.checkpoint", time.monotonic() + 10
+    while not (published.exists() and published.read_text() == note) and time.monotonic() < deadline:
+        time.sleep(0.02)  # written off the log's writer thread
     with psycopg.connect(schema.url) as conn:
         (leaf,) = conn.execute("SELECT leaf FROM audit_entries WHERE idx = 1").fetchone()
         forged = canonical_json({**json.loads(bytes(leaf)), "decision": "allow"})
