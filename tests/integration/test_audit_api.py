@@ -84,8 +84,10 @@ def test_when_a_writer_asks_for_proofs_then_only_its_own_tenants_receipts_are_se
 ) -> None:
     mine = int(embed(gateway, keys["writer"], "acme's own request").headers["X-Gateway-Audit-Index"])
     theirs = int(embed(gateway, keys["other_writer"], "globex's request").headers["X-Gateway-Audit-Index"])
+    cp = signed_checkpoint(gateway, keys["writer"])  # a consumer may fetch it; proofs default to its size
     own = httpx.get(gateway.url + "/v1/audit/proofs/inclusion", headers=auth(keys["writer"]), params={"index": mine})
     assert own.status_code == 200 and json.loads(base64.b64decode(own.json()["entry"]))["tenant"] == "acme"
+    assert own.json()["tree_size"] >= cp.size  # the latest signed size (a periodic checkpoint may follow ours)
     foreign = httpx.get(gateway.url + "/v1/audit/proofs/inclusion", headers=auth(keys["writer"]),
                         params={"index": theirs})
     assert foreign.status_code == 403 and foreign.json()["code"] == "permission_denied"
