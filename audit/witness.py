@@ -153,8 +153,12 @@ class Witness:
             return _bad(422, f"the consistency proof from size {old} does not verify: the log does not extend it")
         if old == 0 and proof:
             return _bad(422, "the consistency proof must be empty when the old size is 0")
-        self._state[cp.origin] = {"size": cp.size, "root": base64.b64encode(cp.root).decode(), "checkpoint": note}
-        write_atomically(self._folder / STATE_FILE, json.dumps({"logs": self._state}, sort_keys=True).encode())
+        state = {
+            **self._state,
+            cp.origin: {"size": cp.size, "root": base64.b64encode(cp.root).decode(), "checkpoint": note},
+        }
+        write_atomically(self._folder / STATE_FILE, json.dumps({"logs": state}, sort_keys=True).encode())
+        self._state = state  # only once it is on disk: a failed write leaves the witness where it was
         return Answer(200, cosign(cp.body, self._private, self.key.name, int(self._clock())))
 
     def _keep_refused(self, cp: Checkpoint, note: str) -> None:

@@ -114,7 +114,11 @@ class WitnessPublisher:
                 self._in_flight = note
             if note is None:
                 continue
-            cosigned = self._round(note)
+            try:
+                cosigned = self._round(note)
+            except Exception as exc:  # the thread must live: the next checkpoint tries again
+                log.error("audit witness round failed: %s", type(exc).__name__)
+                cosigned = note
             if cosigned != note:
                 self._log.add_cosignatures(cosigned)  # stored, so exports and later reads carry them
             with self._cond:
@@ -156,9 +160,13 @@ def start_witnessing(
             "witness_size": refusal.witness_size,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        write_hold(keys_dir, record)
         metrics.witness_refusals.labels(refusal.witness).inc()
         metrics.signing_held.set(1)
+        try:
+            write_hold(keys_dir, record)
+        except OSError as exc:  # signing is held in this process all the same
+            log.error("cannot write the audit signing hold file: %s; a restart would lift the hold",
+                      type(exc).__name__)
         log.error(
             "AUDIT ALARM: witness %s refused the checkpoint of size %s (HTTP %s); checkpoint signing is "
             "held until an operator acts (docs/audit.md)",

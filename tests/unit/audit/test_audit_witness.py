@@ -194,3 +194,15 @@ def test_when_posted_over_http_then_the_witness_answers_per_the_spec(served: str
         urllib.request.urlopen(req, timeout=5)
     assert conflict.value.code == 409 and conflict.value.headers["Content-Type"] == "text/x.tlog.size"
     assert conflict.value.read() == b"2\n"
+
+
+def test_when_the_state_cannot_be_written_then_the_witness_neither_cosigns_nor_moves(
+    witness: Witness, log_signer: CheckpointSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("audit.witness.write_atomically", disk_full)
+    with pytest.raises(OSError):
+        witness.add_checkpoint(request(0, [], log_signer.sign(ORIGIN, 2, tree_of(leaves(2)).root())))
+    assert witness.size(ORIGIN) == 0
