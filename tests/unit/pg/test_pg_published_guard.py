@@ -10,7 +10,11 @@ import psycopg
 import pytest
 
 from audit.canonical import canonical_json
+from audit.checkpoint import parse_checkpoint
+from audit.cosign import WitnessKey, add_cosignatures, cosign, require_quorum
+from audit.keys import Ed25519PrivateKey
 from audit.merkle import leaf_hash
+from audit.pg_reader import export_pg
 from gateway.crypto.keyfiles import init_keys, load_keys
 from gateway.errors import ConfigurationError
 from gateway.pg.backends import open_pg_audit_log
@@ -40,3 +44,26 @@ def test_when_an_entry_is_rewritten_in_postgres_then_the_log_refuses_to_open(
         open_pg_audit_log(settings, load_keys(settings.keys_dir))
     with psycopg.connect(schema.url) as conn:
         assert conn.execute("SELECT COUNT(*) FROM audit_checkpoints").fetchone() == (0,)  # nothing signed
+
+
+def test_when_a_checkpoint_is_cosigned_then_postgres_keeps_the_cosigned_note(
+    schema: TempSchema, tmp_path: Path
+) -> None:
+    init_keys(tmp_path / "keys")
+    settings = load_settings({}, database_url=schema.url, keys_dir=tmp_path / "keys", data_dir=tmp_path / "data")
+    log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
+    try:
+        log.append({"v": 1, "event": "x", "decision": "allow"})
+        note = log.checkpoint_now()
+        wkey = Ed25519PrivateKey.from_private_bytes(bytes([5]) * 32)
+        witness = WitnessKey("witness.test/w1", wkey.public_key())
+        cosigned = add_cosignatures(note, cosign(parse_checkpoint(note).body, wkey, witness.name, 1), witness)
+        log.add_cosignatures(cosigned)
+        deadline = time.monotonic() + 10
+        while log.checkpoint_now() != cosigned and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log.checkpoint_now() == cosigned
+    finally:
+        log.close()
+    export_pg(schema.url, tmp_path / "log.jsonl", tmp_path / "cp.txt")
+    assert require_quorum((tmp_path / "cp.txt").read_text(), [witness], 1) == [witness]
