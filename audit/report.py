@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit.events import EVENT_TYPES, GENAI_RISKS, SUBCATEGORIES, events_for, events_for_risk
+from audit.report_scope import TenantScope
 from audit.verify import VerificationResult
 
 FRAMEWORK = "NIST AI RMF 1.0"
@@ -149,10 +150,14 @@ def _keys(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def build_report(
-    leaves: Sequence[bytes], result: VerificationResult | None, failure: str | None = None
+    leaves: Sequence[bytes], result: VerificationResult | None, failure: str | None = None, tenant: str | None = None
 ) -> dict[str, Any]:
-    """The report as a JSON-ready dict; ``failure`` is the verification error when ``result`` is None."""
-    entries = _parse(leaves)
+    """The report as a JSON-ready dict; ``failure`` is the verification error when ``result`` is None.
+
+    ``tenant``: report on that tenant's entries and the platform-wide ones only (``audit.report_scope``).
+    """
+    scope = TenantScope(tenant)
+    entries = [e for e in _parse(leaves) if scope.sees(e)]
     by_event = Counter(str(e.get("event")) for e in entries)
     by_decision = Counter(str(e.get("decision")) for e in entries)
     denials: dict[str, Counter[str]] = defaultdict(Counter)
@@ -182,6 +187,7 @@ def build_report(
     times = sorted(str(e["time"]) for e in entries if isinstance(e.get("time"), str))
     return {
         "framework": FRAMEWORK,
+        "scope": {"tenant": tenant or "*"},
         "summary": {
             "entries": len(entries),
             "first_time": times[0] if times else None,

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from gateway.auth.apikeys import ROLES
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.migrate_cli import add_commands
 from gateway.observability.logs import configure_logging
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = apikey.add_parser("create", help="create a key; prints it alone on the last line")
     create.add_argument("--tenant", required=True)
     create.add_argument("--subject", required=True)
-    create.add_argument("--role", required=True, choices=["admin", "writer", "reader", "auditor"])
+    create.add_argument("--role", required=True, choices=list(ROLES))
     create.add_argument("--expires", help="expiry time in the future: ISO 8601 with a time zone, "
                         "e.g. 2027-01-31T00:00:00+00:00 (or ...Z)")
     create.set_defaults(func=_apikey_create)

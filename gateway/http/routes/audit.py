@@ -1,6 +1,8 @@
 """Audit routes: checkpoints, entries and proofs for auditors; a consumer may prove its own receipts.
 
-Reading the log is itself audited (``audit.read``).
+Reading the log is itself audited (``audit.read``). A tenant's auditor (or admin) reads its own tenant's
+entries and the platform-wide ones (``audit.report_scope``); another tenant's entry comes back as its leaf
+hash only, enough to recompute the root, never its content. A ``platform-auditor`` reads every entry.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from audit.report_scope import TenantScope
 from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.http.audit_scope import scope_of
 from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.service import Services
 
@@ -53,16 +57,33 @@ async def _entries(call: Call) -> Reply:
     if end - start > MAX_PAGE:
         raise BadRequest(f"at most {MAX_PAGE} entries per page", param="end")
     leaves = call.services.audit_log.entries(start, end)
+    scope = _scope(call)
+    shown: list[str | None] = []
+    withheld: list[dict[str, Any]] = []
+    for index, leaf in enumerate(leaves, start):
+        if scope.sees_leaf(leaf):
+            shown.append(base64.b64encode(leaf).decode("ascii"))
+        else:
+            shown.append(None)
+            withheld.append({"index": index, "leaf_hash": _leaf_hash(leaf).hex()})
     return Reply(
-        {"start": start, "end": end, "tree_size": size,
-         "entries": [base64.b64encode(leaf).decode("ascii") for leaf in leaves]},
-        audit={"what": "entries", "start": start, "end": end},
+        {"start": start, "end": end, "tree_size": size, "entries": shown, "withheld": withheld},
+        audit={"what": "entries", "start": start, "end": end, "scope": _label(scope), "withheld": len(withheld)},
     )
 
 
+def _scope(call: Call) -> TenantScope:
+    return scope_of(call.services.authorizer, call.principal)
+
+
+def _label(scope: TenantScope) -> str:
+    return "*" if scope.tenant is None else scope.tenant
+
+
 def _may_see(call: Call, index: int) -> bool:
+    """Auditors: their scope; a consumer (receipts only): its own tenant's entries."""
     if call.services.authorizer.allowed(call.principal, "audit", "read"):
-        return True
+        return _scope(call).sees_leaf(call.services.audit_log.entries(index, index + 1)[0])
     return bool(call.services.audit_log.entry_tenant(index) == call.principal.tenant)
 
 
@@ -73,7 +94,7 @@ async def _inclusion(call: Call) -> Reply:
     if tree_size > log.size() or index >= tree_size:
         raise NotFound(f"no entry {index} in a tree of {tree_size} entries (the log has {log.size()})")
     if not _may_see(call, index):
-        raise Forbidden("a consumer may fetch proofs only for its own tenant's entries")
+        raise Forbidden("proofs are served only for entries of the caller's own tenant")
     leaf = log.entries(index, index + 1)[0]
     proof = log.inclusion_proof(index, tree_size)
     return Reply(

@@ -1,7 +1,8 @@
 """The auditor console at ``/console``: thin handlers over ``gateway.http.console``.
 
 Every page but the sign-in form goes through ``console_guarded`` (session, Casbin ``console read``, audit
-``audit.read``). The report is built from the checkpointed log and verified with the audit public key.
+``audit.read``). The report is built from the checkpointed log and verified with the audit public key. A
+tenant's auditor sees its tenant's rows, entries and report only (``gateway.http.audit_scope``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 from litestar import Request, Response, Router, get, post
 
 from audit.report_html import render_html
-from gateway.errors import NotFound
+from audit.report_scope import TenantScope
+from gateway.errors import Forbidden, NotFound
+from gateway.http.audit_scope import scope_of
 from gateway.http.console import evidence, pages, query
 from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded, security_headers, sessions_of
 from gateway.http.console.projection_view import collections_view, projection_view
@@ -23,18 +26,20 @@ from gateway.service import Services
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
-def _before(call: ConsoleCall) -> int | None:
-    raw = call.request.query_params.get("before")
-    return int(raw) if raw is not None and raw.isdigit() else None
+def _scope(call: ConsoleCall) -> TenantScope:
+    return scope_of(call.services.authorizer, call.session.principal)
 
 
 async def _entries(call: ConsoleCall) -> View:
-    filters = query.parse_filters(call.request.query_params)
-    before = _before(call)
-    page = await asyncio.to_thread(query.find_page, call.services.audit_log, filters, before)
-    html = pages.entries_page(page, filters, call.session.principal, call.session.csrf)
-    return View(html, audit={"what": "console.entries", "returned": len(page.rows), "before": before,
-                             "filters": filters.as_audit() or None})
+    params = call.request.query_params
+    filters = query.parse_filters(params)
+    before = query.parse_before(params.get("before"))
+    scope = _scope(call)
+    page = await asyncio.to_thread(query.find_page, call.services.audit_log, filters, before, scope=scope)
+    html = pages.entries_page(page, filters, call.session.principal, call.session.csrf, scope.label)
+    cursor = None if before is None else min(before, page.tree_size)
+    return View(html, audit={"what": "console.entries", "returned": len(page.rows), "before": cursor,
+                             "filters": filters.as_audit() or None, "scope": scope.tenant or "*"})
 
 
 async def _entry(call: ConsoleCall) -> View:
@@ -44,6 +49,8 @@ async def _entry(call: ConsoleCall) -> View:
     ev = await asyncio.to_thread(evidence.inclusion, log, index, signed)
     if ev is None:
         raise NotFound(f"no entry #{index} in the signed tree of {signed.checkpoint.size} entries")
+    if not _scope(call).sees_leaf(ev.leaf):
+        raise Forbidden(f"entry #{index} belongs to another tenant; your key reads its own tenant's entries")
     html = pages.entry_page(ev, query.parse_entry(ev.leaf), call.session.principal, call.session.csrf)
     return View(html, audit={"what": "console.inclusion_proof", "index": index, "tree_size": signed.checkpoint.size,
                              "verified": ev.verified})
@@ -58,7 +65,8 @@ async def _checkpoint(call: ConsoleCall) -> View:
 
 def _report_view(fmt: str) -> Any:
     async def build(call: ConsoleCall) -> View:
-        report = await asyncio.to_thread(evidence.report, call.services.audit_log, call.services.keys.audit_public_key)
+        report = await asyncio.to_thread(evidence.report, call.services.audit_log,
+                                         call.services.keys.audit_public_key, _scope(call))
         if fmt == "json":
             body, media = json.dumps(report, indent=2, sort_keys=True) + "\n", "application/json"
         else:
