@@ -78,4 +78,4 @@ def report(log: EvidenceLog, public_key: Ed25519PublicKey, scope: TenantScope = 
     except AuditError as exc:
         leaves = log.entries(0, log.size())
         result, failure = None, str(exc)
-    return build_report(leaves, result, failure, tenant=scope.tenant)
+    return build_report(leaves, result, failure, tenant=scope.tenant, checkpoint=note)
