@@ -66,7 +66,7 @@ _EVENTS = (
     EventType("gateway.stop", "The gateway stopped (clean shutdown)", ("GOVERN 1.6", "MANAGE 4.1")),
     EventType(
         "policy.reload",
-        "A new policy version was loaded (content hash as version)",
+        "A policy version was loaded or refused: old and new versions (archived), what changed, per tenant",
         ("GOVERN 1.4", "GOVERN 1.5", "MAP 1.5", "MANAGE 1.3"),
     ),
     EventType(

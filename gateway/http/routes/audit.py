@@ -13,8 +13,9 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from audit.policy_archive import ArchiveTampered, NotArchived, parse_version
 from audit.report_scope import TenantScope
-from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.errors import BadRequest, Forbidden, NotFound, Unavailable
 from gateway.http.audit_scope import scope_of
 from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.service import Services
@@ -117,6 +118,26 @@ async def _consistency(call: Call) -> Reply:
     )
 
 
+async def _policy_text(call: Call) -> Reply:
+    version = str(call.request.path_params["version"])
+    try:
+        parse_version(version)
+    except ValueError as exc:
+        raise BadRequest(str(exc), param="version") from None
+    if _scope(call).tenant is not None:  # the text names every tenant's settings
+        raise Forbidden("archived policy texts cover every tenant: a platform-auditor key reads them")
+    versions = call.services.policy_versions
+    if versions is None:
+        raise NotFound(f"policy version {version} is not in the archive")
+    try:
+        text = versions.archive.get(version)
+    except NotArchived as exc:
+        raise NotFound(str(exc)) from None
+    except ArchiveTampered as exc:
+        raise Unavailable(str(exc)) from None
+    return Reply(text, media_type="text/plain; charset=utf-8", audit={"what": "policy_text", "version": version})
+
+
 @get("/v1/audit/checkpoint", summary="The latest signed checkpoint (signed note, text/plain)")
 async def checkpoint(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await governed(request, services, RECEIPTS, _checkpoint)
@@ -135,3 +156,8 @@ async def inclusion(request: Request[Any, Any, Any], services: Services) -> Resp
 @get("/v1/audit/proofs/consistency", summary="Consistency proof between two tree sizes")
 async def consistency(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await governed(request, services, RECEIPTS, _consistency)
+
+
+@get("/v1/audit/policies/{version:str}", summary="The archived text of a policy version (platform auditors)")
+async def policy_text(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await governed(request, services, AUDITOR, _policy_text)
