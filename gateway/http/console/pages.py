@@ -52,6 +52,7 @@ def layout(title: str, body: str, principal: Principal | None = None, csrf: str 
             f"<a href='{BASE}/collections'>Collections</a>"
             f"<a href='{BASE}/report.html' download>Report (HTML)</a>"
             f"<a href='{BASE}/report.json' download>Report (JSON)</a>"
+            f"<a href='{BASE}/report.csv' download>Evidence cards (CSV)</a>"
             f"<span>{esc(principal.subject)} ({esc(principal.role)}, {esc(principal.tenant)})</span>"
             f"<form method='post' action='{BASE}/signout'><input type='hidden' name='csrf' value='{esc(csrf)}'>"
             "<button type='submit'>Sign out</button></form>"

@@ -21,6 +21,7 @@ from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.service import Services
 
 MAX_PAGE = 1000
+MAX_DIGITS = 15  # an index or size far beyond any log, still exact in canonical JSON
 AUDITOR = Guard(event="audit.read", obj="audit", act="read")
 RECEIPTS = Guard(event="audit.read", obj="receipts", act="read")
 
@@ -31,13 +32,11 @@ def _int_param(call: Call, name: str, default: int | None = None) -> int:
         if default is None:
             raise BadRequest(f"query parameter '{name}' is required", param=name)
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter '{name}' must be an integer", param=name) from None
-    if value < 0:
-        raise BadRequest(f"query parameter '{name}' must not be negative", param=name)
-    return value
+    # ASCII digits only: int() would also take '²'-free Unicode digits, '1_000', ' 7' and a sign.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS):
+        raise BadRequest(f"query parameter '{name}' must be a whole number of 1 to {MAX_DIGITS} digits 0-9",
+                         param=name)
+    return int(raw)
 
 
 def _leaf_hash(leaf: bytes) -> bytes:

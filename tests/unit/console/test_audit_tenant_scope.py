@@ -125,3 +125,12 @@ def test_when_platform_wide_events_are_recorded_then_a_tenant_auditor_sees_them(
     page = _entries(app, app.key("acme", "olga", "auditor"))
     assert page["entries"][reload_index] is not None
     assert page["entries"][0] is not None  # gateway.start
+
+
+def test_when_audit_api_numbers_are_not_plain_ascii_digits_then_400_audited_as_invalid(app: App) -> None:
+    key = app.key("acme", "olga", "auditor")
+    for params in ({"start": "\u00b2"}, {"start": "1" * 27}, {"start": "1_0"}, {"start": " 1"}, {"end": "-1"}):
+        r = app.client.get("/v1/audit/entries", params=params, headers=app.auth(key))
+        assert r.status_code == 400, params
+        index = int(r.headers["X-Gateway-Audit-Index"])
+        assert json.loads(app.services.audit_log.entries(index, index + 1)[0])["event"] == "request.invalid"

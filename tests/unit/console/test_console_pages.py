@@ -203,3 +203,19 @@ def test_when_an_unknown_filter_is_given_then_400_not_silently_ignored(app: App)
     r = app.client.get("/console/entries", params={"subjct": "ann"})
     assert r.status_code == 400 and "subjct" in r.text
     assert entry(app, r)["event"] == "request.invalid"
+
+
+def test_when_report_options_are_given_then_scope_framework_and_csv_follow_them(app: App) -> None:
+    auditor(app)
+    r = app.client.get("/console/report.json", params={"framework": "iso-42001", "since": "2000-01-01"})
+    assert r.status_code == 200
+    report = r.json()
+    assert report["framework_key"] == "iso-42001" and report["scope"]["tenant"] == "acme"
+    assert report["scope"]["since"] == "2000-01-01T00:00:00Z"
+    csv_page = app.client.get("/console/report.csv")
+    assert csv_page.status_code == 200 and csv_page.text.startswith("request_id,index,leaf_hash")
+    assert app.client.get("/console/report.json", params={"tenant": "globex"}).status_code == 403
+    for bad in ({"framework": "sox"}, {"since": "soon"}, {"colour": "red"}):
+        refused = app.client.get("/console/report.json", params=bad)
+        assert refused.status_code == 400, bad
+        assert entry(app, refused)["event"] == "request.invalid"
