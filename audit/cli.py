@@ -6,7 +6,6 @@ Exit status 0 means every check held; 1 means a check failed (the message names 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +17,7 @@ from audit.errors import AuditError, VerificationError
 from audit.export import export_log
 from audit.keys import load_public_key
 from audit.remote import GatewayClient
-from audit.report import build_report
-from audit.report_html import render_html
+from audit.report_cli import add_report_options, write_report
 from audit.verify import VerificationResult, read_jsonl, verify_log
 
 
@@ -47,9 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--api-key", help="auditor API key for --url")
         cli_witness.add_witness_options(cmd)
         if name == "report":
-            cmd.add_argument("--framework", choices=["nist-ai-rmf"], default="nist-ai-rmf")
-            cmd.add_argument("--out", type=Path, required=True)
-            cmd.add_argument("--format", choices=["html", "json"], default="html")
+            add_report_options(cmd)
     cli_witness.register(sub)
     return p
 
@@ -99,16 +95,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         failure = None
     except VerificationError as exc:
         result, failure = None, str(exc)
-    report = build_report(leaves, result, failure)
-    if args.format == "json":
-        args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    else:
-        args.out.write_text(render_html(report), encoding="utf-8")
-    if failure:
-        out.write(f"report written to {args.out}, but the log did NOT verify: {failure}\n")
-        return 1
-    out.write(f"report written to {args.out} ({len(leaves)} verified entries)\n")
-    return 0
+    return write_report(args, leaves, checkpoint, result, failure, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

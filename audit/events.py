@@ -3,11 +3,11 @@
 One registry, mirrored row for row by the table in ``docs/nist-ai-rmf.md`` (a test keeps them equal), so
 the report can say for each subcategory which recorded events are its evidence.
 
-Every entry is a JSON object with at least: "v" (1), "time" (RFC 3339, UTC), "event" (a name below),
-"tenant", "subject", "request_id" and "decision" (one of :data:`DECISIONS`). Event-specific fields include
-"pii" ({"US_SSN": {"count": 1, "action": "block"}}), "model" ({"name", "version", "fingerprint"}),
-"noise_sigma", "privacy" ({"epsilon_spent": ...}), "policy_version", "input_digest", "count", "status",
-"reason" and "key_version". Entries never hold raw text or PII values.
+Every entry is a JSON object with at least: "v" (1), "time" (RFC 3339, UTC), "event" (a name below) and
+"decision" (one of :data:`DECISIONS`); request entries add "tenant", "subject", "request_id", "key_id",
+"role", "route" and "status". :data:`ENTRY_FIELDS` lists every field a reader (the report) relies on, with
+the events that write it; ``docs/nist-ai-rmf.md`` mirrors it and a test checks both against what the
+gateway writes. Entries never hold raw text or PII values.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ _EVENTS = (
     EventType("gateway.stop", "The gateway stopped (clean shutdown)", ("GOVERN 1.6", "MANAGE 4.1")),
     EventType(
         "policy.reload",
-        "A new policy version was loaded (content hash as version)",
+        "A policy version was loaded or refused: old and new versions (archived), what changed, per tenant",
         ("GOVERN 1.4", "GOVERN 1.5", "MAP 1.5", "MANAGE 1.3"),
     ),
     EventType(
@@ -210,4 +210,70 @@ def markdown_table() -> str:
     for e in _EVENTS:
         risks = ", ".join(e.genai_risks) or "-"
         rows.append(f"| `{e.name}` | {e.description} | {', '.join(e.subcategories)} | {risks} |")
+    return "\n".join(rows) + "\n"
+
+
+@dataclass(frozen=True)
+class EntryField:
+    """One field of an entry (dotted for a nested one) and the events that write it (empty: many)."""
+
+    name: str
+    meaning: str
+    events: tuple[str, ...] = ()
+
+
+_REQUESTS = ("embeddings.create", "document.ingest")
+_FIELDS = (
+    EntryField("v", "entry format version, 1"),
+    EntryField("time", "RFC 3339 UTC time of the decision"),
+    EntryField("event", "event type (the table above)"),
+    EntryField("decision", "allow, deny, block or error"),
+    EntryField("tenant", "tenant the request acted in; * for a platform-wide event"),
+    EntryField("subject", "the caller's subject: the name given when its API key was made (or the JWT subject), "
+               "never the key id or secret"),
+    EntryField("key_id", "public id of the caller's API key (for a failed authentication, of the key presented)"),
+    EntryField("role", "the caller's role"),
+    EntryField("request_id", "request id, also returned to the caller in X-Request-Id"),
+    EntryField("route", "method and path of the request"),
+    EntryField("status", "HTTP status of the response"),
+    EntryField("code", "error code of a refused request (e.g. pii_blocked, permission_denied, rate_limited)"),
+    EntryField("reason", "why a policy reload was refused", ("policy.reload",)),
+    EntryField("pii", "entity type to {count, action}; never values", ("embeddings.create", "document.ingest",
+                                                                       "pii.analyze")),
+    EntryField("model", "{name, version, fingerprint} of the model", ("embeddings.create", "document.ingest")),
+    EntryField("policy_version", "content hash of the gateway policy in force", ("embeddings.create",
+                                                                                 "document.ingest")),
+    EntryField("noise_sigma", "Gaussian noise sigma of the vectors released (or that would have been)", _REQUESTS),
+    EntryField("privacy.scope", "the privacy ledger scope charged", ("embeddings.create",)),
+    EntryField("privacy.epsilon_worst_case", "the scope's formal epsilon after the request, L2 sensitivity 2",
+               ("embeddings.create",)),
+    EntryField("privacy.epsilon_radius", "the scope's epsilon after the request for texts within the radius",
+               ("embeddings.create",)),
+    EntryField("privacy.releases_new", "vectors released for the first time (repeats cost nothing)",
+               ("embeddings.create",)),
+    EntryField("documents", "per document: {id_digest, status (stored or blocked), chunks}", ("document.ingest",)),
+    EntryField("count", "number of inputs, chunks or records the entry covers"),
+    EntryField("input_digest", "HMAC of the input under the tenant's key, not a hash of the raw text",
+               ("embeddings.create",)),
+    EntryField("what", "which read (audit.read) or which policy file (policy.reload: casbin or gateway)",
+               ("audit.read", "policy.reload")),
+    EntryField("kek_version", "the key-encryption key version made active", ("key.rotate", "key.rewrap")),
+    EntryField("retired_kek_version", "a key-encryption key version retired", ("key.rotate",)),
+    EntryField("old_version", "the policy version replaced (content hash)", ("policy.reload",)),
+    EntryField("new_version", "the policy version put in force (content hash)", ("policy.reload",)),
+    EntryField("changes", "what changed: entity actions, roles and rules added or removed, never values",
+               ("policy.reload",)),
+    EntryField("actor", "{user, host} of the operating-system account that ran a CLI action",
+               ("apikey.create", "apikey.revoke", "key.rotate", "key.rewrap", "tenant.shred")),
+)
+
+ENTRY_FIELDS: MappingProxyType[str, EntryField] = MappingProxyType({f.name: f for f in _FIELDS})
+
+
+def fields_table() -> str:
+    """The field reference as the Markdown table kept in ``docs/nist-ai-rmf.md``."""
+    rows = ["| Field | Meaning | Written by |", "|---|---|---|"]
+    for f in _FIELDS:
+        by = ", ".join(f"`{e}`" for e in f.events) or "many events"
+        rows.append(f"| `{f.name}` | {f.meaning} | {by} |")
     return "\n".join(rows) + "\n"

@@ -73,7 +73,12 @@ class GatewayClient:
             query = urllib.parse.urlencode({"start": len(leaves), "end": end})
             body = self._fetch(f"{self._base}/v1/audit/entries?{query}", self._headers)
             try:
-                page = [base64.b64decode(e, validate=True) for e in json.loads(body)["entries"]]
+                items = json.loads(body)["entries"]
+                if None in items:  # a tenant auditor's key: other tenants' entries come as leaf hashes only
+                    raise VerificationError(
+                        "the gateway withholds other tenants' entries from this key, so the whole log cannot be "
+                        "checked with it: verify with a platform-auditor key or an export (gateway-audit export)")
+                page = [base64.b64decode(e, validate=True) for e in items]
             except (ValueError, KeyError, TypeError, binascii.Error) as exc:
                 raise VerificationError(f"gateway returned a malformed entries page at {len(leaves)}") from exc
             if not page:

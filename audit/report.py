@@ -1,56 +1,39 @@
-"""The NIST AI RMF evidence report, computed from a verified log.
+"""The evidence report (NIST AI RMF 1.0, EU AI Act Art. 12/19, ISO/IEC 42001 A.6.2.8), computed from a verified log.
 
 Everything here is derived from entries (never from the gateway), so an auditor can regenerate it from an
-export. The verification outcome and signed root lead the report: evidence from an unverified log says
-nothing. Render with :func:`audit.report_html.render_html` or serialize the dict as JSON.
+export. The report opens with a summary: its scope (tenant, time range), when and by which tool version it was
+made, the hashes of its inputs, the verification outcome and one line per control of the framework (its
+evidence, or "none"), with the framework's controls this gateway does not cover listed as such. Evidence from an
+unverified log proves nothing, so a report whose log failed verification holds only the summary and the failure.
+Render with :mod:`audit.report_html` or :mod:`audit.report_csv`, or serialize the dict as JSON.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-from collections import Counter, defaultdict
+import hashlib
+from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
+from importlib import metadata
 from typing import Any
 
-from audit.events import EVENT_TYPES, GENAI_RISKS, SUBCATEGORIES, events_for, events_for_risk
+from audit import report_sections as sec
+from audit.events import EVENT_TYPES, GENAI_RISKS, events_for_risk
+from audit.report_frameworks import FRAMEWORKS, Control, Framework
+from audit.report_scope import ReportScope, parse_leaf
 from audit.verify import VerificationResult
 
 FRAMEWORK = "NIST AI RMF 1.0"
-DENIALS = ("deny", "block", "error")
-
-# The aggregate sections most telling for each subcategory, beyond its mapped events' counts.
-HIGHLIGHTS: dict[str, tuple[str, ...]] = {
-    "GOVERN 1.4": ("policies", "by_decision"),
-    "GOVERN 1.5": ("verification",),
-    "GOVERN 1.6": ("models",),
-    "MAP 1.5": ("policies", "noise"),
-    "MAP 4.1": ("models",),
-    "MAP 4.2": ("pii", "noise"),
-    "MEASURE 2.1": ("models",),
-    "MEASURE 2.4": ("by_decision", "denials"),
-    "MEASURE 2.7": ("denials", "keys"),
-    "MEASURE 2.8": ("verification",),
-    "MEASURE 2.10": ("pii", "noise", "privacy"),
-    "MEASURE 2.13": ("models",),
-    "MANAGE 1.3": ("denial_reasons", "keys"),
-    "MANAGE 2.4": ("keys", "models"),
-    "MANAGE 3.2": ("models",),
-    "MANAGE 4.1": ("denials",),
-    "MANAGE 4.3": ("denials", "denial_reasons"),
-}
+TOOL = "gateway-audit"
+DIST = "governed-embedding-gateway"
 
 
-def _parse(leaves: Sequence[bytes]) -> list[dict[str, Any]]:
-    entries = []
-    for leaf in leaves:
-        try:
-            obj = json.loads(leaf)
-        except ValueError:
-            obj = None
-        entries.append(obj if isinstance(obj, dict) else {})
-    return entries
+def tool_version() -> str:
+    try:
+        return metadata.version(DIST)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _verification(result: VerificationResult | None, failure: str | None) -> dict[str, Any]:
@@ -69,146 +52,100 @@ def _verification(result: VerificationResult | None, failure: str | None) -> dic
     }
 
 
-def _timeline(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts per decision per time bucket; hourly, or daily when the log spans more than two days."""
-    times: list[tuple[datetime, str]] = []
-    for e in entries:
-        try:
-            t = datetime.fromisoformat(str(e.get("time", "")).replace("Z", "+00:00")).astimezone(UTC)
-        except ValueError:
-            continue
-        times.append((t, str(e.get("decision", "unknown"))))
-    if not times:
-        return {"bucket": "hour", "buckets": []}
-    span = max(t for t, _ in times) - min(t for t, _ in times)
-    daily = span.total_seconds() > 2 * 86400
-    fmt = "%Y-%m-%d" if daily else "%Y-%m-%dT%H:00Z"
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for t, decision in times:
-        counts[t.strftime(fmt)][decision] += 1
-    buckets = [{"start": k, "counts": dict(counts[k])} for k in sorted(counts)]
-    return {"bucket": "day" if daily else "hour", "buckets": buckets}
-
-
-def _versions(entries: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        value = e.get(key)
-        if value is None:
-            continue
-        label = json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
-        row = seen.setdefault(label, {"value": value, "first_seen": e.get("time"), "count": 0})
-        row["last_seen"], row["count"] = e.get("time"), row["count"] + 1
-    return list(seen.values())
-
-
-def _pii(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    table: dict[str, Counter[str]] = defaultdict(Counter)
-    for e in entries:
-        pii = e.get("pii")
-        if not isinstance(pii, dict):
-            continue
-        for entity, found in pii.items():
-            if isinstance(found, dict):
-                count = found.get("count", 1)
-                table[str(entity)][str(found.get("action", "unknown"))] += count if isinstance(count, int) else 1
-    return {k: dict(v) for k, v in sorted(table.items())}
-
-
-def _numbers(entries: list[dict[str, Any]], get: Any) -> list[float]:
-    values = []
-    for e in entries:
-        v = get(e)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            values.append(float(v))
-    return values
-
-
-def _privacy(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    spent: dict[str, float] = {}
-    for e in entries:
-        p = e.get("privacy")
-        eps = p.get("epsilon_spent") if isinstance(p, dict) else None
-        if isinstance(eps, int | float) and not isinstance(eps, bool):
-            tenant = str(e.get("tenant"))
-            spent[tenant] = max(spent.get(tenant, 0.0), float(eps))
-    exceeded = sum(1 for e in entries if e.get("event") == "privacy.budget_exceeded")
-    return {"epsilon_spent_max_by_tenant": spent, "budget_exceeded": exceeded}
-
-
-def _keys(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    def rows(event: str, *fields: str) -> list[dict[str, Any]]:
-        return [{f: e.get(f) for f in ("time", *fields)} for e in entries if e.get("event") == event]
-
-    return {
-        "rotations": rows("key.rotate", "key_version"),
-        "rewraps": sum(1 for e in entries if e.get("event") == "key.rewrap"),
-        "shreds": rows("tenant.shred", "tenant"),
-        "integrity_failures": sum(1 for e in entries if e.get("event") == "crypto.integrity_failure"),
-    }
+def _inputs(leaves: Sequence[bytes], checkpoint: str | None) -> dict[str, Any]:
+    """The log's hash is that of its export file (each leaf and a newline), so ``sha256sum log.jsonl`` matches."""
+    log = hashlib.sha256()
+    for leaf in leaves:
+        log.update(leaf + b"\n")
+    return {"log_sha256": log.hexdigest(), "log_entries": len(leaves),
+            "checkpoint_sha256": None if checkpoint is None else hashlib.sha256(checkpoint.encode()).hexdigest()}
 
 
 def build_report(
-    leaves: Sequence[bytes], result: VerificationResult | None, failure: str | None = None
+    leaves: Sequence[bytes],
+    result: VerificationResult | None,
+    failure: str | None = None,
+    tenant: str | None = None,
+    *,
+    scope: ReportScope | None = None,
+    framework: str = "nist-ai-rmf",
+    checkpoint: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The report as a JSON-ready dict; ``failure`` is the verification error when ``result`` is None."""
-    entries = _parse(leaves)
-    by_event = Counter(str(e.get("event")) for e in entries)
-    by_decision = Counter(str(e.get("decision")) for e in entries)
-    denials: dict[str, Counter[str]] = defaultdict(Counter)
-    reasons: Counter[str] = Counter()
-    for e in entries:
-        if e.get("decision") in DENIALS:
-            denials[str(e.get("event"))][str(e.get("decision"))] += 1
-            reasons[str(e.get("reason", "unspecified"))] += 1
-    sigmas = _numbers(entries, lambda e: e.get("noise_sigma"))
+    """The report as a JSON-ready dict; ``failure`` is the verification error when ``result`` is None.
+
+    ``scope`` (or just ``tenant``) limits every section to that tenant's entries (and the platform-wide ones,
+    ``audit.report_scope``) within its time range; the verification always covers the whole log.
+    """
+    fw = FRAMEWORKS[framework]
+    scope = scope or ReportScope(tenant)
+    moment = now or sec.generated_now()
+    entries = [(i, e) for i, e in ((i, parse_leaf(leaf)) for i, leaf in enumerate(leaves)) if scope.sees(e)]
+    verification = _verification(result, failure)
+    times = sorted(str(e["time"]) for _, e in entries if isinstance(e.get("time"), str))
+    by_event = Counter(str(e.get("event")) for _, e in entries)
+    summary: dict[str, Any] = {
+        "scope": scope.as_dict(),
+        "generated_at": moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tool": {"name": TOOL, "version": tool_version()},
+        "inputs": _inputs(leaves, checkpoint),
+        "verification": verification["status"],
+        "entries": len(entries),
+        "first_time": times[0] if times else None,
+        "last_time": times[-1] if times else None,
+        "by_event": dict(by_event.most_common()),
+    }
+    report: dict[str, Any] = {"framework": fw.name, "framework_key": fw.key, "scope": scope.as_dict(),
+                              "summary": summary, "verification": verification}
+    if result is None:  # nothing from an unverified log is evidence
+        summary["controls"] = [{"id": c.id, "title": c.title, "evidence": "not assessed"} for c in fw.controls]
+        summary["not_covered"] = list(fw.not_covered)
+        return report
+    denial_table, codes = sec.denials(entries)
     sections: dict[str, Any] = {
-        "verification": _verification(result, failure),
-        "by_decision": dict(by_decision),
-        "denials": {k: dict(v) for k, v in sorted(denials.items())},
-        "denial_reasons": dict(reasons.most_common()),
-        "pii": _pii(entries),
-        "noise": {
-            "requests_with_noise": len(sigmas),
-            "sigma_values": dict(Counter(str(s) for s in sigmas)),
-            "sigma_min": min(sigmas, default=None),
-            "sigma_max": max(sigmas, default=None),
-        },
-        "privacy": _privacy(entries),
-        "keys": _keys(entries),
-        "models": _versions(entries, "model"),
-        "policies": _versions(entries, "policy_version"),
+        "verification": verification,
+        "by_decision": sec.by_decision(entries),
+        "denials": denial_table,
+        "denial_codes": codes,
+        "pii": sec.pii(entries),
+        "noise": sec.noise(entries),
+        "privacy": sec.privacy(entries),
+        "ingest": sec.ingest(entries),
+        "keys": sec.keys(entries),
+        "models": sec.versions(entries, "model"),
+        "policies": sec.versions(entries, "policy_version"),
+        "policy_timeline": sec.policy_timeline(entries),
+        "timeline": sec.timeline(entries),
+        "retention": sec.retention(entries, moment),
     }
-    times = sorted(str(e["time"]) for e in entries if isinstance(e.get("time"), str))
-    return {
-        "framework": FRAMEWORK,
-        "summary": {
-            "entries": len(entries),
-            "first_time": times[0] if times else None,
-            "last_time": times[-1] if times else None,
-            "by_event": dict(by_event.most_common()),
-        },
-        **sections,
-        "timeline": _timeline(entries),
-        "subcategories": [_evidence(sid, title, entries, by_event, sections) for sid, title in SUBCATEGORIES.items()],
-        "genai_risks": [
+    controls = [_evidence(c, entries, by_event, sections) for c in fw.controls]
+    summary["controls"] = [{"id": c["id"], "title": c["title"], "evidence": c["entries"] or "none"}
+                           for c in controls]
+    summary["not_covered"] = list(fw.not_covered)
+    report.update(sections)
+    report["controls"] = controls
+    report["evidence_cards"] = sec.evidence_cards(entries, lambda i: leaves[i])
+    report["unmapped_events"] = {k: v for k, v in by_event.items() if k not in EVENT_TYPES}
+    if fw.key == "nist-ai-rmf":
+        report["genai_risks"] = [
             {"risk": r, "events": {n: by_event[n] for n in events_for_risk(r) if by_event[n]}} for r in GENAI_RISKS
-        ],
-        "unmapped_events": {k: v for k, v in by_event.items() if k not in EVENT_TYPES},
-    }
+        ]
+    return report
 
 
 def _evidence(
-    sid: str, title: str, entries: list[dict[str, Any]], by_event: Counter[str], sections: dict[str, Any]
+    c: Control, entries: sec.Indexed, by_event: Counter[str], sections: dict[str, Any]
 ) -> dict[str, Any]:
-    names = events_for(sid)
-    mine = [e for e in entries if e.get("event") in names]
+    mine = [e for _, e in entries if e.get("event") in c.events]
     return {
-        "id": sid,
-        "title": title,
-        "mapped_events": list(names),
-        "events": {n: by_event[n] for n in names if by_event[n]},
+        "id": c.id,
+        "title": c.title,
+        "mapped_events": list(c.events),
+        "events": {n: by_event[n] for n in c.events if by_event[n]},
         "entries": len(mine),
-        "decisions": dict(Counter(str(e.get("decision")) for e in mine)),
-        "highlights": {k: sections[k] for k in HIGHLIGHTS.get(sid, ())},
+        "decisions": dict(Counter(sec.request_decision(e) for e in mine)),
+        "highlights": {k: sections[k] for k in c.sections},
     }
+
+
+__all__ = ["FRAMEWORK", "Framework", "build_report"]

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import errno
+import getpass
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from gateway.auth.apikeys import ROLES
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.migrate_cli import add_commands
 from gateway.observability.logs import configure_logging
@@ -43,6 +46,15 @@ def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
     return SQLiteApiKeyRepository(SQLiteDatabase(settings.sqlite_path))
 
 
+def operator() -> dict[str, str]:
+    """Who ran a CLI action: the operating-system user and host (the actor of its audit entry)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container): its number still says who
+        user = f"uid:{os.getuid()}"
+    return {"user": user, "host": socket.gethostname()}
+
+
 def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     from gateway.auditing import Auditor, open_audit_log
     from gateway.crypto.keyfiles import load_keys
@@ -64,7 +76,7 @@ def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:
     log, auditor = _offline_auditor(settings)
     try:
         key, record = create_key(_apikey_repo(settings), args.tenant, args.subject, args.role, args.expires)
-        auditor.record_sync("apikey.create", "allow", tenant=record.tenant, subject=record.subject,
+        auditor.record_sync("apikey.create", "allow", actor=operator(), tenant=record.tenant, subject=record.subject,
                             key_id=record.key_id, role=record.role, expires_at=record.expires_at)
     finally:
         log.close()
@@ -81,7 +93,7 @@ def _apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
         if record is None or not repo.revoke(args.key_id, datetime.now(UTC).isoformat(timespec="seconds")):
             print(f"no active key {args.key_id}", file=sys.stderr)
             return 1
-        auditor.record_sync("apikey.revoke", "allow", tenant=record.tenant, subject=record.subject,
+        auditor.record_sync("apikey.revoke", "allow", actor=operator(), tenant=record.tenant, subject=record.subject,
                             key_id=record.key_id)
     finally:
         log.close()
@@ -129,9 +141,10 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         rotated = envelope.rotate_all()
         rewrapped = envelope.rewrap_all() if args.rewrap else 0
-        auditor.record_sync("key.rotate", "allow", tenant="*", kek_version=version, tenants=len(rotated))
+        actor = operator()
+        auditor.record_sync("key.rotate", "allow", actor=actor, tenant="*", kek_version=version, tenants=len(rotated))
         if args.rewrap:
-            auditor.record_sync("key.rewrap", "allow", tenant="*", kek_version=version, count=rewrapped)
+            auditor.record_sync("key.rewrap", "allow", actor=actor, tenant="*", kek_version=version, count=rewrapped)
     finally:
         store.close()
         log.close()
@@ -155,7 +168,7 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
     remove_kek_version(settings.keys_dir, args.version)
     log, auditor = _offline_auditor(settings)
     try:
-        auditor.record_sync("key.rotate", "allow", tenant="*", retired_kek_version=args.version)
+        auditor.record_sync("key.rotate", "allow", actor=operator(), tenant="*", retired_kek_version=args.version)
     finally:
         log.close()
     print(f"KEK version {args.version} retired")
@@ -173,7 +186,7 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
     _, store = _offline_store(settings)
     try:
         forgotten = store.shred_tenant(args.tenant)
-        auditor.record_sync("tenant.shred", "allow", tenant=args.tenant, count=forgotten)
+        auditor.record_sync("tenant.shred", "allow", actor=operator(), tenant=args.tenant, count=forgotten)
     finally:
         store.close()
         log.close()
@@ -298,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = apikey.add_parser("create", help="create a key; prints it alone on the last line")
     create.add_argument("--tenant", required=True)
     create.add_argument("--subject", required=True)
-    create.add_argument("--role", required=True, choices=["admin", "writer", "reader", "auditor"])
+    create.add_argument("--role", required=True, choices=list(ROLES))
     create.add_argument("--expires", help="expiry time in the future: ISO 8601 with a time zone, "
                         "e.g. 2027-01-31T00:00:00+00:00 (or ...Z)")
     create.set_defaults(func=_apikey_create)

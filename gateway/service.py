@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from audit.policy_archive import ARCHIVE_DIR, PolicyArchive
 from gateway.auditing import Auditor, AuditSink, open_audit_log
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
@@ -36,6 +37,7 @@ from gateway.offload import off_loop
 from gateway.pg.backends import open_pg_audit_log, open_pg_backends
 from gateway.pii.detector_types import Finding, PIIDetector
 from gateway.pipeline import EmbeddingPipeline
+from gateway.policy_changes import PolicyVersions
 from gateway.policyfile import PolicyHolder, ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger, Release, Spend
 from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
@@ -71,6 +73,7 @@ class Services:
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
     witnesses: WitnessPublisher | None = None
+    policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
 
@@ -114,6 +117,9 @@ class Services:
     def start_watcher(self) -> None:
         """Poll the policy files; a change takes effect within the reload interval, a broken file never does."""
 
+        if self.policy_versions is not None:
+            self.policy_versions.start()
+
         def watch() -> None:
             while not self._stop.wait(self.settings.policy_reload_interval_s):
                 try:
@@ -127,16 +133,22 @@ class Services:
     def _reload_policies(self) -> None:
         """Reload what changed and audit it: a new version in force, or a broken file refused."""
         failed_before = self.policy.last_error
+        versions = self.policy_versions
         if self.authorizer.reload_if_changed():
-            self.auditor.record_sync("policy.reload", "allow", tenant="*", what="casbin")
+            fields = versions.casbin_reloaded() if versions else [{"tenant": "*", "what": "casbin"}]
+            for entry in fields:  # one entry per tenant whose rules changed, then the platform-wide one
+                self.auditor.record_sync("policy.reload", "allow", **entry)
         if self.policy.reload_if_changed():
             self.detector_rebuild()
-            self.auditor.record_sync("policy.reload", "allow", tenant="*", what="gateway",
-                                     policy_version=self.policy.current().version)
+            fields = versions.gateway_reloaded() if versions else [{"tenant": "*", "what": "gateway"}]
+            for entry in fields:
+                self.auditor.record_sync("policy.reload", "allow", policy_version=self.policy.current().version,
+                                         **entry)
         elif self.policy.last_error is not None and self.policy.last_error is not failed_before:
             self.auditor.record_sync("policy.reload", "deny", tenant="*", what="gateway",
                                      reason="the changed policy file was rejected; the previous one stays",
-                                     policy_version=self.policy.current().version)
+                                     policy_version=self.policy.current().version,
+                                     **(versions.rejected() if versions else {}))
 
     def detector_rebuild(self) -> None:
         rebuild = getattr(self.detector, "rebuild", None)
@@ -270,4 +282,6 @@ def build_services(
         ledger=ledger,
         detect_batcher=detect_batcher, embed_batcher=embed_batcher, ledger_batcher=ledger_batcher,
         observability=observability, witnesses=witnesses,
+        policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
+                                       settings.policy_dir / "gateway.yaml", authorizer.version_files),
     )

@@ -56,8 +56,10 @@ def create_app(services: Services) -> Litestar:
 
     def on_startup() -> None:
         services.start_watcher()
+        versions = services.policy_versions
         services.auditor.record_sync("gateway.start", "allow", version=gateway.__version__,
-                                     policy_version=services.policy.current().version)
+                                     policy_version=services.policy.current().version,
+                                     casbin_version=versions.casbin[0] if versions and versions.casbin else None)
 
     def on_shutdown() -> None:
         try:
@@ -70,7 +72,7 @@ def create_app(services: Services) -> Litestar:
     return describe(Litestar(
         route_handlers=[
             embeddings.create_embeddings, health.healthz, health.readyz,
-            audit.checkpoint, audit.entries, audit.inclusion, audit.consistency,
+            audit.checkpoint, audit.entries, audit.inclusion, audit.consistency, audit.policy_text,
             console.router,
             *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES,
             metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES, *models.ROUTES,

@@ -132,9 +132,13 @@ COMPONENTS: dict[str, Schema] = {
                     "properties": {"tenant": {"type": "string"}, "shredded": {"const": True},
                                    "chunks_forgotten": {"type": "integer"}}},
     "AuditEntries": {
-        "type": "object", "required": ["start", "end", "tree_size", "entries"],
+        "type": "object", "required": ["start", "end", "tree_size", "entries", "withheld"],
         "properties": {"start": {"type": "integer"}, "end": {"type": "integer"}, "tree_size": {"type": "integer"},
-                       "entries": {"type": "array", "items": {"type": "string", "contentEncoding": "base64"}}},
+                       "entries": {"type": "array", "items": {"type": ["string", "null"], "contentEncoding": "base64"},
+                                   "description": "leaf bytes; null for another tenant's entry (see withheld)"},
+                       "withheld": {"type": "array", "items": {
+                           "type": "object", "required": ["index", "leaf_hash"],
+                           "properties": {"index": {"type": "integer"}, "leaf_hash": {"type": "string"}}}}},
     },
     "InclusionProof": {
         "type": "object", "required": ["index", "tree_size", "leaf_hash", "entry", "proof"],
@@ -203,6 +207,7 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
         "ok": (200, "InclusionProof"), "query": [_query_int("index", True), _query_int("tree_size")]},
     ("get", "/v1/audit/proofs/consistency"): {
         "ok": (200, "ConsistencyProof"), "query": [_query_int("first", True), _query_int("second")]},
+    ("get", "/v1/audit/policies/{version}"): {"ok": (200, "text/plain")},
     ("post", "/v1/pii/analyze"): {"body": "PiiAnalyzeRequest", "ok": (200, "PiiAnalyzeResult")},
     ("get", "/v1/collections/{name}/drift"): {
         "ok": (200, "DriftSeries"),

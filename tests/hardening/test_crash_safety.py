@@ -94,7 +94,7 @@ def _check_consistent(
 def test_when_the_gateway_is_killed_at_random_points_then_nothing_acknowledged_is_lost(tmp_path: Path) -> None:
     _, setup = build_gateway(tmp_path)
     auth = {"Authorization": f"Bearer {setup.key('acme', 'admin')}"}
-    auditor = {"Authorization": f"Bearer {setup.key('acme', 'auditor')}"}
+    auditor = {"Authorization": f"Bearer {setup.key('platform', 'platform-auditor')}"}
     setup.services.close()
     rng = random.Random(9)
     port = free_port()

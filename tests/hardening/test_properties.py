@@ -137,7 +137,7 @@ def test_when_any_bit_of_a_stored_ciphertext_flips_then_reading_it_fails_opaquel
 @pytest.fixture(scope="module")
 def audit_log(shared: tuple[TestClient[Any], Gateway]) -> tuple[list[bytes], str, Any]:
     client, gw = shared
-    auth = {"Authorization": f"Bearer {gw.key('auditco', 'auditor')}"}
+    auth = {"Authorization": f"Bearer {gw.key('platform', 'platform-auditor')}"}
     for _ in range(5):
         client.get("/v1/audit/entries", headers=auth)
     note = client.get("/v1/audit/checkpoint", headers=auth).text

@@ -23,6 +23,7 @@ MODEL = "all-MiniLM-L6-v2"
 def keys(gateway: GatewayProcess) -> dict[str, str]:
     return {
         "auditor": gateway.make_key("acme", "olga", "auditor"),
+        "platform": gateway.make_key("platform", "pat", "platform-auditor"),
         "writer": gateway.make_key("acme", "alice", "writer"),
         "other_writer": gateway.make_key("globex", "gary", "writer"),
         "reader": gateway.make_key("acme", "rita", "reader"),
@@ -114,7 +115,7 @@ def test_when_the_log_is_exported_then_it_verifies_offline_and_online_and_a_tamp
     assert exported.returncode == 0, exported.stderr
     ok = audit_cli("verify", "--log", str(log), "--checkpoint", str(cp), "--public-key", pub)
     assert ok.returncode == 0 and ok.stdout.startswith("OK:"), ok.stderr
-    online = audit_cli("verify", "--url", gateway.url, "--api-key", keys["auditor"], "--public-key", pub,
+    online = audit_cli("verify", "--url", gateway.url, "--api-key", keys["platform"], "--public-key", pub,
                        "--previous", str(cp))
     assert online.returncode == 0 and "extends previous checkpoint" in online.stdout, online.stderr
 

@@ -58,7 +58,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
 def keys(gw: GatewayProcess) -> dict[str, str]:
     return {
         "writer": gw.make_key("acme", "loadgen", "writer"),
-        "auditor": gw.make_key("acme", "olga", "auditor"),
+        "auditor": gw.make_key("platform", "olga", "platform-auditor"),
         "limited": gw.make_key("rate-limited", "burst", "writer"),
     }
 

@@ -39,7 +39,7 @@ def test_when_served_by_two_worker_processes_then_both_start_every_request_is_an
         policy.write_text(policy.read_text().replace("epsilon: null", "epsilon: 1.0e+300", 1))  # is read per request
         assert gw.cli("db", "upgrade").returncode == 0
         writer = gw.make_key("acme", "bot", "writer")
-        auditor = gw.make_key("acme", "aud", "auditor")
+        auditor = gw.make_key("platform", "aud", "platform-auditor")
         gw.start()
         deadline = time.monotonic() + 240
         while starts(gw, auditor) < 2:  # the second worker may still be loading its model

@@ -15,6 +15,7 @@ from audit.errors import AuditError, CheckpointError
 from audit.keys import Ed25519PublicKey
 from audit.merkle import leaf_hash, verify_inclusion
 from audit.report import build_report
+from audit.report_scope import ReportScope
 from audit.verify import VerificationResult, verify_log
 from gateway.errors import Unavailable
 
@@ -63,8 +64,13 @@ def inclusion(log: EvidenceLog, index: int, signed: SignedCheckpoint) -> Inclusi
     return InclusionEvidence(index, leaf, digest, proof, cp, ok)
 
 
-def report(log: EvidenceLog, public_key: Ed25519PublicKey) -> dict[str, Any]:
-    """The NIST AI RMF report over the checkpointed log, with the verification outcome at its head."""
+def report(
+    log: EvidenceLog, public_key: Ed25519PublicKey, scope: ReportScope | None = None, framework: str = "nist-ai-rmf"
+) -> dict[str, Any]:
+    """The evidence report over the checkpointed log, with the verification outcome at its head.
+
+    The whole log is verified; only the entries ``scope`` covers are reported on.
+    """
     note = log.checkpoint_now()
     try:
         size = verify_checkpoint(note, public_key).size
@@ -74,4 +80,4 @@ def report(log: EvidenceLog, public_key: Ed25519PublicKey) -> dict[str, Any]:
     except AuditError as exc:
         leaves = log.entries(0, log.size())
         result, failure = None, str(exc)
-    return build_report(leaves, result, failure)
+    return build_report(leaves, result, failure, scope=scope, framework=framework, checkpoint=note)

@@ -48,10 +48,11 @@ def layout(title: str, body: str, principal: Principal | None = None, csrf: str 
     nav = ""
     if principal is not None:
         nav = (
-            f"<a href='{BASE}/entries'>Entries</a><a href='{BASE}/checkpoint'>Checkpoint</a>"
+            f"<a href='{BASE}/entries?exclude_event=audit.read'>Entries</a><a href='{BASE}/checkpoint'>Checkpoint</a>"
             f"<a href='{BASE}/collections'>Collections</a>"
             f"<a href='{BASE}/report.html' download>Report (HTML)</a>"
             f"<a href='{BASE}/report.json' download>Report (JSON)</a>"
+            f"<a href='{BASE}/report.csv' download>Evidence cards (CSV)</a>"
             f"<span>{esc(principal.subject)} ({esc(principal.role)}, {esc(principal.tenant)})</span>"
             f"<form method='post' action='{BASE}/signout'><input type='hidden' name='csrf' value='{esc(csrf)}'>"
             "<button type='submit'>Sign out</button></form>"
@@ -97,8 +98,14 @@ def _filter_form(f: Filters) -> str:
         f"<label>Event<select name='event'>{_options(f.event, sorted(EVENT_TYPES), 'any event')}</select></label>"
         f"<label>Decision<select name='decision'>{_options(f.decision, list(DECISIONS), 'any')}</select></label>"
         f"<label>Tenant<input name='tenant' value='{esc(f.tenant)}'></label>"
-        f"<label>From (UTC)<input type='datetime-local' name='since' value='{esc(q['since'])}'></label>"
-        f"<label>To (UTC)<input type='datetime-local' name='until' value='{esc(q['until'])}'></label>"
+        f"<label>Subject<input name='subject' value='{esc(f.subject)}'></label>"
+        f"<label>Request id<input name='request_id' value='{esc(f.request_id)}'></label>"
+        f"<label>Key id<input name='key_id' value='{esc(f.key_id)}'></label>"
+        f"<label>Hide<select name='exclude_event'>{_options(f.exclude_event, ['audit.read'], 'nothing')}"
+        "</select></label>"
+        f"<label>From (UTC)<input type='datetime-local' step='1' name='since' value='{esc(q['since'])}'></label>"
+        f"<label>To (UTC, inclusive)<input type='datetime-local' step='1' name='until' value='{esc(q['until'])}'>"
+        "</label>"
         "<button type='submit'>Filter</button></form>"
     )
 
@@ -114,8 +121,8 @@ def _row(index: int, e: dict[str, Any]) -> str:
     )
 
 
-def entries_page(page: Page, f: Filters, principal: Principal, csrf: str) -> str:
-    """The filtered entries, newest first, with a link to the next older page."""
+def entries_page(page: Page, f: Filters, principal: Principal, csrf: str, scope: str = "all tenants") -> str:
+    """The filtered entries ``scope`` sees, newest first, with a link to the next older page."""
     head = "".join(f"<th>{h}</th>" for h in ("#", "time (UTC)", "event", "decision", "tenant", "subject",
                                              "route", "status"))
     rows = "".join(_row(r.index, r.entry) for r in page.rows) or "<tr><td colspan='8'>No matching entries.</td></tr>"
@@ -125,7 +132,7 @@ def entries_page(page: Page, f: Filters, principal: Principal, csrf: str) -> str
         more = f"<p><a id='older' href='{BASE}/entries?{esc(query)}'>Older entries (before #{page.next_before})</a></p>"
     body = (
         f"{_filter_form(f)}<p class='note'>The log holds {page.tree_size} entries; this page scanned "
-        f"{page.scanned}. Showing {len(page.rows)}, newest first.</p>"
+        f"{page.scanned}. Showing {len(page.rows)} ({esc(scope)}), newest first.</p>"
         f"<table id='entries'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}"
     )
     return layout("Entries", body, principal, csrf)

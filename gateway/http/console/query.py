@@ -9,17 +9,24 @@ data: this module only parses and compares them; ``pages`` escapes them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from audit.events import EVENT_TYPES
+from audit.report_scope import EVERYTHING, TenantScope
 from gateway.errors import BadRequest
 
 PAGE_SIZE = 50
 CHUNK = 500
 MAX_SCAN = 20_000
 DECISIONS = ("allow", "deny", "block", "error")
+TEXT_FILTERS = ("event", "decision", "tenant", "subject", "request_id", "key_id", "exclude_event")
+PARAMS = frozenset((*TEXT_FILTERS, "since", "until", "before"))
+MAX_CURSOR_DIGITS = 15  # far beyond any log; keeps the cursor an exact integer in canonical JSON (< 2**53)
+_DIGITS = re.compile(rf"[0-9]{{1,{MAX_CURSOR_DIGITS}}}")
 
 
 class LogReader(Protocol):
@@ -34,8 +41,13 @@ class Filters:
     event: str = ""
     decision: str = ""
     tenant: str = ""
+    subject: str = ""
+    request_id: str = ""
+    key_id: str = ""
+    exclude_event: str = ""  # e.g. audit.read, so the auditors' own page views do not fill the view
     since: datetime | None = None
-    until: datetime | None = None
+    until: datetime | None = None  # inclusive: an entry stamped within the named second (or minute) matches
+    until_end: datetime | None = None  # the first instant after ``until``'s second (or minute)
 
     def as_audit(self) -> dict[str, str]:
         """The filters as recorded in the console's own audit entry (None values are dropped)."""
@@ -44,7 +56,8 @@ class Filters:
     def as_query(self) -> dict[str, str]:
         """The filters as query parameters, for links to further pages."""
         return {
-            "event": self.event, "decision": self.decision, "tenant": self.tenant,
+            "event": self.event, "decision": self.decision, "tenant": self.tenant, "subject": self.subject,
+            "request_id": self.request_id, "key_id": self.key_id, "exclude_event": self.exclude_event,
             "since": _format_time(self.since), "until": _format_time(self.until),
         }
 
@@ -64,18 +77,29 @@ class Page:
 
 
 def _format_time(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%dT%H:%M")
+    return "" if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_time(name: str, raw: str | None) -> datetime | None:
     """A datetime-local form value (or full RFC 3339) read as UTC; empty means no bound."""
-    if not raw:
-        return None
+    return None if not raw else _parse_time(name, raw)[0]
+
+
+def _parse_time(name: str, raw: str) -> tuple[datetime, timedelta]:
+    """The time and the unit it was given to (a minute, a second or finer), so an upper bound covers it all."""
+    text = raw.strip().replace("Z", "+00:00")
     try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a date and time like 2025-01-31T13:45", param=name) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        value = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise BadRequest(f"'{name}' must be a date and time like 2025-01-31T13:45:30", param=name) from None
+    clock = text.partition("T")[2] or text.partition(" ")[2]
+    hms = re.split(r"[+-]", clock, maxsplit=1)[0]
+    unit = timedelta(minutes=1) if hms.count(":") < 2 else timedelta(seconds=1)
+    if "." in hms or value.microsecond:
+        unit = timedelta(microseconds=1)
+    if not clock:
+        unit = timedelta(days=1)
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)), unit
 
 
 def _short(name: str, raw: str | None, limit: int = 128) -> str:
@@ -86,17 +110,34 @@ def _short(name: str, raw: str | None, limit: int = 128) -> str:
 
 
 def parse_filters(params: Mapping[str, str]) -> Filters:
-    """Validate query parameters into ``Filters``; a bad value is a 400, never a silent match-all."""
-    decision = _short("decision", params.get("decision"))
-    if decision and decision not in DECISIONS:
+    """Validate query parameters into ``Filters``; a bad value or an unknown name is a 400, never a match-all."""
+    unknown = sorted(set(params) - PARAMS)
+    if unknown:
+        raise BadRequest(f"unknown filter '{unknown[0][:40]}'; known: {', '.join(sorted(PARAMS))}",
+                         param=unknown[0][:40])
+    text = {name: _short(name, params.get(name)) for name in TEXT_FILTERS}
+    if text["decision"] and text["decision"] not in DECISIONS:
         raise BadRequest(f"'decision' must be one of {', '.join(DECISIONS)}", param="decision")
-    return Filters(
-        event=_short("event", params.get("event")),
-        decision=decision,
-        tenant=_short("tenant", params.get("tenant")),
-        since=parse_time("since", params.get("since")),
-        until=parse_time("until", params.get("until")),
-    )
+    for name in ("event", "exclude_event"):
+        if text[name] and text[name] not in EVENT_TYPES:
+            raise BadRequest(f"'{name}' must be an audit event type (docs/audit.md)", param=name)
+    until, until_end = None, None
+    if params.get("until"):
+        until, unit = _parse_time("until", params["until"])
+        until_end = until + unit
+    since = parse_time("since", params.get("since"))
+    if since is not None and until is not None and since > until:
+        raise BadRequest("'since' is after 'until'", param="since")
+    return Filters(**text, since=since, until=until, until_end=until_end)
+
+
+def parse_before(raw: str | None) -> int | None:
+    """The paging cursor: ASCII digits only, at most 15 (no sign, no Unicode digits, no 27-digit integers)."""
+    if raw is None or raw == "":
+        return None
+    if not _DIGITS.fullmatch(raw):
+        raise BadRequest(f"'before' must be an entry index of 1 to {MAX_CURSOR_DIGITS} digits 0-9", param="before")
+    return int(raw)
 
 
 def entry_time(entry: Mapping[str, Any]) -> datetime | None:
@@ -111,15 +152,15 @@ def entry_time(entry: Mapping[str, Any]) -> datetime | None:
 
 def matches(entry: Mapping[str, Any], f: Filters) -> bool:
     """Whether one parsed entry passes every filter; time bounds are inclusive."""
-    if f.event and entry.get("event") != f.event:
+    for name in ("event", "decision", "tenant", "subject", "request_id", "key_id"):
+        wanted = getattr(f, name)
+        if wanted and entry.get(name) != wanted:
+            return False
+    if f.exclude_event and entry.get("event") == f.exclude_event:
         return False
-    if f.decision and entry.get("decision") != f.decision:
-        return False
-    if f.tenant and entry.get("tenant") != f.tenant:
-        return False
-    if f.since is not None or f.until is not None:
+    if f.since is not None or f.until_end is not None:
         t = entry_time(entry)
-        if t is None or (f.since is not None and t < f.since) or (f.until is not None and t > f.until):
+        if t is None or (f.since is not None and t < f.since) or (f.until_end is not None and t >= f.until_end):
             return False
     return True
 
@@ -134,9 +175,10 @@ def parse_entry(leaf: bytes) -> dict[str, Any]:
 
 
 def find_page(
-    log: LogReader, f: Filters, before: int | None = None, page_size: int = PAGE_SIZE, max_scan: int = MAX_SCAN
+    log: LogReader, f: Filters, before: int | None = None, page_size: int = PAGE_SIZE, max_scan: int = MAX_SCAN,
+    scope: TenantScope = EVERYTHING,
 ) -> Page:
-    """Up to ``page_size`` matching entries with index < ``before``, newest first."""
+    """Up to ``page_size`` matching entries with index < ``before`` that ``scope`` sees, newest first."""
     size = log.size()
     cursor = size if before is None else min(before, size)
     rows: list[Row] = []
@@ -148,7 +190,7 @@ def find_page(
             index = start + offset
             scanned += 1
             entry = parse_entry(leaves[offset])
-            if matches(entry, f):
+            if scope.sees(entry) and matches(entry, f):
                 rows.append(Row(index, entry))
             cursor = index
             if len(rows) >= page_size or scanned >= max_scan:

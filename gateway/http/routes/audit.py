@@ -1,6 +1,8 @@
 """Audit routes: checkpoints, entries and proofs for auditors; a consumer may prove its own receipts.
 
-Reading the log is itself audited (``audit.read``).
+Reading the log is itself audited (``audit.read``). A tenant's auditor (or admin) reads its own tenant's
+entries and the platform-wide ones (``audit.report_scope``); another tenant's entry comes back as its leaf
+hash only, enough to recompute the root, never its content. A ``platform-auditor`` reads every entry.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from typing import Any
 from litestar import Request, Response, get
 
 from audit.checkpoint import parse_checkpoint
-from gateway.errors import BadRequest, Forbidden, NotFound
+from audit.policy_archive import ArchiveTampered, NotArchived, parse_version
+from audit.report_scope import TenantScope
+from gateway.errors import BadRequest, Forbidden, NotFound, Unavailable
+from gateway.http.audit_scope import scope_of
 from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.service import Services
 
 MAX_PAGE = 1000
 WITNESS_WAIT_S = 10.0  # for the witnesses' cosignatures of a checkpoint signed just now
+MAX_DIGITS = 15  # an index or size far beyond any log, still exact in canonical JSON
 AUDITOR = Guard(event="audit.read", obj="audit", act="read")
 RECEIPTS = Guard(event="audit.read", obj="receipts", act="read")
 
@@ -29,13 +35,11 @@ def _int_param(call: Call, name: str, default: int | None = None) -> int:
         if default is None:
             raise BadRequest(f"query parameter '{name}' is required", param=name)
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter '{name}' must be an integer", param=name) from None
-    if value < 0:
-        raise BadRequest(f"query parameter '{name}' must not be negative", param=name)
-    return value
+    # ASCII digits only: int() would also take '²'-free Unicode digits, '1_000', ' 7' and a sign.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS):
+        raise BadRequest(f"query parameter '{name}' must be a whole number of 1 to {MAX_DIGITS} digits 0-9",
+                         param=name)
+    return int(raw)
 
 
 def _leaf_hash(leaf: bytes) -> bytes:
@@ -58,10 +62,18 @@ async def _entries(call: Call) -> Reply:
     if end - start > MAX_PAGE:
         raise BadRequest(f"at most {MAX_PAGE} entries per page", param="end")
     leaves = call.services.audit_log.entries(start, end)
+    scope = _scope(call)
+    shown: list[str | None] = []
+    withheld: list[dict[str, Any]] = []
+    for index, leaf in enumerate(leaves, start):
+        if scope.sees_leaf(leaf):
+            shown.append(base64.b64encode(leaf).decode("ascii"))
+        else:
+            shown.append(None)
+            withheld.append({"index": index, "leaf_hash": _leaf_hash(leaf).hex()})
     return Reply(
-        {"start": start, "end": end, "tree_size": size,
-         "entries": [base64.b64encode(leaf).decode("ascii") for leaf in leaves]},
-        audit={"what": "entries", "start": start, "end": end},
+        {"start": start, "end": end, "tree_size": size, "entries": shown, "withheld": withheld},
+        audit={"what": "entries", "start": start, "end": end, "scope": _label(scope), "withheld": len(withheld)},
     )
 
 
@@ -71,9 +83,18 @@ def _signed_size(call: Call) -> int:
     return 0 if latest is None else parse_checkpoint(latest).size
 
 
+def _scope(call: Call) -> TenantScope:
+    return scope_of(call.services.authorizer, call.principal)
+
+
+def _label(scope: TenantScope) -> str:
+    return "*" if scope.tenant is None else scope.tenant
+
+
 def _may_see(call: Call, index: int) -> bool:
+    """Auditors: their scope; a consumer (receipts only): its own tenant's entries."""
     if call.services.authorizer.allowed(call.principal, "audit", "read"):
-        return True
+        return _scope(call).sees_leaf(call.services.audit_log.entries(index, index + 1)[0])
     return bool(call.services.audit_log.entry_tenant(index) == call.principal.tenant)
 
 
@@ -87,7 +108,7 @@ async def _inclusion(call: Call) -> Reply:
             "latest signed checkpoint's size: fetch /v1/audit/checkpoint, which signs one, then pass its size)"
         )
     if not _may_see(call, index):
-        raise Forbidden("a consumer may fetch proofs only for its own tenant's entries")
+        raise Forbidden("proofs are served only for entries of the caller's own tenant")
     leaf = log.entries(index, index + 1)[0]
     proof = log.inclusion_proof(index, tree_size)
     return Reply(
@@ -110,6 +131,26 @@ async def _consistency(call: Call) -> Reply:
     )
 
 
+async def _policy_text(call: Call) -> Reply:
+    version = str(call.request.path_params["version"])
+    try:
+        parse_version(version)
+    except ValueError as exc:
+        raise BadRequest(str(exc), param="version") from None
+    if _scope(call).tenant is not None:  # the text names every tenant's settings
+        raise Forbidden("archived policy texts cover every tenant: a platform-auditor key reads them")
+    versions = call.services.policy_versions
+    if versions is None:
+        raise NotFound(f"policy version {version} is not in the archive")
+    try:
+        text = versions.archive.get(version)
+    except NotArchived as exc:
+        raise NotFound(str(exc)) from None
+    except ArchiveTampered as exc:
+        raise Unavailable(str(exc)) from None
+    return Reply(text, media_type="text/plain; charset=utf-8", audit={"what": "policy_text", "version": version})
+
+
 @get("/v1/audit/checkpoint", summary="The latest signed checkpoint (signed note, text/plain)")
 async def checkpoint(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await governed(request, services, RECEIPTS, _checkpoint)
@@ -128,3 +169,8 @@ async def inclusion(request: Request[Any, Any, Any], services: Services) -> Resp
 @get("/v1/audit/proofs/consistency", summary="Consistency proof between two tree sizes")
 async def consistency(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await governed(request, services, RECEIPTS, _consistency)
+
+
+@get("/v1/audit/policies/{version:str}", summary="The archived text of a policy version (platform auditors)")
+async def policy_text(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await governed(request, services, AUDITOR, _policy_text)

@@ -1,7 +1,8 @@
 """The auditor console at ``/console``: thin handlers over ``gateway.http.console``.
 
 Every page but the sign-in form goes through ``console_guarded`` (session, Casbin ``console read``, audit
-``audit.read``). The report is built from the checkpointed log and verified with the audit public key.
+``audit.read``). The report is built from the checkpointed log and verified with the audit public key. A
+tenant's auditor sees its tenant's rows, entries and report only (``gateway.http.audit_scope``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 
+from audit.report_csv import render_csv
+from audit.report_frameworks import FRAMEWORKS
 from audit.report_html import render_html
-from gateway.errors import NotFound
+from audit.report_scope import ReportScope, TenantScope
+from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.http.audit_scope import scope_of
 from gateway.http.console import evidence, pages, query
 from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded, security_headers, sessions_of
 from gateway.http.console.projection_view import collections_view, projection_view
@@ -23,18 +28,20 @@ from gateway.service import Services
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
-def _before(call: ConsoleCall) -> int | None:
-    raw = call.request.query_params.get("before")
-    return int(raw) if raw is not None and raw.isdigit() else None
+def _scope(call: ConsoleCall) -> TenantScope:
+    return scope_of(call.services.authorizer, call.session.principal)
 
 
 async def _entries(call: ConsoleCall) -> View:
-    filters = query.parse_filters(call.request.query_params)
-    before = _before(call)
-    page = await asyncio.to_thread(query.find_page, call.services.audit_log, filters, before)
-    html = pages.entries_page(page, filters, call.session.principal, call.session.csrf)
-    return View(html, audit={"what": "console.entries", "returned": len(page.rows), "before": before,
-                             "filters": filters.as_audit() or None})
+    params = call.request.query_params
+    filters = query.parse_filters(params)
+    before = query.parse_before(params.get("before"))
+    scope = _scope(call)
+    page = await asyncio.to_thread(query.find_page, call.services.audit_log, filters, before, scope=scope)
+    html = pages.entries_page(page, filters, call.session.principal, call.session.csrf, scope.label)
+    cursor = None if before is None else min(before, page.tree_size)
+    return View(html, audit={"what": "console.entries", "returned": len(page.rows), "before": cursor,
+                             "filters": filters.as_audit() or None, "scope": scope.tenant or "*"})
 
 
 async def _entry(call: ConsoleCall) -> View:
@@ -44,6 +51,8 @@ async def _entry(call: ConsoleCall) -> View:
     ev = await asyncio.to_thread(evidence.inclusion, log, index, signed)
     if ev is None:
         raise NotFound(f"no entry #{index} in the signed tree of {signed.checkpoint.size} entries")
+    if not _scope(call).sees_leaf(ev.leaf):
+        raise Forbidden(f"entry #{index} belongs to another tenant; your key reads its own tenant's entries")
     html = pages.entry_page(ev, query.parse_entry(ev.leaf), call.session.principal, call.session.csrf)
     return View(html, audit={"what": "console.inclusion_proof", "index": index, "tree_size": signed.checkpoint.size,
                              "verified": ev.verified})
@@ -56,18 +65,47 @@ async def _checkpoint(call: ConsoleCall) -> View:
     return View(html, audit={"what": "console.checkpoint", "tree_size": signed.checkpoint.size})
 
 
+REPORT_PARAMS = frozenset({"tenant", "since", "until", "framework"})
+REPORT_MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+def _report_scope(call: ConsoleCall) -> tuple[ReportScope, str]:
+    """The report's scope and framework from the query; a tenant auditor's scope is its own tenant, always."""
+    params = call.request.query_params
+    unknown = sorted(set(params) - REPORT_PARAMS)
+    if unknown:
+        raise BadRequest(f"unknown report option '{unknown[0][:40]}'; known: {', '.join(sorted(REPORT_PARAMS))}",
+                         param=unknown[0][:40])
+    framework = params.get("framework") or "nist-ai-rmf"
+    if framework not in FRAMEWORKS:
+        raise BadRequest(f"'framework' must be one of {', '.join(sorted(FRAMEWORKS))}", param="framework")
+    own = _scope(call).tenant
+    tenant = params.get("tenant") or own
+    if own is not None and tenant != own:
+        raise Forbidden("your key reports on its own tenant only")
+    try:
+        return ReportScope.parse(tenant, params.get("since") or None, params.get("until") or None), framework
+    except ValueError as exc:
+        raise BadRequest(str(exc).replace("--", ""), param="since") from None
+
+
 def _report_view(fmt: str) -> Any:
     async def build(call: ConsoleCall) -> View:
-        report = await asyncio.to_thread(evidence.report, call.services.audit_log, call.services.keys.audit_public_key)
+        scope, framework = _report_scope(call)
+        report = await asyncio.to_thread(evidence.report, call.services.audit_log,
+                                         call.services.keys.audit_public_key, scope, framework)
         if fmt == "json":
-            body, media = json.dumps(report, indent=2, sort_keys=True) + "\n", "application/json"
+            body = json.dumps(report, indent=2, sort_keys=True) + "\n"
+        elif fmt == "csv":
+            body = render_csv(report)
         else:
-            body, media = render_html(report), "text/html; charset=utf-8"
+            body = render_html(report)
         headers = {**security_headers(REPORT_CSP),
-                   "Content-Disposition": f'attachment; filename="nist-ai-rmf-report.{fmt}"'}
-        return View(body, media_type=media, headers=headers,
+                   "Content-Disposition": f'attachment; filename="{framework}-report.{fmt}"'}
+        return View(body, media_type=REPORT_MEDIA[fmt], headers=headers,
                     audit={"what": f"console.report.{fmt}", "entries": report["summary"]["entries"],
-                           "verification": report["verification"]["status"]})
+                           "verification": report["verification"]["status"], "framework": framework,
+                           "scope": scope.tenant or "*"})
 
     return build
 
@@ -115,6 +153,11 @@ async def report_json(request: Request[Any, Any, Any], services: Services) -> Re
     return await console_guarded(request, services, _report_view("json"))
 
 
+@get("/report.csv", summary="Evidence cards (CSV)", include_in_schema=False)
+async def report_csv(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await console_guarded(request, services, _report_view("csv"))
+
+
 @get("/collections", summary="The tenant's collections", include_in_schema=False)
 async def collections(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await console_guarded(request, services, collections_view)
@@ -131,6 +174,6 @@ async def projection(request: Request[Any, Any, Any], services: Services) -> Res
 
 router = Router(
     path=pages.BASE,
-    route_handlers=[home, signin, signout, entries, entry, checkpoint, report_html, report_json, collections,
-                    projection],
+    route_handlers=[home, signin, signout, entries, entry, checkpoint, report_html, report_json, report_csv,
+                    collections, projection],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -42,19 +44,82 @@ def test_when_reporting_as_json_then_evidence_is_drawn_from_the_log(
     assert _report(export, public_key_file, out, "--format", "json") == 0
     report = json.loads(out.read_text())
     assert report["verification"]["status"] == "verified"
-    assert report["verification"]["size"] == 29
-    assert report["by_decision"] == {"allow": 16, "block": 6, "deny": 7}
+    assert report["verification"]["size"] == 30
+    assert report["by_decision"] == {"allow": 13, "block": 6, "deny": 7}  # requests only: apikey.create is not one
     assert report["pii"] == {"US_SSN": {"block": 6}}
     assert report["noise"]["sigma_max"] == 0.05
-    assert report["privacy"]["epsilon_spent_max_by_tenant"]["tenant-1"] == pytest.approx(2.3)
-    assert [r["key_version"] for r in report["keys"]["rotations"]] == [2]
+    assert report["noise"]["requests_with_noise"] == 12  # the 12 allowed; blocked and denied released nothing
+    spend = report["privacy"]["by_tenant_scope"]["tenant-1/embeddings"]
+    assert spend["epsilon_radius"] == pytest.approx(2.3) and spend["epsilon_worst_case"] == pytest.approx(230.0)
+    assert report["denial_codes"]["unauthenticated"] == 1
+    assert [r["kek_version"] for r in report["keys"]["rotations"]] == [2]
+    assert report["keys"]["rotations"][0]["actor"] == {"user": "ops", "host": "h1"}
     assert report["keys"]["shreds"][0]["tenant"] == "tenant-9"
     assert report["models"][0]["value"]["fingerprint"] == "53aa5117"
     assert report["unmapped_events"] == {"custom.unmapped": 1}
-    assert [s["id"] for s in report["subcategories"]] == list(SUBCATEGORIES)
-    measure_210 = next(s for s in report["subcategories"] if s["id"] == "MEASURE 2.10")
+    assert [s["id"] for s in report["controls"]] == list(SUBCATEGORIES)
+    measure_210 = next(s for s in report["controls"] if s["id"] == "MEASURE 2.10")
     assert measure_210["events"] == {"embeddings.create": 24, "tenant.shred": 1}
+    assert measure_210["highlights"]["privacy"]["by_tenant_scope"]
     assert {r["risk"] for r in report["genai_risks"]} == {"Data Privacy", "Information Security"}
+
+
+def test_when_a_report_is_made_then_its_summary_names_scope_time_tool_inputs_and_every_control(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path
+) -> None:
+    out = tmp_path / "report.json"
+    assert _report(export, public_key_file, out, "--format", "json") == 0
+    s = json.loads(out.read_text())["summary"]
+    log, cp = export
+    assert s["scope"] == {"tenant": "*", "since": None, "until": None} and s["verification"] == "verified"
+    assert s["inputs"]["log_sha256"] == hashlib.sha256(log.read_bytes()).hexdigest()
+    assert s["inputs"]["checkpoint_sha256"] == hashlib.sha256(cp.read_bytes()).hexdigest()
+    assert s["tool"]["name"] == "gateway-audit" and s["tool"]["version"] and s["generated_at"].endswith("Z")
+    evidence = {c["id"]: c["evidence"] for c in s["controls"]}
+    assert evidence["MEASURE 2.10"] == 25 and evidence["MEASURE 2.1"] == "none"
+    assert len(s["controls"]) + len(s["not_covered"]) == 72 and "GOVERN 1.1" in s["not_covered"]
+
+
+def test_when_scoped_by_tenant_and_time_then_every_section_counts_that_scope_only(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path
+) -> None:
+    out = tmp_path / "report.json"
+    assert _report(export, public_key_file, out, "--format", "json", "--tenant", "tenant-1") == 0
+    report = json.loads(out.read_text())
+    assert report["summary"]["by_event"] == {"embeddings.create": 12, "gateway.start": 1, "key.rotate": 1}
+    assert set(report["privacy"]["by_tenant_scope"]) == {"tenant-1/embeddings"}
+    assert {c["request_id"] for c in report["evidence_cards"]} == {f"req-{i}" for i in range(1, 24, 2)}
+    assert _report(export, public_key_file, out, "--format", "json", "--since", "2025-01-02",
+                   "--until", "2025-01-02T12:00:07Z") == 0
+    report = json.loads(out.read_text())
+    times = sorted(c["time"] for c in report["evidence_cards"])
+    assert times and times[0] >= "2025-01-02" and times[-1] <= "2025-01-02T12:00:07Z"
+    assert "2025-01-02T12:00:07Z" in times and len(times) == 4  # the bound is inclusive to the second
+    assert report["summary"]["scope"]["since"] == "2025-01-02T00:00:00Z"
+
+
+def test_when_reporting_as_csv_then_one_row_per_request_with_its_leaf(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path
+) -> None:
+    out = tmp_path / "report.csv"
+    assert _report(export, public_key_file, out, "--format", "csv") == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert len(rows) == 26 and {r["request_id"] for r in rows} >= {"req-0", "req-auth"}
+    first = next(r for r in rows if r["request_id"] == "req-0")
+    assert first["decision"] == "allow" and len(first["leaf_hash"]) == 64 and first["index"] == "0"
+
+
+@pytest.mark.parametrize(("framework", "control"), [("eu-ai-act", "Art. 12(1)"), ("iso-42001", "A.6.2.8")])
+def test_when_another_framework_is_asked_then_its_controls_carry_the_evidence(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path, framework: str, control: str
+) -> None:
+    out = tmp_path / "report.json"
+    assert _report(export, public_key_file, out, "--format", "json", "--framework", framework) == 0
+    report = json.loads(out.read_text())
+    row = next(c for c in report["summary"]["controls"] if c["id"] == control)
+    assert row["evidence"] == 29 and report["summary"]["not_covered"]
+    assert _report(export, public_key_file, tmp_path / "r.html", "--framework", framework) == 0
+    assert control in (tmp_path / "r.html").read_text()
 
 
 def test_when_reporting_as_html_then_page_is_self_contained_with_charts(
@@ -69,6 +134,8 @@ def test_when_reporting_as_html_then_page_is_self_contained_with_charts(
     assert "<script" not in page
     for sid in SUBCATEGORIES:
         assert f"<h3>{sid}:" in page
+    assert "Not covered by this gateway" in page and "Policy-change timeline" in page and "Evidence cards" in page
+    assert "<code>{" not in page  # nested values are tables, not raw JSON
 
 
 def test_when_log_does_not_verify_then_report_says_so_and_exits_nonzero(
@@ -79,7 +146,12 @@ def test_when_log_does_not_verify_then_report_says_so_and_exits_nonzero(
     log.write_bytes(b"".join(lines[:-1]))
     out = tmp_path / "report.html"
     assert _report(export, public_key_file, out) == 1
-    assert "NOT VERIFIED" in out.read_text()
+    page = out.read_text()
+    assert "NOT VERIFIED" in page and "<svg" not in page and "Evidence cards" not in page
+    assert "US_SSN" not in page and "Requests by decision" not in page  # only the failure, no evidence
+    assert _report(export, public_key_file, tmp_path / "r.json", "--format", "json") == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert "pii" not in report and "evidence_cards" not in report and report["verification"]["status"] == "failed"
 
 
 def test_when_entry_text_holds_markup_then_html_escapes_it(

@@ -138,7 +138,8 @@ def test_when_an_entry_is_opened_then_its_inclusion_proof_is_verified_server_sid
 
 def test_when_entries_hold_markup_then_it_is_escaped_everywhere(app: App) -> None:
     evil = "<script>alert(1)</script>"
-    index = app.services.auditor.record_sync("audit.read", "allow", subject=evil, route=evil, note=evil)
+    index = app.services.auditor.record_sync("audit.read", "allow", tenant="acme", subject=evil, route=evil,
+                                             note=evil)
     auditor(app)
     for text in (app.client.get("/console/entries").text, app.client.get(f"/console/entries/{index}").text):
         assert evil not in text and "&lt;script&gt;" in text
@@ -187,3 +188,34 @@ def test_when_the_session_expires_then_sign_in_is_asked_again(app: App) -> None:
     assert app.client.get("/console/entries").status_code == 200
     now[0] += 61
     assert app.client.get("/console/entries").status_code == 401
+
+
+def test_when_before_is_27_digits_or_a_superscript_then_400_audited_as_invalid_not_503(app: App) -> None:
+    auditor(app)
+    for raw in ("1" * 27, "\u00b2"):
+        r = app.client.get("/console/entries", params={"before": raw})
+        assert r.status_code == 400 and "before" in r.text, raw
+        assert entry(app, r)["event"] == "request.invalid"
+
+
+def test_when_an_unknown_filter_is_given_then_400_not_silently_ignored(app: App) -> None:
+    auditor(app)
+    r = app.client.get("/console/entries", params={"subjct": "ann"})
+    assert r.status_code == 400 and "subjct" in r.text
+    assert entry(app, r)["event"] == "request.invalid"
+
+
+def test_when_report_options_are_given_then_scope_framework_and_csv_follow_them(app: App) -> None:
+    auditor(app)
+    r = app.client.get("/console/report.json", params={"framework": "iso-42001", "since": "2000-01-01"})
+    assert r.status_code == 200
+    report = r.json()
+    assert report["framework_key"] == "iso-42001" and report["scope"]["tenant"] == "acme"
+    assert report["scope"]["since"] == "2000-01-01T00:00:00Z"
+    csv_page = app.client.get("/console/report.csv")
+    assert csv_page.status_code == 200 and csv_page.text.startswith("request_id,index,leaf_hash")
+    assert app.client.get("/console/report.json", params={"tenant": "globex"}).status_code == 403
+    for bad in ({"framework": "sox"}, {"since": "soon"}, {"colour": "red"}):
+        refused = app.client.get("/console/report.json", params=bad)
+        assert refused.status_code == 400, bad
+        assert entry(app, refused)["event"] == "request.invalid"

@@ -13,7 +13,7 @@ from audit.keys import generate_private_key
 from audit.merkle import inclusion_proof, leaf_hash, list_subtree, root_from_leaf_hashes
 from gateway.errors import BadRequest, Unavailable
 from gateway.http.console.evidence import inclusion, latest_checkpoint
-from gateway.http.console.query import Filters, find_page, parse_filters
+from gateway.http.console.query import Filters, find_page, parse_before, parse_filters
 
 
 def leaf(i: int, event: str = "embeddings.create", decision: str = "allow", tenant: str = "acme") -> bytes:
@@ -97,3 +97,41 @@ def test_when_the_checkpoint_is_signed_by_another_key_then_the_console_refuses_t
     log = FakeLog([leaf(0)])
     with pytest.raises(Unavailable, match="does NOT verify"):
         latest_checkpoint(log, generate_private_key().public_key())
+
+
+def test_when_until_names_a_second_then_entries_within_that_second_match() -> None:
+    leaves = [canonical_json({"v": 1, "time": "2025-01-01T00:01:05.750000Z", "event": "embeddings.create",
+                              "decision": "allow", "tenant": "acme"})]
+    assert [r.index for r in find_page(FakeLog(leaves), parse_filters({"until": "2025-01-01T00:01:05"})).rows] == [0]
+    assert find_page(FakeLog(leaves), parse_filters({"until": "2025-01-01T00:01:04"})).rows == []
+    # a bound given to the minute covers the whole minute (the old form cut "To 00:01" at 00:01:00)
+    assert [r.index for r in find_page(FakeLog(leaves), parse_filters({"until": "2025-01-01T00:01"})).rows] == [0]
+
+
+def test_when_subject_request_id_and_key_id_filter_then_each_must_hold() -> None:
+    def entry(i: int, **fields: str) -> bytes:
+        return canonical_json({"v": 1, "time": "2025-01-01T00:00:00Z", "event": "embeddings.create",
+                               "decision": "allow", "tenant": "acme", "n": i, **fields})
+
+    log = FakeLog([entry(0, subject="ann", request_id="r0", key_id="k0"), entry(1, subject="bob", request_id="r1",
+                                                                                key_id="k1")])
+    for name, value, want in (("subject", "bob", [1]), ("request_id", "r0", [0]), ("key_id", "k1", [1])):
+        assert [r.index for r in find_page(log, parse_filters({name: value})).rows] == want, name
+
+
+def test_when_audit_reads_are_excluded_then_the_auditors_own_views_do_not_fill_the_page() -> None:
+    log = FakeLog([leaf(0), leaf(1, event="audit.read"), leaf(2, event="audit.read")])
+    assert [r.index for r in find_page(log, parse_filters({"exclude_event": "audit.read"})).rows] == [0]
+
+
+@pytest.mark.parametrize("params", [{"subjct": "ann"}, {"tenant": "acme", "x": "1"}, {"event": "no.such.event"},
+                                    {"since": "2025-01-02T00:00", "until": "2025-01-01T00:00"}])
+def test_when_a_filter_name_or_value_is_unknown_then_bad_request(params: dict[str, str]) -> None:
+    with pytest.raises(BadRequest):
+        parse_filters(params)
+
+
+@pytest.mark.parametrize("raw", ["1" * 27, "\u00b2", "-1", "1.0", " 5", "\u0661"])
+def test_when_the_cursor_is_not_a_short_ascii_number_then_bad_request(raw: str) -> None:
+    with pytest.raises(BadRequest):
+        parse_before(raw)
