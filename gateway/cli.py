@@ -47,15 +47,15 @@ def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     from gateway.auditing import Auditor, open_audit_log
     from gateway.crypto.keyfiles import load_keys
 
+    keys = load_keys(settings.keys_dir)
     if settings.uses_postgres:
         from gateway.pg.backends import open_pg_audit_log
 
-        pg_log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
-        return pg_log, Auditor(pg_log)
-    keys = load_keys(settings.keys_dir)
+        pg_log = open_pg_audit_log(settings, keys)
+        return pg_log, Auditor(pg_log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open_audit_log(settings, keys)
-    return log, Auditor(log)
+    return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
 
 
 def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:

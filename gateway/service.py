@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.auditing import Auditor, AuditSink, open_audit_log
+from gateway.auditing import Auditor, AuditSink, UnauthenticatedFlood, open_audit_log
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.sqlite_repo import SQLiteApiKeyRepository
@@ -230,7 +230,10 @@ def build_services(
         embedder.spec, detect_batcher, embed_batcher, cached_secrets(keys), settings.max_text_chars, transform,
         ledger, ledger_batcher,
     )
-    auditor = Auditor(TimedSink(audit_log, metrics))
+    auditor = Auditor(
+        TimedSink(audit_log, metrics), cached_secrets(keys), max_entry_bytes=settings.audit_max_entry_bytes,
+        flood=UnauthenticatedFlood(settings.audit_unauthenticated_burst, settings.audit_unauthenticated_window_s),
+    )
 
     def integrity_failure(failure: IntegrityFailure) -> None:
         # Never blocks the read that found it; the entry is durable within one group commit.
