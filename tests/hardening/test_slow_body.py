@@ -6,6 +6,7 @@ slower than the limit allows, while the same key, limited to one request in flig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -58,10 +59,8 @@ def _dribble(port: int, key: str, out: dict[str, Any]) -> None:
                 conn.send(bytes([byte]))
             except OSError:  # the server answered and closed
                 break
-            try:
+            with contextlib.suppress(BlockingIOError):  # nothing to read yet
                 answer += conn.recv(65536)
-            except BlockingIOError:
-                pass
             if b"\r\n\r\n" in answer:
                 break
             time.sleep(0.1)
