@@ -7,6 +7,7 @@ Each planted string is looked for in the raw bytes of ``audit.db`` (WAL included
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,22 @@ def test_when_200_unauthenticated_requests_arrive_then_the_log_grows_by_a_few_ki
     assert aggregates and sum(a["count"] for a in aggregates) + added - len(aggregates) == 200
     routes = {row["route"] for a in aggregates for row in a["counts"]}
     assert routes <= {"GET /v1/collections", "GET /v1/collections/{name}"}
+
+
+def test_when_a_flood_window_ends_then_its_aggregate_entry_is_written_without_a_flush(tmp_path: Path) -> None:
+    app, gw = build_gateway(tmp_path, audit_unauthenticated_burst=2, audit_unauthenticated_window_s=0.3)
+    with TestClient(app) as client:
+        before = gw.services.audit_log.size()
+        answers = [client.get("/v1/collections") for _ in range(10)]
+        assert all(r.status_code == 401 for r in answers)
+        assert [r.headers.get("X-Gateway-Audit") for r in answers[2:]] == ["aggregated"] * 8
+        assert "X-Gateway-Audit-Index" in answers[0].headers and "X-Gateway-Audit-Index" not in answers[2].headers
+        deadline = time.monotonic() + 10
+        while gw.services.audit_log.size() < before + 3 and time.monotonic() < deadline:
+            client.get("/healthz")  # the timer runs on the app's event loop
+            time.sleep(0.1)
+        added = [json.loads(e) for e in gw.services.audit_log.entries(before, gw.services.audit_log.size())]
+    aggregate = [e for e in added if e["event"] == "auth.failure.aggregate"]
+    assert len(aggregate) == 1 and aggregate[0]["count"] == 8
+    assert aggregate[0]["counts"] == [{"event": "auth.failure", "route": "GET /v1/collections",
+                                       "code": "invalid_api_key", "count": 8}]
