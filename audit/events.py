@@ -75,6 +75,12 @@ _EVENTS = (
         ("MEASURE 2.7", "MANAGE 4.3"),
         _IS,
     ),
+    EventType(
+        "auth.failure.aggregate",
+        "Unauthenticated failures past the per-window burst, counted per route template and reason",
+        ("MEASURE 2.7", "MANAGE 4.3"),
+        _IS,
+    ),
     EventType("authz.denied", "Casbin denied an authenticated caller the action", ("GOVERN 1.4", "MEASURE 2.7"), _IS),
     EventType("request.invalid", "A request was rejected as malformed or over a limit", ("MEASURE 2.4",)),
     EventType(

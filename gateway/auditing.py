@@ -2,18 +2,35 @@
 
 Every decision, denials included, goes through ``Auditor.record`` before the response is sent; if the entry
 cannot be written the request fails closed with ``Unavailable``.
+
+An entry holds no attacker-chosen text (``docs/audit.md``, "What an entry may contain"):
+- the route is the matched template (``GET /v1/collections/{name}``), never the raw path;
+- a caller-chosen identifier (``collection``, ``document_id``) is written only as a keyed digest
+  (``collection_digest``, ``document_digest``: HMAC-SHA256 under the tenant's input-digest secret, 32 hex);
+- a string longer than ``MAX_STRING`` is withheld, and no entry exceeds ``max_entry_bytes`` of canonical JSON:
+  the largest lists are cut, with their full lengths under ``truncated`` and a SHA-256 of the cut lists;
+- past ``burst`` unauthenticated failures per window, they are counted per (route template, code) in one
+  ``auth.failure.aggregate`` entry per window instead of one entry each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
+import hmac
 import logging
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import msgspec
+
+from audit.canonical import canonical_json
 from audit.checkpoint import CheckpointSigner
 from audit.sqlite_log import SQLiteAuditLog
 from gateway.crypto.keyfiles import KeyMaterial
@@ -24,6 +41,15 @@ from gateway.witnessing.published import guard_log
 log = logging.getLogger(__name__)
 
 AUDIT_KEY_NAME = "gateway-audit"
+# Caller-chosen identifiers and the field their keyed digest is written under.
+DIGESTED = {"collection": "collection_digest", "document_id": "document_digest"}
+MAX_STRING = 512  # longer strings are withheld: no legitimate field (digests, versions, names) comes near it
+AGGREGATE_EVENT = "auth.failure.aggregate"
+# Never cut to fit: the decision and who, what, when.
+_CORE = frozenset({"v", "time", "event", "decision", "request_id", "route", "tenant", "subject", "key_id", "role",
+                   "status", "code", "count", "truncated", "truncated_digest"})
+
+SecretFor = Callable[[str, str], bytes]
 
 
 class AuditSink(Protocol):
@@ -33,12 +59,12 @@ class AuditSink(Protocol):
 @dataclass
 class RequestContext:
     request_id: str
-    route: str
+    route: str  # "METHOD /template/{param}": never the raw path
     tenant: str | None = None
     subject: str | None = None
     key_id: str | None = None
     role: str | None = None
-    audit_index: int | None = None
+    audit_index: int | None = None  # None once recorded: counted in an aggregate entry
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -46,19 +72,125 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _clean(value: Any) -> Any:
-    """Drop None values (entries stay small) and turn tuples into lists for canonical JSON."""
+def route_of(method: str, scope: Mapping[str, Any]) -> str:
+    """The audited route: the method and the matched template (a raw path is whatever the caller sent)."""
+    return f"{method} {scope.get('path_template') or 'unmatched'}"
+
+
+def _clean(value: Any, withheld: list[str], path: str = "") -> Any:
+    """Drop None values (entries stay small), turn tuples into lists, withhold over-long strings."""
     if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items() if v is not None}
+        return {str(k): _clean(v, withheld, f"{path}.{k}" if path else str(k))
+                for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [_clean(v, withheld, path) for v in value]
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        withheld.append(path)
+        return f"<withheld: {len(value)} characters>"
     return value
 
 
+def _size(entry: Mapping[str, Any], cap: int) -> int:
+    """Canonical size; msgspec's length is within a few bytes of it and 30x cheaper, so most entries skip it."""
+    quick = len(msgspec.json.encode(entry))
+    return quick if quick < cap * 0.9 else len(canonical_json(entry))
+
+
+def fit(entry: dict[str, Any], cap: int) -> dict[str, Any]:
+    """``entry`` within ``cap`` bytes: halve its largest lists (then drop its largest other fields) until it fits,
+    saying under ``truncated`` what was cut and committing to the cut values with ``truncated_digest``."""
+    if _size(entry, cap) <= cap:
+        return entry
+    out, cut = dict(entry), dict(entry.get("truncated", {}))
+    original: dict[str, Any] = {}
+    while _size(out, cap) > cap:
+        lists = [k for k, v in out.items() if isinstance(v, list) and v and k not in _CORE]
+        others = [k for k in out if k not in _CORE and not isinstance(out[k], list)]
+        if lists:
+            name = max(lists, key=lambda k: len(msgspec.json.encode(out[k])))
+            original.setdefault(name, entry[name])
+            cut[name] = len(entry[name])
+            out[name] = out[name][: len(out[name]) // 2]
+        elif others:
+            name = max(others, key=lambda k: len(msgspec.json.encode(out[k])))
+            original.setdefault(name, entry[name])
+            cut[name] = "withheld"
+            del out[name]
+        else:  # only the core is left: it is small by construction
+            break
+        out["truncated"] = cut
+        out["truncated_digest"] = hashlib.sha256(canonical_json(original)).hexdigest()
+    return out
+
+
+class UnauthenticatedFlood:
+    """Per window, the first ``burst`` unauthenticated failures are entries of their own; later ones are counted
+    per (event, route template, code) and written as one aggregate entry when the window ends."""
+
+    def __init__(self, burst: int, window_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.burst, self.window_s, self._now = burst, window_s, monotonic
+        self._lock = threading.Lock()
+        self._start: float | None = None
+        self._started_at = ""
+        self._admitted = 0
+        self._counts: Counter[tuple[str, str, str]] = Counter()
+
+    def admit(self, wall_time: str) -> bool:
+        """Whether this failure gets its own entry (else call ``count``). Opens a window at the first failure."""
+        with self._lock:
+            if self._start is None:
+                self._start, self._started_at, self._admitted = self._now(), wall_time, 0
+            self._admitted += 1
+            return self._admitted <= self.burst
+
+    def count(self, event: str, route: str, code: str) -> float:
+        """Count one failure beyond the burst; returns seconds until its window ends."""
+        with self._lock:
+            self._counts[(event, route, code)] += 1
+            start = self._start if self._start is not None else self._now()
+            return max(0.0, start + self.window_s - self._now())
+
+    def pending(self) -> float | None:
+        """Seconds until the open window ends, when failures are counted in it; else None."""
+        with self._lock:
+            if self._start is None or not self._counts:
+                return None
+            return self._start + self.window_s - self._now()
+
+    def drain(self, wall_time: str, *, force: bool = False) -> dict[str, Any] | None:
+        """The aggregate entry's fields when the window is over (or ``force``), closing the window."""
+        with self._lock:
+            if self._start is None or (not force and self._now() < self._start + self.window_s):
+                return None
+            counts, started = self._counts, self._started_at
+            self._start, self._counts = None, Counter()
+        if not counts:
+            return None
+        rows = [{"event": e, "route": r, "code": c, "count": n} for (e, r, c), n in sorted(counts.items())]
+        return {"window_start": started, "window_end": wall_time, "count": sum(counts.values()), "counts": rows}
+
+
 class Auditor:
-    def __init__(self, sink: AuditSink, clock: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self,
+        sink: AuditSink,
+        secret_for: SecretFor,
+        clock: Callable[[], str] = utc_now,
+        *,
+        max_entry_bytes: int = 16 * 1024,
+        flood: UnauthenticatedFlood | None = None,
+    ) -> None:
         self._sink = sink
+        self._secret_for = secret_for
         self._clock = clock
+        self._cap = max_entry_bytes
+        self._flood = flood
+        self._flush_scheduled = False
+
+    def digest(self, tenant: str | None, value: str) -> str:
+        """A caller-chosen identifier as entries hold it: the ingest entry's ``id_digest`` of the same id."""
+        key = self._secret_for(tenant or "*", "input-digest")
+        return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
     def entry(self, event: str, ctx: RequestContext | None, decision: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         base: dict[str, Any] = {"v": 1, "time": self._clock(), "event": event, "decision": decision}
@@ -68,15 +200,25 @@ class Auditor:
                 key_id=ctx.key_id, role=ctx.role,
             )
         base.update(fields)
-        cleaned: dict[str, Any] = _clean(base)
-        return cleaned
+        for name, digested in DIGESTED.items():
+            value = base.pop(name, None)
+            if isinstance(value, str):
+                base[digested] = self.digest(base.get("tenant"), value)
+        withheld: list[str] = []
+        cleaned: dict[str, Any] = _clean(base, withheld)
+        if withheld:
+            cleaned["truncated"] = dict.fromkeys(withheld, "withheld")
+        return fit(cleaned, self._cap)
 
     async def record(
         self, event: str, ctx: RequestContext | None, decision: str, **fields: Any
-    ) -> int:
-        entry = self.entry(event, ctx, decision, fields)
+    ) -> int | None:
+        """Append one entry and wait until it is durable; its index, or None for an unauthenticated failure past
+        the burst, which is counted in the window's aggregate entry instead."""
+        if self._counted(event, ctx, fields):
+            return None
         try:
-            index = await asyncio.wrap_future(self._sink.submit(entry))
+            index = await asyncio.wrap_future(self._sink.submit(self.entry(event, ctx, decision, fields)))
         except Exception as exc:
             log.error("audit append failed for event %s: %s: %s", event, type(exc).__name__, exc)
             raise Unavailable("the audit log cannot be written; the request was not carried out") from exc
@@ -87,6 +229,48 @@ class Auditor:
     def record_sync(self, event: str, decision: str, **fields: Any) -> int:
         """For the CLI and start/stop events, outside any request."""
         return self._sink.submit(self.entry(event, None, decision, fields)).result()
+
+    def flush(self) -> None:
+        """Write the pending aggregate entry now and wait for it (at shutdown, and in tests)."""
+        fields = self._flood.drain(self._clock(), force=True) if self._flood is not None else None
+        if fields is not None:
+            self._sink.submit(self.entry(AGGREGATE_EVENT, None, "deny", fields)).result()
+
+    def _counted(self, event: str, ctx: RequestContext | None, fields: Mapping[str, Any]) -> bool:
+        if self._flood is None or event != "auth.failure" or (ctx is not None and ctx.tenant is not None):
+            return False
+        self._flush_due()  # a window that ended writes its aggregate before the next one opens
+        if self._flood.admit(self._clock()):
+            return False
+        wait = self._flood.count(event, ctx.route if ctx else "-", str(fields.get("code", "-")))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(wait, self._on_timer)
+        return True
+
+    def _on_timer(self) -> None:
+        self._flush_scheduled = False
+        self._flush_due()
+        wait = self._flood.pending() if self._flood is not None else None
+        if wait is not None:  # the timer fired a little early: come back when the window has ended
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(max(wait, 0.01), self._on_timer)
+
+    def _flush_due(self) -> None:
+        fields = self._flood.drain(self._clock()) if self._flood is not None else None
+        if fields is None:
+            return
+        try:
+            future = self._sink.submit(self.entry(AGGREGATE_EVENT, None, "deny", fields))
+        except Exception as exc:
+            log.error("could not audit %s: %s", AGGREGATE_EVENT, type(exc).__name__)
+            return
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: concurrent.futures.Future[int]) -> None:
+    if future.exception() is not None:
+        log.error("could not audit %s: %s", AGGREGATE_EVENT, type(future.exception()).__name__)
 
 
 def open_audit_log(settings: Settings, keys: KeyMaterial) -> SQLiteAuditLog:

@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from gateway.auth.apikeys import ROLES
 from gateway.errors import ConfigurationError, GatewayError
@@ -59,15 +60,15 @@ def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     from gateway.auditing import Auditor, open_audit_log
     from gateway.crypto.keyfiles import load_keys
 
+    keys = load_keys(settings.keys_dir)
     if settings.uses_postgres:
         from gateway.pg.backends import open_pg_audit_log
 
-        pg_log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
-        return pg_log, Auditor(pg_log)
-    keys = load_keys(settings.keys_dir)
+        pg_log = open_pg_audit_log(settings, keys)
+        return pg_log, Auditor(pg_log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open_audit_log(settings, keys)
-    return log, Auditor(log)
+    return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
 
 
 def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -183,15 +184,51 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
         print(f"refusing: pass --confirm {args.tenant} to destroy every key of tenant {args.tenant}", file=sys.stderr)
         return 2
     log, auditor = _offline_auditor(settings)
-    _, store = _offline_store(settings)
+    envelope, store = _offline_store(settings)
     try:
+        names = [c.name for c in store.list_collections(args.tenant)]
+        _forget_drift(settings, envelope, args.tenant, names)  # before the shred, whose WAL checkpoint clears it
         forgotten = store.shred_tenant(args.tenant)
+        _rename_ledger_scopes(settings, args.tenant, names)
         auditor.record_sync("tenant.shred", "allow", actor=operator(), tenant=args.tenant, count=forgotten)
     finally:
         store.close()
         log.close()
     print(f"tenant {args.tenant} shredded: data keys destroyed, {forgotten} chunks unreadable and forgotten")
     return 0
+
+
+def _forget_drift(settings: Settings, envelope: Any, tenant: str, names: list[str]) -> None:
+    """The drift rows naming the tenant's collections (the running gateway's shred clears them too)."""
+    from gateway.db import SQLiteDatabase
+    from gateway.drift.repository import SQLiteDriftRepository
+
+    drift = SQLiteDriftRepository(SQLiteDatabase(settings.sqlite_path), envelope)
+    for name in names:
+        drift.forget(tenant, name)
+
+
+def _rename_ledger_scopes(settings: Settings, tenant: str, names: list[str]) -> None:
+    """The privacy ledger keeps the shredded tenant's spend under random scope labels, not collection names."""
+    from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
+    from gateway.service import shredded_scope
+
+    if settings.uses_postgres:
+        from gateway.pg.backends import open_pg_backends
+
+        pg = open_pg_backends(settings)
+        try:
+            for name in names:
+                pg.ledger.rename_scope(tenant, name, shredded_scope())
+        finally:
+            pg.close()
+        return
+    ledger = SQLitePrivacyLedger(settings.data_dir / "privacy.db")
+    try:
+        for name in names:
+            ledger.rename_scope(tenant, name, shredded_scope())
+    finally:
+        ledger.close()
 
 
 def _privacy_calibrate(settings: Settings, args: argparse.Namespace) -> int:

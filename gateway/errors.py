@@ -10,6 +10,7 @@
         ├── NotFound                404  unknown or foreign collection/document (existence is not leaked)
         │   └── ModelNotFound       404  unknown model name
         ├── MethodNotAllowed        405  a known route called with another method
+        ├── BodyTimeout             408  the request body did not arrive within its time limit
         ├── Conflict                409  e.g. a collection that already exists, a model version mismatch
         ├── PayloadTooLarge         413  body, batch or text over a limit
         ├── PrivacyBudgetExceeded   403  releasing more vectors would exceed the tenant's privacy budget
@@ -91,6 +92,11 @@ class ModelNotFound(NotFound):
 class MethodNotAllowed(RequestError):
     status = 405
     code = "method_not_allowed"
+
+
+class BodyTimeout(RequestError):
+    status = 408
+    code = "request_timeout"
 
 
 class Conflict(RequestError):

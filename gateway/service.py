@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from audit.policy_archive import ARCHIVE_DIR, PolicyArchive
-from gateway.auditing import Auditor, AuditSink, open_audit_log
+from gateway.auditing import Auditor, AuditSink, UnauthenticatedFlood, open_audit_log
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.sqlite_repo import SQLiteApiKeyRepository
@@ -95,6 +96,15 @@ class Services:
     def check_rate(self, principal: Principal) -> None:
         scope = self.policy.current().scope(principal.tenant)
         self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+
+    def shred_tenant(self, tenant: str) -> int:
+        """Crypto-shred ``tenant`` (the chunks forgotten); the privacy ledger keeps its spend under unlinkable
+        scope labels instead of the collection names (released vectors stay released)."""
+        names = [c.name for c in self.collections.store.list_collections(tenant)]
+        forgotten = self.collections.store.shred_tenant(tenant)
+        for name in names:
+            self.ledger.rename_scope(tenant, name, shredded_scope())
+        return forgotten
 
     def scope(self, tenant: str, collection: str | None = None) -> ScopePolicy:
         return self.policy.current().scope(tenant, collection)
@@ -181,6 +191,11 @@ def _embed_fn(embedder: Embedder) -> Any:
     return run
 
 
+def shredded_scope() -> str:
+    """A privacy ledger scope label for a shredded collection: random, so it links to no name."""
+    return f"shredded-{uuid.uuid4().hex[:16]}"
+
+
 def cached_secrets(keys: KeyMaterial, max_entries: int = 4096) -> Callable[[str, str], bytes]:
     """``keys.tenant_secret`` memoized: HKDF is deterministic, and each request derived 3-4 secrets anew (about
     14 us each, measured: small, but pure waste on the hot path). Bounded; the root already lives in memory."""
@@ -249,7 +264,10 @@ def build_services(
         embedder.spec, detect_batcher, embed_batcher, cached_secrets(keys), settings.max_text_chars, transform,
         ledger, ledger_batcher,
     )
-    auditor = Auditor(TimedSink(audit_log, metrics))
+    auditor = Auditor(
+        TimedSink(audit_log, metrics), cached_secrets(keys), max_entry_bytes=settings.audit_max_entry_bytes,
+        flood=UnauthenticatedFlood(settings.audit_unauthenticated_burst, settings.audit_unauthenticated_window_s),
+    )
 
     def integrity_failure(failure: IntegrityFailure) -> None:
         # Never blocks the read that found it; the entry is durable within one group commit.

@@ -48,6 +48,7 @@ class Settings:
     workers: int = 1
     queue_max_items: int = 8192
     request_timeout_s: float = 60.0
+    request_body_timeout_s: float = 10.0
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     vector_transform: str = "default"
@@ -55,6 +56,9 @@ class Settings:
     log_level: str = "INFO"
     origin: str = "governed-embedding-gateway"
     audit_witnesses: str = ""
+    audit_max_entry_bytes: int = 16 * 1024
+    audit_unauthenticated_burst: int = 20
+    audit_unauthenticated_window_s: float = 60.0
 
     @property
     def model_batch_size(self) -> int:
@@ -137,6 +141,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         )
     if settings.vector_transform not in {"default", "identity"}:
         raise ConfigurationError("setting vector_transform: must be 'default' or 'identity'")
+    if settings.audit_max_entry_bytes < 2048 or settings.audit_unauthenticated_burst < 0:
+        raise ConfigurationError("settings audit_max_entry_bytes (at least 2048) and audit_unauthenticated_burst "
+                                 "(at least 0) are out of range")
     if settings.workers < 1:
         raise ConfigurationError("setting workers: must be at least 1")
     if settings.workers > 1 and not settings.uses_postgres:

@@ -13,6 +13,7 @@ from typing import Protocol
 from gateway.crypto.envelope import Envelope, RecordContext
 from gateway.db import SQLiteDatabase
 from gateway.drift.measure import Baseline
+from gateway.store.sqlite_rows import secure_delete
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS drift_baselines (
@@ -115,9 +116,10 @@ class SQLiteDriftRepository:
                           tuple(a for a in r[5].split(",") if a)) for r in reversed(rows)]  # fmt: skip
 
     def forget(self, tenant: str, collection: str) -> None:
-        conn = self._db()
-        conn.execute("DELETE FROM drift_baselines WHERE tenant = ? AND collection = ?", (tenant, collection))
-        conn.execute("DELETE FROM drift_windows WHERE tenant = ? AND collection = ?", (tenant, collection))
+        # Zeroed, not left in free pages: the rows name the collection, and a shred must leave no name behind.
+        with secure_delete(self._db()) as conn:
+            conn.execute("DELETE FROM drift_baselines WHERE tenant = ? AND collection = ?", (tenant, collection))
+            conn.execute("DELETE FROM drift_windows WHERE tenant = ? AND collection = ?", (tenant, collection))
 
 
 class MemoryDriftRepository:

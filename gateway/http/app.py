@@ -63,6 +63,7 @@ def create_app(services: Services) -> Litestar:
 
     def on_shutdown() -> None:
         try:
+            services.auditor.flush()  # the open window's count of unauthenticated failures
             services.auditor.record_sync("gateway.stop", "allow")
         except Exception as exc:  # still close everything: the final checkpoint matters more
             log.error("could not audit gateway.stop: %s", type(exc).__name__)

@@ -19,10 +19,11 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from gateway.auditing import RequestContext
+from gateway.auditing import RequestContext, route_of
 from gateway.auth.apikeys import Principal, key_id_of
 from gateway.errors import (
     BadRequest,
+    BodyTimeout,
     Forbidden,
     PayloadTooLarge,
     PIIBlocked,
@@ -88,12 +89,16 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-async def read_json(request: Request[Any, Any, Any], limit: int) -> Any:
+async def read_json(request: Request[Any, Any, Any], limit: int, seconds: float = 0.0) -> Any:
+    """The body as JSON, within ``limit`` bytes and ``seconds`` (0 or less: no limit of its own)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
     try:
-        raw = await request.body()
+        async with asyncio.timeout(seconds if seconds > 0 else None):
+            raw = await request.body()
+    except TimeoutError:
+        raise BodyTimeout(f"the request body did not arrive within {seconds:g} s") from None
     except HTTPException as exc:
         if exc.status_code == 413:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes") from None
@@ -119,7 +124,7 @@ def _failure_event(exc: RequestError, guard: Guard) -> tuple[str, str]:
         return guard.event, "block"
     if isinstance(exc, PrivacyBudgetExceeded):
         return "privacy.budget_exceeded", "block"
-    if exc.status in (400, 413):
+    if exc.status in (400, 408, 413):
         return "request.invalid", "deny"
     if exc.code == "rate_limited":
         return "rate.limited", "deny"
@@ -136,7 +141,7 @@ async def governed(
 ) -> Response[Any]:
     """Run ``handler`` under the guard; the outcome is counted in the metrics by route template and decision."""
     started = time.perf_counter()
-    ctx = RequestContext(request_id=uuid.uuid4().hex, route=f"{request.method} {request.scope['path']}")
+    ctx = RequestContext(request_id=uuid.uuid4().hex, route=route_of(request.method, request.scope))
     token = request_id_var.set(ctx.request_id)
     decision: list[str] = []  # filled with the audited decision
     try:
@@ -145,7 +150,7 @@ async def governed(
         request_id_var.reset(token)
     obs = services.observability
     if obs is not None:
-        template = f"{request.method} {request.scope.get('path_template', 'unknown')}"
+        template = ctx.route
         outcome = decision[-1] if decision else "error"
         obs.metrics.observe_request(template, outcome, int(response.status_code or 0), time.perf_counter() - started)
         obs.metrics.observe_pii(parse_pii_header(ctx.extra_headers.get("X-Gateway-PII", "")))
@@ -174,8 +179,8 @@ async def _governed(
         services.authorizer.require(principal, guard.obj, guard.act)
         services.check_rate(principal)
         with services.concurrency.slot(principal.key_id, services.settings.max_concurrent_per_key):
-            body = await read_json(request, services.settings.max_body_bytes) if guard.needs_body else None
-            reply = await _in_time(handler(Call(principal, ctx, body, services, request, found)),
+            # The request's time limit covers reading its body too: a slow body must not hold the slot.
+            reply = await _in_time(_read_and_handle(request, services, guard, handler, principal, ctx, found),
                                    services.settings.request_timeout_s)
     except RequestError as exc:
         if isinstance(exc, Unauthenticated):
@@ -191,11 +196,27 @@ async def _governed(
             await services.auditor.record(guard.event, ctx, reply.decision, status=reply.status, **reply.audit)
         except RequestError as exc:
             return error_response(exc, ctx.request_id, guard.openai_errors)
-    headers = {**reply.headers, **ctx.extra_headers}
+    headers = {**reply.headers, **ctx.extra_headers, **audit_headers(ctx)}
     headers["X-Request-Id"] = ctx.request_id
-    headers["X-Gateway-Audit-Index"] = str(ctx.audit_index)
     content = reply.content if isinstance(reply.content, bytes) else msgspec.json.encode(reply.content)
     return Response(content, status_code=reply.status, media_type=reply.media_type, headers=headers)
+
+
+async def _read_and_handle(
+    request: Request[Any, Any, Any], services: Services, guard: Guard, handler: Callable[[Call], Awaitable[Reply]],
+    principal: Principal, ctx: RequestContext, found: Collection | None,
+) -> Reply:
+    settings = services.settings
+    body = await read_json(request, settings.max_body_bytes, settings.request_body_timeout_s) if guard.needs_body \
+        else None
+    return await handler(Call(principal, ctx, body, services, request, found))
+
+
+def audit_headers(ctx: RequestContext) -> dict[str, str]:
+    """Where the response's audit record is: its index, or the window's aggregate entry (a flood of failures)."""
+    if ctx.audit_index is None:
+        return {"X-Gateway-Audit": "aggregated"}
+    return {"X-Gateway-Audit-Index": str(ctx.audit_index)}
 
 
 async def _in_time(work: Awaitable[Reply], seconds: float) -> Reply:
@@ -217,6 +238,5 @@ async def _deny(ctx: RequestContext, guard: Guard, exc: RequestError, services: 
         await services.auditor.record(event, ctx, decision, **fields)
     except RequestError as audit_exc:
         return error_response(audit_exc, ctx.request_id, guard.openai_errors)
-    headers = dict(ctx.extra_headers)
-    headers["X-Gateway-Audit-Index"] = str(ctx.audit_index)
+    headers = {**ctx.extra_headers, **audit_headers(ctx)}
     return error_response(exc, ctx.request_id, guard.openai_errors, headers)

@@ -74,6 +74,9 @@ class ObservedStore:
             return self.inner.search(tenant, collection, vector, k, filter)
 
     def shred_tenant(self, tenant: str) -> int:
+        if self._drift is not None:  # before the shred, whose WAL checkpoint then clears the deleted pages too
+            for c in self.inner.list_collections(tenant):
+                self._drift.forget(c)
         return self.inner.shred_tenant(tenant)
 
     def health(self) -> dict[str, Any]:

@@ -143,6 +143,12 @@ class PgPrivacyLedger(LedgerBase):
                 ]
             return [int(row[0]) if (row := cur.fetchone()) else 0 for cur in cursors]
 
+    def rename_scope(self, tenant: str, old: str, new: str) -> None:
+        with self._db.transaction() as conn:
+            for table in ("privacy_releases", "privacy_counts"):
+                conn.execute(f"UPDATE {table} SET scope = %s WHERE tenant = %s AND scope = %s",  # noqa: S608
+                             (new, tenant, old))
+
     def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
         with self._db.transaction() as conn:
             row = conn.execute(

@@ -42,6 +42,9 @@ class PrivacyLedger(Protocol):
         self, tenant: str, scope: str, sigma: float, new_releases: int, budget_epsilon: float
     ) -> bool: ...
 
+    def rename_scope(self, tenant: str, old: str, new: str) -> None:
+        """Move ``old``'s releases to ``new`` (a shred replaces collection names by digests; the spend stays)."""
+
 
 class InMemoryPrivacyLedger(LedgerBase):
     """For tests and single-process development; forgets everything on exit."""
@@ -65,6 +68,11 @@ class InMemoryPrivacyLedger(LedgerBase):
         with self._lock:
             seen = self._seen.get((tenant, scope, sigma), set())
             return sum(1 for d in digests if d in seen)
+
+    def rename_scope(self, tenant: str, old: str, new: str) -> None:
+        with self._lock:
+            for key in [k for k in self._seen if k[0] == tenant and k[1] == old]:
+                self._seen[(tenant, new, key[2])].update(self._seen.pop(key))
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         out: dict[str, dict[float, int]] = defaultdict(dict)

@@ -174,6 +174,10 @@ class LedgerBase:
         """How many of ``digests`` (distinct) are already recorded for (tenant, scope, sigma)."""
         raise NotImplementedError
 
+    def rename_scope(self, tenant: str, old: str, new: str) -> None:
+        """Move ``old``'s releases to ``new`` (a shred replaces collection names by random labels)."""
+        raise NotImplementedError
+
     def unseen(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
         """Releases that ``record`` would charge: distinct digests not yet released at ``sigma``."""
         _check_sigma(sigma)

@@ -7,6 +7,7 @@ pipeline already computes; no text is stored.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections import defaultdict
@@ -83,6 +84,24 @@ class SQLitePrivacyLedger(LedgerBase):
                 self._conn.execute("ROLLBACK")
                 raise
         return new
+
+    def rename_scope(self, tenant: str, old: str, new: str) -> None:
+        """Zeroing what it replaces (``secure_delete``, then a WAL checkpoint): the old name must not linger."""
+        with self._lock:
+            self._conn.execute("PRAGMA secure_delete = ON")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("privacy_releases", "privacy_counts"):
+                    self._conn.execute(f"UPDATE {table} SET scope = ? WHERE tenant = ? AND scope = ?",  # noqa: S608
+                                       (new, tenant, old))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._conn.execute("PRAGMA secure_delete = OFF")
+            with contextlib.suppress(sqlite3.Error):  # busy readers: zeroed at the next checkpoint anyway
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _known(self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes]) -> int:
         known = 0

@@ -180,6 +180,11 @@ def space_of(model_version: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def is_collection_name(name: object) -> bool:
+    """Whether ``name`` could name a collection (whole-string match: no trailing newline slips through)."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
 def check_collection(c: Collection) -> None:
     """Reject a malformed collection before anything is written."""
     if not c.tenant or len(c.tenant) > 128:

@@ -97,6 +97,10 @@ class StoreEngine(ABC):
         """Delete a collection, its chunks and its index; the chunk count, or None if there was none."""
 
     @abstractmethod
+    def _forget_changes(self, tenant: str) -> None:
+        """Delete every change row of ``tenant`` (after a shred: the rows name its collections)."""
+
+    @abstractmethod
     def _live_index(self, c: Collection) -> VectorIndex:
         """The collection's live index, current with at least this replica's own writes."""
 
@@ -201,7 +205,11 @@ class StoreEngine(ABC):
 
     def shred_tenant(self, tenant: str) -> int:
         self._envelope.shred(tenant)  # first: even a crash halfway leaves nothing readable
-        return sum(self._drop(tenant, c.name) or 0 for c in self.list_collections(tenant))
+        total = sum(self._drop(tenant, c.name) or 0 for c in self.list_collections(tenant))
+        # The drops' change rows name the collections; a replica that still holds one of their indexes can no
+        # longer reach it (the collection row is gone) and reloads a recreated namesake (its created_at differs).
+        self._forget_changes(tenant)
+        return total
 
     def health(self) -> dict[str, Any]:
         status: dict[str, Any] = {"backend": self.backend, "open": not self._closed, **self._usage()}

@@ -117,6 +117,10 @@ class PostgresStore(StoreEngine):
             self.sync.forget(tenant, name)
         return count
 
+    def _forget_changes(self, tenant: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM store_changes WHERE tenant = %s", (tenant,))
+
     def _live_index(self, c: Collection) -> VectorIndex:
         return self.sync.index(c)
 

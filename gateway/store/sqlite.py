@@ -128,6 +128,10 @@ class SQLiteStore(StoreEngine):
             self._indexes.drop(tenant, name)
         return count
 
+    def _forget_changes(self, tenant: str) -> None:
+        with rows.secure_delete(self._conn()) as conn, rows.transaction(conn):
+            conn.execute("DELETE FROM store_changes WHERE tenant = ?", (tenant,))
+
     def _live_index(self, c: Collection) -> VectorIndex:
         return self._indexes.get(c)
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response
 
-from gateway.auditing import RequestContext
+from gateway.auditing import RequestContext, route_of
 from gateway.auth.apikeys import Principal
 from gateway.errors import BadRequest, Forbidden, RequestError, Unauthenticated, Unavailable
 from gateway.http.console import pages
@@ -116,7 +116,7 @@ def failure_event(exc: RequestError) -> tuple[str, str]:
 
 
 def context(request: Request[Any, Any, Any], principal: Principal | None = None) -> RequestContext:
-    ctx = RequestContext(request_id=uuid.uuid4().hex, route=f"{request.method} {request.scope['path']}")
+    ctx = RequestContext(request_id=uuid.uuid4().hex, route=route_of(request.method, request.scope))
     if principal is not None:
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,

@@ -27,7 +27,7 @@ async def _shred(call: Call) -> Reply:
     if not isinstance(call.body, dict) or call.body.get("confirm") != tenant:
         raise BadRequest(f"confirm by sending {{\"confirm\": \"{tenant}\"}}: this destroys every key of the tenant",
                          param="confirm")
-    forgotten = call.services.collections.store.shred_tenant(tenant)
+    forgotten = call.services.shred_tenant(tenant)
     return Reply({"tenant": tenant, "shredded": True, "chunks_forgotten": forgotten}, audit={"count": forgotten})
 
 

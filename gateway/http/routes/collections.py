@@ -128,6 +128,8 @@ async def _ingest(call: Call) -> Reply:
     decision = "allow" if all(o.status == "stored" for o in outcomes) else "block"
     # The write's audit entry comes first, so every stored chunk's provenance names the entry that recorded it.
     index = await services.auditor.record("document.ingest", call.ctx, decision, status=200, **audit)
+    if index is None:  # only unauthenticated failures are aggregated; this caller is authenticated
+        raise RuntimeError("the ingest entry was not written")
     await asyncio.to_thread(services.collections.store_chunks, tenant, name, outcomes, chunks, index)
     call.ctx.extra_headers["X-Gateway-PII"] = pii_header(summary)
     return Reply({"collection": name, "results": [_outcome_json(o) for o in outcomes]}, audited=True)
@@ -174,7 +176,7 @@ async def _read_doc(call: Call) -> Reply:
                                      _doc_id(call))
     return Reply({"collection": _name(call), "document_id": _doc_id(call),
                   "chunks": [provenance_json(c) for c in chunks]},
-                 audit={"collection": _name(call), "count": len(chunks)})
+                 audit={"collection": _name(call), "document_id": _doc_id(call), "count": len(chunks)})
 
 
 async def _drop_doc(call: Call) -> Reply:
@@ -185,7 +187,7 @@ async def _drop_doc(call: Call) -> Reply:
 
         raise NotFound(f"no document {_doc_id(call)!r} in collection {_name(call)!r}")
     return Reply({"deleted": _doc_id(call), "chunks_removed": removed},
-                 audit={"collection": _name(call), "count": removed})
+                 audit={"collection": _name(call), "document_id": _doc_id(call), "count": removed})
 
 
 @post("/v1/collections", status_code=201, summary="Create a collection bound to a model's embedding space")

@@ -18,6 +18,7 @@ from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.pii.decide import Decision, ExplainedFinding, decide, explain
 from gateway.policyfile import GatewayPolicy, ScopePolicy
 from gateway.service import Services
+from gateway.store.base import is_collection_name
 
 GUARD = Guard(event="pii.analyze", obj="pii", act="analyze", needs_body=True)
 _ALLOWED_KEYS = frozenset({"text", "texts", "collection"})
@@ -57,8 +58,10 @@ def parse_request(body: Any, max_inputs: int, max_chars: int) -> AnalyzeRequest:
         if len(text) > max_chars:
             raise PayloadTooLarge(f"{param}[{i}] has {len(text)} characters; the limit is {max_chars}", param=param)
     collection = body.get("collection")
-    if collection is not None and (not isinstance(collection, str) or not collection):
-        raise BadRequest("'collection' must be a non-empty string", param="collection")
+    # Checked like a collection's name at creation: it names a policy scope, and its digest goes in the entry.
+    if collection is not None and not is_collection_name(collection):
+        raise BadRequest("'collection' must be a collection name: 1-128 of letters, digits, '_', '.', '-'",
+                         param="collection")
     return AnalyzeRequest(texts, collection)
 
 

@@ -13,6 +13,7 @@ GATEWAY_EVENTS = [
     "gateway.stop",
     "policy.reload",
     "auth.failure",
+    "auth.failure.aggregate",
     "authz.denied",
     "request.invalid",
     "embeddings.create",

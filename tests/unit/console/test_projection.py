@@ -186,8 +186,8 @@ def test_when_an_auditor_or_admin_opens_a_projection_then_one_point_per_chunk_an
     assert svg.count("<circle") == 12 and "about topic" not in r.text
     assert r.text.count("points)</li>") == 3
     e = _entry(app, r)
-    assert (e["event"], e["decision"], e["what"], e["collection"], e["points"]) == (
-        "audit.read", "allow", "console.projection", "kb", 12)
+    assert (e["event"], e["decision"], e["what"], e["collection_digest"], e["points"]) == (
+        "audit.read", "allow", "console.projection", app.services.auditor.digest("acme", "kb"), 12)
 
 
 def test_when_the_collection_belongs_to_another_tenant_then_404_and_the_refusal_is_audited(app: App) -> None:

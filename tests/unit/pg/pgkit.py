@@ -88,6 +88,9 @@ class PostgresHarness:
         for tenant, name, payload in self.schema.sql("SELECT tenant, collection, payload FROM store_snapshots"):
             yield f"store_snapshots/{tenant}/{name}.faiss.enc", bytes(payload)
 
+    def change_collections(self, tenant: str) -> list[str]:
+        return [r[0] for r in self.schema.sql("SELECT collection FROM store_changes WHERE tenant = %s", (tenant,))]
+
     def raw(self, record_id: str, column: str) -> bytes:
         return _bytes(self.schema.sql(f"SELECT {column} FROM store_chunks WHERE record_id = %s", (record_id,))[0][0])
 

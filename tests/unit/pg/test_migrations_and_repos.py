@@ -73,6 +73,16 @@ def test_when_a_release_repeats_then_the_ledger_charges_it_once(db: PgDatabase) 
     assert ledger.view("acme").total.releases == 3
 
 
+def test_when_a_scope_is_renamed_then_the_postgres_ledger_moves_its_spend(db: PgDatabase) -> None:
+    ledger = PgPrivacyLedger(db)
+    ledger.record("acme", "hr-docs", 0.05, [b"a", b"b"])
+    ledger.record("globex", "hr-docs", 0.05, [b"a"])
+    ledger.rename_scope("acme", "hr-docs", "shredded-0001")
+    assert set(ledger.view("acme").scopes) == {"shredded-0001"} and ledger.view("acme").total.releases == 2
+    assert ledger.unseen("acme", "shredded-0001", 0.05, [b"a", b"b"]) == 0
+    assert set(ledger.view("globex").scopes) == {"hr-docs"}
+
+
 def test_when_calls_are_recorded_as_one_group_then_each_is_charged_for_its_own_new_releases(db: PgDatabase) -> None:
     ledger = PgPrivacyLedger(db)
     spends = ledger.record_many([Release("acme", "docs", 0.05, [b"a", b"b"]),

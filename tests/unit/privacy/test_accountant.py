@@ -91,6 +91,18 @@ def test_when_sigma_or_scope_or_tenant_differs_then_release_is_new(ledger: Ledge
     assert ledger.record("t2", "docs", 0.05, [b"a"]).releases_new == 1
 
 
+def test_when_a_scope_is_renamed_then_its_spend_moves_and_the_old_name_is_gone(ledger: LedgerBase) -> None:
+    ledger.record("t1", "hr-docs", 0.05, [b"a", b"b"])
+    ledger.record("t1", "embeddings", 0.05, [b"a"])
+    ledger.record("t2", "hr-docs", 0.05, [b"a"])
+    before = ledger.view("t1").total.releases
+    ledger.rename_scope("t1", "hr-docs", "shredded-0001")
+    view = ledger.view("t1")
+    assert set(view.scopes) == {"shredded-0001", "embeddings"} and view.total.releases == before == 3
+    assert ledger.unseen("t1", "shredded-0001", 0.05, [b"a", b"b"]) == 0
+    assert set(ledger.view("t2").scopes) == {"hr-docs"}  # another tenant's namesake stays
+
+
 def test_when_viewed_then_scopes_and_total_compose_mixed_sigmas(ledger: LedgerBase) -> None:
     ledger.record("t1", "docs", 0.05, [b"a", b"b"])
     ledger.record("t1", "embeddings", 0.1, [b"c"])

@@ -272,6 +272,8 @@ def test_when_tenant_shredded_then_its_records_are_unreadable_and_unsearchable(h
     with pytest.raises(NotFound):
         harness.store.search("tenant-a", "docs", vectors[0], 5)
     assert harness.store.list_collections("tenant-a") == []
+    # The change sequence named the tenant's collections; a shred leaves no name behind (issue 17).
+    assert harness.change_collections("tenant-a") == [] and harness.change_collections("tenant-b")
     harness.reopen()
     assert harness.store.list_collections("tenant-a") == []
     assert harness.store.search("tenant-b", "docs", vectors[0], 1)[0].record_id == b_ids[0]
