@@ -48,6 +48,7 @@ class Settings:
     workers: int = 1
     queue_max_items: int = 8192
     request_timeout_s: float = 60.0
+    pii_budget_s: float = 5.0
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     vector_transform: str = "default"

@@ -31,7 +31,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("gat
 _NAME_LIKE = re.compile(r"^[A-Za-z0-9_.:/\-]{1,80}$")
 _SCRUB = (
     re.compile(r"gk_[A-Za-z0-9_\-]+"),  # API keys: gk_<key id>_<secret>
-    re.compile(r"[^\s@]+@[^\s@]+"),  # e-mail addresses, user@host
+    # Anchored at a run's start and possessive: unanchored, it was quadratic on a long run without an "@".
+    re.compile(r"(?<![^\s@])[^\s@]++@[^\s@]+"),  # e-mail addresses, user@host
     re.compile(r"\d[\d\s\-./]{4,}\d"),  # digit runs: card, SSN, phone, account numbers, dates
     re.compile(r"[A-Za-z0-9+/_\-]{24,}={0,2}"),  # long tokens: secrets, base64, hex digests
 )
