@@ -23,7 +23,7 @@ from gateway.policyfile import GatewayPolicy, ScopePolicy
 from gateway.store.base import Collection, Hit, NewChunk, Store
 
 PIPELINE_VERSION = "1"
-_DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}$")
+_DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}\Z")
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ _SEP_RUN = re.compile(
 )
 # A bare line break inside a digit run or an email address (a word wrapped mid-identifier) is dropped.
 _BARE_BREAK = re.compile(r"(?<=\S)\n+(?=\S)")
-_TOKEN_BEFORE = re.compile(r"\S+$")
+_TOKEN_BEFORE = re.compile(r"\S+\Z")
 _TOKEN_AFTER = re.compile(r"^\S+")
 _LOOKALIKE_RUN = re.compile(r"[OoIl]+")
 # Letters standing in for digits (O for 0, I or l for 1) inside digit-dense runs.

@@ -28,7 +28,7 @@ from gateway.policyfile import (
     _Layer,
 )
 
-_ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}\Z")
 
 
 class _Ctx:
