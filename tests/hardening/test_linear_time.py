@@ -21,7 +21,7 @@ from gateway.policyfile import BUILTIN_ENTITIES, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_RATIO = 9.0
-FLOOR_S = 0.05  # below this at 4n, timing noise and cache effects dominate: nothing to compare
+FLOOR_S = 0.1  # below this at 4n, timing noise and cache effects dominate: nothing to compare
 
 # Shapes that defeat backtracking: long runs with no terminator, alternating separators, repeated near-matches.
 SHAPES: dict[str, Callable[[int], str]] = {
@@ -47,6 +47,15 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "hex": lambda n: "0x" + "f" * (n - 2),
     "lookalikes": lambda n: "1O" * (n // 2),
     "words": lambda n: "Hello world " * (n // 12),
+    "spelled": lambda n: "one " * (n // 4),
+    "spelled-broken": lambda n: "one two three x " * (n // 16),
+    "references": lambda n: "&#53;" * (n // 5),
+    "escapes": lambda n: "%35" * (n // 3),
+    "spaced-capitals": lambda n: "A 1 " * (n // 4),
+    "glued": lambda n: "ssn1" * (n // 4),
+    "underscores": lambda n: "1_" * (n // 2),
+    "fillers": lambda n: "1\u3164" * (n // 2),
+    "marks": lambda n: "a\u0301" * (n // 2),
 }
 
 
@@ -74,13 +83,15 @@ def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
     scrubbing, name and id validation)."""
     import gateway.collections
     import gateway.observability.logs
+    import gateway.pii.evasion
     import gateway.pii.ner
     import gateway.pii.normalize
     import gateway.pii.tokens
     import gateway.store.base
 
-    modules = [gateway.pii.normalize, gateway.pii.ner, gateway.pii.tokens, gateway.observability.logs,
-               gateway.collections, gateway.store.base]
+    yield "gateway.pii.evasion._hidden_run()", gateway.pii.evasion._hidden_run()
+    modules = [gateway.pii.normalize, gateway.pii.evasion, gateway.pii.ner, gateway.pii.tokens,
+               gateway.observability.logs, gateway.collections, gateway.store.base]
     for module in modules:
         for attr, value in vars(module).items():
             if isinstance(value, re.Pattern):
@@ -126,7 +137,7 @@ def test_when_normalization_and_the_detection_view_run_on_adversarial_text_then_
     from gateway.pii.normalize import detection_view, normalize
 
     for shape in SHAPES:
-        _assert_linear("normalize+detection_view", lambda text: detection_view(normalize(text)), shape, 8000)
+        _assert_linear("normalize+detection_view", lambda text: detection_view(normalize(text)), shape, 16000)
 
 
 def test_when_a_32000_digit_run_is_normalized_then_it_takes_well_under_a_second() -> None:
