@@ -91,6 +91,8 @@ def _pii(ctx: _Ctx, node: Located, layer: _Layer, known: frozenset[str], ruled: 
         layer.entities = _entities(ctx, fields["entities"], known)
     if "allow_list" in fields:
         layer.allow_list = ctx.strings(fields["allow_list"], "pii.allow_list")
+    if "metadata_free_text" in fields:
+        layer.metadata_free_text = ctx.strings(fields["metadata_free_text"], "pii.metadata_free_text")
     if "deny_list" in fields:
         for name, terms in ctx.mapping(fields["deny_list"], "pii.deny_list").items():
             if name not in known:
