@@ -18,12 +18,13 @@ from gateway.models import ModelRegistry, ModelSpec
 from gateway.offload import chars_big, off_loop
 from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
+from gateway.pii.fields import FieldsVerdict, screen_documents
 from gateway.pipeline import EmbeddingPipeline
 from gateway.policyfile import GatewayPolicy, ScopePolicy
 from gateway.store.base import Collection, Hit, NewChunk, Store
 
 PIPELINE_VERSION = "1"
-_DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}$")
+_DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}\Z")
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,10 @@ class CollectionService:
         canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
         findings = await self._pipeline.detect(canonical, scope)
         pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
+        # Ids, metadata keys and values are stored and shown too: screened by the same policy (gateway.pii.fields).
+        fields = await screen_documents(self._pipeline.detect, docs, scope, pseudonym_secret)
         outcomes, chunk_decisions, chunk_meta = await off_loop(
-            chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret
+            chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret, fields
         )
         released = await self._pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
                                                 policy_version)
@@ -172,14 +175,14 @@ class CollectionService:
             }
             chunks.append(NewChunk(
                 document_id=docs[i].id, chunk_index=span.index, span=(span.start, span.end), vector=item.vector,
-                text=item.decision.text if collection.retain_text else None, metadata=dict(docs[i].metadata),
+                text=item.decision.text if collection.retain_text else None, metadata=dict(fields[i].metadata),
                 provenance=provenance,
             ))
             outcomes[i].chunks += 1
         return outcomes, chunks
 
     def _plan(self, docs: Sequence[DocumentIn], canonical: Sequence[str], findings: Sequence[list[Finding]],
-              scope: ScopePolicy, pseudonym_secret: bytes
+              scope: ScopePolicy, pseudonym_secret: bytes, fields: Sequence[FieldsVerdict]
               ) -> tuple[list[IngestOutcome], list[Decision], list[tuple[int, ChunkSpan]]]:
         """Each document's decision, and each chunk's of the documents not blocked (chunking tokenizes them)."""
         outcomes: list[IngestOutcome] = []
@@ -187,11 +190,14 @@ class CollectionService:
         chunk_meta: list[tuple[int, ChunkSpan]] = []
         for i, (doc, text, found) in enumerate(zip(docs, canonical, findings, strict=True)):
             whole = decide(text, found, scope, pseudonym_secret)
-            outcome = IngestOutcome(doc.id, "blocked" if whole.blocked else "stored")
+            blocked = list(whole.blocked_types) + [t for t in fields[i].blocked_types if t not in whole.blocked_types]
+            outcome = IngestOutcome(doc.id, "blocked" if blocked else "stored")
             merge_pii(outcome.pii, whole)
+            for decision in fields[i].decisions:
+                merge_pii(outcome.pii, decision)
             outcomes.append(outcome)
-            if whole.blocked:
-                outcome.blocked_types = list(whole.blocked_types)
+            if blocked:
+                outcome.blocked_types = blocked
                 continue
             for span in chunk_text(text, self._offsets, self._chunk_tokens, self._chunk_overlap):
                 chunk_decisions.append(decide(text[span.start:span.end], _clip(found, span), scope,

@@ -15,6 +15,7 @@
         ├── PayloadTooLarge         413  body, batch or text over a limit
         ├── PrivacyBudgetExceeded   403  releasing more vectors would exceed the tenant's privacy budget
         ├── PIIBlocked              422  the policy blocks an entity type found in the input
+        ├── DetectionTooCostly      422  the input could not be screened within the detection budget
         ├── RateLimited             429  per-key rate limit; carries Retry-After
         ├── DecryptionFailed        500  one opaque error for every tampered, moved or shredded ciphertext
         ├── Overloaded              503  queue full or a dependency down; carries Retry-After
@@ -119,6 +120,14 @@ class PIIBlocked(RequestError):
     status = 422
     code = "pii_blocked"
     error_type = "policy_violation"
+
+
+class DetectionTooCostly(RequestError):
+    """Screening a text took longer than the detection budget: refused (fail closed), never passed on unscreened."""
+
+    status = 422
+    code = "pii_screening_too_costly"
+    error_type = "invalid_request_error"
 
 
 class RateLimited(RequestError):

@@ -44,7 +44,7 @@ class MigrationResult:
 class NoDetection:
     """The migration's detector: retained text was redacted at ingest, and is re-embedded as it was stored."""
 
-    def analyze(self, texts: Sequence[str], scopes: Sequence[Any]) -> list[list[Any]]:
+    def analyze(self, texts: Sequence[str], scopes: Sequence[Any], budget_s: float | None = None) -> list[list[Any]]:
         return [[] for _ in texts]
 
 

@@ -30,7 +30,7 @@ FILE_NAME = "models.yaml"
 STATE_FILE = "models.json"
 _KEYS = frozenset({"name", "version", "dimension", "pooling", "normalized", "max_seq_length", "weights",
                    "fingerprint", "retired"})
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+\Z")
 _POOLING = frozenset({"mean", "cls", "max"})
 
 

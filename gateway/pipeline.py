@@ -6,6 +6,7 @@ Pure orchestration over injected stages; authentication, authorization and audit
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
 from gateway.models import ModelSpec
 from gateway.offload import chars_big, off_loop, rows_big
 from gateway.pii.decide import Decision, decide
-from gateway.pii.detector_types import Finding
+from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
 from gateway.pii.normalize import normalize
 from gateway.policyfile import ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger, Release, Spend
@@ -70,6 +71,7 @@ class EmbeddingPipeline:
         self,
         spec: ModelSpec,
         detect: MicroBatcher[tuple[str, ScopePolicy], list[Finding]],
+        detect_long: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]],
         embed: MicroBatcher[str, tuple[np.ndarray, int]],
         secret_for: SecretFor,
         max_text_chars: int,
@@ -79,6 +81,7 @@ class EmbeddingPipeline:
     ) -> None:
         self.spec = spec
         self._detect = detect
+        self._detect_long = detect_long
         self._embed = embed
         self.secret_for = secret_for
         self._max_text_chars = max_text_chars
@@ -113,7 +116,23 @@ class EmbeddingPipeline:
         return await off_loop(chars_big(texts), self.canonicalize, texts, field)
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:
-        return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
+        """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
+        budget, so that one huge or pathological text never holds up the short texts of other requests."""
+        long = [i for i, t in enumerate(texts) if len(t) >= LONG_TEXT]
+        if not long:
+            return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
+        short = [i for i, t in enumerate(texts) if len(t) < LONG_TEXT]
+        spend = DetectionSpend()
+        short_found, long_found = await asyncio.gather(
+            self._detect.submit([(texts[i], scope) for i in short], [_embed_cost(texts[i]) for i in short]),
+            self._detect_long.submit([(texts[i], scope, spend) for i in long]),
+        )
+        out: list[list[Finding]] = [[] for _ in texts]
+        for i, found in zip(short, short_found, strict=True):
+            out[i] = found
+        for i, found in zip(long, long_found, strict=True):
+            out[i] = found
+        return out
 
     async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
         """Detect and decide only: what the policy would do, nothing embedded."""

@@ -41,7 +41,7 @@ BUILTIN_ENTITIES: frozenset[str] = frozenset(
 
 #: The keys each section accepts; docs/policy.md documents every one of them.
 SCOPE_KEYS = frozenset({"pii", "noise", "retain_text", "rate_limit", "privacy_budget", "drift"})
-PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list"})
+PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list", "metadata_free_text"})
 ENTITY_KEYS = frozenset({"action", "threshold"})
 RECOGNIZER_KEYS = frozenset({"name", "entity", "patterns", "context", "validator"})
 PATTERN_KEYS = frozenset({"regex", "score"})
@@ -85,6 +85,7 @@ class ScopePolicy:
     default_threshold: float = 0.5
     allow_list: tuple[str, ...] = ()
     deny_list: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    metadata_free_text: tuple[str, ...] = ()  # metadata fields decided like text; any PII in another refuses it
     noise_sigma: float = 0.01
     retain_text: bool = True
     rate_limit_per_minute: int | None = None
@@ -101,6 +102,7 @@ class _Layer:
     entities: dict[str, tuple[Action, float | None]] = field(default_factory=dict)
     allow_list: list[str] = field(default_factory=list)
     deny_list: dict[str, list[str]] = field(default_factory=dict)
+    metadata_free_text: list[str] = field(default_factory=list)
     scalars: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,6 +158,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
     threshold = 0.5
     raw: dict[str, tuple[Action, float | None]] = {}
     allow: list[str] = []
+    free: list[str] = []
     deny: dict[str, list[str]] = {}
     scalars: dict[str, Any] = {}
     for layer in layers:
@@ -165,6 +168,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
             inherited = raw[etype][1] if etype in raw else None
             raw[etype] = (action, own if own is not None else inherited)
         allow.extend(a for a in layer.allow_list if a not in allow)
+        free.extend(f for f in layer.metadata_free_text if f not in free)
         for etype, terms in layer.deny_list.items():
             deny.setdefault(etype, []).extend(t for t in terms if t not in deny.get(etype, []))
         scalars.update(layer.scalars)
@@ -174,6 +178,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
         entities=entities,
         default_threshold=threshold,
         allow_list=tuple(allow),
+        metadata_free_text=tuple(free),
         deny_list={e: tuple(t) for e, t in deny.items()},
         noise_sigma=scalars.get("noise.sigma", 0.01),
         retain_text=scalars.get("retain_text", True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
 from gateway.offload import off_loop
 from gateway.pg.backends import open_pg_audit_log, open_pg_backends
-from gateway.pii.detector_types import Finding, PIIDetector
+from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
 from gateway.pipeline import EmbeddingPipeline
 from gateway.policy_changes import PolicyVersions
 from gateway.policyfile import PolicyHolder, ScopePolicy
@@ -68,6 +69,7 @@ class Services:
     collections: CollectionService
     envelope: Envelope
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]]
+    detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]]
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
     ledger_batcher: MicroBatcher[Release, Spend]
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -169,6 +171,7 @@ class Services:
     def close(self) -> None:
         self._stop.set()
         self.detect_batcher.close()
+        self.detect_long_batcher.close()
         self.embed_batcher.close()
         self.ledger_batcher.close()
         self.collections.store.close()
@@ -209,6 +212,22 @@ def _detect_fn(detector: PIIDetector) -> Any:
     return run
 
 
+def _detect_long_fn(detector: PIIDetector, budget_s: float) -> Any:
+    """The long-text lane: each text alone, within what is left of its request's detection budget."""
+
+    def run(items: list[tuple[str, ScopePolicy, DetectionSpend]]) -> list[list[Finding]]:
+        out: list[list[Finding]] = []
+        for text, scope, spend in items:
+            started = time.perf_counter()
+            try:
+                out.extend(detector.analyze([text], [scope], budget_s=budget_s - spend.seconds))
+            finally:
+                spend.seconds += time.perf_counter() - started
+        return out
+
+    return run
+
+
 def build_services(
     settings: Settings,
     *,
@@ -244,6 +263,11 @@ def build_services(
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
     )
+    # Long texts on a lane of their own (one at a time, under the request's budget): see EmbeddingPipeline.detect.
+    detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]] = MicroBatcher(
+        _detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
+    )
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
         _embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
@@ -261,8 +285,8 @@ def build_services(
     )
     transform = default_transform() if settings.vector_transform == "default" else IdentityTransform()
     pipeline = EmbeddingPipeline(
-        embedder.spec, detect_batcher, embed_batcher, cached_secrets(keys), settings.max_text_chars, transform,
-        ledger, ledger_batcher,
+        embedder.spec, detect_batcher, detect_long_batcher, embed_batcher, cached_secrets(keys),
+        settings.max_text_chars, transform, ledger, ledger_batcher,
     )
     auditor = Auditor(
         TimedSink(audit_log, metrics), cached_secrets(keys), max_entry_bytes=settings.audit_max_entry_bytes,
@@ -287,7 +311,8 @@ def build_services(
         store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens
     )
     observability = attach(metrics, collections, db, envelope, policy, audit_log, auditor,
-                           {"pii": detect_batcher, "embed": embed_batcher, "ledger": ledger_batcher})
+                           {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,
+                            "ledger": ledger_batcher})
     audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
     witnesses = (
         start_witnessing(settings.audit_witnesses, audit_log, auditor, metrics, settings.keys_dir)
@@ -298,7 +323,8 @@ def build_services(
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=ledger,
-        detect_batcher=detect_batcher, embed_batcher=embed_batcher, ledger_batcher=ledger_batcher,
+        detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
+        ledger_batcher=ledger_batcher,
         observability=observability, witnesses=witnesses,
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),

@@ -49,6 +49,7 @@ class Settings:
     queue_max_items: int = 8192
     request_timeout_s: float = 60.0
     request_body_timeout_s: float = 10.0
+    pii_budget_s: float = 5.0
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     vector_transform: str = "default"

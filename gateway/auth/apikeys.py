@@ -19,8 +19,8 @@ from gateway.errors import BadRequest, Unauthenticated
 
 ROLES = ("admin", "writer", "reader", "auditor", "platform-auditor")
 EXPIRY_FORMAT = "an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:00"
-_KEY_RE = re.compile(r"^gk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_KEY_RE = re.compile(r"^gk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})\Z")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
 
 
 @dataclass(frozen=True)

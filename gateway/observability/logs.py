@@ -28,15 +28,16 @@ from typing import IO, Any
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("gateway_request_id", default=None)
 
-_NAME_LIKE = re.compile(r"^[A-Za-z0-9_.:/\-]{1,80}$")
+_NAME_LIKE = re.compile(r"^[A-Za-z0-9_.:/\-]{1,80}\Z")
 _SCRUB = (
     re.compile(r"gk_[A-Za-z0-9_\-]+"),  # API keys: gk_<key id>_<secret>
-    re.compile(r"[^\s@]+@[^\s@]+"),  # e-mail addresses, user@host
+    # Anchored at a run's start and possessive: unanchored, it was quadratic on a long run without an "@".
+    re.compile(r"(?<![^\s@])[^\s@]++@[^\s@]+"),  # e-mail addresses, user@host
     re.compile(r"\d[\d\s\-./]{4,}\d"),  # digit runs: card, SSN, phone, account numbers, dates
     re.compile(r"[A-Za-z0-9+/_\-]{24,}={0,2}"),  # long tokens: secrets, base64, hex digests
 )
 _MAX_DIGITS = 4
-_VETTED_NAME = re.compile(r"^[A-Za-z0-9_.:/+,\-]{1,100}$")
+_VETTED_NAME = re.compile(r"^[A-Za-z0-9_.:/+,\-]{1,100}\Z")
 
 
 class Vetted(str):

@@ -4,22 +4,32 @@
 needs it (and, by default, only around capitalized words), runs Presidio's pattern recognizers with context
 enhancement on the precomputed tokens, and reports every finding in canonical-text offsets.
 
-Thread safety: ``analyze`` and ``rebuild`` serialize on an internal lock (spaCy pipelines are not documented
-as thread-safe); call ``analyze`` with batches from the micro-batcher rather than per request.
+Thread safety: the spaCy steps (NER, tokenizing) and ``rebuild`` serialize on an internal lock (spaCy pipelines
+are not documented as thread-safe); the folding and Presidio's pattern recognizers run outside it, so a long text
+screened on its own lane holds up the lane of short texts only for its spaCy steps. Call ``analyze`` with batches
+from the micro-batcher rather than per request.
+
+Cost: every stage is linear in the text (``tests/hardening/test_linear_time.py`` times each on adversarial
+strings). ``analyze``'s ``budget_s`` bounds one call: it is checked between stages (and, for a long text, between
+entity types), and a call past it raises ``DetectionTooCostly`` rather than keep the detector from everyone else.
+It fails closed: a text that could not be screened in time is refused, never passed on unscreened.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.pii.detector_types import Finding, PIIDetector
+from gateway.errors import DetectionTooCostly
+from gateway.pii.detector_types import LONG_TEXT, Finding, PIIDetector
 from gateway.pii.fake import FakeDetector
 from gateway.pii.ner import NER_SCORE, NerMode, run_ner
 from gateway.pii.normalize import detection_view
 from gateway.pii.recognizers import DEFAULT_PHONE_REGIONS, NER_ENTITIES, build_recognizers
+from gateway.pii.tokens import BisectContextEnhancer, Lemmas, TokenStarts, make_doc
 from gateway.policyfile import GatewayPolicy, ScopePolicy
 
 __all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]
@@ -51,7 +61,6 @@ class PresidioDetector:
         import spacy
 
         self._nlp = spacy.load(spacy_model, exclude=_UNUSED_PIPES)
-        self._tokenizer_only = self._nlp.make_doc
         self._ner_mode = ner_mode
         self._phone_regions = phone_regions
         self._batch_size = batch_size
@@ -61,7 +70,6 @@ class PresidioDetector:
 
     def _build(self, policy: GatewayPolicy) -> _Engine:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
         wanted = policy.entity_types()
@@ -75,7 +83,7 @@ class PresidioDetector:
                 registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["en"]),
                 nlp_engine=nlp_engine,
                 supported_languages=["en"],
-                context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=3),
+                context_aware_enhancer=BisectContextEnhancer(context_prefix_count=6, context_suffix_count=3),
             )
         pattern_entities = frozenset(e for r in recognizers for e in r.supported_entities)
         return _Engine(analyzer, nlp_engine, pattern_entities, ner_entities)
@@ -86,23 +94,32 @@ class PresidioDetector:
         with self._lock:
             self._engine = engine
 
-    def analyze(self, texts: Sequence[str], scopes: Sequence[ScopePolicy]) -> list[list[Finding]]:
-        """Findings per canonical text, batched through spaCy; offsets are canonical."""
+    def analyze(
+        self, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget_s: float | None = None
+    ) -> list[list[Finding]]:
+        """Findings per canonical text, batched through spaCy; offsets are canonical. ``budget_s`` bounds the
+        call."""
         if len(texts) != len(scopes):
             raise ValueError("texts and scopes differ in length")
-        with self._lock:
-            return self._analyze(self._engine, texts, scopes)
+        return self._analyze(self._engine, texts, scopes, _Budget(budget_s))
 
-    def _analyze(self, engine: _Engine, texts: Sequence[str], scopes: Sequence[ScopePolicy]) -> list[list[Finding]]:
+    def _analyze(
+        self, engine: _Engine, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget: _Budget
+    ) -> list[list[Finding]]:
         from presidio_analyzer.nlp_engine import NlpArtifacts
 
         views = [detection_view(t) for t in texts]
+        budget.check()
         ner_needed = [frozenset(s.entities) & engine.ner_entities for s in scopes]
         ner_index = [i for i, need in enumerate(ner_needed) if need]
         ner_found: dict[int, list[Finding]] = {}
         if ner_index:
             wanted = frozenset().union(*(ner_needed[i] for i in ner_index))
-            entities = run_ner(self._nlp, [views[i].text for i in ner_index], wanted, self._ner_mode, self._batch_size)
+            with self._lock:
+                entities = run_ner(
+                    self._nlp, [views[i].text for i in ner_index], wanted, self._ner_mode, self._batch_size
+                )
+            budget.check()
             for i, found in zip(ner_index, entities, strict=True):
                 ner_found[i] = [
                     Finding(e.entity_type, e.start, e.end, NER_SCORE) for e in found if e.entity_type in ner_needed[i]
@@ -112,22 +129,43 @@ class PresidioDetector:
             raw = list(ner_found.get(i, ()))
             pattern_types = [e for e in scope.entities if e in engine.pattern_entities]
             if pattern_types and engine.analyzer is not None:
-                doc = self._tokenizer_only(view.text)
+                with self._lock:
+                    doc = make_doc(self._nlp, view.text)
                 artifacts = NlpArtifacts(
                     entities=[],
                     tokens=doc,
-                    tokens_indices=[t.idx for t in doc],
-                    lemmas=[t.lower_ for t in doc],  # no lemmatizer is loaded: lower-cased words stand in
+                    tokens_indices=TokenStarts(doc),
+                    lemmas=Lemmas(t.lower_ for t in doc),  # no lemmatizer is loaded: lower-cased words stand in
                     nlp_engine=engine.nlp_engine,
                     language="en",
                 )
-                results = engine.analyzer.analyze(
-                    text=view.text, language="en", entities=pattern_types, nlp_artifacts=artifacts
-                )
-                raw.extend(Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results)
+                budget.check()
+                # A long text one entity type at a time, so the budget is checked between the recognizers.
+                groups = [[e] for e in pattern_types] if len(view.text) >= LONG_TEXT else [pattern_types]
+                for group in groups:
+                    results = engine.analyzer.analyze(
+                        text=view.text, language="en", entities=group, nlp_artifacts=artifacts
+                    )
+                    raw.extend(Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results)
+                    budget.check()
             findings = []
             for f in raw:
                 start, end = view.to_canonical(f.start, f.end)
                 findings.append(Finding(f.entity_type, start, end, f.score))
             out.append(sorted(findings, key=lambda f: (f.start, f.end, f.entity_type)))
         return out
+
+
+class _Budget:
+    """A deadline for one ``analyze`` call; ``check`` raises ``DetectionTooCostly`` once it has passed."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds if seconds is not None else None
+
+    def check(self) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise DetectionTooCostly(
+                f"the text could not be screened for PII within the detection budget of {self._seconds:g} s; "
+                "it was not embedded or stored (shorten it, or split it into several inputs)"
+            )

@@ -10,6 +10,18 @@ if TYPE_CHECKING:
     from gateway.policyfile import ScopePolicy
 
 
+#: From this length on, a text is screened on its own lane, one text at a time, under the detection budget
+#: (``gateway.pipeline``), and its pattern entity types are analyzed one at a time (``gateway.pii.detector``).
+LONG_TEXT = 4096
+
+
+@dataclass
+class DetectionSpend:
+    """Seconds of detection one request has used on the long-text lane, against its budget."""
+
+    seconds: float = 0.0
+
+
 @dataclass(frozen=True)
 class Finding:
     """One detected entity; offsets index the canonical text (never the detection view)."""
@@ -21,6 +33,10 @@ class Finding:
 
 
 class PIIDetector(Protocol):
-    """Finds PII in canonical texts, batched; ``scopes[i]`` says which entity types matter for ``texts[i]``."""
+    """Finds PII in canonical texts, batched; ``scopes[i]`` says which entity types matter for ``texts[i]``.
 
-    def analyze(self, texts: Sequence[str], scopes: Sequence[ScopePolicy]) -> list[list[Finding]]: ...
+    ``budget_s``: raise ``gateway.errors.DetectionTooCostly`` rather than take longer than this (None: no bound)."""
+
+    def analyze(
+        self, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget_s: float | None = None
+    ) -> list[list[Finding]]: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from gateway.errors import DetectionTooCostly
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import detection_view
 from gateway.policyfile import ScopePolicy
@@ -30,8 +31,12 @@ class FakeDetector:
         self._score = score
         self.calls: list[int] = []  # batch sizes, so tests can check batching
 
-    def analyze(self, texts: Sequence[str], scopes: Sequence[ScopePolicy]) -> list[list[Finding]]:
+    def analyze(
+        self, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget_s: float | None = None
+    ) -> list[list[Finding]]:
         self.calls.append(len(texts))
+        if budget_s is not None and budget_s <= 0:
+            raise DetectionTooCostly("the detection budget is spent")
         out: list[list[Finding]] = []
         for text, scope in zip(texts, scopes, strict=True):
             view = detection_view(text)

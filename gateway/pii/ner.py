@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gateway.pii.tokens import make_doc
+
 NerMode = Literal["windows", "full"]
 SPACY_TO_PRESIDIO = {
     "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
@@ -75,7 +77,8 @@ def run_ner(
         else:
             jobs.extend((index, s, text[s:e]) for s, e in windows)
     out: list[list[NerEntity]] = [[] for _ in texts]
-    docs: Iterator[Any] = nlp.pipe((piece for _, _, piece in jobs), batch_size=batch_size)
+    # Pre-tokenized in linear time (spaCy's tokenizer is quadratic on a long chunk with many affixes).
+    docs: Iterator[Any] = nlp.pipe((make_doc(nlp, piece) for _, _, piece in jobs), batch_size=batch_size)
     for (index, offset, _), doc in zip(jobs, docs, strict=True):
         for ent in doc.ents:
             etype = SPACY_TO_PRESIDIO.get(ent.label_)

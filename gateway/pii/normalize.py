@@ -6,8 +6,10 @@ Two texts, on purpose:
   characters other than newline and tab. It is what gets embedded, stored and shown, and every finding's
   offsets point into it.
 * ``detection_view(canonical)`` is what the detectors read: homoglyphs folded to Latin, every Unicode digit
-  folded to ASCII, combining marks dropped, and runs of separators inside identifiers (``078-05-\\n1120``,
-  ``123 - 45 - 6789``) collapsed to one character. It carries an offset map back to the canonical text, so
+  folded to ASCII, invisible characters dropped and blank ones made spaces, digit references and spelled digits
+  decoded, unusual separators inside identifiers made hyphens, identifiers split from words they are glued to
+  (``gateway.pii.evasion``), and runs of separators inside identifiers (``078-05-\\n1120``, ``123 - 45 - 6789``)
+  collapsed to one character. It carries an offset map back to the canonical text, so
   evasion tricks are caught without ever moving offsets in what is stored or shown.
 """
 
@@ -15,7 +17,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from gateway.pii.evasion import separator_edits, unmask_edits
 
 # Zero-width and other invisible format characters (category Cf covers U+200B..U+200D, U+2060, U+FEFF, the
 # soft hyphen U+00AD, bidi overrides and tag characters) are removed; so are controls other than \n and \t.
@@ -65,16 +70,26 @@ _HOMOGLYPHS = {
 
 
 class _FoldTable(dict[int, int]):
-    """Lazy one-to-one translation table: homoglyphs and any Unicode decimal digit to ASCII."""
+    """Lazy one-to-one translation table: homoglyphs, accented Latin letters and any Unicode decimal digit to
+    ASCII."""
 
     def __missing__(self, codepoint: int) -> int:
         ch = chr(codepoint)
         folded = _HOMOGLYPHS.get(ch)
         if folded is None:
             digit = unicodedata.decimal(ch, None) if codepoint > 127 else None
-            folded = str(digit) if digit is not None else ch
+            folded = str(digit) if digit is not None else _base_letter(ch)
         self[codepoint] = ord(folded)
         return ord(folded)
+
+
+def _base_letter(ch: str) -> str:
+    """A Latin letter with marks composed onto it (NFKC made ``G`` + U+0301 one letter) without them."""
+    decomposed = unicodedata.normalize("NFD", ch)
+    base, marks = decomposed[0], decomposed[1:]
+    if marks and base.isascii() and base.isalpha() and all(unicodedata.category(c) == "Mn" for c in marks):
+        return base
+    return ch
 
 
 _FOLD = _FoldTable()
@@ -87,13 +102,15 @@ _SEP_RUN = re.compile(
 )
 # A bare line break inside a digit run or an email address (a word wrapped mid-identifier) is dropped.
 _BARE_BREAK = re.compile(r"(?<=\S)\n+(?=\S)")
-_TOKEN_BEFORE = re.compile(r"\S+$")
+_TOKEN_BEFORE = re.compile(r"\S+\Z")
 _TOKEN_AFTER = re.compile(r"^\S+")
 _LOOKALIKE_RUN = re.compile(r"[OoIl]+")
 # Letters standing in for digits (O for 0, I or l for 1) inside digit-dense runs.
 _DIGITISH_RUN = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z]|[-. ](?=[0-9A-Za-z]))*")
 _LOOKALIKE_DIGIT = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1"})
-_DOTTED_RUN = re.compile(r"[0-9A-Za-z]+(?:\.[0-9A-Za-z]+){2,}")
+# Anchored at the start of a letter-and-digit run, possessive: each run is scanned once (the unanchored,
+# backtracking form was quadratic on a long run without dots: "1" * 32000 took 16 s).
+_DOTTED_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]++(?:\.[0-9A-Za-z]++){2,}+")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
@@ -116,11 +133,14 @@ def _fix_lookalike_digits(text: str) -> str:
                 chars[i] = chars[i].translate(_LOOKALIKE_DIGIT)
     if chars is not None:
         text = "".join(chars)
-    for m in _DOTTED_RUN.finditer(text):
-        value = m.group()
-        if sum(c.isdigit() for c in value) >= 6 and not _IPV4.fullmatch(value):
-            text = text[: m.start()] + value.replace(".", "-") + text[m.end() :]
-    return text
+    return _DOTTED_RUN.sub(_dotted_to_hyphens, text)
+
+
+def _dotted_to_hyphens(m: re.Match[str]) -> str:
+    value = m.group()
+    if sum(c.isdigit() for c in value) >= 6 and not _IPV4.fullmatch(value):
+        return value.replace(".", "-")
+    return value
 
 
 def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
@@ -132,25 +152,27 @@ def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
     return "@" in (before.group() if before else "") + (after.group() if after else "")
 
 
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-
-
 @dataclass(frozen=True)
 class DetectionView:
-    """The folded text detectors read, and where each of its characters came from in the canonical text."""
+    """The folded text detectors read, and the canonical span each of its characters came from."""
 
     text: str
-    offsets: tuple[int, ...] | None  # None: identical offsets (the common, fast case)
+    starts: tuple[int, ...] | None  # None: identical offsets (the common, fast case)
+    ends: tuple[int, ...] | None
     canonical_length: int
 
     def to_canonical(self, start: int, end: int) -> tuple[int, int]:
-        """Map a [start, end) span of the view back to the canonical text."""
-        if self.offsets is None:
+        """Map a [start, end) span of the view back to the canonical text (covering every source character)."""
+        if self.starts is None or self.ends is None:
             return start, end
-        if end <= start:
-            pos = self.offsets[start] if start < len(self.offsets) else self.canonical_length
-            return pos, pos
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return _span(self.starts, self.ends, self.canonical_length, start, end)
+
+
+def _span(starts: Sequence[int], ends: Sequence[int], length: int, start: int, end: int) -> tuple[int, int]:
+    if end <= start:
+        pos = starts[start] if start < len(starts) else length
+        return pos, pos
+    return starts[start], ends[end - 1]
 
 
 def _collapsed(run: str) -> str:
@@ -161,34 +183,58 @@ def _collapsed(run: str) -> str:
     return " "
 
 
-def detection_view(canonical: str) -> DetectionView:
-    """Fold the canonical text for detection; the result maps every span back to canonical offsets."""
-    folded = canonical.translate(_FOLD) if not canonical.isascii() else canonical
-    if any(c.isdigit() for c in folded):
-        folded = _fix_lookalike_digits(folded)
-    edits: list[tuple[int, int, str]] = [(m.start(), m.end(), "") for m in _COMBINING.finditer(folded)]
-    edits.extend(
-        (m.start(), m.end(), _collapsed(m.group())) for m in _SEP_RUN.finditer(folded) if m.group().strip("\n")
-    )
-    edits.extend(
-        (m.start(), m.end(), "")
-        for m in _BARE_BREAK.finditer(folded)
-        if _break_is_inside_identifier(folded, m.start(), m.end())
-    )
+_Map = tuple[str, list[int], list[int]] | None
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> _Map:
+    """The text with the edits applied (overlapping ones: the first wins), and each character's source span."""
     if not edits:
-        return DetectionView(folded, None, len(canonical))
+        return None
     edits.sort()
     pieces: list[str] = []
-    offsets: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
     cursor = 0
     for start, end, replacement in edits:
         if start < cursor:
-            continue  # overlapping edits: the first one wins
-        pieces.append(folded[cursor:start])
-        offsets.extend(range(cursor, start))
+            continue
+        pieces.append(text[cursor:start])
+        starts.extend(range(cursor, start))
+        ends.extend(range(cursor + 1, start + 1))
         pieces.append(replacement)
-        offsets.extend([start] * len(replacement))
+        starts.extend([start] * len(replacement))
+        ends.extend([end] * len(replacement))
         cursor = end
-    pieces.append(folded[cursor:])
-    offsets.extend(range(cursor, len(folded)))
-    return DetectionView("".join(pieces), tuple(offsets), len(canonical))
+    pieces.append(text[cursor:])
+    starts.extend(range(cursor, len(text)))
+    ends.extend(range(cursor + 1, len(text) + 1))
+    return "".join(pieces), starts, ends
+
+
+def detection_view(canonical: str) -> DetectionView:
+    """Fold the canonical text for detection; the result maps every span back to canonical offsets.
+
+    Two passes: the first unmasks (invisible and blank characters, character references, spelled digits; see
+    ``gateway.pii.evasion``), the second works on its result (separators, glued words, line breaks)."""
+    folded = canonical.translate(_FOLD) if not canonical.isascii() else canonical
+    first = _apply(folded, unmask_edits(folded))
+    text = first[0] if first is not None else folded
+    if any(c.isdigit() for c in text):
+        text = _fix_lookalike_digits(text)
+    edits = separator_edits(text) if any(c.isdigit() for c in text) else []
+    edits.extend((m.start(), m.end(), _collapsed(m.group())) for m in _SEP_RUN.finditer(text) if m.group().strip("\n"))
+    edits.extend(
+        (m.start(), m.end(), "")
+        for m in _BARE_BREAK.finditer(text)
+        if _break_is_inside_identifier(text, m.start(), m.end())
+    )
+    second = _apply(text, edits)
+    if first is None and second is None:
+        return DetectionView(text, None, None, len(canonical))
+    if second is None:
+        assert first is not None
+        return DetectionView(text, tuple(first[1]), tuple(first[2]), len(canonical))
+    if first is None:
+        return DetectionView(second[0], tuple(second[1]), tuple(second[2]), len(canonical))
+    spans = [_span(first[1], first[2], len(canonical), s, e) for s, e in zip(second[1], second[2], strict=True)]
+    return DetectionView(second[0], tuple(s for s, _ in spans), tuple(e for _, e in spans), len(canonical))

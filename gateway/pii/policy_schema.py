@@ -28,7 +28,7 @@ from gateway.policyfile import (
     _Layer,
 )
 
-_ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}\Z")
 
 
 class _Ctx:
@@ -91,6 +91,8 @@ def _pii(ctx: _Ctx, node: Located, layer: _Layer, known: frozenset[str], ruled: 
         layer.entities = _entities(ctx, fields["entities"], known)
     if "allow_list" in fields:
         layer.allow_list = ctx.strings(fields["allow_list"], "pii.allow_list")
+    if "metadata_free_text" in fields:
+        layer.metadata_free_text = ctx.strings(fields["metadata_free_text"], "pii.metadata_free_text")
     if "deny_list" in fields:
         for name, terms in ctx.mapping(fields["deny_list"], "pii.deny_list").items():
             if name not in known:

@@ -22,8 +22,8 @@ from gateway.errors import BadRequest, Conflict
 IndexType = Literal["flat", "hnsw", "ivf"]
 INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
 MAX_K = 1000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}\Z")
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)\Z")
 _UNIT_TOLERANCE = 1e-3
 
 

@@ -16,6 +16,7 @@ from gateway.collections import IngestOutcome, parse_documents
 from gateway.errors import BadRequest
 from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.http.routes.embeddings import pii_header
+from gateway.pii.fields import screen_name
 from gateway.service import Services
 from gateway.store.base import Collection, Hit, StoredChunk
 
@@ -75,7 +76,9 @@ async def _create(call: Call) -> Reply:
         raise BadRequest("'model' must be a string", param="model")
     if index_type not in INDEX_TYPES:
         raise BadRequest(f"'index_type' must be one of {', '.join(INDEX_TYPES)}", param="index_type")
-    c = call.services.collections.create(call.principal, name, model, index_type, call.services.policy.current())
+    policy = call.services.policy.current()
+    await screen_name(call.services.pipeline.detect, name, policy.scope(call.principal.tenant, name), "name")
+    c = call.services.collections.create(call.principal, name, model, index_type, policy)
     return Reply(collection_json(c), status=201,
                  audit={"collection": c.name, "model": {"name": c.model, "version": c.model_version}})
 

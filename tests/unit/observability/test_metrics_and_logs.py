@@ -55,7 +55,7 @@ def test_when_requests_are_served_then_metrics_parse_and_count_them(app: App) ->
     assert {"pii", "embed", "ledger", "audit", "store"} <= stages
     assert any(s[0] == "gateway_batch_size_count" and s[1]["batcher"] == "ledger" and s[2] >= 1
                for s in families["gateway_batch_size"])
-    assert {s[1]["queue"] for s in families["gateway_queue_depth"]} == {"pii", "embed", "ledger"}
+    assert {s[1]["queue"] for s in families["gateway_queue_depth"]} == {"pii", "pii-long", "embed", "ledger"}
     assert families["gateway_audit_log_entries"][0][2] >= 2
 
 

@@ -1,0 +1,183 @@
+"""Evasion folded as classes, for the detection view (``gateway.pii.normalize``): edits, never the stored text.
+
+Each function returns edits ``(start, end, replacement)`` on the text it is given; the view applies them and keeps
+a map back to canonical offsets, so a finding's span still covers what was written.
+
+* ``unmask_edits``: characters that render as nothing (categories Cf, Mn, Me, the Unicode default-ignorable code
+  points, variation selectors, tag characters) are dropped; characters that render as a blank (Zs other than the
+  space, Hangul fillers U+115F/U+1160/U+3164/U+FFA0, the Braille blank U+2800) become a space, as a reader sees
+  them. HTML character references and URL escapes of digits and separators (``&#53;``, ``&#x35;``,
+  ``%35``) are decoded; runs of seven or more spelled-out digits (``five three six ...``) become digits.
+* ``separator_edits``: in a run of digit groups (nine digits or more, the shortest structured identifier), any
+  non-alphanumeric separator run (``/ _ : , + | ~ # *``, tabs, several characters) becomes ``-``, when the run's
+  separators are all the same (a list such as ``12, 7 and 30`` stays as written); an identifier glued to a word
+  (``ssn536-90-4721``, ``card_4539...``) is split from it, unless the word is one or two capitals (an IBAN's
+  country code, a licence's letter). Nine or more single digits one space apart are joined.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from functools import lru_cache
+
+Edit = tuple[int, int, str]
+
+# PropList.txt's Other_Default_Ignorable_Code_Point; with Cf and the variation selectors it makes up
+# DerivedCoreProperties' Default_Ignorable_Code_Point (the Unicode standard, section 5.21).
+_OTHER_DEFAULT_IGNORABLE = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x2065, 0x2065), (0x3164, 0x3164), (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8), (0xE0000, 0xE0000), (0xE0002, 0xE001F), (0xE0080, 0xE00FF), (0xE01F0, 0xE0FFF),
+)  # fmt: skip
+_VARIATION_SELECTORS = ((0x180B, 0x180D), (0x180F, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+# Letters and symbols whose glyph is a blank: the Hangul fillers and the Braille pattern blank.
+BLANK_GLYPHS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+_HIDDEN_CATEGORIES = INVISIBLE_CATEGORIES | {"Zs"}
+
+
+def is_invisible(codepoint: int) -> bool:
+    """Renders as nothing: a format character, a combining mark, or a default-ignorable code point."""
+    if unicodedata.category(chr(codepoint)) in INVISIBLE_CATEGORIES:
+        return True
+    return any(lo <= codepoint <= hi for lo, hi in _OTHER_DEFAULT_IGNORABLE + _VARIATION_SELECTORS)
+
+
+def is_blank(codepoint: int) -> bool:
+    """Renders as an empty space but is not the space: other Zs, the fillers and the Braille blank (Zl and Zp
+    are line breaks to ``normalize``)."""
+    if codepoint == 0x20:
+        return False
+    return codepoint in BLANK_GLYPHS or unicodedata.category(chr(codepoint)) == "Zs"
+
+
+def _class(ranges: list[tuple[int, int]]) -> str:
+    return "".join(
+        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in ranges
+    )
+
+
+# Planes with assigned characters outside private use (4-13 are unassigned, 15-16 private use).
+_ASSIGNED_PLANES = ((0x80, 0x3FFFF), (0xE0000, 0xE0FFF))
+
+
+@lru_cache(maxsize=1)
+def _hidden_run() -> re.Pattern[str]:
+    """One character class of every invisible or blank code point, derived from the Unicode data at first use."""
+    points = [
+        cp for lo, hi in _ASSIGNED_PLANES for cp in range(lo, hi + 1)
+        if unicodedata.category(chr(cp)) in _HIDDEN_CATEGORIES and not 0xD800 <= cp <= 0xDFFF
+    ]
+    points.extend(cp for lo, hi in _OTHER_DEFAULT_IGNORABLE + _VARIATION_SELECTORS for cp in range(lo, hi + 1))
+    points.extend(BLANK_GLYPHS)
+    ranges: list[tuple[int, int]] = []
+    for cp in sorted(set(points)):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    return re.compile(f"[{_class(ranges)}]+")
+
+
+_REFERENCE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9A-Fa-f]{1,6}));?|%([0-9A-Fa-f]{2})|&nbsp;")
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                "seven": "7", "eight": "8", "nine": "9"}  # fmt: skip
+_WORD = "(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_SPELLED = re.compile(rf"\b{_WORD}(?:[\s,\-]{{1,3}}+{_WORD}\b){{6,}}+", re.IGNORECASE)
+_SPELLED_WORD = re.compile(_WORD, re.IGNORECASE)
+_DECODED_KEEP = frozenset("-. /")
+
+
+def _decoded(m: re.Match[str]) -> str | None:
+    if m.group() == "&nbsp;":
+        return " "
+    try:
+        if m.group(1) is not None:
+            ch = chr(int(m.group(1)))
+        elif m.group(2) is not None:
+            ch = chr(int(m.group(2), 16))
+        else:
+            ch = chr(int(m.group(3), 16))
+    except (ValueError, OverflowError):
+        return None
+    digit = unicodedata.decimal(ch, None)
+    if digit is not None:
+        return str(digit)
+    return ch if ch in _DECODED_KEEP else None
+
+
+def unmask_edits(text: str) -> list[Edit]:
+    """Edits that drop invisible characters, turn blank glyphs into spaces, decode digit references and spelled
+    digits (see the module docstring)."""
+    edits: list[Edit] = []
+    if not text.isascii():
+        for m in _hidden_run().finditer(text):
+            blank = any(is_blank(ord(c)) for c in m.group())  # renders as a space: read as one
+            edits.append((m.start(), m.end(), " " if blank else ""))
+    if "&" in text or "%" in text:
+        decoded = [(m, _decoded(m)) for m in _REFERENCE.finditer(text)]
+        # A lone "%32" is more likely a percent sign before digits than an escape: URL escapes count only when
+        # there are several (an encoded identifier has one per character).
+        escapes = sum(1 for m, r in decoded if r is not None and m.group().startswith("%"))
+        edits.extend(
+            (m.start(), m.end(), r) for m, r in decoded if r is not None and (escapes >= 3 or m.group()[0] == "&")
+        )
+    for m in _SPELLED.finditer(text):
+        cursor = m.start()
+        for word in _SPELLED_WORD.finditer(m.group()):
+            start, end = m.start() + word.start(), m.start() + word.end()
+            if start > cursor:  # the separator before this word: spaces join the digits, anything else groups them
+                edits.append((cursor, start, "" if not text[cursor:start].strip() else "-"))
+            edits.append((start, end, _DIGIT_WORDS[word.group().lower()]))
+            cursor = end
+    return edits
+
+
+# A run of groups of digits and capitals joined by short separator runs; anchored and possessive, so linear.
+_GROUPS = re.compile(r"(?<![0-9A-Z])[0-9A-Z]++(?:(?:[^\w\n]|_){1,3}+[0-9A-Z]++)*+")
+_GROUP = re.compile(r"[0-9A-Z]+")
+_STANDARD_SEPARATORS = frozenset({"-", " ", "."})
+_GLUE_BEFORE = re.compile(r"[A-Za-z]{1,64}_?\Z")
+_MIN_DIGITS = 9
+# Nine or more single digits or capitals, each one space (or a group's - or .) apart: ``5 3 6 9 0 4 7 2 1``, or
+# an identifier with a blank glyph between every character.
+_SPACED = re.compile(r"(?<!\w)[0-9A-Z](?:[ .\-][0-9A-Z](?![0-9A-Za-z])){8,}+")
+
+
+def separator_edits(text: str) -> list[Edit]:
+    """Edits that give identifiers standard separators and split them from words they are glued to."""
+    edits: list[Edit] = []
+    for m in _SPACED.finditer(text):
+        if sum(c.isdigit() for c in m.group()) >= 6:
+            value = m.group()
+            edits.extend((m.start() + i, m.start() + i + 1, "") for i in range(1, len(value), 2) if value[i] == " ")
+    for m in _GROUPS.finditer(text):
+        value = m.group()
+        if sum(c.isdigit() for c in value) < _MIN_DIGITS:
+            continue
+        groups = [(m.start() + g.start(), m.start() + g.end()) for g in _GROUP.finditer(value)]
+        separators = [(a[1], b[0]) for a, b in itertools.pairwise(groups)]
+        kinds = {text[s:e] for s, e in separators}
+        if separators and not kinds <= _STANDARD_SEPARATORS and len(kinds) == 1:
+            edits.extend((s, e, "-") for s, e in separators)
+        edits.extend(_glue_edits(text, m.start(), m.end(), groups[0]))
+    return edits
+
+
+def _glue_edits(text: str, start: int, end: int, first: tuple[int, int]) -> list[Edit]:
+    edits: list[Edit] = []
+    head = text[first[0] : first[1]]
+    letters = len(head) - len(head.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    if letters >= 3 and letters < len(head) and head[letters].isdigit():  # SSN536-90-4721: split the capitals off
+        edits.append((first[0] + letters, first[0] + letters, " "))
+    elif start > 0:
+        before = _GLUE_BEFORE.search(text, max(0, start - 65), start)
+        if before is not None:
+            word = before.group().rstrip("_")
+            if not (len(word) <= 2 and word.isupper()):
+                underscore = before.group().endswith("_")
+                edits.append((start - 1, start, " ") if underscore else (start, start, " "))
+    if end < len(text) and (text[end].isalpha() or text[end] == "_"):
+        edits.append((end, end + 1, " ") if text[end] == "_" else (end, end, " "))
+    return edits

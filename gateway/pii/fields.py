@@ -1,0 +1,86 @@
+"""What a caller stores besides text goes through the PII policy too: document ids, metadata keys and values,
+collection names (``docs/policy.md``, ``metadata_free_text``).
+
+* A document id, a metadata key or a collection name is a name, stored and shown to every reader: any finding that
+  counts (any action but ``allow``) refuses the request with a 400 naming the field and the entity types.
+* A metadata value in a field the scope lists as free text is decided like text: ``block`` blocks the document,
+  ``redact``/``pseudonymize`` findings are replaced in the stored value.
+* Any other metadata value is a label: any finding that counts blocks the document (a label is not half redacted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.errors import BadRequest
+from gateway.pii.decide import Decision, decide
+from gateway.pii.detector_types import Finding
+from gateway.pii.normalize import normalize
+from gateway.policyfile import ScopePolicy
+
+Detect = Callable[[Sequence[str], ScopePolicy], Awaitable[list[list[Finding]]]]
+
+
+@dataclass
+class FieldsVerdict:
+    """One document's stored fields after screening."""
+
+    metadata: dict[str, Any]
+    blocked_types: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)  # of free-text values, for the document's PII summary
+
+
+async def screen_name(detect: Detect, name: str, scope: ScopePolicy, param: str) -> None:
+    """Refuse (400) a name that carries PII."""
+    [findings] = await detect([normalize(name)], scope)
+    _refuse_if_pii(normalize(name), findings, scope, param, "a name")
+
+
+async def screen_documents(
+    detect: Detect, docs: Sequence[Any], scope: ScopePolicy, secret: bytes
+) -> list[FieldsVerdict]:
+    """Screen each document's id, metadata keys and string metadata values (see the module docstring)."""
+    texts: list[str] = []
+    where: list[tuple[int, str, str]] = []  # (document, kind, metadata key)
+    for i, doc in enumerate(docs):
+        texts.append(normalize(doc.id))
+        where.append((i, "id", ""))
+        for key, value in doc.metadata.items():
+            texts.append(normalize(str(key)))
+            where.append((i, "key", key))
+            if isinstance(value, str) and value.strip():
+                texts.append(normalize(value))
+                where.append((i, "value", key))
+    findings = await detect(texts, scope) if texts else []
+    verdicts = [FieldsVerdict(dict(doc.metadata)) for doc in docs]
+    for text, found, (i, kind, key) in zip(texts, findings, where, strict=True):
+        if kind == "id":
+            _refuse_if_pii(text, found, scope, f"documents[{i}].id", "a document id")
+            continue
+        if kind == "key":
+            _refuse_if_pii(text, found, scope, f"documents[{i}].metadata", "a metadata key")
+            continue
+        decision = decide(text, found, scope, secret)
+        verdict = verdicts[i]
+        if not decision.entities:
+            continue
+        if decision.blocked:
+            verdict.blocked_types.extend(t for t in decision.blocked_types if t not in verdict.blocked_types)
+        elif key in scope.metadata_free_text:
+            verdict.metadata[key] = decision.text
+            verdict.decisions.append(decision)
+        else:
+            verdict.blocked_types.extend(t for t in decision.entities if t not in verdict.blocked_types)
+    return verdicts
+
+
+def _refuse_if_pii(text: str, found: Sequence[Finding], scope: ScopePolicy, param: str, what: str) -> None:
+    decision = decide(text, found, scope, b"")
+    counted = sorted(t for t, o in decision.entities.items() if o.action != "allow")
+    if counted:
+        raise BadRequest(
+            f"{param} carries PII ({', '.join(counted)}): {what} is stored and shown to every reader; "
+            "use an opaque identifier", param=param,
+        )

@@ -1,0 +1,177 @@
+"""Every regular expression on the request path, and detection as a whole, is linear in its input.
+
+A backtracking pattern that is quadratic on some input (``[0-9A-Za-z]+(?:\\.[0-9A-Za-z]+){2,}`` on ``"1" * 32000``
+took 16 s and held the interpreter lock all along) lets one short request freeze every tenant. Each pattern is timed
+on adversarial strings of n and 4n characters: linear work takes about 4 times as long, quadratic 16 times; the
+test fails above 9 (best of three runs, so a busy machine does not fail it; tiny times are not compared).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.pii.detector_types import LONG_TEXT
+from gateway.policyfile import BUILTIN_ENTITIES, load_policy
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_RATIO = 9.0
+FLOOR_S = 0.1  # below this at 4n, timing noise and cache effects dominate: nothing to compare
+
+# Shapes that defeat backtracking: long runs with no terminator, alternating separators, repeated near-matches.
+SHAPES: dict[str, Callable[[int], str]] = {
+    "digits": lambda n: "1" * n,
+    "letters": lambda n: "a" * n,
+    "capitals": lambda n: "A" * n,
+    "alnum": lambda n: "a1" * (n // 2),
+    "dotted": lambda n: "1." * (n // 2),
+    "dotted-letters": lambda n: "a." * (n // 2),
+    "dashes": lambda n: "1-" * (n // 2),
+    "colons": lambda n: "1:" * (n // 2),
+    "capital-colons": lambda n: "A:" * (n // 2),
+    "spaced-digits": lambda n: "1 " * (n // 2),
+    "at-signs": lambda n: "a@" * (n // 2),
+    "plus": lambda n: "+1" * (n // 2),
+    "line-breaks": lambda n: "1\n" * (n // 2),
+    "dot-breaks": lambda n: "1.\n" * (n // 3),
+    "spaces-after-digit": lambda n: "1" + " " * (n - 2) + "a",
+    "separators": lambda n: "1" + " -._/" * (n // 5),
+    "ssn-runs": lambda n: "123-45-6789 " * (n // 12),
+    "card-ish": lambda n: "4111 " * (n // 5),
+    "emails": lambda n: "a@b.co " * (n // 7),
+    "hex": lambda n: "0x" + "f" * (n - 2),
+    "lookalikes": lambda n: "1O" * (n // 2),
+    "words": lambda n: "Hello world " * (n // 12),
+    "spelled": lambda n: "one " * (n // 4),
+    "spelled-broken": lambda n: "one two three x " * (n // 16),
+    "references": lambda n: "&#53;" * (n // 5),
+    "escapes": lambda n: "%35" * (n // 3),
+    "spaced-capitals": lambda n: "A 1 " * (n // 4),
+    "glued": lambda n: "ssn1" * (n // 4),
+    "underscores": lambda n: "1_" * (n // 2),
+    "fillers": lambda n: "1\u3164" * (n // 2),
+    "marks": lambda n: "a\u0301" * (n // 2),
+}
+
+
+def _best_of(fn: Callable[[], Any], runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _assert_linear(name: str, run: Callable[[str], Any], shape: str, n: int) -> None:
+    small, large = SHAPES[shape](n), SHAPES[shape](4 * n)
+    t_small = _best_of(lambda: run(small))
+    t_large = _best_of(lambda: run(large))
+    if t_large < FLOOR_S:
+        return
+    ratio = t_large / max(t_small, FLOOR_S / 16)
+    assert ratio < MAX_RATIO, f"{name} on {shape!r}: {t_small:.4f} s at {n}, {t_large:.4f} s at {4 * n} ({ratio:.1f}x)"
+
+
+def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
+    """Every compiled pattern of the modules that read request text (normalization, NER windows, tokens, log
+    scrubbing, name and id validation)."""
+    import gateway.collections
+    import gateway.observability.logs
+    import gateway.pii.evasion
+    import gateway.pii.ner
+    import gateway.pii.normalize
+    import gateway.pii.tokens
+    import gateway.store.base
+
+    yield "gateway.pii.evasion._hidden_run()", gateway.pii.evasion._hidden_run()
+    modules = [gateway.pii.normalize, gateway.pii.evasion, gateway.pii.ner, gateway.pii.tokens,
+               gateway.observability.logs, gateway.collections, gateway.store.base]
+    for module in modules:
+        for attr, value in vars(module).items():
+            if isinstance(value, re.Pattern):
+                yield f"{module.__name__}.{attr}", value
+            elif isinstance(value, list | tuple) and value and all(isinstance(v, re.Pattern) for v in value):
+                for i, pattern in enumerate(value):
+                    yield f"{module.__name__}.{attr}[{i}]", pattern
+
+
+def _recognizer_patterns() -> Iterator[tuple[str, Any]]:
+    """Every regex of every pattern recognizer the gateway can load, compiled as Presidio compiles it."""
+    import regex
+    from presidio_analyzer import PatternRecognizer
+
+    from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
+
+    policy = load_policy(REPO / "policy" / "gateway.yaml")
+    for recognizer in build_recognizers(BUILTIN_ENTITIES - NER_ENTITIES, policy.recognizers):
+        if isinstance(recognizer, PatternRecognizer):
+            for pattern in recognizer.patterns:
+                flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+                yield f"{recognizer.name}:{pattern.name}", regex.compile(pattern.regex, flags=flags)
+
+
+MODULE_PATTERNS = dict(_module_patterns())
+
+
+@pytest.mark.parametrize("name", sorted(MODULE_PATTERNS))
+def test_when_a_request_path_pattern_scans_adversarial_text_then_its_time_is_linear(name: str) -> None:
+    pattern = MODULE_PATTERNS[name]
+    for shape in SHAPES:
+        _assert_linear(name, lambda text: sum(1 for _ in pattern.finditer(text)), shape, 4000)
+
+
+@pytest.mark.slow
+def test_when_a_recognizer_pattern_scans_adversarial_text_then_its_time_is_linear() -> None:
+    for name, pattern in _recognizer_patterns():
+        for shape in SHAPES:
+            _assert_linear(name, lambda text, p=pattern: sum(1 for _ in p.finditer(text)), shape, 2000)
+
+
+def test_when_normalization_and_the_detection_view_run_on_adversarial_text_then_their_time_is_linear() -> None:
+    from gateway.pii.normalize import detection_view, normalize
+
+    for shape in SHAPES:
+        _assert_linear("normalize+detection_view", lambda text: detection_view(normalize(text)), shape, 16000)
+
+
+def test_when_a_32000_digit_run_is_normalized_then_it_takes_well_under_a_second() -> None:
+    """The finding that started this suite: 16 s before the fix."""
+    from gateway.pii.normalize import detection_view, normalize
+
+    assert _best_of(lambda: detection_view(normalize("1" * 32_000)), runs=1) < 1.0
+
+
+@pytest.fixture(scope="module")
+def detector() -> Any:
+    from gateway.pii.detector import PresidioDetector
+
+    return PresidioDetector(policy=load_policy(REPO / "policy" / "gateway.yaml"))
+
+
+@pytest.mark.slow
+def test_when_the_real_detector_reads_adversarial_text_then_its_time_is_linear(detector: Any) -> None:
+    scope = load_policy(REPO / "policy" / "gateway.yaml").scope("acme")
+    for shape in SHAPES:
+        _assert_linear("PresidioDetector.analyze", lambda text: detector.analyze([text], [scope]), shape, 2000)
+
+
+@pytest.mark.slow
+def test_when_a_maximum_length_digit_run_is_detected_then_it_takes_well_under_a_second(detector: Any) -> None:
+    scope = load_policy(REPO / "policy" / "gateway.yaml").scope("acme")
+    assert _best_of(lambda: detector.analyze(["1" * 32_768], [scope]), runs=1) < 1.0
+
+
+@pytest.mark.slow
+def test_when_detection_exceeds_its_budget_then_the_text_is_refused_not_passed(detector: Any) -> None:
+    from gateway.errors import DetectionTooCostly
+
+    scope = load_policy(REPO / "policy" / "gateway.yaml").scope("acme")
+    with pytest.raises(DetectionTooCostly) as caught:
+        detector.analyze(["1 " * (LONG_TEXT * 2)], [scope], budget_s=0.001)
+    assert caught.value.status == 422 and "1 1" not in caught.value.message
