@@ -21,9 +21,13 @@ from gateway.settings import Settings, load_settings
 
 
 def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.crypto.kek import init_kek
     from gateway.crypto.keyfiles import init_keys
 
-    created = init_keys(settings.keys_dir)
+    created: list[object] = list(init_keys(settings.keys_dir, kek=settings.kek_options))
+    if not settings.kek_options.in_file:
+        in_token = init_kek(settings.keys_dir, settings.kek_options)
+        created += [in_token] if in_token is not None else []
     for path in created:
         print(f"created {path}")
     if not created:
@@ -50,9 +54,9 @@ def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.uses_postgres:
         from gateway.pg.backends import open_pg_audit_log
 
-        pg_log = open_pg_audit_log(settings, load_keys(settings.keys_dir))
+        pg_log = open_pg_audit_log(settings, load_keys(settings.keys_dir, settings.kek_options))
         return pg_log, Auditor(pg_log)
-    keys = load_keys(settings.keys_dir)
+    keys = load_keys(settings.keys_dir, settings.kek_options)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open_audit_log(settings, keys)
     return log, Auditor(log)
@@ -111,19 +115,19 @@ def _offline_store(settings: Settings):  # type: ignore[no-untyped-def]
         from gateway.store.postgres import PostgresStore
 
         pg = open_pg_backends(settings)
-        pg_envelope = Envelope(load_keys(settings.keys_dir).kek, pg.datakeys)
+        pg_envelope = Envelope(load_keys(settings.keys_dir, settings.kek_options).kek, pg.datakeys)
         return pg_envelope, PostgresStore(pg.db, pg_envelope, on_close=pg.close)
     db = SQLiteDatabase(settings.sqlite_path)
-    envelope = Envelope(load_keys(settings.keys_dir).kek, SQLiteDataKeyRepository(db))
+    envelope = Envelope(load_keys(settings.keys_dir, settings.kek_options).kek, SQLiteDataKeyRepository(db))
     return envelope, SQLiteStore(settings.data_dir, envelope, db)
 
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.crypto.keyfiles import add_kek_version
+    from gateway.crypto.kek import new_kek_version
     from gateway.runlock import ensure_not_serving
 
     ensure_not_serving(settings.data_dir, "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
-    version = add_kek_version(settings.keys_dir)
+    version = new_kek_version(settings.keys_dir, settings.kek_options)
     log, auditor = _offline_auditor(settings)
     envelope, store = _offline_store(settings)
     try:
@@ -142,7 +146,7 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.crypto.keyfiles import remove_kek_version
+    from gateway.crypto.kek import retire_kek_version
     from gateway.runlock import ensure_not_serving
 
     ensure_not_serving(settings.data_dir, "retiring a KEK version", "a maintenance window")
@@ -152,7 +156,7 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
         print(f"KEK version {args.version} still wraps data keys; run `gateway keys rotate --rewrap` first",
               file=sys.stderr)
         return 1
-    remove_kek_version(settings.keys_dir, args.version)
+    retire_kek_version(settings.keys_dir, settings.kek_options, args.version)
     log, auditor = _offline_auditor(settings)
     try:
         auditor.record_sync("key.rotate", "allow", tenant="*", retired_kek_version=args.version)
@@ -233,7 +237,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.crypto.keyfiles import load_keys
     from gateway.runlock import hold
 
-    load_keys(settings.keys_dir)  # refuse to start without keys, before importing anything heavy
+    # Refuse to start without keys (or with a wrong HSM PIN or token), before importing anything heavy.
+    load_keys(settings.keys_dir, settings.kek_options)
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     ensure_bindable(settings.host, settings.port)
 
@@ -261,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     keys = sub.add_parser("keys", help="key material").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("init", help="create missing keys (KEK, audit signing key, HMAC root)").set_defaults(
-        func=_keys_init)
+    keys.add_parser("init", help="create missing keys (KEK in kek.json or the HSM, audit signing key, HMAC root)"
+                    ).set_defaults(func=_keys_init)
 
     rotate = keys.add_parser("rotate", help="new KEK version and new tenant data keys for new writes")
     rotate.add_argument("--rewrap", action="store_true", help="also re-wrap old data keys under the new KEK")

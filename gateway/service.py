@@ -23,7 +23,7 @@ from gateway.batching import MicroBatcher
 from gateway.collections import CollectionService
 from gateway.crypto.datakeys import SQLiteDataKeyRepository
 from gateway.crypto.envelope import Envelope
-from gateway.crypto.keyfiles import KEY_FILES, KeyMaterial, load_keys
+from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
 from gateway.db import SQLiteDatabase
 from gateway.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
 from gateway.limits import KeyConcurrency
@@ -96,7 +96,7 @@ class Services:
 
     def readiness(self) -> dict[str, bool]:
         """What /readyz reports: each dependency a request needs, checked cheaply."""
-        keys_present = all((self.settings.keys_dir / name).exists() for name in KEY_FILES)
+        keys_present = all((self.settings.keys_dir / name).exists() for name in key_files(self.settings.kek_options))
         try:
             self.apikeys.find("0" * 16)
             store_open = True
@@ -182,7 +182,7 @@ def build_services(
     detector: PIIDetector | None = None,
     audit_sink: AuditSink | None = None,
 ) -> Services:
-    keys = load_keys(settings.keys_dir)
+    keys = load_keys(settings.keys_dir, settings.kek_options)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     policy = PolicyHolder(settings.policy_dir / "gateway.yaml")
     # PostgreSQL (database_url) shares keys, policy, ledger, audit log and store across replicas.

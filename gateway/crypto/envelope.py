@@ -8,7 +8,8 @@ The associated data is the 7-byte header followed by the length-prefixed kind ("
 tenant, collection, record id and model version. So a ciphertext copied to another row, collection or tenant,
 or relabelled with another model version or key version, fails to open, exactly like a flipped byte.
 
-Wrapped data key, format 1: nonce (12) | AES-256-GCM(KEK, data key) and tag, with associated data
+Wrapped data key, format 1: nonce (12) | AES-256-GCM(KEK, data key) and tag (computed by the KEK provider,
+``kek.py``: in this process for the file KEK, inside the token for an HSM), with associated data
 0x01 | data-key version | KEK version | length-prefixed tenant: a wrapped key moved to another tenant's row,
 or given another version number, does not unwrap.
 
@@ -30,7 +31,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gateway.crypto._cache import KeyCache
 from gateway.crypto._encoding import length_prefixed
 from gateway.crypto.datakeys import DataKeyRepository, WrappedKey
-from gateway.crypto.keyring import KEY_BYTES, MAX_VERSION, Keyring
+from gateway.crypto.kek import KekProvider
+from gateway.crypto.keyring import KEY_BYTES, MAX_VERSION
 from gateway.crypto.secrets import SecretBytes
 from gateway.errors import ConfigurationError, DecryptionFailed
 
@@ -86,7 +88,7 @@ class Envelope:
 
     def __init__(
         self,
-        kek: Keyring,
+        kek: KekProvider,
         repo: DataKeyRepository,
         rng: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], datetime] = _utcnow,
@@ -212,18 +214,14 @@ class Envelope:
             raise ValueError("data-key version out of range")
         kek_version = self._kek.active
         nonce = self._rng(NONCE_BYTES)
-        aead = AESGCM(self._kek.active_key.get_secret())
-        wrapped = nonce + aead.encrypt(nonce, key.get_secret(), _wrap_aad(tenant, version, kek_version))
+        wrapped = nonce + self._kek.wrap(nonce, key, _wrap_aad(tenant, version, kek_version))
         return WrappedKey(tenant, version, kek_version, wrapped, created or self._clock())
 
     def _unwrap(self, stored: WrappedKey) -> SecretBytes:
-        kek = self._kek.key(stored.kek_version)
-        if kek is None:
-            raise DecryptionFailed()
         nonce, sealed = stored.wrapped[:NONCE_BYTES], stored.wrapped[NONCE_BYTES:]
         try:
             aad = _wrap_aad(stored.tenant, stored.version, stored.kek_version)
-            return SecretBytes(AESGCM(kek.get_secret()).decrypt(nonce, sealed, aad))
+            return self._kek.unwrap(stored.kek_version, nonce, sealed, aad)
         except Exception:
             raise DecryptionFailed() from None
 
