@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.migrate_cli import add_commands
 from gateway.observability.logs import configure_logging
+from gateway.retention.cli import add_commands as add_retention_commands
 from gateway.settings import Settings, load_settings
 
 
@@ -314,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--tenant")
     listing.set_defaults(func=_apikey_list)
     add_commands(sub)  # models list, collections migrate
+    add_retention_commands(sub)  # retention sweep
     return parser
 
 

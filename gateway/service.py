@@ -41,6 +41,7 @@ from gateway.privacy.accountant import PrivacyLedger, Release, Spend
 from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
 from gateway.privacy.transform import IdentityTransform, default_transform
 from gateway.ratelimit import RateLimiter
+from gateway.retention.sweep import RetentionSweep
 from gateway.settings import Settings
 from gateway.store.base import Collection, IntegrityFailure, Store
 from gateway.store.sqlite import SQLiteStore
@@ -69,8 +70,10 @@ class Services:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
+    retention: RetentionSweep | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
+    _sweeper: threading.Thread | None = None
 
     def authenticate(self, presented: str | None) -> Principal:
         return authenticate(self.apikeys, presented)
@@ -121,6 +124,25 @@ class Services:
 
         self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
         self._watcher.start()
+        self._start_retention()
+
+    def _start_retention(self) -> None:
+        """Sweep once at start (a gateway restarted often must still purge), then every interval (0: never)."""
+        interval, sweep = self.settings.retention_sweep_interval_s, self.retention
+        if interval <= 0 or sweep is None:
+            return
+
+        def run() -> None:
+            while True:
+                try:
+                    sweep.run()
+                except Exception:  # the scheduler must survive a failed sweep; the next one retries
+                    log.exception("retention sweep failed")
+                if self._stop.wait(interval):
+                    return
+
+        self._sweeper = threading.Thread(target=run, name="retention-sweep", daemon=True)
+        self._sweeper.start()
 
     def _reload_policies(self) -> None:
         """Reload what changed and audit it: a new version in force, or a broken file refused."""
@@ -144,6 +166,8 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(60)  # a sweep in progress finishes (and is audited) before the store closes
         self.detect_batcher.close()
         self.embed_batcher.close()
         self.ledger_batcher.close()
@@ -256,7 +280,7 @@ def build_services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
-        ledger=ledger,
+        ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),
         detect_batcher=detect_batcher, embed_batcher=embed_batcher, ledger_batcher=ledger_batcher,
         observability=observability,
     )

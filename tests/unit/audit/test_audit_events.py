@@ -28,6 +28,7 @@ GATEWAY_EVENTS = [
     "crypto.integrity_failure",
     "key.rotate",
     "key.rewrap",
+    "retention.purge",
     "tenant.shred",
     "apikey.create",
     "apikey.revoke",
