@@ -71,6 +71,8 @@ def test_when_the_kek_is_in_the_token_then_it_holds_across_restart_and_rotation(
     rotated = gw.cli("keys", "rotate", "--rewrap")
     assert "KEK version 2 is active" in rotated.stdout and "re-wrapped" in rotated.stdout, rotated.stderr
     assert _kek_versions(gw) == {2}
+    retired = gw.cli("keys", "retire", "1")  # destroys gateway-kek-v1 in the token: nothing is wrapped under it
+    assert "KEK version 1 retired" in retired.stdout, retired.stderr
     gw.start()
     doc = call(gw, writer, "GET", "/v1/collections/notes/documents/ledger")
     assert doc.status_code == 200 and doc.json()["chunks"], doc.text  # ingested before the rotation, still readable
