@@ -265,6 +265,7 @@ def build_services(
         audit_log.submit(entry)
 
     envelope = Envelope(keys.kek, pg.datakeys if pg is not None else SQLiteDataKeyRepository(db))
+    envelope.check_kek()  # a wrong KEK stops the start here, not every later read
     store: Store = (
         pg.store(envelope, integrity_failure) if pg is not None
         else SQLiteStore(settings.data_dir, envelope, db, on_integrity_failure=integrity_failure)

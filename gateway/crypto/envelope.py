@@ -155,6 +155,28 @@ class Envelope:
             self._cache.forget_tenant(tenant)
         return count
 
+    def check_kek(self, tries: int = 3) -> None:
+        """Refuse to serve under a KEK that opens none of the stored data keys of some KEK version (a replaced
+        ``kek.json``, another HSM token with the same label, a switch of provider without re-wrapping): better one
+        clear error at start than every record failing as ``DecryptionFailed``. Up to ``tries`` keys per version
+        are tried, so one damaged row does not stop the start."""
+        by_version: dict[int, list[WrappedKey]] = {}
+        for stored in self._repo.all():
+            by_version.setdefault(stored.kek_version, []).append(stored)
+        for version, stored_keys in sorted(by_version.items()):
+            if not any(self._opens(stored) for stored in stored_keys[:tries]):
+                raise ConfigurationError(
+                    f"the key-encryption key does not open the data keys stored under KEK version {version}: "
+                    "is this the KEK (file or HSM token) these data were written under?"
+                )
+
+    def _opens(self, stored: WrappedKey) -> bool:
+        try:
+            self._unwrap(stored)
+        except DecryptionFailed:
+            return False
+        return True
+
     def kek_versions_in_use(self) -> set[int]:
         """KEK versions that still wrap some data key: those must not be retired yet."""
         return {stored.kek_version for stored in self._repo.all()}

@@ -50,7 +50,9 @@ def _kek_versions(gw: GatewayProcess) -> set[int]:
         return {int(v) for (v,) in conn.execute("SELECT kek_version FROM data_keys")}
 
 
-def test_when_the_kek_is_in_the_token_then_it_holds_across_restart_and_rotation(hsm_gateway: GatewayProcess) -> None:
+def test_when_the_kek_is_in_the_token_then_it_holds_across_restart_and_rotation(
+    hsm_gateway: GatewayProcess, softhsm: SoftHsm
+) -> None:
     gw = hsm_gateway
     assert sorted(p.name for p in gw.keys_dir.iterdir() if p.name != "README.md") == [
         "audit_ed25519.key", "audit_ed25519.pub", "hmac.key"]  # no kek.json: the KEK never touches the disk
@@ -80,6 +82,16 @@ def test_when_the_kek_is_in_the_token_then_it_holds_across_restart_and_rotation(
     assert hits.status_code == 200 and hits.json()["results"][0]["document_id"] == "ledger"
     gw.stop()
     assert not list(gw.root.rglob("kek.json"))
+
+    # Another token with a KEK of its own (a wrong token label, a token re-initialized) opens none of the data
+    # keys: the start is refused with one clear line instead of every read failing later.
+    other = f"gw-{uuid.uuid4().hex[:8]}"
+    softhsm.new_token(other)
+    subprocess.run([str(BIN / "gateway"), "keys", "init"], env={**gw.env, "GATEWAY_PKCS11_TOKEN_LABEL": other},
+                   check=True, capture_output=True, timeout=120)
+    refused = _serve_once(gw, GATEWAY_PKCS11_TOKEN_LABEL=other)
+    assert refused.returncode == 2 and "does not open the data keys" in refused.stderr, refused.stderr[-2000:]
+    assert "Traceback" not in refused.stderr
 
 
 def test_when_the_pin_is_wrong_then_the_gateway_refuses_to_start_clearly(

@@ -224,3 +224,23 @@ def test_when_a_second_provider_opens_while_the_first_is_logged_in_then_both_wor
     finally:
         first.close()
         second.close()
+
+
+def test_when_the_token_kek_is_not_the_one_the_data_keys_were_wrapped_under_then_check_kek_refuses(
+    options: KekOptions, prefix: str
+) -> None:
+    """Another token (or a new key under the same label) opens none of the stored data keys: refused at start."""
+    from gateway.crypto import Keyring
+
+    repo = InMemoryDataKeyRepository()
+    Envelope(Keyring.generate(), repo).encrypt(CTX, b"written under the file KEK")
+    Pkcs11Kek.init(options, label_prefix=prefix)
+    kek = _open(options, prefix)
+    try:
+        with pytest.raises(ConfigurationError, match="does not open the data keys stored under KEK version 1"):
+            Envelope(kek, repo).check_kek()
+        fresh = InMemoryDataKeyRepository()
+        Envelope(kek, fresh).encrypt(CTX, b"written under the token")
+        Envelope(kek, fresh).check_kek()  # the right KEK passes
+    finally:
+        kek.close()
