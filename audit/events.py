@@ -147,6 +147,12 @@ _EVENTS = (
         _DP,
     ),
     EventType(
+        "retention.purge",
+        "A retention sweep purged stored records past their policy's age (counts per collection, no contents)",
+        ("GOVERN 1.4", "MEASURE 2.10", "MANAGE 1.3"),
+        _DP,
+    ),
+    EventType(
         "apikey.create",
         "An API key was issued (its id and role, never the secret)",
         ("GOVERN 1.4", "MEASURE 2.7"),

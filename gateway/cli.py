@@ -21,13 +21,18 @@ from gateway.auth.apikeys import ROLES
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.migrate_cli import add_commands
 from gateway.observability.logs import configure_logging
+from gateway.retention.cli import add_commands as add_retention_commands
 from gateway.settings import Settings, load_settings
 
 
 def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.crypto.kek import init_kek
     from gateway.crypto.keyfiles import init_keys
 
-    created = init_keys(settings.keys_dir)
+    created: list[object] = list(init_keys(settings.keys_dir, kek=settings.kek_options))
+    if not settings.kek_options.in_file:
+        in_token = init_kek(settings.keys_dir, settings.kek_options)
+        created += [in_token] if in_token is not None else []
     for path in created:
         print(f"created {path}")
     if not created:
@@ -60,7 +65,7 @@ def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     from gateway.auditing import Auditor, open_audit_log
     from gateway.crypto.keyfiles import load_keys
 
-    keys = load_keys(settings.keys_dir)
+    keys = load_keys(settings.keys_dir, settings.kek_options)
     if settings.uses_postgres:
         from gateway.pg.backends import open_pg_audit_log
 
@@ -124,19 +129,19 @@ def _offline_store(settings: Settings):  # type: ignore[no-untyped-def]
         from gateway.store.postgres import PostgresStore
 
         pg = open_pg_backends(settings)
-        pg_envelope = Envelope(load_keys(settings.keys_dir).kek, pg.datakeys)
+        pg_envelope = Envelope(load_keys(settings.keys_dir, settings.kek_options).kek, pg.datakeys)
         return pg_envelope, PostgresStore(pg.db, pg_envelope, on_close=pg.close)
     db = SQLiteDatabase(settings.sqlite_path)
-    envelope = Envelope(load_keys(settings.keys_dir).kek, SQLiteDataKeyRepository(db))
+    envelope = Envelope(load_keys(settings.keys_dir, settings.kek_options).kek, SQLiteDataKeyRepository(db))
     return envelope, SQLiteStore(settings.data_dir, envelope, db)
 
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.crypto.keyfiles import add_kek_version
+    from gateway.crypto.kek import new_kek_version
     from gateway.runlock import ensure_not_serving
 
     ensure_not_serving(settings.data_dir, "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
-    version = add_kek_version(settings.keys_dir)
+    version = new_kek_version(settings.keys_dir, settings.kek_options)
     log, auditor = _offline_auditor(settings)
     envelope, store = _offline_store(settings)
     try:
@@ -156,7 +161,7 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.crypto.keyfiles import remove_kek_version
+    from gateway.crypto.kek import retire_kek_version
     from gateway.runlock import ensure_not_serving
 
     ensure_not_serving(settings.data_dir, "retiring a KEK version", "a maintenance window")
@@ -166,7 +171,7 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
         print(f"KEK version {args.version} still wraps data keys; run `gateway keys rotate --rewrap` first",
               file=sys.stderr)
         return 1
-    remove_kek_version(settings.keys_dir, args.version)
+    retire_kek_version(settings.keys_dir, settings.kek_options, args.version)
     log, auditor = _offline_auditor(settings)
     try:
         auditor.record_sync("key.rotate", "allow", actor=operator(), tenant="*", retired_kek_version=args.version)
@@ -283,7 +288,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.crypto.keyfiles import load_keys
     from gateway.runlock import hold
 
-    load_keys(settings.keys_dir)  # refuse to start without keys, before importing anything heavy
+    # Refuse to start without keys (or with a wrong HSM PIN or token), before importing anything heavy.
+    load_keys(settings.keys_dir, settings.kek_options)
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     ensure_bindable(settings.host, settings.port)
 
@@ -311,8 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     keys = sub.add_parser("keys", help="key material").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("init", help="create missing keys (KEK, audit signing key, HMAC root)").set_defaults(
-        func=_keys_init)
+    keys.add_parser("init", help="create missing keys (KEK in kek.json or the HSM, audit signing key, HMAC root)"
+                    ).set_defaults(func=_keys_init)
 
     rotate = keys.add_parser("rotate", help="new KEK version and new tenant data keys for new writes")
     rotate.add_argument("--rewrap", action="store_true", help="also re-wrap old data keys under the new KEK")
@@ -359,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--tenant")
     listing.set_defaults(func=_apikey_list)
     add_commands(sub)  # models list, collections migrate
+    add_retention_commands(sub)  # retention sweep
     return parser
 
 

@@ -40,7 +40,7 @@ BUILTIN_ENTITIES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 #: The keys each section accepts; docs/policy.md documents every one of them.
-SCOPE_KEYS = frozenset({"pii", "noise", "retain_text", "rate_limit", "privacy_budget", "drift"})
+SCOPE_KEYS = frozenset({"pii", "noise", "retain_text", "retention_days", "rate_limit", "privacy_budget", "drift"})
 PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list", "metadata_free_text"})
 ENTITY_KEYS = frozenset({"action", "threshold"})
 RECOGNIZER_KEYS = frozenset({"name", "entity", "patterns", "context", "validator"})
@@ -88,6 +88,7 @@ class ScopePolicy:
     metadata_free_text: tuple[str, ...] = ()  # metadata fields decided like text; any PII in another refuses it
     noise_sigma: float = 0.01
     retain_text: bool = True
+    retention_days: int | None = None  # None: kept until deleted; else purged by the retention sweep
     rate_limit_per_minute: int | None = None
     privacy_budget_epsilon: float | None = None
     budget_action: Literal["block", "raise_sigma"] = "block"
@@ -182,6 +183,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
         deny_list={e: tuple(t) for e, t in deny.items()},
         noise_sigma=scalars.get("noise.sigma", 0.01),
         retain_text=scalars.get("retain_text", True),
+        retention_days=scalars.get("retention_days"),
         rate_limit_per_minute=scalars.get("rate_limit.requests_per_minute"),
         privacy_budget_epsilon=scalars.get("privacy_budget.epsilon"),
         budget_action=scalars.get("privacy_budget.on_exceed", "block"),

@@ -26,7 +26,7 @@ from gateway.batching import MicroBatcher
 from gateway.collections import CollectionService
 from gateway.crypto.datakeys import SQLiteDataKeyRepository
 from gateway.crypto.envelope import Envelope
-from gateway.crypto.keyfiles import KEY_FILES, KeyMaterial, load_keys
+from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
 from gateway.db import SQLiteDatabase
 from gateway.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
 from gateway.limits import KeyConcurrency
@@ -45,6 +45,7 @@ from gateway.privacy.accountant import PrivacyLedger, Release, Spend
 from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
 from gateway.privacy.transform import IdentityTransform, default_transform
 from gateway.ratelimit import RateLimiter
+from gateway.retention.sweep import RetentionSweep
 from gateway.settings import Settings
 from gateway.store.base import Collection, IntegrityFailure, Store
 from gateway.store.sqlite import SQLiteStore
@@ -77,8 +78,10 @@ class Services:
     observability: Observability | None = None
     witnesses: WitnessPublisher | None = None
     policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
+    retention: RetentionSweep | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
+    _sweeper: threading.Thread | None = None
 
     def authenticate(self, presented: str | None) -> Principal:
         return authenticate(self.apikeys, presented)
@@ -113,7 +116,7 @@ class Services:
 
     def readiness(self) -> dict[str, bool]:
         """What /readyz reports: each dependency a request needs, checked cheaply."""
-        keys_present = all((self.settings.keys_dir / name).exists() for name in KEY_FILES)
+        keys_present = all((self.settings.keys_dir / name).exists() for name in key_files(self.settings.kek_options))
         try:
             self.apikeys.find("0" * 16)
             store_open = True
@@ -141,6 +144,25 @@ class Services:
 
         self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
         self._watcher.start()
+        self._start_retention()
+
+    def _start_retention(self) -> None:
+        """Sweep once at start (a gateway restarted often must still purge), then every interval (0: never)."""
+        interval, sweep = self.settings.retention_sweep_interval_s, self.retention
+        if interval <= 0 or sweep is None:
+            return
+
+        def run() -> None:
+            while True:
+                try:
+                    sweep.run()
+                except Exception:  # the scheduler must survive a failed sweep; the next one retries
+                    log.exception("retention sweep failed")
+                if self._stop.wait(interval):
+                    return
+
+        self._sweeper = threading.Thread(target=run, name="retention-sweep", daemon=True)
+        self._sweeper.start()
 
     def _reload_policies(self) -> None:
         """Reload what changed and audit it: a new version in force, or a broken file refused."""
@@ -170,6 +192,8 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(60)  # a sweep in progress finishes (and is audited) before the store closes
         self.detect_batcher.close()
         self.detect_long_batcher.close()
         self.embed_batcher.close()
@@ -235,7 +259,7 @@ def build_services(
     detector: PIIDetector | None = None,
     audit_sink: AuditSink | None = None,
 ) -> Services:
-    keys = load_keys(settings.keys_dir)
+    keys = load_keys(settings.keys_dir, settings.kek_options)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     policy = PolicyHolder(settings.policy_dir / "gateway.yaml")
     # PostgreSQL (database_url) shares keys, policy, ledger, audit log and store across replicas.
@@ -302,6 +326,7 @@ def build_services(
         audit_log.submit(entry)
 
     envelope = Envelope(keys.kek, pg.datakeys if pg is not None else SQLiteDataKeyRepository(db))
+    envelope.check_kek()  # a wrong KEK stops the start here, not every later read
     store: Store = (
         pg.store(envelope, integrity_failure) if pg is not None
         else SQLiteStore(settings.data_dir, envelope, db, on_integrity_failure=integrity_failure)
@@ -322,7 +347,7 @@ def build_services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
-        ledger=ledger,
+        ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
         ledger_batcher=ledger_batcher,
         observability=observability, witnesses=witnesses,

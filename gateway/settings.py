@@ -13,9 +13,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from gateway.crypto.kek import KekOptions
 
 ENV_PREFIX = "GATEWAY_"
 
@@ -24,6 +27,10 @@ ENV_PREFIX = "GATEWAY_"
 class Settings:
     data_dir: Path = Path("var")
     keys_dir: Path = Path("keys")
+    kek_provider: str = "file"
+    pkcs11_module: str = ""
+    pkcs11_token_label: str = ""
+    pkcs11_pin_file: str = ""
     policy_dir: Path = Path("policy")
     database_url: str = ""
     host: str = "127.0.0.1"
@@ -52,6 +59,7 @@ class Settings:
     pii_budget_s: float = 5.0
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
+    retention_sweep_interval_s: float = 3600.0
     vector_transform: str = "default"
     metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
@@ -73,6 +81,13 @@ class Settings:
         if self.embed_workers:
             return self.embed_workers
         return max(1, min(8, cpus)) if self.device == "cpu" else 1
+
+    @property
+    def kek_options(self) -> KekOptions:
+        """Where the key-encryption key lives (``gateway.crypto.kek``)."""
+        from gateway.crypto.kek import KekOptions
+
+        return KekOptions(self.kek_provider, self.pkcs11_module, self.pkcs11_token_label, self.pkcs11_pin_file)
 
     @property
     def sqlite_path(self) -> Path:
@@ -156,6 +171,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting embed_workers: must be 0 (by device) or a positive number of threads")
     if settings.encode_batch_size < 0:
         raise ConfigurationError("setting encode_batch_size: must be 0 (by device) or a positive number of texts")
+    if settings.retention_sweep_interval_s < 0:
+        raise ConfigurationError("setting retention_sweep_interval_s: must be 0 (no scheduled sweep) or positive")
+    settings.kek_options  # noqa: B018 - validates kek_provider and the pkcs11_* settings it needs
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")
     return settings

@@ -12,6 +12,7 @@ from gateway.crypto.datakeys import (
 )
 from gateway.crypto.derive import PURPOSES, input_digest, tenant_secret
 from gateway.crypto.envelope import INDEX_RECORD_ID, Envelope, RecordContext, key_version_of
+from gateway.crypto.kek import KekOptions, KekProvider
 from gateway.crypto.keyfiles import (
     KeyMaterial,
     add_kek_version,
@@ -28,6 +29,8 @@ __all__ = [
     "DataKeyRepository",
     "Envelope",
     "InMemoryDataKeyRepository",
+    "KekOptions",
+    "KekProvider",
     "KeyMaterial",
     "Keyring",
     "RecordContext",

@@ -8,7 +8,8 @@ The associated data is the 7-byte header followed by the length-prefixed kind ("
 tenant, collection, record id and model version. So a ciphertext copied to another row, collection or tenant,
 or relabelled with another model version or key version, fails to open, exactly like a flipped byte.
 
-Wrapped data key, format 1: nonce (12) | AES-256-GCM(KEK, data key) and tag, with associated data
+Wrapped data key, format 1: nonce (12) | AES-256-GCM(KEK, data key) and tag (computed by the KEK provider,
+``kek.py``: in this process for the file KEK, inside the token for an HSM), with associated data
 0x01 | data-key version | KEK version | length-prefixed tenant: a wrapped key moved to another tenant's row,
 or given another version number, does not unwrap.
 
@@ -30,7 +31,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gateway.crypto._cache import KeyCache
 from gateway.crypto._encoding import length_prefixed
 from gateway.crypto.datakeys import DataKeyRepository, WrappedKey
-from gateway.crypto.keyring import KEY_BYTES, MAX_VERSION, Keyring
+from gateway.crypto.kek import KekProvider
+from gateway.crypto.keyring import KEY_BYTES, MAX_VERSION
 from gateway.crypto.secrets import SecretBytes
 from gateway.errors import ConfigurationError, DecryptionFailed
 
@@ -86,7 +88,7 @@ class Envelope:
 
     def __init__(
         self,
-        kek: Keyring,
+        kek: KekProvider,
         repo: DataKeyRepository,
         rng: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], datetime] = _utcnow,
@@ -153,6 +155,28 @@ class Envelope:
             self._cache.forget_tenant(tenant)
         return count
 
+    def check_kek(self, tries: int = 3) -> None:
+        """Refuse to serve under a KEK that opens none of the stored data keys of some KEK version (a replaced
+        ``kek.json``, another HSM token with the same label, a switch of provider without re-wrapping): better one
+        clear error at start than every record failing as ``DecryptionFailed``. Up to ``tries`` keys per version
+        are tried, so one damaged row does not stop the start."""
+        by_version: dict[int, list[WrappedKey]] = {}
+        for stored in self._repo.all():
+            by_version.setdefault(stored.kek_version, []).append(stored)
+        for version, stored_keys in sorted(by_version.items()):
+            if not any(self._opens(stored) for stored in stored_keys[:tries]):
+                raise ConfigurationError(
+                    f"the key-encryption key does not open the data keys stored under KEK version {version}: "
+                    "is this the KEK (file or HSM token) these data were written under?"
+                )
+
+    def _opens(self, stored: WrappedKey) -> bool:
+        try:
+            self._unwrap(stored)
+        except DecryptionFailed:
+            return False
+        return True
+
     def kek_versions_in_use(self) -> set[int]:
         """KEK versions that still wrap some data key: those must not be retired yet."""
         return {stored.kek_version for stored in self._repo.all()}
@@ -212,18 +236,14 @@ class Envelope:
             raise ValueError("data-key version out of range")
         kek_version = self._kek.active
         nonce = self._rng(NONCE_BYTES)
-        aead = AESGCM(self._kek.active_key.get_secret())
-        wrapped = nonce + aead.encrypt(nonce, key.get_secret(), _wrap_aad(tenant, version, kek_version))
+        wrapped = nonce + self._kek.wrap(nonce, key, _wrap_aad(tenant, version, kek_version))
         return WrappedKey(tenant, version, kek_version, wrapped, created or self._clock())
 
     def _unwrap(self, stored: WrappedKey) -> SecretBytes:
-        kek = self._kek.key(stored.kek_version)
-        if kek is None:
-            raise DecryptionFailed()
         nonce, sealed = stored.wrapped[:NONCE_BYTES], stored.wrapped[NONCE_BYTES:]
         try:
             aad = _wrap_aad(stored.tenant, stored.version, stored.kek_version)
-            return SecretBytes(AESGCM(kek.get_secret()).decrypt(nonce, sealed, aad))
+            return self._kek.unwrap(stored.kek_version, nonce, sealed, aad)
         except Exception:
             raise DecryptionFailed() from None
 

@@ -1,6 +1,6 @@
 """Key files under the keys directory: created once, 0600, atomically; refused at load when unsafe.
 
-    kek.json            key-encryption keyring (see ``keyring.py``)
+    kek.json            key-encryption keyring (see ``keyring.py``); absent when the KEK is in an HSM (``kek.py``)
     audit_ed25519.key   Ed25519 private key that signs audit checkpoints, PKCS#8 PEM, no passphrase
     audit_ed25519.pub   its public key, SubjectPublicKeyInfo PEM (what auditors verify with)
     hmac.key            32 random bytes, base64: root of input digests and per-tenant derivations
@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from gateway.crypto import derive
+from gateway.crypto.kek import FILE_KEK, KekOptions, KekProvider, open_kek
 from gateway.crypto.keyring import KEY_BYTES, Keyring
 from gateway.crypto.secrets import SecretBytes
 from gateway.errors import ConfigurationError
@@ -35,6 +36,7 @@ AUDIT_PRIVATE_FILE = "audit_ed25519.key"
 AUDIT_PUBLIC_FILE = "audit_ed25519.pub"
 HMAC_FILE = "hmac.key"
 KEY_FILES = (KEK_FILE, AUDIT_PRIVATE_FILE, AUDIT_PUBLIC_FILE, HMAC_FILE)
+HOST_KEY_FILES = (AUDIT_PRIVATE_FILE, AUDIT_PUBLIC_FILE, HMAC_FILE)
 _INIT_HINT = "run `gateway keys init`"
 
 
@@ -42,7 +44,7 @@ _INIT_HINT = "run `gateway keys init`"
 class KeyMaterial:
     """Everything loaded from the keys directory. Its repr shows no secret."""
 
-    kek: Keyring
+    kek: KekProvider
     audit_private_key: Ed25519PrivateKey = field(repr=False)
     audit_public_key: Ed25519PublicKey = field(repr=False)
     hmac_root: SecretBytes
@@ -56,16 +58,24 @@ class KeyMaterial:
         return derive.input_digest(self.hmac_root, tenant, text)
 
 
-def init_keys(keys_dir: Path, rng: Callable[[int], bytes] = os.urandom) -> list[Path]:
-    """Create the key files that are missing; never overwrite one. Returns the paths created."""
+def key_files(kek: KekOptions = FILE_KEK) -> tuple[str, ...]:
+    """The files the keys directory must hold: ``kek.json`` only when the KEK is a file."""
+    return KEY_FILES if kek.in_file else HOST_KEY_FILES
+
+
+def init_keys(
+    keys_dir: Path, rng: Callable[[int], bytes] = os.urandom, kek: KekOptions = FILE_KEK
+) -> list[Path]:
+    """Create the key files that are missing; never overwrite one. Returns the paths created.
+
+    ``kek.json`` is among them only for the file KEK; an HSM's KEK is made in its token by ``kek.init_kek``."""
     if not keys_dir.exists():
         keys_dir.mkdir(parents=True, mode=0o700)
         os.chmod(keys_dir, 0o700)  # mkdir's mode is filtered by the umask
     created: list[Path] = []
-    kek = keys_dir / KEK_FILE
-    if not kek.exists():
-        _write_new(kek, Keyring.generate(rng).to_json().encode("ascii"))
-        created.append(kek)
+    made_kek = init_keyring_file(keys_dir, rng) if kek.in_file else None
+    if made_kek is not None:
+        created.append(made_kek)
     hmac_path = keys_dir / HMAC_FILE
     if not hmac_path.exists():
         _write_new(hmac_path, base64.b64encode(rng(KEY_BYTES)) + b"\n")
@@ -92,8 +102,23 @@ def init_keys(keys_dir: Path, rng: Callable[[int], bytes] = os.urandom) -> list[
     return created
 
 
-def load_keys(keys_dir: Path) -> KeyMaterial:
-    """Load and check every key file; any problem is a ConfigurationError that says how to fix it."""
+def init_keyring_file(keys_dir: Path, rng: Callable[[int], bytes] = os.urandom) -> Path | None:
+    """Create ``kek.json`` if it is missing; returns its path when it did."""
+    kek = keys_dir / KEK_FILE
+    if kek.exists():
+        return None
+    _write_new(kek, Keyring.generate(rng).to_json().encode("ascii"))
+    return kek
+
+
+def load_keyring(keys_dir: Path) -> Keyring:
+    """The file KEK provider: the keyring in ``kek.json``."""
+    return _load_keyring(keys_dir / KEK_FILE)
+
+
+def load_keys(keys_dir: Path, kek: KekOptions = FILE_KEK) -> KeyMaterial:
+    """Load and check every key (files, and the KEK wherever ``kek`` says); any problem is a ConfigurationError
+    that says how to fix it."""
     private = _load_private(keys_dir / AUDIT_PRIVATE_FILE)
     public_path = keys_dir / AUDIT_PUBLIC_FILE
     try:
@@ -105,7 +130,7 @@ def load_keys(keys_dir: Path) -> KeyMaterial:
     if public != private.public_key():
         raise ConfigurationError(f"{public_path} does not match {AUDIT_PRIVATE_FILE}")
     return KeyMaterial(
-        kek=_load_keyring(keys_dir / KEK_FILE),
+        kek=open_kek(keys_dir, kek),
         audit_private_key=private,
         audit_public_key=public,
         hmac_root=_load_hmac_root(keys_dir / HMAC_FILE),
@@ -132,15 +157,20 @@ def remove_kek_version(keys_dir: Path, version: int) -> None:
 
 def _read_key_file(path: Path) -> bytes:
     """Read a key file after checking that it exists and that only its owner may read or write it."""
+    return read_secret_file(path, "key file", f"; {_INIT_HINT}")
+
+
+def read_secret_file(path: Path, what: str, hint: str = "") -> bytes:
+    """Read a secret file (key, PIN) that must exist, be regular, and be readable by its owner only."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise ConfigurationError(f"key file {path} is missing; {_INIT_HINT}") from None
+        raise ConfigurationError(f"{what} {path} is missing{hint}") from None
     if not stat.S_ISREG(mode):
-        raise ConfigurationError(f"key file {path} is not a regular file")
+        raise ConfigurationError(f"{what} {path} is not a regular file")
     if mode & 0o077:
         raise ConfigurationError(
-            f"key file {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
+            f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
             f"run `chmod 600 {path}`"
         )
     return path.read_bytes()

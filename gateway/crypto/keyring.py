@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from gateway.crypto.secrets import SecretBytes
+from gateway.errors import DecryptionFailed
 
 KEY_BYTES = 32
 KEYRING_FORMAT = 1
@@ -64,6 +67,19 @@ class Keyring:
     def key(self, version: int) -> SecretBytes | None:
         """The key of ``version``, or None if it was never added or has been retired."""
         return self.keys.get(version)
+
+    def wrap(self, nonce: bytes, key: SecretBytes, aad: bytes) -> bytes:
+        """The file KEK provider's wrap (``kek.KekProvider``): AES-256-GCM under the active key."""
+        return AESGCM(self.active_key.get_secret()).encrypt(nonce, key.get_secret(), aad)
+
+    def unwrap(self, version: int, nonce: bytes, sealed: bytes, aad: bytes) -> SecretBytes:
+        kek = self.key(version)
+        if kek is None:
+            raise DecryptionFailed()
+        try:
+            return SecretBytes(AESGCM(kek.get_secret()).decrypt(nonce, sealed, aad))
+        except Exception:
+            raise DecryptionFailed() from None
 
     def with_new_key(self, rng: Callable[[int], bytes] = os.urandom) -> Keyring:
         """A copy with one more random key, which becomes active."""

@@ -101,6 +101,16 @@ class DriftMonitor:
             self._states.pop((c.tenant, c.name), None)
             self._repo.forget(c.tenant, c.name)
 
+    def purge_before(self, c: Collection, cutoff: datetime, *, chunks_purged: bool) -> int:
+        """Retention: drop the windows closed before ``cutoff`` and a baseline made before it, or any baseline
+        once chunks were purged (it was fitted on the collection's first, oldest vectors). Returns rows dropped."""
+        with self._lock:
+            purged = self._repo.purge_before(c.tenant, c.name, cutoff.astimezone(UTC).isoformat(),
+                                             baseline=chunks_purged)
+            if purged or chunks_purged:
+                self._states.pop((c.tenant, c.name), None)  # in-memory vectors may be as old: start afresh
+        return purged
+
     def series(self, c: Collection, limit: int = 100) -> dict[str, Any]:
         """What ``GET /v1/collections/{name}/drift`` returns: numbers and times only."""
         with self._lock:

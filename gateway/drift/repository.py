@@ -71,6 +71,11 @@ class DriftRepository(Protocol):
 
     def forget(self, tenant: str, collection: str) -> None: ...
 
+    def purge_before(self, tenant: str, collection: str, cutoff: str, *, baseline: bool) -> int:
+        """Delete the windows closed before ``cutoff`` (ISO 8601, UTC) and, where ``baseline`` or it was made
+        before ``cutoff``, the baseline; returns how many rows went (retention)."""
+        ...
+
 
 class SQLiteDriftRepository:
     def __init__(self, db: SQLiteDatabase, envelope: Envelope) -> None:
@@ -121,6 +126,15 @@ class SQLiteDriftRepository:
             conn.execute("DELETE FROM drift_baselines WHERE tenant = ? AND collection = ?", (tenant, collection))
             conn.execute("DELETE FROM drift_windows WHERE tenant = ? AND collection = ?", (tenant, collection))
 
+    def purge_before(self, tenant: str, collection: str, cutoff: str, *, baseline: bool) -> int:
+        conn = self._db()
+        with conn:
+            windows = conn.execute("DELETE FROM drift_windows WHERE tenant = ? AND collection = ? AND closed_at < ?",
+                                   (tenant, collection, cutoff)).rowcount
+            base = conn.execute("DELETE FROM drift_baselines WHERE tenant = ? AND collection = ? "
+                                "AND (? OR created_at < ?)", (tenant, collection, baseline, cutoff)).rowcount
+        return int(windows) + int(base)
+
 
 class MemoryDriftRepository:
     """In-memory stand-in for unit tests (no encryption: nothing leaves the process)."""
@@ -147,3 +161,13 @@ class MemoryDriftRepository:
     def forget(self, tenant: str, collection: str) -> None:
         self.baselines.pop((tenant, collection), None)
         self.series.pop((tenant, collection), None)
+
+    def purge_before(self, tenant: str, collection: str, cutoff: str, *, baseline: bool) -> int:
+        kept = [w for w in self.series.get((tenant, collection), []) if w.closed_at >= cutoff]
+        purged = len(self.series.get((tenant, collection), [])) - len(kept)
+        self.series[(tenant, collection)] = kept
+        info = self.baselines.get((tenant, collection))
+        if info is not None and (baseline or info.created_at < cutoff):
+            del self.baselines[(tenant, collection)]
+            purged += 1
+        return purged

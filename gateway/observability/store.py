@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,13 @@ class ObservedStore:
             for c in self.inner.list_collections(tenant):
                 self._drift.forget(c)
         return self.inner.shred_tenant(tenant)
+
+    def all_collections(self) -> list[Collection]:
+        return self.inner.all_collections()
+
+    def purge_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
+        with self._metrics.stage("store"):
+            return self.inner.purge_before(tenant, collection, cutoff)
 
     def health(self) -> dict[str, Any]:
         return self.inner.health()

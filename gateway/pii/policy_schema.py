@@ -111,6 +111,12 @@ def _scalars(ctx: _Ctx, key: str, node: Located, layer: _Layer) -> None:
             ctx.fail(node, "retain_text must be true or false")
         layer.scalars["retain_text"] = node.value
         return
+    if key == "retention_days":
+        days = node.value
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500):
+            ctx.fail(node, "retention_days must be a whole number of days from 1 to 36500, or null (keep)")
+        layer.scalars["retention_days"] = days
+        return
     for sub, item in ctx.mapping(node, key, SUB_KEYS[key]).items():
         name = f"{key}.{sub}"
         value: Any

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
@@ -165,6 +166,15 @@ class Store(Protocol):
 
     def shred_tenant(self, tenant: str) -> int:
         """Crypto-shred the tenant's data keys and forget all it stored: returns the chunks forgotten."""
+        ...
+
+    def all_collections(self) -> list[Collection]:
+        """Every tenant's collections, by tenant then name: for maintenance (the retention sweep), never a request."""
+        ...
+
+    def purge_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
+        """Delete the chunks stored before ``cutoff`` (timezone-aware) from records, ciphertexts and index, and
+        rewrite the index snapshot without them; returns how many were deleted (0: none that old)."""
         ...
 
     def health(self) -> dict[str, Any]: ...

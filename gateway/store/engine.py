@@ -13,13 +13,13 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace as with_fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from gateway.crypto import Envelope
-from gateway.errors import Conflict, DecryptionFailed, NotFound
+from gateway.errors import BadRequest, Conflict, DecryptionFailed, NotFound
 from gateway.store.base import (
     Collection,
     Hit,
@@ -37,7 +37,7 @@ from gateway.store.base import (
 from gateway.store.codec import ChunkCodec, SealedChunk
 from gateway.store.faiss_index import VectorIndex
 from gateway.store.indexes import IndexManager
-from gateway.store.rows import to_collection, to_sealed
+from gateway.store.rows import COLLECTION_COLUMNS, to_collection, to_sealed
 from gateway.store.sampling import Sample, SqlSampler
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,11 @@ class StoreEngine(ABC):
     @abstractmethod
     def _forget_changes(self, tenant: str) -> None:
         """Delete every change row of ``tenant`` (after a shred: the rows name its collections)."""
+
+    @abstractmethod
+    def _purge(self, c: Collection, cutoff: str) -> list[int]:
+        """Delete ``c``'s chunks whose ``created_at`` sorts before ``cutoff`` (ISO 8601, UTC) and their index
+        entries; returns their chunk ids."""
 
     @abstractmethod
     def _live_index(self, c: Collection) -> VectorIndex:
@@ -198,6 +203,20 @@ class StoreEngine(ABC):
             if len(hits) >= k or fetch >= index.capacity:
                 return hits[:k]
             fetch = min(fetch * _OVERFETCH, index.capacity)
+
+    def all_collections(self) -> list[Collection]:
+        sql = f"SELECT {COLLECTION_COLUMNS} FROM store_collections ORDER BY tenant, name"  # noqa: S608 - constant
+        return [to_collection(row) for row in self._query(sql, ())]
+
+    def purge_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
+        if cutoff.tzinfo is None:
+            raise BadRequest("the retention cutoff needs a time zone", param="cutoff")
+        c = self.get_collection(tenant, collection)
+        # created_at is written as datetime.now(UTC).isoformat(): the same form compares in time order as text.
+        removed = self._purge(c, cutoff.astimezone(UTC).isoformat())
+        if removed:
+            self._indexes.snapshot_now(c)
+        return len(removed)
 
     def sample_vectors(self, c: Collection, limit: int) -> Sample:
         """At most ``limit`` decrypted vectors, evenly spaced in insertion order (not part of ``Store``)."""

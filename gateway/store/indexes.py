@@ -153,6 +153,10 @@ class IndexManager:
         elif self._snapshots is not None and index.unsnapshotted >= self._settings.snapshot_every:
             self._submit("snapshot", c)
 
+    def snapshot_now(self, c: Collection) -> None:
+        """Write the collection's snapshot now (after a purge: the previous one still holds what was purged)."""
+        self._snapshot(c)
+
     def flush(self) -> None:
         """Wait for queued rebuilds and snapshots (tests, shutdown)."""
         while True:

@@ -121,6 +121,18 @@ class PostgresStore(StoreEngine):
         with self._tx() as conn:
             conn.execute("DELETE FROM store_changes WHERE tenant = %s", (tenant,))
 
+    def _purge(self, c: Collection, cutoff: str) -> list[int]:
+        with self._indexes.lock(c.tenant, c.name):
+            self.sync.index(c)
+            with self._tx() as conn:
+                rows.lock_collection(conn, c)
+                removed = rows.delete_older(conn, c, cutoff)
+                if removed:
+                    self._db.notify(conn, rows.CHANNEL)
+            if removed:
+                self.sync.apply(c)
+        return removed
+
     def _live_index(self, c: Collection) -> VectorIndex:
         return self.sync.index(c)
 

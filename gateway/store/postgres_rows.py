@@ -83,6 +83,18 @@ def delete_documents(conn: Conn, c: Collection, documents: set[str]) -> list[int
     return removed
 
 
+def delete_older(conn: Conn, c: Collection, cutoff: str) -> list[int]:
+    """Delete the chunks stored before ``cutoff``, recording a 'remove' change each; returns their chunk ids."""
+    rows = conn.execute(
+        "DELETE FROM store_chunks WHERE tenant = %s AND collection = %s AND created_at < %s RETURNING id",
+        (c.tenant, c.name, cutoff),
+    ).fetchall()
+    removed = sorted(int(r[0]) for r in rows)
+    record_changes(conn, c, "remove", removed)
+    count_chunks(conn, c, -len(removed))
+    return removed
+
+
 def delete_collection(conn: Conn, tenant: str, name: str) -> int | None:
     """Delete a collection, its chunks and snapshot, recording a 'drop' change; None if there was none."""
     row = conn.execute(

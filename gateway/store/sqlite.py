@@ -75,10 +75,7 @@ class SQLiteStore(StoreEngine):
     def shred_tenant(self, tenant: str) -> int:
         conn = self._conn()
         total = super().shred_tenant(tenant)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:  # busy readers: the pages are zeroed at the next checkpoint anyway
-            log.warning("WAL checkpoint after a shred was deferred")
+        self._checkpoint(conn)
         return total
 
     # ---- StoreEngine hooks --------------------------------------------------------------------------------
@@ -132,6 +129,18 @@ class SQLiteStore(StoreEngine):
         with rows.secure_delete(self._conn()) as conn, rows.transaction(conn):
             conn.execute("DELETE FROM store_changes WHERE tenant = ?", (tenant,))
 
+    def _purge(self, c: Collection, cutoff: str) -> list[int]:
+        with self._indexes.lock(c.tenant, c.name):
+            index = self._indexes.get(c)
+            with rows.secure_delete(self._conn()) as conn, rows.transaction(conn):
+                removed = rows.delete_older(conn, c, cutoff)
+                seq = rows.last_seq(conn)
+            if removed:
+                self._apply(c, lambda: index.remove(np.asarray(removed, dtype=np.int64), seq))
+        if removed:
+            self._checkpoint()
+        return removed
+
     def _live_index(self, c: Collection) -> VectorIndex:
         return self._indexes.get(c)
 
@@ -155,6 +164,13 @@ class SQLiteStore(StoreEngine):
         if self._closed:
             raise Unavailable("the store is closed")
         return self._db()
+
+    def _checkpoint(self, conn: sqlite3.Connection | None = None) -> None:
+        """Empty the WAL, whose old page images would otherwise still hold deleted ciphertexts."""
+        try:
+            (conn or self._conn()).execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:  # busy readers: the pages are zeroed at the next checkpoint anyway
+            log.warning("WAL checkpoint after a deletion was deferred")
 
     def _apply(self, c: Collection, update: Callable[[], object]) -> None:
         """Apply a committed change to the live index; if that fails, drop the index so it reloads and replays."""

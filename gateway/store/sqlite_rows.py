@@ -173,6 +173,20 @@ def delete_documents(conn: sqlite3.Connection, c: Collection, documents: set[str
     return removed
 
 
+def delete_older(conn: sqlite3.Connection, c: Collection, cutoff: str) -> list[int]:
+    """Delete the chunks stored before ``cutoff``, recording a 'remove' change each; returns their chunk ids."""
+    removed = sorted(int(row[0]) for row in conn.execute(
+        "DELETE FROM store_chunks WHERE tenant = ? AND collection = ? AND created_at < ? RETURNING id",
+        (c.tenant, c.name, cutoff),
+    ))  # fmt: skip
+    conn.executemany(
+        "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (?, ?, 'remove', ?)",
+        [(c.tenant, c.name, chunk_id) for chunk_id in removed],
+    )
+    count_chunks(conn, c, -len(removed))
+    return removed
+
+
 def delete_collection(conn: sqlite3.Connection, tenant: str, name: str) -> int | None:
     """Delete a collection and its chunks, recording a 'drop' change; None if there was no such collection."""
     exists = conn.execute("SELECT 1 FROM store_collections WHERE tenant = ? AND name = ?", (tenant, name))

@@ -166,3 +166,19 @@ def test_when_a_tenant_changes_only_the_action_then_the_inherited_threshold_stay
     )
     rule = policy.scope("acme").entities["US_BANK_NUMBER"]
     assert (rule.action, rule.threshold) == ("redact", 0.4)
+
+
+def test_when_retention_days_set_per_tenant_and_collection_then_scopes_layer_them() -> None:
+    text = MINIMAL + "  retention_days: 365\ntenants:\n  acme:\n    retention_days: 90\n    collections:\n" \
+        "      notes: {retention_days: 7}\n      keep: {retention_days: null}\n"
+    policy = parse_policy(text.encode())
+    assert policy.scope("other", "x").retention_days == 365
+    assert policy.scope("acme", "docs").retention_days == 90
+    assert policy.scope("acme", "notes").retention_days == 7
+    assert policy.scope("acme", "keep").retention_days is None
+    assert parse_policy(MINIMAL.encode()).scope("acme").retention_days is None
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "1.5", "true", "forever", "40000"])
+def test_when_retention_days_is_not_a_whole_positive_number_then_the_policy_is_refused(bad: str) -> None:
+    assert "retention_days" in error_of(MINIMAL + f"  retention_days: {bad}\n")

@@ -30,6 +30,7 @@ GATEWAY_EVENTS = [
     "audit.witness_refused",
     "key.rotate",
     "key.rewrap",
+    "retention.purge",
     "tenant.shred",
     "apikey.create",
     "apikey.revoke",

@@ -12,9 +12,10 @@ from gateway.crypto import (
     InMemoryDataKeyRepository,
     Keyring,
     RecordContext,
+    WrappedKey,
     key_version_of,
 )
-from gateway.errors import DecryptionFailed
+from gateway.errors import ConfigurationError, DecryptionFailed
 from tests.unit.crypto.crypto_fakes import CountingRng, FakeClock
 
 CTX = RecordContext("acme", "docs", "doc-1#0", "1.0")
@@ -272,3 +273,18 @@ def test_when_all_tenants_are_rotated_then_each_gets_a_new_version_under_the_act
 def test_when_a_context_field_is_not_a_string_then_it_is_refused_at_construction() -> None:
     with pytest.raises(TypeError):
         RecordContext("acme", "docs", 7, "1.0")  # type: ignore[arg-type]
+
+
+def test_when_kek_file_was_replaced_then_check_kek_refuses_but_one_damaged_row_does_not(kek: Keyring) -> None:
+    repo = InMemoryDataKeyRepository()
+    envelope = Envelope(kek, repo)
+    for tenant in ("acme", "globex", "initech"):
+        envelope.encrypt(RecordContext(tenant, "docs", "r", "1.0"), b"x")
+    envelope.check_kek()
+    with pytest.raises(ConfigurationError, match="KEK version 1"):
+        Envelope(Keyring.generate(), repo).check_kek()  # a new kek.json over the old data
+    damaged = repo.get("acme", 1)
+    assert damaged is not None
+    repo.replace(WrappedKey("acme", 1, 1, bytes(len(damaged.wrapped)), damaged.created))
+    envelope.check_kek()  # the other tenants' keys open: the KEK is right, one row is damaged
+    Envelope(Keyring.generate(), InMemoryDataKeyRepository()).check_kek()  # nothing stored yet: nothing to check

@@ -67,3 +67,22 @@ def test_when_several_workers_are_asked_for_on_the_embedded_store_then_settings_
     assert load_settings({"GATEWAY_WORKERS": "2", "GATEWAY_DATABASE_URL": "postgresql://h/db"}).workers == 2
     with pytest.raises(ConfigurationError, match="workers"):
         load_settings({"GATEWAY_WORKERS": "0"})
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"GATEWAY_KEK_PROVIDER": "kms"}, "kek_provider"),
+    ({"GATEWAY_KEK_PROVIDER": "pkcs11", "GATEWAY_PKCS11_MODULE": "/m.so"}, "pkcs11_token_label, pkcs11_pin_file"),
+    ({"GATEWAY_RETENTION_SWEEP_INTERVAL_S": "-1"}, "retention_sweep_interval_s"),
+])
+def test_when_the_kek_or_retention_settings_are_incomplete_then_the_start_is_refused(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load_settings(env)
+
+
+def test_when_the_kek_provider_is_pkcs11_then_its_options_are_carried() -> None:
+    s = load_settings({"GATEWAY_KEK_PROVIDER": "pkcs11", "GATEWAY_PKCS11_MODULE": "/m.so",
+                       "GATEWAY_PKCS11_TOKEN_LABEL": "t", "GATEWAY_PKCS11_PIN_FILE": "/p"})
+    assert (s.kek_options.provider, s.kek_options.pkcs11_module, s.kek_options.in_file) == ("pkcs11", "/m.so", False)
+    assert load_settings({}).kek_options.in_file and load_settings({}).retention_sweep_interval_s == 3600.0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -145,6 +147,57 @@ def test_when_put_with_replace_then_the_old_chunks_of_the_document_go(store: Sto
     with pytest.raises(NotFound):
         store.get("tenant-a", "docs", old[0])
     assert store.search("tenant-a", "docs", vectors[0], 1)[0].record_id == new[0]
+
+
+# Retention
+
+
+def test_when_purged_before_a_cutoff_then_older_chunks_leave_get_search_and_rows(harness: Harness) -> None:
+    store = harness.store
+    store.create_collection(collection())
+    vectors = unit_vectors(5)
+    old = store.put("tenant-a", "docs", chunks_for(vectors[:3], prefix="old"), None)
+    time.sleep(0.01)
+    cutoff = datetime.now(UTC)
+    time.sleep(0.01)
+    young = store.put("tenant-a", "docs", chunks_for(vectors[3:], prefix="young"), None)
+    assert store.purge_before("tenant-a", "docs", cutoff) == 3
+    assert store.purge_before("tenant-a", "docs", cutoff) == 0
+    assert store.get_collection("tenant-a", "docs").chunk_count == 2
+    for record_id in old:
+        with pytest.raises(NotFound):
+            store.get("tenant-a", "docs", record_id)
+        with pytest.raises(IndexError):  # no row at all, not merely an unreadable one
+            harness.raw(record_id, "vector")
+    with pytest.raises(NotFound):
+        store.document("tenant-a", "docs", "old-0")
+    assert store.get("tenant-a", "docs", young[0]).document_id == "young-0"
+    assert {h.record_id for h in store.search("tenant-a", "docs", vectors[0], 5)} == set(young)
+    reopened = harness.reopen()  # the rewritten snapshot must not bring them back
+    assert {h.record_id for h in reopened.search("tenant-a", "docs", vectors[0], 5)} == set(young)
+
+
+def test_when_the_cutoff_is_in_the_past_then_nothing_is_purged(store: Store) -> None:
+    _filled(store, 4)
+    assert store.purge_before("tenant-a", "docs", datetime.now(UTC) - timedelta(days=1)) == 0
+    assert store.get_collection("tenant-a", "docs").chunk_count == 4
+
+
+def test_when_the_cutoff_has_no_time_zone_or_the_collection_is_foreign_then_purge_refuses(store: Store) -> None:
+    _filled(store, 2)
+    with pytest.raises(BadRequest):
+        store.purge_before("tenant-a", "docs", datetime(2100, 1, 1))
+    with pytest.raises(NotFound):
+        store.purge_before("tenant-b", "docs", datetime(2100, 1, 1, tzinfo=UTC))
+    assert store.get_collection("tenant-a", "docs").chunk_count == 2
+
+
+def test_when_tenants_have_collections_then_all_collections_lists_every_one(store: Store) -> None:
+    store.create_collection(collection())
+    store.create_collection(collection(name="b"))
+    store.create_collection(collection(tenant="tenant-b"))
+    assert [(c.tenant, c.name) for c in store.all_collections()] == [
+        ("tenant-a", "b"), ("tenant-a", "docs"), ("tenant-b", "docs")]
 
 
 # Isolation
