@@ -130,4 +130,14 @@ def test_when_the_log_is_exported_then_it_verifies_offline_and_online_and_a_tamp
     rep = audit_cli("report", "--framework", "nist-ai-rmf", "--log", str(log), "--checkpoint", str(cp),
                     "--public-key", pub, "--out", str(report), "--format", "json")
     assert rep.returncode == 0, rep.stderr
-    assert json.loads(report.read_text())["verification"]["status"] == "verified"
+    evidence = json.loads(report.read_text())
+    assert evidence["verification"]["status"] == "verified"
+    acme_spend = [v for k, v in evidence["privacy"]["by_tenant_scope"].items() if k.startswith("acme/")]
+    assert acme_spend and all(v["epsilon_radius"] is not None for v in acme_spend)  # MEASURE 2.10 reads the log
+    assert "unspecified" not in evidence["denial_codes"] and evidence["denial_codes"].get("permission_denied")
+    scoped = audit_cli("report", "--log", str(log), "--checkpoint", str(cp), "--public-key", pub,
+                       "--out", str(report), "--format", "json", "--tenant", "globex")
+    assert scoped.returncode == 0, scoped.stderr
+    globex = json.loads(report.read_text())
+    assert globex["evidence_cards"] and {c["tenant"] for c in globex["evidence_cards"]} == {"globex"}
+    assert all(k.startswith("globex/") for k in globex["privacy"]["by_tenant_scope"])

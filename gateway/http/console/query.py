@@ -58,8 +58,16 @@ class Filters:
         return {
             "event": self.event, "decision": self.decision, "tenant": self.tenant, "subject": self.subject,
             "request_id": self.request_id, "key_id": self.key_id, "exclude_event": self.exclude_event,
-            "since": _format_time(self.since), "until": _format_time(self.until),
+            "since": _format_time(self.since), "until": self._until_text(),
         }
+
+    def _until_text(self) -> str:
+        """The upper bound as the last second it covers, so a link to the next page keeps the same range."""
+        if self.until is None or self.until_end is None:
+            return ""
+        if self.until_end - self.until < timedelta(seconds=1):
+            return self.until.isoformat().replace("+00:00", "")
+        return _format_time(self.until_end - timedelta(seconds=1))
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,11 @@ def test_when_a_filter_name_or_value_is_unknown_then_bad_request(params: dict[st
 def test_when_the_cursor_is_not_a_short_ascii_number_then_bad_request(raw: str) -> None:
     with pytest.raises(BadRequest):
         parse_before(raw)
+
+
+@pytest.mark.parametrize("until", ["2025-01-01T00:01", "2025-01-01T00:01:05", "2025-01-01T00:01:05.250000",
+                                   "2025-01-01"])
+def test_when_the_next_page_link_carries_until_then_it_covers_the_same_range(until: str) -> None:
+    first = parse_filters({"until": until})
+    again = parse_filters({"until": first.as_query()["until"]})
+    assert again.until_end == first.until_end
