@@ -19,6 +19,7 @@ from tests.hardening.kit import Gateway, build_gateway
 CAP = 16 * 1024
 EMAIL_ID = "victim.person@example.com"
 SSN_ID = "536-90-4721"
+MARKER_ID = "planted-marker-7f3a9c"  # an id the caller chose, harmless but not to be logged
 LONG_PATH = "x" * 60_000
 
 
@@ -66,14 +67,18 @@ def test_when_an_unauthenticated_request_has_a_60kb_path_then_the_entry_names_th
 
 def test_when_document_ids_look_like_an_email_or_an_ssn_then_only_their_digests_are_logged(gateway: Any) -> None:
     client, gw = gateway
-    docs = [{"id": EMAIL_ID, "text": "hello world"}, {"id": SSN_ID, "text": "good morning"}]
+    for pii_id in (EMAIL_ID, SSN_ID):  # refused as ids (PII screening); the refusal's entry must not hold them
+        r = client.post("/v1/collections/docs/documents", json={"documents": [{"id": pii_id, "text": "hello"}]},
+                        headers=_auth(gw))
+        assert r.status_code == 400, pii_id
+    docs = [{"id": MARKER_ID, "text": "good morning"}]
     assert client.post("/v1/collections/docs/documents", json={"documents": docs},
                        headers=_auth(gw)).status_code == 200
-    for doc_id in (EMAIL_ID, SSN_ID, "no.such@example.org"):
+    for doc_id in (EMAIL_ID, SSN_ID, MARKER_ID, "no.such@example.org"):
         client.get(f"/v1/collections/docs/documents/{doc_id}", headers=_auth(gw))
         client.delete(f"/v1/collections/docs/documents/{doc_id}", headers=_auth(gw))
         client.get(f"/v1/collections/docs/documents/{doc_id}")  # unauthenticated
-    _planted_nowhere(gw, EMAIL_ID, SSN_ID, "no.such@example.org")
+    _planted_nowhere(gw, EMAIL_ID, SSN_ID, MARKER_ID, "no.such@example.org")
     reads = [json.loads(e) for e in _entries(gw) if b'"document.read"' in e]
     assert reads and all(e["route"] == "GET /v1/collections/{name}/documents/{document_id}" for e in reads)
     assert all(len(e["document_digest"]) == 32 for e in reads if e["decision"] == "allow")
