@@ -9,7 +9,8 @@ Structured identifiers of both are also rendered in evasion variants (zero-width
 Arabic-Indic digits, Cyrillic homoglyphs, re-separated digits, line breaks). PII-free texts: our short business
 sentences and a number-heavy set (``_pii_numbers``: orders, invoices, tracking numbers, ISBNs, timestamps,
 versions, balances). A gold entity counts as found when a finding of its type that the default policy applies
-overlaps it; for a blocked type (SSN, card, IBAN) the text must also have been refused.
+overlaps it (or, for a redacted type, a blocking finding that refused the text); for a blocked type
+(SSN, card, IBAN) the text must also have been refused.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/pii_quality.py [--n 600] [--repeats 4] [--numbers 1000] \
         [--ner-mode windows|full] [--misses var/pii_misses.txt]
@@ -198,6 +199,8 @@ def evaluate(samples: list[Sample], detector: object, policy_path: Path, misses:
             hit = any(f.entity_type == etype and f.start < end and start < f.end for f in applied)
             if etype in ("US_SSN", "CREDIT_CARD", "IBAN_CODE"):
                 hit = hit and blocked  # a blocked type counts only if the text was refused
+            elif blocked:  # a refused text never reaches the model: a phone read as a bank number is kept out
+                hit = hit or any(f.start < end and start < f.end and f.action == "block" for f in applied)
             for key in ((sample.source, etype, kind), (sample.source, etype, sample.kind)):
                 stats.setdefault(key, Counter())["tp" if hit else "fn"] += 1
             if not hit and misses is not None and sample.source != "public-holdout":

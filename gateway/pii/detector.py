@@ -19,7 +19,8 @@ from gateway.pii.detector_types import Finding, PIIDetector
 from gateway.pii.fake import FakeDetector
 from gateway.pii.ner import NER_SCORE, NerMode, run_ner
 from gateway.pii.normalize import detection_view
-from gateway.pii.recognizers import DEFAULT_PHONE_REGIONS, NER_ENTITIES, build_recognizers
+from gateway.pii.phones import DEFAULT_PHONE_REGIONS
+from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
 from gateway.policyfile import GatewayPolicy, ScopePolicy
 
 __all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]

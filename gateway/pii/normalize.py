@@ -87,6 +87,7 @@ _SEP_RUN = re.compile(
 )
 # A bare line break inside a digit run or an email address (a word wrapped mid-identifier) is dropped.
 _BARE_BREAK = re.compile(r"(?<=\S)\n+(?=\S)")
+_ADDRESS_PART = re.compile(r"[A-Za-z0-9._%+@-]+")
 _TOKEN_BEFORE = re.compile(r"\S+$")
 _TOKEN_AFTER = re.compile(r"^\S+")
 _LOOKALIKE_RUN = re.compile(r"[OoIl]+")
@@ -125,11 +126,22 @@ def _fix_lookalike_digits(text: str) -> str:
 
 def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
     left, right = text[start - 1], text[end]
-    if left.isdigit() or right.isdigit():
-        return True
     before = _TOKEN_BEFORE.search(text[max(0, start - 64) : start])
     after = _TOKEN_AFTER.search(text[end : end + 64])
-    return "@" in (before.group() if before else "") + (after.group() if after else "")
+    head, tail = (before.group() if before else ""), (after.group() if after else "")
+    joined = head + tail
+    if left.isdigit() and right.isdigit():
+        return True
+    # A digit next to a letter is one identifier (``GB82WEST\n1234``) only if no lower-case word is involved:
+    # ``SSN: 078-05-1120\nName:`` and ``Phone:\n555 0100`` are lines of a form, not one broken value.
+    if (left.isdigit() or right.isdigit()) and left.isalnum() and right.isalnum():
+        return not any(c.islower() for c in joined)
+    # Inside an e-mail address: one wrap, the other side made only of address characters, and not the next
+    # line of a form (``bob@example.com\nWebsite:``, ``E-mail:\nbob@example.com``).
+    if end - start != 1 or "@" not in joined:
+        return False
+    other = tail if "@" in head else head
+    return _ADDRESS_PART.fullmatch(other) is not None and not ("@" in head and other[0].isupper())
 
 
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")

@@ -1,0 +1,34 @@
+"""The detection view joins a value wrapped across lines, but never two lines of a form (regressions from the
+public evaluation set: ``Phone:\\n9466495726\\n\\nE-mail:\\nbob@example.net`` read as one token hid both)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.pii.normalize import detection_view
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SSN: 078-05-1120\nName: Bob", "SSN: 078-05-1120\nName: Bob"),
+        ("Phone:\n9466495726\n\nE-mail:\nbob@example.net", "Phone:\n9466495726\n\nE-mail:\nbob@example.net"),
+        ("Mobile: 8216737673\nDesk: (510)848-2988", "Mobile: 8216737673\nDesk: (510)848-2988"),
+        ("mail bob@example.com\nWebsite: x", "mail bob@example.com\nWebsite: x"),
+    ],
+)
+def test_when_lines_of_a_form_hold_values_then_the_view_keeps_the_line_breaks(text: str, expected: str) -> None:
+    assert detection_view(text).text == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("IBAN GB82WEST\n12345698765432", "IBAN GB82WEST12345698765432"),
+        ("ssn 491-8\n4-5637", "ssn 491-84-5637"),
+        ("write bob@exa\nmple.com", "write bob@example.com"),
+        ("write bob\n@example.com", "write bob@example.com"),
+    ],
+)
+def test_when_one_value_is_wrapped_across_lines_then_the_view_joins_it(text: str, expected: str) -> None:
+    assert detection_view(text).text == expected
