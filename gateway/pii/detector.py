@@ -76,7 +76,10 @@ class PresidioDetector:
                 registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["en"]),
                 nlp_engine=nlp_engine,
                 supported_languages=["en"],
-                context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=3),
+                # Whole words: Presidio's default substring match read "cc" in "accounts" and "ext" in "text".
+                context_aware_enhancer=LemmaContextAwareEnhancer(
+                    context_prefix_count=6, context_suffix_count=3, context_matching_mode="whole_word"
+                ),
             )
         pattern_entities = frozenset(e for r in recognizers for e in r.supported_entities)
         return _Engine(analyzer, nlp_engine, pattern_entities, ner_entities)

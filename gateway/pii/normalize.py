@@ -152,7 +152,7 @@ def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
     # line of a form (``bob@example.com\nWebsite:``, ``E-mail:\nbob@example.com``).
     if end - start != 1 or "@" not in joined:
         return False
-    other = tail if "@" in head else head
+    other = tail.rstrip(".,;:!?)'\"") if "@" in head else head
     return _ADDRESS_PART.fullmatch(other) is not None and not ("@" in head and other[0].isupper())
 
 

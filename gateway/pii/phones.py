@@ -11,7 +11,8 @@
   prefixes (``1-``, ``+1-``, ``001-``), dots, spaces, parentheses with or without a space after them, and
   extensions (``x1234``, ``ext. 12``, ``#12``); any number written with ``+`` and a country code; national
   numbers with a trunk ``0`` in parentheses. These score 0.4 (the default policy's phone threshold); a bare
-  ten-digit run (0.3) or a bare trunk-prefixed number (0.25) counts only with a phone word nearby.
+  ten-digit run (0.3), ten digits grouped any other way (0.1) or a bare trunk-prefixed number (0.25) counts
+  only with a phone word nearby (+0.35, and at least 0.4).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA")
 CONTEXT = [
     "phone", "call", "mobile", "cell", "cellphone", "tel", "telephone", "fax", "callback", "contact", "reach",
     "office", "desk", "whatsapp", "sms", "registered", "landline", "ext", "extension",
+    "answering", "dial", "voicemail", "phones", "mobiles", "cells", "faxes",
 ]  # fmt: skip
 _PREFIX = r"(?:(?:\+|00)?1[ .-]?)?"
 _AREA = r"(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])"
@@ -39,6 +41,8 @@ _TRUNK_PARENS = r"(?<![\w+])\(0[0-9]{2,4}\)[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}(?![0
 _TRUNK = r"(?<![\w+.-])0[0-9]{2,4}[ -][0-9]{3,4}[ -]?[0-9]{3,4}(?![\w.-]?[0-9])"
 # French national numbers keep their own shape: five pairs (``05 55 06 23 07``, ``01.23.45.67.89``).
 _FRENCH = r"(?<![\w+.-])0[1-9](?:[ .][0-9]{2}){4}(?![\w.-]?[0-9])"
+# Ten digits in any grouping: only with a phone word nearby (0.1, lifted to 0.45).
+_TEN_DIGITS = r"(?<![\w+.-])[0-9](?:[ .-]?[0-9]){9}(?![\w.-]?[0-9])"
 _BARE = r"(?<![\w+.-])(?:\+?1)?[2-9][0-9]{2}[2-9][0-9]{6}(?![\w.-]?[0-9])"
 
 
@@ -68,6 +72,7 @@ def phone_recognizers(regions: Iterable[str] = DEFAULT_PHONE_REGIONS) -> list[En
         Pattern("trunk prefix", _TRUNK, 0.25),
         Pattern("French pairs", _FRENCH, 0.4),
         Pattern("bare ten digits", _BARE, 0.3),
+        Pattern("ten digits any grouping", _TEN_DIGITS, 0.1),
     ]
     nanp = PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=patterns, context=CONTEXT, name="nanp")
     first, *others = distinct_regions(regions) or ["US"]

@@ -6,6 +6,7 @@ Departures from Presidio's defaults, each on purpose:
   validity. Presidio drops "invalid" SSNs (078-05-1120, 123-45-6789, area 000/666/9xx); a bank would rather
   block a well-formed number that is not a real SSN than let a real one through on a rule it did not write.
   A bare nine-digit run scores 0.3 and counts only with context ("ssn", "social security": +0.35).
+* IBAN_CODE, SWIFT_CODE, UK_NHS, DATE_OF_BIRTH: our own (``identifiers``); UK_NINO and US_ITIN: Presidio's.
 * EMAIL_ADDRESS: the TLD check uses tldextract's bundled public-suffix snapshot; nothing is ever fetched.
 * CREDIT_CARD: our own (``cards``): every ISO/IEC 7812 length 12-19, every scheme's issuer ranges, any
   grouping, Luhn; short forms and unknown ranges count only with a card word nearby.
@@ -23,8 +24,8 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CryptoRecognizer,
     EmailRecognizer,
-    IbanRecognizer,
     IpRecognizer,
+    UkNinoRecognizer,
     UrlRecognizer,
     UsBankRecognizer,
     UsItinRecognizer,
@@ -33,6 +34,13 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from gateway.pii.cards import CardRecognizer, luhn_ok
+from gateway.pii.identifiers import (
+    DateOfBirthRecognizer,
+    IbanRecognizer,
+    SwiftRecognizer,
+    UkNhsRecognizer,
+    mod97_ok,
+)
 from gateway.pii.phones import DEFAULT_PHONE_REGIONS, phone_recognizers
 from gateway.policyfile import CustomRecognizerSpec
 
@@ -59,23 +67,17 @@ class StrictSsnRecognizer(PatternRecognizer):
         # A line break or typo that moved one separator: weak alone, strong with "ssn" nearby.
         Pattern("SSN 3-6", r"\b[0-9]{3}[- .][0-9]{6}\b", 0.3),
         Pattern("SSN 5-4", r"\b[0-9]{5}[- .][0-9]{4}\b", 0.3),
+        # A short SSN with several zeros typed as letter O (or a Cyrillic look-alike): the detection view
+        # only reads O as 0 in runs of six digits or more. At least five real digits (see invalidate_result).
+        Pattern("SSN with O for 0", r"\b[0-9O]{3}[- .][0-9O]{2}[- .][0-9O]{4}\b", 0.85),
     ]
     CONTEXT: ClassVar[list[str]] = ["ssn", "ssns", "social", "security", "ss#", "ssid", "taxpayer"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity="US_SSN", patterns=self.PATTERNS, context=self.CONTEXT, name="us-ssn")
 
-
-def mod97_ok(value: str) -> bool:
-    """ISO 7064 mod 97-10 (IBAN style): move the first four characters to the end, letters to numbers."""
-    compact = "".join(c for c in value.upper() if c.isalnum())
-    if len(compact) < 5:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    try:
-        return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
-    except ValueError:
-        return False
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return sum(c.isdigit() for c in pattern_text) < 5
 
 
 class CustomPatternRecognizer(PatternRecognizer):
@@ -94,6 +96,12 @@ class CustomPatternRecognizer(PatternRecognizer):
         return None  # no opinion: keep the pattern's score
 
 
+def _words(context: Iterable[str], *extra: str) -> list[str]:
+    """Context words with their plurals: context matches whole words, and no lemmatizer is loaded."""
+    words = [*context, *extra]
+    return sorted({w for word in words for w in (word, word + "s")})
+
+
 def build_recognizers(
     entities: Iterable[str],
     custom: Iterable[CustomRecognizerSpec],
@@ -105,9 +113,13 @@ def build_recognizers(
         "US_SSN": StrictSsnRecognizer,
         "CREDIT_CARD": CardRecognizer,
         "IBAN_CODE": IbanRecognizer,
+        "SWIFT_CODE": SwiftRecognizer,
+        "UK_NHS": UkNhsRecognizer,
+        "UK_NINO": UkNinoRecognizer,
+        "DATE_OF_BIRTH": DateOfBirthRecognizer,
         "EMAIL_ADDRESS": OfflineEmailRecognizer,
-        "US_BANK_NUMBER": UsBankRecognizer,
-        "US_PASSPORT": UsPassportRecognizer,
+        "US_BANK_NUMBER": lambda: UsBankRecognizer(context=_words(UsBankRecognizer.CONTEXT, "checking", "savings")),
+        "US_PASSPORT": lambda: UsPassportRecognizer(context=_words(UsPassportRecognizer.CONTEXT)),
         "US_DRIVER_LICENSE": UsLicenseRecognizer,
         "US_ITIN": UsItinRecognizer,
         "IP_ADDRESS": IpRecognizer,

@@ -33,6 +33,7 @@ def test_when_lines_of_a_form_hold_values_then_the_view_keeps_the_line_breaks(te
         ("ssn 491-8\n4-5637", "ssn 491-84-5637"),
         ("write bob@exa\nmple.com", "write bob@example.com"),
         ("write bob\n@example.com", "write bob@example.com"),
+        ("my e-mail bob@e\nxample.com?", "my e-mail bob@example.com?"),
         ("card 41111111\n11111111", "card 4111111111111111"),
         ("IBAN FI7029896\n578000507", "IBAN FI7029896578000507"),
         ("card 4111 1111 11\n11 1111", "card 4111 1111 1111 1111"),
