@@ -3,7 +3,9 @@
 spaCy's small English model misses a lone first name in an odd place ("Sometimes people call me Kyle") and
 many surnames. These cues find the one to three capitalized words that follow (or, for "X said" and a dialogue
 "X:", precede) them. No list of names is used: only the cue and the shape of a capitalized word. Stop words,
-weekdays, months and form labels ("Name:", "Phone:") are never a name. Every pattern is bounded and linear.
+weekdays, months and form labels ("Name:", "Phone:") are never a name. Also: a possessive before what only a
+person has ("Jeffery's address"), and the first line of a contact block (a name, then an address line with a
+house number and a street name within three lines). Every pattern is bounded and linear.
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ _BEFORE = (
 _CUE_BEFORE = re.compile(r"(?i:\b(?:" + "|".join(_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])")
 _CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
 _DIALOGUE = re.compile(r"(?m)^" + _NAME + r":[ ]?(?=\S)")
+# "Jeffery's address", "Danielle Fox's wife": a possessive before what only a person has.
+_POSSESSIVE = re.compile(
+    _NAME + r"['\u2019]s (?:address|phone|email|e-mail|account|wife|husband|son|daughter|mother|father|brother|"
+    r"sister|partner|kid|kids|children|birthday|killers?|funeral|song|songs|novel|book|version|lawyer|doctor)\b"
+)
+# A contact block: the text's first line is a name (two or three capitalized words) and an address line with a
+# house number and a capitalized street name follows within the next three lines.
+_BLOCK_HEAD = re.compile(r"\A[ \t>]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*\n(?:[^\n]*\n){0,3}?[ \t>]*[0-9]{1,6} [A-Z][a-z]")
 _NOT_NAMES = frozenset(
     [
         "monday",
@@ -96,7 +106,7 @@ _NOT_NAMES = frozenset(
 def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
     """[start, end) spans of names the cues point at, in ``text``'s offsets."""
     spans: list[tuple[int, int]] = []
-    for pattern in (_CUE_BEFORE, _CUE_AFTER, _DIALOGUE):
+    for pattern in (_CUE_BEFORE, _CUE_AFTER, _DIALOGUE, _POSSESSIVE, _BLOCK_HEAD):
         for m in pattern.finditer(text):
             start, end = m.span(1)
             words = text[start:end].split(" ")
