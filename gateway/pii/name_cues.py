@@ -35,7 +35,9 @@ _POSSESSIVE = re.compile(
 )
 # A contact block: the text's first line is a name (two or three capitalized words) and an address line with a
 # house number and a capitalized street name follows within the next three lines.
-_BLOCK_HEAD = re.compile(r"\A[ \t>]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*\n(?:[^\n]*\n){0,3}?[ \t>]*[0-9]{1,6} [A-Z][a-z]")
+_BLOCK_HEAD = re.compile(
+    r"\A[ \t>]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*\n(?:[^\n]*\n){0,3}?[ \t>]*[0-9]{1,6} [A-Z][a-z]"
+)
 _NOT_NAMES = frozenset(
     [
         "monday",
