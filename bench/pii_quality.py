@@ -1,12 +1,19 @@
-"""PII detection quality on a labelled, Faker-generated set: precision, recall and F1 per entity type.
+"""PII detection quality: recall per entity type and evasion class on two labelled sets, false blocks on two
+PII-free sets.
 
-Method: our own sentence templates (varied business contexts) are filled with Faker values (seeded, so the
-set is the same every run); structured identifiers are also rendered in evasion variants (zero-width
-characters, full-width and Arabic-Indic digits, Cyrillic homoglyphs, odd separators, line breaks), counted
-separately. PII-free business text (amounts, dates, invoice and version numbers) measures false blocks.
-A gold entity counts as found when a finding of the same type that the default policy applies overlaps it.
+1. **own**: our own sentence templates (business contexts) filled with Faker values (seed 7).
+2. **public**: presidio-evaluator's templates (a set none of us wrote, MIT; see ``_pii_public``) filled with Faker
+   (seed 2026), split by template into ``public-dev`` (may be read while developing) and ``public-holdout``
+   (only scored; its misses are never printed).
+Structured identifiers of both are also rendered in evasion variants (zero-width characters, full-width and
+Arabic-Indic digits, Cyrillic homoglyphs, re-separated digits, line breaks). PII-free texts: our short business
+sentences and a number-heavy set (``_pii_numbers``: orders, invoices, tracking numbers, ISBNs, timestamps,
+versions, balances). A gold entity counts as found when a finding of its type that the default policy applies
+overlaps it (or, for a redacted type, a blocking finding that refused the text); for a blocked type
+(SSN, card, IBAN) the text must also have been refused.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/pii_quality.py [--n 600] [--ner-mode windows|full]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/pii_quality.py [--n 600] [--repeats 4] [--numbers 1000] \
+        [--ner-mode windows|full] [--misses var/pii_misses.txt]
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ from faker import Faker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _pii_evasion import evade, pick  # noqa: E402
+from _pii_numbers import build_numbers  # noqa: E402
+from _pii_public import build_public  # noqa: E402
 
 from gateway.pii.decide import decide, explain  # noqa: E402
 from gateway.pii.normalize import normalize  # noqa: E402
@@ -87,14 +99,14 @@ BUSINESS = [
     "Quarterly filing 10-Q for period {d} is due in {p} days.",
 ]
 STRUCTURED = ("US_SSN", "CREDIT_CARD", "IBAN_CODE", "EMAIL_ADDRESS", "PHONE_NUMBER")
-EVASIONS = ("zero_width", "fullwidth", "arabic_indic", "homoglyph", "spaces", "dots", "line_break")
 
 
 @dataclass
 class Sample:
     text: str  # canonical
     gold: list[tuple[str, int, int]]
-    kind: str  # plain | evasion:<name> | business
+    kind: str  # plain | evasion:<name> | business | numbers
+    source: str = "own"  # own | public-dev | public-holdout | numbers
 
 
 def _value(fake: Faker, etype: str, rng: random.Random) -> str:
@@ -116,25 +128,6 @@ def _value(fake: Faker, etype: str, rng: random.Random) -> str:
     return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if rng.random() < 0.5 else iban
 
 
-def _evade(value: str, how: str, rng: random.Random) -> str:
-    if how == "zero_width":
-        i = rng.randint(1, len(value) - 1)
-        return value[:i] + "\u200b" + value[i:]
-    if how == "fullwidth":
-        return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in value)
-    if how == "arabic_indic":
-        return "".join(chr(0x0660 + int(c)) if c.isdigit() else c for c in value)
-    if how == "homoglyph":
-        return value.translate(str.maketrans({"o": "\u043e", "e": "\u0435", "a": "\u0430", "0": "\u041e"}))
-    digits_groups = value.replace("-", " ").replace(".", " ").split()
-    if how == "spaces":
-        return " ".join(digits_groups) if len(digits_groups) > 1 else value
-    if how == "dots":
-        return ".".join(digits_groups) if len(digits_groups) > 1 and "@" not in value else value
-    cut = len(value) // 2  # line_break: an identifier split across lines
-    return value[:cut] + "\n" + value[cut:]
-
-
 def build_dataset(n: int, seed: int = 7) -> list[Sample]:
     """``n`` PII sentences (plus evasion variants of the structured ones) and ``n // 3`` business texts."""
     fake = Faker("en_US")
@@ -148,10 +141,8 @@ def build_dataset(n: int, seed: int = 7) -> list[Sample]:
         value = _value(fake, etype, rng)
         variants = [("plain", value)]
         if etype in STRUCTURED:
-            how = EVASIONS[(i // len(types)) % len(EVASIONS)]
-            if etype == "EMAIL_ADDRESS" and how in ("spaces", "dots", "fullwidth", "arabic_indic"):
-                how = "homoglyph" if how in ("spaces", "fullwidth") else "zero_width"  # digit-only tricks
-            variants.append((f"evasion:{how}", _evade(value, how, rng)))
+            how = pick(etype, i // len(types))
+            variants.append((f"evasion:{how}", evade(value, how, rng)))
         for kind, rendered in variants:
             prefix, suffix = template.split("{v}")
             start = len(normalize(prefix))
@@ -168,59 +159,113 @@ def build_dataset(n: int, seed: int = 7) -> list[Sample]:
     return samples
 
 
-def evaluate(samples: list[Sample], detector: object, policy_path: Path) -> dict[str, Counter[str]]:
-    """tp/fp/fn per '<type>' and '<type> (evasion)', plus business blocked/flagged counts."""
+def public_samples(repeats: int = 4) -> list[Sample]:
+    """The public set (see ``_pii_public``), gold offsets moved into the canonical text."""
+    out = []
+    for p in build_public(repeats):
+        gold = [(t, len(normalize(p.text[:a])), len(normalize(p.text[:b]))) for t, a, b in p.gold]
+        out.append(Sample(normalize(p.text), gold, p.kind, p.split))
+    return out
+
+
+def number_samples(n: int) -> list[Sample]:
+    return [Sample(normalize(t), [], "numbers", "numbers") for t in build_numbers(n)]
+
+
+Stats = dict[tuple[str, str, str], Counter[str]]  # (source, entity type or "PII-free", kind) -> counts
+
+
+def evaluate(samples: list[Sample], detector: object, policy_path: Path, misses: list[str] | None = None) -> Stats:
+    """found/missed per (source, type, kind); blocked/flagged per PII-free source. Misses of the dev sets are
+    appended to ``misses`` (the held-out split's never are)."""
     scope = load_policy(policy_path).scope("bench")
     findings = detector.analyze([s.text for s in samples], [scope] * len(samples))  # type: ignore[attr-defined]
-    stats: dict[str, Counter[str]] = {}
+    stats: Stats = {}
     for sample, found in zip(samples, findings, strict=True):
         applied = [f for f in explain(sample.text, found, scope) if f.outcome == "applied"]
-        if sample.kind == "business":
-            c = stats.setdefault("business (PII-free)", Counter())
+        if not sample.gold:
+            c = stats.setdefault((sample.source, "PII-free", sample.kind), Counter())
             c["n"] += 1
-            c["blocked"] += decide(sample.text, found, scope, b"bench").blocked
+            blocked = decide(sample.text, found, scope, b"bench").blocked
+            c["blocked"] += blocked
             c["flagged"] += bool(applied)
+            if blocked and misses is not None:
+                got = [(f.entity_type, f.score) for f in applied]
+                misses.append(f"[{sample.source} false block] {sample.text!r} {got}")
             continue
+        blocked = decide(sample.text, found, scope, b"bench").blocked
         for etype, start, end in sample.gold:
-            key = etype + (" (evasion)" if sample.kind.startswith("evasion") else "")
-            c = stats.setdefault(key, Counter())
+            kind = sample.kind.split(":")[0]
             hit = any(f.entity_type == etype and f.start < end and start < f.end for f in applied)
-            c["tp" if hit else "fn"] += 1
-            for f in applied:
-                if not (f.start < end and start < f.end and f.entity_type == etype):
-                    stats.setdefault(f.entity_type + (" (evasion)" if "(" in key else ""), Counter())["fp"] += 1
+            if etype in ("US_SSN", "CREDIT_CARD", "IBAN_CODE"):
+                hit = hit and blocked  # a blocked type counts only if the text was refused
+            elif blocked:  # a refused text never reaches the model: a phone read as a bank number is kept out
+                hit = hit or any(f.start < end and start < f.end and f.action == "block" for f in applied)
+            for key in ((sample.source, etype, kind), (sample.source, etype, sample.kind)):
+                stats.setdefault(key, Counter())["tp" if hit else "fn"] += 1
+            if not hit and misses is not None and sample.source != "public-holdout":
+                got = [(f.entity_type, sample.text[f.start : f.end], round(f.score, 2)) for f in applied]
+                where = f"[{sample.source} {etype} {sample.kind}] {sample.text[start:end]!r}"
+                misses.append(f"{where} in {sample.text!r} got {got}")
     return stats
 
 
-def report(stats: dict[str, Counter[str]]) -> str:
-    lines = [f"{'entity type':28} {'n':>5} {'precision':>9} {'recall':>7} {'F1':>6}"]
-    for key in sorted(k for k in stats if not k.startswith("business")):
-        c = stats[key]
-        tp, fp, fn = c["tp"], c["fp"], c["fn"]
-        p = tp / (tp + fp) if tp + fp else 1.0
-        r = tp / (tp + fn) if tp + fn else 1.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        lines.append(f"{key:28} {tp + fn:>5} {p:>9.3f} {r:>7.3f} {f1:>6.3f}")
-    b = stats.get("business (PII-free)", Counter())
-    lines.append(
-        f"PII-free business texts: {b['n']}, blocked {b['blocked']} ({b['blocked'] / max(b['n'], 1):.1%}), "
-        f"any finding applied {b['flagged']} ({b['flagged'] / max(b['n'], 1):.1%})"
-    )
+def _recall(c: Counter[str]) -> str:
+    n = c["tp"] + c["fn"]
+    return f"{c['tp'] / n:.3f} ({n})" if n else "-"
+
+
+def report(stats: Stats) -> str:
+    sources = sorted({k[0] for k in stats if k[1] != "PII-free"}, key=["own", "public-dev", "public-holdout"].index)
+    types = sorted({k[1] for k in stats if k[1] != "PII-free"})
+    lines = ["Recall, n in brackets (a blocked type counts only when the text was refused):"]
+    header = f"{'entity type':16}" + "".join(f" {s + ' plain':>22} {s + ' evasive':>24}" for s in sources)
+    lines.append(header)
+    empty: Counter[str] = Counter()
+    for t in types:
+        row = f"{t:16}"
+        for s in sources:
+            plain, evasive = stats.get((s, t, "plain"), empty), stats.get((s, t, "evasion"), empty)
+            row += f" {_recall(plain):>22} {_recall(evasive):>24}"
+        lines.append(row)
+    lines.append("")
+    lines.append("Recall per evasion class, public set (dev + holdout):")
+    classes = sorted({k[2] for k in stats if k[2].startswith("evasion:")})
+    lines.append(f"{'entity type':16}" + "".join(f" {c[8:]:>13}" for c in classes))
+    for t in types:
+        row = f"{t:16}"
+        for c in classes:
+            merged = stats.get(("public-dev", t, c), empty) + stats.get(("public-holdout", t, c), empty)
+            row += f" {_recall(merged):>13}"
+        lines.append(row)
+    lines.append("")
+    for (source, t, _kind), c in sorted(stats.items()):
+        if t == "PII-free":
+            lines.append(
+                f"PII-free texts ({source}): {c['n']}, blocked {c['blocked']} ({c['blocked'] / max(c['n'], 1):.1%}), "
+                f"any finding applied {c['flagged']} ({c['flagged'] / max(c['n'], 1):.1%})"
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=600)
+    parser.add_argument("--n", type=int, default=600, help="our own set: PII sentences")
+    parser.add_argument("--repeats", type=int, default=4, help="public set: fills per template")
+    parser.add_argument("--numbers", type=int, default=1000, help="number-heavy PII-free texts")
     parser.add_argument("--ner-mode", choices=["windows", "full"], default="windows")
     parser.add_argument("--policy", type=Path, default=ROOT / "policy" / "gateway.yaml")
+    parser.add_argument("--misses", type=Path, help="write the dev sets' misses and false blocks here")
     args = parser.parse_args()
     from gateway.pii.detector import PresidioDetector
 
     detector = PresidioDetector(policy=load_policy(args.policy), ner_mode=args.ner_mode)
-    samples = build_dataset(args.n)
+    samples = build_dataset(args.n) + public_samples(args.repeats) + number_samples(args.numbers)
     print(f"{len(samples)} texts, NER mode {args.ner_mode}")
-    print(report(evaluate(samples, detector, args.policy)))
+    misses: list[str] = []
+    print(report(evaluate(samples, detector, args.policy, misses)))
+    if args.misses:
+        args.misses.write_text("\n".join(misses) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ BUILTIN_ENTITIES: frozenset[str] = frozenset(
         "PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME",
         "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL",
         "US_SSN", "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE", "US_ITIN", "CRYPTO",
+        "SWIFT_CODE", "UK_NHS", "UK_NINO", "DATE_OF_BIRTH",
     }
 )  # fmt: skip
 

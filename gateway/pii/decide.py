@@ -4,7 +4,9 @@ Order, and why:
 1. deny-list terms are added as findings of their entity type (score 1.0): the policy author said so;
 2. findings without a rule in the scope, or under their entity's threshold, drop out;
 3. findings inside an allow-listed term (e.g. the company's own name) drop out, except deny-list ones;
-4. overlaps are resolved greedily: higher score, then longer span, then the stricter action wins;
+4. overlaps are resolved greedily: the stricter action first (one span read as a card and as a phone number
+   blocks: the cost of a wrong block is a retry, of a wrong redaction a leaked card), then the higher score,
+   then the longer span;
 5. any surviving finding whose action is ``block`` blocks the whole text; otherwise presidio-anonymizer
    replaces ``redact`` spans with typed placeholders (``<PERSON>``) and ``pseudonymize`` spans with keyed,
    deterministic tokens (``<PERSON_3f9a1c2b>``), so one name maps to one token across a tenant's documents and
@@ -102,9 +104,9 @@ def _classify(text: str, findings: Sequence[Finding], scope: ScopePolicy) -> lis
         else:
             candidates.append(i)
 
-    def rank(i: int) -> tuple[float, int, int]:
+    def rank(i: int) -> tuple[int, float, int]:
         f = tagged[i][0]
-        return (-f.score, -(f.end - f.start), -_SEVERITY[scope.entities[f.entity_type].action])
+        return (-_SEVERITY[scope.entities[f.entity_type].action], -f.score, -(f.end - f.start))
 
     kept: list[Finding] = []
     for i in sorted(candidates, key=rank):

@@ -28,7 +28,8 @@ from gateway.pii.detector_types import LONG_TEXT, Finding, PIIDetector
 from gateway.pii.fake import FakeDetector
 from gateway.pii.ner import NER_SCORE, NerMode, run_ner
 from gateway.pii.normalize import detection_view
-from gateway.pii.recognizers import DEFAULT_PHONE_REGIONS, NER_ENTITIES, build_recognizers
+from gateway.pii.phones import DEFAULT_PHONE_REGIONS
+from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
 from gateway.pii.tokens import BisectContextEnhancer, Lemmas, TokenStarts, make_doc
 from gateway.policyfile import GatewayPolicy, ScopePolicy
 
@@ -83,7 +84,10 @@ class PresidioDetector:
                 registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["en"]),
                 nlp_engine=nlp_engine,
                 supported_languages=["en"],
-                context_aware_enhancer=BisectContextEnhancer(context_prefix_count=6, context_suffix_count=3),
+                # Whole words: Presidio's default substring match read "cc" in "accounts" and "ext" in "text".
+                context_aware_enhancer=BisectContextEnhancer(
+                    context_prefix_count=6, context_suffix_count=3, context_matching_mode="whole_word"
+                ),
             )
         pattern_entities = frozenset(e for r in recognizers for e in r.supported_entities)
         return _Engine(analyzer, nlp_engine, pattern_entities, ner_entities)

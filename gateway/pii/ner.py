@@ -4,7 +4,8 @@ spaCy's statistical NER is most of the PII stage's cost (about 400 short texts/s
 embedding model). The small English model essentially only tags PERSON/LOCATION/ORG/NRP on capitalized
 words, so ``windows`` mode runs NER on short windows (a few words either side) around runs of capitalized
 words that are not stop words, and maps the entities back. Texts with no candidate skip NER entirely.
-``full`` mode runs NER on whole texts (needed for DATE_TIME, which is not capitalized).
+``full`` mode runs NER on whole texts (needed for DATE_TIME, which is not capitalized). PERSON also comes from
+the cues around names (``name_cues``), in both modes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.pii.tokens import make_doc
+from gateway.pii.name_cues import name_spans
 
 NerMode = Literal["windows", "full"]
 SPACY_TO_PRESIDIO = {
@@ -77,6 +79,9 @@ def run_ner(
         else:
             jobs.extend((index, s, text[s:e]) for s, e in windows)
     out: list[list[NerEntity]] = [[] for _ in texts]
+    if "PERSON" in wanted:  # the cues people put around names, where the statistical model misses them
+        for index, text in enumerate(texts):
+            out[index].extend(NerEntity("PERSON", s, e) for s, e in name_spans(text, stop_words))
     # Pre-tokenized in linear time (spaCy's tokenizer is quadratic on a long chunk with many affixes).
     docs: Iterator[Any] = nlp.pipe((make_doc(nlp, piece) for _, _, piece in jobs), batch_size=batch_size)
     for (index, offset, _), doc in zip(jobs, docs, strict=True):

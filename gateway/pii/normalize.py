@@ -102,6 +102,11 @@ _SEP_RUN = re.compile(
 )
 # A bare line break inside a digit run or an email address (a word wrapped mid-identifier) is dropped.
 _BARE_BREAK = re.compile(r"(?<=\S)\n+(?=\S)")
+# Two or more groups of digits ending in one of three or more (an extension may follow); bounded, 40 chars.
+_WHOLE_VALUE_AT_END = re.compile(r"(?<![\w.-])(?:\+?\(?[0-9]{1,6}\)?[ .-]){1,7}[0-9]{3,6}(?:x[0-9]{1,6})?\Z")
+_WHOLE_VALUE_AT_START = re.compile(r"(?:\+?\(?[0-9]{1,6}\)?[ .-]){1,7}[0-9]{3,6}(?:x[0-9]{1,6})?(?![ .-]?[0-9])")
+_POSTCODE_AT_END = re.compile(r"[A-Za-z][A-Za-z.,]{0,30} [0-9]{4,6}\Z")
+_ADDRESS_PART = re.compile(r"[A-Za-z0-9._%+@-]+")
 _TOKEN_BEFORE = re.compile(r"\S+\Z")
 _TOKEN_AFTER = re.compile(r"^\S+")
 _LOOKALIKE_RUN = re.compile(r"[OoIl]+")
@@ -145,11 +150,30 @@ def _dotted_to_hyphens(m: re.Match[str]) -> str:
 
 def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
     left, right = text[start - 1], text[end]
-    if left.isdigit() or right.isdigit():
-        return True
     before = _TOKEN_BEFORE.search(text[max(0, start - 64) : start])
     after = _TOKEN_AFTER.search(text[end : end + 64])
-    return "@" in (before.group() if before else "") + (after.group() if after else "")
+    head, tail = (before.group() if before else ""), (after.group() if after else "")
+    joined = head + tail
+    if left.isdigit() and right.isdigit():
+        # Unless the line ends with a whole separated value: a list of phone numbers, SSNs or cards, one a line.
+        line = text[max(0, start - 40) : start].rsplit("\n", 1)[-1]
+        whole = _WHOLE_VALUE_AT_END.search(line)
+        if whole is not None and sum(c.isdigit() for c in whole.group()) >= 9:
+            return False
+        # Nor when an address line ends with its postcode and the next line starts with a whole value.
+        after_value = _WHOLE_VALUE_AT_START.match(text[end : end + 40])
+        postcode = _POSTCODE_AT_END.search(line) is not None
+        return not (postcode and after_value is not None and sum(c.isdigit() for c in after_value.group()) >= 9)
+    # A digit next to a letter is one identifier (``GB82WEST\n1234``) only if no lower-case word is involved:
+    # ``SSN: 078-05-1120\nName:`` and ``Phone:\n555 0100`` are lines of a form, not one broken value.
+    if (left.isdigit() or right.isdigit()) and left.isalnum() and right.isalnum():
+        return not any(c.islower() for c in joined)
+    # Inside an e-mail address: one wrap, the other side made only of address characters, and not the next
+    # line of a form (``bob@example.com\nWebsite:``, ``E-mail:\nbob@example.com``).
+    if end - start != 1 or "@" not in joined:
+        return False
+    other = tail.rstrip(".,;:!?)'\"") if "@" in head else head
+    return _ADDRESS_PART.fullmatch(other) is not None and not ("@" in head and other[0].isupper())
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,11 @@ Departures from Presidio's defaults, each on purpose:
   validity. Presidio drops "invalid" SSNs (078-05-1120, 123-45-6789, area 000/666/9xx); a bank would rather
   block a well-formed number that is not a real SSN than let a real one through on a rule it did not write.
   A bare nine-digit run scores 0.3 and counts only with context ("ssn", "social security": +0.35).
+* IBAN_CODE, SWIFT_CODE, UK_NHS, DATE_OF_BIRTH: our own (``identifiers``); UK_NINO and US_ITIN: Presidio's.
 * EMAIL_ADDRESS: the TLD check uses tldextract's bundled public-suffix snapshot; nothing is ever fetched.
-* CREDIT_CARD: Presidio's pattern and Luhn check, plus ``.`` as a group separator.
-* CREDIT_CARD also covers Mastercard's 2221-2720 range, which Presidio's pattern misses.
-* PHONE_NUMBER: libphonenumber over a short region list (each region is a full scan of the text), plus a
-  North American pattern (score 0.4) for numbers libphonenumber finds invalid (unassigned area codes are
-  still someone's number to a caller who mistyped, and still PII to us).
+* CREDIT_CARD: our own (``cards``): every ISO/IEC 7812 length 12-19, every scheme's issuer ranges, any
+  grouping, Luhn; short forms and unknown ranges count only with a card word nearby.
+* PHONE_NUMBER: libphonenumber over the listed regions plus a North American pattern (``phones``).
 """
 
 from __future__ import annotations
@@ -23,12 +22,10 @@ from typing import Any, ClassVar
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
     CryptoRecognizer,
     EmailRecognizer,
-    IbanRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
+    UkNinoRecognizer,
     UrlRecognizer,
     UsBankRecognizer,
     UsItinRecognizer,
@@ -36,10 +33,18 @@ from presidio_analyzer.predefined_recognizers import (
     UsPassportRecognizer,
 )
 
+from gateway.pii.cards import CardRecognizer, luhn_ok
+from gateway.pii.identifiers import (
+    DateOfBirthRecognizer,
+    IbanRecognizer,
+    SwiftRecognizer,
+    UkNhsRecognizer,
+    mod97_ok,
+)
+from gateway.pii.phones import DEFAULT_PHONE_REGIONS, phone_recognizers
 from gateway.policyfile import CustomRecognizerSpec
 
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
-DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE")
 
 
 @lru_cache(maxsize=1)
@@ -62,36 +67,17 @@ class StrictSsnRecognizer(PatternRecognizer):
         # A line break or typo that moved one separator: weak alone, strong with "ssn" nearby.
         Pattern("SSN 3-6", r"\b[0-9]{3}[- .][0-9]{6}\b", 0.3),
         Pattern("SSN 5-4", r"\b[0-9]{5}[- .][0-9]{4}\b", 0.3),
+        # A short SSN with several zeros typed as letter O (or a Cyrillic look-alike): the detection view
+        # only reads O as 0 in runs of six digits or more. At least five real digits (see invalidate_result).
+        Pattern("SSN with O for 0", r"\b[0-9O]{3}[- .][0-9O]{2}[- .][0-9O]{4}\b", 0.85),
     ]
     CONTEXT: ClassVar[list[str]] = ["ssn", "ssns", "social", "security", "ss#", "ssid", "taxpayer"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity="US_SSN", patterns=self.PATTERNS, context=self.CONTEXT, name="us-ssn")
 
-
-def luhn_ok(digits: str) -> bool:
-    """Luhn checksum over the digits of ``digits`` (other characters ignored)."""
-    nums = [int(c) for c in digits if c.isdigit()]
-    if len(nums) < 2:
-        return False
-    total = 0
-    for i, n in enumerate(reversed(nums)):
-        if i % 2 == 1:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
-
-
-def mod97_ok(value: str) -> bool:
-    """ISO 7064 mod 97-10 (IBAN style): move the first four characters to the end, letters to numbers."""
-    compact = "".join(c for c in value.upper() if c.isalnum())
-    if len(compact) < 5:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    try:
-        return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
-    except ValueError:
-        return False
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return sum(c.isdigit() for c in pattern_text) < 5
 
 
 class CustomPatternRecognizer(PatternRecognizer):
@@ -110,24 +96,10 @@ class CustomPatternRecognizer(PatternRecognizer):
         return None  # no opinion: keep the pattern's score
 
 
-def _nanp_phone() -> EntityRecognizer:
-    pattern = Pattern(
-        "North American phone",
-        r"(?<![\w+])(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}\b",
-        0.4,
-    )
-    context = ["phone", "call", "mobile", "cell", "tel", "telephone", "fax", "callback", "number"]
-    return PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=[pattern], context=context, name="nanp")
-
-
-def _card() -> EntityRecognizer:
-    pattern = Pattern(
-        "Credit card",
-        r"\b(?!1\d{12}(?!\d))((4\d{3})|(5[0-5]\d{2})|(2[2-7]\d{2})|(6\d{3})|(1\d{3})|(3\d{3}))[- .]?(\d{3,4})[- .]?"
-        r"(\d{3,4})[- .]?(\d{3,5})\b",
-        0.3,
-    )
-    return CreditCardRecognizer(patterns=[pattern], replacement_pairs=[("-", ""), (" ", ""), (".", "")])
+def _words(context: Iterable[str], *extra: str) -> list[str]:
+    """Context words with their plurals: context matches whole words, and no lemmatizer is loaded."""
+    words = [*context, *extra]
+    return sorted({w for word in words for w in (word, word + "s")})
 
 
 def build_recognizers(
@@ -139,12 +111,15 @@ def build_recognizers(
     wanted = set(entities)
     factories: dict[str, Any] = {
         "US_SSN": StrictSsnRecognizer,
-        "CREDIT_CARD": _card,
+        "CREDIT_CARD": CardRecognizer,
         "IBAN_CODE": IbanRecognizer,
+        "SWIFT_CODE": SwiftRecognizer,
+        "UK_NHS": UkNhsRecognizer,
+        "UK_NINO": UkNinoRecognizer,
+        "DATE_OF_BIRTH": DateOfBirthRecognizer,
         "EMAIL_ADDRESS": OfflineEmailRecognizer,
-        "PHONE_NUMBER": lambda: PhoneRecognizer(supported_regions=list(phone_regions)),
-        "US_BANK_NUMBER": UsBankRecognizer,
-        "US_PASSPORT": UsPassportRecognizer,
+        "US_BANK_NUMBER": lambda: UsBankRecognizer(context=_words(UsBankRecognizer.CONTEXT, "checking", "savings")),
+        "US_PASSPORT": lambda: UsPassportRecognizer(context=_words(UsPassportRecognizer.CONTEXT)),
         "US_DRIVER_LICENSE": UsLicenseRecognizer,
         "US_ITIN": UsItinRecognizer,
         "IP_ADDRESS": IpRecognizer,
@@ -153,6 +128,6 @@ def build_recognizers(
     }
     out: list[EntityRecognizer] = [factory() for name, factory in factories.items() if name in wanted]
     if "PHONE_NUMBER" in wanted:
-        out.append(_nanp_phone())
+        out.extend(phone_recognizers(phone_regions))
     out.extend(CustomPatternRecognizer(spec) for spec in custom if spec.entity in wanted)
     return out

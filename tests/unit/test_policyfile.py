@@ -38,9 +38,11 @@ def test_when_shipped_policy_loads_then_default_actions_match_the_design() -> No
     policy = load_policy(ROOT / "policy" / "gateway.yaml")
     scope = policy.scope("anyone")
     actions = {k: v.action for k, v in scope.entities.items()}
-    for blocked in ("US_SSN", "CREDIT_CARD", "IBAN_CODE", "US_BANK_NUMBER", "US_PASSPORT"):
+    blocked_types = ("US_SSN", "CREDIT_CARD", "IBAN_CODE", "US_BANK_NUMBER", "US_PASSPORT", "US_ITIN", "UK_NINO",
+                     "UK_NHS", "MEDICAL_RECORD_NUMBER")  # fmt: skip
+    for blocked in blocked_types:
         assert actions[blocked] == "block"
-    for redacted in ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"):
+    for redacted in ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "SWIFT_CODE", "DATE_OF_BIRTH"):
         assert actions[redacted] == "redact"
     assert scope.noise_sigma == 0.01 and scope.retain_text is True
     assert any(r.entity == "EMPLOYEE_ID" for r in policy.recognizers)

@@ -99,3 +99,11 @@ def test_when_fake_detector_reads_evasions_then_offsets_are_canonical() -> None:
         ["ssn \u0660\u0667\u0668-\u0660\u0665-\u0661\u0661\u0662\u0660"], [scope(US_SSN="block")]
     )[0]
     assert found and (found[0].start, found[0].end) == (4, 15)
+
+
+def test_when_one_span_is_read_as_card_and_as_phone_then_the_stricter_action_wins() -> None:
+    # A 12-digit Maestro number that the phone recognizer scores higher than the card recognizer does.
+    sc = scope(CREDIT_CARD="block", PHONE_NUMBER="redact")
+    findings = [Finding("PHONE_NUMBER", 8, 20, 0.75), Finding("CREDIT_CARD", 8, 20, 0.55)]
+    d = decide("my card 501812345678", findings, sc, SECRET)
+    assert d.blocked and d.blocked_types == ("CREDIT_CARD",)

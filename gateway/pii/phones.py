@@ -1,0 +1,95 @@
+"""Phone numbers as people write them: libphonenumber for the listed regions, plus a North American pattern.
+
+* libphonenumber (Presidio's ``PhoneRecognizer``) over the regions, one scan per country calling code (US and
+  CA share +1, so listing both costs one scan). It reads ``+44 20 7946 0958``, ``030 1234567``, ``+91 98765
+  43210``, extensions, and so on, but only numbers it holds valid for an assigned range. The first region's
+  numbers (and any written with ``+``) score 0.4; the other regions' national forms score 0.25 and count only
+  with a phone word nearby: read as some country's national number, one random digit run in three or four is
+  "valid" (invoice ``2023-318096``, a Unix time ``1715288860``). Those scans run only on texts with a phone word.
+* A North American pattern for what libphonenumber calls invalid (an unassigned area code is still someone's
+  number to a caller who mistyped, and still PII to us) and for the shapes it misses: trunk and international
+  prefixes (``1-``, ``+1-``, ``001-``), dots, spaces, parentheses with or without a space after them, and
+  extensions (``x1234``, ``ext. 12``, ``#12``); any number written with ``+`` and a country code; national
+  numbers with a trunk ``0`` in parentheses. These score 0.4 (the default policy's phone threshold); a bare
+  ten-digit run (0.3), ten digits grouped any other way (0.1) or a bare trunk-prefixed number (0.25) counts
+  only with a phone word nearby (+0.35, and at least 0.4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import phonenumbers
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA")
+CONTEXT = [
+    "phone", "call", "mobile", "cell", "cellphone", "tel", "telephone", "fax", "callback", "contact", "reach",
+    "office", "desk", "whatsapp", "sms", "registered", "landline", "ext", "extension",
+    "answering", "dial", "voicemail", "phones", "mobiles", "cells", "faxes",
+]  # fmt: skip
+_PHONE_WORD = re.compile(r"\b(?:" + "|".join(CONTEXT) + r")\b", re.IGNORECASE)
+_PREFIX = r"(?:(?:\+|00)?1[ .-]?)?"
+_AREA = r"(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])"
+_EXTENSION = r"(?:[ ]?(?:x|ext\.?|extension|#)[ ]?[0-9]{1,6})?"
+# Each part is a bounded, unambiguous sequence: no nested quantifiers, so matching stays linear.
+_NANP = r"(?<![\w+])" + _PREFIX + _AREA + r"[0-9]{3}[ .-][0-9]{4}" + _EXTENSION + r"(?![0-9])"
+# A number written with its country code (``+44 115 496 0177``, ``+49(0)7090 05474``): a phone wherever it is.
+_INTERNATIONAL = r"(?<![\w+])\+[1-9][0-9]{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(?[0-9]\)?){6,13}(?![0-9])"
+# A national number with its trunk prefix: in parentheses it is a phone; bare, only with a phone word nearby.
+_TRUNK_PARENS = r"(?<![\w+])\(0[0-9]{2,4}\)[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}(?![0-9])"
+_TRUNK = r"(?<![\w+.-])0[0-9]{2,4}[ -][0-9]{3,4}[ -]?[0-9]{3,4}(?![\w.-]?[0-9])"
+# French national numbers keep their own shape: five pairs (``05 55 06 23 07``, ``01.23.45.67.89``).
+_FRENCH = r"(?<![\w+.-])0[1-9](?:[ .][0-9]{2}){4}(?![\w.-]?[0-9])"
+# Ten digits in any grouping: only with a phone word nearby (0.1, lifted to 0.45).
+_TEN_DIGITS = r"(?<![\w+.-])[0-9](?:[ .-]?[0-9]){9}(?![\w.-]?[0-9])"
+_BARE = r"(?<![\w+.-])(?:\+?1)?[2-9][0-9]{2}[2-9][0-9]{6}(?![\w.-]?[0-9])"
+
+
+def distinct_regions(regions: Iterable[str]) -> list[str]:
+    """One region per country calling code, first listed first (US and CA share +1)."""
+    seen: set[int] = set()
+    out = []
+    for region in regions:
+        code = phonenumbers.country_code_for_region(region)
+        if code and code not in seen:
+            seen.add(code)
+            out.append(region)
+    return out
+
+
+class NationalPhoneRecognizer(PhoneRecognizer):
+    """libphonenumber for the regions after the first: their national forms need a phone word nearby, so the
+    scans (one per region, most of the phone cost) run only on texts that hold a phone word at all."""
+
+    SCORE = 0.25
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        if _PHONE_WORD.search(text) is None:
+            return []
+        return list(super().analyze(text, entities, nlp_artifacts))
+
+
+def phone_recognizers(regions: Iterable[str] = DEFAULT_PHONE_REGIONS) -> list[EntityRecognizer]:
+    patterns = [
+        Pattern("North American phone", _NANP, 0.4),
+        Pattern("international prefix", _INTERNATIONAL, 0.4),
+        Pattern("trunk prefix in parentheses", _TRUNK_PARENS, 0.4),
+        Pattern("trunk prefix", _TRUNK, 0.25),
+        Pattern("French pairs", _FRENCH, 0.4),
+        Pattern("bare ten digits", _BARE, 0.3),
+        Pattern("ten digits any grouping", _TEN_DIGITS, 0.1),
+    ]
+    nanp = PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=patterns, context=CONTEXT, name="nanp")
+    first, *others = distinct_regions(regions) or ["US"]
+    # Leniency 2 (strict grouping): "2146.669.877" is a part number, not (214) 666-9877.
+    primary = PhoneRecognizer(context=CONTEXT, supported_regions=[first], leniency=2)
+    out: list[EntityRecognizer] = [primary, nanp]
+    if others:
+        out.append(
+            NationalPhoneRecognizer(context=CONTEXT, supported_regions=others, leniency=2, name="national-phone")
+        )
+    return out

@@ -1,0 +1,190 @@
+"""Card schemes and lengths, phone formats, the newer identifiers and number-heavy PII-free text, through HTTP.
+
+One real gateway (real Presidio, spaCy, model) on the shipped policy (``policy/gateway.yaml``); every check reads
+``POST /v1/pii/analyze`` and, for blocks, ``POST /v1/embeddings`` (422). Regressions from issue 18: the public
+evaluation set found 12-digit Maestro, 15-digit JCB (2131/1800) and 19-digit Visa numbers unblocked, and phone
+numbers with extensions and international prefixes unredacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.server import GatewayProcess, serving
+
+pytestmark = pytest.mark.slow
+MODEL = "all-MiniLM-L6-v2"
+
+
+def luhn(body: str) -> str:
+    """``body`` plus the check digit that makes it Luhn-valid (computed here, not by the code under test)."""
+    total = 0
+    for i, c in enumerate(reversed(body)):
+        n = int(c) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return body + str((10 - total % 10) % 10)
+
+
+# scheme -> a Luhn-valid number of each length it issues (12-19 digits)
+CARDS: dict[str, str] = {
+    "visa-13": luhn("422222222222"), "visa-16": luhn("411111111111111"), "visa-19": luhn("471673654091458825"),
+    "mastercard-51": luhn("510510510510510"), "mastercard-2221": luhn("222100000000000"),
+    "mastercard-2720": luhn("272099999999999"), "amex-34": luhn("34343434343434"), "amex-37": luhn("37828224631000"),
+    "discover-6011": luhn("601111111111111"), "discover-65": luhn("650000000000000"),
+    "diners-14": luhn("3056930902590"), "jcb-16": luhn("353011133330000"), "jcb-19": luhn("358900000000000000"),
+    "jcb-2131-15": luhn("21311234567890"), "jcb-1800-15": luhn("18001234567890"),
+    "maestro-12": luhn("50181234567"), "maestro-13": luhn("501812345678"), "maestro-15": luhn("67590000000000"),
+    "maestro-19": luhn("675964982643845300"), "unionpay-16": luhn("620000000000000"),
+    "unionpay-19": luhn("621234567890123456"), "rupay-16": luhn("608000000000000"), "mir-16": luhn("220012345678901"),
+}  # fmt: skip
+
+
+def grouped(number: str, sizes: tuple[int, ...], sep: str = " ") -> str:
+    out, i = [], 0
+    for size in sizes:
+        out.append(number[i : i + size])
+        i += size
+    if i < len(number):
+        out.append(number[i:])
+    return sep.join(out)
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    with serving(Path(tmp_path_factory.mktemp("pii-formats"))) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def key(gw: GatewayProcess) -> str:
+    return gw.make_key("globex", "app", "writer")
+
+
+def analyze(gw: GatewayProcess, key: str, text: str) -> dict[str, Any]:
+    r = httpx.post(gw.url + "/v1/pii/analyze", json={"text": text}, headers={"Authorization": f"Bearer {key}"},
+                   timeout=120)
+    assert r.status_code == 200, r.text
+    return dict(r.json()["results"][0])
+
+
+def applied(result: dict[str, Any]) -> dict[str, str]:
+    return {f["entity_type"]: f["action"] for f in result["findings"] if f["outcome"] == "applied"}
+
+
+def assert_blocked(gw: GatewayProcess, key: str, text: str, entity: str) -> None:
+    result = analyze(gw, key, text)
+    assert result["action"] == "block" and applied(result).get(entity) == "block", (text, result)
+    r = httpx.post(gw.url + "/v1/embeddings", json={"model": MODEL, "input": text},
+                   headers={"Authorization": f"Bearer {key}"}, timeout=120)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "pii_blocked", r.text
+
+
+@pytest.mark.parametrize("scheme", sorted(CARDS))
+def test_when_a_card_of_any_scheme_and_length_is_sent_then_it_is_blocked(
+    gw: GatewayProcess, key: str, scheme: str
+) -> None:
+    assert_blocked(gw, key, f"Please charge my card {CARDS[scheme]} today.", "CREDIT_CARD")
+
+
+@pytest.mark.parametrize(
+    ("number", "sizes", "sep"),
+    [
+        (CARDS["visa-16"], (4, 4, 4, 4), " "),
+        (CARDS["visa-16"], (4, 4, 4, 4), "-"),
+        (CARDS["visa-16"], (4, 4, 4, 4), "."),
+        (CARDS["amex-37"], (4, 6, 5), " "),
+        (CARDS["visa-19"], (4, 4, 4, 4, 3), " "),
+        (CARDS["maestro-12"], (4, 4, 4), "-"),
+        (CARDS["jcb-2131-15"], (4, 4, 4, 3), " "),
+    ],
+)
+def test_when_a_card_is_grouped_as_people_type_it_then_it_is_blocked(
+    gw: GatewayProcess, key: str, number: str, sizes: tuple[int, ...], sep: str
+) -> None:
+    assert_blocked(gw, key, f"Visa card {grouped(number, sizes, sep)} expires 12/27.", "CREDIT_CARD")
+
+
+def test_when_a_card_is_followed_by_its_cvv_then_it_is_still_blocked(gw: GatewayProcess, key: str) -> None:
+    assert_blocked(gw, key, f"cc {grouped(CARDS['visa-16'], (4, 4, 4, 4))} 123", "CREDIT_CARD")
+
+
+def test_when_a_twelve_digit_maestro_is_also_a_phone_shape_then_the_block_wins(gw: GatewayProcess, key: str) -> None:
+    assert_blocked(gw, key, f"debit card {CARDS['maestro-12']}, call me about it", "CREDIT_CARD")
+
+
+def test_when_a_short_luhn_number_has_no_card_word_then_it_is_not_blocked(gw: GatewayProcess, key: str) -> None:
+    assert analyze(gw, key, f"Order {CARDS['maestro-12']} shipped from warehouse 4.")["action"] != "block"
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "206.269.0743x9150", "+1-780-563-6083x7783", "001-366-486-9227x1383", "(591)341-7776", "(212) 555-0187",
+        "212-555-0187 ext. 42", "1-800-555-0199", "+1 415 555 2671", "+44 20 7946 0958", "+44 (0)121 496 0584",
+        "+49 30 901820", "+49(0)7090 05474", "01 23 45 67 89", "+33 1 23 45 67 89", "+91 98765 43210",
+        "+1 (604) 555-0134",
+    ],
+)  # fmt: skip
+def test_when_a_phone_number_is_written_as_people_write_them_then_it_is_redacted(
+    gw: GatewayProcess, key: str, phone: str
+) -> None:
+    result = analyze(gw, key, f"You can reach me on {phone} after 3pm.")
+    assert applied(result).get("PHONE_NUMBER") == "redact" and result["action"] == "redact", result
+
+
+@pytest.mark.parametrize(
+    ("text", "entity"),
+    [
+        ("My ITIN is 912-70-1234.", "US_ITIN"),
+        ("National insurance number AB 12 34 56 C on the payslip.", "UK_NINO"),
+        ("NHS number 943 476 5919 for the patient.", "UK_NHS"),
+        ("Wire it to IBAN NO93 8601 1117 947 please.", "IBAN_CODE"),
+        ("Wire it to RU02 0445 2560 0407 0281 0412 3456 7890 1 please.", "IBAN_CODE"),
+        ("Beneficiary IT60 X054 2811 1010 0000 0123 456, thanks.", "IBAN_CODE"),
+        ("Patient chart MRN 00123456 was updated.", "MEDICAL_RECORD_NUMBER"),
+    ],
+)
+def test_when_a_national_health_or_bank_identifier_is_sent_then_it_is_blocked(
+    gw: GatewayProcess, key: str, text: str, entity: str
+) -> None:
+    assert_blocked(gw, key, text, entity)
+
+
+@pytest.mark.parametrize(
+    ("text", "entity"),
+    [("Use SWIFT code DEUTDEFF500 for the transfer.", "SWIFT_CODE"), ("She was born on 1985-03-14.", "DATE_OF_BIRTH")],
+)
+def test_when_a_bic_or_date_of_birth_is_sent_then_it_is_redacted(
+    gw: GatewayProcess, key: str, text: str, entity: str
+) -> None:
+    assert applied(analyze(gw, key, text)).get(entity) == "redact"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order #4615449757 has shipped and will arrive Thursday.",
+        "Invoice INV-2024-318096 is overdue by 14 days.",
+        "Your UPS tracking number is 1Z999AA10123456784.",
+        "USPS tracking 9400 1000 0000 0000 0000 00 was delivered.",
+        "Please order ISBN 978-3-16-148410-0 for the compliance library.",
+        "The reference text is ISBN 0-306-40615-2.",
+        "Job finished at 2024-05-06T12:34:56Z (1714998896) with no errors.",
+        "Upgrade the agent to version 10.0.19045.3803 before the audit.",
+        "The account balance is $12,345,678.90 as of this morning.",
+        "SKU 144-5431-3654 is out of stock in 3 warehouses.",
+        "Ticket INC0012345 was escalated to tier 2.",
+        "GPS fix at 40.712776, -74.005974 logged 20240506123456.",
+        "The meeting was moved to 2024-05-06 at 10:30 in room 4.12.",
+    ],
+)
+def test_when_business_text_is_full_of_numbers_but_free_of_pii_then_it_is_not_blocked(
+    gw: GatewayProcess, key: str, text: str
+) -> None:
+    result = analyze(gw, key, text)
+    assert result["action"] != "block", result
