@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.pii.tokens import make_doc
 from gateway.pii.name_cues import name_spans
+from gateway.pii.tokens import make_doc
 
 NerMode = Literal["windows", "full"]
 SPACY_TO_PRESIDIO = {
