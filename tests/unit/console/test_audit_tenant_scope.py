@@ -62,9 +62,15 @@ def test_when_an_acme_auditor_reads_the_entries_then_no_globex_entry_only_its_le
     assert tree.root() == app.services.audit_log.root(page["end"])
 
 
+def _sign_checkpoint(app: App, key: str) -> None:
+    """Proofs default to the latest signed size: fetching the checkpoint signs one over every entry so far."""
+    assert app.client.get("/v1/audit/checkpoint", headers=app.auth(key)).status_code == 200
+
+
 def test_when_an_acme_auditor_asks_for_a_globex_proof_then_403_and_its_own_proof_verifies(app: App) -> None:
     idx = _traffic(app)
     key = app.key("acme", "olga", "auditor")
+    _sign_checkpoint(app, key)
     r = app.client.get("/v1/audit/proofs/inclusion", params={"index": idx["globex"]}, headers=app.auth(key))
     assert r.status_code == 403 and GLOBEX_SUBJECT not in r.text
     own = app.client.get("/v1/audit/proofs/inclusion", params={"index": idx["acme"]}, headers=app.auth(key)).json()
@@ -95,6 +101,7 @@ def test_when_a_platform_auditor_reads_then_both_tenants_show_everywhere(app: Ap
     key = app.key("platform", "pat", "platform-auditor")
     page = _entries(app, key)
     assert page["withheld"] == [] and None not in page["entries"]
+    _sign_checkpoint(app, key)
     r = app.client.get("/v1/audit/proofs/inclusion", params={"index": idx["globex"]}, headers=app.auth(key))
     assert r.status_code == 200
     _signin(app, key)

@@ -22,6 +22,10 @@ from gateway.retention.sweep import RetentionSweep, parse_now
 from gateway.store.base import Collection
 from tests.unit.store.store_kit import SQLiteHarness, chunks_for, collection, unit_vectors
 
+
+def _test_secret(tenant: str, purpose: str) -> bytes:
+    return f"{tenant}/{purpose}".encode()
+
 POLICY = b"""version: 1
 defaults:
   pii: {entities: {US_SSN: block}}
@@ -60,7 +64,7 @@ def _fill(harness: SQLiteHarness, tenant: str, name: str, n: int = 3) -> list[st
 def _sweep(harness: SQLiteHarness, policy: GatewayPolicy, drift: DriftMonitor | None = None
            ) -> tuple[RetentionSweep, ListSink]:
     sink = ListSink()
-    return RetentionSweep(harness.store, lambda: policy, Auditor(sink), drift), sink
+    return RetentionSweep(harness.store, lambda: policy, Auditor(sink, _test_secret), drift), sink
 
 
 def test_when_swept_with_a_future_now_then_each_collection_keeps_what_its_policy_allows(
