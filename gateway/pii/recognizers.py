@@ -102,6 +102,18 @@ def _words(context: Iterable[str], *extra: str) -> list[str]:
     return sorted({w for word in words for w in (word, word + "s")})
 
 
+def _url() -> EntityRecognizer:
+    """Presidio's URL recognizer, its schema-less pattern anchored at the start of a host-name run. Unanchored,
+    every position of a long dotted run was re-scanned up to 253 characters against ~500 top-level domains
+    (8,000 characters of ``a.`` took 50 s; anchored, 32,000 take 0.01 s). The other patterns start at a literal."""
+    patterns = [
+        Pattern(p.name, p.regex.replace("(?i)(", r"(?i)(?<![a-z0-9.\-])(", 1) if p.name == "Non schema URL"
+                else p.regex, p.score)
+        for p in UrlRecognizer.PATTERNS
+    ]
+    return UrlRecognizer(patterns=patterns)
+
+
 def build_recognizers(
     entities: Iterable[str],
     custom: Iterable[CustomRecognizerSpec],
@@ -123,7 +135,7 @@ def build_recognizers(
         "US_DRIVER_LICENSE": UsLicenseRecognizer,
         "US_ITIN": UsItinRecognizer,
         "IP_ADDRESS": IpRecognizer,
-        "URL": UrlRecognizer,
+        "URL": _url,
         "CRYPTO": CryptoRecognizer,
     }
     out: list[EntityRecognizer] = [factory() for name, factory in factories.items() if name in wanted]
