@@ -18,8 +18,9 @@ from gateway.pii.normalize import detection_view
         ("827-460-9613\n917-902-3595", "827-460-9613\n917-902-3595"),
         ("078-05-1120\n219-09-9999", "078-05-1120\n219-09-9999"),
         ("4111 1111 1111 1111\n5500 0000 0000 0004", "4111 1111 1111 1111\n5500 0000 0000 0004"),
-        ("(761)911-1440x12\n350-505-5667", "(761)911-1440x12\n350-505-5667"),
-        ("Lake Davidbury, RI 39707\n001-366-486-9227x1383", "Lake Davidbury, RI 39707\n001-366-486-9227x1383"),
+        # A letter glued after a number is split off (issue 17: ``536-90-4721x`` must not hide the SSN), extensions too.
+        ("(761)911-1440x12\n350-505-5667", "(761)911-1440 x12\n350-505-5667"),
+        ("Lake Davidbury, RI 39707\n001-366-486-9227x1383", "Lake Davidbury, RI 39707\n001-366-486-9227 x1383"),
     ],
 )
 def test_when_lines_of_a_form_hold_values_then_the_view_keeps_the_line_breaks(text: str, expected: str) -> None:
