@@ -6,10 +6,13 @@ collection names (``docs/policy.md``, ``metadata_free_text``).
 * A metadata value in a field the scope lists as free text is decided like text: ``block`` blocks the document,
   ``redact``/``pseudonymize`` findings are replaced in the stored value.
 * Any other metadata value is a label: any finding that counts blocks the document (a label is not half redacted).
+* A number is screened as the digits it is written with (``4111111111111111`` is a card number whether it is sent
+  as a string or as a JSON number), and is always a label: a number cannot be half redacted.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +44,7 @@ async def screen_name(detect: Detect, name: str, scope: ScopePolicy, param: str)
 async def screen_documents(
     detect: Detect, docs: Sequence[Any], scope: ScopePolicy, secret: bytes
 ) -> list[FieldsVerdict]:
-    """Screen each document's id, metadata keys and string metadata values (see the module docstring)."""
+    """Screen each document's id, metadata keys and metadata values, numbers included (see the module docstring)."""
     texts: list[str] = []
     where: list[tuple[int, str, str]] = []  # (document, kind, metadata key)
     for i, doc in enumerate(docs):
@@ -50,9 +53,10 @@ async def screen_documents(
         for key, value in doc.metadata.items():
             texts.append(normalize(str(key)))
             where.append((i, "key", key))
-            if isinstance(value, str) and value.strip():
-                texts.append(normalize(value))
-                where.append((i, "value", key))
+            text = _screened_text(value)
+            if text is not None:
+                texts.append(normalize(text))
+                where.append((i, "value" if isinstance(value, str) else "number", key))
     findings = await detect(texts, scope) if texts else []
     verdicts = [FieldsVerdict(dict(doc.metadata)) for doc in docs]
     for text, found, (i, kind, key) in zip(texts, findings, where, strict=True):
@@ -68,12 +72,26 @@ async def screen_documents(
             continue
         if decision.blocked:
             verdict.blocked_types.extend(t for t in decision.blocked_types if t not in verdict.blocked_types)
-        elif key in scope.metadata_free_text:
+        elif key in scope.metadata_free_text and kind == "value":
             verdict.metadata[key] = decision.text
             verdict.decisions.append(decision)
         else:
             verdict.blocked_types.extend(t for t in decision.entities if t not in verdict.blocked_types)
     return verdicts
+
+
+def _screened_text(value: Any) -> str | None:
+    """The text a metadata value is screened as; None for values that cannot carry an identifier."""
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        # 4.111111111111111e15 is the card number 4111111111111111: screen the integer it denotes.
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
 
 
 def _refuse_if_pii(text: str, found: Sequence[Finding], scope: ScopePolicy, param: str, what: str) -> None:

@@ -55,6 +55,27 @@ def test_when_a_metadata_value_holds_an_ssn_then_the_document_is_blocked_and_nev
     assert "219-09-9999" not in str(hits) and "Alice" not in str(hits)
 
 
+def test_when_a_metadata_value_is_a_card_number_sent_as_a_json_number_then_the_document_is_blocked(
+    app: App, acme: dict[str, str]
+) -> None:
+    """Regression (outside attack, session 6): only string values were screened, so ``{"card": 4111111111111111}``
+    was stored and returned by search, also as a float and in a free-text field."""
+    r = _ingest(app, acme["writer"], [
+        {"id": "n1", "text": "premium payments are due monthly", "metadata": {"card": 4111111111111111}},
+        {"id": "n2", "text": "claims are reviewed by adjusters", "metadata": {"card": 4.111111111111111e15}},
+        {"id": "n3", "text": "the office closes at noon", "metadata": {"notes": 4111111111111111}},
+        {"id": "n4", "text": "the lobby opens at nine", "metadata": {"floor": 3, "rate": 0.25, "open": True}},
+    ])
+    assert r.status_code == 200, r.text
+    results = {x["document_id"]: x for x in r.json()["results"]}
+    for doc in ("n1", "n2", "n3"):
+        assert results[doc]["status"] == "blocked" and results[doc]["blocked_types"] == ["CREDIT_CARD"], doc
+    assert results["n4"]["status"] == "stored"
+    hits = app.client.post("/v1/collections/kb/search", json={"query": "payments claims office lobby", "k": 10},
+                           headers=app.auth(acme["reader"])).json()["results"]
+    assert [h["document_id"] for h in hits] == ["n4"] and "4111111111111111" not in str(hits)
+
+
 def test_when_a_free_text_metadata_field_holds_a_name_then_it_is_stored_redacted(
     app: App, acme: dict[str, str]
 ) -> None:
