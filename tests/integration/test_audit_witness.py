@@ -68,7 +68,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     try:
         gw.start()
         writer = gw.make_key("acme", "alice", "writer")
-        auditor = gw.make_key("acme", "olga", "auditor")
+        auditor = gw.make_key("platform", "pat", "platform-auditor")  # verify --url reads every tenant's entries
         yield Setup(gw, witness_dir, vkey, writer, auditor)
     finally:
         gw.stop()
