@@ -17,6 +17,7 @@ from audit.errors import AuditError, VerificationError
 from audit.export import export_log
 from audit.keys import load_public_key
 from audit.remote import GatewayClient
+from audit.report import witness_status
 from audit.report_cli import add_report_options, write_report
 from audit.verify import VerificationResult, read_jsonl, verify_log
 
@@ -89,13 +90,14 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         extends = f", extends previous checkpoint of size {r.previous.size}" if r.previous else ""
         out.write(f"OK: {r.size} entries, root {r.root.hex()}, origin {r.checkpoint.origin}{extends}{witnessed}\n")
         return 0
+    keys, quorum = cli_witness.witness_keys(args)
     try:
         result: VerificationResult | None = _verify(args, leaves, checkpoint)
         cli_witness.check_witnesses(args, checkpoint)
         failure = None
     except VerificationError as exc:
         result, failure = None, str(exc)
-    return write_report(args, leaves, checkpoint, result, failure, out)
+    return write_report(args, leaves, checkpoint, result, failure, out, witness_status(checkpoint, keys, quorum))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

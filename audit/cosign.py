@@ -125,12 +125,17 @@ def add_cosignatures(note: str, answer: str, witness: WitnessKey) -> str:
     return note + "".join(f"{line}\n" for line in kept if line not in present)
 
 
+def cosigned_by(text: str, witnesses: list[WitnessKey]) -> list[WitnessKey]:
+    """The witnesses of ``witnesses`` with a valid cosignature on the checkpoint ``text``, in their order."""
+    cp = parse_checkpoint(text)
+    return [w for w in witnesses if cosignature_time(cp, w) is not None]
+
+
 def require_quorum(text: str, witnesses: list[WitnessKey], quorum: int) -> list[WitnessKey]:
     """The witnesses with a valid cosignature on ``text``; raise unless at least ``quorum`` of them cosigned."""
-    cp = parse_checkpoint(text)
     if quorum > len(witnesses):
         raise CheckpointError(f"a quorum of {quorum} needs at least {quorum} witness keys, got {len(witnesses)}")
-    cosigned = [w for w in witnesses if cosignature_time(cp, w) is not None]
+    cosigned = cosigned_by(text, witnesses)
     if len(cosigned) < quorum:
         missing = ", ".join(w.name for w in witnesses if w not in cosigned)
         raise CheckpointError(

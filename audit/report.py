@@ -19,6 +19,8 @@ from importlib import metadata
 from typing import Any
 
 from audit import report_sections as sec
+from audit.cosign import WitnessKey, cosigned_by
+from audit.errors import CheckpointError
 from audit.events import EVENT_TYPES, GENAI_RISKS, events_for_risk
 from audit.report_frameworks import FRAMEWORKS, Control, Framework
 from audit.report_scope import ReportScope, parse_leaf
@@ -26,6 +28,7 @@ from audit.verify import VerificationResult
 
 FRAMEWORK = "NIST AI RMF 1.0"
 TOOL = "gateway-audit"
+NO_WITNESSES = "no witness keys given: history is vouched for by the gateway's signing key alone"
 DIST = "governed-embedding-gateway"
 
 
@@ -52,6 +55,28 @@ def _verification(result: VerificationResult | None, failure: str | None) -> dic
     }
 
 
+def witness_status(checkpoint: str | None, keys: list[WitnessKey], quorum: int) -> dict[str, Any]:
+    """Which of the witnesses ``keys`` validly cosigned ``checkpoint`` and whether ``quorum`` of them did.
+
+    ``quorum_met`` is None without keys: then only the gateway's own signing key vouches for the history.
+    """
+    if not keys:
+        return {"keys": [], "quorum": 0, "cosigned": [], "quorum_met": None, "message": NO_WITNESSES}
+    try:
+        cosigned = [] if checkpoint is None else cosigned_by(checkpoint, keys)
+    except CheckpointError:  # the verification names the fault; here it is only "no cosignature found"
+        cosigned = []
+    names = [w.name for w in cosigned]
+    met = len(cosigned) >= quorum
+    missing = [w.name for w in keys if w not in cosigned]
+    message = (f"cosigned by {len(cosigned)} of the {len(keys)} witnesses given ({', '.join(names) or 'none'}); "
+               f"quorum of {quorum} {'met' if met else 'NOT met'}")
+    if missing:
+        message += f" (missing: {', '.join(missing)})"
+    return {"keys": [w.name for w in keys], "quorum": quorum, "cosigned": names, "quorum_met": met,
+            "message": message}
+
+
 def _inputs(leaves: Sequence[bytes], checkpoint: str | None) -> dict[str, Any]:
     """The log's hash is that of its export file (each leaf and a newline), so ``sha256sum log.jsonl`` matches."""
     log = hashlib.sha256()
@@ -71,8 +96,12 @@ def build_report(
     framework: str = "nist-ai-rmf",
     checkpoint: str | None = None,
     now: datetime | None = None,
+    witnesses: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report as a JSON-ready dict; ``failure`` is the verification error when ``result`` is None.
+
+    ``witnesses`` is :func:`witness_status` of the checkpoint (none given when omitted); a quorum not met must
+    also be the ``failure``, as ``verify`` fails then.
 
     ``scope`` (or just ``tenant``) limits every section to that tenant's entries (and the platform-wide ones,
     ``audit.report_scope``) within its time range; the verification always covers the whole log.
@@ -90,6 +119,7 @@ def build_report(
         "tool": {"name": TOOL, "version": tool_version()},
         "inputs": _inputs(leaves, checkpoint),
         "verification": verification["status"],
+        "witnesses": witnesses or witness_status(checkpoint, [], 0),
         "entries": len(entries),
         "first_time": times[0] if times else None,
         "last_time": times[-1] if times else None,
@@ -148,4 +178,4 @@ def _evidence(
     }
 
 
-__all__ = ["FRAMEWORK", "Framework", "build_report"]
+__all__ = ["FRAMEWORK", "NO_WITNESSES", "Framework", "build_report", "witness_status"]

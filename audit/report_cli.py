@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TextIO
+from typing import Any, TextIO
 
 from audit.report import build_report
 from audit.report_csv import render_csv
@@ -28,11 +28,12 @@ def add_report_options(cmd: argparse.ArgumentParser) -> None:
 
 def write_report(
     args: argparse.Namespace, leaves: list[bytes], checkpoint: str, result: VerificationResult | None,
-    failure: str | None, out: TextIO,
+    failure: str | None, out: TextIO, witnesses: dict[str, Any] | None = None,
 ) -> int:
     """Build, render and write the report; 1 when the log did not verify (the report then says only that)."""
     scope = ReportScope.parse(args.tenant, args.since, args.until)
-    report = build_report(leaves, result, failure, scope=scope, framework=args.framework, checkpoint=checkpoint)
+    report = build_report(leaves, result, failure, scope=scope, framework=args.framework, checkpoint=checkpoint,
+                          witnesses=witnesses)
     if args.format == "json":
         body = json.dumps(report, indent=2, sort_keys=True) + "\n"
     elif args.format == "csv":

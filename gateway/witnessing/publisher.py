@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.checkpoint import parse_checkpoint
-from audit.cosign import parse_vkey
+from audit.cosign import WitnessKey, parse_vkey
 from audit.errors import CheckpointError
 from audit.group_commit import GroupCommitLog
 from audit.witness_client import WitnessClient, WitnessRefused, WitnessUnavailable
@@ -71,6 +71,11 @@ class WitnessPublisher:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="audit-witnesses", daemon=True)
         self._thread.start()
+
+    @property
+    def keys(self) -> list[WitnessKey]:
+        """The verifier keys of the witnesses asked, in the order of the setting."""
+        return [c.key for c in self._clients]
 
     def submit(self, note: str) -> None:
         """Queue a freshly signed checkpoint (called on the log's writer thread); an older one is ignored."""

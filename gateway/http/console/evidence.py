@@ -7,14 +7,16 @@ log said so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from audit.checkpoint import Checkpoint, verify_checkpoint
+from audit.cosign import WitnessKey
 from audit.errors import AuditError, CheckpointError
 from audit.keys import Ed25519PublicKey
 from audit.merkle import leaf_hash, verify_inclusion
-from audit.report import build_report
+from audit.report import build_report, witness_status
 from audit.report_scope import ReportScope
 from audit.verify import VerificationResult, verify_log
 from gateway.errors import Unavailable
@@ -43,9 +45,16 @@ class InclusionEvidence:
     verified: bool
 
 
-def latest_checkpoint(log: EvidenceLog, public_key: Ed25519PublicKey) -> SignedCheckpoint:
-    """A fresh checkpoint covering every durable entry, its signature checked with the audit public key."""
+def latest_checkpoint(
+    log: EvidenceLog, public_key: Ed25519PublicKey, publish: Callable[[str], str] | None = None
+) -> SignedCheckpoint:
+    """A fresh checkpoint covering every durable entry, its signature checked with the audit public key.
+
+    ``publish`` adds the witnesses' cosignatures (what ``GET /v1/audit/checkpoint`` serves).
+    """
     note = log.checkpoint_now()
+    if publish is not None:
+        note = publish(note)
     try:
         return SignedCheckpoint(note, verify_checkpoint(note, public_key))
     except CheckpointError as exc:  # the console must never present an unverified checkpoint as evidence
@@ -62,6 +71,11 @@ def inclusion(log: EvidenceLog, index: int, signed: SignedCheckpoint) -> Inclusi
     proof = log.inclusion_proof(index, cp.size)
     ok = verify_inclusion(index, cp.size, digest, proof, cp.root)
     return InclusionEvidence(index, leaf, digest, proof, cp, ok)
+
+
+def witnessing(signed: SignedCheckpoint, witnesses: list[WitnessKey]) -> dict[str, Any]:
+    """Which of the configured witnesses validly cosigned ``signed`` (every one of them is expected)."""
+    return witness_status(signed.note, witnesses, len(witnesses))
 
 
 def report(

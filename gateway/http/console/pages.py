@@ -144,12 +144,34 @@ def _status(ok: bool, what: str) -> str:
     return f"<p id='status' class='failed'>{esc(what)}: NOT verified</p>"
 
 
-def entry_page(ev: InclusionEvidence, entry: dict[str, Any], principal: Principal, csrf: str) -> str:
-    """One entry, its audit path and the server-side verification against the signed checkpoint's root."""
+def _witness_rows(witnesses: dict[str, Any]) -> str:
+    if not witnesses["keys"]:
+        return ("<p id='witnesses' class='note'>No witnesses configured (<code>audit_witnesses</code>): this "
+                "history is vouched for by the gateway's signing key alone.</p>")
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td>"
+        + ("<td class='verified'>cosignature verified</td>" if name in witnesses["cosigned"] else
+           "<td class='failed'>no valid cosignature</td>")
+        + "</tr>"
+        for name in witnesses["keys"]
+    )
+    cls = "verified" if witnesses["quorum_met"] else "failed"
+    return (f"<p id='witnesses' class='{cls}'>Witnesses: {esc(witnesses['message'])}</p>"
+            f"<table><tr><th>witness</th><th>cosignature</th></tr>{rows}</table>")
+
+
+def entry_page(
+    ev: InclusionEvidence, entry: dict[str, Any], signed: SignedCheckpoint, witnesses: dict[str, Any],
+    principal: Principal, csrf: str,
+) -> str:
+    """One entry's receipt, as ``gateway-audit prove`` checks it: its audit path to the latest signed checkpoint's
+    root, that checkpoint's signature (audit public key) and the configured witnesses' cosignatures."""
     cp = ev.checkpoint
     proof = "".join(f"<li class='hash'>{esc(p.hex())}</li>" for p in ev.proof) or "<li>(empty: single-entry tree)</li>"
     body = (
         _status(ev.verified, f"Inclusion of entry #{ev.index} in the signed tree of {cp.size} entries")
+        + "<p id='signature' class='verified'>Checkpoint signature: verified with the gateway's audit public key</p>"
+        + _witness_rows(witnesses)
         + f"<h2>Entry</h2><pre>{esc(json.dumps(entry, indent=2, sort_keys=True, ensure_ascii=False))}</pre>"
         + "<h2>Proof</h2><table>"
         + f"<tr><th>leaf hash</th><td class='hash'>{esc(ev.leaf_hash.hex())}</td></tr>"
@@ -157,8 +179,10 @@ def entry_page(ev: InclusionEvidence, entry: dict[str, Any], principal: Principa
         + f"<tr><th>signed root</th><td class='hash'>{esc(cp.root.hex())}</td></tr>"
         + f"<tr><th>origin</th><td>{esc(cp.origin)}</td></tr></table>"
         + f"<h3>Audit path ({len(ev.proof)} hashes)</h3><ol>{proof}</ol>"
-        + "<p class='note'>Recomputed here with RFC 9162 hashing from the leaf bytes; check it offline with "
-        + "<code>gateway-audit verify</code> on an export.</p>"
+        + f"<h2>Signed checkpoint</h2><pre id='note'>{esc(signed.note)}</pre>"
+        + "<p class='note'>Recomputed here with RFC 9162 hashing from the leaf bytes. Check the receipt yourself, "
+        + f"trusting only the keys you hold: <code>gateway-audit prove --url URL --api-key KEY --index {ev.index} "
+        + "--public-key audit_ed25519.pub [--witness-key VKEY ...]</code>.</p>"
     )
     return layout(f"Entry #{ev.index}", body, principal, csrf)
 

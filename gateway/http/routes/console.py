@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
@@ -23,6 +24,7 @@ from gateway.http.console import evidence, pages, query
 from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded, security_headers, sessions_of
 from gateway.http.console.projection_view import collections_view, projection_view
 from gateway.http.console.signin import HOME, sign_in, sign_out
+from gateway.http.routes.audit import WITNESS_WAIT_S
 from gateway.service import Services
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -44,23 +46,36 @@ async def _entries(call: ConsoleCall) -> View:
                              "filters": filters.as_audit() or None, "scope": scope.tenant or "*"})
 
 
+def _publish(call: ConsoleCall) -> Callable[[str], str] | None:
+    """The witnesses' cosignatures added to a checkpoint, as the checkpoint route serves it (None without any)."""
+    witnesses = call.services.witnesses
+    return None if witnesses is None else lambda note: witnesses.published(note, WITNESS_WAIT_S)
+
+
+async def _signed(call: ConsoleCall) -> evidence.SignedCheckpoint:
+    return await asyncio.to_thread(evidence.latest_checkpoint, call.services.audit_log,
+                                   call.services.keys.audit_public_key, _publish(call))
+
+
 async def _entry(call: ConsoleCall) -> View:
+    """The receipt page: what ``gateway-audit prove`` checks, for one entry the session's scope may read."""
     index = int(call.request.path_params["index"])
-    log, key = call.services.audit_log, call.services.keys.audit_public_key
-    signed = await asyncio.to_thread(evidence.latest_checkpoint, log, key)
-    ev = await asyncio.to_thread(evidence.inclusion, log, index, signed)
+    signed = await _signed(call)
+    ev = await asyncio.to_thread(evidence.inclusion, call.services.audit_log, index, signed)
     if ev is None:
         raise NotFound(f"no entry #{index} in the signed tree of {signed.checkpoint.size} entries")
     if not _scope(call).sees_leaf(ev.leaf):
         raise Forbidden(f"entry #{index} belongs to another tenant; your key reads its own tenant's entries")
-    html = pages.entry_page(ev, query.parse_entry(ev.leaf), call.session.principal, call.session.csrf)
+    witnesses = call.services.witnesses
+    cosigned = evidence.witnessing(signed, [] if witnesses is None else witnesses.keys)
+    html = pages.entry_page(ev, query.parse_entry(ev.leaf), signed, cosigned, call.session.principal,
+                            call.session.csrf)
     return View(html, audit={"what": "console.inclusion_proof", "index": index, "tree_size": signed.checkpoint.size,
-                             "verified": ev.verified})
+                             "verified": ev.verified, "cosigned_by": len(cosigned["cosigned"])})
 
 
 async def _checkpoint(call: ConsoleCall) -> View:
-    signed = await asyncio.to_thread(evidence.latest_checkpoint, call.services.audit_log,
-                                     call.services.keys.audit_public_key)
+    signed = await _signed(call)
     html = pages.checkpoint_page(signed, call.session.principal, call.session.csrf)
     return View(html, audit={"what": "console.checkpoint", "tree_size": signed.checkpoint.size})
 
@@ -133,7 +148,8 @@ async def entries(request: Request[Any, Any, Any], services: Services) -> Respon
     return await console_guarded(request, services, _entries)
 
 
-@get("/entries/{index:int}", summary="One entry and its verified inclusion proof", include_in_schema=False)
+@get("/entries/{index:int}", summary="One entry's receipt: inclusion, signature and cosignatures verified",
+     include_in_schema=False)
 async def entry(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await console_guarded(request, services, _entry)
 

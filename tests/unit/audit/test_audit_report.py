@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from audit.checkpoint import parse_checkpoint
 from audit.cli import main
+from audit.cosign import WitnessKey, add_cosignatures, cosign
 from audit.events import SUBCATEGORIES
 from audit.export import export_log
+from audit.keys import Ed25519PrivateKey
+from audit.report import NO_WITNESSES
 from audit.sqlite_log import SQLiteAuditLog
 from tests.unit.audit.audit_testkit import extra_events, make_entry
 
@@ -164,3 +168,58 @@ def test_when_entry_text_holds_markup_then_html_escapes_it(
     export_log(tmp_path, out, cp)
     assert _report((out, cp), public_key_file, tmp_path / "r.html") == 0
     assert "<script>" not in (tmp_path / "r.html").read_text()
+
+
+W1_KEY, W2_KEY = (Ed25519PrivateKey.from_private_bytes(bytes([n]) * 32) for n in (7, 8))
+W1, W2 = WitnessKey("witness.test/w1", W1_KEY.public_key()), WitnessKey("witness.test/w2", W2_KEY.public_key())
+
+
+def _cosigned_by_w1(export: tuple[Path, Path]) -> None:
+    note = export[1].read_text()
+    line = cosign(parse_checkpoint(note).body, W1_KEY, W1.name, 1_700_000_000)
+    export[1].write_text(add_cosignatures(note, line, W1))
+
+
+def test_when_no_witness_key_is_given_then_the_summary_says_the_signing_key_alone_vouches(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path
+) -> None:
+    for fmt in ("json", "html", "csv"):
+        out = tmp_path / f"report.{fmt}"
+        assert _report(export, public_key_file, out, "--format", fmt) == 0
+        assert NO_WITNESSES in out.read_text().replace("&#x27;", "'")
+    summary = json.loads((tmp_path / "report.json").read_text())["summary"]
+    assert summary["witnesses"]["quorum_met"] is None and summary["witnesses"]["cosigned"] == []
+
+
+def test_when_witness_keys_are_given_then_the_summary_names_who_cosigned_and_the_quorum(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path
+) -> None:
+    _cosigned_by_w1(export)
+    keys = ("--witness-key", W1.vkey(), "--witness-key", W2.vkey())
+    out = tmp_path / "report.json"
+    assert _report(export, public_key_file, out, "--format", "json", *keys, "--witness-quorum", "1") == 0
+    report = json.loads(out.read_text())
+    w = report["summary"]["witnesses"]
+    assert (w["cosigned"], w["quorum"], w["quorum_met"]) == (["witness.test/w1"], 1, True)
+    assert "1 of the 2 witnesses given (witness.test/w1); quorum of 1 met" in w["message"]
+    assert "missing: witness.test/w2" in w["message"] and report["verification"]["status"] == "verified"
+    assert _report(export, public_key_file, tmp_path / "r.html", *keys, "--witness-quorum", "1") == 0
+    assert "quorum of 1 met" in (tmp_path / "r.html").read_text()
+    assert _report(export, public_key_file, tmp_path / "r.csv", "--format", "csv", *keys, "--witness-quorum", "1") == 0
+    rows = list(csv.DictReader((tmp_path / "r.csv").read_text().splitlines()))
+    assert rows and all(r["witnesses"] == w["message"] and r["log_verification"] == "verified" for r in rows)
+
+
+def test_when_the_witness_quorum_is_not_met_then_the_report_is_not_verified_and_says_why(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path
+) -> None:
+    _cosigned_by_w1(export)
+    keys = ("--witness-key", W1.vkey(), "--witness-key", W2.vkey())
+    for fmt in ("json", "html", "csv"):
+        out = tmp_path / f"report.{fmt}"
+        assert _report(export, public_key_file, out, "--format", fmt, *keys) == 1
+        text = out.read_text()
+        assert "quorum of 2 NOT met (missing: witness.test/w2)" in text
+        assert "NOT VERIFIED" in text or '"status": "failed"' in text
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["summary"]["witnesses"]["quorum_met"] is False and "controls" not in report
