@@ -15,7 +15,9 @@ a map back to canonical offsets, so a finding's span still covers what was writt
   separators, ``.`` and spaces fold as well. A word of capitals at either end is a label, not a group
   (``SSN: 078-05-1120``). A list such as ``12, 7 and 30`` is no run. An identifier glued to a word
   (``ssn536-90-4721``, ``card_4539...``) is split from it, unless the word is one or two capitals (an IBAN's
-  country code, a licence's letter). Nine or more single digits one space apart are joined.
+  country code, a licence's letter). Nine or more single digits one space apart are joined, and so are nine
+  digits in three to five groups spaced irregularly (``53 69 04 721``; an SSN's length, not longer: rows of
+  spaced numbers would make Luhn-valid cards by chance).
 """
 
 from __future__ import annotations
@@ -148,9 +150,19 @@ _MIN_DIGITS = 9
 _SPACED = re.compile(r"(?<!\w)[0-9A-Z](?:[ .\-][0-9A-Z](?![0-9A-Za-z])){8,}+")
 
 
+# A whole run of three to five groups of one to four digits, one space apart (nothing digit-like before or after it);
+# bounded and anchored at the run's start, so linear.
+_SPACED_GROUPS = re.compile(r"(?<![\w.,\-/:])(?<![0-9]\s)[0-9]{1,4}(?: [0-9]{1,4}){2,4}+(?![\w,\-/:]|\.[0-9]|\s[0-9])")
+_SSN_SHAPE = (3, 2, 4)
+
+
 def separator_edits(text: str) -> list[Edit]:
     """Edits that give identifiers standard separators and split them from words they are glued to."""
     edits: list[Edit] = []
+    for m in _SPACED_GROUPS.finditer(text):  # 53 69 04 721: nine digits grouped irregularly read as one number
+        shape = tuple(len(g) for g in m.group().split(" "))
+        if sum(shape) == 9 and shape != _SSN_SHAPE:
+            edits.extend((m.start() + i, m.start() + i + 1, "") for i, c in enumerate(m.group()) if c == " ")
     for m in _SPACED.finditer(text):
         if sum(c.isdigit() for c in m.group()) >= 6:
             value = m.group()

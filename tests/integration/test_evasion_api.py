@@ -24,6 +24,7 @@ EVASIONS = [
     "iban GB82_WEST_1234_5698_7654_32", "G\u200bB\u200b8\u200b2 WEST 1234 5698 7654 32",
     # mixed separators
     "ssn 536/90-4721", "ssn 536 / 90 - 4721", "card 4539_1488-0343/6467", "iban GB82.WEST/1234.5698/7654.32",
+    "my ssn is 53 69 04 721",
 ]
 
 
