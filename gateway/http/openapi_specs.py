@@ -47,7 +47,7 @@ COMPONENTS: dict[str, Schema] = {
             ]},
             "encoding_format": {"type": "string", "enum": ["float", "base64"]},
             "dimensions": {"type": "integer"},
-            "user": {"type": "string"},
+            "user": {"type": "string", "maxLength": 256},
         },
     },
     "EmbeddingList": {

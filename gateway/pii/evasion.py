@@ -9,10 +9,15 @@ a map back to canonical offsets, so a finding's span still covers what was writt
   them. HTML character references and URL escapes of digits and separators (``&#53;``, ``&#x35;``,
   ``%35``) are decoded; runs of seven or more spelled-out digits (``five three six ...``) become digits.
 * ``separator_edits``: in a run of digit groups (nine digits or more, the shortest structured identifier), any
-  non-alphanumeric separator run (``/ _ : , + | ~ # *``, tabs, several characters) becomes ``-``, when the run's
-  separators are all the same (a list such as ``12, 7 and 30`` stays as written); an identifier glued to a word
+  non-alphanumeric separator run (``/ _ : , + | ~ # *``, tabs, several characters) becomes ``-``, mixed kinds too
+  (``536/90-4721``, ``536 / 90 - 4721``), except a thousands comma, a time's colon and a bracketed area code, so
+  amounts and timestamps read as written; in an IBAN-like run (a group of capitals and digits) with mixed
+  separators, ``.`` and spaces fold as well. A word of capitals at either end is a label, not a group
+  (``SSN: 078-05-1120``). A list such as ``12, 7 and 30`` is no run. An identifier glued to a word
   (``ssn536-90-4721``, ``card_4539...``) is split from it, unless the word is one or two capitals (an IBAN's
-  country code, a licence's letter). Nine or more single digits one space apart are joined.
+  country code, a licence's letter). Nine or more single digits one space apart are joined, and so are nine
+  digits in three to five groups spaced irregularly (``53 69 04 721``; an SSN's length, not longer: rows of
+  spaced numbers would make Luhn-valid cards by chance).
 """
 
 from __future__ import annotations
@@ -145,9 +150,19 @@ _MIN_DIGITS = 9
 _SPACED = re.compile(r"(?<!\w)[0-9A-Z](?:[ .\-][0-9A-Z](?![0-9A-Za-z])){8,}+")
 
 
+# A whole run of three to five groups of one to four digits, one space apart (nothing digit-like before or after it);
+# bounded and anchored at the run's start, so linear.
+_SPACED_GROUPS = re.compile(r"(?<![\w.,\-/:])(?<![0-9]\s)[0-9]{1,4}(?: [0-9]{1,4}){2,4}+(?![\w,\-/:]|\.[0-9]|\s[0-9])")
+_SSN_SHAPE = (3, 2, 4)
+
+
 def separator_edits(text: str) -> list[Edit]:
     """Edits that give identifiers standard separators and split them from words they are glued to."""
     edits: list[Edit] = []
+    for m in _SPACED_GROUPS.finditer(text):  # 53 69 04 721: nine digits grouped irregularly read as one number
+        shape = tuple(len(g) for g in m.group().split(" "))
+        if sum(shape) == 9 and shape != _SSN_SHAPE:
+            edits.extend((m.start() + i, m.start() + i + 1, "") for i, c in enumerate(m.group()) if c == " ")
     for m in _SPACED.finditer(text):
         if sum(c.isdigit() for c in m.group()) >= 6:
             value = m.group()
@@ -157,12 +172,61 @@ def separator_edits(text: str) -> list[Edit]:
         if sum(c.isdigit() for c in value) < _MIN_DIGITS:
             continue
         groups = [(m.start() + g.start(), m.start() + g.end()) for g in _GROUP.finditer(value)]
-        separators = [(a[1], b[0]) for a, b in itertools.pairwise(groups)]
+        # A word of capitals before or after the digits is a label (``SSN: 078-05-1120``), not a group.
+        inner = _without_labels(text, groups)
+        separators = [(a[1], b[0]) for a, b in itertools.pairwise(inner)]
         kinds = {text[s:e] for s, e in separators}
-        if separators and not kinds <= _STANDARD_SEPARATORS and len(kinds) == 1:
-            edits.extend((s, e, "-") for s, e in separators)
+        # An IBAN-like run (a group of letters and digits) written with mixed separators: even - . and space fold.
+        coded = len(kinds) > 1 and any(_is_coded(text[a:b]) for a, b in inner)
+        if separators and (coded or not kinds <= _STANDARD_SEPARATORS):
+            edits.extend(_odd_separator_edits(text, inner, separators, len(kinds) == 1, coded))
         edits.extend(_glue_edits(text, m.start(), m.end(), groups[0]))
     return edits
+
+
+def _odd_separator_edits(
+    text: str, groups: list[tuple[int, int]], separators: list[tuple[int, int]], uniform: bool, coded: bool
+) -> list[Edit]:
+    """One kind of odd separator: every one becomes ``-``. Mixed kinds (``536/90-4721``, ``536 / 90 - 4721``): the
+    odd ones become ``-`` (in an IBAN-like run the standard ones too), except where the run reads as numbers
+    people write: a thousands comma (``1,810,144.13``) and a time's colon (``09:58:14``) are kept."""
+    if uniform:
+        return [(s, e, "-") for s, e in separators]
+    edits: list[Edit] = []
+    for i, (s, e) in enumerate(separators):
+        sep, before, after = text[s:e], text[groups[i][0] : groups[i][1]], text[groups[i + 1][0] : groups[i + 1][1]]
+        if sep == "-" or (sep in _STANDARD_SEPARATORS and not coded):
+            continue
+        if sep == "," and len(after) == 3 and after.isdigit() and before.isdigit():
+            continue
+        if sep.startswith(")") and text[groups[i][0] - 1 : groups[i][0]] == "(":  # (510)848-2988: an area code
+            continue
+        if sep == ":" and _digits_before(before) in (1, 2) and after[:2].isdigit() and not after[2:3].isdigit():
+            continue
+        edits.append((s, e, "-"))
+    return edits
+
+
+def _without_labels(text: str, groups: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    start, end = 0, len(groups)
+    while start < end and _is_label(text[groups[start][0] : groups[start][1]]):
+        start += 1
+    while end > start and _is_label(text[groups[end - 1][0] : groups[end - 1][1]]):
+        end -= 1
+    return groups[start:end]
+
+
+def _is_label(group: str) -> bool:
+    return len(group) >= 3 and group.isalpha()
+
+
+def _is_coded(group: str) -> bool:
+    """A group of capitals and digits both: ``GB82``, ``06T12``."""
+    return not group.isdigit() and not group.isalpha()
+
+
+def _digits_before(group: str) -> int:
+    return len(group) - len(group.rstrip("0123456789"))
 
 
 def _glue_edits(text: str, start: int, end: int, first: tuple[int, int]) -> list[Edit]:

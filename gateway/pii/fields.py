@@ -1,8 +1,10 @@
 """What a caller stores besides text goes through the PII policy too: document ids, metadata keys and values,
-collection names (``docs/policy.md``, ``metadata_free_text``).
+collection names, and the ``user`` field of ``/v1/embeddings`` (``docs/policy.md``, ``metadata_free_text``).
 
 * A document id, a metadata key or a collection name is a name, stored and shown to every reader: any finding that
   counts (any action but ``allow``) refuses the request with a 400 naming the field and the entity types.
+* The embeddings ``user`` field is not stored, but OpenAI asks for an opaque id of the end user there, and a value
+  with an address or a name in it says the client sends identities: refused like a name, so it never travels on.
 * A metadata value in a field the scope lists as free text is decided like text: ``block`` blocks the document,
   ``redact``/``pseudonymize`` findings are replaced in the stored value.
 * Any other metadata value is a label: any finding that counts blocks the document (a label is not half redacted).
@@ -38,7 +40,14 @@ class FieldsVerdict:
 async def screen_name(detect: Detect, name: str, scope: ScopePolicy, param: str) -> None:
     """Refuse (400) a name that carries PII."""
     [findings] = await detect([normalize(name)], scope)
-    _refuse_if_pii(normalize(name), findings, scope, param, "a name")
+    _refuse_if_pii(normalize(name), findings, scope, param, _STORED.format(what="a name"))
+
+
+async def screen_user(detect: Detect, user: str, scope: ScopePolicy) -> None:
+    """Refuse (400) an embeddings ``user`` value that carries PII; the value is neither stored nor logged."""
+    [findings] = await detect([normalize(user)], scope)
+    _refuse_if_pii(normalize(user), findings, scope, "user",
+                   "'user' identifies the end user to the gateway; send an opaque identifier (a hash or an id)")
 
 
 async def screen_documents(
@@ -61,10 +70,10 @@ async def screen_documents(
     verdicts = [FieldsVerdict(dict(doc.metadata)) for doc in docs]
     for text, found, (i, kind, key) in zip(texts, findings, where, strict=True):
         if kind == "id":
-            _refuse_if_pii(text, found, scope, f"documents[{i}].id", "a document id")
+            _refuse_if_pii(text, found, scope, f"documents[{i}].id", _STORED.format(what="a document id"))
             continue
         if kind == "key":
-            _refuse_if_pii(text, found, scope, f"documents[{i}].metadata", "a metadata key")
+            _refuse_if_pii(text, found, scope, f"documents[{i}].metadata", _STORED.format(what="a metadata key"))
             continue
         decision = decide(text, found, scope, secret)
         verdict = verdicts[i]
@@ -94,11 +103,11 @@ def _screened_text(value: Any) -> str | None:
     return str(value)
 
 
-def _refuse_if_pii(text: str, found: Sequence[Finding], scope: ScopePolicy, param: str, what: str) -> None:
+_STORED = "{what} is stored and shown to every reader; use an opaque identifier"
+
+
+def _refuse_if_pii(text: str, found: Sequence[Finding], scope: ScopePolicy, param: str, why: str) -> None:
     decision = decide(text, found, scope, b"")
     counted = sorted(t for t, o in decision.entities.items() if o.action != "allow")
-    if counted:
-        raise BadRequest(
-            f"{param} carries PII ({', '.join(counted)}): {what} is stored and shown to every reader; "
-            "use an opaque identifier", param=param,
-        )
+    if counted:  # the entity types, never the value
+        raise BadRequest(f"{param} carries PII ({', '.join(counted)}): {why}", param=param)

@@ -54,6 +54,9 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "spaced-capitals": lambda n: "A 1 " * (n // 4),
     "glued": lambda n: "ssn1" * (n // 4),
     "underscores": lambda n: "1_" * (n // 2),
+    "mixed-separators": lambda n: "536/90-4721 / " * (n // 14),
+    "mixed-coded": lambda n: "GB82.WEST-12:34," * (n // 16),
+    "spaced-groups": lambda n: "53 69 04 721 " * (n // 13),
     "fillers": lambda n: "1\u3164" * (n // 2),
     "marks": lambda n: "a\u0301" * (n // 2),
 }

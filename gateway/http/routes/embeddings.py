@@ -12,9 +12,12 @@ from litestar import Request, Response, post
 from gateway.errors import BadRequest, PayloadTooLarge, PIIBlocked
 from gateway.http.governed import Call, Guard, Reply, governed
 from gateway.offload import off_loop, rows_big
+from gateway.pii.fields import screen_user
 from gateway.pipeline import PipelineResult
 from gateway.service import Services
 
+# OpenAI's clients send a short opaque id of the end user; a longer value is no id (and is never kept).
+MAX_USER_CHARS = 256
 GUARD = Guard(event="embeddings.create", obj="embeddings", act="create", openai_errors=True, needs_body=True)
 
 
@@ -53,10 +56,19 @@ def parse_inputs(body: Any, max_inputs: int) -> tuple[str, list[str], str, int |
     dims = body.get("dimensions")
     if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)):
         raise BadRequest("'dimensions' must be an integer", param="dimensions")
+    parse_user(body)
+    return model, inputs, fmt, dims
+
+
+def parse_user(body: dict[str, Any]) -> str | None:
+    """The optional ``user`` field: a string of at most ``MAX_USER_CHARS`` characters (screened for PII later)."""
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise BadRequest("'user' must be a string", param="user")
-    return model, inputs, fmt, dims
+    if user is not None and len(user) > MAX_USER_CHARS:
+        raise BadRequest(f"'user' is {len(user)} characters; the limit is {MAX_USER_CHARS} (send an opaque id)",
+                         param="user")
+    return user
 
 
 def _is_token_ids(item: Any) -> bool:
@@ -89,6 +101,9 @@ async def _embed(call: Call) -> Reply:
         )
     policy = services.policy.current()
     scope = policy.scope(call.principal.tenant)
+    user = parse_user(call.body)
+    if user is not None and user.strip():
+        await screen_user(services.pipeline.detect, user, scope)
     texts = await services.pipeline.canonical(inputs)
     result = await services.pipeline.run(
         call.principal.tenant, texts, scope, "embeddings", policy.version, all_or_nothing=True

@@ -112,3 +112,30 @@ def test_when_metadata_free_text_is_not_a_list_of_strings_then_the_policy_is_ref
     data = b"version: 1\ndefaults:\n  pii:\n    entities: {US_SSN: block}\n    metadata_free_text: notes\n"
     with pytest.raises(PolicyError, match=r":5: pii.metadata_free_text must be a list of strings"):
         parse_policy(data)
+
+
+@pytest.mark.parametrize(("user", "types"), [
+    ("alice.smith@example.com", "EMAIL_ADDRESS"),
+    ("219-09-9999", "US_SSN"),
+    ("ssn 219_09_9999", "US_SSN"),  # an evasion the detection view folds
+    ("Alice Smith", "PERSON"),
+])
+def test_when_the_embeddings_user_field_carries_pii_then_it_is_a_400_naming_user_and_the_types_never_the_value(
+    app: App, acme: dict[str, str], user: str, types: str
+) -> None:
+    r = app.client.post("/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": "the office closes at noon",
+                                                "user": user}, headers=app.auth(acme["writer"]))
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["param"] == "user" and types in error["message"]
+    assert user not in r.text and user.split()[-1] not in r.text
+    assert user.encode() not in app.services.audit_log.entries(0, app.services.audit_log.size())[-1]
+
+
+def test_when_the_embeddings_user_field_is_an_opaque_id_then_it_embeds_and_a_long_one_is_a_400(
+    app: App, acme: dict[str, str]
+) -> None:
+    body = {"model": "all-MiniLM-L6-v2", "input": "the office closes at noon", "user": "user-7f3a9c"}
+    assert app.client.post("/v1/embeddings", json=body, headers=app.auth(acme["writer"])).status_code == 200
+    r = app.client.post("/v1/embeddings", json=body | {"user": "u" * 257}, headers=app.auth(acme["writer"]))
+    assert r.status_code == 400 and r.json()["error"]["param"] == "user" and "u" * 257 not in r.text

@@ -4,6 +4,7 @@ words glued to identifiers, character references and spelled digits, against an 
 
 from __future__ import annotations
 
+import itertools
 import string
 import unicodedata
 from collections import Counter
@@ -81,6 +82,46 @@ def test_when_any_punctuation_run_separates_the_groups_then_the_identifier_is_bl
     _assert_all_blocked(presidio, shipped_policy, {repr(s): s.join(groups) for s in SEPARATORS})
 
 
+# Mixed separators: every ordered pair of distinct separators from this set, alternating between the groups.
+MIXED = ["-", " ", ".", "/", "_", ":", ",", "+", "|", "~", "#", "*", "\t", " / ", " - ", "--"]
+
+
+def _alternate(groups: list[str], first: str, second: str) -> str:
+    out = groups[0]
+    for i, group in enumerate(groups[1:]):
+        out += (first if i % 2 == 0 else second) + group
+    return out
+
+
+@pytest.mark.parametrize("entity", sorted(IDENTIFIERS))
+def test_when_two_different_separators_alternate_between_the_groups_then_the_identifier_is_blocked(
+    presidio: Any, shipped_policy: GatewayPolicy, entity: str
+) -> None:
+    groups = IDENTIFIERS[entity]
+    cases = {f"{a!r}+{b!r}": _alternate(groups, a, b) for a, b in itertools.permutations(MIXED, 2)}
+    assert len(cases) == 240
+    assert entity != "US_SSN" or {"536/90-4721", "536 / 90 - 4721"} <= set(cases.values())
+    _assert_all_blocked(presidio, shipped_policy, cases)
+
+
+def _groupings(digits: str) -> list[str]:
+    """Every way to split ``digits`` into 3 to 5 groups of 1 to 4 digits, one space apart."""
+    out = []
+    for cuts in itertools.chain.from_iterable(itertools.combinations(range(1, len(digits)), k) for k in (2, 3, 4)):
+        groups = [digits[a:b] for a, b in itertools.pairwise((0, *cuts, len(digits)))]
+        if all(len(g) <= 4 for g in groups):
+            out.append(" ".join(groups))
+    return out
+
+
+def test_when_an_ssn_is_spaced_irregularly_beside_its_word_then_it_is_blocked(
+    presidio: Any, shipped_policy: GatewayPolicy
+) -> None:
+    cases = {g: f"my ssn is {g}." for g in _groupings("536904721")}
+    assert len(cases) > 100 and "53 69 04 721" in cases
+    _assert_all_blocked(presidio, shipped_policy, cases)
+
+
 def test_when_an_identifier_is_glued_to_a_word_then_it_is_blocked(presidio: Any, shipped_policy: GatewayPolicy) -> None:
     cases = {t: t for t in [
         "ssn536-90-4721", "SSN536-90-4721", "my ssn:536-90-4721.", "id_536-90-4721", "536-90-4721ssn",
@@ -110,6 +151,10 @@ BENIGN = [
     "Tracking 1Z999AA10123456784 left the depot.",
     "The build 20240115_1030 passed 1234 tests in 56 s.",
     "one two three, testing the microphone; five or six people came.",
+    "Paid $1,810,144,999.13 on 2024-05-06 10:30:45.123456 (batch 20240506_1030).",
+    "Job finished at 2024-05-06T12:34:56Z (1714998896); prices 4.99/5.49/6.99.",
+    "GPS fix at 40.712776, -74.005974 logged 2021-02-14T13:34:50Z.",
+    "Rows 12 34 56 78 90 11 and 2 40 120 300; call 1 800 555 12 today.",
 ]
 
 
