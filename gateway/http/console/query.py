@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from audit.events import EVENT_TYPES
-from audit.report_scope import EVERYTHING, TenantScope
+from audit.report_scope import EVERYTHING, TenantScope, entry_time
 from gateway.errors import BadRequest
 
 PAGE_SIZE = 50
@@ -146,16 +146,6 @@ def parse_before(raw: str | None) -> int | None:
     if not _DIGITS.fullmatch(raw):
         raise BadRequest(f"'before' must be an entry index of 1 to {MAX_CURSOR_DIGITS} digits 0-9", param="before")
     return int(raw)
-
-
-def entry_time(entry: Mapping[str, Any]) -> datetime | None:
-    raw = entry.get("time")
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 def matches(entry: Mapping[str, Any], f: Filters) -> bool:
