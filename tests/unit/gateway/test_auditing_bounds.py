@@ -3,27 +3,15 @@ window of unauthenticated failures (a fake clock; no app)."""
 
 from __future__ import annotations
 
-import concurrent.futures
-from collections.abc import Mapping
 from typing import Any
 
 from audit.canonical import canonical_json
 from gateway.auditing import Auditor, RequestContext, UnauthenticatedFlood, fit
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.entries: list[Mapping[str, Any]] = []
-
-    def submit(self, entry: Mapping[str, Any]) -> concurrent.futures.Future[int]:
-        self.entries.append(entry)
-        done: concurrent.futures.Future[int] = concurrent.futures.Future()
-        done.set_result(len(self.entries) - 1)
-        return done
+from tests.unit.gateway.audit_fakes import ListSink, test_secret
 
 
 def _auditor(sink: ListSink, **kwargs: Any) -> Auditor:
-    return Auditor(sink, lambda tenant, purpose: f"{tenant}/{purpose}".encode(), lambda: "2026-12-06T00:00:00Z",
+    return Auditor(sink, test_secret, lambda: "2026-12-06T00:00:00Z",
                    **kwargs)
 
 

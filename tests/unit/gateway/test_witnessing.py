@@ -27,10 +27,7 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.settings import Settings, load_settings
 from gateway.witnessing.published import HOLD_FILE, PUBLISHED_FILE
 from gateway.witnessing.publisher import parse_witnesses, start_witnessing
-
-
-def _test_secret(tenant: str, purpose: str) -> bytes:
-    return f"{tenant}/{purpose}".encode()
+from tests.unit.gateway.audit_fakes import test_secret
 
 
 @pytest.fixture
@@ -122,7 +119,7 @@ def test_when_witnesses_are_configured_then_each_checkpoint_is_published_cosigne
     url, vkey, witness = witness_url
     log = open_audit_log(settings, load_keys(settings.keys_dir))
     metrics = GatewayMetrics()
-    publisher = start_witnessing(f"{url}={vkey}", log, Auditor(log, _test_secret), metrics, settings.keys_dir)
+    publisher = start_witnessing(f"{url}={vkey}", log, Auditor(log, test_secret), metrics, settings.keys_dir)
     assert publisher is not None
     try:
         for size in (2, 5):
@@ -149,7 +146,7 @@ def test_when_a_witness_refuses_then_the_alarm_is_raised_and_signing_held_across
     append(settings, 4)
     log = open_audit_log(settings, load_keys(settings.keys_dir))
     metrics = GatewayMetrics()
-    publisher = start_witnessing(f"{url}={vkey}", log, Auditor(log, _test_secret), metrics, settings.keys_dir)
+    publisher = start_witnessing(f"{url}={vkey}", log, Auditor(log, test_secret), metrics, settings.keys_dir)
     assert publisher is not None
     publisher.published(log.checkpoint_now(), 10)
     publisher.close()
@@ -158,7 +155,7 @@ def test_when_a_witness_refuses_then_the_alarm_is_raised_and_signing_held_across
     rewrite_entry(settings, 1)
     (settings.keys_dir / PUBLISHED_FILE).unlink()  # an attacker holding the whole host removes this guard too
     log = open_audit_log(settings, load_keys(settings.keys_dir))
-    publisher = start_witnessing(f"{url}={vkey}", log, Auditor(log, _test_secret), metrics, settings.keys_dir)
+    publisher = start_witnessing(f"{url}={vkey}", log, Auditor(log, test_secret), metrics, settings.keys_dir)
     assert publisher is not None
     try:
         log.append({"v": 1, "event": "x", "decision": "allow"})

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,11 +18,8 @@ from gateway.errors import BadRequest, NotFound
 from gateway.policyfile import DriftThresholds, GatewayPolicy, parse_policy
 from gateway.retention.sweep import RetentionSweep, parse_now
 from gateway.store.base import Collection
+from tests.unit.gateway.audit_fakes import ListSink, test_secret
 from tests.unit.store.store_kit import SQLiteHarness, chunks_for, collection, unit_vectors
-
-
-def _test_secret(tenant: str, purpose: str) -> bytes:
-    return f"{tenant}/{purpose}".encode()
 
 POLICY = b"""version: 1
 defaults:
@@ -38,15 +33,6 @@ tenants:
 """
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.entries: list[Mapping[str, Any]] = []
-
-    def submit(self, entry: Mapping[str, Any]) -> concurrent.futures.Future[int]:
-        self.entries.append(entry)
-        done: concurrent.futures.Future[int] = concurrent.futures.Future()
-        done.set_result(len(self.entries) - 1)
-        return done
 
 
 @pytest.fixture
@@ -64,7 +50,7 @@ def _fill(harness: SQLiteHarness, tenant: str, name: str, n: int = 3) -> list[st
 def _sweep(harness: SQLiteHarness, policy: GatewayPolicy, drift: DriftMonitor | None = None
            ) -> tuple[RetentionSweep, ListSink]:
     sink = ListSink()
-    return RetentionSweep(harness.store, lambda: policy, Auditor(sink, _test_secret), drift), sink
+    return RetentionSweep(harness.store, lambda: policy, Auditor(sink, test_secret), drift), sink
 
 
 def test_when_swept_with_a_future_now_then_each_collection_keeps_what_its_policy_allows(
