@@ -212,6 +212,9 @@ def _login(options: KekOptions, *, rw: bool) -> Any:
     except PKCS11Error as exc:
         raise ConfigurationError(f"PKCS#11 module {options.pkcs11_module}: {type(exc).__name__}") from None
     digest, slot = hashlib.sha256(pin.encode("utf-8")).digest(), (options.pkcs11_module, label)
+    wrong_pin = ConfigurationError(
+        f"PKCS#11 token {label!r} refused the login: the PIN in {options.pkcs11_pin_file} is wrong"
+    )
     try:
         session = token.open(user_pin=pin, rw=rw)
         with _libraries_lock:
@@ -221,14 +224,10 @@ def _login(options: KekOptions, *, rw: bool) -> Any:
         with _libraries_lock:
             known = _logged_in.get(slot)
         if known is None or not hmac.compare_digest(known, digest):
-            raise ConfigurationError(
-                f"PKCS#11 token {label!r} refused the login: the PIN in {options.pkcs11_pin_file} is wrong"
-            ) from None
+            raise wrong_pin from None
         return token.open(rw=rw)
     except (PinIncorrect, PinLenRange):
-        raise ConfigurationError(
-            f"PKCS#11 token {label!r} refused the login: the PIN in {options.pkcs11_pin_file} is wrong"
-        ) from None
+        raise wrong_pin from None
     except PinLocked:
         raise ConfigurationError(f"PKCS#11 token {label!r}: the user PIN is locked") from None
     except PKCS11Error as exc:
