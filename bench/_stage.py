@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from bench._load import median, percentile
-from gateway.batching import MicroBatcher
-from gateway.embedder import SentenceTransformerEmbedder
-from gateway.models import DEFAULT_MODEL
+from gateway.embedding.embedder import SentenceTransformerEmbedder
+from gateway.embedding.specs import DEFAULT_MODEL
+from gateway.pipeline.batching import MicroBatcher
 from gateway.privacy.noise import keyed_gaussian_noise
 from gateway.settings import load_settings
 

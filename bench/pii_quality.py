@@ -37,7 +37,7 @@ from _pii_public import build_public  # noqa: E402
 
 from gateway.pii.decide import decide, explain  # noqa: E402
 from gateway.pii.normalize import normalize  # noqa: E402
-from gateway.policyfile import load_policy  # noqa: E402
+from gateway.policy.loader import load_policy  # noqa: E402
 
 TEMPLATES: dict[str, list[str]] = {
     "PERSON": [

@@ -23,7 +23,7 @@ from pii_quality import build_dataset  # noqa: E402
 
 from gateway.pii.decide import decide  # noqa: E402
 from gateway.pii.normalize import normalize  # noqa: E402
-from gateway.policyfile import load_policy  # noqa: E402
+from gateway.policy.loader import load_policy  # noqa: E402
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from bench._data import python_doc_sentences  # noqa: E402
-from gateway.embedder import SentenceTransformerEmbedder  # noqa: E402
-from gateway.models import DEFAULT_MODEL  # noqa: E402
-from gateway.quantize import QUANTIZED_VERSION, quantize_int8, state_fingerprint  # noqa: E402
+from bench._quantize import QUANTIZED_VERSION, quantize_int8, state_fingerprint  # noqa: E402
+from gateway.embedding.embedder import SentenceTransformerEmbedder  # noqa: E402
+from gateway.embedding.specs import DEFAULT_MODEL  # noqa: E402
 
 THRESHOLD = 0.99
 

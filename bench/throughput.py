@@ -67,13 +67,13 @@ def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: i
 
 def populate_store(gw: GatewayProcess, vectors: np.ndarray) -> None:
     """100k encrypted chunks through the Store API, offline (before the gateway holds the data directory)."""
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.store import SQLiteStore
     from gateway.crypto.datakeys import SQLiteDataKeyRepository
     from gateway.crypto.envelope import Envelope
     from gateway.crypto.keyfiles import load_keys
-    from gateway.db import SQLiteDatabase
-    from gateway.models import DEFAULT_MODEL
+    from gateway.embedding.specs import DEFAULT_MODEL
     from gateway.store.base import Collection, NewChunk
-    from gateway.store.sqlite import SQLiteStore
 
     gw.data_dir.mkdir(parents=True, exist_ok=True)
     db = SQLiteDatabase(gw.data_dir / "gateway.db")

@@ -102,7 +102,7 @@ class InMemoryDataKeyRepository:
 class SQLiteDataKeyRepository:
     """The ``data_keys`` table in the embedded SQLite database.
 
-    ``conn_factory`` owns the connections (for example ``gateway.db.SQLiteDatabase``, one per thread);
+    ``conn_factory`` owns the connections (``backends.sqlite.connection.SQLiteDatabase``, one per thread);
     this class never closes them. A lock
     serializes its own statements, so even a single shared connection is safe.
     """

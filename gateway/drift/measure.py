@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.policyfile import DriftThresholds
+from gateway.policy.loader import DriftThresholds
 
 MEASURES = ("centroid_shift", "mean_distance", "outlier_share")
 _OUTLIER_QUANTILE = 0.99

@@ -25,7 +25,7 @@ from gateway.drift.measure import MEASURES, Baseline, WindowStats, fit_baseline,
 from gateway.drift.repository import DriftRepository, WindowRow
 from gateway.errors import Conflict
 from gateway.observability.metrics import GatewayMetrics
-from gateway.policyfile import DriftThresholds
+from gateway.policy.loader import DriftThresholds
 from gateway.store.base import Collection
 
 ThresholdsFor = Callable[[str, str], DriftThresholds]

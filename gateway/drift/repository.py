@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.store_rows import secure_delete
 from gateway.crypto.envelope import Envelope, RecordContext
-from gateway.db import SQLiteDatabase
 from gateway.drift.measure import Baseline
-from gateway.store.sqlite_rows import secure_delete
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS drift_baselines (

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 import gateway
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response, speaks_openai
 from gateway.http.openapi import RouteIndexPlugin, describe
@@ -20,7 +21,6 @@ from gateway.http.routes import admin, audit, collections, console, embeddings, 
 from gateway.http.routes import drift as drift_routes
 from gateway.http.routes import metrics as metrics_routes
 from gateway.http.routes import pii as pii_routes
-from gateway.service import Services
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ def freeze_heap() -> None:
 
 def build_app(settings: Settings) -> Litestar:
     """Services (model, PII detector, stores, audit log) and the app over them, the heap frozen after loading."""
+    from gateway.bootstrap import build_services
     from gateway.http.app import create_app
-    from gateway.service import build_services
 
     services = build_services(settings)
     freeze_heap()

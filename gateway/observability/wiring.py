@@ -14,17 +14,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.auditing import Auditor, AuditSink
-from gateway.collections import CollectionService
+from gateway.auditing.auditor import Auditor, AuditSink
+from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.crypto.envelope import Envelope
-from gateway.db import SQLiteDatabase
 from gateway.drift.measure import Baseline, WindowStats
 from gateway.drift.monitor import DriftMonitor
 from gateway.drift.repository import SQLiteDriftRepository
 from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.store import ObservedStore
-from gateway.policyfile import DriftThresholds, PolicyHolder
+from gateway.pipeline.collections import CollectionService
+from gateway.policy.loader import DriftThresholds, PolicyHolder
 from gateway.store.base import Collection
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import DetectionView, detection_view, normalize
-from gateway.policyfile import ScopePolicy
+from gateway.policy.loader import ScopePolicy
 
 _SEVERITY = {"block": 3, "pseudonymize": 2, "redact": 1, "allow": 0}
 

@@ -31,7 +31,7 @@ from gateway.pii.normalize import detection_view
 from gateway.pii.phones import DEFAULT_PHONE_REGIONS
 from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
 from gateway.pii.tokens import BisectContextEnhancer, Lemmas, TokenStarts, make_doc
-from gateway.policyfile import GatewayPolicy, ScopePolicy
+from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 __all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]
 

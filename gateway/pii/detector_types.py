@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from gateway.policyfile import ScopePolicy
+    from gateway.policy.loader import ScopePolicy
 
 
 #: From this length on, a text is screened on its own lane, one text at a time, under the detection budget
-#: (``gateway.pipeline``), and its pattern entity types are analyzed one at a time (``gateway.pii.detector``).
+#: (``gateway.pipeline.stages``), and its pattern entity types are analyzed one at a time (``gateway.pii.detector``).
 LONG_TEXT = 4096
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from gateway.errors import DetectionTooCostly
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import detection_view
-from gateway.policyfile import ScopePolicy
+from gateway.policy.loader import ScopePolicy
 
 DEFAULT_PATTERNS: Mapping[str, str] = {
     "US_SSN": r"\b\d{3}[- .]\d{2}[- .]\d{4}\b",

@@ -23,7 +23,7 @@ from gateway.errors import BadRequest
 from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import normalize
-from gateway.policyfile import ScopePolicy
+from gateway.policy.loader import ScopePolicy
 
 Detect = Callable[[Sequence[str], ScopePolicy], Awaitable[list[list[Finding]]]]
 

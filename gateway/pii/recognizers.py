@@ -42,7 +42,7 @@ from gateway.pii.identifiers import (
     mod97_ok,
 )
 from gateway.pii.phones import DEFAULT_PHONE_REGIONS, phone_recognizers
-from gateway.policyfile import CustomRecognizerSpec
+from gateway.policy.loader import CustomRecognizerSpec
 
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
 

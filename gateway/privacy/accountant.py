@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
+from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.privacy.ledger_base import (
     DEFAULT_DELTA,
     DEFAULT_RADIUS,
@@ -22,7 +23,6 @@ from gateway.privacy.ledger_base import (
     epsilon_radius,
     epsilon_worst_case,
 )
-from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
 
 
 class PrivacyLedger(Protocol):

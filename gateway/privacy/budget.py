@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.policyfile import ScopePolicy
+from gateway.policy.loader import ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger
 
 MAX_DOUBLINGS = 6  # at most 64x the policy's sigma before giving up and blocking

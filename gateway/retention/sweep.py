@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from gateway.auditing import Auditor
+from gateway.auditing.auditor import Auditor
 from gateway.errors import BadRequest, NotFound
-from gateway.policyfile import GatewayPolicy
+from gateway.policy.loader import GatewayPolicy
 from gateway.store.base import Collection, Store
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Encrypted vector storage with provenance: the ``Store`` interface and its embedded backend.
+"""Encrypted vector storage with provenance: the ``Store`` interface and the logic every backend shares.
 
 ``base`` defines the interface and records; ``codec`` how a chunk becomes ciphertexts, ``rows`` the row mapping
 and ``engine`` the backend-independent ``Store`` logic (all shared by backends); ``faiss_index`` and
@@ -19,7 +19,6 @@ from gateway.store.base import (
     space_of,
 )
 from gateway.store.faiss_index import IndexSettings
-from gateway.store.sqlite import SQLiteStore
 
 __all__ = [
     "INDEX_TYPES",
@@ -30,7 +29,6 @@ __all__ = [
     "IntegrityCallback",
     "IntegrityFailure",
     "NewChunk",
-    "SQLiteStore",
     "Store",
     "StoredChunk",
     "space_of",

@@ -52,7 +52,7 @@ class IndexSettings:
     tombstone_ratio: float = 0.2
     snapshot_every: int = 1000  # changes to a collection between two snapshots
     # PostgreSQL: changes a snapshot covers are deleted once they are this old; a replica further behind than
-    # that reloads the index from the snapshot instead of replaying (``gateway.store.postgres_rows``).
+    # that reloads the index from the snapshot instead of replaying (``gateway.backends.postgres.store_rows``).
     change_retention_s: float = 300.0
     # FAISS (OpenMP) threads for a search or add on the calling thread; OpenMP keeps this per thread, so it
     # touches no other library. One query of a few thousand vectors is ~10x slower spread over all cores, and

@@ -26,7 +26,7 @@ from audit.cosign import WitnessKey, parse_vkey
 from audit.errors import CheckpointError
 from audit.group_commit import GroupCommitLog
 from audit.witness_client import WitnessClient, WitnessRefused, WitnessUnavailable
-from gateway.auditing import Auditor
+from gateway.auditing.auditor import Auditor
 from gateway.errors import ConfigurationError
 from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics

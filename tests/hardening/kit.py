@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway.auth.apikeys import create_key
+from gateway.bootstrap import Services, build_services
 from gateway.crypto.keyfiles import init_keys
-from gateway.embedder import FakeEmbedder
+from gateway.embedding.embedder import FakeEmbedder
+from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.http.app import create_app
-from gateway.models import DEFAULT_MODEL
 from gateway.pii.fake import FakeDetector
-from gateway.service import Services, build_services
 from gateway.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]

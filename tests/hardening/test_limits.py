@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from gateway.errors import RateLimited
-from gateway.limits import KeyConcurrency
+from gateway.limits.concurrency import KeyConcurrency
 from tests.hardening.kit import Gateway, build_gateway
 
 MODEL = "all-MiniLM-L6-v2"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from gateway.pii.detector_types import LONG_TEXT
-from gateway.policyfile import BUILTIN_ENTITIES, load_policy
+from gateway.policy.loader import BUILTIN_ENTITIES, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_RATIO = 9.0
@@ -85,17 +85,17 @@ def _assert_linear(name: str, run: Callable[[str], Any], shape: str, n: int, bou
 def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
     """Every compiled pattern of the modules that read request text (normalization, NER windows, tokens, log
     scrubbing, name and id validation)."""
-    import gateway.collections
     import gateway.observability.logs
     import gateway.pii.evasion
     import gateway.pii.ner
     import gateway.pii.normalize
     import gateway.pii.tokens
+    import gateway.pipeline.collections
     import gateway.store.base
 
     yield "gateway.pii.evasion._hidden_run()", gateway.pii.evasion._hidden_run()
     modules = [gateway.pii.normalize, gateway.pii.evasion, gateway.pii.ner, gateway.pii.tokens,
-               gateway.observability.logs, gateway.collections, gateway.store.base]
+               gateway.observability.logs, gateway.pipeline.collections, gateway.store.base]
     for module in modules:
         for attr, value in vars(module).items():
             if isinstance(value, re.Pattern):

@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 from audit.errors import VerificationError
 from audit.verify import verify_log
 from gateway.errors import DecryptionFailed
-from gateway.policyfile import PolicyHolder
+from gateway.policy.loader import PolicyHolder
 from tests.hardening.kit import REPO, Gateway, build_gateway
 
 NAMES = ["c1", "c2", "c3"]

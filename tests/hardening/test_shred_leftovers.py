@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from gateway.cli import main
-from gateway.privacy.ledger_sqlite import SQLitePrivacyLedger
+from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
+from gateway.cli.commands import main
 from tests.hardening.kit import Gateway, build_gateway
 
 NAMES = ("zq-payroll-archive", "zq.board.minutes")

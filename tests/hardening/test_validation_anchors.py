@@ -10,10 +10,10 @@ import pytest
 from litestar.testing import TestClient
 
 import gateway.auth.apikeys
-import gateway.collections
-import gateway.model_registry
+import gateway.embedding.registry
 import gateway.observability.logs
-import gateway.pii.policy_schema
+import gateway.pipeline.collections
+import gateway.policy.schema
 import gateway.store.base
 from tests.hardening.kit import Gateway
 
@@ -21,11 +21,11 @@ from tests.hardening.kit import Gateway
 VALID = {
     (gateway.auth.apikeys, "_KEY_RE"): "gk_0123456789abcdef_" + "A" * 43,
     (gateway.auth.apikeys, "_NAME_RE"): "alice",
-    (gateway.collections, "_DOC_ID"): "doc-1",
-    (gateway.model_registry, "_SEMVER"): "1.2.3",
+    (gateway.pipeline.collections, "_DOC_ID"): "doc-1",
+    (gateway.embedding.registry, "_SEMVER"): "1.2.3",
     (gateway.observability.logs, "_NAME_LIKE"): "notes",
     (gateway.observability.logs, "_VETTED_NAME"): "all-MiniLM-L6-v2",
-    (gateway.pii.policy_schema, "_ENTITY_NAME"): "US_SSN",
+    (gateway.policy.schema, "_ENTITY_NAME"): "US_SSN",
     (gateway.store.base, "_NAME"): "notes",
     (gateway.store.base, "_SEMVER"): "1.2.3",
 }

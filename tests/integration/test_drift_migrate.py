@@ -21,15 +21,15 @@ from faker import Faker
 from litestar.testing import TestClient
 
 from gateway.auth.apikeys import create_key
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.bootstrap import Services, build_services
 from gateway.crypto.keyfiles import init_keys
-from gateway.db import SQLiteDatabase
-from gateway.embedder import SentenceTransformerEmbedder
+from gateway.embedding.embedder import SentenceTransformerEmbedder
+from gateway.embedding.registry import load_registry
 from gateway.http.app import create_app
-from gateway.migrate import Migrator, sqlite_record_ids
-from gateway.migrate_state import MigrationState
-from gateway.model_registry import load_registry
+from gateway.migration.migrate import Migrator, sqlite_record_ids
+from gateway.migration.state import MigrationState
 from gateway.pii.fake import FakeDetector
-from gateway.service import Services, build_services
 from gateway.settings import load_settings
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from gateway.embedder import SentenceTransformerEmbedder
-from gateway.models import DEFAULT_MODEL
-from gateway.traced import eager_forward, traced_forward
+from gateway.embedding.embedder import SentenceTransformerEmbedder
+from gateway.embedding.specs import DEFAULT_MODEL
+from gateway.embedding.traced import eager_forward, traced_forward
 
 TEXTS = [
     "", "a", "Hello world", "naïve café, ünïcode ✓", "word " * 400,  # empty, one letter, accents, truncated

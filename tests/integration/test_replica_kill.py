@@ -21,7 +21,7 @@ import pytest
 
 from tests.integration.server import BIN, GatewayProcess, kill_mid_load
 from tests.integration.test_replicas import call, replicas
-from tests.unit.pg.pgkit import TempSchema
+from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 __all__ = ["replicas"]  # the imported fixture: pytest finds it among this module's names

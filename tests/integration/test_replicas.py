@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.integration.server import GatewayProcess, export_and_verify
-from tests.unit.pg.pgkit import TempSchema
+from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 LAG_BOUND_S = 1.0  # the listener polls every 0.5 s even without NOTIFY; NOTIFY makes it milliseconds

@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.server import GatewayProcess
 from tests.integration.test_retention import DOCS, MARKER, RETENTION, call
-from tests.unit.pg.pgkit import TempSchema
+from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -10,8 +10,7 @@ import pytest
 
 from gateway.errors import PolicyError
 from gateway.observability.logs import JsonFormatter
-from gateway.pii.policy_schema import build_policy  # noqa: F401  (the loader's validators must import)
-from gateway.policyfile import (
+from gateway.policy.loader import (
     ENTITY_KEYS,
     PATTERN_KEYS,
     PII_KEYS,
@@ -23,6 +22,7 @@ from gateway.policyfile import (
     load_policy,
     parse_policy,
 )
+from gateway.policy.schema import build_policy  # noqa: F401  (the loader's validators must import)
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = "version: 1\ndefaults:\n  pii:\n    entities:\n      US_SSN: block\n"
@@ -133,7 +133,7 @@ def test_when_a_reload_is_rejected_or_taken_then_the_json_log_names_the_policy_v
     path.write_text(MINIMAL)
     holder = PolicyHolder(path)
     good = holder.current().version
-    with caplog.at_level(logging.INFO, logger="gateway.policyfile"):
+    with caplog.at_level(logging.INFO, logger="gateway.policy.loader"):
         path.write_text(MINIMAL + "      PERSON: shred\n")
         os.utime(path, ns=(1, 1))
         holder.reload_if_changed()

@@ -1,6 +1,6 @@
 """The console's one guarded path: session, key still valid, Casbin, rate limit, audit, HTML errors.
 
-It mirrors ``gateway.http.governed`` for a browser: the principal comes from a server-side session rather
+It mirrors ``gateway.http.guard`` for a browser: the principal comes from a server-side session rather
 than a bearer header, errors render as pages rather than problem details, and every outcome (sign-ins,
 page views, downloads, denials) writes one audit entry before the response leaves, whose index goes back
 in ``X-Gateway-Audit-Index``. State-changing requests (POST) must come from the console's own origin and,
@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response
 
-from gateway.auditing import RequestContext, route_of
+from gateway.auditing.auditor import RequestContext, route_of
 from gateway.auth.apikeys import Principal
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest, Forbidden, RequestError, Unauthenticated, Unavailable
 from gateway.http.console import pages
 from gateway.http.console.sessions import Session, SessionStore, csrf_matches
-from gateway.service import Services
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from typing import Any
 from litestar import Request, Response
 
 from gateway.auth.apikeys import key_id_of
+from gateway.bootstrap import Services
 from gateway.errors import Forbidden, RequestError, Unauthenticated
 from gateway.http.console import pages
 from gateway.http.console.flow import (
@@ -30,7 +31,6 @@ from gateway.http.console.flow import (
     same_origin,
     sessions_of,
 )
-from gateway.service import Services
 
 MAX_KEY_CHARS = 256
 HOME = pages.BASE + "/entries"

@@ -9,9 +9,9 @@ from typing import Any
 
 from litestar import Request, Response, post
 
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest
-from gateway.http.governed import Call, Guard, Reply, governed
-from gateway.service import Services
+from gateway.http.guard import Call, Guard, Reply, governed
 
 ROTATE = Guard(event="key.rotate", obj="keys", act="rotate")
 SHRED = Guard(event="tenant.shred", obj="tenant", act="shred", needs_body=True)

@@ -17,10 +17,10 @@ from litestar import Request, Response, get
 from audit.checkpoint import parse_checkpoint
 from audit.policy_archive import ArchiveTampered, NotArchived, parse_version
 from audit.report_scope import TenantScope
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest, Forbidden, NotFound, Unavailable
 from gateway.http.audit_scope import scope_of
-from gateway.http.governed import Call, Guard, Reply, governed
-from gateway.service import Services
+from gateway.http.guard import Call, Guard, Reply, governed
 
 MAX_PAGE = 1000
 WITNESS_WAIT_S = 10.0  # for the witnesses' cosignatures of a checkpoint signed just now

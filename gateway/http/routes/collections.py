@@ -12,12 +12,12 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, post
 
-from gateway.collections import IngestOutcome, parse_documents
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest
-from gateway.http.governed import Call, Guard, Reply, governed
+from gateway.http.guard import Call, Guard, Reply, governed
 from gateway.http.routes.embeddings import pii_header
 from gateway.pii.fields import screen_name
-from gateway.service import Services
+from gateway.pipeline.collections import IngestOutcome, parse_documents
 from gateway.store.base import Collection, Hit, StoredChunk
 
 CREATE = Guard(event="collection.create", obj="collections", act="create", needs_body=True)

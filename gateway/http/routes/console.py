@@ -18,6 +18,7 @@ from audit.report_csv import render_csv
 from audit.report_frameworks import FRAMEWORKS
 from audit.report_html import render_html
 from audit.report_scope import ReportScope, TenantScope
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.http.audit_scope import scope_of
 from gateway.http.console import evidence, pages, query
@@ -25,7 +26,6 @@ from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded
 from gateway.http.console.projection_view import collections_view, projection_view
 from gateway.http.console.signin import HOME, sign_in, sign_out
 from gateway.http.routes.audit import WITNESS_WAIT_S
-from gateway.service import Services
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest, Unavailable
-from gateway.http.governed import Call, Guard, Reply, governed
-from gateway.service import Services
+from gateway.http.guard import Call, Guard, Reply, governed
 
 SERIES = Guard(event="collection.list", obj="collections", act="read", collection_param="name")
 REBASELINE = Guard(event="drift.baseline", obj="collections", act="create", collection_param="name")

@@ -9,12 +9,12 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest, PayloadTooLarge, PIIBlocked
-from gateway.http.governed import Call, Guard, Reply, governed
-from gateway.offload import off_loop, rows_big
+from gateway.http.guard import Call, Guard, Reply, governed
 from gateway.pii.fields import screen_user
-from gateway.pipeline import PipelineResult
-from gateway.service import Services
+from gateway.pipeline.offload import off_loop, rows_big
+from gateway.pipeline.stages import PipelineResult
 
 # OpenAI's clients send a short opaque id of the end user; a longer value is no id (and is never kept).
 MAX_USER_CHARS = 256

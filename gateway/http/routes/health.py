@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Response, get
 
-from gateway.service import Services
+from gateway.bootstrap import Services
 
 
 @get("/healthz", summary="Liveness: the process answers")

@@ -13,8 +13,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from gateway.bootstrap import Services
 from gateway.observability.metrics import CONTENT_TYPE
-from gateway.service import Services
 
 
 @get("/metrics", summary="Prometheus metrics", include_in_schema=True)

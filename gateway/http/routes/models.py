@@ -6,9 +6,9 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from gateway.http.governed import Call, Guard, Reply, governed
-from gateway.models import ModelSpec
-from gateway.service import Services
+from gateway.bootstrap import Services
+from gateway.embedding.specs import ModelSpec
+from gateway.http.guard import Call, Guard, Reply, governed
 
 LIST = Guard(event="model.list", obj="embeddings", act="create", openai_errors=True)
 

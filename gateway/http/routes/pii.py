@@ -13,11 +13,11 @@ from typing import Any
 
 from litestar import Request, Response, post
 
+from gateway.bootstrap import Services
 from gateway.errors import BadRequest, PayloadTooLarge
-from gateway.http.governed import Call, Guard, Reply, governed
+from gateway.http.guard import Call, Guard, Reply, governed
 from gateway.pii.decide import Decision, ExplainedFinding, decide, explain
-from gateway.policyfile import GatewayPolicy, ScopePolicy
-from gateway.service import Services
+from gateway.policy.loader import GatewayPolicy, ScopePolicy
 from gateway.store.base import is_collection_name
 
 GUARD = Guard(event="pii.analyze", obj="pii", act="analyze", needs_body=True)

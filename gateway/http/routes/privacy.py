@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from gateway.http.governed import Call, Guard, Reply, governed
-from gateway.service import Services
+from gateway.bootstrap import Services
+from gateway.http.guard import Call, Guard, Reply, governed
 
 LEDGER = Guard(event="privacy.ledger.read", obj="privacy", act="read")
 

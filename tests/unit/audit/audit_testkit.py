@@ -1,6 +1,6 @@
 """Test data shared by the audit tests (a module, not a fixture, so helpers can call it too).
 
-The fields are those the gateway writes (``audit.events.ENTRY_FIELDS``; ``tests/unit/console/
+The fields are those the gateway writes (``audit.events.ENTRY_FIELDS``; ``tests/unit/http/console/
 test_report_fields.py`` checks the gateway really writes them), so the report is tested on what it will read.
 """
 

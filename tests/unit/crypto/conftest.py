@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.crypto import (
     DataKeyRepository,
     Envelope,
@@ -16,7 +17,6 @@ from gateway.crypto import (
     SecretBytes,
     SQLiteDataKeyRepository,
 )
-from gateway.db import SQLiteDatabase
 from tests.unit.crypto.crypto_fakes import FakeClock
 
 

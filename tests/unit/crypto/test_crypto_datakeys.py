@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.crypto import (
     DataKeyRepository,
     Envelope,
@@ -13,7 +14,6 @@ from gateway.crypto import (
     SQLiteDataKeyRepository,
     WrappedKey,
 )
-from gateway.db import SQLiteDatabase
 
 WHEN = datetime(2025, 1, 1, tzinfo=UTC)
 

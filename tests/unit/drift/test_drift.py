@@ -10,9 +10,9 @@ from gateway.drift.measure import fit_baseline, measure_window
 from gateway.drift.monitor import DriftMonitor
 from gateway.drift.repository import MemoryDriftRepository
 from gateway.observability.metrics import GatewayMetrics
-from gateway.policyfile import DriftThresholds
+from gateway.policy.loader import DriftThresholds
 from gateway.store.base import Collection
-from tests.unit.gateway.conftest import App, app  # noqa: F401 - the in-process gateway fixture
+from tests.unit.http.conftest import App, app  # noqa: F401 - the in-process gateway fixture
 
 DIM = 32
 C = Collection("acme", "docs", "m", "1.0.0", DIM, "flat", True)

@@ -20,7 +20,7 @@ from gateway.observability.logs import (
     safe_value,
     scrub,
 )
-from tests.unit.gateway.conftest import App, app, fake_services  # noqa: F401 - the in-process gateway fixture
+from tests.unit.http.conftest import App, app, fake_services  # noqa: F401 - the in-process gateway fixture
 
 PLANTED_EMAIL = "mallory.secret@example.org"
 PLANTED_SSN = "123-45-6789"
@@ -150,11 +150,11 @@ def test_when_the_app_has_started_then_records_still_go_through_the_json_scrubbi
     try:
         configure_logging("INFO", stream)  # before the app starts: the start-up is what replaced it
         with TestClient(create_app(fake_services(tmp_path))):
-            logging.getLogger("gateway.service").info("after start-up: contact %s", PLANTED_EMAIL)
+            logging.getLogger("gateway.bootstrap").info("after start-up: contact %s", PLANTED_EMAIL)
         lines = [line for line in stream.getvalue().splitlines() if "after start-up" in line]
         assert len(lines) == 1
         record = json.loads(lines[0])
-        assert record["logger"] == "gateway.service" and PLANTED_EMAIL not in lines[0]
+        assert record["logger"] == "gateway.bootstrap" and PLANTED_EMAIL not in lines[0]
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])

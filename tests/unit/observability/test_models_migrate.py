@@ -14,17 +14,17 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.bootstrap import Services, build_services
 from gateway.crypto.keyfiles import init_keys
-from gateway.db import SQLiteDatabase
-from gateway.embedder import FakeEmbedder
+from gateway.embedding.embedder import FakeEmbedder
+from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.http.app import create_app
-from gateway.migrate import Migrator, sqlite_record_ids
-from gateway.migrate_state import MigrationState
-from gateway.models import DEFAULT_MODEL
+from gateway.migration.migrate import Migrator, sqlite_record_ids
+from gateway.migration.state import MigrationState
 from gateway.pii.fake import FakeDetector
-from gateway.service import Services, build_services
 from gateway.settings import load_settings
-from tests.unit.gateway.conftest import REPO
+from tests.unit.http.conftest import REPO
 
 V11 = replace(DEFAULT_MODEL, version="1.1.0", max_seq_length=128)
 MODELS_YAML = f"""models:

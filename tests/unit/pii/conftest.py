@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.policyfile import GatewayPolicy, load_policy
+from gateway.policy.loader import GatewayPolicy, load_policy
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from gateway.pii.decide import decide, explain, pseudonym
 from gateway.pii.detector_types import Finding
 from gateway.pii.fake import FakeDetector
-from gateway.policyfile import EntityRule, ScopePolicy
+from gateway.policy.loader import EntityRule, ScopePolicy
 
 SECRET = b"tenant-secret-0123456789abcdef"
 

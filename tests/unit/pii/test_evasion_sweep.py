@@ -15,7 +15,7 @@ import pytest
 from gateway.pii.decide import decide
 from gateway.pii.evasion import is_blank, is_invisible
 from gateway.pii.normalize import detection_view, normalize
-from gateway.policyfile import GatewayPolicy
+from gateway.policy.loader import GatewayPolicy
 
 pytestmark = pytest.mark.slow
 

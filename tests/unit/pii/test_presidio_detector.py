@@ -10,7 +10,7 @@ import pytest
 
 from gateway.pii.decide import decide
 from gateway.pii.normalize import normalize
-from gateway.policyfile import GatewayPolicy, parse_policy
+from gateway.policy.loader import GatewayPolicy, parse_policy
 
 pytestmark = pytest.mark.slow
 SECRET = b"test-secret"

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.auditing import Auditor
+from gateway.auditing.auditor import Auditor
 from gateway.drift.monitor import DriftMonitor
 from gateway.drift.repository import MemoryDriftRepository, WindowRow
 from gateway.errors import BadRequest, NotFound
-from gateway.policyfile import DriftThresholds, GatewayPolicy, parse_policy
+from gateway.policy.loader import DriftThresholds, GatewayPolicy, parse_policy
 from gateway.retention.sweep import RetentionSweep, parse_now
 from gateway.store.base import Collection
-from tests.unit.gateway.audit_fakes import ListSink, test_secret
+from tests.unit.auditing.audit_fakes import ListSink, test_secret
 from tests.unit.store.store_kit import SQLiteHarness, chunks_for, collection, unit_vectors
 
 POLICY = b"""version: 1

@@ -20,7 +20,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     if request.param == "sqlite":
         made = SQLiteHarness(tmp_path / "data")
     elif request.param == "postgres":
-        from tests.unit.pg.pgkit import PostgresHarness  # psycopg only where the backend is asked for
+        from tests.unit.backends.postgres.pgkit import PostgresHarness  # psycopg only where the backend is asked for
 
         made = PostgresHarness(TEST_SETTINGS)
     else:  # pragma: no cover - a backend named in BACKENDS without a harness

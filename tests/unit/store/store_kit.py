@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.store import SQLiteStore
 from gateway.crypto import Envelope, Keyring, SQLiteDataKeyRepository
-from gateway.db import SQLiteDatabase
-from gateway.store import Collection, IndexSettings, IntegrityFailure, NewChunk, SQLiteStore, Store
+from gateway.store import Collection, IndexSettings, IntegrityFailure, NewChunk, Store
 
 DIM = 384
 MODEL = "all-MiniLM-L6-v2"

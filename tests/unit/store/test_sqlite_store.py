@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gateway.backends.sqlite.store import SQLiteStore
+from gateway.backends.sqlite.store_rows import SQLiteVectorSource
 from gateway.errors import DecryptionFailed, Unavailable
-from gateway.store import SQLiteStore
 from gateway.store.snapshots import SnapshotFiles
-from gateway.store.sqlite_rows import SQLiteVectorSource
 from tests.unit.store.store_kit import (
     TEST_SETTINGS,
     FakeClock,

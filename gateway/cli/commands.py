@@ -1,0 +1,386 @@
+"""The operator's CLI: ``gateway keys|serve|apikey|tenant|privacy ...``.
+
+Every command prints what it did; secrets are printed only where they are the point (a new API key, shown once,
+alone on the last stdout line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import getpass
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.auth.apikeys import ROLES
+from gateway.cli.migrate import add_commands
+from gateway.cli.retention import add_commands as add_retention_commands
+from gateway.errors import ConfigurationError, GatewayError
+from gateway.observability.logs import configure_logging
+from gateway.settings import Settings, load_settings
+
+
+def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.crypto.kek import init_kek
+    from gateway.crypto.keyfiles import init_keys
+
+    created: list[object] = list(init_keys(settings.keys_dir, kek=settings.kek_options))
+    if not settings.kek_options.in_file:
+        in_token = init_kek(settings.keys_dir, settings.kek_options)
+        created += [in_token] if in_token is not None else []
+    for path in created:
+        print(f"created {path}")
+    if not created:
+        print(f"keys already present in {settings.keys_dir}")
+    return 0
+
+
+def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.uses_postgres:
+        from gateway.backends.postgres.pool import PgDatabase
+        from gateway.backends.postgres.repos import PgApiKeyRepository
+
+        return PgApiKeyRepository(PgDatabase(settings.database_url, max_size=1))
+    from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+
+    return SQLiteApiKeyRepository(SQLiteDatabase(settings.sqlite_path))
+
+
+def operator() -> dict[str, str]:
+    """Who ran a CLI action: the operating-system user and host (the actor of its audit entry)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container): its number still says who
+        user = f"uid:{os.getuid()}"
+    return {"user": user, "host": socket.gethostname()}
+
+
+def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.auditing.auditor import Auditor, open_audit_log
+    from gateway.crypto.keyfiles import load_keys
+
+    keys = load_keys(settings.keys_dir, settings.kek_options)
+    if settings.uses_postgres:
+        from gateway.backends.postgres.open import open_pg_audit_log
+
+        pg_log = open_pg_audit_log(settings, keys)
+        return pg_log, Auditor(pg_log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = open_audit_log(settings, keys)
+    return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
+
+
+def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth.apikeys import create_key
+
+    log, auditor = _offline_auditor(settings)
+    try:
+        key, record = create_key(_apikey_repo(settings), args.tenant, args.subject, args.role, args.expires)
+        auditor.record_sync("apikey.create", "allow", actor=operator(), tenant=record.tenant, subject=record.subject,
+                            key_id=record.key_id, role=record.role, expires_at=record.expires_at)
+    finally:
+        log.close()
+    print(f"created API key {record.key_id} for {record.subject} ({record.role}) in tenant {record.tenant}")
+    print(key)
+    return 0
+
+
+def _apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    log, auditor = _offline_auditor(settings)
+    try:
+        repo = _apikey_repo(settings)
+        record = repo.find(args.key_id)
+        if record is None or not repo.revoke(args.key_id, datetime.now(UTC).isoformat(timespec="seconds")):
+            print(f"no active key {args.key_id}", file=sys.stderr)
+            return 1
+        auditor.record_sync("apikey.revoke", "allow", actor=operator(), tenant=record.tenant, subject=record.subject,
+                            key_id=record.key_id)
+    finally:
+        log.close()
+    print(f"revoked API key {args.key_id}")
+    return 0
+
+
+def _apikey_list(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth.apikeys import key_status
+
+    now = datetime.now(UTC)
+    for r in _apikey_repo(settings).list(args.tenant):
+        expires = f"  expires {r.expires_at}" if r.expires_at else ""
+        print(f"{r.key_id}  {r.tenant}  {r.subject}  {r.role}  {key_status(r, now)}  created {r.created_at}{expires}")
+    return 0
+
+
+def _offline_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.store import SQLiteStore
+    from gateway.crypto.datakeys import SQLiteDataKeyRepository
+    from gateway.crypto.envelope import Envelope
+    from gateway.crypto.keyfiles import load_keys
+
+    if settings.uses_postgres:
+        from gateway.backends.postgres.open import open_pg_backends
+        from gateway.backends.postgres.store import PostgresStore
+
+        pg = open_pg_backends(settings)
+        pg_envelope = Envelope(load_keys(settings.keys_dir, settings.kek_options).kek, pg.datakeys)
+        return pg_envelope, PostgresStore(pg.db, pg_envelope, on_close=pg.close)
+    db = SQLiteDatabase(settings.sqlite_path)
+    envelope = Envelope(load_keys(settings.keys_dir, settings.kek_options).kek, SQLiteDataKeyRepository(db))
+    return envelope, SQLiteStore(settings.data_dir, envelope, db)
+
+
+def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.cli.runlock import ensure_not_serving
+    from gateway.crypto.kek import new_kek_version
+
+    ensure_not_serving(settings.data_dir, "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
+    version = new_kek_version(settings.keys_dir, settings.kek_options)
+    log, auditor = _offline_auditor(settings)
+    envelope, store = _offline_store(settings)
+    try:
+        rotated = envelope.rotate_all()
+        rewrapped = envelope.rewrap_all() if args.rewrap else 0
+        actor = operator()
+        auditor.record_sync("key.rotate", "allow", actor=actor, tenant="*", kek_version=version, tenants=len(rotated))
+        if args.rewrap:
+            auditor.record_sync("key.rewrap", "allow", actor=actor, tenant="*", kek_version=version, count=rewrapped)
+    finally:
+        store.close()
+        log.close()
+    print(f"KEK version {version} is active; {len(rotated)} tenant data keys rotated for new writes")
+    if args.rewrap:
+        print(f"{rewrapped} data keys re-wrapped under KEK version {version}")
+    return 0
+
+
+def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.cli.runlock import ensure_not_serving
+    from gateway.crypto.kek import retire_kek_version
+
+    ensure_not_serving(settings.data_dir, "retiring a KEK version", "a maintenance window")
+    envelope, store = _offline_store(settings)
+    store.close()
+    if args.version in envelope.kek_versions_in_use():
+        print(f"KEK version {args.version} still wraps data keys; run `gateway keys rotate --rewrap` first",
+              file=sys.stderr)
+        return 1
+    retire_kek_version(settings.keys_dir, settings.kek_options, args.version)
+    log, auditor = _offline_auditor(settings)
+    try:
+        auditor.record_sync("key.rotate", "allow", actor=operator(), tenant="*", retired_kek_version=args.version)
+    finally:
+        log.close()
+    print(f"KEK version {args.version} retired")
+    return 0
+
+
+def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.cli.runlock import ensure_not_serving
+
+    ensure_not_serving(settings.data_dir, "shredding", "`POST /v1/admin/tenant/shred` with an admin key")
+    if args.confirm != args.tenant:
+        print(f"refusing: pass --confirm {args.tenant} to destroy every key of tenant {args.tenant}", file=sys.stderr)
+        return 2
+    log, auditor = _offline_auditor(settings)
+    envelope, store = _offline_store(settings)
+    try:
+        names = [c.name for c in store.list_collections(args.tenant)]
+        _forget_drift(settings, envelope, args.tenant, names)  # before the shred, whose WAL checkpoint clears it
+        forgotten = store.shred_tenant(args.tenant)
+        _rename_ledger_scopes(settings, args.tenant, names)
+        auditor.record_sync("tenant.shred", "allow", actor=operator(), tenant=args.tenant, count=forgotten)
+    finally:
+        store.close()
+        log.close()
+    print(f"tenant {args.tenant} shredded: data keys destroyed, {forgotten} chunks unreadable and forgotten")
+    return 0
+
+
+def _forget_drift(settings: Settings, envelope: Any, tenant: str, names: list[str]) -> None:
+    """The drift rows naming the tenant's collections (the running gateway's shred clears them too)."""
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.drift.repository import SQLiteDriftRepository
+
+    drift = SQLiteDriftRepository(SQLiteDatabase(settings.sqlite_path), envelope)
+    for name in names:
+        drift.forget(tenant, name)
+
+
+def _rename_ledger_scopes(settings: Settings, tenant: str, names: list[str]) -> None:
+    """The privacy ledger keeps the shredded tenant's spend under random scope labels, not collection names."""
+    from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
+    from gateway.bootstrap import shredded_scope
+
+    if settings.uses_postgres:
+        from gateway.backends.postgres.open import open_pg_backends
+
+        pg = open_pg_backends(settings)
+        try:
+            for name in names:
+                pg.ledger.rename_scope(tenant, name, shredded_scope())
+        finally:
+            pg.close()
+        return
+    ledger = SQLitePrivacyLedger(settings.data_dir / "privacy.db")
+    try:
+        for name in names:
+            ledger.rename_scope(tenant, name, shredded_scope())
+    finally:
+        ledger.close()
+
+
+def _privacy_calibrate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.privacy.calibrate import load_curve, pick_sigma
+
+    curve = load_curve()
+    sigma = pick_sigma(curve, args.target_f1)
+    print("measured curve (bench/inversion.py): sigma, bag-of-words inversion F1, recall@10 vs clean")
+    for point in curve:
+        print(f"  {point.sigma:<8g} {point.bow_f1:.3f} {point.recall_at_10:.3f}")
+    print(f"least noise with an inversion F1 of at most {args.target_f1}: sigma = {sigma:g}")
+    scope = f"tenants.{args.tenant}" + (f".collections.{args.collection}" if args.collection else "") \
+        if args.tenant else "defaults"
+    print(f"set it in policy/gateway.yaml under {scope}:")
+    print(f"  noise:\n    sigma: {sigma:g}")
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.uses_postgres:
+        print("database_url does not name PostgreSQL; the embedded database needs no upgrade", file=sys.stderr)
+        return 2
+    from gateway.backends.postgres.open import prepare_database
+    from gateway.backends.postgres.pool import PgDatabase
+
+    db = PgDatabase(settings.database_url, max_size=1)
+    try:
+        applied, seeded = prepare_database(db, settings)
+    finally:
+        db.close()
+    print(f"schema migrations applied: {applied or 'none (up to date)'}; Casbin rules seeded: {seeded}")
+    return 0
+
+
+def ensure_bindable(host: str, port: int) -> None:
+    """Fail before the slow start (model, PII detector) and before any "listening" line if the address is taken.
+
+    Binds as uvicorn will (SO_REUSEADDR, which on Linux still refuses a port another socket listens on).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigurationError(f"{host}:{port} is already in use") from None
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.cli.runlock import hold
+    from gateway.crypto.keyfiles import load_keys
+
+    # Refuse to start without keys (or with a wrong HSM PIN or token), before importing anything heavy.
+    load_keys(settings.keys_dir, settings.kek_options)
+    lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
+    ensure_bindable(settings.host, settings.port)
+
+    import uvicorn
+
+    configure_logging(settings.log_level)  # JSON lines on stderr, scrubbed of secrets and PII
+    print(f"loading model and PII detector (policy {settings.policy_dir}, data {settings.data_dir}) ...",
+          file=sys.stderr)
+    if settings.workers > 1:  # each worker process builds its own services (gateway.http.asgi)
+        print(f"gateway listening on http://{settings.host}:{settings.port}; starting {settings.workers} worker "
+              "processes, each loading its own model", file=sys.stderr)
+        uvicorn.run("gateway.http.asgi:app", factory=True, workers=settings.workers, host=settings.host,
+                    port=settings.port, log_level="warning", access_log=False)
+        return 0
+    from gateway.http.asgi import build_app
+
+    app = build_app(settings)
+    print(f"gateway listening on http://{settings.host}:{settings.port}", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Governed embedding gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    keys = sub.add_parser("keys", help="key material").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("init", help="create missing keys (KEK in kek.json or the HSM, audit signing key, HMAC root)"
+                    ).set_defaults(func=_keys_init)
+
+    rotate = keys.add_parser("rotate", help="new KEK version and new tenant data keys for new writes")
+    rotate.add_argument("--rewrap", action="store_true", help="also re-wrap old data keys under the new KEK")
+    rotate.set_defaults(func=_keys_rotate)
+
+    retire = keys.add_parser("retire", help="remove an old KEK version that no data key is wrapped under")
+    retire.add_argument("version", type=int)
+    retire.set_defaults(func=_keys_retire)
+
+    tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="tenant_command", required=True)
+    shred = tenant.add_parser("shred", help="crypto-shred a tenant: destroy its data keys")
+    shred.add_argument("tenant")
+    shred.add_argument("--confirm", required=True, help="the tenant's name again")
+    shred.set_defaults(func=_tenant_shred)
+
+    privacy = sub.add_parser("privacy", help="privacy tools").add_subparsers(dest="privacy_command", required=True)
+    calibrate = privacy.add_parser("calibrate", help="pick a noise sigma from the measured attack curve")
+    calibrate.add_argument("--target-f1", type=float, required=True,
+                           help="highest acceptable bag-of-words inversion F1 (docs/privacy.md)")
+    calibrate.add_argument("--tenant")
+    calibrate.add_argument("--collection")
+    calibrate.set_defaults(func=_privacy_calibrate)
+
+    db = sub.add_parser("db", help="the PostgreSQL database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply schema migrations and seed the Casbin rules").set_defaults(func=_db_upgrade)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    apikey = sub.add_parser("apikey", help="API keys").add_subparsers(dest="apikey_command", required=True)
+    create = apikey.add_parser("create", help="create a key; prints it alone on the last line")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--subject", required=True)
+    create.add_argument("--role", required=True, choices=list(ROLES))
+    create.add_argument("--expires", help="expiry time in the future: ISO 8601 with a time zone, "
+                        "e.g. 2027-01-31T00:00:00+00:00 (or ...Z)")
+    create.set_defaults(func=_apikey_create)
+    revoke = apikey.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=_apikey_revoke)
+    listing = apikey.add_parser("list", help="list keys (ids and owners, never secrets)")
+    listing.add_argument("--tenant")
+    listing.set_defaults(func=_apikey_list)
+    add_commands(sub)  # models list, collections migrate
+    add_retention_commands(sub)  # retention sweep
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
+                                       ("port", getattr(args, "port", None))) if v is not None}
+        settings = load_settings(**overrides)
+        return int(args.func(settings, args))
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""CLI commands of the model registry and migrations: ``gateway models list``, ``gateway collections migrate``.
+
+Kept apart from ``gateway.cli.commands`` so that module only registers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from typing import Any, TextIO
+
+from gateway.settings import Settings
+
+
+class ProgressBar:
+    """A text progress bar on stderr (never stdout: stdout is what scripts read)."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+        self._label, self._stream, self._width = label, stream or sys.stderr, width
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self._width if total == 0 else self._width * done // total
+        bar = "#" * filled + "-" * (self._width - filled)
+        end = "\n" if done >= total else ""
+        self._stream.write(f"\r{self._label} [{bar}] {done}/{total}{end}")
+        self._stream.flush()
+
+
+def _models_list(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.embedding.registry import declared_models, load_registry
+
+    registry = load_registry(settings.policy_dir, settings.model_name)
+    served = {s.ref for s in [registry.get(n) for n in registry.names()]}
+    specs, retired = declared_models(settings.policy_dir)
+    for s in specs:
+        state = "retired" if s.ref in retired else ("served" if s.ref in served else "declared")
+        print(f"{s.ref}  space {s.space}  dim {s.dimension}  {s.pooling}  "
+              f"{'normalized' if s.normalized else 'raw'}  max_seq_length {s.max_seq_length}  {state}  "
+              f"sha256 {s.fingerprint}")
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.bootstrap import build_services
+    from gateway.cli.runlock import ensure_not_serving
+    from gateway.errors import ConfigurationError
+    from gateway.migration.migrate import Migrator, NoDetection, sqlite_record_ids
+    from gateway.migration.state import MigrationState
+
+    if settings.uses_postgres:
+        # The migration lists records and keeps its resumable state in the embedded backend's SQLite file, and its
+        # run lock guards one host's data directory, not every replica: on PostgreSQL it would not see the shared
+        # records at all. Refused until it reads and locks the shared database.
+        raise ConfigurationError("`gateway collections migrate` works on the embedded SQLite backend only; on "
+                                 "PostgreSQL, create a collection bound to the new version and re-ingest into it")
+    name, _, version = args.to.partition("@")
+    if not version:
+        print("error: --to needs MODEL@VERSION, e.g. all-MiniLM-L6-v2@1.1.0", file=sys.stderr)
+        return 2
+    target_settings = dataclasses.replace(settings, model_name=args.to)
+    try:
+        ensure_not_serving(settings.data_dir, "the switch", "--no-switch while it serves")
+        may_switch = not args.no_switch
+    except ConfigurationError:
+        may_switch = False  # embed now while the gateway serves the old index; switch later
+    services = build_services(target_settings, detector=NoDetection())
+    try:
+        target = services.registry.find(name, version)
+        db = SQLiteDatabase(settings.sqlite_path)
+        migrator = Migrator(services, MigrationState(db, services.envelope), sqlite_record_ids(db),
+                            progress=ProgressBar(f"migrating {args.name} to {target.ref}"))
+        result = asyncio.run(migrator.run(args.tenant, args.name, target, stop_after=args.stop_after,
+                                          may_switch=may_switch, drop_unretained=args.drop_unretained))
+    finally:
+        services.close()
+    _report(result)
+    return 0 if result.switched else 3
+
+
+def _report(result: Any) -> None:
+    print(f"collection {result.collection}: {result.done}/{result.total} records re-embedded for {result.target}"
+          f" ({result.embedded_now} in this run)")
+    if result.unretained_documents:
+        print(f"{len(result.unretained_documents)} documents had no retained text and must be re-ingested:")
+        for doc in result.unretained_documents:
+            print(f"  {doc}")
+    if result.switched:
+        print(f"switched: collection {result.collection} is now bound to {result.target}")
+    elif result.waiting:
+        print(f"not switched yet: {result.waiting}")
+
+
+def add_commands(sub: Any) -> None:
+    models = sub.add_parser("models", help="the model registry").add_subparsers(dest="models_command",
+                                                                                required=True)
+    models.add_parser("list", help="declared models and embedding-space versions").set_defaults(func=_models_list)
+    collections = sub.add_parser("collections", help="collections").add_subparsers(dest="collections_command",
+                                                                                   required=True)
+    migrate = collections.add_parser("migrate", help="re-embed a collection under another model version")
+    migrate.add_argument("name")
+    migrate.add_argument("--tenant", required=True)
+    migrate.add_argument("--to", required=True, help="MODEL@VERSION, a declared embedding-space version")
+    migrate.add_argument("--stop-after", type=int, help="re-embed at most N records in this run, then stop")
+    migrate.add_argument("--no-switch", action="store_true", help="re-embed only; switch in a later run")
+    migrate.add_argument("--drop-unretained", action="store_true",
+                         help="switch even if documents without retained text are left out")
+    migrate.set_defaults(func=_migrate)

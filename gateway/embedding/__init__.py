@@ -1,0 +1,1 @@
+"""Embedding: the in-process model (embedder, traced forward), the model specs and the model registry."""

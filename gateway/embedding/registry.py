@@ -1,0 +1,156 @@
+"""The model registry file (``<policy dir>/models.yaml``) and the audit of its changes.
+
+The packaged all-MiniLM-L6-v2 at embedding-space version 1.0.0 is always declared; the file adds versions
+and models, each with its extraction (pooling, normalization, max_seq_length), dimension and the sha256 of its
+weights file (verified at load: nothing is ever downloaded). ``retired: true`` keeps a version on record while
+taking it out of service. The gateway serves one version per name: ``model_name`` in the settings, either a
+name (the packaged default for its name, else the highest version) or ``name@version``.
+
+At start the declared set is compared with the one recorded at the previous start (``<data>/models.json``):
+every newly declared version is audited as ``model.register``, every retired or removed one as
+``model.retire``. See ``docs/models.md``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.auditing.auditor import Auditor
+from gateway.embedding.specs import DEFAULT_MODEL, ModelRegistry, ModelSpec
+from gateway.errors import ConfigurationError
+
+FILE_NAME = "models.yaml"
+STATE_FILE = "models.json"
+_KEYS = frozenset({"name", "version", "dimension", "pooling", "normalized", "max_seq_length", "weights",
+                   "fingerprint", "retired"})
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+\Z")
+_POOLING = frozenset({"mean", "cls", "max"})
+
+
+def _spec(entry: Mapping[str, Any], where: str) -> tuple[ModelSpec, bool]:
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown keys {sorted(unknown)}")
+    try:
+        name, version = str(entry["name"]), str(entry["version"])
+        fingerprint = str(entry["fingerprint"]).lower()
+        dimension, max_len = int(entry["dimension"]), int(entry.get("max_seq_length", 256))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{where}: name, version, dimension and fingerprint are required ({exc})") from None
+    if not _SEMVER.match(version):
+        raise ConfigurationError(f"{where}: version must be MAJOR.MINOR.PATCH")
+    if not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+        raise ConfigurationError(f"{where}: fingerprint must be the sha256 (64 hex digits) of the weights file")
+    pooling = str(entry.get("pooling", "mean"))
+    if pooling not in _POOLING:
+        raise ConfigurationError(f"{where}: pooling must be one of {sorted(_POOLING)}")
+    weights = str(entry.get("weights", "packaged"))
+    if weights == "packaged" and name != DEFAULT_MODEL.name:
+        raise ConfigurationError(f"{where}: only {DEFAULT_MODEL.name} is packaged; give a weights directory")
+    spec = ModelSpec(
+        name=name, version=version, dimension=dimension, pooling=pooling,
+        normalized=bool(entry.get("normalized", True)), max_seq_length=max_len,
+        weights_file="model.safetensors", fingerprint=fingerprint,
+        weights_dir="" if weights == "packaged" else weights,
+    )
+    return spec, bool(entry.get("retired", False))
+
+
+def declared_models(policy_dir: Path) -> tuple[list[ModelSpec], set[str]]:
+    """(every declared spec, the refs of the retired ones); the packaged default first."""
+    specs: list[ModelSpec] = [DEFAULT_MODEL]
+    retired: set[str] = set()
+    path = policy_dir / FILE_NAME
+    if not path.exists():
+        return specs, retired
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"{path}: cannot read the model registry ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or set(data) - {"models"} or not isinstance(data.get("models", []), list):
+        raise ConfigurationError(f"{path}: expected a mapping with a 'models' list")
+    for i, entry in enumerate(data.get("models", [])):
+        if not isinstance(entry, dict):
+            raise ConfigurationError(f"{path}: models[{i}] must be a mapping")
+        spec, is_retired = _spec(entry, f"{path}: models[{i}]")
+        if spec.ref == DEFAULT_MODEL.ref:
+            if spec != DEFAULT_MODEL:
+                raise ConfigurationError(f"{path}: models[{i}] redeclares {spec.ref} differently")
+        elif any(s.ref == spec.ref for s in specs):
+            raise ConfigurationError(f"{path}: models[{i}] declares {spec.ref} twice")
+        else:
+            specs.append(spec)
+        if is_retired:
+            retired.add(spec.ref)
+    return specs, retired
+
+
+def _version_key(spec: ModelSpec) -> tuple[int, ...]:
+    return tuple(int(p) for p in spec.version.split("."))
+
+
+def load_registry(policy_dir: Path, model_name: str) -> ModelRegistry:
+    """The registry with ``model_name`` (``name`` or ``name@version``) as the served version of its name."""
+    specs, retired = declared_models(policy_dir)
+    active = [s for s in specs if s.ref not in retired]
+    name, _, version = model_name.partition("@")
+    candidates = [s for s in active if s.name == name and (not version or version in (s.version, s.space))]
+    if not candidates:
+        raise ConfigurationError(f"setting model_name: {model_name!r} is not a declared, active model")
+    if not version and name == DEFAULT_MODEL.name and DEFAULT_MODEL in candidates:
+        served = DEFAULT_MODEL
+    else:
+        served = max(candidates, key=_version_key)
+    others = {}
+    for s in sorted(active, key=_version_key):
+        if s.name != served.name:
+            others[s.name] = s  # the highest active version of every other name
+    return ModelRegistry([served, *others.values()], known=specs)
+
+
+def model_json(spec: ModelSpec) -> dict[str, Any]:
+    return {"name": spec.name, "version": spec.version, "dimension": spec.dimension, "pooling": spec.pooling,
+            "normalized": spec.normalized, "max_seq_length": spec.max_seq_length, "fingerprint": spec.fingerprint}
+
+
+def audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -> tuple[list[str], list[str]]:
+    """Audit versions declared or retired since the last start; returns (registered, retired) refs.
+
+    Serialized on a lock file: the worker processes of one ``gateway serve`` start together on one data directory,
+    and each change must be audited once."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / (STATE_FILE + ".lock"), "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        return _audit_registry_changes(policy_dir, data_dir, auditor)
+
+
+def _audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -> tuple[list[str], list[str]]:
+    specs, retired = declared_models(policy_dir)
+    active = {s.ref: s for s in specs if s.ref not in retired}
+    state_path = data_dir / STATE_FILE
+    try:
+        previous = set(json.loads(state_path.read_text("utf-8")).get("active", []))
+    except (OSError, ValueError):
+        previous = set()
+    registered = sorted(set(active) - previous)
+    gone = sorted(previous - set(active))
+    by_ref = {s.ref: s for s in specs}
+    for ref in registered:
+        auditor.record_sync("model.register", "allow", tenant="*", model=model_json(active[ref]))
+    for ref in gone:
+        name, _, version = ref.partition("@")
+        model = model_json(by_ref[ref]) if ref in by_ref else {"name": name, "version": version}
+        auditor.record_sync("model.retire", "allow", tenant="*", model=model,
+                            reason="retired" if ref in by_ref else "removed from the registry")
+    if registered or gone or not state_path.exists():
+        partial = state_path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"active": sorted(active)}, indent=1), "utf-8")
+        partial.replace(state_path)  # atomic: a reader never sees half a file
+    return registered, gone

@@ -1,0 +1,1 @@
+"""Admission limits per API key: concurrency (requests in flight) and rate (token buckets)."""

@@ -1,0 +1,1 @@
+"""Collection migrations: re-embedding a collection into a new embedding-space version, resumable."""

@@ -1,0 +1,1 @@
+"""The request pipeline: the stages (normalize, screen, embed, protect), batching, chunking, and the use cases."""

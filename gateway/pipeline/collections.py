@@ -1,0 +1,232 @@
+"""Collections: ingest documents through the governed pipeline into the encrypted store, and search them.
+
+HTTP-free; the route handlers in ``gateway.http.routes.collections`` parse and serialize around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.auth.apikeys import Principal
+from gateway.embedding.specs import ModelRegistry, ModelSpec
+from gateway.errors import BadRequest, Conflict, PayloadTooLarge, PIIBlocked
+from gateway.pii.decide import Decision, decide
+from gateway.pii.detector_types import Finding
+from gateway.pii.fields import FieldsVerdict, screen_documents
+from gateway.pipeline.chunking import ChunkSpan, Offsets, chunk_text
+from gateway.pipeline.offload import chars_big, off_loop
+from gateway.pipeline.stages import EmbeddingPipeline
+from gateway.policy.loader import GatewayPolicy, ScopePolicy
+from gateway.store.base import Collection, Hit, NewChunk, Store
+
+PIPELINE_VERSION = "1"
+_DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}\Z")
+
+
+@dataclass(frozen=True)
+class DocumentIn:
+    id: str
+    text: str
+    metadata: Mapping[str, Any]
+
+
+@dataclass
+class IngestOutcome:
+    document_id: str
+    status: str  # stored | blocked
+    chunks: int = 0
+    record_ids: list[str] = field(default_factory=list)
+    pii: dict[str, dict[str, int | str]] = field(default_factory=dict)
+    blocked_types: list[str] = field(default_factory=list)
+
+
+def parse_model_ref(ref: str, registry: ModelRegistry) -> ModelSpec:
+    """``name`` or ``name@major.minor[.patch]``; the version must match the served model's space."""
+    name, _, version = ref.partition("@")
+    spec = registry.get(name)
+    if version and not (spec.version == version or spec.space == version):
+        raise Conflict(
+            f"model {name} is served at embedding-space version {spec.version}; {version} is not available",
+            param="model",
+        )
+    return spec
+
+
+def parse_documents(body: Any, max_docs: int, max_chars: int) -> list[DocumentIn]:
+    if not isinstance(body, dict) or not isinstance(body.get("documents"), list):
+        raise BadRequest("the body must be an object with a 'documents' list", param="documents")
+    raw = body["documents"]
+    if not raw:
+        raise BadRequest("'documents' must not be empty", param="documents")
+    if len(raw) > max_docs:
+        raise PayloadTooLarge(f"{len(raw)} documents in one request; the limit is {max_docs}", param="documents")
+    docs: list[DocumentIn] = []
+    seen: set[str] = set()
+    for i, d in enumerate(raw):
+        if not isinstance(d, dict):
+            raise BadRequest(f"documents[{i}] must be an object", param=f"documents[{i}]")
+        doc_id, text, metadata = d.get("id"), d.get("text"), d.get("metadata", {})
+        if not isinstance(doc_id, str) or not _DOC_ID.match(doc_id):
+            raise BadRequest(f"documents[{i}].id must be 1-256 characters of letters, digits and ._:/@-",
+                             param=f"documents[{i}].id")
+        if doc_id in seen:
+            raise BadRequest(f"documents[{i}].id repeats an earlier document id", param=f"documents[{i}].id")
+        seen.add(doc_id)
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest(f"documents[{i}].text must be a non-empty string", param=f"documents[{i}].text")
+        if len(text) > max_chars:
+            raise PayloadTooLarge(f"documents[{i}].text has {len(text)} characters; the limit is {max_chars}",
+                                  param=f"documents[{i}].text")
+        if not isinstance(metadata, dict) or not all(
+            isinstance(v, str | int | float | bool) or v is None for v in metadata.values()
+        ):
+            raise BadRequest(f"documents[{i}].metadata must be an object of scalar values",
+                             param=f"documents[{i}].metadata")
+        docs.append(DocumentIn(doc_id, text, metadata))
+    return docs
+
+
+def _clip(findings: Sequence[Finding], span: ChunkSpan) -> list[Finding]:
+    out = []
+    for f in findings:
+        if f.start < span.end and f.end > span.start:
+            out.append(Finding(f.entity_type, max(f.start, span.start) - span.start,
+                               min(f.end, span.end) - span.start, f.score))
+    return out
+
+
+def merge_pii(target: dict[str, dict[str, int | str]], decision: Decision) -> None:
+    for etype, outcome in decision.entities.items():
+        slot = target.setdefault(etype, {"count": 0, "action": outcome.action})
+        slot["count"] = int(slot["count"]) + outcome.count
+
+
+class CollectionService:
+    def __init__(
+        self,
+        store: Store,
+        pipeline: EmbeddingPipeline,
+        registry: ModelRegistry,
+        offsets: Offsets,
+        chunk_tokens: int = 200,
+        chunk_overlap: int = 40,
+    ) -> None:
+        self.store = store
+        self._pipeline = pipeline
+        self._registry = registry
+        self._offsets = offsets
+        self._chunk_tokens = chunk_tokens
+        self._chunk_overlap = chunk_overlap
+
+    def create(self, principal: Principal, name: str, model_ref: str, index_type: str,
+               policy: GatewayPolicy) -> Collection:
+        spec = parse_model_ref(model_ref, self._registry)
+        scope = policy.scope(principal.tenant, name)
+        return self.store.create_collection(Collection(
+            tenant=principal.tenant, name=name, model=spec.name, model_version=spec.version,
+            dimension=spec.dimension, index_type=index_type,  # type: ignore[arg-type]
+            retain_text=scope.retain_text,
+        ))
+
+    def bound_spec(self, collection: Collection) -> ModelSpec:
+        """The served model, refusing a collection bound to another embedding space (major.minor)."""
+        spec = self._registry.get(collection.model)
+        bound = ".".join(collection.model_version.split(".")[:2])
+        if spec.space != bound:
+            raise Conflict(
+                f"collection {collection.name} is bound to {collection.model}@{bound}; the gateway serves "
+                f"{spec.ref}: migrate the collection first", param="model",
+            )
+        return spec
+
+    async def prepare(self, principal: Principal, collection: Collection, docs: Sequence[DocumentIn],
+                      scope: ScopePolicy, policy_version: str) -> tuple[list[IngestOutcome], list[NewChunk]]:
+        """Run every document through the pipeline; blocked documents get an outcome and no chunks."""
+        spec = self.bound_spec(collection)
+        canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
+        findings = await self._pipeline.detect(canonical, scope)
+        pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
+        # Ids, metadata keys and values are stored and shown too: screened by the same policy (gateway.pii.fields).
+        fields = await screen_documents(self._pipeline.detect, docs, scope, pseudonym_secret)
+        outcomes, chunk_decisions, chunk_meta = await off_loop(
+            chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret, fields
+        )
+        released = await self._pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
+                                                policy_version)
+        items = released.items
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        chunks: list[NewChunk] = []
+        for item, (i, span) in zip(items, chunk_meta, strict=True):
+            assert item.vector is not None
+            pii: dict[str, dict[str, int | str]] = {}
+            merge_pii(pii, item.decision)
+            provenance = {
+                "document_id": docs[i].id, "span": [span.start, span.end], "text_digest": item.digest.hex(),
+                "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint},
+                "pipeline_version": PIPELINE_VERSION, "policy_version": policy_version, "pii": pii,
+                "noise_sigma": released.sigma, "transform": self._pipeline.transform.version,
+                "space_version": self._pipeline.space_version,
+                "actor": {"tenant": principal.tenant, "subject": principal.subject, "key_id": principal.key_id},
+                "time": now,
+            }
+            chunks.append(NewChunk(
+                document_id=docs[i].id, chunk_index=span.index, span=(span.start, span.end), vector=item.vector,
+                text=item.decision.text if collection.retain_text else None, metadata=dict(fields[i].metadata),
+                provenance=provenance,
+            ))
+            outcomes[i].chunks += 1
+        return outcomes, chunks
+
+    def _plan(self, docs: Sequence[DocumentIn], canonical: Sequence[str], findings: Sequence[list[Finding]],
+              scope: ScopePolicy, pseudonym_secret: bytes, fields: Sequence[FieldsVerdict]
+              ) -> tuple[list[IngestOutcome], list[Decision], list[tuple[int, ChunkSpan]]]:
+        """Each document's decision, and each chunk's of the documents not blocked (chunking tokenizes them)."""
+        outcomes: list[IngestOutcome] = []
+        chunk_decisions: list[Decision] = []
+        chunk_meta: list[tuple[int, ChunkSpan]] = []
+        for i, (doc, text, found) in enumerate(zip(docs, canonical, findings, strict=True)):
+            whole = decide(text, found, scope, pseudonym_secret)
+            blocked = list(whole.blocked_types) + [t for t in fields[i].blocked_types if t not in whole.blocked_types]
+            outcome = IngestOutcome(doc.id, "blocked" if blocked else "stored")
+            merge_pii(outcome.pii, whole)
+            for decision in fields[i].decisions:
+                merge_pii(outcome.pii, decision)
+            outcomes.append(outcome)
+            if blocked:
+                outcome.blocked_types = blocked
+                continue
+            for span in chunk_text(text, self._offsets, self._chunk_tokens, self._chunk_overlap):
+                chunk_decisions.append(decide(text[span.start:span.end], _clip(found, span), scope,
+                                              pseudonym_secret))
+                chunk_meta.append((i, span))
+        return outcomes, chunk_decisions, chunk_meta
+
+    def store_chunks(self, tenant: str, collection: str, outcomes: list[IngestOutcome], chunks: list[NewChunk],
+                     audit_index: int | None) -> None:
+        if not chunks:
+            return
+        ids = self.store.put(tenant, collection, chunks, audit_index, replace=True)
+        by_doc = {o.document_id: o for o in outcomes}
+        for chunk, record_id in zip(chunks, ids, strict=True):
+            by_doc[chunk.document_id].record_ids.append(record_id)
+
+    async def query_vector(self, principal: Principal, collection: Collection, query: str,
+                           scope: ScopePolicy) -> tuple[Any, Decision]:
+        """The query goes through the same PII policy (a pseudonymized name maps to the same token); its vector
+        stays clean: it is used only inside the gateway."""
+        self.bound_spec(collection)
+        text = (await self._pipeline.canonical([query], "query"))[0]
+        decision = (await self._pipeline.analyze(principal.tenant, [text], scope))[0]
+        if decision.blocked:
+            raise PIIBlocked("query contains PII that the policy blocks: " + ", ".join(decision.blocked_types),
+                             param="query")
+        return await self._pipeline.query_vector(principal.tenant, decision.text), decision
+
+    def search(self, tenant: str, collection: str, vector: Any, k: int, filter_: Mapping[str, Any] | None,
+               with_text: bool) -> list[Hit]:
+        hits = self.store.search(tenant, collection, vector, k, filter_)
+        return hits if with_text else [replace(h, text=None) for h in hits]

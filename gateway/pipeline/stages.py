@@ -1,0 +1,214 @@
+"""The governed embedding pipeline: normalize -> detect PII -> decide -> embed -> protect (transform + noise).
+
+Pure orchestration over injected stages; authentication, authorization and audit are the caller's (the
+``gateway.http.guard`` path) so that denials are audited the same way for every route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gateway.embedding.specs import ModelSpec
+from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
+from gateway.pii.decide import Decision, decide
+from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
+from gateway.pii.normalize import normalize
+from gateway.pipeline.batching import MicroBatcher
+from gateway.pipeline.offload import chars_big, off_loop, rows_big
+from gateway.policy.loader import ScopePolicy
+from gateway.privacy.accountant import PrivacyLedger, Release, Spend
+from gateway.privacy.budget import check_budget
+from gateway.privacy.stage import protect, space_version
+from gateway.privacy.transform import VectorTransform
+
+SecretFor = Callable[[str, str], bytes]  # (tenant, purpose) -> derived secret
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One input's outcome. ``vector`` is None when the policy blocked it."""
+
+    decision: Decision
+    digest: bytes  # HMAC of the embedded text under the tenant's input-digest secret
+    tokens: int
+    vector: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    items: list[ItemResult]
+    sigma: float
+    policy_version: str
+    privacy: dict[str, object] = field(default_factory=dict)  # spend and any budget action, for the audit entry
+
+    @property
+    def blocked_types(self) -> list[str]:
+        return sorted({t for item in self.items for t in item.decision.blocked_types})
+
+    def pii_summary(self) -> dict[str, dict[str, int | str]]:
+        """Entity type -> total count and the action taken (never values)."""
+        out: dict[str, dict[str, int | str]] = {}
+        for item in self.items:
+            for etype, outcome in item.decision.entities.items():
+                slot = out.setdefault(etype, {"count": 0, "action": outcome.action})
+                slot["count"] = int(slot["count"]) + outcome.count
+        return out
+
+
+def _embed_cost(text: str) -> int:
+    # A cheap token estimate for batch sizing; the exact count comes from the tokenizer inside the batch.
+    return max(1, len(text) // 4)
+
+
+class EmbeddingPipeline:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        detect: MicroBatcher[tuple[str, ScopePolicy], list[Finding]],
+        detect_long: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]],
+        embed: MicroBatcher[str, tuple[np.ndarray, int]],
+        secret_for: SecretFor,
+        max_text_chars: int,
+        transform: VectorTransform,
+        ledger: PrivacyLedger,
+        charge: MicroBatcher[Release, Spend],
+    ) -> None:
+        self.spec = spec
+        self._detect = detect
+        self._detect_long = detect_long
+        self._embed = embed
+        self.secret_for = secret_for
+        self._max_text_chars = max_text_chars
+        self.transform = transform
+        self.ledger = ledger
+        self._charge = charge  # ledger.record_many, batched across concurrent requests
+
+    @property
+    def space_version(self) -> str:
+        """The version of the space returned and stored vectors live in: the model's and the transform's."""
+        return space_version(self.spec.version, self.transform)
+
+    def canonicalize(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+        """The canonical texts (``normalize``); ``field`` names an item in errors (``{i}`` is its index).
+
+        A text with nothing left once invisible and control characters are removed is refused like an empty one:
+        it carries nothing to govern or embed (zero-width characters alone would embed as an empty string)."""
+        out = []
+        for i, raw in enumerate(texts):
+            name = field.format(i=i)
+            if len(raw) > self._max_text_chars:
+                raise PayloadTooLarge(f"{name} has {len(raw)} characters; the limit is {self._max_text_chars}",
+                                      param=name)
+            text = normalize(raw)
+            if not text.strip():
+                raise BadRequest(f"{name} is empty once invisible and control characters are removed", param=name)
+            out.append(text)
+        return out
+
+    async def canonical(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+        """``canonicalize``, off the event loop for a large request (``gateway.pipeline.offload``)."""
+        return await off_loop(chars_big(texts), self.canonicalize, texts, field)
+
+    async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:
+        """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
+        budget, so that one huge or pathological text never holds up the short texts of other requests."""
+        long = [i for i, t in enumerate(texts) if len(t) >= LONG_TEXT]
+        if not long:
+            return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
+        short = [i for i, t in enumerate(texts) if len(t) < LONG_TEXT]
+        spend = DetectionSpend()
+        short_found, long_found = await asyncio.gather(
+            self._detect.submit([(texts[i], scope) for i in short], [_embed_cost(texts[i]) for i in short]),
+            self._detect_long.submit([(texts[i], scope, spend) for i in long]),
+        )
+        out: list[list[Finding]] = [[] for _ in texts]
+        for i, found in zip(short, short_found, strict=True):
+            out[i] = found
+        for i, found in zip(long, long_found, strict=True):
+            out[i] = found
+        return out
+
+    async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
+        """Detect and decide only: what the policy would do, nothing embedded."""
+        findings = await self.detect(texts, scope)
+        secret = self.secret_for(tenant, "pseudonym")
+        return await off_loop(rows_big(len(texts)), _decide_all, texts, findings, scope, secret)
+
+    def digests(self, tenant: str, texts: Sequence[str]) -> list[bytes]:
+        key = self.secret_for(tenant, "input-digest")
+        return [hmac.new(key, t.encode("utf-8"), hashlib.sha256).digest() for t in texts]
+
+    async def run(
+        self, tenant: str, texts: Sequence[str], scope: ScopePolicy, scope_name: str, policy_version: str,
+        *, all_or_nothing: bool,
+    ) -> PipelineResult:
+        """Detect, decide, embed every allowed input and protect it; blocked inputs are never embedded.
+
+        ``all_or_nothing``: one blocked input stops the whole request before anything is embedded (the OpenAI
+        route fails as a unit); otherwise each input has its own outcome.
+        """
+        decisions = await self.analyze(tenant, texts, scope)
+        if all_or_nothing and any(d.blocked for d in decisions):
+            digests = self.digests(tenant, [d.text for d in decisions])
+            items = [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]
+            return PipelineResult(items, scope.noise_sigma, policy_version)
+        return await self.release(tenant, decisions, scope, scope_name, policy_version)
+
+    async def release(
+        self, tenant: str, decisions: Sequence[Decision], scope: ScopePolicy, scope_name: str, policy_version: str
+    ) -> PipelineResult:
+        """Embed and protect the unblocked decisions under the tenant's privacy budget, and charge the ledger."""
+        digests = self.digests(tenant, [d.text for d in decisions])
+        allowed = [i for i, d in enumerate(decisions) if not d.blocked]
+        released = [digests[i] for i in allowed]
+        remote = self.ledger.remote and scope.privacy_budget_epsilon is not None  # its reads would stall the loop
+        budget = await off_loop(remote, check_budget, self.ledger, tenant, scope_name, scope, released)
+        privacy: dict[str, object] = {"scope": scope_name, "transform": self.transform.version}
+        if budget.exceeded:
+            raise PrivacyBudgetExceeded(
+                f"releasing {len(released)} more vectors would exceed the privacy budget of tenant {tenant}",
+                detail={"audit": {"privacy": {**privacy, "budget_epsilon": scope.privacy_budget_epsilon},
+                                  "noise_sigma": budget.sigma}},
+            )
+        embedded = await self._embed.submit(
+            [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed]
+        )
+        vectors: dict[int, np.ndarray] = {}
+        tokens: dict[int, int] = {}
+        if allowed:
+            protected = await off_loop(
+                rows_big(len(allowed)), protect, np.stack([v for v, _ in embedded]), sigma=budget.sigma,
+                key=self.secret_for(tenant, "noise"), content_digests=released, model_version=self.spec.version,
+                transform=self.transform,
+            )
+            for row, i in enumerate(allowed):
+                vectors[i] = protected[row]
+                tokens[i] = embedded[row][1]
+        [spend] = await self._charge.submit([Release(tenant, scope_name, budget.sigma, released)])
+        privacy.update(epsilon_worst_case=_finite(spend.epsilon_worst_case),
+                       epsilon_radius=_finite(spend.epsilon_radius), releases_new=spend.releases_new)
+        if budget.raised_from is not None:
+            privacy["sigma_raised_from"] = budget.raised_from
+        items = [ItemResult(d, digests[i], tokens.get(i, 0), vectors.get(i)) for i, d in enumerate(decisions)]
+        return PipelineResult(items, budget.sigma, policy_version, privacy)
+
+    async def query_vector(self, tenant: str, text: str) -> np.ndarray:
+        """A query's vector in the tenant's protected space (transformed, never noised): used only inside."""
+        embedded = await self._embed.submit([text], [_embed_cost(text)])
+        clean = np.stack([v for v, _ in embedded])
+        return np.asarray(self.transform.apply(clean, self.secret_for(tenant, "noise"))[0], dtype=np.float32)
+
+
+def _decide_all(texts: Sequence[str], findings: Sequence[list[Finding]], scope: ScopePolicy, secret: bytes
+                ) -> list[Decision]:
+    return [decide(t, f, scope, secret) for t, f in zip(texts, findings, strict=True)]
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None

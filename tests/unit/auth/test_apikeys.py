@@ -1,0 +1,70 @@
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.auth.apikeys import authenticate, create_key, key_id_of
+from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.errors import BadRequest, Unauthenticated
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> SQLiteApiKeyRepository:
+    return SQLiteApiKeyRepository(SQLiteDatabase(tmp_path / "g.db"))
+
+
+def test_when_a_key_is_created_then_it_authenticates_and_only_its_digest_is_stored(
+    repo: SQLiteApiKeyRepository, tmp_path: Path
+) -> None:
+    key, record = create_key(repo, "acme", "alice", "writer")
+    principal = authenticate(repo, key)
+    assert (principal.tenant, principal.subject, principal.role) == ("acme", "alice", "writer")
+    secret = key[len("gk_") + 16 + 1 :]
+    assert len(secret) >= 43  # 256 bits, base64url
+    assert secret.encode() not in (tmp_path / "g.db").read_bytes()
+    assert record.digest != secret
+
+
+@pytest.mark.parametrize("presented", [None, "", "gk_nope", "sk-openai-style", "gk_0123456789abcdef_" + "A" * 43])
+def test_when_the_key_is_unknown_or_malformed_then_unauthenticated(
+    repo: SQLiteApiKeyRepository, presented: str | None
+) -> None:
+    with pytest.raises(Unauthenticated):
+        authenticate(repo, presented)
+
+
+def test_when_the_secret_is_wrong_then_unauthenticated(repo: SQLiteApiKeyRepository) -> None:
+    key, _ = create_key(repo, "acme", "alice", "reader")
+    forged = key[:-1] + ("A" if key[-1] != "A" else "B")
+    with pytest.raises(Unauthenticated):
+        authenticate(repo, forged)
+
+
+def test_when_revoked_then_unauthenticated(repo: SQLiteApiKeyRepository) -> None:
+    key, record = create_key(repo, "acme", "alice", "reader")
+    assert repo.revoke(record.key_id, "2026-01-01T00:00:00+00:00")
+    with pytest.raises(Unauthenticated):
+        authenticate(repo, key)
+
+
+def test_when_expired_then_unauthenticated(repo: SQLiteApiKeyRepository) -> None:
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    key, _ = create_key(repo, "acme", "alice", "reader", expires_at=soon)
+    authenticate(repo, key)
+    with pytest.raises(Unauthenticated):
+        authenticate(repo, key, now=datetime.now(UTC) + timedelta(hours=2))
+
+
+@pytest.mark.parametrize(("tenant", "role"), [("", "reader"), ("a b", "reader"), ("acme", "root")])
+def test_when_tenant_or_role_is_invalid_then_bad_request(
+    repo: SQLiteApiKeyRepository, tenant: str, role: str
+) -> None:
+    with pytest.raises(BadRequest):
+        create_key(repo, tenant, "alice", role)
+
+
+def test_when_a_key_is_well_formed_then_only_its_public_id_is_extracted(repo: SQLiteApiKeyRepository) -> None:
+    key, record = create_key(repo, "acme", "alice", "reader")
+    assert key_id_of(key) == record.key_id
+    assert key_id_of("garbage") is None

@@ -1,0 +1,131 @@
+"""``gateway apikey create|list`` on both backends: expiry input checked, expired keys shown as such, no secrets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.auth.apikeys import ApiKeyRecord, ApiKeyRepository
+from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.cli.commands import main
+from gateway.crypto.keyfiles import init_keys
+
+REPO = Path(__file__).resolve().parents[3]
+FORMAT_ERROR = "error: expires must be an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:00\n"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def repo(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ApiKeyRepository]:
+    """The repository the CLI writes to, with the CLI's settings pointed at it."""
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("GATEWAY_KEYS_DIR", str(tmp_path / "keys"))
+    (tmp_path / "var").mkdir()
+    init_keys(tmp_path / "keys")
+    if request.param == "sqlite":
+        yield SQLiteApiKeyRepository(SQLiteDatabase(tmp_path / "var" / "gateway.db"))
+        return
+    from gateway.backends.postgres.migrations import upgrade
+    from gateway.backends.postgres.pool import PgDatabase
+    from gateway.backends.postgres.repos import PgApiKeyRepository
+    from tests.unit.backends.postgres.pgkit import TempSchema
+
+    schema = TempSchema()
+    db = PgDatabase(schema.url, max_size=1)
+    try:
+        upgrade(db)
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", schema.url)
+        yield PgApiKeyRepository(db)
+    finally:
+        db.close()
+        schema.drop()
+
+
+def _create(*extra: str) -> int:
+    return main(["apikey", "create", "--tenant", "acme", "--subject", "eve", "--role", "reader", *extra])
+
+
+def _record(key_id: str, expires_at: str | None = None, revoked_at: str | None = None) -> ApiKeyRecord:
+    return ApiKeyRecord(key_id, "acme", "eve", "reader", "d" * 64, "2025-01-01T00:00:00+00:00", expires_at, revoked_at)
+
+
+@pytest.mark.parametrize("expires", [
+    "notadate",  # regression: the traceback a new user saw
+    "2027-01-31",  # a date alone: no time zone
+    "2027-01-31T00:00:00",  # a naive time: would be read in the local zone of the CLI's host
+    "9999-12-31T23:00:00-05:00",  # past the last representable UTC time
+])
+def test_when_expires_is_not_a_zoned_iso_time_then_create_prints_one_error_line_and_creates_nothing(
+    repo: ApiKeyRepository, capsys: pytest.CaptureFixture[str], expires: str,
+) -> None:
+    assert _create("--expires", expires) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", FORMAT_ERROR)
+    assert repo.list() == []
+
+
+def test_when_expires_is_in_the_past_then_create_is_refused_and_nothing_is_created(
+    repo: ApiKeyRepository, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _create("--expires", "2020-01-01T00:00:00+00:00") == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "error: expires must be in the future\n")
+    assert repo.list() == []
+
+
+def test_when_expires_is_a_future_zoned_time_then_the_key_is_created_with_its_expiry_in_utc(
+    repo: ApiKeyRepository, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _create("--expires", "2999-01-31T05:00:00+05:00") == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("gk_")
+    assert [r.expires_at for r in repo.list()] == ["2999-01-31T00:00:00+00:00"]
+
+
+def test_when_keys_have_expired_or_expire_then_list_shows_status_and_expiry(
+    repo: ApiKeyRepository, capsys: pytest.CaptureFixture[str],
+) -> None:
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+    repo.insert(_record("000000000000000a"))
+    repo.insert(_record("000000000000000b", expires_at=past))
+    repo.insert(_record("000000000000000c", expires_at="2999-01-31T00:00:00+00:00"))
+    repo.insert(_record("000000000000000d", expires_at=past, revoked_at="2025-01-02T00:00:00+00:00"))
+    assert main(["apikey", "list", "--tenant", "acme"]) == 0
+    created = "created 2025-01-01T00:00:00+00:00"
+    assert capsys.readouterr().out.splitlines() == [
+        f"000000000000000a  acme  eve  reader  active  {created}",
+        f"000000000000000b  acme  eve  reader  expired  {created}  expires {past}",
+        f"000000000000000c  acme  eve  reader  active  {created}  expires 2999-01-31T00:00:00+00:00",
+        f"000000000000000d  acme  eve  reader  revoked  {created}  expires {past}",
+    ]
+
+
+def test_when_keys_are_listed_then_no_secret_or_digest_is_printed(
+    repo: ApiKeyRepository, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _create("--expires", "2999-01-31T00:00:00Z") == 0
+    key = capsys.readouterr().out.splitlines()[-1]
+    assert main(["apikey", "list"]) == 0
+    out = capsys.readouterr().out
+    (record,) = repo.list()
+    assert record.key_id in out
+    assert key.rsplit("_", 1)[1] not in out and record.digest not in out
+
+
+def test_when_the_operations_guide_shows_list_output_then_the_cli_prints_exactly_that(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    line = re.compile(r"^([0-9a-f]{16})  (\S+)  (\S+)  (\S+)  (\S+)  created (\S+)(?:  expires (\S+))?$")
+    shown = [m for m in map(line.match, (REPO / "docs" / "operations.md").read_text().splitlines()) if m]
+    assert shown, "docs/operations.md shows no `gateway apikey list` output"
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
+    repo = SQLiteApiKeyRepository(SQLiteDatabase(tmp_path / "gateway.db"))
+    for m in shown:
+        key_id, tenant, subject, role, status, created, expires = m.groups()
+        revoked = created if status == "revoked" else None
+        repo.insert(ApiKeyRecord(key_id, tenant, subject, role, "d" * 64, created, expires, revoked))
+    assert main(["apikey", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [m.group(0) for m in shown]

@@ -1,0 +1,61 @@
+"""``gateway serve`` says it listens only on an address it can bind; uvicorn and the app are faked here."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+import gateway.http.asgi
+from gateway.cli.commands import ensure_bindable, main
+from gateway.crypto.keyfiles import init_keys
+from gateway.errors import ConfigurationError
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield int(other.getsockname()[1])
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+    """Each uvicorn.run call, instead of a server; the app is never built for real."""
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("GATEWAY_KEYS_DIR", str(tmp_path / "keys"))
+    init_keys(tmp_path / "keys")
+    runs: list[dict[str, Any]] = []
+    monkeypatch.setattr(gateway.http.asgi, "build_app", lambda settings: object())
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: runs.append(kwargs))
+    monkeypatch.setattr("gateway.cli.commands.configure_logging", lambda level: None)
+    return runs
+
+
+def test_when_the_port_is_already_in_use_then_serve_fails_without_claiming_to_listen(
+    started: list[dict[str, Any]], taken_port: int, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--port", str(taken_port)]) == 2
+    assert capsys.readouterr().err == f"error: 127.0.0.1:{taken_port} is already in use\n"
+    assert started == []
+
+
+def test_when_the_port_is_free_then_serve_announces_it_and_starts_uvicorn_on_it(
+    started: list[dict[str, Any]], capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    assert main(["serve", "--port", str(port)]) == 0
+    assert f"gateway listening on http://127.0.0.1:{port}" in capsys.readouterr().err
+    assert [(run["host"], run["port"]) for run in started] == [("127.0.0.1", port)]
+
+
+def test_when_the_host_cannot_be_bound_then_the_error_names_the_address() -> None:
+    with pytest.raises(ConfigurationError, match=r"^cannot listen on 192\.0\.2\.1:8080: "):
+        ensure_bindable("192.0.2.1", 8080)  # TEST-NET-1: assigned to no interface here

@@ -1,5 +1,0 @@
-"""The in-process gateway of the gateway unit tests (fake model and detector, real audit log and Casbin)."""
-
-from tests.unit.gateway.conftest import App, app
-
-__all__ = ["App", "app"]

@@ -1,0 +1,88 @@
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import ConfigurationError
+from gateway.settings import Settings, load_settings
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_when_nothing_is_set_then_the_documented_defaults_apply() -> None:
+    s = load_settings({})
+    assert s.data_dir == Path("var") and s.keys_dir == Path("keys") and s.policy_dir == Path("policy")
+    assert s.database_url == "" and not s.uses_postgres
+    assert s.sqlite_path == Path("var/gateway.db")
+
+
+def test_when_env_and_file_are_set_then_env_wins(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('port = 9000\ndata_dir = "/srv/data"\n')
+    s = load_settings({"GATEWAY_CONFIG_FILE": str(cfg), "GATEWAY_PORT": "9100", "GATEWAY_FP16": "yes"})
+    assert s.port == 9100 and s.data_dir == Path("/srv/data") and s.fp16 is True
+
+
+@pytest.mark.parametrize("env", [{"GATEWAY_PORT": "eighty"}, {"GATEWAY_FP16": "maybe"}, {"GATEWAY_DEVICE": "tpu"}])
+def test_when_a_value_is_wrong_then_configuration_error_names_it(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        load_settings(env)
+
+
+def test_when_the_file_has_an_unknown_key_then_it_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.toml"
+    cfg.write_text("prot = 1\n")
+    with pytest.raises(ConfigurationError, match="prot"):
+        load_settings({"GATEWAY_CONFIG_FILE": str(cfg)})
+
+
+def test_when_settings_exist_then_every_one_is_documented() -> None:
+    documented = set(re.findall(r"^\| `([a-z_0-9]+)` \|", DOC.read_text(), flags=re.M))
+    assert {f.name for f in dataclasses.fields(Settings)} == documented
+
+
+def test_when_loaded_then_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load_settings({}).port = 1  # type: ignore[misc]
+
+
+def test_when_model_batching_is_left_at_zero_then_it_is_chosen_by_device() -> None:
+    cpu, gpu = load_settings({}), load_settings({"GATEWAY_DEVICE": "cuda"})
+    assert (cpu.model_batch_size, cpu.model_workers(2), cpu.model_workers(64)) == (16, 2, 8)
+    assert (gpu.model_batch_size, gpu.model_workers(16)) == (256, 1)
+    set_ = load_settings({"GATEWAY_ENCODE_BATCH_SIZE": "48", "GATEWAY_EMBED_WORKERS": "3"})
+    assert (set_.model_batch_size, set_.model_workers(2)) == (48, 3)
+
+
+@pytest.mark.parametrize("name", ["GATEWAY_ENCODE_BATCH_SIZE", "GATEWAY_EMBED_WORKERS"])
+def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name.removeprefix("GATEWAY_").lower()):
+        load_settings({name: "-1"})
+
+
+def test_when_several_workers_are_asked_for_on_the_embedded_store_then_settings_refuse_and_say_why() -> None:
+    with pytest.raises(ConfigurationError, match="PostgreSQL"):
+        load_settings({"GATEWAY_WORKERS": "2"})
+    assert load_settings({"GATEWAY_WORKERS": "2", "GATEWAY_DATABASE_URL": "postgresql://h/db"}).workers == 2
+    with pytest.raises(ConfigurationError, match="workers"):
+        load_settings({"GATEWAY_WORKERS": "0"})
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"GATEWAY_KEK_PROVIDER": "kms"}, "kek_provider"),
+    ({"GATEWAY_KEK_PROVIDER": "pkcs11", "GATEWAY_PKCS11_MODULE": "/m.so"}, "pkcs11_token_label, pkcs11_pin_file"),
+    ({"GATEWAY_RETENTION_SWEEP_INTERVAL_S": "-1"}, "retention_sweep_interval_s"),
+])
+def test_when_the_kek_or_retention_settings_are_incomplete_then_the_start_is_refused(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load_settings(env)
+
+
+def test_when_the_kek_provider_is_pkcs11_then_its_options_are_carried() -> None:
+    s = load_settings({"GATEWAY_KEK_PROVIDER": "pkcs11", "GATEWAY_PKCS11_MODULE": "/m.so",
+                       "GATEWAY_PKCS11_TOKEN_LABEL": "t", "GATEWAY_PKCS11_PIN_FILE": "/p"})
+    assert (s.kek_options.provider, s.kek_options.pkcs11_module, s.kek_options.in_file) == ("pkcs11", "/m.so", False)
+    assert load_settings({}).kek_options.in_file and load_settings({}).retention_sweep_interval_s == 3600.0
