@@ -65,6 +65,13 @@ _EVENTS = (
     ),
     EventType("gateway.stop", "The gateway stopped (clean shutdown)", ("GOVERN 1.6", "MANAGE 4.1")),
     EventType(
+        "privacy.protection_off",
+        "The gateway started with vector_transform=identity: vectors leave and are stored without the keyed "
+        "transform (an unsafe setting, for experiments)",
+        ("GOVERN 1.6", "MEASURE 2.10", "MANAGE 1.3"),
+        _DP,
+    ),
+    EventType(
         "policy.reload",
         "A policy version was loaded or refused: old and new versions (archived), what changed, per tenant",
         ("GOVERN 1.4", "GOVERN 1.5", "MAP 1.5", "MANAGE 1.3"),

@@ -19,7 +19,8 @@ from typing import Any
 
 PLATFORM_TENANT = "*"
 PLATFORM_WIDE_EVENTS = frozenset({
-    "gateway.start", "gateway.stop", "policy.reload", "model.register", "model.retire", "key.rotate", "key.rewrap",
+    "gateway.start", "gateway.stop", "privacy.protection_off", "policy.reload", "model.register", "model.retire",
+    "key.rotate", "key.rewrap",
 })
 
 

@@ -45,7 +45,7 @@ from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.changes import PolicyVersions
 from gateway.policy.loader import PolicyHolder, ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger, Release, Spend
-from gateway.privacy.transform import IdentityTransform, default_transform
+from gateway.privacy.transform import UnsafeIdentityTransform, default_transform
 from gateway.retention.sweep import RetentionSweep
 from gateway.settings import Settings
 from gateway.store.base import Collection, IntegrityFailure, Store
@@ -307,7 +307,7 @@ def build_services(
         ledger.record_many, name="ledger", max_size=settings.batch_max_size, max_wait_s=0.0,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("ledger", "ledger"),
     )
-    transform = default_transform() if settings.vector_transform == "default" else IdentityTransform()
+    transform = default_transform() if settings.vector_transform == "default" else UnsafeIdentityTransform()
     pipeline = EmbeddingPipeline(
         embedder.spec, detect_batcher, detect_long_batcher, embed_batcher, cached_secrets(keys),
         settings.max_text_chars, transform, ledger, ledger_batcher,

@@ -8,6 +8,7 @@ Every field is documented in ``docs/configuration.md`` (a test checks it).
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import os
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +24,33 @@ if TYPE_CHECKING:
 ENV_PREFIX = "GATEWAY_"
 
 
+class Secret:
+    """A setting that must never be printed (a database URL holds a password): ``repr`` and ``str`` hide it, and
+    the one caller that needs the value asks for it with ``reveal()``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -32,7 +60,7 @@ class Settings:
     pkcs11_token_label: str = ""
     pkcs11_pin_file: str = ""
     policy_dir: Path = Path("policy")
-    database_url: str = ""
+    database_url: Secret = field(default_factory=Secret)
     host: str = "127.0.0.1"
     port: int = 8080
     device: str = "cpu"
@@ -99,7 +127,7 @@ class Settings:
 
     @property
     def uses_postgres(self) -> bool:
-        return self.database_url.startswith(("postgresql://", "postgres://"))
+        return self.database_url.reveal().startswith(("postgresql://", "postgres://"))
 
 
 def _coerce(name: str, raw: Any, target: Any) -> Any:
@@ -112,6 +140,8 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
         if text in {"0", "false", "no", "off", ""}:
             return False
         raise ConfigurationError(f"setting {name}: expected a boolean, got {raw!r}")
+    if isinstance(target, Secret):
+        return raw if isinstance(raw, Secret) else Secret(str(raw))
     try:
         if isinstance(target, Path):
             return Path(str(raw))

@@ -45,7 +45,7 @@ def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
         from gateway.backends.postgres.pool import PgDatabase
         from gateway.backends.postgres.repos import PgApiKeyRepository
 
-        return PgApiKeyRepository(PgDatabase(settings.database_url, max_size=1))
+        return PgApiKeyRepository(PgDatabase(settings.database_url.reveal(), max_size=1))
     from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
     from gateway.backends.sqlite.connection import SQLiteDatabase
 
@@ -259,7 +259,7 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.backends.postgres.open import prepare_database
     from gateway.backends.postgres.pool import PgDatabase
 
-    db = PgDatabase(settings.database_url, max_size=1)
+    db = PgDatabase(settings.database_url.reveal(), max_size=1)
     try:
         applied, seeded = prepare_database(db, settings)
     finally:

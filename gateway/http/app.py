@@ -60,6 +60,10 @@ def create_app(services: Services) -> Litestar:
         services.auditor.record_sync("gateway.start", "allow", version=gateway.__version__,
                                      policy_version=services.policy.current().version,
                                      casbin_version=versions.casbin[0] if versions and versions.casbin else None)
+        if services.settings.vector_transform == "identity":
+            log.warning("vector_transform=identity: vectors are returned and stored WITHOUT the keyed transform "
+                        "(unsafe; for experiments only)")
+            services.auditor.record_sync("privacy.protection_off", "allow", vector_transform="identity")
 
     def on_shutdown() -> None:
         try:

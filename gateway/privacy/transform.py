@@ -53,8 +53,10 @@ def _as_matrix(vectors: FloatMatrix) -> npt.NDArray[np.float64]:
     return matrix
 
 
-class IdentityTransform:
-    """No transformation: the vector as the model made it (after noise)."""
+class UnsafeIdentityTransform:
+    """No transformation: the vector as the model made it (after noise). Unsafe: nothing keyed stands between a
+    returned or stored vector and an inversion attack (``docs/privacy.md``); the gateway warns and audits
+    ``privacy.protection_off`` at every start while it is in force."""
 
     version = "identity"
 
@@ -131,7 +133,7 @@ class ComposedTransform:
 
     def __init__(self, *steps: VectorTransform) -> None:
         self.steps = steps
-        self.version = "+".join(step.version for step in steps) if steps else IdentityTransform.version
+        self.version = "+".join(step.version for step in steps) if steps else UnsafeIdentityTransform.version
 
     def apply(self, vectors: FloatMatrix, tenant_key: bytes) -> FloatMatrix:
         out = np.array(vectors, dtype=np.float32, copy=True)

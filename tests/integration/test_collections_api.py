@@ -111,12 +111,17 @@ def test_when_the_data_dir_is_scanned_then_no_plaintext_and_no_raw_vector_is_fou
                   {"model": "all-MiniLM-L6-v2", "input": text, "encoding_format": "float"}).json()["data"][0]
     raw = struct.pack("<8f", *vector["embedding"][:8])  # the same text and tenant get the same protected vector
     sample = doc_text("lambda")[200:260].encode()
+    scanned: dict[str, int] = {}
     for path in gw.data_dir.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
+            scanned[path.name] = len(data)
             assert MARKER.encode() not in data, path
             assert raw not in data, path
             assert sample not in data, path
+    # The scan read the files the chunks live in: a scan of nothing would pass every check above.
+    assert {"gateway.db", "audit.db"} <= set(scanned), sorted(scanned)
+    assert sum(size for name, size in scanned.items() if name.startswith("gateway.db")) > 64 * 1024, scanned
 
 
 def test_when_another_tenant_calls_every_collection_route_then_404(

@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 def test_when_nothing_is_set_then_the_documented_defaults_apply() -> None:
     s = load_settings({})
     assert s.data_dir == Path("var") and s.keys_dir == Path("keys") and s.policy_dir == Path("policy")
-    assert s.database_url == "" and not s.uses_postgres
+    assert s.database_url.reveal() == "" and not s.uses_postgres
     assert s.sqlite_path == Path("var/gateway.db")
 
 
@@ -86,3 +86,11 @@ def test_when_the_kek_provider_is_pkcs11_then_its_options_are_carried() -> None:
                        "GATEWAY_PKCS11_TOKEN_LABEL": "t", "GATEWAY_PKCS11_PIN_FILE": "/p"})
     assert (s.kek_options.provider, s.kek_options.pkcs11_module, s.kek_options.in_file) == ("pkcs11", "/m.so", False)
     assert load_settings({}).kek_options.in_file and load_settings({}).retention_sweep_interval_s == 3600.0
+
+
+def test_when_the_database_url_holds_a_password_then_no_printed_form_of_the_settings_shows_it() -> None:
+    url = "postgresql://gateway:s3cr3t-pw@db.internal:5432/gw"
+    s = load_settings({"GATEWAY_DATABASE_URL": url})
+    assert s.uses_postgres and s.database_url.reveal() == url
+    for shown in (repr(s), str(s), f"{s.database_url}", repr(s.database_url), str(dataclasses.asdict(s))):
+        assert "s3cr3t-pw" not in shown

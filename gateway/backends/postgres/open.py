@@ -41,7 +41,7 @@ def prepare_database(db: PgDatabase, settings: Settings) -> tuple[list[int], int
 
 def open_pg_audit_log(settings: Settings, keys: KeyMaterial) -> PgAuditLog:
     signer = CheckpointSigner(keys.audit_private_key, AUDIT_KEY_NAME)
-    log = PgAuditLog(settings.database_url, signer, settings.origin, settings.checkpoint_interval_s)
+    log = PgAuditLog(settings.database_url.reveal(), signer, settings.origin, settings.checkpoint_interval_s)
     guard_log(log, settings.keys_dir, keys.audit_public_key)  # refuses a rewritten log; raises after closing it
     return log
 
@@ -60,7 +60,7 @@ class PgBackends:
         """The store, with the listener that keeps its indexes and the Casbin policy current started."""
         store = PostgresStore(self.db, envelope, on_integrity_failure=on_integrity_failure, on_close=self.close)
         self.listener = Listener(
-            self.settings.database_url,
+            self.settings.database_url.reveal(),
             {"store": store.sync.refresh, "casbin": self.authorizer.reload_if_changed},
             poll_interval_s=POLL_INTERVAL_S,
         )
@@ -74,7 +74,7 @@ class PgBackends:
 
 
 def open_pg_backends(settings: Settings) -> PgBackends:
-    db = PgDatabase(settings.database_url)
+    db = PgDatabase(settings.database_url.reveal())
     applied, seeded = prepare_database(db, settings)
     if applied or seeded:
         log.info("database prepared: migrations %s applied, %d Casbin rules seeded",

@@ -44,6 +44,7 @@ GATEWAY_EVENTS = [
     "drift.alert",
     "rate.limited",
     "overload.rejected",
+    "privacy.protection_off",
 ]
 
 

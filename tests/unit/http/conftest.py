@@ -44,12 +44,13 @@ def entry(app: App, response: Any) -> dict[str, Any]:
     return dict(json.loads(app.services.audit_log.entries(index, index + 1)[0]))
 
 
-def fake_services(root: Path) -> Services:
+def fake_services(root: Path, **overrides: Any) -> Services:
     """Services under ``root`` (the repository's policy, new keys) with the fake model and detector."""
     shutil.copytree(REPO / "policy", root / "policy")
     init_keys(root / "keys")
     settings = load_settings(
         {}, data_dir=root / "data", keys_dir=root / "keys", policy_dir=root / "policy", batch_max_wait_ms=0.0,
+        **overrides,
     )
     return build_services(settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector())
 
