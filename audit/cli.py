@@ -1,4 +1,4 @@
-"""``gateway-audit``: the auditor's CLI (export, verify, report); it never needs the gateway running.
+"""``gateway-audit``: the auditor's CLI (export, verify, report, follow); it never needs the gateway running.
 
 Exit status 0 means every check held; 1 means a check failed (the message names it); 2 means bad usage.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from audit import cli_witness
+from audit import cli_follow, cli_witness
 from audit.checkpoint import parse_checkpoint
 from audit.errors import AuditError, VerificationError
 from audit.export import export_log
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "report":
             add_report_options(cmd)
     cli_witness.register(sub)
+    cli_follow.register(sub)
     return p
 
 
@@ -72,6 +73,8 @@ def _verify(args: argparse.Namespace, leaves: list[bytes], checkpoint: str) -> V
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.command in cli_witness.COMMANDS:
         return cli_witness.run(args, out)
+    if args.command in cli_follow.COMMANDS:
+        return cli_follow.run(args, out)
     if args.command == "export":
         if args.database_url:
             from audit.pg_reader import export_pg  # psycopg only for this source

@@ -19,6 +19,7 @@ import numpy as np
 
 from audit.policy_archive import ARCHIVE_DIR, PolicyArchive
 from gateway.auditing.auditor import Auditor, AuditSink, UnauthenticatedFlood, open_audit_log
+from gateway.auditing.forwarder import SyslogForwarder, syslog_forwarder
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.backends.postgres.open import open_pg_audit_log, open_pg_backends
@@ -77,6 +78,7 @@ class Services:
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
     witnesses: WitnessPublisher | None = None
+    forwarder: SyslogForwarder | None = None
     policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
     retention: RetentionSweep | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -145,6 +147,8 @@ class Services:
         self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
         self._watcher.start()
         self._start_retention()
+        if self.forwarder is not None:
+            self.forwarder.start()
 
     def _start_retention(self) -> None:
         """Sweep once at start (a gateway restarted often must still purge), then every interval (0: never)."""
@@ -199,6 +203,8 @@ class Services:
         self.embed_batcher.close()
         self.ledger_batcher.close()
         self.collections.store.close()
+        if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
+            self.forwarder.close()
         close = getattr(self.audit_log, "close", None)
         if close is not None:
             close()
@@ -351,6 +357,7 @@ def build_services(
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
         ledger_batcher=ledger_batcher,
         observability=observability, witnesses=witnesses,
+        forwarder=syslog_forwarder(settings, audit_log),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),
     )

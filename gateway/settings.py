@@ -93,6 +93,8 @@ class Settings:
     log_level: str = "INFO"
     origin: str = "governed-embedding-gateway"
     audit_witnesses: str = ""
+    audit_syslog: str = ""
+    audit_syslog_ca: str = ""
     audit_max_entry_bytes: int = 16 * 1024
     audit_unauthenticated_burst: int = 20
     audit_unauthenticated_window_s: float = 60.0
@@ -190,6 +192,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.audit_max_entry_bytes < 2048 or settings.audit_unauthenticated_burst < 0:
         raise ConfigurationError("settings audit_max_entry_bytes (at least 2048) and audit_unauthenticated_burst "
                                  "(at least 0) are out of range")
+    if settings.audit_syslog and not settings.audit_syslog.startswith(("tcp://", "tls://")):
+        raise ConfigurationError("setting audit_syslog: must be tcp://host:port or tls://host:port")
     if settings.workers < 1:
         raise ConfigurationError("setting workers: must be at least 1")
     if settings.workers > 1 and not settings.uses_postgres:

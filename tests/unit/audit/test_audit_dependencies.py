@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[3] / "audit"
 ALLOWED = {"audit", "cryptography", "rfc8785"}
 # The PostgreSQL log and reader use psycopg, imported inside functions only: an auditor who works from exported
 # files never needs it installed (test_when_importing_the_cli_then_psycopg_is_not_needed checks the laziness).
-OPTIONAL = {"pg_log.py": {"psycopg", "psycopg_pool"}, "pg_reader.py": {"psycopg", "psycopg_pool"}}
+OPTIONAL = {"pg_log.py": {"psycopg", "psycopg_pool"}, "pg_reader.py": {"psycopg", "psycopg_pool"},
+            "follow_sources.py": {"psycopg"}}
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,0 +1,88 @@
+"""The audit stream to a SIEM from the gateway itself: every checkpointed entry as an RFC 5424 syslog message.
+
+On when the ``audit_syslog`` setting names a receiver (``tcp://host:port`` or ``tls://host:port``, with
+``audit_syslog_ca`` for a private CA). A thread follows the gateway's own log (``audit.follow``) and sends what
+each new checkpoint covers (``audit.syslog``); the next undelivered index is kept in
+``<data dir>/audit_syslog.json``, so a restart of the gateway or of the receiver resumes there: nothing is skipped,
+and a batch cut by a broken connection is sent again whole (receivers drop repeats by index). With replicas on
+PostgreSQL, give the setting to one replica, or run ``gateway-audit follow --syslog`` beside them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from audit.backend import AuditLogBackend
+from audit.follow import Follower, Progress
+from audit.syslog import SyslogSender, SyslogTarget
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+STATE_FILE = "audit_syslog.json"
+
+
+class _LogSource:
+    """The gateway's own log, read as a follow source."""
+
+    def __init__(self, audit_log: AuditLogBackend) -> None:
+        self._log = audit_log
+
+    def latest_checkpoint(self) -> str | None:
+        return self._log.latest_checkpoint()
+
+    def entries(self, start: int, end: int) -> list[bytes | None]:
+        return list(self._log.entries(start, end))
+
+
+class SyslogForwarder:
+    """Follows ``audit_log`` from the saved index and sends each new batch; retries a receiver that is away."""
+
+    def __init__(self, audit_log: AuditLogBackend, url: str, data_dir: Path, ca_file: Path | None = None,
+                 interval_s: float = 1.0) -> None:
+        self._follower = Follower(_LogSource(audit_log), Progress(data_dir / STATE_FILE, 0))
+        self._sender = SyslogSender(SyslogTarget.parse(url), ca_file)
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="audit-syslog", daemon=True)
+        self._thread.start()
+
+    def forward_once(self) -> bool:
+        """Send what the latest checkpoint covers beyond the saved index; False if the receiver is away."""
+        batch = self._follower.poll()
+        if not batch:
+            return True
+        if not self._sender.send(batch):
+            return False
+        self._follower.delivered(batch[-1].index + 1)
+        return True
+
+    def _run(self) -> None:
+        away = False
+        while not self._stop.wait(self._interval):
+            try:
+                sent = self.forward_once()
+            except Exception as exc:  # the forwarder must outlive any failure; the next poll retries
+                log.error("audit syslog forwarding failed: %s", type(exc).__name__)
+                sent = False
+            if sent == away:
+                log.warning("audit syslog receiver is %s", "back" if sent else "away; entries wait")
+                away = not sent
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._sender.close()
+
+
+def syslog_forwarder(settings: Settings, audit_log: AuditLogBackend) -> SyslogForwarder | None:
+    """The forwarder the settings ask for (``audit_syslog``), or None."""
+    if not settings.audit_syslog:
+        return None
+    ca = Path(settings.audit_syslog_ca) if settings.audit_syslog_ca else None
+    return SyslogForwarder(audit_log, settings.audit_syslog, settings.data_dir, ca)
