@@ -1,0 +1,190 @@
+"""Bearer JWTs from the company's identity provider (OIDC), validated against the provider's JWKS.
+
+Only asymmetric signatures are accepted (RS256, ES256, EdDSA), and only with a key of the matching type from the
+provider's key set: ``alg: none`` and HMAC algorithms are refused before any key is looked at, so a public key can
+never be used as an HMAC secret. ``iss`` and ``aud`` must match exactly; ``exp``, ``nbf`` and ``iat`` are checked
+with a small leeway. A token whose ``kid`` is not in the cached key set makes the cache fetch the set again, at
+most once per ``REFETCH_INTERVAL_S``, so the provider's key rotation needs no restart and a flood of made-up
+``kid`` values costs no flood of fetches.
+
+A refusal is a ``TokenRefused`` whose ``reason`` is one word of ``REASONS``; neither the token nor a claim's value
+is ever part of the message (the token is a credential, its claims may be personal data).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from gateway.errors import ConfigurationError, Unauthenticated
+
+ALGORITHMS = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
+LEEWAY_S = 60
+REFETCH_INTERVAL_S = 30.0
+FETCH_TIMEOUT_S = 5.0
+MAX_TOKEN_CHARS = 16 * 1024
+REASONS = ("expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "bad_signature", "unknown_key",
+           "unsupported_algorithm", "malformed", "missing_claim", "no_known_role")
+
+
+class TokenRefused(Unauthenticated):
+    """A bearer token that is not a valid token of the configured provider; ``reason`` says why, in one word."""
+
+    code = "invalid_token"
+
+    def __init__(self, reason: str) -> None:
+        assert reason in REASONS
+        super().__init__(f"the bearer token was refused ({reason.replace('_', ' ')})")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a valid token says the caller is: its one tenant, its subject and the roles or groups it carries."""
+
+    tenant: str
+    subject: str
+    roles: tuple[str, ...]
+
+
+Fetch = Callable[[str], bytes]
+
+
+def fetch_url(url: str) -> bytes:
+    """GET ``url``: https, or http on a loopback address (a provider run for tests)."""
+    parts = urllib.parse.urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ConfigurationError("an OIDC URL must be https (or http on a loopback address)")
+    with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310 (scheme checked)
+        body: bytes = response.read(1024 * 1024)
+    return body
+
+
+class JwksCache:
+    """The provider's public keys by ``kid``, from a file or a URL; fetched again for an unknown ``kid``."""
+
+    def __init__(self, source: str, fetch: Fetch = fetch_url, clock: Callable[[], float] = time.monotonic) -> None:
+        self._source = source
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._load()
+
+    def _read(self) -> bytes:
+        if self._source.startswith(("https://", "http://")):
+            return self._fetch(self._source)
+        return Path(self._source).read_bytes()
+
+    def _load(self) -> None:
+        try:
+            document = json.loads(self._read())
+            keys = {}
+            for jwk in document["keys"]:
+                if (jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str)
+                        or jwk.get("kty") not in ALGORITHMS.values()):
+                    continue  # an encryption key, an unnamed one, or a type never accepted (an HMAC "oct" key)
+                try:
+                    keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk)
+                except jwt.PyJWTError:
+                    continue  # a malformed key is left out; the others still serve
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if self._fetched_at is None:
+                raise ConfigurationError(f"cannot read the OIDC key set: {type(exc).__name__}") from exc
+            return  # a failed refetch keeps the keys we have
+        finally:
+            self._fetched_at = self._clock()
+        self._keys = keys
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        """The key named ``kid``; an unknown one triggers one refetch per ``REFETCH_INTERVAL_S``."""
+        with self._lock:
+            found = self._keys.get(kid)
+            if found is None and (self._fetched_at is None or self._clock() - self._fetched_at >= REFETCH_INTERVAL_S):
+                self._load()
+                found = self._keys.get(kid)
+            return found
+
+
+@dataclass(frozen=True)
+class ClaimNames:
+    tenant: str = "tenant"
+    subject: str = "sub"
+    roles: str = "roles"
+
+
+class TokenVerifier:
+    """Turns a bearer JWT into an ``Identity``, or refuses it with a ``TokenRefused`` reason."""
+
+    def __init__(self, issuer: str, audience: str, keys: JwksCache, claims: ClaimNames = ClaimNames(),
+                 clock: Callable[[], float] = time.time) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._keys = keys
+        self._claims = claims
+        self._clock = clock
+
+    def verify(self, token: str) -> Identity:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise TokenRefused("malformed")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenRefused("malformed") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or alg not in ALGORITHMS:
+            raise TokenRefused("unsupported_algorithm")
+        if not isinstance(kid, str):
+            raise TokenRefused("unknown_key")
+        key = self._keys.key(kid)
+        if key is None:
+            raise TokenRefused("unknown_key")
+        if key.key_type != ALGORITHMS[alg] or key.algorithm_name != alg:
+            raise TokenRefused("unsupported_algorithm")  # a key of another type than the header's algorithm
+        claims = self._decode(token, key, alg)
+        return self._identity(claims)
+
+    def _decode(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key.key, algorithms=[alg], audience=self._audience, issuer=self._issuer, leeway=LEEWAY_S,
+                options={"require": ["exp", "iat", "iss", "aud"], "verify_iat": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenRefused("expired") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenRefused("not_yet_valid") from None
+        except jwt.InvalidAudienceError:
+            raise TokenRefused("wrong_audience") from None
+        except jwt.InvalidIssuerError:
+            raise TokenRefused("wrong_issuer") from None
+        except jwt.InvalidSignatureError:
+            raise TokenRefused("bad_signature") from None
+        except jwt.MissingRequiredClaimError:
+            raise TokenRefused("missing_claim") from None
+        except jwt.InvalidAlgorithmError:
+            raise TokenRefused("unsupported_algorithm") from None
+        except jwt.PyJWTError:
+            raise TokenRefused("malformed") from None
+        return claims
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        tenant, subject = claims.get(self._claims.tenant), claims.get(self._claims.subject)
+        if not isinstance(tenant, str) or not tenant or not isinstance(subject, str) or not subject:
+            raise TokenRefused("missing_claim")
+        raw_roles = claims.get(self._claims.roles, [])
+        roles = [raw_roles] if isinstance(raw_roles, str) else raw_roles
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise TokenRefused("malformed")
+        return Identity(tenant, subject, tuple(dict.fromkeys(r for r in roles if r)))
