@@ -22,6 +22,7 @@ from gateway.auditing.auditor import Auditor, AuditSink, UnauthenticatedFlood, o
 from gateway.auditing.forwarder import SyslogForwarder, syslog_forwarder
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
+from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
 from gateway.backends.postgres.open import open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
 from gateway.backends.sqlite.connection import SQLiteDatabase
@@ -81,19 +82,24 @@ class Services:
     forwarder: SyslogForwarder | None = None
     policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
     retention: RetentionSweep | None = None
+    identity: Authenticator | None = None  # API keys and, when configured, the identity provider's tokens
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     _sweeper: threading.Thread | None = None
 
     def authenticate(self, presented: str | None) -> Principal:
-        return authenticate(self.apikeys, presented)
+        if self.identity is None:
+            return authenticate(self.apikeys, presented)
+        return self.identity.authenticate(presented)
 
     async def authenticate_request(self, presented: str | None) -> Principal:
         """``authenticate`` for a request on the event loop. On PostgreSQL the key is looked up on a worker thread:
         each lookup is a transaction of several network round trips, which on the loop would stall every other
         request. A local SQLite lookup (tens of microseconds) stays on the loop, where it is cheaper than a
         thread hop."""
-        return await off_loop(self.settings.uses_postgres, self.authenticate, presented)
+        token = self.identity is not None and not (presented or "").startswith(API_KEY_PREFIX)
+        # A token's key set may need fetching again (a provider's key rotation): never on the loop either.
+        return await off_loop(self.settings.uses_postgres or token, self.authenticate, presented)
 
     async def find_collection(self, tenant: str, name: str) -> Collection:
         """The tenant's collection (``NotFound`` otherwise), looked up off the event loop on PostgreSQL, as the
@@ -358,6 +364,7 @@ def build_services(
         ledger_batcher=ledger_batcher,
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
+        identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),
     )

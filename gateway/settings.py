@@ -94,6 +94,13 @@ class Settings:
     origin: str = "governed-embedding-gateway"
     audit_witnesses: str = ""
     audit_syslog: str = ""
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks: str = ""
+    oidc_discovery: str = ""
+    oidc_tenant_claim: str = "tenant"
+    oidc_subject_claim: str = "sub"
+    oidc_roles_claim: str = "roles"
     audit_syslog_ca: str = ""
     audit_max_entry_bytes: int = 16 * 1024
     audit_unauthenticated_burst: int = 20
@@ -194,6 +201,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                                  "(at least 0) are out of range")
     if settings.audit_syslog and not settings.audit_syslog.startswith(("tcp://", "tls://")):
         raise ConfigurationError("setting audit_syslog: must be tcp://host:port or tls://host:port")
+    if (settings.oidc_jwks or settings.oidc_discovery) and not (
+            settings.oidc_audience and (settings.oidc_issuer or settings.oidc_discovery)):
+        raise ConfigurationError("settings oidc_*: bearer tokens need oidc_audience, and oidc_issuer with oidc_jwks "
+                                 "(or oidc_discovery, which names both the issuer and the key set)")
     if settings.workers < 1:
         raise ConfigurationError("setting workers: must be at least 1")
     if settings.workers > 1 and not settings.uses_postgres:

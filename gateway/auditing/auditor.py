@@ -64,6 +64,7 @@ class RequestContext:
     subject: str | None = None
     key_id: str | None = None
     role: str | None = None
+    auth: str | None = None  # how the caller was authenticated: "api_key" or "oidc"
     audit_index: int | None = None  # None once recorded: counted in an aggregate entry
     extra_headers: dict[str, str] = field(default_factory=dict)
 
@@ -199,6 +200,8 @@ class Auditor:
                 request_id=ctx.request_id, route=ctx.route, tenant=ctx.tenant, subject=ctx.subject,
                 key_id=ctx.key_id, role=ctx.role,
             )
+            if ctx.auth is not None:
+                base["auth"] = ctx.auth
         base.update(fields)
         for name, digested in DIGESTED.items():
             value = base.pop(name, None)

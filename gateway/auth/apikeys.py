@@ -37,16 +37,26 @@ class ApiKeyRecord:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: established by a valid key, never by anything the caller asserts."""
+    """Who is calling: established by a valid key or token, never by anything the caller asserts.
+
+    ``role`` is what entries and pages show; ``roles`` what Casbin binds (an API key's one role, or a token's
+    roles and identity-provider groups, which ``policy.csv``'s grouping rules map to roles per tenant).
+    """
 
     key_id: str
     tenant: str
     subject: str
     role: str
+    roles: tuple[str, ...] = ()
+    method: str = "api_key"  # or "oidc"
+
+    @property
+    def bound_roles(self) -> tuple[str, ...]:
+        return self.roles or (self.role,)
 
     @property
     def casbin_subject(self) -> str:
-        return f"key:{self.key_id}"
+        return f"key:{self.key_id}" if self.method == "api_key" else f"{self.method}:{self.key_id}:{self.role}"
 
 
 class ApiKeyRepository(Protocol):

@@ -9,7 +9,7 @@ from typing import Any
 
 import casbin
 
-from gateway.auth.apikeys import Principal
+from gateway.auth.apikeys import ROLES, Principal
 from gateway.errors import Forbidden, PolicyError
 
 log = logging.getLogger(__name__)
@@ -73,13 +73,22 @@ class Authorizer:
                 return cached
             subject = principal.casbin_subject
             if subject not in self._bound:
-                self._enforcer.add_named_grouping_policy("g", subject, principal.role, principal.tenant)
+                for role in principal.bound_roles:
+                    self._enforcer.add_named_grouping_policy("g", subject, role, principal.tenant)
                 self._bound.add(subject)
             decision = bool(self._enforcer.enforce(subject, principal.tenant, obj, act))
             if len(self._decisions) >= 100_000:
                 self._decisions.clear()
             self._decisions[key] = decision
             return decision
+
+    def known_role(self, role: str, tenant: str) -> bool:
+        """A role of the gateway, or a name (an identity provider's group) that a grouping rule maps to one in
+        ``tenant``: ``g, okta:risk-analysts, reader, acme`` in ``policy.csv``."""
+        if role in ROLES:
+            return True
+        with self._lock:
+            return bool(self._enforcer.get_roles_for_user_in_domain(role, tenant))
 
     def require(self, principal: Principal, obj: str, act: str) -> None:
         if not self.allowed(principal, obj, act):

@@ -43,7 +43,8 @@ class TokenRefused(Unauthenticated):
 
     def __init__(self, reason: str) -> None:
         assert reason in REASONS
-        super().__init__(f"the bearer token was refused ({reason.replace('_', ' ')})")
+        super().__init__(f"the bearer token was refused ({reason.replace('_', ' ')})",
+                         detail={"audit": {"reason": reason}})  # the auth.failure entry names the reason
         self.reason = reason
 
 
@@ -115,6 +116,18 @@ class JwksCache:
                 self._load()
                 found = self._keys.get(kid)
             return found
+
+
+def discover(url: str, fetch: Fetch = fetch_url) -> tuple[str, str]:
+    """The issuer and JWKS URL from a provider's ``.well-known/openid-configuration``."""
+    try:
+        document = json.loads(fetch(url))
+        issuer, jwks_uri = document["issuer"], document["jwks_uri"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read the OIDC discovery document: {type(exc).__name__}") from exc
+    if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+        raise ConfigurationError("the OIDC discovery document has no issuer or jwks_uri")
+    return issuer, jwks_uri
 
 
 @dataclass(frozen=True)

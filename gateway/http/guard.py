@@ -173,6 +173,7 @@ async def _governed(
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,
         )
+        ctx.auth = None if principal.method == "api_key" else principal.method  # an entry without it: an API key
         found = None
         if guard.collection_param is not None:
             found = await services.find_collection(principal.tenant, str(request.path_params[guard.collection_param]))
