@@ -80,6 +80,7 @@ class JwksCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys_by_type: list[jwt.PyJWK] = []
         self._fetched_at: float | None = None
         self._load()
 
@@ -91,22 +92,32 @@ class JwksCache:
     def _load(self) -> None:
         try:
             document = json.loads(self._read())
-            keys = {}
+            keys: dict[str, jwt.PyJWK] = {}
+            unnamed: list[jwt.PyJWK] = []
             for jwk in document["keys"]:
-                if (jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str)
-                        or jwk.get("kty") not in ALGORITHMS.values()):
-                    continue  # an encryption key, an unnamed one, or a type never accepted (an HMAC "oct" key)
+                if jwk.get("use", "sig") != "sig" or jwk.get("kty") not in ALGORITHMS.values():
+                    continue  # an encryption key, or a type never accepted (an HMAC "oct" key)
                 try:
-                    keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk)
+                    parsed = jwt.PyJWK.from_dict(jwk)
                 except jwt.PyJWTError:
                     continue  # a malformed key is left out; the others still serve
+                unnamed.append(parsed)
+                if isinstance(jwk.get("kid"), str):
+                    keys[jwk["kid"]] = parsed
         except (OSError, ValueError, KeyError, TypeError) as exc:
             if self._fetched_at is None:
                 raise ConfigurationError(f"cannot read the OIDC key set: {type(exc).__name__}") from exc
             return  # a failed refetch keeps the keys we have
         finally:
             self._fetched_at = self._clock()
-        self._keys = keys
+        self._keys, self._keys_by_type = keys, unnamed
+
+    def only(self, key_type: str) -> jwt.PyJWK | None:
+        """The one key of ``key_type``, for a token without ``kid`` (some providers publish a single key and name
+        none); None when there are several, or none."""
+        with self._lock:
+            keys = [k for k in self._keys_by_type if k.key_type == key_type]
+        return keys[0] if len(keys) == 1 else None
 
     def key(self, kid: str) -> jwt.PyJWK | None:
         """The key named ``kid``; an unknown one triggers one refetch per ``REFETCH_INTERVAL_S``."""
@@ -158,9 +169,9 @@ class TokenVerifier:
         alg, kid = header.get("alg"), header.get("kid")
         if not isinstance(alg, str) or alg not in ALGORITHMS:
             raise TokenRefused("unsupported_algorithm")
-        if not isinstance(kid, str):
-            raise TokenRefused("unknown_key")
-        key = self._keys.key(kid)
+        if kid is not None and not isinstance(kid, str):
+            raise TokenRefused("malformed")
+        key = self._keys.key(kid) if kid is not None else self._keys.only(ALGORITHMS[alg])
         if key is None:
             raise TokenRefused("unknown_key")
         if key.key_type != ALGORITHMS[alg] or key.algorithm_name != alg:
