@@ -20,6 +20,8 @@
         ├── DecryptionFailed        500  one opaque error for every tampered, moved or shredded ciphertext
         ├── Overloaded              503  queue full or a dependency down; carries Retry-After
         ├── Unavailable             503  the audit log or store cannot be written: the request fails closed
+        ├── ModelUnavailable        503  a remote model's engine is down, timing out or out of service
+        ├── UpstreamError           502  a remote engine refused the request or answered malformed
         └── Timeout                 504  the request took longer than its limit
 
 Messages never contain secrets, input text or PII values: only names, types and counts.
@@ -162,4 +164,20 @@ class Unavailable(RequestError):
 class Timeout(RequestError):
     status = 504
     code = "timeout"
+    error_type = "server_error"
+
+
+class ModelUnavailable(RequestError):
+    """A remote model cannot answer now (engine down, timing out, circuit open, fingerprint mismatch)."""
+
+    status = 503
+    code = "model_unavailable"
+    error_type = "server_error"
+
+
+class UpstreamError(RequestError):
+    """A remote engine refused the request (its 4xx/5xx) or answered with something that is not usable."""
+
+    status = 502
+    code = "upstream_error"
     error_type = "server_error"

@@ -1,0 +1,207 @@
+"""Remote embedding engines: any OpenAI-compatible ``/embeddings`` (TEI, Infinity, vLLM, Ollama, OpenAI) and Azure
+OpenAI's deployments, called only after the text has been screened and decided on.
+
+An ``EngineClient`` sends at most ``max_batch`` texts per call, retries a 429 or 503 with backoff within the
+caller's deadline, fails over to the next URL of the model, and keeps a circuit breaker per URL so a dead engine
+answers in microseconds instead of a timeout per request. What comes back is checked before anyone uses it: one
+vector per text, in order, of the declared dimension, every number finite. Failures speak the gateway's error
+tree: unreachable, timing out or open circuit -> ``ModelUnavailable`` (503, Retry-After); the engine's own 4xx/5xx
+-> ``UpstreamError`` (502). Neither carries the engine's body (it may echo the text) nor a credential.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+
+from gateway.errors import ModelUnavailable, UpstreamError
+from gateway.settings import Secret
+
+RETRY_STATUSES = frozenset({429, 503})
+BREAKER_FAILURES = 5
+BREAKER_OPEN_S = 10.0
+MAX_BACKOFF_S = 2.0
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Where and how a model is served remotely (the ``engine:`` block of a ``models.yaml`` entry)."""
+
+    kind: str  # "openai" or "azure_openai"
+    urls: tuple[str, ...]  # base URLs; more than one: failover in order
+    model: str  # the engine's own model name (openai) or deployment name (azure_openai)
+    api_key: Secret = field(default_factory=Secret)
+    timeout_s: float = 30.0
+    max_batch: int = 64
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    api_version: str = "2024-10-21"  # azure_openai only
+
+    def hosts(self) -> tuple[str, ...]:
+        """The engines' hosts, for audit entries and provenance: never a path, a query or a credential."""
+        return tuple(urllib.parse.urlsplit(u).netloc.rpartition("@")[2] for u in self.urls)
+
+
+class CircuitBreaker:
+    """Closed; open after ``failures`` consecutive failures, for ``open_s``; then one trial call (half-open)."""
+
+    def __init__(self, failures: int = BREAKER_FAILURES, open_s: float = BREAKER_OPEN_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit, self._open_s, self._clock = failures, open_s, clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            if self._opened_at is None:
+                return "closed"
+            return "open" if self._clock() - self._opened_at < self._open_s else "half_open"
+
+    def allow(self) -> bool:
+        return self.state != "open"
+
+    def retry_after(self) -> float:
+        with self._lock:
+            if self._opened_at is None:
+                return 0.0
+            return max(0.0, self._open_s - (self._clock() - self._opened_at))
+
+    def record(self, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self._failures, self._opened_at = 0, None
+                return
+            self._failures += 1
+            if self._failures >= self._limit:
+                self._opened_at = self._clock()
+
+
+class _Retryable(Exception):
+    def __init__(self, retry_after: float | None) -> None:
+        self.retry_after = retry_after
+
+
+class EngineClient:
+    """Embeds screened texts with one remote model; thread-safe (the embedding workers share it)."""
+
+    def __init__(self, spec: EngineSpec, dimension: int, transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.spec = spec
+        self._dimension = dimension
+        self._clock, self._sleep = clock, sleep
+        self.breakers = {url: CircuitBreaker(clock=clock) for url in spec.urls}
+        self._http = httpx.Client(transport=transport, timeout=spec.timeout_s, verify=self._verify(),
+                                  cert=self._cert(), follow_redirects=False, trust_env=False)
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        if not self.spec.ca_file:
+            return True
+        return ssl.create_default_context(cafile=self.spec.ca_file)
+
+    def _cert(self) -> tuple[str, str] | None:
+        return (self.spec.client_cert, self.spec.client_key) if self.spec.client_cert else None
+
+    def embed(self, texts: Sequence[str], deadline_s: float | None = None) -> np.ndarray:
+        """One vector per text, in order (float32, shape (n, dimension)); split into ``max_batch`` calls."""
+        deadline = self._clock() + (deadline_s if deadline_s is not None else self.spec.timeout_s)
+        parts = [self._embed_batch(list(texts[i:i + self.spec.max_batch]), deadline)
+                 for i in range(0, len(texts), self.spec.max_batch)]
+        return np.concatenate(parts) if parts else np.zeros((0, self._dimension), dtype=np.float32)
+
+    def _embed_batch(self, texts: list[str], deadline: float) -> np.ndarray:
+        wait: float | None = None
+        for url in self.spec.urls:
+            breaker = self.breakers[url]
+            if not breaker.allow():
+                wait = min(wait or math.inf, breaker.retry_after())
+                continue
+            try:
+                vectors = self._call_with_retries(url, texts, deadline)
+            except _Retryable as exc:  # down, timing out, or still busy at the deadline: the next URL may serve
+                breaker.record(False)
+                wait = exc.retry_after if wait is None else min(wait, exc.retry_after or wait)
+                continue
+            except UpstreamError:
+                breaker.record(True)  # it answered: the engine is up, the request is what it refused
+                raise
+            breaker.record(True)
+            return vectors
+        raise ModelUnavailable("the model's engine is unavailable; retry later",
+                               retry_after=max(1.0, math.ceil(wait)) if wait is not None else 1.0)
+
+    def _call_with_retries(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
+        backoff = 0.1
+        while True:
+            try:
+                return self._call(url, texts, deadline)
+            except _Retryable as exc:
+                pause = min(MAX_BACKOFF_S, exc.retry_after if exc.retry_after is not None else backoff)
+                if self._clock() + pause >= deadline:
+                    raise
+                self._sleep(pause)
+                backoff *= 2
+
+    def _request(self, url: str, texts: list[str]) -> tuple[str, dict[str, str], dict[str, Any]]:
+        key = self.spec.api_key.reveal()
+        if self.spec.kind == "azure_openai":
+            target = (f"{url.rstrip('/')}/openai/deployments/{urllib.parse.quote(self.spec.model, safe='')}"
+                      f"/embeddings?api-version={urllib.parse.quote(self.spec.api_version, safe='')}")
+            return target, ({"api-key": key} if key else {}), {"input": texts}
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return f"{url.rstrip('/')}/embeddings", headers, {"input": texts, "model": self.spec.model,
+                                                         "encoding_format": "float"}
+
+    def _call(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise _Retryable(None)
+        target, headers, body = self._request(url, texts)
+        try:
+            response = self._http.post(target, json=body, headers=headers,
+                                       timeout=min(self.spec.timeout_s, remaining))
+        except httpx.HTTPError:  # refused, reset, timed out, TLS: say nothing of the peer's words
+            raise _Retryable(None) from None
+        if response.status_code in RETRY_STATUSES:
+            raise _Retryable(_retry_after(response.headers.get("retry-after")))
+        if response.status_code >= 400:
+            raise UpstreamError(f"the model's engine refused the request (HTTP {response.status_code})")
+        return self._vectors(response, len(texts))
+
+    def _vectors(self, response: httpx.Response, count: int) -> np.ndarray:
+        try:
+            data = response.json()["data"]
+            rows = sorted(data, key=lambda item: int(item["index"])) if all("index" in d for d in data) else data
+            if [int(r.get("index", i)) for i, r in enumerate(rows)] != list(range(len(rows))):
+                raise ValueError("indexes")
+            matrix = np.asarray([row["embedding"] for row in rows], dtype=np.float64)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise UpstreamError("the model's engine answered with something that is not an embeddings list") from None
+        if matrix.shape != (count, self._dimension):
+            raise UpstreamError(f"the model's engine returned {matrix.shape[0]} vectors of "
+                                f"{matrix.shape[1] if matrix.ndim == 2 else '?'} dimensions for {count} texts; "
+                                f"expected {self._dimension}")
+        if not np.isfinite(matrix).all():
+            raise UpstreamError("the model's engine returned a vector with a non-finite number")
+        return matrix.astype(np.float32)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
