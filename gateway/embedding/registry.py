@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,42 +24,93 @@ from typing import Any
 import yaml
 
 from gateway.auditing.auditor import Auditor
+from gateway.embedding.engines import EngineSpec
+from gateway.embedding.fingerprint import is_probe
 from gateway.embedding.specs import DEFAULT_MODEL, ModelRegistry, ModelSpec
 from gateway.errors import ConfigurationError
+from gateway.settings import Secret
 
 FILE_NAME = "models.yaml"
 STATE_FILE = "models.json"
 _KEYS = frozenset({"name", "version", "dimension", "pooling", "normalized", "max_seq_length", "weights",
-                   "fingerprint", "retired"})
+                   "fingerprint", "retired", "engine"})
+_ENGINE_KEYS = frozenset({"kind", "base_url", "model", "api_key_file", "api_key_env", "timeout_s", "max_batch",
+                          "ca_file", "client_cert", "client_key", "api_version"})
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+\Z")
 _POOLING = frozenset({"mean", "cls", "max"})
+
+
+def _engine(block: Any, where: str) -> EngineSpec:
+    """The ``engine:`` block of a remote model; its API key is read here, from a file or the environment."""
+    if not isinstance(block, dict) or set(block) - _ENGINE_KEYS:
+        raise ConfigurationError(f"{where}: engine must be a mapping of {sorted(_ENGINE_KEYS)}")
+    kind, model = block.get("kind"), block.get("model")
+    urls = block.get("base_url")
+    urls = [urls] if isinstance(urls, str) else urls
+    if kind not in ("openai", "azure_openai") or not isinstance(model, str) or not model:
+        raise ConfigurationError(f"{where}: engine needs kind (openai or azure_openai) and model")
+    if not isinstance(urls, list) or not urls or not all(
+            isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+        raise ConfigurationError(f"{where}: engine base_url must be an http(s) URL or a list of them")
+    try:
+        timeout, max_batch = float(block.get("timeout_s", 30)), int(block.get("max_batch", 64))
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{where}: engine timeout_s and max_batch must be numbers") from None
+    if not 0 < timeout <= 600 or not 1 <= max_batch <= 4096:
+        raise ConfigurationError(f"{where}: engine timeout_s must be in (0, 600] and max_batch in [1, 4096]")
+    return EngineSpec(
+        kind=str(kind), urls=tuple(urls), model=model, api_key=_engine_key(block, where), timeout_s=timeout,
+        max_batch=max_batch, ca_file=str(block.get("ca_file", "")), client_cert=str(block.get("client_cert", "")),
+        client_key=str(block.get("client_key", "")), api_version=str(block.get("api_version", "2024-10-21")),
+    )
+
+
+def _engine_key(block: Mapping[str, Any], where: str) -> Secret:
+    if "api_key_file" in block:
+        path = Path(str(block["api_key_file"]))
+        try:
+            return Secret(path.read_text("utf-8").strip())
+        except OSError as exc:
+            raise ConfigurationError(f"{where}: cannot read engine api_key_file ({type(exc).__name__})") from None
+    if "api_key_env" in block:
+        value = os.environ.get(str(block["api_key_env"]))
+        if value is None:
+            raise ConfigurationError(f"{where}: engine api_key_env names a variable that is not set")
+        return Secret(value)
+    return Secret()
 
 
 def _spec(entry: Mapping[str, Any], where: str) -> tuple[ModelSpec, bool]:
     unknown = set(entry) - _KEYS
     if unknown:
         raise ConfigurationError(f"{where}: unknown keys {sorted(unknown)}")
+    engine = _engine(entry["engine"], where) if "engine" in entry else None
     try:
         name, version = str(entry["name"]), str(entry["version"])
-        fingerprint = str(entry["fingerprint"]).lower()
+        fingerprint = str(entry.get("fingerprint", "" if engine else entry["fingerprint"]))
         dimension, max_len = int(entry["dimension"]), int(entry.get("max_seq_length", 256))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigurationError(f"{where}: name, version, dimension and fingerprint are required ({exc})") from None
     if not _SEMVER.match(version):
         raise ConfigurationError(f"{where}: version must be MAJOR.MINOR.PATCH")
-    if not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+    if engine is not None:
+        if fingerprint and not is_probe(fingerprint):
+            raise ConfigurationError(f"{where}: a remote model's fingerprint is a probe (gateway models probe NAME)")
+        if "weights" in entry:
+            raise ConfigurationError(f"{where}: a remote model has an engine, not weights")
+    elif not re.fullmatch(r"[0-9a-f]{64}", fingerprint.lower()):
         raise ConfigurationError(f"{where}: fingerprint must be the sha256 (64 hex digits) of the weights file")
     pooling = str(entry.get("pooling", "mean"))
     if pooling not in _POOLING:
         raise ConfigurationError(f"{where}: pooling must be one of {sorted(_POOLING)}")
     weights = str(entry.get("weights", "packaged"))
-    if weights == "packaged" and name != DEFAULT_MODEL.name:
+    if engine is None and weights == "packaged" and name != DEFAULT_MODEL.name:
         raise ConfigurationError(f"{where}: only {DEFAULT_MODEL.name} is packaged; give a weights directory")
     spec = ModelSpec(
         name=name, version=version, dimension=dimension, pooling=pooling,
         normalized=bool(entry.get("normalized", True)), max_seq_length=max_len,
-        weights_file="model.safetensors", fingerprint=fingerprint,
-        weights_dir="" if weights == "packaged" else weights,
+        weights_file="model.safetensors", fingerprint=fingerprint if engine else fingerprint.lower(),
+        weights_dir="" if weights == "packaged" or engine else weights, engine=engine,
     )
     return spec, bool(entry.get("retired", False))
 
@@ -116,8 +168,12 @@ def load_registry(policy_dir: Path, model_name: str) -> ModelRegistry:
 
 
 def model_json(spec: ModelSpec) -> dict[str, Any]:
-    return {"name": spec.name, "version": spec.version, "dimension": spec.dimension, "pooling": spec.pooling,
-            "normalized": spec.normalized, "max_seq_length": spec.max_seq_length, "fingerprint": spec.fingerprint}
+    doc: dict[str, Any] = {
+        "name": spec.name, "version": spec.version, "dimension": spec.dimension, "pooling": spec.pooling,
+        "normalized": spec.normalized, "max_seq_length": spec.max_seq_length, "fingerprint": spec.fingerprint}
+    if spec.engine is not None:  # hosts only: never a path, a query or a credential
+        doc["engine"] = {"kind": spec.engine.kind, "hosts": list(spec.engine.hosts()), "model": spec.engine.model}
+    return doc
 
 
 def audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -> tuple[list[str], list[str]]:

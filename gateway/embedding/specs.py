@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.embedding.engines import EngineSpec
 from gateway.errors import ConfigurationError, ModelNotFound
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -27,6 +28,7 @@ class ModelSpec:
     weights_file: str
     fingerprint: str  # sha256 of the weights file, verified at load
     weights_dir: str = ""  # "" = the packaged all-MiniLM-L6-v2; else a local directory from the model registry file
+    engine: EngineSpec | None = None  # served by a remote engine instead of in-process (fingerprint: "probe:...")
 
     @property
     def space(self) -> str:
