@@ -73,7 +73,7 @@ class Settings:
     max_documents_per_ingest: int = 256
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 40
-    max_concurrent_per_key: int = 16
+    max_concurrent_per_key: int = 256
     batch_max_tokens: int = 8192
     batch_max_size: int = 128
     batch_max_wait_ms: float = 0.0

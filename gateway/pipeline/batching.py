@@ -7,8 +7,15 @@ model releases the GIL in its kernels, so on a CPU two single-threaded forward p
 cores; see ``gateway.embedding.embedder``). A worker joins others already running only for at least ``join_min`` items
 (the service asks for a quarter of a forward pass), so that the workers do not split the queue into slivers.
 
+Work is queued per *lane* (the caller's tenant) and batches are filled from the lanes in weighted round-robin, so
+one tenant's 2,048-text request takes its turns beside another's one-text request instead of ahead of it: a light
+caller waits for at most about one batch, however much a heavy one has queued. A lane's weight (``lane_weight``,
+from the policy) sets its share of each batch and of the queue.
+
 The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at once (the HTTP layer answers 503 with
-Retry-After) instead of growing memory without bound. A caller that waits beyond its request's time limit is
+Retry-After) instead of growing memory without bound; a lane whose queued work passes its share of the bound, while
+other lanes wait too, gets ``RateLimited`` (429 with Retry-After): the busy caller is slowed, the others are not.
+A caller that waits beyond its request's time limit is
 cancelled (``gateway.http.guard`` answers 504); its items not yet handed to a batch are then dropped, so a
 backlog of abandoned work does not keep the model busy after an overload.
 """
@@ -19,12 +26,12 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
-from gateway.errors import Overloaded, Unavailable
+from gateway.errors import Overloaded, RateLimited, Unavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,6 +43,7 @@ class _Job(Generic[T, R]):
     weights: list[int]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[R]]
+    lane: str
     results: list[R | None]  # by position, filled as slices finish
     taken: int = 0  # items handed to batches so far
     done: int = 0  # how many items' results are in
@@ -63,6 +71,7 @@ class MicroBatcher(Generic[T, R]):
         on_batch: Callable[[int, float], None] | None = None,
         workers: int = 1,
         join_min: int = 1,
+        lane_weight: Callable[[str], float] | None = None,
     ) -> None:
         self._fn = fn
         self.name = name
@@ -73,7 +82,9 @@ class MicroBatcher(Generic[T, R]):
         self._join_min = join_min
         self._running = 0  # workers inside fn
         self._on_batch = on_batch
-        self._queue: deque[_Job[T, R]] = deque()
+        self._lanes: OrderedDict[str, deque[_Job[T, R]]] = OrderedDict()  # round-robin order: next lane first
+        self._lane_items: dict[str, int] = {}
+        self._lane_weight = lane_weight or (lambda lane: 1.0)
         self._queued_items = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -88,18 +99,23 @@ class MicroBatcher(Generic[T, R]):
     def queue_depth(self) -> int:
         return self._queued_items
 
-    async def submit(self, items: Sequence[T], weights: Sequence[int] | None = None) -> list[R]:
+    async def submit(self, items: Sequence[T], weights: Sequence[int] | None = None, lane: str = "") -> list[R]:
         if not items:
             return []
         loop = asyncio.get_running_loop()
-        job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future(),
+        job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future(), lane,
                                [None] * len(items))
         with self._cond:
             if self._closed:
                 raise Unavailable(f"the {self.name} stage is shutting down")
             if self._queued_items and self._queued_items + len(items) > self._max_queued:
                 raise Overloaded(f"the {self.name} queue is full; retry shortly", retry_after=1.0)
-            self._queue.append(job)
+            queued = self._lane_items.get(lane, 0)
+            if queued and queued + len(items) > self._share(lane):
+                raise RateLimited(f"this caller's queued work passes its share of the {self.name} queue; "
+                                  "retry shortly", retry_after=1.0)
+            self._lanes.setdefault(lane, deque()).append(job)
+            self._lane_items[lane] = queued + len(items)
             self._queued_items += len(items)
             self._cond.notify()
         try:
@@ -107,10 +123,27 @@ class MicroBatcher(Generic[T, R]):
         except asyncio.CancelledError:  # the caller gave up (request time limit, disconnect)
             with self._cond:
                 job.failed = True  # a slice already in the model finishes; the rest is dropped now
-                if job in self._queue:
-                    self._queue.remove(job)
-                    self._queued_items -= len(job.items) - job.taken
+                queue = self._lanes.get(job.lane)
+                if queue is not None and job in queue:
+                    queue.remove(job)
+                    self._forget(job.lane, len(job.items) - job.taken)
             raise
+
+    def _share(self, lane: str) -> float:
+        """The lane's share of the queue bound, among the lanes with work queued (itself included)."""
+        weights = {name: self._lane_weight(name) for name in self._lanes if self._lane_items.get(name)}
+        weights[lane] = self._lane_weight(lane)
+        return self._max_queued * weights[lane] / sum(weights.values())
+
+    def _forget(self, lane: str, count: int) -> None:
+        """``count`` items of ``lane`` leave the queue (taken, or abandoned)."""
+        self._queued_items -= count
+        left = self._lane_items.get(lane, 0) - count
+        if left > 0 and self._lanes.get(lane):
+            self._lane_items[lane] = left
+        else:
+            self._lane_items.pop(lane, None)
+            self._lanes.pop(lane, None)
 
     def close(self) -> None:
         with self._cond:
@@ -125,10 +158,10 @@ class MicroBatcher(Generic[T, R]):
             # A worker joins one already running only for at least join_min items: a second pass over a handful of
             # texts would halve the batches without adding work done (the cores are already busy).
             while not self._closed and (
-                not self._queue or (self._running and self._queued_items < self._join_min)
+                not self._queued_items or (self._running and self._queued_items < self._join_min)
             ):
                 self._cond.wait()
-            if not self._queue:
+            if not self._queued_items:
                 return None
             deadline = time.monotonic() + self._max_wait_s
             while self._queued_items < self._max_size and not self._closed:
@@ -136,34 +169,70 @@ class MicroBatcher(Generic[T, R]):
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            batch: list[tuple[_Job[T, R], int, int]] = []
-            size = weight = 0
-            while self._queue and size < self._max_size:
-                job = self._queue[0]
-                if job.failed:  # an earlier slice failed or the caller gave up: nobody wants the rest
-                    self._queue.popleft()
-                    self._queued_items -= len(job.items) - job.taken
-                    continue
-                start = end = job.taken
-                while end < len(job.items) and size < self._max_size:
-                    w = job.weights[end]
-                    if size and weight + w > self._max_weight:
-                        break
-                    size += 1
-                    weight += w
-                    end += 1
-                if end > start:
-                    batch.append((job, start, end))
-                    job.taken = end
-                if end < len(job.items):
-                    break
-                self._queue.popleft()
-            self._queued_items -= size
+            batch = self._fill()
             if batch:
                 self._running += 1
-            if self._queue:  # work left over: another worker may take it
+            if self._queued_items:  # work left over: another worker may take it
                 self._cond.notify()
             return batch
+
+    def _fill(self) -> list[tuple[_Job[T, R], int, int]]:
+        """Round-robin over the lanes: each gives up to its weighted quantum per turn until the batch is full."""
+        batch: list[tuple[_Job[T, R], int, int]] = []
+        size = weight = 0
+        full = False
+        while self._lanes and not full:
+            lanes = list(self._lanes)
+            total = sum(self._lane_weight(lane) for lane in lanes)
+            progressed = False
+            for lane in lanes:
+                quantum = max(1, round(self._max_size * self._lane_weight(lane) / total))
+                taken, weight, full = self._take_from(lane, quantum, size, weight, batch)
+                size += taken
+                progressed = progressed or taken > 0
+                if lane in self._lanes:
+                    self._lanes.move_to_end(lane)  # its turn is over: the next batch starts with the others
+                if full or size >= self._max_size:
+                    full = True
+                    break
+            if not progressed:
+                break
+        return batch
+
+    def _take_from(self, lane: str, quantum: int, size: int, weight: int,
+                   batch: list[tuple[_Job[T, R], int, int]]) -> tuple[int, int, bool]:
+        """Up to ``quantum`` items of ``lane``'s jobs into ``batch`` (which holds ``size`` items of ``weight``);
+        returns (items taken, the batch's weight, whether the batch is full)."""
+        queue = self._lanes[lane]
+        taken = 0
+        while queue and taken < quantum:
+            job = queue[0]
+            if job.failed:  # an earlier slice failed or the caller gave up: nobody wants the rest
+                queue.popleft()
+                self._forget(lane, len(job.items) - job.taken)
+                if lane not in self._lanes:
+                    break
+                continue
+            start = end = job.taken
+            full = False
+            while end < len(job.items) and taken < quantum:
+                if size + taken >= self._max_size or (size + taken and weight + job.weights[end] > self._max_weight):
+                    full = True
+                    break
+                weight += job.weights[end]
+                end += 1
+                taken += 1
+            if end > start:
+                batch.append((job, start, end))
+                job.taken = end
+            if end == len(job.items):
+                queue.popleft()
+            self._forget(lane, end - start)
+            if full or size + taken >= self._max_size:
+                return taken, weight, True
+            if lane not in self._lanes:
+                break
+        return taken, weight, False
 
     def _run(self) -> None:
         while True:

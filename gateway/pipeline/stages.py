@@ -115,16 +115,19 @@ class EmbeddingPipeline:
         """``canonicalize``, off the event loop for a large request (``gateway.pipeline.offload``)."""
         return await off_loop(chars_big(texts), self.canonicalize, texts, field)
 
-    async def detect(self, texts: Sequence[str], scope: ScopePolicy) -> list[list[Finding]]:
+    async def detect(self, texts: Sequence[str], scope: ScopePolicy, tenant: str = "") -> list[list[Finding]]:
         """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
-        budget, so that one huge or pathological text never holds up the short texts of other requests."""
+        budget, so that one huge or pathological text never holds up the short texts of other requests; short
+        ones share batches with other tenants' in round-robin (``gateway.pipeline.batching``)."""
         long = [i for i, t in enumerate(texts) if len(t) >= LONG_TEXT]
         if not long:
-            return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts])
+            return await self._detect.submit([(t, scope) for t in texts], [_embed_cost(t) for t in texts],
+                                             lane=tenant)
         short = [i for i, t in enumerate(texts) if len(t) < LONG_TEXT]
         spend = DetectionSpend()
         short_found, long_found = await asyncio.gather(
-            self._detect.submit([(texts[i], scope) for i in short], [_embed_cost(texts[i]) for i in short]),
+            self._detect.submit([(texts[i], scope) for i in short], [_embed_cost(texts[i]) for i in short],
+                                lane=tenant),
             self._detect_long.submit([(texts[i], scope, spend) for i in long]),
         )
         out: list[list[Finding]] = [[] for _ in texts]
@@ -136,7 +139,7 @@ class EmbeddingPipeline:
 
     async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
         """Detect and decide only: what the policy would do, nothing embedded."""
-        findings = await self.detect(texts, scope)
+        findings = await self.detect(texts, scope, tenant)
         secret = self.secret_for(tenant, "pseudonym")
         return await off_loop(rows_big(len(texts)), _decide_all, texts, findings, scope, secret)
 
@@ -177,7 +180,7 @@ class EmbeddingPipeline:
                                   "noise_sigma": budget.sigma}},
             )
         embedded = await self._embed.submit(
-            [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed]
+            [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed], lane=tenant
         )
         vectors: dict[int, np.ndarray] = {}
         tokens: dict[int, int] = {}
@@ -200,7 +203,7 @@ class EmbeddingPipeline:
 
     async def query_vector(self, tenant: str, text: str) -> np.ndarray:
         """A query's vector in the tenant's protected space (transformed, never noised): used only inside."""
-        embedded = await self._embed.submit([text], [_embed_cost(text)])
+        embedded = await self._embed.submit([text], [_embed_cost(text)], lane=tenant)
         clean = np.stack([v for v, _ in embedded])
         return np.asarray(self.transform.apply(clean, self.secret_for(tenant, "noise"))[0], dtype=np.float32)
 
