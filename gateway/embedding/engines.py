@@ -24,6 +24,7 @@ import httpx
 import numpy as np
 
 from gateway.errors import ModelUnavailable, UpstreamError
+from gateway.observability import tracing
 from gateway.settings import Secret
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -168,11 +169,16 @@ class EngineClient:
         if remaining <= 0:
             raise _Retryable(None)
         target, headers, body = self._request(url, texts)
-        try:
-            response = self._http.post(target, json=body, headers=headers,
-                                       timeout=min(self.spec.timeout_s, remaining))
-        except httpx.HTTPError:  # refused, reset, timed out, TLS: say nothing of the peer's words
-            raise _Retryable(None) from None
+        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+        with tracing.span("engine.embed", kind="client", **{"gateway.engine.host": host,
+                                                             "gateway.batch_size": len(texts)}):
+            tracing.inject(headers)  # W3C traceparent: the engine's spans join the request's trace
+            try:
+                response = self._http.post(target, json=body, headers=headers,
+                                           timeout=min(self.spec.timeout_s, remaining))
+            except httpx.HTTPError:  # refused, reset, timed out, TLS: say nothing of the peer's words
+                raise _Retryable(None) from None
+            tracing.set_attributes(**{"http.response.status_code": response.status_code})
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:

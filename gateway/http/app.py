@@ -21,6 +21,8 @@ from gateway.http.routes import admin, audit, collections, console, embeddings, 
 from gateway.http.routes import drift as drift_routes
 from gateway.http.routes import metrics as metrics_routes
 from gateway.http.routes import pii as pii_routes
+from gateway.http.tracing import tracing_middleware
+from gateway.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ def create_app(services: Services) -> Litestar:
         return services
 
     def on_startup() -> None:
+        tracing.configure()  # on when OTEL_EXPORTER_OTLP_ENDPOINT is set: one exporter per worker process
         services.start_watcher()
         versions = services.policy_versions
         services.auditor.record_sync("gateway.start", "allow", version=gateway.__version__,
@@ -73,6 +76,7 @@ def create_app(services: Services) -> Litestar:
             log.error("could not audit gateway.stop: %s", type(exc).__name__)
         finally:
             services.close()
+            tracing.shutdown()
 
     return describe(Litestar(
         route_handlers=[
@@ -85,6 +89,7 @@ def create_app(services: Services) -> Litestar:
         dependencies={"services": Provide(provide_services)},
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
+        middleware=[tracing_middleware],
         exception_handlers={HTTPException: _http_exception, Exception: _internal},
         request_max_body_size=services.settings.max_body_bytes,
         # Only what needs nothing from outside: the route index, the document as JSON and as YAML.
