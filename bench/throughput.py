@@ -68,8 +68,8 @@ def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: i
 def populate_store(gw: GatewayProcess, vectors: np.ndarray) -> None:
     """100k encrypted chunks through the Store API, offline (before the gateway holds the data directory)."""
     from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
     from gateway.backends.sqlite.store import SQLiteStore
-    from gateway.crypto.datakeys import SQLiteDataKeyRepository
     from gateway.crypto.envelope import Envelope
     from gateway.crypto.keyfiles import load_keys
     from gateway.embedding.specs import DEFAULT_MODEL

@@ -23,12 +23,10 @@ from gateway.auditing.forwarder import SyslogForwarder, syslog_forwarder
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
-from gateway.backends.postgres.open import open_pg_audit_log, open_pg_backends
-from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
+from gateway.backends.postgres.open import PgBackends, open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.connection import SQLiteDatabase
-from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
-from gateway.backends.sqlite.store import SQLiteStore
-from gateway.crypto.datakeys import SQLiteDataKeyRepository
+from gateway.backends.sqlite.drift import SQLiteDriftRepository
+from gateway.backends.sqlite.open import SQLiteBackends, open_sqlite_backends
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
 from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
@@ -274,9 +272,13 @@ def build_services(
     keys = load_keys(settings.keys_dir, settings.kek_options)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     policy = PolicyHolder(settings.policy_dir / "gateway.yaml")
+    # Per host on either backend: the embedded backend's database, and the drift statistics (docs/postgres.md).
+    local_db = SQLiteDatabase(settings.sqlite_path)
     # PostgreSQL (database_url) shares keys, policy, ledger, audit log and store across replicas.
-    pg = open_pg_backends(settings) if settings.uses_postgres else None
-    authorizer = pg.authorizer if pg is not None else Authorizer(settings.policy_dir)
+    backends: PgBackends | SQLiteBackends = (
+        open_pg_backends(settings) if settings.uses_postgres else open_sqlite_backends(settings, local_db)
+    )
+    authorizer = backends.authorizer
     registry = load_registry(settings.policy_dir, settings.model_name)
     cpus = available_cpus()
     if embedder is None:
@@ -289,11 +291,10 @@ def build_services(
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
 
         detector = PresidioDetector(settings.spacy_model, policy=policy.current())
-    db = SQLiteDatabase(settings.sqlite_path)
     if audit_sink is not None:
         audit_log: Any = audit_sink
     else:
-        audit_log = open_pg_audit_log(settings, keys) if pg is not None else open_audit_log(settings, keys)
+        audit_log = open_pg_audit_log(settings, keys) if settings.uses_postgres else open_audit_log(settings, keys)
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
         _detect_fn(detector), name="pii", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
@@ -313,7 +314,7 @@ def build_services(
         # against 115-117 when it waited for a full pass (16); 64 and 256 clients within the noise either way.
         join_min=max(1, settings.model_batch_size // 4),
     )
-    ledger: PrivacyLedger = pg.ledger if pg is not None else SQLitePrivacyLedger(settings.data_dir / "privacy.db")
+    ledger: PrivacyLedger = backends.ledger
     # Charges of concurrent requests share one ledger transaction, off the event loop.
     ledger_batcher: MicroBatcher[Release, Spend] = MicroBatcher(
         ledger.record_many, name="ledger", max_size=settings.batch_max_size, max_wait_s=0.0,
@@ -337,17 +338,15 @@ def build_services(
         })
         audit_log.submit(entry)
 
-    envelope = Envelope(keys.kek, pg.datakeys if pg is not None else SQLiteDataKeyRepository(db))
+    envelope = Envelope(keys.kek, backends.datakeys)
     envelope.check_kek()  # a wrong KEK stops the start here, not every later read
-    store: Store = (
-        pg.store(envelope, integrity_failure) if pg is not None
-        else SQLiteStore(settings.data_dir, envelope, db, on_integrity_failure=integrity_failure)
-    )
-    apikeys: ApiKeyRepository = pg.apikeys if pg is not None else SQLiteApiKeyRepository(db)
+    store: Store = backends.store(envelope, integrity_failure)
+    apikeys: ApiKeyRepository = backends.apikeys
     collections = CollectionService(
         store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens
     )
-    observability = attach(metrics, collections, db, envelope, policy, audit_log, auditor,
+    drift = SQLiteDriftRepository(local_db, envelope)
+    observability = attach(metrics, collections, drift, policy, audit_log, auditor,
                            {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,
                             "ledger": ledger_batcher})
     audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)

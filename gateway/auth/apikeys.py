@@ -66,6 +66,17 @@ class ApiKeyRepository(Protocol):
     def list(self, tenant: str | None = None) -> list[ApiKeyRecord]: ...
 
 
+# The ``api_keys`` columns, in ``ApiKeyRecord``'s field order: both backends keep the same table.
+KEY_COLUMNS = "key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at"
+
+
+def list_query(tenant: str | None, mark: str) -> tuple[str, tuple[str, ...]]:
+    """The SELECT (with ``mark``, ``?`` or ``%s``, as its placeholder) and parameters of ``list``: oldest first."""
+    if tenant is None:
+        return f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at", ()  # noqa: S608 - constant columns
+    return f"SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant = {mark} ORDER BY created_at", (tenant,)  # noqa: S608
+
+
 def validate_name(kind: str, value: str) -> str:
     if not _NAME_RE.match(value):
         raise BadRequest(f"{kind} must be 1-64 characters of letters, digits, '.', '_', '@' or '-'", param=kind)

@@ -42,8 +42,8 @@ def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
 
 def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.uses_postgres:
-        from gateway.backends.postgres.pool import PgDatabase
-        from gateway.backends.postgres.repos import PgApiKeyRepository
+        from gateway.backends.postgres.apikeys import PgApiKeyRepository
+        from gateway.backends.postgres.connection import PgDatabase
 
         return PgApiKeyRepository(PgDatabase(settings.database_url.reveal(), max_size=1))
     from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
@@ -119,8 +119,8 @@ def _apikey_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def _offline_store(settings: Settings):  # type: ignore[no-untyped-def]
     from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
     from gateway.backends.sqlite.store import SQLiteStore
-    from gateway.crypto.datakeys import SQLiteDataKeyRepository
     from gateway.crypto.envelope import Envelope
     from gateway.crypto.keyfiles import load_keys
 
@@ -206,7 +206,7 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
 def _forget_drift(settings: Settings, envelope: Any, tenant: str, names: list[str]) -> None:
     """The drift rows naming the tenant's collections (the running gateway's shred clears them too)."""
     from gateway.backends.sqlite.connection import SQLiteDatabase
-    from gateway.drift.repository import SQLiteDriftRepository
+    from gateway.backends.sqlite.drift import SQLiteDriftRepository
 
     drift = SQLiteDriftRepository(SQLiteDatabase(settings.sqlite_path), envelope)
     for name in names:
@@ -256,8 +256,8 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.uses_postgres:
         print("database_url does not name PostgreSQL; the embedded database needs no upgrade", file=sys.stderr)
         return 2
+    from gateway.backends.postgres.connection import PgDatabase
     from gateway.backends.postgres.open import prepare_database
-    from gateway.backends.postgres.pool import PgDatabase
 
     db = PgDatabase(settings.database_url.reveal(), max_size=1)
     try:

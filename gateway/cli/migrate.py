@@ -44,11 +44,11 @@ def _models_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.migration_state import SQLiteMigrationState
     from gateway.bootstrap import build_services
     from gateway.cli.runlock import ensure_not_serving
     from gateway.errors import ConfigurationError
     from gateway.migration.migrate import Migrator, NoDetection, sqlite_record_ids
-    from gateway.migration.state import MigrationState
 
     if settings.uses_postgres:
         # The migration lists records and keeps its resumable state in the embedded backend's SQLite file, and its
@@ -70,7 +70,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         target = services.registry.find(name, version)
         db = SQLiteDatabase(settings.sqlite_path)
-        migrator = Migrator(services, MigrationState(db, services.envelope), sqlite_record_ids(db),
+        migrator = Migrator(services, SQLiteMigrationState(db, services.envelope), sqlite_record_ids(db),
                             progress=ProgressBar(f"migrating {args.name} to {target.ref}"))
         result = asyncio.run(migrator.run(args.tenant, args.name, target, stop_after=args.stop_after,
                                           may_switch=may_switch, drop_unretained=args.drop_unretained))

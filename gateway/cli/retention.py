@@ -16,10 +16,10 @@ from gateway.settings import Settings
 
 def _sweep(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.drift import SQLiteDriftRepository
     from gateway.cli.commands import _offline_auditor, _offline_store
     from gateway.cli.runlock import ensure_not_serving
     from gateway.drift.monitor import DriftMonitor
-    from gateway.drift.repository import SQLiteDriftRepository
     from gateway.policy.loader import DriftThresholds, load_policy
     from gateway.retention.sweep import RetentionSweep, parse_now
 

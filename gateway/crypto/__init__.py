@@ -7,7 +7,6 @@ The only gateway package that may import ``cryptography.hazmat`` (ruff TID251 ba
 from gateway.crypto.datakeys import (
     DataKeyRepository,
     InMemoryDataKeyRepository,
-    SQLiteDataKeyRepository,
     WrappedKey,
 )
 from gateway.crypto.derive import PURPOSES, input_digest, tenant_secret
@@ -34,7 +33,6 @@ __all__ = [
     "KeyMaterial",
     "Keyring",
     "RecordContext",
-    "SQLiteDataKeyRepository",
     "SecretBytes",
     "WrappedKey",
     "add_kek_version",

@@ -5,8 +5,8 @@ HTTP/protobuf; ``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_EXP
 batch span processor's ``OTEL_BSP_*`` variables are honoured by the SDK itself). Off, ``span()`` hands back one
 shared no-op context: nothing is allocated per request.
 
-What a span may carry is closed: the attribute names in ``ATTRIBUTES``: numbers for ``NUMBER_ATTRIBUTES``, and strings only for
-the names in ``STRING_ATTRIBUTES`` (ids, routes, entity types, decisions), at most 128 characters. Anything else
+What a span may carry is closed: numbers under the names in ``NUMBER_ATTRIBUTES``, and strings under the names in
+``STRING_ATTRIBUTES`` (ids, routes, entity types, decisions), at most 128 characters. Anything else
 is dropped where the span is made, so no text, metadata value or credential can reach a trace by mistake.
 A caller's W3C ``traceparent`` is continued; the engine call carries ours to remote engines.
 """

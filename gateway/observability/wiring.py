@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.auditing.auditor import Auditor, AuditSink
-from gateway.backends.sqlite.connection import SQLiteDatabase
-from gateway.crypto.envelope import Envelope
 from gateway.drift.measure import Baseline, WindowStats
 from gateway.drift.monitor import DriftMonitor
-from gateway.drift.repository import SQLiteDriftRepository
+from gateway.drift.repository import DriftRepository
 from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.store import ObservedStore
@@ -65,8 +63,7 @@ def _depth_of(batcher: Any) -> Callable[[], int]:
 def attach(
     metrics: GatewayMetrics,
     collections: CollectionService,
-    db: SQLiteDatabase,
-    envelope: Envelope,
+    drift_repository: DriftRepository,
     policy: PolicyHolder,
     audit_log: Any,
     auditor: Auditor,
@@ -87,7 +84,7 @@ def attach(
         })
 
     drift = DriftMonitor(
-        SQLiteDriftRepository(db, envelope),
+        drift_repository,
         lambda tenant, name: policy.current().scope(tenant, name).drift,
         metrics=metrics, on_alert=on_alert, on_baseline=on_baseline,
     )

@@ -1,5 +1,6 @@
-"""The privacy ledger's interface and its in-memory backend; every ledger is importable from here.
+"""The privacy ledger's interface and its in-memory backend.
 
+The SQL ledgers are ``gateway.backends.sqlite.ledger`` and ``gateway.backends.postgres.ledger``.
 The accounting itself (opacus RDP, the worst-case and radius views) lives in ``ledger_base``.
 """
 
@@ -10,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
-from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.privacy.ledger_base import (
     DEFAULT_DELTA,
     DEFAULT_RADIUS,
@@ -91,7 +91,6 @@ __all__ = [
     "LedgerView",
     "PrivacyLedger",
     "Release",
-    "SQLitePrivacyLedger",
     "ScopeView",
     "Spend",
     "epsilon_radius",

@@ -268,3 +268,11 @@ class LedgerBase:
 def _check_sigma(sigma: float) -> None:
     if sigma < 0 or not math.isfinite(sigma):
         raise ValueError("sigma must be a finite number >= 0")
+
+
+def counts_by_scope(rows: Iterable[Sequence[Any]]) -> dict[str, dict[float, int]]:
+    """(scope, sigma, count) rows as ``LedgerBase._counts`` returns them (both SQL ledgers read such rows)."""
+    out: dict[str, dict[float, int]] = defaultdict(dict)
+    for scope, sigma, count in rows:
+        out[str(scope)][float(sigma)] = int(count)
+    return dict(out)

@@ -1,7 +1,11 @@
 """PostgreSQL as the shared system of record for any number of stateless gateway replicas.
 
-``pool`` owns connections (psycopg_pool) and maps a lost database to ``Unavailable``; ``migrations`` the
-versioned schema; ``repos`` the API-key, data-key and privacy-ledger tables; ``casbin_adapter`` the shared
-Casbin policy and its LISTEN/NOTIFY watcher; ``listen`` the wakeup channel replicas share. The store itself is
-``gateway.backends.postgres.store``; the audit log is ``audit.pg_log``. See ``docs/postgres.md``.
+Mirrors ``gateway.backends.sqlite`` module for module: ``connection`` (the psycopg pool; a lost database becomes
+``Unavailable``), ``apikeys``, ``datakeys`` and ``ledger`` (one table each), ``store`` and ``store_rows`` (the
+collection store), and ``open`` (everything a replica keeps here, opened together for ``gateway.bootstrap``).
+
+PostgreSQL-only, with no SQLite sibling: ``migrations`` (the versioned schema; SQLite creates its tables in
+place), ``casbin`` (the shared Casbin policy; SQLite deployments read ``policy.csv``), ``listen`` (the
+LISTEN/NOTIFY wakeup channel replicas share) and ``store_sync`` (replicas following each other's index changes).
+The audit log is ``audit.pg_log``. Nothing here imports ``gateway.backends.sqlite``. See ``docs/postgres.md``.
 """

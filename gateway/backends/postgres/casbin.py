@@ -18,7 +18,7 @@ import casbin
 from casbin.persist.adapter import Adapter, load_policy_line
 
 from gateway.auth.authz import Authorizer
-from gateway.backends.postgres.pool import PgDatabase
+from gateway.backends.postgres.connection import PgDatabase
 from gateway.errors import GatewayError, PolicyError
 
 log = logging.getLogger(__name__)

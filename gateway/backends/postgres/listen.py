@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from gateway.backends.postgres.pool import CHANNEL_PREFIX
+from gateway.backends.postgres.connection import CHANNEL_PREFIX
 
 log = logging.getLogger(__name__)
 _SLICE_S = 0.2  # how long one wait lasts: bounds how long stop() takes

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from audit.pg_log import SCHEMA as AUDIT_SCHEMA
-from gateway.backends.postgres.pool import PgDatabase
+from gateway.backends.postgres.connection import PgDatabase
 from gateway.observability.logs import Vetted
 
 log = logging.getLogger(__name__)

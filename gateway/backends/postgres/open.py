@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 from audit.checkpoint import CheckpointSigner
 from audit.pg_log import PgAuditLog
+from gateway.backends.postgres.apikeys import PgApiKeyRepository
 from gateway.backends.postgres.casbin import PgAuthorizer, seed_policy
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.datakeys import PgDataKeyRepository
+from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.backends.postgres.listen import Listener
 from gateway.backends.postgres.migrations import upgrade
-from gateway.backends.postgres.pool import PgDatabase
-from gateway.backends.postgres.repos import PgApiKeyRepository, PgDataKeyRepository, PgPrivacyLedger
 from gateway.backends.postgres.store import PostgresStore
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial

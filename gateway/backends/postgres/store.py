@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 
 from gateway.backends.postgres import store_rows as rows
-from gateway.backends.postgres.pool import PgDatabase
+from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.store_sync import ReplicaSync
 from gateway.crypto import Envelope
 from gateway.errors import Unavailable

@@ -22,7 +22,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import TupleRow
 
-from gateway.backends.postgres.pool import PgDatabase
+from gateway.backends.postgres.connection import PgDatabase
 from gateway.crypto import Envelope, RecordContext
 from gateway.errors import NotFound
 from gateway.store.base import Collection, IntegrityFailure

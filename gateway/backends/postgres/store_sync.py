@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from gateway.backends.postgres.pool import PgDatabase
+from gateway.backends.postgres.connection import PgDatabase
 from gateway.store.base import Collection
 from gateway.store.faiss_index import VectorIndex
 from gateway.store.indexes import ChangesPruned, IndexManager, VectorSource, catch_up

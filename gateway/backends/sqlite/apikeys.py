@@ -1,7 +1,7 @@
-"""API key records in the embedded SQLite database.
+"""API key records in the embedded SQLite database (``ApiKeyRepository``).
 
-``KEY_COLUMNS`` and ``list_query`` are shared with ``backends.postgres.repos.PgApiKeyRepository``, which keeps the same
-table; only the placeholder style and the connection handling differ.
+The columns and the listing query come from ``gateway.auth.apikeys``, shared with ``backends.postgres.apikeys``,
+which keeps the same table; only the placeholder style and the connection handling differ.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import astuple
 
-from gateway.auth.apikeys import ApiKeyRecord
+from gateway.auth.apikeys import KEY_COLUMNS, ApiKeyRecord, list_query
 from gateway.backends.sqlite.connection import SQLiteDatabase
 
 SCHEMA = """
@@ -24,16 +24,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at TEXT
 );
 """
-
-KEY_COLUMNS = "key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at"
-
-
-def list_query(tenant: str | None, mark: str) -> tuple[str, tuple[str, ...]]:
-    """The SELECT (with ``mark``, ``?`` or ``%s``, as its placeholder) and parameters of ``list``: oldest first."""
-    if tenant is None:
-        return f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at", ()  # noqa: S608 - constant columns
-    return f"SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant = {mark} ORDER BY created_at", (tenant,)  # noqa: S608
-
 
 def _record(row: sqlite3.Row | tuple[str, ...]) -> ApiKeyRecord:
     return ApiKeyRecord(*row)

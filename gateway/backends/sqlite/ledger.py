@@ -10,12 +10,10 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, Group, LedgerBase
+from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, Group, LedgerBase, counts_by_scope
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS privacy_releases (
@@ -122,10 +120,3 @@ class SQLitePrivacyLedger(LedgerBase):
             ).fetchall()
         return counts_by_scope(rows)
 
-
-def counts_by_scope(rows: Iterable[Sequence[Any]]) -> dict[str, dict[float, int]]:
-    """(scope, sigma, count) rows as ``LedgerBase._counts`` returns them (shared with the PostgreSQL ledger)."""
-    out: dict[str, dict[float, int]] = defaultdict(dict)
-    for scope, sigma, count in rows:
-        out[str(scope)][float(sigma)] = int(count)
-    return dict(out)

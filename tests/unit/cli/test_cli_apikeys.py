@@ -29,9 +29,9 @@ def repo(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_pa
     if request.param == "sqlite":
         yield SQLiteApiKeyRepository(SQLiteDatabase(tmp_path / "var" / "gateway.db"))
         return
+    from gateway.backends.postgres.apikeys import PgApiKeyRepository
+    from gateway.backends.postgres.connection import PgDatabase
     from gateway.backends.postgres.migrations import upgrade
-    from gateway.backends.postgres.pool import PgDatabase
-    from gateway.backends.postgres.repos import PgApiKeyRepository
     from tests.unit.backends.postgres.pgkit import TempSchema
 
     schema = TempSchema()

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.crypto import (
     DataKeyRepository,
     Envelope,
     InMemoryDataKeyRepository,
     Keyring,
     SecretBytes,
-    SQLiteDataKeyRepository,
 )
 from tests.unit.crypto.crypto_fakes import FakeClock
 

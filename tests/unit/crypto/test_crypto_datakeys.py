@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.crypto import (
     DataKeyRepository,
-    Envelope,
-    Keyring,
-    RecordContext,
-    SQLiteDataKeyRepository,
     WrappedKey,
 )
 
@@ -70,24 +64,3 @@ def test_when_tenant_is_deleted_then_only_its_keys_go(repo: DataKeyRepository) -
     assert repo.delete_tenant("acme") == 2
     assert repo.delete_tenant("acme") == 0
     assert [(k.tenant, k.version) for k in repo.all()] == [("globex", 1)]
-
-
-def test_when_sqlite_is_reopened_then_keys_are_still_there(tmp_path: Path) -> None:
-    SQLiteDataKeyRepository(SQLiteDatabase(tmp_path / "k.db")).put(key("acme", 1))
-
-    assert SQLiteDataKeyRepository(SQLiteDatabase(tmp_path / "k.db")).get("acme", 1) == key("acme", 1)
-
-
-def test_when_tenant_is_shredded_then_its_wrapped_key_bytes_are_gone_from_the_files(
-    tmp_path: Path, kek: Keyring
-) -> None:
-    database = SQLiteDatabase(tmp_path / "k.db")
-    repo = SQLiteDataKeyRepository(database)
-    Envelope(kek, repo).encrypt(RecordContext("acme", "c", "r", "1.0"), b"x")
-    stored = repo.get("acme", 1)
-    assert stored is not None
-    assert any(stored.wrapped in path.read_bytes() for path in tmp_path.iterdir())
-
-    repo.delete_tenant("acme")
-
-    assert not any(stored.wrapped in path.read_bytes() for path in tmp_path.iterdir())

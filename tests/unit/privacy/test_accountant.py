@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -12,11 +11,11 @@ from pathlib import Path
 import pytest
 from opacus.accountants import RDPAccountant
 
+from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.privacy.accountant import (
     InMemoryPrivacyLedger,
     LedgerBase,
     Release,
-    SQLitePrivacyLedger,
     epsilon_radius,
     epsilon_worst_case,
 )
@@ -167,16 +166,6 @@ def test_when_sigma_invalid_then_value_error(ledger: LedgerBase) -> None:
         ledger.would_exceed("t1", "docs", 0.1, -1, 1.0)
 
 
-def test_when_sqlite_ledger_reopened_then_spend_persists(tmp_path: Path) -> None:
-    first = SQLitePrivacyLedger(tmp_path / "p.db")
-    first.record("t1", "docs", 0.05, [b"a", b"b"])
-    first.close()
-    second = SQLitePrivacyLedger(tmp_path / "p.db")
-    assert second.record("t1", "docs", 0.05, [b"a"]).releases_new == 0
-    assert second.view("t1").total.releases == 2
-    second.close()
-
-
 def test_when_many_threads_record_same_digests_then_each_counted_once(ledger: LedgerBase) -> None:
     digests = [i.to_bytes(8, "big") for i in range(50)]
     news: list[int] = []
@@ -214,18 +203,6 @@ def test_when_one_call_in_a_group_is_invalid_then_nothing_of_the_group_is_record
     with pytest.raises(ValueError):
         ledger.record_many([Release("t1", "docs", 0.05, [b"a"]), Release("t1", "docs", -1.0, [b"b"])])
     assert ledger.view("t1").total.releases == 0
-
-
-def test_when_the_sqlite_transaction_fails_midway_then_the_whole_group_rolls_back(tmp_path: Path) -> None:
-    ledger = SQLitePrivacyLedger(tmp_path / "p.db")
-    with sqlite3.connect(tmp_path / "p.db") as conn:  # the database refuses the second call's digest
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON privacy_releases WHEN NEW.digest = X'62' "
-                     "BEGIN SELECT RAISE(ABORT, 'refused'); END")
-    with pytest.raises(sqlite3.IntegrityError, match="refused"):
-        ledger.record_many([Release("t1", "docs", 0.05, [b"a"]), Release("t1", "docs", 0.05, [b"b"])])
-    assert ledger.view("t1").total.releases == 0
-    assert ledger.record("t1", "docs", 0.05, [b"a"]).releases_new == 1  # the connection is usable again
-    ledger.close()
 
 
 def test_when_a_group_is_stored_then_calls_go_in_key_order_with_sorted_digests_and_answers_in_call_order() -> None:

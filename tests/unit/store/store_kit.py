@@ -19,8 +19,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.backends.sqlite.store import SQLiteStore
-from gateway.crypto import Envelope, Keyring, SQLiteDataKeyRepository
+from gateway.crypto import Envelope, Keyring
 from gateway.store import Collection, IndexSettings, IntegrityFailure, NewChunk, Store
 
 DIM = 384

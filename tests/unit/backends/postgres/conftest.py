@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.migrations import upgrade
-from gateway.backends.postgres.pool import PgDatabase
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 

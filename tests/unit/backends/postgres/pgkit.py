@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.datakeys import PgDataKeyRepository
 from gateway.backends.postgres.migrations import upgrade
-from gateway.backends.postgres.pool import PgDatabase
-from gateway.backends.postgres.repos import PgDataKeyRepository
 from gateway.backends.postgres.store import PostgresStore
 from gateway.crypto import Envelope, Keyring
 from gateway.store import IndexSettings, IntegrityFailure, Store

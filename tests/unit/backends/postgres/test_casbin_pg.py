@@ -9,8 +9,8 @@ import pytest
 
 from gateway.auth.apikeys import Principal
 from gateway.backends.postgres.casbin import PgAuthorizer, seed_policy
+from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.listen import Listener
-from gateway.backends.postgres.pool import PgDatabase
 from gateway.errors import PolicyError
 from tests.unit.backends.postgres.pgkit import TempSchema
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.datakeys import PgDataKeyRepository
 from gateway.backends.postgres.migrations import upgrade
-from gateway.backends.postgres.pool import PgDatabase
-from gateway.backends.postgres.repos import PgDataKeyRepository
 from gateway.backends.postgres.store import PostgresStore
 from gateway.crypto import Envelope, Keyring
 from gateway.store.faiss_index import IndexSettings

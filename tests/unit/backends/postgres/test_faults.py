@@ -17,8 +17,8 @@ from audit.checkpoint import CheckpointSigner
 from audit.errors import LogWriteError
 from audit.keys import generate_private_key
 from audit.pg_log import PgAuditLog
-from gateway.backends.postgres.pool import PgDatabase
-from gateway.backends.postgres.repos import PgDataKeyRepository
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.datakeys import PgDataKeyRepository
 from gateway.backends.postgres.store import PostgresStore
 from gateway.crypto import Envelope, Keyring
 from gateway.errors import Unavailable

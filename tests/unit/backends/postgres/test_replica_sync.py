@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.datakeys import PgDataKeyRepository
 from gateway.backends.postgres.listen import Listener
 from gateway.backends.postgres.migrations import upgrade
-from gateway.backends.postgres.pool import PgDatabase
-from gateway.backends.postgres.repos import PgDataKeyRepository
 from gateway.backends.postgres.store import PostgresStore
 from gateway.crypto import Envelope, Keyring
 from tests.unit.backends.postgres.pgkit import TempSchema

@@ -1,68 +1,21 @@
-"""Migrations, and the API-key, data-key and privacy-ledger tables replicas share."""
+"""The privacy-ledger tables replicas share."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from gateway.auth.apikeys import authenticate, create_key
-from gateway.backends.postgres.migrations import MIGRATIONS, applied, upgrade
-from gateway.backends.postgres.pool import PgDatabase
-from gateway.backends.postgres.repos import PgApiKeyRepository, PgDataKeyRepository, PgPrivacyLedger
-from gateway.crypto import WrappedKey
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.policy.loader import load_policy
 from gateway.privacy.accountant import Release
 from gateway.privacy.budget import check_budget
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 REPO = Path(__file__).resolve().parents[4]
-
-
-def test_when_upgraded_twice_then_the_second_run_applies_nothing(db: PgDatabase) -> None:
-    assert upgrade(db) == []
-    assert applied(db) == [m.version for m in MIGRATIONS]
-
-
-def test_when_replicas_upgrade_at_once_then_each_migration_is_applied_exactly_once(schema: TempSchema) -> None:
-    dbs = [PgDatabase(schema.url, max_size=1) for _ in range(3)]
-    results: list[list[int]] = []
-    threads = [threading.Thread(target=lambda d=d: results.append(upgrade(d))) for d in dbs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(v for r in results for v in r) == [m.version for m in MIGRATIONS]
-    for d in dbs:
-        d.close()
-
-
-def test_when_a_key_is_created_through_one_replica_then_another_authenticates_it(schema: TempSchema) -> None:
-    one, other = PgDatabase(schema.url, max_size=1), PgDatabase(schema.url, max_size=1)
-    upgrade(one)
-    key, record = create_key(PgApiKeyRepository(one), "acme", "alice", "writer")
-    assert authenticate(PgApiKeyRepository(other), key).key_id == record.key_id
-    assert PgApiKeyRepository(other).revoke(record.key_id, "2025-01-01T00:00:00+00:00")
-    assert [r.revoked_at for r in PgApiKeyRepository(one).list("acme")] == ["2025-01-01T00:00:00+00:00"]
-    one.close()
-    other.close()
-
-
-def test_when_data_keys_are_put_twice_then_the_first_is_kept_and_shredding_removes_all(db: PgDatabase) -> None:
-    repo = PgDataKeyRepository(db)
-    now = datetime(2025, 1, 1, tzinfo=UTC)
-    repo.put(WrappedKey("acme", 1, 1, b"first", now))
-    repo.put(WrappedKey("acme", 1, 1, b"racing", now))
-    repo.put(WrappedKey("acme", 2, 1, b"second", now))
-    assert repo.get("acme", 1).wrapped == b"first"  # type: ignore[union-attr]
-    assert repo.active("acme").version == 2  # type: ignore[union-attr]
-    repo.replace(WrappedKey("acme", 1, 2, b"rewrapped", now))
-    assert [(k.version, k.kek_version) for k in repo.all()] == [(1, 2), (2, 1)]
-    assert repo.delete_tenant("acme") == 2 and repo.active("acme") is None
 
 
 def test_when_a_release_repeats_then_the_ledger_charges_it_once(db: PgDatabase) -> None:

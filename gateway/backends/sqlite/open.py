@@ -1,0 +1,46 @@
+"""Everything the embedded default keeps in SQLite, opened together: what ``build_services`` uses when
+``database_url`` does not name PostgreSQL (the counterpart of ``backends.postgres.open``).
+
+API keys and wrapped data keys share the data dir's ``store.db`` with the store; the privacy ledger has a file
+of its own (``privacy.db``); the Casbin policy is read from ``policy.csv`` (``auth.authz.Authorizer``). Each
+table is created if missing, so a fresh data dir needs no manual step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.auth.authz import Authorizer
+from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
+from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
+from gateway.backends.sqlite.store import SQLiteStore
+from gateway.crypto.envelope import Envelope
+from gateway.settings import Settings
+from gateway.store.base import IntegrityCallback
+
+LEDGER_FILE = "privacy.db"
+
+
+@dataclass
+class SQLiteBackends:
+    db: SQLiteDatabase
+    settings: Settings
+    authorizer: Authorizer
+    apikeys: SQLiteApiKeyRepository
+    datakeys: SQLiteDataKeyRepository
+    ledger: SQLitePrivacyLedger
+
+    def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> SQLiteStore:
+        """The store, on the same database as the keys, with its encrypted index snapshots under the data dir."""
+        return SQLiteStore(self.settings.data_dir, envelope, self.db, on_integrity_failure=on_integrity_failure)
+
+
+def open_sqlite_backends(settings: Settings, db: SQLiteDatabase | None = None) -> SQLiteBackends:
+    """``db`` is the data dir's database when the caller already holds it (its connections are per thread)."""
+    db = db if db is not None else SQLiteDatabase(settings.sqlite_path)
+    return SQLiteBackends(
+        db=db, settings=settings, authorizer=Authorizer(settings.policy_dir), apikeys=SQLiteApiKeyRepository(db),
+        datakeys=SQLiteDataKeyRepository(db), ledger=SQLitePrivacyLedger(settings.data_dir / LEDGER_FILE),
+    )

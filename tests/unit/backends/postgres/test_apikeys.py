@@ -1,0 +1,20 @@
+"""The API-key table replicas share."""
+
+from __future__ import annotations
+
+from gateway.auth.apikeys import authenticate, create_key
+from gateway.backends.postgres.apikeys import PgApiKeyRepository
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.migrations import upgrade
+from tests.unit.backends.postgres.pgkit import TempSchema
+
+
+def test_when_a_key_is_created_through_one_replica_then_another_authenticates_it(schema: TempSchema) -> None:
+    one, other = PgDatabase(schema.url, max_size=1), PgDatabase(schema.url, max_size=1)
+    upgrade(one)
+    key, record = create_key(PgApiKeyRepository(one), "acme", "alice", "writer")
+    assert authenticate(PgApiKeyRepository(other), key).key_id == record.key_id
+    assert PgApiKeyRepository(other).revoke(record.key_id, "2025-01-01T00:00:00+00:00")
+    assert [r.revoked_at for r in PgApiKeyRepository(one).list("acme")] == ["2025-01-01T00:00:00+00:00"]
+    one.close()
+    other.close()
