@@ -47,7 +47,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.bootstrap import build_services
     from gateway.cli.runlock import ensure_not_serving
     from gateway.errors import ConfigurationError
-    from gateway.migration.migrate import Migrator, NoDetection, sqlite_record_ids
+    from gateway.migration.migrate import Migrator, NoDetection
     from gateway.migration.state import MigrationState
 
     if settings.uses_postgres:
@@ -70,7 +70,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         target = services.registry.find(name, version)
         db = SQLiteDatabase(settings.sqlite_path)
-        migrator = Migrator(services, MigrationState(db, services.envelope), sqlite_record_ids(db),
+        migrator = Migrator(services, MigrationState(db, services.envelope),
                             progress=ProgressBar(f"migrating {args.name} to {target.ref}"))
         result = asyncio.run(migrator.run(args.tenant, args.name, target, stop_after=args.stop_after,
                                           may_switch=may_switch, drop_unretained=args.drop_unretained))

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gateway.drift.projection import parse_windows, pca_2d, project, split_windows
 from gateway.errors import BadRequest, DecryptionFailed
 from gateway.http.console import plots
-from gateway.http.console.projection import parse_windows, pca_2d, project, split_windows
-from gateway.http.console.vectors import Sample, SqlSampler, sampler_for
-from gateway.store.base import Collection
+from gateway.store.base import Collection, VectorSample
+from gateway.store.sampling import SqlSampler
 from tests.unit.http.console.conftest import App
 from tests.unit.http.console.test_console_pages import signin
 from tests.unit.store import store_kit
@@ -118,7 +118,7 @@ def test_when_a_collection_is_larger_than_the_cap_then_every_nth_chunk_is_sample
     sample = SqlSampler(query, FakeCodec({"r2"}), "?").sample(COLL, 5000)
     assert query.calls[1][1] == ("acme", "kb", 3, 5000)  # ceil(12001 / 5000) = 3, tenant always named
     assert all("tenant = ?" in sql for sql, _ in query.calls)
-    assert sample == Sample(["t1", "t3"], sample.vectors, 12_001, 1) and sample.vectors.shape == (2, 4)
+    assert sample == VectorSample(["t1", "t3"], sample.vectors, 12_001, 1) and sample.vectors.shape == (2, 4)
 
 
 def test_when_a_collection_is_empty_then_no_sample_query_at_all() -> None:
@@ -145,11 +145,11 @@ def test_when_sampled_from_a_real_backend_then_every_nth_vector_opens_with_its_t
         harness.tamper(ids[4], "vector")
         harness.store.create_collection(store_kit.collection("tenant-b"))  # same name, another tenant: not mixed in
         harness.store.put("tenant-b", c.name, store_kit.chunks_for(store_kit.unit_vectors(3, seed=5)), None)
-        sample = sampler_for(harness.store).sample(c, 4)  # 10 chunks, cap 4: every 3rd (0, 3, 6, 9)
+        sample = harness.store.sample_vectors(c.tenant, c.name, 4)  # 10 chunks, cap 4: every 3rd (0, 3, 6, 9)
         assert sample.total == 10 and sample.unreadable == 0
         assert np.allclose(sample.vectors, vectors[[0, 3, 6, 9]])
         assert len(sample.created_at) == 4 and sample.created_at == sorted(sample.created_at)
-        every = sampler_for(harness.store).sample(c, 100)
+        every = harness.store.sample_vectors(c.tenant, c.name, 100)
         assert every.unreadable == 1 and len(every.created_at) == 9  # the tampered 5th is left out
     finally:
         harness.close()
