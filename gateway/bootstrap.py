@@ -209,9 +209,7 @@ class Services:
         self.embed_batcher.close()
         self.ledger_batcher.close()
         self.collections.store.close()
-        close = getattr(self.audit_log, "close", None)
-        if close is not None:
-            close()
+        self.audit_log.close()
         if self.witnesses is not None:  # after the log's final checkpoint, which it then tries to get cosigned
             final = self.audit_log.latest_checkpoint()
             if final is not None:
