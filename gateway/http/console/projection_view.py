@@ -17,20 +17,20 @@ from gateway.http.console import plots
 from gateway.http.console.flow import ConsoleCall, View
 from gateway.http.console.pages import BASE, esc, layout
 from gateway.pipeline.projection import (
+    CollectionsResult,
     ProjectionRequest,
     ProjectionResult,
     list_collections,
     project_collection,
 )
-from gateway.store.base import Collection
 
 
-def collections_page(items: list[Collection], principal: Any, csrf: str) -> str:
+def collections_page(result: CollectionsResult, principal: Any, csrf: str) -> str:
     rows = "".join(
         f"<tr><td><a href='{BASE}/collections/{quote(c.name, safe='')}/projection'>{esc(c.name)}</a></td>"
         f"<td>{esc(c.model)} {esc(c.model_version)}</td><td>{esc(c.index_type)}</td><td>{c.chunk_count}</td>"
         f"<td>{esc(c.created_at[:19])}</td></tr>"
-        for c in items
+        for c in result.collections
     ) or "<tr><td colspan='5'>This tenant has no collections.</td></tr>"
     body = (
         "<table id='collections'><thead><tr><th>collection</th><th>model</th><th>index</th><th>chunks</th>"
@@ -80,7 +80,7 @@ def projection_page(result: ProjectionResult, principal: Any, csrf: str) -> str:
 async def collections_view(call: ConsoleCall) -> View:
     principal = call.session.principal
     result = await list_collections(call.services.collections.store, principal.tenant)
-    return View(collections_page(result.collections, principal, call.session.csrf), audit=result.audit)
+    return View(collections_page(result, principal, call.session.csrf), audit=result.audit)
 
 
 async def projection_view(call: ConsoleCall) -> View:
