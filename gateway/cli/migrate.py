@@ -51,9 +51,9 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.migration.state import MigrationState
 
     if settings.uses_postgres:
-        # The migration lists records and keeps its resumable state in the embedded backend's SQLite file, and its
-        # run lock guards one host's data directory, not every replica: on PostgreSQL it would not see the shared
-        # records at all. Refused until it reads and locks the shared database.
+        # The migration reads records through the Store, but keeps its resumable state in the embedded backend's
+        # SQLite file, and its run lock guards one host's data directory, not every replica. Refused until its
+        # state and lock live in the shared database.
         raise ConfigurationError("`gateway collections migrate` works on the embedded SQLite backend only; on "
                                  "PostgreSQL, create a collection bound to the new version and re-ingest into it")
     name, _, version = args.to.partition("@")
