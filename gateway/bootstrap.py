@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from audit.backend import AuditLogBackend
+from audit.group_commit import GroupCommitLog
 from audit.policy_archive import ARCHIVE_DIR, PolicyArchive
-from gateway.auditing.auditor import Auditor, AuditSink, UnauthenticatedFlood, open_audit_log
+from gateway.auditing.auditor import Auditor, UnauthenticatedFlood, open_audit_log
 from gateway.auditing.forwarder import SyslogForwarder, syslog_forwarder
+from gateway.auditing.queries import AuditQueries
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
@@ -63,7 +66,7 @@ class Services:
     policy: PolicyHolder
     authorizer: Authorizer
     apikeys: ApiKeyRepository
-    audit_log: Any
+    audit_log: AuditLogBackend
     auditor: Auditor
     pipeline: EmbeddingPipeline
     ledger: PrivacyLedger
@@ -103,6 +106,13 @@ class Services:
         """The tenant's collection (``NotFound`` otherwise), looked up off the event loop on PostgreSQL, as the
         API key is (``authenticate_request``)."""
         return await off_loop(self.settings.uses_postgres, self.collections.store.get_collection, tenant, name)
+
+    @property
+    def audit_queries(self) -> AuditQueries:
+        """The use cases reading the audit log (the audit routes and the console), off the loop on PostgreSQL."""
+        return AuditQueries(self.audit_log, remote=self.settings.uses_postgres,
+                            public_key=self.keys.audit_public_key, witnesses=self.witnesses,
+                            versions=self.policy_versions)
 
     def check_rate(self, principal: Principal) -> None:
         scope = self.policy.current().scope(principal.tenant)
@@ -209,9 +219,7 @@ class Services:
         self.collections.store.close()
         if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
             self.forwarder.close()
-        close = getattr(self.audit_log, "close", None)
-        if close is not None:
-            close()
+        self.audit_log.close()
         if self.witnesses is not None:  # after the log's final checkpoint, which it then tries to get cosigned
             final = self.audit_log.latest_checkpoint()
             if final is not None:
@@ -267,7 +275,7 @@ def build_services(
     *,
     embedder: Embedder | None = None,
     detector: PIIDetector | None = None,
-    audit_sink: AuditSink | None = None,
+    audit_sink: AuditLogBackend | None = None,
 ) -> Services:
     keys = load_keys(settings.keys_dir, settings.kek_options)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -291,10 +299,12 @@ def build_services(
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
 
         detector = PresidioDetector(settings.spacy_model, policy=policy.current())
-    if audit_sink is not None:
-        audit_log: Any = audit_sink
+    opened: GroupCommitLog | None = None  # the log this process opened (and has witnessed), not a handed-in one
+    if audit_sink is None:
+        opened = open_pg_audit_log(settings, keys) if settings.uses_postgres else open_audit_log(settings, keys)
+        audit_log: AuditLogBackend = opened
     else:
-        audit_log = open_pg_audit_log(settings, keys) if settings.uses_postgres else open_audit_log(settings, keys)
+        audit_log = audit_sink
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
         _detect_fn(detector), name="pii", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
@@ -351,8 +361,8 @@ def build_services(
                             "ledger": ledger_batcher})
     audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
     witnesses = (
-        start_witnessing(settings.audit_witnesses, audit_log, auditor, metrics, settings.keys_dir)
-        if audit_sink is None else None
+        start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
+        if opened is not None else None
     )
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,

@@ -48,12 +48,12 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.bootstrap import build_services
     from gateway.cli.runlock import ensure_not_serving
     from gateway.errors import ConfigurationError
-    from gateway.migration.migrate import Migrator, NoDetection, sqlite_record_ids
+    from gateway.migration.migrate import Migrator, NoDetection
 
     if settings.uses_postgres:
-        # The migration lists records and keeps its resumable state in the embedded backend's SQLite file, and its
-        # run lock guards one host's data directory, not every replica: on PostgreSQL it would not see the shared
-        # records at all. Refused until it reads and locks the shared database.
+        # The migration reads records through the Store, but keeps its resumable state in the embedded backend's
+        # SQLite file, and its run lock guards one host's data directory, not every replica. Refused until its
+        # state and lock live in the shared database.
         raise ConfigurationError("`gateway collections migrate` works on the embedded SQLite backend only; on "
                                  "PostgreSQL, create a collection bound to the new version and re-ingest into it")
     name, _, version = args.to.partition("@")
@@ -70,7 +70,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         target = services.registry.find(name, version)
         db = SQLiteDatabase(settings.sqlite_path)
-        migrator = Migrator(services, SQLiteMigrationState(db, services.envelope), sqlite_record_ids(db),
+        migrator = Migrator(services, SQLiteMigrationState(db, services.envelope),
                             progress=ProgressBar(f"migrating {args.name} to {target.ref}"))
         result = asyncio.run(migrator.run(args.tenant, args.name, target, stop_after=args.stop_after,
                                           may_switch=may_switch, drop_unretained=args.drop_unretained))

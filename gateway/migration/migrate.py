@@ -23,10 +23,9 @@ from gateway.embedding.specs import ModelSpec
 from gateway.errors import Conflict, NotFound
 from gateway.migration.state import Migration, MigrationState
 from gateway.pii.decide import Decision
-from gateway.store.base import Collection, NewChunk, StoredChunk, space_of
+from gateway.store.base import Collection, NewChunk, Store, StoredChunk, space_of
 
 Progress = Callable[[int, int], None]
-ListRecords = Callable[[str, str], list[str]]
 
 
 @dataclass
@@ -48,31 +47,18 @@ class NoDetection:
         return [[] for _ in texts]
 
 
-def sqlite_record_ids(connect: Callable[[], Any]) -> ListRecords:
-    """Record ids of a collection in insertion order, from the embedded backend (read-only)."""
-
-    def list_records(tenant: str, name: str) -> list[str]:
-        rows = connect().execute(
-            "SELECT record_id FROM store_chunks WHERE tenant = ? AND collection = ? ORDER BY id", (tenant, name)
-        )
-        return [str(r[0]) for r in rows]
-
-    return list_records
-
-
 class Migrator:
-    def __init__(self, services: Services, state: MigrationState, list_records: ListRecords, *,
+    def __init__(self, services: Services, state: MigrationState, *,
                  batch_size: int = 32, progress: Progress | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._s = services
         self._state = state
-        self._list_records = list_records
         self._batch = batch_size
         self._progress = progress or (lambda done, total: None)
         self._clock = clock
 
     @property
-    def _store(self) -> Any:
+    def _store(self) -> Store:
         return self._s.collections.store
 
     async def run(self, tenant: str, name: str, target: ModelSpec, *, stop_after: int | None = None,
@@ -88,7 +74,7 @@ class Migrator:
         if target.ref != self._s.pipeline.spec.ref:
             raise Conflict(f"this gateway serves {self._s.pipeline.spec.ref}, not {target.ref}")
         m = self._state.begin(c, target.ref, self._now())
-        records = self._list_records(tenant, name)
+        records = self._store.record_ids(tenant, name)
         done = self._state.done_records(m) & set(records)
         todo = [r for r in records if r not in done]
         result.total, result.done = len(records), len(done)

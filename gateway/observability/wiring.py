@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from audit.backend import AuditLogBackend
 from gateway.auditing.auditor import Auditor, AuditSink
 from gateway.drift.measure import Baseline, WindowStats
 from gateway.drift.monitor import DriftMonitor
@@ -38,12 +39,12 @@ class TimedSink:
     """An audit sink that records, per entry, the time until it is durable (the ``audit`` stage)."""
 
     def __init__(self, inner: AuditSink, metrics: GatewayMetrics) -> None:
-        self.inner = inner
+        self._inner = inner
         self._metrics = metrics
 
     def submit(self, entry: Mapping[str, Any]) -> concurrent.futures.Future[int]:
         started = time.perf_counter()
-        future = self.inner.submit(entry)
+        future = self._inner.submit(entry)
         future.add_done_callback(lambda _: self._metrics.observe_stage("audit", time.perf_counter() - started))
         return future
 
@@ -65,7 +66,7 @@ def attach(
     collections: CollectionService,
     drift_repository: DriftRepository,
     policy: PolicyHolder,
-    audit_log: Any,
+    audit_log: AuditLogBackend,
     auditor: Auditor,
     queues: dict[str, Any],
 ) -> Observability:
@@ -91,10 +92,8 @@ def attach(
     collections.store = ObservedStore(collections.store, metrics, drift)
     for name, batcher in queues.items():
         metrics.sources.queue_depths[name] = _depth_of(batcher)
-    if hasattr(audit_log, "size"):
-        metrics.sources.audit_size = audit_log.size
-    if hasattr(audit_log, "latest_checkpoint"):
-        metrics.sources.audit_checkpoint = audit_log.latest_checkpoint
+    metrics.sources.audit_size = audit_log.size
+    metrics.sources.audit_checkpoint = audit_log.latest_checkpoint
     return Observability(metrics, drift)
 
 

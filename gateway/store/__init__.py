@@ -16,6 +16,7 @@ from gateway.store.base import (
     NewChunk,
     Store,
     StoredChunk,
+    VectorSample,
     space_of,
 )
 from gateway.store.faiss_index import IndexSettings
@@ -31,5 +32,6 @@ __all__ = [
     "NewChunk",
     "Store",
     "StoredChunk",
+    "VectorSample",
     "space_of",
 ]

@@ -104,6 +104,16 @@ class IntegrityFailure:
 IntegrityCallback = Callable[[IntegrityFailure], None]
 
 
+@dataclass(frozen=True)
+class VectorSample:
+    """What ``Store.sample_vectors`` returns: decrypted vectors evenly spaced in insertion order, with their times."""
+
+    created_at: list[str]  # one creation time per row of ``vectors``, in insertion order
+    vectors: np.ndarray = field(repr=False)  # (len(created_at), dimension) float32
+    total: int  # chunks in the collection
+    unreadable: int  # sampled ciphertexts that did not open (skipped, never shown)
+
+
 class Store(Protocol):
     """Encrypted chunks with provenance, and nearest-neighbour search over them, isolated per tenant."""
 
@@ -164,6 +174,18 @@ class Store(Protocol):
         """
         ...
 
+    def record_ids(self, tenant: str, collection: str) -> list[str]:
+        """Every record id of the collection, in insertion order (what a migration walks); ``NotFound`` as ``get``."""
+        ...
+
+    def sample_vectors(self, tenant: str, collection: str, limit: int) -> VectorSample:
+        """At most ``limit`` decrypted vectors, evenly spaced in insertion order, for the console's projection.
+
+        However large the collection, at most ``limit`` ciphertexts are read and opened; one that does not open
+        is skipped and counted in ``unreadable``. ``BadRequest`` for a ``limit`` below 1.
+        """
+        ...
+
     def shred_tenant(self, tenant: str) -> int:
         """Crypto-shred the tenant's data keys and forget all it stored: returns the chunks forgotten."""
         ...
@@ -178,6 +200,10 @@ class Store(Protocol):
         ...
 
     def health(self) -> dict[str, Any]: ...
+
+    def flush(self) -> None:
+        """Wait until background index work (rebuilds, encrypted snapshots) is done: for tests and tools."""
+        ...
 
     def close(self) -> None: ...
 

@@ -27,6 +27,7 @@ from gateway.store.base import (
     IntegrityFailure,
     NewChunk,
     StoredChunk,
+    VectorSample,
     check_batch,
     check_chunk,
     check_collection,
@@ -38,7 +39,7 @@ from gateway.store.codec import ChunkCodec, SealedChunk
 from gateway.store.faiss_index import VectorIndex
 from gateway.store.indexes import IndexManager
 from gateway.store.rows import COLLECTION_COLUMNS, to_collection, to_sealed
-from gateway.store.sampling import Sample, SqlSampler
+from gateway.store.sampling import SqlSampler
 
 log = logging.getLogger(__name__)
 _OVERFETCH = 4
@@ -218,8 +219,16 @@ class StoreEngine(ABC):
             self._indexes.snapshot_now(c)
         return len(removed)
 
-    def sample_vectors(self, c: Collection, limit: int) -> Sample:
-        """At most ``limit`` decrypted vectors, evenly spaced in insertion order (not part of ``Store``)."""
+    def record_ids(self, tenant: str, collection: str) -> list[str]:
+        c = self.get_collection(tenant, collection)
+        p = self._placeholder
+        sql = f"SELECT record_id FROM store_chunks WHERE tenant = {p} AND collection = {p} ORDER BY id"  # noqa: S608
+        return [str(row[0]) for row in self._query(sql, (c.tenant, c.name))]
+
+    def sample_vectors(self, tenant: str, collection: str, limit: int) -> VectorSample:
+        if limit < 1:
+            raise BadRequest("a vector sample needs a limit of at least 1", param="limit")
+        c = self.get_collection(tenant, collection)
         return SqlSampler(self._query, self._codec, self._placeholder).sample(c, limit)
 
     def shred_tenant(self, tenant: str) -> int:
@@ -237,7 +246,6 @@ class StoreEngine(ABC):
         return status
 
     def flush(self) -> None:
-        """Wait for background index rebuilds and snapshots (not part of ``Store``: for tests and tools)."""
         self._indexes.flush()
 
     def close(self) -> None:

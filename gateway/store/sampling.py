@@ -1,7 +1,8 @@
 """A bounded, evenly spaced sample of a collection's decrypted vectors with their creation times.
 
-For the console's projection page: one count, then one query that keeps every ``step``-th chunk in insertion
-order (``row_number()``, which SQLite and PostgreSQL both have), decrypted through the backend's ``ChunkCodec``.
+``Store.sample_vectors`` of both SQL backends (for the console's projection): one count, then one query that
+keeps every ``step``-th chunk in insertion order (``row_number()``, which SQLite and PostgreSQL both have),
+decrypted through the backend's ``ChunkCodec``.
 At most ``limit`` ciphertexts are fetched and opened however large the collection; one that does not open is
 skipped and counted, never shown. The tenant and collection name every query.
 """
@@ -10,13 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from gateway.errors import DecryptionFailed
-from gateway.store.base import Collection
+from gateway.store.base import Collection, VectorSample
 
 _COUNT = "SELECT count(*) FROM store_chunks WHERE tenant = {p} AND collection = {p}"
 _SAMPLE = (
@@ -24,18 +24,6 @@ _SAMPLE = (
     "row_number() OVER (ORDER BY id) - 1 AS rn FROM store_chunks WHERE tenant = {p} AND collection = {p}) AS s "
     "WHERE mod(rn, {p}) = 0 ORDER BY rn LIMIT {p}"
 )
-
-
-@dataclass(frozen=True)
-class Sample:
-    created_at: list[str]
-    vectors: np.ndarray  # (len(created_at), dimension) float32
-    total: int  # chunks in the collection
-    unreadable: int  # sampled ciphertexts that did not open (skipped)
-
-
-class VectorSampler(Protocol):
-    def sample(self, c: Collection, limit: int) -> Sample: ...
 
 
 class VectorOpener(Protocol):
@@ -53,7 +41,7 @@ class SqlSampler:
         self._codec = codec
         self._p = placeholder
 
-    def sample(self, c: Collection, limit: int) -> Sample:
+    def sample(self, c: Collection, limit: int) -> VectorSample:
         key = (c.tenant, c.name)
         total = int(self._query(_COUNT.format(p=self._p), key)[0][0])
         step = max(1, math.ceil(total / max(1, limit)))
@@ -69,4 +57,4 @@ class SqlSampler:
                 continue
             times.append(str(created_at))
         matrix = np.vstack(vectors) if vectors else np.zeros((0, c.dimension), dtype=np.float32)
-        return Sample(times, matrix, total, unreadable)
+        return VectorSample(times, matrix, total, unreadable)

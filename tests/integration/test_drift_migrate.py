@@ -28,7 +28,7 @@ from gateway.crypto.keyfiles import init_keys
 from gateway.embedding.embedder import SentenceTransformerEmbedder
 from gateway.embedding.registry import load_registry
 from gateway.http.app import create_app
-from gateway.migration.migrate import Migrator, sqlite_record_ids
+from gateway.migration.migrate import Migrator
 from gateway.pii.fake import FakeDetector
 from gateway.settings import load_settings
 
@@ -129,7 +129,7 @@ def test_when_a_migration_is_interrupted_then_it_resumes_and_matches_a_fresh_ing
     with TestClient(create_app(new)) as client:
         db = SQLiteDatabase(new.settings.sqlite_path)
         target = new.registry.find("all-MiniLM-L6-v2", "1.1.0")
-        migrator = Migrator(new, SQLiteMigrationState(db, new.envelope), sqlite_record_ids(db), batch_size=4)
+        migrator = Migrator(new, SQLiteMigrationState(db, new.envelope), batch_size=4)
         half = asyncio.run(migrator.run("acme", "manual", target, stop_after=8))
         assert not half.switched and half.done == 8 < half.total
         rest = asyncio.run(migrator.run("acme", "manual", target))

@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from audit.events import EVENT_TYPES
+from gateway.auditing.browse import DECISIONS, Filters, Page
+from gateway.auditing.evidence import InclusionEvidence, SignedCheckpoint
 from gateway.auth.apikeys import Principal
-from gateway.http.console.evidence import InclusionEvidence, SignedCheckpoint
-from gateway.http.console.query import DECISIONS, Filters, Page
 
 BASE = "/console"
 CSS = (

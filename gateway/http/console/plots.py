@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gateway.drift.projection import Projection
 from gateway.http.console.pages import esc
-from gateway.http.console.projection import Projection
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")

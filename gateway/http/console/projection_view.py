@@ -1,40 +1,36 @@
 """The console's collection pages: the tenant's collections, and one collection's projection and drift.
 
 Handlers of ``console_guarded`` (session, Casbin ``console read``, audit ``audit.read``): admins and auditors
-of the tenant may look. The collection is resolved in the signed-in principal's tenant, so another tenant's
-collection is a 404 like everywhere else. The heavy part (decrypting up to ``MAX_POINTS`` vectors, the SVD)
-runs off the event loop.
+of the tenant may look. Each parses, calls one use case of ``gateway.pipeline.projection`` (which resolves
+the collection in the signed-in principal's tenant, so another tenant's collection is a 404 like everywhere
+else, and runs the heavy part off the event loop) and renders.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from gateway.drift.measure import MEASURES
+from gateway.drift.projection import parse_windows
 from gateway.http.console import plots
 from gateway.http.console.flow import ConsoleCall, View
 from gateway.http.console.pages import BASE, esc, layout
-from gateway.http.console.projection import MAX_POINTS, Projection, parse_windows, project
-from gateway.http.console.vectors import Sample, VectorSampler, sampler_for
-from gateway.store.base import Collection
-
-DRIFT_WINDOWS = 100
-SamplerFor = Callable[[Any], VectorSampler]
-
-
-def _store(call: ConsoleCall) -> Any:
-    return call.services.collections.store
+from gateway.pipeline.projection import (
+    CollectionsResult,
+    ProjectionRequest,
+    ProjectionResult,
+    list_collections,
+    project_collection,
+)
 
 
-def collections_page(items: list[Collection], principal: Any, csrf: str) -> str:
+def collections_page(result: CollectionsResult, principal: Any, csrf: str) -> str:
     rows = "".join(
         f"<tr><td><a href='{BASE}/collections/{quote(c.name, safe='')}/projection'>{esc(c.name)}</a></td>"
         f"<td>{esc(c.model)} {esc(c.model_version)}</td><td>{esc(c.index_type)}</td><td>{c.chunk_count}</td>"
         f"<td>{esc(c.created_at[:19])}</td></tr>"
-        for c in items
+        for c in result.collections
     ) or "<tr><td colspan='5'>This tenant has no collections.</td></tr>"
     body = (
         "<table id='collections'><thead><tr><th>collection</th><th>model</th><th>index</th><th>chunks</th>"
@@ -62,9 +58,9 @@ def _drift_section(series: dict[str, Any] | None) -> str:
     )
 
 
-def projection_page(c: Collection, p: Projection, sample: Sample, series: dict[str, Any] | None,
-                    principal: Any, csrf: str) -> str:
+def projection_page(result: ProjectionResult, principal: Any, csrf: str) -> str:
     """The scatter, its legend, how it was made, then the drift series."""
+    c, p, sample, series = result.collection, result.projection, result.sample, result.drift
     if len(p.points) == 0:
         figure = "<p class='note' id='projection-empty'>This collection holds no readable vectors yet.</p>"
     else:
@@ -82,27 +78,14 @@ def projection_page(c: Collection, p: Projection, sample: Sample, series: dict[s
 
 
 async def collections_view(call: ConsoleCall) -> View:
-    tenant = call.session.principal.tenant
-    items = await asyncio.to_thread(_store(call).list_collections, tenant)
-    return View(collections_page(items, call.session.principal, call.session.csrf),
-                audit={"what": "console.collections", "count": len(items)})
+    principal = call.session.principal
+    result = await list_collections(call.services.collections.store, principal.tenant)
+    return View(collections_page(result, principal, call.session.csrf), audit=result.audit)
 
 
-def projection_view(sampler_of: SamplerFor = sampler_for) -> Callable[[ConsoleCall], Any]:
-    """The projection handler; ``sampler_of`` is injectable so tests can hand in fake vectors."""
-
-    async def view(call: ConsoleCall) -> View:
-        name = str(call.request.path_params["name"])
-        windows = parse_windows(call.request.query_params.get("windows"))
-        store = _store(call)
-        c = await asyncio.to_thread(store.get_collection, call.session.principal.tenant, name)
-        sample = await asyncio.to_thread(sampler_of(store).sample, c, MAX_POINTS)
-        p = await asyncio.to_thread(project, sample.created_at, sample.vectors, windows, sample.total)
-        obs = call.services.observability
-        series = None if obs is None else await asyncio.to_thread(obs.drift.series, c, DRIFT_WINDOWS)
-        html = projection_page(c, p, sample, series, call.session.principal, call.session.csrf)
-        return View(html, audit={"what": "console.projection", "collection": name, "points": len(p.points),
-                                 "windows": len(p.windows), "total": sample.total,
-                                 "drift_windows": None if series is None else len(series["windows"])})
-
-    return view
+async def projection_view(call: ConsoleCall) -> View:
+    request = ProjectionRequest(call.session.principal.tenant, str(call.request.path_params["name"]),
+                                parse_windows(call.request.query_params.get("windows")))
+    obs = call.services.observability
+    result = await project_collection(call.services.collections.store, None if obs is None else obs.drift, request)
+    return View(projection_page(result, call.session.principal, call.session.csrf), audit=result.audit)

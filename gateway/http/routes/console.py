@@ -7,25 +7,20 @@ tenant's auditor sees its tenant's rows, entries and report only (``gateway.http
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
 
-from audit.report_csv import render_csv
 from audit.report_frameworks import FRAMEWORKS
-from audit.report_html import render_html
 from audit.report_scope import ReportScope, TenantScope
+from gateway.auditing import browse
 from gateway.bootstrap import Services
-from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.errors import BadRequest, Forbidden
 from gateway.http.audit_scope import scope_of
-from gateway.http.console import evidence, pages, query
+from gateway.http.console import pages
 from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded, security_headers, sessions_of
 from gateway.http.console.projection_view import collections_view, projection_view
 from gateway.http.console.signin import HOME, sign_in, sign_out
-from gateway.http.routes.audit import WITNESS_WAIT_S
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
@@ -36,48 +31,24 @@ def _scope(call: ConsoleCall) -> TenantScope:
 
 async def _entries(call: ConsoleCall) -> View:
     params = call.request.query_params
-    filters = query.parse_filters(params)
-    before = query.parse_before(params.get("before"))
+    filters = browse.parse_filters(params)
+    before = browse.parse_before(params.get("before"))
     scope = _scope(call)
-    page = await asyncio.to_thread(query.find_page, call.services.audit_log, filters, before, scope=scope)
-    html = pages.entries_page(page, filters, call.session.principal, call.session.csrf, scope.label)
-    cursor = None if before is None else min(before, page.tree_size)
-    return View(html, audit={"what": "console.entries", "returned": len(page.rows), "before": cursor,
-                             "filters": filters.as_audit() or None, "scope": scope.tenant or "*"})
-
-
-def _publish(call: ConsoleCall) -> Callable[[str], str] | None:
-    """The witnesses' cosignatures added to a checkpoint, as the checkpoint route serves it (None without any)."""
-    witnesses = call.services.witnesses
-    return None if witnesses is None else lambda note: witnesses.published(note, WITNESS_WAIT_S)
-
-
-async def _signed(call: ConsoleCall) -> evidence.SignedCheckpoint:
-    return await asyncio.to_thread(evidence.latest_checkpoint, call.services.audit_log,
-                                   call.services.keys.audit_public_key, _publish(call))
+    result = await call.services.audit_queries.browse(filters, before, scope)
+    html = pages.entries_page(result.page, filters, call.session.principal, call.session.csrf, scope.label)
+    return View(html, audit=result.audit)
 
 
 async def _entry(call: ConsoleCall) -> View:
     """The receipt page: what ``gateway-audit prove`` checks, for one entry the session's scope may read."""
-    index = int(call.request.path_params["index"])
-    signed = await _signed(call)
-    ev = await asyncio.to_thread(evidence.inclusion, call.services.audit_log, index, signed)
-    if ev is None:
-        raise NotFound(f"no entry #{index} in the signed tree of {signed.checkpoint.size} entries")
-    if not _scope(call).sees_leaf(ev.leaf):
-        raise Forbidden(f"entry #{index} belongs to another tenant; your key reads its own tenant's entries")
-    witnesses = call.services.witnesses
-    cosigned = evidence.witnessing(signed, [] if witnesses is None else witnesses.keys)
-    html = pages.entry_page(ev, query.parse_entry(ev.leaf), signed, cosigned, call.session.principal,
-                            call.session.csrf)
-    return View(html, audit={"what": "console.inclusion_proof", "index": index, "tree_size": signed.checkpoint.size,
-                             "verified": ev.verified, "cosigned_by": len(cosigned["cosigned"])})
+    r = await call.services.audit_queries.receipt(int(call.request.path_params["index"]), _scope(call))
+    html = pages.entry_page(r.evidence, r.entry, r.signed, r.cosigned, call.session.principal, call.session.csrf)
+    return View(html, audit=r.audit)
 
 
 async def _checkpoint(call: ConsoleCall) -> View:
-    signed = await _signed(call)
-    html = pages.checkpoint_page(signed, call.session.principal, call.session.csrf)
-    return View(html, audit={"what": "console.checkpoint", "tree_size": signed.checkpoint.size})
+    result = await call.services.audit_queries.signed_checkpoint()
+    return View(pages.checkpoint_page(result.signed, call.session.principal, call.session.csrf), audit=result.audit)
 
 
 REPORT_PARAMS = frozenset({"tenant", "since", "until", "framework"})
@@ -107,20 +78,10 @@ def _report_scope(call: ConsoleCall) -> tuple[ReportScope, str]:
 def _report_view(fmt: str) -> Any:
     async def build(call: ConsoleCall) -> View:
         scope, framework = _report_scope(call)
-        report = await asyncio.to_thread(evidence.report, call.services.audit_log,
-                                         call.services.keys.audit_public_key, scope, framework)
-        if fmt == "json":
-            body = json.dumps(report, indent=2, sort_keys=True) + "\n"
-        elif fmt == "csv":
-            body = render_csv(report)
-        else:
-            body = render_html(report)
+        result = await call.services.audit_queries.report(scope, framework, fmt)
         headers = {**security_headers(REPORT_CSP),
                    "Content-Disposition": f'attachment; filename="{framework}-report.{fmt}"'}
-        return View(body, media_type=REPORT_MEDIA[fmt], headers=headers,
-                    audit={"what": f"console.report.{fmt}", "entries": report["summary"]["entries"],
-                           "verification": report["verification"]["status"], "framework": framework,
-                           "scope": scope.tenant or "*"})
+        return View(result.content, media_type=REPORT_MEDIA[fmt], headers=headers, audit=result.audit)
 
     return build
 
@@ -179,13 +140,10 @@ async def collections(request: Request[Any, Any, Any], services: Services) -> Re
     return await console_guarded(request, services, collections_view)
 
 
-_projection = projection_view()
-
-
 @get("/collections/{name:str}/projection", summary="2-D projection and drift of a collection",
      include_in_schema=False)
 async def projection(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
-    return await console_guarded(request, services, _projection)
+    return await console_guarded(request, services, projection_view)
 
 
 router = Router(

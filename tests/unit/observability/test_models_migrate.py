@@ -21,7 +21,7 @@ from gateway.crypto.keyfiles import init_keys
 from gateway.embedding.embedder import FakeEmbedder
 from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.http.app import create_app
-from gateway.migration.migrate import Migrator, sqlite_record_ids
+from gateway.migration.migrate import Migrator
 from gateway.pii.fake import FakeDetector
 from gateway.settings import load_settings
 from tests.unit.http.conftest import REPO
@@ -88,7 +88,7 @@ def test_when_the_gateway_serves_another_space_then_mixing_is_refused_and_migrat
 
         db = SQLiteDatabase(new.settings.sqlite_path)
         seen: list[tuple[int, int]] = []
-        migrator = Migrator(new, SQLiteMigrationState(db, new.envelope), sqlite_record_ids(db), batch_size=3,
+        migrator = Migrator(new, SQLiteMigrationState(db, new.envelope), batch_size=3,
                             progress=lambda d, t: seen.append((d, t)))
         first = asyncio.run(migrator.run("acme", "docs", V11, stop_after=4))
         assert not first.switched and first.done == 4

@@ -9,7 +9,7 @@ ciphertext. The PostgreSQL backend adds a ``PostgresHarness`` (stored bytes: its
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -128,9 +128,7 @@ class SQLiteHarness:
 
     def settle(self) -> None:
         """Let background index work finish."""
-        flush: Callable[[], None] | None = getattr(self.store, "flush", None)
-        if flush is not None:
-            flush()
+        self.store.flush()
 
     def stored_files(self) -> Iterator[tuple[str, bytes]]:
         """Every file the backend wrote: database, WAL, shared memory, snapshots."""

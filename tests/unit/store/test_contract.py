@@ -298,6 +298,64 @@ def test_when_approximate_index_then_neighbours_match_exact_search(harness: Harn
     assert np.mean(recall) >= 0.8
 
 
+# Listing and sampling (migration, console)
+
+
+def test_when_records_are_listed_then_every_id_comes_in_insertion_order(store: Store) -> None:
+    _, first = _filled(store, 4)
+    second = store.put("tenant-a", "docs", chunks_for(unit_vectors(2, seed=1), prefix="later"), None)
+    assert store.record_ids("tenant-a", "docs") == first + second
+    store.delete_document("tenant-a", "docs", "doc-1")
+    replaced = store.put("tenant-a", "docs", chunks_for(unit_vectors(1, seed=2)), None, replace=True)  # doc-0
+    assert store.record_ids("tenant-a", "docs") == [first[2], first[3], *second, *replaced]
+
+
+def test_when_records_are_listed_for_another_tenant_or_an_empty_collection_then_none_leak(store: Store) -> None:
+    _filled(store, 3)
+    store.create_collection(collection(tenant="tenant-b"))
+    assert store.record_ids("tenant-b", "docs") == []
+    with pytest.raises(NotFound):
+        store.record_ids("tenant-c", "docs")
+    with pytest.raises(NotFound):
+        store.record_ids("tenant-a", "missing")
+
+
+def test_when_sampled_then_every_nth_vector_opens_with_its_creation_time(store: Store) -> None:
+    vectors, _ = _filled(store, 10)
+    store.create_collection(collection(tenant="tenant-b"))  # same name, another tenant: never mixed in
+    store.put("tenant-b", "docs", chunks_for(unit_vectors(5, seed=4)), None)
+    sample = store.sample_vectors("tenant-a", "docs", 4)  # 10 chunks, at most 4: every 3rd (0, 3, 6, 9)
+    assert (sample.total, sample.unreadable, sample.vectors.dtype) == (10, 0, np.float32)
+    assert np.allclose(sample.vectors, vectors[[0, 3, 6, 9]])
+    assert len(sample.created_at) == 4 and sample.created_at == sorted(sample.created_at)
+    every = store.sample_vectors("tenant-a", "docs", 100)
+    assert np.allclose(every.vectors, vectors) and len(every.created_at) == 10
+
+
+def test_when_a_sampled_vector_does_not_open_then_it_is_skipped_and_counted(harness: Harness) -> None:
+    _, ids = _filled(harness.store, 6)
+    harness.tamper(ids[2], "vector")
+    sample = harness.store.sample_vectors("tenant-a", "docs", 100)
+    assert (sample.total, sample.unreadable, sample.vectors.shape) == (6, 1, (5, 384))
+    assert len(sample.created_at) == 5
+
+
+def test_when_an_empty_foreign_or_unbounded_sample_is_asked_then_empty_not_found_or_refused(store: Store) -> None:
+    store.create_collection(collection())
+    empty = store.sample_vectors("tenant-a", "docs", 10)
+    assert (empty.total, empty.unreadable, empty.created_at, empty.vectors.shape) == (0, 0, [], (0, 384))
+    with pytest.raises(NotFound):
+        store.sample_vectors("tenant-b", "docs", 10)
+    with pytest.raises(BadRequest):
+        store.sample_vectors("tenant-a", "docs", 0)
+
+
+def test_when_flushed_then_no_background_index_work_is_pending(store: Store) -> None:
+    _filled(store, 60)  # past TEST_SETTINGS.snapshot_every: a snapshot is scheduled in the background
+    store.flush()
+    assert store.health()["index_background_pending"] == 0
+
+
 # Integrity and confidentiality
 
 

@@ -11,9 +11,9 @@ from audit.canonical import canonical_json
 from audit.checkpoint import sign_checkpoint
 from audit.keys import generate_private_key
 from audit.merkle import inclusion_proof, leaf_hash, list_subtree, root_from_leaf_hashes
+from gateway.auditing.browse import Filters, find_page, parse_before, parse_filters
+from gateway.auditing.evidence import inclusion, latest_checkpoint
 from gateway.errors import BadRequest, Unavailable
-from gateway.http.console.evidence import inclusion, latest_checkpoint
-from gateway.http.console.query import Filters, find_page, parse_before, parse_filters
 
 
 def leaf(i: int, event: str = "embeddings.create", decision: str = "allow", tenant: str = "acme") -> bytes:
