@@ -360,7 +360,8 @@ def build_services(
                       max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars),
         search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),
                       lambda principal: authorizer.allowed(principal, "texts", "read"), pipeline.digests),
-        collection_admin=CollectionAdmin(collections, store, policy.current, pipeline.detect,
+        # collections.store, not store: attach() wrapped it in the store that times calls and feeds drift.
+        collection_admin=CollectionAdmin(collections, collections.store, policy.current, pipeline.detect,
                                          remote=settings.uses_postgres),
         observability=observability, witnesses=witnesses,
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),

@@ -1,6 +1,7 @@
 """Collections: ingest documents through the governed pipeline into the encrypted store, and search them.
 
-HTTP-free; the route handlers in ``gateway.http.routes.collections`` parse and serialize around it.
+The stages the collection use cases put together (``gateway.pipeline.ingest``, ``search`` and
+``collection_admin``); HTTP-free.
 """
 
 from __future__ import annotations
