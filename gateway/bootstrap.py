@@ -42,8 +42,11 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
 from gateway.pipeline.batching import MicroBatcher
+from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
+from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.offload import off_loop
+from gateway.pipeline.search import Search
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.changes import PolicyVersions
 from gateway.policy.loader import PolicyHolder, ScopePolicy
@@ -76,6 +79,9 @@ class Services:
     detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]]
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
     ledger_batcher: MicroBatcher[Release, Spend]
+    ingest: Ingest  # the collections routes' use cases
+    search: Search
+    collection_admin: CollectionAdmin
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
@@ -371,6 +377,13 @@ def build_services(
         ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
         ledger_batcher=ledger_batcher,
+        ingest=Ingest(collections, policy.current, pipeline.digests, auditor,
+                      max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars),
+        search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),
+                      lambda principal: authorizer.allowed(principal, "texts", "read"), pipeline.digests),
+        # collections.store, not store: attach() wrapped it in the store that times calls and feeds drift.
+        collection_admin=CollectionAdmin(collections, collections.store, policy.current, pipeline.detect,
+                                         remote=settings.uses_postgres),
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
         identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),

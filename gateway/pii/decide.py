@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +32,8 @@ from gateway.pii.normalize import DetectionView, detection_view, normalize
 from gateway.policy.loader import ScopePolicy
 
 _SEVERITY = {"block": 3, "pseudonymize": 2, "redact": 1, "allow": 0}
+
+PIISummary = dict[str, dict[str, int | str]]  # entity type -> {"count": n, "action": a}: what entries and headers hold
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,17 @@ def decide(text: str, findings: Sequence[Finding], scope: ScopePolicy, pseudonym
     operators: Any = _operators(to_replace, scope, pseudonym_secret)
     anonymized = _anonymizer().anonymize(text=text, analyzer_results=results, operators=operators)
     return Decision(False, anonymized.text, entities, ())
+
+
+def pii_summary(decisions: Iterable[Decision]) -> PIISummary:
+    """Entity type -> total count over ``decisions`` and the action of its first one (counts and types, never
+    values): the one summary an audit entry, a provenance record and the ``X-Gateway-PII`` header hold."""
+    out: PIISummary = {}
+    for decision in decisions:
+        for etype, outcome in decision.entities.items():
+            slot = out.setdefault(etype, {"count": 0, "action": outcome.action})
+            slot["count"] = int(slot["count"]) + outcome.count
+    return out
 
 
 def explain(text: str, findings: Sequence[Finding], scope: ScopePolicy) -> list[ExplainedFinding]:

@@ -1,6 +1,7 @@
 """Collections: ingest documents through the governed pipeline into the encrypted store, and search them.
 
-HTTP-free; the route handlers in ``gateway.http.routes.collections`` parse and serialize around it.
+The stages the collection use cases put together (``gateway.pipeline.ingest``, ``search`` and
+``collection_admin``); HTTP-free.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from gateway.auth.apikeys import Principal
 from gateway.embedding.specs import ModelRegistry, ModelSpec
 from gateway.errors import BadRequest, Conflict, PayloadTooLarge, PIIBlocked
-from gateway.pii.decide import Decision, decide
+from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import Finding
 from gateway.pii.fields import FieldsVerdict, screen_documents
 from gateway.pipeline.chunking import ChunkSpan, Offsets, chunk_text
@@ -40,7 +41,7 @@ class IngestOutcome:
     status: str  # stored | blocked
     chunks: int = 0
     record_ids: list[str] = field(default_factory=list)
-    pii: dict[str, dict[str, int | str]] = field(default_factory=dict)
+    pii: PIISummary = field(default_factory=dict)
     blocked_types: list[str] = field(default_factory=list)
 
 
@@ -99,10 +100,14 @@ def _clip(findings: Sequence[Finding], span: ChunkSpan) -> list[Finding]:
     return out
 
 
-def merge_pii(target: dict[str, dict[str, int | str]], decision: Decision) -> None:
-    for etype, outcome in decision.entities.items():
-        slot = target.setdefault(etype, {"count": 0, "action": outcome.action})
-        slot["count"] = int(slot["count"]) + outcome.count
+@dataclass(frozen=True)
+class Prepared:
+    """An ingest run through the pipeline, nothing stored yet: each document's outcome, the chunks of those not
+    blocked, and the request's PII summary (every document's text and screened fields)."""
+
+    outcomes: list[IngestOutcome]
+    chunks: list[NewChunk]
+    pii: PIISummary
 
 
 class CollectionService:
@@ -144,7 +149,7 @@ class CollectionService:
         return spec
 
     async def prepare(self, principal: Principal, collection: Collection, docs: Sequence[DocumentIn],
-                      scope: ScopePolicy, policy_version: str) -> tuple[list[IngestOutcome], list[NewChunk]]:
+                      scope: ScopePolicy, policy_version: str) -> Prepared:
         """Run every document through the pipeline; blocked documents get an outcome and no chunks."""
         spec = self.bound_spec(collection)
         canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
@@ -152,7 +157,7 @@ class CollectionService:
         pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
         # Ids, metadata keys and values are stored and shown too: screened by the same policy (gateway.pii.fields).
         fields = await screen_documents(self._pipeline.detect, docs, scope, pseudonym_secret)
-        outcomes, chunk_decisions, chunk_meta = await off_loop(
+        outcomes, doc_decisions, chunk_decisions, chunk_meta = await off_loop(
             chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret, fields
         )
         released = await self._pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
@@ -162,12 +167,11 @@ class CollectionService:
         chunks: list[NewChunk] = []
         for item, (i, span) in zip(items, chunk_meta, strict=True):
             assert item.vector is not None
-            pii: dict[str, dict[str, int | str]] = {}
-            merge_pii(pii, item.decision)
             provenance = {
                 "document_id": docs[i].id, "span": [span.start, span.end], "text_digest": item.digest.hex(),
                 "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint},
-                "pipeline_version": PIPELINE_VERSION, "policy_version": policy_version, "pii": pii,
+                "pipeline_version": PIPELINE_VERSION, "policy_version": policy_version,
+                "pii": pii_summary([item.decision]),
                 "noise_sigma": released.sigma, "transform": self._pipeline.transform.version,
                 "space_version": self._pipeline.space_version,
                 "actor": {"tenant": principal.tenant, "subject": principal.subject, "key_id": principal.key_id},
@@ -179,23 +183,24 @@ class CollectionService:
                 provenance=provenance,
             ))
             outcomes[i].chunks += 1
-        return outcomes, chunks
+        return Prepared(outcomes, chunks, pii_summary(doc_decisions))
 
     def _plan(self, docs: Sequence[DocumentIn], canonical: Sequence[str], findings: Sequence[list[Finding]],
               scope: ScopePolicy, pseudonym_secret: bytes, fields: Sequence[FieldsVerdict]
-              ) -> tuple[list[IngestOutcome], list[Decision], list[tuple[int, ChunkSpan]]]:
-        """Each document's decision, and each chunk's of the documents not blocked (chunking tokenizes them)."""
+              ) -> tuple[list[IngestOutcome], list[Decision], list[Decision], list[tuple[int, ChunkSpan]]]:
+        """Each document's outcome and decisions (its text's, then its fields'), and each chunk's decision of the
+        documents not blocked (chunking tokenizes them)."""
         outcomes: list[IngestOutcome] = []
+        doc_decisions: list[Decision] = []
         chunk_decisions: list[Decision] = []
         chunk_meta: list[tuple[int, ChunkSpan]] = []
         for i, (doc, text, found) in enumerate(zip(docs, canonical, findings, strict=True)):
             whole = decide(text, found, scope, pseudonym_secret)
             blocked = list(whole.blocked_types) + [t for t in fields[i].blocked_types if t not in whole.blocked_types]
-            outcome = IngestOutcome(doc.id, "blocked" if blocked else "stored")
-            merge_pii(outcome.pii, whole)
-            for decision in fields[i].decisions:
-                merge_pii(outcome.pii, decision)
+            decisions = [whole, *fields[i].decisions]
+            outcome = IngestOutcome(doc.id, "blocked" if blocked else "stored", pii=pii_summary(decisions))
             outcomes.append(outcome)
+            doc_decisions.extend(decisions)
             if blocked:
                 outcome.blocked_types = blocked
                 continue
@@ -203,7 +208,7 @@ class CollectionService:
                 chunk_decisions.append(decide(text[span.start:span.end], _clip(found, span), scope,
                                               pseudonym_secret))
                 chunk_meta.append((i, span))
-        return outcomes, chunk_decisions, chunk_meta
+        return outcomes, doc_decisions, chunk_decisions, chunk_meta
 
     def store_chunks(self, tenant: str, collection: str, outcomes: list[IngestOutcome], chunks: list[NewChunk],
                      audit_index: int | None) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from gateway.embedding.specs import ModelSpec
 from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
-from gateway.pii.decide import Decision, decide
+from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
 from gateway.pii.normalize import normalize
 from gateway.pipeline.batching import MicroBatcher
@@ -51,14 +51,9 @@ class PipelineResult:
     def blocked_types(self) -> list[str]:
         return sorted({t for item in self.items for t in item.decision.blocked_types})
 
-    def pii_summary(self) -> dict[str, dict[str, int | str]]:
+    def pii_summary(self) -> PIISummary:
         """Entity type -> total count and the action taken (never values)."""
-        out: dict[str, dict[str, int | str]] = {}
-        for item in self.items:
-            for etype, outcome in item.decision.entities.items():
-                slot = out.setdefault(etype, {"count": 0, "action": outcome.action})
-                slot["count"] = int(slot["count"]) + outcome.count
-        return out
+        return pii_summary(item.decision for item in self.items)
 
 
 def _embed_cost(text: str) -> int:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gateway.pii.decide import decide, explain, pseudonym
+from gateway.pii.decide import Decision, EntityOutcome, decide, explain, pii_summary, pseudonym
 from gateway.pii.detector_types import Finding
 from gateway.pii.fake import FakeDetector
 from gateway.policy.loader import EntityRule, ScopePolicy
@@ -107,3 +107,12 @@ def test_when_one_span_is_read_as_card_and_as_phone_then_the_stricter_action_win
     findings = [Finding("PHONE_NUMBER", 8, 20, 0.75), Finding("CREDIT_CARD", 8, 20, 0.55)]
     d = decide("my card 501812345678", findings, sc, SECRET)
     assert d.blocked and d.blocked_types == ("CREDIT_CARD",)
+
+
+def test_when_decisions_share_an_entity_type_then_the_summary_sums_counts_and_keeps_the_first_action() -> None:
+    first = Decision(False, "x", {"PERSON": EntityOutcome(2, "redact")}, ())
+    second = Decision(False, "y", {"PERSON": EntityOutcome(1, "pseudonymize"),
+                                   "EMAIL_ADDRESS": EntityOutcome(3, "redact")}, ())
+    assert pii_summary([first, second]) == {"PERSON": {"count": 3, "action": "redact"},
+                                            "EMAIL_ADDRESS": {"count": 3, "action": "redact"}}
+    assert pii_summary([]) == {}
