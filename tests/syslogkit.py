@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -55,6 +56,8 @@ class Receiver:
         return [int(m.group(3)) for m in map(RFC5424.match, self.messages) if m]
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):  # wakes the accepting thread, so the port really stops listening
+            self.server.shutdown(socket.SHUT_RDWR)
         self.server.close()
 
 

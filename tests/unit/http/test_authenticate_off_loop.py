@@ -21,7 +21,8 @@ def test_the_key_lookup_runs_off_the_event_loop_only_on_postgres(postgres: bool,
         seen.append(threading.get_ident())
         return Principal("k1", "acme", "svc", "reader")
 
-    services = SimpleNamespace(settings=SimpleNamespace(uses_postgres=postgres), authenticate=authenticate)
+    services = SimpleNamespace(settings=SimpleNamespace(uses_postgres=postgres), authenticate=authenticate,
+                               identity=None)
 
     async def call() -> tuple[Principal, int]:
         principal = await Services.authenticate_request(services, "gk_x_y")  # type: ignore[arg-type]
