@@ -170,15 +170,15 @@ class EngineClient:
             raise _Retryable(None)
         target, headers, body = self._request(url, texts)
         host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
-        with tracing.span("engine.embed", kind="client", **{"gateway.engine.host": host,
-                                                             "gateway.batch_size": len(texts)}):
+        with tracing.span("engine.embed", {"gateway.engine.host": host, "gateway.batch_size": len(texts)},
+                          kind="client"):
             tracing.inject(headers)  # W3C traceparent: the engine's spans join the request's trace
             try:
                 response = self._http.post(target, json=body, headers=headers,
                                            timeout=min(self.spec.timeout_s, remaining))
             except httpx.HTTPError:  # refused, reset, timed out, TLS: say nothing of the peer's words
                 raise _Retryable(None) from None
-            tracing.set_attributes(**{"http.response.status_code": response.status_code})
+            tracing.set_attributes({"http.response.status_code": response.status_code})
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:

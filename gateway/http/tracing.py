@@ -28,12 +28,12 @@ def tracing_middleware(app: ASGIApp) -> ASGIApp:
                 status["code"] = message["status"]
             await send(message)
 
-        with tracing.request_span("request", headers, **{"http.request.method": scope.get("method", "")}):
+        with tracing.request_span("request", headers, {"http.request.method": scope.get("method", "")}):
             try:
                 await app(scope, receive, send_status)
             finally:
                 route = scope.get("path_template")
-                tracing.set_attributes(**{"http.route": route if isinstance(route, str) else "unmatched",
+                tracing.set_attributes({"http.route": route if isinstance(route, str) else "unmatched",
                                           "http.response.status_code": status.get("code", 500)})
 
     return middleware

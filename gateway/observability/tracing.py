@@ -92,18 +92,20 @@ def safe_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in attributes.items() if _allowed(name, value)}
 
 
-def span(name: str, *, kind: str = "internal", **attributes: Any) -> contextlib.AbstractContextManager[Any]:
+def span(name: str, attributes: Mapping[str, Any] | None = None, *,
+         kind: str = "internal") -> contextlib.AbstractContextManager[Any]:
     """A span named ``name`` (a stage: ``detect``, ``embed`` ...) around the block; no-op when tracing is off."""
     if _tracer is None:
         return _NOOP
     from opentelemetry.trace import SpanKind
 
     kinds = {"internal": SpanKind.INTERNAL, "server": SpanKind.SERVER, "client": SpanKind.CLIENT}
-    return _tracer.start_as_current_span(name, kind=kinds[kind], attributes=safe_attributes(attributes))  # type: ignore[no-any-return]
+    return _tracer.start_as_current_span(name, kind=kinds[kind], attributes=safe_attributes(attributes or {}))  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
-def request_span(name: str, headers: Mapping[str, str], **attributes: Any) -> Iterator[None]:
+def request_span(name: str, headers: Mapping[str, str], attributes: Mapping[str, Any] | None = None
+                 ) -> Iterator[None]:
     """The request's server span, continuing the caller's ``traceparent`` if it sent a valid one."""
     if _tracer is None:
         yield
@@ -114,13 +116,13 @@ def request_span(name: str, headers: Mapping[str, str], **attributes: Any) -> It
                                           if k.lower() in ("traceparent", "tracestate")})
     token = context.attach(parent)
     try:
-        with span(name, kind="server", **attributes):
+        with span(name, attributes, kind="server"):
             yield
     finally:
         context.detach(token)
 
 
-def set_attributes(**attributes: Any) -> None:
+def set_attributes(attributes: Mapping[str, Any]) -> None:
     """Add (safe) attributes to the current span: counts and outcomes known only after the work."""
     if _tracer is None:
         return

@@ -20,6 +20,7 @@ import numpy as np
 
 from gateway.crypto import Envelope
 from gateway.errors import BadRequest, Conflict, DecryptionFailed, NotFound
+from gateway.observability import tracing
 from gateway.store.base import (
     Collection,
     Hit,
@@ -158,10 +159,12 @@ class StoreEngine(ABC):
         vectors = np.vstack([check_chunk(chunk, c.dimension) for chunk in chunks])
         check_batch(c, chunks)
         now = self._clock().isoformat()
-        sealed = [self._codec.seal(c, self._new_id(), chunk, vector, now, audit_index)
-                  for chunk, vector in zip(chunks, vectors, strict=True)]  # fmt: skip
+        with tracing.span("encrypt", {"gateway.chunks": len(chunks)}):
+            sealed = [self._codec.seal(c, self._new_id(), chunk, vector, now, audit_index)
+                      for chunk, vector in zip(chunks, vectors, strict=True)]  # fmt: skip
         try:
-            self._write(c, sealed, vectors, replace)
+            with tracing.span("store", {"gateway.chunks": len(chunks)}):
+                self._write(c, sealed, vectors, replace)
         except self.duplicate:
             raise Conflict("a chunk of this document is already stored", param="document_id") from None
         return [s.record_id for s in sealed]

@@ -24,6 +24,7 @@ from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.store_sync import ReplicaSync
 from gateway.crypto import Envelope
 from gateway.errors import Unavailable
+from gateway.observability import tracing
 from gateway.store.base import Collection, IntegrityCallback
 from gateway.store.codec import SealedChunk
 from gateway.store.engine import ChunkKey, Row, StoreEngine
@@ -107,7 +108,8 @@ class PostgresStore(StoreEngine):
                     rows.delete_documents(conn, c, {s.document_id for s in sealed})
                 ids = rows.insert_chunks(conn, c, sealed)
                 self._db.notify(conn, rows.CHANNEL)
-            self.sync.apply(c, dict(zip(ids, vectors, strict=True)))
+            with tracing.span("index"):
+                self.sync.apply(c, dict(zip(ids, vectors, strict=True)))
 
     def _drop(self, tenant: str, name: str) -> int | None:
         with self._indexes.lock(tenant, name):

@@ -23,6 +23,7 @@ from gateway.backends.sqlite import store_rows as rows
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.crypto import Envelope
 from gateway.errors import NotFound, Unavailable
+from gateway.observability import tracing
 from gateway.store.base import Collection, IntegrityCallback
 from gateway.store.codec import SealedChunk
 from gateway.store.engine import ChunkKey, Row, StoreEngine
@@ -175,7 +176,8 @@ class SQLiteStore(StoreEngine):
     def _apply(self, c: Collection, update: Callable[[], object]) -> None:
         """Apply a committed change to the live index; if that fails, drop the index so it reloads and replays."""
         try:
-            update()
+            with tracing.span("index"):
+                update()
         except Exception:
             self._indexes.invalidate(c.tenant, c.name)
             raise
