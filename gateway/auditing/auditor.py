@@ -35,6 +35,7 @@ from audit.checkpoint import CheckpointSigner
 from audit.sqlite_log import SQLiteAuditLog
 from gateway.crypto.keyfiles import KeyMaterial
 from gateway.errors import Unavailable
+from gateway.observability import tracing
 from gateway.settings import Settings
 from gateway.witnessing.published import guard_log
 
@@ -221,7 +222,9 @@ class Auditor:
         if self._counted(event, ctx, fields):
             return None
         try:
-            index = await asyncio.wrap_future(self._sink.submit(self.entry(event, ctx, decision, fields)))
+            with tracing.span("audit", {"gateway.decision": decision}):
+                index = await asyncio.wrap_future(self._sink.submit(self.entry(event, ctx, decision, fields)))
+                tracing.set_attributes({"gateway.audit_index": index})
         except Exception as exc:
             log.error("audit append failed for event %s: %s: %s", event, type(exc).__name__, exc)
             raise Unavailable("the audit log cannot be written; the request was not carried out") from exc
