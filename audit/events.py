@@ -166,6 +166,12 @@ _EVENTS = (
         _IS,
     ),
     EventType("apikey.revoke", "An API key was revoked", ("MEASURE 2.7", "MANAGE 4.3"), _IS),
+    EventType(
+        "apikey.rotate",
+        "An API key got a new secret; the previous one works until the grace window ends (never a secret)",
+        ("MEASURE 2.7", "MANAGE 4.3"),
+        _IS,
+    ),
     EventType("audit.read", "The audit log, a checkpoint or a proof was read", ("GOVERN 1.5", "MEASURE 2.8")),
     EventType(
         "privacy.ledger.read",
@@ -283,7 +289,7 @@ _FIELDS = (
     EntryField("changes", "what changed: entity actions, roles and rules added or removed, never values",
                ("policy.reload",)),
     EntryField("actor", "{user, host} of the operating-system account that ran a CLI action",
-               ("apikey.create", "apikey.revoke", "key.rotate", "key.rewrap", "tenant.shred")),
+               ("apikey.create", "apikey.revoke", "apikey.rotate", "key.rotate", "key.rewrap", "tenant.shred")),
 )
 
 ENTRY_FIELDS: MappingProxyType[str, EntryField] = MappingProxyType({f.name: f for f in _FIELDS})

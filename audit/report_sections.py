@@ -140,7 +140,8 @@ def keys(entries: Indexed) -> dict[str, Any]:
         "rewraps": sum(1 for _, e in entries if e.get("event") == "key.rewrap"),
         "shreds": rows("tenant.shred", "tenant", "actor"),
         "api_keys": rows("apikey.create", "tenant", "subject", "key_id", "actor")
-        + rows("apikey.revoke", "tenant", "subject", "key_id", "actor"),
+        + rows("apikey.revoke", "tenant", "subject", "key_id", "actor")
+        + rows("apikey.rotate", "tenant", "subject", "key_id", "actor"),
         "integrity_failures": sum(1 for _, e in entries if e.get("event") == "crypto.integrity_failure"),
     }
 

@@ -26,6 +26,7 @@ from gateway.auditing.queries import AuditQueries
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
+from gateway.auth.last_used import FLUSH_INTERVAL_S as LAST_USED_FLUSH_S
 from gateway.backends.postgres.open import PgBackends, open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.backends.sqlite.drift import SQLiteDriftRepository
@@ -158,17 +159,29 @@ class Services:
             self.policy_versions.start()
 
         def watch() -> None:
+            flushed = time.monotonic()
             while not self._stop.wait(self.settings.policy_reload_interval_s):
                 try:
                     self._reload_policies()
                 except Exception:  # the watcher must survive anything a policy author does
                     log.exception("policy watcher iteration failed")
+                if self.identity is not None and time.monotonic() - flushed >= LAST_USED_FLUSH_S:
+                    flushed = time.monotonic()
+                    self._flush_last_used()
 
         self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
         self._watcher.start()
         self._start_retention()
         if self.forwarder is not None:
             self.forwarder.start()
+
+    def _flush_last_used(self) -> None:
+        """Write the API keys' last-use times (``auth.last_used``); a failure only delays them."""
+        try:
+            if self.identity is not None:
+                self.identity.last_used.flush()
+        except Exception as exc:
+            log.warning("could not record the API keys' last use: %s", type(exc).__name__)
 
     def _start_retention(self) -> None:
         """Sweep once at start (a gateway restarted often must still purge), then every interval (0: never)."""
@@ -216,6 +229,7 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        self._flush_last_used()
         if self._sweeper is not None:
             self._sweeper.join(60)  # a sweep in progress finishes (and is audited) before the store closes
         self.detect_batcher.close()

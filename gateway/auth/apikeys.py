@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from gateway.errors import BadRequest, Unauthenticated
@@ -33,6 +34,9 @@ class ApiKeyRecord:
     created_at: str
     expires_at: str | None = None
     revoked_at: str | None = None
+    previous_digest: str | None = None  # the secret before the last rotation, accepted until previous_expires_at
+    previous_expires_at: str | None = None
+    last_used_at: str | None = None  # to the minute, written in the background (``auth.last_used``)
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,14 @@ class ApiKeyRepository(Protocol):
     def insert(self, record: ApiKeyRecord) -> None: ...
     def find(self, key_id: str) -> ApiKeyRecord | None: ...
     def revoke(self, key_id: str, when: str) -> bool: ...
+    def rotate(self, key_id: str, digest: str, previous_expires_at: str) -> bool: ...
+    def touch(self, used: Mapping[str, str]) -> None: ...
     def list(self, tenant: str | None = None) -> list[ApiKeyRecord]: ...
 
 
 # The ``api_keys`` columns, in ``ApiKeyRecord``'s field order: both backends keep the same table.
-KEY_COLUMNS = "key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at"
+KEY_COLUMNS = ("key_id, tenant, subject, role, digest, created_at, expires_at, revoked_at, previous_digest, "
+               "previous_expires_at, last_used_at")
 
 
 def list_query(tenant: str | None, mark: str) -> tuple[str, tuple[str, ...]]:
@@ -142,19 +149,60 @@ _DUMMY_DIGEST = _digest("x" * 43)
 
 
 def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | None = None) -> Principal:
-    """Resolve a presented key to its principal, or raise ``Unauthenticated`` (one message for every cause)."""
+    """Resolve a presented key to its principal, or raise ``Unauthenticated`` (one message for every cause).
+
+    The secret is compared with the current digest and, during a rotation's grace window, the previous one: both
+    comparisons always run, in constant time, so timing tells neither which key ids exist nor which secret matched.
+    """
     failure = Unauthenticated("Invalid, revoked or expired API key")
     match = _KEY_RE.match(presented or "")
     if match is None:
         raise failure
     key_id, secret = match.groups()
     record = repo.find(key_id)
-    expected = record.digest if record is not None else _DUMMY_DIGEST
-    # Compare even when the record is missing so timing does not reveal which key ids exist.
-    ok = hmac.compare_digest(expected.encode(), _digest(secret).encode())
-    if record is None or not ok or key_status(record, now or datetime.now(UTC)) != "active":
+    moment = now or datetime.now(UTC)
+    presented_digest = _digest(secret).encode()
+    current = record.digest if record is not None else _DUMMY_DIGEST
+    previous = (record.previous_digest if record is not None else None) or _DUMMY_DIGEST
+    ok = hmac.compare_digest(current.encode(), presented_digest)
+    ok_previous = hmac.compare_digest(previous.encode(), presented_digest)
+    if record is not None and ok_previous and not ok:
+        grace = record.previous_expires_at
+        ok = grace is not None and datetime.fromisoformat(grace) > moment
+    if record is None or not ok or key_status(record, moment) != "active":
         raise failure
     return Principal(record.key_id, record.tenant, record.subject, record.role)
+
+
+GRACE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_grace(value: str) -> timedelta:
+    """A rotation's overlap window: ``0``, or a number with a unit (``90s``, ``30m``, ``24h``, ``7d``; at most 30
+    days)."""
+    unit = value[-1:] if value[-1:] in GRACE_UNITS else ""
+    try:
+        seconds = float(value[: len(value) - len(unit)]) * GRACE_UNITS.get(unit, 1)
+    except ValueError:
+        raise BadRequest("grace must be a number with s, m, h or d, e.g. 24h", param="grace") from None
+    if not 0 <= seconds <= 30 * 86400:
+        raise BadRequest("grace must be between 0 and 30 days", param="grace")
+    return timedelta(seconds=seconds)
+
+
+def rotate_key(repo: ApiKeyRepository, key_id: str, grace: timedelta, now: datetime | None = None
+               ) -> tuple[str, ApiKeyRecord]:
+    """A new secret for the same key id (its role, tenant, expiry and history stay); the old secret keeps working
+    for ``grace``. Returns the new plaintext key (shown once) and the record as it was before."""
+    moment = now or datetime.now(UTC)
+    record = repo.find(key_id)
+    if record is None or key_status(record, moment) != "active":
+        raise BadRequest(f"no active key {key_id}", param="key_id")
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+    until = (moment + grace).isoformat(timespec="seconds")
+    if not repo.rotate(key_id, _digest(secret), until):
+        raise BadRequest(f"no active key {key_id}", param="key_id")
+    return f"gk_{key_id}_{secret}", record
 
 
 def key_id_of(presented: str | None) -> str | None:

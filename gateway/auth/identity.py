@@ -13,6 +13,7 @@ import hashlib
 
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate, validate_name
 from gateway.auth.authz import Authorizer
+from gateway.auth.last_used import LastUsed
 from gateway.auth.oidc import ClaimNames, JwksCache, TokenRefused, TokenVerifier, discover
 from gateway.errors import BadRequest, ConfigurationError
 from gateway.settings import Settings
@@ -29,10 +30,13 @@ class Authenticator:
         self._authorizer = authorizer
         self._tokens = tokens
         self._issuer = issuer
+        self.last_used = LastUsed(apikeys)
 
     def authenticate(self, presented: str | None) -> Principal:
         if self._tokens is None or presented is None or presented.startswith(API_KEY_PREFIX):
-            return authenticate(self._apikeys, presented)
+            principal = authenticate(self._apikeys, presented)
+            self.last_used.mark(principal.key_id)
+            return principal
         identity = self._tokens.verify(presented)
         try:  # the provider vouches for both, and both go into entries: the names' rules apply
             validate_name("tenant", identity.tenant)

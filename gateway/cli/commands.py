@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import argparse
 import errno
-import getpass
 import logging
-import os
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from gateway.auth.apikeys import ROLES
+from gateway.cli.apikeys import add_commands as add_apikey_commands
+from gateway.cli.common import offline_auditor as _offline_auditor
+from gateway.cli.common import operator
 from gateway.cli.migrate import add_commands
 from gateway.cli.retention import add_commands as add_retention_commands
 from gateway.errors import ConfigurationError, GatewayError
@@ -37,83 +36,6 @@ def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
         print(f"created {path}")
     if not created:
         print(f"keys already present in {settings.keys_dir}")
-    return 0
-
-
-def _apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
-    if settings.uses_postgres:
-        from gateway.backends.postgres.apikeys import PgApiKeyRepository
-        from gateway.backends.postgres.connection import PgDatabase
-
-        return PgApiKeyRepository(PgDatabase(settings.database_url.reveal(), max_size=1))
-    from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
-    from gateway.backends.sqlite.connection import SQLiteDatabase
-
-    return SQLiteApiKeyRepository(SQLiteDatabase(settings.sqlite_path))
-
-
-def operator() -> dict[str, str]:
-    """Who ran a CLI action: the operating-system user and host (the actor of its audit entry)."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container): its number still says who
-        user = f"uid:{os.getuid()}"
-    return {"user": user, "host": socket.gethostname()}
-
-
-def _offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
-    from gateway.auditing.auditor import Auditor, open_audit_log
-    from gateway.crypto.keyfiles import load_keys
-
-    keys = load_keys(settings.keys_dir, settings.kek_options)
-    if settings.uses_postgres:
-        from gateway.backends.postgres.open import open_pg_audit_log
-
-        pg_log = open_pg_audit_log(settings, keys)
-        return pg_log, Auditor(pg_log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log = open_audit_log(settings, keys)
-    return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
-
-
-def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.auth.apikeys import create_key
-
-    log, auditor = _offline_auditor(settings)
-    try:
-        key, record = create_key(_apikey_repo(settings), args.tenant, args.subject, args.role, args.expires)
-        auditor.record_sync("apikey.create", "allow", actor=operator(), tenant=record.tenant, subject=record.subject,
-                            key_id=record.key_id, role=record.role, expires_at=record.expires_at)
-    finally:
-        log.close()
-    print(f"created API key {record.key_id} for {record.subject} ({record.role}) in tenant {record.tenant}")
-    print(key)
-    return 0
-
-
-def _apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    log, auditor = _offline_auditor(settings)
-    try:
-        repo = _apikey_repo(settings)
-        record = repo.find(args.key_id)
-        if record is None or not repo.revoke(args.key_id, datetime.now(UTC).isoformat(timespec="seconds")):
-            print(f"no active key {args.key_id}", file=sys.stderr)
-            return 1
-        auditor.record_sync("apikey.revoke", "allow", actor=operator(), tenant=record.tenant, subject=record.subject,
-                            key_id=record.key_id)
-    finally:
-        log.close()
-    print(f"revoked API key {args.key_id}")
-    return 0
-
-
-def _apikey_list(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.auth.apikeys import key_status
-
-    now = datetime.now(UTC)
-    for r in _apikey_repo(settings).list(args.tenant):
-        expires = f"  expires {r.expires_at}" if r.expires_at else ""
-        print(f"{r.key_id}  {r.tenant}  {r.subject}  {r.role}  {key_status(r, now)}  created {r.created_at}{expires}")
     return 0
 
 
@@ -350,20 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=_serve)
 
-    apikey = sub.add_parser("apikey", help="API keys").add_subparsers(dest="apikey_command", required=True)
-    create = apikey.add_parser("create", help="create a key; prints it alone on the last line")
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--subject", required=True)
-    create.add_argument("--role", required=True, choices=list(ROLES))
-    create.add_argument("--expires", help="expiry time in the future: ISO 8601 with a time zone, "
-                        "e.g. 2027-01-31T00:00:00+00:00 (or ...Z)")
-    create.set_defaults(func=_apikey_create)
-    revoke = apikey.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("key_id")
-    revoke.set_defaults(func=_apikey_revoke)
-    listing = apikey.add_parser("list", help="list keys (ids and owners, never secrets)")
-    listing.add_argument("--tenant")
-    listing.set_defaults(func=_apikey_list)
+    add_apikey_commands(sub)  # create, revoke, list, rotate
     add_commands(sub)  # models list, collections migrate
     add_retention_commands(sub)  # retention sweep
     return parser

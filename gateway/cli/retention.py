@@ -17,7 +17,8 @@ from gateway.settings import Settings
 def _sweep(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.backends.sqlite.connection import SQLiteDatabase
     from gateway.backends.sqlite.drift import SQLiteDriftRepository
-    from gateway.cli.commands import _offline_auditor, _offline_store
+    from gateway.cli.commands import _offline_store
+    from gateway.cli.common import offline_auditor
     from gateway.cli.runlock import ensure_not_serving
     from gateway.drift.monitor import DriftMonitor
     from gateway.policy.loader import DriftThresholds, load_policy
@@ -28,7 +29,7 @@ def _sweep(settings: Settings, args: argparse.Namespace) -> int:
         ensure_not_serving(settings.data_dir, "a retention sweep by hand",
                            "the sweep the gateway runs every retention_sweep_interval_s")
     policy = load_policy(settings.policy_dir / "gateway.yaml")
-    log, auditor = _offline_auditor(settings)
+    log, auditor = offline_auditor(settings)
     envelope, store = _offline_store(settings)
     try:
         drift = DriftMonitor(SQLiteDriftRepository(SQLiteDatabase(settings.sqlite_path), envelope),

@@ -6,6 +6,7 @@ columns and the listing query come from ``gateway.auth.apikeys``, shared with ``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import astuple
 
 from gateway.auth.apikeys import KEY_COLUMNS, ApiKeyRecord, list_query
@@ -19,7 +20,7 @@ class PgApiKeyRepository:
     def insert(self, record: ApiKeyRecord) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
                 astuple(record),  # the record's fields are the columns, in order
             )
 
@@ -36,6 +37,22 @@ class PgApiKeyRepository:
                 "UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL", (when, key_id)
             )
             return cur.rowcount == 1
+
+    def rotate(self, key_id: str, digest: str, previous_expires_at: str) -> bool:
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE api_keys SET previous_digest = digest, previous_expires_at = %s, digest = %s "
+                "WHERE key_id = %s AND revoked_at IS NULL", (previous_expires_at, digest, key_id),
+            )
+            return cur.rowcount == 1
+
+    def touch(self, used: Mapping[str, str]) -> None:
+        with self._db.transaction() as conn:
+            for key_id, when in used.items():
+                conn.execute(
+                    "UPDATE api_keys SET last_used_at = %s WHERE key_id = %s "
+                    "AND (last_used_at IS NULL OR last_used_at < %s)", (when, key_id, when),
+                )
 
     def list(self, tenant: str | None = None) -> list[ApiKeyRecord]:
         with self._db.transaction() as conn:

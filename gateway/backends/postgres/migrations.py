@@ -133,11 +133,18 @@ _V4_SNAPSHOT_SEQ = """
 ALTER TABLE store_snapshots ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
 """
 
+_V5_KEY_ROTATION = """
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS previous_digest TEXT;
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS previous_expires_at TEXT;
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS last_used_at TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
     Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
     Migration(3, "store change sequence pruned behind snapshots", _V3_CHANGE_PRUNING),
     Migration(4, "shared index snapshots replaced only by newer ones", _V4_SNAPSHOT_SEQ),
+    Migration(5, "API key rotation with a grace window, and last use", _V5_KEY_ROTATION),
 )
 
 _BOOKKEEPING = """

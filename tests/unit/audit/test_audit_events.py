@@ -34,6 +34,7 @@ GATEWAY_EVENTS = [
     "tenant.shred",
     "apikey.create",
     "apikey.revoke",
+    "apikey.rotate",
     "audit.read",
     "privacy.ledger.read",
     "privacy.budget_exceeded",

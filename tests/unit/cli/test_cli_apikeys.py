@@ -96,10 +96,10 @@ def test_when_keys_have_expired_or_expire_then_list_shows_status_and_expiry(
     assert main(["apikey", "list", "--tenant", "acme"]) == 0
     created = "created 2025-01-01T00:00:00+00:00"
     assert capsys.readouterr().out.splitlines() == [
-        f"000000000000000a  acme  eve  reader  active  {created}",
-        f"000000000000000b  acme  eve  reader  expired  {created}  expires {past}",
-        f"000000000000000c  acme  eve  reader  active  {created}  expires 2999-01-31T00:00:00+00:00",
-        f"000000000000000d  acme  eve  reader  revoked  {created}  expires {past}",
+        f"000000000000000a  acme  eve  reader  active  {created}  never used",
+        f"000000000000000b  acme  eve  reader  expired  {created}  expires {past}  never used",
+        f"000000000000000c  acme  eve  reader  active  {created}  expires 2999-01-31T00:00:00+00:00  never used",
+        f"000000000000000d  acme  eve  reader  revoked  {created}  expires {past}  never used",
     ]
 
 
@@ -118,14 +118,16 @@ def test_when_keys_are_listed_then_no_secret_or_digest_is_printed(
 def test_when_the_operations_guide_shows_list_output_then_the_cli_prints_exactly_that(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
-    line = re.compile(r"^([0-9a-f]{16})  (\S+)  (\S+)  (\S+)  (\S+)  created (\S+)(?:  expires (\S+))?$")
+    line = re.compile(r"^([0-9a-f]{16})  (\S+)  (\S+)  (\S+)  (\S+)  created (\S+)(?:  expires (\S+))?"
+                      r"(?:  previous secret until (\S+))?  (?:last used (\S+)|never used)$")
     shown = [m for m in map(line.match, (REPO / "docs" / "operations.md").read_text().splitlines()) if m]
     assert shown, "docs/operations.md shows no `gateway apikey list` output"
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
     repo = SQLiteApiKeyRepository(SQLiteDatabase(tmp_path / "gateway.db"))
     for m in shown:
-        key_id, tenant, subject, role, status, created, expires = m.groups()
+        key_id, tenant, subject, role, status, created, expires, previous, used = m.groups()
         revoked = created if status == "revoked" else None
-        repo.insert(ApiKeyRecord(key_id, tenant, subject, role, "d" * 64, created, expires, revoked))
+        repo.insert(ApiKeyRecord(key_id, tenant, subject, role, "d" * 64, created, expires, revoked,
+                                 "e" * 64 if previous else None, previous, used))
     assert main(["apikey", "list"]) == 0
     assert capsys.readouterr().out.splitlines() == [m.group(0) for m in shown]

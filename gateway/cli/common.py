@@ -1,0 +1,46 @@
+"""What the ``gateway`` subcommands share: the API-key repository of the configured backend, the operator who
+runs a command (its audit entries' actor), and an auditor for commands that run without the gateway."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+
+from gateway.settings import Settings
+
+
+def apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.uses_postgres:
+        from gateway.backends.postgres.apikeys import PgApiKeyRepository
+        from gateway.backends.postgres.connection import PgDatabase
+
+        return PgApiKeyRepository(PgDatabase(settings.database_url.reveal(), max_size=1))
+    from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+
+    return SQLiteApiKeyRepository(SQLiteDatabase(settings.sqlite_path))
+
+
+def operator() -> dict[str, str]:
+    """Who ran a CLI action: the operating-system user and host (the actor of its audit entry)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container): its number still says who
+        user = f"uid:{os.getuid()}"
+    return {"user": user, "host": socket.gethostname()}
+
+
+def offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.auditing.auditor import Auditor, open_audit_log
+    from gateway.crypto.keyfiles import load_keys
+
+    keys = load_keys(settings.keys_dir, settings.kek_options)
+    if settings.uses_postgres:
+        from gateway.backends.postgres.open import open_pg_audit_log
+
+        pg_log = open_pg_audit_log(settings, keys)
+        return pg_log, Auditor(pg_log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = open_audit_log(settings, keys)
+    return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
