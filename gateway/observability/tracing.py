@@ -33,6 +33,7 @@ ATTRIBUTES = STRING_ATTRIBUTES | NUMBER_ATTRIBUTES
 MAX_STRING = 128
 
 _tracer: Any = None
+_provider: Any = None
 _propagator: Any = None
 _NOOP = contextlib.nullcontext()
 
@@ -43,14 +44,13 @@ def enabled() -> bool:
 
 def configure(environ: Mapping[str, str] | None = None) -> bool:
     """Start exporting when the OTLP endpoint variables ask for it; returns whether tracing is on."""
-    global _tracer, _propagator
+    global _tracer, _provider, _propagator
     env = os.environ if environ is None else environ
     if not (env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
         return False
     protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
     if protocol not in (None, "", "http/protobuf"):
         raise ConfigurationError("OTEL_EXPORTER_OTLP_PROTOCOL: the gateway exports traces over http/protobuf only")
-    from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -60,23 +60,17 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
     resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or "embedding-gateway"})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    _tracer, _propagator = provider.get_tracer("gateway"), TraceContextTextMapPropagator()
+    # Our own provider, not the process-global one: nothing else in the process exports through it.
+    _tracer, _provider, _propagator = provider.get_tracer("gateway"), provider, TraceContextTextMapPropagator()
     return True
 
 
 def shutdown() -> None:
     """Flush the spans still queued (at the gateway's stop)."""
-    global _tracer
-    if _tracer is None:
-        return
-    from opentelemetry import trace
-
-    provider = trace.get_tracer_provider()
-    flush = getattr(provider, "shutdown", None)
-    if flush is not None:
-        flush()
-    _tracer = None
+    global _tracer, _provider
+    if _provider is not None:
+        _provider.shutdown()
+    _tracer = _provider = None
 
 
 def _allowed(name: str, value: Any) -> bool:
