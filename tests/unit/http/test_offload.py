@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import gateway.http.routes.embeddings as embeddings_route
 import gateway.pipeline.collections as collections_module
+import gateway.pipeline.embed as embed_module
 import gateway.pipeline.stages as pipeline_module
 from gateway.pipeline.offload import MIN_CHARS, MIN_ROWS, off_loop
 from tests.unit.http.conftest import App
@@ -58,7 +58,7 @@ def where(monkeypatch: pytest.MonkeyPatch) -> Where:
     w = Where(monkeypatch)
     w.watch(pipeline_module, "protect")
     w.watch(pipeline_module, "_decide_all")
-    w.watch(embeddings_route, "response_body")
+    w.watch(embed_module, "response_body")
     return w
 
 
