@@ -14,6 +14,8 @@ from typing import Any
 from gateway.auth.apikeys import Principal
 from gateway.errors import BadRequest
 from gateway.pii.decide import Decision, ExplainedFinding, decide, explain
+from gateway.pii.detector_types import Finding
+from gateway.pipeline.offload import off_loop, rows_big
 from gateway.pipeline.outcome import Outcome
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.loader import GatewayPolicy, PolicyHolder, ScopePolicy
@@ -84,16 +86,8 @@ async def analyze(req: AnalyzeRequest, principal: Principal, *, pipeline: Embedd
     texts = await pipeline.canonical(req.texts, "texts[{i}]" if req.param == "texts" else "text")
     findings = await pipeline.detect(texts, scope)
     secret = pipeline.secret_for(tenant, "pseudonym")
-    results: list[dict[str, Any]] = []
-    summary: dict[str, dict[str, int | str]] = {}
-    blocked = 0
-    for i, (text, raw, found) in enumerate(zip(texts, req.texts, findings, strict=True)):
-        decision = decide(text, found, scope, secret)
-        blocked += decision.blocked
-        for etype, outcome in decision.entities.items():
-            slot = summary.setdefault(etype, {"count": 0, "action": outcome.action})
-            slot["count"] = int(slot["count"]) + outcome.count
-        results.append(result_json(i, text, raw, decision, explain(text, found, scope), scope))
+    results, summary, blocked = await off_loop(rows_big(len(texts)), _explain_all, texts, req.texts, findings,
+                                               scope, secret)
     layer = scope_layer(current, tenant, req.collection)
     audit: dict[str, Any] = {
         "policy_version": current.version, "collection": req.collection, "scope": layer, "count": len(texts),
@@ -103,3 +97,20 @@ async def analyze(req: AnalyzeRequest, principal: Principal, *, pipeline: Embedd
             "scope": {"tenant": tenant, "collection": req.collection, "layer": layer},
             "results": results}
     return Outcome(body, audit)
+
+
+def _explain_all(texts: list[str], raws: list[str], findings: list[list[Finding]], scope: ScopePolicy, secret: bytes
+                 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, int | str]], int]:
+    """Each text's decision and explained findings, the summary of entity types and counts, and how many texts the
+    policy blocks."""
+    results: list[dict[str, Any]] = []
+    summary: dict[str, dict[str, int | str]] = {}
+    blocked = 0
+    for i, (text, raw, found) in enumerate(zip(texts, raws, findings, strict=True)):
+        decision = decide(text, found, scope, secret)
+        blocked += decision.blocked
+        for etype, outcome in decision.entities.items():
+            slot = summary.setdefault(etype, {"count": 0, "action": outcome.action})
+            slot["count"] = int(slot["count"]) + outcome.count
+        results.append(result_json(i, text, raw, decision, explain(text, found, scope), scope))
+    return results, summary, blocked
