@@ -118,7 +118,7 @@ def test_when_a_key_is_revoked_or_unknown_then_401_and_both_are_audited(gateway:
     key = gateway.make_key("acme", "dave", "reader")
     client(gateway, key).embeddings.create(model=MODEL, input="works before revocation")  # accepted at once
     key_id = key[3:19]
-    gateway.cli.commands("apikey", "revoke", key_id)
+    gateway.cli("apikey", "revoke", key_id)
     for presented in (key, "gk_0123456789abcdef_" + "x" * 43, "not-a-key"):
         with pytest.raises(openai.AuthenticationError) as info:
             client(gateway, presented).embeddings.create(model=MODEL, input="hello")
