@@ -10,7 +10,6 @@ import functools
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,15 +123,6 @@ class Services:
     def check_rate(self, principal: Principal) -> None:
         scope = self.policy.current().scope(principal.tenant)
         self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
-
-    def shred_tenant(self, tenant: str) -> int:
-        """Crypto-shred ``tenant`` (the chunks forgotten); the privacy ledger keeps its spend under unlinkable
-        scope labels instead of the collection names (released vectors stay released)."""
-        names = [c.name for c in self.collections.store.list_collections(tenant)]
-        forgotten = self.collections.store.shred_tenant(tenant)
-        for name in names:
-            self.ledger.rename_scope(tenant, name, shredded_scope())
-        return forgotten
 
     def scope(self, tenant: str, collection: str | None = None) -> ScopePolicy:
         return self.policy.current().scope(tenant, collection)
@@ -254,11 +244,6 @@ def _embed_fn(embedder: Embedder) -> Any:
         return list(zip(vectors, tokens, strict=True))
 
     return run
-
-
-def shredded_scope() -> str:
-    """A privacy ledger scope label for a shredded collection: random, so it links to no name."""
-    return f"shredded-{uuid.uuid4().hex[:16]}"
 
 
 def cached_secrets(keys: KeyMaterial, max_entries: int = 4096) -> Callable[[str, str], bytes]:

@@ -1,28 +1,35 @@
-"""The gateway's one exception tree, mapped to HTTP in ``gateway.http.errors`` and nowhere else.
+"""The gateway's one exception tree. Each request error says, as class attributes, everything the HTTP layer needs:
+its status, its code (and OpenAI error type), and the audit event and decision of the entry that records it. The
+API (``gateway.http.guard``, rendered by ``gateway.http.errors``) and the console (``gateway.http.console.flow``)
+both read them; nothing else maps an exception.
 
-    GatewayError
-    ├── ConfigurationError          bad settings, missing or unsafe key files (start-up only)
-    ├── PolicyError                 a policy file that does not load (file and line in the message)
-    └── RequestError                anything a caller caused or should be told about; carries status and code
-        ├── BadRequest              400  malformed body, wrong types, unsupported parameters
-        ├── Unauthenticated         401  missing, unknown, revoked or expired API key
-        ├── Forbidden               403  authenticated, but Casbin denies the action
-        ├── NotFound                404  unknown or foreign collection/document (existence is not leaked)
-        │   └── ModelNotFound       404  unknown model name
-        ├── MethodNotAllowed        405  a known route called with another method
-        ├── BodyTimeout             408  the request body did not arrive within its time limit
-        ├── Conflict                409  e.g. a collection that already exists, a model version mismatch
-        ├── PayloadTooLarge         413  body, batch or text over a limit
-        ├── PrivacyBudgetExceeded   403  releasing more vectors would exceed the tenant's privacy budget
-        ├── PIIBlocked              422  the policy blocks an entity type found in the input
-        ├── DetectionTooCostly      422  the input could not be screened within the detection budget
-        ├── RateLimited             429  per-key rate limit; carries Retry-After
-        ├── DecryptionFailed        500  one opaque error for every tampered, moved or shredded ciphertext
-        ├── Overloaded              503  queue full or a dependency down; carries Retry-After
-        ├── Unavailable             503  the audit log or store cannot be written: the request fails closed
-        ├── ModelUnavailable        503  a remote model's engine is down, timing out or out of service
-        ├── UpstreamError           502  a remote engine refused the request or answered malformed
-        └── Timeout                 504  the request took longer than its limit
+    GatewayError                                                                   status  audit event (decision)
+    ├── ConfigurationError    bad settings, missing or unsafe key files (start-up only, never a response)
+    ├── PolicyError           a policy file that does not load (file and line in the message; never a response)
+    └── RequestError          anything a caller caused or should be told about
+        ├── BadRequest              malformed body, wrong types, unsupported parameters  400  request.invalid
+        ├── Unauthenticated         missing, unknown, revoked or expired API key         401  auth.failure
+        ├── Forbidden               authenticated, but Casbin denies the action          403  authz.denied
+        ├── NotFound                unknown or foreign collection/document (not leaked)  404  the route's
+        │   └── ModelNotFound       unknown model name                                   404  the route's
+        ├── MethodNotAllowed        a known route called with another method             405  the route's
+        ├── BodyTimeout             the request body did not arrive within its limit     408  request.invalid
+        ├── Conflict                e.g. an existing collection, a model version clash   409  the route's
+        ├── PayloadTooLarge         body, batch or text over a limit                     413  request.invalid
+        ├── PrivacyBudgetExceeded   more vectors would exceed the tenant's budget        403  privacy.budget_exceeded
+        │                                                                                     (block)
+        ├── PIIBlocked              the policy blocks an entity type found in the input  422  the route's (block)
+        ├── DetectionTooCostly      the input could not be screened within its budget    422  the route's
+        ├── RateLimited             per-key rate limit; has Retry-After                  429  rate.limited
+        ├── DecryptionFailed        one opaque error for every unopenable ciphertext     500  the route's (error)
+        ├── Overloaded              queue full or a dependency down; has Retry-After     503  overload.rejected
+        ├── Unavailable             audit log or store not writable: fails closed        503  the route's (error)
+        ├── ModelUnavailable        a remote model's engine is down or out of service    503  the route's (error)
+        ├── UpstreamError           a remote engine refused or answered malformed        502  the route's (error)
+        └── Timeout                 the request took longer than its limit               504  the route's (error)
+
+"The route's" event is the one the route records when it succeeds (``audit_event`` None); the decision is
+"deny" unless given.
 
 Messages never contain secrets, input text or PII values: only names, types and counts.
 """
@@ -46,9 +53,15 @@ class PolicyError(GatewayError):
 
 
 class RequestError(GatewayError):
+    """A refusal of one request. ``detail["audit"]`` holds fields for its audit entry (never shown to the caller),
+    the rest of ``detail`` goes in the problem-details body; ``headers`` go on the response (and so into the
+    request's metrics, e.g. ``X-Gateway-PII`` of a blocked input)."""
+
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
-    error_type: ClassVar[str] = "invalid_request_error"
+    error_type: ClassVar[str] = "invalid_request_error"  # OpenAI's error "type"
+    audit_event: ClassVar[str | None] = "request.invalid"  # None: the event of the route that refused
+    decision: ClassVar[str] = "deny"  # the audit entry's decision: one of audit.events.DECISIONS
 
     def __init__(
         self,
@@ -57,12 +70,19 @@ class RequestError(GatewayError):
         param: str | None = None,
         detail: Mapping[str, Any] | None = None,
         retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.detail = dict(detail or {})
         self.retry_after = retry_after
+        self.headers = dict(headers or {})
+
+    def audited_as(self, route_event: str) -> tuple[str, str]:
+        """The (event, decision) of the audit entry that records this refusal on a route whose event is
+        ``route_event``."""
+        return self.audit_event or route_event, self.decision
 
 
 class BadRequest(RequestError):
@@ -74,18 +94,21 @@ class Unauthenticated(RequestError):
     status = 401
     code = "invalid_api_key"
     error_type = "authentication_error"
+    audit_event = "auth.failure"
 
 
 class Forbidden(RequestError):
     status = 403
     code = "permission_denied"
     error_type = "permission_error"
+    audit_event = "authz.denied"
 
 
 class NotFound(RequestError):
     status = 404
     code = "not_found"
     error_type = "not_found_error"
+    audit_event = None
 
 
 class ModelNotFound(NotFound):
@@ -95,6 +118,7 @@ class ModelNotFound(NotFound):
 class MethodNotAllowed(RequestError):
     status = 405
     code = "method_not_allowed"
+    audit_event = None
 
 
 class BodyTimeout(RequestError):
@@ -105,6 +129,7 @@ class BodyTimeout(RequestError):
 class Conflict(RequestError):
     status = 409
     code = "conflict"
+    audit_event = None
 
 
 class PayloadTooLarge(RequestError):
@@ -116,12 +141,16 @@ class PrivacyBudgetExceeded(RequestError):
     status = 403
     code = "privacy_budget_exceeded"
     error_type = "policy_violation"
+    audit_event = "privacy.budget_exceeded"
+    decision = "block"
 
 
 class PIIBlocked(RequestError):
     status = 422
     code = "pii_blocked"
     error_type = "policy_violation"
+    audit_event = None
+    decision = "block"
 
 
 class DetectionTooCostly(RequestError):
@@ -130,12 +159,14 @@ class DetectionTooCostly(RequestError):
     status = 422
     code = "pii_screening_too_costly"
     error_type = "invalid_request_error"
+    audit_event = None
 
 
 class RateLimited(RequestError):
     status = 429
     code = "rate_limited"
     error_type = "rate_limit_error"
+    audit_event = "rate.limited"
 
 
 class DecryptionFailed(RequestError):
@@ -144,6 +175,8 @@ class DecryptionFailed(RequestError):
     status = 500
     code = "decryption_failed"
     error_type = "server_error"
+    audit_event = None
+    decision = "error"
 
     def __init__(self, message: str = "a stored record could not be decrypted", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -153,18 +186,23 @@ class Overloaded(RequestError):
     status = 503
     code = "overloaded"
     error_type = "server_error"
+    audit_event = "overload.rejected"
 
 
 class Unavailable(RequestError):
     status = 503
     code = "unavailable"
     error_type = "server_error"
+    audit_event = None
+    decision = "error"
 
 
 class Timeout(RequestError):
     status = 504
     code = "timeout"
     error_type = "server_error"
+    audit_event = None
+    decision = "error"
 
 
 class ModelUnavailable(RequestError):
@@ -173,6 +211,8 @@ class ModelUnavailable(RequestError):
     status = 503
     code = "model_unavailable"
     error_type = "server_error"
+    audit_event = None
+    decision = "error"
 
 
 class UpstreamError(RequestError):
@@ -181,3 +221,5 @@ class UpstreamError(RequestError):
     status = 502
     code = "upstream_error"
     error_type = "server_error"
+    audit_event = None
+    decision = "error"

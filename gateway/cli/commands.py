@@ -138,7 +138,7 @@ def _forget_drift(settings: Settings, envelope: Any, tenant: str, names: list[st
 def _rename_ledger_scopes(settings: Settings, tenant: str, names: list[str]) -> None:
     """The privacy ledger keeps the shredded tenant's spend under random scope labels, not collection names."""
     from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
-    from gateway.bootstrap import shredded_scope
+    from gateway.pipeline.admin import shredded_scope
 
     if settings.uses_postgres:
         from gateway.backends.postgres.open import open_pg_backends

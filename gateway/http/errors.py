@@ -46,13 +46,19 @@ def error_body(exc: RequestError, request_id: str, openai_shape: bool) -> dict[s
     return body
 
 
+def retry_after(seconds: float) -> str:
+    """The ``Retry-After`` header's value: whole seconds, rounded up (a client that waits that long is let in), at
+    least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
 def error_response(
     exc: RequestError, request_id: str, openai_shape: bool, headers: dict[str, str] | None = None
 ) -> Response[bytes]:
-    out = dict(headers or {})
+    out = {**exc.headers, **(headers or {})}
     out["X-Request-Id"] = request_id
     if exc.retry_after is not None:
-        out["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        out["Retry-After"] = retry_after(exc.retry_after)
     if exc.status == 401:
         out["WWW-Authenticate"] = 'Bearer realm="gateway"'
     media = "application/json" if openai_shape else "application/problem+json"

@@ -22,18 +22,7 @@ from litestar.exceptions import HTTPException
 from gateway.auditing.auditor import RequestContext, route_of
 from gateway.auth.apikeys import Principal, key_id_of
 from gateway.bootstrap import Services
-from gateway.errors import (
-    BadRequest,
-    BodyTimeout,
-    Forbidden,
-    PayloadTooLarge,
-    PIIBlocked,
-    PrivacyBudgetExceeded,
-    RequestError,
-    Timeout,
-    Unauthenticated,
-    Unavailable,
-)
+from gateway.errors import BadRequest, BodyTimeout, PayloadTooLarge, RequestError, Timeout, Unauthenticated, Unavailable
 from gateway.http.errors import error_response
 from gateway.observability.logs import request_id_var
 from gateway.observability.metrics import parse_pii_header
@@ -113,24 +102,6 @@ async def read_json(request: Request[Any, Any, Any], limit: int, seconds: float 
         raise BadRequest("the request body is not valid UTF-8 JSON") from None
     except RecursionError:  # hostile nesting: msgspec gives up at Python's recursion limit
         raise BadRequest("the request body is nested too deeply") from None
-
-
-def _failure_event(exc: RequestError, guard: Guard) -> tuple[str, str]:
-    if isinstance(exc, Unauthenticated):
-        return "auth.failure", "deny"
-    if isinstance(exc, Forbidden):
-        return "authz.denied", "deny"
-    if isinstance(exc, PIIBlocked):
-        return guard.event, "block"
-    if isinstance(exc, PrivacyBudgetExceeded):
-        return "privacy.budget_exceeded", "block"
-    if exc.status in (400, 408, 413):
-        return "request.invalid", "deny"
-    if exc.code == "rate_limited":
-        return "rate.limited", "deny"
-    if exc.code == "overloaded":
-        return "overload.rejected", "deny"
-    return guard.event, "deny" if exc.status < 500 else "error"
 
 
 async def governed(
@@ -231,8 +202,9 @@ async def _in_time(work: Awaitable[Reply], seconds: float) -> Reply:
 
 async def _deny(ctx: RequestContext, guard: Guard, exc: RequestError, services: Services,
                 outcome: list[str]) -> Response[Any]:
-    event, decision = _failure_event(exc, guard)
+    event, decision = exc.audited_as(guard.event)
     outcome.append(decision)
+    ctx.extra_headers.update(exc.headers)  # a refusal's own headers count in the metrics too (X-Gateway-PII)
     fields: dict[str, Any] = {"status": exc.status, "code": exc.code}
     fields.update(exc.detail.get("audit", {}))
     try:

@@ -146,12 +146,13 @@ class EmbeddingPipeline:
         self, tenant: str, texts: Sequence[str], scope: ScopePolicy, scope_name: str, policy_version: str,
         *, all_or_nothing: bool,
     ) -> PipelineResult:
-        """Detect, decide, embed every allowed input and protect it; blocked inputs are never embedded.
+        """Normalize, detect, decide, embed every allowed input and protect it; blocked inputs are never embedded.
 
-        ``all_or_nothing``: one blocked input stops the whole request before anything is embedded (the OpenAI
-        route fails as a unit); otherwise each input has its own outcome.
+        ``texts`` are as the caller sent them (``canonical`` refuses an over-long or empty one). ``all_or_nothing``:
+        one blocked input stops the whole request before anything is embedded (the OpenAI route fails as a unit);
+        otherwise each input has its own outcome.
         """
-        decisions = await self.analyze(tenant, texts, scope)
+        decisions = await self.analyze(tenant, await self.canonical(texts), scope)
         if all_or_nothing and any(d.blocked for d in decisions):
             digests = self.digests(tenant, [d.text for d in decisions])
             items = [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]

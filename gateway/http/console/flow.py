@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 from litestar import Request, Response
 
 from gateway.auditing.auditor import RequestContext, route_of
-from gateway.auth.apikeys import Principal
+from gateway.auth.apikeys import Principal, key_status
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, Forbidden, RequestError, Unauthenticated, Unavailable
 from gateway.http.console import pages
 from gateway.http.console.sessions import Session, SessionStore, csrf_matches
+from gateway.http.errors import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +99,7 @@ async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
 def principal_still_valid(services: Services, principal: Principal) -> bool:
     """A key revoked or expired after sign-in ends its sessions at the next request."""
     record = services.apikeys.find(principal.key_id)
-    if record is None or record.revoked_at is not None:
-        return False
-    return record.expires_at is None or datetime.fromisoformat(record.expires_at) > datetime.now(UTC)
-
-
-def failure_event(exc: RequestError) -> tuple[str, str]:
-    if isinstance(exc, Unauthenticated):
-        return "auth.failure", "deny"
-    if isinstance(exc, Forbidden):
-        return "authz.denied", "deny"
-    if exc.code == "rate_limited":
-        return "rate.limited", "deny"
-    if exc.status in (400, 413):
-        return "request.invalid", "deny"
-    return EVENT, "deny" if exc.status < 500 else "error"
+    return record is not None and key_status(record, datetime.now(UTC)) == "active"
 
 
 def context(request: Request[Any, Any, Any], principal: Principal | None = None) -> RequestContext:
@@ -140,7 +127,7 @@ def error_view(exc: RequestError, session: Session | None) -> View:
     title = titles.get(exc.status, "Bad request" if exc.status < 500 else "Unavailable")
     view = View(pages.error_page(title, exc.message, principal, csrf), status=exc.status)
     if exc.retry_after is not None:
-        view.headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+        view.headers["Retry-After"] = retry_after(exc.retry_after)
     return view
 
 
@@ -181,7 +168,7 @@ async def console_guarded(
                 raise Forbidden("the form's security token is missing or stale; reload the page")
         view = await handler(ConsoleCall(session, services, request, form))
     except RequestError as exc:
-        event, decision = failure_event(exc)
+        event, decision = exc.audited_as(EVENT)
         return await audited(services, ctx, error_view(exc, session), event, decision, {"code": exc.code})
     except Exception:
         log.exception("unhandled error on %s (request %s)", ctx.route, ctx.request_id)

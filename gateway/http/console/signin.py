@@ -26,7 +26,6 @@ from gateway.http.console.flow import (
     audited,
     context,
     error_view,
-    failure_event,
     read_form,
     same_origin,
     sessions_of,
@@ -55,7 +54,7 @@ async def sign_in(request: Request[Any, Any, Any], services: Services) -> Respon
         services.authorizer.require(principal, OBJ, ACT)
         services.check_rate(principal)
     except RequestError as exc:
-        event, decision = failure_event(exc)
+        event, decision = exc.audited_as(EVENT)
         if isinstance(exc, Forbidden) and authenticated:
             view = View(pages.signin_page(f"This key cannot open the audit console: {exc.message}."), status=403)
         else:

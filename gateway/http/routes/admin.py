@@ -1,6 +1,6 @@
 """Tenant administration on the running gateway: rotate the tenant's data key, crypto-shred the tenant.
 
-Admins act on their own tenant only (Casbin domain). Platform-wide KEK rotation is ``gateway keys rotate``.
+The handlers parse and answer; the work is ``gateway.pipeline.admin``'s.
 """
 
 from __future__ import annotations
@@ -10,25 +10,25 @@ from typing import Any
 from litestar import Request, Response, post
 
 from gateway.bootstrap import Services
-from gateway.errors import BadRequest
 from gateway.http.guard import Call, Guard, Reply, governed
+from gateway.pipeline import admin as use_cases
 
 ROTATE = Guard(event="key.rotate", obj="keys", act="rotate")
 SHRED = Guard(event="tenant.shred", obj="tenant", act="shred", needs_body=True)
 
 
 async def _rotate(call: Call) -> Reply:
-    version = call.services.envelope.rotate_tenant(call.principal.tenant)
-    return Reply({"tenant": call.principal.tenant, "key_version": version}, audit={"key_version": version})
+    result = await use_cases.rotate_key(call.principal, envelope=call.services.envelope,
+                                        remote=call.services.settings.uses_postgres)
+    return Reply(result.body, audit=result.audit)
 
 
 async def _shred(call: Call) -> Reply:
-    tenant = call.principal.tenant
-    if not isinstance(call.body, dict) or call.body.get("confirm") != tenant:
-        raise BadRequest(f"confirm by sending {{\"confirm\": \"{tenant}\"}}: this destroys every key of the tenant",
-                         param="confirm")
-    forgotten = call.services.shred_tenant(tenant)
-    return Reply({"tenant": tenant, "shredded": True, "chunks_forgotten": forgotten}, audit={"count": forgotten})
+    req = use_cases.ShredRequest(call.body.get("confirm") if isinstance(call.body, dict) else None)
+    services = call.services
+    result = await use_cases.shred_tenant(req, call.principal, store=services.collections.store,
+                                          ledger=services.ledger, remote=services.settings.uses_postgres)
+    return Reply(result.body, audit=result.audit)
 
 
 @post("/v1/admin/keys/rotate", status_code=200, summary="Rotate the caller's tenant data key (admins)")

@@ -1,49 +1,37 @@
 """Drift routes: the series of a collection's drift windows, and a new baseline on demand.
 
 Both resolve the collection in the caller's tenant before the role check, so another tenant's collection is a
-404 like everywhere else.
+404 like everywhere else. The work is ``gateway.pipeline.drift``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import Request, Response, get, post
 
 from gateway.bootstrap import Services
-from gateway.errors import BadRequest, Unavailable
+from gateway.errors import BadRequest
 from gateway.http.guard import Call, Guard, Reply, governed
+from gateway.pipeline.drift import drift_series as series_of
+from gateway.pipeline.drift import rebaseline
 
 SERIES = Guard(event="collection.list", obj="collections", act="read", collection_param="name")
 REBASELINE = Guard(event="drift.baseline", obj="collections", act="create", collection_param="name")
 _MAX_WINDOWS = 1000
 
 
-def _monitor(call: Call) -> Any:
-    obs = call.services.observability
-    if obs is None:
-        raise Unavailable("drift monitoring is not enabled on this gateway")
-    return obs.drift
-
-
 async def _series(call: Call) -> Reply:
-    name = str(call.request.path_params["name"])
     raw = call.request.query_params.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= _MAX_WINDOWS:
         raise BadRequest(f"'limit' must be an integer from 1 to {_MAX_WINDOWS}", param="limit")
-    c = call.collection
-    series = _monitor(call).series(c, int(raw))
-    return Reply(series, audit={"collection": name, "count": len(series["windows"]), "view": "drift"})
+    result = await series_of(call.collection, int(raw), observability=call.services.observability)
+    return Reply(result.body, audit=result.audit)
 
 
 async def _rebaseline(call: Call) -> Reply:
-    name = str(call.request.path_params["name"])
-    c = call.collection
-    baseline = await asyncio.to_thread(_monitor(call).rebaseline, c)  # k-means over the sample: not on the loop
-    return Reply({"collection": name, "count": baseline.count, "clusters": int(baseline.centroids.shape[0])},
-                 status=201, audit={"collection": name, "count": baseline.count, "reason": "on_demand",
-                                    "model": {"name": c.model, "version": c.model_version}})
+    result = await rebaseline(call.collection, observability=call.services.observability)
+    return Reply(result.body, status=201, audit=result.audit)
 
 
 @get("/v1/collections/{name:str}/drift", summary="Drift series of a collection (numbers only)")

@@ -1,28 +1,24 @@
-"""``POST /v1/embeddings``: OpenAI-compatible, governed."""
+"""``POST /v1/embeddings``: OpenAI-compatible, governed: parse, call ``gateway.pipeline.embed``, answer."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, post
 
 from gateway.bootstrap import Services
-from gateway.errors import BadRequest, PayloadTooLarge, PIIBlocked
+from gateway.errors import BadRequest, PayloadTooLarge
 from gateway.http.guard import Call, Guard, Reply, governed
-from gateway.pii.fields import screen_user
-from gateway.pipeline.offload import off_loop, rows_big
-from gateway.pipeline.stages import PipelineResult
+from gateway.pipeline.embed import EmbedRequest, embed
+from gateway.pipeline.embed import pii_header as pii_header  # for routes.collections until it has its use cases
 
 # OpenAI's clients send a short opaque id of the end user; a longer value is no id (and is never kept).
 MAX_USER_CHARS = 256
 GUARD = Guard(event="embeddings.create", obj="embeddings", act="create", openai_errors=True, needs_body=True)
 
 
-def parse_inputs(body: Any, max_inputs: int) -> tuple[str, list[str], str, int | None]:
-    """Validate an OpenAI embeddings request; returns (model, inputs, encoding_format, dimensions)."""
+def parse_request(body: Any, max_inputs: int) -> EmbedRequest:
+    """Validate an OpenAI embeddings request (the model is resolved by the use case)."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     model = body.get("model")
@@ -56,8 +52,7 @@ def parse_inputs(body: Any, max_inputs: int) -> tuple[str, list[str], str, int |
     dims = body.get("dimensions")
     if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)):
         raise BadRequest("'dimensions' must be an integer", param="dimensions")
-    parse_user(body)
-    return model, inputs, fmt, dims
+    return EmbedRequest(model, inputs, fmt, dims, parse_user(body))
 
 
 def parse_user(body: dict[str, Any]) -> str | None:
@@ -78,82 +73,13 @@ def _is_token_ids(item: Any) -> bool:
     return isinstance(item, int) and not isinstance(item, bool)
 
 
-def pii_header(summary: dict[str, dict[str, int | str]]) -> str:
-    if not summary:
-        return "none"
-    return ", ".join(f"{t}={v['count']};{v['action']}" for t, v in sorted(summary.items()))
-
-
-def input_digest(result: PipelineResult) -> str:
-    if len(result.items) == 1:
-        return result.items[0].digest.hex()
-    return hashlib.sha256(b"".join(i.digest for i in result.items)).hexdigest()
-
-
 async def _embed(call: Call) -> Reply:
     services = call.services
-    model_name, inputs, fmt, dims = parse_inputs(call.body, services.settings.max_inputs)
-    spec = services.registry.get(model_name)
-    if dims is not None and dims != spec.dimension:
-        raise BadRequest(
-            f"model {spec.name} produces {spec.dimension} dimensions; 'dimensions' must be {spec.dimension} "
-            "or omitted", param="dimensions",
-        )
-    policy = services.policy.current()
-    scope = policy.scope(call.principal.tenant)
-    user = parse_user(call.body)
-    if user is not None and user.strip():
-        await screen_user(services.pipeline.detect, user, scope)
-    texts = await services.pipeline.canonical(inputs)
-    result = await services.pipeline.run(
-        call.principal.tenant, texts, scope, "embeddings", policy.version, all_or_nothing=True
-    )
-    summary = result.pii_summary()
-    call.ctx.extra_headers["X-Gateway-PII"] = pii_header(summary)
-    audit: dict[str, Any] = {
-        "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint,
-                  "space": services.pipeline.space_version},
-        "policy_version": policy.version,
-        "noise_sigma": result.sigma,
-        "pii": summary,
-        "count": len(inputs),
-        "input_digest": input_digest(result),
-        "privacy": result.privacy or None,
-    }
-    if result.blocked_types:
-        raise PIIBlocked(
-            "input contains PII that the policy blocks: " + ", ".join(result.blocked_types),
-            param="input", detail={"audit": audit},
-        )
-    tokens = sum(item.tokens for item in result.items)
-    # The model reads at most max_seq_length word pieces of a text; OpenAI's API would refuse a longer input, the
-    # model truncates it. The whole text was checked for PII; say how many vectors stand for a truncated text.
-    truncated = sum(item.tokens > spec.max_seq_length for item in result.items)
-    if truncated:
-        call.ctx.extra_headers["X-Gateway-Truncated"] = str(truncated)
-        audit["truncated"] = truncated
-    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-    body = await off_loop(rows_big(len(result.items)), response_body, result, fmt, spec.name, usage)
-    return Reply(body, audit=audit)
-
-
-def response_body(result: PipelineResult, fmt: str, model: str, usage: dict[str, int]) -> bytes:
-    """The OpenAI response, serialized: 2,048 vectors as float JSON take about 90 ms of CPU. Encoded item by item,
-    because one encoder call over all of them would hold the GIL, and so the event loop, for its whole length."""
-    items = []
-    for index, item in enumerate(result.items):
-        assert item.vector is not None  # blocked inputs raised before
-        embedding: Any = (
-            base64.b64encode(item.vector.astype("<f4").tobytes()).decode("ascii")
-            if fmt == "base64"
-            else item.vector.tolist()
-        )
-        items.append(_json({"object": "embedding", "index": index, "embedding": embedding}))
-    return b"".join((b'{"object":"list","data":[', b",".join(items), b'],"model":', _json(model),
-                     b',"usage":', _json(usage), b"}"))
-
-
-_json = msgspec.json.encode
+    req = parse_request(call.body, services.settings.max_inputs)
+    result = await embed(req, call.principal, pipeline=services.pipeline, registry=services.registry,
+                         policy=services.policy)
+    call.ctx.extra_headers.update(result.headers)
+    return Reply(result.body, audit=result.audit)
 
 
 @post("/v1/embeddings", status_code=200, summary="Create embeddings (OpenAI-compatible)")

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Response, get
 
 from gateway.bootstrap import Services
+from gateway.pipeline.health import readiness
 
 
 @get("/healthz", summary="Liveness: the process answers")
@@ -16,8 +17,7 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", summary="Readiness: model loaded, store open, keys present")
 async def readyz(services: Services) -> Response[Any]:
-    checks = services.readiness()
-    ready = all(checks.values())
+    ready, checks = await readiness(services.readiness, remote=services.settings.uses_postgres)
     return Response(
         {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
     )

@@ -7,27 +7,20 @@ from typing import Any
 from litestar import Request, Response, get
 
 from gateway.bootstrap import Services
-from gateway.embedding.specs import ModelSpec
 from gateway.http.guard import Call, Guard, Reply, governed
+from gateway.pipeline import models as use_cases
 
 LIST = Guard(event="model.list", obj="embeddings", act="create", openai_errors=True)
 
 
-def model_json(spec: ModelSpec) -> dict[str, Any]:
-    return {
-        "id": spec.name, "object": "model", "created": 0, "owned_by": "gateway",
-        "version": spec.version, "dimension": spec.dimension, "fingerprint": spec.fingerprint,
-    }
-
-
 async def _list(call: Call) -> Reply:
-    specs = [call.services.registry.get(name) for name in call.services.registry.names()]
-    return Reply({"object": "list", "data": [model_json(s) for s in specs]}, audit={"count": len(specs)})
+    result = await use_cases.list_models(registry=call.services.registry)
+    return Reply(result.body, audit=result.audit)
 
 
 async def _one(call: Call) -> Reply:
-    spec = call.services.registry.get(str(call.request.path_params["model_id"]))  # 404 model_not_found
-    return Reply(model_json(spec), audit={"model": {"name": spec.name, "version": spec.version}})
+    result = await use_cases.get_model(str(call.request.path_params["model_id"]), registry=call.services.registry)
+    return Reply(result.body, audit=result.audit)
 
 
 @get("/v1/models", summary="Models the caller may embed with (OpenAI-compatible)")

@@ -8,17 +8,16 @@ from litestar import Request, Response, get
 
 from gateway.bootstrap import Services
 from gateway.http.guard import Call, Guard, Reply, governed
+from gateway.pipeline.ledger import read_ledger
 
 LEDGER = Guard(event="privacy.ledger.read", obj="privacy", act="read")
 
 
 async def _ledger(call: Call) -> Reply:
     services = call.services
-    view = services.ledger.view(call.principal.tenant).as_dict()
-    scope = services.scope(call.principal.tenant)
-    view["budget"] = {"epsilon": scope.privacy_budget_epsilon, "on_exceed": scope.budget_action}
-    view["transform"] = services.pipeline.transform.version
-    return Reply(view, audit={"count": view["total"]["releases"]})
+    result = await read_ledger(call.principal, ledger=services.ledger, policy=services.policy,
+                               transform_version=services.pipeline.transform.version)
+    return Reply(result.body, audit=result.audit)
 
 
 @get("/v1/privacy/ledger", summary="Privacy spend of the caller's tenant (RDP accounting via opacus)")

@@ -46,6 +46,10 @@ def test_when_an_ssn_is_sent_then_422_and_nothing_is_embedded(app: App) -> None:
     assert r.json()["error"]["code"] == "pii_blocked" and "US_SSN" in r.json()["error"]["message"]
     assert embedder.calls == before  # type: ignore[attr-defined]
     assert entry(app, r)["decision"] == "block"
+    # The refusal says what was found, as an embedding would (the use case raises it with its header).
+    assert r.headers["X-Gateway-PII"] == "US_SSN=1;block"
+    assert (entry(app, r)["event"], entry(app, r)["pii"]) == ("embeddings.create", {"US_SSN": {"count": 1,
+                                                                                               "action": "block"}})
 
 
 @pytest.mark.parametrize(("role", "status", "event"), [("auditor", 403, "authz.denied"), ("reader", 200, None)])

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-import gateway.http.routes.embeddings as embeddings_route
+import gateway.pipeline.analyze as analyze_module
 import gateway.pipeline.collections as collections_module
+import gateway.pipeline.embed as embed_module
 import gateway.pipeline.stages as pipeline_module
 from gateway.pipeline.offload import MIN_CHARS, MIN_ROWS, off_loop
 from tests.unit.http.conftest import App
@@ -58,7 +59,7 @@ def where(monkeypatch: pytest.MonkeyPatch) -> Where:
     w = Where(monkeypatch)
     w.watch(pipeline_module, "protect")
     w.watch(pipeline_module, "_decide_all")
-    w.watch(embeddings_route, "response_body")
+    w.watch(embed_module, "response_body")
     return w
 
 
@@ -98,3 +99,15 @@ def test_when_a_large_ingest_runs_then_chunking_and_the_write_leave_the_loop(
     assert where.calls == {"_plan": [True, False], "store_chunks": [False, False]}
     for doc in ("s", "d0", "d1", "d2", "d3"):  # written, from the worker thread
         assert app.client.get(f"/v1/collections/kb/documents/{doc}", headers=writer).json()["chunks"]
+
+
+def test_when_many_texts_are_analyzed_then_their_decisions_leave_the_loop(
+    app: App, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    where = Where(monkeypatch)
+    where.watch(analyze_module, "_explain_all")
+    writer = app.auth(app.key("acme", "a", "writer"))
+    for body in ({"text": "Bob paid"}, {"texts": [f"Bob paid {i}" for i in range(MIN_ROWS)]}):
+        r = app.client.post("/v1/pii/analyze", json=body, headers=writer)
+        assert r.status_code == 200, r.text
+    assert where.calls == {"_explain_all": [True, False]}
