@@ -3,9 +3,10 @@ birth. Each is a Presidio pattern recognizer; the scores say how much context ea
 threshold is 0.5; a context word adds 0.35).
 
 * IBAN_CODE: every country of the IBAN registry, its length checked and the ISO 7064 mod-97 checksum verified;
-  groups of any size, separated by a space, a hyphen or a line break. A letter O or I typed for a digit (or a
-  Cyrillic look-alike the detection view folded to O) is read as 0 or 1 when only that reading passes mod 97;
-  a first BBAN character the view read as 1 or 0 is tried as I or O (the Italian check letter).
+  groups of any size (the country code apart too), separated by a space, a hyphen or a line break, any case.
+  A letter O or I typed for a digit (or a Cyrillic look-alike the detection view folded to O) is read as 0 or 1
+  when only that reading passes mod 97; a first BBAN character the view read as 1 or 0 is tried as I or O (the
+  Italian check letter).
 * SWIFT_CODE: 4-letter bank, ISO country, 2-character location, optional 3-character branch. All-capital
   words fit that shape ("BUSINESS"), so it scores 0.2 and needs "swift", "bic" or "bank" nearby.
 * UK_NHS: 10 digits (3-3-4) with the NHS mod-11 check digit. One ten-digit number in eleven passes the check
@@ -36,9 +37,11 @@ _IBAN_REGISTRY = (
 # IBAN length per country (SWIFT IBAN registry, plus the partial-IBAN countries banks accept).
 IBAN_LENGTHS: dict[str, int] = {item[:2]: int(item[3:]) for item in _IBAN_REGISTRY.split()}
 _LOOKALIKES = (str.maketrans({"O": "0"}), str.maketrans({"O": "0", "I": "1"}))
-# Country, two check characters, then 11-30 letters or digits in groups of any size. Linear: one character per
-# iteration, the separator optional and never alphanumeric; bounded.
-_IBAN = r"(?<![\w-])[A-Z]{2}[0-9OIl]{2}(?:[ \n-]?[A-Za-z0-9]){11,30}(?![\w])"
+# Country, two check characters, then 11-30 letters or digits in groups of any size, a separator allowed anywhere
+# (``GB 82 WEST ...``, ``GB8 2WE ST1 ...``); any case (Presidio matches case-insensitively: ``de89 3704 ...``), so
+# the registry length and mod 97 are what keep words and numbers out. Linear: one character per iteration, the
+# separator optional and never alphanumeric; bounded.
+_IBAN = r"(?<![\w-])[A-Z][ \n-]?[A-Z][ \n-]?[0-9OIl][ \n-]?[0-9OIl](?:[ \n-]?[A-Za-z0-9]){11,30}(?![\w])"
 
 
 def mod97_ok(value: str) -> bool:

@@ -59,6 +59,13 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "spaced-groups": lambda n: "53 69 04 721 " * (n // 13),
     "fillers": lambda n: "1\u3164" * (n // 2),
     "marks": lambda n: "a\u0301" * (n // 2),
+    "separator-runs": lambda n: ("1" + ",;. -" * 10) * (n // 51),
+    "one-long-separator-run": lambda n: "1" + ",," * (n // 2) + "a",
+    "named-references": lambda n: "&ndash;" * (n // 7),
+    "unended-references": lambda n: "&ndash" * (n // 6),
+    "spelled-tens": lambda n: "forty-seven " * (n // 12),
+    "full-stop-digits": lambda n: "5." * (n // 2),
+    "small-capitals": lambda n: "\u1d07" * n,
 }
 
 
