@@ -43,7 +43,12 @@ async def _entries(call: ConsoleCall) -> View:
     html = pages.entries_page(page, filters, call.session.principal, call.session.csrf, scope.label)
     cursor = None if before is None else min(before, page.tree_size)
     return View(html, audit={"what": "console.entries", "returned": len(page.rows), "before": cursor,
-                             "filters": filters.as_audit() or None, "scope": scope.tenant or "*"})
+                             "filters": filters.as_audit(_digest(call)) or None, "scope": scope.tenant or "*"})
+
+
+def _digest(call: ConsoleCall) -> Callable[[str], str]:
+    """A filter value as the reader's tenant's keyed digest, like every caller-chosen id in an entry."""
+    return lambda value: call.services.auditor.digest(call.session.principal.tenant, value)
 
 
 def _publish(call: ConsoleCall) -> Callable[[str], str] | None:
