@@ -187,3 +187,21 @@ def test_when_detection_exceeds_its_budget_then_the_text_is_refused_not_passed(d
     with pytest.raises(DetectionTooCostly) as caught:
         detector.analyze(["1 " * (LONG_TEXT * 2)], [scope], budget_s=0.001)
     assert caught.value.status == 422 and "1 1" not in caught.value.message
+
+
+@pytest.mark.slow
+def test_when_a_maximum_length_text_of_names_repeats_then_it_is_detected_in_time_with_every_name(
+    detector: Any,
+) -> None:
+    """The second attack's finding: 32,000 characters of one name-heavy paragraph took 2.1-2.4 s, all of it spaCy
+    NER on the same sentences again (``gateway.pii.ner_pieces`` now runs each distinct piece once)."""
+    scope = load_policy(REPO / "policy" / "gateway.yaml").scope("acme")
+    paragraph = "John Smith met Mary Jones at the Grand Hotel in Boston with Peter Brown and Lisa White. "
+    text = paragraph * (32_000 // len(paragraph))
+    [one] = detector.analyze([paragraph], [scope])
+    found: list[Any] = []
+    assert _best_of(lambda: found.append(detector.analyze([text], [scope])[0]), runs=1) < 2.0
+    people = {(f.start, f.end) for f in found[0] if f.entity_type == "PERSON"}
+    expected = {(i * len(paragraph) + f.start, i * len(paragraph) + f.end)
+                for i in range(32_000 // len(paragraph)) for f in one if f.entity_type == "PERSON"}
+    assert len(expected) >= 4 * (32_000 // len(paragraph)) and expected <= people
