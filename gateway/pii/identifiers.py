@@ -95,17 +95,44 @@ class IbanRecognizer(PatternRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
     ) -> list[RecognizerResult]:
         """Each candidate, or its longest prefix ending at a group boundary, that is a valid IBAN (the pattern
-        runs on into the next word: ``GB82 WEST 1234 5698 7654 32 today``)."""
+        runs on into the next word: ``GB82 WEST 1234 5698 7654 32 today``). A candidate that is none may have
+        swallowed the start of one (``no 12 GB82 WEST ...``): the candidates starting at its later words are tried."""
         out = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            run = text[result.start : result.end]
-            cuts = [len(run)] + [i for i in range(len(run) - 1, 14, -1) if run[i] in " \n-"]
-            for cut in cuts:
-                if iban_ok(run[:cut]):
-                    result.end, result.score = result.start + cut, 1.0
-                    out.append(result)
+            span, pos = _valid_prefix(text, result.start, result.end), result.start
+            while span is None:
+                word = _next_word(text, pos, result.end)
+                if word is None:
                     break
+                pos = word
+                inner = _IBAN_AT.match(text, pos)
+                span = _valid_prefix(text, inner.start(), inner.end()) if inner is not None else None
+            if span is not None:
+                (result.start, result.end), result.score = span, 1.0
+                out.append(result)
         return out
+
+
+_IBAN_AT = re.compile(_IBAN, re.IGNORECASE)  # as Presidio compiles it (case-insensitive)
+_SEPARATORS = " \n-"
+
+
+def _valid_prefix(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The longest ``text[start:cut]`` (``cut`` at ``end`` or at a separator) that is a valid IBAN."""
+    run = text[start:end]
+    cuts = [len(run)] + [i for i in range(len(run) - 1, 14, -1) if run[i] in _SEPARATORS]
+    for cut in cuts:
+        if iban_ok(run[:cut]):
+            return start, start + cut
+    return None
+
+
+def _next_word(text: str, pos: int, end: int) -> int | None:
+    """The start of the next group after ``pos`` within ``end`` (a letter or digit after a separator)."""
+    for i in range(pos + 1, end):
+        if text[i - 1] in _SEPARATORS and text[i].isalnum():
+            return i
+    return None
 
 
 _COUNTRIES = "(?:" + "|".join([*sorted(IBAN_LENGTHS), "US", "CA", "JP", "CN", "IN", "AU", "SG", "HK", "ZA", "MX"]) + ")"

@@ -188,7 +188,9 @@ def test_when_an_iban_is_grouped_any_way_or_written_in_lower_case_then_it_is_blo
         chunks = [compact[i : i + size] for i in range(0, len(compact), size)]
         texts += [" ".join(chunks), " ".join(chunks).lower(), "-".join(chunks)]
     texts += ["GB 82 WEST 123456 98765432", "GB82 WEST 1234 5698 7654 32", "de89 3704 0044 0532 0130 00",
-              "iban de89370400440532013000", "pay to gb82west12345698765432 today"]  # fmt: skip
+              "iban de89370400440532013000", "pay to gb82west12345698765432 today",
+              "no 12 GB82 WEST 1234 5698 7654 32", "ab12 GB82 WEST 1234 5698 7654 32",
+              "is 12 de89 3704 0044 0532 0130 00"]  # fmt: skip
     _assert_blocked(detector, policy, texts)
 
 
