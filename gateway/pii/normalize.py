@@ -5,8 +5,9 @@ Two texts, on purpose:
 * ``normalize(text)`` is the canonical text: NFKC, without invisible format characters and without control
   characters other than newline and tab. It is what gets embedded, stored and shown, and every finding's
   offsets point into it.
-* ``detection_view(canonical)`` is what the detectors read: homoglyphs folded to Latin, every Unicode digit
-  folded to ASCII, invisible characters dropped and blank ones made spaces, digit references and spelled digits
+* ``detection_view(canonical)`` is what the detectors read: homoglyphs and Latin letters in other forms (small
+  capitals, circled and squared letters) folded to Latin, every character with a digit value folded to ASCII,
+  invisible characters dropped and blank ones made spaces, character references, escapes and spelled numbers
   decoded, unusual separators inside identifiers made hyphens, identifiers split from words they are glued to
   (``gateway.pii.evasion``), and runs of separators inside identifiers (``078-05-\\n1120``, ``123 - 45 - 6789``)
   collapsed to one character. It carries an offset map back to the canonical text, so
