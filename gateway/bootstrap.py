@@ -118,7 +118,7 @@ class Services:
         """The use cases reading the audit log (the audit routes and the console), off the loop on PostgreSQL."""
         return AuditQueries(self.audit_log, remote=self.settings.uses_postgres,
                             public_key=self.keys.audit_public_key, witnesses=self.witnesses,
-                            versions=self.policy_versions)
+                            versions=self.policy_versions, digest=self.auditor.digest)
 
     def check_rate(self, principal: Principal) -> None:
         scope = self.policy.current().scope(principal.tenant)

@@ -9,8 +9,9 @@ An entry holds no attacker-chosen text (``docs/audit.md``, "What an entry may co
   (``collection_digest``, ``document_digest``: HMAC-SHA256 under the tenant's input-digest secret, 32 hex);
 - a string longer than ``MAX_STRING`` is withheld, and no entry exceeds ``max_entry_bytes`` of canonical JSON:
   the largest lists are cut, with their full lengths under ``truncated`` and a SHA-256 of the cut lists;
-- past ``burst`` unauthenticated failures per window, they are counted per (route template, code) in one
-  ``auth.failure.aggregate`` entry per window instead of one entry each.
+- past ``burst`` unauthenticated failures per window (a missing or bad key, and a request no route or method
+  matched), they are counted per (event, route template, code) in one ``auth.failure.aggregate`` entry per
+  window instead of one entry each.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ AUDIT_KEY_NAME = "gateway-audit"
 DIGESTED = {"collection": "collection_digest", "document_id": "document_digest"}
 MAX_STRING = 512  # longer strings are withheld: no legitimate field (digests, versions, names) comes near it
 AGGREGATE_EVENT = "auth.failure.aggregate"
+# Events an unauthenticated request can cause, counted in the aggregate past the burst.
+UNAUTHENTICATED_EVENTS = frozenset({"auth.failure", "request.invalid"})
 # Never cut to fit: the decision and who, what, when.
 _CORE = frozenset({"v", "time", "event", "decision", "request_id", "route", "tenant", "subject", "key_id", "role",
                    "status", "code", "count", "truncated", "truncated_digest"})
@@ -74,9 +77,14 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# The methods an entry names; any other is "OTHER" (a method is a token the caller chooses).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+UNMATCHED = "unmatched"  # the route of a request no route matched: never its raw path
+
+
 def route_of(method: str, scope: Mapping[str, Any]) -> str:
     """The audited route: the method and the matched template (a raw path is whatever the caller sent)."""
-    return f"{method} {scope.get('path_template') or 'unmatched'}"
+    return f"{method if method in METHODS else 'OTHER'} {scope.get('path_template') or UNMATCHED}"
 
 
 def _clean(value: Any, withheld: list[str], path: str = "") -> Any:
@@ -188,6 +196,8 @@ class Auditor:
         self._cap = max_entry_bytes
         self._flood = flood
         self._flush_scheduled = False
+        self._unwaited: set[concurrent.futures.Future[int]] = set()  # entries ``note`` did not wait for
+        self._unwaited_lock = threading.Lock()
 
     def digest(self, tenant: str | None, value: str) -> str:
         """A caller-chosen identifier as entries hold it: the ingest entry's ``id_digest`` of the same id."""
@@ -232,18 +242,41 @@ class Auditor:
             ctx.audit_index = index
         return index
 
+    def note(self, event: str, ctx: RequestContext, decision: str, **fields: Any) -> None:
+        """Append one entry without waiting for it, for a refusal that changed nothing and that Litestar answers
+        from a synchronous handler (an unknown route, a wrong method); a failed write is logged."""
+        if self._counted(event, ctx, fields):
+            return
+        try:
+            future = self._sink.submit(self.entry(event, ctx, decision, fields))
+        except Exception as exc:
+            log.error("could not audit %s: %s", event, type(exc).__name__)
+            return
+        with self._unwaited_lock:
+            self._unwaited.add(future)
+        future.add_done_callback(self._written)
+
+    def _written(self, future: concurrent.futures.Future[int]) -> None:
+        with self._unwaited_lock:
+            self._unwaited.discard(future)
+        _log_failure(future)
+
     def record_sync(self, event: str, decision: str, **fields: Any) -> int:
         """For the CLI and start/stop events, outside any request."""
         return self._sink.submit(self.entry(event, None, decision, fields)).result()
 
     def flush(self) -> None:
-        """Write the pending aggregate entry now and wait for it (at shutdown, and in tests)."""
+        """Write the pending aggregate entry now and wait for it and for the entries ``note`` did not wait for (at
+        shutdown, and in tests)."""
         fields = self._flood.drain(self._clock(), force=True) if self._flood is not None else None
         if fields is not None:
             self._sink.submit(self.entry(AGGREGATE_EVENT, None, "deny", fields)).result()
+        with self._unwaited_lock:
+            unwaited = list(self._unwaited)
+        concurrent.futures.wait(unwaited)
 
     def _counted(self, event: str, ctx: RequestContext | None, fields: Mapping[str, Any]) -> bool:
-        if self._flood is None or event != "auth.failure" or (ctx is not None and ctx.tenant is not None):
+        if self._flood is None or event not in UNAUTHENTICATED_EVENTS or (ctx is not None and ctx.tenant is not None):
             return False
         self._flush_due()  # a window that ended writes its aggregate before the next one opens
         if self._flood.admit(self._clock()):
@@ -276,7 +309,7 @@ class Auditor:
 
 def _log_failure(future: concurrent.futures.Future[int]) -> None:
     if future.exception() is not None:
-        log.error("could not audit %s: %s", AGGREGATE_EVENT, type(future.exception()).__name__)
+        log.error("could not audit an entry written without waiting: %s", type(future.exception()).__name__)
 
 
 def open_audit_log(settings: Settings, keys: KeyMaterial) -> SQLiteAuditLog:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +25,8 @@ MAX_SCAN = 20_000
 DECISIONS = ("allow", "deny", "block", "error")
 TEXT_FILTERS = ("event", "decision", "tenant", "subject", "request_id", "key_id", "exclude_event")
 PARAMS = frozenset((*TEXT_FILTERS, "since", "until", "before"))
+# Filters whose value is any text the reader typed (the others are checked against fixed lists or parsed as times).
+DIGESTED_FILTERS = frozenset({"tenant", "subject", "request_id", "key_id"})
 MAX_CURSOR_DIGITS = 15  # far beyond any log; keeps the cursor an exact integer in canonical JSON (< 2**53)
 _DIGITS = re.compile(rf"[0-9]{{1,{MAX_CURSOR_DIGITS}}}")
 
@@ -49,9 +51,17 @@ class Filters:
     until: datetime | None = None  # inclusive: an entry stamped within the named second (or minute) matches
     until_end: datetime | None = None  # the first instant after ``until``'s second (or minute)
 
-    def as_audit(self) -> dict[str, str]:
-        """The filters as recorded in the console's own audit entry (None values are dropped)."""
-        return {k: v for k, v in self.as_query().items() if v}
+    def as_audit(self, digest: Callable[[str], str]) -> dict[str, str]:
+        """The filters as recorded in the console's own audit entry (empty ones are dropped). A filter on an id is
+        the reader's free text: it is written as ``<name>_digest`` (``digest``: the auditor's keyed digest, as for
+        other caller-chosen ids), so the entry can still be matched against the id it looked for."""
+        out = {}
+        for name, value in self.as_query().items():
+            if value:
+                out[f"{name}_digest" if name in DIGESTED_FILTERS else name] = (
+                    digest(value) if name in DIGESTED_FILTERS else value
+                )
+        return out
 
     def as_query(self) -> dict[str, str]:
         """The filters as query parameters, for links to further pages."""

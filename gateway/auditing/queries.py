@@ -75,8 +75,10 @@ class SignedView:
 
 class AuditQueries:
     def __init__(self, log: AuditLogBackend, *, remote: bool, public_key: Ed25519PublicKey,
-                 witnesses: WitnessPublisher | None, versions: PolicyVersions | None) -> None:
+                 witnesses: WitnessPublisher | None, versions: PolicyVersions | None,
+                 digest: Callable[[str | None, str], str]) -> None:
         self._log = log
+        self._digest = digest  # the auditor's keyed digest of a caller-chosen id, per tenant
         self._reader = AuditReader(log, remote=remote)
         self._public_key = public_key
         self._witnesses = witnesses
@@ -171,12 +173,15 @@ class AuditQueries:
         return await self._reader.entry_tenant(request.index) == request.tenant
 
     # ---- the console --------------------------------------------------------------------------------------
-    async def browse(self, filters: browse.Filters, before: int | None, scope: TenantScope) -> EntriesPage:
-        """One page of matching entries the scope sees, newest first, from the cursor ``before``."""
+    async def browse(self, filters: browse.Filters, before: int | None, scope: TenantScope,
+                     reader_tenant: str) -> EntriesPage:
+        """One page of matching entries the scope sees, newest first, from the cursor ``before``; the entry of this
+        read names the id filters as the reader's tenant's keyed digests, never as typed."""
         page = await asyncio.to_thread(browse.find_page, self._log, filters, before, scope=scope)
         cursor = None if before is None else min(before, page.tree_size)
+        as_audit = filters.as_audit(lambda value: self._digest(reader_tenant, value))
         return EntriesPage(page, {"what": "console.entries", "returned": len(page.rows), "before": cursor,
-                                  "filters": filters.as_audit() or None, "scope": scope.tenant or "*"})
+                                  "filters": as_audit or None, "scope": scope.tenant or "*"})
 
     async def signed_checkpoint(self) -> SignedView:
         signed = await self._signed()

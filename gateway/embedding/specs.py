@@ -70,7 +70,7 @@ class ModelRegistry:
         """A declared version (full semver, or major.minor: the highest patch) of ``name``."""
         matches = [m for m in self._known.values() if m.name == name and version in (m.version, m.space)]
         if not matches:
-            raise ModelNotFound(f"The model '{name}@{version}' is not declared", param="model")
+            raise ModelNotFound(f"unknown model or version; declared: {', '.join(sorted(self._known))}", param="model")
         return max(matches, key=lambda m: tuple(int(p) for p in m.version.split(".")))
 
     def known(self) -> list[ModelSpec]:
@@ -80,7 +80,9 @@ class ModelRegistry:
         try:
             return self._models[name]
         except KeyError:
-            raise ModelNotFound(f"The model '{name}' does not exist", param="model") from None
+            # The caller's model string is not echoed (it is whatever they sent); the served names are ours.
+            raise ModelNotFound(f"unknown model; this gateway serves: {', '.join(self.names())}", param="model") \
+                from None
 
     def names(self) -> list[str]:
         return sorted(self._models)

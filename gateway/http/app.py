@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -13,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 import gateway
+from gateway.auditing.auditor import RequestContext, route_of
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response, speaks_openai
@@ -27,23 +29,30 @@ from gateway.observability import tracing
 log = logging.getLogger(__name__)
 
 
-def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """Litestar's own errors (unknown route, wrong method) in our problem-details shape."""
-    mapped: RequestError
-    if exc.status_code == 404:
-        mapped = NotFound("no such route")
-    elif exc.status_code == 405:
-        mapped = MethodNotAllowed("method not allowed on this route")
-    elif exc.status_code >= 500:
-        mapped = Unavailable("internal error")
-    else:
-        mapped = BadRequest(str(exc.detail) if exc.detail else "bad request")
-    # Every response carries a request id of ours (a caller's X-Request-Id is never echoed), and a 405 says which
-    # methods the route has.
-    headers = None
-    if exc.status_code == 405 and exc.headers and "allow" in exc.headers:
-        headers = {"Allow": exc.headers["allow"]}
-    return error_response(mapped, uuid.uuid4().hex, speaks_openai(request.url.path), headers)
+def _http_exception(services: Services) -> Callable[[Request[Any, Any, Any], HTTPException], Response[Any]]:
+    def handle(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        """Litestar's own errors (unknown route, wrong method) in our problem-details shape, audited as
+        ``request.invalid`` with the route template or ``unmatched``, never the raw path."""
+        mapped: RequestError
+        if exc.status_code == 404:
+            mapped = NotFound("no such route")
+        elif exc.status_code == 405:
+            mapped = MethodNotAllowed("method not allowed on this route")
+        elif exc.status_code >= 500:
+            mapped = Unavailable("internal error")
+        else:
+            mapped = BadRequest(str(exc.detail) if exc.detail else "bad request")
+        # Every response carries a request id of ours (a caller's X-Request-Id is never echoed), and a 405 says
+        # which methods the route has.
+        ctx = RequestContext(request_id=uuid.uuid4().hex, route=route_of(request.method, request.scope))
+        if mapped.status < 500:  # nothing was carried out: written without holding the answer back
+            services.auditor.note("request.invalid", ctx, "deny", status=mapped.status, code=mapped.code)
+        headers = None
+        if exc.status_code == 405 and exc.headers and "allow" in exc.headers:
+            headers = {"Allow": exc.headers["allow"]}
+        return error_response(mapped, ctx.request_id, speaks_openai(request.url.path), headers)
+
+    return handle
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -90,7 +99,7 @@ def create_app(services: Services) -> Litestar:
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         middleware=[tracing_middleware],
-        exception_handlers={HTTPException: _http_exception, Exception: _internal},
+        exception_handlers={HTTPException: _http_exception(services), Exception: _internal},
         request_max_body_size=services.settings.max_body_bytes,
         # Only what needs nothing from outside: the route index, the document as JSON and as YAML.
         openapi_config=OpenAPIConfig(

@@ -1,7 +1,8 @@
 """PII detection: the interface, a fake for tests, and the Presidio detector (offline, batched).
 
 ``PresidioDetector`` reads each text's detection view (see ``normalize``), runs spaCy NER only where the policy
-needs it (and, by default, only around capitalized words), runs Presidio's pattern recognizers with context
+needs it (by default only around capitalized words, and once per distinct sentence piece of a long text:
+``ner_pieces``), runs Presidio's pattern recognizers with context
 enhancement on the precomputed tokens, and reports every finding in canonical-text offsets.
 
 Thread safety: the spaCy steps (NER, tokenizing) and ``rebuild`` serialize on an internal lock (spaCy pipelines
@@ -27,6 +28,7 @@ from gateway.errors import DetectionTooCostly
 from gateway.pii.detector_types import LONG_TEXT, Finding, PIIDetector
 from gateway.pii.fake import FakeDetector
 from gateway.pii.ner import NER_SCORE, NerMode, run_ner
+from gateway.pii.ner_pieces import ner_by_pieces
 from gateway.pii.normalize import detection_view
 from gateway.pii.phones import DEFAULT_PHONE_REGIONS
 from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
@@ -120,8 +122,9 @@ class PresidioDetector:
         if ner_index:
             wanted = frozenset().union(*(ner_needed[i] for i in ner_index))
             with self._lock:
-                entities = run_ner(
-                    self._nlp, [views[i].text for i in ner_index], wanted, self._ner_mode, self._batch_size
+                entities = ner_by_pieces(
+                    [views[i].text for i in ner_index],
+                    lambda pieces: run_ner(self._nlp, pieces, wanted, self._ner_mode, self._batch_size),
                 )
             budget.check()
             for i, found in zip(ner_index, entities, strict=True):

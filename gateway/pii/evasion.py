@@ -6,25 +6,32 @@ a map back to canonical offsets, so a finding's span still covers what was writt
 * ``unmask_edits``: characters that render as nothing (categories Cf, Mn, Me, the Unicode default-ignorable code
   points, variation selectors, tag characters) are dropped; characters that render as a blank (Zs other than the
   space, Hangul fillers U+115F/U+1160/U+3164/U+FFA0, the Braille blank U+2800) become a space, as a reader sees
-  them. HTML character references and URL escapes of digits and separators (``&#53;``, ``&#x35;``,
-  ``%35``) are decoded; runs of seven or more spelled-out digits (``five three six ...``) become digits.
+  them. Character references, numeric or named (``&#53;``, ``&#x35;``, ``&ndash;``, ``&minus;``, ``&nbsp;``:
+  whatever ``html.unescape`` reads them as), are decoded to digits, letters, ``-`` for any dash, a space for any
+  blank, or ASCII punctuation; URL escapes of separators (``%2D``, ``%20``) always, of digits when there are
+  three or more. Spelled-out numbers (``five three six ...``, ``forty-seven``, ``nineteen``) of seven digits or
+  more become digits, grouped where the words were (``five-three-six ninety ...``).
 * ``separator_edits``: in a run of digit groups (nine digits or more, the shortest structured identifier), any
-  non-alphanumeric separator run (``/ _ : , + | ~ # *``, tabs, several characters) becomes ``-``, mixed kinds too
-  (``536/90-4721``, ``536 / 90 - 4721``), except a thousands comma, a time's colon and a bracketed area code, so
-  amounts and timestamps read as written; in an IBAN-like run (a group of capitals and digits) with mixed
+  non-alphanumeric separator run of any length (``/ _ : , + | ~ # *``, tabs, ``,,,,``, `` - - ``) becomes ``-``,
+  mixed kinds too (``536/90-4721``, ``536 / 90 - 4721``), except a thousands comma, a time's colon and a
+  bracketed area code before a phone number's ten digits (``(536)90-4721`` has an SSN's nine), so amounts and
+  timestamps read as written; in an IBAN-like run (a group of capitals and digits) with mixed
   separators, ``.`` and spaces fold as well. A word of capitals at either end is a label, not a group
   (``SSN: 078-05-1120``). A list such as ``12, 7 and 30`` is no run. An identifier glued to a word
   (``ssn536-90-4721``, ``card_4539...``) is split from it, unless the word is one or two capitals (an IBAN's
-  country code, a licence's letter). Nine or more single digits one space apart are joined, and so are nine
+  country code, a licence's letter). Nine or more single digits one space, ``-`` or ``.`` apart are joined (the
+  commonest separator joins, another groups: ``5.3.6.-9.0.-...`` is NFKC's ``⒌⒊⒍-⒐🄀-...``), and so are nine
   digits in three to five groups spaced irregularly (``53 69 04 721``; an SSN's length, not longer: rows of
   spaced numbers would make Luhn-valid cards by chance).
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 Edit = tuple[int, int, str]
@@ -85,31 +92,58 @@ def _hidden_run() -> re.Pattern[str]:
     return re.compile(f"[{_class(ranges)}]+")
 
 
-_REFERENCE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9A-Fa-f]{1,6}));?|%([0-9A-Fa-f]{2})|&nbsp;")
+# A character reference (numeric, or named and ended by ``;``: ``&ndash;``, ``&minus;``, ``&nbsp;``) or a URL
+# escape; bounded, so linear. What a reference stands for is ``html.unescape``'s answer, not a list of our own.
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31}(?=;))?;?|%[0-9A-Fa-f]{2}")
 _DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-                "seven": "7", "eight": "8", "nine": "9"}  # fmt: skip
-_WORD = "(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
-_SPELLED = re.compile(rf"\b{_WORD}(?:[\s,\-]{{1,3}}+{_WORD}\b){{6,}}+", re.IGNORECASE)
+                "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+                "thirteen": "13", "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17",
+                "eighteen": "18", "nineteen": "19"}  # fmt: skip
+_TENS = {"twenty": "2", "thirty": "3", "forty": "4", "fourty": "4", "fifty": "5", "sixty": "6", "seventy": "7",
+         "eighty": "8", "ninety": "9"}  # fmt: skip
+_UNIT = "(?:one|two|three|four|five|six|seven|eight|nine)"
+# A spelled number a digit group is read aloud in: a digit, a teen, or a tens word with its unit (``forty-seven``,
+# ``forty seven``); longest first, so ``fourteen`` is not ``four``.
+_WORD = (
+    rf"(?:(?:twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty|ninety)(?:[ \-]?{_UNIT}\b)?"
+    r"|(?:thir|four|fif|six|seven|eigh|nine)teen|eleven|twelve|ten|zero|oh|one|two|three|four|five|six|seven"
+    r"|eight|nine)"
+)
+_SPELLED = re.compile(rf"\b{_WORD}\b(?:[\s,\-]{{1,3}}+{_WORD}\b)++", re.IGNORECASE)
 _SPELLED_WORD = re.compile(_WORD, re.IGNORECASE)
+_MIN_SPELLED_DIGITS = 7
 _DECODED_KEEP = frozenset("-. /")
 
 
-def _decoded(m: re.Match[str]) -> str | None:
-    if m.group() == "&nbsp;":
-        return " "
-    try:
-        if m.group(1) is not None:
-            ch = chr(int(m.group(1)))
-        elif m.group(2) is not None:
-            ch = chr(int(m.group(2), 16))
-        else:
-            ch = chr(int(m.group(3), 16))
-    except (ValueError, OverflowError):
-        return None
-    digit = unicodedata.decimal(ch, None)
+def _decoded(reference: str) -> str | None:
+    """What a reference or escape reads as in an identifier: a digit, a letter, ``-`` for a dash or minus, a space
+    for blank or line-breaking characters, ASCII punctuation as itself; None for anything else."""
+    if reference.startswith("%"):
+        ch = chr(int(reference[1:], 16))
+        if ch.isalpha():  # ``%56`` in ``1234%5698`` is more likely a percent sign than a V
+            return None
+    else:
+        decoded = html.unescape(reference)
+        if decoded == reference or len(decoded) != 1:
+            return None
+        ch = decoded
+    digit = unicodedata.digit(ch, None)
     if digit is not None:
         return str(digit)
-    return ch if ch in _DECODED_KEEP else None
+    if ch.isspace() or is_blank(ord(ch)):
+        return " "
+    if unicodedata.category(ch) == "Pd" or ch == "\u2212":
+        return "-"
+    return ch if ch.isascii() and ch.isprintable() else None
+
+
+def _spelled_value(word: str) -> str:
+    word = word.lower()
+    for name, digit in _TENS.items():
+        if word.startswith(name):
+            unit = word[len(name) :].strip(" -")
+            return digit + (_DIGIT_WORDS[unit] if unit else "0")
+    return _DIGIT_WORDS[word]
 
 
 def unmask_edits(text: str) -> list[Edit]:
@@ -121,33 +155,60 @@ def unmask_edits(text: str) -> list[Edit]:
             blank = any(is_blank(ord(c)) for c in m.group())  # renders as a space: read as one
             edits.append((m.start(), m.end(), " " if blank else ""))
     if "&" in text or "%" in text:
-        decoded = [(m, _decoded(m)) for m in _REFERENCE.finditer(text)]
-        # A lone "%32" is more likely a percent sign before digits than an escape: URL escapes count only when
-        # there are several (an encoded identifier has one per character).
+        decoded = [(m, _decoded(m.group())) for m in _REFERENCE.finditer(text) if len(m.group()) > 1]
+        # A lone "%32" is more likely a percent sign before digits than an escape: URL escapes of letters and
+        # digits count only when there are several (an encoded identifier has one per character); an escaped
+        # separator (``%2D``, ``%20``) always does.
         escapes = sum(1 for m, r in decoded if r is not None and m.group().startswith("%"))
         edits.extend(
-            (m.start(), m.end(), r) for m, r in decoded if r is not None and (escapes >= 3 or m.group()[0] == "&")
+            (m.start(), m.end(), r)
+            for m, r in decoded
+            if r is not None and (escapes >= 3 or m.group()[0] == "&" or not r.isalnum())
         )
     for m in _SPELLED.finditer(text):
-        cursor = m.start()
-        for word in _SPELLED_WORD.finditer(m.group()):
-            start, end = m.start() + word.start(), m.start() + word.end()
-            if start > cursor:  # the separator before this word: spaces join the digits, anything else groups them
-                edits.append((cursor, start, "" if not text[cursor:start].strip() else "-"))
-            edits.append((start, end, _DIGIT_WORDS[word.group().lower()]))
-            cursor = end
+        edits.extend(_spelled_edits(text, m))
     return edits
 
 
-# A run of groups of digits and capitals joined by short separator runs; anchored and possessive, so linear.
-_GROUPS = re.compile(r"(?<![0-9A-Z])[0-9A-Z]++(?:(?:[^\w\n]|_){1,3}+[0-9A-Z]++)*+")
+def _spelled_edits(text: str, m: re.Match[str]) -> list[Edit]:
+    """Spelled digits as digits, if there are seven or more. Between the words, one kind of separator joins the
+    digits of a group and the other (if any) separates groups: whichever reading gives an identifier's groups
+    (``five three six - nine zero - ...``, ``five-three-six ...``); otherwise every digit is joined."""
+    words = [(m.start() + w.start(), m.start() + w.end(), _spelled_value(w.group())) for w in
+             _SPELLED_WORD.finditer(m.group())]  # fmt: skip
+    if sum(len(v) for _, _, v in words) < _MIN_SPELLED_DIGITS:
+        return []
+    gaps = [text[a[1] : b[0]] for a, b in itertools.pairwise(words)]
+    split_at: set[bool] = set()
+    for blank_splits in (False, True):  # False: a gap with a hyphen or comma separates; True: a blank gap does
+        lengths = [len(words[0][2])]
+        for gap, word in zip(gaps, words[1:], strict=True):
+            if (not gap.strip()) == blank_splits:
+                lengths.append(0)
+            lengths[-1] += len(word[2])
+        if len(lengths) > 1 and (tuple(lengths) == _SSN_SHAPE or min(lengths) >= 3):
+            split_at = {blank_splits}
+            break
+    edits: list[Edit] = []
+    for (start, end, value), gap, (next_start, _, _) in zip(words, gaps, words[1:], strict=False):
+        edits.append((start, end, value))
+        edits.append((end, next_start, "-" if (not gap.strip()) in split_at else ""))
+    start, end, value = words[-1]
+    edits.append((start, end, value))
+    return edits
+
+
+# A run of groups of digits and capitals joined by separator runs of any length (any characters but letters,
+# digits and line breaks: ``536,,,,90,,,,4721``, ``536 - - 90 - - 4721``); anchored and possessive, so linear.
+_GROUPS = re.compile(r"(?<![0-9A-Z])[0-9A-Z]++(?:(?:[^\w\n]|_)++[0-9A-Z]++)*+")
 _GROUP = re.compile(r"[0-9A-Z]+")
 _STANDARD_SEPARATORS = frozenset({"-", " ", "."})
 _GLUE_BEFORE = re.compile(r"[A-Za-z]{1,64}_?\Z")
 _MIN_DIGITS = 9
-# Nine or more single digits or capitals, each one space (or a group's - or .) apart: ``5 3 6 9 0 4 7 2 1``, or
-# an identifier with a blank glyph between every character.
-_SPACED = re.compile(r"(?<!\w)[0-9A-Z](?:[ .\-][0-9A-Z](?![0-9A-Za-z])){8,}+")
+# Nine or more single digits or capitals, each one space (or a group's - or .) apart: ``5 3 6 9 0 4 7 2 1``, an
+# identifier with a blank glyph between every character, or digits with full stops (NFKC's ``⒌`` is ``5.``).
+_SPACED = re.compile(r"(?<!\w)[0-9A-Z](?:(?:\.?[ \-]|\.)[0-9A-Z](?![0-9A-Za-z])){8,}+")
+_GAP = re.compile(r"[^0-9A-Z]+")
 
 
 # A whole run of three to five groups of one to four digits, one space apart (nothing digit-like before or after it);
@@ -165,8 +226,12 @@ def separator_edits(text: str) -> list[Edit]:
             edits.extend((m.start() + i, m.start() + i + 1, "") for i, c in enumerate(m.group()) if c == " ")
     for m in _SPACED.finditer(text):
         if sum(c.isdigit() for c in m.group()) >= 6:
-            value = m.group()
-            edits.extend((m.start() + i, m.start() + i + 1, "") for i in range(1, len(value), 2) if value[i] == " ")
+            # One character a group: the commonest separator is between the characters (all of them, if there is
+            # one kind: ``5 3 6 9 0 4 7 2 1``, ``5.3.6-9.0-4.7.2.1`` from ``⒌⒊⒍-⒐⓪-...``), the others between groups.
+            gaps = list(_GAP.finditer(m.group()))
+            counts = Counter(g.group() for g in gaps)
+            joiner = max(counts, key=lambda k: (counts[k], k == " "))
+            edits.extend((m.start() + g.start(), m.start() + g.end(), "") for g in gaps if g.group() == joiner)
     for m in _GROUPS.finditer(text):
         value = m.group()
         if sum(c.isdigit() for c in value) < _MIN_DIGITS:
@@ -193,13 +258,15 @@ def _odd_separator_edits(
     if uniform:
         return [(s, e, "-") for s, e in separators]
     edits: list[Edit] = []
+    # A bracketed area code is a phone number's; nine digits are an SSN's length: (536)90-4721 is one.
+    nine = sum(c.isdigit() for a, b in groups for c in text[a:b]) == _MIN_DIGITS
     for i, (s, e) in enumerate(separators):
         sep, before, after = text[s:e], text[groups[i][0] : groups[i][1]], text[groups[i + 1][0] : groups[i + 1][1]]
         if sep == "-" or (sep in _STANDARD_SEPARATORS and not coded):
             continue
         if sep == "," and len(after) == 3 and after.isdigit() and before.isdigit():
             continue
-        if sep.startswith(")") and text[groups[i][0] - 1 : groups[i][0]] == "(":  # (510)848-2988: an area code
+        if sep.startswith(")") and text[groups[i][0] - 1 : groups[i][0]] == "(" and not nine:  # (510)848-2988
             continue
         if sep == ":" and _digits_before(before) in (1, 2) and after[:2].isdigit() and not after[2:3].isdigit():
             continue

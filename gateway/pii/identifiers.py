@@ -3,9 +3,10 @@ birth. Each is a Presidio pattern recognizer; the scores say how much context ea
 threshold is 0.5; a context word adds 0.35).
 
 * IBAN_CODE: every country of the IBAN registry, its length checked and the ISO 7064 mod-97 checksum verified;
-  groups of any size, separated by a space, a hyphen or a line break. A letter O or I typed for a digit (or a
-  Cyrillic look-alike the detection view folded to O) is read as 0 or 1 when only that reading passes mod 97;
-  a first BBAN character the view read as 1 or 0 is tried as I or O (the Italian check letter).
+  groups of any size (the country code apart too), separated by a space, a hyphen or a line break, any case.
+  A letter O or I typed for a digit (or a Cyrillic look-alike the detection view folded to O) is read as 0 or 1
+  when only that reading passes mod 97; a first BBAN character the view read as 1 or 0 is tried as I or O (the
+  Italian check letter).
 * SWIFT_CODE: 4-letter bank, ISO country, 2-character location, optional 3-character branch. All-capital
   words fit that shape ("BUSINESS"), so it scores 0.2 and needs "swift", "bic" or "bank" nearby.
 * UK_NHS: 10 digits (3-3-4) with the NHS mod-11 check digit. One ten-digit number in eleven passes the check
@@ -36,9 +37,11 @@ _IBAN_REGISTRY = (
 # IBAN length per country (SWIFT IBAN registry, plus the partial-IBAN countries banks accept).
 IBAN_LENGTHS: dict[str, int] = {item[:2]: int(item[3:]) for item in _IBAN_REGISTRY.split()}
 _LOOKALIKES = (str.maketrans({"O": "0"}), str.maketrans({"O": "0", "I": "1"}))
-# Country, two check characters, then 11-30 letters or digits in groups of any size. Linear: one character per
-# iteration, the separator optional and never alphanumeric; bounded.
-_IBAN = r"(?<![\w-])[A-Z]{2}[0-9OIl]{2}(?:[ \n-]?[A-Za-z0-9]){11,30}(?![\w])"
+# Country, two check characters, then 11-30 letters or digits in groups of any size, a separator allowed anywhere
+# (``GB 82 WEST ...``, ``GB8 2WE ST1 ...``); any case (Presidio matches case-insensitively: ``de89 3704 ...``), so
+# the registry length and mod 97 are what keep words and numbers out. Linear: one character per iteration, the
+# separator optional and never alphanumeric; bounded.
+_IBAN = r"(?<![\w-])[A-Z][ \n-]?[A-Z][ \n-]?[0-9OIl][ \n-]?[0-9OIl](?:[ \n-]?[A-Za-z0-9]){11,30}(?![\w])"
 
 
 def mod97_ok(value: str) -> bool:
@@ -92,17 +95,44 @@ class IbanRecognizer(PatternRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
     ) -> list[RecognizerResult]:
         """Each candidate, or its longest prefix ending at a group boundary, that is a valid IBAN (the pattern
-        runs on into the next word: ``GB82 WEST 1234 5698 7654 32 today``)."""
+        runs on into the next word: ``GB82 WEST 1234 5698 7654 32 today``). A candidate that is none may have
+        swallowed the start of one (``no 12 GB82 WEST ...``): the candidates starting at its later words are tried."""
         out = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            run = text[result.start : result.end]
-            cuts = [len(run)] + [i for i in range(len(run) - 1, 14, -1) if run[i] in " \n-"]
-            for cut in cuts:
-                if iban_ok(run[:cut]):
-                    result.end, result.score = result.start + cut, 1.0
-                    out.append(result)
+            span, pos = _valid_prefix(text, result.start, result.end), result.start
+            while span is None:
+                word = _next_word(text, pos, result.end)
+                if word is None:
                     break
+                pos = word
+                inner = _IBAN_AT.match(text, pos)
+                span = _valid_prefix(text, inner.start(), inner.end()) if inner is not None else None
+            if span is not None:
+                (result.start, result.end), result.score = span, 1.0
+                out.append(result)
         return out
+
+
+_IBAN_AT = re.compile(_IBAN, re.IGNORECASE)  # as Presidio compiles it (case-insensitive)
+_SEPARATORS = " \n-"
+
+
+def _valid_prefix(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The longest ``text[start:cut]`` (``cut`` at ``end`` or at a separator) that is a valid IBAN."""
+    run = text[start:end]
+    cuts = [len(run)] + [i for i in range(len(run) - 1, 14, -1) if run[i] in _SEPARATORS]
+    for cut in cuts:
+        if iban_ok(run[:cut]):
+            return start, start + cut
+    return None
+
+
+def _next_word(text: str, pos: int, end: int) -> int | None:
+    """The start of the next group after ``pos`` within ``end`` (a letter or digit after a separator)."""
+    for i in range(pos + 1, end):
+        if text[i - 1] in _SEPARATORS and text[i].isalnum():
+            return i
+    return None
 
 
 _COUNTRIES = "(?:" + "|".join([*sorted(IBAN_LENGTHS), "US", "CA", "JP", "CN", "IN", "AU", "SG", "HK", "ZA", "MX"]) + ")"

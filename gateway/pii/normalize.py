@@ -5,8 +5,9 @@ Two texts, on purpose:
 * ``normalize(text)`` is the canonical text: NFKC, without invisible format characters and without control
   characters other than newline and tab. It is what gets embedded, stored and shown, and every finding's
   offsets point into it.
-* ``detection_view(canonical)`` is what the detectors read: homoglyphs folded to Latin, every Unicode digit
-  folded to ASCII, invisible characters dropped and blank ones made spaces, digit references and spelled digits
+* ``detection_view(canonical)`` is what the detectors read: homoglyphs and Latin letters in other forms (small
+  capitals, circled and squared letters) folded to Latin, every character with a digit value folded to ASCII,
+  invisible characters dropped and blank ones made spaces, character references, escapes and spelled numbers
   decoded, unusual separators inside identifiers made hyphens, identifiers split from words they are glued to
   (``gateway.pii.evasion``), and runs of separators inside identifiers (``078-05-\\n1120``, ``123 - 45 - 6789``)
   collapsed to one character. It carries an offset map back to the canonical text, so
@@ -70,17 +71,39 @@ _HOMOGLYPHS = {
 
 
 class _FoldTable(dict[int, int]):
-    """Lazy one-to-one translation table: homoglyphs, accented Latin letters and any Unicode decimal digit to
-    ASCII."""
+    """Lazy one-to-one translation table to ASCII: homoglyphs, any character with a digit value (other scripts'
+    digits, and the dingbat, circled and negative circled digits NFKC leaves alone: ``❺``, ``⓿``), Latin letters
+    in another form (small capitals ``ᴇ``, negative circled and squared letters ``🅐``, regional indicators) and
+    accented Latin letters."""
 
     def __missing__(self, codepoint: int) -> int:
         ch = chr(codepoint)
         folded = _HOMOGLYPHS.get(ch)
         if folded is None:
-            digit = unicodedata.decimal(ch, None) if codepoint > 127 else None
-            folded = str(digit) if digit is not None else _base_letter(ch)
+            digit = unicodedata.digit(ch, None) if codepoint > 127 else None
+            folded = str(digit) if digit is not None else _latin_form(ch) or _base_letter(ch)
         self[codepoint] = ord(folded)
         return ord(folded)
+
+
+# Names of a Latin letter drawn another way: ``LATIN LETTER SMALL CAPITAL E``, ``NEGATIVE CIRCLED LATIN CAPITAL
+# LETTER A``, ``REGIONAL INDICATOR SYMBOL LETTER A``, ``PARENTHESIZED LATIN SMALL LETTER A``; True: lower case.
+_LATIN_FORMS = (("LATIN LETTER SMALL CAPITAL ", False), ("LATIN CAPITAL LETTER ", False),
+                ("REGIONAL INDICATOR SYMBOL LETTER ", False), ("LATIN SMALL LETTER ", True))  # fmt: skip
+_LATIN_FORM_CATEGORIES = frozenset({"Lu", "Ll", "Lo", "So"})
+
+
+def _latin_form(ch: str) -> str | None:
+    """The ASCII letter a Latin letter in another form reads as (small capitals as capitals), or None. Format
+    characters (the tag letters) are not letters a reader sees: they stay for ``unmask_edits`` to drop."""
+    if ch.isascii() or unicodedata.category(ch) not in _LATIN_FORM_CATEGORIES:
+        return None
+    name = unicodedata.name(ch, "")
+    for marker, lower in _LATIN_FORMS:
+        head, found, letter = name.rpartition(marker)
+        if found and len(letter) == 1 and "A" <= letter <= "Z" and (not head or head.endswith(" ")):
+            return letter.lower() if lower else letter
+    return None
 
 
 def _base_letter(ch: str) -> str:

@@ -5,7 +5,8 @@ Departures from Presidio's defaults, each on purpose:
 * US_SSN: any well-formed ``3-2-4`` number (separators ``-``, ``.``, space) scores 0.85 and is NOT checked for
   validity. Presidio drops "invalid" SSNs (078-05-1120, 123-45-6789, area 000/666/9xx); a bank would rather
   block a well-formed number that is not a real SSN than let a real one through on a rule it did not write.
-  A bare nine-digit run scores 0.3 and counts only with context ("ssn", "social security": +0.35).
+  A bare nine-digit run, or nine digits grouped otherwise (``536-904-721``, ``5369-04721``), scores 0.3 and
+  counts only with context ("ssn", "social security": +0.35).
 * IBAN_CODE, SWIFT_CODE, UK_NHS, DATE_OF_BIRTH: our own (``identifiers``); UK_NINO and US_ITIN: Presidio's.
 * EMAIL_ADDRESS: the TLD check uses tldextract's bundled public-suffix snapshot; nothing is ever fetched.
 * CREDIT_CARD: our own (``cards``): every ISO/IEC 7812 length 12-19, every scheme's issuer ranges, any
@@ -64,9 +65,9 @@ class StrictSsnRecognizer(PatternRecognizer):
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("SSN 3-2-4", r"\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b", 0.85),
         Pattern("SSN bare nine digits", r"\b[0-9]{9}\b", 0.3),
-        # A line break or typo that moved one separator: weak alone, strong with "ssn" nearby.
-        Pattern("SSN 3-6", r"\b[0-9]{3}[- .][0-9]{6}\b", 0.3),
-        Pattern("SSN 5-4", r"\b[0-9]{5}[- .][0-9]{4}\b", 0.3),
+        # Nine digits grouped any other way (3-6, 5-4, 3-3-3, 4-5: a line break, a typo, or an evader moving the
+        # separators): weak alone, strong with "ssn" or "social security" nearby. One digit per step, bounded.
+        Pattern("SSN nine digits grouped otherwise", r"\b[0-9](?:[- .]?[0-9]){8}\b", 0.3),
         # A short SSN with several zeros typed as letter O (or a Cyrillic look-alike): the detection view
         # only reads O as 0 in runs of six digits or more. At least five real digits (see invalidate_result).
         Pattern("SSN with O for 0", r"\b[0-9O]{3}[- .][0-9O]{2}[- .][0-9O]{4}\b", 0.85),

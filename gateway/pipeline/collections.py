@@ -50,9 +50,9 @@ def parse_model_ref(ref: str, registry: ModelRegistry) -> ModelSpec:
     name, _, version = ref.partition("@")
     spec = registry.get(name)
     if version and not (spec.version == version or spec.space == version):
-        raise Conflict(
-            f"model {name} is served at embedding-space version {spec.version}; {version} is not available",
-            param="model",
+        raise Conflict(  # the requested version is the caller's text: not echoed
+            f"model {name} is served at embedding-space version {spec.version} only; the requested version is not "
+            "available", param="model",
         )
     return spec
 
@@ -86,6 +86,9 @@ def parse_documents(body: Any, max_docs: int, max_chars: int) -> list[DocumentIn
             isinstance(v, str | int | float | bool) or v is None for v in metadata.values()
         ):
             raise BadRequest(f"documents[{i}].metadata must be an object of scalar values",
+                             param=f"documents[{i}].metadata")
+        if any(not key.strip() for key in metadata):  # a key nobody can read back or filter on
+            raise BadRequest(f"documents[{i}].metadata has an empty or blank key; every key needs a visible name",
                              param=f"documents[{i}].metadata")
         docs.append(DocumentIn(doc_id, text, metadata))
     return docs

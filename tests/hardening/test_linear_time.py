@@ -59,6 +59,13 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "spaced-groups": lambda n: "53 69 04 721 " * (n // 13),
     "fillers": lambda n: "1\u3164" * (n // 2),
     "marks": lambda n: "a\u0301" * (n // 2),
+    "separator-runs": lambda n: ("1" + ",;. -" * 10) * (n // 51),
+    "one-long-separator-run": lambda n: "1" + ",," * (n // 2) + "a",
+    "named-references": lambda n: "&ndash;" * (n // 7),
+    "unended-references": lambda n: "&ndash" * (n // 6),
+    "spelled-tens": lambda n: "forty-seven " * (n // 12),
+    "full-stop-digits": lambda n: "5." * (n // 2),
+    "small-capitals": lambda n: "\u1d07" * n,
 }
 
 
@@ -180,3 +187,31 @@ def test_when_detection_exceeds_its_budget_then_the_text_is_refused_not_passed(d
     with pytest.raises(DetectionTooCostly) as caught:
         detector.analyze(["1 " * (LONG_TEXT * 2)], [scope], budget_s=0.001)
     assert caught.value.status == 422 and "1 1" not in caught.value.message
+
+
+@pytest.mark.slow
+def test_when_a_maximum_length_text_of_names_repeats_then_it_is_detected_in_time_with_every_name(
+    detector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second attack's finding: 32,000 characters of one name-heavy paragraph took 2.1-2.4 s, all of it spaCy
+    NER on the same sentences again (``gateway.pii.ner_pieces`` now runs each distinct piece once). The tokens NER
+    reads are counted (time alone depends on the machine's load: 0.8-3.2 s before, 0.1-0.3 s after)."""
+    scope = load_policy(REPO / "policy" / "gateway.yaml").scope("acme")
+    paragraph = "John Smith met Mary Jones at the Grand Hotel in Boston with Peter Brown and Lisa White. "
+    text = paragraph * (32_000 // len(paragraph))
+    [one] = detector.analyze([paragraph], [scope])
+    pipe, read = detector._nlp.pipe, [0]
+
+    def counting_pipe(docs: Any, **kwargs: Any) -> Any:
+        docs = list(docs)
+        read[0] += sum(len(d) for d in docs)
+        return pipe(docs, **kwargs)
+
+    monkeypatch.setattr(detector._nlp, "pipe", counting_pipe)
+    found: list[Any] = []
+    assert _best_of(lambda: found.append(detector.analyze([text], [scope])[0]), runs=1) < 2.0
+    assert 0 < read[0] < 1_000  # two distinct pieces of about 100 tokens; the whole text is about 6,500
+    people = {(f.start, f.end) for f in found[0] if f.entity_type == "PERSON"}
+    expected = {(i * len(paragraph) + f.start, i * len(paragraph) + f.end)
+                for i in range(32_000 // len(paragraph)) for f in one if f.entity_type == "PERSON"}
+    assert len(expected) >= 4 * (32_000 // len(paragraph)) and expected <= people

@@ -34,7 +34,7 @@ async def _entries(call: ConsoleCall) -> View:
     filters = browse.parse_filters(params)
     before = browse.parse_before(params.get("before"))
     scope = _scope(call)
-    result = await call.services.audit_queries.browse(filters, before, scope)
+    result = await call.services.audit_queries.browse(filters, before, scope, call.session.principal.tenant)
     html = pages.entries_page(result.page, filters, call.session.principal, call.session.csrf, scope.label)
     return View(html, audit=result.audit)
 

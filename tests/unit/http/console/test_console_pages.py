@@ -102,7 +102,8 @@ def test_when_entries_are_filtered_then_only_matches_show_newest_first(app: App)
     assert app.client.get("/console/entries", params={"since": "2999-01-01T00:00"}).text.count("No matching") == 1
     e = entry(app, r)
     assert e["what"] == "console.entries" and e["filters"] == {"event": "authz.denied", "decision": "deny",
-                                                                "tenant": "acme"}
+                                                                "tenant_digest": app.services.auditor.digest("acme",
+                                                                                                             "acme")}
 
 
 def test_when_a_page_is_full_then_the_older_link_continues_from_the_cursor(app: App) -> None:
