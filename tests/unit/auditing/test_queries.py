@@ -54,7 +54,8 @@ LOG = [{"event": "embeddings.create", "tenant": "acme"}, {"event": "embeddings.c
 
 def _queries(log: FakeLog, remote: bool = False) -> AuditQueries:
     key = generate_private_key().public_key()
-    return AuditQueries(log, remote=remote, public_key=key, witnesses=None, versions=None)  # type: ignore[arg-type]
+    return AuditQueries(log, remote=remote, public_key=key, witnesses=None, versions=None,  # type: ignore[arg-type]
+                        digest=lambda tenant, value: f"digest-of-{len(value)}")
 
 
 @pytest.mark.parametrize("remote", [True, False])
