@@ -41,8 +41,8 @@ from gateway.pii.identifiers import (
     UkNhsRecognizer,
     mod97_ok,
 )
-from gateway.pii.phones import DEFAULT_PHONE_REGIONS, phone_recognizers
-from gateway.policyfile import CustomRecognizerSpec
+from gateway.pii.phones import phone_recognizers
+from gateway.policyfile import DEFAULT_PHONE_REGIONS, CustomRecognizerSpec
 
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
 
