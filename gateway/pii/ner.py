@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.pii.name_cues import name_spans
+from gateway.pii.name_cues import listed_with, name_spans
 from gateway.pii.tokens import make_doc
 
 NerMode = Literal["windows", "full"]
@@ -26,6 +26,15 @@ SPACY_TO_PRESIDIO = {
 }  # fmt: skip
 _CAPITALIZED = re.compile("\\b[A-Z](?:[a-z'\u2019\\-]*[a-z]|\\.)?(?:[A-Z][a-z]+)?\\b")
 _WORD = re.compile(r"\S+")
+_DIGIT_WORD = re.compile(r"\S*[0-9]")
+_PERSON_WORD = re.compile(r"[A-Z][a-z]+(?:['\u2019][A-Z]?[a-z]+)?|[A-Z]\.")
+_ORG_WORDS = frozenset(
+    ["inc", "llc", "ltd", "plc", "corp", "co", "company", "group", "bank", "holdings", "partners", "associates",
+     "sons", "brothers", "university", "college", "school", "institute", "hospital", "foundation", "trust", "fund",
+     "capital", "bancorp", "insurance", "services", "solutions", "systems", "technologies", "labs", "media",
+     "studios", "airlines", "motors", "energy", "international", "global", "agency", "council", "committee",
+     "board", "department", "ministry", "office", "union", "club", "church", "center", "centre"]
+)
 CONTEXT_WORDS = 4  # words of context on each side of a candidate; enough for the small model's features
 NER_SCORE = 0.85  # spaCy gives no confidence; Presidio uses this default for its spaCy entities
 
@@ -87,6 +96,35 @@ def run_ner(
     for (index, offset, _), doc in zip(jobs, docs, strict=True):
         for ent in doc.ents:
             etype = SPACY_TO_PRESIDIO.get(ent.label_)
-            if etype in wanted:
-                out[index].append(NerEntity(etype, offset + ent.start_char, offset + ent.end_char))
+            if etype == "ORGANIZATION" and "PERSON" in wanted and person_shaped(ent.text):
+                etype = "PERSON"
+            if etype not in wanted:
+                continue
+            start, end = ent.start_char, ent.end_char
+            if etype == "PERSON":
+                end = start + name_part(ent.text)
+            if end > start:
+                out[index].append(NerEntity(etype, offset + start, offset + end))
+    if "PERSON" in wanted:
+        for index, text in enumerate(texts):
+            people = [(e.start, e.end) for e in out[index] if e.entity_type == "PERSON"]
+            if people:
+                out[index].extend(NerEntity("PERSON", s, e) for s, e in listed_with(text, people, stop_words))
     return out
+
+
+def person_shaped(text: str) -> bool:
+    """An ORG entity of the small model that reads as a person's name: two or three capitalized words (one is
+    too often a brand), none of them a word of company names. The small model tags many names ORG."""
+    words = text.split(" ")
+    if not 2 <= len(words) <= 3:
+        return False
+    return all(_PERSON_WORD.fullmatch(w) and w.lower() not in _ORG_WORDS for w in words)
+
+
+def name_part(text: str) -> int:
+    """The length of a PERSON entity up to its first word with a digit: the small model reads a phone's
+    extension (``x6706``) or a house number after a name as part of a person, and the longer PERSON finding
+    then hides the phone number it overlaps."""
+    m = _DIGIT_WORD.search(text)
+    return len(text) if m is None else len(text[: m.start()].rstrip())
