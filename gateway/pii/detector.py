@@ -36,8 +36,9 @@ from gateway.policyfile import GatewayPolicy, ScopePolicy
 
 __all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]
 
-# The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec); the rest is never run.
-_UNUSED_PIPES = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+# The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec), and the tagger with the tok2vec it
+# listens to (a name cue's weaker words count where it reads a proper noun); the rest is never run.
+_UNUSED_PIPES = ["parser", "attribute_ruler", "lemmatizer", "senter"]
 
 
 @dataclass(frozen=True)

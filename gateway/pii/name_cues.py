@@ -26,6 +26,10 @@ _BEFORE = (
     r"starring", r"featuring", r"maiden name is", r"kid", r"son", r"daughter", r"wife", r"husband", r"partner",
     r"friend", r"boss", r"manager", r"guardian", r"producer", r"songwriter", r"singer", r"author", r"director",
     r"(?:co-?)?founders?:?", r"owners:", r"directors:",
+)  # fmt: skip
+# Words before a name that also come before a team, a product or a company ("met with Finance"): what follows
+# them counts only where the tagger reads it as a proper noun (see ``cue_spans``).
+_WEAK_BEFORE = (
     r"follow(?:ed)? up with", r"meet(?:ing)? with", r"met with", r"heard", r"told", r"tell", r"remind", r"cc:",
     r"attn:?", r"assistant to", r"player", r"colleague", r"co-?worker", r"neighbou?r", r"mother", r"father",
     r"brother", r"sister", r"uncle", r"aunt", r"cousin", r"nephew", r"niece", r"grandson", r"granddaughter",
@@ -39,6 +43,9 @@ _ROLES = (
     r"representative|power of attorney|next of kin|emergency contact|dependent|dependant"
 )
 _CUE_BEFORE = re.compile(r"(?i:\b(?:" + "|".join(_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])")
+_WEAK_CUE_BEFORE = re.compile(
+    r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])"
+)
 _CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
 _DIALOGUE = re.compile(r"(?m)^" + _NAME + r":[ ]?(?=\S)")
 # "said Eric to Sophia": the one spoken to.
@@ -100,17 +107,24 @@ _NOT_NAMES = frozenset(
 
 
 def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
-    """[start, end) spans of names the cues point at, in ``text``'s offsets."""
-    spans: list[tuple[int, int]] = []
-    patterns = [_CUE_BEFORE, _CUE_AFTER, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _VOCATIVE_END, _VOCATIVE_START,
-                _HIS_HER, _BLOCK_HEAD]  # fmt: skip
+    """[start, end) spans of names the cues point at, in ``text``'s offsets (strong and weak cues alike)."""
+    return [(start, end) for start, end, _ in cue_spans(text, stop_words)]
+
+
+def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, bool]]:
+    """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
+    also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
+    strong = [_CUE_BEFORE, _CUE_AFTER, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD]
+    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER]
     if _CONTACT_LINE.search(text) is not None:
-        patterns.append(_CARD_HEAD)
-    for pattern in patterns:
-        for m in pattern.finditer(text):
-            span = _trimmed(text, m.start(1), m.end(1), stop_words)
-            if span is not None:
-                spans.append(span)
+        strong.append(_CARD_HEAD)
+    spans: list[tuple[int, int, bool]] = []
+    for patterns, is_weak in ((strong, False), (weak, True)):
+        for pattern in patterns:
+            for m in pattern.finditer(text):
+                span = _trimmed(text, m.start(1), m.end(1), stop_words)
+                if span is not None:
+                    spans.append((*span, is_weak))
     return spans
 
 
