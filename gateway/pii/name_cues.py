@@ -17,6 +17,8 @@ _WORD = r"[A-Z](?:[a-z]+(?:['\u2019-][A-Z]?[a-z]+)?|\.)"
 _NAME = rf"({_WORD}(?:[ ]{_WORD}){{0,2}})"
 _BEFORE = (
     r"my name is", r"name is", r"names? on the account is", r"named(?: him| her| them| me| it)?",
+    r"what(?:'s| is) your (?:full )?name\?", r"['\u2019]s (?:full |legal |maiden )?name",
+    r"(?:his|her|their|your|full|legal) name(?: is)?:?",
     r"call(?:s|ed)? (?:him|her|them|me)", r"called",
     r"this is", r"i am", r"i'm", r"dear", r"hi", r"hello", r"hey", r"thanks", r"thank you",
     r"regards,?\s", r"sincerely,?\s", r"best,?\s", r"cheers,?\s", r"yours,?\s",

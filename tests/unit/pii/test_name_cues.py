@@ -40,6 +40,9 @@ def test_when_the_word_after_a_cue_is_not_a_name_then_nothing_is_found(text: str
     ("text", "names"),
     [
         ("She named him Alejandro", ["Alejandro"]),  # named + object pronoun
+        ("What's your name? Curtis Gonzales", ["Curtis Gonzales"]),  # the answer to a name question
+        ("It's under my partner's name Autumn Young", ["Autumn Young"]),  # someone's name X
+        ("Her legal name: Dana Whitfield", ["Dana Whitfield"]),
         ("Everyone called her Maya", ["Maya"]),
         ("I'm so jealous! said Eric to Sophia", ["Eric", "Sophia"]),  # said X to Y
         ("we need to add Candace Raymond as guardian", ["Candace Raymond"]),  # a role only a person holds
