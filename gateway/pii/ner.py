@@ -26,7 +26,7 @@ SPACY_TO_PRESIDIO = {
 }  # fmt: skip
 _CAPITALIZED = re.compile("\\b[A-Z](?:[a-z'\u2019\\-]*[a-z]|\\.)?(?:[A-Z][a-z]+)?\\b")
 _WORD = re.compile(r"\S+")
-_DIGIT_WORD = re.compile(r"\S*[0-9]")
+_DIGIT_WORD = re.compile(r"(?<!\S)[^\s0-9]*[0-9]")  # anchored at a word start: each word is scanned once
 # A capitalized word listed with another ("Smith, Rivera and Mills"): the text may hold a list of names.
 _LIST_HINT = re.compile(r"[A-Z][a-z]+(?:,[ ]?(?:and |& |or )?|[ ](?:and|&|or)[ ])[A-Z][a-z]")
 _PERSON_WORD = re.compile(r"[A-Z][a-z]+(?:['\u2019][A-Z]?[a-z]+)?|[A-Z]\.")
