@@ -49,6 +49,10 @@ _WEAK_CUE_BEFORE = re.compile(
     r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])"
 )
 _CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
+# "Bailey is a very sympathetic person": what is said to be a person is one.
+_IS_A_PERSON = re.compile(
+    _NAME + r" (?:is|was) (?:a|an|such a) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|boy|lady|gentleman|child|kid)\b"
+)
 _DIALOGUE = re.compile(r"(?m)^" + _NAME + r":[ ]?(?=\S)")
 # "said Eric to Sophia": the one spoken to.
 _SAID_TO = re.compile(r"\b(?:said|says|replied|shouted|whispered|wrote) " + _NAME_NC + r" to " + _NAME + r"\b")
@@ -116,7 +120,7 @@ def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
 def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, bool]]:
     """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
-    strong = [_CUE_BEFORE, _CUE_AFTER, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD]
+    strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD]
     weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER]
     if _CONTACT_LINE.search(text) is not None:
         strong.append(_CARD_HEAD)

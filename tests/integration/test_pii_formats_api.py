@@ -236,6 +236,8 @@ def person_spans(result: dict[str, Any], text: str) -> list[str]:
         ("Follow up with Sara Mills in a couple of months.", "Sara Mills"),  # follow up with
         ("Our 3 founders: Berry, Farmer and Mcclain.", "Farmer"),  # a list that holds a name
         ("Amanda Riley\n\nVisual merchandiser\n\nPersonal Info:\nPhone:\n518-720-8738", "Amanda Riley"),  # card
+        ("Bailey is a very sympathetic person. They are also good listeners.", "Bailey"),  # said to be a person
+        ("What's your name? Curtis Gonzales", "Curtis Gonzales"),  # the answer to a name question
         ("My name is Kyle and I need help", "Kyle"),  # the cues that were there before
         ("Kind regards,\nMargaret Thornton", "Margaret Thornton"),
         ("Please call Dr. Okafor tomorrow", "Okafor"),

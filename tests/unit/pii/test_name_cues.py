@@ -41,6 +41,7 @@ def test_when_the_word_after_a_cue_is_not_a_name_then_nothing_is_found(text: str
     [
         ("She named him Alejandro", ["Alejandro"]),  # named + object pronoun
         ("What's your name? Curtis Gonzales", ["Curtis Gonzales"]),  # the answer to a name question
+        ("Bailey is a very sympathetic person.", ["Bailey"]),  # said to be a person
         ("It's under my partner's name Autumn Young", ["Autumn Young"]),  # someone's name X
         ("Her legal name: Dana Whitfield", ["Dana Whitfield"]),
         ("Everyone called her Maya", ["Maya"]),
@@ -73,6 +74,7 @@ def test_when_a_newer_cue_surrounds_a_name_then_the_name_is_found(text: str, nam
         "Acme Holdings\nBoston branch\nPhone lines are being upgraded.",  # "Phone" opens a sentence, no label
         "Quarterly Report\n\nrevenue grew 4%",
         "Globex released its annual report",  # an organization has "its"
+        "Python is a very popular language.",
     ],
 )
 def test_when_a_newer_cue_shape_holds_no_name_then_nothing_is_found(text: str) -> None:
