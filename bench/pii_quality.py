@@ -7,13 +7,15 @@ PII-free sets.
    (only scored; its misses are never printed).
 Structured identifiers of both are also rendered in evasion variants (zero-width characters, full-width and
 Arabic-Indic digits, Cyrillic homoglyphs, re-separated digits, line breaks). PII-free texts: our short business
-sentences and a number-heavy set (``_pii_numbers``: orders, invoices, tracking numbers, ISBNs, timestamps,
-versions, balances). A gold entity counts as found when a finding of its type that the default policy applies
-overlaps it (or, for a redacted type, a blocking finding that refused the text); for a blocked type
-(SSN, card, IBAN) the text must also have been refused.
+sentences, a number-heavy set (``_pii_numbers``: orders, invoices, tracking numbers, ISBNs, timestamps,
+versions, balances) and prose whose capitalized words stand where names do (``_pii_prose``). A gold entity
+counts as found when a finding of its type that the default policy applies overlaps it (or, for a redacted type,
+a blocking finding that refused the text); for a blocked type (SSN, card, IBAN) the text must also have been
+refused. For each PII-free set, the share of texts with a PERSON finding applied is the name cues' false-positive
+rate.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/pii_quality.py [--n 600] [--repeats 4] [--numbers 1000] \
-        [--ner-mode windows|full] [--misses var/pii_misses.txt]
+        [--prose 300] [--ner-mode windows|full] [--misses var/pii_misses.txt]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _pii_evasion import evade, pick  # noqa: E402
 from _pii_numbers import build_numbers  # noqa: E402
+from _pii_prose import build_prose  # noqa: E402
 from _pii_public import build_public  # noqa: E402
 
 from gateway.pii.decide import decide, explain  # noqa: E402
@@ -172,6 +175,10 @@ def number_samples(n: int) -> list[Sample]:
     return [Sample(normalize(t), [], "numbers", "numbers") for t in build_numbers(n)]
 
 
+def prose_samples(n: int) -> list[Sample]:
+    return [Sample(normalize(t), [], "prose", "prose") for t in build_prose(n)]
+
+
 Stats = dict[tuple[str, str, str], Counter[str]]  # (source, entity type or "PII-free", kind) -> counts
 
 
@@ -189,6 +196,10 @@ def evaluate(samples: list[Sample], detector: object, policy_path: Path, misses:
             blocked = decide(sample.text, found, scope, b"bench").blocked
             c["blocked"] += blocked
             c["flagged"] += bool(applied)
+            c["person"] += any(f.entity_type == "PERSON" for f in applied)
+            if misses is not None and sample.source == "prose" and applied:
+                got = [(f.entity_type, sample.text[f.start : f.end]) for f in applied]
+                misses.append(f"[prose finding] {sample.text!r} {got}")
             if blocked and misses is not None:
                 got = [(f.entity_type, f.score) for f in applied]
                 misses.append(f"[{sample.source} false block] {sample.text!r} {got}")
@@ -243,7 +254,8 @@ def report(stats: Stats) -> str:
         if t == "PII-free":
             lines.append(
                 f"PII-free texts ({source}): {c['n']}, blocked {c['blocked']} ({c['blocked'] / max(c['n'], 1):.1%}), "
-                f"any finding applied {c['flagged']} ({c['flagged'] / max(c['n'], 1):.1%})"
+                f"any finding applied {c['flagged']} ({c['flagged'] / max(c['n'], 1):.1%}), "
+                f"PERSON {c['person']} ({c['person'] / max(c['n'], 1):.1%})"
             )
     return "\n".join(lines)
 
@@ -253,6 +265,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=600, help="our own set: PII sentences")
     parser.add_argument("--repeats", type=int, default=4, help="public set: fills per template")
     parser.add_argument("--numbers", type=int, default=1000, help="number-heavy PII-free texts")
+    parser.add_argument("--prose", type=int, default=300, help="PII-free prose with capitalized words")
     parser.add_argument("--ner-mode", choices=["windows", "full"], default="windows")
     parser.add_argument("--policy", type=Path, default=ROOT / "policy" / "gateway.yaml")
     parser.add_argument("--misses", type=Path, help="write the dev sets' misses and false blocks here")
@@ -261,6 +274,7 @@ def main() -> None:
 
     detector = PresidioDetector(policy=load_policy(args.policy), ner_mode=args.ner_mode)
     samples = build_dataset(args.n) + public_samples(args.repeats) + number_samples(args.numbers)
+    samples += prose_samples(args.prose)
     print(f"{len(samples)} texts, NER mode {args.ner_mode}")
     misses: list[str] = []
     print(report(evaluate(samples, detector, args.policy, misses)))

@@ -24,21 +24,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
 from gateway.errors import DetectionTooCostly
 from gateway.pii.detector_types import LONG_TEXT, Finding, PIIDetector
 from gateway.pii.fake import FakeDetector
 from gateway.pii.ner import NER_SCORE, NerMode, run_ner
 from gateway.pii.ner_pieces import ner_by_pieces
 from gateway.pii.normalize import detection_view
-from gateway.pii.phones import DEFAULT_PHONE_REGIONS
 from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
 from gateway.pii.tokens import BisectContextEnhancer, Lemmas, TokenStarts, make_doc
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 __all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]
 
-# The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec); the rest is never run.
-_UNUSED_PIPES = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+# The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec), and the tagger with the tok2vec it
+# listens to (a name cue's weaker words count where it reads a proper noun); the rest is never run.
+_UNUSED_PIPES = ["parser", "attribute_ruler", "lemmatizer", "senter"]
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,12 @@ class PresidioDetector:
         *,
         policy: GatewayPolicy,
         ner_mode: NerMode = "windows",
-        phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
         batch_size: int = 256,
     ) -> None:
         import spacy
 
         self._nlp = spacy.load(spacy_model, exclude=_UNUSED_PIPES)
         self._ner_mode = ner_mode
-        self._phone_regions = phone_regions
         self._batch_size = batch_size
         self._spacy_model = spacy_model
         self._lock = threading.Lock()
@@ -73,12 +73,14 @@ class PresidioDetector:
 
     def _build(self, policy: GatewayPolicy) -> _Engine:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
         wanted = policy.entity_types()
         ner_entities = frozenset(wanted & NER_ENTITIES)
-        recognizers = build_recognizers(wanted - NER_ENTITIES, policy.recognizers, self._phone_regions)
-        nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": self._spacy_model}])
+        recognizers = build_recognizers(wanted - NER_ENTITIES, policy.recognizers, policy.phone_regions)
+        context_words = frozenset(w.lower() for r in recognizers for w in (r.context or ()))
+        nlp_engine = _ContextNlpEngine(
+            context_words, models=[{"lang_code": "en", "model_name": self._spacy_model}]
+        )
         nlp_engine.nlp = {"en": self._nlp}  # type: ignore[assignment]  # share the one loaded pipeline; Presidio only reads its vocab
         analyzer = None
         if recognizers:
@@ -161,6 +163,18 @@ class PresidioDetector:
                 findings.append(Finding(f.entity_type, start, end, f.score))
             out.append(sorted(findings, key=lambda f: (f.start, f.end, f.entity_type)))
         return out
+
+
+class _ContextNlpEngine(SpacyNlpEngine):
+    """Presidio's spaCy engine, except that a recognizer's context word is never a stop word: Presidio looks for
+    context only among the words that are not, and spaCy lists "call" ("call me at ...") as one."""
+
+    def __init__(self, context_words: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._context_words = context_words
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        return word.lower() not in self._context_words and bool(super().is_stopword(word, language))
 
 
 class _Budget:

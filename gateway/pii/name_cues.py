@@ -16,7 +16,10 @@ import re
 _WORD = r"[A-Z](?:[a-z]+(?:['\u2019-][A-Z]?[a-z]+)?|\.)"
 _NAME = rf"({_WORD}(?:[ ]{_WORD}){{0,2}})"
 _BEFORE = (
-    r"my name is", r"name is", r"names? on the account is", r"named", r"call me", r"calls me", r"called",
+    r"my name is", r"name is", r"names? on the account is", r"named(?: him| her| them| me| it)?",
+    r"what(?:'s| is) your (?:full )?name\?", r"['\u2019]s (?:full |legal |maiden )?name",
+    r"(?:his|her|their|your|full|legal) name(?: is)?:?",
+    r"call(?:s|ed)? (?:him|her|them|me)", r"called",
     r"this is", r"i am", r"i'm", r"dear", r"hi", r"hello", r"hey", r"thanks", r"thank you",
     r"regards,?\s", r"sincerely,?\s", r"best,?\s", r"cheers,?\s", r"yours,?\s",
     r"mr\.?", r"mrs\.?", r"ms\.?", r"miss", r"mx\.?", r"dr\.?", r"prof\.?",
@@ -24,10 +27,49 @@ _BEFORE = (
     r"sung by", r"written by", r"directed by", r"performed by", r"signed by", r"approved by", r"sent by",
     r"starring", r"featuring", r"maiden name is", r"kid", r"son", r"daughter", r"wife", r"husband", r"partner",
     r"friend", r"boss", r"manager", r"guardian", r"producer", r"songwriter", r"singer", r"author", r"director",
+    r"(?:co-?)?founders?:?", r"owners:", r"directors:",
 )  # fmt: skip
+# Words before a name that also come before a team, a product or a company ("met with Finance"): what follows
+# them counts only where the tagger reads it as a proper noun (see ``cue_spans``).
+_WEAK_BEFORE = (
+    r"follow(?:ed)? up with", r"meet(?:ing)? with", r"met with", r"heard", r"told", r"tell", r"remind", r"cc:",
+    r"attn:?", r"assistant to", r"player", r"colleague", r"co-?worker", r"neighbou?r", r"mother", r"father",
+    r"brother", r"sister", r"uncle", r"aunt", r"cousin", r"nephew", r"niece", r"grandson", r"granddaughter",
+    r"mom", r"dad", r"tenant", r"patient", r"employee", r"lawyer", r"attorney", r"doctor", r"nurse", r"teacher",
+    r"coach", r"applicant", r"beneficiary", r"given", r"gave", r"invited", r"introduced", r"married", r"thanked",
+    r"hired", r"emailed", r"texted", r"messaged",
+)  # fmt: skip
+_NAME_NC = rf"{_WORD}(?:[ ]{_WORD}){{0,2}}"
+_ROLES = (
+    r"guardian|beneficiary|co-?signer|executor|trustee|contact|signatory|owner|holder|authori[sz]ed user|"
+    r"representative|power of attorney|next of kin|emergency contact|dependent|dependant"
+)
 _CUE_BEFORE = re.compile(r"(?i:\b(?:" + "|".join(_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])")
+_WEAK_CUE_BEFORE = re.compile(
+    r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])"
+)
 _CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
+# "Bailey is a very sympathetic person": what is said to be a person is one.
+_IS_A_PERSON = re.compile(
+    _NAME + r" (?:is|was) (?:a|an|such a) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|boy|lady|gentleman|child|kid)\b"
+)
 _DIALOGUE = re.compile(r"(?m)^" + _NAME + r":[ ]?(?=\S)")
+# "said Eric to Sophia": the one spoken to.
+_SAID_TO = re.compile(r"\b(?:said|says|replied|shouted|whispered|wrote) " + _NAME_NC + r" to " + _NAME + r"\b")
+# "add Kayla Pierce as guardian": a role that only a person holds on an account.
+_SUFFIX = r"(?:,? (?:PhD|MD|DVM|DDS|Jr\.|Sr\.|II|III|IV|V|Esq\.|CPA|RN))?"
+_AS_ROLE = re.compile(_NAME + _SUFFIX + r" as (?:an? |the |my |our |his |her |their )?(?:" + _ROLES + r")\b")
+# A vocative: "Don't go to town, Elijah!", "Remember me, Ruben?"; "Carmen, can I please speak to your boss?".
+_VOCATIVE_END = re.compile(r", " + _NAME + r"[!?]")
+_VOCATIVE_START = re.compile(
+    r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r", (?=(?:can|could|would|will|do|did|does|are|were|is|have|has|"
+    r"please|you|we|let|thanks|thank|how|what|where|when|why|who|it|this|that|i'm|i've)\b|I\b)"
+)
+# A sentence that starts with a name and goes on to "his"/"her": "Christian had given Jon his address",
+# "Jason Haynes listed his top 20 songs" (an organization has "its").
+_HIS_HER = re.compile(
+    r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r" (?:[a-z][a-z']* ){1,3}(?:[A-Z][a-z]+ )?(?:his|her|himself|herself)\b"
+)
 # "Jeffery's address", "Danielle Fox's wife": a possessive before what only a person has.
 _POSSESSIVE = re.compile(
     _NAME + r"['\u2019]s (?:address|phone|email|e-mail|account|wife|husband|son|daughter|mother|father|brother|"
@@ -36,86 +78,99 @@ _POSSESSIVE = re.compile(
 # A contact block: the text's first line is a name (two or three capitalized words) and an address line with a
 # house number and a capitalized street name follows within the next three lines.
 _BLOCK_HEAD = re.compile(
-    r"\A[ \t>]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*\n(?:[^\n]*\n){0,3}?[ \t>]*[0-9]{1,6} [A-Z][a-z]"
+    r"\A[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*\n(?:[^\n]*\n){0,3}?[^\w\n]*[0-9]{1,6} [A-Z][a-z]"
 )
+# A contact card: the first line is a name (and perhaps a degree or suffix), and a later line starts with a
+# contact label ("Phone:", "E-mail:") or holds an e-mail address.
+_CARD_HEAD = re.compile(
+    r"\A[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*\n"
+)
+_CONTACT_LINE = re.compile(
+    r"(?im)^[^\w\n]*(?:phone|mobile|cell|tel|telephone|fax|e-?mail|address|website)[ \t]*:|[\w.+-]@[\w-]+\."
+)
+# Words that are never a name on their own: calendar words, form labels, address words, interjections that
+# open a sentence ("Thanks, can you..."), the words of company names ("Smith and Company").
 _NOT_NAMES = frozenset(
     [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "today",
-        "tomorrow",
-        "yesterday",
-        "god",
-        "bot",
-        "user",
-        "customer",
-        "name",
-        "date",
-        "phone",
-        "mobile",
-        "desk",
-        "fax",
-        "email",
-        "e-mail",
-        "website",
-        "address",
-        "subject",
-        "from",
-        "to",
-        "re",
-        "note",
-        "total",
-        "office",
-        "team",
-        "support",
-        "sales",
-        "admin",
-        "street",
-        "road",
-        "avenue",
-        "suite",
-        "apt",
-        "unit",
-        "box",
-        "north",
-        "south",
-        "east",
-        "west",
-        "new",
-        "sir",
-        "madam",
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+        "april", "may", "june", "july", "august", "september", "october", "november", "december", "today", "tomorrow",
+        "yesterday", "god", "bot", "user", "customer", "name", "date", "phone", "mobile", "desk", "fax", "email",
+        "e-mail", "website", "address", "subject", "from", "to", "re", "note", "total", "office", "team", "support",
+        "sales", "admin", "street", "road", "avenue", "suite", "apt", "unit", "box", "north", "south", "east", "west",
+        "new", "sir", "madam", "yes", "no", "ok", "okay", "sorry", "well", "thanks", "hello", "please", "sure",
+        "great", "right", "first", "second", "third", "next", "then", "meanwhile", "finally", "oh", "ah", "btw", "fyi",
+        "guys", "folks", "everyone", "all", "update", "company", "co", "inc", "llc", "ltd", "plc", "group", "bank",
+        "sons", "partners", "associates", "corp", "corporation", "university", "hospital", "school", "city", "county",
+        "state", "department", "ministry", "council", "club", "house", "hall", "center", "centre", "boss", "mom",
+        "dad", "man", "woman", "baby", "honey", "dude", "bro", "buddy", "mate", "friends", "unfortunately",
+        "fortunately", "honestly", "actually", "basically", "hopefully",
+        "personally", "obviously", "frankly", "seriously", "clearly", "currently", "additionally", "similarly",
+        "lastly", "recently", "generally", "usually", "ideally", "alternatively", "apparently", "luckily", "sadly",
+        "alright", "anyway", "besides", "otherwise", "instead", "plus", "later", "tonight", "good", "morning",
+        "afternoon", "evening", "night", "welcome", "congratulations", "attention", "warning", "important",
     ]
-)
+)  # fmt: skip
 
 
 def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
-    """[start, end) spans of names the cues point at, in ``text``'s offsets."""
-    spans: list[tuple[int, int]] = []
-    for pattern in (_CUE_BEFORE, _CUE_AFTER, _DIALOGUE, _POSSESSIVE, _BLOCK_HEAD):
-        for m in pattern.finditer(text):
-            start, end = m.span(1)
-            words = text[start:end].split(" ")
-            while words and (words[-1].lower() in stop_words or words[-1].lower() in _NOT_NAMES):
-                end -= len(words.pop()) + (1 if words else 0)
-            first = words[0].lower() if words else ""
-            # "April Day" is a name, "April" alone after "by" is a month.
-            if words and first not in stop_words and (first not in _NOT_NAMES or len(words) > 1):
-                spans.append((start, end))
+    """[start, end) spans of names the cues point at, in ``text``'s offsets (strong and weak cues alike)."""
+    return [(start, end) for start, end, _ in cue_spans(text, stop_words)]
+
+
+def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, bool]]:
+    """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
+    also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
+    strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD]
+    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER]
+    if _CONTACT_LINE.search(text) is not None:
+        strong.append(_CARD_HEAD)
+    spans: list[tuple[int, int, bool]] = []
+    for patterns, is_weak in ((strong, False), (weak, True)):
+        for pattern in patterns:
+            for m in pattern.finditer(text):
+                span = _trimmed(text, m.start(1), m.end(1), stop_words)
+                if span is not None:
+                    spans.append((*span, is_weak))
     return spans
+
+
+def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tuple[int, int] | None:
+    """The capitalized words without trailing stop words and not-names; None when no name is left."""
+    words = text[start:end].split(" ")
+    while words and (words[-1].lower() in stop_words or words[-1].lower() in _NOT_NAMES):
+        end -= len(words.pop()) + (1 if words else 0)
+    first = words[0].lower() if words else ""
+    # "April Day" is a name, "April" alone after "by" is a month.
+    if words and first not in stop_words and (first not in _NOT_NAMES or len(words) > 1):
+        return start, end
+    return None
+
+
+# A list of names: "Thomas, Mcintosh and French", "Ayers, Perkins and Wiley".
+_LIST_NEXT = re.compile(r"(?:,[ ]?(?:and |& |or )?|[ ](?:and|&|or)[ ])" + _NAME + r"(?![\w'\u2019-])")
+_LIST_PREV = re.compile(r"(?<![\w'\u2019-])" + _NAME + r"(?:,[ ]?|[ ](?:and|&|or)[ ])\Z")
+_LIST_REACH = 80  # characters looked back for the previous member of a list
+
+
+def listed_with(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]) -> list[tuple[int, int]]:
+    """Capitalized words listed with a name ("X, Y and Z" where one of them is a PERSON span): the other
+    members, one step at a time in both directions, as long as each is a name-shaped word."""
+    found: set[tuple[int, int]] = set(spans)
+    todo = list(spans)
+    out: list[tuple[int, int]] = []
+    while todo:
+        start, end = todo.pop()
+        neighbours = []
+        m = _LIST_NEXT.match(text, end)
+        if m is not None:
+            neighbours.append(_trimmed(text, m.start(1), m.end(1), stop_words))
+        lo = max(0, start - _LIST_REACH)
+        m = _LIST_PREV.search(text[lo:start])
+        if m is not None:
+            neighbours.append(_trimmed(text, lo + m.start(1), lo + m.end(1), stop_words))
+        for span in neighbours:
+            if span is not None and not any(s < span[1] and span[0] < e for s, e in found):
+                found.add(span)
+                todo.append(span)
+                out.append(span)
+    return out

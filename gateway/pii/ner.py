@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.pii.name_cues import name_spans
+from gateway.pii.name_cues import cue_spans, listed_with
 from gateway.pii.tokens import make_doc
 
 NerMode = Literal["windows", "full"]
@@ -26,7 +26,19 @@ SPACY_TO_PRESIDIO = {
 }  # fmt: skip
 _CAPITALIZED = re.compile("\\b[A-Z](?:[a-z'\u2019\\-]*[a-z]|\\.)?(?:[A-Z][a-z]+)?\\b")
 _WORD = re.compile(r"\S+")
+_DIGIT_WORD = re.compile(r"(?<!\S)[^\s0-9]*[0-9]")  # anchored at a word start: each word is scanned once
+# A capitalized word listed with another ("Smith, Rivera and Mills"): the text may hold a list of names.
+_LIST_HINT = re.compile(r"[A-Z][a-z]+(?:,[ ]?(?:and |& |or )?|[ ](?:and|&|or)[ ])[A-Z][a-z]")
+_PERSON_WORD = re.compile(r"[A-Z][a-z]+(?:['\u2019][A-Z]?[a-z]+)?|[A-Z]\.")
+_ORG_WORDS = frozenset(
+    ["inc", "llc", "ltd", "plc", "corp", "co", "company", "group", "bank", "holdings", "partners", "associates",
+     "sons", "brothers", "university", "college", "school", "institute", "hospital", "foundation", "trust", "fund",
+     "capital", "bancorp", "insurance", "services", "solutions", "systems", "technologies", "labs", "media",
+     "studios", "airlines", "motors", "energy", "international", "global", "agency", "council", "committee",
+     "board", "department", "ministry", "office", "union", "club", "church", "center", "centre"]
+)
 CONTEXT_WORDS = 4  # words of context on each side of a candidate; enough for the small model's features
+_TAGGING = ("tok2vec", "tagger")  # the tagger (and the tok2vec it listens to): run only when PERSON is wanted
 NER_SCORE = 0.85  # spaCy gives no confidence; Presidio uses this default for its spaCy entities
 
 
@@ -79,14 +91,70 @@ def run_ner(
         else:
             jobs.extend((index, s, text[s:e]) for s, e in windows)
     out: list[list[NerEntity]] = [[] for _ in texts]
-    if "PERSON" in wanted:  # the cues people put around names, where the statistical model misses them
-        for index, text in enumerate(texts):
-            out[index].extend(NerEntity("PERSON", s, e) for s, e in name_spans(text, stop_words))
+    person = "PERSON" in wanted
+    tagging = [name for name in _TAGGING if name in nlp.pipe_names]
     # Pre-tokenized in linear time (spaCy's tokenizer is quadratic on a long chunk with many affixes).
-    docs: Iterator[Any] = nlp.pipe((make_doc(nlp, piece) for _, _, piece in jobs), batch_size=batch_size)
-    for (index, offset, _), doc in zip(jobs, docs, strict=True):
-        for ent in doc.ents:
-            etype = SPACY_TO_PRESIDIO.get(ent.label_)
-            if etype in wanted:
-                out[index].append(NerEntity(etype, offset + ent.start_char, offset + ent.end_char))
+    with nlp.select_pipes(disable=tagging):
+        docs: Iterator[Any] = nlp.pipe((make_doc(nlp, piece) for _, _, piece in jobs), batch_size=batch_size)
+        for (index, offset, _), doc in zip(jobs, docs, strict=True):
+            for ent in doc.ents:
+                etype = SPACY_TO_PRESIDIO.get(ent.label_)
+                if etype == "ORGANIZATION" and person and person_shaped(ent.text):
+                    etype = "PERSON"
+                if etype not in wanted:
+                    continue
+                start, end = ent.start_char, ent.end_char
+                if etype == "PERSON":
+                    end = start + name_part(ent.text)
+                if end > start:
+                    out[index].append(NerEntity(etype, offset + start, offset + end))
+    if not person:
+        return out
+    # The cues people put around names, where the statistical model misses them. A weak cue's word, or a list's
+    # member, counts where the tagger reads a proper noun; the tagger runs only on the texts that have one.
+    cues = [cue_spans(text, stop_words) for text in texts]
+    tagged = {i for i, text in enumerate(texts) if any(weak for *_, weak in cues[i]) or _LIST_HINT.search(text)}
+    proper: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NNP or NNPS
+    if tagged and tagging:
+        tag_jobs = [job for job in jobs if job[0] in tagged]
+        with nlp.select_pipes(disable=[name for name in nlp.pipe_names if name not in tagging]):
+            docs = nlp.pipe((make_doc(nlp, piece) for _, _, piece in tag_jobs), batch_size=batch_size)
+            for (index, offset, _), doc in zip(tag_jobs, docs, strict=True):
+                proper[index].update(offset + t.idx for t in doc if t.tag_ in ("NNP", "NNPS"))
+    else:
+        proper.clear()  # no tagger in this pipeline: the weak cues count as they are
+    for index, text in enumerate(texts):
+        nouns = proper.get(index)
+        for start, end, weak in cues[index]:
+            if not weak or nouns is None or _proper(text, start, end, nouns):
+                out[index].append(NerEntity("PERSON", start, end))
+        people = [(e.start, e.end) for e in out[index] if e.entity_type == "PERSON"]
+        if people:
+            out[index].extend(
+                NerEntity("PERSON", s, e)
+                for s, e in listed_with(text, people, stop_words)
+                if nouns is None or _proper(text, s, e, nouns)
+            )
     return out
+
+
+def _proper(text: str, start: int, end: int, proper: set[int]) -> bool:
+    """Whether the tagger read every word of ``text[start:end]`` as a proper noun."""
+    return all(start + m.start() in proper for m in _WORD.finditer(text[start:end]))
+
+
+def person_shaped(text: str) -> bool:
+    """An ORG entity of the small model that reads as a person's name: two or three capitalized words (one is
+    too often a brand), none of them a word of company names. The small model tags many names ORG."""
+    words = text.split(" ")
+    if not 2 <= len(words) <= 3:
+        return False
+    return all(_PERSON_WORD.fullmatch(w) and w.lower() not in _ORG_WORDS for w in words)
+
+
+def name_part(text: str) -> int:
+    """The length of a PERSON entity up to its first word with a digit: the small model reads a phone's
+    extension (``x6706``) or a house number after a name as part of a person, and the longer PERSON finding
+    then hides the phone number it overlaps."""
+    m = _DIGIT_WORD.search(text)
+    return len(text) if m is None else len(text[: m.start()].rstrip())

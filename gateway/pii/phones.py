@@ -10,9 +10,16 @@
   number to a caller who mistyped, and still PII to us) and for the shapes it misses: trunk and international
   prefixes (``1-``, ``+1-``, ``001-``), dots, spaces, parentheses with or without a space after them, and
   extensions (``x1234``, ``ext. 12``, ``#12``); any number written with ``+`` and a country code; national
-  numbers with a trunk ``0`` in parentheses. These score 0.4 (the default policy's phone threshold); a bare
-  ten-digit run (0.3), ten digits grouped any other way (0.1) or a bare trunk-prefixed number (0.25) counts
-  only with a phone word nearby (+0.35, and at least 0.4).
+  numbers with a trunk ``0`` in parentheses. These score 0.4 (the default policy's phone threshold); ten digits
+  grouped any other way (0.1) or a bare trunk-prefixed number (0.25) count only with a phone word nearby
+  (+0.35, and at least 0.4).
+* Ten bare digits with a North American area code and exchange (``2125550187``) score 0.4, except right after
+  a label that makes them a reference number ("Order #", "Invoice number", "Ticket"): 0.1 there, so only a
+  phone word nearby makes them a phone.
+* Letters typed for digits (``(2O9)27O-5662``, ``995Ox865``): the detection view reads O as 0 only between
+  digits in a run of six or more, and a parenthesis or an extension's ``x`` ends such a run. A North American
+  number with O/o for 0 or I/l for 1 in its digit groups scores 0.4 when at least six real digits remain.
+* The regions are the policy's ``phone_regions`` (``policy/gateway.yaml``; default US, GB, DE, FR, IN, CA).
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ import phonenumbers
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA")
+from gateway.policy.loader import DEFAULT_PHONE_REGIONS
+
 CONTEXT = [
     "phone", "call", "mobile", "cell", "cellphone", "tel", "telephone", "fax", "callback", "contact", "reach",
     "office", "desk", "whatsapp", "sms", "registered", "landline", "ext", "extension",
     "answering", "dial", "voicemail", "phones", "mobiles", "cells", "faxes",
+    "message", "messages", "messaging", "texting", "texted",
 ]  # fmt: skip
 _PHONE_WORD = re.compile(r"\b(?:" + "|".join(CONTEXT) + r")\b", re.IGNORECASE)
 _PREFIX = r"(?:(?:\+|00)?1[ .-]?)?"
@@ -47,6 +56,71 @@ _FRENCH = r"(?<![\w+.-])0[1-9](?:[ .][0-9]{2}){4}(?![\w.-]?[0-9])"
 # Ten digits in any grouping: only with a phone word nearby (0.1, lifted to 0.45).
 _TEN_DIGITS = r"(?<![\w+.-])[0-9](?:[ .-]?[0-9]){9}(?![\w.-]?[0-9])"
 _BARE = r"(?<![\w+.-])(?:\+?1)?[2-9][0-9]{2}[2-9][0-9]{6}(?![\w.-]?[0-9])"
+# The North American shape with letters typed for digits (O/o for 0, I/l for 1); see LookalikePhoneRecognizer.
+_D = "[0-9OoIl]"
+_LOOKALIKE = (
+    r"(?<![\w+])(?:(?:\+|00|OO)?1[ .-]?)?(?:\([2-9]" + _D + r"{2}\)[ .-]?|[2-9]" + _D + r"{2}[ .-])" + _D
+    + r"{3}[ .-]" + _D + r"{4}(?:[ ]?(?:x|ext\.?|#)[ ]?" + _D + r"{1,6})?(?![0-9OoIl])"
+)
+_LOOK = re.compile("[OoIl]")
+_EXTENSION_MARK = re.compile(r"(?:x|ext\.?|#)(?=[ ]?[0-9OoIl])")
+
+
+# The words that label a bare number as something else: "Order #2125550187", "Invoice number 2125550187".
+_ID_LABEL = re.compile(
+    r"(?i:\b(?:order|invoice|inv|ref|reference|ticket|account|acct|id|no|nr|number|tracking|sku|batch|serial|"
+    r"case|transaction|txn|confirmation|po|isbn|policy|claim|item|part|member|booking|receipt|job|build|"
+    r"version|shipment|parcel|container|record|customer))[ \t]*[#:.]?[ \t]*\Z|#[ \t]*\Z"
+)
+_LABEL_REACH = 24
+
+
+class BarePhoneRecognizer(PatternRecognizer):
+    """Ten digits with a North American area code and exchange (``2125550187``, ``+12125550187``), as people
+    type a number into a chat: 0.4 on their own, 0.1 right after a label that makes them an order, invoice or
+    other reference number (a phone word nearby still lifts that to 0.45: "phone number 2125550187")."""
+
+    SCORE = 0.4
+    LABELLED = 0.1
+
+    def __init__(self) -> None:
+        patterns = [Pattern("bare ten digits", _BARE, self.SCORE)]
+        super().__init__(supported_entity="PHONE_NUMBER", patterns=patterns, context=CONTEXT, name="bare-phone")
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
+    ) -> list[RecognizerResult]:
+        return demote_labelled(text, list(super().analyze(text, entities, nlp_artifacts, regex_flags)))
+
+
+def demote_labelled(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Unseparated digits right after a reference label score 0.1 (a phone word still lifts them)."""
+    for result in results:
+        bare = text[result.start : result.end].lstrip("+").isdigit()
+        if bare and _ID_LABEL.search(text[max(0, result.start - _LABEL_REACH) : result.start]) is not None:
+            result.score = BarePhoneRecognizer.LABELLED
+    return results
+
+
+class PrimaryPhoneRecognizer(PhoneRecognizer):
+    """libphonenumber for the first region; an unseparated number after a reference label is demoted as above
+    ("Invoice number 2125550187" is valid as a New York number, and still an invoice number)."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        return demote_labelled(text, list(super().analyze(text, entities, nlp_artifacts)))
+
+
+class LookalikePhoneRecognizer(PatternRecognizer):
+    """A North American number with letters typed for digits: valid only when it has such a letter (a plain
+    number is the ``nanp`` recognizer's) and at least six real digits (``(OOO) lll-OOOO`` is no number)."""
+
+    def __init__(self) -> None:
+        patterns = [Pattern("North American phone, letters for digits", _LOOKALIKE, 0.4)]
+        super().__init__(supported_entity="PHONE_NUMBER", patterns=patterns, context=CONTEXT, name="lookalike-phone")
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        body = _EXTENSION_MARK.sub(" ", pattern_text)
+        return _LOOK.search(body) is None or sum(c.isdigit() for c in body) < 6
 
 
 def distinct_regions(regions: Iterable[str]) -> list[str]:
@@ -80,14 +154,13 @@ def phone_recognizers(regions: Iterable[str] = DEFAULT_PHONE_REGIONS) -> list[En
         Pattern("trunk prefix in parentheses", _TRUNK_PARENS, 0.4),
         Pattern("trunk prefix", _TRUNK, 0.25),
         Pattern("French pairs", _FRENCH, 0.4),
-        Pattern("bare ten digits", _BARE, 0.3),
         Pattern("ten digits any grouping", _TEN_DIGITS, 0.1),
     ]
     nanp = PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=patterns, context=CONTEXT, name="nanp")
     first, *others = distinct_regions(regions) or ["US"]
     # Leniency 2 (strict grouping): "2146.669.877" is a part number, not (214) 666-9877.
-    primary = PhoneRecognizer(context=CONTEXT, supported_regions=[first], leniency=2)
-    out: list[EntityRecognizer] = [primary, nanp]
+    primary = PrimaryPhoneRecognizer(context=CONTEXT, supported_regions=[first], leniency=2)
+    out: list[EntityRecognizer] = [primary, nanp, LookalikePhoneRecognizer(), BarePhoneRecognizer()]
     if others:
         out.append(
             NationalPhoneRecognizer(context=CONTEXT, supported_regions=others, leniency=2, name="national-phone")

@@ -42,8 +42,8 @@ from gateway.pii.identifiers import (
     UkNhsRecognizer,
     mod97_ok,
 )
-from gateway.pii.phones import DEFAULT_PHONE_REGIONS, phone_recognizers
-from gateway.policy.loader import CustomRecognizerSpec
+from gateway.pii.phones import phone_recognizers
+from gateway.policy.loader import DEFAULT_PHONE_REGIONS, CustomRecognizerSpec
 
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
 

@@ -46,7 +46,9 @@ PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list", "metad
 ENTITY_KEYS = frozenset({"action", "threshold"})
 RECOGNIZER_KEYS = frozenset({"name", "entity", "patterns", "context", "validator"})
 PATTERN_KEYS = frozenset({"regex", "score"})
-TOP_KEYS = frozenset({"version", "defaults", "recognizers", "tenants"})
+TOP_KEYS = frozenset({"version", "defaults", "recognizers", "tenants", "phone_regions"})
+#: The regions whose phone numbers the detector reads, first listed first (``phone_regions`` in the file).
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA")
 TENANT_KEYS = SCOPE_KEYS | {"collections"}
 SUB_KEYS: Mapping[str, frozenset[str]] = {
     "noise": frozenset({"sigma"}),
@@ -119,9 +121,11 @@ class GatewayPolicy:
         defaults: _Layer,
         tenants: Mapping[str, tuple[_Layer, Mapping[str, _Layer]]],
         source: str = "<policy>",
+        phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
     ) -> None:
         self.version = version
         self.recognizers = recognizers
+        self.phone_regions = phone_regions
         self.source = source
         self._defaults = defaults
         self._tenants = tenants

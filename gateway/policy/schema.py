@@ -9,10 +9,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn, cast
 
+import phonenumbers
+
 from gateway.errors import PolicyError
 from gateway.policy.loader import (
     ACTIONS,
     BUILTIN_ENTITIES,
+    DEFAULT_PHONE_REGIONS,
     ENTITY_KEYS,
     PATTERN_KEYS,
     PII_KEYS,
@@ -202,6 +205,23 @@ def _patterns(ctx: _Ctx, node: Located) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
+def _phone_regions(ctx: _Ctx, node: Located) -> tuple[str, ...]:
+    """ISO 3166-1 alpha-2 codes that libphonenumber has metadata for, each once, at least one."""
+    regions = ctx.strings(node, "phone_regions")
+    if not regions:
+        ctx.fail(node, "phone_regions must list at least one region (for example US)")
+    for item in cast(list[Located], node.value):
+        if item.value not in phonenumbers.SUPPORTED_REGIONS:
+            ctx.fail(
+                item,
+                f"phone_regions: unknown region code {item.value!r} (use an upper-case ISO 3166-1 alpha-2 code "
+                "that libphonenumber knows, such as US, GB, DE, FR, IN, CA)",
+            )
+    if len(set(regions)) != len(regions):
+        ctx.fail(node, "phone_regions lists a region twice")
+    return tuple(regions)
+
+
 def build_policy(root: Located, *, version: str, source: str) -> GatewayPolicy:
     """Validate the whole document and build the policy; fails closed on anything missing."""
     ctx = _Ctx(source)
@@ -209,6 +229,7 @@ def build_policy(root: Located, *, version: str, source: str) -> GatewayPolicy:
     if "version" not in top or top["version"].value != 1:
         ctx.fail(top.get("version", root), "version: 1 is required")
     recognizers = _recognizers(ctx, top["recognizers"]) if "recognizers" in top else ()
+    regions = _phone_regions(ctx, top["phone_regions"]) if "phone_regions" in top else DEFAULT_PHONE_REGIONS
     known = BUILTIN_ENTITIES | {r.entity for r in recognizers}
     if "defaults" not in top:
         ctx.fail(root, "defaults is required (an empty policy is rejected)")
@@ -229,4 +250,11 @@ def build_policy(root: Located, *, version: str, source: str) -> GatewayPolicy:
                         ctx, node, TENANT_KEYS - {"collections"}, known, name, base | set(layer.entities)
                     )
             tenants[tenant] = (layer, collections)
-    return GatewayPolicy(version=version, recognizers=recognizers, defaults=defaults, tenants=tenants, source=source)
+    return GatewayPolicy(
+        version=version,
+        recognizers=recognizers,
+        defaults=defaults,
+        tenants=tenants,
+        source=source,
+        phone_regions=regions,
+    )

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway.policyfile import GatewayPolicy, load_policy
 
 from gateway.pii.decide import decide
 from gateway.pii.normalize import normalize
+from gateway.policy.loader import GatewayPolicy, load_policy
 
 pytestmark = pytest.mark.slow
 

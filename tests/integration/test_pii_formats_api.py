@@ -8,6 +8,7 @@ numbers with extensions and international prefixes unredacted.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,114 @@ def test_when_business_text_is_full_of_numbers_but_free_of_pii_then_it_is_not_bl
 ) -> None:
     result = analyze(gw, key, text)
     assert result["action"] != "block", result
+
+
+def phone_span(result: dict[str, Any], text: str) -> list[str]:
+    return [text[f["start"] : f["end"]] for f in result["findings"]
+            if f["entity_type"] == "PHONE_NUMBER" and f["outcome"] == "applied"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("Please register (258)4\u041e5-6\u041e11 for alerts.", "(258)4\u041e5-6\u041e11"),  # O for 0, parentheses
+        ("Fax: 536.233.995\u041ex865", "536.233.995\u041ex865"),  # O for 0 right before the extension
+        ("They're not answering at 930.850.1496x6706", "930.850.1496x6706"),  # x6706 once read as a PERSON
+        ("I would like to stop receiving messages to 6702217477", "6702217477"),  # bare ten digits
+        ("Please have the manager call me at 9554 7601 72 today", "9554 7601 72"),  # regrouped, "call" nearby
+        ("I would like to stop receiving messages to 67992\n83689", "67992\n83689"),  # a line break inside
+    ],
+)
+def test_when_a_phone_is_disguised_bare_or_regrouped_then_it_is_redacted(
+    gw: GatewayProcess, key: str, text: str, phone: str
+) -> None:
+    result = analyze(gw, key, text)
+    assert result["action"] == "redact" and phone_span(result, text) == [phone], result
+
+
+def test_when_ten_digits_follow_an_order_label_then_they_are_not_a_phone(gw: GatewayProcess, key: str) -> None:
+    text = "Invoice number 2125550187 was paid in full."
+    assert phone_span(analyze(gw, key, text), text) == []
+
+
+def person_spans(result: dict[str, Any], text: str) -> list[str]:
+    return [text[f["start"] : f["end"]] for f in result["findings"]
+            if f["entity_type"] == "PERSON" and f["outcome"] == "applied"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("She named him Alejandro", "Alejandro"),  # named/called + pronoun
+        ("I'm so jealous! said Eric to Sophia", "Sophia"),  # said X to Y
+        ("In case of my child's account, we need to add Candace Raymond as guardian", "Candace Raymond"),
+        ("One of the most depressing songs. Don't go to town, Brandon!", "Brandon"),  # vocative, end
+        ("Carmen, can I please speak to your boss?", "Carmen"),  # vocative, start
+        ("Christian had given Jon his address: 477 Andrea Landing", "Christian"),  # a subject with "his"
+        ("Follow up with Sara Mills in a couple of months.", "Sara Mills"),  # follow up with
+        ("Our 3 founders: Berry, Farmer and Mcclain.", "Farmer"),  # a list that holds a name
+        ("Amanda Riley\n\nVisual merchandiser\n\nPersonal Info:\nPhone:\n518-720-8738", "Amanda Riley"),  # card
+        ("Bailey is a very sympathetic person. They are also good listeners.", "Bailey"),  # said to be a person
+        ("What's your name? Curtis Gonzales", "Curtis Gonzales"),  # the answer to a name question
+        ("My name is Kyle and I need help", "Kyle"),  # the cues that were there before
+        ("Kind regards,\nMargaret Thornton", "Margaret Thornton"),
+        ("Please call Dr. Okafor tomorrow", "Okafor"),
+    ],
+)
+def test_when_a_name_cue_surrounds_a_name_then_the_name_is_redacted(
+    gw: GatewayProcess, key: str, text: str, name: str
+) -> None:
+    result = analyze(gw, key, text)
+    assert name in person_spans(result, text) and result["action"] == "redact", result
+    r = httpx.post(gw.url + "/v1/embeddings", json={"model": MODEL, "input": text},
+                   headers={"Authorization": f"Bearer {key}"}, timeout=120)
+    assert r.status_code == 200 and "PERSON=" in r.headers["X-Gateway-PII"], r.headers
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Compliance, can you confirm the budget by Friday?", "Operations, please approve the purchase order."],
+)
+def test_when_a_weak_cue_points_at_a_team_then_it_is_not_a_person(gw: GatewayProcess, key: str, text: str) -> None:
+    assert person_spans(analyze(gw, key, text), text) == []
+
+
+GERMAN = "Anna erreichen Sie unter 030 12345678 ab Montag."  # a Berlin number, no English phone word
+
+
+def _reloaded(gw: GatewayProcess, key: str, old: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = httpx.post(gw.url + "/v1/pii/analyze", json={"text": "hello"}, headers={"Authorization": f"Bearer {key}"},
+                       timeout=120)
+        if r.json()["policy_version"] != old:
+            return str(r.json()["policy_version"])
+        time.sleep(0.2)
+    return old
+
+
+def test_when_the_policy_lists_phone_regions_then_the_detector_reads_them_and_rejects_unknown_codes(
+    gw: GatewayProcess, key: str
+) -> None:
+    """Last in the module: it edits the running gateway's policy (hot reload) and restores it."""
+    path = gw.policy_dir / "gateway.yaml"
+    good = path.read_text()
+    shipped = "phone_regions: [US, GB, DE, FR, IN, CA]\n"
+    assert shipped in good
+    version = str(httpx.post(gw.url + "/v1/pii/analyze", json={"text": "hello"},
+                             headers={"Authorization": f"Bearer {key}"}, timeout=120).json()["policy_version"])
+    assert phone_span(analyze(gw, key, GERMAN), GERMAN) == []  # DE listed, but not first: needs a phone word
+    try:
+        path.write_text(good.replace(shipped, "phone_regions: [DE, US]\n"))
+        german = _reloaded(gw, key, version)
+        assert german != version
+        assert phone_span(analyze(gw, key, GERMAN), GERMAN) == ["030 12345678"]
+
+        line = good.splitlines().index(shipped.strip()) + 1
+        path.write_text(good.replace(shipped, "phone_regions: [DE, XX]\n"))
+        assert _reloaded(gw, key, german, timeout=2.0) == german  # rejected: the DE-first policy still serves
+        assert f".yaml:{line}: phone_regions: unknown region code 'XX'" in gw.log_path.read_text()
+        assert phone_span(analyze(gw, key, GERMAN), GERMAN) == ["030 12345678"]
+    finally:
+        path.write_text(good)
+    assert _reloaded(gw, key, german) == version

@@ -184,3 +184,32 @@ def test_when_retention_days_set_per_tenant_and_collection_then_scopes_layer_the
 @pytest.mark.parametrize("bad", ["0", "-3", "1.5", "true", "forever", "40000"])
 def test_when_retention_days_is_not_a_whole_positive_number_then_the_policy_is_refused(bad: str) -> None:
     assert "retention_days" in error_of(MINIMAL + f"  retention_days: {bad}\n")
+
+
+def test_when_the_file_names_no_phone_regions_then_the_default_six_apply() -> None:
+    policy = parse_policy(MINIMAL.encode(), source="p.yaml")
+    assert policy.phone_regions == ("US", "GB", "DE", "FR", "IN", "CA")
+    assert load_policy(ROOT / "policy" / "gateway.yaml").phone_regions == ("US", "GB", "DE", "FR", "IN", "CA")
+
+
+def test_when_phone_regions_are_listed_then_the_policy_keeps_their_order() -> None:
+    policy = parse_policy(("version: 1\nphone_regions: [GB, IE]\n" + MINIMAL[11:]).encode(), source="p.yaml")
+    assert policy.phone_regions == ("GB", "IE")
+
+
+@pytest.mark.parametrize(
+    ("regions", "message"),
+    [
+        ("[US, XX]", "p.yaml:2: phone_regions: unknown region code 'XX'"),
+        ("[us]", "p.yaml:2: phone_regions: unknown region code 'us'"),
+        ("[USA]", "p.yaml:2: phone_regions: unknown region code 'USA'"),
+        ("[]", "p.yaml:2: phone_regions must list at least one region"),
+        ("[US, GB, US]", "p.yaml:2: phone_regions lists a region twice"),
+        ("US", "p.yaml:2: phone_regions must be a list of strings"),
+        ("[1]", "p.yaml:2: phone_regions must be a list of strings"),
+    ],
+)
+def test_when_phone_regions_hold_an_unknown_code_then_loading_fails_with_file_and_line(
+    regions: str, message: str
+) -> None:
+    assert error_of(f"version: 1\nphone_regions: {regions}\n" + MINIMAL[11:]).startswith(message)

@@ -1,0 +1,83 @@
+"""Phone numbers on the real detector: letters typed for digits, bare numbers, "call" as a phone word, and the
+policy's ``phone_regions`` (issue 18). Marked slow: it loads spaCy and Presidio once per session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.pii.decide import explain
+from gateway.pii.normalize import normalize
+from gateway.policy.loader import GatewayPolicy, parse_policy
+
+pytestmark = pytest.mark.slow
+
+
+def phone_redacted(detector: Any, policy: GatewayPolicy, raw: str) -> bool:
+    text = normalize(raw)
+    scope = policy.scope("t")
+    found = explain(text, detector.analyze([text], [scope])[0], scope)
+    return any(f.entity_type == "PHONE_NUMBER" and f.outcome == "applied" for f in found)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "registered (258)4\u041e5-6\u041e11 please",  # Cyrillic O for 0 inside parentheses and groups
+        "Fax: 536.233.995\u041ex865",  # an O for 0 right before the extension's x
+        "at 391.2O3.69OOx6667",  # Latin O typed for 0, two before the x
+        "my number is (2l2) 555-0l87",  # l typed for 1
+        "They're not answering at 930.850.1496x6706",  # the x6706 once read as a PERSON hid the phone
+        "I would like to stop receiving messages to 6702217477",  # bare ten digits, no phone word needed
+        "Please have the manager call me at 9554 7601 72",  # "call" is a spaCy stop word: still a phone word
+    ],
+)
+def test_when_a_phone_is_written_with_lookalikes_bare_or_regrouped_then_it_is_redacted(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str
+) -> None:
+    assert phone_redacted(presidio, shipped_policy, raw), raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Order #4615449757 has shipped and will arrive Thursday.",
+        "Invoice number 2125550187 was paid in full.",
+        "Ticket 8005550199 was escalated to tier 2.",
+        "The word Ollie (OOO) lll-OOOO is not a number.",
+    ],
+)
+def test_when_ten_digits_are_labelled_as_a_reference_or_are_letters_then_they_are_no_phone(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str
+) -> None:
+    assert not phone_redacted(presidio, shipped_policy, raw), raw
+
+
+def test_when_a_labelled_number_has_a_phone_word_too_then_it_is_a_phone(
+    presidio: Any, shipped_policy: GatewayPolicy
+) -> None:
+    assert phone_redacted(presidio, shipped_policy, "My phone number 2125550187 is new.")
+
+
+GERMAN = "Anna erreichen Sie unter 030 12345678 ab Montag."  # a Berlin number, no English phone word
+
+
+def regions_policy(regions: str) -> GatewayPolicy:
+    return parse_policy(
+        f"version: 1\nphone_regions: {regions}\ndefaults:\n  pii:\n    entities:\n"
+        "      PHONE_NUMBER: {action: redact, threshold: 0.4}\n".encode(),
+        source="p.yaml",
+    )
+
+
+def test_when_the_policy_lists_germany_first_then_a_german_national_number_is_redacted(presidio: Any) -> None:
+    from gateway.pii.detector import PresidioDetector
+
+    german_first = regions_policy("[DE, US]")
+    assert german_first.phone_regions == ("DE", "US")
+    detector = PresidioDetector(policy=german_first)
+    assert phone_redacted(detector, german_first, GERMAN)
+    us_first = regions_policy("[US, GB]")
+    detector.rebuild(us_first)  # a reload swaps the regions in
+    assert not phone_redacted(detector, us_first, GERMAN)
