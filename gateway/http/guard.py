@@ -26,7 +26,7 @@ from gateway.errors import BadRequest, BodyTimeout, PayloadTooLarge, RequestErro
 from gateway.http.errors import error_response
 from gateway.observability.logs import request_id_var
 from gateway.observability.metrics import parse_pii_header
-from gateway.store.base import Collection
+from gateway.pipeline.collections import FoundCollection
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,10 @@ class Call:
     body: Any
     services: Services
     request: Request[Any, Any, Any]
-    found: Collection | None = None  # the guard's collection_param, resolved in the caller's tenant
+    found: FoundCollection | None = None  # the guard's collection_param, resolved in the caller's tenant
 
     @property
-    def collection(self) -> Collection:
+    def collection(self) -> FoundCollection:
         if self.found is None:
             raise RuntimeError("this route's guard names no collection parameter")
         return self.found
@@ -176,7 +176,7 @@ async def _governed(
 
 async def _read_and_handle(
     request: Request[Any, Any, Any], services: Services, guard: Guard, handler: Callable[[Call], Awaitable[Reply]],
-    principal: Principal, ctx: RequestContext, found: Collection | None,
+    principal: Principal, ctx: RequestContext, found: FoundCollection | None,
 ) -> Reply:
     settings = services.settings
     body = await read_json(request, settings.max_body_bytes, settings.request_body_timeout_s) if guard.needs_body \

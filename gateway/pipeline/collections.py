@@ -28,6 +28,10 @@ PIPELINE_VERSION = "1"
 _DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}\Z")
 
 
+# What a guarded route's collection parameter resolves to (``Services.find_collection``): the use cases' name for
+# the stored collection, so the HTTP layer handles it without reaching into the store.
+FoundCollection = Collection
+
 @dataclass(frozen=True)
 class DocumentIn:
     id: str

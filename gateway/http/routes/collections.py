@@ -13,9 +13,9 @@ from litestar import Request, Response, delete, get, post
 
 from gateway.bootstrap import Services
 from gateway.http.guard import Call, Guard, Reply, governed
-from gateway.http.routes.embeddings import pii_header
 from gateway.pipeline.collection_admin import CollectionRef, DocumentRef, parse_create
 from gateway.pipeline.collections import IngestOutcome
+from gateway.pipeline.embed import pii_header
 from gateway.pipeline.search import parse_search
 
 CREATE = Guard(event="collection.create", obj="collections", act="create", needs_body=True)

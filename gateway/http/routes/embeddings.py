@@ -10,7 +10,6 @@ from gateway.bootstrap import Services
 from gateway.errors import BadRequest, PayloadTooLarge
 from gateway.http.guard import Call, Guard, Reply, governed
 from gateway.pipeline.embed import EmbedRequest, embed
-from gateway.pipeline.embed import pii_header as pii_header  # for routes.collections until it has its use cases
 
 # OpenAI's clients send a short opaque id of the end user; a longer value is no id (and is never kept).
 MAX_USER_CHARS = 256
