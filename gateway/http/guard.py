@@ -24,6 +24,7 @@ from gateway.auth.apikeys import Principal, key_id_of
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, BodyTimeout, PayloadTooLarge, RequestError, Timeout, Unauthenticated, Unavailable
 from gateway.http.errors import error_response
+from gateway.observability import tracing
 from gateway.observability.logs import request_id_var
 from gateway.observability.metrics import parse_pii_header
 from gateway.pipeline.collections import FoundCollection
@@ -140,7 +141,9 @@ async def _governed(
     try:
         if presented is None:  # not a secret: saying so tells the caller nothing about any key
             raise Unauthenticated("no API key was sent: pass it as 'Authorization: Bearer <key>' (or 'X-API-Key')")
-        principal = await services.authenticate_request(presented)
+        with tracing.span("authenticate"):
+            principal = await services.authenticate_request(presented)
+        tracing.set_attributes({"gateway.tenant": principal.tenant, "gateway.request_id": ctx.request_id})
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,
         )
@@ -148,7 +151,8 @@ async def _governed(
         found = None
         if guard.collection_param is not None:
             found = await services.find_collection(principal.tenant, str(request.path_params[guard.collection_param]))
-        services.authorizer.require(principal, guard.obj, guard.act)
+        with tracing.span("authorize"):
+            services.authorizer.require(principal, guard.obj, guard.act)
         services.check_rate(principal)
         with services.concurrency.slot(principal.key_id, services.settings.max_concurrent_per_key):
             # The request's time limit covers reading its body too: a slow body must not hold the slot.

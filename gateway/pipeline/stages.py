@@ -16,6 +16,7 @@ import numpy as np
 
 from gateway.embedding.specs import ModelSpec
 from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
+from gateway.observability import tracing
 from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
 from gateway.pii.normalize import normalize
@@ -108,7 +109,8 @@ class EmbeddingPipeline:
 
     async def canonical(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
         """``canonicalize``, off the event loop for a large request (``gateway.pipeline.offload``)."""
-        return await off_loop(chars_big(texts), self.canonicalize, texts, field)
+        with tracing.span("normalize", {"gateway.count": len(texts)}):
+            return await off_loop(chars_big(texts), self.canonicalize, texts, field)
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy, tenant: str = "") -> list[list[Finding]]:
         """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
@@ -134,9 +136,15 @@ class EmbeddingPipeline:
 
     async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
         """Detect and decide only: what the policy would do, nothing embedded."""
-        findings = await self.detect(texts, scope, tenant)
+        with tracing.span("detect", {"gateway.count": len(texts)}):
+            findings = await self.detect(texts, scope, tenant)
+            tracing.set_attributes({"gateway.entities": ",".join(sorted({f.entity_type for fs in findings
+                                                                           for f in fs}))[:128]})
         secret = self.secret_for(tenant, "pseudonym")
-        return await off_loop(rows_big(len(texts)), _decide_all, texts, findings, scope, secret)
+        with tracing.span("decide", {"gateway.count": len(texts)}):
+            decisions = await off_loop(rows_big(len(texts)), _decide_all, texts, findings, scope, secret)
+            tracing.set_attributes({"gateway.blocked": sum(d.blocked for d in decisions)})
+            return decisions
 
     def digests(self, tenant: str, texts: Sequence[str]) -> list[bytes]:
         key = self.secret_for(tenant, "input-digest")
@@ -175,17 +183,19 @@ class EmbeddingPipeline:
                 detail={"audit": {"privacy": {**privacy, "budget_epsilon": scope.privacy_budget_epsilon},
                                   "noise_sigma": budget.sigma}},
             )
-        embedded = await self._embed.submit(
-            [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed], lane=tenant
-        )
+        with tracing.span("embed", {"gateway.count": len(allowed), "gateway.model": self.spec.ref}):
+            embedded = await self._embed.submit(
+                [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed], lane=tenant
+            )
         vectors: dict[int, np.ndarray] = {}
         tokens: dict[int, int] = {}
         if allowed:
-            protected = await off_loop(
-                rows_big(len(allowed)), protect, np.stack([v for v, _ in embedded]), sigma=budget.sigma,
-                key=self.secret_for(tenant, "noise"), content_digests=released, model_version=self.spec.version,
-                transform=self.transform,
-            )
+            with tracing.span("protect", {"gateway.count": len(allowed)}):
+                protected = await off_loop(
+                    rows_big(len(allowed)), protect, np.stack([v for v, _ in embedded]), sigma=budget.sigma,
+                    key=self.secret_for(tenant, "noise"), content_digests=released,
+                    model_version=self.spec.version, transform=self.transform,
+                )
             for row, i in enumerate(allowed):
                 vectors[i] = protected[row]
                 tokens[i] = embedded[row][1]

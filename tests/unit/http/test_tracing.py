@@ -55,6 +55,8 @@ def test_when_tracing_is_on_then_each_request_is_a_trace_with_its_route_and_no_p
     assert embed.attributes["http.response.status_code"] == r.status_code
     routes = {s.attributes.get("http.route") for s in requests}
     assert any(str(r).startswith("/v1/collections/{") for r in routes), routes
+    stages = {s.name for s in receiver.spans if s.trace_id == TRACE_ID}
+    assert {"authenticate", "authorize", "normalize", "detect", "decide", "audit"} <= stages, stages
     exported = b"".join(receiver.raw)
     for value in ("Plantedname", "536-90-4721", "jane.planted", "536904721"):
         assert value.encode() not in exported
@@ -72,3 +74,22 @@ def test_when_attributes_are_not_on_the_allow_list_then_they_are_dropped() -> No
                                     "gateway.request_id": "x" * 500, "gateway.entities": "US_SSN,PERSON",
                                     "gateway.count_str": "3", "gateway.tokens": True})
     assert kept == {"gateway.count": 3, "gateway.tenant": "acme", "gateway.entities": "US_SSN,PERSON"}
+
+
+def test_when_a_clean_text_is_embedded_then_its_trace_has_a_span_per_stage(traced: tuple[App, Receiver]) -> None:
+    app, receiver = traced
+    key = app.key("acme", "svc", "writer")
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    r = app.client.post("/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": "a quarterly report"},
+                        headers={**app.auth(key), "traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+    assert r.status_code == 200
+    tracing.shutdown()
+    spans = [s for s in receiver.spans if s.trace_id == trace_id]
+    names = [s.name for s in spans]
+    for stage in ("request", "authenticate", "authorize", "normalize", "detect", "decide", "embed", "protect",
+                  "audit"):
+        assert names.count(stage) == 1, (stage, names)
+    request = next(s for s in spans if s.name == "request")
+    assert all(s.parent_id for s in spans) and request.attributes["gateway.tenant"] == "acme"
+    embed = next(s for s in spans if s.name == "embed")
+    assert embed.attributes["gateway.count"] == 1 and embed.attributes["gateway.model"].startswith("all-MiniLM")
