@@ -116,6 +116,12 @@ _EVENTS = (
         _DP,
     ),
     EventType(
+        "write.unfinished",
+        "An earlier entry claimed a write (an ingest, a migration batch) that the store never committed: the "
+        "process stopped between the two, and nothing was stored",
+        ("MEASURE 2.8", "MANAGE 4.1"),
+    ),
+    EventType(
         "document.read",
         "A stored document (redacted text or metadata) was read",
         ("MEASURE 2.8", "MEASURE 2.10"),

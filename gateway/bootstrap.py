@@ -6,13 +6,11 @@ Handlers get one ``Services`` object; tests build it with fakes through the keyw
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
 
 import numpy as np
 
@@ -22,6 +20,7 @@ from audit.policy_archive import ARCHIVE_DIR, PolicyArchive
 from gateway.auditing.auditor import Auditor, UnauthenticatedFlood, open_audit_log
 from gateway.auditing.forwarder import SyslogForwarder, syslog_forwarder
 from gateway.auditing.queries import AuditQueries
+from gateway.auditing.reconcile import IngestReconciler
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
@@ -47,6 +46,7 @@ from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
+from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn, embed_fn
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.changes import PolicyVersions
 from gateway.policy.loader import PolicyHolder, ScopePolicy
@@ -90,6 +90,7 @@ class Services:
     policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
     retention: RetentionSweep | None = None
     identity: Authenticator | None = None  # API keys and, when configured, the identity provider's tokens
+    reconciler: IngestReconciler | None = None  # ingest entries whose write never committed
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     _sweeper: threading.Thread | None = None
@@ -155,15 +156,28 @@ class Services:
                     self._reload_policies()
                 except Exception:  # the watcher must survive anything a policy author does
                     log.exception("policy watcher iteration failed")
-                if self.identity is not None and time.monotonic() - flushed >= LAST_USED_FLUSH_S:
+                if time.monotonic() - flushed >= LAST_USED_FLUSH_S:
                     flushed = time.monotonic()
                     self._flush_last_used()
+                    self._reconcile_writes(at_start=False)
 
+        self._reconcile_writes(at_start=True)
         self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
         self._watcher.start()
         self._start_retention()
         if self.forwarder is not None:
             self.forwarder.start()
+
+    def _reconcile_writes(self, *, at_start: bool) -> None:
+        """Follow each ingest entry whose write never committed with a ``write.unfinished`` entry. At the embedded
+        default's start nothing else writes; otherwise only entries older than a request's time limit are due."""
+        if self.reconciler is None:
+            return
+        quiet = at_start and not self.settings.uses_postgres
+        try:
+            self.reconciler.sweep(timedelta(0) if quiet else timedelta(seconds=self.settings.request_timeout_s + 30))
+        except Exception as exc:  # retried at the next sweep; the entries stay where they are
+            log.warning("could not reconcile the log's writes with the store: %s", type(exc).__name__)
 
     def _flush_last_used(self) -> None:
         """Write the API keys' last-use times (``auth.last_used``); a failure only delays them."""
@@ -237,44 +251,6 @@ class Services:
             self.witnesses.close()
 
 
-def _embed_fn(embedder: Embedder) -> Any:
-    def run(texts: list[str]) -> list[tuple[np.ndarray, int]]:
-        tokens = embedder.count_tokens(texts)
-        vectors = embedder.encode(texts, tokens)
-        return list(zip(vectors, tokens, strict=True))
-
-    return run
-
-
-def cached_secrets(keys: KeyMaterial, max_entries: int = 4096) -> Callable[[str, str], bytes]:
-    """``keys.tenant_secret`` memoized: HKDF is deterministic, and each request derived 3-4 secrets anew (about
-    14 us each, measured: small, but pure waste on the hot path). Bounded; the root already lives in memory."""
-    return functools.lru_cache(maxsize=max_entries)(keys.tenant_secret)
-
-
-def _detect_fn(detector: PIIDetector) -> Any:
-    def run(items: list[tuple[str, ScopePolicy]]) -> list[list[Finding]]:
-        return detector.analyze([t for t, _ in items], [s for _, s in items])
-
-    return run
-
-
-def _detect_long_fn(detector: PIIDetector, budget_s: float) -> Any:
-    """The long-text lane: each text alone, within what is left of its request's detection budget."""
-
-    def run(items: list[tuple[str, ScopePolicy, DetectionSpend]]) -> list[list[Finding]]:
-        out: list[list[Finding]] = []
-        for text, scope, spend in items:
-            started = time.perf_counter()
-            try:
-                out.extend(detector.analyze([text], [scope], budget_s=budget_s - spend.seconds))
-            finally:
-                spend.seconds += time.perf_counter() - started
-        return out
-
-    return run
-
-
 def build_services(
     settings: Settings,
     *,
@@ -311,17 +287,17 @@ def build_services(
     else:
         audit_log = audit_sink
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
-        _detect_fn(detector), name="pii", max_size=settings.batch_max_size,
+        detect_fn(detector), name="pii", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
     )
     # Long texts on a lane of their own (one at a time, under the request's budget): see EmbeddingPipeline.detect.
     detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]] = MicroBatcher(
-        _detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
+        detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
     )
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
-        _embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
+        embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
         workers=settings.model_workers(cpus),
@@ -386,6 +362,7 @@ def build_services(
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
         identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
+        reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),
     )

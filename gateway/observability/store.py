@@ -98,6 +98,9 @@ class ObservedStore:
     def health(self) -> dict[str, Any]:
         return self._inner.health()
 
+    def mark_unfinished(self, audit_indexes: Sequence[int]) -> list[int]:
+        return self._inner.mark_unfinished(audit_indexes)
+
     def flush(self) -> None:
         self._inner.flush()
 

@@ -205,6 +205,16 @@ class Store(Protocol):
         """Wait until background index work (rebuilds, encrypted snapshots) is done: for tests and tools."""
         ...
 
+    def mark_unfinished(self, audit_indexes: Sequence[int]) -> list[int]:
+        """Of these ingest entries' indexes, those whose write never committed, now marked so that it never will.
+
+        Every ``put`` with an audit index records the index in the same transaction as its chunks. An index absent
+        from that record belongs to a write that did not happen (the process died between the audit entry and the
+        commit); it is marked in one transaction, so a late write for it fails instead of contradicting the log,
+        and each is returned once, whichever replica asks first.
+        """
+        ...
+
     def close(self) -> None: ...
 
 

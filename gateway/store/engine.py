@@ -108,6 +108,13 @@ class StoreEngine(ABC):
         entries; returns their chunk ids."""
 
     @abstractmethod
+    def _mark_unfinished(self, audit_indexes: Sequence[int]) -> list[int]:
+        """See ``Store.mark_unfinished``."""
+
+    def mark_unfinished(self, audit_indexes: Sequence[int]) -> list[int]:
+        return self._mark_unfinished(sorted(set(audit_indexes))) if audit_indexes else []
+
+    @abstractmethod
     def _live_index(self, c: Collection) -> VectorIndex:
         """The collection's live index, current with at least this replica's own writes."""
 

@@ -8,6 +8,7 @@ so a round costs well under a second and a minute buys dozens of kills.
 from __future__ import annotations
 
 import base64
+import json
 import multiprocessing
 import os
 import random
@@ -120,7 +121,9 @@ def test_when_the_gateway_is_killed_at_random_points_then_nothing_acknowledged_i
     proc.join()
     _check_offline(tmp_path, acked)
     FIGURES.update(rounds=rounds, acknowledged=len(acked))
-    print(f"crash safety: {rounds} SIGKILLs survived, {len(acked)} acknowledged documents all intact")
+    print(f"crash safety: {rounds} SIGKILLs survived, {len(acked)} acknowledged documents all intact, "
+          f"{FIGURES.get('unfinished', 0)} of {FIGURES.get('ingest_entries', 0)} ingest entries followed by "
+          "write.unfinished")
     assert acked
 
 
@@ -131,7 +134,8 @@ def _public_key(root: Path) -> Any:
 
 
 def _check_offline(root: Path, acked: set[str]) -> None:
-    """Every acknowledged chunk still decrypts (key rotations killed half way never strand a record)."""
+    """Every acknowledged chunk still decrypts (key rotations killed half way never strand a record), and every
+    ingest entry is true: its chunks are stored citing it, or a ``write.unfinished`` entry says they never were."""
     _, gw = build_gateway(root)
     store = gw.services.collections.store
     try:
@@ -139,6 +143,17 @@ def _check_offline(root: Path, acked: set[str]) -> None:
             for chunk in store.document("acme", "c", doc_id):
                 got = store.get("acme", "c", chunk.record_id)
                 assert got.record_id == chunk.record_id
+        assert gw.services.reconciler is not None
+        gw.services.reconciler.sweep()  # what the next start would do after the last kill
+        log = gw.services.audit_log
+        entries = [json.loads(leaf) for leaf in log.entries(0, log.size())]
+        cited = {store.get("acme", "c", record_id).audit_index for record_id in store.record_ids("acme", "c")}
+        unfinished = {e["unfinished_index"] for e in entries if e["event"] == "write.unfinished"}
+        claims = [i for i, e in enumerate(entries) if e["event"] == "document.ingest" and e.get("count")]
+        untrue = [i for i in claims if i not in cited and i not in unfinished]
+        assert not untrue, f"ingest entries {untrue} claim writes that are neither stored nor declared unfinished"
+        assert not (unfinished & cited)
+        FIGURES.update(unfinished=len(unfinished), ingest_entries=len(claims))
     finally:
         gw.services.close()
 

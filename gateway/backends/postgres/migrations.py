@@ -139,12 +139,20 @@ ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS previous_expires_at TEXT;
 ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS last_used_at TEXT;
 """
 
+_V6_STORE_COMMITS = """
+CREATE TABLE IF NOT EXISTS store_commits (
+    audit_index BIGINT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('committed', 'unfinished'))
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
     Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
     Migration(3, "store change sequence pruned behind snapshots", _V3_CHANGE_PRUNING),
     Migration(4, "shared index snapshots replaced only by newer ones", _V4_SNAPSHOT_SEQ),
     Migration(5, "API key rotation with a grace window, and last use", _V5_KEY_ROTATION),
+    Migration(6, "ingest entries committed or declared unfinished", _V6_STORE_COMMITS),
 )
 
 _BOOKKEEPING = """

@@ -107,9 +107,14 @@ class PostgresStore(StoreEngine):
                 if replace:
                     rows.delete_documents(conn, c, {s.document_id for s in sealed})
                 ids = rows.insert_chunks(conn, c, sealed)
+                rows.record_commit(conn, sealed)
                 self._db.notify(conn, rows.CHANNEL)
             with tracing.span("index"):
                 self.sync.apply(c, dict(zip(ids, vectors, strict=True)))
+
+    def _mark_unfinished(self, audit_indexes: Sequence[int]) -> list[int]:
+        with self._tx() as conn:
+            return rows.mark_unfinished(conn, audit_indexes)
 
     def _drop(self, tenant: str, name: str) -> int | None:
         with self._indexes.lock(tenant, name):

@@ -56,6 +56,22 @@ def insert_chunks(conn: Conn, c: Collection, sealed: Sequence[SealedChunk]) -> l
     return ids
 
 
+def record_commit(conn: Conn, sealed: Sequence[SealedChunk]) -> None:
+    """The ingest entry this write belongs to is committed with it (fails if it was declared unfinished)."""
+    for index in sorted({s.audit_index for s in sealed if s.audit_index is not None}):
+        conn.execute("INSERT INTO store_commits (audit_index, state) VALUES (%s, 'committed')", (index,))
+
+
+def mark_unfinished(conn: Conn, indexes: Sequence[int]) -> list[int]:
+    marked = []
+    for index in indexes:
+        row = conn.execute("INSERT INTO store_commits (audit_index, state) VALUES (%s, 'unfinished') "
+                           "ON CONFLICT (audit_index) DO NOTHING RETURNING audit_index", (index,)).fetchone()
+        if row is not None:
+            marked.append(index)
+    return marked
+
+
 def record_changes(conn: Conn, c: Collection, op: str, ids: Sequence[int]) -> None:
     with conn.cursor() as cur:
         cur.executemany(

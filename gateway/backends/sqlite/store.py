@@ -109,6 +109,7 @@ class SQLiteStore(StoreEngine):
                     raise NotFound("collection not found", param="collection")  # dropped and recreated
                 removed = rows.delete_documents(conn, c, {s.document_id for s in sealed}) if replace else []
                 ids = [rows.insert_chunk(conn, c, s) for s in sealed]
+                rows.record_commit(conn, sealed)
                 rows.count_chunks(conn, c, len(ids))
                 seq = rows.last_seq(conn)
 
@@ -172,6 +173,10 @@ class SQLiteStore(StoreEngine):
             (conn or self._conn()).execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:  # busy readers: the pages are zeroed at the next checkpoint anyway
             log.warning("WAL checkpoint after a deletion was deferred")
+
+    def _mark_unfinished(self, audit_indexes: Sequence[int]) -> list[int]:
+        with rows.transaction(self._conn()) as conn:
+            return rows.mark_unfinished(conn, audit_indexes)
 
     def _apply(self, c: Collection, update: Callable[[], object]) -> None:
         """Apply a committed change to the live index; if that fails, drop the index so it reloads and replays."""

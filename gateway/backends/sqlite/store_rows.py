@@ -60,6 +60,12 @@ CREATE TABLE IF NOT EXISTS store_changes (
     chunk_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS store_changes_by_collection ON store_changes (tenant, collection, seq);
+-- One row per ingest entry: 'committed' in the transaction that stores its chunks, or 'unfinished' when the entry's
+-- write never happened (Store.mark_unfinished). The primary key makes the two exclusive.
+CREATE TABLE IF NOT EXISTS store_commits (
+    audit_index INTEGER PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('committed', 'unfinished'))
+);
 """
 
 _BATCH = 500  # host parameters per IN (...) list
@@ -148,6 +154,23 @@ def insert_chunk(conn: sqlite3.Connection, c: Collection, s: SealedChunk) -> int
         (c.tenant, c.name, chunk_id),
     )
     return chunk_id
+
+
+def record_commit(conn: sqlite3.Connection, sealed: Sequence[SealedChunk]) -> None:
+    """The ingest entry this write belongs to is committed with it (fails if it was declared unfinished)."""
+    indexes = {s.audit_index for s in sealed if s.audit_index is not None}
+    conn.executemany("INSERT INTO store_commits (audit_index, state) VALUES (?, 'committed')",
+                     [(i,) for i in indexes])
+
+
+def mark_unfinished(conn: sqlite3.Connection, indexes: Sequence[int]) -> list[int]:
+    marked = []
+    for index in indexes:
+        cur = conn.execute("INSERT OR IGNORE INTO store_commits (audit_index, state) VALUES (?, 'unfinished')",
+                           (index,))
+        if cur.rowcount == 1:
+            marked.append(index)
+    return marked
 
 
 def count_chunks(conn: sqlite3.Connection, c: Collection, delta: int) -> None:

@@ -46,6 +46,7 @@ GATEWAY_EVENTS = [
     "rate.limited",
     "overload.rejected",
     "privacy.protection_off",
+    "write.unfinished",
 ]
 
 

@@ -414,3 +414,16 @@ def test_when_health_asked_then_it_reports_ok(store: Store) -> None:
     _filled(store, 3)
     health = store.health()
     assert health["ok"] is True and health["chunks"] == 3
+
+
+def test_when_writes_are_reconciled_then_only_uncommitted_entries_are_marked_once_and_stay_unwritable(
+    store: Store,
+) -> None:
+    store.create_collection(collection())
+    store.put("tenant-a", "docs", chunks_for(unit_vectors(2)), 7)
+    assert store.mark_unfinished([7, 8, 9]) == [8, 9]
+    assert store.mark_unfinished([7, 8, 9]) == []  # once, whoever asks again (another replica)
+    with pytest.raises(Conflict):  # a write that comes after all would contradict the log: refused
+        store.put("tenant-a", "docs", chunks_for(unit_vectors(1, seed=5), prefix="late"), 8)
+    assert len(store.record_ids("tenant-a", "docs")) == 2
+    assert store.mark_unfinished([]) == []
