@@ -60,7 +60,10 @@ class Principal:
 
     @property
     def casbin_subject(self) -> str:
-        return f"key:{self.key_id}" if self.method == "api_key" else f"{self.method}:{self.key_id}:{self.role}"
+        if self.method == "api_key":
+            return f"key:{self.key_id}"
+        # A token's subject may hold roles in several tenants (one token each): its Casbin binding is per tenant.
+        return f"{self.method}:{self.tenant}:{self.key_id}:{self.role}"
 
 
 class ApiKeyRepository(Protocol):

@@ -46,7 +46,7 @@ class Authenticator:
         roles = tuple(r for r in identity.roles if self._authorizer.known_role(r, identity.tenant))
         if not roles:
             raise TokenRefused("no_known_role")
-        caller = hashlib.sha256(f"{self._issuer}\n{identity.subject}".encode()).hexdigest()[:16]
+        caller = hashlib.sha256(f"{self._issuer}\n{identity.tenant}\n{identity.subject}".encode()).hexdigest()[:16]
         return Principal(caller, identity.tenant, identity.subject, ",".join(roles), roles, method="oidc")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,20 +59,20 @@ def _claims(**extra: Any) -> dict[str, Any]:
             "exp": now + 300, **extra}
 
 
-ATTACKS = {
-    "expired": SIGNER.token({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}),
-    "not_yet_valid": SIGNER.token({"nbf": int(time.time()) + 3600}),
-    "wrong_audience": SIGNER.token({"aud": "another-service"}),
-    "wrong_issuer": SIGNER.token({"iss": "https://evil.example.test/"}),
-    "unsupported_algorithm": unsigned(_claims(), SIGNER.kid),
-    "unknown_key": Signer("RS256", "not-published").token(),
-    "missing_claim": SIGNER.token({"tenant": ""}),
+ATTACKS: dict[str, Callable[[], str]] = {  # minted when the test runs: a token made at import would expire
+    "expired": lambda: SIGNER.token({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}),
+    "not_yet_valid": lambda: SIGNER.token({"nbf": int(time.time()) + 3600}),
+    "wrong_audience": lambda: SIGNER.token({"aud": "another-service"}),
+    "wrong_issuer": lambda: SIGNER.token({"iss": "https://evil.example.test/"}),
+    "unsupported_algorithm": lambda: unsigned(_claims(), SIGNER.kid),
+    "unknown_key": lambda: Signer("RS256", "not-published").token(),
+    "missing_claim": lambda: SIGNER.token({"tenant": ""}),
 }
 
 
 @pytest.mark.parametrize("reason", sorted(ATTACKS))
 def test_when_an_attack_token_is_presented_then_401_and_an_audited_reason(oidc_app: App, reason: str) -> None:
-    token = ATTACKS[reason]
+    token = ATTACKS[reason]()
     r = oidc_app.client.post("/v1/embeddings", json=BODY, headers=_bearer(token))
     assert r.status_code == 401
     e = entry(oidc_app, r)
@@ -103,3 +103,11 @@ def test_when_a_token_of_another_tenant_names_this_tenants_collection_then_404(o
     globex = SIGNER.token({"tenant": "globex", "roles": ["admin"]})
     r = oidc_app.client.get("/v1/collections/ledger", headers=_bearer(globex))
     assert r.status_code == 404
+
+
+def test_when_one_subject_holds_the_same_role_in_two_tenants_then_each_token_works_in_its_own(oidc_app: App) -> None:
+    for tenant in ("acme", "globex"):  # the outside attack found the second refused: a binding cached per subject
+        token = SIGNER.token({"sub": "gina", "tenant": tenant, "roles": ["writer"]})
+        r = oidc_app.client.get("/v1/collections", headers=_bearer(token))
+        assert r.status_code == 200, (tenant, r.text)
+        assert entry(oidc_app, r)["tenant"] == tenant
