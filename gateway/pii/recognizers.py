@@ -54,7 +54,23 @@ def offline_tld_extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
+_EMAIL_CHAR = r"[!#$%&'*+\-/=?^_`{|}~\w]"
+
+
 class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail recognizer with a linear-time pattern. Presidio's own (``[...]{0,}`` before the ``@``) is
+    quadratic: 16,001 characters of ``a.a.a...@`` took 55 s of CPU and outlived the detection budget. The local
+    part here is at most 64 characters (RFC 5321), which bounds the work per starting position."""
+
+    BOUNDED: ClassVar[list[Pattern]] = [
+        Pattern("Email (bounded)",
+                rf"\b{_EMAIL_CHAR}(?:[!#$%&'*+\-/=?^_`{{|}}~.\w]{{0,62}}{_EMAIL_CHAR})?@\w+(?:-+\w+)*(?:\.\w+(?:-+\w+)*)+\b",
+                0.5),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.BOUNDED)
+
     def validate_result(self, pattern_text: str) -> bool:
         return bool(offline_tld_extractor()(pattern_text).fqdn)
 

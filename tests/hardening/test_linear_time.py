@@ -66,6 +66,8 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "spelled-tens": lambda n: "forty-seven " * (n // 12),
     "full-stop-digits": lambda n: "5." * (n // 2),
     "small-capitals": lambda n: "\u1d07" * n,
+    # Found by the second outside attack: Presidio's own e-mail pattern took 55 s on 16,001 characters of this.
+    "dotted-then-at": lambda n: "a." * (n // 2 - 1) + "@",
 }
 
 
