@@ -119,3 +119,21 @@ def test_when_the_console_is_filtered_by_ids_then_the_entry_holds_their_digests_
     assert entry["event"] == "audit.read" and entry["what"] == "console.entries"
     assert entry["filters"] == {f"{k}_digest": gw.services.auditor.digest("acme", v) for k, v in values.items()}
     assert PLANTED not in json.dumps(_log(gw))
+
+
+@pytest.mark.parametrize(("metadata", "status"), [
+    ({f"k{i}": "v" for i in range(65)}, 413),  # 40,000 keys kept the shared PII queue full for 30 s
+    ({"k" * 129: "v"}, 400),  # a 1,000,000-character key was stored
+    ({"key\u200b": "x"}, 400),  # an invisible character in a key was stored and shown
+    ({"note\n": "x"}, 400),
+    ({"note": "x" * 4097}, 413),
+])
+def test_when_metadata_is_oversized_or_has_invisible_keys_then_it_is_refused(
+    gateway: Any, metadata: dict[str, str], status: int
+) -> None:
+    client, gw = gateway
+    docs = [{"id": "d1", "text": "hello", "metadata": metadata}]
+    r = client.post("/v1/collections/docs/documents", json={"documents": docs}, headers=_auth(gw))
+    assert r.status_code == status and r.json()["param"] == "documents[0].metadata"
+    assert _log(gw)[int(r.headers["X-Gateway-Audit-Index"])]["event"] == "request.invalid"
+    assert client.get("/v1/collections/docs/documents/d1", headers=_auth(gw)).status_code == 404
