@@ -27,6 +27,7 @@ a map back to canonical offsets, so a finding's span still covers what was writt
 
 from __future__ import annotations
 
+import bisect
 import html
 import itertools
 import re
@@ -146,9 +147,51 @@ def _spelled_value(word: str) -> str:
     return _DIGIT_WORDS[word]
 
 
+# Markup a reader does not see (the second outside attack: ``<b>536</b>-<i>90</i>-<u>4721</u>``): a tag or a
+# comment, bounded so the scan stays linear. Dropped from the view, so the groups it separated meet again.
+_MARKUP = re.compile(r"<!--[^>]{0,256}?-->|</?[A-Za-z][A-Za-z0-9:-]{0,31}(?:\s[^<>]{0,256})?/?>")
+# A ``\u002d`` written out as text, as a JSON or source string would escape it.
+_TEXT_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+
+
+def _layout_edits(text: str) -> list[Edit]:
+    """Markup dropped, and ``\\uXXXX`` escapes of digits and separators decoded."""
+    edits: list[Edit] = []
+    if "<" in text:
+        edits.extend((m.start(), m.end(), "") for m in _MARKUP.finditer(text))
+    if "\\u" in text:
+        for m in _TEXT_ESCAPE.finditer(text):
+            decoded = _decoded(f"&#x{m.group(1)};")
+            if decoded is not None:
+                edits.append((m.start(), m.end(), decoded))
+    return edits
+
+
+def _outside(edits: list[Edit], taken: list[Edit]) -> list[Edit]:
+    """``edits`` that do not overlap any of ``taken`` (which win)."""
+    if not taken:
+        return edits
+    spans = sorted((s, e) for s, e, _ in taken)
+    starts = [s for s, _ in spans]
+    kept = []
+    for edit in edits:
+        i = bisect.bisect_right(starts, edit[0])
+        before = spans[i - 1] if i else None
+        after = spans[i] if i < len(spans) else None
+        if (before and before[1] > edit[0]) or (after and after[0] < edit[1]):
+            continue
+        kept.append(edit)
+    return kept
+
+
 def unmask_edits(text: str) -> list[Edit]:
-    """Edits that drop invisible characters, turn blank glyphs into spaces, decode digit references and spelled
-    digits (see the module docstring)."""
+    """Edits that drop markup and invisible characters, turn blank glyphs into spaces, decode digit references
+    and spelled digits (see the module docstring)."""
+    layout = _layout_edits(text)
+    return layout + _outside(_unmask_edits(text), layout)
+
+
+def _unmask_edits(text: str) -> list[Edit]:
     edits: list[Edit] = []
     if not text.isascii():
         for m in _hidden_run().finditer(text):

@@ -207,3 +207,36 @@ def test_when_pii_free_text_looks_like_these_classes_then_it_is_not_blocked(
         "de 89 is not an account: de89 3704 0044 0532 0130 01 fails its check digits.",
     ]
     assert _passed(detector, policy, benign) == benign
+
+
+MARKUP = ["<b>{}</b>", "<span class=\"x\">{}</span>", "{}<br>", "<td>{}</td>", "{}<!-- note -->", "<i>{}</i><wbr/>"]
+
+
+@pytest.mark.parametrize("groups", [SSN, CARD, IBAN], ids=["ssn", "card", "iban"])
+def test_when_markup_wraps_or_splits_the_groups_then_the_identifier_is_blocked(
+    detector: Any, policy: GatewayPolicy, groups: list[str]
+) -> None:
+    # Found by the second outside attack: `<b>536</b>-<i>90</i>-<u>4721</u>` embedded with no finding. Glued
+    # together, nine digits are an SSN beside its word, as in plain text.
+    label = "ssn " if groups is SSN else ""
+    texts = []
+    for wrap in MARKUP:
+        texts.append("-".join(wrap.format(g) for g in groups))
+        texts.append(label + "".join(wrap.format(g) for g in groups))
+        texts.append(label + groups[0] + wrap.format("") + "-".join(groups[1:]))
+    _assert_blocked(detector, policy, texts)
+
+
+def test_when_separators_are_written_as_text_escapes_then_the_ssn_is_blocked(
+    detector: Any, policy: GatewayPolicy
+) -> None:
+    texts = [f"ssn 536{e}90{e}4721" for e in ("\\u002d", "\\u002D", "\\u0020", "\\u2013")]
+    _assert_blocked(detector, policy, texts)
+
+
+def test_when_markup_surrounds_ordinary_numbers_then_nothing_is_blocked(
+    detector: Any, policy: GatewayPolicy
+) -> None:
+    benign = ["the price is <b>5</b> dollars for <i>3</i> items", "<td>2024</td><td>01</td><td>15</td>",
+              "<p>Order 12345</p><p>Qty 7</p>", "see <a href=\"https://example.com/p?id=123\">page 4</a>"]
+    assert _passed(detector, policy, benign) == benign
