@@ -64,7 +64,11 @@ async def screen_documents(
             where.append((i, "key", key))
             text = _screened_text(value)
             if text is not None:
-                texts.append(normalize(text))
+                free = isinstance(value, str) and key in scope.metadata_free_text
+                # A label is screened with its key before it, as a reader sees it: the key is the value's context
+                # ({"ssn": "536904721"} is an SSN; the second outside attack stored it). Free text is decided alone,
+                # since its redacted form is what gets stored.
+                texts.append(normalize(text if free else f"{key}: {text}"))
                 where.append((i, "value" if isinstance(value, str) else "number", key))
     findings = await detect(texts, scope) if texts else []
     verdicts = [FieldsVerdict(dict(doc.metadata)) for doc in docs]

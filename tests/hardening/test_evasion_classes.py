@@ -240,3 +240,27 @@ def test_when_markup_surrounds_ordinary_numbers_then_nothing_is_blocked(
     benign = ["the price is <b>5</b> dollars for <i>3</i> items", "<td>2024</td><td>01</td><td>15</td>",
               "<p>Order 12345</p><p>Qty 7</p>", "see <a href=\"https://example.com/p?id=123\">page 4</a>"]
     assert _passed(detector, policy, benign) == benign
+
+
+@pytest.mark.parametrize("metadata", [{"ssn": "536904721"}, {"ssn": 536904721}, {"SSN": "536 90 4721"},
+                                      {"social security number": "536904721"}])
+def test_when_a_metadata_key_names_what_its_value_is_then_the_value_is_read_in_that_context(
+    detector: Any, policy: GatewayPolicy, metadata: dict[str, Any]
+) -> None:
+    # The second outside attack stored {"ssn": "536904721"}: a bare nine-digit value, screened without its key.
+    import asyncio
+    from types import SimpleNamespace
+
+    from gateway.pii.fields import screen_documents
+
+    scope = policy.scope("acme")
+
+    async def detect(texts: list[str], scope: Any) -> list[Any]:
+        return list(detector.analyze(texts, [scope] * len(texts)))
+
+    doc = SimpleNamespace(id="d1", metadata=metadata)
+    (verdict,) = asyncio.run(screen_documents(detect, [doc], scope, b"k"))
+    assert "US_SSN" in verdict.blocked_types
+    (clean,) = asyncio.run(screen_documents(detect, [SimpleNamespace(id="d2", metadata={"order": "536904721"})],
+                                            scope, b"k"))
+    assert not clean.blocked_types  # the same digits under an ordinary key stay a label

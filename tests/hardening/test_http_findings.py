@@ -137,3 +137,4 @@ def test_when_metadata_is_oversized_or_has_invisible_keys_then_it_is_refused(
     assert r.status_code == status and r.json()["param"] == "documents[0].metadata"
     assert _log(gw)[int(r.headers["X-Gateway-Audit-Index"])]["event"] == "request.invalid"
     assert client.get("/v1/collections/docs/documents/d1", headers=_auth(gw)).status_code == 404
+
