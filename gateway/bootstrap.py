@@ -290,6 +290,7 @@ def build_services(
         detect_fn(detector), name="pii", max_size=settings.batch_max_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
+        lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
     )
     # Long texts on a lane of their own (one at a time, under the request's budget): see EmbeddingPipeline.detect.
     detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]] = MicroBatcher(
@@ -301,6 +302,7 @@ def build_services(
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
         workers=settings.model_workers(cpus),
+        lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
         # A second worker joins for a quarter pass of work. On 2 cores, 16 one-text clients: 135-138 texts/s
         # against 115-117 when it waited for a full pass (16); 64 and 256 clients within the noise either way.
         join_min=max(1, settings.model_batch_size // 4),

@@ -41,7 +41,8 @@ BUILTIN_ENTITIES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 #: The keys each section accepts; docs/policy.md documents every one of them.
-SCOPE_KEYS = frozenset({"pii", "noise", "retain_text", "retention_days", "rate_limit", "privacy_budget", "drift"})
+SCOPE_KEYS = frozenset({"pii", "noise", "retain_text", "retention_days", "rate_limit", "privacy_budget", "drift",
+                        "scheduling"})
 PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list", "metadata_free_text"})
 ENTITY_KEYS = frozenset({"action", "threshold"})
 RECOGNIZER_KEYS = frozenset({"name", "entity", "patterns", "context", "validator"})
@@ -53,6 +54,7 @@ TENANT_KEYS = SCOPE_KEYS | {"collections"}
 SUB_KEYS: Mapping[str, frozenset[str]] = {
     "noise": frozenset({"sigma"}),
     "rate_limit": frozenset({"requests_per_minute"}),
+    "scheduling": frozenset({"weight"}),
     "privacy_budget": frozenset({"epsilon", "on_exceed"}),
     "drift": frozenset({"centroid_shift", "mean_distance", "outlier_share"}),
 }
@@ -93,6 +95,7 @@ class ScopePolicy:
     retain_text: bool = True
     retention_days: int | None = None  # None: kept until deleted; else purged by the retention sweep
     rate_limit_per_minute: int | None = None
+    scheduling_weight: float = 1.0  # the tenant's share of each batch and of the queue (gateway.pipeline.batching)
     privacy_budget_epsilon: float | None = None
     budget_action: Literal["block", "raise_sigma"] = "block"
     drift: DriftThresholds = field(default_factory=DriftThresholds)
@@ -190,6 +193,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
         retain_text=scalars.get("retain_text", True),
         retention_days=scalars.get("retention_days"),
         rate_limit_per_minute=scalars.get("rate_limit.requests_per_minute"),
+        scheduling_weight=scalars.get("scheduling.weight", 1.0),
         privacy_budget_epsilon=scalars.get("privacy_budget.epsilon"),
         budget_action=scalars.get("privacy_budget.on_exceed", "block"),
         drift=DriftThresholds(**drift_fields),

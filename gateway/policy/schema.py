@@ -135,6 +135,8 @@ def _scalars(ctx: _Ctx, key: str, node: Located, layer: _Layer) -> None:
             value = item.value
         elif sub == "epsilon":
             value = ctx.number(item, name, 1e-9)
+        elif sub == "weight":
+            value = ctx.number(item, name, 0.01, 100.0)
         else:
             value = ctx.number(item, name, 0.0)
         layer.scalars[name] = value

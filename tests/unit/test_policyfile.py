@@ -213,3 +213,20 @@ def test_when_phone_regions_hold_an_unknown_code_then_loading_fails_with_file_an
     regions: str, message: str
 ) -> None:
     assert error_of(f"version: 1\nphone_regions: {regions}\n" + MINIMAL[11:]).startswith(message)
+
+
+def test_when_a_tenant_has_a_scheduling_weight_then_its_scope_carries_it_and_a_bad_one_is_refused() -> None:
+    import yaml
+
+    from gateway.policy.loader import parse_policy
+
+    def with_weight(weight: object) -> bytes:
+        doc = yaml.safe_load((ROOT / "policy" / "gateway.yaml").read_text())
+        doc.setdefault("tenants", {}).setdefault("gold", {})["scheduling"] = {"weight": weight}
+        return yaml.safe_dump(doc).encode()
+
+    policy = parse_policy(with_weight(3))
+    assert policy.scope("gold").scheduling_weight == 3.0 and policy.scope("other").scheduling_weight == 1.0
+    for bad in (0, -1, 1000, "heavy"):
+        with pytest.raises(PolicyError, match=r"scheduling\.weight"):
+            parse_policy(with_weight(bad))
