@@ -287,7 +287,7 @@ def build_services(
     else:
         audit_log = audit_sink
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
-        detect_fn(detector), name="pii", max_size=settings.batch_max_size,
+        detect_fn(detector), name="pii", max_size=settings.stage_batch_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
         lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
@@ -298,7 +298,7 @@ def build_services(
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
     )
     embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
-        embed_fn(embedder), name="embed", max_size=settings.batch_max_size,
+        embed_fn(embedder), name="embed", max_size=settings.stage_batch_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
         workers=settings.model_workers(cpus),
@@ -310,7 +310,7 @@ def build_services(
     ledger: PrivacyLedger = backends.ledger
     # Charges of concurrent requests share one ledger transaction, off the event loop.
     ledger_batcher: MicroBatcher[Release, Spend] = MicroBatcher(
-        ledger.record_many, name="ledger", max_size=settings.batch_max_size, max_wait_s=0.0,
+        ledger.record_many, name="ledger", max_size=settings.stage_batch_size, max_wait_s=0.0,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("ledger", "ledger"),
     )
     transform = default_transform() if settings.vector_transform == "default" else UnsafeIdentityTransform()
