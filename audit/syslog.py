@@ -6,7 +6,8 @@ entry's index, leaf hash and checkpoint anchor, and the entry itself as the JSON
 or PII values (the gateway writes digests and counts), so nothing is scrubbed here.
 
 Delivery is at least once for what the receiver's host accepted: a batch counts as delivered when the socket took
-all of it, and a batch interrupted by a broken connection is sent again whole on a new one. A SIEM drops repeats by
+all of it, a connection the receiver closed since the last batch is replaced before the next one is sent, and a
+batch interrupted by a broken connection is sent again whole on a new one. A SIEM drops repeats by
 index (in the structured data) and sees a gap by index too: syslog over TCP has no acknowledgement, so a receiver
 that crashes with accepted bytes still unread loses them (RFC 6587 section 5). TLS verifies the receiver's
 certificate against the system roots, or the CA file given.
@@ -15,6 +16,7 @@ certificate against the system roots, or the CA file given.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import ssl
 import urllib.parse
@@ -79,6 +81,15 @@ def frame(message: bytes) -> bytes:
     return str(len(message)).encode("ascii") + b" " + message
 
 
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """A syslog receiver never writes: a readable socket means it closed (or reset) the connection."""
+    try:
+        readable, _, errored = select.select([sock], [], [sock], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable or errored)
+
+
 class SyslogSender:
     """A connection to one syslog receiver, opened on first use and again after a failure."""
 
@@ -101,6 +112,8 @@ class SyslogSender:
         """Send the entries of ``batch`` (withheld ones are skipped); False if the connection broke, which is then
         closed, so that the caller sends the whole batch again on a new one."""
         try:
+            if self._sock is not None and _closed_by_peer(self._sock):
+                self.close()  # the receiver restarted between batches: start this one on a new connection
             if self._sock is None:
                 self._sock = self._connect()
             for item in batch:

@@ -21,6 +21,7 @@ class Receiver:
         self.port = int(self.server.getsockname()[1])
         self.messages: list[bytes] = []
         self.drop_after: int | None = None
+        self._conn: socket.socket | None = None
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -29,6 +30,7 @@ class Receiver:
                 conn, _ = self.server.accept()
             except OSError:
                 return
+            self._conn = conn
             with conn:
                 self._read(conn)
 
@@ -51,6 +53,12 @@ class Receiver:
             if self.drop_after is not None and len(self.messages) >= self.drop_after:
                 self.drop_after = None
                 return
+
+    def drop(self) -> None:
+        """Close the connection in use, as a receiver that restarts does."""
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.shutdown(socket.SHUT_RDWR)
 
     def indexes(self) -> list[int]:
         return [int(m.group(3)) for m in map(RFC5424.match, self.messages) if m]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def test_when_the_receiver_drops_the_connection_then_the_batch_is_sent_again_and
     assert sender.send(batch)
     follower.delivered(batch[-1].index + 1)
     wait_for(lambda: len(receiver.messages) == 3)
-    receiver.drop_after = 3  # the receiver restarts: the connection breaks
+    receiver.drop()  # the receiver restarts between two batches: the connection breaks
+    time.sleep(0.1)
     _append(log, 3, 6)
     delivered = False
     for _ in range(20):
