@@ -23,6 +23,7 @@ from typing import Any
 
 from audit.atomic import write_atomically
 from audit.backend import AuditLogBackend
+from audit.report_scope import entry_time
 from gateway.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ STATE_FILE = "ingest_reconciled.json"
 EVENT = "write.unfinished"
 WRITES = frozenset({"document.ingest", "collection.migrate"})
 PAGE = 1000
+_NEVER = datetime.min.replace(tzinfo=UTC)  # an entry without a readable time counts as old: it is checked
 
 
 def _writes_chunks(entry: dict[str, Any]) -> bool:
@@ -73,7 +75,7 @@ class IngestReconciler:
             settled = True
             for offset, leaf in enumerate(leaves):
                 entry = json.loads(leaf)
-                if settle and _time(entry) > cutoff:
+                if settle and (entry_time(entry) or _NEVER) > cutoff:
                     settled = False
                     break
                 checked = lo + offset + 1
@@ -96,10 +98,3 @@ class IngestReconciler:
                          reason="the process stopped between this entry and the store's commit: nothing was stored")
             log.warning("audit entry %d claimed a write that never committed; recorded as %s", index, EVENT)
         return unfinished
-
-
-def _time(entry: dict[str, Any]) -> datetime:
-    try:
-        return datetime.fromisoformat(str(entry.get("time", "")).replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)

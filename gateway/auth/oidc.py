@@ -36,6 +36,19 @@ REASONS = ("expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "bad_si
            "unsupported_algorithm", "malformed", "missing_claim", "no_known_role")
 
 
+# PyJWT's errors and the reasons they are audited as, most specific first (ExpiredSignatureError, for one, is an
+# InvalidTokenError as well); any other PyJWTError is "malformed".
+_REFUSALS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),
+    (jwt.InvalidAudienceError, "wrong_audience"),
+    (jwt.InvalidIssuerError, "wrong_issuer"),
+    (jwt.InvalidSignatureError, "bad_signature"),
+    (jwt.MissingRequiredClaimError, "missing_claim"),
+    (jwt.InvalidAlgorithmError, "unsupported_algorithm"),
+)
+
+
 class TokenRefused(Unauthenticated):
     """A bearer token that is not a valid token of the configured provider; ``reason`` says why, in one word."""
 
@@ -185,22 +198,8 @@ class TokenVerifier:
                 token, key.key, algorithms=[alg], audience=self._audience, issuer=self._issuer, leeway=LEEWAY_S,
                 options={"require": ["exp", "iat", "iss", "aud"], "verify_iat": True},
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenRefused("expired") from None
-        except jwt.ImmatureSignatureError:
-            raise TokenRefused("not_yet_valid") from None
-        except jwt.InvalidAudienceError:
-            raise TokenRefused("wrong_audience") from None
-        except jwt.InvalidIssuerError:
-            raise TokenRefused("wrong_issuer") from None
-        except jwt.InvalidSignatureError:
-            raise TokenRefused("bad_signature") from None
-        except jwt.MissingRequiredClaimError:
-            raise TokenRefused("missing_claim") from None
-        except jwt.InvalidAlgorithmError:
-            raise TokenRefused("unsupported_algorithm") from None
-        except jwt.PyJWTError:
-            raise TokenRefused("malformed") from None
+        except jwt.PyJWTError as exc:  # the first matching class names the reason; subclasses come first
+            raise TokenRefused(next((r for cls, r in _REFUSALS if isinstance(exc, cls)), "malformed")) from None
         return claims
 
     def _identity(self, claims: dict[str, Any]) -> Identity:

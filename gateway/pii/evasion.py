@@ -27,7 +27,6 @@ a map back to canonical offsets, so a finding's span still covers what was writt
 
 from __future__ import annotations
 
-import bisect
 import html
 import itertools
 import re
@@ -167,28 +166,12 @@ def _layout_edits(text: str) -> list[Edit]:
     return edits
 
 
-def _outside(edits: list[Edit], taken: list[Edit]) -> list[Edit]:
-    """``edits`` that do not overlap any of ``taken`` (which win)."""
-    if not taken:
-        return edits
-    spans = sorted((s, e) for s, e, _ in taken)
-    starts = [s for s, _ in spans]
-    kept = []
-    for edit in edits:
-        i = bisect.bisect_right(starts, edit[0])
-        before = spans[i - 1] if i else None
-        after = spans[i] if i < len(spans) else None
-        if (before and before[1] > edit[0]) or (after and after[0] < edit[1]):
-            continue
-        kept.append(edit)
-    return kept
-
-
 def unmask_edits(text: str) -> list[Edit]:
     """Edits that drop markup and invisible characters, turn blank glyphs into spaces, decode digit references
     and spelled digits (see the module docstring)."""
-    layout = _layout_edits(text)
-    return layout + _outside(_unmask_edits(text), layout)
+    # Where two edits overlap, the view keeps the one that starts first (``normalize._apply``): a tag starts before
+    # anything inside it, and no other edit reaches into a tag, so markup is always dropped whole.
+    return _layout_edits(text) + _unmask_edits(text)
 
 
 def _unmask_edits(text: str) -> list[Edit]:
