@@ -34,6 +34,7 @@ from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
 from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
 from gateway.embedding.registry import audit_registry_changes, load_registry
 from gateway.embedding.specs import ModelRegistry
+from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.limits.concurrency import KeyConcurrency
 from gateway.limits.rate import RateLimiter
@@ -41,6 +42,7 @@ from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
+from gateway.pipeline.batches import Batches, BatchKind
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
@@ -84,6 +86,8 @@ class Services:
     search: Search
     collection_admin: CollectionAdmin
     jobs: JobService  # durable background jobs (gateway.jobs): register a JobKind, create jobs, the runner
+    files: FileVault  # OpenAI's Files API, sealed at rest
+    batches: Batches  # OpenAI's Batch API (its lines run as jobs of BatchKind)
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
@@ -349,11 +353,18 @@ def build_services(
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
         if opened is not None else None
     )
+    keep_s = settings.files_expiry_days * 86400.0
+    files = FileVault(backends.files, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s)
+    jobs = JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
+                      inflight=settings.jobs_inflight_items, keep_s=keep_s)
+    jobs.register(BatchKind(files, pipeline, registry, policy, authorizer, apikeys, auditor,
+                            max_inputs=settings.max_inputs))
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
-        ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),
+        ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift,
+                                 expired=lambda: {"files": files.purge(), "jobs": len(jobs.purge())}),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
         ledger_batcher=ledger_batcher,
         ingest=Ingest(collections, policy.current, pipeline.digests, auditor,
@@ -366,8 +377,7 @@ def build_services(
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
         identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
-        jobs=JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
-                        inflight=settings.jobs_inflight_items, keep_s=settings.files_expiry_days * 86400.0),
+        jobs=jobs, files=files, batches=Batches(jobs, files, max_lines=settings.batch_max_lines),
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),

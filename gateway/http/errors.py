@@ -20,7 +20,7 @@ from litestar import Response
 
 from gateway.errors import RequestError
 
-OPENAI_ROUTES = ("/v1/embeddings", "/v1/models")
+OPENAI_ROUTES = ("/v1/embeddings", "/v1/models", "/v1/files", "/v1/batches")
 
 
 def speaks_openai(path: str) -> bool:
