@@ -34,6 +34,7 @@ from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
 from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
 from gateway.embedding.registry import audit_registry_changes, load_registry
 from gateway.embedding.specs import ModelRegistry
+from gateway.jobs.runner import JobService
 from gateway.limits.concurrency import KeyConcurrency
 from gateway.limits.rate import RateLimiter
 from gateway.observability.logs import VettedName
@@ -82,6 +83,7 @@ class Services:
     ingest: Ingest  # the collections routes' use cases
     search: Search
     collection_admin: CollectionAdmin
+    jobs: JobService  # durable background jobs (gateway.jobs): register a JobKind, create jobs, the runner
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
@@ -364,6 +366,8 @@ def build_services(
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
         identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
+        jobs=JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
+                        inflight=settings.jobs_inflight_items, keep_s=settings.files_expiry_days * 86400.0),
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),

@@ -105,6 +105,12 @@ class Settings:
     audit_max_entry_bytes: int = 16 * 1024
     audit_unauthenticated_burst: int = 20
     audit_unauthenticated_window_s: float = 60.0
+    jobs_inflight_items: int = 8
+    jobs_lease_s: float = 30.0
+    jobs_poll_s: float = 1.0
+    files_max_bytes: int = 100 * 1024 * 1024
+    files_expiry_days: int = 30
+    batch_max_lines: int = 50_000
 
     @property
     def model_batch_size(self) -> int:
@@ -232,6 +238,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting encode_batch_size: must be 0 (by device) or a positive number of texts")
     if settings.retention_sweep_interval_s < 0:
         raise ConfigurationError("setting retention_sweep_interval_s: must be 0 (no scheduled sweep) or positive")
+    if settings.jobs_inflight_items < 1 or settings.jobs_lease_s <= 0 or settings.jobs_poll_s <= 0:
+        raise ConfigurationError("settings jobs_inflight_items (at least 1), jobs_lease_s and jobs_poll_s (positive) "
+                                 "are out of range")
+    if settings.files_max_bytes < 1 or settings.files_expiry_days < 1 or settings.batch_max_lines < 1:
+        raise ConfigurationError("settings files_max_bytes, files_expiry_days and batch_max_lines must be positive")
     settings.kek_options  # noqa: B018 - validates kek_provider and the pkcs11_* settings it needs
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")

@@ -77,6 +77,12 @@ def create_app(services: Services) -> Litestar:
                         "(unsafe; for experiments only)")
             services.auditor.record_sync("privacy.protection_off", "allow", vector_transform="identity")
 
+    async def start_jobs() -> None:
+        services.jobs.start()  # the background runner, on this loop (gateway.jobs)
+
+    async def stop_jobs() -> None:
+        await services.jobs.stop()  # a group in flight is dropped; its items run again after the restart
+
     def on_shutdown() -> None:
         try:
             services.auditor.flush()  # the open window's count of unauthenticated failures
@@ -96,8 +102,8 @@ def create_app(services: Services) -> Litestar:
             metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES, *models.ROUTES,
         ],
         dependencies={"services": Provide(provide_services)},
-        on_startup=[on_startup],
-        on_shutdown=[on_shutdown],
+        on_startup=[on_startup, start_jobs],
+        on_shutdown=[stop_jobs, on_shutdown],
         middleware=[tracing_middleware],
         exception_handlers={HTTPException: _http_exception(services), Exception: _internal},
         request_max_body_size=services.settings.max_body_bytes,

@@ -146,6 +146,49 @@ CREATE TABLE IF NOT EXISTS store_commits (
 );
 """
 
+_V7_JOBS_FILES = """
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    params TEXT NOT NULL,
+    total BIGINT NOT NULL,
+    succeeded BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at DOUBLE PRECISION NOT NULL,
+    started_at DOUBLE PRECISION,
+    finished_at DOUBLE PRECISION,
+    expires_at DOUBLE PRECISION NOT NULL,
+    lease_owner TEXT,
+    lease_until DOUBLE PRECISION,
+    result TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX jobs_by_tenant ON jobs (tenant, kind, created_at);
+CREATE INDEX jobs_active ON jobs (state, created_at);
+CREATE TABLE job_items (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    idx BIGINT NOT NULL,
+    ok BOOLEAN NOT NULL,
+    sealed BYTEA NOT NULL,
+    PRIMARY KEY (job_id, idx)
+);
+CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    filename BYTEA NOT NULL,
+    bytes BIGINT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    content BYTEA NOT NULL
+);
+CREATE INDEX files_by_tenant ON files (tenant, created_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
     Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
@@ -153,6 +196,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "shared index snapshots replaced only by newer ones", _V4_SNAPSHOT_SEQ),
     Migration(5, "API key rotation with a grace window, and last use", _V5_KEY_ROTATION),
     Migration(6, "ingest entries committed or declared unfinished", _V6_STORE_COMMITS),
+    Migration(7, "durable jobs with leases, their items, and uploaded files (batch API)", _V7_JOBS_FILES),
 )
 
 _BOOKKEEPING = """

@@ -18,6 +18,7 @@ from gateway.backends.postgres.apikeys import PgApiKeyRepository
 from gateway.backends.postgres.casbin import PgAuthorizer, seed_policy
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.datakeys import PgDataKeyRepository
+from gateway.backends.postgres.jobs import PgJobStore
 from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.backends.postgres.listen import Listener
 from gateway.backends.postgres.migrations import upgrade
@@ -56,6 +57,7 @@ class PgBackends:
     apikeys: PgApiKeyRepository
     datakeys: PgDataKeyRepository
     ledger: PgPrivacyLedger
+    jobs: PgJobStore
     listener: Listener | None = field(default=None)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> PostgresStore:
@@ -83,5 +85,5 @@ def open_pg_backends(settings: Settings) -> PgBackends:
                  VettedName(",".join(map(str, applied)) or "none"), seeded)
     return PgBackends(
         db=db, settings=settings, authorizer=PgAuthorizer(settings.policy_dir, db), apikeys=PgApiKeyRepository(db),
-        datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db),
+        datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db), jobs=PgJobStore(db),
     )

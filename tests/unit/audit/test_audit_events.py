@@ -47,6 +47,18 @@ GATEWAY_EVENTS = [
     "overload.rejected",
     "privacy.protection_off",
     "write.unfinished",
+    "job.created",
+    "job.resumed",
+    "job.cancelled",
+    "job.completed",
+    "file.upload",
+    "file.read",
+    "file.delete",
+    "file.purge",
+    "batch.create",
+    "batch.read",
+    "batch.cancel",
+    "batch.lines",
 ]
 
 

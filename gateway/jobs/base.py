@@ -1,0 +1,137 @@
+"""The job model and the interfaces of the job core: ``JobStore`` (a backend's table) and ``JobKind`` (the work).
+
+States (a job moves only forward)::
+
+    queued ──> running ──> finalizing ──> completed
+       │          │  └──────────────────> failed      (the kind's ``finish`` failed, or the job was invalid)
+       └──────────┴──> cancelling ──────> cancelled
+    (any active state past its expiry) ─> expired
+
+``queued``, ``running``, ``finalizing`` and ``cancelling`` are active: a runner holding the job's lease moves it on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.auth.apikeys import Principal
+
+ACTIVE_STATES = ("queued", "running", "finalizing", "cancelling")
+FINAL_STATES = ("completed", "failed", "cancelled", "expired")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    tenant: str
+    kind: str
+    state: str
+    owner: dict[str, Any]  # the creator's principal: key_id, tenant, subject, role, roles, method
+    params: dict[str, Any]  # what the kind needs to rebuild its items; never raw text
+    total: int
+    created_at: float
+    expires_at: float
+    succeeded: int = 0
+    failed: int = 0
+    attempts: int = 0  # how many times a runner claimed it (above 1: resumed after a stop or a crash)
+    cancel_requested: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> int:
+        return self.succeeded + self.failed
+
+    def principal(self) -> Principal:
+        o = self.owner
+        return Principal(o["key_id"], o["tenant"], o["subject"], o["role"], tuple(o.get("roles", ())),
+                         o.get("method", "api_key"))
+
+
+def owner_of(principal: Principal) -> dict[str, Any]:
+    return {"key_id": principal.key_id, "tenant": principal.tenant, "subject": principal.subject,
+            "role": principal.role, "roles": list(principal.roles), "method": principal.method}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """What one item came to: ``ok`` or not, and the kind's payload (sealed before it is stored)."""
+
+    index: int
+    ok: bool
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    index: int
+    ok: bool
+    sealed: bytes
+
+
+class JobStore(Protocol):
+    """A backend's job table and item table (``backends/sqlite/jobs.py``, ``backends/postgres/jobs.py``).
+
+    Times are seconds since the epoch. Every write that advances a job names the runner (``owner``) that holds its
+    lease and does nothing (returns ``None`` or ``False``) when another holds it now."""
+
+    def create(self, job: Job) -> None: ...
+
+    def get(self, tenant: str, job_id: str) -> Job | None: ...
+
+    def list_jobs(self, tenant: str, kind: str, limit: int, after: str | None = None) -> list[Job]:
+        """The tenant's jobs of ``kind``, newest first, from the one after ``after`` (an id)."""
+        ...
+
+    def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str]) -> Job | None:
+        """Take the lease of the oldest active job of one of ``kinds`` that no live lease holds; counts an attempt."""
+        ...
+
+    def record(self, job_id: str, runner: str, now: float, lease_s: float, items: Sequence[StoredItem]) -> Job | None:
+        """Store item outcomes (an index already stored is kept as it was), update the counters and renew the lease,
+        in one transaction; the job as it now is, or ``None`` if ``runner`` lost the lease."""
+        ...
+
+    def items(self, job_id: str) -> list[StoredItem]:
+        """Every stored outcome, by index."""
+        ...
+
+    def move(self, job_id: str, runner: str | None, state: str, now: float,
+             result: dict[str, Any] | None = None) -> bool:
+        """Set the state (and the result); a final state releases the lease. ``runner`` None: only from ``queued``
+        (a job refused before it ran)."""
+        ...
+
+    def cancel(self, tenant: str, job_id: str) -> Job | None:
+        """Ask an active job to stop (``cancelling``); the job as it now is, ``None`` if there is none."""
+        ...
+
+    def purge(self, now: float) -> list[Job]:
+        """Delete the jobs (and their items) whose expiry has passed; the jobs deleted."""
+        ...
+
+
+class JobKind(Protocol):
+    """One kind of work; see ``gateway.jobs`` for how to add one."""
+
+    name: str
+
+    async def load(self, job: Job) -> Sequence[Any]:
+        """The job's items, in a fixed order (called again at each resumption)."""
+        ...
+
+    async def run(self, job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
+        """One outcome per (index, item), in order; an item's own refusal is an outcome, never an exception."""
+        ...
+
+    async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
+        """The job's result from every stored outcome, once all are in (``completed``) or on ``cancelled``."""
+        ...

@@ -1,0 +1,196 @@
+"""``JobService``: creates jobs, answers reads of them, and runs them in the background, durably.
+
+The runner is one task on the application's event loop. It claims one job at a time (a lease in the database),
+answers its items in groups of at most ``inflight`` items (the cap that keeps a job behind interactive requests:
+while a group runs, each interactive request takes its turn in the micro-batchers' round-robin beside at most that
+many job texts), and after each group stores the outcomes, sealed under the tenant's data key, in the transaction
+that renews its lease. After a crash the lease runs out and the next runner, on this replica or another, resumes
+the job from its stored items: the items already stored are never run again, so each is answered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from gateway.auditing.auditor import Auditor
+from gateway.auth.apikeys import Principal
+from gateway.crypto.envelope import Envelope, RecordContext
+from gateway.errors import NotFound
+from gateway.jobs.base import ItemOutcome, Job, JobKind, JobStore, StoredItem, owner_of
+from gateway.observability.logs import VettedName
+
+log = logging.getLogger(__name__)
+_SEALED_AS = "_jobs"  # the "collection" bound into each item's ciphertext: no collection can bear this name
+
+
+class LeaseLost(Exception):
+    """Another runner holds the job now; this one lets it go."""
+
+
+class JobService:
+    def __init__(
+        self, store: JobStore, envelope: Envelope, auditor: Auditor, *, lease_s: float = 30.0, poll_s: float = 1.0,
+        inflight: int = 8, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self._envelope = envelope
+        self._auditor = auditor
+        self._lease_s, self._poll_s, self._inflight, self._keep_s = lease_s, poll_s, max(1, inflight), keep_s
+        self._clock = clock
+        self.runner_id = uuid.uuid4().hex
+        self._kinds: dict[str, JobKind] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+
+    def register(self, kind: JobKind) -> None:
+        self._kinds[kind.name] = kind
+
+    # -- the use cases' side ------------------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, kind: str, job_id: str, params: dict[str, Any], total: int, *,
+                     failed: dict[str, Any] | None = None) -> Job:
+        """A queued job (or, with ``failed``, one refused before it ran, holding that result); audited."""
+        now = self._clock()
+        job = Job(job_id, principal.tenant, kind, "failed" if failed is not None else "queued", owner_of(principal),
+                  params, total, now, now + self._keep_s, result=failed or {},
+                  finished_at=now if failed is not None else None)
+        await asyncio.to_thread(self.store.create, job)
+        await self._audit("job.created", job, "deny" if failed is not None else "allow")
+        if self._wake is not None:
+            self._wake.set()
+        return job
+
+    async def get(self, tenant: str, kind: str, job_id: str) -> Job:
+        job = await asyncio.to_thread(self.store.get, tenant, job_id)
+        if job is None or job.kind != kind:  # another tenant's job is as absent as no job
+            raise NotFound(f"no such {kind}: {job_id}")
+        return job
+
+    async def list_jobs(self, tenant: str, kind: str, limit: int, after: str | None) -> list[Job]:
+        return await asyncio.to_thread(self.store.list_jobs, tenant, kind, limit, after)
+
+    async def cancel(self, tenant: str, kind: str, job_id: str) -> Job:
+        await self.get(tenant, kind, job_id)
+        job = await asyncio.to_thread(self.store.cancel, tenant, job_id)
+        if job is None:
+            raise NotFound(f"no such {kind}: {job_id}")
+        if self._wake is not None:
+            self._wake.set()
+        return job
+
+    def seal(self, job: Job, index: int, payload: bytes) -> bytes:
+        return self._envelope.encrypt(RecordContext(job.tenant, _SEALED_AS, f"{job.id}/{index}", "1"), payload)
+
+    def open(self, job: Job, item: StoredItem) -> bytes:
+        return self._envelope.decrypt(RecordContext(job.tenant, _SEALED_AS, f"{job.id}/{item.index}", "1"),
+                                      item.sealed)
+
+    def purge(self) -> list[Job]:
+        """Delete jobs past their keeping time (called by the retention sweep)."""
+        return self.store.purge(self._clock())
+
+    # -- the runner ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the runner on the running event loop (the application's start-up)."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="job-runner")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            try:
+                job = await asyncio.to_thread(self.store.claim, self.runner_id, self._clock(), self._lease_s,
+                                              list(self._kinds))
+            except Exception as exc:  # the database may be away for a while: try again at the next poll
+                log.warning("could not claim a job: %s", type(exc).__name__)
+                job = None
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                self._wake.clear()
+                continue
+            try:
+                await self.run_job(job)
+            except LeaseLost:
+                log.warning("lost the lease of job %s; another runner has it", VettedName(job.id))
+            except Exception:  # the lease runs out and a runner tries again
+                log.exception("job %s stopped with an error; it resumes after its lease", VettedName(job.id))
+
+    async def run_job(self, job: Job) -> Job:
+        """Run a claimed job to a final state (or until it is cancelled or its lease is lost)."""
+        kind = self._kinds[job.kind]
+        if job.attempts > 1:
+            await self._audit("job.resumed", job, "allow", answered=job.answered)
+        if job.state == "queued":
+            await self._move(job, "running")
+        if job.state in ("queued", "running"):
+            job = await self._answer(kind, job)
+        outcomes = [ItemOutcome(i.index, i.ok, self.open(job, i))
+                    for i in await asyncio.to_thread(self.store.items, job.id)]
+        if job.cancel_requested:
+            result = await kind.finish(job, outcomes, "cancelled")
+            job = await self._move(job, "cancelled", result)
+            await self._audit("job.cancelled", job, "allow")
+            return job
+        await self._move(job, "finalizing")
+        try:
+            result = await kind.finish(job, outcomes, "completed")
+        except Exception as exc:
+            log.exception("job %s could not be finished", VettedName(job.id))
+            job = await self._move(job, "failed", {"errors": [{"code": "finalize_failed",
+                                                               "message": type(exc).__name__}]})
+            await self._audit("job.completed", job, "error")
+            return job
+        job = await self._move(job, "completed", result)
+        await self._audit("job.completed", job, "allow")
+        return job
+
+    async def _answer(self, kind: JobKind, job: Job) -> Job:
+        items = await kind.load(job)
+        done = {i.index for i in await asyncio.to_thread(self.store.items, job.id)}
+        todo = [(n, item) for n, item in enumerate(items) if n not in done]
+        for start in range(0, len(todo), self._inflight):
+            if job.cancel_requested:
+                break
+            group = todo[start:start + self._inflight]
+            outcomes = await kind.run(job, group)
+            if [o.index for o in outcomes] != [n for n, _ in group]:
+                raise RuntimeError(f"job kind {kind.name} answered other items than it was given")
+            sealed = [StoredItem(o.index, o.ok, self.seal(job, o.index, o.payload)) for o in outcomes]
+            recorded = await asyncio.to_thread(self.store.record, job.id, self.runner_id, self._clock(),
+                                               self._lease_s, sealed)
+            if recorded is None:
+                raise LeaseLost(job.id)
+            job = recorded
+        return job
+
+    async def _move(self, job: Job, state: str, result: dict[str, Any] | None = None) -> Job:
+        if not await asyncio.to_thread(self.store.move, job.id, self.runner_id, state, self._clock(), result):
+            raise LeaseLost(job.id)
+        moved = await asyncio.to_thread(self.store.get, job.tenant, job.id)
+        if moved is None:
+            raise LeaseLost(job.id)
+        return moved
+
+    async def _audit(self, event: str, job: Job, decision: str, **fields: Any) -> None:
+        await self._auditor.record(
+            event, None, decision, tenant=job.tenant, subject=job.owner.get("subject"), key_id=job.owner.get("key_id"),
+            role=job.owner.get("role"), job_id=job.id, kind=job.kind, state=job.state, count=job.total,
+            succeeded=job.succeeded, failed=job.failed, **fields,
+        )
+
