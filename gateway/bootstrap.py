@@ -45,6 +45,7 @@ from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
+from gateway.pipeline.ingest_jobs import IngestJobKind, entry_reader
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
 from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn, embed_fn
@@ -84,6 +85,7 @@ class Services:
     search: Search
     collection_admin: CollectionAdmin
     jobs: JobService  # durable background jobs (gateway.jobs): register a JobKind, create jobs, the runner
+    ingest_jobs: IngestJobKind  # ingest with Prefer: respond-async, run by the jobs' runner
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
@@ -349,6 +351,14 @@ def build_services(
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
         if opened is not None else None
     )
+    jobs = JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
+                      inflight=settings.jobs_inflight_items, keep_s=settings.files_expiry_days * 86400.0)
+    ingest = Ingest(collections, policy.current, pipeline.digests, auditor,
+                    max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
+    ingest_jobs = IngestJobKind(jobs, ingest, backends.job_inputs, envelope, collections.store.document,
+                                collections.store.get_collection, entry_reader(audit_log),
+                                remote=settings.uses_postgres)
+    jobs.register(ingest_jobs)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
@@ -356,8 +366,7 @@ def build_services(
         ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
         ledger_batcher=ledger_batcher,
-        ingest=Ingest(collections, policy.current, pipeline.digests, auditor,
-                      max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars),
+        ingest=ingest, ingest_jobs=ingest_jobs,
         search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),
                       lambda principal: authorizer.allowed(principal, "texts", "read"), pipeline.digests),
         # collections.store, not store: attach() wrapped it in the store that times calls and feeds drift.
@@ -366,8 +375,7 @@ def build_services(
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
         identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
-        jobs=JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
-                        inflight=settings.jobs_inflight_items, keep_s=settings.files_expiry_days * 86400.0),
+        jobs=jobs,
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),
