@@ -6,6 +6,7 @@ so neither existence nor permissions leak across tenants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -67,17 +68,17 @@ def _outcome_json(o: IngestOutcome) -> dict[str, Any]:
     return out
 
 
-def prefers_async(request: Request[Any, Any, Any]) -> bool:
-    """Whether a ``Prefer`` header (RFC 7240: comma-separated preferences, each ``token[=value][; params]``)
-    asks for ``respond-async``; the token is case-insensitive, and several headers count as one list."""
+def prefers_async(headers: Sequence[str]) -> bool:
+    """Whether ``Prefer`` headers (RFC 7240: comma-separated preferences, each ``token[=value][; params]``) ask for
+    ``respond-async``; the token is case-insensitive, and several headers count as one list."""
     return any(pref.split(";")[0].split("=")[0].strip().lower() == "respond-async"
-               for header in request.headers.getall("prefer", []) for pref in header.split(","))
+               for header in headers for pref in header.split(","))
 
 
 async def _ingest(call: Call) -> Reply:
     ingest = call.services.ingest
     request = ingest.parse(call.body, call.collection)  # the same validation and limits, async or not
-    if prefers_async(call.request):
+    if prefers_async(call.request.headers.getall("prefer", [])):
         job = await call.services.ingest_jobs.submit(request, call.principal)
         body = await call.services.ingest_jobs.describe(call.principal.tenant, job.id)
         # No "count": nothing is stored by this request (the reconciler checks entries that store chunks); each
