@@ -47,6 +47,7 @@ from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
+from gateway.pipeline.ingest_jobs import IngestJobKind, entry_reader
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
 from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn, embed_fn
@@ -88,6 +89,7 @@ class Services:
     jobs: JobService  # durable background jobs (gateway.jobs): register a JobKind, create jobs, the runner
     files: FileVault  # OpenAI's Files API, sealed at rest
     batches: Batches  # OpenAI's Batch API (its lines run as jobs of BatchKind)
+    ingest_jobs: IngestJobKind  # ingest with Prefer: respond-async, run by the jobs' runner
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
     observability: Observability | None = None
@@ -359,6 +361,12 @@ def build_services(
                       inflight=settings.jobs_inflight_items, keep_s=keep_s)
     jobs.register(BatchKind(files, pipeline, registry, policy, authorizer, apikeys, auditor,
                             max_inputs=settings.max_inputs))
+    ingest = Ingest(collections, policy.current, pipeline.digests, auditor,
+                    max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
+    ingest_jobs = IngestJobKind(jobs, ingest, backends.job_inputs, envelope, collections.store.document,
+                                collections.store.get_collection, entry_reader(audit_log),
+                                remote=settings.uses_postgres)
+    jobs.register(ingest_jobs)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
@@ -367,8 +375,7 @@ def build_services(
                                  expired=lambda: {"files": files.purge(), "jobs": len(jobs.purge())}),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
         ledger_batcher=ledger_batcher,
-        ingest=Ingest(collections, policy.current, pipeline.digests, auditor,
-                      max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars),
+        ingest=ingest, ingest_jobs=ingest_jobs,
         search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),
                       lambda principal: authorizer.allowed(principal, "texts", "read"), pipeline.digests),
         # collections.store, not store: attach() wrapped it in the store that times calls and feeds drift.

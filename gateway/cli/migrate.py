@@ -1,6 +1,7 @@
 """CLI commands of the model registry and migrations: ``gateway models list``, ``gateway collections migrate``.
 
-Kept apart from ``gateway.cli.commands`` so that module only registers them.
+Kept apart from ``gateway.cli.commands`` so that module only registers them; ``gateway collections ingest`` (a
+client of a running gateway) lives in ``gateway.cli.ingest``.
 """
 
 from __future__ import annotations
@@ -9,23 +10,11 @@ import argparse
 import asyncio
 import dataclasses
 import sys
-from typing import Any, TextIO
+from typing import Any
 
+from gateway.cli.common import ProgressBar
+from gateway.cli.ingest import add_ingest_command
 from gateway.settings import Settings
-
-
-class ProgressBar:
-    """A text progress bar on stderr (never stdout: stdout is what scripts read)."""
-
-    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
-        self._label, self._stream, self._width = label, stream or sys.stderr, width
-
-    def __call__(self, done: int, total: int) -> None:
-        filled = self._width if total == 0 else self._width * done // total
-        bar = "#" * filled + "-" * (self._width - filled)
-        end = "\n" if done >= total else ""
-        self._stream.write(f"\r{self._label} [{bar}] {done}/{total}{end}")
-        self._stream.flush()
 
 
 def _models_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -108,3 +97,4 @@ def add_commands(sub: Any) -> None:
     migrate.add_argument("--drop-unretained", action="store_true",
                          help="switch even if documents without retained text are left out")
     migrate.set_defaults(func=_migrate)
+    add_ingest_command(collections)  # gateway collections ingest --dir DOCS

@@ -21,6 +21,7 @@ from gateway.http.errors import error_response, speaks_openai
 from gateway.http.openapi import RouteIndexPlugin, describe
 from gateway.http.routes import admin, audit, batches, collections, console, embeddings, files, health, models, privacy
 from gateway.http.routes import drift as drift_routes
+from gateway.http.routes import jobs as job_routes
 from gateway.http.routes import metrics as metrics_routes
 from gateway.http.routes import pii as pii_routes
 from gateway.http.tracing import tracing_middleware
@@ -101,6 +102,7 @@ def create_app(services: Services) -> Litestar:
             *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES,
             metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES, *models.ROUTES,
             *files.ROUTES, *batches.ROUTES,
+            *job_routes.ROUTES,
         ],
         dependencies={"services": Provide(provide_services)},
         on_startup=[on_startup, start_jobs],

@@ -19,6 +19,7 @@ from gateway.backends.postgres.casbin import PgAuthorizer, seed_policy
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.datakeys import PgDataKeyRepository
 from gateway.backends.postgres.files import PgFileStore
+from gateway.backends.postgres.job_inputs import PgJobInputs
 from gateway.backends.postgres.jobs import PgJobStore
 from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.backends.postgres.listen import Listener
@@ -60,6 +61,7 @@ class PgBackends:
     ledger: PgPrivacyLedger
     jobs: PgJobStore
     files: PgFileStore
+    job_inputs: PgJobInputs
     listener: Listener | None = field(default=None)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> PostgresStore:
@@ -88,4 +90,5 @@ def open_pg_backends(settings: Settings) -> PgBackends:
     return PgBackends(
         db=db, settings=settings, authorizer=PgAuthorizer(settings.policy_dir, db), apikeys=PgApiKeyRepository(db),
         datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db), jobs=PgJobStore(db), files=PgFileStore(db),
+        job_inputs=PgJobInputs(db),
     )

@@ -15,6 +15,7 @@ from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.backends.sqlite.files import SQLiteFileStore
+from gateway.backends.sqlite.job_inputs import SQLiteJobInputs
 from gateway.backends.sqlite.jobs import SQLiteJobStore
 from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.backends.sqlite.store import SQLiteStore
@@ -35,6 +36,7 @@ class SQLiteBackends:
     ledger: SQLitePrivacyLedger
     jobs: SQLiteJobStore
     files: SQLiteFileStore
+    job_inputs: SQLiteJobInputs
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> SQLiteStore:
         """The store, on the same database as the keys, with its encrypted index snapshots under the data dir."""
@@ -47,6 +49,5 @@ def open_sqlite_backends(settings: Settings, db: SQLiteDatabase | None = None) -
     return SQLiteBackends(
         db=db, settings=settings, authorizer=Authorizer(settings.policy_dir), apikeys=SQLiteApiKeyRepository(db),
         datakeys=SQLiteDataKeyRepository(db), ledger=SQLitePrivacyLedger(settings.data_dir / LEDGER_FILE),
-        jobs=SQLiteJobStore(db),
-        files=SQLiteFileStore(db),
+        jobs=SQLiteJobStore(db), files=SQLiteFileStore(db), job_inputs=SQLiteJobInputs(db),
     )

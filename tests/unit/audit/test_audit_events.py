@@ -59,6 +59,7 @@ GATEWAY_EVENTS = [
     "batch.read",
     "batch.cancel",
     "batch.lines",
+    "job.read",
 ]
 
 
