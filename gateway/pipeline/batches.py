@@ -22,14 +22,13 @@ from typing import Any
 from gateway.auditing.auditor import Auditor, RequestContext
 from gateway.auth.apikeys import ApiKeyRepository, Principal, key_status
 from gateway.auth.authz import Authorizer
-from gateway.embedding.specs import ModelRegistry
+from gateway.embedding.served import ServedModels
 from gateway.errors import BadRequest, Forbidden, RequestError, Unauthenticated, Unavailable
 from gateway.jobs.base import ItemOutcome, Job
 from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batch_lines import ENDPOINT, BatchLine, error_line, ok_line, parse_input
 from gateway.pipeline.embed import embed, parse_request
-from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.loader import PolicyHolder
 
 log = logging.getLogger(__name__)
@@ -133,9 +132,9 @@ class BatchKind:
 
     name = KIND
 
-    def __init__(self, files: FileVault, pipeline: EmbeddingPipeline, registry: ModelRegistry, policy: PolicyHolder,
+    def __init__(self, files: FileVault, models: ServedModels, policy: PolicyHolder,
                  authorizer: Authorizer, apikeys: ApiKeyRepository, auditor: Auditor, *, max_inputs: int) -> None:
-        self._files, self._pipeline, self._registry, self._policy = files, pipeline, registry, policy
+        self._files, self._models, self._policy = files, models, policy
         self._authorizer, self._apikeys, self._auditor, self._max_inputs = authorizer, apikeys, auditor, max_inputs
 
     async def load(self, job: Job) -> Sequence[BatchLine]:
@@ -174,7 +173,7 @@ class BatchKind:
             if refusal is not None:
                 raise refusal
             req = parse_request(line.body, self._max_inputs)
-            out = await embed(req, principal, pipeline=self._pipeline, registry=self._registry, policy=self._policy)
+            out = await embed(req, principal, models=self._models, policy=self._policy)
         except RequestError as exc:
             audit = exc.detail.get("audit", {})
             return ItemOutcome(n, False, error_line(job.id, n, line.custom_id, exc)), _fields(exc.status, audit, exc)
