@@ -90,8 +90,9 @@ class CircuitBreaker:
 
 
 class _Retryable(Exception):
-    def __init__(self, retry_after: float | None) -> None:
+    def __init__(self, retry_after: float | None, busy: bool = True) -> None:
         self.retry_after = retry_after
+        self.busy = busy  # it answered 429/503; False: no answer at all (refused, reset, timed out)
 
 
 class EngineClient:
@@ -143,11 +144,16 @@ class EngineClient:
                                retry_after=max(1.0, math.ceil(wait)) if wait is not None else 1.0)
 
     def _call_with_retries(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
-        backoff = 0.1
+        backoff, reconnected = 0.1, False
         while True:
             try:
                 return self._call(url, texts, deadline)
             except _Retryable as exc:
+                if not exc.busy:  # one fresh connection (a pooled one may have gone stale), then the next URL:
+                    if reconnected:  # backing off on a refused port until the deadline made "down" take 10 s
+                        raise
+                    reconnected = True
+                    continue
                 pause = min(MAX_BACKOFF_S, exc.retry_after if exc.retry_after is not None else backoff)
                 if self._clock() + pause >= deadline:
                     raise
@@ -167,7 +173,7 @@ class EngineClient:
     def _call(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
         remaining = deadline - self._clock()
         if remaining <= 0:
-            raise _Retryable(None)
+            raise _Retryable(None, busy=False)
         target, headers, body = self._request(url, texts)
         host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
         with tracing.span("engine.embed", {"gateway.engine.host": host, "gateway.batch_size": len(texts)},
@@ -177,7 +183,7 @@ class EngineClient:
                 response = self._http.post(target, json=body, headers=headers,
                                            timeout=min(self.spec.timeout_s, remaining))
             except httpx.HTTPError:  # refused, reset, timed out, TLS: say nothing of the peer's words
-                raise _Retryable(None) from None
+                raise _Retryable(None, busy=False) from None
             tracing.set_attributes({"http.response.status_code": response.status_code})
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
