@@ -2,8 +2,9 @@
 
 It forwards each request to ``upstream`` unchanged (method, path, body, content type) and answers with the
 upstream's status and body, so the gateway talks to the real engine; the test reads ``bodies`` to see exactly what
-left the gateway. When the upstream is down it hangs up without an answer, as a TCP proxy would; ``close()`` stops
-listening: afterwards the port refuses connections, as a killed engine's does.
+left the gateway. ``retarget`` swaps the engine behind the same URL. When the upstream is down it hangs up without
+an answer, as a TCP proxy would; ``close()`` stops listening: afterwards the port refuses connections, as a killed
+engine's does.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from typing import Any
 
 class RecordingProxy:
     def __init__(self, upstream: str, port: int = 0) -> None:
-        parts = urllib.parse.urlsplit(upstream)
-        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._lock = threading.Lock()
+        self.retarget(upstream)
         self.requests: list[tuple[str, bytes]] = []  # (path, body)
         self._connections: set[socket.socket] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -30,6 +30,12 @@ class RecordingProxy:
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def retarget(self, upstream: str) -> None:
+        """Forward from now on to another engine: the same URL with another model behind it (a swap)."""
+        parts = urllib.parse.urlsplit(upstream)
+        with self._lock:
+            self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
 
     def url(self, prefix: str = "/v1") -> str:
         return f"http://127.0.0.1:{self.port}{prefix}"
@@ -83,7 +89,8 @@ class RecordingProxy:
             def _forward(self, body: bytes) -> None:
                 with proxy._lock:
                     proxy.requests.append((self.path, body))
-                conn = http.client.HTTPConnection(*proxy._upstream, timeout=60)
+                    upstream = proxy._upstream
+                conn = http.client.HTTPConnection(*upstream, timeout=60)
                 try:
                     conn.request(self.command, self.path, body=body or None,
                                  headers={"content-type": self.headers.get("content-type", "application/json")})
