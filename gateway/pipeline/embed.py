@@ -16,12 +16,12 @@ from typing import Any
 import msgspec
 
 from gateway.auth.apikeys import Principal
-from gateway.embedding.specs import ModelRegistry
+from gateway.embedding.served import ServedModels
 from gateway.errors import BadRequest, PIIBlocked
 from gateway.pii.fields import screen_user
 from gateway.pipeline.offload import off_loop, rows_big
 from gateway.pipeline.outcome import Outcome
-from gateway.pipeline.stages import EmbeddingPipeline, PipelineResult
+from gateway.pipeline.stages import PipelineResult
 from gateway.policy.loader import PolicyHolder
 
 
@@ -29,7 +29,7 @@ from gateway.policy.loader import PolicyHolder
 class EmbedRequest:
     """A well-formed OpenAI embeddings request (types and limits checked; the model not yet resolved)."""
 
-    model: str
+    model: str  # "" when omitted: the default model
     inputs: list[str]
     encoding_format: str  # "float" or "base64"
     dimensions: int | None
@@ -49,11 +49,10 @@ def input_digest(result: PipelineResult) -> str:
     return hashlib.sha256(b"".join(i.digest for i in result.items)).hexdigest()
 
 
-async def embed(
-    req: EmbedRequest, principal: Principal, *, pipeline: EmbeddingPipeline, registry: ModelRegistry,
-    policy: PolicyHolder,
-) -> Outcome:
-    spec = registry.get(req.model)  # ModelNotFound
+async def embed(req: EmbedRequest, principal: Principal, *, models: ServedModels, policy: PolicyHolder) -> Outcome:
+    """``req.model`` names a served model; empty, the default (the ``model_name`` setting)."""
+    served = models.get(req.model)  # ModelNotFound
+    spec, pipeline = served.spec, served.pipeline
     if req.dimensions is not None and req.dimensions != spec.dimension:
         raise BadRequest(
             f"model {spec.name} produces {spec.dimension} dimensions; 'dimensions' must be {spec.dimension} "
@@ -68,8 +67,8 @@ async def embed(
     summary = result.pii_summary()
     headers = {"X-Gateway-PII": pii_header(summary)}
     audit: dict[str, Any] = {
-        "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint,
-                  "space": pipeline.space_version},
+        # name, version, fingerprint and, for a remote model, its engine's kind and hosts
+        "model": {**pipeline.describe(), "space": pipeline.space_version},
         "policy_version": current.version,
         "noise_sigma": result.sigma,
         "pii": summary,

@@ -7,10 +7,12 @@ Pure orchestration over injected stages; authentication, authorization and audit
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +86,19 @@ class EmbeddingPipeline:
         self.transform = transform
         self.ledger = ledger
         self._charge = charge  # ledger.record_many, batched across concurrent requests
+        self.check_available: Callable[[], None] = lambda: None  # raises ModelUnavailable when out of service
+        self.describe: Callable[[], dict[str, Any]] = lambda: {
+            "name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint}
+
+    def for_model(self, spec: ModelSpec, embed: MicroBatcher[str, tuple[np.ndarray, int]],
+                  check_available: Callable[[], None], describe: Callable[[], dict[str, Any]]
+                  ) -> EmbeddingPipeline:
+        """The same stages (detection, decisions, protection, ledger) in front of another served model: its own
+        embedding batcher, availability and audit description."""
+        other = copy.copy(self)
+        other.spec, other._embed = spec, embed
+        other.check_available, other.describe = check_available, describe
+        return other
 
     @property
     def space_version(self) -> str:
@@ -160,6 +175,7 @@ class EmbeddingPipeline:
         one blocked input stops the whole request before anything is embedded (the OpenAI route fails as a unit);
         otherwise each input has its own outcome.
         """
+        self.check_available()  # a model out of service refuses before any work
         decisions = await self.analyze(tenant, await self.canonical(texts), scope)
         if all_or_nothing and any(d.blocked for d in decisions):
             digests = self.digests(tenant, [d.text for d in decisions])
@@ -171,6 +187,7 @@ class EmbeddingPipeline:
         self, tenant: str, decisions: Sequence[Decision], scope: ScopePolicy, scope_name: str, policy_version: str
     ) -> PipelineResult:
         """Embed and protect the unblocked decisions under the tenant's privacy budget, and charge the ledger."""
+        self.check_available()
         digests = self.digests(tenant, [d.text for d in decisions])
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
         released = [digests[i] for i in allowed]
@@ -209,6 +226,7 @@ class EmbeddingPipeline:
 
     async def query_vector(self, tenant: str, text: str) -> np.ndarray:
         """A query's vector in the tenant's protected space (transformed, never noised): used only inside."""
+        self.check_available()
         embedded = await self._embed.submit([text], [_embed_cost(text)], lane=tenant)
         clean = np.stack([v for v, _ in embedded])
         return np.asarray(self.transform.apply(clean, self.secret_for(tenant, "noise"))[0], dtype=np.float32)

@@ -16,7 +16,7 @@ from gateway.embedding.engines import EngineClient, EngineSpec
 from gateway.embedding.fingerprint import matches, probe
 from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.errors import ModelUnavailable
-from tests.enginekit import Infinity
+from tests.infinitykit import Infinity
 from tests.integration.conftest import Engines
 from tests.recordingproxy import RecordingProxy
 
@@ -29,9 +29,9 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def local() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(DEFAULT_MODEL, "cpu", batch_size=16, cpu_threads=1)
+@pytest.fixture
+def local(engine_model: SentenceTransformerEmbedder) -> SentenceTransformerEmbedder:
+    return engine_model  # the session's in-process model (tests/integration/conftest.py)
 
 
 def _client(url: str, server: Infinity, timeout_s: float = 10.0, max_batch: int = 64) -> EngineClient:

@@ -20,9 +20,9 @@ def parse_request(body: Any, max_inputs: int) -> EmbedRequest:
     """Validate an OpenAI embeddings request (the model is resolved by the use case)."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("'model' is required and must be a string", param="model")
+    model = body.get("model", "")  # omitted: the gateway's default model
+    if not isinstance(model, str):
+        raise BadRequest("'model' must be a string", param="model")
     raw = body.get("input")
     if isinstance(raw, str):
         inputs = [raw]
@@ -75,8 +75,7 @@ def _is_token_ids(item: Any) -> bool:
 async def _embed(call: Call) -> Reply:
     services = call.services
     req = parse_request(call.body, services.settings.max_inputs)
-    result = await embed(req, call.principal, pipeline=services.pipeline, registry=services.registry,
-                         policy=services.policy)
+    result = await embed(req, call.principal, models=services.models, policy=services.policy)
     call.ctx.extra_headers.update(result.headers)
     return Reply(result.body, audit=result.audit)
 
