@@ -1,10 +1,14 @@
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import infinitykit
 from tests.enginekit import RecordingEngine, models_yaml, port_in_range
+from tests.infinitykit import Infinity
 from tests.integration.server import GatewayProcess, serving
 
 REMOTE_MODEL = "minilm-remote"  # served by ``recording_engine``
@@ -16,6 +20,36 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
     """One real gateway for the session: the model and Presidio load once."""
     with serving(Path(tmp_path_factory.mktemp("gateway"))) as proc:
         yield proc
+
+
+@dataclass(frozen=True)
+class Engines:
+    """Two Infinity servers, booting in the background until first used (the in-process model loads meanwhile)."""
+
+    _mean: Infinity
+    _cls: Infinity
+
+    @property
+    def infinity(self) -> Infinity:
+        """The packaged model as its card says: mean pooling."""
+        return self._mean.wait_ready()
+
+    @property
+    def infinity_cls(self) -> Infinity:
+        """The same weights pooled by the CLS token: a swapped model that a weights hash would not see."""
+        return self._cls.wait_ready()
+
+
+@pytest.fixture(scope="session")
+def engines(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
+    """Two real Infinity servers for the session (built on first use, ~5 min, once: `make engines`)."""
+    if not infinitykit.installed():
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():  # the build's progress shows on the terminal
+            sys.stderr.write("\nbuilding Infinity for the engine tests (var/engines/infinity; `make engines`)\n")
+            infinitykit.install()
+    with infinitykit.launched(Path(tmp_path_factory.mktemp("engines")), "mean", "cls") as (mean, cls):
+        yield Engines(mean, cls)
 
 
 @pytest.fixture(scope="session")
