@@ -35,7 +35,9 @@ from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, av
 from gateway.embedding.registry import audit_registry_changes, load_registry
 from gateway.embedding.specs import ModelRegistry
 from gateway.limits.concurrency import KeyConcurrency
+from gateway.limits.quotas import QuotaBook
 from gateway.limits.rate import RateLimiter
+from gateway.limits.usage import Usage, UsageRepository, usage_adder
 from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
@@ -44,6 +46,7 @@ from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
+from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
 from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn, embed_fn
@@ -91,6 +94,8 @@ class Services:
     retention: RetentionSweep | None = None
     identity: Authenticator | None = None  # API keys and, when configured, the identity provider's tokens
     reconciler: IngestReconciler | None = None  # ingest entries whose write never committed
+    usage: UsageRepository | None = None  # tokens and requests per tenant, key, model and day
+    metering: Metering | None = None  # quotas, usage records and the tokens counter
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     _sweeper: threading.Thread | None = None
@@ -122,8 +127,12 @@ class Services:
                             versions=self.policy_versions, digest=self.auditor.digest)
 
     def check_rate(self, principal: Principal) -> None:
+        """The requests-per-minute limits: the key's (``quotas.key``, else ``rate_limit``) and the tenant's."""
         scope = self.policy.current().scope(principal.tenant)
-        self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+        if self.metering is None:
+            self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+        else:
+            self.metering.admit_request(principal, scope.quotas, scope.rate_limit_per_minute)
 
     def scope(self, tenant: str, collection: str | None = None) -> ScopePolicy:
         return self.policy.current().scope(tenant, collection)
@@ -240,6 +249,8 @@ class Services:
         self.detect_long_batcher.close()
         self.embed_batcher.close()
         self.ledger_batcher.close()
+        if self.metering is not None:
+            self.metering.close()  # its last usage records are written before the store closes
         self.collections.store.close()
         if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
             self.forwarder.close()
@@ -313,6 +324,12 @@ def build_services(
         ledger.record_many, name="ledger", max_size=settings.stage_batch_size, max_wait_s=0.0,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("ledger", "ledger"),
     )
+    rate_limiter = RateLimiter()
+    usage_batcher: MicroBatcher[Usage, None] = MicroBatcher(
+        usage_adder(backends.usage), name="usage", max_size=settings.stage_batch_size, max_wait_s=0.0,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("usage", "usage"),
+    )
+    metering = Metering(QuotaBook(rate_limiter), embedder.count_tokens, usage_batcher, metrics)
     transform = default_transform() if settings.vector_transform == "default" else UnsafeIdentityTransform()
     pipeline = EmbeddingPipeline(
         embedder.spec, detect_batcher, detect_long_batcher, embed_batcher, cached_secrets(keys),
@@ -341,7 +358,7 @@ def build_services(
     drift = SQLiteDriftRepository(local_db, envelope)
     observability = attach(metrics, collections, drift, policy, audit_log, auditor,
                            {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,
-                            "ledger": ledger_batcher})
+                            "ledger": ledger_batcher, "usage": usage_batcher})
     audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
     witnesses = (
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
@@ -353,7 +370,7 @@ def build_services(
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
-        ledger_batcher=ledger_batcher,
+        ledger_batcher=ledger_batcher, rate_limiter=rate_limiter, usage=backends.usage, metering=metering,
         ingest=Ingest(collections, policy.current, pipeline.digests, auditor,
                       max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars),
         search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),

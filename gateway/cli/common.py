@@ -44,3 +44,16 @@ def offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open_audit_log(settings, keys)
     return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
+
+
+def usage_repo(settings: Settings):  # type: ignore[no-untyped-def]
+    """The usage table of the configured backend (``gateway.limits.usage.UsageRepository``)."""
+    if settings.uses_postgres:
+        from gateway.backends.postgres.connection import PgDatabase
+        from gateway.backends.postgres.usage import PgUsageRepository
+
+        return PgUsageRepository(PgDatabase(settings.database_url.reveal(), max_size=1))
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.usage import SQLiteUsageRepository
+
+    return SQLiteUsageRepository(SQLiteDatabase(settings.sqlite_path))

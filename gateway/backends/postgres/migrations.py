@@ -146,6 +146,18 @@ CREATE TABLE IF NOT EXISTS store_commits (
 );
 """
 
+_V7_USAGE = """
+CREATE TABLE IF NOT EXISTS usage_daily (
+    tenant TEXT NOT NULL,
+    day TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    tokens BIGINT NOT NULL,
+    requests BIGINT NOT NULL,
+    PRIMARY KEY (tenant, day, key_id, model)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
     Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
@@ -153,6 +165,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "shared index snapshots replaced only by newer ones", _V4_SNAPSHOT_SEQ),
     Migration(5, "API key rotation with a grace window, and last use", _V5_KEY_ROTATION),
     Migration(6, "ingest entries committed or declared unfinished", _V6_STORE_COMMITS),
+    Migration(7, "tokens and requests per tenant, key, model and day", _V7_USAGE),
 )
 
 _BOOKKEEPING = """

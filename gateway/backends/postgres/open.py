@@ -22,6 +22,7 @@ from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.backends.postgres.listen import Listener
 from gateway.backends.postgres.migrations import upgrade
 from gateway.backends.postgres.store import PostgresStore
+from gateway.backends.postgres.usage import PgUsageRepository
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial
 from gateway.observability.logs import VettedName
@@ -56,6 +57,7 @@ class PgBackends:
     apikeys: PgApiKeyRepository
     datakeys: PgDataKeyRepository
     ledger: PgPrivacyLedger
+    usage: PgUsageRepository
     listener: Listener | None = field(default=None)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> PostgresStore:
@@ -83,5 +85,5 @@ def open_pg_backends(settings: Settings) -> PgBackends:
                  VettedName(",".join(map(str, applied)) or "none"), seeded)
     return PgBackends(
         db=db, settings=settings, authorizer=PgAuthorizer(settings.policy_dir, db), apikeys=PgApiKeyRepository(db),
-        datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db),
+        datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db), usage=PgUsageRepository(db),
     )

@@ -1,7 +1,7 @@
 """Everything the embedded default keeps in SQLite, opened together: what ``build_services`` uses when
 ``database_url`` does not name PostgreSQL (the counterpart of ``backends.postgres.open``).
 
-API keys and wrapped data keys share the data dir's ``store.db`` with the store; the privacy ledger has a file
+API keys, wrapped data keys and usage share the data dir's ``store.db`` with the store; the privacy ledger has a file
 of its own (``privacy.db``); the Casbin policy is read from ``policy.csv`` (``auth.authz.Authorizer``). Each
 table is created if missing, so a fresh data dir needs no manual step.
 """
@@ -16,6 +16,7 @@ from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.backends.sqlite.store import SQLiteStore
+from gateway.backends.sqlite.usage import SQLiteUsageRepository
 from gateway.crypto.envelope import Envelope
 from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
@@ -31,6 +32,7 @@ class SQLiteBackends:
     apikeys: SQLiteApiKeyRepository
     datakeys: SQLiteDataKeyRepository
     ledger: SQLitePrivacyLedger
+    usage: SQLiteUsageRepository
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> SQLiteStore:
         """The store, on the same database as the keys, with its encrypted index snapshots under the data dir."""
@@ -43,4 +45,5 @@ def open_sqlite_backends(settings: Settings, db: SQLiteDatabase | None = None) -
     return SQLiteBackends(
         db=db, settings=settings, authorizer=Authorizer(settings.policy_dir), apikeys=SQLiteApiKeyRepository(db),
         datakeys=SQLiteDataKeyRepository(db), ledger=SQLitePrivacyLedger(settings.data_dir / LEDGER_FILE),
+        usage=SQLiteUsageRepository(db),
     )

@@ -76,7 +76,7 @@ async def _embed(call: Call) -> Reply:
     services = call.services
     req = parse_request(call.body, services.settings.max_inputs)
     result = await embed(req, call.principal, pipeline=services.pipeline, registry=services.registry,
-                         policy=services.policy)
+                         policy=services.policy, metering=services.metering)
     call.ctx.extra_headers.update(result.headers)
     return Reply(result.body, audit=result.audit)
 
