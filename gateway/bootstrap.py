@@ -35,7 +35,6 @@ from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, av
 from gateway.embedding.registry import audit_registry_changes, load_registry
 from gateway.embedding.specs import ModelRegistry
 from gateway.limits.concurrency import KeyConcurrency
-from gateway.limits.quotas import QuotaBook
 from gateway.limits.rate import RateLimiter
 from gateway.limits.usage import Usage, UsageRepository, usage_adder
 from gateway.observability.logs import VettedName
@@ -126,13 +125,14 @@ class Services:
                             public_key=self.keys.audit_public_key, witnesses=self.witnesses,
                             versions=self.policy_versions, digest=self.auditor.digest)
 
-    def check_rate(self, principal: Principal) -> None:
-        """The requests-per-minute limits: the key's (``quotas.key``, else ``rate_limit``) and the tenant's."""
+    async def check_rate(self, principal: Principal) -> None:
+        """The requests-per-minute limits: the key's (``quotas.key``, else ``rate_limit``) and the tenant's; on
+        PostgreSQL counted in the database, off the loop."""
         scope = self.policy.current().scope(principal.tenant)
         if self.metering is None:
             self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
         else:
-            self.metering.admit_request(principal, scope.quotas, scope.rate_limit_per_minute)
+            await self.metering.admit_request(principal, scope.quotas, scope.rate_limit_per_minute)
 
     def scope(self, tenant: str, collection: str | None = None) -> ScopePolicy:
         return self.policy.current().scope(tenant, collection)
@@ -329,7 +329,7 @@ def build_services(
         usage_adder(backends.usage), name="usage", max_size=settings.stage_batch_size, max_wait_s=0.0,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("usage", "usage"),
     )
-    metering = Metering(QuotaBook(rate_limiter), embedder.count_tokens, usage_batcher, metrics)
+    metering = Metering(backends.quota_counter(rate_limiter), embedder.count_tokens, usage_batcher, metrics)
     transform = default_transform() if settings.vector_transform == "default" else UnsafeIdentityTransform()
     pipeline = EmbeddingPipeline(
         embedder.spec, detect_batcher, detect_long_batcher, embed_batcher, cached_secrets(keys),

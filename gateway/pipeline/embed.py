@@ -74,9 +74,9 @@ async def embed(
     try:
         result = await pipeline.run(principal.tenant, req.inputs, scope, "embeddings", current.version,
                                     all_or_nothing=True, admit=admit)
-    except BaseException:
+    except Exception:
         if metering is not None and held:
-            metering.cancel(held[0])
+            await metering.cancel(held[0])
         raise
     summary = result.pii_summary()
     headers = {"X-Gateway-PII": pii_header(summary)}
@@ -92,7 +92,7 @@ async def embed(
     }
     if result.blocked_types:
         if metering is not None and held:
-            metering.cancel(held[0])
+            await metering.cancel(held[0])
         raise PIIBlocked(
             "input contains PII that the policy blocks: " + ", ".join(result.blocked_types),
             param="input", detail={"audit": audit}, headers=headers,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from gateway.auth.apikeys import Principal
 from gateway.errors import RateLimited
-from gateway.limits.quotas import QuotaBook, Reservation
+from gateway.limits.quotas import QuotaCounter, Reservation
 from gateway.limits.usage import Usage
 from gateway.observability.metrics import GatewayMetrics
 from gateway.pipeline.batching import MicroBatcher
@@ -21,7 +21,7 @@ from gateway.policy.quotas import Quotas
 
 
 class Metering:
-    def __init__(self, book: QuotaBook, count_tokens: Callable[[Sequence[str]], list[int]],
+    def __init__(self, book: QuotaCounter, count_tokens: Callable[[Sequence[str]], list[int]],
                  record: MicroBatcher[Usage, None], metrics: GatewayMetrics | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.book = book
@@ -30,10 +30,12 @@ class Metering:
         self._metrics = metrics
         self._clock = clock
 
-    def admit_request(self, principal: Principal, quotas: Quotas, key_rpm: int | None) -> None:
-        """One request under the requests-per-minute limits (every guarded route), or ``RateLimited``."""
+    async def admit_request(self, principal: Principal, quotas: Quotas, key_rpm: int | None) -> None:
+        """One request under the requests-per-minute limits (every guarded route), or ``RateLimited``; off the
+        loop where the counters are in the database."""
         try:
-            self.book.admit_request(principal.tenant, principal.key_id, quotas, key_rpm)
+            await off_loop(self.book.remote, self.book.admit_request, principal.tenant, principal.key_id, quotas,
+                           key_rpm)
         except RateLimited as exc:
             self._refused(principal, exc)
             raise
@@ -47,20 +49,22 @@ class Metering:
         # Always on a worker: the tokenizer's lock may be held by a model batch's preprocessing.
         tokens = sum(await off_loop(True, self._count, texts))
         try:
-            return self.book.reserve(principal.tenant, principal.key_id, quotas, tokens)
+            return await off_loop(self.book.remote, self.book.reserve, principal.tenant, principal.key_id, quotas,
+                                  tokens)
         except RateLimited as exc:
             self._refused(principal, exc)
             raise
 
-    def cancel(self, held: Reservation | None) -> None:
+    async def cancel(self, held: Reservation | None) -> None:
+        """The request failed before embedding: what it held is given back."""
         if held is not None:
-            self.book.cancel(held)
+            await off_loop(self.book.remote, self.book.settle, held, 0)
 
     async def settle(self, held: Reservation | None, principal: Principal, model: str, tokens: int) -> None:
         """The request embedded ``tokens`` with ``model``: settle its quotas and record its usage (durable before
         the response leaves, in one transaction with the concurrent requests' records)."""
         if held is not None:
-            self.book.settle(held, tokens)
+            await off_loop(self.book.remote, self.book.settle, held, tokens)
         if self._metrics is not None:
             self._metrics.observe_tokens(principal.tenant, model, tokens)
         day = self._clock().astimezone(UTC).date().isoformat()

@@ -156,6 +156,12 @@ CREATE TABLE IF NOT EXISTS usage_daily (
     requests BIGINT NOT NULL,
     PRIMARY KEY (tenant, day, key_id, model)
 );
+CREATE TABLE IF NOT EXISTS quota_windows (
+    counter TEXT NOT NULL,
+    window_start BIGINT NOT NULL,
+    used BIGINT NOT NULL,
+    PRIMARY KEY (counter, window_start)
+);
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -165,7 +171,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "shared index snapshots replaced only by newer ones", _V4_SNAPSHOT_SEQ),
     Migration(5, "API key rotation with a grace window, and last use", _V5_KEY_ROTATION),
     Migration(6, "ingest entries committed or declared unfinished", _V6_STORE_COMMITS),
-    Migration(7, "tokens and requests per tenant, key, model and day", _V7_USAGE),
+    Migration(7, "usage per tenant, key, model and day; quota windows the replicas share", _V7_USAGE),
 )
 
 _BOOKKEEPING = """

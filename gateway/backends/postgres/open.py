@@ -21,10 +21,12 @@ from gateway.backends.postgres.datakeys import PgDataKeyRepository
 from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.backends.postgres.listen import Listener
 from gateway.backends.postgres.migrations import upgrade
+from gateway.backends.postgres.quotas import PgQuotaCounter
 from gateway.backends.postgres.store import PostgresStore
 from gateway.backends.postgres.usage import PgUsageRepository
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial
+from gateway.limits.rate import RateLimiter
 from gateway.observability.logs import VettedName
 from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
@@ -59,6 +61,10 @@ class PgBackends:
     ledger: PgPrivacyLedger
     usage: PgUsageRepository
     listener: Listener | None = field(default=None)
+
+    def quota_counter(self, limiter: RateLimiter) -> PgQuotaCounter:
+        """Quotas counted in the database, so that they hold for every replica's requests together."""
+        return PgQuotaCounter(self.db)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> PostgresStore:
         """The store, with the listener that keeps its indexes and the Casbin policy current started."""

@@ -18,6 +18,8 @@ from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.backends.sqlite.store import SQLiteStore
 from gateway.backends.sqlite.usage import SQLiteUsageRepository
 from gateway.crypto.envelope import Envelope
+from gateway.limits.quotas import QuotaBook
+from gateway.limits.rate import RateLimiter
 from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
 
@@ -33,6 +35,10 @@ class SQLiteBackends:
     datakeys: SQLiteDataKeyRepository
     ledger: SQLitePrivacyLedger
     usage: SQLiteUsageRepository
+
+    def quota_counter(self, limiter: RateLimiter) -> QuotaBook:
+        """Quotas counted in this one process's memory: exact, as the embedded default is one process."""
+        return QuotaBook(limiter)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> SQLiteStore:
         """The store, on the same database as the keys, with its encrypted index snapshots under the data dir."""

@@ -54,14 +54,14 @@ def test_when_a_request_is_settled_or_cancelled_then_the_held_estimate_becomes_i
     held = b.reserve("acme", KEY, quotas, 60)
     b.settle(held, 40)  # embedded fewer tokens than estimated: 60 left
     cancelled = b.reserve("acme", KEY, quotas, 60)
-    b.cancel(cancelled)  # failed before embedding: all given back
+    b.settle(cancelled, 0)  # failed before embedding: all given back
     b.reserve("acme", KEY, quotas, 60)
     assert refusal(lambda: b.reserve("acme", KEY, quotas, 1)).detail["limit"] == "tokens_per_day"
 
 
 def test_when_a_request_alone_exceeds_a_minute_then_it_waits_a_full_minute_and_says_it_never_fits() -> None:
     exc = refusal(lambda: book([0.0]).reserve("acme", KEY, Quotas(key=Limits(tokens_per_minute=10)), 11))
-    assert exc.retry_after == 60.0 and "more than the limit allows in a minute" in exc.message
+    assert exc.retry_after == 60.0 and "more than the limit allows in a window" in exc.message
 
 
 def test_when_requests_per_minute_are_spent_then_the_key_and_then_the_tenant_limit_refuse() -> None:
