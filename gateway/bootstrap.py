@@ -40,6 +40,7 @@ from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.limits.concurrency import KeyConcurrency
 from gateway.limits.rate import RateLimiter
+from gateway.limits.usage import Usage, UsageRepository, usage_adder
 from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
@@ -50,6 +51,7 @@ from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.ingest_jobs import IngestJobKind, entry_reader
+from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
 from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn
@@ -103,6 +105,8 @@ class Services:
     retention: RetentionSweep | None = None
     identity: Authenticator | None = None  # API keys and, when configured, the identity provider's tokens
     reconciler: IngestReconciler | None = None  # ingest entries whose write never committed
+    usage: UsageRepository | None = None  # tokens and requests per tenant, key, model and day
+    metering: Metering | None = None  # quotas, usage records and the tokens counter
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     _sweeper: threading.Thread | None = None
@@ -133,9 +137,14 @@ class Services:
                             public_key=self.keys.audit_public_key, witnesses=self.witnesses,
                             versions=self.policy_versions, digest=self.auditor.digest)
 
-    def check_rate(self, principal: Principal) -> None:
+    async def check_rate(self, principal: Principal) -> None:
+        """The requests-per-minute limits: the key's (``quotas.key``, else ``rate_limit``) and the tenant's; on
+        PostgreSQL counted in the database, off the loop."""
         scope = self.policy.current().scope(principal.tenant)
-        self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+        if self.metering is None:
+            self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+        else:
+            await self.metering.admit_request(principal, scope.quotas, scope.rate_limit_per_minute)
 
     def scope(self, tenant: str, collection: str | None = None) -> ScopePolicy:
         return self.policy.current().scope(tenant, collection)
@@ -253,6 +262,8 @@ class Services:
         self.detect_long_batcher.close()
         self.models.close()  # the default model's batcher among them
         self.ledger_batcher.close()
+        if self.metering is not None:
+            self.metering.close()  # its last usage records are written before the store closes
         self.collections.store.close()
         if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
             self.forwarder.close()
@@ -317,6 +328,12 @@ def build_services(
         ledger.record_many, name="ledger", max_size=settings.stage_batch_size, max_wait_s=0.0,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("ledger", "ledger"),
     )
+    rate_limiter = RateLimiter()
+    usage_batcher: MicroBatcher[Usage, None] = MicroBatcher(
+        usage_adder(backends.usage), name="usage", max_size=settings.stage_batch_size, max_wait_s=0.0,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("usage", "usage"),
+    )
+    metering = Metering(backends.quota_counter(rate_limiter), embedder.count_tokens, usage_batcher, metrics)
     transform = default_transform() if settings.vector_transform == "default" else UnsafeIdentityTransform()
     base = EmbeddingPipeline(
         embedder.spec, detect_batcher, detect_long_batcher, embed_batcher, cached_secrets(keys),
@@ -347,8 +364,8 @@ def build_services(
     drift = SQLiteDriftRepository(local_db, envelope)
     observability = attach(metrics, collections, drift, policy, audit_log, auditor,
                            {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,
-                            "ledger": ledger_batcher, **{m.batcher.name: m.batcher for m in models.all()
-                                                         if m.batcher is not embed_batcher}})
+                            "ledger": ledger_batcher, "usage": usage_batcher,
+                            **{m.batcher.name: m.batcher for m in models.all() if m.batcher is not embed_batcher}})
     metrics.engines.watch(models.circuits, models.in_service)
     fingerprints = FingerprintWatch(models, settings.data_dir, auditor, settings.engine_probe_interval_s)
     fingerprints.start(settings.policy_dir)  # probe the remote models, then audit the registry's changes
@@ -376,7 +393,7 @@ def build_services(
         ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift,
                                  expired=lambda: {"files": files.purge(), "jobs": len(jobs.purge())}),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
-        ledger_batcher=ledger_batcher,
+        ledger_batcher=ledger_batcher, rate_limiter=rate_limiter, usage=backends.usage, metering=metering,
         ingest=ingest, ingest_jobs=ingest_jobs,
         search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),
                       lambda principal: authorizer.allowed(principal, "texts", "read"), pipeline.digests),

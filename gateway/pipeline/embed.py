@@ -18,7 +18,9 @@ import msgspec
 from gateway.auth.apikeys import Principal
 from gateway.embedding.served import ServedModels
 from gateway.errors import BadRequest, PayloadTooLarge, PIIBlocked
+from gateway.limits.quotas import Reservation
 from gateway.pii.fields import screen_user
+from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop, rows_big
 from gateway.pipeline.outcome import Outcome
 from gateway.pipeline.stages import PipelineResult
@@ -109,7 +111,10 @@ def input_digest(result: PipelineResult) -> str:
     return hashlib.sha256(b"".join(i.digest for i in result.items)).hexdigest()
 
 
-async def embed(req: EmbedRequest, principal: Principal, *, models: ServedModels, policy: PolicyHolder) -> Outcome:
+async def embed(
+    req: EmbedRequest, principal: Principal, *, models: ServedModels, policy: PolicyHolder,
+    metering: Metering | None = None,
+) -> Outcome:
     """``req.model`` names a served model; empty, the default (the ``model_name`` setting)."""
     served = models.get(req.model)  # ModelNotFound
     spec, pipeline = served.spec, served.pipeline
@@ -122,8 +127,19 @@ async def embed(req: EmbedRequest, principal: Principal, *, models: ServedModels
     scope = current.scope(principal.tenant)
     if req.user is not None and req.user.strip():
         await screen_user(pipeline.detect, req.user, scope)
-    result = await pipeline.run(principal.tenant, req.inputs, scope, "embeddings", current.version,
-                                all_or_nothing=True)
+    held: list[Reservation | None] = []
+
+    async def admit(texts: list[str]) -> None:  # the quotas, on the normalized texts, before any detection
+        if metering is not None:
+            held.append(await metering.admit(principal, scope.quotas, texts))
+
+    try:
+        result = await pipeline.run(principal.tenant, req.inputs, scope, "embeddings", current.version,
+                                    all_or_nothing=True, admit=admit)
+    except Exception:
+        if metering is not None and held:
+            await metering.cancel(held[0])
+        raise
     summary = result.pii_summary()
     headers = {"X-Gateway-PII": pii_header(summary)}
     audit: dict[str, Any] = {
@@ -137,6 +153,8 @@ async def embed(req: EmbedRequest, principal: Principal, *, models: ServedModels
         "privacy": result.privacy or None,
     }
     if result.blocked_types:
+        if metering is not None and held:
+            await metering.cancel(held[0])
         raise PIIBlocked(
             "input contains PII that the policy blocks: " + ", ".join(result.blocked_types),
             param="input", detail={"audit": audit}, headers=headers,
@@ -149,6 +167,9 @@ async def embed(req: EmbedRequest, principal: Principal, *, models: ServedModels
         headers["X-Gateway-Truncated"] = str(truncated)
         audit["truncated"] = truncated
     usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    audit["tokens"] = tokens  # what the usage record and the quotas count: the two can be reconciled
+    if metering is not None:
+        await metering.settle(held[0] if held else None, principal, spec.name, tokens)
     body = await off_loop(rows_big(len(result.items)), response_body, result, req.encoding_format, spec.name, usage)
     return Outcome(body, audit, headers)  # headers: X-Gateway-PII, and X-Gateway-Truncated
 

@@ -10,7 +10,7 @@ import asyncio
 import copy
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,16 +167,20 @@ class EmbeddingPipeline:
 
     async def run(
         self, tenant: str, texts: Sequence[str], scope: ScopePolicy, scope_name: str, policy_version: str,
-        *, all_or_nothing: bool,
+        *, all_or_nothing: bool, admit: Callable[[list[str]], Awaitable[object]] | None = None,
     ) -> PipelineResult:
         """Normalize, detect, decide, embed every allowed input and protect it; blocked inputs are never embedded.
 
         ``texts`` are as the caller sent them (``canonical`` refuses an over-long or empty one). ``all_or_nothing``:
         one blocked input stops the whole request before anything is embedded (the OpenAI route fails as a unit);
-        otherwise each input has its own outcome.
+        otherwise each input has its own outcome. ``admit`` sees the normalized texts before anything else is
+        spent on them (the quotas' token estimate, ``gateway.pipeline.metering``) and may refuse them.
         """
         self.check_available()  # a model out of service refuses before any work
-        decisions = await self.analyze(tenant, await self.canonical(texts), scope)
+        canonical = await self.canonical(texts)
+        if admit is not None:
+            await admit(canonical)
+        decisions = await self.analyze(tenant, canonical, scope)
         if all_or_nothing and any(d.blocked for d in decisions):
             digests = self.digests(tenant, [d.text for d in decisions])
             items = [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]

@@ -24,9 +24,12 @@ from gateway.backends.postgres.jobs import PgJobStore
 from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.backends.postgres.listen import Listener
 from gateway.backends.postgres.migrations import upgrade
+from gateway.backends.postgres.quotas import PgQuotaCounter
 from gateway.backends.postgres.store import PostgresStore
+from gateway.backends.postgres.usage import PgUsageRepository
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial
+from gateway.limits.rate import RateLimiter
 from gateway.observability.logs import VettedName
 from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
@@ -62,7 +65,12 @@ class PgBackends:
     jobs: PgJobStore
     files: PgFileStore
     job_inputs: PgJobInputs
+    usage: PgUsageRepository
     listener: Listener | None = field(default=None)
+
+    def quota_counter(self, limiter: RateLimiter) -> PgQuotaCounter:
+        """Quotas counted in the database, so that they hold for every replica's requests together."""
+        return PgQuotaCounter(self.db)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> PostgresStore:
         """The store, with the listener that keeps its indexes and the Casbin policy current started."""
@@ -91,4 +99,5 @@ def open_pg_backends(settings: Settings) -> PgBackends:
         db=db, settings=settings, authorizer=PgAuthorizer(settings.policy_dir, db), apikeys=PgApiKeyRepository(db),
         datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db), jobs=PgJobStore(db), files=PgFileStore(db),
         job_inputs=PgJobInputs(db),
+        usage=PgUsageRepository(db),
     )

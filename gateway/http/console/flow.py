@@ -158,7 +158,7 @@ async def console_guarded(
             session = None
             raise Unauthenticated("Your session has ended. Sign in again.")
         services.authorizer.require(session.principal, OBJ, ACT)
-        services.check_rate(session.principal)
+        await services.check_rate(session.principal)
         form: dict[str, str] = {}
         if request.method == "POST":
             if not same_origin(request):

@@ -52,7 +52,7 @@ async def sign_in(request: Request[Any, Any, Any], services: Services) -> Respon
             raise
         ctx, authenticated = context(request, principal), True
         services.authorizer.require(principal, OBJ, ACT)
-        services.check_rate(principal)
+        await services.check_rate(principal)
     except RequestError as exc:
         event, decision = exc.audited_as(EVENT)
         if isinstance(exc, Forbidden) and authenticated:

@@ -37,6 +37,7 @@ GATEWAY_EVENTS = [
     "apikey.rotate",
     "audit.read",
     "privacy.ledger.read",
+    "usage.read",
     "privacy.budget_exceeded",
     "model.register",
     "model.retire",
