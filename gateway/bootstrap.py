@@ -23,7 +23,14 @@ from gateway.auditing.queries import AuditQueries
 from gateway.auditing.reconcile import IngestReconciler
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
-from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
+from gateway.auth.console_login import ConsoleSignIn
+from gateway.auth.identity import (
+    API_KEY_PREFIX,
+    Authenticator,
+    console_sign_in,
+    provider_metadata,
+    token_verifier,
+)
 from gateway.auth.last_used import FLUSH_INTERVAL_S as LAST_USED_FLUSH_S
 from gateway.backends.postgres.open import PgBackends, open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.connection import SQLiteDatabase
@@ -34,6 +41,7 @@ from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
 from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
 from gateway.embedding.registry import audit_registry_changes, load_registry
 from gateway.embedding.specs import ModelRegistry
+from gateway.errors import NotFound
 from gateway.limits.concurrency import KeyConcurrency
 from gateway.limits.rate import RateLimiter
 from gateway.observability.logs import VettedName
@@ -90,6 +98,7 @@ class Services:
     policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
     retention: RetentionSweep | None = None
     identity: Authenticator | None = None  # API keys and, when configured, the identity provider's tokens
+    console_login: ConsoleSignIn | None = None  # the console's sign-in through the provider (PKCE), when configured
     reconciler: IngestReconciler | None = None  # ingest entries whose write never committed
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
@@ -108,6 +117,13 @@ class Services:
         token = self.identity is not None and not (presented or "").startswith(API_KEY_PREFIX)
         # A token's key set may need fetching again (a provider's key rotation): never on the loop either.
         return await off_loop(self.settings.uses_postgres or token, self.authenticate, presented)
+
+    async def complete_console_sign_in(self, cookie: str | None, params: dict[str, str]) -> Principal:
+        """The principal of the provider's redirect back to the console (``ConsoleSignIn.complete``), off the loop:
+        it calls the provider's token endpoint and may fetch its key set."""
+        if self.console_login is None:
+            raise NotFound("the console's sign-in through an identity provider is not configured")
+        return await off_loop(True, self.console_login.complete, cookie, params)
 
     async def find_collection(self, tenant: str, name: str) -> Collection:
         """The tenant's collection (``NotFound`` otherwise), looked up off the event loop on PostgreSQL, as the
@@ -347,6 +363,9 @@ def build_services(
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
         if opened is not None else None
     )
+    found = provider_metadata(settings)
+    tokens, issuer = token_verifier(settings, found)
+    identity = Authenticator(apikeys, authorizer, tokens, issuer)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
@@ -363,7 +382,7 @@ def build_services(
                                          remote=settings.uses_postgres),
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
-        identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
+        identity=identity, console_login=console_sign_in(settings, found, tokens, identity),
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),
