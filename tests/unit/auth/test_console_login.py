@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gateway.auth.apikeys import Principal
-from gateway.auth.console_login import LOGIN_TTL_S, ConsoleSignIn, SignInRefused, pkce_challenge
+from gateway.auth.console_login import LOGIN_TTL_S, ConsoleSignIn, PendingLogins, SignInRefused, pkce_challenge
 from gateway.auth.oidc import Identity, JwksCache, ProviderMetadata, TokenRefused, TokenVerifier
 from tests.oidckit import ISSUER, Signer, jwks
 
@@ -153,3 +153,13 @@ def test_when_the_provider_refuses_or_is_unreachable_then_the_reason_says_which(
     with pytest.raises(SignInRefused) as down:
         login.complete(cookie, {"state": query["state"], "code": "the-code"})
     assert down.value.reason == "provider_unavailable" and "down" not in down.value.message
+
+
+def test_when_more_sign_ins_start_than_the_store_holds_then_the_oldest_are_dropped() -> None:
+    clock = Clock()
+    pending = PendingLogins(clock, max_pending=10)
+    first, _ = pending.begin(REDIRECT)
+    for _ in range(10):
+        clock.now += 1
+        pending.begin(REDIRECT)
+    assert len(pending) <= 10 and pending.take(first) is None
