@@ -78,7 +78,7 @@ _EVENTS = (
     ),
     EventType(
         "auth.failure",
-        "A request presented a missing, unknown, revoked or expired API key",
+        "A missing, unknown, revoked or expired API key, a refused token, or a refused console sign-in (with why)",
         ("MEASURE 2.7", "MANAGE 4.3"),
         _IS,
     ),

@@ -22,7 +22,14 @@ from gateway.auditing.queries import AuditQueries
 from gateway.auditing.reconcile import IngestReconciler
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
-from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
+from gateway.auth.console_login import ConsoleSignIn
+from gateway.auth.identity import (
+    API_KEY_PREFIX,
+    Authenticator,
+    console_sign_in,
+    provider_metadata,
+    token_verifier,
+)
 from gateway.auth.last_used import FLUSH_INTERVAL_S as LAST_USED_FLUSH_S
 from gateway.backends.postgres.open import PgBackends, open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.connection import SQLiteDatabase
@@ -36,6 +43,7 @@ from gateway.embedding.probing import FingerprintWatch
 from gateway.embedding.registry import load_registry
 from gateway.embedding.served import EmbedBatcher, ServedModels, build_models
 from gateway.embedding.specs import ModelRegistry
+from gateway.errors import NotFound
 from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.limits.concurrency import KeyConcurrency
@@ -45,18 +53,19 @@ from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
-from gateway.pipeline.batches import Batches, BatchKind
+from gateway.pipeline.background import build_background
+from gateway.pipeline.batches import Batches
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
-from gateway.pipeline.ingest_jobs import IngestJobKind, entry_reader
+from gateway.pipeline.ingest_jobs import IngestJobKind
 from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
-from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn
+from gateway.pipeline.stage_fns import cached_secrets, detection_batchers
 from gateway.pipeline.stages import EmbeddingPipeline
-from gateway.policy.changes import PolicyVersions
+from gateway.policy.changes import PolicyVersions, reload_policies
 from gateway.policy.loader import PolicyHolder, ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger, Release, Spend
 from gateway.privacy.transform import UnsafeIdentityTransform, default_transform
@@ -104,6 +113,7 @@ class Services:
     policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
     retention: RetentionSweep | None = None
     identity: Authenticator | None = None  # API keys and, when configured, the identity provider's tokens
+    console_login: ConsoleSignIn | None = None  # the console's sign-in through the provider (PKCE), when configured
     reconciler: IngestReconciler | None = None  # ingest entries whose write never committed
     usage: UsageRepository | None = None  # tokens and requests per tenant, key, model and day
     metering: Metering | None = None  # quotas, usage records and the tokens counter
@@ -124,6 +134,13 @@ class Services:
         token = self.identity is not None and not (presented or "").startswith(API_KEY_PREFIX)
         # A token's key set may need fetching again (a provider's key rotation): never on the loop either.
         return await off_loop(self.settings.uses_postgres or token, self.authenticate, presented)
+
+    async def complete_console_sign_in(self, cookie: str | None, params: dict[str, str]) -> Principal:
+        """The principal of the provider's redirect back to the console (``ConsoleSignIn.complete``), off the loop:
+        it calls the provider's token endpoint and may fetch its key set."""
+        if self.console_login is None:
+            raise NotFound("the console's sign-in through an identity provider is not configured")
+        return await off_loop(True, self.console_login.complete, cookie, params)
 
     async def find_collection(self, tenant: str, name: str) -> Collection:
         """The tenant's collection (``NotFound`` otherwise), looked up off the event loop on PostgreSQL, as the
@@ -228,24 +245,8 @@ class Services:
         self._sweeper.start()
 
     def _reload_policies(self) -> None:
-        """Reload what changed and audit it: a new version in force, or a broken file refused."""
-        failed_before = self.policy.last_error
-        versions = self.policy_versions
-        if self.authorizer.reload_if_changed():
-            fields = versions.casbin_reloaded() if versions else [{"tenant": "*", "what": "casbin"}]
-            for entry in fields:  # one entry per tenant whose rules changed, then the platform-wide one
-                self.auditor.record_sync("policy.reload", "allow", **entry)
-        if self.policy.reload_if_changed():
-            self.detector_rebuild()
-            fields = versions.gateway_reloaded() if versions else [{"tenant": "*", "what": "gateway"}]
-            for entry in fields:
-                self.auditor.record_sync("policy.reload", "allow", policy_version=self.policy.current().version,
-                                         **entry)
-        elif self.policy.last_error is not None and self.policy.last_error is not failed_before:
-            self.auditor.record_sync("policy.reload", "deny", tenant="*", what="gateway",
-                                     reason="the changed policy file was rejected; the previous one stays",
-                                     policy_version=self.policy.current().version,
-                                     **(versions.rejected() if versions else {}))
+        reload_policies(self.policy, self.authorizer, self.policy_versions, self.auditor.record_sync,
+                        self.detector_rebuild)
 
     def detector_rebuild(self) -> None:
         rebuild = getattr(self.detector, "rebuild", None)
@@ -307,17 +308,7 @@ def build_services(
         audit_log: AuditLogBackend = opened
     else:
         audit_log = audit_sink
-    detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
-        detect_fn(detector), name="pii", max_size=settings.stage_batch_size,
-        max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
-        lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
-    )
-    # Long texts on a lane of their own (one at a time, under the request's budget): see EmbeddingPipeline.detect.
-    detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]] = MicroBatcher(
-        detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
-    )
+    detect_batcher, detect_long_batcher = detection_batchers(detector, settings, metrics, policy)
     factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight,
                            embedders or {})
     embedder = embedder or factory.embedder(default_spec)
@@ -373,28 +364,21 @@ def build_services(
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
         if opened is not None else None
     )
-    keep_s = settings.files_expiry_days * 86400.0
-    files = FileVault(backends.files, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s)
-    jobs = JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
-                      inflight=settings.jobs_inflight_items, keep_s=keep_s)
-    jobs.register(BatchKind(files, models, policy, authorizer, apikeys, auditor,
-                            max_inputs=settings.max_inputs))
-    ingest = Ingest(collections, policy.current, pipeline.digests, auditor,
-                    max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
-    ingest_jobs = IngestJobKind(jobs, ingest, backends.job_inputs, envelope, collections.store.document,
-                                collections.store.get_collection, entry_reader(audit_log),
-                                remote=settings.uses_postgres)
-    jobs.register(ingest_jobs)
+    background = build_background(settings, backends, envelope, auditor, models, policy, authorizer, apikeys,
+                                  collections, audit_log)
+    found = provider_metadata(settings)
+    tokens, issuer = token_verifier(settings, found)
+    identity = Authenticator(apikeys, authorizer, tokens, issuer)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, models=models, fingerprints=fingerprints,
         detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift,
-                                 expired=lambda: {"files": files.purge(), "jobs": len(jobs.purge())}),
+                                 expired=background.purge_expired),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
         ledger_batcher=ledger_batcher, rate_limiter=rate_limiter, usage=backends.usage, metering=metering,
-        ingest=ingest, ingest_jobs=ingest_jobs,
+        ingest=background.ingest, ingest_jobs=background.ingest_jobs,
         search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),
                       lambda principal: authorizer.allowed(principal, "texts", "read"), pipeline.digests),
         # collections.store, not store: attach() wrapped it in the store that times calls and feeds drift.
@@ -402,8 +386,8 @@ def build_services(
                                          remote=settings.uses_postgres),
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
-        identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
-        jobs=jobs, files=files, batches=Batches(jobs, files, max_lines=settings.batch_max_lines),
+        identity=identity, console_login=console_sign_in(settings, found, tokens, identity),
+        jobs=background.jobs, files=background.files, batches=background.batches,
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),
