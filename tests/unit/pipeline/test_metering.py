@@ -35,7 +35,7 @@ def test_when_a_request_would_pass_the_token_limit_then_it_is_refused_before_scr
     assert isinstance(embedder, FakeEmbedder) and isinstance(detector, FakeDetector)
 
     async def call(*texts: str) -> bytes:
-        outcome = await embed(request(*texts), ALICE, pipeline=services.pipeline, registry=services.registry,
+        outcome = await embed(request(*texts), ALICE, models=services.models,
                               policy=services.policy, metering=services.metering)
         assert isinstance(outcome.body, bytes) and outcome.audit["tokens"] > 0
         return outcome.body
