@@ -353,7 +353,7 @@ def build_services(
     store: Store = backends.store(envelope, integrity_failure)
     apikeys: ApiKeyRepository = backends.apikeys
     collections = CollectionService(
-        store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens
+        store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens, metering
     )
     drift = SQLiteDriftRepository(local_db, envelope)
     observability = attach(metrics, collections, drift, policy, audit_log, auditor,
