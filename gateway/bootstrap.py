@@ -351,7 +351,7 @@ def build_services(
     store: Store = backends.store(envelope, integrity_failure)
     apikeys: ApiKeyRepository = backends.apikeys
     collections = CollectionService(store, pipeline, registry, embedder.offsets, settings.chunk_tokens,
-                                    settings.chunk_overlap_tokens, models=models)
+                                    settings.chunk_overlap_tokens, metering, models=models)
     drift = SQLiteDriftRepository(local_db, envelope)
     observability = attach(metrics, collections, drift, policy, audit_log, auditor,
                            {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,

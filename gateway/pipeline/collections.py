@@ -19,6 +19,7 @@ from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import Finding
 from gateway.pii.fields import FieldsVerdict, screen_documents
 from gateway.pipeline.chunking import ChunkSpan, Offsets, chunk_text
+from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import chars_big, off_loop
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
@@ -150,9 +151,11 @@ class CollectionService:
         offsets: Offsets,
         chunk_tokens: int = 200,
         chunk_overlap: int = 40,
+        metering: Metering | None = None,
         models: ServedModels | None = None,
     ) -> None:
         self.store = store
+        self._metering = metering  # quotas and usage of the tokens ingest embeds
         self._pipeline = pipeline
         self._models = models  # a collection bound to another served model embeds with that model's pipeline
         self._registry = registry
@@ -195,16 +198,28 @@ class CollectionService:
         pipeline, offsets = self._served(spec)
         pipeline.check_available()  # a model out of service refuses before any work
         canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
-        findings = await self._pipeline.detect(canonical, scope)
-        pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
-        # Ids, metadata keys and values are stored and shown too: screened by the same policy (gateway.pii.fields).
-        fields = await screen_documents(self._pipeline.detect, docs, scope, pseudonym_secret)
-        outcomes, doc_decisions, chunk_decisions, chunk_meta = await off_loop(
-            chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret, fields, offsets
-        )
-        released = await pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
-                                                policy_version)
+        meter = self._metering
+        held = await meter.admit(principal, scope.quotas, canonical) if meter is not None else None
+        try:
+            findings = await self._pipeline.detect(canonical, scope)
+            pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
+            # Ids, metadata keys and values are stored and shown too: screened by the same policy (gateway.pii.fields).
+            fields = await screen_documents(self._pipeline.detect, docs, scope, pseudonym_secret)
+            outcomes, doc_decisions, chunk_decisions, chunk_meta = await off_loop(
+                chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret, fields,
+                offsets,
+            )
+            released = await pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
+                                              policy_version)
+        except Exception:  # refused before embedding (a privacy budget): what it held is given back
+            if meter is not None:
+                await meter.cancel(held)
+            raise
         items = released.items
+        if meter is not None and items:  # the chunks' tokens: overlaps count twice, as the model read them
+            await meter.settle(held, principal, spec.name, sum(item.tokens for item in items))
+        elif meter is not None:  # every document blocked: nothing embedded, nothing counted
+            await meter.cancel(held)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         chunks: list[NewChunk] = []
         for item, (i, span) in zip(items, chunk_meta, strict=True):

@@ -136,7 +136,7 @@ async def embed(
     try:
         result = await pipeline.run(principal.tenant, req.inputs, scope, "embeddings", current.version,
                                     all_or_nothing=True, admit=admit)
-    except Exception:
+    except Exception:  # not a cancellation (the time limit): the model may have spent what was held
         if metering is not None and held:
             await metering.cancel(held[0])
         raise

@@ -7,6 +7,7 @@ what the request holds under its limits is then settled to the tokens actually e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -18,6 +19,8 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.offload import off_loop
 from gateway.policy.quotas import Quotas
+
+log = logging.getLogger(__name__)
 
 
 class Metering:
@@ -56,9 +59,14 @@ class Metering:
             raise
 
     async def cancel(self, held: Reservation | None) -> None:
-        """The request failed before embedding: what it held is given back."""
-        if held is not None:
+        """The request failed before embedding: what it held is given back. A failure to give it back (the
+        database away) is logged, never raised over the request's own error; the window ends anyway."""
+        if held is None:
+            return
+        try:
             await off_loop(self.book.remote, self.book.settle, held, 0)
+        except Exception as exc:
+            log.warning("could not give back a refused request's quota: %s", type(exc).__name__)
 
     async def settle(self, held: Reservation | None, principal: Principal, model: str, tokens: int) -> None:
         """The request embedded ``tokens`` with ``model``: settle its quotas and record its usage (durable before

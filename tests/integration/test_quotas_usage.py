@@ -50,6 +50,9 @@ QUOTA_TENANTS = f"""
   q-tenant-rpm:
     quotas:
       tenant: {{requests_per_minute: 2}}
+  q-ingest:
+    quotas:
+      key: {{tokens_per_day: {LIMIT}}}
 """
 
 
@@ -208,3 +211,23 @@ def test_when_usage_is_read_over_http_then_admins_and_auditors_see_only_their_ow
     assert get(gw, auditor, f"/v1/usage?since={tomorrow}&until={tomorrow}").json()["data"] == []
     bad = get(gw, auditor, "/v1/usage?since=yesterday")
     assert bad.status_code == 400 and bad.json()["param"] == "since"
+
+
+def test_when_ingest_spends_a_keys_tokens_then_the_next_ingest_is_refused_naming_the_limit(gw: GatewayProcess) -> None:
+    key, admin = gw.make_key("q-ingest", "loader", "writer"), gw.make_key("q-ingest", "boss", "admin")
+    auth = {"Authorization": f"Bearer {key}"}
+    created = httpx.post(gw.url + "/v1/collections", json={"name": "notes", "model": MODEL}, headers=auth, timeout=60)
+    assert created.status_code == 201, created.text
+    first = httpx.post(gw.url + "/v1/collections/notes/documents", json={"documents": [{"id": "a", "text": TEXT}]},
+                       headers=auth, timeout=120)
+    assert first.status_code == 200, first.text
+    second = httpx.post(gw.url + "/v1/collections/notes/documents", json={"documents": [{"id": "b", "text": TEXT}]},
+                        headers=auth, timeout=120)
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+    problem = second.json()
+    assert (problem["code"], problem["limit"], problem["scope"]) == ("rate_limited", "tokens_per_day", "key")
+    entry = audit_entries(gw)[int(second.headers["X-Gateway-Audit-Index"])]
+    assert (entry["event"], entry["limit"]["name"]) == ("rate.limited", "tokens_per_day")
+    results = [r for b in get(gw, admin, "/v1/usage").json()["data"] for r in b["results"]]
+    assert [(r["api_key_id"], r["num_model_requests"]) for r in results] == [(key.split("_")[1], 1)]
+    assert LIMIT // 2 < results[0]["input_tokens"] <= LIMIT
