@@ -72,7 +72,7 @@ def engine() -> FakeEngine:
     return FakeEngine()
 
 
-def remote_services(root: Path, engine: FakeEngine, fingerprint: str = "") -> Services:
+def remote_services(root: Path, engine: FakeEngine, fingerprint: str = "", **settings_: Any) -> Services:
     """Services under ``root`` serving the fake model in process and ``REMOTE`` on ``engine``; a second call on the
     same ``root`` is the same gateway restarted."""
     if not (root / "policy").exists():
@@ -80,7 +80,7 @@ def remote_services(root: Path, engine: FakeEngine, fingerprint: str = "") -> Se
         init_keys(root / "keys")
     (root / "policy" / "models.yaml").write_text(models_yaml({REMOTE: URL}, max_batch=4, fingerprint=fingerprint))
     settings = load_settings({}, data_dir=root / "data", keys_dir=root / "keys",
-                             policy_dir=root / "policy", batch_max_wait_ms=0.0)
+                             policy_dir=root / "policy", batch_max_wait_ms=0.0, **settings_)
     spec = next(s for s in declared_models(root / "policy")[0] if s.name == REMOTE)
     assert spec.engine is not None
     client = EngineClient(spec.engine, spec.dimension, httpx.MockTransport(engine))
@@ -265,3 +265,19 @@ def test_when_an_engine_is_called_then_its_metrics_show_latency_batch_size_error
     assert samples[("gateway_engine_batch_size_sum", where)] >= 3
     assert samples[("gateway_engine_circuit_state", where)] == 0  # closed: the engine answered
     assert samples[("gateway_model_in_service", (("model", REMOTE),))] == 1
+
+
+def test_when_the_default_model_is_remote_then_requests_without_a_model_and_collections_use_it(
+    tmp_path: Path, engine: FakeEngine,
+) -> None:
+    services = remote_services(tmp_path, engine, model_name=REMOTE)
+    with TestClient(create_app(services)) as client:  # closes the services at its end
+        app = App(client, services, tmp_path)
+        key = app.key("acme", "svc", "writer")
+        r = _embed(app, key, {"input": "Bob pays"})
+        assert r.status_code == 200 and r.json()["model"] == REMOTE
+        assert client.post("/v1/collections", json={"name": "c"}, headers=app.auth(key)).status_code == 201
+        docs = {"documents": [{"id": "d", "text": "Carol files the quarterly report"}]}
+        assert client.post("/v1/collections/c/documents", json=docs, headers=app.auth(key)).status_code == 200
+        assert engine.texts() == ["<PERSON> pays", "<PERSON> files the quarterly report"]
+        assert _embed(app, key, {"model": DEFAULT_MODEL.name, "input": "x"}).json()["model"] == DEFAULT_MODEL.name
