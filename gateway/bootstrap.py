@@ -299,9 +299,10 @@ def build_services(
         detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
     )
-    factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight,
-                           embedders or {})
-    embedder = embedder or factory.embedder(default_spec)
+    # Embedders handed in (tests' fakes) serve the models they were made for; the factory builds the others.
+    given = {**({embedder.spec.name: embedder} if embedder is not None else {}), **(embedders or {})}
+    factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight, given)
+    embedder = factory.embedder(default_spec)
     embed_batcher = factory.batcher(default_spec, embedder, name="embed")
     ledger: PrivacyLedger = backends.ledger
     # Charges of concurrent requests share one ledger transaction, off the event loop.
