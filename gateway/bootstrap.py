@@ -309,9 +309,10 @@ def build_services(
     else:
         audit_log = audit_sink
     detect_batcher, detect_long_batcher = detection_batchers(detector, settings, metrics, policy)
-    factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight,
-                           embedders or {})
-    embedder = embedder or factory.embedder(default_spec)
+    # Embedders handed in (tests' fakes) serve the models they were made for; the factory builds the others.
+    given = {**({embedder.spec.name: embedder} if embedder is not None else {}), **(embedders or {})}
+    factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight, given)
+    embedder = factory.embedder(default_spec)
     embed_batcher = factory.batcher(default_spec, embedder, name="embed")
     ledger: PrivacyLedger = backends.ledger
     # Charges of concurrent requests share one ledger transaction, off the event loop.

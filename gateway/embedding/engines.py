@@ -110,7 +110,7 @@ class EngineClient:
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  observe: EngineObserver | None = None) -> None:
         self.spec = spec
-        self._observe = observe
+        self.observer = observe  # the metrics' callback; may be attached after construction
         self._dimension = dimension
         self._clock, self._sleep = clock, sleep
         self.breakers = {url: CircuitBreaker(clock=clock) for url in spec.urls}
@@ -168,7 +168,7 @@ class EngineClient:
                 backoff *= 2
 
     def _observed(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
-        if self._observe is None:
+        if self.observer is None:
             return self._call(url, texts, deadline)
         started, outcome = time.perf_counter(), "ok"
         try:
@@ -183,7 +183,7 @@ class EngineClient:
             outcome = "upstream_error"
             raise
         finally:
-            self._observe(_host(url), time.perf_counter() - started, len(texts), outcome)
+            self.observer(_host(url), time.perf_counter() - started, len(texts), outcome)
 
     def _request(self, url: str, texts: list[str]) -> tuple[str, dict[str, str], dict[str, Any]]:
         key = self.spec.api_key.reveal()

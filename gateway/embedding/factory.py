@@ -29,7 +29,10 @@ class ModelFactory:
     def embedder(self, spec: ModelSpec) -> Embedder:
         s = self.settings
         if spec.name in self.overrides:
-            return self.overrides[spec.name]
+            model = self.overrides[spec.name]
+            if isinstance(model, RemoteEmbedder) and model.client.observer is None:
+                model.client.observer = self.metrics.engines.observer(spec.name)
+            return model
         if spec.engine is None:
             return SentenceTransformerEmbedder(spec, s.device, s.fp16, batch_size=s.model_batch_size,
                                                cpu_threads=self.cpus, traced=s.traced_forward)

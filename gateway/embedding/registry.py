@@ -3,12 +3,14 @@
 The packaged all-MiniLM-L6-v2 at embedding-space version 1.0.0 is always declared; the file adds versions
 and models, each with its extraction (pooling, normalization, max_seq_length), dimension and the sha256 of its
 weights file (verified at load: nothing is ever downloaded). ``retired: true`` keeps a version on record while
-taking it out of service. The gateway serves one version per name: ``model_name`` in the settings, either a
-name (the packaged default for its name, else the highest version) or ``name@version``.
+taking it out of service. An entry with an ``engine:`` block is served by a remote engine instead (its
+fingerprint a behavioural probe). The gateway serves one version per name, every name at once: for the default
+model's name the one ``model_name`` in the settings chooses (a name: the packaged default for its name, else the
+highest version; or ``name@version``), for every other name its highest active version.
 
 At start the declared set is compared with the one recorded at the previous start (``<data>/models.json``):
 every newly declared version is audited as ``model.register``, every retired or removed one as
-``model.retire``. See ``docs/models.md``.
+``model.retire``; the same file records the remote models' fingerprints. See ``docs/models.md``.
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def build_models(registry: ModelRegistry, default_ref: str, base: EmbeddingPipel
             embedder = make_embedder(spec)
             batcher = make_batcher(spec, embedder)
         model = serve(spec, embedder, batcher, base, spec.fingerprint, max(1.0, probe_interval_s))
-        if spec.engine is not None:
+        if model.remote is not None:  # a remote model serves once its fingerprint is verified
             model.state = "unverified"
         served[spec.name] = model
     return ServedModels(served, default_ref)

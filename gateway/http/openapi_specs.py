@@ -261,6 +261,8 @@ ERROR_STATUSES: dict[int, str] = {
     413: "Body, batch, text or document count over a limit",
     422: "The policy blocks a PII entity type found in the input", 429: "Rate or concurrency limit; see Retry-After",
     500: "A stored record failed its integrity check (one opaque error)",
-    503: "Overloaded, or the audit log or store cannot be written (fails closed); see Retry-After",
+    502: "A remote model's engine refused the request or answered with something unusable (upstream_error)",
+    503: "Overloaded, the audit log or store cannot be written (fails closed), or the model is unavailable (its "
+         "engine is down, or out of service after a fingerprint mismatch: model_unavailable); see Retry-After",
     504: "The request took longer than its time limit",
 }

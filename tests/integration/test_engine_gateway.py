@@ -145,6 +145,20 @@ def test_when_a_remote_model_answers_then_the_audit_entry_names_the_model_its_en
     assert registered and registered[0]["model"]["fingerprint"] == model["fingerprint"]
 
 
+def test_when_an_operator_probes_the_remote_model_then_the_printed_fingerprint_pins_what_was_recorded(
+    gw: GatewayProcess, engines: Engines,
+) -> None:
+    printed = gw.cli("models", "probe", REMOTE).stdout.strip().splitlines()[-1]
+    recorded = json.loads((gw.data_dir / "models.json").read_text("utf-8"))["fingerprints"][f"{REMOTE}@1.0.0"]
+    assert printed.startswith("probe:v1:") and matches(recorded, printed)
+    client = EngineClient(EngineSpec(kind="openai", urls=(engines.infinity_cls.url,),
+                                     model=engines.infinity_cls.model_id), 384)
+    try:
+        assert not matches(printed, probe(client.embed))  # the pin would refuse the CLS-pooled copy
+    finally:
+        client.close()
+
+
 def test_when_the_engine_behind_a_models_url_is_swapped_then_the_model_is_taken_out_of_service(
     gw: GatewayProcess, key: str, engines: Engines, proxies: dict[str, RecordingProxy],
 ) -> None:

@@ -11,20 +11,23 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.bootstrap import build_services
+from gateway.bootstrap import Services, build_services
 from gateway.crypto.keyfiles import init_keys
 from gateway.embedding.embedder import FakeEmbedder
 from gateway.embedding.engines import EngineClient
-from gateway.embedding.fingerprint import PROBES
+from gateway.embedding.fingerprint import PROBES, probe
 from gateway.embedding.registry import declared_models
 from gateway.embedding.remote import RemoteEmbedder
 from gateway.embedding.specs import DEFAULT_MODEL
+from gateway.errors import ModelUnavailable
 from gateway.http.app import create_app
 from gateway.pii.fake import FakeDetector
 from gateway.settings import load_settings
@@ -69,18 +72,30 @@ def engine() -> FakeEngine:
     return FakeEngine()
 
 
-@pytest.fixture
-def remote_app(tmp_path: Path, engine: FakeEngine) -> Iterator[App]:
-    shutil.copytree(REPO / "policy", tmp_path / "policy")
-    (tmp_path / "policy" / "models.yaml").write_text(models_yaml({REMOTE: URL}, max_batch=4))
-    init_keys(tmp_path / "keys")
-    settings = load_settings({}, data_dir=tmp_path / "data", keys_dir=tmp_path / "keys",
-                             policy_dir=tmp_path / "policy", batch_max_wait_ms=0.0)
-    spec = next(s for s in declared_models(tmp_path / "policy")[0] if s.name == REMOTE)
+def remote_services(root: Path, engine: FakeEngine, fingerprint: str = "", **settings_: Any) -> Services:
+    """Services under ``root`` serving the fake model in process and ``REMOTE`` on ``engine``; a second call on the
+    same ``root`` is the same gateway restarted."""
+    if not (root / "policy").exists():
+        shutil.copytree(REPO / "policy", root / "policy")
+        init_keys(root / "keys")
+    (root / "policy" / "models.yaml").write_text(models_yaml({REMOTE: URL}, max_batch=4, fingerprint=fingerprint))
+    settings = load_settings({}, data_dir=root / "data", keys_dir=root / "keys",
+                             policy_dir=root / "policy", batch_max_wait_ms=0.0, **settings_)
+    spec = next(s for s in declared_models(root / "policy")[0] if s.name == REMOTE)
     assert spec.engine is not None
     client = EngineClient(spec.engine, spec.dimension, httpx.MockTransport(engine))
-    services = build_services(settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector(),
-                              embedders={REMOTE: RemoteEmbedder(spec, client, deadline_s=2.0)})
+    return build_services(settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector(),
+                          embedders={REMOTE: RemoteEmbedder(spec, client, deadline_s=2.0)})
+
+
+def events(services: Services, prefix: str = "model.") -> list[dict[str, Any]]:
+    log = services.audit_log
+    return [e for e in (json.loads(x) for x in log.entries(0, log.size())) if e["event"].startswith(prefix)]
+
+
+@pytest.fixture
+def remote_app(tmp_path: Path, engine: FakeEngine) -> Iterator[App]:
+    services = remote_services(tmp_path, engine)
     with TestClient(create_app(services)) as test_client:
         yield App(test_client, services, tmp_path)
 
@@ -177,3 +192,92 @@ def test_when_requests_arrive_together_then_engine_calls_coalesce_and_stay_withi
     asyncio.run(many())
     sizes = [len(c) for c in engine.calls]
     assert sum(sizes) == 20 and max(sizes) <= 4 and len(sizes) < 20
+
+
+def test_when_the_pinned_fingerprint_does_not_match_at_start_then_the_model_never_serves(
+    tmp_path: Path, engine: FakeEngine,
+) -> None:
+    other = probe(lambda texts: np.roll(FakeEmbedder(DEFAULT_MODEL).encode(texts), 7, axis=1))
+    services = remote_services(tmp_path, engine, fingerprint=other)
+    try:
+        assert not services.models.get(REMOTE).in_service and services.models.default.in_service
+        [mismatch] = [e for e in events(services) if e["event"] == "model.fingerprint_mismatch"]
+        assert mismatch["model"]["fingerprint"] == other
+        with pytest.raises(ModelUnavailable):
+            services.models.get(REMOTE).check_available()
+    finally:
+        services.close()
+
+
+def test_when_the_gateway_restarts_behind_a_swapped_engine_then_the_recorded_fingerprint_catches_it(
+    tmp_path: Path, engine: FakeEngine,
+) -> None:
+    first = remote_services(tmp_path, engine)
+    recorded = first.models.get(REMOTE).fingerprint
+    first.close()
+    assert json.loads((tmp_path / "data" / "models.json").read_text())["fingerprints"] == {
+        f"{REMOTE}@1.0.0": recorded}
+    engine.mode = "swapped"
+    again = remote_services(tmp_path, engine)
+    try:
+        assert again.models.get(REMOTE).state == "mismatch"
+        assert [e["event"] for e in events(again)][-1] == "model.fingerprint_mismatch"
+        assert [e for e in events(again) if e["event"] == "model.register" and e["model"]["name"] == REMOTE] \
+            and again.models.get(REMOTE).fingerprint == recorded  # registered once; the record stands
+    finally:
+        again.close()
+
+
+def test_when_the_engine_is_down_at_first_start_then_the_model_waits_and_is_recorded_at_its_first_answer(
+    tmp_path: Path, engine: FakeEngine,
+) -> None:
+    engine.mode = "down"
+    services = remote_services(tmp_path, engine)
+    try:
+        model = services.models.get(REMOTE)
+        assert model.state == "unverified" and model.fingerprint == ""
+        with pytest.raises(ModelUnavailable) as refused:
+            model.check_available()
+        assert refused.value.retry_after is not None and refused.value.retry_after <= 5
+        engine.mode = "ok"
+        services.fingerprints.run_once()
+        assert model.in_service and model.fingerprint.startswith("probe:v1:")
+        assert [e["event"] for e in events(services, "model.fingerprint")] == ["model.fingerprint_recorded"]
+    finally:
+        services.close()
+
+
+def test_when_an_engine_is_called_then_its_metrics_show_latency_batch_size_errors_and_circuit(
+    remote_app: App, engine: FakeEngine,
+) -> None:
+    key = remote_app.key("acme", "svc", "writer")
+    assert _embed(remote_app, key, {"model": REMOTE, "input": ["a", "b"]}).status_code == 200
+    engine.mode = "error500"
+    assert _embed(remote_app, key, {"model": REMOTE, "input": "c"}).status_code == 502
+    metrics = remote_app.services.observability
+    assert metrics is not None
+    samples = {(x.name, tuple(sorted(x.labels.items()))): x.value
+               for family in text_string_to_metric_families(metrics.metrics.render().decode())
+               for x in family.samples}
+    where = (("host", "engine-a:8080"), ("model", REMOTE))
+    assert samples[("gateway_engine_request_duration_seconds_count", (*where, ("outcome", "ok")))] >= 2  # + probe
+    assert samples[("gateway_engine_errors_total", (*where, ("outcome", "upstream_error")))] == 1
+    assert samples[("gateway_engine_batch_size_sum", where)] >= 3
+    assert samples[("gateway_engine_circuit_state", where)] == 0  # closed: the engine answered
+    assert samples[("gateway_model_in_service", (("model", REMOTE),))] == 1
+
+
+def test_when_the_default_model_is_remote_then_requests_without_a_model_and_collections_use_it(
+    tmp_path: Path, engine: FakeEngine,
+) -> None:
+    services = remote_services(tmp_path, engine, model_name=REMOTE)
+    with TestClient(create_app(services)) as client:  # closes the services at its end
+        app = App(client, services, tmp_path)
+        key = app.key("acme", "svc", "writer")
+        r = _embed(app, key, {"input": "Bob pays"})
+        assert r.status_code == 200 and r.json()["model"] == REMOTE
+        assert client.post("/v1/collections", json={"name": "c"}, headers=app.auth(key)).status_code == 201
+        docs = {"documents": [{"id": "d", "text": "Carol files the quarterly report"}]}
+        assert client.post("/v1/collections/c/documents", json=docs, headers=app.auth(key)).status_code == 200
+        assert engine.texts() == ["<PERSON> pays", "<PERSON> files the quarterly report"]
+        assert _embed(app, key, {"model": DEFAULT_MODEL.name, "input": "x"}).json()["model"] == DEFAULT_MODEL.name
