@@ -125,7 +125,7 @@ class Migrator:
             assert item.vector is not None
             provenance = {
                 **dict(ch.provenance), "text_digest": item.digest.hex(),
-                "model": {"name": target.name, "version": target.version, "fingerprint": target.fingerprint},
+                "model": {**self._s.pipeline.describe(), "name": target.name, "version": target.version},
                 "noise_sigma": released.sigma, "transform": getattr(getattr(pipeline, "transform", None),
                                                                     "version", "identity"),
                 "time": self._now(),

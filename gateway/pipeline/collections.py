@@ -196,7 +196,8 @@ class CollectionService:
         """Run every document through the pipeline; blocked documents get an outcome and no chunks."""
         spec = self.bound_spec(collection)
         pipeline, offsets = self._served(spec)
-        pipeline.check_available()  # a model out of service refuses before any work
+        with pipeline.attributed():
+            pipeline.check_available()  # a model out of service refuses before any work
         canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
         meter = self._metering
         held = await meter.admit(principal, scope.quotas, canonical) if meter is not None else None
@@ -281,7 +282,8 @@ class CollectionService:
         """The query goes through the same PII policy (a pseudonymized name maps to the same token); its vector
         stays clean: it is used only inside the gateway."""
         pipeline, _ = self._served(self.bound_spec(collection))
-        pipeline.check_available()
+        with pipeline.attributed():
+            pipeline.check_available()
         text = (await self._pipeline.canonical([query], "query"))[0]
         decision = (await self._pipeline.analyze(principal.tenant, [text], scope))[0]
         if decision.blocked:

@@ -10,14 +10,15 @@ import asyncio
 import copy
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gateway.embedding.specs import ModelSpec
-from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
+from gateway.errors import BadRequest, ModelUnavailable, PayloadTooLarge, PrivacyBudgetExceeded, UpstreamError
 from gateway.observability import tracing
 from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
@@ -89,6 +90,17 @@ class EmbeddingPipeline:
         self.check_available: Callable[[], None] = lambda: None  # raises ModelUnavailable when out of service
         self.describe: Callable[[], dict[str, Any]] = lambda: {
             "name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint}
+
+    @contextmanager
+    def attributed(self) -> Iterator[None]:
+        """A model's unavailability (503) or its engine's failure (502) carries, for its audit entry, the model
+        that failed. A fresh exception: the batcher hands one to every request of a batch."""
+        try:
+            yield
+        except (ModelUnavailable, UpstreamError) as exc:
+            audit = {**exc.detail.get("audit", {}), "model": self.describe()}
+            raise type(exc)(exc.message, param=exc.param or "model", detail={**exc.detail, "audit": audit},
+                            retry_after=exc.retry_after, headers=exc.headers) from None
 
     def for_model(self, spec: ModelSpec, embed: MicroBatcher[str, tuple[np.ndarray, int]],
                   check_available: Callable[[], None], describe: Callable[[], dict[str, Any]]
@@ -176,7 +188,8 @@ class EmbeddingPipeline:
         otherwise each input has its own outcome. ``admit`` sees the normalized texts before anything else is
         spent on them (the quotas' token estimate, ``gateway.pipeline.metering``) and may refuse them.
         """
-        self.check_available()  # a model out of service refuses before any work
+        with self.attributed():
+            self.check_available()  # a model out of service refuses before any work
         canonical = await self.canonical(texts)
         if admit is not None:
             await admit(canonical)
@@ -191,7 +204,8 @@ class EmbeddingPipeline:
         self, tenant: str, decisions: Sequence[Decision], scope: ScopePolicy, scope_name: str, policy_version: str
     ) -> PipelineResult:
         """Embed and protect the unblocked decisions under the tenant's privacy budget, and charge the ledger."""
-        self.check_available()
+        with self.attributed():
+            self.check_available()
         digests = self.digests(tenant, [d.text for d in decisions])
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
         released = [digests[i] for i in allowed]
@@ -204,7 +218,8 @@ class EmbeddingPipeline:
                 detail={"audit": {"privacy": {**privacy, "budget_epsilon": scope.privacy_budget_epsilon},
                                   "noise_sigma": budget.sigma}},
             )
-        with tracing.span("embed", {"gateway.count": len(allowed), "gateway.model": self.spec.ref}):
+        with tracing.span("embed", {"gateway.count": len(allowed), "gateway.model": self.spec.ref}), \
+                self.attributed():
             embedded = await self._embed.submit(
                 [decisions[i].text for i in allowed], [_embed_cost(decisions[i].text) for i in allowed], lane=tenant
             )
@@ -230,8 +245,9 @@ class EmbeddingPipeline:
 
     async def query_vector(self, tenant: str, text: str) -> np.ndarray:
         """A query's vector in the tenant's protected space (transformed, never noised): used only inside."""
-        self.check_available()
-        embedded = await self._embed.submit([text], [_embed_cost(text)], lane=tenant)
+        with self.attributed():
+            self.check_available()
+            embedded = await self._embed.submit([text], [_embed_cost(text)], lane=tenant)
         clean = np.stack([v for v, _ in embedded])
         return np.asarray(self.transform.apply(clean, self.secret_for(tenant, "noise"))[0], dtype=np.float32)
 

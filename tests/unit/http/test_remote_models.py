@@ -144,7 +144,9 @@ def test_when_the_engine_is_down_then_503_model_unavailable_with_retry_after_and
     assert time.monotonic() - started < 1.0
     assert r.status_code == 503 and r.json()["error"]["code"] == "model_unavailable"
     assert int(r.headers["retry-after"]) >= 1
-    assert entry(remote_app, r)["decision"] == "error"
+    audited = entry(remote_app, r)
+    assert audited["decision"] == "error" and audited["code"] == "model_unavailable"
+    assert audited["model"]["name"] == REMOTE and audited["model"]["engine"]["hosts"] == ["engine-a:8080"]
     assert _embed(remote_app, key, {"model": DEFAULT_MODEL.name, "input": "hello"}).status_code == 200
 
 
@@ -156,6 +158,7 @@ def test_when_the_engine_answers_500_then_502_upstream_error_without_its_words(
     r = _embed(remote_app, key, {"model": REMOTE, "input": "secret sentence"})
     assert r.status_code == 502, r.text
     assert r.json()["error"]["code"] == "upstream_error" and "secret sentence" not in r.text
+    assert entry(remote_app, r)["model"]["name"] == REMOTE
 
 
 def test_when_the_fingerprint_stops_matching_then_the_model_is_out_of_service_until_it_matches_again(
