@@ -20,6 +20,7 @@ from gateway.observability import tracing
 from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
 from gateway.pii.normalize import normalize
+from gateway.pii.readings import across_items, joined_items
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.offload import chars_big, off_loop, rows_big
 from gateway.policy.loader import ScopePolicy
@@ -136,6 +137,9 @@ class EmbeddingPipeline:
 
     async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
         """Detect and decide only: what the policy would do, nothing embedded."""
+        # Short inputs are read side by side too: one group of an identifier per input is still the identifier.
+        joined = joined_items(texts) if len(texts) > 1 else None
+        texts = [*texts, joined.text] if joined is not None else texts
         with tracing.span("detect", {"gateway.count": len(texts)}):
             findings = await self.detect(texts, scope, tenant)
             tracing.set_attributes({"gateway.entities": ",".join(sorted({f.entity_type for fs in findings
@@ -143,6 +147,8 @@ class EmbeddingPipeline:
         secret = self.secret_for(tenant, "pseudonym")
         with tracing.span("decide", {"gateway.count": len(texts)}):
             decisions = await off_loop(rows_big(len(texts)), _decide_all, texts, findings, scope, secret)
+            if joined is not None:
+                decisions = across_items(joined, findings[-1], decisions[:-1], scope)
             tracing.set_attributes({"gateway.blocked": sum(d.blocked for d in decisions)})
             return decisions
 
