@@ -144,7 +144,7 @@ def _decoded(reference: str) -> str | None:
 
 # Markup a reader does not see (the second outside attack: ``<b>536</b>-<i>90</i>-<u>4721</u>``): a tag or a
 # comment, bounded so the scan stays linear. Dropped from the view, so the groups it separated meet again.
-_MARKUP = re.compile(r"<!--[^>]{0,256}?-->|</?[A-Za-z][A-Za-z0-9:-]{0,31}(?:\s[^<>]{0,256})?/?>")
+MARKUP = re.compile(r"<!--[^>]{0,256}?-->|</?[A-Za-z][A-Za-z0-9:-]{0,31}(?:\s[^<>]{0,256})?/?>")
 # A ``\u002d`` written out as text, as a JSON or source string would escape it.
 _TEXT_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
 
@@ -153,7 +153,7 @@ def _layout_edits(text: str) -> list[Edit]:
     """Markup dropped, and ``\\uXXXX`` escapes of digits and separators decoded."""
     edits: list[Edit] = []
     if "<" in text:
-        edits.extend((m.start(), m.end(), "") for m in _MARKUP.finditer(text))
+        edits.extend((m.start(), m.end(), "") for m in MARKUP.finditer(text))
     if "\\u" in text:
         for m in _TEXT_ESCAPE.finditer(text):
             decoded = _decoded(f"&#x{m.group(1)};")

@@ -66,6 +66,8 @@ _TOKEN = re.compile(r"[0-9A-Za-z]++")
 # Digit groups joined by single letters inside one token: ``536x90x4721``.
 _LETTER_JOINED = re.compile(r"(?<![0-9A-Za-z])[0-9]++(?:[A-Za-z][0-9]++){2,}+(?![0-9A-Za-z])")
 _LETTER = re.compile(r"[A-Za-z]")
+# Two capitals before the digits are a country code (``GB82``), not typed digits.
+_CODE = re.compile(r"[A-Z]{2}[0-9]")
 
 
 def _typed_edits(text: str) -> list[Edit]:
@@ -77,7 +79,7 @@ def _typed_edits(text: str) -> list[Edit]:
     for m in _TOKEN.finditer(text):
         token = m.group()
         digits = sum(c.isdigit() for c in token)
-        if not digits or digits == len(token) or 2 * digits < len(token) or len(token) > 8:
+        if not digits or digits == len(token) or 2 * digits < len(token) or len(token) > 8 or _CODE.match(token):
             continue
         typed = token.translate(_TYPED_DIGIT)
         if typed.isdigit() and not any(m.start() <= s < m.end() for s in joined):
@@ -131,12 +133,23 @@ def _shaped(text: str, chain: list[tuple[int, int]]) -> list[Edit]:
     return edits
 
 
-# A run of digits and capitals with single separators, read backwards; nine digits or more.
+# A run of digits and capitals with single separators, read backwards where it then has an SSN's or an IBAN's
+# shape; nine digits or more.
 _RUN = re.compile(r"[0-9A-Z](?:[0-9A-Z]|[-. ](?=[0-9A-Z]))*+")
 
 
+# What reads as an SSN (groups 3-2-4) or an IBAN (country code and check digits first) once reversed.
+_SSN_BACKWARDS = re.compile(r"[0-9]{4}[-. ][0-9]{2}[-. ][0-9]{3}")
+_IBAN_BACKWARDS = re.compile(r"[0-9]{2}[A-Z]{2}")
+
+
+def _backwards_shaped(run: str) -> bool:
+    return _SSN_BACKWARDS.fullmatch(run) is not None or _IBAN_BACKWARDS.fullmatch(run[-4:]) is not None
+
+
 def _reversed_reading(text: str) -> tuple[str, list[int], list[int]] | None:
-    runs = [(m.start(), m.end()) for m in _RUN.finditer(text) if sum(c.isdigit() for c in m.group()) >= _MIN_DIGITS]
+    runs = [(m.start(), m.end()) for m in _RUN.finditer(text)
+            if sum(c.isdigit() for c in m.group()) >= _MIN_DIGITS and _backwards_shaped(m.group())]
     if not runs:
         return None
     chars = list(text)
@@ -167,6 +180,20 @@ def _decoded_edits(text: str) -> list[Edit]:
             if plain is not None:
                 edits.append((m.start(), m.end(), plain))
     return edits
+
+
+def decodes_to_text(text: str) -> bool:
+    """Whether ``text`` holds a base64 or hex token that decodes to printable text of eight characters or more."""
+    for pattern, decode in ((_HEX, lambda t: _unhex(t.removeprefix("0x"))), (_BASE64, _unbase64)):
+        for m in pattern.finditer(text):
+            raw = decode(m.group())
+            try:
+                plain = raw.decode("utf-8") if raw is not None else ""
+            except UnicodeDecodeError:
+                continue
+            if len(plain) >= 8 and plain.isprintable():
+                return True
+    return False
 
 
 def _unhex(token: str) -> bytes | None:

@@ -179,7 +179,7 @@ class CollectionService:
                       scope: ScopePolicy, policy_version: str) -> Prepared:
         """Run every document through the pipeline; blocked documents get an outcome and no chunks."""
         spec = self.bound_spec(collection)
-        canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
+        canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text", scope.reject_input)
         findings = await self._pipeline.detect(canonical, scope)
         pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
         # Ids, metadata keys and values are stored and shown too: screened by the same policy (gateway.pii.fields).
@@ -251,7 +251,7 @@ class CollectionService:
         """The query goes through the same PII policy (a pseudonymized name maps to the same token); its vector
         stays clean: it is used only inside the gateway."""
         self.bound_spec(collection)
-        text = (await self._pipeline.canonical([query], "query"))[0]
+        text = (await self._pipeline.canonical([query], "query", scope.reject_input))[0]
         decision = (await self._pipeline.analyze(principal.tenant, [text], scope))[0]
         if decision.blocked:
             raise PIIBlocked("query contains PII that the policy blocks: " + ", ".join(decision.blocked_types),

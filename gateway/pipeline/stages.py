@@ -17,6 +17,7 @@ import numpy as np
 from gateway.embedding.specs import ModelSpec
 from gateway.errors import BadRequest, PayloadTooLarge, PrivacyBudgetExceeded
 from gateway.observability import tracing
+from gateway.pii.contract import refused_kinds
 from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
 from gateway.pii.normalize import normalize
@@ -91,27 +92,33 @@ class EmbeddingPipeline:
         """The version of the space returned and stored vectors live in: the model's and the transform's."""
         return space_version(self.spec.version, self.transform)
 
-    def canonicalize(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+    def canonicalize(self, texts: Sequence[str], field: str = "input[{i}]", reject: Sequence[str] = ()) -> list[str]:
         """The canonical texts (``normalize``); ``field`` names an item in errors (``{i}`` is its index).
 
         A text with nothing left once invisible and control characters are removed is refused like an empty one:
-        it carries nothing to govern or embed (zero-width characters alone would embed as an empty string)."""
+        it carries nothing to govern or embed (zero-width characters alone would embed as an empty string). A text
+        holding a kind the scope's ``pii.reject_input`` lists is refused (``gateway.pii.contract``)."""
         out = []
         for i, raw in enumerate(texts):
             name = field.format(i=i)
             if len(raw) > self._max_text_chars:
                 raise PayloadTooLarge(f"{name} has {len(raw)} characters; the limit is {self._max_text_chars}",
                                       param=name)
+            refused = refused_kinds(raw, reject) if reject else []
+            if refused:
+                raise BadRequest(f"{name} holds {' and '.join(k.replace('_', ' ') for k in refused)}, which the policy "
+                                 "of this scope refuses (pii.reject_input): send the text as a reader sees it",
+                                 param=name)
             text = normalize(raw)
             if not text.strip():
                 raise BadRequest(f"{name} is empty once invisible and control characters are removed", param=name)
             out.append(text)
         return out
 
-    async def canonical(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+    async def canonical(self, texts: Sequence[str], field: str = "input[{i}]", reject: Sequence[str] = ()) -> list[str]:
         """``canonicalize``, off the event loop for a large request (``gateway.pipeline.offload``)."""
         with tracing.span("normalize", {"gateway.count": len(texts)}):
-            return await off_loop(chars_big(texts), self.canonicalize, texts, field)
+            return await off_loop(chars_big(texts), self.canonicalize, texts, field, reject)
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy, tenant: str = "") -> list[list[Finding]]:
         """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
@@ -166,7 +173,7 @@ class EmbeddingPipeline:
         one blocked input stops the whole request before anything is embedded (the OpenAI route fails as a unit);
         otherwise each input has its own outcome.
         """
-        decisions = await self.analyze(tenant, await self.canonical(texts), scope)
+        decisions = await self.analyze(tenant, await self.canonical(texts, reject=scope.reject_input), scope)
         if all_or_nothing and any(d.blocked for d in decisions):
             digests = self.digests(tenant, [d.text for d in decisions])
             items = [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]
