@@ -32,6 +32,7 @@ from gateway.pii.fake import FakeDetector
 from gateway.pii.ner import NER_SCORE, NerMode, run_ner
 from gateway.pii.ner_pieces import ner_by_pieces
 from gateway.pii.normalize import detection_view
+from gateway.pii.readings import READING_ENTITIES, readings
 from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
 from gateway.pii.tokens import BisectContextEnhancer, Lemmas, TokenStarts, make_doc
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
@@ -114,8 +115,6 @@ class PresidioDetector:
     def _analyze(
         self, engine: _Engine, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget: _Budget
     ) -> list[list[Finding]]:
-        from presidio_analyzer.nlp_engine import NlpArtifacts
-
         views = [detection_view(t) for t in texts]
         budget.check()
         ner_needed = [frozenset(s.entities) & engine.ner_entities for s in scopes]
@@ -138,30 +137,44 @@ class PresidioDetector:
             raw = list(ner_found.get(i, ()))
             pattern_types = [e for e in scope.entities if e in engine.pattern_entities]
             if pattern_types and engine.analyzer is not None:
-                with self._lock:
-                    doc = make_doc(self._nlp, view.text)
-                artifacts = NlpArtifacts(
-                    entities=[],
-                    tokens=doc,
-                    tokens_indices=TokenStarts(doc),
-                    lemmas=Lemmas(t.lower_ for t in doc),  # no lemmatizer is loaded: lower-cased words stand in
-                    nlp_engine=engine.nlp_engine,
-                    language="en",
-                )
-                budget.check()
-                # A long text one entity type at a time, so the budget is checked between the recognizers.
-                groups = [[e] for e in pattern_types] if len(view.text) >= LONG_TEXT else [pattern_types]
-                for group in groups:
-                    results = engine.analyzer.analyze(
-                        text=view.text, language="en", entities=group, nlp_artifacts=artifacts
-                    )
-                    raw.extend(Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results)
-                    budget.check()
+                raw.extend(self._patterns(engine, view.text, pattern_types, budget))
+                # Other readings (``gateway.pii.readings``), for the structured identifiers only.
+                reading_types = [e for e in pattern_types if e in READING_ENTITIES]
+                for reading in readings(view.text) if reading_types else ():
+                    sought = [e for e in reading_types if e in reading.entities]
+                    for f in self._patterns(engine, reading.text, sought, budget) if sought else ():
+                        start, end = reading.to_view(f.start, f.end)
+                        raw.append(Finding(f.entity_type, start, end, f.score))
             findings = []
             for f in raw:
                 start, end = view.to_canonical(f.start, f.end)
                 findings.append(Finding(f.entity_type, start, end, f.score))
             out.append(sorted(findings, key=lambda f: (f.start, f.end, f.entity_type)))
+        return out
+
+
+    def _patterns(self, engine: _Engine, text: str, entities: list[str], budget: _Budget) -> list[Finding]:
+        """Presidio's pattern recognizers for ``entities`` on ``text`` (offsets in ``text``)."""
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        with self._lock:
+            doc = make_doc(self._nlp, text)
+        artifacts = NlpArtifacts(
+            entities=[],
+            tokens=doc,
+            tokens_indices=TokenStarts(doc),
+            lemmas=Lemmas(t.lower_ for t in doc),  # no lemmatizer is loaded: lower-cased words stand in
+            nlp_engine=engine.nlp_engine,
+            language="en",
+        )
+        budget.check()
+        # A long text one entity type at a time, so the budget is checked between the recognizers.
+        groups = [[e] for e in entities] if len(text) >= LONG_TEXT else [entities]
+        out: list[Finding] = []
+        for group in groups:
+            results = engine.analyzer.analyze(text=text, language="en", entities=group, nlp_artifacts=artifacts)
+            out.extend(Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results)
+            budget.check()
         return out
 
 

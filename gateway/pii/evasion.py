@@ -34,6 +34,8 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
+from gateway.pii import numwords
+
 Edit = tuple[int, int, str]
 
 # PropList.txt's Other_Default_Ignorable_Code_Point; with Cf and the variation selectors it makes up
@@ -94,21 +96,20 @@ def _hidden_run() -> re.Pattern[str]:
 
 # A character reference (numeric, or named and ended by ``;``: ``&ndash;``, ``&minus;``, ``&nbsp;``) or a URL
 # escape; bounded, so linear. What a reference stands for is ``html.unescape``'s answer, not a list of our own.
-_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31}(?=;))?;?|%[0-9A-Fa-f]{2}")
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-                "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
-                "thirteen": "13", "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17",
-                "eighteen": "18", "nineteen": "19"}  # fmt: skip
-_TENS = {"twenty": "2", "thirty": "3", "forty": "4", "fourty": "4", "fifty": "5", "sixty": "6", "seventy": "7",
-         "eighty": "8", "ninety": "9"}  # fmt: skip
-_UNIT = "(?:one|two|three|four|five|six|seven|eight|nine)"
-# A spelled number a digit group is read aloud in: a digit, a teen, or a tens word with its unit (``forty-seven``,
-# ``forty seven``); longest first, so ``fourteen`` is not ``four``.
-_WORD = (
-    rf"(?:(?:twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty|ninety)(?:[ \-]?{_UNIT}\b)?"
-    r"|(?:thir|four|fif|six|seven|eigh|nine)teen|eleven|twelve|ten|zero|oh|one|two|three|four|five|six|seven"
-    r"|eight|nine)"
+# Escaped again and again (``%2535`` is ``%35`` escaped once more, ``&amp;#53;`` is ``&#53;``): read through every
+# layer; possessive, so linear.
+_REFERENCE = re.compile(
+    r"&(?:amp;)*+(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31}(?=;))?;?"
+    r"|%(?:25(?=[0-9A-Fa-f]{2}))*+[0-9A-Fa-f]{2}"
 )
+# Braille digits: the number sign U+283C, then the cells of the letters a to j, which read 1 to 9 and 0 after it
+# (a Braille hyphen U+2824 between two numbers is a hyphen).
+_BRAILLE_CELLS = "\u2801\u2803\u2809\u2819\u2811\u280b\u281b\u2813\u280a\u281a"
+_BRAILLE_NUMBER = re.compile(f"\u283c([{_BRAILLE_CELLS}]++)(\u2824(?=\u283c))?")
+_BRAILLE_DIGIT = {cell: str((i + 1) % 10) for i, cell in enumerate(_BRAILLE_CELLS)}
+# A spelled number a digit group is read aloud in (``gateway.pii.numwords``: digits, teens, tens, hundreds and
+# thousands in English, digit words in Spanish, French and German).
+_WORD = numwords.WORD
 _SPELLED = re.compile(rf"\b{_WORD}\b(?:[\s,\-]{{1,3}}+{_WORD}\b)++", re.IGNORECASE)
 _SPELLED_WORD = re.compile(_WORD, re.IGNORECASE)
 _MIN_SPELLED_DIGITS = 7
@@ -119,10 +120,14 @@ def _decoded(reference: str) -> str | None:
     """What a reference or escape reads as in an identifier: a digit, a letter, ``-`` for a dash or minus, a space
     for blank or line-breaking characters, ASCII punctuation as itself; None for anything else."""
     if reference.startswith("%"):
-        ch = chr(int(reference[1:], 16))
+        ch = chr(int(reference[-2:], 16))
         if ch.isalpha():  # ``%56`` in ``1234%5698`` is more likely a percent sign than a V
             return None
     else:
+        body = reference[1:]
+        while body.startswith("amp;") and len(body) > 4:  # ``&amp;#53;``: the ``&`` was escaped once more
+            body = body[4:]
+        reference = "&" + body
         decoded = html.unescape(reference)
         if decoded == reference or len(decoded) != 1:
             return None
@@ -137,18 +142,9 @@ def _decoded(reference: str) -> str | None:
     return ch if ch.isascii() and ch.isprintable() else None
 
 
-def _spelled_value(word: str) -> str:
-    word = word.lower()
-    for name, digit in _TENS.items():
-        if word.startswith(name):
-            unit = word[len(name) :].strip(" -")
-            return digit + (_DIGIT_WORDS[unit] if unit else "0")
-    return _DIGIT_WORDS[word]
-
-
 # Markup a reader does not see (the second outside attack: ``<b>536</b>-<i>90</i>-<u>4721</u>``): a tag or a
 # comment, bounded so the scan stays linear. Dropped from the view, so the groups it separated meet again.
-_MARKUP = re.compile(r"<!--[^>]{0,256}?-->|</?[A-Za-z][A-Za-z0-9:-]{0,31}(?:\s[^<>]{0,256})?/?>")
+MARKUP = re.compile(r"<!--[^>]{0,256}?-->|</?[A-Za-z][A-Za-z0-9:-]{0,31}(?:\s[^<>]{0,256})?/?>")
 # A ``\u002d`` written out as text, as a JSON or source string would escape it.
 _TEXT_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
 
@@ -157,7 +153,7 @@ def _layout_edits(text: str) -> list[Edit]:
     """Markup dropped, and ``\\uXXXX`` escapes of digits and separators decoded."""
     edits: list[Edit] = []
     if "<" in text:
-        edits.extend((m.start(), m.end(), "") for m in _MARKUP.finditer(text))
+        edits.extend((m.start(), m.end(), "") for m in MARKUP.finditer(text))
     if "\\u" in text:
         for m in _TEXT_ESCAPE.finditer(text):
             decoded = _decoded(f"&#x{m.group(1)};")
@@ -169,7 +165,7 @@ def _layout_edits(text: str) -> list[Edit]:
 def unmask_edits(text: str) -> list[Edit]:
     """Edits that drop markup and invisible characters, turn blank glyphs into spaces, decode digit references
     and spelled digits (see the module docstring)."""
-    # Where two edits overlap, the view keeps the one that starts first (``normalize._apply``): a tag starts before
+    # Where two edits overlap, the view keeps the one that starts first (``normalize.apply_edits``): a tag starts before
     # anything inside it, and no other edit reaches into a tag, so markup is always dropped whole.
     return _layout_edits(text) + _unmask_edits(text)
 
@@ -191,6 +187,12 @@ def _unmask_edits(text: str) -> list[Edit]:
             for m, r in decoded
             if r is not None and (escapes >= 3 or m.group()[0] == "&" or not r.isalnum())
         )
+    if "\u283c" in text:
+        for m in _BRAILLE_NUMBER.finditer(text):
+            edits.append((m.start(), m.start(1), ""))
+            edits.extend((i, i + 1, _BRAILLE_DIGIT[text[i]]) for i in range(m.start(1), m.end(1)))
+            if m.group(2):
+                edits.append((m.start(2), m.end(2), "-"))
     for m in _SPELLED.finditer(text):
         edits.extend(_spelled_edits(text, m))
     return edits
@@ -200,7 +202,7 @@ def _spelled_edits(text: str, m: re.Match[str]) -> list[Edit]:
     """Spelled digits as digits, if there are seven or more. Between the words, one kind of separator joins the
     digits of a group and the other (if any) separates groups: whichever reading gives an identifier's groups
     (``five three six - nine zero - ...``, ``five-three-six ...``); otherwise every digit is joined."""
-    words = [(m.start() + w.start(), m.start() + w.end(), _spelled_value(w.group())) for w in
+    words = [(m.start() + w.start(), m.start() + w.end(), numwords.value(w.group())) for w in
              _SPELLED_WORD.finditer(m.group())]  # fmt: skip
     if sum(len(v) for _, _, v in words) < _MIN_SPELLED_DIGITS:
         return []

@@ -8,6 +8,8 @@ collection names, and the ``user`` field of ``/v1/embeddings`` (``docs/policy.md
 * A metadata value in a field the scope lists as free text is decided like text: ``block`` blocks the document,
   ``redact``/``pseudonymize`` findings are replaced in the stored value.
 * Any other metadata value is a label: any finding that counts blocks the document (a label is not half redacted).
+* A document's metadata values are also read side by side (``gateway.pii.readings.joined_items``): an identifier
+  split one group per value blocks the document.
 * A number is screened as the digits it is written with (``4111111111111111`` is a card number whether it is sent
   as a string or as a JSON number), and is always a label: a number cannot be half redacted.
 """
@@ -23,6 +25,7 @@ from gateway.errors import BadRequest
 from gateway.pii.decide import Decision, decide
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import normalize
+from gateway.pii.readings import joined_items
 from gateway.policy.loader import ScopePolicy
 
 Detect = Callable[[Sequence[str], ScopePolicy], Awaitable[list[list[Finding]]]]
@@ -70,6 +73,11 @@ async def screen_documents(
                 # since its redacted form is what gets stored.
                 texts.append(normalize(text if free else f"{key}: {text}"))
                 where.append((i, "value" if isinstance(value, str) else "number", key))
+        # The values side by side, as a reader sees them: one group of an identifier per value is the identifier.
+        joined = joined_items([normalize(t) for t in map(_screened_text, doc.metadata.values()) if t is not None])
+        if joined is not None:
+            texts.append(joined.text)
+            where.append((i, "joined", ""))
     findings = await detect(texts, scope) if texts else []
     verdicts = [FieldsVerdict(dict(doc.metadata)) for doc in docs]
     for text, found, (i, kind, key) in zip(texts, findings, where, strict=True):
@@ -81,7 +89,7 @@ async def screen_documents(
             continue
         decision = decide(text, found, scope, secret)
         verdict = verdicts[i]
-        if not decision.entities:
+        if not decision.entities or (kind == "joined" and not decision.blocked):
             continue
         if decision.blocked:
             verdict.blocked_types.extend(t for t in decision.blocked_types if t not in verdict.blocked_types)

@@ -212,10 +212,10 @@ class DetectionView:
         """Map a [start, end) span of the view back to the canonical text (covering every source character)."""
         if self.starts is None or self.ends is None:
             return start, end
-        return _span(self.starts, self.ends, self.canonical_length, start, end)
+        return span_of(self.starts, self.ends, self.canonical_length, start, end)
 
 
-def _span(starts: Sequence[int], ends: Sequence[int], length: int, start: int, end: int) -> tuple[int, int]:
+def span_of(starts: Sequence[int], ends: Sequence[int], length: int, start: int, end: int) -> tuple[int, int]:
     if end <= start:
         pos = starts[start] if start < len(starts) else length
         return pos, pos
@@ -233,7 +233,7 @@ def _collapsed(run: str) -> str:
 _Map = tuple[str, list[int], list[int]] | None
 
 
-def _apply(text: str, edits: list[tuple[int, int, str]]) -> _Map:
+def apply_edits(text: str, edits: list[tuple[int, int, str]]) -> _Map:
     """The text with the edits applied (overlapping ones: the first wins), and each character's source span."""
     if not edits:
         return None
@@ -264,7 +264,7 @@ def detection_view(canonical: str) -> DetectionView:
     Two passes: the first unmasks (invisible and blank characters, character references, spelled digits; see
     ``gateway.pii.evasion``), the second works on its result (separators, glued words, line breaks)."""
     folded = canonical.translate(_FOLD) if not canonical.isascii() else canonical
-    first = _apply(folded, unmask_edits(folded))
+    first = apply_edits(folded, unmask_edits(folded))
     text = first[0] if first is not None else folded
     if any(c.isdigit() for c in text):
         text = _fix_lookalike_digits(text)
@@ -275,7 +275,7 @@ def detection_view(canonical: str) -> DetectionView:
         for m in _BARE_BREAK.finditer(text)
         if _break_is_inside_identifier(text, m.start(), m.end())
     )
-    second = _apply(text, edits)
+    second = apply_edits(text, edits)
     if first is None and second is None:
         return DetectionView(text, None, None, len(canonical))
     if second is None:
@@ -283,5 +283,5 @@ def detection_view(canonical: str) -> DetectionView:
         return DetectionView(text, tuple(first[1]), tuple(first[2]), len(canonical))
     if first is None:
         return DetectionView(second[0], tuple(second[1]), tuple(second[2]), len(canonical))
-    spans = [_span(first[1], first[2], len(canonical), s, e) for s, e in zip(second[1], second[2], strict=True)]
+    spans = [span_of(first[1], first[2], len(canonical), s, e) for s, e in zip(second[1], second[2], strict=True)]
     return DetectionView(second[0], tuple(s for s, _ in spans), tuple(e for _, e in spans), len(canonical))

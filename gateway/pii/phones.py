@@ -73,6 +73,8 @@ _ID_LABEL = re.compile(
     r"version|shipment|parcel|container|record|customer))[ \t]*[#:.]?[ \t]*\Z|#[ \t]*\Z"
 )
 _LABEL_REACH = 24
+# A person's number is no reference label: "my number 2125550187", "call her number: ..." (a pronoun before it).
+_PERSONAL_NUMBER = re.compile(r"(?i:\b(?:my|your|his|her|their|our)[ \t]+number)[ \t]*[#:.]?[ \t]*\Z")
 
 
 class BarePhoneRecognizer(PatternRecognizer):
@@ -94,10 +96,12 @@ class BarePhoneRecognizer(PatternRecognizer):
 
 
 def demote_labelled(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Unseparated digits right after a reference label score 0.1 (a phone word still lifts them)."""
+    """Unseparated digits right after a reference label score 0.1 (a phone word still lifts them); a person's
+    number (``my number``, ``her number``) is not a reference."""
     for result in results:
         bare = text[result.start : result.end].lstrip("+").isdigit()
-        if bare and _ID_LABEL.search(text[max(0, result.start - _LABEL_REACH) : result.start]) is not None:
+        before = text[max(0, result.start - _LABEL_REACH) : result.start]
+        if bare and _ID_LABEL.search(before) is not None and _PERSONAL_NUMBER.search(before) is None:
             result.score = BarePhoneRecognizer.LABELLED
     return results
 

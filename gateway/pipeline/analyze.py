@@ -83,7 +83,7 @@ async def analyze(req: AnalyzeRequest, principal: Principal, *, pipeline: Embedd
     tenant = principal.tenant
     current = policy.current()
     scope = current.scope(tenant, req.collection)
-    texts = await pipeline.canonical(req.texts, "texts[{i}]" if req.param == "texts" else "text")
+    texts = await pipeline.canonical(req.texts, "texts[{i}]" if req.param == "texts" else "text", scope.reject_input)
     findings = await pipeline.detect(texts, scope)
     secret = pipeline.secret_for(tenant, "pseudonym")
     results, summary, blocked = await off_loop(rows_big(len(texts)), _explain_all, texts, req.texts, findings,

@@ -198,7 +198,8 @@ class CollectionService:
         pipeline, offsets = self._served(spec)
         with pipeline.attributed():
             pipeline.check_available()  # a model out of service refuses before any work
-        canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
+        canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text",
+                                                 scope.reject_input)
         meter = self._metering
         held = await meter.admit(principal, scope.quotas, canonical) if meter is not None else None
         try:
@@ -284,7 +285,7 @@ class CollectionService:
         pipeline, _ = self._served(self.bound_spec(collection))
         with pipeline.attributed():
             pipeline.check_available()
-        text = (await self._pipeline.canonical([query], "query"))[0]
+        text = (await self._pipeline.canonical([query], "query", scope.reject_input))[0]
         decision = (await self._pipeline.analyze(principal.tenant, [text], scope))[0]
         if decision.blocked:
             raise PIIBlocked("query contains PII that the policy blocks: " + ", ".join(decision.blocked_types),

@@ -20,9 +20,11 @@ import numpy as np
 from gateway.embedding.specs import ModelSpec
 from gateway.errors import BadRequest, ModelUnavailable, PayloadTooLarge, PrivacyBudgetExceeded, UpstreamError
 from gateway.observability import tracing
+from gateway.pii.contract import refused_kinds
 from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
 from gateway.pii.normalize import normalize
+from gateway.pii.readings import across_items, joined_items
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.offload import chars_big, off_loop, rows_big
 from gateway.policy.loader import ScopePolicy
@@ -117,27 +119,33 @@ class EmbeddingPipeline:
         """The version of the space returned and stored vectors live in: the model's and the transform's."""
         return space_version(self.spec.version, self.transform)
 
-    def canonicalize(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+    def canonicalize(self, texts: Sequence[str], field: str = "input[{i}]", reject: Sequence[str] = ()) -> list[str]:
         """The canonical texts (``normalize``); ``field`` names an item in errors (``{i}`` is its index).
 
         A text with nothing left once invisible and control characters are removed is refused like an empty one:
-        it carries nothing to govern or embed (zero-width characters alone would embed as an empty string)."""
+        it carries nothing to govern or embed (zero-width characters alone would embed as an empty string). A text
+        holding a kind the scope's ``pii.reject_input`` lists is refused (``gateway.pii.contract``)."""
         out = []
         for i, raw in enumerate(texts):
             name = field.format(i=i)
             if len(raw) > self._max_text_chars:
                 raise PayloadTooLarge(f"{name} has {len(raw)} characters; the limit is {self._max_text_chars}",
                                       param=name)
+            refused = refused_kinds(raw, reject) if reject else []
+            if refused:
+                raise BadRequest(f"{name} holds {' and '.join(k.replace('_', ' ') for k in refused)}, which the policy "
+                                 "of this scope refuses (pii.reject_input): send the text as a reader sees it",
+                                 param=name)
             text = normalize(raw)
             if not text.strip():
                 raise BadRequest(f"{name} is empty once invisible and control characters are removed", param=name)
             out.append(text)
         return out
 
-    async def canonical(self, texts: Sequence[str], field: str = "input[{i}]") -> list[str]:
+    async def canonical(self, texts: Sequence[str], field: str = "input[{i}]", reject: Sequence[str] = ()) -> list[str]:
         """``canonicalize``, off the event loop for a large request (``gateway.pipeline.offload``)."""
         with tracing.span("normalize", {"gateway.count": len(texts)}):
-            return await off_loop(chars_big(texts), self.canonicalize, texts, field)
+            return await off_loop(chars_big(texts), self.canonicalize, texts, field, reject)
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy, tenant: str = "") -> list[list[Finding]]:
         """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
@@ -163,6 +171,9 @@ class EmbeddingPipeline:
 
     async def analyze(self, tenant: str, texts: Sequence[str], scope: ScopePolicy) -> list[Decision]:
         """Detect and decide only: what the policy would do, nothing embedded."""
+        # Short inputs are read side by side too: one group of an identifier per input is still the identifier.
+        joined = joined_items(texts) if len(texts) > 1 else None
+        texts = [*texts, joined.text] if joined is not None else texts
         with tracing.span("detect", {"gateway.count": len(texts)}):
             findings = await self.detect(texts, scope, tenant)
             tracing.set_attributes({"gateway.entities": ",".join(sorted({f.entity_type for fs in findings
@@ -170,6 +181,8 @@ class EmbeddingPipeline:
         secret = self.secret_for(tenant, "pseudonym")
         with tracing.span("decide", {"gateway.count": len(texts)}):
             decisions = await off_loop(rows_big(len(texts)), _decide_all, texts, findings, scope, secret)
+            if joined is not None:
+                decisions = across_items(joined, findings[-1], decisions[:-1], scope)
             tracing.set_attributes({"gateway.blocked": sum(d.blocked for d in decisions)})
             return decisions
 
@@ -190,7 +203,7 @@ class EmbeddingPipeline:
         """
         with self.attributed():
             self.check_available()  # a model out of service refuses before any work
-        canonical = await self.canonical(texts)
+        canonical = await self.canonical(texts, reject=scope.reject_input)
         if admit is not None:
             await admit(canonical)
         decisions = await self.analyze(tenant, canonical, scope)

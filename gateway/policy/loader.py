@@ -44,7 +44,9 @@ BUILTIN_ENTITIES: frozenset[str] = frozenset(
 #: The keys each section accepts; docs/policy.md documents every one of them.
 SCOPE_KEYS = frozenset({"pii", "noise", "retain_text", "retention_days", "rate_limit", "privacy_budget", "drift",
                         "scheduling", "quotas"})
-PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list", "metadata_free_text"})
+# What a scope may refuse before screening (``pii.reject_input``, ``gateway.pii.contract``).
+INPUT_KINDS = ("bidi_controls", "encoded", "markup")
+PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list", "metadata_free_text", "reject_input"})
 ENTITY_KEYS = frozenset({"action", "threshold"})
 RECOGNIZER_KEYS = frozenset({"name", "entity", "patterns", "context", "validator"})
 PATTERN_KEYS = frozenset({"regex", "score"})
@@ -95,6 +97,7 @@ class ScopePolicy:
     allow_list: tuple[str, ...] = ()
     deny_list: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     metadata_free_text: tuple[str, ...] = ()  # metadata fields decided like text; any PII in another refuses it
+    reject_input: tuple[str, ...] = ()  # kinds of text refused before screening (gateway.pii.contract)
     noise_sigma: float = 0.01
     retain_text: bool = True
     retention_days: int | None = None  # None: kept until deleted; else purged by the retention sweep
@@ -115,6 +118,7 @@ class _Layer:
     allow_list: list[str] = field(default_factory=list)
     deny_list: dict[str, list[str]] = field(default_factory=dict)
     metadata_free_text: list[str] = field(default_factory=list)
+    reject_input: list[str] = field(default_factory=list)
     scalars: dict[str, Any] = field(default_factory=dict)
 
 
@@ -173,6 +177,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
     raw: dict[str, tuple[Action, float | None]] = {}
     allow: list[str] = []
     free: list[str] = []
+    reject: list[str] = []
     deny: dict[str, list[str]] = {}
     scalars: dict[str, Any] = {}
     for layer in layers:
@@ -183,6 +188,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
             raw[etype] = (action, own if own is not None else inherited)
         allow.extend(a for a in layer.allow_list if a not in allow)
         free.extend(f for f in layer.metadata_free_text if f not in free)
+        reject.extend(k for k in layer.reject_input if k not in reject)
         for etype, terms in layer.deny_list.items():
             deny.setdefault(etype, []).extend(t for t in terms if t not in deny.get(etype, []))
         scalars.update(layer.scalars)
@@ -193,6 +199,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
         default_threshold=threshold,
         allow_list=tuple(allow),
         metadata_free_text=tuple(free),
+        reject_input=tuple(reject),
         deny_list={e: tuple(t) for e, t in deny.items()},
         noise_sigma=scalars.get("noise.sigma", 0.01),
         retain_text=scalars.get("retain_text", True),

@@ -18,6 +18,7 @@ from gateway.policy.loader import (
     COLLECTION_KEYS,
     DEFAULT_PHONE_REGIONS,
     ENTITY_KEYS,
+    INPUT_KINDS,
     PATTERN_KEYS,
     PII_KEYS,
     RECOGNIZER_KEYS,
@@ -99,6 +100,11 @@ def _pii(ctx: _Ctx, node: Located, layer: _Layer, known: frozenset[str], ruled: 
         layer.allow_list = ctx.strings(fields["allow_list"], "pii.allow_list")
     if "metadata_free_text" in fields:
         layer.metadata_free_text = ctx.strings(fields["metadata_free_text"], "pii.metadata_free_text")
+    if "reject_input" in fields:
+        layer.reject_input = ctx.strings(fields["reject_input"], "pii.reject_input")
+        for kind in layer.reject_input:
+            if kind not in INPUT_KINDS:
+                ctx.fail(fields["reject_input"], f"pii.reject_input: {kind!r} is not one of {', '.join(INPUT_KINDS)}")
     if "deny_list" in fields:
         for name, terms in ctx.mapping(fields["deny_list"], "pii.deny_list").items():
             if name not in known:

@@ -68,6 +68,19 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "small-capitals": lambda n: "\u1d07" * n,
     # Found by the second outside attack: Presidio's own e-mail pattern took 55 s on 16,001 characters of this.
     "dotted-then-at": lambda n: "a." * (n // 2 - 1) + "@",
+    # The fourth round's readings (gateway.pii.readings) and view folds.
+    "letter-joined": lambda n: "1x" * (n // 2),
+    "typed-digits": lambda n: "4S39 " * (n // 5),
+    "word-gaps": lambda n: "536 apple " * (n // 10),
+    "word-gap-shapes": lambda n: "4539 a 1488 b 0343 c " * (n // 21),
+    "base64-ish": lambda n: "NTM2LTkwLTQ3MjE" * (n // 15),
+    "hex-digits": lambda n: "35" * (n // 2),
+    "braille": lambda n: "\u283c\u2801" * (n // 2),
+    "n-fold-escapes": lambda n: "%25" * (n // 3 - 1) + "35",
+    "n-fold-references": lambda n: "&amp;" * (n // 5),
+    "hundreds": lambda n: "five hundred thirty six " * (n // 24),
+    "foreign-digits": lambda n: "cinco trois vier " * (n // 17),
+    "reversed-runs": lambda n: "1 A " * (n // 4),
 }
 
 
@@ -98,13 +111,16 @@ def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
     import gateway.pii.evasion
     import gateway.pii.ner
     import gateway.pii.normalize
+    import gateway.pii.numwords
+    import gateway.pii.readings
     import gateway.pii.tokens
     import gateway.pipeline.collections
     import gateway.store.base
 
     yield "gateway.pii.evasion._hidden_run()", gateway.pii.evasion._hidden_run()
-    modules = [gateway.pii.normalize, gateway.pii.evasion, gateway.pii.ner, gateway.pii.tokens,
-               gateway.observability.logs, gateway.pipeline.collections, gateway.store.base]
+    modules = [gateway.pii.normalize, gateway.pii.evasion, gateway.pii.readings, gateway.pii.numwords,
+               gateway.pii.ner, gateway.pii.tokens, gateway.observability.logs, gateway.pipeline.collections,
+               gateway.store.base]
     for module in modules:
         for attr, value in vars(module).items():
             if isinstance(value, re.Pattern):
@@ -152,6 +168,15 @@ def test_when_normalization_and_the_detection_view_run_on_adversarial_text_then_
 
     for shape in SHAPES:
         _assert_linear("normalize+detection_view", lambda text: detection_view(normalize(text)), shape, 16000)
+
+
+def test_when_the_other_readings_are_built_on_adversarial_text_then_their_time_is_linear() -> None:
+    from gateway.pii.normalize import detection_view, normalize
+    from gateway.pii.readings import joined_items, readings
+
+    for shape in SHAPES:
+        _assert_linear("readings", lambda text: readings(detection_view(normalize(text)).text), shape, 16000)
+        _assert_linear("joined_items", lambda text: joined_items(text.split(" ")), shape, 16000)
 
 
 def test_when_a_32000_digit_run_is_normalized_then_it_takes_well_under_a_second() -> None:

@@ -60,6 +60,16 @@ def test_when_a_labelled_number_has_a_phone_word_too_then_it_is_a_phone(
     assert phone_redacted(presidio, shipped_policy, "My phone number 2125550187 is new.")
 
 
+@pytest.mark.parametrize(
+    "raw", ["Text my number 9846287346 after six.", "Her number: 2125550187", "our number 2125550187"]
+)
+def test_when_a_pronoun_makes_the_number_a_persons_then_the_label_does_not_demote_it(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str
+) -> None:
+    # "number" alone labels a reference ("Invoice number 2125550187"); "my number" is a person's phone.
+    assert phone_redacted(presidio, shipped_policy, raw), raw
+
+
 GERMAN = "Anna erreichen Sie unter 030 12345678 ab Montag."  # a Berlin number, no English phone word
 
 
