@@ -355,8 +355,9 @@ def build_services(
     )
     keep_s = settings.files_expiry_days * 86400.0
     files = FileVault(backends.files, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s)
+    concurrency = KeyConcurrency()  # requests in flight: jobs wait while there are any
     jobs = JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
-                      inflight=settings.jobs_inflight_items, keep_s=keep_s)
+                      inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=concurrency.total)
     jobs.register(BatchKind(files, pipeline, registry, policy, authorizer, apikeys, auditor,
                             max_inputs=settings.max_inputs))
     return Services(
@@ -377,7 +378,8 @@ def build_services(
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
         identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
-        jobs=jobs, files=files, batches=Batches(jobs, files, max_lines=settings.batch_max_lines),
+        jobs=jobs, files=files, concurrency=concurrency,
+        batches=Batches(jobs, files, max_lines=settings.batch_max_lines),
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),

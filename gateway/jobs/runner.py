@@ -1,11 +1,12 @@
 """``JobService``: creates jobs, answers reads of them, and runs them in the background, durably.
 
-The runner is one task on the application's event loop. It claims one job at a time (a lease in the database),
-answers its items in groups of at most ``inflight`` items (the cap that keeps a job behind interactive requests:
-while a group runs, each interactive request takes its turn in the micro-batchers' round-robin beside at most that
-many job texts), and after each group stores the outcomes, sealed under the tenant's data key, in the transaction
-that renews its lease. After a crash the lease runs out and the next runner, on this replica or another, resumes
-the job from its stored items: the items already stored are never run again, so each is answered exactly once.
+The runner is one task on the application's event loop. It claims one job at a time (a lease in the database) and
+answers its items in groups of at most ``inflight`` items, at a lower priority than interactive requests: before
+each group it waits while any are in flight (at most ``YIELD_MAX_S``), and while a group runs an interactive request
+takes its turn in the micro-batchers' round-robin beside at most that many job texts. After each group it stores
+the outcomes, sealed under the tenant's data key, in the transaction that renews its lease. After a crash the lease
+runs out and the next runner, on this replica or another, resumes the job from its stored items: the items already
+stored are never run again, so each is answered exactly once.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from gateway.auditing.auditor import Auditor
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import Envelope, RecordContext
 from gateway.errors import NotFound
-from gateway.jobs.base import ItemOutcome, Job, JobKind, JobStore, StoredItem, owner_of
+from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem, owner_of
 from gateway.observability.logs import VettedName
 
 log = logging.getLogger(__name__)
-_SEALED_AS = "_jobs"  # the "collection" bound into each item's ciphertext: no collection can bear this name
+_SEALED_AS = "_jobs"
+# Before each group a job waits while interactive requests are in flight, for at most this long: interactive work
+# goes first, and a job still advances (a group per second at least) under constant interactive traffic.
+YIELD_MAX_S = 1.0  # the "collection" bound into each item's ciphertext: no collection can bear this name
 
 
 class LeaseLost(Exception):
@@ -37,7 +41,9 @@ class JobService:
     def __init__(
         self, store: JobStore, envelope: Envelope, auditor: Auditor, *, lease_s: float = 30.0, poll_s: float = 1.0,
         inflight: int = 8, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
+        busy: Callable[[], int] = lambda: 0,
     ) -> None:
+        self._busy = busy  # interactive requests in flight
         self.store = store
         self._envelope = envelope
         self._auditor = auditor
@@ -101,6 +107,7 @@ class JobService:
     def start(self) -> None:
         """Start the runner on the running event loop (the application's start-up)."""
         self._wake = asyncio.Event()
+        log.info("job runner %s started", VettedName(self.runner_id))  # lease_owner in the jobs table
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="job-runner")
 
     async def stop(self) -> None:
@@ -139,7 +146,12 @@ class JobService:
         if job.state == "queued":
             await self._move(job, "running")
         if job.state in ("queued", "running"):
-            job = await self._answer(kind, job)
+            try:
+                job = await self._answer(kind, job)
+            except JobFailed as failed:
+                job = await self._move(job, "failed", {"errors": failed.errors})
+                await self._audit("job.completed", job, "error")
+                return job
         outcomes = [ItemOutcome(i.index, i.ok, self.open(job, i))
                     for i in await asyncio.to_thread(self.store.items, job.id)]
         if job.cancel_requested:
@@ -167,6 +179,7 @@ class JobService:
         for start in range(0, len(todo), self._inflight):
             if job.cancel_requested:
                 break
+            await self._yield_to_interactive()
             group = todo[start:start + self._inflight]
             outcomes = await kind.run(job, group)
             if [o.index for o in outcomes] != [n for n, _ in group]:
@@ -178,6 +191,11 @@ class JobService:
                 raise LeaseLost(job.id)
             job = recorded
         return job
+
+    async def _yield_to_interactive(self) -> None:
+        deadline = time.monotonic() + YIELD_MAX_S
+        while self._busy() > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _move(self, job: Job, state: str, result: dict[str, Any] | None = None) -> Job:
         if not await asyncio.to_thread(self.store.move, job.id, self.runner_id, state, self._clock(), result):
