@@ -2,11 +2,11 @@
 
 The runner is one task on the application's event loop. It claims one job at a time (a lease in the database) and
 answers its items in groups of at most ``inflight`` items, at a lower priority than interactive requests: before
-each group it waits while any are in flight (at most ``YIELD_MAX_S``), and while a group runs an interactive request
-takes its turn in the micro-batchers' round-robin beside at most that many job texts. After each group it stores
-the outcomes, sealed under the tenant's data key, in the transaction that renews its lease. After a crash the lease
-runs out and the next runner, on this replica or another, resumes the job from its stored items: the items already
-stored are never run again, so each is answered exactly once.
+each group it waits until none has been in flight for a moment (at most ``YIELD_MAX_S``), and while a group runs
+an interactive request takes its turn in the micro-batchers' round-robin beside at most that many job texts. After
+each group it stores the outcomes, sealed under the tenant's data key, in the transaction that renews its lease.
+After a crash the lease runs out and the next runner, on this replica or another, resumes the job from its stored
+items: the items already stored are never run again, so each is answered exactly once.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobKind, JobStore, St
 from gateway.observability.logs import VettedName
 
 log = logging.getLogger(__name__)
-_SEALED_AS = "_jobs"
+_SEALED_AS = "_jobs"  # the "collection" bound into each item's ciphertext: no collection can bear this name
 # Before each group a job waits while interactive requests are in flight, for at most this long: interactive work
 # goes first, and a job still advances (a group per second at least) under constant interactive traffic.
-YIELD_MAX_S = 1.0  # the "collection" bound into each item's ciphertext: no collection can bear this name
+YIELD_MAX_S = 1.0
+QUIET_S = 0.05  # once a request was seen in flight, the group starts after this long without one
 
 
 class LeaseLost(Exception):
@@ -40,7 +41,7 @@ class LeaseLost(Exception):
 class JobService:
     def __init__(
         self, store: JobStore, envelope: Envelope, auditor: Auditor, *, lease_s: float = 30.0, poll_s: float = 1.0,
-        inflight: int = 8, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
+        inflight: int = 4, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
         busy: Callable[[], int] = lambda: 0,
     ) -> None:
         self._busy = busy  # interactive requests in flight
@@ -193,9 +194,21 @@ class JobService:
         return job
 
     async def _yield_to_interactive(self) -> None:
-        deadline = time.monotonic() + YIELD_MAX_S
-        while self._busy() > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        """Start the next group at once when no interactive request is in flight; else once they have been gone for
+        ``QUIET_S`` (a caller's next request usually follows its last within that), or after ``YIELD_MAX_S``."""
+        if self._busy() == 0:
+            return
+        now = time.monotonic()
+        deadline, quiet_since = now + YIELD_MAX_S, None
+        while now < deadline:
+            if self._busy() > 0:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= QUIET_S:
+                return
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
 
     async def _move(self, job: Job, state: str, result: dict[str, Any] | None = None) -> Job:
         if not await asyncio.to_thread(self.store.move, job.id, self.runner_id, state, self._clock(), result):
