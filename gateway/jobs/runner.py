@@ -3,7 +3,8 @@
 The runner is one task on the application's event loop. It claims one job at a time (a lease in the database) and
 answers its items in groups of at most ``inflight`` items, at a lower priority than interactive requests: before
 each group it waits until none has been in flight for a moment (at most ``YIELD_MAX_S``), and while a group runs
-an interactive request takes its turn in the micro-batchers' round-robin beside at most that many job texts. After
+an interactive request takes its turn in the micro-batchers' round-robin beside at most that many job texts (alone
+on the gateway, groups grow to ``idle_growth`` times that, and shrink back at the first request). After
 each group it stores the outcomes, sealed under the tenant's data key, in the transaction that renews its lease.
 After a crash the lease runs out and the next runner, on this replica or another, resumes the job from its stored
 items: the items already stored are never run again, so each is answered exactly once.
@@ -42,9 +43,10 @@ class JobService:
     def __init__(
         self, store: JobStore, envelope: Envelope, auditor: Auditor, *, lease_s: float = 30.0, poll_s: float = 1.0,
         inflight: int = 4, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
-        busy: Callable[[], int] = lambda: 0,
+        busy: Callable[[], int] = lambda: 0, idle_growth: int = 4,
     ) -> None:
         self._busy = busy  # interactive requests in flight
+        self._idle_growth = max(1, idle_growth)
         self.store = store
         self._envelope = envelope
         self._auditor = auditor
@@ -177,11 +179,15 @@ class JobService:
         items = await kind.load(job)
         done = {i.index for i in await asyncio.to_thread(self.store.items, job.id)}
         todo = [(n, item) for n, item in enumerate(items) if n not in done]
-        for start in range(0, len(todo), self._inflight):
+        size, position = self._inflight, 0
+        while position < len(todo):
             if job.cancel_requested:
                 break
-            await self._yield_to_interactive()
-            group = todo[start:start + self._inflight]
+            quiet = await self._yield_to_interactive()
+            # Alone on the gateway a job doubles its groups, up to idle_growth times the cap; a request resets them.
+            size = min(size * 2, self._inflight * self._idle_growth) if quiet else self._inflight
+            group = todo[position:position + size]
+            position += len(group)
             outcomes = await kind.run(job, group)
             if [o.index for o in outcomes] != [n for n, _ in group]:
                 raise RuntimeError(f"job kind {kind.name} answered other items than it was given")
@@ -193,11 +199,12 @@ class JobService:
             job = recorded
         return job
 
-    async def _yield_to_interactive(self) -> None:
-        """Start the next group at once when no interactive request is in flight; else once they have been gone for
-        ``QUIET_S`` (a caller's next request usually follows its last within that), or after ``YIELD_MAX_S``."""
+    async def _yield_to_interactive(self) -> bool:
+        """Start the next group at once when no interactive request is in flight (True); else once they have been
+        gone for ``QUIET_S`` (a caller's next request usually follows its last within that), or after
+        ``YIELD_MAX_S`` (False)."""
         if self._busy() == 0:
-            return
+            return True
         now = time.monotonic()
         deadline, quiet_since = now + YIELD_MAX_S, None
         while now < deadline:
@@ -206,9 +213,10 @@ class JobService:
             elif quiet_since is None:
                 quiet_since = now
             elif now - quiet_since >= QUIET_S:
-                return
+                return False
             await asyncio.sleep(0.005)
             now = time.monotonic()
+        return False
 
     async def _move(self, job: Job, state: str, result: dict[str, Any] | None = None) -> Job:
         if not await asyncio.to_thread(self.store.move, job.id, self.runner_id, state, self._clock(), result):

@@ -78,7 +78,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Jo
 
 
 def _service(store: JobStore, envelope: Envelope, kind: Doubling, clock: Clock, sink: ListSink) -> JobService:
-    service = JobService(store, envelope, Auditor(sink, test_secret), lease_s=30, inflight=4, clock=clock)
+    service = JobService(store, envelope, Auditor(sink, test_secret), lease_s=30, inflight=4, clock=clock,
+                         idle_growth=1)
     service.register(kind)
     return service
 
@@ -237,3 +238,32 @@ def test_when_interactive_requests_are_in_flight_then_a_group_waits_for_them(
 
     asyncio.run(scenario())
     assert calls[:4] == [0, 0, 0, 0] and kind.ran == [0, 1]  # nothing ran while the requests were in flight
+
+
+def test_when_the_gateway_is_idle_then_groups_grow_and_a_request_shrinks_them_back(
+    backend: tuple[JobStore, Envelope],
+) -> None:
+    store, envelope = backend
+    clock, sink, kind = Clock(), ListSink(), Doubling(40)
+    sizes: list[int] = []
+    original = kind.run
+
+    async def run(job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
+        sizes.append(len(items))
+        return await original(job, items)
+
+    kind.run = run  # type: ignore[method-assign]
+    busy = iter([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    service = JobService(store, envelope, Auditor(sink, test_secret), inflight=2, clock=clock, idle_growth=4,
+                         busy=lambda: next(busy, 0))
+    service.register(kind)
+
+    async def scenario() -> None:
+        await service.create(ALICE, "double", "job-9", {"n": 40}, 40)
+        claimed = store.claim(service.runner_id, clock(), 30, ["double"])
+        assert claimed is not None
+        done = await service.run_job(claimed)
+        assert done.succeeded + done.failed == 40
+
+    asyncio.run(scenario())
+    assert sizes[:5] == [4, 8, 8, 2, 4] and sum(sizes) == 40  # grows to 4x the cap, back to it at a request
