@@ -1,7 +1,7 @@
 """OpenAI's Batch API against the real gateway process, driven by the official ``openai`` client, unchanged.
 
 One module-scoped gateway (real model, real Presidio, real SQLite) runs a batch of ``BATCH_LINES`` lines
-(``GATEWAY_TEST_BATCH_LINES``, default 500; 2,000 took 100 s on 2 cores, docs/batch.md) and is killed with
+(``GATEWAY_TEST_BATCH_LINES``, default 500; 2,000 took 68 s on 2 cores, docs/batch.md) and is killed with
 SIGKILL once part of it is durable; after the restart every custom_id is answered exactly once, the SSN line is a
 422 line of the error file, another tenant gets 404 for the batch and its files, and no input text lies in
 clear in the data dir.
