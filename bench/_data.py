@@ -8,6 +8,7 @@ benchmark needs no download and is the same on every machine with the same Pytho
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import random
@@ -36,6 +37,7 @@ def _sentences(block: str) -> list[str]:
     return out
 
 
+@functools.cache  # parsing the standard library takes seconds; several corpora read it
 def _docstrings() -> list[str]:
     root = Path(sysconfig.get_paths()["stdlib"])
     found: list[str] = []
@@ -68,6 +70,22 @@ def python_doc_sentences(limit: int = 5000, seed: int = 0) -> list[str]:
     merged = list(seen) + doc_sentences
     return merged[:limit]
 
+
+
+def corpus_documents(count: int, chars: int, seed: int = 0) -> list[str]:
+    """``count`` distinct documents of ``chars`` characters each, of real sentences (``python_doc_sentences``)."""
+    pool = python_doc_sentences(limit=20_000, seed=seed)
+    rng = random.Random(seed)
+    docs: list[str] = []
+    for _ in range(count):
+        parts: list[str] = []
+        size = 0
+        while size < chars:
+            sentence = pool[rng.randrange(len(pool))]
+            parts.append(sentence)
+            size += len(sentence) + 1
+        docs.append(" ".join(parts)[:chars])
+    return docs
 
 _TEMPLATES = [
     "{name} submitted the quarterly expense report for the {city} office.",

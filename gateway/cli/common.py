@@ -1,11 +1,14 @@
 """What the ``gateway`` subcommands share: the API-key repository of the configured backend, the operator who
-runs a command (its audit entries' actor), and an auditor for commands that run without the gateway."""
+runs a command (its audit entries' actor), an auditor for commands that run without the gateway, and a progress
+bar."""
 
 from __future__ import annotations
 
 import getpass
 import os
 import socket
+import sys
+from typing import TextIO
 
 from gateway.settings import Settings
 
@@ -44,3 +47,30 @@ def offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open_audit_log(settings, keys)
     return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
+
+
+class ProgressBar:
+    """A text progress bar on stderr (never stdout: stdout is what scripts read)."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+        self._label, self._stream, self._width = label, stream or sys.stderr, width
+
+    def __call__(self, done: int, total: int, detail: str = "") -> None:
+        filled = self._width if total == 0 else self._width * done // total
+        bar = "#" * filled + "-" * (self._width - filled)
+        end = "\n" if done >= total else ""
+        self._stream.write(f"\r{self._label} [{bar}] {done}/{total}{' ' + detail if detail else ''}{end}")
+        self._stream.flush()
+
+
+def usage_repo(settings: Settings):  # type: ignore[no-untyped-def]
+    """The usage table of the configured backend (``gateway.limits.usage.UsageRepository``)."""
+    if settings.uses_postgres:
+        from gateway.backends.postgres.connection import PgDatabase
+        from gateway.backends.postgres.usage import PgUsageRepository
+
+        return PgUsageRepository(PgDatabase(settings.database_url.reveal(), max_size=1))
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.usage import SQLiteUsageRepository
+
+    return SQLiteUsageRepository(SQLiteDatabase(settings.sqlite_path))

@@ -19,8 +19,21 @@ from gateway.bootstrap import Services
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response, speaks_openai
 from gateway.http.openapi import RouteIndexPlugin, describe
-from gateway.http.routes import admin, audit, batches, collections, console, embeddings, files, health, models, privacy
+from gateway.http.routes import (
+    admin,
+    audit,
+    batches,
+    collections,
+    console,
+    embeddings,
+    files,
+    health,
+    models,
+    privacy,
+    usage,
+)
 from gateway.http.routes import drift as drift_routes
+from gateway.http.routes import jobs as job_routes
 from gateway.http.routes import metrics as metrics_routes
 from gateway.http.routes import pii as pii_routes
 from gateway.http.tracing import tracing_middleware
@@ -98,9 +111,10 @@ def create_app(services: Services) -> Litestar:
             embeddings.create_embeddings, health.healthz, health.readyz,
             audit.checkpoint, audit.entries, audit.inclusion, audit.consistency, audit.policy_text,
             console.router,
-            *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES,
+            *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES, *usage.ROUTES,
             metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES, *models.ROUTES,
             *files.ROUTES, *batches.ROUTES,
+            *job_routes.ROUTES,
         ],
         dependencies={"services": Provide(provide_services)},
         on_startup=[on_startup, start_jobs],

@@ -31,7 +31,9 @@ def speaks_openai(path: str) -> bool:
 def error_body(exc: RequestError, request_id: str, openai_shape: bool) -> dict[str, Any]:
     public = {k: v for k, v in exc.detail.items() if k != "audit"}
     if openai_shape:
-        return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
+        # Public detail (a quota's ``limit`` and ``scope``) beside OpenAI's four fields; its clients ignore extras.
+        return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code,
+                          **public}}
     body: dict[str, Any] = {
         "type": f"urn:gateway:error:{exc.code}",
         "title": HTTPStatus(exc.status).phrase,

@@ -22,7 +22,7 @@ from typing import Any
 from gateway.auditing.auditor import Auditor, RequestContext
 from gateway.auth.apikeys import ApiKeyRepository, Principal, key_status
 from gateway.auth.authz import Authorizer
-from gateway.embedding.specs import ModelRegistry
+from gateway.embedding.served import ServedModels
 from gateway.errors import (
     BadRequest,
     Forbidden,
@@ -39,7 +39,6 @@ from gateway.jobs.runner import JobService
 from gateway.pipeline.batch_lines import ENDPOINT, BatchLine, error_line, ok_line, parse_input
 from gateway.pipeline.embed import EmbedRequest, embed, parse_request
 from gateway.pipeline.outcome import Outcome
-from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.loader import PolicyHolder
 
 log = logging.getLogger(__name__)
@@ -144,9 +143,9 @@ class BatchKind:
 
     name = KIND
 
-    def __init__(self, files: FileVault, pipeline: EmbeddingPipeline, registry: ModelRegistry, policy: PolicyHolder,
+    def __init__(self, files: FileVault, models: ServedModels, policy: PolicyHolder,
                  authorizer: Authorizer, apikeys: ApiKeyRepository, auditor: Auditor, *, max_inputs: int) -> None:
-        self._files, self._pipeline, self._registry, self._policy = files, pipeline, registry, policy
+        self._files, self._models, self._policy = files, models, policy
         self._authorizer, self._apikeys, self._auditor, self._max_inputs = authorizer, apikeys, auditor, max_inputs
 
     async def load(self, job: Job) -> Sequence[BatchLine]:
@@ -204,11 +203,10 @@ class BatchKind:
         """The embeddings use case; a full queue (interactive traffic comes first) is waited out, not answered."""
         for wait in RETRY_WAITS_S:
             try:
-                return await embed(req, principal, pipeline=self._pipeline, registry=self._registry,
-                                   policy=self._policy)
+                return await embed(req, principal, models=self._models, policy=self._policy)
             except (Overloaded, RateLimited):
                 await asyncio.sleep(wait)
-        return await embed(req, principal, pipeline=self._pipeline, registry=self._registry, policy=self._policy)
+        return await embed(req, principal, models=self._models, policy=self._policy)
 
     async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
         ok = [o.payload for o in outcomes if o.ok]

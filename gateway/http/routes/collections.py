@@ -6,6 +6,7 @@ so neither existence nor permissions leak across tenants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -67,9 +68,26 @@ def _outcome_json(o: IngestOutcome) -> dict[str, Any]:
     return out
 
 
+def prefers_async(headers: Sequence[str]) -> bool:
+    """Whether ``Prefer`` headers (RFC 7240: comma-separated preferences, each ``token[=value][; params]``) ask for
+    ``respond-async``; the token is case-insensitive, and several headers count as one list."""
+    return any(pref.split(";")[0].split("=")[0].strip().lower() == "respond-async"
+               for header in headers for pref in header.split(","))
+
+
 async def _ingest(call: Call) -> Reply:
     ingest = call.services.ingest
-    result = await ingest(ingest.parse(call.body, call.collection), call.principal, call.ctx)
+    request = ingest.parse(call.body, call.collection)  # the same validation and limits, async or not
+    if prefers_async(call.request.headers.getall("prefer", [])):
+        job = await call.services.ingest_jobs.submit(request, call.principal)
+        body = await call.services.ingest_jobs.describe(call.principal.tenant, job.id)
+        # No "count": nothing is stored by this request (the reconciler checks entries that store chunks); each
+        # document's own entry, written as the job runs, names the job in its request_id.
+        return Reply(body, status=202, headers={"Location": f"/v1/jobs/{job.id}",
+                                                "Preference-Applied": "respond-async"},
+                     audit={"collection": request.collection.name, "job_id": job.id,
+                            "documents_queued": len(request.documents)})
+    result = await ingest(request, call.principal, call.ctx)
     call.ctx.extra_headers["X-Gateway-PII"] = pii_header(result.pii)
     # The use case recorded the entry itself: its stored chunks cite it (see gateway.pipeline.ingest).
     return Reply({"collection": result.collection, "results": [_outcome_json(o) for o in result.outcomes]},
@@ -112,7 +130,8 @@ async def delete_collection(request: Request[Any, Any, Any], services: Services,
     return await governed(request, services, DROP, _drop)
 
 
-@post("/v1/collections/{name:str}/documents", status_code=200, summary="Ingest documents (per-item outcomes)")
+@post("/v1/collections/{name:str}/documents", status_code=200,
+      summary="Ingest documents (per-item outcomes); with 'Prefer: respond-async', 202 and an ingest job")
 async def ingest_documents(request: Request[Any, Any, Any], services: Services, name: str) -> Response[Any]:
     return await governed(request, services, INGEST, _ingest)
 

@@ -16,8 +16,8 @@ GUARD = Guard(event="embeddings.create", obj="embeddings", act="create", openai_
 async def _embed(call: Call) -> Reply:
     services = call.services
     req = parse_request(call.body, services.settings.max_inputs)
-    result = await embed(req, call.principal, pipeline=services.pipeline, registry=services.registry,
-                         policy=services.policy)
+    result = await embed(req, call.principal, models=services.models, policy=services.policy,
+                         metering=services.metering)
     call.ctx.extra_headers.update(result.headers)
     return Reply(result.body, audit=result.audit)
 

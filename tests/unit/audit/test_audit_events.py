@@ -37,9 +37,13 @@ GATEWAY_EVENTS = [
     "apikey.rotate",
     "audit.read",
     "privacy.ledger.read",
+    "usage.read",
     "privacy.budget_exceeded",
     "model.register",
     "model.retire",
+    "model.fingerprint_recorded",
+    "model.fingerprint_mismatch",
+    "model.fingerprint_restored",
     "collection.migrate",
     "drift.baseline",
     "drift.alert",
@@ -59,6 +63,7 @@ GATEWAY_EVENTS = [
     "batch.read",
     "batch.cancel",
     "batch.lines",
+    "job.read",
 ]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from gateway.http.routes.collections import prefers_async
 from tests.unit.http.conftest import App, entry
 
 
@@ -119,3 +120,12 @@ def test_when_the_admin_rotates_then_old_records_stay_readable(app: App, acme: d
             for d in ("d1", "d2")}
     assert docs["d1"]["chunks"][0]["key_version"] == 1 and docs["d2"]["chunks"][0]["key_version"] == 2
     assert app.client.post("/v1/admin/keys/rotate", headers=app.auth(acme["writer"])).status_code == 403
+
+
+@pytest.mark.parametrize(("headers", "wanted"), [
+    (["respond-async"], True), (["Respond-Async; foo=bar"], True), (["wait=10, respond-async"], True),
+    (["handling=lenient", "respond-async"], True), ([], False), (["return=minimal"], False),
+    (["respond-asynchronously"], False), (["wait=respond-async"], False),
+])
+def test_when_prefer_is_parsed_then_only_the_respond_async_token_counts(headers: list[str], wanted: bool) -> None:
+    assert prefers_async(headers) is wanted

@@ -1,0 +1,209 @@
+"""Ingest jobs: ``POST /v1/collections/{name}/documents`` with ``Prefer: respond-async`` (RFC 7240), run in the
+background by the job core (``gateway.jobs``) through the ingest use case (``pipeline.ingest``), a document at a time.
+
+``submit`` validates the request exactly as a synchronous ingest does, stages its documents sealed under the
+tenant's data key (``JobInputs``: ciphertext only, never text in clear on disk) and queues the job. The job kind
+(``IngestJobKind``) reopens them at each (re)start and ingests each document as the job's creator, with its own
+``document.ingest`` entry whose ``request_id`` is ``<job id>:<document index>``: the audit log names the job every
+stored chunk came from.
+
+Exactly once after ``kill -9``: the job core stores outcomes a group at a time, so a crash can leave documents
+that were stored after the group's last durable outcome. Before ingesting a document the kind looks at what the
+store holds for it: chunks whose audit entry carries this job's request id for this document were committed by an
+earlier attempt (chunks and their commit record share one transaction), so the document is answered from them and
+not ingested again. A document whose entry was written but whose chunks never committed is ingested again; the
+reconciler (``auditing.reconcile``) marks the orphaned entry ``write.unfinished``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from audit.backend import AuditLogBackend
+from gateway.auditing.auditor import RequestContext
+from gateway.auth.apikeys import Principal
+from gateway.crypto.envelope import RecordContext
+from gateway.errors import NotFound, RequestError
+from gateway.jobs.base import ItemOutcome, Job
+from gateway.pipeline.collections import DocumentIn
+from gateway.pipeline.ingest import Ingest, IngestRequest
+from gateway.pipeline.offload import off_loop
+from gateway.store.base import Collection, StoredChunk
+
+KIND = "ingest"
+ROUTE = "POST /v1/collections/{name}/documents"
+_SEALED_AS = "_ingest_jobs"  # the "collection" bound into the staged input's ciphertext: no collection bears it
+
+
+class JobInputs(Protocol):
+    """A job's staged input, sealed by the caller (``backends/sqlite/job_inputs.py``, ``backends/postgres/...``)."""
+
+    def put(self, job_id: str, tenant: str, sealed: bytes) -> None: ...
+
+    def get(self, tenant: str, job_id: str) -> bytes | None: ...
+
+    def delete(self, tenant: str, job_id: str) -> None: ...
+
+
+class Sealer(Protocol):
+    def encrypt(self, ctx: RecordContext, plaintext: bytes) -> bytes: ...
+
+    def decrypt(self, ctx: RecordContext, blob: bytes) -> bytes: ...
+
+
+class JobsPort(Protocol):
+    """What this module needs of ``gateway.jobs.runner.JobService``."""
+
+    async def create(self, principal: Principal, kind: str, job_id: str, params: dict[str, Any], total: int
+                     ) -> Job: ...
+
+    async def get(self, tenant: str, kind: str, job_id: str) -> Job: ...
+
+    def open(self, job: Job, item: Any) -> bytes: ...
+
+    store: Any  # the JobStore: its items(job_id)
+
+
+Documents = Callable[[str, str, str], list[StoredChunk]]  # Store.document(tenant, collection, document id)
+GetCollection = Callable[[str, str], Collection]
+EntryAt = Callable[[int], dict[str, Any] | None]  # the audit entry at an index, None if there is none
+
+
+def entry_reader(log: AuditLogBackend) -> EntryAt:
+    def entry_at(index: int) -> dict[str, Any] | None:
+        leaves = log.entries(index, index + 1) if 0 <= index < log.size() else []
+        return json.loads(leaves[0]) if leaves else None
+
+    return entry_at
+
+
+def request_id(job_id: str, index: int) -> str:
+    return f"{job_id}:{index}"
+
+
+class IngestJobKind:
+    """The ``JobKind`` of ingest jobs (see ``gateway.jobs``), and the use cases that create and describe them."""
+
+    name = KIND
+
+    def __init__(self, jobs: JobsPort, ingest: Ingest, inputs: JobInputs, sealer: Sealer, documents: Documents,
+                 collection: GetCollection, entry_at: EntryAt, *, remote: bool) -> None:
+        self._jobs, self._ingest, self._inputs, self._sealer = jobs, ingest, inputs, sealer
+        self._documents, self._collection, self._entry_at = documents, collection, entry_at
+        self._remote = remote  # PostgreSQL: every store read crosses the network, so off the loop
+
+    # -- the use cases ------------------------------------------------------------------------------------------
+
+    async def submit(self, request: IngestRequest, principal: Principal) -> Job:
+        """Stage the (already validated) documents sealed and queue the job; audited as ``job.created``."""
+        job_id = "ingestjob_" + uuid.uuid4().hex
+        payload = json.dumps([asdict(d) for d in request.documents]).encode("utf-8")
+        sealed = self._sealer.encrypt(self._context(principal.tenant, job_id), payload)
+        await off_loop(True, self._inputs.put, job_id, principal.tenant, sealed)
+        return await self._jobs.create(principal, KIND, job_id, {"collection": request.collection.name},
+                                       len(request.documents))
+
+    async def describe(self, tenant: str, job_id: str) -> dict[str, Any]:
+        """The job as ``GET /v1/jobs/{id}`` shows it; ``NotFound`` for another tenant's job or none."""
+        try:
+            job = await self._jobs.get(tenant, KIND, job_id)
+        except NotFound:
+            raise NotFound(f"no such job: {job_id}") from None
+        stored = await off_loop(True, self._jobs.store.items, job.id)
+        answers = sorted((json.loads(self._jobs.open(job, item)) | {"index": item.index} for item in stored),
+                         key=lambda a: int(a["index"]))
+        failures = [{k: a[k] for k in ("index", "document_id", "code", "detail") if k in a}
+                    for a in answers if a.get("status") != "stored"]
+        return {
+            "id": job.id, "object": "job", "type": KIND, "status": job.state,
+            "collection": job.params.get("collection"),
+            "created_at": int(job.created_at), "started_at": _seconds(job.started_at),
+            "finished_at": _seconds(job.finished_at), "expires_at": int(job.expires_at),
+            "attempts": job.attempts,
+            "progress": {"documents_total": job.total, "documents_done": job.answered,
+                         "documents_stored": job.succeeded, "documents_failed": job.failed,
+                         "chunks_done": sum(int(a.get("chunks", 0)) for a in answers)},
+            "failures": failures,
+            "result": job.result or None,
+        }
+
+    # -- the job kind -------------------------------------------------------------------------------------------
+
+    async def load(self, job: Job) -> Sequence[DocumentIn]:
+        sealed = await off_loop(True, self._inputs.get, job.tenant, job.id)
+        if sealed is None:  # finished (its input deleted) or purged: nothing left to run
+            return []
+        raw = json.loads(self._sealer.decrypt(self._context(job.tenant, job.id), sealed))
+        return [DocumentIn(d["id"], d["text"], d.get("metadata") or {}) for d in raw]
+
+    async def run(self, job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
+        principal = job.principal()
+        try:
+            collection = await off_loop(self._remote, self._collection, job.tenant, str(job.params["collection"]))
+        except NotFound as exc:  # deleted while the job ran: every document left fails with its reason
+            return [_outcome(n, {"document_id": d.id, "status": "failed", "code": exc.code, "detail": exc.message})
+                    for n, d in items]
+        out: list[ItemOutcome] = []
+        for index, doc in items:  # one document at a time: the job stays behind interactive requests
+            answer = await self._committed(job, index, doc.id, collection.name)
+            if answer is None:
+                answer = await self._ingest_one(job, index, doc, collection, principal)
+            out.append(_outcome(index, answer))
+        return out
+
+    async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
+        answers = [json.loads(o.payload) for o in outcomes]
+        await off_loop(True, self._inputs.delete, job.tenant, job.id)  # the staged text is not kept past the job
+        return {"documents_stored": sum(1 for a in answers if a.get("status") == "stored"),
+                "documents_failed": sum(1 for a in answers if a.get("status") != "stored"),
+                "chunks": sum(int(a.get("chunks", 0)) for a in answers)}
+
+    # -- one document -------------------------------------------------------------------------------------------
+
+    async def _ingest_one(self, job: Job, index: int, doc: DocumentIn, collection: Collection,
+                          principal: Principal) -> dict[str, Any]:
+        ctx = RequestContext(request_id=request_id(job.id, index), route=ROUTE, tenant=principal.tenant,
+                             subject=principal.subject, key_id=principal.key_id, role=principal.role,
+                             auth=None if principal.method == "api_key" else principal.method)
+        try:
+            result = await self._ingest(IngestRequest(collection, (doc,)), principal, ctx)
+        except RequestError as exc:  # refused (the privacy budget, a detection over its time): that document only
+            return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
+        outcome = result.outcomes[0]
+        if outcome.status == "stored":
+            return {"document_id": doc.id, "status": "stored", "chunks": outcome.chunks,
+                    "audit_index": result.audit_index}
+        return {"document_id": doc.id, "status": outcome.status, "code": "pii_blocked",
+                "detail": ", ".join(outcome.blocked_types), "audit_index": result.audit_index}
+
+    async def _committed(self, job: Job, index: int, doc_id: str, collection: str) -> dict[str, Any] | None:
+        """The document's answer if an earlier attempt of this job stored it (see the module's docstring)."""
+        if job.attempts <= 1:
+            return None  # the first attempt: nothing of this job can be stored yet
+        try:
+            chunks = await off_loop(True, self._documents, job.tenant, collection, doc_id)
+        except NotFound:
+            return None
+        indexes = {c.audit_index for c in chunks if c.audit_index is not None}
+        if len(indexes) != 1:
+            return None
+        audit_index = indexes.pop()
+        entry = await off_loop(True, self._entry_at, audit_index)
+        if entry is None or entry.get("request_id") != request_id(job.id, index):
+            return None
+        return {"document_id": doc_id, "status": "stored", "chunks": len(chunks), "audit_index": audit_index}
+
+    def _context(self, tenant: str, job_id: str) -> RecordContext:
+        return RecordContext(tenant, _SEALED_AS, job_id, "1")
+
+
+def _outcome(index: int, answer: dict[str, Any]) -> ItemOutcome:
+    return ItemOutcome(index, answer.get("status") == "stored", json.dumps(answer).encode("utf-8"))
+
+
+def _seconds(t: float | None) -> int | None:
+    return None if t is None else int(t)

@@ -1,0 +1,174 @@
+"""The ingest job kind with fakes: staging sealed, exactly once across a crash inside a group, per-document
+failures (the real gateway is driven in tests/integration/test_ingest_jobs.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from gateway.auditing.auditor import RequestContext
+from gateway.auth.apikeys import Principal
+from gateway.crypto.envelope import RecordContext
+from gateway.errors import NotFound, PrivacyBudgetExceeded
+from gateway.jobs.base import Job, StoredItem, owner_of
+from gateway.pipeline.collections import DocumentIn, IngestOutcome
+from gateway.pipeline.ingest import IngestRequest, IngestResult
+from gateway.pipeline.ingest_jobs import IngestJobKind
+from gateway.store.base import Collection, StoredChunk
+
+WRITER = Principal("k1", "acme", "loader", "writer", ("writer",), "api_key")
+KB = Collection("acme", "kb", "all-MiniLM-L6-v2", "1.0.0", 384, "flat", True)
+
+
+class XorSealer:
+    """Not encryption: a reversible scramble bound to its context, enough to show the staged bytes are not text."""
+
+    def encrypt(self, ctx: RecordContext, plaintext: bytes) -> bytes:
+        return bytes(b ^ 0x5A for b in plaintext) + ctx.record_id.encode()
+
+    def decrypt(self, ctx: RecordContext, blob: bytes) -> bytes:
+        assert blob.endswith(ctx.record_id.encode())
+        return bytes(b ^ 0x5A for b in blob[: -len(ctx.record_id)])
+
+
+@dataclass
+class FakeJobs:
+    created: list[Job] = field(default_factory=list)
+    store: Any = None
+
+    async def create(self, principal: Principal, kind: str, job_id: str, params: dict[str, Any], total: int) -> Job:
+        job = Job(job_id, principal.tenant, kind, "queued", owner_of(principal), params, total, 0.0, 1.0)
+        self.created.append(job)
+        return job
+
+    async def get(self, tenant: str, kind: str, job_id: str) -> Job:
+        raise NotFound("none")
+
+    def open(self, job: Job, item: StoredItem) -> bytes:
+        return item.sealed
+
+
+@dataclass
+class FakeIngest:
+    """Stores each document as two chunks under a fresh audit index; ``refuse`` ids raise, ``block`` ids block."""
+
+    entries: dict[int, dict[str, Any]]
+    chunks: dict[str, list[StoredChunk]]
+    refuse: set[str] = field(default_factory=set)
+    block: set[str] = field(default_factory=set)
+    calls: list[str] = field(default_factory=list)
+
+    async def __call__(self, request: IngestRequest, principal: Principal, ctx: RequestContext) -> IngestResult:
+        doc = request.documents[0]
+        self.calls.append(doc.id)
+        if doc.id in self.refuse:
+            raise PrivacyBudgetExceeded("the tenant's privacy budget is spent")
+        index = len(self.entries)
+        self.entries[index] = {"request_id": ctx.request_id, "route": ctx.route}
+        if doc.id in self.block:
+            return IngestResult("kb", [IngestOutcome(doc.id, "blocked", blocked_types=["US_SSN"])], {}, "block", {},
+                                index)
+        self.chunks[doc.id] = [_chunk(doc.id, n, index) for n in range(2)]
+        return IngestResult("kb", [IngestOutcome(doc.id, "stored", 2)], {}, "allow", {}, index)
+
+
+def _chunk(doc_id: str, n: int, audit_index: int) -> StoredChunk:
+    return StoredChunk(f"r-{doc_id}-{n}", doc_id, n, (0, 1), None, {}, {}, 1, "", audit_index)
+
+
+class Harness:
+    def __init__(self, collection_exists: bool = True) -> None:
+        self.inputs: dict[str, bytes] = {}
+        self.entries: dict[int, dict[str, Any]] = {}
+        self.chunks: dict[str, list[StoredChunk]] = {}
+        self.ingest = FakeIngest(self.entries, self.chunks)
+        self.jobs = FakeJobs()
+        self.exists = collection_exists
+        self.kind = IngestJobKind(cast(Any, self.jobs), cast(Any, self.ingest), cast(Any, self), XorSealer(),
+                                  self.document, self.collection, self.entries.get, remote=False)
+
+    # JobInputs
+    def put(self, job_id: str, tenant: str, sealed: bytes) -> None:
+        self.inputs[job_id] = sealed
+
+    def get(self, tenant: str, job_id: str) -> bytes | None:
+        return self.inputs.get(job_id)
+
+    def delete(self, tenant: str, job_id: str) -> None:
+        self.inputs.pop(job_id, None)
+
+    def document(self, tenant: str, collection: str, doc_id: str) -> list[StoredChunk]:
+        if doc_id not in self.chunks:
+            raise NotFound("no document")
+        return self.chunks[doc_id]
+
+    def collection(self, tenant: str, name: str) -> Collection:
+        if not self.exists:
+            raise NotFound(f"collection {name!r} does not exist")
+        return KB
+
+    def submit(self, ids: list[str]) -> Job:
+        docs = tuple(DocumentIn(i, f"the text of {i}", {}) for i in ids)
+        return asyncio.run(self.kind.submit(IngestRequest(KB, docs), WRITER))
+
+
+def _answers(outcomes: list[Any]) -> list[dict[str, Any]]:
+    return [json.loads(o.payload) for o in outcomes]
+
+
+def test_when_a_job_is_submitted_then_its_documents_are_staged_sealed_and_its_params_hold_no_text() -> None:
+    h = Harness()
+    job = h.submit(["a", "b"])
+    assert job.total == 2 and job.params == {"collection": "kb"} and job.kind == "ingest"
+    assert b"the text of" not in h.inputs[job.id]
+    loaded = asyncio.run(h.kind.load(job))
+    assert [(d.id, d.text) for d in loaded] == [("a", "the text of a"), ("b", "the text of b")]
+
+
+def test_when_a_crash_left_documents_stored_after_the_last_durable_outcome_then_they_are_not_ingested_again() -> None:
+    h = Harness()
+    job = h.submit(["a", "b", "c"])
+    docs = list(asyncio.run(h.kind.load(job)))
+    asyncio.run(h.kind.run(job, [(0, docs[0])]))  # stored; then the process died before its outcome was recorded
+    h.chunks["b"] = [_chunk("b", 0, 99)]  # "b" stored by an earlier, unrelated request: it must be ingested
+    h.entries[99] = {"request_id": "someone-else"}
+    h.ingest.calls.clear()
+    resumed = Job(**{**job.__dict__, "attempts": 2})
+    answers = _answers(asyncio.run(h.kind.run(resumed, list(enumerate(docs)))))
+    assert h.ingest.calls == ["b", "c"]  # "a" answered from the store
+    assert answers[0] == {"document_id": "a", "status": "stored", "chunks": 2, "audit_index": 0}
+    assert [a["status"] for a in answers] == ["stored"] * 3
+
+
+def test_when_a_document_is_blocked_or_refused_then_only_it_fails_with_its_code() -> None:
+    h = Harness()
+    h.ingest.block, h.ingest.refuse = {"ssn"}, {"broke"}
+    job = h.submit(["ok", "ssn", "broke"])
+    docs = asyncio.run(h.kind.load(job))
+    outcomes = asyncio.run(h.kind.run(job, list(enumerate(docs))))
+    assert [o.ok for o in outcomes] == [True, False, False]
+    answers = _answers(outcomes)
+    assert (answers[1]["code"], answers[1]["detail"]) == ("pii_blocked", "US_SSN")
+    assert answers[2]["code"] == "privacy_budget_exceeded"
+    assert h.entries[1]["request_id"] == f"{job.id}:1"  # the entry names the job and the document's place
+
+
+def test_when_the_collection_was_deleted_then_every_document_left_fails_not_found() -> None:
+    h = Harness()
+    job = h.submit(["a", "b"])
+    docs = asyncio.run(h.kind.load(job))
+    h.exists = False
+    answers = _answers(asyncio.run(h.kind.run(job, list(enumerate(docs)))))
+    assert [a["code"] for a in answers] == ["not_found", "not_found"] and h.ingest.calls == []
+
+
+def test_when_a_job_finishes_then_its_staged_input_is_deleted_and_the_result_counts_it() -> None:
+    h = Harness()
+    h.ingest.block = {"b"}
+    job = h.submit(["a", "b"])
+    outcomes = asyncio.run(h.kind.run(job, list(enumerate(asyncio.run(h.kind.load(job))))))
+    result = asyncio.run(h.kind.finish(job, outcomes, "completed"))
+    assert result == {"documents_stored": 1, "documents_failed": 1, "chunks": 2}
+    assert h.inputs == {} and asyncio.run(h.kind.load(job)) == []
