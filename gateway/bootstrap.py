@@ -365,8 +365,9 @@ def build_services(
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
         if opened is not None else None
     )
-    background = build_background(settings, backends, envelope, auditor, models, policy, authorizer, apikeys,
-                                  collections, audit_log)
+    concurrency = KeyConcurrency()  # requests in flight: background jobs wait while there are any
+    background = build_background(settings, (backends.files, backends.jobs, backends.job_inputs), envelope, auditor,
+                                  models, policy, authorizer, apikeys, collections, audit_log, busy=concurrency.total)
     found = provider_metadata(settings)
     tokens, issuer = token_verifier(settings, found)
     identity = Authenticator(apikeys, authorizer, tokens, issuer)
@@ -388,7 +389,7 @@ def build_services(
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
         identity=identity, console_login=console_sign_in(settings, found, tokens, identity),
-        jobs=background.jobs, files=background.files, batches=background.batches,
+        jobs=background.jobs, files=background.files, batches=background.batches, concurrency=concurrency,
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),

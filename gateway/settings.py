@@ -110,7 +110,7 @@ class Settings:
     audit_max_entry_bytes: int = 16 * 1024
     audit_unauthenticated_burst: int = 20
     audit_unauthenticated_window_s: float = 60.0
-    jobs_inflight_items: int = 8
+    jobs_inflight_items: int = 4
     jobs_lease_s: float = 30.0
     jobs_poll_s: float = 1.0
     files_max_bytes: int = 100 * 1024 * 1024

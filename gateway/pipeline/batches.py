@@ -23,12 +23,22 @@ from gateway.auditing.auditor import Auditor, RequestContext
 from gateway.auth.apikeys import ApiKeyRepository, Principal, key_status
 from gateway.auth.authz import Authorizer
 from gateway.embedding.served import ServedModels
-from gateway.errors import BadRequest, Forbidden, RequestError, Unauthenticated, Unavailable
-from gateway.jobs.base import ItemOutcome, Job
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Overloaded,
+    RateLimited,
+    RequestError,
+    Unauthenticated,
+    Unavailable,
+)
+from gateway.jobs.base import ItemOutcome, Job, JobFailed
 from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batch_lines import ENDPOINT, BatchLine, error_line, ok_line, parse_input
-from gateway.pipeline.embed import embed, parse_request
+from gateway.pipeline.embed import EmbedRequest, embed, parse_request
+from gateway.pipeline.outcome import Outcome
 from gateway.policy.loader import PolicyHolder
 
 log = logging.getLogger(__name__)
@@ -36,6 +46,7 @@ KIND = "batch"
 WINDOW = "24h"
 WINDOW_S = 24 * 3600
 MAX_METADATA = 16
+RETRY_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # a line refused for a full queue is tried again, then answered 503
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
 
 
@@ -138,7 +149,11 @@ class BatchKind:
         self._authorizer, self._apikeys, self._auditor, self._max_inputs = authorizer, apikeys, auditor, max_inputs
 
     async def load(self, job: Job) -> Sequence[BatchLine]:
-        content = await self._files.content(job.tenant, job.params["input_file_id"])
+        try:
+            content = await self._files.content(job.tenant, job.params["input_file_id"])
+        except NotFound:
+            raise JobFailed([{"code": "input_file_missing", "message": "the input file was deleted before the "
+                              "batch ran", "param": "input_file_id", "line": None}]) from None
         lines, _ = await asyncio.to_thread(parse_input, content, max(job.total, 1))
         return lines
 
@@ -173,7 +188,7 @@ class BatchKind:
             if refusal is not None:
                 raise refusal
             req = parse_request(line.body, self._max_inputs)
-            out = await embed(req, principal, models=self._models, policy=self._policy)
+            out = await self._embed(req, principal)
         except RequestError as exc:
             audit = exc.detail.get("audit", {})
             return ItemOutcome(n, False, error_line(job.id, n, line.custom_id, exc)), _fields(exc.status, audit, exc)
@@ -183,6 +198,15 @@ class BatchKind:
             return (ItemOutcome(n, False, error_line(job.id, n, line.custom_id, internal)),
                     _fields(internal.status, {}, internal))
         return ItemOutcome(n, True, ok_line(job.id, n, line.custom_id, out.body)), _fields(200, out.audit, None)
+
+    async def _embed(self, req: EmbedRequest, principal: Principal) -> Outcome:
+        """The embeddings use case; a full queue (interactive traffic comes first) is waited out, not answered."""
+        for wait in RETRY_WAITS_S:
+            try:
+                return await embed(req, principal, models=self._models, policy=self._policy)
+            except (Overloaded, RateLimited):
+                await asyncio.sleep(wait)
+        return await embed(req, principal, models=self._models, policy=self._policy)
 
     async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
         ok = [o.payload for o in outcomes if o.ok]
