@@ -126,6 +126,8 @@ def main() -> None:
           f"{args.docs - before['progress']['documents_done']} documents in {ended - restarted:.0f} s "
           f"(including the lease's run-out); whole job {ended - started:.0f} s")
     print(f"checks: {result}")
+    for f in final["failures"]:
+        print(f"failed: {f}")
 
 
 if __name__ == "__main__":

@@ -356,7 +356,7 @@ def build_services(
     ingest = Ingest(collections, policy.current, pipeline.digests, auditor,
                     max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
     ingest_jobs = IngestJobKind(jobs, ingest, backends.job_inputs, envelope, collections.store.document,
-                                collections.store.get_collection, entry_reader(audit_log),
+                                collections.store.get_collection, entry_reader(audit_log), auditor,
                                 remote=settings.uses_postgres)
     jobs.register(ingest_jobs)
     return Services(

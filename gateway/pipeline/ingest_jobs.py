@@ -27,15 +27,16 @@ from audit.backend import AuditLogBackend
 from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
-from gateway.errors import NotFound, RequestError
+from gateway.errors import DetectionTooCostly, NotFound, RequestError
 from gateway.jobs.base import ItemOutcome, Job
 from gateway.pipeline.collections import DocumentIn
-from gateway.pipeline.ingest import Ingest, IngestRequest
+from gateway.pipeline.ingest import EVENT, AuditPort, Ingest, IngestRequest
 from gateway.pipeline.offload import off_loop
 from gateway.store.base import Collection, StoredChunk
 
 KIND = "ingest"
 ROUTE = "POST /v1/collections/{name}/documents"
+RETRIES_TOO_COSTLY = 1  # a document whose screening ran past pii_budget_s is tried again once (a busy host)
 _SEALED_AS = "_ingest_jobs"  # the "collection" bound into the staged input's ciphertext: no collection bears it
 
 
@@ -91,8 +92,9 @@ class IngestJobKind:
     name = KIND
 
     def __init__(self, jobs: JobsPort, ingest: Ingest, inputs: JobInputs, sealer: Sealer, documents: Documents,
-                 collection: GetCollection, entry_at: EntryAt, *, remote: bool) -> None:
+                 collection: GetCollection, entry_at: EntryAt, auditor: AuditPort, *, remote: bool) -> None:
         self._jobs, self._ingest, self._inputs, self._sealer = jobs, ingest, inputs, sealer
+        self._auditor = auditor
         self._documents, self._collection, self._entry_at = documents, collection, entry_at
         self._remote = remote  # PostgreSQL: every store read crosses the network, so off the loop
 
@@ -169,10 +171,18 @@ class IngestJobKind:
         ctx = RequestContext(request_id=request_id(job.id, index), route=ROUTE, tenant=principal.tenant,
                              subject=principal.subject, key_id=principal.key_id, role=principal.role,
                              auth=None if principal.method == "api_key" else principal.method)
-        try:
-            result = await self._ingest(IngestRequest(collection, (doc,)), principal, ctx)
-        except RequestError as exc:  # refused (the privacy budget, a detection over its time): that document only
-            return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
+        for attempt in range(1 + RETRIES_TOO_COSTLY):
+            try:
+                result = await self._ingest(IngestRequest(collection, (doc,)), principal, ctx)
+                break
+            except RequestError as exc:  # refused (the privacy budget, a screening past its time): that document
+                if isinstance(exc, DetectionTooCostly) and attempt < RETRIES_TOO_COSTLY:
+                    continue  # the host may have been busy: once more, with a fresh budget
+                # As the guard records a synchronous refusal: its event, decision, status and code.
+                event, decision = exc.audited_as(EVENT)
+                await self._auditor.record(event, ctx, decision, status=exc.status, code=exc.code,
+                                           collection=collection.name)
+                return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
         outcome = result.outcomes[0]
         if outcome.status == "stored":
             return {"document_id": doc.id, "status": "stored", "chunks": outcome.chunks,
