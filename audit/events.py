@@ -78,7 +78,7 @@ _EVENTS = (
     ),
     EventType(
         "auth.failure",
-        "A request presented a missing, unknown, revoked or expired API key",
+        "A missing, unknown, revoked or expired API key, a refused token, or a refused console sign-in (with why)",
         ("MEASURE 2.7", "MANAGE 4.3"),
         _IS,
     ),
@@ -210,6 +210,8 @@ _EVENTS = (
         ("MEASURE 2.8", "MEASURE 2.10"),
         _DP,
     ),
+    EventType("usage.read", "A tenant's usage (tokens and requests per key, model and day) was read",
+              ("GOVERN 1.5", "MEASURE 2.8")),
     EventType(
         "privacy.budget_exceeded",
         "A request was refused because the privacy budget is spent",
@@ -222,6 +224,22 @@ _EVENTS = (
         ("GOVERN 1.6", "MAP 4.1", "MANAGE 3.2"),
     ),
     EventType("model.retire", "A model version was retired from service", ("GOVERN 1.6", "MANAGE 2.4", "MANAGE 3.2")),
+    EventType(
+        "model.fingerprint_recorded",
+        "A remote model's behavioural fingerprint was recorded at its engine's first answer",
+        ("GOVERN 1.6", "MAP 4.1", "MANAGE 3.2"),
+    ),
+    EventType(
+        "model.fingerprint_mismatch",
+        "A remote model's engine no longer answers as the registered model; it is out of service",
+        ("MEASURE 2.4", "MANAGE 3.2", "MANAGE 4.1"),
+        _IS,
+    ),
+    EventType(
+        "model.fingerprint_restored",
+        "A remote model's engine answers as the registered model again; it is back in service",
+        ("MANAGE 3.2", "MANAGE 4.1"),
+    ),
     EventType("model.list", "A caller listed the models it may use (OpenAI-compatible /v1/models)", ("MAP 4.1",)),
     EventType(
         "collection.migrate",
@@ -238,7 +256,8 @@ _EVENTS = (
         "Embedding drift exceeded its threshold",
         ("MEASURE 2.4", "MEASURE 2.13", "MANAGE 4.1", "MANAGE 4.3"),
     ),
-    EventType("rate.limited", "A request was refused by the per-key rate limit", ("MEASURE 2.7", "MANAGE 1.3"), _IS),
+    EventType("rate.limited", "A request was refused by a rate limit or a quota of its key or tenant",
+              ("MEASURE 2.7", "MANAGE 1.3"), _IS),
     EventType(
         "overload.rejected",
         "A request was shed because the gateway was overloaded",
@@ -294,9 +313,14 @@ _FIELDS = (
     EntryField("status", "HTTP status of the response"),
     EntryField("code", "error code of a refused request (e.g. pii_blocked, permission_denied, rate_limited)"),
     EntryField("reason", "why a policy reload was refused", ("policy.reload",)),
+    EntryField("limit", "{name, scope, value} of the quota a refused request hit: tokens_per_minute, tokens_per_day "
+               "or requests_per_minute of the key or the tenant", ("rate.limited",)),
     EntryField("pii", "entity type to {count, action}; never values", ("embeddings.create", "document.ingest",
                                                                        "pii.analyze")),
-    EntryField("model", "{name, version, fingerprint} of the model", ("embeddings.create", "document.ingest")),
+    EntryField("model", "{name, version, fingerprint} of the model; a remote model's engine as {kind, hosts, model} "
+               "(hosts only: never a credential, path or query)", ("embeddings.create", "document.ingest")),
+    EntryField("observed_fingerprint", "the fingerprint a remote model's engine answered the probe with",
+               ("model.fingerprint_mismatch",)),
     EntryField("policy_version", "content hash of the gateway policy in force", ("embeddings.create",
                                                                                  "document.ingest")),
     EntryField("noise_sigma", "Gaussian noise sigma of the vectors released (or that would have been)", _REQUESTS),
@@ -309,6 +333,8 @@ _FIELDS = (
                ("embeddings.create",)),
     EntryField("documents", "per document: {id_digest, status (stored or blocked), chunks}", ("document.ingest",)),
     EntryField("count", "number of inputs, chunks or records the entry covers"),
+    EntryField("tokens", "model tokens of the inputs embedded (usage.prompt_tokens), as usage and quotas count them",
+               ("embeddings.create",)),
     EntryField("input_digest", "HMAC of the input under the tenant's key, not a hash of the raw text",
                ("embeddings.create",)),
     EntryField("what", "which read (audit.read) or which policy file (policy.reload: casbin or gateway)",
@@ -320,7 +346,8 @@ _FIELDS = (
     EntryField("changes", "what changed: entity actions, roles and rules added or removed, never values",
                ("policy.reload",)),
     EntryField("actor", "{user, host} of the operating-system account that ran a CLI action",
-               ("apikey.create", "apikey.revoke", "apikey.rotate", "key.rotate", "key.rewrap", "tenant.shred")),
+               ("apikey.create", "apikey.revoke", "apikey.rotate", "key.rotate", "key.rewrap", "tenant.shred",
+                "usage.read")),
 )
 
 ENTRY_FIELDS: MappingProxyType[str, EntryField] = MappingProxyType({f.name: f for f in _FIELDS})

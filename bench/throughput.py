@@ -7,6 +7,9 @@ over loopback by concurrent closed-loop clients. Search: a collection of 100,000
 the Store API (encrypted records, FAISS flat index) against plain ``faiss.IndexFlatIP`` on the same vectors.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick]
+
+With ``--engine URL`` (an OpenAI-compatible engine's base URL, e.g. ``http://10.0.0.5:8080/v1``) it measures
+instead the gateway in front of that engine against the engine called directly (``bench/_engine.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from bench import _engine  # noqa: E402
 from bench._data import python_doc_sentences  # noqa: E402
 from bench._load import LoadResult, drive, median, percentile  # noqa: E402
 from bench._stage import run_stage, time_raw  # noqa: E402
@@ -110,6 +114,10 @@ def main() -> None:
     parser.add_argument("--stage-only", action="store_true",
                         help="only the in-process embedding stage against the raw model (no HTTP, no Presidio)")
     parser.add_argument("--weights", type=Path, help="directory of the model files (default: the packaged one)")
+    parser.add_argument("--engine", default="", help="an OpenAI-compatible engine's base URL: gateway in front "
+                        "of it against it called directly (64 clients unless --clients)")
+    parser.add_argument("--engine-model", default="", help="the engine's model name (default: its first served)")
+    parser.add_argument("--engine-max-batch", type=int, default=64, help="the remote model's max_batch")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
     scale = 0.25 if args.quick else 1.0
@@ -122,6 +130,9 @@ def main() -> None:
         f"device {args.device}{' fp16' if args.fp16 else ''}; {os.cpu_count()} CPUs: {cpu_model()}")
     if args.stage_only:
         stage_report(args, texts, sizes, clients)
+        return
+    if args.engine:
+        _engine.run(args, texts, say, cpu_model())
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-
-import numpy as np
 
 from audit.backend import AuditLogBackend
 from audit.group_commit import GroupCommitLog
@@ -23,7 +22,14 @@ from gateway.auditing.queries import AuditQueries
 from gateway.auditing.reconcile import IngestReconciler
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
-from gateway.auth.identity import API_KEY_PREFIX, Authenticator, token_verifier
+from gateway.auth.console_login import ConsoleSignIn
+from gateway.auth.identity import (
+    API_KEY_PREFIX,
+    Authenticator,
+    console_sign_in,
+    provider_metadata,
+    token_verifier,
+)
 from gateway.auth.last_used import FLUSH_INTERVAL_S as LAST_USED_FLUSH_S
 from gateway.backends.postgres.open import PgBackends, open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.connection import SQLiteDatabase
@@ -31,26 +37,35 @@ from gateway.backends.sqlite.drift import SQLiteDriftRepository
 from gateway.backends.sqlite.open import SQLiteBackends, open_sqlite_backends
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
-from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder, available_cpus
-from gateway.embedding.registry import audit_registry_changes, load_registry
+from gateway.embedding.embedder import Embedder, available_cpus
+from gateway.embedding.factory import ModelFactory
+from gateway.embedding.probing import FingerprintWatch
+from gateway.embedding.registry import load_registry
+from gateway.embedding.served import EmbedBatcher, ServedModels, build_models
 from gateway.embedding.specs import ModelRegistry
+from gateway.errors import NotFound
+from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.limits.concurrency import KeyConcurrency
 from gateway.limits.rate import RateLimiter
+from gateway.limits.usage import Usage, UsageRepository, usage_adder
 from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
+from gateway.pipeline.background import build_background
+from gateway.pipeline.batches import Batches
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
-from gateway.pipeline.ingest_jobs import IngestJobKind, entry_reader
+from gateway.pipeline.ingest_jobs import IngestJobKind
+from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
-from gateway.pipeline.stage_fns import cached_secrets, detect_fn, detect_long_fn, embed_fn
+from gateway.pipeline.stage_fns import cached_secrets, detection_batchers
 from gateway.pipeline.stages import EmbeddingPipeline
-from gateway.policy.changes import PolicyVersions
+from gateway.policy.changes import PolicyVersions, reload_policies
 from gateway.policy.loader import PolicyHolder, ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger, Release, Spend
 from gateway.privacy.transform import UnsafeIdentityTransform, default_transform
@@ -66,7 +81,9 @@ class Services:
     settings: Settings
     keys: KeyMaterial
     registry: ModelRegistry
-    embedder: Embedder
+    embedder: Embedder  # the default model's (the model_name setting)
+    models: ServedModels  # every served model by name, the default among them
+    fingerprints: FingerprintWatch
     detector: PIIDetector
     policy: PolicyHolder
     authorizer: Authorizer
@@ -79,12 +96,14 @@ class Services:
     envelope: Envelope
     detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]]
     detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]]
-    embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]]
+    embed_batcher: EmbedBatcher  # the default model's
     ledger_batcher: MicroBatcher[Release, Spend]
     ingest: Ingest  # the collections routes' use cases
     search: Search
     collection_admin: CollectionAdmin
     jobs: JobService  # durable background jobs (gateway.jobs): register a JobKind, create jobs, the runner
+    files: FileVault  # OpenAI's Files API, sealed at rest
+    batches: Batches  # OpenAI's Batch API (its lines run as jobs of BatchKind)
     ingest_jobs: IngestJobKind  # ingest with Prefer: respond-async, run by the jobs' runner
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
@@ -94,7 +113,10 @@ class Services:
     policy_versions: PolicyVersions | None = None  # archived policy texts and the versions in force
     retention: RetentionSweep | None = None
     identity: Authenticator | None = None  # API keys and, when configured, the identity provider's tokens
+    console_login: ConsoleSignIn | None = None  # the console's sign-in through the provider (PKCE), when configured
     reconciler: IngestReconciler | None = None  # ingest entries whose write never committed
+    usage: UsageRepository | None = None  # tokens and requests per tenant, key, model and day
+    metering: Metering | None = None  # quotas, usage records and the tokens counter
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     _sweeper: threading.Thread | None = None
@@ -113,6 +135,13 @@ class Services:
         # A token's key set may need fetching again (a provider's key rotation): never on the loop either.
         return await off_loop(self.settings.uses_postgres or token, self.authenticate, presented)
 
+    async def complete_console_sign_in(self, cookie: str | None, params: dict[str, str]) -> Principal:
+        """The principal of the provider's redirect back to the console (``ConsoleSignIn.complete``), off the loop:
+        it calls the provider's token endpoint and may fetch its key set."""
+        if self.console_login is None:
+            raise NotFound("the console's sign-in through an identity provider is not configured")
+        return await off_loop(True, self.console_login.complete, cookie, params)
+
     async def find_collection(self, tenant: str, name: str) -> Collection:
         """The tenant's collection (``NotFound`` otherwise), looked up off the event loop on PostgreSQL, as the
         API key is (``authenticate_request``)."""
@@ -125,9 +154,14 @@ class Services:
                             public_key=self.keys.audit_public_key, witnesses=self.witnesses,
                             versions=self.policy_versions, digest=self.auditor.digest)
 
-    def check_rate(self, principal: Principal) -> None:
+    async def check_rate(self, principal: Principal) -> None:
+        """The requests-per-minute limits: the key's (``quotas.key``, else ``rate_limit``) and the tenant's; on
+        PostgreSQL counted in the database, off the loop."""
         scope = self.policy.current().scope(principal.tenant)
-        self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+        if self.metering is None:
+            self.rate_limiter.check(principal.key_id, scope.rate_limit_per_minute)
+        else:
+            await self.metering.admit_request(principal, scope.quotas, scope.rate_limit_per_minute)
 
     def scope(self, tenant: str, collection: str | None = None) -> ScopePolicy:
         return self.policy.current().scope(tenant, collection)
@@ -169,6 +203,7 @@ class Services:
         self._watcher = threading.Thread(target=watch, name="policy-watcher", daemon=True)
         self._watcher.start()
         self._start_retention()
+        self.fingerprints.start_probing(self._stop)
         if self.forwarder is not None:
             self.forwarder.start()
 
@@ -210,24 +245,8 @@ class Services:
         self._sweeper.start()
 
     def _reload_policies(self) -> None:
-        """Reload what changed and audit it: a new version in force, or a broken file refused."""
-        failed_before = self.policy.last_error
-        versions = self.policy_versions
-        if self.authorizer.reload_if_changed():
-            fields = versions.casbin_reloaded() if versions else [{"tenant": "*", "what": "casbin"}]
-            for entry in fields:  # one entry per tenant whose rules changed, then the platform-wide one
-                self.auditor.record_sync("policy.reload", "allow", **entry)
-        if self.policy.reload_if_changed():
-            self.detector_rebuild()
-            fields = versions.gateway_reloaded() if versions else [{"tenant": "*", "what": "gateway"}]
-            for entry in fields:
-                self.auditor.record_sync("policy.reload", "allow", policy_version=self.policy.current().version,
-                                         **entry)
-        elif self.policy.last_error is not None and self.policy.last_error is not failed_before:
-            self.auditor.record_sync("policy.reload", "deny", tenant="*", what="gateway",
-                                     reason="the changed policy file was rejected; the previous one stays",
-                                     policy_version=self.policy.current().version,
-                                     **(versions.rejected() if versions else {}))
+        reload_policies(self.policy, self.authorizer, self.policy_versions, self.auditor.record_sync,
+                        self.detector_rebuild)
 
     def detector_rebuild(self) -> None:
         rebuild = getattr(self.detector, "rebuild", None)
@@ -242,8 +261,10 @@ class Services:
             self._sweeper.join(60)  # a sweep in progress finishes (and is audited) before the store closes
         self.detect_batcher.close()
         self.detect_long_batcher.close()
-        self.embed_batcher.close()
+        self.models.close()  # the default model's batcher among them
         self.ledger_batcher.close()
+        if self.metering is not None:
+            self.metering.close()  # its last usage records are written before the store closes
         self.collections.store.close()
         if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
             self.forwarder.close()
@@ -259,6 +280,7 @@ def build_services(
     settings: Settings,
     *,
     embedder: Embedder | None = None,
+    embedders: Mapping[str, Embedder] | None = None,
     detector: PIIDetector | None = None,
     audit_sink: AuditLogBackend | None = None,
 ) -> Services:
@@ -274,12 +296,8 @@ def build_services(
     authorizer = backends.authorizer
     registry = load_registry(settings.policy_dir, settings.model_name)
     cpus = available_cpus()
-    if embedder is None:
-        embedder = SentenceTransformerEmbedder(registry.get(settings.model_name.partition("@")[0]),
-                                               settings.device, settings.fp16,
-                                               batch_size=settings.model_batch_size, cpu_threads=cpus,
-                                               traced=settings.traced_forward)
     metrics = GatewayMetrics()
+    default_spec = registry.get(settings.model_name.partition("@")[0])
     if detector is None:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
 
@@ -290,38 +308,31 @@ def build_services(
         audit_log: AuditLogBackend = opened
     else:
         audit_log = audit_sink
-    detect_batcher: MicroBatcher[tuple[str, ScopePolicy], list[Finding]] = MicroBatcher(
-        detect_fn(detector), name="pii", max_size=settings.stage_batch_size,
-        max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
-        lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
-    )
-    # Long texts on a lane of their own (one at a time, under the request's budget): see EmbeddingPipeline.detect.
-    detect_long_batcher: MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]] = MicroBatcher(
-        detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
-    )
-    embed_batcher: MicroBatcher[str, tuple[np.ndarray, int]] = MicroBatcher(
-        embed_fn(embedder), name="embed", max_size=settings.stage_batch_size,
-        max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("embed", "embed"),
-        workers=settings.model_workers(cpus),
-        lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
-        # A second worker joins for a quarter pass of work. On 2 cores, 16 one-text clients: 135-138 texts/s
-        # against 115-117 when it waited for a full pass (16); 64 and 256 clients within the noise either way.
-        join_min=max(1, settings.model_batch_size // 4),
-    )
+    detect_batcher, detect_long_batcher = detection_batchers(detector, settings, metrics, policy)
+    factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight,
+                           embedders or {})
+    embedder = embedder or factory.embedder(default_spec)
+    embed_batcher = factory.batcher(default_spec, embedder, name="embed")
     ledger: PrivacyLedger = backends.ledger
     # Charges of concurrent requests share one ledger transaction, off the event loop.
     ledger_batcher: MicroBatcher[Release, Spend] = MicroBatcher(
         ledger.record_many, name="ledger", max_size=settings.stage_batch_size, max_wait_s=0.0,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("ledger", "ledger"),
     )
+    rate_limiter = RateLimiter()
+    usage_batcher: MicroBatcher[Usage, None] = MicroBatcher(
+        usage_adder(backends.usage), name="usage", max_size=settings.stage_batch_size, max_wait_s=0.0,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("usage", "usage"),
+    )
+    metering = Metering(backends.quota_counter(rate_limiter), embedder.count_tokens, usage_batcher, metrics)
     transform = default_transform() if settings.vector_transform == "default" else UnsafeIdentityTransform()
-    pipeline = EmbeddingPipeline(
+    base = EmbeddingPipeline(
         embedder.spec, detect_batcher, detect_long_batcher, embed_batcher, cached_secrets(keys),
         settings.max_text_chars, transform, ledger, ledger_batcher,
     )
+    models = build_models(registry, settings.model_name, base, (embedder, embed_batcher), factory.embedder,
+                          factory.batcher, settings.engine_probe_interval_s)
+    pipeline = models.default.pipeline
     auditor = Auditor(
         TimedSink(audit_log, metrics), cached_secrets(keys), max_entry_bytes=settings.audit_max_entry_bytes,
         flood=UnauthenticatedFlood(settings.audit_unauthenticated_burst, settings.audit_unauthenticated_window_s),
@@ -339,34 +350,36 @@ def build_services(
     envelope.check_kek()  # a wrong KEK stops the start here, not every later read
     store: Store = backends.store(envelope, integrity_failure)
     apikeys: ApiKeyRepository = backends.apikeys
-    collections = CollectionService(
-        store, pipeline, registry, embedder.offsets, settings.chunk_tokens, settings.chunk_overlap_tokens
-    )
+    collections = CollectionService(store, pipeline, registry, embedder.offsets, settings.chunk_tokens,
+                                    settings.chunk_overlap_tokens, models=models)
     drift = SQLiteDriftRepository(local_db, envelope)
     observability = attach(metrics, collections, drift, policy, audit_log, auditor,
                            {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,
-                            "ledger": ledger_batcher})
-    audit_registry_changes(settings.policy_dir, settings.data_dir, auditor)
+                            "ledger": ledger_batcher, "usage": usage_batcher,
+                            **{m.batcher.name: m.batcher for m in models.all() if m.batcher is not embed_batcher}})
+    metrics.engines.watch(models.circuits, models.in_service)
+    fingerprints = FingerprintWatch(models, settings.data_dir, auditor, settings.engine_probe_interval_s)
+    fingerprints.start(settings.policy_dir)  # probe the remote models, then audit the registry's changes
     witnesses = (
         start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
         if opened is not None else None
     )
-    jobs = JobService(backends.jobs, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
-                      inflight=settings.jobs_inflight_items, keep_s=settings.files_expiry_days * 86400.0)
-    ingest = Ingest(collections, policy.current, pipeline.digests, auditor,
-                    max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
-    ingest_jobs = IngestJobKind(jobs, ingest, backends.job_inputs, envelope, collections.store.document,
-                                collections.store.get_collection, entry_reader(audit_log), auditor,
-                                remote=settings.uses_postgres)
-    jobs.register(ingest_jobs)
+    concurrency = KeyConcurrency()  # requests in flight: background jobs wait while there are any
+    background = build_background(settings, (backends.files, backends.jobs, backends.job_inputs), envelope, auditor,
+                                  models, policy, authorizer, apikeys, collections, audit_log, busy=concurrency.total)
+    found = provider_metadata(settings)
+    tokens, issuer = token_verifier(settings, found)
+    identity = Authenticator(apikeys, authorizer, tokens, issuer)
     return Services(
-        settings=settings, keys=keys, registry=registry, embedder=embedder, detector=detector, policy=policy,
+        settings=settings, keys=keys, registry=registry, embedder=embedder, models=models, fingerprints=fingerprints,
+        detector=detector, policy=policy,
         authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
-        ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift),
+        ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift,
+                                 expired=background.purge_expired),
         detect_batcher=detect_batcher, detect_long_batcher=detect_long_batcher, embed_batcher=embed_batcher,
-        ledger_batcher=ledger_batcher,
-        ingest=ingest, ingest_jobs=ingest_jobs,
+        ledger_batcher=ledger_batcher, rate_limiter=rate_limiter, usage=backends.usage, metering=metering,
+        ingest=background.ingest, ingest_jobs=background.ingest_jobs,
         search=Search(collections, lambda tenant, name: policy.current().scope(tenant, name),
                       lambda principal: authorizer.allowed(principal, "texts", "read"), pipeline.digests),
         # collections.store, not store: attach() wrapped it in the store that times calls and feeds drift.
@@ -374,8 +387,8 @@ def build_services(
                                          remote=settings.uses_postgres),
         observability=observability, witnesses=witnesses,
         forwarder=syslog_forwarder(settings, audit_log),
-        identity=Authenticator(apikeys, authorizer, *token_verifier(settings)),
-        jobs=jobs,
+        identity=identity, console_login=console_sign_in(settings, found, tokens, identity),
+        jobs=background.jobs, files=background.files, batches=background.batches, concurrency=concurrency,
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),

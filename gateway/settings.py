@@ -88,6 +88,7 @@ class Settings:
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     retention_sweep_interval_s: float = 3600.0
+    engine_probe_interval_s: float = 300.0
     vector_transform: str = "default"
     metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
@@ -101,11 +102,15 @@ class Settings:
     oidc_tenant_claim: str = "tenant"
     oidc_subject_claim: str = "sub"
     oidc_roles_claim: str = "roles"
+    oidc_console_client_id: str = ""
+    oidc_console_client_secret_file: str = ""
+    oidc_console_redirect_uri: str = ""
+    oidc_console_scopes: str = "openid"
     audit_syslog_ca: str = ""
     audit_max_entry_bytes: int = 16 * 1024
     audit_unauthenticated_burst: int = 20
     audit_unauthenticated_window_s: float = 60.0
-    jobs_inflight_items: int = 8
+    jobs_inflight_items: int = 4
     jobs_lease_s: float = 30.0
     jobs_poll_s: float = 1.0
     files_max_bytes: int = 100 * 1024 * 1024
@@ -223,6 +228,14 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             settings.oidc_audience and (settings.oidc_issuer or settings.oidc_discovery)):
         raise ConfigurationError("settings oidc_*: bearer tokens need oidc_audience, and oidc_issuer with oidc_jwks "
                                  "(or oidc_discovery, which names both the issuer and the key set)")
+    if settings.oidc_console_client_id and not settings.oidc_discovery:
+        raise ConfigurationError("setting oidc_console_client_id: the console's sign-in needs oidc_discovery (the "
+                                 "provider's authorization and token endpoints)")
+    if "openid" not in settings.oidc_console_scopes.split():
+        raise ConfigurationError("setting oidc_console_scopes: must include 'openid'")
+    if settings.oidc_console_redirect_uri and not settings.oidc_console_redirect_uri.startswith(
+            ("https://", "http://")):
+        raise ConfigurationError("setting oidc_console_redirect_uri: must be an absolute http(s) URL")
     if settings.workers < 1:
         raise ConfigurationError("setting workers: must be at least 1")
     if settings.workers > 1 and not settings.uses_postgres:
@@ -236,6 +249,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting embed_workers: must be 0 (by device) or a positive number of threads")
     if settings.encode_batch_size < 0:
         raise ConfigurationError("setting encode_batch_size: must be 0 (by device) or a positive number of texts")
+    if settings.engine_probe_interval_s < 0:
+        raise ConfigurationError("setting engine_probe_interval_s: must be 0 (probe at start only) or positive")
     if settings.retention_sweep_interval_s < 0:
         raise ConfigurationError("setting retention_sweep_interval_s: must be 0 (no scheduled sweep) or positive")
     if settings.jobs_inflight_items < 1 or settings.jobs_lease_s <= 0 or settings.jobs_poll_s <= 0:

@@ -10,11 +10,21 @@ derived from the issuer and subject (for per-caller limits), and the method ``oi
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate, validate_name
 from gateway.auth.authz import Authorizer
+from gateway.auth.console_login import ConsoleSignIn
 from gateway.auth.last_used import LastUsed
-from gateway.auth.oidc import ClaimNames, JwksCache, TokenRefused, TokenVerifier, discover
+from gateway.auth.oidc import (
+    ClaimNames,
+    Identity,
+    JwksCache,
+    ProviderMetadata,
+    TokenRefused,
+    TokenVerifier,
+    discover,
+)
 from gateway.errors import BadRequest, ConfigurationError
 from gateway.settings import Settings
 
@@ -37,7 +47,11 @@ class Authenticator:
             principal = authenticate(self._apikeys, presented)
             self.last_used.mark(principal.key_id)
             return principal
-        identity = self._tokens.verify(presented)
+        return self.principal_of(self._tokens.verify(presented))
+
+    def principal_of(self, identity: Identity) -> Principal:
+        """The principal of a token's identity (a bearer token, or the console's ID token); refused without a
+        valid tenant and subject or without a role known in that tenant."""
         try:  # the provider vouches for both, and both go into entries: the names' rules apply
             validate_name("tenant", identity.tenant)
             validate_name("subject", identity.subject)
@@ -50,15 +64,44 @@ class Authenticator:
         return Principal(caller, identity.tenant, identity.subject, ",".join(roles), roles, method="oidc")
 
 
-def token_verifier(settings: Settings) -> tuple[TokenVerifier | None, str]:
+def provider_metadata(settings: Settings) -> ProviderMetadata | None:
+    """The provider's discovery document, read once at start when ``oidc_discovery`` names it."""
+    return discover(settings.oidc_discovery) if settings.oidc_discovery else None
+
+
+def token_verifier(settings: Settings, found: ProviderMetadata | None = None) -> tuple[TokenVerifier | None, str]:
     """The verifier the ``oidc_*`` settings describe (discovery first, if named), and the issuer; None when off."""
     if not (settings.oidc_discovery or settings.oidc_jwks):
         return None, ""
     issuer, jwks = settings.oidc_issuer, settings.oidc_jwks
     if settings.oidc_discovery:
-        found_issuer, jwks = discover(settings.oidc_discovery)
-        issuer = issuer or found_issuer
-        if issuer != found_issuer:
+        found = found or discover(settings.oidc_discovery)
+        issuer = issuer or found.issuer
+        jwks = found.jwks_uri
+        if issuer != found.issuer:
             raise ConfigurationError("setting oidc_issuer: the provider's discovery document names another issuer")
     claims = ClaimNames(settings.oidc_tenant_claim, settings.oidc_subject_claim, settings.oidc_roles_claim)
     return TokenVerifier(issuer, settings.oidc_audience, JwksCache(jwks), claims), issuer
+
+
+def console_sign_in(settings: Settings, found: ProviderMetadata | None, tokens: TokenVerifier | None,
+                    identity: Authenticator) -> ConsoleSignIn | None:
+    """The console's sign-in through the provider, when ``oidc_console_client_id`` is set: ID tokens are checked
+    by the API's verifier (same issuer and key set) with the console's client id as their audience."""
+    if not settings.oidc_console_client_id:
+        return None
+    if found is None or tokens is None:
+        raise ConfigurationError("setting oidc_console_client_id: the console's sign-in needs oidc_discovery (the "
+                                 "provider's authorization and token endpoints)")
+    secret = ""
+    if settings.oidc_console_client_secret_file:
+        try:
+            secret = Path(settings.oidc_console_client_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"setting oidc_console_client_secret_file: cannot read it "
+                                     f"({type(exc).__name__})") from exc
+        if not secret:
+            raise ConfigurationError("setting oidc_console_client_secret_file: the file is empty")
+    verifier = TokenVerifier(tokens.issuer, settings.oidc_console_client_id, tokens.keys, tokens.claims)
+    return ConsoleSignIn(settings.oidc_console_client_id, secret, settings.oidc_console_redirect_uri,
+                         settings.oidc_console_scopes, found, verifier, identity.principal_of)

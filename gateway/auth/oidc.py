@@ -13,6 +13,7 @@ is ever part of the message (the token is a credential, its claims may be person
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
@@ -33,7 +34,7 @@ REFETCH_INTERVAL_S = 30.0
 FETCH_TIMEOUT_S = 5.0
 MAX_TOKEN_CHARS = 16 * 1024
 REASONS = ("expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "bad_signature", "unknown_key",
-           "unsupported_algorithm", "malformed", "missing_claim", "no_known_role")
+           "unsupported_algorithm", "malformed", "missing_claim", "no_known_role", "wrong_nonce")
 
 
 # PyJWT's errors and the reasons they are audited as, most specific first (ExpiredSignatureError, for one, is an
@@ -142,16 +143,30 @@ class JwksCache:
             return found
 
 
-def discover(url: str, fetch: Fetch = fetch_url) -> tuple[str, str]:
-    """The issuer and JWKS URL from a provider's ``.well-known/openid-configuration``."""
+@dataclass(frozen=True)
+class ProviderMetadata:
+    """What the gateway reads from a provider's discovery document; the two endpoints serve the console's
+    sign-in (empty when the document names none)."""
+
+    issuer: str
+    jwks_uri: str
+    authorization_endpoint: str = ""
+    token_endpoint: str = ""
+
+
+def discover(url: str, fetch: Fetch = fetch_url) -> ProviderMetadata:
+    """The provider's metadata from its ``.well-known/openid-configuration``."""
     try:
         document = json.loads(fetch(url))
         issuer, jwks_uri = document["issuer"], document["jwks_uri"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        endpoints = document.get("authorization_endpoint", ""), document.get("token_endpoint", "")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"cannot read the OIDC discovery document: {type(exc).__name__}") from exc
     if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
         raise ConfigurationError("the OIDC discovery document has no issuer or jwks_uri")
-    return issuer, jwks_uri
+    if not all(isinstance(e, str) for e in endpoints):
+        raise ConfigurationError("the OIDC discovery document's endpoints are not URLs")
+    return ProviderMetadata(issuer, jwks_uri, *endpoints)
 
 
 @dataclass(frozen=True)
@@ -172,7 +187,21 @@ class TokenVerifier:
         self._claims = claims
         self._clock = clock
 
-    def verify(self, token: str) -> Identity:
+    @property
+    def issuer(self) -> str:
+        return self._issuer
+
+    @property
+    def keys(self) -> JwksCache:
+        return self._keys
+
+    @property
+    def claims(self) -> ClaimNames:
+        return self._claims
+
+    def verify(self, token: str, nonce: str | None = None) -> Identity:
+        """The token's identity; with ``nonce`` (an ID token of the console's sign-in) its ``nonce`` claim must be
+        that value, and an ``azp`` claim must name the audience (the console's client id)."""
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenRefused("malformed")
         try:
@@ -190,6 +219,12 @@ class TokenVerifier:
         if key.key_type != ALGORITHMS[alg] or key.algorithm_name != alg:
             raise TokenRefused("unsupported_algorithm")  # a key of another type than the header's algorithm
         claims = self._decode(token, key, alg)
+        if nonce is not None:
+            presented = claims.get("nonce")
+            if not isinstance(presented, str) or not hmac.compare_digest(presented.encode(), nonce.encode()):
+                raise TokenRefused("wrong_nonce")
+            if claims.get("azp", self._audience) != self._audience:
+                raise TokenRefused("wrong_audience")
         return self._identity(claims)
 
     def _decode(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:

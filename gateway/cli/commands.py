@@ -19,6 +19,7 @@ from gateway.cli.common import offline_auditor as _offline_auditor
 from gateway.cli.common import operator
 from gateway.cli.migrate import add_commands
 from gateway.cli.retention import add_commands as add_retention_commands
+from gateway.cli.usage import add_commands as add_usage_commands
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.observability.logs import configure_logging
 from gateway.settings import Settings, load_settings
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_apikey_commands(sub)  # create, revoke, list, rotate
     add_commands(sub)  # models list, collections migrate
     add_retention_commands(sub)  # retention sweep
+    add_usage_commands(sub)  # usage --tenant T --since D
     return parser
 
 

@@ -61,3 +61,16 @@ class ProgressBar:
         end = "\n" if done >= total else ""
         self._stream.write(f"\r{self._label} [{bar}] {done}/{total}{' ' + detail if detail else ''}{end}")
         self._stream.flush()
+
+
+def usage_repo(settings: Settings):  # type: ignore[no-untyped-def]
+    """The usage table of the configured backend (``gateway.limits.usage.UsageRepository``)."""
+    if settings.uses_postgres:
+        from gateway.backends.postgres.connection import PgDatabase
+        from gateway.backends.postgres.usage import PgUsageRepository
+
+        return PgUsageRepository(PgDatabase(settings.database_url.reveal(), max_size=1))
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.usage import SQLiteUsageRepository
+
+    return SQLiteUsageRepository(SQLiteDatabase(settings.sqlite_path))

@@ -1,4 +1,5 @@
-"""CLI commands of the model registry and migrations: ``gateway models list``, ``gateway collections migrate``.
+"""CLI commands of the model registry and migrations: ``gateway models list``, ``gateway models probe``,
+``gateway collections migrate``.
 
 Kept apart from ``gateway.cli.commands`` so that module only registers them; ``gateway collections ingest`` (a
 client of a running gateway) lives in ``gateway.cli.ingest``.
@@ -27,8 +28,38 @@ def _models_list(settings: Settings, args: argparse.Namespace) -> int:
         state = "retired" if s.ref in retired else ("served" if s.ref in served else "declared")
         print(f"{s.ref}  space {s.space}  dim {s.dimension}  {s.pooling}  "
               f"{'normalized' if s.normalized else 'raw'}  max_seq_length {s.max_seq_length}  {state}  "
-              f"sha256 {s.fingerprint}")
+              + (f"sha256 {s.fingerprint}" if s.engine is None else
+                 f"engine {','.join(s.engine.hosts())}  {s.fingerprint or 'fingerprint recorded at registration'}"))
     return 0
+
+
+def _models_probe(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the behavioural fingerprint a declared remote model's engine answers now, for pinning in models.yaml."""
+    from gateway.embedding.engines import EngineClient
+    from gateway.embedding.fingerprint import matches, probe
+    from gateway.embedding.registry import declared_models
+    from gateway.embedding.remote import RemoteEmbedder
+    from gateway.errors import ConfigurationError
+
+    specs, _ = declared_models(settings.policy_dir)
+    name, _, version = args.name.partition("@")
+    found = sorted((s for s in specs if s.name == name and (not version or version in (s.version, s.space))),
+                   key=lambda s: tuple(int(p) for p in s.version.split(".")))
+    if not found or found[-1].engine is None:
+        raise ConfigurationError(f"{args.name!r} is not a declared remote model (one with an engine: block)")
+    spec = found[-1]
+    assert spec.engine is not None
+    remote = RemoteEmbedder(spec, EngineClient(spec.engine, spec.dimension))
+    try:
+        fingerprint = probe(remote.raw)  # ModelUnavailable / UpstreamError: the CLI prints the message
+    finally:
+        remote.close()
+    print(fingerprint)
+    if not spec.fingerprint:
+        return 0
+    same = matches(spec.fingerprint, fingerprint)
+    print(f"{spec.ref}: the pinned fingerprint {'matches' if same else 'DOES NOT match'}", file=sys.stderr)
+    return 0 if same else 1
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -86,6 +117,9 @@ def add_commands(sub: Any) -> None:
     models = sub.add_parser("models", help="the model registry").add_subparsers(dest="models_command",
                                                                                 required=True)
     models.add_parser("list", help="declared models and embedding-space versions").set_defaults(func=_models_list)
+    probe = models.add_parser("probe", help="print a remote model's behavioural fingerprint, for pinning")
+    probe.add_argument("name", help="a declared remote model: NAME or NAME@VERSION")
+    probe.set_defaults(func=_models_probe)
     collections = sub.add_parser("collections", help="collections").add_subparsers(dest="collections_command",
                                                                                    required=True)
     migrate = collections.add_parser("migrate", help="re-embed a collection under another model version")

@@ -50,7 +50,7 @@ class EngineSpec:
 
     def hosts(self) -> tuple[str, ...]:
         """The engines' hosts, for audit entries and provenance: never a path, a query or a credential."""
-        return tuple(urllib.parse.urlsplit(u).netloc.rpartition("@")[2] for u in self.urls)
+        return tuple(_host(u) for u in self.urls)
 
 
 class CircuitBreaker:
@@ -94,12 +94,23 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _Down(_Retryable):
+    """Refused, reset, timed out: not retried on the same URL (a refused connection stays refused, and a timeout
+    already spent the time), so an engine that is down gives a quick 503 or the next URL's answer."""
+
+
+# (engine host, seconds, texts in the call, outcome: ok | down | busy | upstream_error), for the metrics
+EngineObserver = Callable[[str, float, int, str], None]
+
+
 class EngineClient:
     """Embeds screened texts with one remote model; thread-safe (the embedding workers share it)."""
 
     def __init__(self, spec: EngineSpec, dimension: int, transport: httpx.BaseTransport | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 observe: EngineObserver | None = None) -> None:
         self.spec = spec
+        self._observe = observe
         self._dimension = dimension
         self._clock, self._sleep = clock, sleep
         self.breakers = {url: CircuitBreaker(clock=clock) for url in spec.urls}
@@ -146,13 +157,33 @@ class EngineClient:
         backoff = 0.1
         while True:
             try:
-                return self._call(url, texts, deadline)
+                return self._observed(url, texts, deadline)
+            except _Down:
+                raise
             except _Retryable as exc:
                 pause = min(MAX_BACKOFF_S, exc.retry_after if exc.retry_after is not None else backoff)
                 if self._clock() + pause >= deadline:
                     raise
                 self._sleep(pause)
                 backoff *= 2
+
+    def _observed(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
+        if self._observe is None:
+            return self._call(url, texts, deadline)
+        started, outcome = time.perf_counter(), "ok"
+        try:
+            return self._call(url, texts, deadline)
+        except _Down:
+            outcome = "down"
+            raise
+        except _Retryable:
+            outcome = "busy"
+            raise
+        except UpstreamError:
+            outcome = "upstream_error"
+            raise
+        finally:
+            self._observe(_host(url), time.perf_counter() - started, len(texts), outcome)
 
     def _request(self, url: str, texts: list[str]) -> tuple[str, dict[str, str], dict[str, Any]]:
         key = self.spec.api_key.reveal()
@@ -169,15 +200,14 @@ class EngineClient:
         if remaining <= 0:
             raise _Retryable(None)
         target, headers, body = self._request(url, texts)
-        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
-        with tracing.span("engine.embed", {"gateway.engine.host": host, "gateway.batch_size": len(texts)},
+        with tracing.span("engine.embed", {"gateway.engine.host": _host(url), "gateway.batch_size": len(texts)},
                           kind="client"):
             tracing.inject(headers)  # W3C traceparent: the engine's spans join the request's trace
             try:
                 response = self._http.post(target, json=body, headers=headers,
                                            timeout=min(self.spec.timeout_s, remaining))
             except httpx.HTTPError:  # refused, reset, timed out, TLS: say nothing of the peer's words
-                raise _Retryable(None) from None
+                raise _Down(None) from None
             tracing.set_attributes({"http.response.status_code": response.status_code})
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
@@ -204,6 +234,11 @@ class EngineClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _host(url: str) -> str:
+    """host[:port] of a URL, without any user information."""
+    return urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -63,5 +63,9 @@ def matches(recorded: str, observed: str) -> bool:
         return False
     if np.abs(a - b).max() > TOLERANCE:
         return False
-    cosines = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-9)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    cosines = (a * b).sum(axis=1) / np.maximum(na * nb, 1e-9)
+    # A probe whose leading components all quantize to zero in both is the same answer (a sparse model's), not a
+    # cosine of 0; zero in one only is already a difference the component check measures.
+    cosines = np.where((na == 0) & (nb == 0), 1.0, cosines)
     return bool(cosines.min() >= MIN_COSINE)

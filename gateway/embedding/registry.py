@@ -17,7 +17,8 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,37 +177,69 @@ def model_json(spec: ModelSpec) -> dict[str, Any]:
     return doc
 
 
-def audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -> tuple[list[str], list[str]]:
-    """Audit versions declared or retired since the last start; returns (registered, retired) refs.
-
-    Serialized on a lock file: the worker processes of one ``gateway serve`` start together on one data directory,
-    and each change must be audited once."""
+@contextmanager
+def _locked_state(data_dir: Path) -> Iterator[dict[str, Any]]:
+    """The recorded state (``models.json``) under its lock file; what the block leaves in it is written back
+    atomically. The worker processes of one ``gateway serve`` start together on one data directory, and each
+    change must be audited and recorded once."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / (STATE_FILE + ".lock"), "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        return _audit_registry_changes(policy_dir, data_dir, auditor)
+        state_path = data_dir / STATE_FILE
+        try:
+            state = json.loads(state_path.read_text("utf-8"))
+            state = state if isinstance(state, dict) else {}
+        except (OSError, ValueError):
+            state = {}
+        before = json.dumps(state, sort_keys=True)
+        yield state
+        if json.dumps(state, sort_keys=True) != before or not state_path.exists():
+            partial = state_path.with_suffix(".tmp")
+            partial.write_text(json.dumps(state, indent=1, sort_keys=True), "utf-8")
+            partial.replace(state_path)  # atomic: a reader never sees half a file
 
 
-def _audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor) -> tuple[list[str], list[str]]:
+def recorded_fingerprints(data_dir: Path) -> dict[str, str]:
+    """The behavioural fingerprints recorded at registration, by model ref (remote models only)."""
+    with _locked_state(data_dir) as state:
+        return dict(state.get("fingerprints", {}))
+
+
+def record_fingerprint(data_dir: Path, ref: str, fingerprint: str) -> str:
+    """Record ``fingerprint`` for ``ref`` unless one is recorded already; returns the recorded one."""
+    with _locked_state(data_dir) as state:
+        recorded: dict[str, str] = state.setdefault("fingerprints", {})
+        return recorded.setdefault(ref, fingerprint)
+
+
+def audit_registry_changes(policy_dir: Path, data_dir: Path, auditor: Auditor,
+                           observed: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """Audit versions declared or retired since the last start; returns (registered, retired) refs.
+
+    ``observed``: remote models' fingerprints probed at this start. A newly registered remote model without a
+    pinned fingerprint is recorded (and audited) with the one observed, which later probes must match."""
+    with _locked_state(data_dir) as state:
+        return _audit_registry_changes(policy_dir, state, auditor, observed or {})
+
+
+def _audit_registry_changes(policy_dir: Path, state: dict[str, Any], auditor: Auditor,
+                            observed: Mapping[str, str]) -> tuple[list[str], list[str]]:
     specs, retired = declared_models(policy_dir)
     active = {s.ref: s for s in specs if s.ref not in retired}
-    state_path = data_dir / STATE_FILE
-    try:
-        previous = set(json.loads(state_path.read_text("utf-8")).get("active", []))
-    except (OSError, ValueError):
-        previous = set()
+    previous = set(state.get("active", []))
     registered = sorted(set(active) - previous)
     gone = sorted(previous - set(active))
     by_ref = {s.ref: s for s in specs}
+    recorded: dict[str, str] = state.setdefault("fingerprints", {})
     for ref in registered:
-        auditor.record_sync("model.register", "allow", tenant="*", model=model_json(active[ref]))
+        doc = model_json(active[ref])
+        if active[ref].engine is not None and not active[ref].fingerprint and ref in observed:
+            doc["fingerprint"] = recorded.setdefault(ref, observed[ref])
+        auditor.record_sync("model.register", "allow", tenant="*", model=doc)
     for ref in gone:
         name, _, version = ref.partition("@")
         model = model_json(by_ref[ref]) if ref in by_ref else {"name": name, "version": version}
         auditor.record_sync("model.retire", "allow", tenant="*", model=model,
                             reason="retired" if ref in by_ref else "removed from the registry")
-    if registered or gone or not state_path.exists():
-        partial = state_path.with_suffix(".tmp")
-        partial.write_text(json.dumps({"active": sorted(active)}, indent=1), "utf-8")
-        partial.replace(state_path)  # atomic: a reader never sees half a file
+    state["active"] = sorted(active)
     return registered, gone

@@ -19,7 +19,19 @@ from gateway.bootstrap import Services
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response, speaks_openai
 from gateway.http.openapi import RouteIndexPlugin, describe
-from gateway.http.routes import admin, audit, collections, console, embeddings, health, models, privacy
+from gateway.http.routes import (
+    admin,
+    audit,
+    batches,
+    collections,
+    console,
+    embeddings,
+    files,
+    health,
+    models,
+    privacy,
+    usage,
+)
 from gateway.http.routes import drift as drift_routes
 from gateway.http.routes import jobs as job_routes
 from gateway.http.routes import metrics as metrics_routes
@@ -99,8 +111,9 @@ def create_app(services: Services) -> Litestar:
             embeddings.create_embeddings, health.healthz, health.readyz,
             audit.checkpoint, audit.entries, audit.inclusion, audit.consistency, audit.policy_text,
             console.router,
-            *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES,
+            *collections.ROUTES, *admin.ROUTES, *privacy.ROUTES, *usage.ROUTES,
             metrics_routes.metrics, *drift_routes.ROUTES, *pii_routes.ROUTES, *models.ROUTES,
+            *files.ROUTES, *batches.ROUTES,
             *job_routes.ROUTES,
         ],
         dependencies={"services": Provide(provide_services)},
@@ -108,7 +121,8 @@ def create_app(services: Services) -> Litestar:
         on_shutdown=[stop_jobs, on_shutdown],
         middleware=[tracing_middleware],
         exception_handlers={HTTPException: _http_exception(services), Exception: _internal},
-        request_max_body_size=services.settings.max_body_bytes,
+        # Each route checks its own limit (guard.read_json: max_body_bytes); an upload may reach files_max_bytes.
+        request_max_body_size=max(services.settings.max_body_bytes, services.settings.files_max_bytes + 2**16),
         # Only what needs nothing from outside: the route index, the document as JSON and as YAML.
         openapi_config=OpenAPIConfig(
             title="Governed Embedding Gateway", version=gateway.__version__, path="/schema",

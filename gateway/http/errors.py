@@ -20,7 +20,7 @@ from litestar import Response
 
 from gateway.errors import RequestError
 
-OPENAI_ROUTES = ("/v1/embeddings", "/v1/models")
+OPENAI_ROUTES = ("/v1/embeddings", "/v1/models", "/v1/files", "/v1/batches")
 
 
 def speaks_openai(path: str) -> bool:
@@ -31,7 +31,9 @@ def speaks_openai(path: str) -> bool:
 def error_body(exc: RequestError, request_id: str, openai_shape: bool) -> dict[str, Any]:
     public = {k: v for k, v in exc.detail.items() if k != "audit"}
     if openai_shape:
-        return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
+        # Public detail (a quota's ``limit`` and ``scope``) beside OpenAI's four fields; its clients ignore extras.
+        return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code,
+                          **public}}
     body: dict[str, Any] = {
         "type": f"urn:gateway:error:{exc.code}",
         "title": HTTPStatus(exc.status).phrase,

@@ -153,7 +153,7 @@ async def _governed(
             found = await services.find_collection(principal.tenant, str(request.path_params[guard.collection_param]))
         with tracing.span("authorize"):
             services.authorizer.require(principal, guard.obj, guard.act)
-        services.check_rate(principal)
+        await services.check_rate(principal)
         with services.concurrency.slot(principal.key_id, services.settings.max_concurrent_per_key):
             # The request's time limit covers reading its body too: a slow body must not hold the slot.
             reply = await _in_time(_read_and_handle(request, services, guard, handler, principal, ctx, found),

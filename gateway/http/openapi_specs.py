@@ -163,6 +163,24 @@ COMPONENTS: dict[str, Schema] = {
     "DriftBaseline": {"type": "object", "required": ["collection", "count", "clusters"],
                       "properties": {"collection": {"type": "string"}, "count": {"type": "integer"},
                                      "clusters": {"type": "integer"}}},
+    "UsagePage": {
+        "type": "object", "required": ["object", "since", "until", "data", "has_more"],
+        "properties": {
+            "object": {"const": "page"}, "since": {"type": "string"}, "until": {"type": "string"},
+            "has_more": {"type": "boolean"}, "next_page": {"type": "null"},
+            "data": {"type": "array", "items": {
+                "type": "object", "required": ["object", "start_time", "end_time", "day", "results"],
+                "properties": {
+                    "object": {"const": "bucket"}, "start_time": {"type": "integer"}, "end_time": {"type": "integer"},
+                    "day": {"type": "string"},
+                    "results": {"type": "array", "items": {
+                        "type": "object", "required": ["api_key_id", "model", "input_tokens", "num_model_requests"],
+                        "properties": {"object": {"type": "string"}, "api_key_id": {"type": "string"},
+                                       "model": {"type": "string"}, "input_tokens": {"type": "integer"},
+                                       "num_model_requests": {"type": "integer"}}}},
+                }}},
+        },
+    },
     "PrivacyLedger": {"type": "object", "required": ["total", "budget", "transform"],
                       "properties": {"total": {"type": "object"}, "budget": {"type": "object"},
                                      "transform": {"type": "string"}}},
@@ -186,6 +204,12 @@ COMPONENTS: dict[str, Schema] = {
 
 def _query_int(name: str, required: bool = False) -> Schema:
     return {"name": name, "in": "query", "required": required, "schema": {"type": "integer", "minimum": 0}}
+
+
+def _query_day(name: str) -> Schema:
+    return {"name": name, "in": "query", "required": False,
+            "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+            "description": "a UTC day, YYYY-MM-DD (both ends included; a range of at most 366 days)"}
 
 
 # (method, path) -> request body schema name, success status, success body (schema name or media type), query params
@@ -215,6 +239,7 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]},
     ("post", "/v1/collections/{name}/drift/baseline"): {"ok": (201, "DriftBaseline")},
     ("get", "/v1/privacy/ledger"): {"ok": (200, "PrivacyLedger")},
+    ("get", "/v1/usage"): {"ok": (200, "UsagePage"), "query": [_query_day("since"), _query_day("until")]},
     ("get", "/v1/models"): {"ok": (200, "ModelList")},
     ("get", "/v1/models/{model_id}"): {"ok": (200, "Model")},
 }

@@ -4,7 +4,8 @@ How to add a kind of job (the batch API's is ``gateway.pipeline.batches.BatchKin
 
 1. Write a class with a ``name`` and the three coroutines of ``JobKind`` (``gateway.jobs.base``):
    ``load(job)`` returns the job's items in a fixed order (it is called again after every restart, so it must
-   rebuild the same list from what the job's ``params`` name); ``run(job, items)`` runs a group of them through
+   rebuild the same list from what the job's ``params`` name; it raises ``JobFailed(errors)`` when the job can never
+   run, e.g. its input was deleted); ``run(job, items)`` runs a group of them through
    the governed use case as the job's creator (``job.principal()``) and returns one ``ItemOutcome`` per item, a
    refusal included (an item's own failure is an outcome, never an exception); ``finish(job, outcomes, state)``
    builds the job's result (a JSON-able dict, e.g. the ids of the output files) once every item is answered, or
@@ -20,6 +21,6 @@ pick up a job but never two at once; jobs run one group of ``jobs_inflight_items
 priority than interactive requests. Audit: ``job.created``, ``job.resumed``, ``job.cancelled``, ``job.completed``.
 """
 
-from gateway.jobs.base import ACTIVE_STATES, FINAL_STATES, ItemOutcome, Job, JobKind, JobStore, StoredItem
+from gateway.jobs.base import ACTIVE_STATES, FINAL_STATES, ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem
 
-__all__ = ["ACTIVE_STATES", "FINAL_STATES", "ItemOutcome", "Job", "JobKind", "JobStore", "StoredItem"]
+__all__ = ["ACTIVE_STATES", "FINAL_STATES", "ItemOutcome", "Job", "JobFailed", "JobKind", "JobStore", "StoredItem"]

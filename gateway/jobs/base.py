@@ -61,6 +61,14 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+class JobFailed(Exception):
+    """Raised by a kind's ``load`` when the job can never run (its input is gone): the job fails with ``errors``."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("the job cannot run")
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class ItemOutcome:
     """What one item came to: ``ok`` or not, and the kind's payload (sealed before it is stored)."""

@@ -1,11 +1,13 @@
 """``JobService``: creates jobs, answers reads of them, and runs them in the background, durably.
 
-The runner is one task on the application's event loop. It claims one job at a time (a lease in the database),
-answers its items in groups of at most ``inflight`` items (the cap that keeps a job behind interactive requests:
-while a group runs, each interactive request takes its turn in the micro-batchers' round-robin beside at most that
-many job texts), and after each group stores the outcomes, sealed under the tenant's data key, in the transaction
-that renews its lease. After a crash the lease runs out and the next runner, on this replica or another, resumes
-the job from its stored items: the items already stored are never run again, so each is answered exactly once.
+The runner is one task on the application's event loop. It claims one job at a time (a lease in the database) and
+answers its items in groups of at most ``inflight`` items, at a lower priority than interactive requests: before
+each group it waits until none has been in flight for a moment (at most ``YIELD_MAX_S``), and while a group runs
+an interactive request takes its turn in the micro-batchers' round-robin beside at most that many job texts (alone
+on the gateway, groups grow to ``idle_growth`` times that, and shrink back at the first request). After
+each group it stores the outcomes, sealed under the tenant's data key, in the transaction that renews its lease.
+After a crash the lease runs out and the next runner, on this replica or another, resumes the job from its stored
+items: the items already stored are never run again, so each is answered exactly once.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from gateway.auditing.auditor import Auditor
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import Envelope, RecordContext
 from gateway.errors import NotFound
-from gateway.jobs.base import ItemOutcome, Job, JobKind, JobStore, StoredItem, owner_of
+from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem, owner_of
 from gateway.observability.logs import VettedName
 
 log = logging.getLogger(__name__)
 _SEALED_AS = "_jobs"  # the "collection" bound into each item's ciphertext: no collection can bear this name
+# Before each group a job waits while interactive requests are in flight, for at most this long: interactive work
+# goes first, and a job still advances (a group per second at least) under constant interactive traffic.
+YIELD_MAX_S = 1.0
+QUIET_S = 0.05  # once a request was seen in flight, the group starts after this long without one
 
 
 class LeaseLost(Exception):
@@ -36,8 +42,11 @@ class LeaseLost(Exception):
 class JobService:
     def __init__(
         self, store: JobStore, envelope: Envelope, auditor: Auditor, *, lease_s: float = 30.0, poll_s: float = 1.0,
-        inflight: int = 8, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
+        inflight: int = 4, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
+        busy: Callable[[], int] = lambda: 0, idle_growth: int = 4,
     ) -> None:
+        self._busy = busy  # interactive requests in flight
+        self._idle_growth = max(1, idle_growth)
         self.store = store
         self._envelope = envelope
         self._auditor = auditor
@@ -101,6 +110,7 @@ class JobService:
     def start(self) -> None:
         """Start the runner on the running event loop (the application's start-up)."""
         self._wake = asyncio.Event()
+        log.info("job runner %s started", VettedName(self.runner_id))  # lease_owner in the jobs table
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="job-runner")
 
     async def stop(self) -> None:
@@ -139,7 +149,12 @@ class JobService:
         if job.state == "queued":
             await self._move(job, "running")
         if job.state in ("queued", "running"):
-            job = await self._answer(kind, job)
+            try:
+                job = await self._answer(kind, job)
+            except JobFailed as failed:
+                job = await self._move(job, "failed", {"errors": failed.errors})
+                await self._audit("job.completed", job, "error")
+                return job
         outcomes = [ItemOutcome(i.index, i.ok, self.open(job, i))
                     for i in await asyncio.to_thread(self.store.items, job.id)]
         if job.cancel_requested:
@@ -164,10 +179,15 @@ class JobService:
         items = await kind.load(job)
         done = {i.index for i in await asyncio.to_thread(self.store.items, job.id)}
         todo = [(n, item) for n, item in enumerate(items) if n not in done]
-        for start in range(0, len(todo), self._inflight):
+        size, position = self._inflight, 0
+        while position < len(todo):
             if job.cancel_requested:
                 break
-            group = todo[start:start + self._inflight]
+            quiet = await self._yield_to_interactive()
+            # Alone on the gateway a job doubles its groups, up to idle_growth times the cap; a request resets them.
+            size = min(size * 2, self._inflight * self._idle_growth) if quiet else self._inflight
+            group = todo[position:position + size]
+            position += len(group)
             outcomes = await kind.run(job, group)
             if [o.index for o in outcomes] != [n for n, _ in group]:
                 raise RuntimeError(f"job kind {kind.name} answered other items than it was given")
@@ -178,6 +198,25 @@ class JobService:
                 raise LeaseLost(job.id)
             job = recorded
         return job
+
+    async def _yield_to_interactive(self) -> bool:
+        """Start the next group at once when no interactive request is in flight (True); else once they have been
+        gone for ``QUIET_S`` (a caller's next request usually follows its last within that), or after
+        ``YIELD_MAX_S`` (False)."""
+        if self._busy() == 0:
+            return True
+        now = time.monotonic()
+        deadline, quiet_since = now + YIELD_MAX_S, None
+        while now < deadline:
+            if self._busy() > 0:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= QUIET_S:
+                return False
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+        return False
 
     async def _move(self, job: Job, state: str, result: dict[str, Any] | None = None) -> Job:
         if not await asyncio.to_thread(self.store.move, job.id, self.runner_id, state, self._clock(), result):

@@ -40,3 +40,8 @@ class KeyConcurrency:
     def in_flight(self, key: str) -> int:
         with self._lock:
             return self._in_flight.get(key, 0)
+
+    def total(self) -> int:
+        """Requests in flight over all keys (the job runner waits while there are any: interactive work first)."""
+        with self._lock:
+            return sum(self._in_flight.values())

@@ -20,8 +20,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.observability.engines import EngineMetrics
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-STAGES = ("pii", "embed", "noise", "ledger", "store", "audit")
+STAGES = ("pii", "embed", "noise", "ledger", "usage", "store", "audit")
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 
@@ -79,6 +81,10 @@ class GatewayMetrics:
                                          ["route"], buckets=_LATENCY_BUCKETS, registry=r)
         self.stage_seconds = Histogram("gateway_stage_duration_seconds", "Latency of one pipeline stage call",
                                        ["stage"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.tokens = Counter("gateway_tokens", "Model tokens of the inputs embedded, by tenant and model",
+                              ["tenant", "model"], registry=r)
+        self.quota_refusals = Counter("gateway_quota_refusals", "Requests refused by a quota, by the limit hit",
+                                      ["tenant", "limit", "scope"], registry=r)
         self.pii_entities = Counter("gateway_pii_entities", "PII entities found, by type and the action taken",
                                     ["entity_type", "action"], registry=r)
         self.batch_size = Histogram("gateway_batch_size", "Items per model batch", ["batcher"],
@@ -103,10 +109,17 @@ class GatewayMetrics:
         for stage in STAGES:  # present from the start, so dashboards see zeros rather than nothing
             self.stage_seconds.labels(stage)
         r.register(_LiveCollector(self.sources, clock))
+        self.engines = EngineMetrics(r)
 
     def observe_request(self, route: str, decision: str, status: int, seconds: float) -> None:
         self.requests.labels(route, decision, str(status)).inc()
         self.request_seconds.labels(route).observe(seconds)
+
+    def observe_tokens(self, tenant: str, model: str, tokens: int) -> None:
+        self.tokens.labels(tenant, model).inc(tokens)
+
+    def observe_quota_refusal(self, tenant: str, limit: str, scope: str) -> None:
+        self.quota_refusals.labels(tenant, limit, scope).inc()
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stage_seconds.labels(stage).observe(seconds)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.auth.apikeys import Principal
 from gateway.embedding.specs import ModelRegistry, ModelSpec
@@ -23,6 +23,9 @@ from gateway.pipeline.offload import chars_big, off_loop
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 from gateway.store.base import Collection, Hit, NewChunk, Store
+
+if TYPE_CHECKING:
+    from gateway.embedding.served import ServedModels
 
 PIPELINE_VERSION = "1"
 _DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}\Z")
@@ -135,6 +138,7 @@ class Prepared:
     outcomes: list[IngestOutcome]
     chunks: list[NewChunk]
     pii: PIISummary
+    model: dict[str, Any]  # the model that embedded: name, version, fingerprint; a remote model's engine hosts
 
 
 class CollectionService:
@@ -146,9 +150,11 @@ class CollectionService:
         offsets: Offsets,
         chunk_tokens: int = 200,
         chunk_overlap: int = 40,
+        models: ServedModels | None = None,
     ) -> None:
         self.store = store
         self._pipeline = pipeline
+        self._models = models  # a collection bound to another served model embeds with that model's pipeline
         self._registry = registry
         self._offsets = offsets
         self._chunk_tokens = chunk_tokens
@@ -175,19 +181,28 @@ class CollectionService:
             )
         return spec
 
+    def _served(self, spec: ModelSpec) -> tuple[EmbeddingPipeline, Offsets]:
+        """The pipeline and tokenizer offsets of the model a collection is bound to."""
+        if self._models is None or spec.name == self._pipeline.spec.name:
+            return self._pipeline, self._offsets
+        served = self._models.get(spec.name)
+        return served.pipeline, served.embedder.offsets
+
     async def prepare(self, principal: Principal, collection: Collection, docs: Sequence[DocumentIn],
                       scope: ScopePolicy, policy_version: str) -> Prepared:
         """Run every document through the pipeline; blocked documents get an outcome and no chunks."""
         spec = self.bound_spec(collection)
+        pipeline, offsets = self._served(spec)
+        pipeline.check_available()  # a model out of service refuses before any work
         canonical = await self._pipeline.canonical([d.text for d in docs], "documents[{i}].text")
         findings = await self._pipeline.detect(canonical, scope)
         pseudonym_secret = self._pipeline.secret_for(principal.tenant, "pseudonym")
         # Ids, metadata keys and values are stored and shown too: screened by the same policy (gateway.pii.fields).
         fields = await screen_documents(self._pipeline.detect, docs, scope, pseudonym_secret)
         outcomes, doc_decisions, chunk_decisions, chunk_meta = await off_loop(
-            chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret, fields
+            chars_big(canonical), self._plan, docs, canonical, findings, scope, pseudonym_secret, fields, offsets
         )
-        released = await self._pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
+        released = await pipeline.release(principal.tenant, chunk_decisions, scope, collection.name,
                                                 policy_version)
         items = released.items
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -196,11 +211,11 @@ class CollectionService:
             assert item.vector is not None
             provenance = {
                 "document_id": docs[i].id, "span": [span.start, span.end], "text_digest": item.digest.hex(),
-                "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint},
+                "model": pipeline.describe(),  # name, version, fingerprint; a remote model's engine hosts
                 "pipeline_version": PIPELINE_VERSION, "policy_version": policy_version,
                 "pii": pii_summary([item.decision]),
-                "noise_sigma": released.sigma, "transform": self._pipeline.transform.version,
-                "space_version": self._pipeline.space_version,
+                "noise_sigma": released.sigma, "transform": pipeline.transform.version,
+                "space_version": pipeline.space_version,
                 "actor": {"tenant": principal.tenant, "subject": principal.subject, "key_id": principal.key_id},
                 "time": now,
             }
@@ -210,10 +225,10 @@ class CollectionService:
                 provenance=provenance,
             ))
             outcomes[i].chunks += 1
-        return Prepared(outcomes, chunks, pii_summary(doc_decisions))
+        return Prepared(outcomes, chunks, pii_summary(doc_decisions), pipeline.describe())
 
     def _plan(self, docs: Sequence[DocumentIn], canonical: Sequence[str], findings: Sequence[list[Finding]],
-              scope: ScopePolicy, pseudonym_secret: bytes, fields: Sequence[FieldsVerdict]
+              scope: ScopePolicy, pseudonym_secret: bytes, fields: Sequence[FieldsVerdict], offsets: Offsets,
               ) -> tuple[list[IngestOutcome], list[Decision], list[Decision], list[tuple[int, ChunkSpan]]]:
         """Each document's outcome and decisions (its text's, then its fields'), and each chunk's decision of the
         documents not blocked (chunking tokenizes them)."""
@@ -231,7 +246,7 @@ class CollectionService:
             if blocked:
                 outcome.blocked_types = blocked
                 continue
-            for span in chunk_text(text, self._offsets, self._chunk_tokens, self._chunk_overlap):
+            for span in chunk_text(text, offsets, self._chunk_tokens, self._chunk_overlap):
                 chunk_decisions.append(decide(text[span.start:span.end], _clip(found, span), scope,
                                               pseudonym_secret))
                 chunk_meta.append((i, span))
@@ -250,13 +265,14 @@ class CollectionService:
                            scope: ScopePolicy) -> tuple[Any, Decision]:
         """The query goes through the same PII policy (a pseudonymized name maps to the same token); its vector
         stays clean: it is used only inside the gateway."""
-        self.bound_spec(collection)
+        pipeline, _ = self._served(self.bound_spec(collection))
+        pipeline.check_available()
         text = (await self._pipeline.canonical([query], "query"))[0]
         decision = (await self._pipeline.analyze(principal.tenant, [text], scope))[0]
         if decision.blocked:
             raise PIIBlocked("query contains PII that the policy blocks: " + ", ".join(decision.blocked_types),
                              param="query")
-        return await self._pipeline.query_vector(principal.tenant, decision.text), decision
+        return await pipeline.query_vector(principal.tenant, decision.text), decision
 
     def search(self, tenant: str, collection: str, vector: Any, k: int, filter_: Mapping[str, Any] | None,
                with_text: bool) -> list[Hit]:

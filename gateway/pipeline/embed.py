@@ -16,12 +16,14 @@ from typing import Any
 import msgspec
 
 from gateway.auth.apikeys import Principal
-from gateway.embedding.specs import ModelRegistry
-from gateway.errors import BadRequest, PIIBlocked
+from gateway.embedding.served import ServedModels
+from gateway.errors import BadRequest, PayloadTooLarge, PIIBlocked
+from gateway.limits.quotas import Reservation
 from gateway.pii.fields import screen_user
+from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop, rows_big
 from gateway.pipeline.outcome import Outcome
-from gateway.pipeline.stages import EmbeddingPipeline, PipelineResult
+from gateway.pipeline.stages import PipelineResult
 from gateway.policy.loader import PolicyHolder
 
 
@@ -29,11 +31,71 @@ from gateway.policy.loader import PolicyHolder
 class EmbedRequest:
     """A well-formed OpenAI embeddings request (types and limits checked; the model not yet resolved)."""
 
-    model: str
+    model: str  # "" when omitted: the default model
     inputs: list[str]
     encoding_format: str  # "float" or "base64"
     dimensions: int | None
     user: str | None
+
+
+# OpenAI's clients send a short opaque id of the end user; a longer value is no id (and is never kept).
+MAX_USER_CHARS = 256
+
+
+def parse_request(body: Any, max_inputs: int) -> EmbedRequest:
+    """Validate an OpenAI embeddings request (the model is resolved by the use case)."""
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    model = body.get("model", "")  # omitted: the gateway's default model
+    if not isinstance(model, str):
+        raise BadRequest("'model' must be a string", param="model")
+    raw = body.get("input")
+    if isinstance(raw, str):
+        inputs = [raw]
+    elif isinstance(raw, list) and raw:
+        if not all(isinstance(x, str) for x in raw):
+            if all(_is_token_ids(x) for x in raw):
+                raise BadRequest(
+                    "token arrays are not accepted: send text. (LangChain's OpenAIEmbeddings sends tokens unless "
+                    "check_embedding_ctx_length=False)", param="input",
+                )
+            first = next(i for i, x in enumerate(raw) if not isinstance(x, str))
+            raise BadRequest(f"'input' must be a string or a list of strings; input[{first}] is not a string",
+                             param="input")
+        inputs = list(raw)
+    elif isinstance(raw, list):
+        raise BadRequest("'input' must not be an empty list", param="input")
+    else:
+        raise BadRequest("'input' is required and must be a string or a list of strings", param="input")
+    if len(inputs) > max_inputs:
+        raise PayloadTooLarge(f"'input' has {len(inputs)} items; the limit is {max_inputs}", param="input")
+    if any(not x.strip() for x in inputs):
+        raise BadRequest("'input' must not contain empty strings", param="input")
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64"):
+        raise BadRequest("'encoding_format' must be 'float' or 'base64'", param="encoding_format")
+    dims = body.get("dimensions")
+    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)):
+        raise BadRequest("'dimensions' must be an integer", param="dimensions")
+    return EmbedRequest(model, inputs, fmt, dims, parse_user(body))
+
+
+def parse_user(body: dict[str, Any]) -> str | None:
+    """The optional ``user`` field: a string of at most ``MAX_USER_CHARS`` characters (screened for PII later)."""
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise BadRequest("'user' must be a string", param="user")
+    if user is not None and len(user) > MAX_USER_CHARS:
+        raise BadRequest(f"'user' is {len(user)} characters; the limit is {MAX_USER_CHARS} (send an opaque id)",
+                         param="user")
+    return user
+
+
+def _is_token_ids(item: Any) -> bool:
+    """One token id, or a list of them: what OpenAI's API also accepts as input (and tiktoken users send)."""
+    if isinstance(item, list):
+        return bool(item) and all(isinstance(t, int) and not isinstance(t, bool) for t in item)
+    return isinstance(item, int) and not isinstance(item, bool)
 
 
 def pii_header(summary: dict[str, dict[str, int | str]]) -> str:
@@ -50,10 +112,12 @@ def input_digest(result: PipelineResult) -> str:
 
 
 async def embed(
-    req: EmbedRequest, principal: Principal, *, pipeline: EmbeddingPipeline, registry: ModelRegistry,
-    policy: PolicyHolder,
+    req: EmbedRequest, principal: Principal, *, models: ServedModels, policy: PolicyHolder,
+    metering: Metering | None = None,
 ) -> Outcome:
-    spec = registry.get(req.model)  # ModelNotFound
+    """``req.model`` names a served model; empty, the default (the ``model_name`` setting)."""
+    served = models.get(req.model)  # ModelNotFound
+    spec, pipeline = served.spec, served.pipeline
     if req.dimensions is not None and req.dimensions != spec.dimension:
         raise BadRequest(
             f"model {spec.name} produces {spec.dimension} dimensions; 'dimensions' must be {spec.dimension} "
@@ -63,13 +127,24 @@ async def embed(
     scope = current.scope(principal.tenant)
     if req.user is not None and req.user.strip():
         await screen_user(pipeline.detect, req.user, scope)
-    result = await pipeline.run(principal.tenant, req.inputs, scope, "embeddings", current.version,
-                                all_or_nothing=True)
+    held: list[Reservation | None] = []
+
+    async def admit(texts: list[str]) -> None:  # the quotas, on the normalized texts, before any detection
+        if metering is not None:
+            held.append(await metering.admit(principal, scope.quotas, texts))
+
+    try:
+        result = await pipeline.run(principal.tenant, req.inputs, scope, "embeddings", current.version,
+                                    all_or_nothing=True, admit=admit)
+    except Exception:
+        if metering is not None and held:
+            await metering.cancel(held[0])
+        raise
     summary = result.pii_summary()
     headers = {"X-Gateway-PII": pii_header(summary)}
     audit: dict[str, Any] = {
-        "model": {"name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint,
-                  "space": pipeline.space_version},
+        # name, version, fingerprint and, for a remote model, its engine's kind and hosts
+        "model": {**pipeline.describe(), "space": pipeline.space_version},
         "policy_version": current.version,
         "noise_sigma": result.sigma,
         "pii": summary,
@@ -78,6 +153,8 @@ async def embed(
         "privacy": result.privacy or None,
     }
     if result.blocked_types:
+        if metering is not None and held:
+            await metering.cancel(held[0])
         raise PIIBlocked(
             "input contains PII that the policy blocks: " + ", ".join(result.blocked_types),
             param="input", detail={"audit": audit}, headers=headers,
@@ -90,6 +167,9 @@ async def embed(
         headers["X-Gateway-Truncated"] = str(truncated)
         audit["truncated"] = truncated
     usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    audit["tokens"] = tokens  # what the usage record and the quotas count: the two can be reconciled
+    if metering is not None:
+        await metering.settle(held[0] if held else None, principal, spec.name, tokens)
     body = await off_loop(rows_big(len(result.items)), response_body, result, req.encoding_format, spec.name, usage)
     return Outcome(body, audit, headers)  # headers: X-Gateway-PII, and X-Gateway-Truncated
 

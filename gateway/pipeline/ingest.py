@@ -77,7 +77,7 @@ class Ingest:
         digests = self._digests(tenant, [d.id for d in docs])
         audit: dict[str, Any] = {
             "collection": collection.name, "policy_version": policy.version, "noise_sigma": scope.noise_sigma,
-            "pii": prepared.pii, "model": {"name": collection.model, "version": collection.model_version},
+            "pii": prepared.pii, "model": {**prepared.model, "version": collection.model_version},
             "documents": [{"id_digest": g.hex()[:32], "status": o.status, "chunks": o.chunks}
                           for g, o in zip(digests, outcomes, strict=True)],
             "count": len(prepared.chunks),

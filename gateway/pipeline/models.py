@@ -1,26 +1,33 @@
 """Model catalogue use cases (``GET /v1/models``, ``GET /v1/models/{id}``): the models a caller may embed with,
-in OpenAI's shape."""
+in OpenAI's shape, each with its version, dimension, fingerprint, whether it is the default and in service, and
+for a remote model its engine's kind and hosts (never a credential or a path)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.embedding.specs import ModelRegistry, ModelSpec
+from gateway.embedding.served import ServedModel, ServedModels
 from gateway.pipeline.outcome import Outcome
 
 
-def model_json(spec: ModelSpec) -> dict[str, Any]:
-    return {
-        "id": spec.name, "object": "model", "created": 0, "owned_by": "gateway",
-        "version": spec.version, "dimension": spec.dimension, "fingerprint": spec.fingerprint,
+def model_json(model: ServedModel, default: bool) -> dict[str, Any]:
+    described = model.describe()
+    doc = {
+        "id": model.spec.name, "object": "model", "created": 0, "owned_by": "gateway",
+        "version": model.spec.version, "dimension": model.spec.dimension, "fingerprint": described["fingerprint"],
+        "default": default, "status": "in_service" if model.in_service else model.state,
     }
+    if "engine" in described:
+        doc["engine"] = described["engine"]
+    return doc
 
 
-async def list_models(*, registry: ModelRegistry) -> Outcome:
-    specs = [registry.get(name) for name in registry.names()]
-    return Outcome({"object": "list", "data": [model_json(s) for s in specs]}, {"count": len(specs)})
+async def list_models(*, models: ServedModels) -> Outcome:
+    data = [model_json(m, m is models.default) for m in models.all()]
+    return Outcome({"object": "list", "data": data}, {"count": len(data)})
 
 
-async def get_model(model_id: str, *, registry: ModelRegistry) -> Outcome:
-    spec = registry.get(model_id)  # ModelNotFound: 404 model_not_found
-    return Outcome(model_json(spec), {"model": {"name": spec.name, "version": spec.version}})
+async def get_model(model_id: str, *, models: ServedModels) -> Outcome:
+    model = models.get(model_id)  # ModelNotFound: 404 model_not_found
+    return Outcome(model_json(model, model is models.default),
+                   {"model": {"name": model.spec.name, "version": model.spec.version}})

@@ -14,8 +14,11 @@ import numpy as np
 
 from gateway.crypto.keyfiles import KeyMaterial
 from gateway.embedding.embedder import Embedder
+from gateway.observability.metrics import GatewayMetrics
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
-from gateway.policy.loader import ScopePolicy
+from gateway.pipeline.batching import MicroBatcher
+from gateway.policy.loader import PolicyHolder, ScopePolicy
+from gateway.settings import Settings
 
 
 def embed_fn(embedder: Embedder) -> Any:
@@ -54,3 +57,23 @@ def detect_long_fn(detector: PIIDetector, budget_s: float) -> Any:
         return out
 
     return run
+
+
+def detection_batchers(
+    detector: PIIDetector, settings: Settings, metrics: GatewayMetrics, policy: PolicyHolder,
+) -> tuple[MicroBatcher[tuple[str, ScopePolicy], list[Finding]],
+           MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]]]:
+    """The PII stage's two batchers: texts batched in weighted round-robin per tenant, and long texts (4,096
+    characters or more) on a lane of their own, one at a time under the request's budget (see
+    ``EmbeddingPipeline.detect``)."""
+    detect = MicroBatcher(
+        detect_fn(detector), name="pii", max_size=settings.stage_batch_size,
+        max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
+        lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
+    )
+    detect_long = MicroBatcher(
+        detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii-long", "pii"),
+    )
+    return detect, detect_long

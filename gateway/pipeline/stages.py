@@ -7,10 +7,12 @@ Pure orchestration over injected stages; authentication, authorization and audit
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +86,19 @@ class EmbeddingPipeline:
         self.transform = transform
         self.ledger = ledger
         self._charge = charge  # ledger.record_many, batched across concurrent requests
+        self.check_available: Callable[[], None] = lambda: None  # raises ModelUnavailable when out of service
+        self.describe: Callable[[], dict[str, Any]] = lambda: {
+            "name": spec.name, "version": spec.version, "fingerprint": spec.fingerprint}
+
+    def for_model(self, spec: ModelSpec, embed: MicroBatcher[str, tuple[np.ndarray, int]],
+                  check_available: Callable[[], None], describe: Callable[[], dict[str, Any]]
+                  ) -> EmbeddingPipeline:
+        """The same stages (detection, decisions, protection, ledger) in front of another served model: its own
+        embedding batcher, availability and audit description."""
+        other = copy.copy(self)
+        other.spec, other._embed = spec, embed
+        other.check_available, other.describe = check_available, describe
+        return other
 
     @property
     def space_version(self) -> str:
@@ -152,15 +167,20 @@ class EmbeddingPipeline:
 
     async def run(
         self, tenant: str, texts: Sequence[str], scope: ScopePolicy, scope_name: str, policy_version: str,
-        *, all_or_nothing: bool,
+        *, all_or_nothing: bool, admit: Callable[[list[str]], Awaitable[object]] | None = None,
     ) -> PipelineResult:
         """Normalize, detect, decide, embed every allowed input and protect it; blocked inputs are never embedded.
 
         ``texts`` are as the caller sent them (``canonical`` refuses an over-long or empty one). ``all_or_nothing``:
         one blocked input stops the whole request before anything is embedded (the OpenAI route fails as a unit);
-        otherwise each input has its own outcome.
+        otherwise each input has its own outcome. ``admit`` sees the normalized texts before anything else is
+        spent on them (the quotas' token estimate, ``gateway.pipeline.metering``) and may refuse them.
         """
-        decisions = await self.analyze(tenant, await self.canonical(texts), scope)
+        self.check_available()  # a model out of service refuses before any work
+        canonical = await self.canonical(texts)
+        if admit is not None:
+            await admit(canonical)
+        decisions = await self.analyze(tenant, canonical, scope)
         if all_or_nothing and any(d.blocked for d in decisions):
             digests = self.digests(tenant, [d.text for d in decisions])
             items = [ItemResult(d, g, 0, None) for d, g in zip(decisions, digests, strict=True)]
@@ -171,6 +191,7 @@ class EmbeddingPipeline:
         self, tenant: str, decisions: Sequence[Decision], scope: ScopePolicy, scope_name: str, policy_version: str
     ) -> PipelineResult:
         """Embed and protect the unblocked decisions under the tenant's privacy budget, and charge the ledger."""
+        self.check_available()
         digests = self.digests(tenant, [d.text for d in decisions])
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
         released = [digests[i] for i in allowed]
@@ -209,6 +230,7 @@ class EmbeddingPipeline:
 
     async def query_vector(self, tenant: str, text: str) -> np.ndarray:
         """A query's vector in the tenant's protected space (transformed, never noised): used only inside."""
+        self.check_available()
         embedded = await self._embed.submit([text], [_embed_cost(text)], lane=tenant)
         clean = np.stack([v for v, _ in embedded])
         return np.asarray(self.transform.apply(clean, self.secret_for(tenant, "noise"))[0], dtype=np.float32)

@@ -14,11 +14,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from audit.policy_archive import PolicyArchive, casbin_bundle, version_of
+from gateway.policy.loader import PolicyHolder
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +173,27 @@ class PolicyVersions:
         base = {"what": what, "old_version": old_version, "new_version": version}
         tenants = [{**base, "tenant": t, "changes": rows} for t, rows in sorted(changes.items()) if t != PLATFORM]
         return [*tenants, {**base, "tenant": PLATFORM, "changes": changes.get(PLATFORM, [])}]
+
+
+class Reloadable(Protocol):
+    def reload_if_changed(self) -> bool: ...
+
+
+def reload_policies(policy: PolicyHolder, authorizer: Reloadable, versions: PolicyVersions | None,
+                    record: Callable[..., Any], on_gateway_change: Callable[[], None]) -> None:
+    """Reload what changed and audit it (``record`` is the auditor's ``record_sync``): a new version in force, or
+    a broken file refused."""
+    failed_before = policy.last_error
+    if authorizer.reload_if_changed():
+        fields = versions.casbin_reloaded() if versions else [{"tenant": "*", "what": "casbin"}]
+        for entry in fields:  # one entry per tenant whose rules changed, then the platform-wide one
+            record("policy.reload", "allow", **entry)
+    if policy.reload_if_changed():
+        on_gateway_change()
+        fields = versions.gateway_reloaded() if versions else [{"tenant": "*", "what": "gateway"}]
+        for entry in fields:
+            record("policy.reload", "allow", policy_version=policy.current().version, **entry)
+    elif policy.last_error is not None and policy.last_error is not failed_before:
+        record("policy.reload", "deny", tenant="*", what="gateway",
+               reason="the changed policy file was rejected; the previous one stays",
+               policy_version=policy.current().version, **(versions.rejected() if versions else {}))

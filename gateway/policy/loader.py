@@ -23,6 +23,7 @@ from typing import Any, Literal
 from gateway.errors import PolicyError
 from gateway.observability.logs import Vetted, VettedName
 from gateway.policy.located import Located, load_located
+from gateway.policy.quotas import Quotas, merge_quotas
 
 _log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ BUILTIN_ENTITIES: frozenset[str] = frozenset(
 
 #: The keys each section accepts; docs/policy.md documents every one of them.
 SCOPE_KEYS = frozenset({"pii", "noise", "retain_text", "retention_days", "rate_limit", "privacy_budget", "drift",
-                        "scheduling"})
+                        "scheduling", "quotas"})
 PII_KEYS = frozenset({"threshold", "entities", "allow_list", "deny_list", "metadata_free_text"})
 ENTITY_KEYS = frozenset({"action", "threshold"})
 RECOGNIZER_KEYS = frozenset({"name", "entity", "patterns", "context", "validator"})
@@ -51,10 +52,13 @@ TOP_KEYS = frozenset({"version", "defaults", "recognizers", "tenants", "phone_re
 #: The regions whose phone numbers the detector reads, first listed first (``phone_regions`` in the file).
 DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA")
 TENANT_KEYS = SCOPE_KEYS | {"collections"}
+#: What a collection may set: quotas bound callers (tenants and keys), not collections.
+COLLECTION_KEYS = SCOPE_KEYS - {"quotas"}
 SUB_KEYS: Mapping[str, frozenset[str]] = {
     "noise": frozenset({"sigma"}),
     "rate_limit": frozenset({"requests_per_minute"}),
     "scheduling": frozenset({"weight"}),
+    "quotas": frozenset({"tenant", "key", "keys"}),
     "privacy_budget": frozenset({"epsilon", "on_exceed"}),
     "drift": frozenset({"centroid_shift", "mean_distance", "outlier_share"}),
 }
@@ -99,6 +103,7 @@ class ScopePolicy:
     privacy_budget_epsilon: float | None = None
     budget_action: Literal["block", "raise_sigma"] = "block"
     drift: DriftThresholds = field(default_factory=DriftThresholds)
+    quotas: Quotas = field(default_factory=Quotas)  # per tenant and per key (gateway.limits.quotas)
 
 
 @dataclass
@@ -197,6 +202,7 @@ def _merge(layers: list[_Layer]) -> ScopePolicy:
         privacy_budget_epsilon=scalars.get("privacy_budget.epsilon"),
         budget_action=scalars.get("privacy_budget.on_exceed", "block"),
         drift=DriftThresholds(**drift_fields),
+        quotas=merge_quotas(scalars),
     )
 
 

@@ -15,6 +15,7 @@ from gateway.errors import PolicyError
 from gateway.policy.loader import (
     ACTIONS,
     BUILTIN_ENTITIES,
+    COLLECTION_KEYS,
     DEFAULT_PHONE_REGIONS,
     ENTITY_KEYS,
     PATTERN_KEYS,
@@ -30,8 +31,10 @@ from gateway.policy.loader import (
     _Layer,
 )
 from gateway.policy.located import Located
+from gateway.policy.quotas import LIMIT_NAMES
 
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}\Z")
+_KEY_ID = re.compile(r"^[0-9a-f]{16}\Z")  # an API key's public id (gateway.auth.apikeys)
 
 
 class _Ctx:
@@ -114,6 +117,9 @@ def _scalars(ctx: _Ctx, key: str, node: Located, layer: _Layer) -> None:
             ctx.fail(node, "retain_text must be true or false")
         layer.scalars["retain_text"] = node.value
         return
+    if key == "quotas":
+        _quotas(ctx, node, layer)
+        return
     if key == "retention_days":
         days = node.value
         if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500):
@@ -140,6 +146,26 @@ def _scalars(ctx: _Ctx, key: str, node: Located, layer: _Layer) -> None:
         else:
             value = ctx.number(item, name, 0.0)
         layer.scalars[name] = value
+
+
+def _limits(ctx: _Ctx, node: Located, what: str, layer: _Layer, prefix: str) -> None:
+    for name, item in ctx.mapping(node, what, frozenset(LIMIT_NAMES)).items():
+        value = item.value
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            ctx.fail(item, f"{what}.{name} must be a positive integer or null (no limit)")
+        layer.scalars[f"{prefix}.{name}"] = value
+
+
+def _quotas(ctx: _Ctx, node: Located, layer: _Layer) -> None:
+    fields = ctx.mapping(node, "quotas", frozenset({"tenant", "key", "keys"}))
+    for scope in ("tenant", "key"):
+        if scope in fields:
+            _limits(ctx, fields[scope], f"quotas.{scope}", layer, f"quotas.{scope}")
+    if "keys" in fields:
+        for key_id, item in ctx.mapping(fields["keys"], "quotas.keys").items():
+            if not _KEY_ID.match(key_id):
+                ctx.fail(item, "quotas.keys are keyed by an API key's id: 16 lower-case hex digits")
+            _limits(ctx, item, f"quotas.keys.{key_id}", layer, f"quotas.keys.{key_id}")
 
 
 def _layer(
@@ -249,7 +275,7 @@ def build_policy(root: Located, *, version: str, source: str) -> GatewayPolicy:
             if cnode is not None:
                 for name, node in ctx.mapping(cnode, "collections").items():
                     collections[name] = _layer(
-                        ctx, node, TENANT_KEYS - {"collections"}, known, name, base | set(layer.entities)
+                        ctx, node, COLLECTION_KEYS, known, name, base | set(layer.entities)
                     )
             tenants[tenant] = (layer, collections)
     return GatewayPolicy(

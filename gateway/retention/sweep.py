@@ -5,7 +5,8 @@ For every collection in the store (all tenants) whose effective policy sets ``re
 and so do the drift windows closed before it and a baseline fitted on purged vectors. Each tenant with such a
 collection gets one ``retention.purge`` audit entry per sweep, with counts per collection and never a value:
 evidence that retention was enforced, also when there was nothing to purge. The running gateway schedules the
-sweep (``retention_sweep_interval_s``); ``gateway retention sweep [--now ISO-8601]`` runs it by hand.
+sweep (``retention_sweep_interval_s``), which also purges the batch API's files and jobs past their expiry
+(``file.purge``, counts only); ``gateway retention sweep [--now ISO-8601]`` runs it by hand.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class RetentionSweep:
         auditor: Auditor,
         drift: DriftPurger | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        expired: Callable[[], dict[str, int]] | None = None,
     ) -> None:
+        self._expired = expired  # the batch API's files and jobs past their expiry: purged, counts returned
         self._store = store
         self._policy = policy
         self._auditor = auditor
@@ -99,6 +102,11 @@ class RetentionSweep:
                 as_of=report.now, policy_version=policy.version, count=sum(p.chunks for p in purges),
                 collections={p.collection: p.as_audit() for p in purges},
             )
+        if self._expired is not None:
+            counts = self._expired()
+            if any(counts.values()):
+                self._auditor.record_sync("file.purge", "allow", tenant="*", trigger=trigger, as_of=report.now,
+                                          count=sum(counts.values()), **counts)
         return report
 
     def _purge(self, c: Collection, days: int, cutoff: datetime) -> CollectionPurge | None:

@@ -12,10 +12,13 @@ from litestar.testing import TestClient
 from tests.hardening.kit import Gateway, build_gateway
 
 # Public on purpose: probes, the OpenAPI document, Prometheus, the console's sign-in form (and its POST, which
-# authenticates the key it is given, audited as auth.failure).
+# authenticates the key it is given, audited as auth.failure), and the sign-in through the identity provider (its
+# start only redirects there; its callback completes a sign-in bound to the browser, audited as auth.failure when
+# refused; both 404 where no provider is configured).
 PUBLIC = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
     ("GET", "/console"), ("GET", "/console/"), ("POST", "/console/signin"),
+    ("GET", "/console/oidc/start"), ("GET", "/console/oidc/callback"),
 }
 PUBLIC_PREFIXES = ("/schema",)
 

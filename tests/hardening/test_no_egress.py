@@ -1,8 +1,10 @@
 """The real gateway (real model, real Presidio with tldextract, real SQLite/FAISS) runs with every outbound
-connection forbidden, and nothing phones home; the PII recognizers answer regex bait in bounded time.
+connection forbidden but to the engine its model registry configures, and connects to nothing else; the PII
+recognizers answer regex bait in bounded time.
 
-``egress_guard/sitecustomize.py`` is put on the subprocess's PYTHONPATH: any non-loopback connect or name lookup
-raises and is written to a log the test reads, even where the gateway's code swallows the error.
+``egress_guard/sitecustomize.py`` is put on the subprocess's PYTHONPATH with ``EGRESS_ALLOW`` set to the configured
+engine's address: any other connect (loopback included) or name lookup raises and is written to a log the test
+reads, even where the gateway's code swallows the error.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.enginekit import RecordingEngine, models_yaml
 from tests.integration.server import GatewayProcess
 
 GUARD_DIR = Path(__file__).resolve().parent / "egress_guard"
 MODEL = "all-MiniLM-L6-v2"
+REMOTE = "minilm-remote"
 BAIT_BOUND_S = 20.0  # one request of ~30k characters through real Presidio on 2 busy cores
 
 # Inputs shaped to make backtracking regexes explode (long runs that almost match, then fail at the end).
@@ -35,12 +39,25 @@ REGEX_BAIT = {
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, Path, str]]:
+def engine() -> Iterator[RecordingEngine]:
+    """The one engine the gateway's registry configures: a real OpenAI-compatible server on loopback."""
+    from gateway.embedding.embedder import SentenceTransformerEmbedder
+    from gateway.embedding.specs import DEFAULT_MODEL
+
+    served = RecordingEngine(SentenceTransformerEmbedder(DEFAULT_MODEL, "cpu", batch_size=16, cpu_threads=1))
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory,
+            engine: RecordingEngine) -> Iterator[tuple[GatewayProcess, Path, str]]:
     root = tmp_path_factory.mktemp("egress")
     log = root / "egress.log"
     gw = GatewayProcess(root, env={"PYTHONPATH": str(GUARD_DIR), "EGRESS_GUARD_LOG": str(log),
-                                   "GATEWAY_MAX_TEXT_CHARS": "40000"})
+                                   "EGRESS_ALLOW": f"127.0.0.1:{engine.port}", "GATEWAY_MAX_TEXT_CHARS": "40000"})
     gw.prepare()
+    (gw.policy_dir / "models.yaml").write_text(models_yaml({REMOTE: engine.base_url}))
     key = gw.make_key("acme", "svc", "writer")
     gw.start()
     try:
@@ -50,8 +67,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayP
 
 
 @pytest.mark.slow
-def test_when_the_real_gateway_serves_with_egress_forbidden_then_nothing_phones_home(
-    guarded: tuple[GatewayProcess, Path, str],
+def test_when_the_real_gateway_serves_with_egress_forbidden_then_it_connects_to_its_configured_engine_only(
+    guarded: tuple[GatewayProcess, Path, str], engine: RecordingEngine,
 ) -> None:
     gw, log, key = guarded
     auth = {"Authorization": f"Bearer {key}"}
@@ -66,6 +83,11 @@ def test_when_the_real_gateway_serves_with_egress_forbidden_then_nothing_phones_
         docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)]
         assert client.post("/v1/collections/c/documents", json={"documents": docs}).status_code == 200
         assert client.post("/v1/collections/c/search", json={"query": "cats"}).status_code == 200
+        remote = client.post("/v1/embeddings", json={"model": REMOTE, "input": texts})
+        assert remote.status_code == 200, remote.text
+        assert client.post("/v1/collections", json={"name": "r", "model": REMOTE}).status_code == 201
+        assert client.post("/v1/collections/r/documents", json={"documents": docs}).status_code == 200
+    assert "plain text about cats" in engine.texts()  # the allowed engine was used: the guard let it through
     violations = log.read_text() if log.exists() else ""
     assert not violations, f"outbound connections attempted:\n{violations}"
 
@@ -98,3 +120,26 @@ def test_when_a_process_runs_under_the_guard_then_outbound_connects_fail_and_are
                          check=True)
     assert "egress forbidden" in out.stdout
     assert "203.0.113.7" in log.read_text()
+
+
+def test_when_engines_are_allowed_then_a_loopback_port_that_is_not_one_of_them_is_refused(tmp_path: Path) -> None:
+    """The control of the allow-list: only the configured engine's address, not loopback at large."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.enginekit import port_in_range
+
+    log = tmp_path / "egress.log"
+    allowed = port_in_range()
+    other = port_in_range(avoid=[allowed])
+    probe = (f"import socket\nfor port in ({allowed}, {other}):\n    try:\n"
+             "        socket.create_connection(('127.0.0.1', port), timeout=1)\n"
+             "    except OSError as e:\n        print(port, e)\n")
+    env = {**os.environ, "PYTHONPATH": str(GUARD_DIR), "EGRESS_GUARD_LOG": str(log),
+           "EGRESS_ALLOW": f"127.0.0.1:{allowed}"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60,
+                         check=True)
+    assert f"{other} egress forbidden" in out.stdout
+    assert f"{allowed} egress forbidden" not in out.stdout  # refused by nobody listening, not by the guard
+    assert str(other) in log.read_text() and str(allowed) not in log.read_text()

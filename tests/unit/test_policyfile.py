@@ -22,6 +22,7 @@ from gateway.policy.loader import (
     load_policy,
     parse_policy,
 )
+from gateway.policy.quotas import LIMIT_NAMES, Limits
 from gateway.policy.schema import build_policy  # noqa: F401  (the loader's validators must import)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,6 +158,7 @@ def test_when_loader_accepts_a_key_then_docs_policy_md_documents_it() -> None:
     keys = set(TOP_KEYS | TENANT_KEYS | PII_KEYS | ENTITY_KEYS | RECOGNIZER_KEYS | PATTERN_KEYS)
     for section, subs in SUB_KEYS.items():
         keys |= {f"{section}.{s}" for s in subs}
+    keys |= set(LIMIT_NAMES)
     missing = sorted(k for k in keys if not re.search(rf"`{re.escape(k)}`", doc))
     assert not missing, f"undocumented policy keys: {missing}"
 
@@ -230,3 +232,42 @@ def test_when_a_tenant_has_a_scheduling_weight_then_its_scope_carries_it_and_a_b
     for bad in (0, -1, 1000, "heavy"):
         with pytest.raises(PolicyError, match=r"scheduling\.weight"):
             parse_policy(with_weight(bad))
+
+
+QUOTAS = MINIMAL + """  quotas:
+    key: {tokens_per_minute: 1000, tokens_per_day: 50000}
+tenants:
+  acme:
+    quotas:
+      tenant: {requests_per_minute: 60}
+      key: {tokens_per_day: 9000}
+      keys:
+        0123456789abcdef: {tokens_per_minute: 5, tokens_per_day: null}
+"""
+
+
+def test_when_quotas_are_layered_then_each_limit_overrides_alone_and_a_named_key_gets_its_own() -> None:
+    policy = parse_policy(QUOTAS.encode(), source="p.yaml")
+    acme = policy.scope("acme").quotas
+    assert acme.tenant == Limits(requests_per_minute=60)
+    assert acme.for_key("fedcba9876543210") == Limits(tokens_per_minute=1000, tokens_per_day=9000)
+    assert acme.for_key("0123456789abcdef") == Limits(tokens_per_minute=5, tokens_per_day=None)
+    other = policy.scope("globex").quotas
+    assert other.tenant == Limits() and other.for_key("0123456789abcdef") == Limits(1000, 50000)
+
+
+@pytest.mark.parametrize(("fragment", "message"), [
+    ("  quotas:\n    key: {tokens_per_minute: 0}\n", "must be a positive integer or null"),
+    ("  quotas:\n    key: {tokens_per_minute: 1.5}\n", "must be a positive integer or null"),
+    ("  quotas:\n    key: {tokens_per_hour: 10}\n", "unknown key 'tokens_per_hour'"),
+    ("  quotas:\n    team: {tokens_per_day: 10}\n", "unknown key 'team'"),
+    ("  quotas:\n    keys: {alice: {tokens_per_day: 10}}\n", "16 lower-case hex digits"),
+])
+def test_when_a_quota_is_malformed_then_the_policy_is_refused_with_its_line(fragment: str, message: str) -> None:
+    error = error_of(MINIMAL + fragment)
+    assert message in error and error.startswith("p.yaml:")
+
+
+def test_when_a_collection_sets_quotas_then_the_policy_is_refused() -> None:
+    text = MINIMAL + "tenants:\n  acme:\n    collections:\n      docs:\n        quotas: {}\n"
+    assert "unknown key 'quotas'" in error_of(text)

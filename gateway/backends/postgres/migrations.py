@@ -197,6 +197,24 @@ CREATE TABLE job_inputs (
 );
 """
 
+_V9_USAGE = """
+CREATE TABLE IF NOT EXISTS usage_daily (
+    tenant TEXT NOT NULL,
+    day TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    tokens BIGINT NOT NULL,
+    requests BIGINT NOT NULL,
+    PRIMARY KEY (tenant, day, key_id, model)
+);
+CREATE TABLE IF NOT EXISTS quota_windows (
+    counter TEXT NOT NULL,
+    window_start BIGINT NOT NULL,
+    used BIGINT NOT NULL,
+    PRIMARY KEY (counter, window_start)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
     Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
@@ -206,6 +224,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "ingest entries committed or declared unfinished", _V6_STORE_COMMITS),
     Migration(7, "durable jobs with leases, their items, and uploaded files (batch API)", _V7_JOBS_FILES),
     Migration(8, "staged inputs of ingest jobs, sealed", _V8_JOB_INPUTS),
+    Migration(9, "usage per tenant, key, model and day; quota windows the replicas share", _V9_USAGE),
 )
 
 _BOOKKEEPING = """

@@ -18,14 +18,18 @@ from gateway.backends.postgres.apikeys import PgApiKeyRepository
 from gateway.backends.postgres.casbin import PgAuthorizer, seed_policy
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.datakeys import PgDataKeyRepository
+from gateway.backends.postgres.files import PgFileStore
 from gateway.backends.postgres.job_inputs import PgJobInputs
 from gateway.backends.postgres.jobs import PgJobStore
 from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.backends.postgres.listen import Listener
 from gateway.backends.postgres.migrations import upgrade
+from gateway.backends.postgres.quotas import PgQuotaCounter
 from gateway.backends.postgres.store import PostgresStore
+from gateway.backends.postgres.usage import PgUsageRepository
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial
+from gateway.limits.rate import RateLimiter
 from gateway.observability.logs import VettedName
 from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
@@ -59,8 +63,14 @@ class PgBackends:
     datakeys: PgDataKeyRepository
     ledger: PgPrivacyLedger
     jobs: PgJobStore
+    files: PgFileStore
     job_inputs: PgJobInputs
+    usage: PgUsageRepository
     listener: Listener | None = field(default=None)
+
+    def quota_counter(self, limiter: RateLimiter) -> PgQuotaCounter:
+        """Quotas counted in the database, so that they hold for every replica's requests together."""
+        return PgQuotaCounter(self.db)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> PostgresStore:
         """The store, with the listener that keeps its indexes and the Casbin policy current started."""
@@ -87,6 +97,7 @@ def open_pg_backends(settings: Settings) -> PgBackends:
                  VettedName(",".join(map(str, applied)) or "none"), seeded)
     return PgBackends(
         db=db, settings=settings, authorizer=PgAuthorizer(settings.policy_dir, db), apikeys=PgApiKeyRepository(db),
-        datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db), jobs=PgJobStore(db),
+        datakeys=PgDataKeyRepository(db), ledger=PgPrivacyLedger(db), jobs=PgJobStore(db), files=PgFileStore(db),
         job_inputs=PgJobInputs(db),
+        usage=PgUsageRepository(db),
     )

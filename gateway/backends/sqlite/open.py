@@ -1,7 +1,8 @@
 """Everything the embedded default keeps in SQLite, opened together: what ``build_services`` uses when
 ``database_url`` does not name PostgreSQL (the counterpart of ``backends.postgres.open``).
 
-API keys, wrapped data keys and jobs share the data dir's ``store.db`` with the store; the privacy ledger has a file
+API keys, wrapped data keys, jobs and usage share the data dir's ``store.db`` with the store; the privacy ledger has a
+file
 of its own (``privacy.db``); the Casbin policy is read from ``policy.csv`` (``auth.authz.Authorizer``). Each
 table is created if missing, so a fresh data dir needs no manual step.
 """
@@ -14,11 +15,15 @@ from gateway.auth.authz import Authorizer
 from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
+from gateway.backends.sqlite.files import SQLiteFileStore
 from gateway.backends.sqlite.job_inputs import SQLiteJobInputs
 from gateway.backends.sqlite.jobs import SQLiteJobStore
 from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.backends.sqlite.store import SQLiteStore
+from gateway.backends.sqlite.usage import SQLiteUsageRepository
 from gateway.crypto.envelope import Envelope
+from gateway.limits.quotas import QuotaBook
+from gateway.limits.rate import RateLimiter
 from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
 
@@ -34,7 +39,13 @@ class SQLiteBackends:
     datakeys: SQLiteDataKeyRepository
     ledger: SQLitePrivacyLedger
     jobs: SQLiteJobStore
+    files: SQLiteFileStore
     job_inputs: SQLiteJobInputs
+    usage: SQLiteUsageRepository
+
+    def quota_counter(self, limiter: RateLimiter) -> QuotaBook:
+        """Quotas counted in this one process's memory: exact, as the embedded default is one process."""
+        return QuotaBook(limiter)
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> SQLiteStore:
         """The store, on the same database as the keys, with its encrypted index snapshots under the data dir."""
@@ -47,5 +58,6 @@ def open_sqlite_backends(settings: Settings, db: SQLiteDatabase | None = None) -
     return SQLiteBackends(
         db=db, settings=settings, authorizer=Authorizer(settings.policy_dir), apikeys=SQLiteApiKeyRepository(db),
         datakeys=SQLiteDataKeyRepository(db), ledger=SQLitePrivacyLedger(settings.data_dir / LEDGER_FILE),
-        jobs=SQLiteJobStore(db), job_inputs=SQLiteJobInputs(db),
+        jobs=SQLiteJobStore(db), files=SQLiteFileStore(db), job_inputs=SQLiteJobInputs(db),
+        usage=SQLiteUsageRepository(db),
     )

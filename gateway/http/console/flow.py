@@ -97,7 +97,10 @@ async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def principal_still_valid(services: Services, principal: Principal) -> bool:
-    """A key revoked or expired after sign-in ends its sessions at the next request."""
+    """A key revoked or expired after sign-in ends its sessions at the next request. A session signed in through
+    the identity provider lasts its own time (the provider's roles are read again at the next sign-in)."""
+    if principal.method == "oidc":
+        return True
     record = services.apikeys.find(principal.key_id)
     return record is not None and key_status(record, datetime.now(UTC)) == "active"
 
@@ -108,6 +111,7 @@ def context(request: Request[Any, Any, Any], principal: Principal | None = None)
         ctx.tenant, ctx.subject, ctx.key_id, ctx.role = (
             principal.tenant, principal.subject, principal.key_id, principal.role,
         )
+        ctx.auth = None if principal.method == "api_key" else principal.method
     return ctx
 
 
@@ -119,10 +123,15 @@ def respond(view: View, ctx: RequestContext) -> Response[Any]:
     return Response(content, status_code=view.status, media_type=view.media_type, headers=headers)
 
 
-def error_view(exc: RequestError, session: Session | None) -> View:
+def provider_label(services: Services) -> str | None:
+    """The identity provider the sign-in page offers, or None (API keys only)."""
+    return services.console_login.label if services.console_login is not None else None
+
+
+def error_view(exc: RequestError, session: Session | None, provider: str | None = None) -> View:
     titles = {401: "Signed out", 403: "Forbidden", 429: "Too many requests"}
     if isinstance(exc, Unauthenticated):
-        return View(pages.signin_page(exc.message), status=401)
+        return View(pages.signin_page(exc.message, provider), status=exc.status)
     principal, csrf = (session.principal, session.csrf) if session else (None, None)
     title = titles.get(exc.status, "Bad request" if exc.status < 500 else "Unavailable")
     view = View(pages.error_page(title, exc.message, principal, csrf), status=exc.status)
@@ -158,7 +167,7 @@ async def console_guarded(
             session = None
             raise Unauthenticated("Your session has ended. Sign in again.")
         services.authorizer.require(session.principal, OBJ, ACT)
-        services.check_rate(session.principal)
+        await services.check_rate(session.principal)
         form: dict[str, str] = {}
         if request.method == "POST":
             if not same_origin(request):
@@ -169,7 +178,8 @@ async def console_guarded(
         view = await handler(ConsoleCall(session, services, request, form))
     except RequestError as exc:
         event, decision = exc.audited_as(EVENT)
-        return await audited(services, ctx, error_view(exc, session), event, decision, {"code": exc.code})
+        view = error_view(exc, session, provider_label(services))
+        return await audited(services, ctx, view, event, decision, {"code": exc.code})
     except Exception:
         log.exception("unhandled error on %s (request %s)", ctx.route, ctx.request_id)
         internal = Unavailable("internal error; nothing was changed")

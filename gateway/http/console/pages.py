@@ -65,11 +65,17 @@ def layout(title: str, body: str, principal: Principal | None = None, csrf: str 
     )
 
 
-def signin_page(message: str | None = None) -> str:
-    """The sign-in form; the key is posted once and never stored in the browser."""
+def signin_page(message: str | None = None, provider: str | None = None) -> str:
+    """The sign-in form; the key is posted once and never stored in the browser. With ``provider`` (the identity
+    provider's name) a link first starts the sign-in there (a link, not a form: the form-action CSP would stop a
+    form's redirect to the provider)."""
     notice = f"<p class='failed' role='alert'>{esc(message)}</p>" if message else ""
+    sso = ""
+    if provider is not None:
+        sso = (f"<p><a id='oidc-signin' class='button' href='{BASE}/oidc/start'>Sign in with {esc(provider)}</a></p>"
+               "<p class='note'>Or with an API key:</p>")
     body = (
-        f"{notice}<form method='post' action='{BASE}/signin'>"
+        f"{notice}{sso}<form method='post' action='{BASE}/signin'>"
         "<label>API key (auditor or admin) <input type='password' name='api_key' autocomplete='off' required size='70'>"
         "</label><p><button type='submit'>Sign in</button></p></form>"
         "<p class='note'>The key is checked once; the browser then holds only a session cookie.</p>"

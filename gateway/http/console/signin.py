@@ -12,7 +12,8 @@ from typing import Any
 
 from litestar import Request, Response
 
-from gateway.auth.apikeys import key_id_of
+from gateway.auditing.auditor import RequestContext
+from gateway.auth.apikeys import Principal, key_id_of
 from gateway.bootstrap import Services
 from gateway.errors import Forbidden, RequestError, Unauthenticated
 from gateway.http.console import pages
@@ -26,6 +27,7 @@ from gateway.http.console.flow import (
     audited,
     context,
     error_view,
+    provider_label,
     read_form,
     same_origin,
     sessions_of,
@@ -39,7 +41,6 @@ CLEAR_COOKIE = f"{COOKIE}=; Max-Age=0; Path={pages.BASE}; HttpOnly; SameSite=Str
 async def sign_in(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     """Exchange an auditor key for a session cookie, or answer 401/403 with the form again."""
     ctx = context(request)
-    store = sessions_of(request)
     authenticated = False
     try:
         if not same_origin(request):
@@ -52,19 +53,30 @@ async def sign_in(request: Request[Any, Any, Any], services: Services) -> Respon
             raise
         ctx, authenticated = context(request, principal), True
         services.authorizer.require(principal, OBJ, ACT)
-        services.check_rate(principal)
+        await services.check_rate(principal)
     except RequestError as exc:
         event, decision = exc.audited_as(EVENT)
         if isinstance(exc, Forbidden) and authenticated:
-            view = View(pages.signin_page(f"This key cannot open the audit console: {exc.message}."), status=403)
+            view = View(pages.signin_page(f"This key cannot open the audit console: {exc.message}.",
+                                          provider_label(services)), status=403)
         else:
-            view = error_view(exc, None)
+            view = error_view(exc, None, provider_label(services))
         return await audited(services, ctx, view, event, decision, {"code": exc.code, "what": "console.signin"})
+    return await open_session(request, services, ctx, principal)
+
+
+async def open_session(
+    request: Request[Any, Any, Any], services: Services, ctx: RequestContext, principal: Principal,
+    view: View | None = None,
+) -> Response[Any]:
+    """A fresh session for ``principal`` (any earlier one of this browser ends), audited as a sign-in; its cookie
+    goes on ``view`` (a 303 to the entries by default). No audit entry, no session."""
+    store = sessions_of(request)
     store.delete(request.cookies.get(COOKIE))
     session_id, _ = store.create(principal)
-    view = View(b"", status=303, headers={"Location": HOME})
+    view = view or View(b"", status=303, headers={"Location": HOME})
     response = await audited(services, ctx, view, EVENT, "allow", {"what": "console.signin"})
-    if response.status_code != 303:  # the sign-in could not be audited: no session either
+    if response.status_code != view.status:  # the sign-in could not be audited: no session either
         store.delete(session_id)
         return response
     response.set_cookie(

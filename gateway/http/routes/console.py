@@ -17,8 +17,16 @@ from gateway.auditing import browse
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, Forbidden
 from gateway.http.audit_scope import scope_of
-from gateway.http.console import pages
-from gateway.http.console.flow import COOKIE, ConsoleCall, View, console_guarded, security_headers, sessions_of
+from gateway.http.console import oidc_signin, pages
+from gateway.http.console.flow import (
+    COOKIE,
+    ConsoleCall,
+    View,
+    console_guarded,
+    provider_label,
+    security_headers,
+    sessions_of,
+)
 from gateway.http.console.projection_view import collections_view, projection_view
 from gateway.http.console.signin import HOME, sign_in, sign_out
 
@@ -87,16 +95,28 @@ def _report_view(fmt: str) -> Any:
 
 
 @get("/", summary="Auditor console: sign-in form, or the entries when signed in", include_in_schema=False)
-async def home(request: Request[Any, Any, Any]) -> Response[Any]:
+async def home(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     # The form itself shows nothing of the log, so serving it is not audited; everything behind it is.
     if sessions_of(request).get(request.cookies.get(COOKIE)) is not None:
         return Response(b"", status_code=303, headers={"Location": HOME, **security_headers()})
-    return Response(pages.signin_page(), media_type="text/html; charset=utf-8", headers=security_headers())
+    return Response(pages.signin_page(None, provider_label(services)), media_type="text/html; charset=utf-8",
+                    headers=security_headers())
 
 
 @post("/signin", summary="Sign in with an auditor key", include_in_schema=False, status_code=303)
 async def signin(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await sign_in(request, services)
+
+
+@get("/oidc/start", summary="Sign in through the identity provider (PKCE)", include_in_schema=False)
+async def oidc_start(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await oidc_signin.start(request, services)
+
+
+@get(oidc_signin.CALLBACK.removeprefix(pages.BASE), summary="The identity provider's redirect back",
+     include_in_schema=False)
+async def oidc_callback(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    return await oidc_signin.callback(request, services)
 
 
 @post("/signout", summary="Sign out", include_in_schema=False, status_code=303)
@@ -148,6 +168,7 @@ async def projection(request: Request[Any, Any, Any], services: Services) -> Res
 
 router = Router(
     path=pages.BASE,
-    route_handlers=[home, signin, signout, entries, entry, checkpoint, report_html, report_json, report_csv,
+    route_handlers=[home, signin, oidc_start, oidc_callback, signout, entries, entry, checkpoint, report_html,
+                    report_json, report_csv,
                     collections, projection],
 )

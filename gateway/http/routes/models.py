@@ -14,12 +14,12 @@ LIST = Guard(event="model.list", obj="embeddings", act="create", openai_errors=T
 
 
 async def _list(call: Call) -> Reply:
-    result = await use_cases.list_models(registry=call.services.registry)
+    result = await use_cases.list_models(models=call.services.models)
     return Reply(result.body, audit=result.audit)
 
 
 async def _one(call: Call) -> Reply:
-    result = await use_cases.get_model(str(call.request.path_params["model_id"]), registry=call.services.registry)
+    result = await use_cases.get_model(str(call.request.path_params["model_id"]), models=call.services.models)
     return Reply(result.body, audit=result.audit)
 
 

@@ -1,7 +1,9 @@
 """Loaded by every Python process started with this folder on PYTHONPATH: forbids outbound connections.
 
 Any connection or name lookup that is not loopback (or a Unix socket) raises and is appended to the file named by
-``EGRESS_GUARD_LOG``, so the test sees it even when the code under test swallows the error. Test-only.
+``EGRESS_GUARD_LOG``, so the test sees it even when the code under test swallows the error. With ``EGRESS_ALLOW``
+(``host:port`` pairs, comma-separated: the configured engines) only those are allowed, loopback or not: any other
+connection, to loopback included, is refused the same way. Test-only.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 _LOG = os.environ.get("EGRESS_GUARD_LOG", "")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+_ALLOW = {(h, int(p)) for h, _, p in (pair.strip().rpartition(":") for pair in
+                                      os.environ.get("EGRESS_ALLOW", "").split(",") if pair.strip())}
 
 
 def _is_loopback(host: Any) -> bool:
@@ -41,7 +45,10 @@ _getaddrinfo = socket.getaddrinfo
 
 
 def _guard(sock: socket.socket, address: Any) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    allowed = (str(address[0]), int(address[1])) in _ALLOW if _ALLOW else _is_loopback(address[0])
+    if not allowed:
         _refuse(f"connect {address!r}")
 
 
@@ -56,7 +63,7 @@ def connect_ex(self: socket.socket, address: Any) -> int:
 
 
 def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host is not None and not _is_loopback(host):
+    if host is not None and not _is_loopback(host) and not any(host == h for h, _ in _ALLOW):
         _refuse(f"getaddrinfo {host!r}")
     return _getaddrinfo(host, *args, **kwargs)
 

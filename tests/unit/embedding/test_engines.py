@@ -91,6 +91,22 @@ def test_when_the_engine_is_down_then_model_unavailable_with_retry_after_and_the
     assert client.breakers["http://engine-a:8080/v1"].state == "open"
 
 
+def test_when_the_engine_refuses_connections_then_it_fails_at_once_instead_of_backing_off_to_the_deadline() -> None:
+    # Regression: a refused port was retried with backoff until the deadline; a dead engine held each request 10 s
+    # (measured against a killed Infinity). Now: ModelUnavailable at once (or the next URL's answer).
+    attempts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        raise httpx.ConnectError("refused", request=request)
+
+    clock = Clock()
+    with pytest.raises(ModelUnavailable):
+        _client(handler, clock).embed(["a"], deadline_s=10)
+    assert attempts == 1 and clock.now == 0.0
+
+
 def test_when_the_first_url_is_down_then_the_second_serves() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.host == "engine-a":

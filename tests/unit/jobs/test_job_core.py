@@ -16,7 +16,7 @@ from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.backends.sqlite.jobs import SQLiteJobStore
 from gateway.crypto import Envelope, Keyring
 from gateway.errors import NotFound
-from gateway.jobs.base import ItemOutcome, Job, JobStore
+from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobStore
 from gateway.jobs.runner import JobService, LeaseLost
 from tests.unit.auditing.audit_fakes import ListSink, test_secret
 
@@ -41,6 +41,8 @@ class Doubling:
         self.ran: list[int] = []
 
     async def load(self, job: Job) -> Sequence[Any]:
+        if job.params["n"] < 0:
+            raise JobFailed([{"code": "input_file_missing"}])
         return list(range(job.params["n"]))
 
     async def run(self, job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
@@ -76,7 +78,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Jo
 
 
 def _service(store: JobStore, envelope: Envelope, kind: Doubling, clock: Clock, sink: ListSink) -> JobService:
-    service = JobService(store, envelope, Auditor(sink, test_secret), lease_s=30, inflight=4, clock=clock)
+    service = JobService(store, envelope, Auditor(sink, test_secret), lease_s=30, inflight=4, clock=clock,
+                         idle_growth=1)
     service.register(kind)
     return service
 
@@ -195,3 +198,72 @@ def test_when_items_are_stored_then_their_payloads_are_sealed(backend: tuple[Job
         assert [service.open(job, i) for i in items] == [b"0", b"2", b"4"]
 
     asyncio.run(scenario())
+
+
+def test_when_a_job_can_never_run_then_it_fails_with_its_errors(backend: tuple[JobStore, Envelope]) -> None:
+    store, envelope = backend
+    clock, sink = Clock(), ListSink()
+    service = _service(store, envelope, Doubling(0), clock, sink)
+
+    async def scenario() -> None:
+        await service.create(ALICE, "double", "job-7", {"n": -1}, 3)
+        claimed = store.claim(service.runner_id, clock(), 30, ["double"])
+        assert claimed is not None
+        done = await service.run_job(claimed)
+        assert done.state == "failed" and done.result == {"errors": [{"code": "input_file_missing"}]}
+        assert store.claim(service.runner_id, clock() + 60, 30, ["double"]) is None  # never picked up again
+        assert (sink.entries[-1]["event"], sink.entries[-1]["decision"]) == ("job.completed", "error")
+
+    asyncio.run(scenario())
+
+
+def test_when_interactive_requests_are_in_flight_then_a_group_waits_for_them(
+    backend: tuple[JobStore, Envelope],
+) -> None:
+    store, envelope = backend
+    clock, sink, calls, kind = Clock(), ListSink(), [], Doubling(2)
+
+    def busy() -> int:
+        calls.append(len(kind.ran))
+        return 1 if len(calls) <= 3 else 0  # three requests' worth of waiting, then idle
+
+    service = JobService(store, envelope, Auditor(sink, test_secret), inflight=4, clock=clock, busy=busy)
+    service.register(kind)
+
+    async def scenario() -> None:
+        await service.create(ALICE, "double", "job-8", {"n": 2}, 2)
+        claimed = store.claim(service.runner_id, clock(), 30, ["double"])
+        assert claimed is not None
+        await service.run_job(claimed)
+
+    asyncio.run(scenario())
+    assert calls[:4] == [0, 0, 0, 0] and kind.ran == [0, 1]  # nothing ran while the requests were in flight
+
+
+def test_when_the_gateway_is_idle_then_groups_grow_and_a_request_shrinks_them_back(
+    backend: tuple[JobStore, Envelope],
+) -> None:
+    store, envelope = backend
+    clock, sink, kind = Clock(), ListSink(), Doubling(40)
+    sizes: list[int] = []
+    original = kind.run
+
+    async def run(job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
+        sizes.append(len(items))
+        return await original(job, items)
+
+    kind.run = run  # type: ignore[method-assign]
+    busy = iter([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    service = JobService(store, envelope, Auditor(sink, test_secret), inflight=2, clock=clock, idle_growth=4,
+                         busy=lambda: next(busy, 0))
+    service.register(kind)
+
+    async def scenario() -> None:
+        await service.create(ALICE, "double", "job-9", {"n": 40}, 40)
+        claimed = store.claim(service.runner_id, clock(), 30, ["double"])
+        assert claimed is not None
+        done = await service.run_job(claimed)
+        assert done.succeeded + done.failed == 40
+
+    asyncio.run(scenario())
+    assert sizes[:5] == [4, 8, 8, 2, 4] and sum(sizes) == 40  # grows to 4x the cap, back to it at a request

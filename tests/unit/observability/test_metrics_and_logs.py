@@ -55,7 +55,11 @@ def test_when_requests_are_served_then_metrics_parse_and_count_them(app: App) ->
     assert {"pii", "embed", "ledger", "audit", "store"} <= stages
     assert any(s[0] == "gateway_batch_size_count" and s[1]["batcher"] == "ledger" and s[2] >= 1
                for s in families["gateway_batch_size"])
-    assert {s[1]["queue"] for s in families["gateway_queue_depth"]} == {"pii", "pii-long", "embed", "ledger"}
+    assert {s[1]["queue"] for s in families["gateway_queue_depth"]} == {"pii", "pii-long", "embed", "ledger",
+                                                                        "usage"}
+    tokens = ok.json()["usage"]["prompt_tokens"]
+    assert ("gateway_tokens_total", {"tenant": "acme", "model": "all-MiniLM-L6-v2"}, float(tokens)) in \
+        families["gateway_tokens"]
     assert families["gateway_audit_log_entries"][0][2] >= 2
 
 
@@ -124,7 +128,8 @@ def test_when_a_metric_exists_then_docs_observability_lists_it() -> None:
     metrics.sources.audit_checkpoint = lambda: "note"
     names = {f.name for f in text_string_to_metric_families(metrics.render().decode())}
     counters = {"gateway_requests", "gateway_pii_entities", "gateway_drift_alerts", "gateway_migrated_records",
-                "gateway_audit_witness_refusals", "gateway_audit_witness_unavailable"}
+                "gateway_audit_witness_refusals", "gateway_audit_witness_unavailable", "gateway_engine_errors",
+                "gateway_tokens", "gateway_quota_refusals"}
     for name in sorted(n for n in names if not n.endswith("_created")):
         shown = name + "_total" if name in counters else name
         assert f"`{shown}`" in doc, name

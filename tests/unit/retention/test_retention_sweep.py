@@ -156,3 +156,17 @@ def test_when_swept_then_the_purged_vectors_leave_search(harness: SQLiteHarness)
     young = harness.store.put("acme", "notes", chunks_for(vectors[2:], prefix="young"), None)
     hits = harness.store.search("acme", "notes", np.asarray(vectors[0]), 3)
     assert [h.record_id for h in hits] == young
+
+
+def test_when_batch_files_and_jobs_expire_then_the_sweep_purges_them_and_audits_the_counts(
+    harness: SQLiteHarness,
+) -> None:
+    sink = ListSink()
+    purged = iter([{"files": 3, "jobs": 1}, {"files": 0, "jobs": 0}])
+    sweep = RetentionSweep(harness.store, lambda: parse_policy(POLICY), Auditor(sink, test_secret),
+                           expired=lambda: next(purged))
+    sweep.run()
+    [entry] = [e for e in sink.entries if e["event"] == "file.purge"]
+    assert (entry["tenant"], entry["count"], entry["files"], entry["jobs"]) == ("*", 4, 3, 1)
+    sweep.run()  # nothing expired: no entry
+    assert len([e for e in sink.entries if e["event"] == "file.purge"]) == 1

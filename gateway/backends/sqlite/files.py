@@ -1,0 +1,68 @@
+"""``FileStore`` in the embedded SQLite database (``store.db``): sealed file contents and names, and metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.jobs.files import FileRow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    filename BLOB NOT NULL,
+    bytes INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    content BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_tenant ON files (tenant, created_at);
+"""
+_COLUMNS = "id, tenant, purpose, filename, bytes, created_at, expires_at"
+
+
+def _row(r: Sequence[Any]) -> FileRow:
+    return FileRow(r[0], r[1], r[2], bytes(r[3]), int(r[4]), float(r[5]), float(r[6]))
+
+
+class SQLiteFileStore:
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+        db().executescript(SCHEMA)
+
+    def put(self, row: FileRow, content: bytes) -> None:
+        self._db().execute(
+            f"INSERT OR REPLACE INTO files ({_COLUMNS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            (row.id, row.tenant, row.purpose, row.filename, row.bytes, row.created_at, row.expires_at, content),
+        )
+
+    def get(self, tenant: str, file_id: str) -> FileRow | None:
+        r = self._db().execute(f"SELECT {_COLUMNS} FROM files WHERE id = ? AND tenant = ?",  # noqa: S608
+                               (file_id, tenant)).fetchone()
+        return None if r is None else _row(r)
+
+    def content(self, tenant: str, file_id: str) -> bytes | None:
+        r = self._db().execute("SELECT content FROM files WHERE id = ? AND tenant = ?", (file_id, tenant)).fetchone()
+        return None if r is None else bytes(r[0])
+
+    def list_files(self, tenant: str, purpose: str | None, limit: int, after: str | None) -> list[FileRow]:
+        start = None if after is None else self.get(tenant, after)
+        if after is not None and start is None:
+            return []
+        at, at_id = (None, None) if start is None else (start.created_at, start.id)
+        rows = self._db().execute(
+            f"SELECT {_COLUMNS} FROM files WHERE tenant = ? AND (? IS NULL OR purpose = ?) "  # noqa: S608
+            "AND (? IS NULL OR created_at < ? OR (created_at = ? AND id < ?)) "
+            "ORDER BY created_at DESC, id DESC LIMIT ?",
+            (tenant, purpose, purpose, at, at, at, at_id, limit),
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def delete(self, tenant: str, file_id: str) -> bool:
+        return self._db().execute("DELETE FROM files WHERE id = ? AND tenant = ?", (file_id, tenant)).rowcount == 1
+
+    def purge(self, now: float) -> int:
+        return int(self._db().execute("DELETE FROM files WHERE expires_at < ?", (now,)).rowcount)

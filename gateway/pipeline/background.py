@@ -1,0 +1,57 @@
+"""The work the gateway does in the background, assembled: uploaded files, durable jobs and their kinds (the Batch
+API's lines, ingest with ``Prefer: respond-async``). ``build_services`` calls ``build_background`` once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from audit.backend import AuditLogBackend
+from gateway.auditing.auditor import Auditor
+from gateway.auth.apikeys import ApiKeyRepository
+from gateway.auth.authz import Authorizer
+from gateway.crypto.envelope import Envelope
+from gateway.embedding.served import ServedModels
+from gateway.jobs.base import JobStore
+from gateway.jobs.files import FileStore, FileVault
+from gateway.jobs.runner import JobService
+from gateway.pipeline.batches import Batches, BatchKind
+from gateway.pipeline.collections import CollectionService
+from gateway.pipeline.ingest import Ingest
+from gateway.pipeline.ingest_jobs import IngestJobKind, JobInputs, entry_reader
+from gateway.policy.loader import PolicyHolder
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class Background:
+    files: FileVault  # OpenAI's Files API, sealed at rest
+    jobs: JobService  # durable jobs: the runner, leases, resumption
+    batches: Batches  # OpenAI's Batch API (its lines run as jobs of BatchKind)
+    ingest: Ingest  # the synchronous ingest use case, which ingest jobs run document by document
+    ingest_jobs: IngestJobKind  # ingest with Prefer: respond-async
+
+    def purge_expired(self) -> dict[str, int]:
+        """Files and finished jobs past their expiry, for the retention sweep."""
+        return {"files": self.files.purge(), "jobs": len(self.jobs.purge())}
+
+
+def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobInputs], envelope: Envelope,
+                     auditor: Auditor, models: ServedModels, policy: PolicyHolder, authorizer: Authorizer,
+                     apikeys: ApiKeyRepository, collections: CollectionService, audit_log: AuditLogBackend,
+                     busy: Callable[[], int] = lambda: 0) -> Background:
+    """``stores``: the backend's files, jobs and job inputs; ``busy``: interactive requests in flight (the runner
+    lets them go first)."""
+    file_store, job_store, job_inputs = stores
+    keep_s = settings.files_expiry_days * 86400.0
+    files = FileVault(file_store, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s)
+    jobs = JobService(job_store, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
+                      inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=busy)
+    jobs.register(BatchKind(files, models, policy, authorizer, apikeys, auditor, max_inputs=settings.max_inputs))
+    ingest = Ingest(collections, policy.current, models.default.pipeline.digests, auditor,
+                    max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
+    ingest_jobs = IngestJobKind(jobs, ingest, job_inputs, envelope, collections.store.document,
+                                collections.store.get_collection, entry_reader(audit_log), auditor,
+                                remote=settings.uses_postgres)
+    jobs.register(ingest_jobs)
+    return Background(files, jobs, Batches(jobs, files, max_lines=settings.batch_max_lines), ingest, ingest_jobs)

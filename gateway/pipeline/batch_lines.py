@@ -1,0 +1,103 @@
+"""The lines of OpenAI's batch files: validating an input file, and writing output and error lines.
+
+An input file is JSON Lines, one request per line::
+
+    {"custom_id": "doc-1", "method": "POST", "url": "/v1/embeddings", "body": {"model": ..., "input": ...}}
+
+Validation checks the file as a whole before any line runs (OpenAI's ``errors`` list, at most ``MAX_ERRORS``
+reported): JSON, the fields, ``url`` equal to the batch's endpoint, unique ``custom_id``, the line limit. The body
+of each line is checked when it runs, like the body of ``POST /v1/embeddings`` (a bad body is that line's 400).
+An output line holds ``custom_id``, ``response.status_code``, ``response.request_id``, ``response.body`` and
+``error`` (null): lines answered 200 go to the output file, every other to the error file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from gateway.errors import RequestError
+
+ENDPOINT = "/v1/embeddings"
+MAX_ERRORS = 20
+MAX_CUSTOM_ID_CHARS = 512
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    custom_id: str
+    body: Any
+
+
+def parse_input(content: bytes, max_lines: int) -> tuple[list[BatchLine], list[dict[str, Any]]]:
+    """The lines, and OpenAI's validation errors (empty when the file is valid)."""
+    errors: list[dict[str, Any]] = []
+    lines: list[BatchLine] = []
+    seen: set[str] = set()
+
+    def fail(line: int | None, code: str, message: str, param: str | None = None) -> None:
+        if len(errors) < MAX_ERRORS:
+            errors.append({"code": code, "message": message, "param": param, "line": line})
+
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        fail(None, "invalid_file_encoding", "the input file is not UTF-8 text")
+        return [], errors
+    raw_lines = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    if not raw_lines:
+        fail(None, "empty_file", "the input file has no requests")
+    if len(raw_lines) > max_lines:
+        fail(None, "too_many_lines", f"the input file has {len(raw_lines)} requests; the limit is {max_lines}")
+        return [], errors
+    for n, raw in raw_lines:
+        try:
+            obj = msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            fail(n, "invalid_json_line", f"line {n} is not valid JSON")
+            continue
+        if not isinstance(obj, dict):
+            fail(n, "invalid_json_line", f"line {n} is not a JSON object")
+            continue
+        custom_id = obj.get("custom_id")
+        if not isinstance(custom_id, str) or not custom_id or len(custom_id) > MAX_CUSTOM_ID_CHARS:
+            fail(n, "missing_required_parameter", f"line {n}: 'custom_id' must be a string of 1 to "
+                 f"{MAX_CUSTOM_ID_CHARS} characters", "custom_id")
+            continue
+        if custom_id in seen:
+            fail(n, "duplicate_custom_id", f"line {n}: a custom_id appears more than once", "custom_id")
+            continue
+        seen.add(custom_id)
+        if obj.get("method", "POST") != "POST":
+            fail(n, "invalid_method", f"line {n}: 'method' must be POST", "method")
+        elif obj.get("url") != ENDPOINT:
+            fail(n, "invalid_url", f"line {n}: 'url' must be {ENDPOINT}, the batch's endpoint", "url")
+        elif not isinstance(obj.get("body"), dict):
+            fail(n, "missing_required_parameter", f"line {n}: 'body' must be a JSON object", "body")
+        else:
+            lines.append(BatchLine(custom_id, obj["body"]))
+    return lines, errors
+
+
+def request_id(batch_id: str, index: int) -> str:
+    return "batch_req_" + hashlib.sha256(f"{batch_id}/{index}".encode()).hexdigest()[:24]
+
+
+def ok_line(batch_id: str, index: int, custom_id: str, body: bytes) -> bytes:
+    rid = request_id(batch_id, index)
+    return b"".join((b'{"id":', _json(rid), b',"custom_id":', _json(custom_id), b',"response":{"status_code":200,'
+                     b'"request_id":', _json(rid), b',"body":', body, b'},"error":null}'))
+
+
+def error_line(batch_id: str, index: int, custom_id: str, exc: RequestError) -> bytes:
+    """A refused line in OpenAI's shape: the response the request would have had (e.g. 422 ``pii_blocked``)."""
+    rid = request_id(batch_id, index)
+    body = {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
+    return _json({"id": rid, "custom_id": custom_id,
+                  "response": {"status_code": exc.status, "request_id": rid, "body": body}, "error": None})
+
+
+_json = msgspec.json.encode

@@ -1,0 +1,234 @@
+"""The batch use case (OpenAI's Batch API, endpoint ``/v1/embeddings``) and the job kind that runs its lines.
+
+``Batches`` creates, reads, lists and cancels batches; ``BatchKind`` is the ``gateway.jobs`` kind that answers a
+batch's lines in the background. Each line takes the whole governed path of ``POST /v1/embeddings`` as the batch's
+creator: the creator's API key must still be active, Casbin must still let it create embeddings, and the line goes
+through ``gateway.pipeline.embed.embed`` (PII detection, policy, embedding, protection, privacy ledger). A refused
+line (a 422 ``pii_blocked``, a 400 body) is a line of the error file, never a lost line or a failed batch. Each group
+of lines is audited in one ``batch.lines`` entry naming the batch and, per line, its custom_id digest, status and
+input digest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.auditing.auditor import Auditor, RequestContext
+from gateway.auth.apikeys import ApiKeyRepository, Principal, key_status
+from gateway.auth.authz import Authorizer
+from gateway.embedding.served import ServedModels
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Overloaded,
+    RateLimited,
+    RequestError,
+    Unauthenticated,
+    Unavailable,
+)
+from gateway.jobs.base import ItemOutcome, Job, JobFailed
+from gateway.jobs.files import FileVault
+from gateway.jobs.runner import JobService
+from gateway.pipeline.batch_lines import ENDPOINT, BatchLine, error_line, ok_line, parse_input
+from gateway.pipeline.embed import EmbedRequest, embed, parse_request
+from gateway.pipeline.outcome import Outcome
+from gateway.policy.loader import PolicyHolder
+
+log = logging.getLogger(__name__)
+KIND = "batch"
+WINDOW = "24h"
+WINDOW_S = 24 * 3600
+MAX_METADATA = 16
+RETRY_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # a line refused for a full queue is tried again, then answered 503
+_STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
+
+
+def batch_object(job: Job, metadata: dict[str, str] | None) -> dict[str, Any]:
+    """OpenAI's batch object for a job of kind ``batch``."""
+    status = _STATUS.get(job.state, job.state)
+    ended = None if job.finished_at is None else int(job.finished_at)
+    errors = job.result.get("errors")
+    return {
+        "id": job.id, "object": "batch", "endpoint": ENDPOINT,
+        "errors": None if not errors else {"object": "list", "data": errors},
+        "input_file_id": job.params["input_file_id"], "completion_window": WINDOW, "status": status,
+        "output_file_id": job.result.get("output_file_id"), "error_file_id": job.result.get("error_file_id"),
+        "created_at": int(job.created_at), "in_progress_at": None if job.started_at is None else int(job.started_at),
+        "expires_at": int(job.created_at) + WINDOW_S,
+        "finalizing_at": ended if status == "completed" else None,
+        "completed_at": ended if status == "completed" else None, "failed_at": ended if status == "failed" else None,
+        "expired_at": ended if status == "expired" else None,
+        "cancelling_at": None, "cancelled_at": ended if status == "cancelled" else None,
+        "request_counts": {"total": job.total, "completed": job.succeeded, "failed": job.failed},
+        "metadata": metadata,
+    }
+
+
+class Batches:
+    """The routes' use cases: create, retrieve, list, cancel."""
+
+    def __init__(self, jobs: JobService, files: FileVault, *, max_lines: int) -> None:
+        self._jobs, self._files, self._max_lines = jobs, files, max_lines
+
+    async def create(self, principal: Principal, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The batch object and the audit fields. An invalid input file makes a ``failed`` batch with ``errors``."""
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        file_id = body.get("input_file_id")
+        if not isinstance(file_id, str) or not file_id:
+            raise BadRequest("'input_file_id' is required", param="input_file_id")
+        if body.get("endpoint") != ENDPOINT:
+            raise BadRequest(f"'endpoint' must be {ENDPOINT}: the only endpoint batches serve here", param="endpoint")
+        if body.get("completion_window") != WINDOW:
+            raise BadRequest(f"'completion_window' must be {WINDOW}", param="completion_window")
+        metadata = _metadata(body.get("metadata"))
+        info = await self._files.describe(principal.tenant, file_id)  # another tenant's file: 404
+        if info.purpose != "batch":
+            raise BadRequest("the input file's purpose must be 'batch'", param="input_file_id")
+        content = await self._files.content(principal.tenant, file_id)
+        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines)
+        job_id = "batch_" + uuid.uuid4().hex
+        params: dict[str, Any] = {"input_file_id": file_id, "metadata": None}
+        if metadata is not None:
+            params["metadata"] = await asyncio.to_thread(self._files.seal_note, principal.tenant, job_id,
+                                                         json.dumps(metadata).encode())
+        job = await self._jobs.create(principal, KIND, job_id, params, len(lines) if not errors else 0,
+                                      failed={"errors": errors} if errors else None)
+        audit = {"batch_id": job.id, "count": job.total, "status_text": batch_object(job, None)["status"],
+                 "errors": [e["code"] for e in errors] or None}
+        return batch_object(job, metadata), audit
+
+    async def retrieve(self, principal: Principal, batch_id: str) -> dict[str, Any]:
+        job = await self._jobs.get(principal.tenant, KIND, batch_id)
+        return batch_object(job, await self._metadata(job))
+
+    async def cancel(self, principal: Principal, batch_id: str) -> dict[str, Any]:
+        job = await self._jobs.cancel(principal.tenant, KIND, batch_id)
+        return batch_object(job, await self._metadata(job))
+
+    async def listing(self, principal: Principal, limit: int, after: str | None) -> dict[str, Any]:
+        jobs = await self._jobs.list_jobs(principal.tenant, KIND, limit + 1, after)
+        data = [batch_object(j, await self._metadata(j)) for j in jobs[:limit]]
+        return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None, "has_more": len(jobs) > limit}
+
+    async def _metadata(self, job: Job) -> dict[str, str] | None:
+        sealed = job.params.get("metadata")
+        if sealed is None:
+            return None
+        opened = await asyncio.to_thread(self._files.open_note, job.tenant, job.id, sealed)
+        return dict(json.loads(opened))
+
+
+def _metadata(raw: Any) -> dict[str, str] | None:
+    if raw is None:
+        return None
+    if (not isinstance(raw, dict) or len(raw) > MAX_METADATA
+            or not all(isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512
+                       for k, v in raw.items())):
+        raise BadRequest(f"'metadata' must be an object of at most {MAX_METADATA} string pairs (keys up to 64 "
+                         "characters, values up to 512)", param="metadata")
+    return dict(raw)
+
+
+class BatchKind:
+    """Answers a batch's lines as its creator, through the embeddings use case; writes the output files."""
+
+    name = KIND
+
+    def __init__(self, files: FileVault, models: ServedModels, policy: PolicyHolder,
+                 authorizer: Authorizer, apikeys: ApiKeyRepository, auditor: Auditor, *, max_inputs: int) -> None:
+        self._files, self._models, self._policy = files, models, policy
+        self._authorizer, self._apikeys, self._auditor, self._max_inputs = authorizer, apikeys, auditor, max_inputs
+
+    async def load(self, job: Job) -> Sequence[BatchLine]:
+        try:
+            content = await self._files.content(job.tenant, job.params["input_file_id"])
+        except NotFound:
+            raise JobFailed([{"code": "input_file_missing", "message": "the input file was deleted before the "
+                              "batch ran", "param": "input_file_id", "line": None}]) from None
+        lines, _ = await asyncio.to_thread(parse_input, content, max(job.total, 1))
+        return lines
+
+    async def run(self, job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
+        principal = job.principal()
+        refusal = await asyncio.to_thread(self._refusal, principal)
+        answered = await asyncio.gather(*(self._line(job, principal, n, line, refusal) for n, line in items))
+        outcomes = [outcome for outcome, _ in answered]
+        lines = [{"custom_id_digest": self._auditor.digest(job.tenant, line.custom_id), **fields}
+                 for (_, line), (_, fields) in zip(items, answered, strict=True)]
+        ctx = RequestContext(request_id=uuid.uuid4().hex, route="POST /v1/batches", tenant=principal.tenant,
+                             subject=principal.subject, key_id=principal.key_id, role=principal.role,
+                             auth=None if principal.method == "api_key" else principal.method)
+        blocked = any(f.get("status") == 422 for f in lines)
+        await self._auditor.record("batch.lines", ctx, "block" if blocked else "allow", batch_id=job.id,
+                                   count=len(items), first_line=items[0][0], lines=lines)
+        return outcomes
+
+    def _refusal(self, principal: Principal) -> RequestError | None:
+        """Why the creator may no longer run lines (its key revoked or expired, its role changed), or None."""
+        if principal.method == "api_key":
+            record = self._apikeys.find(principal.key_id)
+            if record is None or key_status(record, datetime.now(UTC)) != "active":
+                return Unauthenticated("the batch creator's API key is no longer active")
+        if not self._authorizer.allowed(principal, "embeddings", "create"):
+            return Forbidden(f"role '{principal.role}' may not create embeddings")
+        return None
+
+    async def _line(self, job: Job, principal: Principal, n: int, line: BatchLine,
+                    refusal: RequestError | None) -> tuple[ItemOutcome, dict[str, Any]]:
+        try:
+            if refusal is not None:
+                raise refusal
+            req = parse_request(line.body, self._max_inputs)
+            out = await self._embed(req, principal)
+        except RequestError as exc:
+            audit = exc.detail.get("audit", {})
+            return ItemOutcome(n, False, error_line(job.id, n, line.custom_id, exc)), _fields(exc.status, audit, exc)
+        except Exception:  # an answer all the same: the line is never lost, and never retried into a loop
+            log.exception("batch line failed unexpectedly")
+            internal = Unavailable("internal error; the line was not carried out")
+            return (ItemOutcome(n, False, error_line(job.id, n, line.custom_id, internal)),
+                    _fields(internal.status, {}, internal))
+        return ItemOutcome(n, True, ok_line(job.id, n, line.custom_id, out.body)), _fields(200, out.audit, None)
+
+    async def _embed(self, req: EmbedRequest, principal: Principal) -> Outcome:
+        """The embeddings use case; a full queue (interactive traffic comes first) is waited out, not answered."""
+        for wait in RETRY_WAITS_S:
+            try:
+                return await embed(req, principal, models=self._models, policy=self._policy)
+            except (Overloaded, RateLimited):
+                await asyncio.sleep(wait)
+        return await embed(req, principal, models=self._models, policy=self._policy)
+
+    async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
+        ok = [o.payload for o in outcomes if o.ok]
+        failed = [o.payload for o in outcomes if not o.ok]
+        result: dict[str, Any] = {"output_file_id": None, "error_file_id": None}
+        for key, payloads, suffix in (("output_file_id", ok, "output"), ("error_file_id", failed, "error")):
+            if payloads:
+                info = await asyncio.to_thread(
+                    self._files.write, job.tenant, "batch_output", f"{job.id}_{suffix}.jsonl",
+                    b"\n".join(payloads) + b"\n", f"file-{job.id.removeprefix('batch_')}-{suffix}")
+                result[key] = info.id
+        return result
+
+
+def _fields(status: int, audit: dict[str, Any], exc: RequestError | None) -> dict[str, Any]:
+    """What a line's audit record keeps: its status (and code), input digest, PII summary and model."""
+    names = ("input_digest", "pii", "noise_sigma", "policy_version", "count")
+    kept: dict[str, Any] = {k: audit[k] for k in names if k in audit}
+    if "model" in audit:
+        kept["model"] = audit["model"].get("name") if isinstance(audit["model"], dict) else audit["model"]
+    kept["status"] = status
+    if exc is not None:
+        kept["code"] = exc.code
+    return kept
+

@@ -1,0 +1,111 @@
+"""The file vault on both backends: sealed at rest, per tenant, limited in size, purged at expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
+from gateway.backends.sqlite.files import SQLiteFileStore
+from gateway.crypto import Envelope, Keyring
+from gateway.errors import NotFound, PayloadTooLarge
+from gateway.jobs.files import FileStore, FileVault
+
+SECRET = b"the quarterly figures of 078-05-1120"
+
+
+class Clock:
+    now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def vault(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[FileVault, Clock, Path | None]]:
+    keyring, clock = Keyring.generate(), Clock()
+    if request.param == "sqlite":
+        db = SQLiteDatabase(tmp_path / "store.db")
+        store: FileStore = SQLiteFileStore(db)
+        yield FileVault(store, Envelope(keyring, SQLiteDataKeyRepository(db)), max_bytes=1000, keep_s=100,
+                        clock=clock), clock, tmp_path
+        return
+    from gateway.backends.postgres.connection import PgDatabase
+    from gateway.backends.postgres.datakeys import PgDataKeyRepository
+    from gateway.backends.postgres.files import PgFileStore
+    from gateway.backends.postgres.migrations import upgrade
+    from tests.unit.backends.postgres.pgkit import TempSchema
+
+    schema = TempSchema()
+    pg = PgDatabase(schema.url, max_size=4)
+    upgrade(pg)
+    yield FileVault(PgFileStore(pg), Envelope(keyring, PgDataKeyRepository(pg)), max_bytes=1000, keep_s=100,
+                    clock=clock), clock, None
+    pg.close()
+    schema.drop()
+
+
+def test_when_a_file_is_written_then_its_owner_reads_it_and_no_other_tenant_does(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, _, _ = vault
+    info = files.write("acme", "batch", "q3.jsonl", SECRET)
+    assert files.read("acme", info.id) == SECRET and files.info("acme", info.id).filename == "q3.jsonl"
+    with pytest.raises(NotFound):
+        files.read("globex", info.id)
+    with pytest.raises(NotFound):
+        files.info("globex", info.id)
+    assert files.store.list_files("globex", None, 10, None) == []
+    assert not files.store.delete("globex", info.id) and files.store.delete("acme", info.id)
+    with pytest.raises(NotFound):
+        files.read("acme", info.id)
+
+
+def test_when_a_file_is_stored_then_neither_its_content_nor_its_name_lies_in_clear(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, _, data_dir = vault
+    info = files.write("acme", "batch", "078-05-1120.jsonl", SECRET)
+    sealed = files.store.content("acme", info.id)
+    assert sealed is not None and b"078-05-1120" not in sealed
+    row = files.store.get("acme", info.id)
+    assert row is not None and b"078-05-1120" not in row.filename
+    if data_dir is not None:  # SQLite: the database's files, WAL included, hold no byte of it
+        for path in data_dir.rglob("*"):
+            assert b"078-05-1120" not in path.read_bytes(), path
+
+
+def test_when_a_file_is_over_the_limit_then_it_is_refused(vault: tuple[FileVault, Clock, Path | None]) -> None:
+    files, _, _ = vault
+    with pytest.raises(PayloadTooLarge):
+        files.write("acme", "batch", "big.jsonl", b"x" * 1001)
+
+
+def test_when_files_expire_then_the_purge_removes_them_and_keeps_the_rest(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, clock, _ = vault
+    old = files.write("acme", "batch", "old.jsonl", b"1")
+    clock.now += 60
+    new = files.write("acme", "batch", "new.jsonl", b"2")
+    clock.now += 50  # old is 110 s old (kept 100), new 50 s
+    assert files.purge() == 1
+    assert [f.id for f in files.store.list_files("acme", None, 10, None)] == [new.id]
+    with pytest.raises(NotFound):
+        files.info("acme", old.id)
+
+
+def test_when_files_are_listed_then_newest_come_first_and_pages_follow_after(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, clock, _ = vault
+    ids = []
+    for n in range(3):
+        clock.now += 1
+        ids.append(files.write("acme", "batch", f"{n}.jsonl", b"x").id)
+    assert [r.id for r in files.store.list_files("acme", "batch", 2, None)] == [ids[2], ids[1]]
+    assert [r.id for r in files.store.list_files("acme", "batch", 2, ids[1])] == [ids[0]]
+    assert files.store.list_files("acme", "batch_output", 10, None) == []

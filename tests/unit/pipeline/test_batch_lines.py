@@ -1,0 +1,50 @@
+"""Validation of a batch's input file and the shape of its output lines."""
+
+from __future__ import annotations
+
+import json
+
+from gateway.errors import PIIBlocked
+from gateway.pipeline.batch_lines import MAX_ERRORS, error_line, ok_line, parse_input
+
+
+def line(custom_id: str, url: str = "/v1/embeddings", **extra: object) -> str:
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": url,
+                       "body": {"model": "m", "input": "text"}, **extra})
+
+
+def test_when_the_file_is_valid_then_every_line_is_kept_in_order() -> None:
+    lines, errors = parse_input(("\n".join(line(f"c{n}") for n in range(3)) + "\n\n").encode(), 10)
+    assert errors == [] and [x.custom_id for x in lines] == ["c0", "c1", "c2"]
+
+
+def test_when_lines_are_bad_then_each_is_named_with_its_line_number() -> None:
+    raw = "\n".join([line("a"), line("a"), "{oops", line("b", url="/v1/chat/completions"), "[1]",
+                     json.dumps({"custom_id": "", "url": "/v1/embeddings", "body": {}}),
+                     line("c", method="GET"), json.dumps({"custom_id": "d", "url": "/v1/embeddings"})])
+    _, errors = parse_input(raw.encode(), 100)
+    assert [(e["code"], e["line"]) for e in errors] == [
+        ("duplicate_custom_id", 2), ("invalid_json_line", 3), ("invalid_url", 4), ("invalid_json_line", 5),
+        ("missing_required_parameter", 6), ("invalid_method", 7), ("missing_required_parameter", 8)]
+
+
+def test_when_the_file_is_over_the_line_limit_or_empty_or_not_utf8_then_it_fails_as_a_whole() -> None:
+    assert [e["code"] for e in parse_input("\n".join(line(f"c{n}") for n in range(4)).encode(), 3)[1]] == [
+        "too_many_lines"]
+    assert [e["code"] for e in parse_input(b"\n \n", 3)[1]] == ["empty_file"]
+    assert [e["code"] for e in parse_input(b"\xff\xfe", 3)[1]] == ["invalid_file_encoding"]
+
+
+def test_when_many_lines_are_bad_then_the_errors_list_is_bounded() -> None:
+    _, errors = parse_input(("{bad\n" * 100).encode(), 1000)
+    assert len(errors) == MAX_ERRORS
+
+
+def test_when_a_line_is_answered_or_refused_then_it_takes_openais_output_shape() -> None:
+    ok = json.loads(ok_line("batch_1", 0, "c0", b'{"object":"list","data":[]}'))
+    assert ok["custom_id"] == "c0" and ok["error"] is None
+    assert ok["response"]["status_code"] == 200 and ok["response"]["body"] == {"object": "list", "data": []}
+    refused = json.loads(error_line("batch_1", 1, "c1", PIIBlocked("input contains PII: US_SSN", param="input")))
+    assert refused["response"]["status_code"] == 422 and refused["error"] is None
+    assert refused["response"]["body"]["error"]["code"] == "pii_blocked"
+    assert refused["id"] != ok["id"] and refused["id"].startswith("batch_req_")
