@@ -66,6 +66,8 @@ class JobsPort(Protocol):
 
     def open(self, job: Job, item: Any) -> bytes: ...
 
+    async def yield_to_interactive(self) -> bool: ...
+
     store: Any  # the JobStore: its items(job_id)
 
 
@@ -150,7 +152,9 @@ class IngestJobKind:
             return [_outcome(n, {"document_id": d.id, "status": "failed", "code": exc.code, "detail": exc.message})
                     for n, d in items]
         out: list[ItemOutcome] = []
-        for index, doc in items:  # one document at a time: the job stays behind interactive requests
+        for position, (index, doc) in enumerate(items):  # one document at a time, behind interactive requests
+            if position:  # the runner waited before the group; a document takes seconds, so wait between them too
+                await self._jobs.yield_to_interactive()
             answer = await self._committed(job, index, doc.id, collection.name)
             if answer is None:
                 answer = await self._ingest_one(job, index, doc, collection, principal)

@@ -37,6 +37,7 @@ class XorSealer:
 class FakeJobs:
     created: list[Job] = field(default_factory=list)
     store: Any = None
+    yields: int = 0
 
     async def create(self, principal: Principal, kind: str, job_id: str, params: dict[str, Any], total: int) -> Job:
         job = Job(job_id, principal.tenant, kind, "queued", owner_of(principal), params, total, 0.0, 1.0)
@@ -48,6 +49,10 @@ class FakeJobs:
 
     def open(self, job: Job, item: StoredItem) -> bytes:
         return item.sealed
+
+    async def yield_to_interactive(self) -> bool:
+        self.yields += 1
+        return True
 
 
 @dataclass
@@ -163,6 +168,7 @@ def test_when_a_document_is_blocked_or_refused_then_only_it_fails_with_its_code(
     assert (answers[1]["code"], answers[1]["detail"]) == ("pii_blocked", "US_SSN")
     assert answers[2]["code"] == "privacy_budget_exceeded"
     assert h.entries[1]["request_id"] == f"{job.id}:1"  # the entry names the job and the document's place
+    assert h.jobs.yields == 2  # between the documents of the group, not before the first (the runner's)
     assert h.recorded == [("privacy.budget_exceeded", "block", {"request_id": f"{job.id}:2", "status": 403,
                                                               "code": "privacy_budget_exceeded", "collection": "kb"})]
 
