@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=64)
     parser.add_argument("--chars", type=int, default=30_000)
     parser.add_argument("--kill-at", type=int, default=32, help="documents done when the gateway is killed")
-    parser.add_argument("--port", type=int, default=18620)
+    parser.add_argument("--port", type=int, default=0, help="0: a free one")
     args = parser.parse_args()
     texts = corpus_documents(args.docs, args.chars - len(MARKER) - 1, seed=31)
     docs = [{"id": f"corpus/{i:03d}", "text": f"{MARKER} {t}"} for i, t in enumerate(texts)]
@@ -126,6 +126,8 @@ def main() -> None:
           f"{args.docs - before['progress']['documents_done']} documents in {ended - restarted:.0f} s "
           f"(including the lease's run-out); whole job {ended - started:.0f} s")
     print(f"checks: {result}")
+    for f in final["failures"]:
+        print(f"failed: {f}")
 
 
 if __name__ == "__main__":

@@ -199,6 +199,11 @@ class JobService:
             job = recorded
         return job
 
+    async def yield_to_interactive(self) -> bool:
+        """The wait before a group, for a kind whose items are long (an ingest job's documents, seconds each) to
+        take between the items of one group as well."""
+        return await self._yield_to_interactive()
+
     async def _yield_to_interactive(self) -> bool:
         """Start the next group at once when no interactive request is in flight (True); else once they have been
         gone for ``QUIET_S`` (a caller's next request usually follows its last within that), or after

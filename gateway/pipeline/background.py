@@ -51,7 +51,7 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
     ingest = Ingest(collections, policy.current, models.default.pipeline.digests, auditor,
                     max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
     ingest_jobs = IngestJobKind(jobs, ingest, job_inputs, envelope, collections.store.document,
-                                collections.store.get_collection, entry_reader(audit_log),
+                                collections.store.get_collection, entry_reader(audit_log), auditor,
                                 remote=settings.uses_postgres)
     jobs.register(ingest_jobs)
     return Background(files, jobs, Batches(jobs, files, max_lines=settings.batch_max_lines), ingest, ingest_jobs)

@@ -27,15 +27,16 @@ from audit.backend import AuditLogBackend
 from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
-from gateway.errors import NotFound, RequestError
+from gateway.errors import DetectionTooCostly, NotFound, RequestError
 from gateway.jobs.base import ItemOutcome, Job
 from gateway.pipeline.collections import DocumentIn
-from gateway.pipeline.ingest import Ingest, IngestRequest
+from gateway.pipeline.ingest import EVENT, AuditPort, Ingest, IngestRequest
 from gateway.pipeline.offload import off_loop
 from gateway.store.base import Collection, StoredChunk
 
 KIND = "ingest"
 ROUTE = "POST /v1/collections/{name}/documents"
+RETRIES_TOO_COSTLY = 1  # a document whose screening ran past pii_budget_s is tried again once (a busy host)
 _SEALED_AS = "_ingest_jobs"  # the "collection" bound into the staged input's ciphertext: no collection bears it
 
 
@@ -65,6 +66,8 @@ class JobsPort(Protocol):
 
     def open(self, job: Job, item: Any) -> bytes: ...
 
+    async def yield_to_interactive(self) -> bool: ...
+
     store: Any  # the JobStore: its items(job_id)
 
 
@@ -91,8 +94,9 @@ class IngestJobKind:
     name = KIND
 
     def __init__(self, jobs: JobsPort, ingest: Ingest, inputs: JobInputs, sealer: Sealer, documents: Documents,
-                 collection: GetCollection, entry_at: EntryAt, *, remote: bool) -> None:
+                 collection: GetCollection, entry_at: EntryAt, auditor: AuditPort, *, remote: bool) -> None:
         self._jobs, self._ingest, self._inputs, self._sealer = jobs, ingest, inputs, sealer
+        self._auditor = auditor
         self._documents, self._collection, self._entry_at = documents, collection, entry_at
         self._remote = remote  # PostgreSQL: every store read crosses the network, so off the loop
 
@@ -148,7 +152,9 @@ class IngestJobKind:
             return [_outcome(n, {"document_id": d.id, "status": "failed", "code": exc.code, "detail": exc.message})
                     for n, d in items]
         out: list[ItemOutcome] = []
-        for index, doc in items:  # one document at a time: the job stays behind interactive requests
+        for position, (index, doc) in enumerate(items):  # one document at a time, behind interactive requests
+            if position:  # the runner waited before the group; a document takes seconds, so wait between them too
+                await self._jobs.yield_to_interactive()
             answer = await self._committed(job, index, doc.id, collection.name)
             if answer is None:
                 answer = await self._ingest_one(job, index, doc, collection, principal)
@@ -169,10 +175,18 @@ class IngestJobKind:
         ctx = RequestContext(request_id=request_id(job.id, index), route=ROUTE, tenant=principal.tenant,
                              subject=principal.subject, key_id=principal.key_id, role=principal.role,
                              auth=None if principal.method == "api_key" else principal.method)
-        try:
-            result = await self._ingest(IngestRequest(collection, (doc,)), principal, ctx)
-        except RequestError as exc:  # refused (the privacy budget, a detection over its time): that document only
-            return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
+        for attempt in range(1 + RETRIES_TOO_COSTLY):
+            try:
+                result = await self._ingest(IngestRequest(collection, (doc,)), principal, ctx)
+                break
+            except RequestError as exc:  # refused (the privacy budget, a screening past its time): that document
+                if isinstance(exc, DetectionTooCostly) and attempt < RETRIES_TOO_COSTLY:
+                    continue  # the host may have been busy: once more, with a fresh budget
+                # As the guard records a synchronous refusal: its event, decision, status and code.
+                event, decision = exc.audited_as(EVENT)
+                await self._auditor.record(event, ctx, decision, status=exc.status, code=exc.code,
+                                           collection=collection.name)
+                return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
         outcome = result.outcomes[0]
         if outcome.status == "stored":
             return {"document_id": doc.id, "status": "stored", "chunks": outcome.chunks,

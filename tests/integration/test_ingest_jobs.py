@@ -61,7 +61,7 @@ def _audit(gw: GatewayProcess) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    proc = GatewayProcess(Path(tmp_path_factory.mktemp("ingestjobs")), port=18611, env=dict(JOB_ENV))
+    proc = GatewayProcess(Path(tmp_path_factory.mktemp("ingestjobs")), env=dict(JOB_ENV))
     proc.prepare()
     proc.start()
     try:
@@ -140,7 +140,7 @@ def test_when_the_gateway_is_killed_half_way_then_the_job_resumes_and_ingests_ea
 ) -> None:
     marker = "Quixotic-harbour-ledger"  # in every staged text: it must never lie in clear under the data dir
     docs = [{"id": f"kb/{i}", "text": f"{marker} {i}. {t}"} for i, t in enumerate(_texts(12, 2500))]
-    gw = GatewayProcess(tmp_path, port=18612, env=dict(JOB_ENV))
+    gw = GatewayProcess(tmp_path, env=dict(JOB_ENV))
     gw.prepare()
     key = gw.make_key("acme", "loader", "writer")
     gw.start()

@@ -11,7 +11,7 @@ from typing import Any, cast
 from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
-from gateway.errors import NotFound, PrivacyBudgetExceeded
+from gateway.errors import DetectionTooCostly, NotFound, PrivacyBudgetExceeded
 from gateway.jobs.base import Job, StoredItem, owner_of
 from gateway.pipeline.collections import DocumentIn, IngestOutcome
 from gateway.pipeline.ingest import IngestRequest, IngestResult
@@ -37,6 +37,7 @@ class XorSealer:
 class FakeJobs:
     created: list[Job] = field(default_factory=list)
     store: Any = None
+    yields: int = 0
 
     async def create(self, principal: Principal, kind: str, job_id: str, params: dict[str, Any], total: int) -> Job:
         job = Job(job_id, principal.tenant, kind, "queued", owner_of(principal), params, total, 0.0, 1.0)
@@ -49,6 +50,10 @@ class FakeJobs:
     def open(self, job: Job, item: StoredItem) -> bytes:
         return item.sealed
 
+    async def yield_to_interactive(self) -> bool:
+        self.yields += 1
+        return True
+
 
 @dataclass
 class FakeIngest:
@@ -58,6 +63,7 @@ class FakeIngest:
     chunks: dict[str, list[StoredChunk]]
     refuse: set[str] = field(default_factory=set)
     block: set[str] = field(default_factory=set)
+    too_costly: dict[str, int] = field(default_factory=dict)  # id -> how many attempts run past the budget
     calls: list[str] = field(default_factory=list)
 
     async def __call__(self, request: IngestRequest, principal: Principal, ctx: RequestContext) -> IngestResult:
@@ -65,6 +71,9 @@ class FakeIngest:
         self.calls.append(doc.id)
         if doc.id in self.refuse:
             raise PrivacyBudgetExceeded("the tenant's privacy budget is spent")
+        if self.too_costly.get(doc.id, 0) > 0:
+            self.too_costly[doc.id] -= 1
+            raise DetectionTooCostly("the text could not be screened for PII within the detection budget")
         index = len(self.entries)
         self.entries[index] = {"request_id": ctx.request_id, "route": ctx.route}
         if doc.id in self.block:
@@ -87,7 +96,13 @@ class Harness:
         self.jobs = FakeJobs()
         self.exists = collection_exists
         self.kind = IngestJobKind(cast(Any, self.jobs), cast(Any, self.ingest), cast(Any, self), XorSealer(),
-                                  self.document, self.collection, self.entries.get, remote=False)
+                                  self.document, self.collection, self.entries.get, self, remote=False)
+        self.recorded: list[tuple[str, str, dict[str, Any]]] = []
+
+    # AuditPort
+    async def record(self, event: str, ctx: RequestContext | None, decision: str, **fields: Any) -> int | None:
+        self.recorded.append((event, decision, {"request_id": ctx.request_id if ctx else None, **fields}))
+        return len(self.recorded)
 
     # JobInputs
     def put(self, job_id: str, tenant: str, sealed: bytes) -> None:
@@ -153,6 +168,20 @@ def test_when_a_document_is_blocked_or_refused_then_only_it_fails_with_its_code(
     assert (answers[1]["code"], answers[1]["detail"]) == ("pii_blocked", "US_SSN")
     assert answers[2]["code"] == "privacy_budget_exceeded"
     assert h.entries[1]["request_id"] == f"{job.id}:1"  # the entry names the job and the document's place
+    assert h.jobs.yields == 2  # between the documents of the group, not before the first (the runner's)
+    assert h.recorded == [("privacy.budget_exceeded", "block", {"request_id": f"{job.id}:2", "status": 403,
+                                                              "code": "privacy_budget_exceeded", "collection": "kb"})]
+
+
+def test_when_screening_runs_past_its_budget_then_the_document_is_tried_once_more_and_then_fails_audited() -> None:
+    h = Harness()
+    h.ingest.too_costly = {"busy": 1, "costly": 2}
+    job = h.submit(["busy", "costly"])
+    answers = _answers(asyncio.run(h.kind.run(job, list(enumerate(asyncio.run(h.kind.load(job)))))))
+    assert h.ingest.calls == ["busy", "busy", "costly", "costly"]
+    assert answers[0]["status"] == "stored" and answers[1]["code"] == "pii_screening_too_costly"
+    assert [(e, d, f["code"]) for e, d, f in h.recorded] == [("document.ingest", "deny",
+                                                              "pii_screening_too_costly")]
 
 
 def test_when_the_collection_was_deleted_then_every_document_left_fails_not_found() -> None:
