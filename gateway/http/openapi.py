@@ -29,7 +29,11 @@ UNDESCRIBED = "x-undescribed"
 
 
 def _content(schema_or_media: str) -> dict[str, Any]:
-    """A component schema's name means JSON; a media type means a plain string body of that type."""
+    """A component schema's name means JSON; ``media:Schema`` that schema in another media type (a multipart
+    form); a media type alone a plain string body of that type."""
+    media, _, schema = schema_or_media.partition(":")
+    if schema:
+        return {media: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
     if "/" in schema_or_media:
         return {schema_or_media: {"schema": {"type": "string"}}}
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_or_media}"}}}

@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 from gateway.http.openapi import PUBLIC_PREFIXES, UNDESCRIBED
 from tests.hardening.kit import build_gateway
 
-NO_BODY_POSTS = {"/v1/admin/keys/rotate", "/v1/collections/{name}/drift/baseline"}
+NO_BODY_POSTS = {"/v1/admin/keys/rotate", "/v1/collections/{name}/drift/baseline", "/v1/batches/{batch_id}/cancel"}
 
 
 def test_when_the_document_is_served_then_every_guarded_operation_is_fully_described(tmp_path: Path) -> None:
@@ -29,7 +29,8 @@ def test_when_the_document_is_served_then_every_guarded_operation_is_fully_descr
             assert op["security"] == [{"bearerAuth": []}, {"apiKeyHeader": []}], where
             assert {"401", "403", "413", "429", "503"} <= set(op["responses"]), where
             error = op["responses"]["401"]["content"]
-            openai = path == "/v1/embeddings" or path.startswith("/v1/models")  # the OpenAI-compatible routes
+            # the OpenAI-compatible routes
+            openai = path == "/v1/embeddings" or path.startswith(("/v1/models", "/v1/files", "/v1/batches"))
             expected = "application/json" if openai else "application/problem+json"
             assert list(error) == [expected], where
             if method == "post" and path not in NO_BODY_POSTS:
