@@ -367,7 +367,8 @@ def build_services(
     )
     concurrency = KeyConcurrency()  # requests in flight: background jobs wait while there are any
     background = build_background(settings, (backends.files, backends.jobs, backends.job_inputs), envelope, auditor,
-                                  models, policy, authorizer, apikeys, collections, audit_log, busy=concurrency.total)
+                                  models, policy, authorizer, apikeys, collections, audit_log, busy=concurrency.total,
+                                  metering=metering)
     found = provider_metadata(settings)
     tokens, issuer = token_verifier(settings, found)
     identity = Authenticator(apikeys, authorizer, tokens, issuer)

@@ -19,6 +19,7 @@ from gateway.pipeline.batches import Batches, BatchKind
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.ingest_jobs import IngestJobKind, JobInputs, entry_reader
+from gateway.pipeline.metering import Metering
 from gateway.policy.loader import PolicyHolder
 from gateway.settings import Settings
 
@@ -39,15 +40,16 @@ class Background:
 def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobInputs], envelope: Envelope,
                      auditor: Auditor, models: ServedModels, policy: PolicyHolder, authorizer: Authorizer,
                      apikeys: ApiKeyRepository, collections: CollectionService, audit_log: AuditLogBackend,
-                     busy: Callable[[], int] = lambda: 0) -> Background:
+                     busy: Callable[[], int] = lambda: 0, metering: Metering | None = None) -> Background:
     """``stores``: the backend's files, jobs and job inputs; ``busy``: interactive requests in flight (the runner
-    lets them go first)."""
+    lets them go first); ``metering``: batch lines count against their creator's quotas and usage like requests."""
     file_store, job_store, job_inputs = stores
     keep_s = settings.files_expiry_days * 86400.0
     files = FileVault(file_store, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s)
     jobs = JobService(job_store, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
                       inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=busy)
-    jobs.register(BatchKind(files, models, policy, authorizer, apikeys, auditor, max_inputs=settings.max_inputs))
+    jobs.register(BatchKind(files, models, policy, authorizer, apikeys, auditor, max_inputs=settings.max_inputs,
+                            metering=metering))
     ingest = Ingest(collections, policy.current, models.default.pipeline.digests, auditor,
                     max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
     ingest_jobs = IngestJobKind(jobs, ingest, job_inputs, envelope, collections.store.document,

@@ -38,6 +38,7 @@ from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batch_lines import ENDPOINT, BatchLine, error_line, ok_line, parse_input
 from gateway.pipeline.embed import EmbedRequest, embed, parse_request
+from gateway.pipeline.metering import Metering
 from gateway.pipeline.outcome import Outcome
 from gateway.policy.loader import PolicyHolder
 
@@ -144,8 +145,9 @@ class BatchKind:
     name = KIND
 
     def __init__(self, files: FileVault, models: ServedModels, policy: PolicyHolder,
-                 authorizer: Authorizer, apikeys: ApiKeyRepository, auditor: Auditor, *, max_inputs: int) -> None:
-        self._files, self._models, self._policy = files, models, policy
+                 authorizer: Authorizer, apikeys: ApiKeyRepository, auditor: Auditor, *, max_inputs: int,
+                 metering: Metering | None = None) -> None:
+        self._files, self._models, self._policy, self._metering = files, models, policy, metering
         self._authorizer, self._apikeys, self._auditor, self._max_inputs = authorizer, apikeys, auditor, max_inputs
 
     async def load(self, job: Job) -> Sequence[BatchLine]:
@@ -203,10 +205,10 @@ class BatchKind:
         """The embeddings use case; a full queue (interactive traffic comes first) is waited out, not answered."""
         for wait in RETRY_WAITS_S:
             try:
-                return await embed(req, principal, models=self._models, policy=self._policy)
+                return await embed(req, principal, models=self._models, policy=self._policy, metering=self._metering)
             except (Overloaded, RateLimited):
                 await asyncio.sleep(wait)
-        return await embed(req, principal, models=self._models, policy=self._policy)
+        return await embed(req, principal, models=self._models, policy=self._policy, metering=self._metering)
 
     async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
         ok = [o.payload for o in outcomes if o.ok]

@@ -163,3 +163,20 @@ def test_when_a_file_is_deleted_or_too_big_then_it_is_gone_or_refused(gateway: G
     r = httpx.post(gateway.url + "/v1/files", headers={"Authorization": f"Bearer {key}"},
                    files={"file": ("x.jsonl", b"{}")}, data={"purpose": "fine-tune"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "purpose"
+
+
+def test_when_a_batch_runs_then_its_lines_count_in_its_creators_usage(gateway: GatewayProcess) -> None:
+    """A batch is no way around the quotas: its lines' tokens and requests are its creator's, as requests are."""
+    key = gateway.make_key("batch-usage", "svc", "writer")
+    cl = client(gateway, key)
+    uploaded = cl.files.create(file=("lines.jsonl", io.BytesIO(input_file(SSN_LINE))), purpose="batch")
+    batch = cl.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h")
+    done = wait_for(cl, batch.id, {"completed", "failed"}, timeout_s=300)
+    assert done.status == "completed" and done.request_counts is not None
+    assert done.request_counts.completed == SSN_LINE  # the SSN line is the eighth: not in this file
+    page = httpx.get(gateway.url + "/v1/usage", timeout=60,
+                     headers={"Authorization": f"Bearer {gateway.make_key('batch-usage', 'aud', 'auditor')}"})
+    assert page.status_code == 200, page.text
+    results = [r for bucket in page.json()["data"] for r in bucket["results"]]
+    assert [r["api_key_id"] for r in results] == [key.split("_")[1]]
+    assert results[0]["num_model_requests"] == SSN_LINE and results[0]["input_tokens"] >= SSN_LINE * 5
