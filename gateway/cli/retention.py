@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from gateway.settings import Settings
@@ -34,7 +35,8 @@ def _sweep(settings: Settings, args: argparse.Namespace) -> int:
     try:
         drift = DriftMonitor(SQLiteDriftRepository(SQLiteDatabase(settings.sqlite_path), envelope),
                              lambda tenant, name: DriftThresholds())
-        report = RetentionSweep(store, lambda: policy, auditor, drift).run(now, trigger="cli")
+        report = RetentionSweep(store, lambda: policy, auditor, drift, expired=_expired(settings)).run(now,
+                                                                                                     trigger="cli")
     finally:
         store.close()
         log.close()
@@ -46,10 +48,34 @@ def _sweep(settings: Settings, args: argparse.Namespace) -> int:
     governed = sum(len(purges) for purges in report.tenants.values())
     print(f"retention sweep as of {report.now}: {report.chunks} chunks purged in {governed} collections "
           "under retention; audited as retention.purge")
+    if any(report.expired.values()):
+        print(f"past their expiry: {report.expired.get('files', 0)} files and {report.expired.get('jobs', 0)} jobs "
+              "purged; audited as file.purge")
     if report.failed:
         print("some collections could not be purged", file=sys.stderr)
         return 1
     return 0
+
+
+def _expired(settings: Settings) -> Callable[[float], dict[str, int]]:
+    """The batch API's files and the jobs past their expiry, purged as the running gateway's sweep purges them."""
+    from gateway.jobs.base import purge_expired
+
+    if settings.uses_postgres:
+        from gateway.backends.postgres.connection import PgDatabase
+        from gateway.backends.postgres.files import PgFileStore
+        from gateway.backends.postgres.job_inputs import PgJobInputs
+        from gateway.backends.postgres.jobs import PgJobStore
+
+        pg = PgDatabase(settings.database_url.reveal(), max_size=1)
+        return lambda now: purge_expired(PgFileStore(pg), PgJobStore(pg), PgJobInputs(pg), now)
+    from gateway.backends.sqlite.connection import SQLiteDatabase
+    from gateway.backends.sqlite.files import SQLiteFileStore
+    from gateway.backends.sqlite.job_inputs import SQLiteJobInputs
+    from gateway.backends.sqlite.jobs import SQLiteJobStore
+
+    db = SQLiteDatabase(settings.sqlite_path)
+    return lambda now: purge_expired(SQLiteFileStore(db), SQLiteJobStore(db), SQLiteJobInputs(db), now)
 
 
 def add_commands(sub: Any) -> None:

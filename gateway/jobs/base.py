@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.auth.apikeys import Principal
+from gateway.jobs.files import FileStore
 
 ACTIVE_STATES = ("queued", "running", "finalizing", "cancelling")
 FINAL_STATES = ("completed", "failed", "cancelled", "expired")
@@ -143,3 +144,22 @@ class JobKind(Protocol):
     async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
         """The job's result from every stored outcome, once all are in (``completed``) or on ``cancelled``."""
         ...
+
+
+class JobInputs(Protocol):
+    """A job's staged input, sealed by the caller (``backends/sqlite/job_inputs.py``, ``backends/postgres/...``)."""
+
+    def put(self, job_id: str, tenant: str, sealed: bytes) -> None: ...
+
+    def get(self, tenant: str, job_id: str) -> bytes | None: ...
+
+    def delete(self, tenant: str, job_id: str) -> None: ...
+
+
+def purge_expired(files: FileStore, jobs: JobStore, inputs: JobInputs, now: float) -> dict[str, int]:
+    """Files and jobs past their expiry as of ``now`` (the retention sweep's time), with the staged inputs of the
+    jobs purged (an ingest job that expired before it finished): what was purged, counted."""
+    purged = jobs.purge(now)
+    for job in purged:
+        inputs.delete(job.tenant, job.id)
+    return {"files": files.purge(now), "jobs": len(purged)}

@@ -70,8 +70,12 @@ class FileStore(Protocol):
 
 class FileVault:
     def __init__(self, store: FileStore, envelope: Envelope, *, max_bytes: int, keep_s: float,
+                 retention_days: Callable[[str], int | None] = lambda tenant: None,
                  clock: Callable[[], float] = time.time) -> None:
+        """``keep_s``: how long a file is kept (``files_expiry_days``); ``retention_days``: the tenant's retention in
+        the policy, which shortens it."""
         self.store = store
+        self._retention = retention_days
         self._envelope = envelope
         self.max_bytes = max_bytes
         self._keep_s = keep_s
@@ -82,10 +86,12 @@ class FileVault:
             raise PayloadTooLarge(f"the file is {len(content)} bytes; the limit is {self.max_bytes}", param="file")
         file_id = file_id or "file-" + uuid.uuid4().hex
         now = self._clock()
+        days = self._retention(tenant)
+        expires = now + (self._keep_s if days is None else min(self._keep_s, days * 86400.0))
         row = FileRow(file_id, tenant, purpose, self._seal(tenant, file_id + "/name", filename.encode("utf-8")),
-                      len(content), now, now + self._keep_s)
+                      len(content), now, expires)
         self.store.put(row, self._seal(tenant, file_id, content))
-        return FileInfo(file_id, purpose, filename, len(content), now, now + self._keep_s)
+        return FileInfo(file_id, purpose, filename, len(content), now, expires)
 
     def read(self, tenant: str, file_id: str) -> bytes:
         sealed = self.store.content(tenant, file_id)
@@ -122,9 +128,6 @@ class FileVault:
 
     def open_note(self, tenant: str, owner_id: str, sealed: str) -> bytes:
         return self._open(tenant, owner_id + "/note", base64.b64decode(sealed))
-
-    def purge(self) -> int:
-        return self.store.purge(self._clock())
 
     def _info(self, row: FileRow) -> FileInfo:
         name = self._open(row.tenant, row.id + "/name", row.filename).decode("utf-8")

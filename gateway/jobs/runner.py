@@ -101,10 +101,6 @@ class JobService:
         return self._envelope.decrypt(RecordContext(job.tenant, _SEALED_AS, f"{job.id}/{item.index}", "1"),
                                       item.sealed)
 
-    def purge(self) -> list[Job]:
-        """Delete jobs past their keeping time (called by the retention sweep)."""
-        return self.store.purge(self._clock())
-
     # -- the runner ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -12,13 +12,13 @@ from gateway.auth.apikeys import ApiKeyRepository
 from gateway.auth.authz import Authorizer
 from gateway.crypto.envelope import Envelope
 from gateway.embedding.served import ServedModels
-from gateway.jobs.base import JobStore
+from gateway.jobs.base import JobInputs, JobStore, purge_expired
 from gateway.jobs.files import FileStore, FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batches import Batches, BatchKind
 from gateway.pipeline.collections import CollectionService
 from gateway.pipeline.ingest import Ingest
-from gateway.pipeline.ingest_jobs import IngestJobKind, JobInputs, entry_reader
+from gateway.pipeline.ingest_jobs import IngestJobKind, entry_reader
 from gateway.pipeline.metering import Metering
 from gateway.policy.loader import PolicyHolder
 from gateway.settings import Settings
@@ -31,10 +31,11 @@ class Background:
     batches: Batches  # OpenAI's Batch API (its lines run as jobs of BatchKind)
     ingest: Ingest  # the synchronous ingest use case, which ingest jobs run document by document
     ingest_jobs: IngestJobKind  # ingest with Prefer: respond-async
+    stores: tuple[FileStore, JobStore, JobInputs]
 
-    def purge_expired(self) -> dict[str, int]:
-        """Files and finished jobs past their expiry, for the retention sweep."""
-        return {"files": self.files.purge(), "jobs": len(self.jobs.purge())}
+    def purge_expired(self, now: float) -> dict[str, int]:
+        """Files and jobs past their expiry as of ``now``, for the retention sweep."""
+        return purge_expired(*self.stores, now)
 
 
 def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobInputs], envelope: Envelope,
@@ -45,7 +46,8 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
     lets them go first); ``metering``: batch lines count against their creator's quotas and usage like requests."""
     file_store, job_store, job_inputs = stores
     keep_s = settings.files_expiry_days * 86400.0
-    files = FileVault(file_store, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s)
+    files = FileVault(file_store, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s,
+                      retention_days=lambda tenant: policy.current().scope(tenant).retention_days)
     jobs = JobService(job_store, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
                       inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=busy)
     jobs.register(BatchKind(files, models, policy, authorizer, apikeys, auditor, max_inputs=settings.max_inputs,
@@ -56,4 +58,5 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
                                 collections.store.get_collection, entry_reader(audit_log), auditor,
                                 remote=settings.uses_postgres)
     jobs.register(ingest_jobs)
-    return Background(files, jobs, Batches(jobs, files, max_lines=settings.batch_max_lines), ingest, ingest_jobs)
+    return Background(files, jobs, Batches(jobs, files, max_lines=settings.batch_max_lines), ingest, ingest_jobs,
+                      stores)

@@ -28,7 +28,7 @@ from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
 from gateway.errors import DetectionTooCostly, NotFound, RequestError
-from gateway.jobs.base import ItemOutcome, Job
+from gateway.jobs.base import ItemOutcome, Job, JobInputs
 from gateway.pipeline.collections import DocumentIn
 from gateway.pipeline.ingest import EVENT, AuditPort, Ingest, IngestRequest
 from gateway.pipeline.offload import off_loop
@@ -38,16 +38,6 @@ KIND = "ingest"
 ROUTE = "POST /v1/collections/{name}/documents"
 RETRIES_TOO_COSTLY = 1  # a document whose screening ran past pii_budget_s is tried again once (a busy host)
 _SEALED_AS = "_ingest_jobs"  # the "collection" bound into the staged input's ciphertext: no collection bears it
-
-
-class JobInputs(Protocol):
-    """A job's staged input, sealed by the caller (``backends/sqlite/job_inputs.py``, ``backends/postgres/...``)."""
-
-    def put(self, job_id: str, tenant: str, sealed: bytes) -> None: ...
-
-    def get(self, tenant: str, job_id: str) -> bytes | None: ...
-
-    def delete(self, tenant: str, job_id: str) -> None: ...
 
 
 class Sealer(Protocol):

@@ -52,6 +52,7 @@ class CollectionPurge:
 class SweepReport:
     now: str
     tenants: dict[str, list[CollectionPurge]] = field(default_factory=dict)
+    expired: dict[str, int] = field(default_factory=dict)  # the batch API's files and the jobs past their expiry
 
     @property
     def chunks(self) -> int:
@@ -72,7 +73,7 @@ class RetentionSweep:
         auditor: Auditor,
         drift: DriftPurger | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        expired: Callable[[], dict[str, int]] | None = None,
+        expired: Callable[[float], dict[str, int]] | None = None,
     ) -> None:
         self._expired = expired  # the batch API's files and jobs past their expiry: purged, counts returned
         self._store = store
@@ -103,7 +104,8 @@ class RetentionSweep:
                 collections={p.collection: p.as_audit() for p in purges},
             )
         if self._expired is not None:
-            counts = self._expired()
+            counts = self._expired(when.timestamp())
+            report.expired.update(counts)
             if any(counts.values()):
                 self._auditor.record_sync("file.purge", "allow", tenant="*", trigger=trigger, as_of=report.now,
                                           count=sum(counts.values()), **counts)

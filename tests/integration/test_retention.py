@@ -74,6 +74,11 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
     assert scheduled[0]["collections"]["notes"]["chunks"] == 0  # nothing is a day old yet
     record_ids = [r[0] for r in _rows(gw, "SELECT record_id FROM store_chunks WHERE collection = 'notes'")]
     assert record_ids
+    line = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/embeddings",
+                       "body": {"model": "all-MiniLM-L6-v2", "input": MARKER}})
+    uploaded = httpx.post(gw.url + "/v1/files", headers={"Authorization": f"Bearer {writer}"}, timeout=60,
+                          files={"file": ("in.jsonl", line.encode())}, data={"purpose": "batch"})
+    assert uploaded.status_code == 200, uploaded.text  # kept files_expiry_days (30): acme sets no retention_days
 
     refused = gw.cli("retention", "sweep", check=False)
     assert refused.returncode == 2 and "retention_sweep_interval_s" in refused.stderr  # it serves: it sweeps
@@ -94,6 +99,13 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
     assert _rows(gw, "SELECT chunk_count FROM store_collections WHERE name = 'notes'") == [(0,)]
     stored = b"".join(p.read_bytes() for p in gw.data_dir.rglob("*") if p.is_file())
     assert not any(rid.encode() in stored for rid in record_ids)  # not in gateway.db, its WAL, or a snapshot
+
+    assert _rows(gw, "SELECT id FROM files") == [(uploaded.json()["id"],)]  # 2 days old: kept
+    much_later = (datetime.now(UTC) + timedelta(days=31)).isoformat()
+    assert "1 files and 0 jobs purged" in gw.cli("retention", "sweep", "--now", much_later).stdout
+    assert _rows(gw, "SELECT count(*) FROM files") == [(0,)]
+    purge = [e for e in _audit(gw) if e["event"] == "file.purge"][-1]
+    assert (purge["trigger"], purge["files"], purge["jobs"]) == ("cli", 1, 0)
 
     gw.start()
     assert call(gw, writer, "POST", "/v1/collections/notes/search", query).json()["results"] == []

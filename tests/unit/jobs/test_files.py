@@ -92,7 +92,7 @@ def test_when_files_expire_then_the_purge_removes_them_and_keeps_the_rest(
     clock.now += 60
     new = files.write("acme", "batch", "new.jsonl", b"2")
     clock.now += 50  # old is 110 s old (kept 100), new 50 s
-    assert files.purge() == 1
+    assert files.store.purge(clock.now) == 1
     assert [f.id for f in files.store.list_files("acme", None, 10, None)] == [new.id]
     with pytest.raises(NotFound):
         files.info("acme", old.id)
@@ -109,3 +109,16 @@ def test_when_files_are_listed_then_newest_come_first_and_pages_follow_after(
     assert [r.id for r in files.store.list_files("acme", "batch", 2, None)] == [ids[2], ids[1]]
     assert [r.id for r in files.store.list_files("acme", "batch", 2, ids[1])] == [ids[0]]
     assert files.store.list_files("acme", "batch_output", 10, None) == []
+
+
+def test_when_the_tenants_retention_is_shorter_then_a_file_expires_by_it(tmp_path: Path) -> None:
+    """A tenant's ``retention_days`` caps the keeping of its files (``files_expiry_days``); others keep theirs."""
+    db, clock = SQLiteDatabase(tmp_path / "store.db"), Clock()
+    files = FileVault(SQLiteFileStore(db), Envelope(Keyring.generate(), SQLiteDataKeyRepository(db)), max_bytes=1000,
+                      keep_s=30 * 86400.0, retention_days=lambda tenant: 1 if tenant == "acme" else None, clock=clock)
+    short, kept = files.write("acme", "batch", "a.jsonl", b"1"), files.write("globex", "batch", "g.jsonl", b"2")
+    assert (short.expires_at - clock.now, kept.expires_at - clock.now) == (86400.0, 30 * 86400.0)
+    assert files.store.purge(clock.now + 2 * 86400) == 1
+    assert files.info("globex", kept.id).filename == "g.jsonl"
+    with pytest.raises(NotFound):
+        files.info("acme", short.id)

@@ -163,9 +163,12 @@ def test_when_batch_files_and_jobs_expire_then_the_sweep_purges_them_and_audits_
 ) -> None:
     sink = ListSink()
     purged = iter([{"files": 3, "jobs": 1}, {"files": 0, "jobs": 0}])
+    asked: list[float] = []
     sweep = RetentionSweep(harness.store, lambda: parse_policy(POLICY), Auditor(sink, test_secret),
-                           expired=lambda: next(purged))
-    sweep.run()
+                           expired=lambda now: asked.append(now) or next(purged))
+    later = datetime(2031, 1, 1, tzinfo=UTC)
+    sweep.run(later)
+    assert asked == [later.timestamp()]  # a sweep's --now applies to files and jobs too
     [entry] = [e for e in sink.entries if e["event"] == "file.purge"]
     assert (entry["tenant"], entry["count"], entry["files"], entry["jobs"]) == ("*", 4, 3, 1)
     sweep.run()  # nothing expired: no entry
