@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import time
 from collections import OrderedDict, deque
@@ -45,6 +46,7 @@ class _Job(Generic[T, R]):
     future: asyncio.Future[list[R]]
     lane: str
     results: list[R | None]  # by position, filled as slices finish
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)  # the submitter's (its trace)
     taken: int = 0  # items handed to batches so far
     done: int = 0  # how many items' results are in
     failed: bool = False
@@ -244,7 +246,9 @@ class MicroBatcher(Generic[T, R]):
             items = [item for job, s, e in batch for item in job.items[s:e]]
             started = time.perf_counter()
             try:
-                results = list(self._fn(items))
+                # In the first caller's context (a copy: one job's slices may run on two workers at once), so that
+                # what the stage does (a remote engine's client span, its traceparent) joins that caller's trace.
+                results = list(batch[0][0].context.copy().run(self._fn, items))
                 error: BaseException | None = None
             except BaseException as exc:  # handed to every waiting caller, never lost
                 results, error = [], exc

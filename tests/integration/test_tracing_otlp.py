@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.enginekit import RecordingEngine, models_yaml
 from tests.integration.server import serving
 from tests.otlpkit import Receiver
 
@@ -45,3 +46,36 @@ def test_when_the_gateway_traces_then_each_request_has_its_stages_and_no_planted
     exported = b"".join(receiver.raw)
     for value in PLANTED:
         assert value.encode() not in exported and value.split("@")[0].encode() not in exported
+
+
+def test_when_a_remote_model_answers_then_the_engine_call_is_a_client_span_and_the_engine_gets_traceparent(
+    tmp_path: Path, recording_engine: RecordingEngine,
+) -> None:
+    receiver = Receiver()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "gateway-it",
+           "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    trace_id = "5bf92f3577b34da6a3ce929d0e0e4799"
+
+    def declare(policy_dir: Path) -> None:
+        (policy_dir / "models.yaml").write_text(models_yaml({"traced-remote": recording_engine.base_url}))
+
+    try:
+        with serving(tmp_path / "gw", env=env, edit_policy=declare) as gw:
+            key = gw.make_key("acme", "svc", "writer")
+            seen = len(recording_engine.headers)
+            response = httpx.post(gw.url + "/v1/embeddings", timeout=60,
+                                  json={"model": "traced-remote", "input": f"Please call {PLANTED[0]} today"},
+                                  headers={"Authorization": f"Bearer {key}",
+                                           "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+            assert response.status_code == 200, response.text
+            deadline = time.monotonic() + 20
+            while not any(s.trace_id == trace_id and s.name == "audit" for s in receiver.spans):
+                assert time.monotonic() < deadline, "spans did not arrive"
+                time.sleep(0.2)
+    finally:
+        receiver.close()
+    [engine_span] = [s for s in receiver.spans if s.trace_id == trace_id and s.name == "engine.embed"]
+    assert engine_span.kind == 3  # SPAN_KIND_CLIENT
+    sent = [h["traceparent"] for h in recording_engine.headers[seen:] if "traceparent" in h]
+    assert any(t.split("-")[1] == trace_id for t in sent), sent  # the engine's spans can join the caller's trace
+    assert PLANTED[0].encode() not in b"".join(receiver.raw)
