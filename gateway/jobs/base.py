@@ -15,9 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gateway.auth.apikeys import Principal
+from gateway.auth.apikeys import ApiKeyRepository, Principal, key_status
+from gateway.auth.authz import Authorizer
+from gateway.errors import Forbidden, RequestError, Unauthenticated
 from gateway.jobs.files import FileStore
 
 ACTIVE_STATES = ("queued", "running", "finalizing", "cancelling")
@@ -163,3 +166,21 @@ def purge_expired(files: FileStore, jobs: JobStore, inputs: JobInputs, now: floa
     for job in purged:
         inputs.delete(job.tenant, job.id)
     return {"files": files.purge(now), "jobs": len(purged)}
+
+
+class CreatorCheck:
+    """Whether a job's creator may still run its items, asked before each group: an API key still active (not
+    revoked, not expired) and Casbin still allowing ``act`` on ``obj``. A key revoked or a role removed while a job
+    runs stops the rest of its items, each answered with the refusal."""
+
+    def __init__(self, apikeys: ApiKeyRepository, authorizer: Authorizer, obj: str, act: str) -> None:
+        self._apikeys, self._authorizer, self._obj, self._act = apikeys, authorizer, obj, act
+
+    def refusal(self, principal: Principal) -> RequestError | None:
+        if principal.method == "api_key":
+            record = self._apikeys.find(principal.key_id)
+            if record is None or key_status(record, datetime.now(UTC)) != "active":
+                return Unauthenticated("the job creator's API key is no longer active")
+        if not self._authorizer.allowed(principal, self._obj, self._act):
+            return Forbidden(f"role '{principal.role}' may not {self._act} {self._obj}")
+        return None

@@ -12,7 +12,7 @@ from gateway.auth.apikeys import ApiKeyRepository
 from gateway.auth.authz import Authorizer
 from gateway.crypto.envelope import Envelope
 from gateway.embedding.served import ServedModels
-from gateway.jobs.base import JobInputs, JobStore, purge_expired
+from gateway.jobs.base import CreatorCheck, JobInputs, JobStore, purge_expired
 from gateway.jobs.files import FileStore, FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batches import Batches, BatchKind
@@ -56,7 +56,8 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
                     max_documents=settings.max_documents_per_ingest, max_text_chars=settings.max_text_chars)
     ingest_jobs = IngestJobKind(jobs, ingest, job_inputs, envelope, collections.store.document,
                                 collections.store.get_collection, entry_reader(audit_log), auditor,
-                                remote=settings.uses_postgres)
+                                remote=settings.uses_postgres,
+                                creator=CreatorCheck(apikeys, authorizer, "documents", "write"))
     jobs.register(ingest_jobs)
     return Background(files, jobs, Batches(jobs, files, max_lines=settings.batch_max_lines), ingest, ingest_jobs,
                       stores)

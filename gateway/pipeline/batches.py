@@ -16,24 +16,21 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.auditing.auditor import Auditor, RequestContext
-from gateway.auth.apikeys import ApiKeyRepository, Principal, key_status
+from gateway.auth.apikeys import ApiKeyRepository, Principal
 from gateway.auth.authz import Authorizer
 from gateway.embedding.served import ServedModels
 from gateway.errors import (
     BadRequest,
-    Forbidden,
     NotFound,
     Overloaded,
     RateLimited,
     RequestError,
-    Unauthenticated,
     Unavailable,
 )
-from gateway.jobs.base import ItemOutcome, Job, JobFailed
+from gateway.jobs.base import CreatorCheck, ItemOutcome, Job, JobFailed
 from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batch_lines import ENDPOINT, BatchLine, error_line, ok_line, parse_input
@@ -148,7 +145,8 @@ class BatchKind:
                  authorizer: Authorizer, apikeys: ApiKeyRepository, auditor: Auditor, *, max_inputs: int,
                  metering: Metering | None = None) -> None:
         self._files, self._models, self._policy, self._metering = files, models, policy, metering
-        self._authorizer, self._apikeys, self._auditor, self._max_inputs = authorizer, apikeys, auditor, max_inputs
+        self._creator = CreatorCheck(apikeys, authorizer, "embeddings", "create")
+        self._auditor, self._max_inputs = auditor, max_inputs
 
     async def load(self, job: Job) -> Sequence[BatchLine]:
         try:
@@ -161,7 +159,7 @@ class BatchKind:
 
     async def run(self, job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
         principal = job.principal()
-        refusal = await asyncio.to_thread(self._refusal, principal)
+        refusal = await asyncio.to_thread(self._creator.refusal, principal)
         answered = await asyncio.gather(*(self._line(job, principal, n, line, refusal) for n, line in items))
         outcomes = [outcome for outcome, _ in answered]
         lines = [{"custom_id_digest": self._auditor.digest(job.tenant, line.custom_id), **fields}
@@ -173,16 +171,6 @@ class BatchKind:
         await self._auditor.record("batch.lines", ctx, "block" if blocked else "allow", batch_id=job.id,
                                    count=len(items), first_line=items[0][0], lines=lines)
         return outcomes
-
-    def _refusal(self, principal: Principal) -> RequestError | None:
-        """Why the creator may no longer run lines (its key revoked or expired, its role changed), or None."""
-        if principal.method == "api_key":
-            record = self._apikeys.find(principal.key_id)
-            if record is None or key_status(record, datetime.now(UTC)) != "active":
-                return Unauthenticated("the batch creator's API key is no longer active")
-        if not self._authorizer.allowed(principal, "embeddings", "create"):
-            return Forbidden(f"role '{principal.role}' may not create embeddings")
-        return None
 
     async def _line(self, job: Job, principal: Principal, n: int, line: BatchLine,
                     refusal: RequestError | None) -> tuple[ItemOutcome, dict[str, Any]]:

@@ -28,7 +28,7 @@ from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
 from gateway.errors import DetectionTooCostly, NotFound, RequestError
-from gateway.jobs.base import ItemOutcome, Job, JobInputs
+from gateway.jobs.base import CreatorCheck, ItemOutcome, Job, JobInputs
 from gateway.pipeline.collections import DocumentIn
 from gateway.pipeline.ingest import EVENT, AuditPort, Ingest, IngestRequest
 from gateway.pipeline.offload import off_loop
@@ -84,9 +84,10 @@ class IngestJobKind:
     name = KIND
 
     def __init__(self, jobs: JobsPort, ingest: Ingest, inputs: JobInputs, sealer: Sealer, documents: Documents,
-                 collection: GetCollection, entry_at: EntryAt, auditor: AuditPort, *, remote: bool) -> None:
+                 collection: GetCollection, entry_at: EntryAt, auditor: AuditPort, *, remote: bool,
+                 creator: CreatorCheck | None = None) -> None:
         self._jobs, self._ingest, self._inputs, self._sealer = jobs, ingest, inputs, sealer
-        self._auditor = auditor
+        self._auditor, self._creator = auditor, creator
         self._documents, self._collection, self._entry_at = documents, collection, entry_at
         self._remote = remote  # PostgreSQL: every store read crosses the network, so off the loop
 
@@ -141,6 +142,9 @@ class IngestJobKind:
         except NotFound as exc:  # deleted while the job ran: every document left fails with its reason
             return [_outcome(n, {"document_id": d.id, "status": "failed", "code": exc.code, "detail": exc.message})
                     for n, d in items]
+        refusal = None if self._creator is None else await off_loop(True, self._creator.refusal, principal)
+        if refusal is not None:  # its key revoked or its role removed since: the rest fails with the reason
+            return [_outcome(n, await self._refused(job, n, d, collection, principal, refusal)) for n, d in items]
         out: list[ItemOutcome] = []
         for position, (index, doc) in enumerate(items):  # one document at a time, behind interactive requests
             if position:  # the runner waited before the group; a document takes seconds, so wait between them too
@@ -162,27 +166,30 @@ class IngestJobKind:
 
     async def _ingest_one(self, job: Job, index: int, doc: DocumentIn, collection: Collection,
                           principal: Principal) -> dict[str, Any]:
-        ctx = RequestContext(request_id=request_id(job.id, index), route=ROUTE, tenant=principal.tenant,
-                             subject=principal.subject, key_id=principal.key_id, role=principal.role,
-                             auth=None if principal.method == "api_key" else principal.method)
         for attempt in range(1 + RETRIES_TOO_COSTLY):
             try:
-                result = await self._ingest(IngestRequest(collection, (doc,)), principal, ctx)
+                result = await self._ingest(IngestRequest(collection, (doc,)), principal,
+                                            _context(job, index, principal))
                 break
             except RequestError as exc:  # refused (the privacy budget, a screening past its time): that document
                 if isinstance(exc, DetectionTooCostly) and attempt < RETRIES_TOO_COSTLY:
                     continue  # the host may have been busy: once more, with a fresh budget
-                # As the guard records a synchronous refusal: its event, decision, status and code.
-                event, decision = exc.audited_as(EVENT)
-                await self._auditor.record(event, ctx, decision, status=exc.status, code=exc.code,
-                                           collection=collection.name)
-                return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
+                return await self._refused(job, index, doc, collection, principal, exc)
         outcome = result.outcomes[0]
         if outcome.status == "stored":
             return {"document_id": doc.id, "status": "stored", "chunks": outcome.chunks,
                     "audit_index": result.audit_index}
         return {"document_id": doc.id, "status": outcome.status, "code": "pii_blocked",
                 "detail": ", ".join(outcome.blocked_types), "audit_index": result.audit_index}
+
+    async def _refused(self, job: Job, index: int, doc: DocumentIn, collection: Collection, principal: Principal,
+                       exc: RequestError) -> dict[str, Any]:
+        """A document refused: audited as the guard records a synchronous refusal (its event, decision, status and
+        code), answered with the code."""
+        event, decision = exc.audited_as(EVENT)
+        await self._auditor.record(event, _context(job, index, principal), decision, status=exc.status,
+                                   code=exc.code, collection=collection.name)
+        return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
 
     async def _committed(self, job: Job, index: int, doc_id: str, collection: str) -> dict[str, Any] | None:
         """The document's answer if an earlier attempt of this job stored it (see the module's docstring)."""
@@ -203,6 +210,12 @@ class IngestJobKind:
 
     def _context(self, tenant: str, job_id: str) -> RecordContext:
         return RecordContext(tenant, _SEALED_AS, job_id, "1")
+
+
+def _context(job: Job, index: int, principal: Principal) -> RequestContext:
+    return RequestContext(request_id=request_id(job.id, index), route=ROUTE, tenant=principal.tenant,
+                          subject=principal.subject, key_id=principal.key_id, role=principal.role,
+                          auth=None if principal.method == "api_key" else principal.method)
 
 
 def _outcome(index: int, answer: dict[str, Any]) -> ItemOutcome:

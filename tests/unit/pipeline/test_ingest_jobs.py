@@ -11,7 +11,7 @@ from typing import Any, cast
 from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
-from gateway.errors import DetectionTooCostly, NotFound, PrivacyBudgetExceeded
+from gateway.errors import DetectionTooCostly, NotFound, PrivacyBudgetExceeded, RequestError, Unauthenticated
 from gateway.jobs.base import Job, StoredItem, owner_of
 from gateway.pipeline.collections import DocumentIn, IngestOutcome
 from gateway.pipeline.ingest import IngestRequest, IngestResult
@@ -88,7 +88,7 @@ def _chunk(doc_id: str, n: int, audit_index: int) -> StoredChunk:
 
 
 class Harness:
-    def __init__(self, collection_exists: bool = True) -> None:
+    def __init__(self, collection_exists: bool = True, creator: Any = None) -> None:
         self.inputs: dict[str, bytes] = {}
         self.entries: dict[int, dict[str, Any]] = {}
         self.chunks: dict[str, list[StoredChunk]] = {}
@@ -96,7 +96,8 @@ class Harness:
         self.jobs = FakeJobs()
         self.exists = collection_exists
         self.kind = IngestJobKind(cast(Any, self.jobs), cast(Any, self.ingest), cast(Any, self), XorSealer(),
-                                  self.document, self.collection, self.entries.get, self, remote=False)
+                                  self.document, self.collection, self.entries.get, self, remote=False,
+                                  creator=creator)
         self.recorded: list[tuple[str, str, dict[str, Any]]] = []
 
     # AuditPort
@@ -201,3 +202,27 @@ def test_when_a_job_finishes_then_its_staged_input_is_deleted_and_the_result_cou
     result = asyncio.run(h.kind.finish(job, outcomes, "completed"))
     assert result == {"documents_stored": 1, "documents_failed": 1, "chunks": 2}
     assert h.inputs == {} and asyncio.run(h.kind.load(job)) == []
+
+
+class Revocable:
+    """A creator check whose answer a test changes (the real one reads the key and Casbin: gateway.jobs.base)."""
+
+    refused: RequestError | None = None
+
+    def refusal(self, principal: Principal) -> RequestError | None:
+        return self.refused
+
+
+def test_when_the_creators_key_is_revoked_mid_job_then_the_rest_fails_with_the_refusal_audited() -> None:
+    creator = Revocable()
+    h = Harness(creator=creator)
+    job = h.submit(["a", "b", "c"])
+    docs = list(asyncio.run(h.kind.load(job)))
+    first = _answers(asyncio.run(h.kind.run(job, [(0, docs[0])])))
+    creator.refused = Unauthenticated("the job creator's API key is no longer active")
+    rest = _answers(asyncio.run(h.kind.run(job, [(1, docs[1]), (2, docs[2])])))
+    assert first[0]["status"] == "stored" and h.ingest.calls == ["a"]  # nothing ingested after the revocation
+    assert [(a["document_id"], a["code"]) for a in rest] == [("b", "invalid_api_key"), ("c", "invalid_api_key")]
+    assert [(e, d, f["request_id"], f["code"]) for e, d, f in h.recorded] == [
+        ("auth.failure", "deny", f"{job.id}:1", "invalid_api_key"),
+        ("auth.failure", "deny", f"{job.id}:2", "invalid_api_key")]
