@@ -205,6 +205,12 @@ class Timeout(RequestError):
     decision = "error"
 
 
+class BatchExpired(Timeout):
+    """A batch line that had not run when its batch's completion window (24 h) ended: OpenAI's ``batch_expired``."""
+
+    code = "batch_expired"
+
+
 class ModelUnavailable(RequestError):
     """A remote model cannot answer now (engine down, timing out, circuit open, fingerprint mismatch)."""
 

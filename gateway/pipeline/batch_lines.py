@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.errors import RequestError
+from gateway.errors import BatchExpired, RequestError
 
 ENDPOINT = "/v1/embeddings"
 MAX_ERRORS = 20
@@ -95,6 +95,9 @@ def ok_line(batch_id: str, index: int, custom_id: str, body: bytes) -> bytes:
 def error_line(batch_id: str, index: int, custom_id: str, exc: RequestError) -> bytes:
     """A refused line in OpenAI's shape: the response the request would have had (e.g. 422 ``pii_blocked``)."""
     rid = request_id(batch_id, index)
+    if isinstance(exc, BatchExpired):  # never sent: OpenAI's shape has no response, only the error
+        return _json({"id": rid, "custom_id": custom_id, "response": None,
+                      "error": {"code": exc.code, "message": exc.message}})
     body = {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
     return _json({"id": rid, "custom_id": custom_id,
                   "response": {"status_code": exc.status, "request_id": rid, "body": body}, "error": None})

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.auditing.auditor import Auditor, RequestContext
@@ -24,6 +25,7 @@ from gateway.auth.authz import Authorizer
 from gateway.embedding.served import ServedModels
 from gateway.errors import (
     BadRequest,
+    BatchExpired,
     NotFound,
     Overloaded,
     RateLimited,
@@ -51,6 +53,8 @@ _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states O
 def batch_object(job: Job, metadata: dict[str, str] | None) -> dict[str, Any]:
     """OpenAI's batch object for a job of kind ``batch``."""
     status = _STATUS.get(job.state, job.state)
+    if status == "completed" and job.result.get("expired"):
+        status = "expired"  # the window ended first: the lines left are batch_expired lines of the error file
     ended = None if job.finished_at is None else int(job.finished_at)
     errors = job.result.get("errors")
     return {
@@ -143,8 +147,9 @@ class BatchKind:
 
     def __init__(self, files: FileVault, models: ServedModels, policy: PolicyHolder,
                  authorizer: Authorizer, apikeys: ApiKeyRepository, auditor: Auditor, *, max_inputs: int,
-                 metering: Metering | None = None) -> None:
+                 metering: Metering | None = None, clock: Callable[[], float] = time.time) -> None:
         self._files, self._models, self._policy, self._metering = files, models, policy, metering
+        self._clock = clock
         self._creator = CreatorCheck(apikeys, authorizer, "embeddings", "create")
         self._auditor, self._max_inputs = auditor, max_inputs
 
@@ -159,7 +164,11 @@ class BatchKind:
 
     async def run(self, job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:
         principal = job.principal()
-        refusal = await asyncio.to_thread(self._creator.refusal, principal)
+        refusal: RequestError | None = None
+        if self._clock() >= job.created_at + WINDOW_S:  # the lines left are answered, not run (OpenAI's "expired")
+            refusal = BatchExpired("the request could not run before the batch's completion window (24h) ended")
+        else:
+            refusal = await asyncio.to_thread(self._creator.refusal, principal)
         answered = await asyncio.gather(*(self._line(job, principal, n, line, refusal) for n, line in items))
         outcomes = [outcome for outcome, _ in answered]
         lines = [{"custom_id_digest": self._auditor.digest(job.tenant, line.custom_id), **fields}
@@ -202,6 +211,8 @@ class BatchKind:
         ok = [o.payload for o in outcomes if o.ok]
         failed = [o.payload for o in outcomes if not o.ok]
         result: dict[str, Any] = {"output_file_id": None, "error_file_id": None}
+        if any(b'"code":"batch_expired"' in p for p in failed):
+            result["expired"] = True
         for key, payloads, suffix in (("output_file_id", ok, "output"), ("error_file_id", failed, "error")):
             if payloads:
                 info = await asyncio.to_thread(

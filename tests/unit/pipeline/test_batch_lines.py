@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any, cast
 
+from gateway.auth.apikeys import Principal
 from gateway.errors import PIIBlocked
-from gateway.pipeline.batch_lines import MAX_ERRORS, error_line, ok_line, parse_input
+from gateway.jobs.base import Job, owner_of
+from gateway.pipeline.batch_lines import MAX_ERRORS, BatchLine, error_line, ok_line, parse_input
+from gateway.pipeline.batches import WINDOW_S, BatchKind, batch_object
 
 
 def line(custom_id: str, url: str = "/v1/embeddings", **extra: object) -> str:
@@ -48,3 +53,45 @@ def test_when_a_line_is_answered_or_refused_then_it_takes_openais_output_shape()
     assert refused["response"]["status_code"] == 422 and refused["error"] is None
     assert refused["response"]["body"]["error"]["code"] == "pii_blocked"
     assert refused["id"] != ok["id"] and refused["id"].startswith("batch_req_")
+
+
+class _Files:
+    def __init__(self) -> None:
+        self.written: dict[str, bytes] = {}
+
+    def write(self, tenant: str, purpose: str, name: str, content: bytes, file_id: str) -> Any:
+        self.written[file_id] = content
+        return type("Info", (), {"id": file_id})()
+
+
+class _Auditor:
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, dict[str, Any]]] = []
+
+    def digest(self, tenant: str, value: str) -> str:
+        return "d:" + value
+
+    async def record(self, event: str, ctx: Any, decision: str, **fields: Any) -> int:
+        self.entries.append((event, decision, fields))
+        return len(self.entries)
+
+
+def test_when_the_completion_window_has_ended_then_the_lines_left_expire_unrun_and_the_batch_is_expired() -> None:
+    writer = Principal("k1", "acme", "svc", "writer", ("writer",), "api_key")
+    job = Job("batch_1", "acme", "batch", "running", owner_of(writer), {"input_file_id": "file-1"}, 2, 1000.0, 9e9)
+    files, auditor = _Files(), _Auditor()
+    never = cast(Any, None)  # the models, policy and creator check are never reached
+    kind = BatchKind(cast(Any, files), never, never, never, never, cast(Any, auditor), max_inputs=8,
+                     clock=lambda: 1000.0 + WINDOW_S)
+    lines = [(0, BatchLine("a", {"model": "m", "input": "x"})), (1, BatchLine("b", {"model": "m", "input": "y"}))]
+    outcomes = asyncio.run(kind.run(job, lines))
+    answers = [json.loads(o.payload) for o in outcomes]
+    assert [o.ok for o in outcomes] == [False, False]
+    assert [(a["custom_id"], a["response"], a["error"]["code"]) for a in answers] == [
+        ("a", None, "batch_expired"), ("b", None, "batch_expired")]
+    assert [f["lines"][0]["status"] for _, _, f in auditor.entries] == [504]
+    result = asyncio.run(kind.finish(job, outcomes, "completed"))
+    assert result["expired"] is True and result["error_file_id"] in files.written
+    done = Job(**{**job.__dict__, "state": "completed", "finished_at": 1000.0 + WINDOW_S, "result": result})
+    shown = batch_object(done, None)
+    assert (shown["status"], shown["expired_at"], shown["completed_at"]) == ("expired", int(1000 + WINDOW_S), None)
