@@ -172,6 +172,7 @@ _EVENTS = (
     EventType("job.cancelled", "A job was cancelled; the items answered before stay answered", ("MEASURE 2.4",)),
     EventType("job.completed", "A job answered all its items (counts of successes and failures)", ("MEASURE 2.4",)),
     EventType("job.read", "A caller read an ingest job's progress and result", ("MEASURE 2.8",)),
+    EventType("job.cancel", "A caller asked an ingest job to stop", ("MEASURE 2.4",)),
     EventType("file.upload", "A file was uploaded for a batch, encrypted under the tenant's data key",
               ("GOVERN 1.4", "MEASURE 2.10"), _DP),
     EventType("file.read", "A caller read a file's description, content or the list of its tenant's files",

@@ -298,6 +298,7 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/v1/batches/{batch_id}"): {"ok": (200, "Batch")},
     ("post", "/v1/batches/{batch_id}/cancel"): {"ok": (200, "Batch")},
     ("get", "/v1/jobs/{job_id}"): {"ok": (200, "Job")},
+    ("post", "/v1/jobs/{job_id}/cancel"): {"ok": (200, "Job")},
 }
 
 # Unauthenticated routes: status -> (description, component schema name or media type).

@@ -54,6 +54,8 @@ class JobsPort(Protocol):
 
     async def get(self, tenant: str, kind: str, job_id: str) -> Job: ...
 
+    async def cancel(self, tenant: str, kind: str, job_id: str) -> Job: ...
+
     def open(self, job: Job, item: Any) -> bytes: ...
 
     async def yield_to_interactive(self) -> bool: ...
@@ -101,6 +103,14 @@ class IngestJobKind:
         await off_loop(True, self._inputs.put, job_id, principal.tenant, sealed)
         return await self._jobs.create(principal, KIND, job_id, {"collection": request.collection.name},
                                        len(request.documents))
+
+    async def cancel(self, tenant: str, job_id: str) -> dict[str, Any]:
+        """Stop the job after the documents in flight (those stored stay stored); ``NotFound`` as ``describe``."""
+        try:
+            await self._jobs.cancel(tenant, KIND, job_id)
+        except NotFound:
+            raise NotFound(f"no such job: {job_id}") from None
+        return await self.describe(tenant, job_id)
 
     async def describe(self, tenant: str, job_id: str) -> dict[str, Any]:
         """The job as ``GET /v1/jobs/{id}`` shows it; ``NotFound`` for another tenant's job or none."""

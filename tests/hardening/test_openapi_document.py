@@ -9,7 +9,8 @@ from litestar.testing import TestClient
 from gateway.http.openapi import PUBLIC_PREFIXES, UNDESCRIBED
 from tests.hardening.kit import build_gateway
 
-NO_BODY_POSTS = {"/v1/admin/keys/rotate", "/v1/collections/{name}/drift/baseline", "/v1/batches/{batch_id}/cancel"}
+NO_BODY_POSTS = {"/v1/admin/keys/rotate", "/v1/collections/{name}/drift/baseline", "/v1/batches/{batch_id}/cancel",
+                 "/v1/jobs/{job_id}/cancel"}
 
 
 def test_when_the_document_is_served_then_every_guarded_operation_is_fully_described(tmp_path: Path) -> None:

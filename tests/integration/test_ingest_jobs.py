@@ -116,6 +116,28 @@ def test_when_another_tenant_asks_for_a_job_then_it_does_not_exist(
     assert _follow(gw, keys["acme"], r.headers["location"])[-1]["status"] == "completed"
 
 
+def test_when_a_job_is_cancelled_then_it_stops_its_stored_documents_stay_and_others_cannot_cancel_it(
+    gw: GatewayProcess, keys: dict[str, str],
+) -> None:
+    docs = [{"id": f"cx/{i}", "text": t} for i, t in enumerate(_texts(12, 3000))]
+    r = _submit(gw, keys["acme"], "handbook", docs)
+    assert r.status_code == 202, r.text
+    location = r.headers["location"]
+    assert _call(gw, keys["globex"], "POST", location + "/cancel").status_code == 404  # another tenant's: none
+    reader = gw.make_key("acme", "viewer", "reader")
+    assert _call(gw, reader, "POST", location + "/cancel").status_code == 403  # reading is not stopping
+    cancelled = _call(gw, keys["acme"], "POST", location + "/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    final = _follow(gw, keys["acme"], location)[-1]
+    assert final["status"] == "cancelled" and final["progress"]["documents_done"] < 12, final
+    stored = final["progress"]["documents_stored"]
+    present = [i for i in range(12)
+               if _call(gw, keys["acme"], "GET", f"/v1/collections/handbook/documents/cx/{i}").status_code == 200]
+    assert len(present) == stored  # what it stored before the cancel stays stored, nothing after
+    cancel_entries = [e for e in _audit(gw) if e["event"] == "job.cancel"]
+    assert [(e["decision"], e["tenant"]) for e in cancel_entries][-1] == ("allow", "acme")
+
+
 def test_when_the_cli_ingests_a_folder_then_it_shows_progress_and_names_the_blocked_file(
     gw: GatewayProcess, keys: dict[str, str], tmp_path: Path,
 ) -> None:

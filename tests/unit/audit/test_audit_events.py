@@ -64,6 +64,7 @@ GATEWAY_EVENTS = [
     "batch.cancel",
     "batch.lines",
     "job.read",
+    "job.cancel",
 ]
 
 
