@@ -30,10 +30,14 @@ from dataclasses import dataclass
 from gateway.auth.apikeys import Principal
 from gateway.auth.oidc import FETCH_TIMEOUT_S, MAX_TOKEN_CHARS, Identity, ProviderMetadata, TokenVerifier
 from gateway.errors import ConfigurationError, Unauthenticated
+from gateway.limits.rate import RateLimiter
 
 LOGIN_TTL_S = 600.0  # from the sign-in link to the provider's redirect back: ten minutes to type a password
 MAX_PENDING = 10_000
 MAX_PARAM_CHARS = 2048
+# Sign-ins begun per client address and minute: a person needs a few; a script filling the pending table with
+# abandoned sign-ins (each holds a state, a nonce and a verifier for LOGIN_TTL_S) is refused past this.
+STARTS_PER_MINUTE = 20
 REASONS = ("bad_state", "provider_error", "code_rejected", "provider_unavailable", "not_an_auditor")
 
 
@@ -153,14 +157,17 @@ class ConsoleSignIn:
         self._principal_of = principal_of
         self._post = post
         self.pending = PendingLogins(clock)
+        self.starts = RateLimiter(max_keys=MAX_PENDING)  # its own buckets: a flood of addresses resets only these
 
     @property
     def label(self) -> str:
         """The provider as the sign-in page names it: its issuer's host."""
         return urllib.parse.urlsplit(self._provider.issuer).netloc or self._provider.issuer
 
-    def begin(self, redirect_uri: str) -> tuple[str, str]:
-        """A new sign-in: the cookie value to bind it to this browser, and the provider URL to send it to."""
+    def begin(self, redirect_uri: str, client: str = "") -> tuple[str, str]:
+        """A new sign-in: the cookie value to bind it to this browser, and the provider URL to send it to;
+        ``RateLimited`` past ``STARTS_PER_MINUTE`` from one client address."""
+        self.starts.check(client, STARTS_PER_MINUTE)
         cookie, login = self.pending.begin(redirect_uri)
         query = urllib.parse.urlencode({
             "response_type": "code", "client_id": self.client_id, "redirect_uri": redirect_uri,

@@ -17,7 +17,7 @@ from litestar import Request, Response
 
 from gateway.auth.console_login import LOGIN_TTL_S, MAX_PARAM_CHARS, NotAnAuditor
 from gateway.bootstrap import Services
-from gateway.errors import NotFound, RequestError
+from gateway.errors import NotFound, RateLimited, RequestError
 from gateway.http.console import pages
 from gateway.http.console.flow import (
     ACT,
@@ -50,11 +50,18 @@ def redirect_uri(request: Request[Any, Any, Any], configured: str) -> str:
 
 
 async def start(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
-    """Begin a sign-in at the provider. Nothing of the log is shown, so this step is not audited; its outcome is."""
+    """Begin a sign-in at the provider. Nothing of the log is shown, so this step is not audited; its outcome is,
+    and so is a client address refused for beginning too many (``rate.limited``)."""
     login = services.console_login
     if login is None:
         return _not_configured()
-    cookie, url = login.begin(redirect_uri(request, login.redirect_uri))
+    try:
+        cookie, url = login.begin(redirect_uri(request, login.redirect_uri),
+                                  request.client.host if request.client else "")
+    except RateLimited as exc:
+        event, decision = exc.audited_as(EVENT)
+        return await audited(services, context(request), error_view(exc, None, provider_label(services)), event,
+                             decision, {"code": exc.code, "what": "console.signin"})
     response = Response(b"", status_code=303, headers={**security_headers(), "Location": url})
     response.set_cookie(LOGIN_COOKIE, cookie, max_age=int(LOGIN_TTL_S), path=LOGIN_PATH, httponly=True,
                         secure=request.url.scheme == "https", samesite="lax")

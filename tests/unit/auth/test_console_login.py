@@ -15,8 +15,16 @@ from typing import Any
 import pytest
 
 from gateway.auth.apikeys import Principal
-from gateway.auth.console_login import LOGIN_TTL_S, ConsoleSignIn, PendingLogins, SignInRefused, pkce_challenge
+from gateway.auth.console_login import (
+    LOGIN_TTL_S,
+    STARTS_PER_MINUTE,
+    ConsoleSignIn,
+    PendingLogins,
+    SignInRefused,
+    pkce_challenge,
+)
 from gateway.auth.oidc import Identity, JwksCache, ProviderMetadata, TokenRefused, TokenVerifier
+from gateway.errors import RateLimited
 from tests.oidckit import ISSUER, Signer, jwks
 
 CLIENT = "audit-console"
@@ -163,3 +171,16 @@ def test_when_more_sign_ins_start_than_the_store_holds_then_the_oldest_are_dropp
         clock.now += 1
         pending.begin(REDIRECT)
     assert len(pending) <= 10 and pending.take(first) is None
+
+
+def test_when_one_address_begins_too_many_sign_ins_then_it_is_refused_and_others_are_not(
+    tmp_path: Path, signer: Signer,
+) -> None:
+    login, _, _ = _login(tmp_path, signer)
+    for _ in range(STARTS_PER_MINUTE):
+        login.begin("https://gw/console/oidc/callback", "203.0.113.7")
+    with pytest.raises(RateLimited) as refused:
+        login.begin("https://gw/console/oidc/callback", "203.0.113.7")
+    assert refused.value.retry_after is not None and refused.value.retry_after > 0
+    login.begin("https://gw/console/oidc/callback", "198.51.100.2")  # another address still begins
+    assert len(login.pending) == STARTS_PER_MINUTE + 1  # the refused one holds nothing
