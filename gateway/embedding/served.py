@@ -85,14 +85,15 @@ class ServedModels:
         self.default = self._models[default.partition("@")[0]]
 
     def get(self, name: str | None) -> ServedModel:
+        """``name`` or ``name@version`` (the version the gateway serves under that name, none other)."""
         if not name or name == self.default_ref:
             return self.default
-        try:
-            return self._models[name]
-        except KeyError:
+        base, _, version = name.partition("@")
+        served = self._models.get(base)
+        if served is None or (version and version != served.spec.version):
             # The caller's model string is not echoed (it is whatever they sent); the served names are ours.
-            raise ModelNotFound(f"unknown model; this gateway serves: {', '.join(self.names())}",
-                                param="model") from None
+            raise ModelNotFound(f"unknown model; this gateway serves: {', '.join(self.names())}", param="model")
+        return served
 
     def names(self) -> list[str]:
         return sorted(self._models)

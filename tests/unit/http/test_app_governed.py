@@ -128,3 +128,16 @@ def test_when_a_client_lists_models_then_the_served_model_is_there_in_openai_sha
     missing = app.client.get("/v1/models/text-embedding-3-small", headers=app.auth(key))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
     assert app.client.get("/v1/models", headers=app.auth(app.key("acme", "carol", "auditor"))).status_code == 403
+
+
+def test_when_the_model_names_its_version_then_only_the_served_version_answers(app: App) -> None:
+    key = app.key("acme", "alice", "writer")
+
+    def embed(model: str) -> Any:
+        return app.client.post("/v1/embeddings", json={"model": model, "input": "quarterly report"},
+                               headers=app.auth(key))
+
+    assert embed("all-MiniLM-L6-v2@1.0.0").status_code == 200
+    other = embed("all-MiniLM-L6-v2@9.9.9")
+    assert other.status_code == 404 and other.json()["error"]["code"] == "model_not_found"
+    assert "9.9.9" not in other.text  # the caller's string is not echoed
