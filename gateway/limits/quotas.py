@@ -219,6 +219,8 @@ class QuotaBook:
             if check.limit == "tokens_per_minute":
                 self._limiter.take(check.counter, check.value, float(tokens))
                 continue
+            if self._days.get(check.counter, (window, 0))[0] > window:
+                continue  # held before midnight, settled after: the new day's count is kept
             if check.counter not in self._days and len(self._days) >= 100_000:  # bounded: past days dropped
                 self._days = {k: v for k, v in self._days.items() if v[0] >= window}
             self._days[check.counter] = (window, max(0, self._used(check.counter, window) + tokens))

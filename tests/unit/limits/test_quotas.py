@@ -113,3 +113,14 @@ def test_when_a_new_book_starts_then_the_day_counters_resume_from_the_recorded_u
     assert b.stale("acme")
     b.reserve("acme", KEY, quotas, 20)
     assert reads[-1][1] == "2024-10-05"
+
+
+def test_when_a_request_held_before_midnight_settles_after_it_then_the_new_days_count_is_kept() -> None:
+    now = [DAY_S * 20_000 - 1.0]
+    quotas, b = Quotas(key=Limits(tokens_per_day=100)), book(now)
+    held = b.reserve("acme", KEY, quotas, 10)
+    now[0] += 2.0  # the next UTC day
+    b.reserve("acme", KEY, quotas, 90)
+    b.settle(held, 12)  # yesterday's window: today's 90 stay counted
+    exc = refusal(lambda: b.reserve("acme", KEY, quotas, 11))
+    assert exc.detail["limit"] == "tokens_per_day"
