@@ -7,7 +7,8 @@ then settled to the tokens actually embedded (a redaction changes the count), or
 before embedding.
 
 Two counters keep the spend (``QuotaCounter``): ``QuotaBook`` here, in the process's memory (the embedded default,
-one process: per minute a token bucket, ``gateway.limits.rate``, per day a counter per UTC day), and
+one process: per minute a token bucket, ``gateway.limits.rate``, per day a counter per UTC day, seeded from the
+durable usage table the first time a tenant's day is counted, so that a restart never hands out a fresh day), and
 ``backends.postgres.quotas`` in the database, where the replicas' requests count together (fixed windows of a
 minute and a UTC day). ``docs/policy.md``, "Quotas", says what each guarantees.
 """
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from gateway.errors import RateLimited
 from gateway.limits.rate import RateLimiter
+from gateway.limits.usage import Usage
 from gateway.policy.quotas import Quotas
 
 DAY_S = 86_400
@@ -66,6 +69,14 @@ class QuotaCounter(Protocol):
         """The request embedded ``tokens``: the held estimate becomes that count (never refused afterwards)."""
         ...
 
+    def stale(self, tenant: str) -> bool:
+        """Whether the tenant's day counters must first be read back (``prime``) from what was recorded."""
+        ...
+
+    def prime(self, tenant: str) -> None:
+        """Seed the tenant's (and its keys') day counters from the recorded usage; blocking (a database read)."""
+        ...
+
 
 def request_checks(tenant: str, key_id: str, quotas: Quotas, key_rpm: int | None) -> list[Check]:
     """The requests-per-minute limits that apply; ``key_rpm`` (``rate_limit``) where ``quotas.key`` sets none."""
@@ -94,6 +105,13 @@ def window_of(check: Check, now: float) -> int:
     return int(now // span) * span
 
 
+_DAY = Check("tokens_per_day", "tenant", "", 0)  # only its limit matters to ``window_of``
+
+
+def _iso_day(window: int) -> str:
+    return datetime.fromtimestamp(window, UTC).date().isoformat()
+
+
 def exceeded(check: Check, wait: float, why: str) -> RateLimited:
     """The refusal: its body names the limit and whose it is; the audit entry records both."""
     return RateLimited(
@@ -117,11 +135,43 @@ class QuotaBook:
 
     remote = False
 
-    def __init__(self, limiter: RateLimiter | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, limiter: RateLimiter | None = None, clock: Callable[[], float] = time.time,
+                 recorded: Callable[[str, str], Sequence[Usage]] | None = None) -> None:
         self._limiter = limiter if limiter is not None else RateLimiter()
         self._clock = clock  # wall time: a day is a UTC day
         self._days: dict[str, tuple[int, int]] = {}  # counter -> (day window, tokens)
         self._lock = threading.Lock()
+        # recorded(tenant, day): the durable usage rows of a tenant's UTC day (ISO date), which seed its day
+        # counters the first time that day is counted in this process: a restart resumes the day, not a new one.
+        self._recorded = recorded
+        self._seeded: dict[str, int] = {}  # tenant -> the day window its counters were seeded for
+
+    def stale(self, tenant: str) -> bool:
+        return self._recorded is not None and self._seeded.get(tenant) != window_of(_DAY, self._clock())
+
+    def prime(self, tenant: str) -> None:
+        if self._recorded is None:
+            return
+        window = window_of(_DAY, self._clock())
+        rows = self._recorded(tenant, _iso_day(window))  # read outside the lock; applied only if still unseeded
+        with self._lock:
+            self._seed(tenant, window, rows)
+
+    def _seed(self, tenant: str, window: int, rows: Sequence[Usage]) -> None:
+        """Under ``_lock``: no request of the tenant was charged for ``window`` before it is seeded (``reserve``
+        seeds first), so the recorded tokens are the day's spend so far; a second seed of the day is ignored."""
+        if self._seeded.get(tenant) == window:
+            return
+        if len(self._seeded) >= 100_000:
+            self._seeded = {t: w for t, w in self._seeded.items() if w >= window}
+        per_key: dict[str, int] = {}
+        for row in rows:
+            per_key[row.key_id] = per_key.get(row.key_id, 0) + row.tokens
+        for ident, tokens in [(f"key:{k}", t) for k, t in per_key.items()] + [(f"tenant:{tenant}",
+                                                                             sum(per_key.values()))]:
+            counter = f"tokens_per_day:{ident}"
+            self._days[counter] = (window, self._used(counter, window) + tokens)
+        self._seeded[tenant] = window
 
     def admit_request(self, tenant: str, key_id: str, quotas: Quotas, key_rpm: int | None = None) -> None:
         checks = request_checks(tenant, key_id, quotas, key_rpm)
@@ -137,7 +187,13 @@ class QuotaBook:
         checks = tuple(token_checks(tenant, key_id, quotas))
         now = self._clock()
         windows = tuple(window_of(c, now) for c in checks)
+        if self._recorded is not None and any(c.limit == "tokens_per_day" for c in checks) and self.stale(tenant):
+            rows = self._recorded(tenant, _iso_day(window_of(_DAY, now)))  # rare: the caller did not prime
+        else:
+            rows = None
         with self._lock, self._limiter.lock:
+            if rows is not None:
+                self._seed(tenant, window_of(_DAY, now), rows)
             for check, window in zip(checks, windows, strict=True):
                 if check.limit == "tokens_per_minute":
                     wait = self._limiter.shortfall(check.counter, check.value, float(tokens))
@@ -163,6 +219,8 @@ class QuotaBook:
             if check.limit == "tokens_per_minute":
                 self._limiter.take(check.counter, check.value, float(tokens))
                 continue
+            if self._days.get(check.counter, (window, 0))[0] > window:
+                continue  # held before midnight, settled after: the new day's count is kept
             if check.counter not in self._days and len(self._days) >= 100_000:  # bounded: past days dropped
                 self._days = {k: v for k, v in self._days.items() if v[0] >= window}
             self._days[check.counter] = (window, max(0, self._used(check.counter, window) + tokens))

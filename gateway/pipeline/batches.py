@@ -46,7 +46,7 @@ KIND = "batch"
 WINDOW = "24h"
 WINDOW_S = 24 * 3600
 MAX_METADATA = 16
-RETRY_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # a line refused for a full queue is tried again, then answered 503
+RETRY_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # a line refused for a full queue (or a short quota wait) is tried again
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
 
 
@@ -199,11 +199,17 @@ class BatchKind:
         return ItemOutcome(n, True, ok_line(job.id, n, line.custom_id, out.body)), _fields(200, out.audit, None)
 
     async def _embed(self, req: EmbedRequest, principal: Principal) -> Outcome:
-        """The embeddings use case; a full queue (interactive traffic comes first) is waited out, not answered."""
-        for wait in RETRY_WAITS_S:
+        """The embeddings use case; a full queue (interactive traffic comes first) or a short quota wait (a
+        per-minute bucket) is waited out, not answered. A quota whose Retry-After lies beyond the waits left (a
+        spent daily quota: hours) is answered at once, its 429 line, rather than hold the runner for nothing."""
+        for n, wait in enumerate(RETRY_WAITS_S):
             try:
                 return await embed(req, principal, models=self._models, policy=self._policy, metering=self._metering)
-            except (Overloaded, RateLimited):
+            except RateLimited as exc:
+                if exc.retry_after is None or exc.retry_after > sum(RETRY_WAITS_S[n:]):
+                    raise
+                await asyncio.sleep(wait)
+            except Overloaded:
                 await asyncio.sleep(wait)
         return await embed(req, principal, models=self._models, policy=self._policy, metering=self._metering)
 

@@ -51,6 +51,8 @@ class Metering:
             return None
         # Always on a worker: the tokenizer's lock may be held by a model batch's preprocessing.
         tokens = sum(await off_loop(True, self._count, texts))
+        if self.book.stale(principal.tenant):  # the day's spend recorded before a restart, read once off the loop
+            await off_loop(True, self.book.prime, principal.tenant)
         try:
             return await off_loop(self.book.remote, self.book.reserve, principal.tenant, principal.key_id, quotas,
                                   tokens)

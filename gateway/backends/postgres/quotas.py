@@ -72,6 +72,12 @@ class PgQuotaCounter:
                  for c, w in sorted(zip(held.checks, held.windows, strict=True), key=lambda cw: cw[0].counter)],
             )
 
+    def stale(self, tenant: str) -> bool:
+        return False  # the counters are in the database: a restart keeps them
+
+    def prime(self, tenant: str) -> None:
+        return None
+
     def _add(self, checks: Sequence[Check], windows: Sequence[int], cost: int, now: float) -> None:
         try:
             with self._db.transaction() as conn:

@@ -44,8 +44,10 @@ class SQLiteBackends:
     usage: SQLiteUsageRepository
 
     def quota_counter(self, limiter: RateLimiter) -> QuotaBook:
-        """Quotas counted in this one process's memory: exact, as the embedded default is one process."""
-        return QuotaBook(limiter)
+        """Quotas counted in this one process's memory: exact, as the embedded default is one process; the day
+        counters are seeded from the usage table, so that a restart keeps the day's spend."""
+        usage = self.usage
+        return QuotaBook(limiter, recorded=lambda tenant, day: usage.read(tenant, day, day))
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> SQLiteStore:
         """The store, on the same database as the keys, with its encrypted index snapshots under the data dir."""

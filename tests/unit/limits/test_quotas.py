@@ -81,3 +81,46 @@ def test_when_quotas_set_no_key_rate_then_the_rate_limit_setting_applies_to_the_
     b.admit_request("acme", KEY, Quotas(), key_rpm=1)
     exc = refusal(lambda: b.admit_request("acme", KEY, Quotas(), key_rpm=1))
     assert (exc.detail["limit"], exc.detail["scope"]) == ("requests_per_minute", "key")
+
+
+def test_when_a_new_book_starts_then_the_day_counters_resume_from_the_recorded_usage() -> None:
+    """A restart: the day's spend recorded before it (usage rows) is counted, once, from the first request."""
+    from gateway.limits.usage import Usage
+
+    now, reads = [DAY_S * 20_000 + 3600.0], []
+    day = "2024-10-04"  # the UTC day of now
+
+    def recorded(tenant: str, asked: str) -> list[Usage]:
+        reads.append((tenant, asked))
+        return [Usage(tenant, KEY, "m1", asked, 400, 3), Usage(tenant, KEY, "m2", asked, 80, 1),
+                Usage(tenant, OTHER, "m1", asked, 15, 1)] if tenant == "acme" else []
+
+    quotas = Quotas(key=Limits(tokens_per_day=500), tenant=Limits(tokens_per_day=600))
+    b = QuotaBook(RateLimiter(clock=lambda: now[0]), clock=lambda: now[0], recorded=recorded)
+    assert b.stale("acme")
+    b.prime("acme")
+    assert not b.stale("acme") and reads == [("acme", day)]
+    exc = refusal(lambda: b.reserve("acme", KEY, quotas, 21))  # 480 of 500 spent before the restart
+    assert (exc.detail["limit"], exc.detail["scope"]) == ("tokens_per_day", "key")
+    b.reserve("acme", KEY, quotas, 20)
+    exc = refusal(lambda: b.reserve("acme", OTHER, quotas, 90))  # tenant: 515 of 600 spent
+    assert exc.detail["scope"] == "tenant"
+    b.prime("acme")  # a second seed of the day is ignored (nothing counted twice)
+    b.reserve("acme", OTHER, quotas, 85)
+    b.reserve("globex", "a" * 16, quotas, 500)  # reserve seeds by itself when not primed: nothing recorded there
+    assert reads[-1] == ("globex", day)
+    now[0] += DAY_S  # the next day: read again, a fresh day's rows
+    assert b.stale("acme")
+    b.reserve("acme", KEY, quotas, 20)
+    assert reads[-1][1] == "2024-10-05"
+
+
+def test_when_a_request_held_before_midnight_settles_after_it_then_the_new_days_count_is_kept() -> None:
+    now = [DAY_S * 20_000 - 1.0]
+    quotas, b = Quotas(key=Limits(tokens_per_day=100)), book(now)
+    held = b.reserve("acme", KEY, quotas, 10)
+    now[0] += 2.0  # the next UTC day
+    b.reserve("acme", KEY, quotas, 90)
+    b.settle(held, 12)  # yesterday's window: today's 90 stay counted
+    exc = refusal(lambda: b.reserve("acme", KEY, quotas, 11))
+    assert exc.detail["limit"] == "tokens_per_day"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, cast
 
 from gateway.auth.apikeys import Principal
-from gateway.errors import PIIBlocked
+from gateway.errors import PIIBlocked, RateLimited
 from gateway.jobs.base import Job, owner_of
+from gateway.pipeline import batches
 from gateway.pipeline.batch_lines import MAX_ERRORS, BatchLine, error_line, ok_line, parse_input
 from gateway.pipeline.batches import WINDOW_S, BatchKind, batch_object
 
@@ -95,3 +97,49 @@ def test_when_the_completion_window_has_ended_then_the_lines_left_expire_unrun_a
     done = Job(**{**job.__dict__, "state": "completed", "finished_at": 1000.0 + WINDOW_S, "result": result})
     shown = batch_object(done, None)
     assert (shown["status"], shown["expired_at"], shown["completed_at"]) == ("expired", int(1000 + WINDOW_S), None)
+
+
+class _NoRefusal:
+    def refusal(self, principal: Principal) -> None:
+        return None
+
+
+def _quota_kind(monkeypatch: Any, retry_after: float, fail_times: int) -> tuple[BatchKind, list[float]]:
+    """A kind whose embeddings use case refuses ``fail_times`` times with a quota's ``retry_after``, then answers."""
+    calls: list[float] = []
+
+    async def embed(req: Any, principal: Principal, **_: Any) -> Any:
+        calls.append(time.monotonic())
+        if len(calls) <= fail_times:
+            raise RateLimited("tokens_per_day quota of the key exceeded", param="tokens_per_day",
+                              retry_after=retry_after)
+        return type("Out", (), {"body": b"{\"object\":\"list\",\"data\":[]}", "audit": {}})()
+
+    monkeypatch.setattr(batches, "embed", embed)
+    monkeypatch.setattr(batches, "RETRY_WAITS_S", (0.05, 0.1, 0.2))
+    kind = BatchKind(cast(Any, _Files()), cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None),
+                     cast(Any, _Auditor()), max_inputs=8, clock=lambda: 1000.0)
+    kind._creator = cast(Any, _NoRefusal())
+    return kind, calls
+
+
+def test_when_a_line_is_refused_by_a_spent_daily_quota_then_it_is_answered_at_once_without_retrying(
+        monkeypatch: Any) -> None:
+    kind, calls = _quota_kind(monkeypatch, retry_after=7200.0, fail_times=99)
+    writer = Principal("k1", "acme", "svc", "writer", ("writer",), "api_key")
+    job = Job("batch_1", "acme", "batch", "running", owner_of(writer), {"input_file_id": "file-1"}, 1, 1000.0, 9e9)
+    began = time.monotonic()
+    outcomes = asyncio.run(kind.run(job, [(0, BatchLine("a", {"model": "m", "input": "x"}))]))
+    assert time.monotonic() - began < 0.3 and len(calls) == 1  # no wait: the retries would be 0.35 s
+    answer = json.loads(outcomes[0].payload)
+    response = answer["response"]
+    assert (outcomes[0].ok, response["status_code"], response["body"]["error"]["code"]) == (False, 429, "rate_limited")
+
+
+def test_when_a_line_is_refused_by_a_short_quota_wait_then_it_is_tried_again(monkeypatch: Any) -> None:
+    kind, calls = _quota_kind(monkeypatch, retry_after=0.02, fail_times=2)
+    writer = Principal("k1", "acme", "svc", "writer", ("writer",), "api_key")
+    job = Job("batch_1", "acme", "batch", "running", owner_of(writer), {"input_file_id": "file-1"}, 1, 1000.0, 9e9)
+    outcomes = asyncio.run(kind.run(job, [(0, BatchLine("a", {"model": "m", "input": "x"}))]))
+    assert len(calls) == 3 and outcomes[0].ok
+    assert calls[1] - calls[0] >= 0.05 and calls[2] - calls[1] >= 0.1  # the retry waits were kept

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway.auth.apikeys import Principal
+from gateway.bootstrap import Services, build_services
 from gateway.embedding.embedder import FakeEmbedder
+from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.errors import PIIBlocked, RateLimited
 from gateway.pii.fake import FakeDetector
 from gateway.pipeline.embed import EmbedRequest, embed
@@ -54,3 +56,29 @@ def test_when_a_request_would_pass_the_token_limit_then_it_is_refused_before_scr
     finally:
         services.close()
     assert [(r.key_id, r.requests, r.tokens) for r in rows] == [(ALICE.key_id, 2, 12)]
+
+
+
+def test_when_the_services_start_again_on_the_same_data_then_the_days_spend_is_counted(tmp_path: Path) -> None:
+    """A restart (new services, same data dir): the day counter is seeded from the usage record, not from zero."""
+    first = fake_services(tmp_path)
+    with (tmp_path / "policy" / "gateway.yaml").open("a") as fh:
+        fh.write("\n  acme:\n    quotas:\n      key: {tokens_per_day: 12}\n")
+    first.policy.reload_if_changed()
+
+    def call(services: Services, *texts: str) -> None:
+        asyncio.run(embed(request(*texts), ALICE, models=services.models, policy=services.policy,
+                          metering=services.metering))
+
+    try:
+        call(first, "one two three four five six")  # 8 of 12
+    finally:
+        first.close()
+    again = build_services(first.settings, embedder=FakeEmbedder(DEFAULT_MODEL), detector=FakeDetector())
+    try:
+        with pytest.raises(RateLimited) as info:
+            call(again, "seven eight nine")  # 5 more: over 12 only if the 8 before the restart count
+        assert (info.value.detail["limit"], info.value.detail["scope"]) == ("tokens_per_day", "key")
+        call(again, "ten eleven")  # 4: fits
+    finally:
+        again.close()

@@ -108,3 +108,27 @@ def test_when_many_threads_on_two_replicas_race_for_a_limit_then_exactly_the_lim
     for t in threads:
         t.join()
     assert len(admitted) == 50
+
+
+def test_when_the_gateway_restarts_then_a_spent_daily_quota_stays_spent() -> None:
+    """A restart on PostgreSQL: a new pool and a new counter on the same database see the day's spend (issue 22)."""
+    schema = TempSchema(name=f"quota2_restart_{uuid.uuid4().hex[:8]}")
+    quotas, now = Quotas(key=Limits(tokens_per_day=500), tenant=Limits(tokens_per_day=900)), NOON
+    try:
+        before = PgDatabase(schema.url, max_size=2)
+        upgrade(before)
+        counter = PgQuotaCounter(before, clock=lambda: now)
+        assert not counter.stale("acme")  # nothing to seed: the counters are in the database
+        counter.reserve("acme", KEY, quotas, 480)
+        before.close()  # the process ends
+        after = PgDatabase(schema.url, max_size=2)
+        try:
+            again = PgQuotaCounter(after, clock=lambda: now)
+            exc = refusal(lambda: again.reserve("acme", KEY, quotas, 21))
+            assert (exc.detail["limit"], exc.detail["scope"]) == ("tokens_per_day", "key")
+            assert exc.retry_after == pytest.approx(DAY_S / 2 - 30)
+            again.reserve("acme", KEY, quotas, 20)
+        finally:
+            after.close()
+    finally:
+        schema.drop()
