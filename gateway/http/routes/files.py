@@ -32,10 +32,22 @@ def page(call: Call, default: int, most: int) -> tuple[int, str | None]:
 
 
 async def _upload(call: Call) -> Reply:
-    limit = call.services.files.max_bytes
-    declared = call.request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
-        raise PayloadTooLarge(f"the upload of {declared} bytes exceeds the file limit of {limit} bytes")
+    files, tenant = call.services.files, call.principal.tenant
+    raw = call.request.headers.get("content-length", "")
+    declared = int(raw) if raw.isdigit() else None
+    if declared is not None and declared > files.max_bytes + MULTIPART_SLACK:
+        raise PayloadTooLarge(f"the upload of {declared} bytes exceeds the file limit of {files.max_bytes} bytes")
+    files.slots.take(tenant)  # before the body is read: the extra uploads are refused at once, not queued
+    try:
+        room = await files.room_left(tenant)
+        if declared is not None and declared > room + MULTIPART_SLACK:
+            raise files.too_much(files.max_tenant_bytes - room, declared)
+        return await _store(call)
+    finally:
+        files.slots.give(tenant)
+
+
+async def _store(call: Call) -> Reply:
     try:
         form = await call.request.form()
     except Exception:
