@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.crypto.envelope import Envelope, RecordContext
-from gateway.errors import NotFound, PayloadTooLarge, RateLimited
+from gateway.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited
+from gateway.jobs.multipart import parse_form
 
 _SEALED_AS = "_files"
 
@@ -165,6 +166,18 @@ class FileVault:
 
     async def upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
         return await asyncio.to_thread(self.write_upload, tenant, purpose, filename, content)
+
+    def write_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int) -> FileInfo:
+        """An upload's ``multipart/form-data`` body (fields ``purpose`` and ``file``), parsed and stored."""
+        form = parse_form(content_type, body)
+        if form.fields.get("purpose") != "batch":
+            raise BadRequest("'purpose' must be 'batch': files here are the input of batches", param="purpose")
+        if form.filename is None:
+            raise BadRequest("'file' is required: the batch's input, JSON Lines", param="file")
+        return self.write_upload(tenant, "batch", (form.filename or "input.jsonl")[:max_name], form.content)
+
+    async def upload_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int) -> FileInfo:
+        return await asyncio.to_thread(self.write_form, tenant, content_type, body, max_name)
 
     async def room_left(self, tenant: str) -> int:
         return await asyncio.to_thread(self.room, tenant)

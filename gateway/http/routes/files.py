@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
-from litestar.datastructures import UploadFile
 
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, PayloadTooLarge
@@ -48,19 +47,21 @@ async def _upload(call: Call) -> Reply:
 
 
 async def _store(call: Call) -> Reply:
+    """Read the body as it streams in (refused once past the file limit), then parse and seal it off the loop."""
+    most = call.services.files.max_bytes + MULTIPART_SLACK
+    body = bytearray()
     try:
-        form = await call.request.form()
+        async for chunk in call.request.stream():
+            body += chunk
+            if len(body) > most:
+                raise PayloadTooLarge(f"the upload exceeds the file limit of {call.services.files.max_bytes} bytes")
+    except PayloadTooLarge:
+        raise
     except Exception:
-        raise BadRequest("the body must be multipart/form-data with the fields 'file' and 'purpose'") from None
-    purpose, upload = form.get("purpose"), form.get("file")
-    if purpose != "batch":
-        raise BadRequest("'purpose' must be 'batch': files here are the input of batches", param="purpose")
-    if not isinstance(upload, UploadFile):
-        raise BadRequest("'file' is required: the batch's input, JSON Lines", param="file")
-    name = (upload.filename or "input.jsonl")[:MAX_FILENAME_CHARS]
-    content = await upload.read()
-    info = await call.services.files.upload(call.principal.tenant, purpose, name, content)
-    return Reply(info.openai(), audit={"file_id": info.id, "bytes": info.bytes, "purpose": purpose})
+        raise BadRequest("could not read the request body") from None
+    content_type = call.request.headers.get("content-type", "")
+    info = await call.services.files.upload_form(call.principal.tenant, content_type, body, MAX_FILENAME_CHARS)
+    return Reply(info.openai(), audit={"file_id": info.id, "bytes": info.bytes, "purpose": info.purpose})
 
 
 async def _describe(call: Call) -> Reply:
