@@ -124,3 +124,16 @@ def test_when_uploads_are_in_progress_then_the_extra_ones_are_refused_at_once_wi
     time.sleep(0.5)
     assert upload(gw, initech, b"z" * 10).status_code == 200
     assert upload(gw, acme, b"y" * 10).status_code == 200
+
+
+def test_when_an_upload_is_not_a_form_or_not_for_a_batch_then_it_is_a_clear_400(gw: Served) -> None:
+    acme = gw.key("acme")
+    r = httpx.post(gw.url + "/v1/files", headers={"Authorization": f"Bearer {acme}"}, content=b'{"a": 1}')
+    assert r.status_code == 400 and "multipart/form-data" in r.json()["error"]["message"]
+    r = httpx.post(gw.url + "/v1/files", headers={"Authorization": f"Bearer {acme}"},
+                   files={"file": ("x.jsonl", b"{}")}, data={"purpose": "fine-tune"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "purpose"
+    r = httpx.post(gw.url + "/v1/files", headers={"Authorization": f"Bearer {acme}"}, data={"purpose": "batch"},
+                   files={"other": ("x.jsonl", b"{}")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "file"
+    assert upload(gw, acme, b"x").status_code == 200  # the refused uploads gave their slot back
