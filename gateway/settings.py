@@ -115,6 +115,9 @@ class Settings:
     jobs_poll_s: float = 1.0
     files_max_bytes: int = 100 * 1024 * 1024
     files_expiry_days: int = 30
+    files_max_tenant_bytes: int = 2 * 1024**3
+    files_max_concurrent_uploads: int = 2
+    files_max_tenant_uploads: int = 1
     batch_max_lines: int = 50_000
 
     @property
@@ -258,6 +261,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                                  "are out of range")
     if settings.files_max_bytes < 1 or settings.files_expiry_days < 1 or settings.batch_max_lines < 1:
         raise ConfigurationError("settings files_max_bytes, files_expiry_days and batch_max_lines must be positive")
+    if min(settings.files_max_tenant_bytes, settings.files_max_concurrent_uploads,
+           settings.files_max_tenant_uploads) < 1:
+        raise ConfigurationError("settings files_max_tenant_bytes, files_max_concurrent_uploads and "
+                                 "files_max_tenant_uploads must be positive")
     settings.kek_options  # noqa: B018 - validates kek_provider and the pkcs11_* settings it needs
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")

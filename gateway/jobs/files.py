@@ -3,13 +3,19 @@
 ``FileStore`` is the backend's table (``backends/sqlite/files.py``, ``backends/postgres/files.py``): it holds only
 ciphertext (the content and the file name, each sealed under the tenant's data key with the file's id bound in)
 and the metadata OpenAI's file object shows. ``FileVault`` is what the use cases call: it seals, opens, enforces the
-size limit and the tenant (another tenant's file is ``NotFound``), and gives each file its expiry.
+size limits (one file's, and ``max_tenant_bytes``: all of a tenant's stored files together) and the tenant (another
+tenant's file is ``NotFound``), and gives each file its expiry. ``UploadSlots`` caps the uploads in progress, per
+process and per tenant; an upload past either is refused at once (429 with ``Retry-After``), never queued.
+
+A batch's output and error files count toward the tenant's stored bytes but are never refused: a running batch must
+not fail because its tenant's uploads filled the allowance (uploads are refused until files are deleted or expire).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.crypto.envelope import Envelope, RecordContext
-from gateway.errors import NotFound, PayloadTooLarge
+from gateway.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited
+from gateway.jobs.multipart import parse_form
 
 _SEALED_AS = "_files"
 
@@ -63,13 +70,45 @@ class FileStore(Protocol):
 
     def delete(self, tenant: str, file_id: str) -> bool: ...
 
+    def stored_bytes(self, tenant: str) -> int:
+        """The size of all the tenant's files (expired ones not yet purged included)."""
+        ...
+
     def purge(self, now: float) -> int:
         """Delete every file whose expiry has passed; how many."""
         ...
 
 
+class UploadSlots:
+    """How many uploads may be in progress at once: ``most`` in this process, ``per_tenant`` for one tenant. Used on
+    the event loop only (no lock needed); ``take`` refuses at once rather than queueing."""
+
+    RETRY_AFTER_S = 5.0
+
+    def __init__(self, most: int, per_tenant: int) -> None:
+        self.most, self.per_tenant = most, per_tenant
+        self._held: dict[str, int] = {}
+
+    def take(self, tenant: str) -> None:
+        if sum(self._held.values()) >= self.most:
+            raise RateLimited(f"too many uploads in progress (files_max_concurrent_uploads is {self.most}); "
+                              "retry later", retry_after=self.RETRY_AFTER_S)
+        if self._held.get(tenant, 0) >= self.per_tenant:
+            raise RateLimited(f"too many uploads in progress for this tenant (files_max_tenant_uploads is "
+                              f"{self.per_tenant}); retry later", retry_after=self.RETRY_AFTER_S)
+        self._held[tenant] = self._held.get(tenant, 0) + 1
+
+    def give(self, tenant: str) -> None:
+        left = self._held.get(tenant, 0) - 1
+        if left > 0:
+            self._held[tenant] = left
+        else:
+            self._held.pop(tenant, None)
+
+
 class FileVault:
     def __init__(self, store: FileStore, envelope: Envelope, *, max_bytes: int, keep_s: float,
+                 max_tenant_bytes: int = 2 * 1024**3, max_uploads: int = 2, max_tenant_uploads: int = 1,
                  retention_days: Callable[[str], int | None] = lambda tenant: None,
                  clock: Callable[[], float] = time.time) -> None:
         """``keep_s``: how long a file is kept (``files_expiry_days``); ``retention_days``: the tenant's retention in
@@ -78,6 +117,9 @@ class FileVault:
         self._retention = retention_days
         self._envelope = envelope
         self.max_bytes = max_bytes
+        self.max_tenant_bytes = max_tenant_bytes
+        self.slots = UploadSlots(max_uploads, max_tenant_uploads)
+        self._quota_lock = threading.Lock()  # a tenant's check and its write, one upload at a time
         self._keep_s = keep_s
         self._clock = clock
 
@@ -93,6 +135,23 @@ class FileVault:
         self.store.put(row, self._seal(tenant, file_id, content))
         return FileInfo(file_id, purpose, filename, len(content), now, expires)
 
+    def room(self, tenant: str) -> int:
+        """How many more bytes of uploads the tenant may store (``max_tenant_bytes`` less its stored files)."""
+        return max(0, self.max_tenant_bytes - self.store.stored_bytes(tenant))
+
+    def write_upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
+        """``write``, refused when the tenant's stored files and this one would pass ``max_tenant_bytes``."""
+        with self._quota_lock:
+            stored = self.store.stored_bytes(tenant)
+            if stored + len(content) > self.max_tenant_bytes:
+                raise self.too_much(stored, len(content))
+            return self.write(tenant, purpose, filename, content)
+
+    def too_much(self, stored: int, size: int) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the tenant's files hold {stored} bytes; this upload of {size} bytes would pass "
+                               f"files_max_tenant_bytes, {self.max_tenant_bytes} bytes: delete files first",
+                               param="file")
+
     def read(self, tenant: str, file_id: str) -> bytes:
         sealed = self.store.content(tenant, file_id)
         if sealed is None:
@@ -106,7 +165,22 @@ class FileVault:
         return self._info(row)
 
     async def upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
-        return await asyncio.to_thread(self.write, tenant, purpose, filename, content)
+        return await asyncio.to_thread(self.write_upload, tenant, purpose, filename, content)
+
+    def write_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int) -> FileInfo:
+        """An upload's ``multipart/form-data`` body (fields ``purpose`` and ``file``), parsed and stored."""
+        form = parse_form(content_type, body)
+        if form.fields.get("purpose") != "batch":
+            raise BadRequest("'purpose' must be 'batch': files here are the input of batches", param="purpose")
+        if form.filename is None:
+            raise BadRequest("'file' is required: the batch's input, JSON Lines", param="file")
+        return self.write_upload(tenant, "batch", (form.filename or "input.jsonl")[:max_name], form.content)
+
+    async def upload_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int) -> FileInfo:
+        return await asyncio.to_thread(self.write_form, tenant, content_type, body, max_name)
+
+    async def room_left(self, tenant: str) -> int:
+        return await asyncio.to_thread(self.room, tenant)
 
     async def describe(self, tenant: str, file_id: str) -> FileInfo:
         return await asyncio.to_thread(self.info, tenant, file_id)

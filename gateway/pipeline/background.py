@@ -47,6 +47,9 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
     file_store, job_store, job_inputs = stores
     keep_s = settings.files_expiry_days * 86400.0
     files = FileVault(file_store, envelope, max_bytes=settings.files_max_bytes, keep_s=keep_s,
+                      max_tenant_bytes=settings.files_max_tenant_bytes,
+                      max_uploads=settings.files_max_concurrent_uploads,
+                      max_tenant_uploads=settings.files_max_tenant_uploads,
                       retention_days=lambda tenant: policy.current().scope(tenant).retention_days)
     jobs = JobService(job_store, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
                       inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=busy)

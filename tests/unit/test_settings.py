@@ -94,3 +94,10 @@ def test_when_the_database_url_holds_a_password_then_no_printed_form_of_the_sett
     assert s.uses_postgres and s.database_url.reveal() == url
     for shown in (repr(s), str(s), f"{s.database_url}", repr(s.database_url), str(dataclasses.asdict(s))):
         assert "s3cr3t-pw" not in shown
+
+
+@pytest.mark.parametrize("name", ["GATEWAY_FILES_MAX_TENANT_BYTES", "GATEWAY_FILES_MAX_CONCURRENT_UPLOADS",
+                                  "GATEWAY_FILES_MAX_TENANT_UPLOADS"])
+def test_when_an_upload_cap_is_not_positive_then_it_is_refused(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name.removeprefix("GATEWAY_").lower()):
+        load_settings({name: "0"})

@@ -58,6 +58,11 @@ class PgFileStore:
         with self._db.transaction() as conn:
             return conn.execute("DELETE FROM files WHERE id = %s AND tenant = %s", (file_id, tenant)).rowcount == 1
 
+    def stored_bytes(self, tenant: str) -> int:
+        with self._db.transaction() as conn:
+            r = conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM files WHERE tenant = %s", (tenant,)).fetchone()
+        return 0 if r is None else int(r[0])
+
     def purge(self, now: float) -> int:
         with self._db.transaction() as conn:
             return int(conn.execute("DELETE FROM files WHERE expires_at < %s", (now,)).rowcount)

@@ -64,5 +64,9 @@ class SQLiteFileStore:
     def delete(self, tenant: str, file_id: str) -> bool:
         return self._db().execute("DELETE FROM files WHERE id = ? AND tenant = ?", (file_id, tenant)).rowcount == 1
 
+    def stored_bytes(self, tenant: str) -> int:
+        r = self._db().execute("SELECT COALESCE(SUM(bytes), 0) FROM files WHERE tenant = ?", (tenant,)).fetchone()
+        return int(r[0])
+
     def purge(self, now: float) -> int:
         return int(self._db().execute("DELETE FROM files WHERE expires_at < ?", (now,)).rowcount)

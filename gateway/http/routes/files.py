@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
-from litestar.datastructures import UploadFile
 
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, PayloadTooLarge
@@ -32,23 +31,37 @@ def page(call: Call, default: int, most: int) -> tuple[int, str | None]:
 
 
 async def _upload(call: Call) -> Reply:
-    limit = call.services.files.max_bytes
-    declared = call.request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
-        raise PayloadTooLarge(f"the upload of {declared} bytes exceeds the file limit of {limit} bytes")
+    files, tenant = call.services.files, call.principal.tenant
+    raw = call.request.headers.get("content-length", "")
+    declared = int(raw) if raw.isdigit() else None
+    if declared is not None and declared > files.max_bytes + MULTIPART_SLACK:
+        raise PayloadTooLarge(f"the upload of {declared} bytes exceeds the file limit of {files.max_bytes} bytes")
+    files.slots.take(tenant)  # before the body is read: the extra uploads are refused at once, not queued
     try:
-        form = await call.request.form()
+        room = await files.room_left(tenant)
+        if declared is not None and declared > room + MULTIPART_SLACK:
+            raise files.too_much(files.max_tenant_bytes - room, declared)
+        return await _store(call)
+    finally:
+        files.slots.give(tenant)
+
+
+async def _store(call: Call) -> Reply:
+    """Read the body as it streams in (refused once past the file limit), then parse and seal it off the loop."""
+    most = call.services.files.max_bytes + MULTIPART_SLACK
+    body = bytearray()
+    try:
+        async for chunk in call.request.stream():
+            body += chunk
+            if len(body) > most:
+                raise PayloadTooLarge(f"the upload exceeds the file limit of {call.services.files.max_bytes} bytes")
+    except PayloadTooLarge:
+        raise
     except Exception:
-        raise BadRequest("the body must be multipart/form-data with the fields 'file' and 'purpose'") from None
-    purpose, upload = form.get("purpose"), form.get("file")
-    if purpose != "batch":
-        raise BadRequest("'purpose' must be 'batch': files here are the input of batches", param="purpose")
-    if not isinstance(upload, UploadFile):
-        raise BadRequest("'file' is required: the batch's input, JSON Lines", param="file")
-    name = (upload.filename or "input.jsonl")[:MAX_FILENAME_CHARS]
-    content = await upload.read()
-    info = await call.services.files.upload(call.principal.tenant, purpose, name, content)
-    return Reply(info.openai(), audit={"file_id": info.id, "bytes": info.bytes, "purpose": purpose})
+        raise BadRequest("could not read the request body") from None
+    content_type = call.request.headers.get("content-type", "")
+    info = await call.services.files.upload_form(call.principal.tenant, content_type, body, MAX_FILENAME_CHARS)
+    return Reply(info.openai(), audit={"file_id": info.id, "bytes": info.bytes, "purpose": info.purpose})
 
 
 async def _describe(call: Call) -> Reply:

@@ -31,7 +31,7 @@ def vault(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[File
         db = SQLiteDatabase(tmp_path / "store.db")
         store: FileStore = SQLiteFileStore(db)
         yield FileVault(store, Envelope(keyring, SQLiteDataKeyRepository(db)), max_bytes=1000, keep_s=100,
-                        clock=clock), clock, tmp_path
+                        max_tenant_bytes=2500, clock=clock), clock, tmp_path
         return
     from gateway.backends.postgres.connection import PgDatabase
     from gateway.backends.postgres.datakeys import PgDataKeyRepository
@@ -43,7 +43,7 @@ def vault(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[File
     pg = PgDatabase(schema.url, max_size=4)
     upgrade(pg)
     yield FileVault(PgFileStore(pg), Envelope(keyring, PgDataKeyRepository(pg)), max_bytes=1000, keep_s=100,
-                    clock=clock), clock, None
+                    max_tenant_bytes=2500, clock=clock), clock, None
     pg.close()
     schema.drop()
 
@@ -122,3 +122,22 @@ def test_when_the_tenants_retention_is_shorter_then_a_file_expires_by_it(tmp_pat
     assert files.info("globex", kept.id).filename == "g.jsonl"
     with pytest.raises(NotFound):
         files.info("acme", short.id)
+
+
+def test_when_a_tenants_files_reach_the_allowance_then_its_uploads_are_refused_but_batch_outputs_are_not(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, _, _ = vault
+    first = files.write_upload("acme", "batch", "a.jsonl", b"x" * 1000)
+    files.write_upload("acme", "batch", "b.jsonl", b"x" * 1000)
+    assert files.room("acme") == 500
+    with pytest.raises(PayloadTooLarge, match="files_max_tenant_bytes, 2500 bytes"):
+        files.write_upload("acme", "batch", "c.jsonl", b"x" * 501)
+    files.write_upload("globex", "batch", "g.jsonl", b"x" * 1000)  # another tenant's allowance is its own
+    output = files.write("acme", "batch_output", "out.jsonl", b"y" * 1000)  # a batch's output is never refused
+    assert files.read("acme", output.id) == b"y" * 1000 and files.room("acme") == 0
+    with pytest.raises(PayloadTooLarge):
+        files.write_upload("acme", "batch", "d.jsonl", b"x")
+    files.store.delete("acme", first.id)
+    files.store.delete("acme", output.id)
+    assert files.room("acme") == 1500 and files.write_upload("acme", "batch", "e.jsonl", b"x" * 1000).bytes == 1000

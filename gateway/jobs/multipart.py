@@ -1,0 +1,51 @@
+"""The ``multipart/form-data`` body of an upload, parsed in one pass off the event loop (``FileVault.upload_form``).
+
+A file of up to ``files_max_bytes`` (100 MB) is found with ``bytes.find`` and copied once; a streaming parser on the
+event loop (a Python call per chunk, a spooled temporary file written and read back) stalled other tenants.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gateway.errors import BadRequest
+
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^\s;,]{1,200}))', re.IGNORECASE)
+_PARAM = re.compile(rb'\b(name|filename)="([^"]*)"', re.IGNORECASE)
+_NOT_MULTIPART = "the body must be multipart/form-data with the fields 'file' and 'purpose'"
+
+
+@dataclass(frozen=True)
+class Form:
+    fields: dict[str, str]
+    filename: str | None  # None: no part named 'file' with a file name
+    content: bytes
+
+
+def parse_form(content_type: str, body: bytes | bytearray) -> Form:
+    found = _BOUNDARY.search(content_type)
+    if not content_type.lower().startswith("multipart/form-data") or found is None:
+        raise BadRequest(_NOT_MULTIPART)
+    delimiter = b"--" + (found.group(1) or found.group(2)).encode("latin-1")
+    fields: dict[str, str] = {}
+    filename: str | None = None
+    content = b""
+    at = body.find(delimiter)
+    if at < 0:
+        raise BadRequest(_NOT_MULTIPART)
+    at += len(delimiter)
+    while not body.startswith(b"--", at):
+        head_end = body.find(b"\r\n\r\n", at)
+        end = body.find(b"\r\n" + delimiter, head_end + 4) if head_end >= 0 else -1
+        if end < 0:
+            raise BadRequest(_NOT_MULTIPART)
+        params = {k.lower(): v for k, v in _PARAM.findall(bytes(body[at:head_end]))}
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        if name == "file" and b"filename" in params:
+            filename = params[b"filename"].decode("utf-8", "replace")
+            content = bytes(memoryview(body)[head_end + 4:end])
+        elif name and end - head_end < 4096:
+            fields[name] = bytes(body[head_end + 4:end]).decode("utf-8", "replace")
+        at = end + 2 + len(delimiter)
+    return Form(fields, filename, content)
