@@ -96,13 +96,13 @@ class FileVault:
     def read(self, tenant: str, file_id: str) -> bytes:
         sealed = self.store.content(tenant, file_id)
         if sealed is None:
-            raise NotFound(f"no such file: {file_id}", param="file_id")
+            raise NotFound("no such file", param="file_id")
         return self._open(tenant, file_id, sealed)
 
     def info(self, tenant: str, file_id: str) -> FileInfo:
         row = self.store.get(tenant, file_id)
         if row is None:
-            raise NotFound(f"no such file: {file_id}", param="file_id")
+            raise NotFound("no such file", param="file_id")
         return self._info(row)
 
     async def upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
@@ -120,7 +120,7 @@ class FileVault:
 
     async def delete(self, tenant: str, file_id: str) -> None:
         if not await asyncio.to_thread(self.store.delete, tenant, file_id):
-            raise NotFound(f"no such file: {file_id}", param="file_id")
+            raise NotFound("no such file", param="file_id")
 
     def seal_note(self, tenant: str, owner_id: str, data: bytes) -> str:
         """A small value kept with a job (a batch's metadata), sealed and base64-encoded."""

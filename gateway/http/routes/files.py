@@ -46,6 +46,7 @@ async def _upload(call: Call) -> Reply:
     if not isinstance(upload, UploadFile):
         raise BadRequest("'file' is required: the batch's input, JSON Lines", param="file")
     name = (upload.filename or "input.jsonl")[:MAX_FILENAME_CHARS]
+    await call.services.batches.screen_filename(call.principal, name)  # shown to every reader: never with PII
     content = await upload.read()
     info = await call.services.files.upload(call.principal.tenant, purpose, name, content)
     return Reply(info.openai(), audit={"file_id": info.id, "bytes": info.bytes, "purpose": purpose})
