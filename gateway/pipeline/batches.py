@@ -47,6 +47,7 @@ KIND = "batch"
 WINDOW = "24h"
 WINDOW_S = 24 * 3600
 MAX_METADATA = 16
+SCREEN_SLICE = 512  # custom_ids per detection request
 MAX_ID_CHARS = 128  # ours are under 64; a longer one is refused, never echoed
 RETRY_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # a line refused for a full queue is tried again, then answered 503
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
@@ -130,7 +131,10 @@ class Batches:
         """The validation errors with one per line whose custom_id carries PII (its types, never the value)."""
         if errors:  # the batch fails anyway: no detection spent on it
             return errors
-        found = await pii_types(self._detect, [line.custom_id for line in lines], scope)
+        found: list[list[str]] = []
+        for start in range(0, len(lines), SCREEN_SLICE):  # slices: a big file never fills the shared detect queue
+            found += await pii_types(self._detect, [line.custom_id for line in lines[start:start + SCREEN_SLICE]],
+                                     scope)
         flagged = [{"code": "custom_id_pii", "param": "custom_id", "line": line.line,
                     "message": f"line {line.line}: 'custom_id' carries PII ({', '.join(types)}); it is stored and "
                                "shown to every reader: use an opaque identifier"}
