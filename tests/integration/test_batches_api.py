@@ -223,6 +223,10 @@ def test_when_an_id_is_unknown_or_huge_then_the_error_does_not_echo_it(gateway: 
                  "/v1/jobs/078-05-1120"):
         r = httpx.get(gateway.url + path, headers=auth, timeout=60)
         assert r.status_code == 404 and "078-05-1120" not in r.text, (path, r.text)
+    assert httpx.post(gateway.url + "/v1/collections", headers=auth, json={"name": "probe", "model": MODEL},
+                      timeout=60).status_code == 201
+    r = httpx.delete(gateway.url + "/v1/collections/probe/documents/078-05-1120", headers=auth, timeout=60)
+    assert r.status_code == 404 and "078-05-1120" not in r.text, r.text
     r = httpx.post(gateway.url + "/v1/batches", headers=auth, timeout=60,
                    json={"input_file_id": "x" * 100_000, "endpoint": "/v1/embeddings", "completion_window": "24h"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "input_file_id" and len(r.content) < 1000
