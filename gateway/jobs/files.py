@@ -18,7 +18,7 @@ import base64
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -155,29 +155,34 @@ class FileVault:
     def read(self, tenant: str, file_id: str) -> bytes:
         sealed = self.store.content(tenant, file_id)
         if sealed is None:
-            raise NotFound(f"no such file: {file_id}", param="file_id")
+            raise NotFound("no such file", param="file_id")
         return self._open(tenant, file_id, sealed)
 
     def info(self, tenant: str, file_id: str) -> FileInfo:
         row = self.store.get(tenant, file_id)
         if row is None:
-            raise NotFound(f"no such file: {file_id}", param="file_id")
+            raise NotFound("no such file", param="file_id")
         return self._info(row)
 
     async def upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
         return await asyncio.to_thread(self.write_upload, tenant, purpose, filename, content)
 
-    def write_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int) -> FileInfo:
-        """An upload's ``multipart/form-data`` body (fields ``purpose`` and ``file``), parsed and stored."""
+    @staticmethod
+    def read_form(content_type: str, body: bytes | bytearray, max_name: int) -> tuple[str, bytes]:
+        """An upload's ``multipart/form-data`` body (fields ``purpose`` and ``file``): its file name and content."""
         form = parse_form(content_type, body)
         if form.fields.get("purpose") != "batch":
             raise BadRequest("'purpose' must be 'batch': files here are the input of batches", param="purpose")
         if form.filename is None:
             raise BadRequest("'file' is required: the batch's input, JSON Lines", param="file")
-        return self.write_upload(tenant, "batch", (form.filename or "input.jsonl")[:max_name], form.content)
+        return (form.filename or "input.jsonl")[:max_name], form.content
 
-    async def upload_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int) -> FileInfo:
-        return await asyncio.to_thread(self.write_form, tenant, content_type, body, max_name)
+    async def upload_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int,
+                          screen: Callable[[str], Awaitable[None]]) -> FileInfo:
+        """Parse the form off the loop, ``screen`` its file name (shown to every reader: refused with PII), store."""
+        name, content = await asyncio.to_thread(self.read_form, content_type, body, max_name)
+        await screen(name)
+        return await asyncio.to_thread(self.write_upload, tenant, "batch", name, content)
 
     async def room_left(self, tenant: str) -> int:
         return await asyncio.to_thread(self.room, tenant)
@@ -194,7 +199,7 @@ class FileVault:
 
     async def delete(self, tenant: str, file_id: str) -> None:
         if not await asyncio.to_thread(self.store.delete, tenant, file_id):
-            raise NotFound(f"no such file: {file_id}", param="file_id")
+            raise NotFound("no such file", param="file_id")
 
     def seal_note(self, tenant: str, owner_id: str, data: bytes) -> str:
         """A small value kept with a job (a batch's metadata), sealed and base64-encoded."""

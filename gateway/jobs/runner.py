@@ -79,7 +79,7 @@ class JobService:
     async def get(self, tenant: str, kind: str, job_id: str) -> Job:
         job = await asyncio.to_thread(self.store.get, tenant, job_id)
         if job is None or job.kind != kind:  # another tenant's job is as absent as no job
-            raise NotFound(f"no such {kind}: {job_id}")
+            raise NotFound(f"no such {kind}")
         return job
 
     async def list_jobs(self, tenant: str, kind: str, limit: int, after: str | None) -> list[Job]:
@@ -89,7 +89,7 @@ class JobService:
         await self.get(tenant, kind, job_id)
         job = await asyncio.to_thread(self.store.cancel, tenant, job_id)
         if job is None:
-            raise NotFound(f"no such {kind}: {job_id}")
+            raise NotFound(f"no such {kind}")
         if self._wake is not None:
             self._wake.set()
         return job

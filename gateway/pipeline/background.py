@@ -62,5 +62,7 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
                                 remote=settings.uses_postgres,
                                 creator=CreatorCheck(apikeys, authorizer, "documents", "write"))
     jobs.register(ingest_jobs)
-    return Background(files, jobs, Batches(jobs, files, max_lines=settings.batch_max_lines), ingest, ingest_jobs,
+    return Background(files, jobs, Batches(jobs, files, models.default.pipeline.detect, policy,
+                                              max_lines=settings.batch_max_lines,
+                                              max_body_bytes=settings.max_body_bytes), ingest, ingest_jobs,
                       stores)

@@ -5,8 +5,9 @@ An input file is JSON Lines, one request per line::
     {"custom_id": "doc-1", "method": "POST", "url": "/v1/embeddings", "body": {"model": ..., "input": ...}}
 
 Validation checks the file as a whole before any line runs (OpenAI's ``errors`` list, at most ``MAX_ERRORS``
-reported): JSON, the fields, ``url`` equal to the batch's endpoint, unique ``custom_id``, the line limit. The body
-of each line is checked when it runs, like the body of ``POST /v1/embeddings`` (a bad body is that line's 400).
+reported): JSON, the fields, ``url`` equal to the batch's endpoint, unique ``custom_id``, the line limit, each
+body within ``max_body_bytes`` (``Batches.create`` adds a ``custom_id`` carrying PII). The rest of each body is
+checked when it runs, like the body of ``POST /v1/embeddings`` (a bad body is that line's 400).
 An output line holds ``custom_id``, ``response.status_code``, ``response.request_id``, ``response.body`` and
 ``error`` (null): lines answered 200 go to the output file, every other to the error file.
 """
@@ -30,10 +31,13 @@ MAX_CUSTOM_ID_CHARS = 512
 class BatchLine:
     custom_id: str
     body: Any
+    line: int = 0  # its line number in the input file, for validation errors
 
 
-def parse_input(content: bytes, max_lines: int) -> tuple[list[BatchLine], list[dict[str, Any]]]:
-    """The lines, and OpenAI's validation errors (empty when the file is valid)."""
+def parse_input(content: bytes, max_lines: int, max_body_bytes: int | None = None
+                ) -> tuple[list[BatchLine], list[dict[str, Any]]]:
+    """The lines, and OpenAI's validation errors (empty when the file is valid). ``max_body_bytes``: a line's body
+    is held to the limit of a ``POST /v1/embeddings`` body."""
     errors: list[dict[str, Any]] = []
     lines: list[BatchLine] = []
     seen: set[str] = set()
@@ -77,8 +81,12 @@ def parse_input(content: bytes, max_lines: int) -> tuple[list[BatchLine], list[d
             fail(n, "invalid_url", f"line {n}: 'url' must be {ENDPOINT}, the batch's endpoint", "url")
         elif not isinstance(obj.get("body"), dict):
             fail(n, "missing_required_parameter", f"line {n}: 'body' must be a JSON object", "body")
+        elif (max_body_bytes is not None and len(raw) > max_body_bytes // 4  # cheap: chars <= bytes <= 4 * chars
+              and len(msgspec.json.encode(obj["body"])) > max_body_bytes):
+            fail(n, "request_too_large", f"line {n}: 'body' is larger than the request limit of {max_body_bytes} "
+                 "bytes (max_body_bytes)", "body")
         else:
-            lines.append(BatchLine(custom_id, obj["body"]))
+            lines.append(BatchLine(custom_id, obj["body"], n))
     return lines, errors
 
 

@@ -35,17 +35,20 @@ from gateway.errors import (
 from gateway.jobs.base import CreatorCheck, ItemOutcome, Job, JobFailed
 from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
-from gateway.pipeline.batch_lines import ENDPOINT, BatchLine, error_line, ok_line, parse_input
+from gateway.pii.fields import Detect, pii_types, screen_labels, screen_name
+from gateway.pipeline.batch_lines import ENDPOINT, MAX_ERRORS, BatchLine, error_line, ok_line, parse_input
 from gateway.pipeline.embed import EmbedRequest, embed, parse_request
 from gateway.pipeline.metering import Metering
 from gateway.pipeline.outcome import Outcome
-from gateway.policy.loader import PolicyHolder
+from gateway.policy.loader import PolicyHolder, ScopePolicy
 
 log = logging.getLogger(__name__)
 KIND = "batch"
 WINDOW = "24h"
 WINDOW_S = 24 * 3600
 MAX_METADATA = 16
+SCREEN_SLICE = 512  # custom_ids per detection request
+MAX_ID_CHARS = 128  # ours are under 64; a longer one is refused, never echoed
 RETRY_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # a line refused for a full queue (or a short quota wait) is tried again
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
 
@@ -74,28 +77,44 @@ def batch_object(job: Job, metadata: dict[str, str] | None) -> dict[str, Any]:
 
 
 class Batches:
-    """The routes' use cases: create, retrieve, list, cancel."""
+    """The routes' use cases: create, retrieve, list, cancel; and the screening of an upload's file name.
 
-    def __init__(self, jobs: JobService, files: FileVault, *, max_lines: int) -> None:
+    What a caller names here is stored and shown to every reader of the tenant (the file object, the batch object,
+    the output files): the file name, ``metadata`` and each ``custom_id`` go through the tenant's PII policy once,
+    at upload or creation (``gateway.pii.fields``), never at each read."""
+
+    def __init__(self, jobs: JobService, files: FileVault, detect: Detect, policy: PolicyHolder, *, max_lines: int,
+                 max_body_bytes: int) -> None:
         self._jobs, self._files, self._max_lines = jobs, files, max_lines
+        self._detect, self._policy, self._max_body_bytes = detect, policy, max_body_bytes
+
+    async def screen_filename(self, principal: Principal, filename: str) -> None:
+        """Refuse (400, the name never echoed) an upload's file name that carries PII."""
+        await screen_name(self._detect, filename, self._policy.current().scope(principal.tenant), "file",
+                          "a file name")
 
     async def create(self, principal: Principal, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """The batch object and the audit fields. An invalid input file makes a ``failed`` batch with ``errors``."""
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
         file_id = body.get("input_file_id")
-        if not isinstance(file_id, str) or not file_id:
-            raise BadRequest("'input_file_id' is required", param="input_file_id")
+        if not isinstance(file_id, str) or not file_id or len(file_id) > MAX_ID_CHARS:
+            raise BadRequest(f"'input_file_id' is required: a file id of at most {MAX_ID_CHARS} characters",
+                             param="input_file_id")
         if body.get("endpoint") != ENDPOINT:
             raise BadRequest(f"'endpoint' must be {ENDPOINT}: the only endpoint batches serve here", param="endpoint")
         if body.get("completion_window") != WINDOW:
             raise BadRequest(f"'completion_window' must be {WINDOW}", param="completion_window")
         metadata = _metadata(body.get("metadata"))
+        scope = self._policy.current().scope(principal.tenant)
+        if metadata:
+            await screen_labels(self._detect, metadata, scope, "metadata")
         info = await self._files.describe(principal.tenant, file_id)  # another tenant's file: 404
         if info.purpose != "batch":
             raise BadRequest("the input file's purpose must be 'batch'", param="input_file_id")
         content = await self._files.content(principal.tenant, file_id)
-        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines)
+        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines, self._max_body_bytes)
+        errors = await self._screen_custom_ids(lines, errors, scope)
         job_id = "batch_" + uuid.uuid4().hex
         params: dict[str, Any] = {"input_file_id": file_id, "metadata": None}
         if metadata is not None:
@@ -106,6 +125,21 @@ class Batches:
         audit = {"batch_id": job.id, "count": job.total, "status_text": batch_object(job, None)["status"],
                  "errors": [e["code"] for e in errors] or None}
         return batch_object(job, metadata), audit
+
+    async def _screen_custom_ids(self, lines: Sequence[BatchLine], errors: list[dict[str, Any]],
+                                 scope: ScopePolicy) -> list[dict[str, Any]]:
+        """The validation errors with one per line whose custom_id carries PII (its types, never the value)."""
+        if errors:  # the batch fails anyway: no detection spent on it
+            return errors
+        found: list[list[str]] = []
+        for start in range(0, len(lines), SCREEN_SLICE):  # slices: a big file never fills the shared detect queue
+            found += await pii_types(self._detect, [line.custom_id for line in lines[start:start + SCREEN_SLICE]],
+                                     scope)
+        flagged = [{"code": "custom_id_pii", "param": "custom_id", "line": line.line,
+                    "message": f"line {line.line}: 'custom_id' carries PII ({', '.join(types)}); it is stored and "
+                               "shown to every reader: use an opaque identifier"}
+                   for line, types in zip(lines, found, strict=True) if types]
+        return flagged[:MAX_ERRORS]
 
     async def retrieve(self, principal: Principal, batch_id: str) -> dict[str, Any]:
         job = await self._jobs.get(principal.tenant, KIND, batch_id)

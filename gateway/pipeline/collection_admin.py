@@ -125,7 +125,7 @@ class CollectionAdmin:
         removed = await off_loop(True, self._store.delete_document, principal.tenant, request.collection,
                                  request.document_id)
         if removed == 0:
-            raise NotFound(f"no document {request.document_id!r} in collection {request.collection!r}")
+            raise NotFound(f"no such document in collection {request.collection}", param="document_id")
         return AdminResult({"deleted": request.document_id, "chunks_removed": removed},
                            {"collection": request.collection, "document_id": request.document_id,
                             "count": removed})

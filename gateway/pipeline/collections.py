@@ -191,6 +191,14 @@ class CollectionService:
         served = self._models.get(spec.name)
         return served.pipeline, served.embedder.offsets
 
+    async def screen_names(self, tenant: str, collection: Collection, docs: Sequence[DocumentIn],
+                           scope: ScopePolicy) -> None:
+        """The 400s ``prepare`` answers for documents' ids and metadata keys (``gateway.pii.fields``), alone: an
+        ingest job checks them before it is queued, since its document ids are shown by ``GET /v1/jobs/{id}``.
+        Values are not read here (a value blocks its document, not the request: the job screens them)."""
+        names = [DocumentIn(d.id, "", dict.fromkeys(d.metadata)) for d in docs]
+        await screen_documents(self._pipeline.detect, names, scope, b"")
+
     async def prepare(self, principal: Principal, collection: Collection, docs: Sequence[DocumentIn],
                       scope: ScopePolicy, policy_version: str) -> Prepared:
         """Run every document through the pipeline; blocked documents get an outcome and no chunks."""

@@ -68,6 +68,11 @@ class Ingest:
         """The request, validated within this gateway's limits (``BadRequest``, ``PayloadTooLarge``)."""
         return IngestRequest(collection, tuple(parse_documents(body, self._max_documents, self._max_text_chars)))
 
+    async def screen_names(self, request: IngestRequest, principal: Principal) -> None:
+        """Refuse (400) the request as ``__call__`` would for a document id or metadata key carrying PII."""
+        scope = self._policy().scope(principal.tenant, request.collection.name)
+        await self._collections.screen_names(principal.tenant, request.collection, request.documents, scope)
+
     async def __call__(self, request: IngestRequest, principal: Principal, ctx: RequestContext) -> IngestResult:
         tenant, collection, docs = principal.tenant, request.collection, request.documents
         policy = self._policy()

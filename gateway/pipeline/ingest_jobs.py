@@ -96,7 +96,9 @@ class IngestJobKind:
     # -- the use cases ------------------------------------------------------------------------------------------
 
     async def submit(self, request: IngestRequest, principal: Principal) -> Job:
-        """Stage the (already validated) documents sealed and queue the job; audited as ``job.created``."""
+        """Stage the (already validated) documents sealed and queue the job; audited as ``job.created``. Document
+        ids and metadata keys are screened first, with the synchronous ingest's 400: the job shows its ids."""
+        await self._ingest.screen_names(request, principal)
         job_id = "ingestjob_" + uuid.uuid4().hex
         payload = json.dumps([asdict(d) for d in request.documents]).encode("utf-8")
         sealed = self._sealer.encrypt(self._context(principal.tenant, job_id), payload)
@@ -109,7 +111,7 @@ class IngestJobKind:
         try:
             await self._jobs.cancel(tenant, KIND, job_id)
         except NotFound:
-            raise NotFound(f"no such job: {job_id}") from None
+            raise NotFound("no such job", param="job_id") from None
         return await self.describe(tenant, job_id)
 
     async def describe(self, tenant: str, job_id: str) -> dict[str, Any]:
@@ -117,7 +119,7 @@ class IngestJobKind:
         try:
             job = await self._jobs.get(tenant, KIND, job_id)
         except NotFound:
-            raise NotFound(f"no such job: {job_id}") from None
+            raise NotFound("no such job", param="job_id") from None
         stored = await off_loop(True, self._jobs.store.items, job.id)
         answers = sorted((json.loads(self._jobs.open(job, item)) | {"index": item.index} for item in stored),
                          key=lambda a: int(a["index"]))
@@ -199,7 +201,9 @@ class IngestJobKind:
         event, decision = exc.audited_as(EVENT)
         await self._auditor.record(event, _context(job, index, principal), decision, status=exc.status,
                                    code=exc.code, collection=collection.name)
-        return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": exc.message}
+        # The document ran alone, as documents[0]: its detail names it by its index in the job's request.
+        detail = exc.message.replace("documents[0]", f"documents[{index}]")
+        return {"document_id": doc.id, "status": "failed", "code": exc.code, "detail": detail}
 
     async def _committed(self, job: Job, index: int, doc_id: str, collection: str) -> dict[str, Any] | None:
         """The document's answer if an earlier attempt of this job stored it (see the module's docstring)."""

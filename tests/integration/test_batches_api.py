@@ -180,3 +180,63 @@ def test_when_a_batch_runs_then_its_lines_count_in_its_creators_usage(gateway: G
     results = [r for bucket in page.json()["data"] for r in bucket["results"]]
     assert [r["api_key_id"] for r in results] == [key.split("_")[1]]
     assert results[0]["num_model_requests"] == SSN_LINE and results[0]["input_tokens"] >= SSN_LINE * 5
+
+
+def _line(custom_id: str, text: str = "a note about policy renewals") -> str:
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/embeddings",
+                       "body": {"model": MODEL, "input": text}})
+
+
+def test_when_a_file_name_metadata_or_custom_id_carries_pii_then_it_is_refused_and_never_echoed(
+    gateway: GatewayProcess,
+) -> None:
+    """File names, metadata and custom_ids are shown to every reader of the tenant: screened like document ids."""
+    key = gateway.make_key("acme", "namer", "writer")
+    cl = client(gateway, key)
+    r = httpx.post(gateway.url + "/v1/files", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                   files={"file": ("emp-078-05-1120.jsonl", _line("a").encode())}, data={"purpose": "batch"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "file", r.text
+    assert "078-05-1120" not in r.text and "US_SSN" in r.json()["error"]["message"]
+    assert all("078-05-1120" not in f.filename for f in cl.files.list())
+    clean = cl.files.create(file=("lines.jsonl", io.BytesIO(_line("a").encode())), purpose="batch")
+    for metadata in ({"note": "card@4111111111111111"}, {"078-05-1120": "x"}):
+        with pytest.raises(openai.BadRequestError) as refused:
+            cl.batches.create(input_file_id=clean.id, endpoint="/v1/embeddings", completion_window="24h",
+                              metadata=metadata)
+        assert refused.value.response.json()["error"]["param"] == "metadata"
+        assert "4111111111111111" not in refused.value.response.text and "078-05" not in refused.value.response.text
+    lines = "\n".join([_line("fine-1"), _line("emp-078-05-1120"), _line("fine-2"), _line("card@4111111111111111")])
+    uploaded = cl.files.create(file=("ids.jsonl", io.BytesIO(lines.encode())), purpose="batch")
+    batch = cl.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h")
+    assert batch.status == "failed" and batch.errors is not None and batch.errors.data is not None
+    assert [(e.code, e.line, e.param) for e in batch.errors.data] == [("custom_id_pii", 2, "custom_id"),
+                                                                      ("custom_id_pii", 4, "custom_id")]
+    assert batch.request_counts is not None and batch.request_counts.total == 0
+    shown = cl.batches.retrieve(batch.id).model_dump_json()
+    assert "078-05-1120" not in shown and "4111111111111111" not in shown and batch.output_file_id is None
+
+
+def test_when_an_id_is_unknown_or_huge_then_the_error_does_not_echo_it(gateway: GatewayProcess) -> None:
+    key = gateway.make_key("acme", "prober", "writer")
+    auth = {"Authorization": f"Bearer {key}"}
+    for path in ("/v1/batches/078-05-1120", "/v1/files/078-05-1120", "/v1/files/078-05-1120/content",
+                 "/v1/jobs/078-05-1120"):
+        r = httpx.get(gateway.url + path, headers=auth, timeout=60)
+        assert r.status_code == 404 and "078-05-1120" not in r.text, (path, r.text)
+    assert httpx.post(gateway.url + "/v1/collections", headers=auth, json={"name": "probe", "model": MODEL},
+                      timeout=60).status_code == 201
+    r = httpx.delete(gateway.url + "/v1/collections/probe/documents/078-05-1120", headers=auth, timeout=60)
+    assert r.status_code == 404 and "078-05-1120" not in r.text, r.text
+    r = httpx.post(gateway.url + "/v1/batches", headers=auth, timeout=60,
+                   json={"input_file_id": "x" * 100_000, "endpoint": "/v1/embeddings", "completion_window": "24h"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "input_file_id" and len(r.content) < 1000
+
+
+def test_when_a_lines_body_exceeds_max_body_bytes_then_validation_names_the_line(gateway: GatewayProcess) -> None:
+    cl = client(gateway, gateway.make_key("acme", "bulky", "writer"))
+    huge = _line("huge", "word " * 1_800_000)  # 9 MB: over the default max_body_bytes of 8 MiB
+    uploaded = cl.files.create(file=("big.jsonl", io.BytesIO("\n".join([_line("ok"), huge]).encode())),
+                               purpose="batch")
+    batch = cl.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h")
+    assert batch.status == "failed" and batch.errors is not None and batch.errors.data is not None
+    assert [(e.code, e.line, e.param) for e in batch.errors.data] == [("request_too_large", 2, "body")]

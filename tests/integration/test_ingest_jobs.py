@@ -116,6 +116,22 @@ def test_when_another_tenant_asks_for_a_job_then_it_does_not_exist(
     assert _follow(gw, keys["acme"], r.headers["location"])[-1]["status"] == "completed"
 
 
+def test_when_a_document_id_or_metadata_key_carries_pii_then_async_is_refused_as_sync_is(
+    gw: GatewayProcess, keys: dict[str, str],
+) -> None:
+    """A job shows its document ids to every reader of the tenant: they are screened before the job exists."""
+    text = _texts(1, 300)[0]
+    for docs, param in (([{"id": "ok", "text": text}, {"id": "emp-078-05-1120", "text": text}], "documents[1].id"),
+                        ([{"id": "card@4111111111111111", "text": text}], "documents[0].id"),
+                        ([{"id": "ok", "text": text, "metadata": {"078-05-1120": "x"}}], "documents[0].metadata")):
+        sync = _call(gw, keys["acme"], "POST", "/v1/collections/handbook/documents", {"documents": docs})
+        queued = _submit(gw, keys["acme"], "handbook", docs)
+        assert queued.status_code == sync.status_code == 400, queued.text
+        assert queued.json() == {**sync.json(), "request_id": queued.json()["request_id"]}
+        assert queued.json()["detail"].startswith(param + " carries PII") and "location" not in queued.headers
+        assert "078-05-1120" not in queued.text and "4111111111111111" not in queued.text
+
+
 def test_when_a_job_is_cancelled_then_it_stops_its_stored_documents_stay_and_others_cannot_cancel_it(
     gw: GatewayProcess, keys: dict[str, str],
 ) -> None:

@@ -60,7 +60,10 @@ async def _store(call: Call) -> Reply:
     except Exception:
         raise BadRequest("could not read the request body") from None
     content_type = call.request.headers.get("content-type", "")
-    info = await call.services.files.upload_form(call.principal.tenant, content_type, body, MAX_FILENAME_CHARS)
+    info = await call.services.files.upload_form(
+        call.principal.tenant, content_type, body, MAX_FILENAME_CHARS,
+        lambda name: call.services.batches.screen_filename(call.principal, name),
+    )
     return Reply(info.openai(), audit={"file_id": info.id, "bytes": info.bytes, "purpose": info.purpose})
 
 

@@ -42,6 +42,15 @@ def test_when_the_file_is_over_the_line_limit_or_empty_or_not_utf8_then_it_fails
     assert [e["code"] for e in parse_input(b"\xff\xfe", 3)[1]] == ["invalid_file_encoding"]
 
 
+def test_when_a_lines_body_is_over_max_body_bytes_then_that_line_is_an_error() -> None:
+    big = json.dumps({"custom_id": "big", "method": "POST", "url": "/v1/embeddings",
+                      "body": {"model": "m", "input": "x" * 5000}})
+    lines, errors = parse_input("\n".join([line("a"), big, line("b")]).encode(), 10, max_body_bytes=4096)
+    assert [(e["code"], e["line"], e["param"]) for e in errors] == [("request_too_large", 2, "body")]
+    assert [(x.custom_id, x.line) for x in lines] == [("a", 1), ("b", 3)]
+    assert parse_input(big.encode(), 10, max_body_bytes=8192)[1] == []
+
+
 def test_when_many_lines_are_bad_then_the_errors_list_is_bounded() -> None:
     _, errors = parse_input(("{bad\n" * 100).encode(), 1000)
     assert len(errors) == MAX_ERRORS

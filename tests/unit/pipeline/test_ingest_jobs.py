@@ -11,7 +11,14 @@ from typing import Any, cast
 from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
-from gateway.errors import DetectionTooCostly, NotFound, PrivacyBudgetExceeded, RequestError, Unauthenticated
+from gateway.errors import (
+    BadRequest,
+    DetectionTooCostly,
+    NotFound,
+    PrivacyBudgetExceeded,
+    RequestError,
+    Unauthenticated,
+)
 from gateway.jobs.base import Job, StoredItem, owner_of
 from gateway.pipeline.collections import DocumentIn, IngestOutcome
 from gateway.pipeline.ingest import IngestRequest, IngestResult
@@ -64,11 +71,20 @@ class FakeIngest:
     refuse: set[str] = field(default_factory=set)
     block: set[str] = field(default_factory=set)
     too_costly: dict[str, int] = field(default_factory=dict)  # id -> how many attempts run past the budget
+    bad_text: set[str] = field(default_factory=set)  # ids whose text the ingest refuses as a 400
+    pii_ids: set[str] = field(default_factory=set)  # ids the screening of names refuses
     calls: list[str] = field(default_factory=list)
+
+    async def screen_names(self, request: IngestRequest, principal: Principal) -> None:
+        for i, doc in enumerate(request.documents):
+            if doc.id in self.pii_ids:
+                raise BadRequest(f"documents[{i}].id carries PII (US_SSN)", param=f"documents[{i}].id")
 
     async def __call__(self, request: IngestRequest, principal: Principal, ctx: RequestContext) -> IngestResult:
         doc = request.documents[0]
         self.calls.append(doc.id)
+        if doc.id in self.bad_text:
+            raise BadRequest("documents[0].text is refused by the policy", param="documents[0].text")
         if doc.id in self.refuse:
             raise PrivacyBudgetExceeded("the tenant's privacy budget is spent")
         if self.too_costly.get(doc.id, 0) > 0:
@@ -172,6 +188,26 @@ def test_when_a_document_is_blocked_or_refused_then_only_it_fails_with_its_code(
     assert h.jobs.yields == 2  # between the documents of the group, not before the first (the runner's)
     assert h.recorded == [("privacy.budget_exceeded", "block", {"request_id": f"{job.id}:2", "status": 403,
                                                               "code": "privacy_budget_exceeded", "collection": "kb"})]
+
+
+def test_when_a_document_is_refused_inside_the_job_then_its_detail_names_its_index_in_the_request() -> None:
+    h = Harness()
+    h.ingest.bad_text = {"bad"}
+    job = h.submit(["a", "b", "bad"])
+    answers = _answers(asyncio.run(h.kind.run(job, list(enumerate(asyncio.run(h.kind.load(job)))))))
+    assert answers[2]["code"] == "bad_request" and answers[2]["detail"].startswith("documents[2].text")
+
+
+def test_when_a_document_id_carries_pii_then_no_job_is_created() -> None:
+    h = Harness()
+    h.ingest.pii_ids = {"emp-078-05-1120"}
+    try:
+        h.submit(["ok", "emp-078-05-1120"])
+    except BadRequest as exc:
+        assert exc.param == "documents[1].id" and "078-05-1120" not in exc.message
+    else:
+        raise AssertionError("a job was created for a document id carrying PII")
+    assert h.ingest.calls == []
 
 
 def test_when_screening_runs_past_its_budget_then_the_document_is_tried_once_more_and_then_fails_audited() -> None:
