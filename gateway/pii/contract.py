@@ -7,8 +7,9 @@ can refuse what a reader would have to decode instead (``docs/policy.md``):
 * ``bidi_controls``: characters that reorder what is displayed (U+202A-U+202E, U+2066-U+2069, the marks U+200E,
   U+200F, U+061C): the canonical text drops them, so its digits would be read in another order than shown;
 * ``markup``: HTML or XML tags and comments, and character references (``&#53;``, ``&ndash;``);
-* ``encoded``: URL escapes (``%35``), ``\\uXXXX`` escapes written as text, and base64 or hex tokens that decode to
-  printable text.
+* ``encoded``: URL escapes (``%35``), ``\\uXXXX`` and ``\\xXX`` escapes written as text, quoted-printable escapes
+  (three ``=XX`` or more, at most one punctuation character apart: ``=30=37``; a lone ``limit=20`` is not one), base64
+  or hex tokens that decode to printable text, and base32 or base85 tokens that decode to printable text with a digit.
 
 Each check is one linear scan of the text as the caller sent it.
 """
@@ -25,7 +26,7 @@ from gateway.policy.loader import INPUT_KINDS
 __all__ = ["INPUT_KINDS", "refused_kinds"]
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|=[0-9A-F]{2}(?:[^\w\s=]?=[0-9A-F]{2}){2}")
 
 
 def refused_kinds(raw: str, kinds: Sequence[str]) -> list[str]:

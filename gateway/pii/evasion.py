@@ -101,25 +101,22 @@ def _hidden_run() -> re.Pattern[str]:
 _REFERENCE = re.compile(
     r"&(?:amp;)*+(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31}(?=;))?;?"
     r"|%(?:25(?=[0-9A-Fa-f]{2}))*+[0-9A-Fa-f]{2}"
+    r"|=[0-9A-F]{2}|\\x[0-9A-Fa-f]{2}"
 )
+# Escapes of bytes: URL (``%35``), quoted-printable (``=35``) and C or Python string escapes (``\\x35``).
+_BYTE_ESCAPES = ("%", "=", "\\")
 # Braille digits: the number sign U+283C, then the cells of the letters a to j, which read 1 to 9 and 0 after it
 # (a Braille hyphen U+2824 between two numbers is a hyphen).
 _BRAILLE_CELLS = "\u2801\u2803\u2809\u2819\u2811\u280b\u281b\u2813\u280a\u281a"
 _BRAILLE_NUMBER = re.compile(f"\u283c([{_BRAILLE_CELLS}]++)(\u2824(?=\u283c))?")
 _BRAILLE_DIGIT = {cell: str((i + 1) % 10) for i, cell in enumerate(_BRAILLE_CELLS)}
-# A spelled number a digit group is read aloud in (``gateway.pii.numwords``: digits, teens, tens, hundreds and
-# thousands in English, digit words in Spanish, French and German).
-_WORD = numwords.WORD
-_SPELLED = re.compile(rf"\b{_WORD}\b(?:[\s,\-]{{1,3}}+{_WORD}\b)++", re.IGNORECASE)
-_SPELLED_WORD = re.compile(_WORD, re.IGNORECASE)
-_MIN_SPELLED_DIGITS = 7
 _DECODED_KEEP = frozenset("-. /")
 
 
 def _decoded(reference: str) -> str | None:
     """What a reference or escape reads as in an identifier: a digit, a letter, ``-`` for a dash or minus, a space
     for blank or line-breaking characters, ASCII punctuation as itself; None for anything else."""
-    if reference.startswith("%"):
+    if reference.startswith(_BYTE_ESCAPES):
         ch = chr(int(reference[-2:], 16))
         if ch.isalpha():  # ``%56`` in ``1234%5698`` is more likely a percent sign than a V
             return None
@@ -176,16 +173,16 @@ def _unmask_edits(text: str) -> list[Edit]:
         for m in _hidden_run().finditer(text):
             blank = any(is_blank(ord(c)) for c in m.group())  # renders as a space: read as one
             edits.append((m.start(), m.end(), " " if blank else ""))
-    if "&" in text or "%" in text:
+    if "&" in text or "%" in text or "=" in text or "\\x" in text:
         decoded = [(m, _decoded(m.group())) for m in _REFERENCE.finditer(text) if len(m.group()) > 1]
-        # A lone "%32" is more likely a percent sign before digits than an escape: URL escapes of letters and
+        # A lone "%32" is more likely a percent sign before digits than an escape: byte escapes of letters and
         # digits count only when there are several (an encoded identifier has one per character); an escaped
-        # separator (``%2D``, ``%20``) always does.
-        escapes = sum(1 for m, r in decoded if r is not None and m.group().startswith("%"))
+        # separator (``%2D``, ``%20``) always does, but ``=20`` and ``\\x20`` only among several (``limit=20``).
+        escapes = sum(1 for m, r in decoded if r is not None and m.group()[0] != "&")
         edits.extend(
             (m.start(), m.end(), r)
             for m, r in decoded
-            if r is not None and (escapes >= 3 or m.group()[0] == "&" or not r.isalnum())
+            if r is not None and (escapes >= 3 or m.group()[0] == "&" or (m.group()[0] == "%" and not r.isalnum()))
         )
     if "\u283c" in text:
         for m in _BRAILLE_NUMBER.finditer(text):
@@ -193,36 +190,8 @@ def _unmask_edits(text: str) -> list[Edit]:
             edits.extend((i, i + 1, _BRAILLE_DIGIT[text[i]]) for i in range(m.start(1), m.end(1)))
             if m.group(2):
                 edits.append((m.start(2), m.end(2), "-"))
-    for m in _SPELLED.finditer(text):
-        edits.extend(_spelled_edits(text, m))
-    return edits
-
-
-def _spelled_edits(text: str, m: re.Match[str]) -> list[Edit]:
-    """Spelled digits as digits, if there are seven or more. Between the words, one kind of separator joins the
-    digits of a group and the other (if any) separates groups: whichever reading gives an identifier's groups
-    (``five three six - nine zero - ...``, ``five-three-six ...``); otherwise every digit is joined."""
-    words = [(m.start() + w.start(), m.start() + w.end(), numwords.value(w.group())) for w in
-             _SPELLED_WORD.finditer(m.group())]  # fmt: skip
-    if sum(len(v) for _, _, v in words) < _MIN_SPELLED_DIGITS:
-        return []
-    gaps = [text[a[1] : b[0]] for a, b in itertools.pairwise(words)]
-    split_at: set[bool] = set()
-    for blank_splits in (False, True):  # False: a gap with a hyphen or comma separates; True: a blank gap does
-        lengths = [len(words[0][2])]
-        for gap, word in zip(gaps, words[1:], strict=True):
-            if (not gap.strip()) == blank_splits:
-                lengths.append(0)
-            lengths[-1] += len(word[2])
-        if len(lengths) > 1 and (tuple(lengths) == _SSN_SHAPE or min(lengths) >= 3):
-            split_at = {blank_splits}
-            break
-    edits: list[Edit] = []
-    for (start, end, value), gap, (next_start, _, _) in zip(words, gaps, words[1:], strict=False):
-        edits.append((start, end, value))
-        edits.append((end, next_start, "-" if (not gap.strip()) in split_at else ""))
-    start, end, value = words[-1]
-    edits.append((start, end, value))
+    for m in numwords.SPELLED.finditer(text):
+        edits.extend(numwords.spelled_edits(text, m))
     return edits
 
 
@@ -242,7 +211,7 @@ _GAP = re.compile(r"[^0-9A-Z]+")
 # A whole run of three to five groups of one to four digits, one space apart (nothing digit-like before or after it);
 # bounded and anchored at the run's start, so linear.
 _SPACED_GROUPS = re.compile(r"(?<![\w.,\-/:])(?<![0-9]\s)[0-9]{1,4}(?: [0-9]{1,4}){2,4}+(?![\w,\-/:]|\.[0-9]|\s[0-9])")
-_SSN_SHAPE = (3, 2, 4)
+_SSN_SHAPE = numwords.SSN_SHAPE
 
 
 def separator_edits(text: str) -> list[Edit]:

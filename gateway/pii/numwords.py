@@ -2,14 +2,24 @@
 
 A word is one number: a digit or a teen (``five``, ``fourteen``), a tens word with its unit (``forty-seven``), a
 hundred (``five hundred thirty-six``), or a thousand (``four thousand seven hundred twenty-one``); digit words of
-Spanish, French and German count as well (``cinco``, ``cinq``, ``fünf``: the detection view has folded accents
-away, so ``funf``). Every alternative is bounded in length, so the scan is linear. Its value is the number it names
-(``value("five hundred six") == "506"``), so a group that starts with zero is written with ``zero`` or ``oh``.
+Spanish, French and German count as well (``cinco``, ``cinq``, ``zéro``, ``fünf``: the detection view has folded
+accents away, so ``zero``, ``funf``). Every alternative is bounded in length, so the scan is linear. Its value is the
+number it names (``value("five hundred six") == "506"``), so a group that starts with zero is written with ``zero`` or
+``oh``.
+
+``SPELLED`` is a run of them as an evader writes one identifier (issue 17, fifth round): between two words any run of
+up to five characters that are not letters or digits (``zero_seven``, ``zero-five / one``), the word ``dash``,
+``hyphen`` or ``minus``, or nothing where CamelCase starts a word (``ZeroSevenEight``); digit groups may stand among
+the words (``4111 one one one 1111``). ``spelled_edits`` turns a run of seven digits or more into digits.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
+
+Edit = tuple[int, int, str]
 
 _ENGLISH = {"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
@@ -25,19 +35,23 @@ _SCALES = {"hundred": 100, "thousand": 1000}
 _VALUES = {**_ENGLISH, **_FOREIGN, **_TENS}
 
 _UNIT = "(?:one|two|three|four|five|six|seven|eight|nine)"
-_S = r"[ \-]"
+_S = r"[ \-_]"
+# Where a word ends: no letter or digit follows (an underscore may), or CamelCase starts the next word.
+_CAMEL = r"(?-i:(?<=[a-z])(?=[A-Z]))"
+_END = rf"(?:(?![^\W_])|{_CAMEL})"
 # A tens word takes its unit unless that unit starts a hundred or thousand (``ninety four thousand ...`` is 90 and
 # 4,000-something, as a group of an identifier is at most four digits).
 _TEN_UNIT = (rf"(?:twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty|ninety)"
-             rf"(?:{_S}?{_UNIT}\b(?!{_S}(?:hundred|thousand)\b))?")
+             rf"(?:{_S}?{_UNIT}{_END}(?!{_S}(?:hundred|thousand){_END}))?")
 _TEEN = r"(?:thir|four|fif|six|seven|eigh|nine)teen|eleven|twelve|ten"
 _BELOW_HUNDRED = rf"(?:{_TEN_UNIT}|{_TEEN}|{_UNIT})"
-_HUNDRED = rf"{_UNIT}{_S}hundred(?:{_S}(?:and{_S})?{_BELOW_HUNDRED}\b)?"
-_THOUSAND = rf"{_UNIT}{_S}thousand(?:{_S}(?:and{_S})?(?:{_HUNDRED}|{_BELOW_HUNDRED})\b)?"
+_HUNDRED = rf"{_UNIT}{_S}hundred(?:{_S}(?:and{_S})?{_BELOW_HUNDRED}{_END})?"
+_THOUSAND = rf"{_UNIT}{_S}thousand(?:{_S}(?:and{_S})?(?:{_HUNDRED}|{_BELOW_HUNDRED}){_END})?"
 _DIGIT = "zero|oh|" + "|".join(sorted(_FOREIGN, key=len, reverse=True))
 # Longest first, so ``fourteen`` is not ``four`` and ``five hundred`` is not ``five``.
 WORD = rf"(?:{_THOUSAND}|{_HUNDRED}|{_TEN_UNIT}|{_TEEN}|{_UNIT}|{_DIGIT})"
-_PARTS = re.compile(r"[a-z]+")
+# A tens word may be glued to its unit (``ThirtyEight``): it is one part, the unit another.
+_PARTS = re.compile(r"twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty|ninety|[a-z]+")
 
 
 def value(words: str) -> str:
@@ -51,3 +65,52 @@ def value(words: str) -> str:
         elif part != "and":
             current += _VALUES[part]
     return str(total + current)
+
+
+# One item of a run: a number word or a group of digits; between two items, a gap (see the module docstring).
+_ITEM = rf"(?:{WORD}|[0-9]{{1,6}}+)"
+_GAP = rf"(?:[ \t]*+\b(?:dash|hyphen|minus)\b[ \t]*+|(?:[^\w\n]|_){{1,5}}+|{_CAMEL})"
+SPELLED = re.compile(rf"(?<![^\W_]){_ITEM}{_END}(?:{_GAP}{_ITEM}{_END})++", re.IGNORECASE)
+_SPELLED_ITEM = re.compile(rf"{WORD}|[0-9]++", re.IGNORECASE)
+_DASH_WORDS = frozenset({"dash", "hyphen", "minus"})
+_MIN_DIGITS = 7
+SSN_SHAPE = (3, 2, 4)
+
+
+def _kind(gap: str) -> str:
+    """A gap's kind: its visible characters (``dash`` is ``-``), a blank, or nothing (CamelCase)."""
+    visible = gap.strip(" \t").lower()
+    return "-" if visible in _DASH_WORDS else visible or gap[:1]
+
+
+def spelled_edits(text: str, m: re.Match[str]) -> list[Edit]:
+    """A ``SPELLED`` run as digits, if it holds seven or more and at least two words (a number word among digit
+    groups alone is prose: ``2019 one 1234``). The rarest kind of gap that gives an identifier's groups separates
+    groups (``- `` in ``five three six - nine zero - ...``, the blank in ``five-three-six ninety ...``, ``dash``),
+    the others join digits; nine digits with no such gap are read as an SSN's 3-2-4, more are joined."""
+    items = [(m.start() + w.start(), m.start() + w.end(), w.group()) for w in _SPELLED_ITEM.finditer(m.group())]
+    words = [(s, e, t if t.isdigit() else value(t)) for s, e, t in items]
+    if sum(len(v) for _, _, v in words) < _MIN_DIGITS or sum(not t.isdigit() for _, _, t in items) < 2:
+        return []
+    kinds = [_kind(text[a[1] : b[0]]) for a, b in itertools.pairwise(words)]
+    counts = Counter(kinds)
+    split: str | None = None
+    for kind in sorted(counts, key=lambda k: (counts[k], k.isspace())):
+        lengths = [len(words[0][2])]
+        for gap, word in zip(kinds, words[1:], strict=True):
+            if gap == kind:
+                lengths.append(0)
+            lengths[-1] += len(word[2])
+        if len(lengths) > 1 and (tuple(lengths) == SSN_SHAPE or min(lengths) >= 3):
+            split = kind
+            break
+    edits: list[Edit] = []
+    done = 0
+    nine = split is None and sum(len(v) for _, _, v in words) == 9
+    for (start, end, digits), kind, (next_start, _, _) in zip(words, kinds, words[1:], strict=False):
+        done += len(digits)
+        edits.append((start, end, digits))
+        edits.append((end, next_start, "-" if kind == split or (nine and done in (3, 5)) else ""))
+    start, end, digits = words[-1]
+    edits.append((start, end, digits))
+    return edits

@@ -16,7 +16,8 @@ from, so a finding in it still covers what was written.
 * ``display order``: runs of digits and capitals read backwards (a right-to-left override the canonical text
   dropped, or a value written reversed), for SSNs and IBANs only: read backwards, any number is as likely to pass
   the Luhn check as forwards, so a reversed card cannot be told from a reversed tracking number;
-* ``decoded``: base64 and hex tokens whose decoded text is printable and holds nine digits or more.
+* ``decoded``: base64, base32, base85 (RFC 1924 and Ascii85, ``<~ ~>`` or bare) and hex tokens whose decoded text
+  is printable and holds nine digits or more; each token is decoded at most once per encoding and bounded in length.
 
 Every pattern is possessive or bounded and each reading is one pass, so the whole is linear in the text.
 ``joined_items`` is the same idea across inputs: the short inputs of one request (or a document's metadata values)
@@ -165,6 +166,10 @@ def _reversed_reading(text: str) -> tuple[str, list[int], list[int]] | None:
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{12,}+={0,2}+")
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:0x)?+[0-9A-Fa-f]{18,}+(?![0-9A-Za-z])")
 _MAX_ENCODED = 512
+# Base32 (RFC 4648, either case, padded or not), and any run of printable non-blank ASCII as base85: nine bytes are
+# at least twelve characters in either.
+_BASE32 = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z2-7]{15,}+=*+(?![A-Za-z0-9+/_-])")
+_BASE85 = re.compile(r"(?<![!-~])(?:<~)?+[!-~]{12,}+")
 
 
 def _decoded_edits(text: str) -> list[Edit]:
@@ -173,10 +178,11 @@ def _decoded_edits(text: str) -> list[Edit]:
         plain = _printable(_unhex(m.group().removeprefix("0x")))
         if plain is not None:
             edits.append((m.start(), m.end(), plain))
-    hexed = {s for s, _, _ in edits}
-    for m in _BASE64.finditer(text):
-        if m.start() not in hexed and not m.group().isdigit():
-            plain = _printable(_unbase64(m.group()))
+    for pattern, decoders in ((_BASE64, (_unbase64,)), (_BASE32, (_unbase32,)), (_BASE85, (_unbase85, _unascii85))):
+        for m in pattern.finditer(text):
+            if m.group().isdigit() or any(s <= m.start() < e for s, e, _ in edits):
+                continue
+            plain = next((p for p in (_printable(d(m.group())) for d in decoders) if p is not None), None)
             if plain is not None:
                 edits.append((m.start(), m.end(), plain))
     return edits
@@ -186,14 +192,52 @@ def decodes_to_text(text: str) -> bool:
     """Whether ``text`` holds a base64 or hex token that decodes to printable text of eight characters or more."""
     for pattern, decode in ((_HEX, lambda t: _unhex(t.removeprefix("0x"))), (_BASE64, _unbase64)):
         for m in pattern.finditer(text):
-            raw = decode(m.group())
-            try:
-                plain = raw.decode("utf-8") if raw is not None else ""
-            except UnicodeDecodeError:
-                continue
+            plain = _utf8(decode(m.group()))
             if len(plain) >= 8 and plain.isprintable():
                 return True
+    # Base32 and base85 read far more ordinary tokens: they count when the decoded text holds a digit.
+    for pattern, decoders in ((_BASE32, (_unbase32,)), (_BASE85, (_unbase85, _unascii85))):
+        for m in pattern.finditer(text):
+            for decode in decoders:
+                plain = _utf8(decode(m.group()))
+                if len(plain) >= 8 and plain.isprintable() and any(c.isdigit() for c in plain):
+                    return True
     return False
+
+
+def _utf8(raw: bytes | None) -> str:
+    try:
+        return raw.decode("utf-8") if raw is not None else ""
+    except UnicodeDecodeError:
+        return ""
+
+
+def _unbase32(token: str) -> bytes | None:
+    token = token.rstrip("=")
+    if len(token) > _MAX_ENCODED or len(token) % 8 in (1, 3, 6):
+        return None
+    try:
+        return base64.b32decode(token + "=" * (-len(token) % 8), casefold=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _unbase85(token: str) -> bytes | None:
+    if len(token) > _MAX_ENCODED:
+        return None
+    try:
+        return base64.b85decode(token)
+    except ValueError:
+        return None
+
+
+def _unascii85(token: str) -> bytes | None:
+    if len(token) > _MAX_ENCODED:
+        return None
+    try:
+        return base64.a85decode(token, adobe=token.startswith("<~") and token.endswith("~>"))
+    except ValueError:
+        return None
 
 
 def _unhex(token: str) -> bytes | None:
@@ -229,7 +273,7 @@ def _printable(raw: bytes | None) -> str | None:
 def readings(text: str) -> list[Reading]:
     """The other readings of a detection view's ``text`` that differ from it (none for most texts)."""
     out: list[Reading] = []
-    if not any(c.isdigit() for c in text) and not _BASE64.search(text):
+    if not any(c.isdigit() for c in text) and not _BASE64.search(text) and not _BASE85.search(text):
         return out
     for name, edits in (("typed", _typed_edits(text)), ("between words", _word_gap_edits(text)),
                         ("decoded", _decoded_edits(text))):  # fmt: skip

@@ -43,6 +43,30 @@ def test_when_an_identifier_needs_reassembling_then_embeddings_refuse_it(
     assert value not in r.text
 
 
+# The fifth round (issue 17): number words with a word, an underscore or CamelCase between them, accented French,
+# digits among number words, quoted-printable escapes, base32 and base85.
+FIFTH_ROUND = ["zero seven eight dash zero five dash one one two zero", "zero_seven_eight_zero_five_one_one_two_zero",
+               "ZeroSevenEightZeroFiveOneOneTwoZero", "z\u00e9ro sept huit z\u00e9ro cinq un un deux z\u00e9ro",
+               "4111 one one one one 1111 1111", "=30=37=38-=30=35-=31=31=32=30",
+               base64.b32encode(b"4111 1111 1111 1111").decode(), base64.b85encode(b"078-05-1120").decode()]
+
+
+@pytest.mark.parametrize("value", FIFTH_ROUND)
+def test_when_number_words_escapes_or_base32_85_hide_an_identifier_then_embeddings_refuse_it(
+    gw: GatewayProcess, key: str, value: str
+) -> None:
+    r = call(gw, key, "/v1/embeddings", {"model": MODEL, "input": f"ssn {value}"})
+    assert r.status_code == 422, r.text
+    assert value not in r.text
+
+
+def test_when_text_only_looks_like_the_fifth_round_then_it_is_embedded(gw: GatewayProcess, key: str) -> None:
+    texts = ["We met one-to-one; it is not a zero-sum game.", "Version 2.0.1 of OneNote ships with TwoFactor.",
+             "limit=20 offset=40 page=3"]
+    r = call(gw, key, "/v1/embeddings", {"model": MODEL, "input": texts})
+    assert r.status_code == 200, r.text
+
+
 def test_when_a_batch_holds_one_group_per_input_then_it_is_refused(gw: GatewayProcess, key: str) -> None:
     r = call(gw, key, "/v1/embeddings", {"model": MODEL, "input": ["536", "90", "4721"]})
     assert r.status_code == 422, r.text

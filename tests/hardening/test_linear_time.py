@@ -81,6 +81,13 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "hundreds": lambda n: "five hundred thirty six " * (n // 24),
     "foreign-digits": lambda n: "cinco trois vier " * (n // 17),
     "reversed-runs": lambda n: "1 A " * (n // 4),
+    # The fifth round (issue 17): gaps between number words, CamelCase, digits among words, byte escapes, base32/85.
+    "worded-gaps": lambda n: "zero dash seven_eight / " * (n // 24),
+    "camel-words": lambda n: "ZeroSevenEightThirtyEight" * (n // 25),
+    "mixed-digit-words": lambda n: "4111 one " * (n // 9),
+    "byte-escapes": lambda n: "=30\\x31=3" * (n // 10),
+    "base32-run": lambda n: "GEZDGNBVGY3TQOJQ" * (n // 16),
+    "base85-run": lambda n: "1bg^>+>GT*0d&2*" * (n // 15),
 }
 
 
