@@ -14,7 +14,10 @@ from gateway.crypto.keyfiles import init_keys
 from gateway.embedding.embedder import FakeEmbedder
 from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.http.app import create_app
+from gateway.pii.decide import decide
 from gateway.pii.fake import FakeDetector
+from gateway.pii.normalize import normalize
+from gateway.policy.loader import GatewayPolicy
 from gateway.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,3 +58,16 @@ def secret_values(gw: Gateway) -> list[bytes]:
     out = [k.encode() for k in gw.keys.values()]
     out.append(gw.services.keys.hmac_root.get_secret())
     return out
+
+
+def evasions_passed(detector: Any, policy: GatewayPolicy, texts: list[str]) -> list[str]:
+    """The texts the shipped policy did not block (tenant acme), through the real detector and decision."""
+    scope = policy.scope("acme")
+    canonical = [normalize(t) for t in texts]
+    findings = detector.analyze(canonical, [scope] * len(canonical))
+    return [t for t, c, f in zip(texts, canonical, findings, strict=True) if not decide(c, f, scope, b"k").blocked]
+
+
+def assert_all_blocked(detector: Any, policy: GatewayPolicy, texts: list[str]) -> None:
+    passed = evasions_passed(detector, policy, texts)
+    assert not passed, f"{len(passed)} of {len(texts)} evasions passed, e.g. {passed[:6]}"

@@ -9,46 +9,18 @@ import itertools
 import string
 import sys
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.pii.decide import decide
-from gateway.pii.normalize import normalize
-from gateway.policy.loader import GatewayPolicy, load_policy
+from gateway.policy.loader import GatewayPolicy
+from tests.hardening.kit import assert_all_blocked, evasions_passed
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 SSN = ["536", "90", "4721"]
 CARD = ["4539", "1488", "0343", "6467"]
 IBAN = ["GB82", "WEST", "1234", "5698", "7654", "32"]
-
-
-@pytest.fixture(scope="module")
-def policy() -> GatewayPolicy:
-    return load_policy(REPO / "policy" / "gateway.yaml")
-
-
-@pytest.fixture(scope="module")
-def detector(policy: GatewayPolicy) -> Any:
-    from gateway.pii.detector import PresidioDetector
-
-    return PresidioDetector(policy=policy)
-
-
-def _passed(detector: Any, policy: GatewayPolicy, texts: list[str]) -> list[str]:
-    """The texts that were not blocked."""
-    scope = policy.scope("acme")
-    canonical = [normalize(t) for t in texts]
-    findings = detector.analyze(canonical, [scope] * len(canonical))
-    return [t for t, c, f in zip(texts, canonical, findings, strict=True) if not decide(c, f, scope, b"k").blocked]
-
-
-def _assert_blocked(detector: Any, policy: GatewayPolicy, texts: list[str]) -> None:
-    passed = _passed(detector, policy, texts)
-    assert not passed, f"{len(passed)} of {len(texts)} evasions passed, e.g. {passed[:6]}"
 
 
 # Separator runs of 1 to 8 characters built from every ASCII punctuation mark and the blanks.
@@ -67,7 +39,7 @@ def test_when_any_separator_run_of_any_length_joins_the_groups_then_the_identifi
 ) -> None:
     runs = _runs()
     assert "536,,,,90,,,,4721" in {",,,,".join(SSN)} and len(runs) > 80
-    _assert_blocked(detector, policy, [run.join(groups) for run in runs])
+    assert_all_blocked(detector, policy, [run.join(groups) for run in runs])
 
 
 def _digit_forms() -> dict[int, list[str]]:
@@ -90,7 +62,7 @@ def test_when_the_digits_are_written_in_any_other_form_then_the_ssn_is_blocked(
     width = max(len(f) for f in forms.values())
     texts = ["-".join("".join(forms[int(d)][i % len(forms[int(d)])] for d in g) for g in SSN) for i in range(width)]
     texts += ["❺❸❻-❾⓿-❹❼❷❶", "⑤③⑥-⑨⓪-④⑦②①", "ssn ⒌⒊⒍⒐🄀⒋⒎⒉⒈", "⒌⒊⒍-⒐🄀-⒋⒎⒉⒈"]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def _letter_forms() -> dict[str, list[str]]:
@@ -120,7 +92,7 @@ def test_when_the_letters_of_an_iban_are_small_capitals_or_other_latin_forms_the
         " ".join("".join(forms[c][i % len(forms[c])] if c.isalpha() else c for c in g) for g in IBAN)
         for i in range(width)
     ]
-    _assert_blocked(detector, policy, [*texts, "GB82WᴇST12345698765432"])
+    assert_all_blocked(detector, policy, [*texts, "GB82WᴇST12345698765432"])
 
 
 SEPARATOR_CHARACTERS = ["-", " ", "\u2013", "\u2014", "\u2212", "\u2010", "\u00a0", "\u2009", "\t", "\n", ".", "/"]
@@ -135,7 +107,7 @@ def test_when_a_separator_is_a_named_character_reference_or_an_escape_then_the_i
     assert {"ndash;", "minus;", "nbsp;", "hyphen;"} <= set(names)
     texts = [f"&{n}".join(SSN) for n in names] + [f"&{n}".join(CARD) for n in names]
     texts += [f"%{ord(c):02X}".join(SSN) for c in "- ./"] + [f"%{ord(c):02x}".join(CARD) for c in "- ./"]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 SPELLED = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -162,7 +134,7 @@ def test_when_spelled_digits_are_grouped_with_hyphens_or_said_as_numbers_then_th
         f"social security {hyphened[0]}, {_spoken(SSN[1])}, {hyphened[2]}",
     ]
     assert texts[0] == "ssn five-three-six ninety forty-seven twenty-one"
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_an_ssn_is_bracketed_or_grouped_otherwise_beside_its_word_then_it_is_blocked(
@@ -176,7 +148,7 @@ def test_when_an_ssn_is_bracketed_or_grouped_otherwise_beside_its_word_then_it_i
         grouped.append("-".join(digits[a:b] for a, b in itertools.pairwise([0, *cuts])))
     texts = [f"{word} {g}" for word in ("ssn", "social security number") for g in grouped]
     texts += ["(536)90-4721", "(536) 90-4721", "ssn (536)-90-4721", "ssn: (536) 90 4721"]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_an_iban_is_grouped_any_way_or_written_in_lower_case_then_it_is_blocked(
@@ -191,7 +163,7 @@ def test_when_an_iban_is_grouped_any_way_or_written_in_lower_case_then_it_is_blo
               "iban de89370400440532013000", "pay to gb82west12345698765432 today",
               "no 12 GB82 WEST 1234 5698 7654 32", "ab12 GB82 WEST 1234 5698 7654 32",
               "is 12 de89 3704 0044 0532 0130 00"]  # fmt: skip
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_pii_free_text_looks_like_these_classes_then_it_is_not_blocked(
@@ -206,7 +178,7 @@ def test_when_pii_free_text_looks_like_these_classes_then_it_is_not_blocked(
         "Chapter ❺ of ⑩, rows ⑤③ and ٥٣.",
         "de 89 is not an account: de89 3704 0044 0532 0130 01 fails its check digits.",
     ]
-    assert _passed(detector, policy, benign) == benign
+    assert evasions_passed(detector, policy, benign) == benign
 
 
 MARKUP = ["<b>{}</b>", "<span class=\"x\">{}</span>", "{}<br>", "<td>{}</td>", "{}<!-- note -->", "<i>{}</i><wbr/>"]
@@ -224,14 +196,14 @@ def test_when_markup_wraps_or_splits_the_groups_then_the_identifier_is_blocked(
         texts.append("-".join(wrap.format(g) for g in groups))
         texts.append(label + "".join(wrap.format(g) for g in groups))
         texts.append(label + groups[0] + wrap.format("") + "-".join(groups[1:]))
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_separators_are_written_as_text_escapes_then_the_ssn_is_blocked(
     detector: Any, policy: GatewayPolicy
 ) -> None:
     texts = [f"ssn 536{e}90{e}4721" for e in ("\\u002d", "\\u002D", "\\u0020", "\\u2013")]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_markup_surrounds_ordinary_numbers_then_nothing_is_blocked(
@@ -239,7 +211,7 @@ def test_when_markup_surrounds_ordinary_numbers_then_nothing_is_blocked(
 ) -> None:
     benign = ["the price is <b>5</b> dollars for <i>3</i> items", "<td>2024</td><td>01</td><td>15</td>",
               "<p>Order 12345</p><p>Qty 7</p>", "see <a href=\"https://example.com/p?id=123\">page 4</a>"]
-    assert _passed(detector, policy, benign) == benign
+    assert evasions_passed(detector, policy, benign) == benign
 
 
 @pytest.mark.parametrize("metadata", [{"ssn": "536904721"}, {"ssn": 536904721}, {"SSN": "536 90 4721"},

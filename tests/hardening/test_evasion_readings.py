@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from gateway.pii.decide import decide
-from gateway.pii.normalize import normalize
-from gateway.policy.loader import GatewayPolicy, load_policy
+from gateway.policy.loader import GatewayPolicy
+from tests.hardening.kit import assert_all_blocked, evasions_passed
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 SSN = ["536", "90", "4721"]
 CARD = ["4539", "1488", "0343", "6467"]
 IBAN = ["GB82", "WEST", "1234", "5698", "7654", "32"]
@@ -32,35 +29,11 @@ FOREIGN = {
 BRAILLE = "\u281a\u2801\u2803\u2809\u2819\u2811\u280b\u281b\u2813\u280a"  # cells j, a..i: 0, 1..9 after U+283C
 
 
-@pytest.fixture(scope="module")
-def policy() -> GatewayPolicy:
-    return load_policy(REPO / "policy" / "gateway.yaml")
-
-
-@pytest.fixture(scope="module")
-def detector(policy: GatewayPolicy) -> Any:
-    from gateway.pii.detector import PresidioDetector
-
-    return PresidioDetector(policy=policy)
-
-
-def _passed(detector: Any, policy: GatewayPolicy, texts: list[str]) -> list[str]:
-    scope = policy.scope("acme")
-    canonical = [normalize(t) for t in texts]
-    findings = detector.analyze(canonical, [scope] * len(canonical))
-    return [t for t, c, f in zip(texts, canonical, findings, strict=True) if not decide(c, f, scope, b"k").blocked]
-
-
-def _assert_blocked(detector: Any, policy: GatewayPolicy, texts: list[str]) -> None:
-    passed = _passed(detector, policy, texts)
-    assert not passed, f"{len(passed)} of {len(texts)} evasions passed, e.g. {passed[:4]}"
-
-
 @pytest.mark.parametrize("groups", [SSN, CARD], ids=["ssn", "card"])
 def test_when_single_letters_separate_the_groups_then_the_identifier_is_blocked(
     detector: Any, policy: GatewayPolicy, groups: list[str]
 ) -> None:
-    _assert_blocked(detector, policy, [letter.join(groups) for letter in "xXkqz"] + [f"id {'x'.join(groups)} ok"])
+    assert_all_blocked(detector, policy, [letter.join(groups) for letter in "xXkqz"] + [f"id {'x'.join(groups)} ok"])
 
 
 @pytest.mark.parametrize("groups", [SSN, CARD], ids=["ssn", "card"])
@@ -73,7 +46,7 @@ def test_when_words_separate_the_groups_then_the_identifier_is_blocked(
         gaps = [f" {filler} " for _ in groups[1:]]
         texts.append(groups[0] + "".join(g + v for g, v in zip(gaps, groups[1:], strict=True)))
     texts.append("| " + " | note |\n| ".join(groups) + " | end |")  # one group per table cell
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
@@ -103,7 +76,7 @@ def test_when_groups_are_spelled_with_hundreds_and_thousands_then_the_identifier
     ssn = " ".join(_hundreds(g) for g in SSN)
     assert ssn == "five hundred thirty-six ninety four thousand seven hundred twenty-one"
     card = ", ".join(_hundreds(g) for g in CARD)
-    _assert_blocked(detector, policy, [ssn, f"my number is {ssn}.", card, ssn.replace("-", " ")])
+    assert_all_blocked(detector, policy, [ssn, f"my number is {ssn}.", card, ssn.replace("-", " ")])
 
 
 @pytest.mark.parametrize("language", sorted(FOREIGN))
@@ -113,7 +86,7 @@ def test_when_digits_are_words_of_another_language_then_the_identifier_is_blocke
     words = FOREIGN[language]
     card = " ".join(words[int(c)] for c in "".join(CARD))
     ssn = "ssn " + " ".join(words[int(c)] for c in "".join(SSN))  # a bare nine digits needs its context word
-    _assert_blocked(detector, policy, [card, ssn])
+    assert_all_blocked(detector, policy, [card, ssn])
 
 
 @pytest.mark.parametrize("override", ["\u202e", "\u202d\u202e", "\u2067\u202e"])
@@ -123,7 +96,7 @@ def test_when_digits_sit_under_a_right_to_left_override_then_they_are_read_in_di
     texts = [override + "-".join(SSN)[::-1] + "\u202c"]  # cards read backwards are not looked for (docs)
     texts.append(f"IBAN {override}{' '.join(IBAN)[::-1]}\u202c")
     texts.append("reversed: " + "-".join(SSN)[::-1])
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_digits_are_written_in_braille_then_the_identifier_is_blocked(
@@ -133,7 +106,7 @@ def test_when_digits_are_written_in_braille_then_the_identifier_is_blocked(
         return "\u283c" + "".join(BRAILLE[int(c)] for c in group)
 
     texts = ["\u2824".join(braille(g) for g in SSN), "\u2800".join(braille(g) for g in CARD), braille("".join(CARD))]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 TYPED = {"0": "Oo", "1": "Il", "5": "S", "8": "B", "2": "Z"}
@@ -149,7 +122,7 @@ def test_when_letters_are_typed_for_digits_then_the_identifier_is_blocked(
             ssn = "-".join(SSN).replace(digit, letter, 1) if digit in "".join(SSN) else None
             texts.extend(t for t in (card, ssn) if t is not None and t != " ".join(CARD) and t != "-".join(SSN))
     assert "4S39 1488 0343 6467" in texts and "536-9O-4721" in texts
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 @pytest.mark.parametrize("folds", [2, 3, 4])
@@ -164,7 +137,7 @@ def test_when_digits_are_url_escaped_several_times_then_the_identifier_is_blocke
 
     texts = ["".join(escaped(c) for c in "-".join(groups)) for groups in (SSN, CARD)]
     texts.append("&" + "amp;" * (folds - 1) + "#53;36-90-4721")
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 @pytest.mark.parametrize("groups", [SSN, CARD, IBAN], ids=["ssn", "card", "iban"])
@@ -174,7 +147,7 @@ def test_when_an_identifier_is_base64_or_hex_encoded_then_it_is_blocked(
     plain = ("-" if groups is SSN else " ").join(groups).encode()
     texts = [base64.b64encode(plain).decode(), base64.urlsafe_b64encode(plain).decode().rstrip("="),
              plain.hex(), "0x" + plain.hex().upper(), f"payload={base64.b64encode(plain).decode()};"]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_pii_free_texts_look_like_these_classes_then_they_are_not_blocked(
@@ -189,7 +162,7 @@ def test_when_pii_free_texts_look_like_these_classes_then_they_are_not_blocked(
         "Versions 10 to 12 and 2024 are supported", "50% off, 25% more, %25 escaped", "a &amp; b &amp;amp; c",
         "one hundred and twenty people came",
     ]
-    assert _passed(detector, policy, benign) == benign
+    assert evasions_passed(detector, policy, benign) == benign
 
 
 def test_when_metadata_values_each_hold_one_group_then_the_document_is_blocked(
@@ -219,4 +192,4 @@ def test_when_number_heavy_texts_hold_groups_and_words_then_they_are_not_read_as
               "Transaction reference 126905992763660365 settled overnight.",
               "USPS tracking 4158 5027 2471 4964 1886 93 was delivered.",
               "FedEx tracking 892593123288206 shows the parcel in Memphis."]
-    assert _passed(detector, policy, benign) == benign
+    assert evasions_passed(detector, policy, benign) == benign

@@ -6,47 +6,20 @@ each failing on the code before (number words only took blanks, commas and hyphe
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.pii.contract import refused_kinds
-from gateway.pii.decide import decide
-from gateway.pii.normalize import normalize
-from gateway.policy.loader import GatewayPolicy, load_policy
+from gateway.policy.loader import GatewayPolicy
+from tests.hardening.kit import assert_all_blocked, evasions_passed
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 SSN = "536904721"
 CARD = "4539148803436467"
 ENGLISH = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 FRENCH = ["z\u00e9ro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"]
-
-
-@pytest.fixture(scope="module")
-def policy() -> GatewayPolicy:
-    return load_policy(REPO / "policy" / "gateway.yaml")
-
-
-@pytest.fixture(scope="module")
-def detector(policy: GatewayPolicy) -> Any:
-    from gateway.pii.detector import PresidioDetector
-
-    return PresidioDetector(policy=policy)
-
-
-def _passed(detector: Any, policy: GatewayPolicy, texts: list[str]) -> list[str]:
-    scope = policy.scope("acme")
-    canonical = [normalize(t) for t in texts]
-    findings = detector.analyze(canonical, [scope] * len(canonical))
-    return [t for t, c, f in zip(texts, canonical, findings, strict=True) if not decide(c, f, scope, b"k").blocked]
-
-
-def _assert_blocked(detector: Any, policy: GatewayPolicy, texts: list[str]) -> None:
-    passed = _passed(detector, policy, texts)
-    assert not passed, f"{len(passed)} of {len(texts)} evasions passed, e.g. {passed[:4]}"
 
 
 def _groups(digits: str, shape: tuple[int, ...]) -> list[str]:
@@ -67,14 +40,15 @@ def test_when_a_word_or_any_punctuation_separates_spelled_groups_then_the_identi
 ) -> None:
     ssn = between.join(_spelled(g) for g in _groups(SSN, (3, 2, 4)))
     card = between.join(_spelled(g, joiner="-") for g in _groups(CARD, (4, 4, 4, 4)))
-    _assert_blocked(detector, policy, [f"ssn {ssn}", f"card {card}"])
+    assert_all_blocked(detector, policy, [f"ssn {ssn}", f"card {card}"])
 
 
 @pytest.mark.parametrize("joiner", ["_", ".", "/", "*"])
 def test_when_number_words_are_joined_by_one_punctuation_mark_then_the_identifier_is_blocked(
     detector: Any, policy: GatewayPolicy, joiner: str
 ) -> None:
-    _assert_blocked(detector, policy, [f"ssn {_spelled(SSN, joiner=joiner)}", f"card {_spelled(CARD, joiner=joiner)}"])
+    texts = [f"ssn {_spelled(SSN, joiner=joiner)}", f"card {_spelled(CARD, joiner=joiner)}"]
+    assert_all_blocked(detector, policy, texts)
 
 
 def test_when_number_words_are_written_in_camel_case_then_the_identifier_is_blocked(
@@ -82,7 +56,7 @@ def test_when_number_words_are_written_in_camel_case_then_the_identifier_is_bloc
 ) -> None:
     camel = [w.capitalize() for w in ENGLISH]
     ssn = "-".join(_spelled(g, camel, "") for g in _groups(SSN, (3, 2, 4)))
-    _assert_blocked(detector, policy, [f"ssn {_spelled(SSN, camel, '')}", f"card {_spelled(CARD, camel, '')}",
+    assert_all_blocked(detector, policy, [f"ssn {_spelled(SSN, camel, '')}", f"card {_spelled(CARD, camel, '')}",
                                        f"ssn {ssn}", f"ssn {_spelled(SSN, camel, '_')}"])
 
 
@@ -90,7 +64,7 @@ def test_when_french_digit_words_keep_their_accents_then_nine_of_them_read_as_an
     detector: Any, policy: GatewayPolicy
 ) -> None:
     # No SSN context word: nine spelled digits without groups are read as an SSN's 3-2-4.
-    _assert_blocked(detector, policy, [f"num\u00e9ro de s\u00e9curit\u00e9 sociale {_spelled(SSN, FRENCH)}",
+    assert_all_blocked(detector, policy, [f"num\u00e9ro de s\u00e9curit\u00e9 sociale {_spelled(SSN, FRENCH)}",
                                        _spelled(CARD, FRENCH)])
 
 
@@ -101,7 +75,7 @@ def test_when_digits_and_number_words_mix_in_one_identifier_then_it_is_blocked(
     mixed = [" ".join(g if i % 2 == 0 else _spelled(g) for i, g in enumerate(groups)),
              " ".join(_spelled(g, joiner="-") if i == 1 else g for i, g in enumerate(groups)),
              f"ssn {SSN[:3]} {_spelled(SSN[3:])}"]
-    _assert_blocked(detector, policy, [f"card {m}" for m in mixed[:2]] + mixed[2:])
+    assert_all_blocked(detector, policy, [f"card {m}" for m in mixed[:2]] + mixed[2:])
 
 
 def _escaped(value: str, escape: str) -> str:
@@ -113,7 +87,7 @@ def test_when_digits_are_byte_escapes_then_the_identifier_is_blocked_and_counted
     detector: Any, policy: GatewayPolicy, escape: str
 ) -> None:
     texts = [f"ssn {_escaped('536-90-4721', escape)}", f"card {_escaped('4539 1488 0343 6467', escape)}"]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
     assert all(refused_kinds(t, ["encoded"]) == ["encoded"] for t in texts)
 
 
@@ -128,7 +102,7 @@ def test_when_an_identifier_is_base32_or_base85_encoded_then_it_is_blocked_and_c
 ) -> None:
     texts = [f"note: {e}" for p in (b"536-90-4721", b"4539 1488 0343 6467", b"4111 1111 1111 1111")
              for e in _encodings(p)]
-    _assert_blocked(detector, policy, texts)
+    assert_all_blocked(detector, policy, texts)
     assert all(refused_kinds(t, ["encoded"]) == ["encoded"] for t in texts)
 
 
@@ -147,5 +121,5 @@ LOOKALIKES = [
 
 
 def test_when_pii_free_text_looks_like_these_classes_then_it_passes(detector: Any, policy: GatewayPolicy) -> None:
-    assert _passed(detector, policy, LOOKALIKES) == LOOKALIKES
+    assert evasions_passed(detector, policy, LOOKALIKES) == LOOKALIKES
     assert not any(refused_kinds(t, ["encoded"]) for t in LOOKALIKES if "\\x" not in t)
