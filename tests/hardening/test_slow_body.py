@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.hardening.kit import Gateway, build_gateway
+from tests.uvicornkit import serving_app
 
 BODY_LIMIT_S = 0.5
 
@@ -27,21 +27,8 @@ BODY_LIMIT_S = 0.5
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[int, Gateway]]:
     app, gw = build_gateway(tmp_path, max_concurrent_per_key=1, request_body_timeout_s=BODY_LIMIT_S)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield sock.getsockname()[1], gw
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serving_app(app) as port:
+        yield port, gw
 
 
 def _dribble(port: int, key: str, out: dict[str, Any]) -> None:

@@ -5,7 +5,6 @@ tenant (``files_max_tenant_uploads``). An upload past a cap is refused before it
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway.auth.apikeys import create_key
 from gateway.bootstrap import Services
 from gateway.http.app import create_app
 from tests.unit.http.conftest import fake_services
+from tests.uvicornkit import serving_app
 
 BOUNDARY = "capsboundary"
 
@@ -37,22 +36,8 @@ class Served:
 def gw(tmp_path: Path) -> Iterator[Served]:
     services = fake_services(tmp_path, files_max_bytes=200_000, files_max_tenant_bytes=300_000,
                              files_max_concurrent_uploads=2, files_max_tenant_uploads=1)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(services), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    port = sock.getsockname()[1]
-    try:
+    with serving_app(create_app(services)) as port:
         yield Served(f"http://127.0.0.1:{port}", port, services)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def body(content: bytes) -> bytes:

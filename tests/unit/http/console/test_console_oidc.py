@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway.auth.apikeys import create_key
 from gateway.bootstrap import Services
 from gateway.http.app import create_app
 from tests.oidc_provider import Provider, running_provider, s256
 from tests.unit.http.conftest import fake_services
+from tests.uvicornkit import serving_app
 
 CONSOLE_CLIENT = "audit-console"
 CSRF = re.compile(r"name='csrf' value='([^']+)'")
@@ -59,21 +56,8 @@ def gw(tmp_path: Path, provider: Provider) -> Iterator[Served]:
     with (tmp_path / "policy" / "policy.csv").open("a") as fh:  # the provider's group, an auditor in acme only
         fh.write("g, idp:compliance, auditor, acme\n")
     services.authorizer.reload_if_changed()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(services), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}", services, provider)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serving_app(create_app(services)) as port:
+        yield Served(f"http://127.0.0.1:{port}", services, provider)
 
 
 def _authorize(browser: httpx.Client, gw: Served) -> str:
