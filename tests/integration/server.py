@@ -126,6 +126,34 @@ def serving(
         proc.stop()
 
 
+@contextmanager
+def pg_replicas(
+    root: Path, database_url: str, *, env: dict[str, str] | None = None,
+    edit_policy: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    """Two gateways on one PostgreSQL database with shared keys, its schema upgraded once, started side by side;
+    ``edit_policy(policy_dir)`` runs for each before the start."""
+    shared = {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_KEYS_DIR": str(root / "shared-keys"), **(env or {})}
+    pair = (GatewayProcess(root / "one", env=dict(shared)), GatewayProcess(root / "two", env=dict(shared)))
+    for gw in pair:
+        gw.prepare()
+        if edit_policy is not None:
+            edit_policy(gw.policy_dir)
+    pair[0].cli("db", "upgrade")
+    starters = [threading.Thread(target=gw.start) for gw in pair]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join()
+    try:
+        for gw in pair:
+            assert gw.proc is not None and gw.proc.poll() is None, gw.log_path.read_text()[-2000:]
+        yield pair
+    finally:
+        for gw in pair:
+            gw.stop()
+
+
 def kill_mid_load(
     gw: GatewayProcess, threads: list[threading.Thread], enough: Callable[[], bool], stop: threading.Event,
     timeout_s: float,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import GatewayProcess, pg_replicas
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -30,22 +29,10 @@ LINES = 240
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
     schema = TempSchema(name=f"batches_{int(time.time())}")
-    shared = {"GATEWAY_DATABASE_URL": schema.url, "GATEWAY_KEYS_DIR": str(tmp_path / "shared-keys"),
-              "GATEWAY_JOBS_LEASE_S": "3", "GATEWAY_JOBS_POLL_S": "0.3"}
-    gws = (GatewayProcess(tmp_path / "one", env=dict(shared)), GatewayProcess(tmp_path / "two", env=dict(shared)))
-    for gw in gws:
-        gw.prepare()
-    gws[0].cli("db", "upgrade")
-    starters = [threading.Thread(target=gw.start) for gw in gws]
-    for t in starters:
-        t.start()
-    for t in starters:
-        t.join()
     try:
-        yield gws[0], gws[1], schema
+        with pg_replicas(tmp_path, schema.url, env={"GATEWAY_JOBS_LEASE_S": "3", "GATEWAY_JOBS_POLL_S": "0.3"}) as gws:
+            yield gws[0], gws[1], schema
     finally:
-        for gw in gws:
-            gw.stop()
         schema.drop()
 
 

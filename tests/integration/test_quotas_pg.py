@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import GatewayProcess, pg_replicas
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -34,27 +33,15 @@ TENANTS = """
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
-    root = Path(tmp_path_factory.mktemp("quotas-pg"))
-    schema = TempSchema(name=f"quotas_{uuid.uuid4().hex[:12]}")
-    shared = {"GATEWAY_DATABASE_URL": schema.url, "GATEWAY_KEYS_DIR": str(root / "shared-keys")}
-    pair = (GatewayProcess(root / "one", env=dict(shared)), GatewayProcess(root / "two", env=dict(shared)))
-    for gw in pair:
-        gw.prepare()
-        with (gw.policy_dir / "gateway.yaml").open("a", encoding="utf-8") as fh:
+    def with_tenants(policy_dir: Path) -> None:
+        with (policy_dir / "gateway.yaml").open("a", encoding="utf-8") as fh:
             fh.write(TENANTS)  # appended under `tenants:`, the file's last section
-    pair[0].cli("db", "upgrade")
-    starters = [threading.Thread(target=gw.start) for gw in pair]
-    for t in starters:
-        t.start()
-    for t in starters:
-        t.join()
+
+    schema = TempSchema(name=f"quotas_{uuid.uuid4().hex[:12]}")
     try:
-        for gw in pair:
-            assert gw.proc is not None and gw.proc.poll() is None, gw.log_path.read_text()[-2000:]
-        yield pair[0], pair[1], schema
+        with pg_replicas(Path(tmp_path_factory.mktemp("quotas-pg")), schema.url, edit_policy=with_tenants) as pair:
+            yield pair[0], pair[1], schema
     finally:
-        for gw in pair:
-            gw.stop()
         schema.drop()
 
 

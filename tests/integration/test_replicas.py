@@ -7,7 +7,6 @@ both; the audit log both wrote exports from the database and verifies as one log
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, export_and_verify
+from tests.integration.server import GatewayProcess, export_and_verify, pg_replicas
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -25,25 +24,11 @@ LAG_BOUND_S = 1.0  # the listener polls every 0.5 s even without NOTIFY; NOTIFY 
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
-    root = Path(tmp_path_factory.mktemp("replicas"))
     schema = TempSchema()
-    shared = {"GATEWAY_DATABASE_URL": schema.url, "GATEWAY_KEYS_DIR": str(root / "shared-keys")}
-    pair = (GatewayProcess(root / "one", env=dict(shared)), GatewayProcess(root / "two", env=dict(shared)))
-    for gw in pair:
-        gw.prepare()
-    pair[0].cli("db", "upgrade")
-    starters = [threading.Thread(target=gw.start) for gw in pair]
-    for t in starters:
-        t.start()
-    for t in starters:
-        t.join()
     try:
-        for gw in pair:
-            assert gw.proc is not None and gw.proc.poll() is None, gw.log_path.read_text()[-2000:]
-        yield pair[0], pair[1], schema
+        with pg_replicas(Path(tmp_path_factory.mktemp("replicas")), schema.url) as (one, two):
+            yield one, two, schema
     finally:
-        for gw in pair:
-            gw.stop()
         schema.drop()
 
 
