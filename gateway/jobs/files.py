@@ -18,7 +18,7 @@ import base64
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +38,13 @@ class FileRow:
     bytes: int
     created_at: float
     expires_at: float
+
+    COLUMNS = "id, tenant, purpose, filename, bytes, created_at, expires_at"  # as both backends select them
+
+    @classmethod
+    def from_columns(cls, r: Sequence[Any]) -> FileRow:
+        """A row selected as ``COLUMNS``, from either backend."""
+        return cls(r[0], r[1], r[2], bytes(r[3]), int(r[4]), float(r[5]), float(r[6]))
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.jobs.files import FileRow
 
-_COLUMNS = "id, tenant, purpose, filename, bytes, created_at, expires_at"
-
-
-def _row(r: Sequence[Any]) -> FileRow:
-    return FileRow(r[0], r[1], r[2], bytes(r[3]), int(r[4]), float(r[5]), float(r[6]))
+_COLUMNS = FileRow.COLUMNS
 
 
 class PgFileStore:
@@ -33,7 +26,7 @@ class PgFileStore:
         with self._db.transaction() as conn:
             r = conn.execute(f"SELECT {_COLUMNS} FROM files WHERE id = %s AND tenant = %s",  # noqa: S608
                              (file_id, tenant)).fetchone()
-        return None if r is None else _row(r)
+        return None if r is None else FileRow.from_columns(r)
 
     def content(self, tenant: str, file_id: str) -> bytes | None:
         with self._db.transaction() as conn:
@@ -52,7 +45,7 @@ class PgFileStore:
                 "ORDER BY created_at DESC, id DESC LIMIT %s",
                 (tenant, purpose, purpose, at, at, at_id, limit),
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [FileRow.from_columns(r) for r in rows]
 
     def delete(self, tenant: str, file_id: str) -> bool:
         with self._db.transaction() as conn:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.jobs.files import FileRow
 
@@ -21,11 +18,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_by_tenant ON files (tenant, created_at);
 """
-_COLUMNS = "id, tenant, purpose, filename, bytes, created_at, expires_at"
-
-
-def _row(r: Sequence[Any]) -> FileRow:
-    return FileRow(r[0], r[1], r[2], bytes(r[3]), int(r[4]), float(r[5]), float(r[6]))
+_COLUMNS = FileRow.COLUMNS
 
 
 class SQLiteFileStore:
@@ -42,7 +35,7 @@ class SQLiteFileStore:
     def get(self, tenant: str, file_id: str) -> FileRow | None:
         r = self._db().execute(f"SELECT {_COLUMNS} FROM files WHERE id = ? AND tenant = ?",  # noqa: S608
                                (file_id, tenant)).fetchone()
-        return None if r is None else _row(r)
+        return None if r is None else FileRow.from_columns(r)
 
     def content(self, tenant: str, file_id: str) -> bytes | None:
         r = self._db().execute("SELECT content FROM files WHERE id = ? AND tenant = ?", (file_id, tenant)).fetchone()
@@ -59,7 +52,7 @@ class SQLiteFileStore:
             "ORDER BY created_at DESC, id DESC LIMIT ?",
             (tenant, purpose, purpose, at, at, at, at_id, limit),
         ).fetchall()
-        return [_row(r) for r in rows]
+        return [FileRow.from_columns(r) for r in rows]
 
     def delete(self, tenant: str, file_id: str) -> bool:
         return self._db().execute("DELETE FROM files WHERE id = ? AND tenant = ?", (file_id, tenant)).rowcount == 1
