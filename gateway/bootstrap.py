@@ -209,10 +209,11 @@ class Services:
 
     def _reconcile_writes(self, *, at_start: bool) -> None:
         """Follow each ingest entry whose write never committed with a ``write.unfinished`` entry. At the embedded
-        default's start nothing else writes; otherwise only entries older than a request's time limit are due."""
+        default's start with one worker nothing else writes; otherwise (replicas, or other workers that may already
+        serve) only entries older than a request's time limit are due."""
         if self.reconciler is None:
             return
-        quiet = at_start and not self.settings.uses_postgres
+        quiet = at_start and not self.settings.uses_postgres and self.settings.workers == 1
         try:
             self.reconciler.sweep(timedelta(0) if quiet else timedelta(seconds=self.settings.request_timeout_s + 30))
         except Exception as exc:  # retried at the next sweep; the entries stay where they are

@@ -241,11 +241,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting oidc_console_redirect_uri: must be an absolute http(s) URL")
     if settings.workers < 1:
         raise ConfigurationError("setting workers: must be at least 1")
-    if settings.workers > 1 and not settings.uses_postgres:
-        raise ConfigurationError(
-            "setting workers: more than one gateway process needs database_url (PostgreSQL), which they share; "
-            "the embedded SQLite + FAISS store is served by one process"
-        )
     if settings.batch_max_size < 0:
         raise ConfigurationError("setting batch_max_size: must be 0 (by device) or a positive number of texts")
     if settings.embed_workers < 0:

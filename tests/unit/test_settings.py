@@ -61,9 +61,8 @@ def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str)
         load_settings({name: "-1"})
 
 
-def test_when_several_workers_are_asked_for_on_the_embedded_store_then_settings_refuse_and_say_why() -> None:
-    with pytest.raises(ConfigurationError, match="PostgreSQL"):
-        load_settings({"GATEWAY_WORKERS": "2"})
+def test_when_several_workers_are_asked_for_then_either_backend_takes_them_and_zero_is_refused() -> None:
+    assert load_settings({"GATEWAY_WORKERS": "2"}).workers == 2  # the embedded store: they share its files
     assert load_settings({"GATEWAY_WORKERS": "2", "GATEWAY_DATABASE_URL": "postgresql://h/db"}).workers == 2
     with pytest.raises(ConfigurationError, match="workers"):
         load_settings({"GATEWAY_WORKERS": "0"})
