@@ -4,7 +4,7 @@ Tables are prefixed ``store_`` because the embedded database file may be shared 
 API-key tables. ``store_chunks.id`` (AUTOINCREMENT, so never reused) is the FAISS id of the chunk;
 ``store_changes`` is the change sequence snapshots record and every worker process follows
 (``gateway.store.follow``). Writes are serialized by the database's write lock (``BEGIN IMMEDIATE``), so the
-sequence commits in order. After a snapshot at seq s, the collection's changes up to s are deleted once they are
+sequence commits in order. After a snapshot at seq s, the collection's changes below s are deleted once they are
 older than the retention (``IndexSettings.change_retention_s``), and ``store_collections.changes_pruned_through``
 records the highest seq deleted: a worker still behind it gets ``ChangesPruned`` and reloads from the snapshot
 instead of replaying a sequence with a hole in it, as on PostgreSQL. Columns and row mapping are shared with the
@@ -145,7 +145,12 @@ class SQLiteVectorSource(DecryptingSource):
     def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
         # One read transaction: WAL gives it a consistent view, so the seq matches the rows.
         with transaction(self._connect(), "DEFERRED") as conn:
-            seq = last_seq(conn)
+            # The collection's own latest change (kept by ``prune``), as on PostgreSQL: a snapshot at that seq
+            # leaves a change that other workers' ``changed`` query still sees, and so catch up from.
+            seq = int(conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM store_changes WHERE tenant = ? AND collection = ?",
+                (c.tenant, c.name),
+            ).fetchone()[0])
             rows = conn.execute(
                 "SELECT id, record_id, vector FROM store_chunks WHERE tenant = ? AND collection = ? ORDER BY id",
                 (c.tenant, c.name),
@@ -169,10 +174,11 @@ class SQLiteVectorSource(DecryptingSource):
         return [Change(int(s), op, None if chunk is None else int(chunk)) for s, op, chunk in rows]
 
     def prune(self, c: Collection, seq: int) -> None:
-        """A snapshot covers ``seq``: delete the changes up to it past the retention and mark how far that went."""
+        """A snapshot covers ``seq``: delete the older changes past the retention and mark how far that went. The
+        change at ``seq`` stays, so that the collection's latest seq stays readable."""
         with transaction(self._connect()) as conn:
             gone = conn.execute(
-                "DELETE FROM store_changes WHERE tenant = ? AND collection = ? AND seq <= ? "
+                "DELETE FROM store_changes WHERE tenant = ? AND collection = ? AND seq < ? "
                 "AND coalesce(changed_at, 0) <= (julianday('now') - 2440587.5) * 86400.0 - ? RETURNING seq",
                 (c.tenant, c.name, seq, self._retention_s),
             ).fetchall()

@@ -79,10 +79,10 @@ def test_when_process_dies_after_a_snapshot_then_later_changes_are_replayed(
     ids = harness.store.put("tenant-a", "docs", chunks_for(vectors[:60]), None)  # >= snapshot_every: snapshot
     harness.settle()
     assert len(_snapshot_files(harness)) == 1
-    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 0  # covered by the snapshot: pruned
+    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 1  # pruned but the snapshot's own
     ids += harness.store.put("tenant-a", "docs", chunks_for(vectors[60:], prefix="late"), None)
     harness.store.delete_document("tenant-a", "docs", "doc-7")
-    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 7
+    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 8
     _no_rebuild(monkeypatch)
     survivor = _second_store(harness)
     try:
