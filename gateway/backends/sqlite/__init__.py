@@ -2,7 +2,8 @@
 
 Mirrors ``gateway.backends.postgres`` module for module: ``connection``, ``apikeys``, ``datakeys``, ``ledger``,
 ``usage``, ``store``, ``store_rows``, ``listen`` (the poll that wakes the change followers of each worker
-process), ``store_sync`` (which collections changed) and ``open`` (the parts opened together for
+process), ``store_sync`` (which collections changed), ``quotas`` (counters the worker processes share, when
+there are several) and ``open`` (the parts opened together for
 ``gateway.bootstrap``).
 
 SQLite-only, with no PostgreSQL sibling: ``drift`` (drift statistics stay per host, in the local database, on

@@ -20,6 +20,7 @@ from gateway.backends.sqlite.job_inputs import SQLiteJobInputs
 from gateway.backends.sqlite.jobs import SQLiteJobStore
 from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
 from gateway.backends.sqlite.listen import Listener
+from gateway.backends.sqlite.quotas import SQLiteQuotaCounter
 from gateway.backends.sqlite.store import SQLiteStore
 from gateway.backends.sqlite.usage import SQLiteUsageRepository
 from gateway.crypto.envelope import Envelope
@@ -46,9 +47,11 @@ class SQLiteBackends:
     usage: SQLiteUsageRepository
     listener: Listener | None = field(default=None)
 
-    def quota_counter(self, limiter: RateLimiter) -> QuotaBook:
-        """Quotas counted in this one process's memory: exact, as the embedded default is one process; the day
-        counters are seeded from the usage table, so that a restart keeps the day's spend."""
+    def quota_counter(self, limiter: RateLimiter) -> QuotaBook | SQLiteQuotaCounter:
+        """With one process, quotas counted in its memory (exact; the day counters are seeded from the usage table,
+        so that a restart keeps the day's spend); with several worker processes, in the database they share."""
+        if self.settings.workers > 1:
+            return SQLiteQuotaCounter(self.db)
         usage = self.usage
         return QuotaBook(limiter, recorded=lambda tenant, day: usage.read(tenant, day, day))
 
