@@ -6,7 +6,11 @@ batch 1 and at several batch sizes (the best one is the baseline). Gateway: the 
 over loopback by concurrent closed-loop clients. Search: a collection of 100,000 random unit vectors put through
 the Store API (encrypted records, FAISS flat index) against plain ``faiss.IndexFlatIP`` on the same vectors.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick] [--workers N]
+
+With ``--workers N`` the gateway serves with N worker processes (the ``workers`` setting; on the embedded SQLite
+store they share the data dir); the raw model is measured in the same run, so the ratios of runs with different N
+compare.
 
 With ``--engine URL`` (an OpenAI-compatible engine's base URL, e.g. ``http://10.0.0.5:8080/v1``) it measures
 instead the gateway in front of that engine against the engine called directly (``bench/_engine.py``).
@@ -34,7 +38,7 @@ from bench import _engine  # noqa: E402
 from bench._data import python_doc_sentences  # noqa: E402
 from bench._load import LoadResult, drive, median, percentile  # noqa: E402
 from bench._stage import run_stage, time_raw  # noqa: E402
-from tests.integration.server import GatewayProcess  # noqa: E402
+from tests.integration.server import GatewayProcess, wait_for_workers  # noqa: E402
 
 TENANT, COLLECTION, DIM = "bench", "bench-100k", 384
 _T0 = time.monotonic()
@@ -118,6 +122,8 @@ def main() -> None:
                         "of it against it called directly (64 clients unless --clients)")
     parser.add_argument("--engine-model", default="", help="the engine's model name (default: its first served)")
     parser.add_argument("--engine-max-batch", type=int, default=64, help="the remote model's max_batch")
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes (the workers setting)")
+    parser.add_argument("--port", type=int, default=0, help="the gateway's port (default: a free one)")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
     scale = 0.25 if args.quick else 1.0
@@ -136,10 +142,10 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
-        gw = GatewayProcess(Path(tmp))
+        gw = GatewayProcess(Path(tmp), port=args.port)
         # one key drives every client: lift the per-key concurrency limit (its default 16 would answer 429)
         gw.env = {"GATEWAY_DEVICE": args.device, "GATEWAY_FP16": "1" if args.fp16 else "0",
-                  "GATEWAY_MAX_CONCURRENT_PER_KEY": "0"}
+                  "GATEWAY_MAX_CONCURRENT_PER_KEY": "0", "GATEWAY_WORKERS": str(args.workers)}
         gw.prepare()
         rng = np.random.default_rng(7)
         base = rng.standard_normal((args.vectors, DIM)).astype(np.float32)
@@ -151,8 +157,10 @@ def main() -> None:
         model = raw.pop("model")
 
         key = gw.make_key(TENANT, "bench", "writer")
-        say("gateway: starting (model + Presidio load) ...")
+        auditor = gw.make_key("platform", "bench-auditor", "platform-auditor")
+        say(f"gateway: starting {args.workers} worker process(es) (model + Presidio load) ...")
         gw.start()
+        wait_for_workers(gw, auditor, args.workers)  # the first answers /readyz while the others may still load
         assert gw.proc is not None
         say(f"gateway: ready, pid {gw.proc.pid}")
         one = lambda n: {"model": "all-MiniLM-L6-v2", "input": texts[n % len(texts)]}  # noqa: E731
@@ -217,7 +225,7 @@ def report(args: argparse.Namespace, raw: dict[str, Any], low: LoadResult, per_r
     ms = 1e3
     best = raw["best_tps"]
     print(f"\n# throughput.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={args.device}"
-          f"{' fp16' if args.fp16 else ''}  cpus={os.cpu_count()}  {cpu_model()}")
+          f"{' fp16' if args.fp16 else ''}  workers={args.workers}  cpus={os.cpu_count()}  {cpu_model()}")
     print("## embeddings (texts/s)")
     sizes = "  ".join(f"b{k}={v:.1f}" for k, v in raw["by_size"].items())
     print(f"raw sentence-transformers (one encode call over all texts): batch1={raw['b1_tps']:.1f}  {sizes}"
