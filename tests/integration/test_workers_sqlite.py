@@ -123,5 +123,6 @@ def test_when_two_workers_share_the_embedded_store_then_each_follows_the_others_
     entries = [json.loads(line) for line in out.read_text().splitlines()]
     events = [e["event"] for e in entries]
     assert events.count("gateway.start") == 2
+    assert events.count("model.register") <= 1  # the workers started together; the change is audited once
     job_items = sorted(e["request_id"] for e in entries if str(e.get("request_id", "")).startswith(job + ":"))
     assert job_items == [f"{job}:{i}" for i in range(5)]  # run once: no document of it audited twice
