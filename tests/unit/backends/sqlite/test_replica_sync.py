@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.backends.sqlite import store_rows
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.backends.sqlite.listen import Listener
@@ -134,3 +135,27 @@ def test_when_a_lagging_worker_writes_an_older_snapshot_then_the_newer_one_stays
     reader = workers(follow=False)
     assert len(reader.store.search("tenant-a", "docs", vectors[0], 100)) == 20
     assert reader.store.health()["index_loads_from_records"] == 0
+
+
+def test_when_a_follower_fails_then_the_next_poll_runs_it_again_and_an_idle_feed_wakes_nobody(
+    tmp_path: Path,
+) -> None:
+    db = SQLiteDatabase(tmp_path / "store.db")
+    db().executescript(store_rows.SCHEMA)
+    calls: list[float] = []
+
+    def flaky() -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("the first round fails")
+
+    listener = Listener(db, {"store": flaky}, poll_interval_s=POLL_S)
+    listener.start()
+    try:
+        _wait_for(lambda: len(calls) == 2)  # the failed round is run again although nothing changed
+        time.sleep(10 * POLL_S)
+        assert len(calls) == 2  # nothing new in the sequence: no wakeup
+        db().execute("INSERT INTO store_changes (tenant, collection, op) VALUES ('t', 'c', 'drop')")
+        _wait_for(lambda: len(calls) == 3)
+    finally:
+        listener.stop()
