@@ -75,8 +75,10 @@ def small_behind(gw: GatewayProcess, texts: list[str], lines: int, small: int) -
     until_done(gw.url, small_key, start_batch(gw.url, small_key, texts, small))
     alone = time.monotonic() - t0
     bulk_id = start_batch(gw.url, bulk_key, texts, lines)
-    time.sleep(3)  # the large batch is under way
     before = counts(gw.url, bulk_key, bulk_id)
+    while before["completed"] + before["failed"] < 32:  # the large batch is under way: two slices or more
+        time.sleep(0.2)
+        before = counts(gw.url, bulk_key, bulk_id)
     say(f"a batch of {small} lines behind another tenant's {lines} lines (at {before}) ...")
     t0 = time.monotonic()
     until_done(gw.url, small_key, start_batch(gw.url, small_key, texts, small))

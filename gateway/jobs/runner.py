@@ -67,6 +67,7 @@ class JobService:
         """``weight``: a tenant's share of the runner's slices (the policy's ``scheduling.weight``)."""
         self._turns = FairTurns(weight)
         self._progress: OrderedDict[str, _Progress] = OrderedDict()
+        self._held: Job | None = None  # the job whose lease the runner keeps between two of its slices
         self._busy = busy  # interactive requests in flight
         self._idle_growth = max(1, idle_growth)
         self.store = store
@@ -141,37 +142,34 @@ class JobService:
 
     async def _loop(self) -> None:
         assert self._wake is not None
-        held: Job | None = None  # the job whose lease this runner holds between two of its slices
         while not self._stopping:
             try:
-                turn = await self._next(held)
+                turn = await self._next()
             except Exception as exc:  # the database may be away for a while: try again at the next poll
                 log.warning("could not claim a job: %s", type(exc).__name__)
                 turn = None
             if turn is None:
-                held = None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
                 self._wake.clear()
                 continue
             job, waiting = turn
             try:
-                held, done = await self._slice(job)
+                job, done = await self._slice(job)
                 self._turns.served(waiting)
-                if done:
-                    held = None
+                self._held = None if done else job
             except LeaseLost:
                 log.warning("lost the lease of job %s; another runner has it", VettedName(job.id))
-                held = None
+                self._held = None
             except Exception:  # the lease runs out and a runner tries again
                 log.exception("job %s stopped with an error; it resumes after its lease", VettedName(job.id))
                 self._progress.pop(job.id, None)
-                held = None
+                self._held = None
 
-    async def _next(self, held: Job | None) -> tuple[Job, Waiting] | None:
+    async def _next(self) -> tuple[Job, Waiting] | None:
         """The job whose slice comes next (``FairTurns``) with its lease: the one held, or another claimed after
         parking the one held. ``None`` when nothing waits (or another runner took the one picked)."""
-        kinds = list(self._kinds)
+        kinds, held = list(self._kinds), self._held
         waiting = await asyncio.to_thread(self.store.waiting, self._clock(), kinds)
         if held is not None and all(w.id != held.id for w in waiting):
             waiting.append(Waiting(held.id, held.tenant, held.created_at, held.attempts))
@@ -182,6 +180,7 @@ class JobService:
             return held, pick
         if held is not None:
             await asyncio.to_thread(self.store.park, held.id, self.runner_id)
+            self._held = None
         job = await asyncio.to_thread(self.store.claim, self.runner_id, self._clock(), self._lease_s, kinds, pick.id)
         if job is None:
             return None
