@@ -133,7 +133,7 @@ def test_when_a_worker_is_killed_then_its_batch_fails_clearly_and_the_pool_recov
     pool = PoolDetector(1, policy=shipped_policy)
     try:
         [victim] = pool.pids()
-        failed: list[BaseException] = []
+        failed: list[Unavailable] = []
 
         def screen() -> None:
             try:
