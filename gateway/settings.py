@@ -85,7 +85,7 @@ class Settings:
     request_timeout_s: float = 60.0
     request_body_timeout_s: float = 10.0
     pii_budget_s: float = 5.0
-    pii_workers: str = "auto"
+    pii_workers: str = "0"
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     retention_sweep_interval_s: float = 3600.0

@@ -5,7 +5,7 @@ a long document screened on one thread slows every request the event loop serves
 than about one core. Each worker here is a process of its own (started with ``spawn``, never ``fork``: the gateway
 has threads and torch running by then) that loads spaCy and Presidio once and then screens whole batches.
 
-    caller thread (a MicroBatcher worker)           worker process (one per slot)
+    caller thread (a MicroBatcher worker)           worker process (gateway.pii.worker), one per slot
       analyze(texts, scopes, budget_s)
         take an idle worker ------- ("analyze", texts, scopes, seconds left) ---->  PresidioDetector.analyze
         wait for its answer or its death <------- ("ok", findings) | ("too_costly", message) | ("error", type)
@@ -27,145 +27,31 @@ gets as many threads). Failure is closed, never open: a text is screened or its 
 
 Only types, counts and our own messages cross back from a worker: never an exception's text, which might quote
 the input.
+
+Each worker costs about 170 MB and a few seconds of start (spaCy's load): torch and transformers, which spaCy and
+Presidio import when installed but this detector never uses, are kept out of it (``gateway.pii.worker``).
+``spawn`` imports the parent's main module again in each worker (as ``__mp_main__``): the gateway's console script
+imports nothing heavy; a script that starts a pool keeps its heavy imports under its main guard
+(``bench/pii_speed.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
-import signal
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from multiprocessing.connection import Connection, wait
-from multiprocessing.context import BaseContext
-from multiprocessing.process import BaseProcess
-from typing import Any
 
 from gateway.errors import ConfigurationError, DetectionTooCostly, Unavailable
 from gateway.pii.detector_types import Finding
+from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 log = logging.getLogger(__name__)
-_UNUSED_MODULES = ("torch", "transformers")
 
-
-def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy) -> None:
-    """A worker process's main loop: load the detector once, then answer requests until told to stop or until
-    the parent's end of the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
-    # spaCy's thinc imports torch when it is installed, and Presidio transformers: the small spaCy pipeline and the
-    # pattern recognizers use neither, and they cost a worker about 300 MB and seconds of start (measured).
-    for unused in _UNUSED_MODULES:
-        sys.modules.setdefault(unused, None)  # type: ignore[arg-type]  # None: "import fails" (ImportError)
-    try:
-        from gateway.pii.detector import PresidioDetector
-
-        detector = PresidioDetector(spacy_model, policy=policy)
-    except Exception as exc:  # a setting or an install problem: say which, for the start-up error
-        conn.send(("failed", type(exc).__name__))
-        return
-    conn.send(("ready", None))
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):  # the parent is gone
-            return
-        if request is None:
-            return
-        try:
-            conn.send(_answer(detector, request))
-        except (BrokenPipeError, OSError):
-            return
-
-
-def _answer(detector: Any, request: tuple[Any, ...]) -> tuple[str, Any]:
-    op = request[0]
-    try:
-        if op == "analyze":
-            _, texts, scopes, budget_s = request
-            return "ok", detector.analyze(texts, scopes, budget_s=budget_s)
-        if op == "rebuild":
-            detector.rebuild(request[1])
-            return "ok", None
-        return "error", "UnknownRequest"
-    except DetectionTooCostly as exc:
-        return "too_costly", exc.message  # our own wording: the budget, never the text
-    except Exception as exc:
-        return "error", type(exc).__name__
-
-
-class _Lost(Exception):
-    """The worker died (or its pipe broke) before answering."""
-
-
-class _Late(Exception):
-    """The worker did not answer by the hard deadline."""
-
-
-class _Worker:
-    """One worker process and the parent's end of its pipe."""
-
-    def __init__(self, ctx: BaseContext, index: int, spacy_model: str, policy: GatewayPolicy, generation: int):
-        parent, child = ctx.Pipe()
-        self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
-            target=serve, args=(child, spacy_model, policy), name=f"gateway-pii-{index}", daemon=True
-        )
-        self.process.start()
-        child.close()
-        self.conn = parent
-        self.index = index
-        self.generation = generation  # the pool's policy generation this worker screens under
-        self.started = time.monotonic()
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
-    def wait_ready(self, timeout_s: float) -> None:
-        kind, value = self.receive(time.monotonic() + timeout_s)
-        if kind != "ready":
-            raise ConfigurationError(f"a PII detection worker could not load spaCy and Presidio ({value})")
-
-    def call(self, request: tuple[Any, ...], deadline: float | None) -> tuple[str, Any]:
-        try:
-            self.conn.send(request)
-        except (BrokenPipeError, OSError) as exc:
-            raise _Lost from exc
-        return self.receive(deadline)
-
-    def receive(self, deadline: float | None) -> tuple[str, Any]:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            ready = wait([self.conn, self.process.sentinel], timeout)
-        except (OSError, ValueError) as exc:  # closed under us: the pool is closing
-            raise _Lost from exc
-        if self.conn in ready:  # an answer sent just before dying still counts
-            try:
-                answer: tuple[str, Any] = self.conn.recv()
-            except (EOFError, OSError) as exc:
-                raise _Lost from exc
-            return answer
-        if ready:
-            raise _Lost
-        raise _Late
-
-    def stop(self, timeout_s: float) -> None:
-        """Ask the worker to exit; kill it if it has not within ``timeout_s``."""
-        with contextlib.suppress(OSError):  # already dead: nothing to ask
-            self.conn.send(None)
-        self.process.join(timeout_s)
-        self.kill()
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-        self.conn.close()
-
+log = logging.getLogger(__name__)
 
 class PoolDetector:
     """``PIIDetector`` over ``workers`` processes, each running ``PresidioDetector`` (see the module docstring)."""
@@ -192,17 +78,17 @@ class PoolDetector:
         self._policy = policy
         self._generation = 0
         self._next_index = workers
-        self._workers: dict[int, _Worker] = {}  # every live worker: starting, idle or busy
+        self._workers: dict[int, WorkerProcess] = {}  # every live worker: starting, idle or busy
         self._starting: set[int] = set()  # replacements still loading
-        self._idle: deque[_Worker] = deque()
+        self._idle: deque[WorkerProcess] = deque()
         self._closed = False
         started = time.monotonic()
         for index in range(workers):
-            self._workers[index] = _Worker(self._ctx, index, spacy_model, policy, 0)
+            self._workers[index] = WorkerProcess(self._ctx, index, spacy_model, policy, 0)
         try:
             for worker in self._workers.values():
                 worker.wait_ready(max(1.0, start_timeout_s - (time.monotonic() - started)))
-        except (_Lost, _Late) as exc:
+        except (WorkerLost, WorkerLate) as exc:
             self.close()
             raise ConfigurationError("a PII detection worker did not start (see the log for its error)") from exc
         except ConfigurationError:
@@ -239,11 +125,11 @@ class PoolDetector:
                 raise _too_costly(budget_s)
             hard = None if deadline is None else deadline + self._kill_grace_s
             kind, value = worker.call(("analyze", list(texts), list(scopes), left), hard)
-        except _Late:
+        except WorkerLate:
             log.warning("PII worker %d ran past the detection budget; replacing it", worker.index)
             self._replace(worker)
             raise _too_costly(budget_s) from None
-        except _Lost:
+        except WorkerLost:
             self._replace(worker)
             raise Unavailable("a PII detection worker stopped while screening this batch (it is being replaced); "
                               "the texts were not embedded or stored; retry shortly", retry_after=1.0) from None
@@ -281,7 +167,7 @@ class PoolDetector:
                 self._idle.remove(idle)
             try:
                 self._catch_up(idle)
-            except _Lost:
+            except WorkerLost:
                 self._replace(idle)
                 continue
             self._checkin(idle)
@@ -300,7 +186,7 @@ class PoolDetector:
         for worker in workers:
             worker.stop(max(0.5, until - time.monotonic()))
 
-    def _checkout(self, deadline: float | None, budget_s: float | None) -> _Worker:
+    def _checkout(self, deadline: float | None, budget_s: float | None) -> WorkerProcess:
         with self._cond:
             while not self._idle:
                 if self._closed:
@@ -313,13 +199,13 @@ class PoolDetector:
                     raise Unavailable("no PII detection worker became free in time; retry shortly", retry_after=1.0)
             return self._idle.popleft()
 
-    def _checkin(self, worker: _Worker) -> None:
+    def _checkin(self, worker: WorkerProcess) -> None:
         with self._cond:
             if worker.index in self._workers:
                 self._idle.append(worker)
             self._cond.notify_all()
 
-    def _catch_up(self, worker: _Worker) -> None:
+    def _catch_up(self, worker: WorkerProcess) -> None:
         """Rebuild ``worker`` on the policy in force if it screens under an older one; replace it if it cannot."""
         with self._cond:
             generation, policy = self._generation, self._policy
@@ -328,10 +214,10 @@ class PoolDetector:
         kind, value = worker.call(("rebuild", policy), None)
         if kind != "ok":
             log.error("PII worker %d could not load the new policy (%s); replacing it", worker.index, value)
-            raise _Lost
+            raise WorkerLost
         worker.generation = generation
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: WorkerProcess) -> None:
         """Kill ``worker`` (if it is not dead already) and start another in its place, in the background."""
         code = worker.process.exitcode
         worker.kill()
@@ -355,12 +241,12 @@ class PoolDetector:
                 if self._closed:
                     return
                 index, self._next_index = self._next_index, self._next_index + 1
-                worker = _Worker(self._ctx, index, self._spacy_model, self._policy, self._generation)
+                worker = WorkerProcess(self._ctx, index, self._spacy_model, self._policy, self._generation)
                 self._workers[index] = worker
                 self._starting.add(index)
             try:
                 worker.wait_ready(self._start_timeout_s)
-            except (_Lost, _Late, ConfigurationError):
+            except (WorkerLost, WorkerLate, ConfigurationError):
                 with self._cond:
                     self._workers.pop(index, None)
                     self._starting.discard(index)
