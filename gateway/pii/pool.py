@@ -51,7 +51,6 @@ from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
 
 class PoolDetector:
     """``PIIDetector`` over ``workers`` processes, each running ``PresidioDetector`` (see the module docstring)."""
@@ -77,6 +76,7 @@ class PoolDetector:
         self._cond = threading.Condition()
         self._policy = policy
         self._generation = 0
+        self._size = workers
         self._next_index = workers
         self._workers: dict[int, WorkerProcess] = {}  # every live worker: starting, idle or busy
         self._starting: set[int] = set()  # replacements still loading
@@ -100,8 +100,8 @@ class PoolDetector:
 
     @property
     def size(self) -> int:
-        """Batches that can be screened at once: the number of worker slots."""
-        return len(self._workers)
+        """Batches that can be screened at once: the number of worker slots (a replacement takes its dead one's)."""
+        return self._size
 
     def pids(self) -> list[int]:
         """The worker processes' ids (for tests and operators' tooling)."""
