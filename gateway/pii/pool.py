@@ -88,11 +88,13 @@ class PoolDetector:
         try:
             for worker in self._workers.values():
                 worker.wait_ready(max(1.0, start_timeout_s - (time.monotonic() - started)))
-        except (WorkerLost, WorkerLate) as exc:
-            self.close()
-            raise ConfigurationError("a PII detection worker did not start (see the log for its error)") from exc
-        except ConfigurationError:
-            self.close()
+        except BaseException as exc:
+            self._closed = True
+            for worker in self._workers.values():  # none has a batch: stopped at once
+                worker.kill()
+            if isinstance(exc, WorkerLost | WorkerLate):
+                raise ConfigurationError("a PII detection worker exited or hung while loading spaCy and Presidio "
+                                         f"(start_timeout_s {start_timeout_s:g})") from exc
             raise
         self._idle.extend(self._workers.values())
         self.start_seconds = time.monotonic() - started

@@ -90,7 +90,6 @@ class WorkerProcess:
         self.conn = parent
         self.index = index
         self.generation = generation  # the pool's policy generation this worker screens under
-        self.started = time.monotonic()
 
     @property
     def pid(self) -> int | None:

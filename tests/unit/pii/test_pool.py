@@ -4,6 +4,7 @@ One pool of two workers serves the module; the tests that kill workers or close 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -202,3 +203,14 @@ def test_when_the_parent_is_killed_then_its_workers_exit_too() -> None:
         parent.wait(10)
     # Orphans are re-parented; each reads end-of-file on its pipe and exits.
     assert wait_for(lambda: not any(alive(p) for p in pids), 30)
+
+
+def test_when_a_worker_cannot_load_its_spacy_model_then_the_start_is_refused_and_names_the_error(
+    shipped_policy: GatewayPolicy,
+) -> None:
+    from gateway.errors import ConfigurationError
+
+    before = {p.pid for p in multiprocessing.active_children()}
+    with pytest.raises(ConfigurationError, match=r"could not load spaCy and Presidio \(OSError\)"):
+        PoolDetector(1, policy=shipped_policy, spacy_model="no_such_spacy_model")
+    assert {p.pid for p in multiprocessing.active_children()} <= before  # nothing left running
