@@ -297,9 +297,9 @@ def build_services(
     cpus = available_cpus()
     metrics = GatewayMetrics()
     default_spec = registry.get(settings.model_name.partition("@")[0])
-    pii_threads = 1  # a detector handed in (tests' fakes) is called from one thread per lane
+    pii_threads, pii_ready = 1, None  # a detector handed in (tests' fakes): one thread per lane, ready
     if detector is None:
-        detector, pii_threads = pii_detector(settings, policy.current(), cpus)
+        detector, pii_threads, pii_ready = pii_detector(settings, policy.current(), cpus)
     opened: GroupCommitLog | None = None  # the log this process opened (and has witnessed), not a handed-in one
     if audit_sink is None:
         opened = open_pg_audit_log(settings, keys) if settings.uses_postgres else open_audit_log(settings, keys)
@@ -367,6 +367,8 @@ def build_services(
     background = build_background(settings, (backends.files, backends.jobs, backends.job_inputs), envelope, auditor,
                                   models, policy, authorizer, apikeys, collections, audit_log, busy=concurrency.total,
                                   metering=metering)
+    if pii_ready is not None:
+        pii_ready()  # a pool's workers loaded spaCy while the rest was built
     found = provider_metadata(settings)
     tokens, issuer = token_verifier(settings, found)
     identity = Authenticator(apikeys, authorizer, tokens, issuer)

@@ -64,7 +64,10 @@ class PoolDetector:
         start_timeout_s: float = 180.0,
         kill_grace_s: float = 2.0,
         start_method: str = "spawn",
+        wait: bool = True,
     ) -> None:
+        """Start the workers; with ``wait`` False they load in the background (the gateway loads its model
+        meanwhile) until ``ready()`` or the first ``analyze``, which wait for them and raise if one failed."""
         if workers < 1:
             raise ConfigurationError("a PII worker pool needs at least one worker")
         if start_method == "fork":
@@ -82,23 +85,37 @@ class PoolDetector:
         self._starting: set[int] = set()  # replacements still loading
         self._idle: deque[WorkerProcess] = deque()
         self._closed = False
-        started = time.monotonic()
-        for index in range(workers):
-            self._workers[index] = WorkerProcess(self._ctx, index, spacy_model, policy, 0)
-        try:
-            for worker in self._workers.values():
-                worker.wait_ready(max(1.0, start_timeout_s - (time.monotonic() - started)))
-        except BaseException as exc:
-            self._closed = True
-            for worker in self._workers.values():  # none has a batch: stopped at once
-                worker.kill()
-            if isinstance(exc, WorkerLost | WorkerLate):
-                raise ConfigurationError("a PII detection worker exited or hung while loading spaCy and Presidio "
-                                         f"(start_timeout_s {start_timeout_s:g})") from exc
-            raise
-        self._idle.extend(self._workers.values())
-        self.start_seconds = time.monotonic() - started
-        log.info("PII detection: %d worker processes ready in %.1f s", workers, self.start_seconds)
+        self._started = time.monotonic()
+        self._loading = threading.Lock()  # held while the first workers are awaited
+        self._pending = [WorkerProcess(self._ctx, i, spacy_model, policy, 0) for i in range(workers)]
+        self._workers = {w.index: w for w in self._pending}
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait for the first workers to load; ``ConfigurationError`` (and every worker stopped) if one cannot."""
+        with self._loading:
+            if not self._pending:
+                return
+            try:
+                for worker in self._pending:
+                    worker.wait_ready(max(1.0, self._start_timeout_s - (time.monotonic() - self._started)))
+            except BaseException as exc:
+                with self._cond:
+                    self._closed = True
+                for worker in self._pending:  # none has a batch: stopped at once
+                    worker.kill()
+                self._pending = []
+                if isinstance(exc, WorkerLost | WorkerLate):
+                    raise ConfigurationError("a PII detection worker exited or hung while loading spaCy and "
+                                             f"Presidio (start_timeout_s {self._start_timeout_s:g})") from exc
+                raise
+            with self._cond:
+                self._idle.extend(self._pending)
+                self._cond.notify_all()
+            self._pending = []
+            log.info("PII detection: %d worker processes ready %.1f s after their start", self._size,
+                     time.monotonic() - self._started)
 
     @property
     def size(self) -> int:
@@ -117,6 +134,8 @@ class PoolDetector:
             raise ValueError("texts and scopes differ in length")
         if not texts:
             return []
+        if self._pending:
+            self.ready()
         deadline = None if budget_s is None else time.monotonic() + budget_s
         worker = self._checkout(deadline, budget_s)
         try:
@@ -151,6 +170,8 @@ class PoolDetector:
     def rebuild(self, policy: GatewayPolicy) -> None:
         """Bring every worker to ``policy``: the idle ones now, the busy ones as their batches end (waiting at
         most ``start_timeout_s``; any worker left behind still catches up before its next batch)."""
+        if self._pending:
+            self.ready()
         with self._cond:
             self._policy = policy
             self._generation += 1
@@ -180,7 +201,9 @@ class PoolDetector:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            while len(self._idle) + len(self._starting) < len(self._workers) and time.monotonic() < until:
+            # Batches in flight may finish; workers still loading have none.
+            while (len(self._idle) + len(self._starting) + len(self._pending) < len(self._workers)
+                   and time.monotonic() < until):
                 self._cond.wait(max(0.0, until - time.monotonic()))
             workers = list(self._workers.values())
             self._workers.clear()

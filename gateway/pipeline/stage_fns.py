@@ -36,17 +36,20 @@ def cached_secrets(keys: KeyMaterial, max_entries: int = 4096) -> Callable[[str,
     return functools.lru_cache(maxsize=max_entries)(keys.tenant_secret)
 
 
-def pii_detector(settings: Settings, policy: GatewayPolicy, cpus: int) -> tuple[PIIDetector, int]:
-    """The detector the settings ask for and how many batches it screens at once: Presidio in this process (one),
-    or a pool of worker processes (``pii_workers``; one batch per worker)."""
+def pii_detector(settings: Settings, policy: GatewayPolicy,
+                 cpus: int) -> tuple[PIIDetector, int, Callable[[], None]]:
+    """The detector the settings ask for, how many batches it screens at once, and what to call before serving:
+    Presidio in this process (one batch), or a pool of worker processes (``pii_workers``; one batch per worker)
+    that load spaCy while the caller goes on (the model loads meanwhile) until that call waits for them."""
     workers = settings.pii_pool_size(cpus)
     if workers == 0:
         from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
 
-        return PresidioDetector(settings.spacy_model, policy=policy), 1
+        return PresidioDetector(settings.spacy_model, policy=policy), 1, lambda: None
     from gateway.pii.pool import PoolDetector
 
-    return PoolDetector(workers, policy=policy, spacy_model=settings.spacy_model), workers
+    pool = PoolDetector(workers, policy=policy, spacy_model=settings.spacy_model, wait=False)
+    return pool, workers, pool.ready
 
 
 def detect_fn(detector: PIIDetector) -> Any:

@@ -172,8 +172,9 @@ def test_when_a_worker_outruns_the_budget_by_the_grace_then_it_is_killed_and_rep
 
 
 def test_when_the_pool_is_closed_then_no_worker_process_is_left(shipped_policy: GatewayPolicy) -> None:
-    pool = PoolDetector(2, policy=shipped_policy)
+    pool = PoolDetector(2, policy=shipped_policy, wait=False)  # loading in the background
     pids = pool.pids()
+    assert pool.analyze([TEXTS[1]], [shipped_policy.scope("t")])[0]  # the first call waits for the workers
     assert len(pids) == 2 and all(alive(p) for p in pids)
     pool.close()
     assert not any(alive(p) for p in pids)
