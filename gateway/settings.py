@@ -148,9 +148,11 @@ class Settings:
 
     def pii_pool_size(self, cpus: int) -> int:
         """PII detection worker processes (``gateway.pii.pool``): 0 screens in the gateway's own process; ``auto``
-        one per core this gateway process may use (the cores shared among ``workers`` gateway processes)."""
+        one per core this gateway process may use (the cores shared among ``workers`` gateway processes), at least
+        2: long texts take one worker at a time, and with only one a short text waited behind each (p50 0.8 s on 2
+        cores, ``docs/performance.md``)."""
         if self.pii_workers == "auto":
-            return max(1, cpus // self.workers)
+            return max(2, cpus // self.workers)
         return int(self.pii_workers)
 
     @property

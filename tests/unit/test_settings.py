@@ -63,10 +63,10 @@ def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str)
 
 def test_when_pii_workers_is_auto_then_each_gateway_process_gets_its_share_of_the_cores_and_0_is_the_default() -> None:
     auto = load_settings({"GATEWAY_PII_WORKERS": "auto"})
-    assert (auto.pii_pool_size(2), auto.pii_pool_size(1), auto.pii_pool_size(16)) == (2, 1, 16)
+    assert (auto.pii_pool_size(2), auto.pii_pool_size(1), auto.pii_pool_size(16)) == (2, 2, 16)
     shared = load_settings({"GATEWAY_WORKERS": "4", "GATEWAY_DATABASE_URL": "postgresql://h/db",
                             "GATEWAY_PII_WORKERS": "auto"})
-    assert (shared.pii_pool_size(16), shared.pii_pool_size(2)) == (4, 1)
+    assert (shared.pii_pool_size(16), shared.pii_pool_size(2)) == (4, 2)
     assert load_settings({}).pii_pool_size(8) == 0  # the default: in the gateway's own process
     assert load_settings({"GATEWAY_PII_WORKERS": "3"}).pii_pool_size(2) == 3
 
