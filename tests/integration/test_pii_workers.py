@@ -12,7 +12,6 @@ import pytest
 from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
-PORT = 9131  # this suite's port (9100-9199)
 
 
 def workers_of(pid: int) -> list[int]:
@@ -40,7 +39,7 @@ def running(pid: int) -> bool:
 def test_when_pii_runs_in_two_worker_processes_then_an_ssn_is_blocked_a_clean_text_embeds_and_stop_leaves_none(
     tmp_path: Path,
 ) -> None:
-    gw = GatewayProcess(tmp_path, port=PORT, env={"GATEWAY_PII_WORKERS": "2"})
+    gw = GatewayProcess(tmp_path, env={"GATEWAY_PII_WORKERS": "2"})
     gw.prepare()
     key = gw.make_key("acme", "svc", "writer")
     gw.start()
