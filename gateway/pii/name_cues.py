@@ -118,8 +118,9 @@ _TITLE_WORDS = (
 )
 _TITLED = re.compile(
     r"(?m)^[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*(?:,|\||[-\u2013\u2014]|\n)[ \t]*"
-    r"(?i:(?:senior|junior|chief|lead|principal|assistant|associate|deputy|vice|executive|managing|general|"
-    r"regional|head|staff|sr\.?|jr\.?)[ ]){0,2}(?i:" + _TITLE_WORDS + r")\b"
+    r"(?:(?!(?:The|A|An|Our|This|That)[ ])[A-Z][A-Za-z&]*[ ]|(?:senior|junior|chief|deputy|vice|executive|"
+    r"managing|general|regional|assistant|associate)[ ]){0,3}(?i:" + _TITLE_WORDS + r")\b"
+    r"(?=[ \t]*(?:$|[,|(/\-\u2013]|(?i:of|at|for|to|and|in)\b))"
 )
 # A signature after "-- " or an attribution after a dash ("\u2014 Tina Morales"), on a line of its own.
 _SIGNED = re.compile(
@@ -244,13 +245,19 @@ _GROUP_TAIL = frozenset(
 _NEXT_WORD = re.compile(r"[ ]([A-Za-z]+)\b")
 
 
+def group_named(words: str) -> bool:
+    """Whether capitalized words end in a group's or a label's word: a team or a company, never a person."""
+    last = words.rsplit(" ", 1)[-1]
+    return last.lower() in _GROUP_TAIL
+
+
 def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tuple[int, int] | None:
     """The capitalized words without trailing stop words and not-names; None when no name is left, or when
     the words end in, or stand before, a group's or a label's word ("Finance Team", "Acme LLC", "Order
     Number:")."""
     words = text[start:end].split(" ")
     after = _NEXT_WORD.match(text, end)
-    if (len(words) > 1 and words[-1].lower() in _GROUP_TAIL) or (after and after.group(1).lower() in _GROUP_TAIL):
+    if words[-1].lower() in _GROUP_TAIL or (after and after.group(1).lower() in _GROUP_TAIL):
         return None
     while words and (words[-1].lower() in stop_words or words[-1].lower() in _NOT_NAMES):
         end -= len(words.pop()) + (1 if words else 0)

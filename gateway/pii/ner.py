@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.pii.name_cues import cue_spans, listed_with, repeated
+from gateway.pii.name_cues import cue_spans, group_named, listed_with, repeated
 from gateway.pii.name_shapes import LOWER, UPPER, caps_lines, restore_case
 from gateway.pii.tokens import make_doc
 
@@ -108,6 +108,8 @@ def run_ner(
                     continue
                 start, end = ent.start_char, ent.end_char
                 if etype == "PERSON":
+                    if group_named(ent.text):
+                        continue  # "Billing Team", "The Reception Team": the model reads a team as a person
                     end = start + name_part(ent.text)
                 if end > start:
                     out[index].append(NerEntity(etype, offset + start, offset + end))

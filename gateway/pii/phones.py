@@ -110,7 +110,7 @@ def demote_labelled(text: str, results: list[RecognizerResult]) -> list[Recogniz
 # Whose number it is: "my number is ...", "... as his home number", "her cell number:" (a pronoun, perhaps a kind).
 _OWNED_NUMBER = re.compile(
     r"(?i:\b(?:my|your|his|her|their|our)[ \t]+(?:(?:home|cell|mobile|work|office|direct|personal|private|new|old|"
-    r"daytime|evening|landline|contact|phone|telephone)[ \t]+)?(?:number|no\.|#))"
+    r"daytime|evening|landline|contact|phone|telephone)[ \t]+)?(?:number|no\.|#))(?![ \t]+of\b)"
 )
 _OWNED_REACH = 40  # characters either side of the digits
 
