@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.pii.name_shapes import LOWER, UPPER, email_named
+from gateway.pii.name_shapes import LOWER, UPPER, email_named, in_spans
 
 # One to three capitalized words: O'Brien, Mcguire, Jean-Luc, Émile, Sölzer, an initial "J.".
 _WORD = rf"[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|\.)"
@@ -311,9 +311,15 @@ def repeated(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]
             low = word.lower()
             if len(word) >= _REPEAT_MIN and word[0].isupper() and low not in stop_words and low not in _NOT_NAMES:
                 words.setdefault(word)
+    merged: list[tuple[int, int]] = []  # sorted and not overlapping, for a bisection per mention
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
     out: list[tuple[int, int]] = []
     for word in list(words)[:_REPEAT_MAX]:
         for m in re.finditer(r"(?<![\w'\u2019-])" + re.escape(word) + r"(?![\w-])", text):
-            if not any(s < m.end() and m.start() < e for s, e in spans):
+            if not in_spans(merged, m.start(), m.end()):
                 out.append(m.span())
     return out

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
+import sys
 import unicodedata
 
 _LATIN = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha()]
@@ -51,6 +53,13 @@ def caps_lines(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def in_spans(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps one of ``spans`` (sorted, not overlapping): a bisection, so a text of many
+    lines and many runs stays linear."""
+    i = bisect.bisect_right(spans, (start, sys.maxsize))
+    return any(s < end and start < e for s, e in spans[max(0, i - 1) : i + 1])
+
+
 def restore_case(text: str) -> str:
     """``text`` with a word in capitals after a title, a greeting or a closing, and (outside lines written
     mostly in capitals) each run of two or more words in capitals that looks like a name (a vowel in each word,
@@ -62,7 +71,7 @@ def restore_case(text: str) -> str:
     shouted = caps_lines(text)
     spans = [
         m.span() for m in _CAPS_RUN.finditer(text)
-        if _name_like(m.group().split(" ")) and not any(s <= m.start() < e for s, e in shouted)
+        if _name_like(m.group().split(" ")) and not in_spans(shouted, m.start(), m.end())
     ]  # fmt: skip
     spans.extend(m.span(1) for m in _CAPS_TITLED.finditer(text) if len(m.group(1)) >= _TITLE_MIN)
     if not spans:

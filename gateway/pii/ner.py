@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.pii.name_cues import cue_spans, group_named, listed_with, repeated
-from gateway.pii.name_shapes import LOWER, UPPER, caps_lines, restore_case
+from gateway.pii.name_shapes import LOWER, UPPER, caps_lines, in_spans, restore_case
 from gateway.pii.tokens import make_doc
 
 NerMode = Literal["windows", "full"]
@@ -121,7 +121,7 @@ def run_ner(
     for i, text in enumerate(texts):
         shouted = caps_lines(text)  # the tagger reads every word of a line in capitals as a proper noun
         if shouted:
-            cues[i] = [c for c in cues[i] if not (c[2] and any(s < c[1] and c[0] < e for s, e in shouted))]
+            cues[i] = [c for c in cues[i] if not (c[2] and in_spans(shouted, c[0], c[1]))]
     tagged = {i for i, text in enumerate(texts) if any(weak for *_, weak in cues[i]) or _LIST_HINT.search(text)}
     proper: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NNP or NNPS
     if tagged and tagging:
