@@ -320,6 +320,9 @@ def repeated(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]
     out: list[tuple[int, int]] = []
     for word in list(words)[:_REPEAT_MAX]:
         for m in re.finditer(r"(?<![\w'\u2019-])" + re.escape(word) + r"(?![\w-])", text):
+            after = _NEXT_WORD.match(text, m.end())
+            if after is not None and after.group(1).lower() in _GROUP_TAIL:
+                continue  # "Walter Acme ... Acme Corp": the company, not the person
             if not in_spans(merged, m.start(), m.end()):
                 out.append(m.span())
     return out

@@ -97,3 +97,9 @@ def test_when_a_name_is_found_then_its_other_mentions_are_names_too() -> None:
 def test_when_a_found_name_is_a_calendar_word_or_lower_case_elsewhere_then_it_is_not_repeated() -> None:
     assert repeated("Dear April, April is a month.", [(5, 10)], STOP) == []  # a month is never a name alone
     assert repeated("Mr. Ray met ray guns", [(4, 7)], STOP) == []  # lower case is no mention
+
+
+def test_when_a_found_name_stands_before_a_company_word_elsewhere_then_that_mention_is_the_company() -> None:
+    text = "Walter Acme founded Acme Corp; Acme hired him."
+    spans = repeated(text, [(0, len("Walter Acme"))], STOP)
+    assert [text[s:e] for s, e in spans] == ["Acme"] and spans[0][0] == text.index("Acme hired")
