@@ -61,6 +61,22 @@ def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str)
         load_settings({name: "-1"})
 
 
+def test_when_pii_workers_is_auto_then_each_gateway_process_gets_its_share_of_the_cores_and_0_is_the_default() -> None:
+    auto = load_settings({"GATEWAY_PII_WORKERS": "auto"})
+    assert (auto.pii_pool_size(2), auto.pii_pool_size(1), auto.pii_pool_size(16)) == (2, 2, 16)
+    shared = load_settings({"GATEWAY_WORKERS": "4", "GATEWAY_DATABASE_URL": "postgresql://h/db",
+                            "GATEWAY_PII_WORKERS": "auto"})
+    assert (shared.pii_pool_size(16), shared.pii_pool_size(2)) == (4, 2)
+    assert load_settings({}).pii_pool_size(8) == 0  # the default: in the gateway's own process
+    assert load_settings({"GATEWAY_PII_WORKERS": "3"}).pii_pool_size(2) == 3
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "65", "1.5", ""])
+def test_when_pii_workers_is_not_auto_or_a_count_then_it_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="pii_workers"):
+        load_settings({"GATEWAY_PII_WORKERS": value})
+
+
 def test_when_several_workers_are_asked_for_then_either_backend_takes_them_and_zero_is_refused() -> None:
     assert load_settings({"GATEWAY_WORKERS": "2"}).workers == 2  # the embedded store: they share its files
     assert load_settings({"GATEWAY_WORKERS": "2", "GATEWAY_DATABASE_URL": "postgresql://h/db"}).workers == 2
