@@ -8,7 +8,7 @@ load of ``bench/throughput.py --quick``: one client (latency), 16 and 64 one-tex
 at 8 clients. The ONNX gateway gets the graph exported by the raw phase in its data directory, so its start-up
 shows the cached path (load, hash, agreement check), not an export.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/onnx_runtime.py [--rounds 2] [--texts 512] [--port 9300]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/onnx_runtime.py [--rounds 2] [--texts 512] [--n1 100] [--port 9300]
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="torch/onnx gateway alternations")
     parser.add_argument("--texts", type=int, default=512)
+    parser.add_argument("--n1", type=int, default=100, help="texts timed one by one (batch 1)")
     parser.add_argument("--port", type=int, default=0, help="first port for the gateways (default: any free)")
     args = parser.parse_args()
     texts = python_doc_sentences(limit=max(args.texts, 512), seed=1)[:args.texts]
@@ -126,7 +127,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs: {cpu_model()}")
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
         cache = Path(tmp) / "cache"
-        raw = raw_phase(texts, min(200, len(texts)), cache)
+        raw = raw_phase(texts, min(args.n1, len(texts)), cache)
         runs: dict[str, list[dict[str, Any]]] = {r: [] for r in RUNTIMES}
         for i in range(args.rounds):
             for j, runtime in enumerate(RUNTIMES):
