@@ -8,7 +8,11 @@ load of ``bench/throughput.py --quick``: one client (latency), 16 and 64 one-tex
 at 8 clients. The ONNX gateway gets the graph exported by the raw phase in its data directory, so its start-up
 shows the cached path (load, hash, agreement check), not an export.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/onnx_runtime.py [--rounds 2] [--texts 512] [--n1 100] [--port 9300]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/onnx_runtime.py [--rounds 2] [--texts 512] [--n1 100] [--threads N] \
+        [--port 9300]
+
+``--rounds 0`` times the raw phase only (e.g. again with ``--threads 1``: one thread per pass is what each of
+the gateway's embedding workers gets under load).
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ from bench._load import LoadResult, drive, median, rss_bytes  # noqa: E402
 from bench.throughput import TENANT, cpu_model, say  # noqa: E402
 from tests.integration.server import GatewayProcess  # noqa: E402
 
-RUNTIMES = ("torch", "onnx")
+# gateway variants: (label, environment); the first is the baseline of each round
+VARIANTS = (("torch", {"GATEWAY_MODEL_RUNTIME": "torch"}),
+            ("onnx", {"GATEWAY_MODEL_RUNTIME": "onnx"}),  # threads: the cores split between the embedding workers
+            ("onnx, threads = cores", {"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_ONNX_THREADS": "cores"}))
 
 
 def time_encode(encode: Any, texts: list[str], batch: int, seconds: float = 0.0) -> tuple[float, float]:
@@ -49,11 +56,14 @@ def time_encode(encode: Any, texts: list[str], batch: int, seconds: float = 0.0)
     return len(texts) / (time.perf_counter() - started), median(calls)
 
 
-def raw_phase(texts: list[str], n1: int, cache: Path) -> dict[str, dict[int, tuple[float, float]]]:
+def raw_phase(texts: list[str], n1: int, cache: Path, threads: int) -> dict[str, dict[int, tuple[float, float]]]:
+    import torch
+
     from gateway.embedding.embedder import SentenceTransformerEmbedder, available_cpus
     from gateway.embedding.specs import DEFAULT_MODEL
 
-    cores = available_cpus()
+    cores = threads or available_cpus()
+    torch.set_num_threads(cores)  # sentence-transformers' encode runs on torch's process-wide setting
     say(f"raw: loading the model on each runtime ({cores} threads) ...")
     torch_emb = SentenceTransformerEmbedder(DEFAULT_MODEL, batch_size=32, cpu_threads=cores)
     started = time.perf_counter()
@@ -84,11 +94,16 @@ def load_phase(label: str, gw: GatewayProcess, key: str, body: Any, clients: int
     return r
 
 
-def gateway_phase(runtime: str, texts: list[str], root: Path, port: int, cache: Path) -> dict[str, Any]:
+def gateway_phase(runtime: str, env: dict[str, str], texts: list[str], root: Path, port: int, cache: Path,
+                  ) -> dict[str, Any]:
+    from gateway.embedding.embedder import available_cpus
+
     gw = GatewayProcess(root, port=port)
-    gw.env = {"GATEWAY_MODEL_RUNTIME": runtime, "GATEWAY_MAX_CONCURRENT_PER_KEY": "0"}
+    gw.env = {**env, "GATEWAY_MAX_CONCURRENT_PER_KEY": "0"}
+    if gw.env.get("GATEWAY_ONNX_THREADS") == "cores":
+        gw.env["GATEWAY_ONNX_THREADS"] = str(available_cpus())
     gw.prepare()
-    if runtime == "onnx":
+    if runtime.startswith("onnx"):
         shutil.copytree(cache / "onnx", gw.data_dir / "onnx", dirs_exist_ok=True)
     key = gw.make_key(TENANT, "bench", "writer")
     say(f"gateway {runtime}: starting ...")
@@ -120,6 +135,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="torch/onnx gateway alternations")
     parser.add_argument("--texts", type=int, default=512)
     parser.add_argument("--n1", type=int, default=100, help="texts timed one by one (batch 1)")
+    parser.add_argument("--threads", type=int, default=0, help="threads of the raw phase (default: the cores)")
     parser.add_argument("--port", type=int, default=0, help="first port for the gateways (default: any free)")
     args = parser.parse_args()
     texts = python_doc_sentences(limit=max(args.texts, 512), seed=1)[:args.texts]
@@ -127,37 +143,40 @@ def main() -> None:
         f"{os.cpu_count()} CPUs: {cpu_model()}")
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
         cache = Path(tmp) / "cache"
-        raw = raw_phase(texts, min(args.n1, len(texts)), cache)
-        runs: dict[str, list[dict[str, Any]]] = {r: [] for r in RUNTIMES}
+        raw = raw_phase(texts, min(args.n1, len(texts)), cache, args.threads)
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in VARIANTS}
         for i in range(args.rounds):
-            for j, runtime in enumerate(RUNTIMES):
-                port = args.port + 2 * i + j if args.port else 0
-                runs[runtime].append(gateway_phase(runtime, texts, Path(tmp) / f"{runtime}-{i}", port, cache))
-    report(raw, runs)
+            for j, (label, env) in enumerate(VARIANTS):
+                port = args.port + len(VARIANTS) * i + j if args.port else 0
+                runs[label].append(gateway_phase(label, env, texts, Path(tmp) / f"gw-{i}-{j}", port, cache))
+    report(raw, runs, args.threads)
 
 
-def report(raw: dict[str, dict[int, tuple[float, float]]], runs: dict[str, list[dict[str, Any]]]) -> None:
+def report(raw: dict[str, dict[int, tuple[float, float]]], runs: dict[str, list[dict[str, Any]]],
+           threads: int) -> None:
     import onnxruntime
     import torch
 
     print(f"\n# onnx_runtime.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  cpus={os.cpu_count()}  {cpu_model()}  "
           f"torch {torch.__version__}  onnxruntime {onnxruntime.__version__}")
-    print("## raw model (texts/s; p50 per call)")
+    print(f"## raw model, {threads or 'all'} threads (texts/s; p50 per call; x = ratio to the torch embedder)")
     base = raw["gateway embedder, torch (traced)"]
     for name, by in raw.items():
         cells = "  ".join(f"batch {b}: {tps:7.1f} ({p50 * 1e3:6.1f} ms) x{tps / base[b][0]:.2f}"
                           for b, (tps, p50) in sorted(by.items()))
         print(f"{name:<34} {cells}")
-    print("## gateway (texts/s, p50/p99 ms); ratio onnx / torch of the same round")
-    for i, (t, o) in enumerate(zip(runs["torch"], runs["onnx"], strict=True)):
+    print("## gateway (texts/s, p50/p99 ms); ratio to torch in the same round")
+    base_label = VARIANTS[0][0]
+    for i, base_run in enumerate(runs[base_label]):
         for label, k in (("1 client", "low"), ("16 clients", 16), ("64 clients", 64), ("32 texts x 8", "many")):
-            a, b = t[k], o[k]
-            print(f"round {i + 1} {label:<13} torch {a.items_per_s():7.1f} ({a.percentile(50) * 1e3:.0f}/"
-                  f"{a.percentile(99) * 1e3:.0f})  onnx {b.items_per_s():7.1f} ({b.percentile(50) * 1e3:.0f}/"
-                  f"{b.percentile(99) * 1e3:.0f})  ratio {b.items_per_s() / a.items_per_s():.2f}  "
-                  f"statuses {a.statuses()} {b.statuses()}")
-        print(f"round {i + 1} start-up      torch {t['start_s']:.1f} s  onnx {o['start_s']:.1f} s;  RSS torch "
-              f"{t['rss_mb']:.0f} MB  onnx {o['rss_mb']:.0f} MB")
+            cells = []
+            for variant, _ in VARIANTS:
+                r = runs[variant][i][k]
+                cells.append(f"{variant} {r.items_per_s():6.1f} ({r.percentile(50) * 1e3:.0f}/"
+                             f"{r.percentile(99) * 1e3:.0f}) x{r.items_per_s() / base_run[k].items_per_s():.2f}")
+            print(f"round {i + 1} {label:<13} " + "  ".join(cells))
+        print(f"round {i + 1} start-up / RSS " + "  ".join(
+            f"{v}: {runs[v][i]['start_s']:.1f} s, {runs[v][i]['rss_mb']:.0f} MB" for v, _ in VARIANTS))
 
 
 if __name__ == "__main__":

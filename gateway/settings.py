@@ -80,6 +80,7 @@ class Settings:
     encode_batch_size: int = 0
     traced_forward: bool = True
     model_runtime: str = "torch"
+    onnx_threads: int = 0
     embed_workers: int = 0
     workers: int = 1
     queue_max_items: int = 8192
@@ -271,6 +272,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")
     if settings.model_runtime not in {"torch", "onnx"}:
         raise ConfigurationError("setting model_runtime: must be 'torch' or 'onnx'")
+    if settings.onnx_threads < 0:
+        raise ConfigurationError("setting onnx_threads: must be 0 (the cores split between the embedding workers) "
+                                 "or a positive number of threads")
     if settings.model_runtime == "onnx" and settings.device != "cpu":
         raise ConfigurationError("setting model_runtime: onnx runs the in-process model on the cpu only; with "
                                  f"device {settings.device!r} use 'torch'")

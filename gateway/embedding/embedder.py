@@ -137,7 +137,7 @@ class SentenceTransformerEmbedder:
 
     def __init__(
         self, spec: ModelSpec, device: str = "cpu", fp16: bool = False, batch_size: int = 32, cpu_threads: int = 0,
-        traced: bool = True, runtime: str = "torch", onnx_cache: Path = Path("var"),
+        traced: bool = True, runtime: str = "torch", onnx_cache: Path = Path("var"), onnx_threads: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -155,9 +155,10 @@ class SentenceTransformerEmbedder:
         self.runtime = runtime
         self._onnx_cache = onnx_cache
         self.onnx_graph: OnnxGraph | None = None  # the verified graph, on runtime onnx
-        self._cpu_threads = cpu_threads or available_cpus()
+        self._onnx_threads = onnx_threads or cpu_threads or available_cpus()
         # Forward passes running at once (one per embedding worker) split the CPU's cores between them. ONNX
-        # Runtime's thread pool is the session's, sized once (intra-op threads = cores): torch's is left alone.
+        # Runtime's thread pool is the session's, sized once (``onnx_threads``, default the cores): torch's is
+        # left alone.
         self._cores = CoreShare(cpu_threads if device == "cpu" and runtime == "torch" else 0, torch.set_num_threads)
         self._torch: Any = torch
         self._to_device: Callable[[dict[str, Any], Any], dict[str, Any]] = batch_to_device
@@ -187,7 +188,7 @@ class SentenceTransformerEmbedder:
     def _onnx_forward(self) -> Forward:
         from gateway.embedding.onnx_runtime import load_graph
 
-        graph = load_graph(self._model, self.spec, self.fingerprint, self._onnx_cache, self._cpu_threads)
+        graph = load_graph(self._model, self.spec, self.fingerprint, self._onnx_cache, self._onnx_threads)
         self.onnx_graph = graph
         self.forward_mode = "onnx"
         return lambda features: self._torch.from_numpy(graph.run(features))

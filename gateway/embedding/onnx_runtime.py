@@ -177,6 +177,9 @@ def session_options(threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Threads that wait for work sleep instead of spinning: the cores are shared with Presidio, the event loop and
+    # the other embedding worker, which a spinning pool would take CPU from.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: ORT's own warnings bypass the gateway's JSON log
     return options
 

@@ -106,6 +106,7 @@ def test_when_an_upload_cap_is_not_positive_then_it_is_refused(name: str) -> Non
 @pytest.mark.parametrize(("env", "says"), [
     ({"GATEWAY_MODEL_RUNTIME": "tensorrt"}, "must be 'torch' or 'onnx'"),
     ({"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_DEVICE": "cuda"}, "cpu only"),
+    ({"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_ONNX_THREADS": "-1"}, "onnx_threads"),
 ])
 def test_when_model_runtime_is_unknown_or_onnx_off_the_cpu_then_the_start_is_refused(
         env: dict[str, str], says: str) -> None:
