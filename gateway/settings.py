@@ -273,8 +273,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.model_runtime not in {"torch", "onnx"}:
         raise ConfigurationError("setting model_runtime: must be 'torch' or 'onnx'")
     if settings.onnx_threads < 0:
-        raise ConfigurationError("setting onnx_threads: must be 0 (the cores split between the embedding workers) "
-                                 "or a positive number of threads")
+        raise ConfigurationError("setting onnx_threads: must be 0 (the cores) or a positive number of "
+                                 "threads")
     if settings.model_runtime == "onnx" and settings.device != "cpu":
         raise ConfigurationError("setting model_runtime: onnx runs the in-process model on the cpu only; with "
                                  f"device {settings.device!r} use 'torch'")

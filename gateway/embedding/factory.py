@@ -37,15 +37,9 @@ class ModelFactory:
             return SentenceTransformerEmbedder(spec, s.device, s.fp16, batch_size=s.model_batch_size,
                                                cpu_threads=self.cpus, traced=s.traced_forward,
                                                runtime=s.model_runtime, onnx_cache=s.data_dir,
-                                               onnx_threads=s.onnx_threads or self.onnx_threads())
+                                               onnx_threads=s.onnx_threads or self.cpus)
         client = EngineClient(spec.engine, spec.dimension, observe=self.metrics.engines.observer(spec.name))
         return RemoteEmbedder(spec, client, deadline_s=s.request_timeout_s)
-
-    def onnx_threads(self) -> int:
-        """ONNX Runtime's intra-op threads when the setting leaves them to us: the cores split between the embedding
-        workers, whose passes run side by side under load (what ``CoreShare`` gives PyTorch then). One session
-        sized to all the cores, shared by two workers, ran the gateway slower on 2 cores (``docs/performance.md``)."""
-        return max(1, self.cpus // self.settings.model_workers(self.cpus))
 
     def batcher(self, spec: ModelSpec, model: Embedder, name: str = "") -> EmbedBatcher:
         """``name``: the batcher's (and its metrics') name; ``embed-<model>`` unless given."""
