@@ -249,8 +249,12 @@ def load_graph(model: Any, spec: ModelSpec, weights_sha256: str, data_dir: Path,
         if session is None:
             step(1, 3, f"exporting {spec.ref} to ONNX (opset {OPSET})")
             started = time.monotonic()
-            data = export_graph(model, directory / f".export.{os.getpid()}.onnx")
-            session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
+            try:
+                data = export_graph(model, directory / f".export.{os.getpid()}.onnx")
+                session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
+            except Exception as exc:  # the exporter's and ORT's errors share no base class; either way: no start
+                raise ConfigurationError(f"model {spec.ref}: exporting it to ONNX failed ({type(exc).__name__}); "
+                                         "set model_runtime = torch") from exc
             _write_private(directory / GRAPH_FILE, data)
             _write_private(directory / MANIFEST_FILE, json.dumps(
                 _manifest(spec, weights_sha256, hashlib.sha256(data).hexdigest(), inputs), indent=1).encode())

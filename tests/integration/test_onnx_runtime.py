@@ -9,8 +9,10 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from gateway.embedding.onnx_runtime import (
 )
 from gateway.embedding.specs import DEFAULT_MODEL, model_dir
 from gateway.errors import ConfigurationError
-from tests.integration.server import GatewayProcess
+from tests.integration.server import BIN, REPO, GatewayProcess
 
 pytestmark = pytest.mark.slow
 SHA = DEFAULT_MODEL.fingerprint
@@ -180,6 +182,17 @@ def test_when_another_graph_is_planted_with_a_forged_manifest_then_the_start_is_
     (directory / MANIFEST_FILE).write_text(json.dumps({**manifest(directory), "graph_sha256": planted.sha256}))
     with pytest.raises(ConfigurationError, match="disagree with PyTorch"):
         load_graph(torch_model.model, DEFAULT_MODEL, SHA, cache_copy, threads=1)
+
+
+def test_when_export_onnx_runs_on_a_data_dir_with_the_graph_then_it_reports_it_cached_with_progress(
+    exported: OnnxGraph, cache_copy: Path
+) -> None:
+    env = {**os.environ, "GATEWAY_DATA_DIR": str(cache_copy), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([str(BIN / "gateway"), "models", "export-onnx"], env=env, cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert " cached " in out.stdout and f"sha256 {exported.sha256}" in out.stdout
+    assert "checking its vectors against PyTorch" in out.stderr and "3/3" in out.stderr  # the progress bar
 
 
 @pytest.fixture(scope="module")
