@@ -79,6 +79,8 @@ class Settings:
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0
     traced_forward: bool = True
+    model_runtime: str = "torch"
+    onnx_threads: int = 0
     embed_workers: int = 0
     workers: int = 1
     queue_max_items: int = 8192
@@ -276,4 +278,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     settings.kek_options  # noqa: B018 - validates kek_provider and the pkcs11_* settings it needs
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")
+    if settings.model_runtime not in {"torch", "onnx"}:
+        raise ConfigurationError("setting model_runtime: must be 'torch' or 'onnx'")
+    if settings.onnx_threads < 0:
+        raise ConfigurationError("setting onnx_threads: must be 0 (the cores) or a positive number of "
+                                 "threads")
+    if settings.model_runtime == "onnx" and settings.device != "cpu":
+        raise ConfigurationError("setting model_runtime: onnx runs the in-process model on the cpu only; with "
+                                 f"device {settings.device!r} use 'torch'")
     return settings

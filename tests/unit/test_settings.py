@@ -116,3 +116,19 @@ def test_when_the_database_url_holds_a_password_then_no_printed_form_of_the_sett
 def test_when_an_upload_cap_is_not_positive_then_it_is_refused(name: str) -> None:
     with pytest.raises(ConfigurationError, match=name.removeprefix("GATEWAY_").lower()):
         load_settings({name: "0"})
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"GATEWAY_MODEL_RUNTIME": "tensorrt"}, "must be 'torch' or 'onnx'"),
+    ({"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_DEVICE": "cuda"}, "cpu only"),
+    ({"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_ONNX_THREADS": "-1"}, "onnx_threads"),
+])
+def test_when_model_runtime_is_unknown_or_onnx_off_the_cpu_then_the_start_is_refused(
+        env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigurationError, match=says):
+        load_settings(env)
+
+
+def test_when_model_runtime_is_onnx_on_the_cpu_then_it_is_accepted() -> None:
+    assert load_settings({"GATEWAY_MODEL_RUNTIME": "onnx"}).model_runtime == "onnx"
+    assert load_settings({}).model_runtime == "torch"
