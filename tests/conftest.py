@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from tests.integration.server import GatewayProcess
     from tests.softhsm import SoftHsm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,3 +29,24 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
         os.environ.pop("SOFTHSM2_CONF", None)
     else:
         os.environ["SOFTHSM2_CONF"] = previous
+
+
+@pytest.fixture(scope="session")
+def session_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """One real gateway (real model, Presidio, SQLite) on the shipped policy for the whole session, shared by every
+    suite that needs no setting of its own (a start costs 10-20 s): the model and Presidio load once. Its users
+    add keys and collections of their own names, and whoever edits its policy restores it."""
+    from tests.integration.server import serving
+
+    with serving(tmp_path_factory.mktemp("gateway")) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def engine_model() -> Any:
+    """The packaged all-MiniLM-L6-v2 in the test process, loaded once for the engines the suites run
+    (``tests/enginekit.RecordingEngine``)."""
+    from gateway.embedding.embedder import SentenceTransformerEmbedder
+    from gateway.embedding.specs import DEFAULT_MODEL
+
+    return SentenceTransformerEmbedder(DEFAULT_MODEL, "cpu", batch_size=16, cpu_threads=1)

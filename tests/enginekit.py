@@ -44,9 +44,21 @@ class RecordingEngine:
         self.received: list[list[str]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port or port_in_range()), self._handler())
+        self.server = self._bind(port)
         self.port = int(self.server.server_address[1])
         threading.Thread(target=self.server.serve_forever, name="recording-engine", daemon=True).start()
+
+    def _bind(self, port: int) -> ThreadingHTTPServer:
+        """On ``port``, or the first port of ``PORTS`` that binds: a port found free and bound later could be taken
+        in between by another test run on the machine."""
+        if port:
+            return ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        for candidate in PORTS:
+            try:
+                return ThreadingHTTPServer(("127.0.0.1", candidate), self._handler())
+            except OSError:
+                continue
+        raise RuntimeError("no free port in the engine tests' range")
 
     @property
     def base_url(self) -> str:

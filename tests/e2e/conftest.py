@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import GatewayProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,10 +31,11 @@ def browser_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    """A real gateway for the browser tests (started only when a browser is available)."""
+def console_gateway(request: pytest.FixtureRequest) -> GatewayProcess:
+    """The session's real gateway (``tests/conftest.py``) for the browser tests, started only when a browser is
+    available. The console lists entries newest first, so what a test just did is on its first page."""
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
-    with serving(Path(tmp_path_factory.mktemp("console-gateway"))) as proc:
-        yield proc
+    gateway: GatewayProcess = request.getfixturevalue("session_gateway")
+    return gateway

@@ -5,23 +5,21 @@ encoding, one group per input of a batch, one group per metadata value; PII-free
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    with serving(Path(tmp_path_factory.mktemp("evasion-readings"))) as proc:
-        yield proc
+def gw(session_gateway: GatewayProcess) -> GatewayProcess:
+    """The session's gateway (``tests/conftest.py``): the shipped policy; this module's collection is ``evasion``."""
+    return session_gateway
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,12 +40,10 @@ REGEX_BAIT = {
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[RecordingEngine]:
-    """The one engine the gateway's registry configures: a real OpenAI-compatible server on loopback."""
-    from gateway.embedding.embedder import SentenceTransformerEmbedder
-    from gateway.embedding.specs import DEFAULT_MODEL
-
-    served = RecordingEngine(SentenceTransformerEmbedder(DEFAULT_MODEL, "cpu", batch_size=16, cpu_threads=1))
+def engine(engine_model: Any) -> Iterator[RecordingEngine]:
+    """The one engine the gateway's registry configures: a real OpenAI-compatible server on loopback, this
+    module's own, on the session's model (``tests/conftest.py``)."""
+    served = RecordingEngine(engine_model)
     yield served
     served.close()
 

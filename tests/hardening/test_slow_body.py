@@ -68,8 +68,11 @@ def test_when_a_body_arrives_slowly_then_408_in_time_and_the_keys_slot_is_releas
     out: dict[str, Any] = {}
     slow = threading.Thread(target=_dribble, args=(port, key, out))
     slow.start()
-    time.sleep(0.2)  # the slow request holds the key's only slot now
     auth = {"Authorization": f"Bearer {key}"}
+    # Until the slow request is admitted (watched in the app's own counter, not slept for: a fixed 0.2 s could lose
+    # the race on a loaded machine, and a probing request could take the slot first).
+    while gw.services.concurrency.total() == 0 and slow.is_alive():
+        time.sleep(0.01)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         assert client.get("/v1/collections", headers=auth).status_code == 429  # the slot is taken
         slow.join(timeout=30)

@@ -1,25 +1,78 @@
+"""Fixtures of the integration suite: real gateways, engines and replica pairs, shared as widely as their settings
+allow (each gateway start loads the model and Presidio)."""
+
+from __future__ import annotations
+
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests import infinitykit
 from tests.enginekit import RecordingEngine, models_yaml, port_in_range
 from tests.infinitykit import Infinity
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import GatewayProcess, pg_replicas, serving
+
+if TYPE_CHECKING:
+    from tests.unit.backends.postgres.pgkit import TempSchema
 
 REMOTE_MODEL = "minilm-remote"  # served by ``recording_engine``
 DOWN_MODEL = "minilm-down"  # its engine URL is a loopback port nothing listens on
 
 
 @pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    """One real gateway for the session: the model and Presidio load once."""
-    with serving(Path(tmp_path_factory.mktemp("gateway"))) as proc:
-        yield proc
+def gateway(session_gateway: GatewayProcess) -> GatewayProcess:
+    """The session's real gateway (``tests/conftest.py``), shared with the other suites."""
+    return session_gateway
+
+
+# Tenants with quotas that test_quotas_pg spends; the other users of ``replicas`` never name them.
+QUOTA_PG_TENANTS = """
+  q-pg-tpm:
+    quotas:
+      key: {tokens_per_minute: 30}
+  q-pg-rpm:
+    quotas:
+      tenant: {requests_per_minute: 3}
+"""
+
+
+@pytest.fixture(scope="session")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
+    """Two real gateways on one PostgreSQL schema for the session (test_quotas_pg, test_replicas: a pair costs two
+    gateway starts), with test_quotas_pg's tenants in their policy. test_replicas stops both at its end, for their
+    last checkpoint; a test that kills one starts a pair of its own (``killable_replicas``)."""
+    def with_tenants(policy_dir: Path) -> None:
+        with (policy_dir / "gateway.yaml").open("a", encoding="utf-8") as fh:
+            fh.write(QUOTA_PG_TENANTS)  # appended under `tenants:`, the file's last section
+
+    with _replica_pair(tmp_path_factory.mktemp("replicas"), edit_policy=with_tenants) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def killable_replicas(tmp_path_factory: pytest.TempPathFactory,
+                      ) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
+    """A pair of replicas of the module's own, for a test that kills one."""
+    with _replica_pair(tmp_path_factory.mktemp("killable-replicas")) as pair:
+        yield pair
+
+
+@contextmanager
+def _replica_pair(root: Path, edit_policy: Callable[[Path], None] | None = None,
+                  ) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
+    from tests.unit.backends.postgres.pgkit import TempSchema  # psycopg and the backend: only when asked for
+
+    schema = TempSchema()
+    try:
+        with pg_replicas(root, schema.url, edit_policy=edit_policy) as (one, two):
+            yield one, two, schema
+    finally:
+        schema.drop()
 
 
 @dataclass(frozen=True)
@@ -50,15 +103,6 @@ def engines(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             infinitykit.install()
     with infinitykit.launched(Path(tmp_path_factory.mktemp("engines")), "mean", "cls") as (mean, cls):
         yield Engines(mean, cls)
-
-
-@pytest.fixture(scope="session")
-def engine_model() -> Any:
-    """The packaged all-MiniLM-L6-v2 in the test process, for the engines the tests run."""
-    from gateway.embedding.embedder import SentenceTransformerEmbedder
-    from gateway.embedding.specs import DEFAULT_MODEL
-
-    return SentenceTransformerEmbedder(DEFAULT_MODEL, "cpu", batch_size=16, cpu_threads=1)
 
 
 @pytest.fixture(scope="session")

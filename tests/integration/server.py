@@ -96,7 +96,7 @@ class GatewayProcess:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise RuntimeError("gateway did not become ready in time")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

@@ -1,6 +1,6 @@
 """A batch on two PostgreSQL replicas: the replica that runs it is killed (SIGKILL), the other takes it over.
 
-Both replicas share one database (the ``replicas`` fixture of ``test_replicas``, with a 3 s job lease). The batch
+Both replicas share one database (``server.pg_replicas`` on a schema of its own, with a 3 s job lease). The batch
 is created through replica one; once part of it is durable, the replica whose runner holds its lease (found from
 ``lease_owner`` and the runner id each replica logs) gets SIGKILL. The other claims the job when the dead replica's
 lease runs out and completes it: every custom_id is
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ LINES = 240
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
-    schema = TempSchema(name=f"batches_{int(time.time())}")
+    schema = TempSchema(name=f"batches_{uuid.uuid4().hex[:12]}")  # not the clock's second: two runs may share it
     try:
         with pg_replicas(tmp_path, schema.url, env={"GATEWAY_JOBS_LEASE_S": "3", "GATEWAY_JOBS_POLL_S": "0.3"}) as gws:
             yield gws[0], gws[1], schema

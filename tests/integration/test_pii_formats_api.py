@@ -9,14 +9,12 @@ numbers with extensions and international prefixes unredacted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
@@ -56,9 +54,9 @@ def grouped(number: str, sizes: tuple[int, ...], sep: str = " ") -> str:
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    with serving(Path(tmp_path_factory.mktemp("pii-formats"))) as proc:
-        yield proc
+def gw(gateway: GatewayProcess) -> GatewayProcess:
+    """The session's gateway: the shipped policy these checks read; the policy test restores what it edits."""
+    return gateway
 
 
 @pytest.fixture(scope="module")

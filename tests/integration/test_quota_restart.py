@@ -27,7 +27,6 @@ TENANTS = """
     quotas:
       tenant: {tokens_per_day: 30}
 """
-PORT = 18901  # quota2's range
 
 
 def embed(gw: GatewayProcess, key: str) -> httpx.Response:
@@ -43,7 +42,7 @@ def spent(gw: GatewayProcess, auditor: str) -> int:
 
 
 def test_when_the_gateway_restarts_even_killed_then_a_spent_daily_quota_stays_spent(tmp_path: Path) -> None:
-    gw = GatewayProcess(tmp_path / "gw", port=PORT)
+    gw = GatewayProcess(tmp_path / "gw")  # a free port, kept across the restarts
     gw.prepare()
     path = gw.policy_dir / "gateway.yaml"
     path.write_text(path.read_text() + TENANTS)  # appended under `tenants:`, the file's last section

@@ -6,43 +6,29 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, pg_replicas
+from tests.integration.server import GatewayProcess
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 MODEL = "all-MiniLM-L6-v2"
 TEXT = "The quarterly report covers claims processed in the northern region during the winter months."
-TENANTS = """
-  q-pg-tpm:
-    quotas:
-      key: {tokens_per_minute: 30}
-  q-pg-rpm:
-    quotas:
-      tenant: {requests_per_minute: 3}
-"""
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
-    def with_tenants(policy_dir: Path) -> None:
-        with (policy_dir / "gateway.yaml").open("a", encoding="utf-8") as fh:
-            fh.write(TENANTS)  # appended under `tenants:`, the file's last section
-
-    schema = TempSchema(name=f"quotas_{uuid.uuid4().hex[:12]}")
-    try:
-        with pg_replicas(Path(tmp_path_factory.mktemp("quotas-pg")), schema.url, edit_policy=with_tenants) as pair:
-            yield pair[0], pair[1], schema
-    finally:
-        schema.drop()
+def replicas(replicas: tuple[GatewayProcess, GatewayProcess, TempSchema],
+             ) -> tuple[GatewayProcess, GatewayProcess, TempSchema]:
+    """The session's pair (``conftest.replicas``: this module's tenants, q-pg-*, are in its policy), started again
+    if test_replicas, which stops it at its end, ran first."""
+    for gw in replicas[:2]:
+        if gw.proc is None:
+            gw.start()
+    return replicas
 
 
 def embed(gw: GatewayProcess, key: str) -> httpx.Response:

@@ -1,6 +1,6 @@
 """A replica killed mid-write (SIGKILL) loses no acknowledged write and no acknowledged audit entry.
 
-Two gateways share one PostgreSQL database (the ``replicas`` fixture of ``test_replicas``). Client threads
+Two gateways share one PostgreSQL database (``killable_replicas``, a pair of this module's own). Client threads
 ingest documents and request embeddings through replica one; once some of each are acknowledged, replica one
 gets SIGKILL while they are still sending. An acknowledgement means: an ingest answered 200 with record ids,
 and any response carrying ``X-Gateway-Audit-Index`` (with its ``X-Request-Id``). Afterwards every acknowledged
@@ -20,11 +20,10 @@ import httpx
 import pytest
 
 from tests.integration.server import BIN, GatewayProcess, kill_mid_load
-from tests.integration.test_replicas import call, replicas
+from tests.integration.test_replicas import call
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-__all__ = ["replicas"]  # the imported fixture: pytest finds it among this module's names
 MODEL = "all-MiniLM-L6-v2"
 COLLECTION = "killed"
 MIN_INGESTS, MIN_EMBEDS = 6, 6
@@ -88,9 +87,9 @@ def audit_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_when_a_replica_is_killed_mid_write_then_no_acknowledged_write_or_audit_entry_is_lost(
-    replicas: tuple[GatewayProcess, GatewayProcess, TempSchema], tmp_path: Path
+    killable_replicas: tuple[GatewayProcess, GatewayProcess, TempSchema], tmp_path: Path
 ) -> None:
-    one, two, schema = replicas
+    one, two, schema = killable_replicas
     key = one.make_key("acme", "ingest-bot", "writer")
     r = call(one, key, "POST", "/v1/collections", {"name": COLLECTION, "model": MODEL})
     assert r.status_code == 201, r.text

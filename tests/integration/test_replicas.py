@@ -8,28 +8,17 @@ both; the audit log both wrote exports from the database and verifies as one log
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, export_and_verify, pg_replicas
+from tests.integration.server import GatewayProcess, export_and_verify
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 LAG_BOUND_S = 1.0  # the listener polls every 0.5 s even without NOTIFY; NOTIFY makes it milliseconds
-
-
-@pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
-    schema = TempSchema()
-    try:
-        with pg_replicas(Path(tmp_path_factory.mktemp("replicas")), schema.url) as (one, two):
-            yield one, two, schema
-    finally:
-        schema.drop()
 
 
 def call(gw: GatewayProcess, key: str, method: str, path: str, body: Any = None) -> httpx.Response:
