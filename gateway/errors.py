@@ -161,6 +161,16 @@ class DetectionTooCostly(RequestError):
     error_type = "invalid_request_error"
     audit_event = None
 
+    @classmethod
+    def within(cls, left_s: float | None) -> DetectionTooCostly:
+        """The refusal of a text whose screening did not end within ``left_s``: what was left of its request's
+        budget (``pii_budget_s``) when the text's screening was asked for, a wait for the detector included."""
+        return cls(
+            "the text could not be screened for PII within what was left of the request's detection budget "
+            f"({left_s or 0:.2f} s, waiting for the detector included); it was not embedded or stored (retry when "
+            "the gateway is less busy, or shorten it, or split it into several inputs)"
+        )
+
 
 class RateLimited(RequestError):
     status = 429

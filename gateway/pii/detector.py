@@ -202,7 +202,4 @@ class _Budget:
 
     def check(self) -> None:
         if self._deadline is not None and time.monotonic() > self._deadline:
-            raise DetectionTooCostly(
-                f"the text could not be screened for PII within the detection budget of {self._seconds:g} s; "
-                "it was not embedded or stored (shorten it, or split it into several inputs)"
-            )
+            raise DetectionTooCostly.within(self._seconds)

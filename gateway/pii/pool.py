@@ -291,7 +291,4 @@ class PoolDetector:
 
 
 def _too_costly(budget_s: float | None) -> DetectionTooCostly:
-    return DetectionTooCostly(
-        f"the text could not be screened for PII within the detection budget of {budget_s or 0:g} s; "
-        "it was not embedded or stored (shorten it, or split it into several inputs)"
-    )
+    return DetectionTooCostly.within(budget_s)

@@ -27,8 +27,6 @@ from gateway.errors import (
     BadRequest,
     BatchExpired,
     NotFound,
-    Overloaded,
-    RateLimited,
     RequestError,
     Unavailable,
 )
@@ -40,6 +38,7 @@ from gateway.pipeline.batch_lines import ENDPOINT, MAX_ERRORS, BatchLine, error_
 from gateway.pipeline.embed import EmbedRequest, embed, parse_request
 from gateway.pipeline.metering import Metering
 from gateway.pipeline.outcome import Outcome
+from gateway.pipeline.retrying import WAITS_S, waiting_out
 from gateway.policy.loader import PolicyHolder, ScopePolicy
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ WINDOW_S = 24 * 3600
 MAX_METADATA = 16
 SCREEN_SLICE = 512  # custom_ids per detection request
 MAX_ID_CHARS = 128  # ours are under 64; a longer one is refused, never echoed
-RETRY_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # a line refused for a full queue (or a short quota wait) is tried again
+RETRY_WAITS_S = WAITS_S  # a line refused transiently (a full queue, a short quota wait) is tried again
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
 
 
@@ -233,19 +232,14 @@ class BatchKind:
         return ItemOutcome(n, True, ok_line(job.id, n, line.custom_id, out.body)), _fields(200, out.audit, None)
 
     async def _embed(self, req: EmbedRequest, principal: Principal) -> Outcome:
-        """The embeddings use case; a full queue (interactive traffic comes first) or a short quota wait (a
-        per-minute bucket) is waited out, not answered. A quota whose Retry-After lies beyond the waits left (a
-        spent daily quota: hours) is answered at once, its 429 line, rather than hold the runner for nothing."""
-        for n, wait in enumerate(RETRY_WAITS_S):
-            try:
-                return await embed(req, principal, models=self._models, policy=self._policy, metering=self._metering)
-            except RateLimited as exc:
-                if exc.retry_after is None or exc.retry_after > sum(RETRY_WAITS_S[n:]):
-                    raise
-                await asyncio.sleep(wait)
-            except Overloaded:
-                await asyncio.sleep(wait)
-        return await embed(req, principal, models=self._models, policy=self._policy, metering=self._metering)
+        """The embeddings use case; a transient refusal (a full queue: interactive traffic comes first; a short
+        quota wait; a PII worker lost mid-batch) is waited out, not answered (``pipeline.retrying``). A quota whose
+        Retry-After lies beyond the waits left (a spent daily quota: hours) is answered at once, its 429 line,
+        rather than hold the runner for nothing."""
+        return await waiting_out(
+            lambda: embed(req, principal, models=self._models, policy=self._policy, metering=self._metering),
+            RETRY_WAITS_S,
+        )
 
     async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
         ok = [o.payload for o in outcomes if o.ok]

@@ -30,8 +30,9 @@ from gateway.crypto.envelope import RecordContext
 from gateway.errors import DetectionTooCostly, NotFound, RequestError
 from gateway.jobs.base import CreatorCheck, ItemOutcome, Job, JobInputs
 from gateway.pipeline.collections import DocumentIn
-from gateway.pipeline.ingest import EVENT, AuditPort, Ingest, IngestRequest
+from gateway.pipeline.ingest import EVENT, AuditPort, Ingest, IngestRequest, IngestResult
 from gateway.pipeline.offload import off_loop
+from gateway.pipeline.retrying import waiting_out
 from gateway.store.base import Collection, StoredChunk
 
 KIND = "ingest"
@@ -178,10 +179,12 @@ class IngestJobKind:
 
     async def _ingest_one(self, job: Job, index: int, doc: DocumentIn, collection: Collection,
                           principal: Principal) -> dict[str, Any]:
+        async def ingest() -> IngestResult:
+            return await self._ingest(IngestRequest(collection, (doc,)), principal, _context(job, index, principal))
+
         for attempt in range(1 + RETRIES_TOO_COSTLY):
-            try:
-                result = await self._ingest(IngestRequest(collection, (doc,)), principal,
-                                            _context(job, index, principal))
+            try:  # a transient refusal (a full queue, a PII worker lost mid-batch) is waited out first
+                result = await waiting_out(ingest)
                 break
             except RequestError as exc:  # refused (the privacy budget, a screening past its time): that document
                 if isinstance(exc, DetectionTooCostly) and attempt < RETRIES_TOO_COSTLY:

@@ -8,7 +8,7 @@ import time
 from typing import Any, cast
 
 from gateway.auth.apikeys import Principal
-from gateway.errors import PIIBlocked, RateLimited
+from gateway.errors import PIIBlocked, RateLimited, RequestError, Unavailable
 from gateway.jobs.base import Job, owner_of
 from gateway.pipeline import batches
 from gateway.pipeline.batch_lines import MAX_ERRORS, BatchLine, error_line, ok_line, parse_input
@@ -113,13 +113,17 @@ class _NoRefusal:
         return None
 
 
-def _quota_kind(monkeypatch: Any, retry_after: float, fail_times: int) -> tuple[BatchKind, list[float]]:
-    """A kind whose embeddings use case refuses ``fail_times`` times with a quota's ``retry_after``, then answers."""
+def _quota_kind(monkeypatch: Any, retry_after: float | None, fail_times: int,
+                refusal: type[RequestError] = RateLimited) -> tuple[BatchKind, list[float]]:
+    """A kind whose embeddings use case refuses ``fail_times`` times (a quota's, or ``refusal`` with
+    ``retry_after``), then answers."""
     calls: list[float] = []
 
     async def embed(req: Any, principal: Principal, **_: Any) -> Any:
         calls.append(time.monotonic())
         if len(calls) <= fail_times:
+            if refusal is not RateLimited:
+                raise refusal("a PII detection worker stopped while screening this batch", retry_after=retry_after)
             raise RateLimited("tokens_per_day quota of the key exceeded", param="tokens_per_day",
                               retry_after=retry_after)
         return type("Out", (), {"body": b"{\"object\":\"list\",\"data\":[]}", "audit": {}})()
@@ -152,3 +156,20 @@ def test_when_a_line_is_refused_by_a_short_quota_wait_then_it_is_tried_again(mon
     outcomes = asyncio.run(kind.run(job, [(0, BatchLine("a", {"model": "m", "input": "x"}))]))
     assert len(calls) == 3 and outcomes[0].ok
     assert calls[1] - calls[0] >= 0.05 and calls[2] - calls[1] >= 0.1  # the retry waits were kept
+
+
+def test_when_a_lines_pii_worker_is_lost_then_the_line_is_tried_again_not_answered_503(monkeypatch: Any) -> None:
+    kind, calls = _quota_kind(monkeypatch, retry_after=1.0, fail_times=2, refusal=Unavailable)
+    writer = Principal("k1", "acme", "svc", "writer", ("writer",), "api_key")
+    job = Job("batch_1", "acme", "batch", "running", owner_of(writer), {"input_file_id": "file-1"}, 1, 1000.0, 9e9)
+    outcomes = asyncio.run(kind.run(job, [(0, BatchLine("a", {"model": "m", "input": "x"}))]))
+    assert len(calls) == 3 and outcomes[0].ok
+
+
+def test_when_a_line_is_refused_unavailable_without_retry_after_then_it_is_answered_at_once(monkeypatch: Any) -> None:
+    kind, calls = _quota_kind(monkeypatch, retry_after=None, fail_times=9, refusal=Unavailable)
+    writer = Principal("k1", "acme", "svc", "writer", ("writer",), "api_key")
+    job = Job("batch_1", "acme", "batch", "running", owner_of(writer), {"input_file_id": "file-1"}, 1, 1000.0, 9e9)
+    outcomes = asyncio.run(kind.run(job, [(0, BatchLine("a", {"model": "m", "input": "x"}))]))
+    answer = json.loads(outcomes[0].payload)
+    assert len(calls) == 1 and answer["response"]["status_code"] == 503

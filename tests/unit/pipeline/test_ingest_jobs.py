@@ -18,8 +18,10 @@ from gateway.errors import (
     PrivacyBudgetExceeded,
     RequestError,
     Unauthenticated,
+    Unavailable,
 )
 from gateway.jobs.base import Job, StoredItem, owner_of
+from gateway.pipeline import retrying
 from gateway.pipeline.collections import DocumentIn, IngestOutcome
 from gateway.pipeline.ingest import IngestRequest, IngestResult
 from gateway.pipeline.ingest_jobs import IngestJobKind
@@ -71,6 +73,7 @@ class FakeIngest:
     refuse: set[str] = field(default_factory=set)
     block: set[str] = field(default_factory=set)
     too_costly: dict[str, int] = field(default_factory=dict)  # id -> how many attempts run past the budget
+    lost: dict[str, int] = field(default_factory=dict)  # id -> how many attempts lose their PII worker
     bad_text: set[str] = field(default_factory=set)  # ids whose text the ingest refuses as a 400
     pii_ids: set[str] = field(default_factory=set)  # ids the screening of names refuses
     calls: list[str] = field(default_factory=list)
@@ -87,6 +90,9 @@ class FakeIngest:
             raise BadRequest("documents[0].text is refused by the policy", param="documents[0].text")
         if doc.id in self.refuse:
             raise PrivacyBudgetExceeded("the tenant's privacy budget is spent")
+        if self.lost.get(doc.id, 0) > 0:
+            self.lost[doc.id] -= 1
+            raise Unavailable("a PII detection worker stopped while screening this batch", retry_after=1.0)
         if self.too_costly.get(doc.id, 0) > 0:
             self.too_costly[doc.id] -= 1
             raise DetectionTooCostly("the text could not be screened for PII within the detection budget")
@@ -219,6 +225,16 @@ def test_when_screening_runs_past_its_budget_then_the_document_is_tried_once_mor
     assert answers[0]["status"] == "stored" and answers[1]["code"] == "pii_screening_too_costly"
     assert [(e, d, f["code"]) for e, d, f in h.recorded] == [("document.ingest", "deny",
                                                               "pii_screening_too_costly")]
+
+
+def test_when_a_documents_pii_worker_is_lost_then_it_is_tried_again_and_stored(monkeypatch: Any) -> None:
+    monkeypatch.setattr(retrying, "WAITS_S", (0.01, 0.02))
+    h = Harness()
+    h.ingest.lost = {"unlucky": 2}
+    job = h.submit(["unlucky"])
+    answers = _answers(asyncio.run(h.kind.run(job, list(enumerate(asyncio.run(h.kind.load(job)))))))
+    assert h.ingest.calls == ["unlucky"] * 3
+    assert answers[0]["status"] == "stored" and h.recorded == []
 
 
 def test_when_the_collection_was_deleted_then_every_document_left_fails_not_found() -> None:
