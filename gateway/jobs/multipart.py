@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from gateway.errors import BadRequest
 
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^\s;,]{1,200}))', re.IGNORECASE)
-_PARAM = re.compile(rb'\b(name|filename)="([^"]*)"', re.IGNORECASE)
+# A quoted-string (RFC 9110): a backslash escapes the next character, as in filename="a\"b.jsonl".
+_PARAM = re.compile(rb'\b(name|filename)="((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+_ESCAPED = re.compile(rb"\\(.)")
 _NOT_MULTIPART = "the body must be multipart/form-data with the fields 'file' and 'purpose'"
 
 
@@ -31,6 +33,7 @@ def parse_form(content_type: str, body: bytes | bytearray) -> Form:
     fields: dict[str, str] = {}
     filename: str | None = None
     content = b""
+    seen: set[str] = set()
     at = body.find(delimiter)
     if at < 0:
         raise BadRequest(_NOT_MULTIPART)
@@ -40,10 +43,15 @@ def parse_form(content_type: str, body: bytes | bytearray) -> Form:
         end = body.find(b"\r\n" + delimiter, head_end + 4) if head_end >= 0 else -1
         if end < 0:
             raise BadRequest(_NOT_MULTIPART)
-        params = {k.lower(): v for k, v in _PARAM.findall(bytes(body[at:head_end]))}
+        params = {k.lower(): _ESCAPED.sub(rb"\1", v) for k, v in _PARAM.findall(bytes(body[at:head_end]))}
         name = params.get(b"name", b"").decode("utf-8", "replace")
+        if name in seen:  # an ambiguous form: which part is meant is not guessed
+            raise BadRequest(f"the form has more than one part named {name!r}", param=name)
+        seen.add(name)
         if name == "file" and b"filename" in params:
             filename = params[b"filename"].decode("utf-8", "replace")
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in filename):
+                raise BadRequest("the file name must not contain control characters", param="file")
             content = bytes(memoryview(body)[head_end + 4:end])
         elif name and end - head_end < 4096:
             fields[name] = bytes(body[head_end + 4:end]).decode("utf-8", "replace")

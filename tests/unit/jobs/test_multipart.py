@@ -45,3 +45,27 @@ def test_when_there_is_no_file_part_then_no_file_name_is_given() -> None:
     body = b'--x\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--x--\r\n'
     form = parse_form("multipart/form-data; boundary=x", body)
     assert form.filename is None and form.fields == {"purpose": "batch"}
+
+
+def test_when_a_file_name_holds_an_escaped_quote_then_it_is_read_whole() -> None:
+    body = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a\\"b.jsonl"\r\n\r\n{}\r\n--x--\r\n'
+    form = parse_form("multipart/form-data; boundary=x", body)
+    assert form.filename == 'a"b.jsonl' and form.content == b"{}"
+
+
+@pytest.mark.parametrize("name", ["file", "purpose"])
+def test_when_a_part_is_named_twice_then_it_is_a_400_naming_it_not_a_guess(name: str) -> None:
+    part = (f'--x\r\nContent-Disposition: form-data; name="{name}"'
+            + ('; filename="a.jsonl"' if name == "file" else "") + "\r\n\r\nbatch\r\n")
+    body = (part + part + "--x--\r\n").encode()
+    with pytest.raises(BadRequest, match="more than one part") as refused:
+        parse_form("multipart/form-data; boundary=x", body)
+    assert refused.value.param == name
+
+
+@pytest.mark.parametrize("filename", ["a\x00.jsonl", "a\nb.jsonl", "a\x7f.jsonl"])
+def test_when_a_file_name_holds_a_control_character_then_it_is_a_400(filename: str) -> None:
+    body = (f'--x\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n\r\n{{}}\r\n--x--\r\n'
+            ).encode()
+    with pytest.raises(BadRequest, match="control characters"):
+        parse_form("multipart/form-data; boundary=x", body)
