@@ -75,6 +75,7 @@ class Settings:
     chunk_overlap_tokens: int = 40
     max_concurrent_per_key: int = 256
     batch_max_tokens: int = 8192
+    batch_background_max_tokens: int = 1024
     batch_max_size: int = 0
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0
@@ -255,6 +256,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting workers: must be at least 1")
     if settings.batch_max_size < 0:
         raise ConfigurationError("setting batch_max_size: must be 0 (by device) or a positive number of texts")
+    if settings.batch_background_max_tokens < 0:
+        raise ConfigurationError("setting batch_background_max_tokens: must be 0 (no cap) or a positive number of "
+                                 "tokens")
     if settings.pii_workers != "auto" and not (settings.pii_workers.isdigit() and int(settings.pii_workers) <= 64):
         raise ConfigurationError("setting pii_workers: must be 'auto' (one per core), 0 (detection in the gateway's "
                                  "own process) or a number of worker processes up to 64")

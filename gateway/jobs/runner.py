@@ -32,6 +32,7 @@ from gateway.errors import NotFound
 from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem, owner_of
 from gateway.jobs.fairness import FairTurns, Waiting
 from gateway.observability.logs import VettedName
+from gateway.pipeline.batching import BACKGROUND
 
 log = logging.getLogger(__name__)
 _SEALED_AS = "_jobs"  # the "collection" bound into each item's ciphertext: no collection can bear this name
@@ -236,7 +237,11 @@ class JobService:
         # Alone on the gateway a job doubles its groups, up to idle_growth times the cap; a request resets them.
         self._size = min(self._size * 2, self._inflight * self._idle_growth) if quiet else self._inflight
         group = progress.todo[progress.position:progress.position + self._size]
-        outcomes = await kind.run(job, group)
+        token = BACKGROUND.set(True)  # its stage batches stay small while interactive requests arrive
+        try:
+            outcomes = await kind.run(job, group)
+        finally:
+            BACKGROUND.reset(token)
         if [o.index for o in outcomes] != [n for n, _ in group]:
             raise RuntimeError(f"job kind {kind.name} answered other items than it was given")
         sealed = [StoredItem(o.index, o.ok, self.seal(job, o.index, o.payload)) for o in outcomes]

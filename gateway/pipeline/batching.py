@@ -34,6 +34,10 @@ from typing import Generic, TypeVar, cast
 
 from gateway.errors import Overloaded, RateLimited, Unavailable
 
+BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("background_work", default=False)
+"""True inside a durable job's work (set by ``gateway.jobs.runner``): its items are background work, whose share
+of a batch is kept small while interactive work arrives (``MicroBatcher``'s ``background_max_weight``)."""
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -50,6 +54,7 @@ class _Job(Generic[T, R]):
     taken: int = 0  # items handed to batches so far
     done: int = 0  # how many items' results are in
     failed: bool = False
+    background: bool = False  # a durable job's work (``BACKGROUND``)
 
 
 @dataclass
@@ -74,8 +79,16 @@ class MicroBatcher(Generic[T, R]):
         workers: int = 1,
         join_min: int = 1,
         lane_weight: Callable[[str], float] | None = None,
+        background_max_weight: int = 0,
+        interactive_window_s: float = 2.0,
     ) -> None:
         self._fn = fn
+        # While interactive work arrived in the last interactive_window_s, background items join a batch only while
+        # its weight stays under background_max_weight (0: no cap): a batch is not preempted, so an interactive
+        # caller waits for the one in progress, and a job's document of long chunks would otherwise make it seconds.
+        self._background_max_weight = background_max_weight
+        self._interactive_window_s = interactive_window_s
+        self._interactive_at = float("-inf")
         self.name = name
         self._max_size = max_size
         self._max_weight = max_weight
@@ -106,8 +119,10 @@ class MicroBatcher(Generic[T, R]):
             return []
         loop = asyncio.get_running_loop()
         job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future(), lane,
-                               [None] * len(items))
+                               [None] * len(items), background=BACKGROUND.get())
         with self._cond:
+            if not job.background:
+                self._interactive_at = time.monotonic()
             if self._closed:
                 raise Unavailable(f"the {self.name} stage is shutting down")
             if self._queued_items and self._queued_items + len(items) > self._max_queued:
@@ -183,13 +198,15 @@ class MicroBatcher(Generic[T, R]):
         batch: list[tuple[_Job[T, R], int, int]] = []
         size = weight = 0
         full = False
+        interactive = time.monotonic() - self._interactive_at < self._interactive_window_s
+        cap = self._background_max_weight if self._background_max_weight and interactive else None
         while self._lanes and not full:
             lanes = list(self._lanes)
             total = sum(self._lane_weight(lane) for lane in lanes)
             progressed = False
             for lane in lanes:
                 quantum = max(1, round(self._max_size * self._lane_weight(lane) / total))
-                taken, weight, full = self._take_from(lane, quantum, size, weight, batch)
+                taken, weight, full = self._take_from(lane, quantum, size, weight, batch, cap)
                 size += taken
                 progressed = progressed or taken > 0
                 if lane in self._lanes:
@@ -202,9 +219,10 @@ class MicroBatcher(Generic[T, R]):
         return batch
 
     def _take_from(self, lane: str, quantum: int, size: int, weight: int,
-                   batch: list[tuple[_Job[T, R], int, int]]) -> tuple[int, int, bool]:
-        """Up to ``quantum`` items of ``lane``'s jobs into ``batch`` (which holds ``size`` items of ``weight``);
-        returns (items taken, the batch's weight, whether the batch is full)."""
+                   batch: list[tuple[_Job[T, R], int, int]], cap: int | None = None) -> tuple[int, int, bool]:
+        """Up to ``quantum`` items of ``lane``'s jobs into ``batch`` (which holds ``size`` items of ``weight``),
+        a background job's only while the batch's weight stays under ``cap`` (None: no cap); returns (items taken,
+        the batch's weight, whether the batch is full)."""
         queue = self._lanes[lane]
         taken = 0
         while queue and taken < quantum:
@@ -216,10 +234,13 @@ class MicroBatcher(Generic[T, R]):
                     break
                 continue
             start = end = job.taken
-            full = False
+            full = capped = False
             while end < len(job.items) and taken < quantum:
                 if size + taken >= self._max_size or (size + taken and weight + job.weights[end] > self._max_weight):
                     full = True
+                    break
+                if job.background and cap is not None and size + taken and weight + job.weights[end] > cap:
+                    capped = True  # the batch is not full: other lanes' interactive items may still join it
                     break
                 weight += job.weights[end]
                 end += 1
@@ -232,7 +253,7 @@ class MicroBatcher(Generic[T, R]):
             self._forget(lane, end - start)
             if full or size + taken >= self._max_size:
                 return taken, weight, True
-            if lane not in self._lanes:
+            if capped or lane not in self._lanes:
                 break
         return taken, weight, False
 
