@@ -14,12 +14,15 @@ together.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import _profiled_gateway
 from bench._load import LoadResult, drive
 from bench._stage import time_raw
 from tests.integration.server import GatewayProcess
@@ -27,10 +30,19 @@ from tests.integration.server import GatewayProcess
 MODEL = "all-MiniLM-L6-v2"
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads (native ones too), from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(model: Any, raw_before: dict[str, Any], texts: list[str], sizes: list[int], device: str, clients: int,
-        port: int, say: Callable[[str], None], machine: str) -> None:
+        port: int, say: Callable[[str], None], machine: str, profile: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-onekey-") as tmp:
         gw = GatewayProcess(Path(tmp), port=port, env={"GATEWAY_DEVICE": device} if device != "cpu" else {})
+        if profile:
+            gw.launcher = [sys.executable, str(Path(_profiled_gateway.__file__))]
+            gw.env["GATEWAY_BENCH_PROFILE_DIR"] = str(Path(tmp) / "profile")
         gw.prepare()
         gw.env.pop("GATEWAY_CHECKPOINT_INTERVAL_S", None)  # the harness's test value, not a shipped default
         key = gw.make_key("bench", "bench", "writer")
@@ -39,17 +51,28 @@ def run(model: Any, raw_before: dict[str, Any], texts: list[str], sizes: list[in
         try:
             body = lambda n: {"model": MODEL, "input": texts[n % len(texts)]}  # noqa: E731
             drive(gw.url, "/v1/embeddings", key, body, clients=8, total=64)  # warm-up
+            assert gw.proc is not None
+            pid = gw.proc.pid
+            if profile:
+                os.kill(pid, signal.SIGUSR1)  # the profiler's baseline: loading and warm-up left out
+            cpu0 = process_cpu_s(pid)
             rounds = []
             for i in range(2):
                 say(f"gateway round {i + 1}: {clients} clients on one key, {len(texts)} one-text requests ...")
                 r = drive(gw.url, "/v1/embeddings", key, body, clients=clients, total=len(texts))
                 say(f"round {i + 1}: {r.items_per_s():.1f} texts/s, statuses {r.statuses()}")
                 rounds.append(r)
+            cpu_ms = (process_cpu_s(pid) - cpu0) * 1e3 / sum(len(r.samples) for r in rounds)
         finally:
             gw.stop()
+        profiled = _profiled_gateway.summarize(Path(tmp) / "profile", sum(len(r.samples) for r in rounds)) \
+            if profile else ""
     say("raw model again (after the gateway) ...")
     raw_after = time_raw(model, texts, sizes, 20, say)
     report(raw_before, raw_after, rounds, device, clients, machine)
+    print(f"gateway process CPU: {cpu_ms:.2f} ms per request, all threads (from /proc)")
+    if profiled:
+        print(profiled)
 
 
 def combined(rounds: list[LoadResult]) -> tuple[float, dict[int, int]]:

