@@ -195,8 +195,13 @@ fi
 
 # 5. The measurements, cheapest first. Per-step caps fit 8 minutes on a GPU machine; the budget cuts them further.
 # On a GPU the corpus is 4,096 texts instead of throughput.py's 8,192, so that three gateway runs fit.
-SIZE=("${QUICK_FLAG[@]}")  # a CPU dry run (--quick) also keeps to 16 clients: it proves the path, not a figure
-[ "$QUICK" = 1 ] && [ "$DEVICE" = cpu ] && SIZE+=(--clients 16)
+SIZE=("${QUICK_FLAG[@]}")
+if [ "$QUICK" = 1 ] && [ "$DEVICE" = cpu ]; then
+  # A dry run proves the path, not a figure: 128 texts, 16 clients, and torch on one thread, since two OpenMP
+  # threads on a shared, oversubscribed machine spin at every barrier (one text took 1 s instead of 10 ms here).
+  SIZE+=(--clients 16 --texts 128)
+  export OMP_NUM_THREADS=1
+fi
 if [ "$DEVICE" = cpu ]; then STAGE_CAP=120 RUN_CAP=240; else STAGE_CAP=90 RUN_CAP=120; [ "$QUICK" = 1 ] || SIZE=(--texts 4096); fi
 step stage-only "$STAGE_CAP" "$PY" bench/throughput.py --stage-only --device "$DEVICE" "${SIZE[@]}"
 i=0

