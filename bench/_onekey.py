@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,10 +70,27 @@ def run(model: Any, raw_before: dict[str, Any], texts: list[str], sizes: list[in
             if profile else ""
     say("raw model again (after the gateway) ...")
     raw_after = time_raw(model, texts, sizes, 20, say)
+    raw_cpu_ms = raw_cpu_per_text(model, texts, raw_after["best_size"])
     report(raw_before, raw_after, rounds, device, clients, machine)
-    print(f"gateway process CPU: {cpu_ms:.2f} ms per request, all threads (from /proc)")
+    print(f"CPU per text: gateway process {cpu_ms:.2f} ms per request (all threads, from /proc); raw model "
+          f"{raw_cpu_ms:.2f} ms (one thread, batch {raw_after['best_size']}); raw / gateway {raw_cpu_ms / cpu_ms:.2f}")
     if profiled:
         print(profiled)
+
+
+def raw_cpu_per_text(model: Any, texts: list[str], batch: int) -> float:
+    """The raw model's CPU ms per text on one thread at ``batch``: what a text costs it, whatever the machine's load
+    does to its wall time (two threads on a busy shared machine wait for each other at every parallel region)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        started = time.process_time()
+        model.encode(texts, batch_size=batch, normalize_embeddings=True, show_progress_bar=False)
+        return (time.process_time() - started) * 1e3 / len(texts)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def combined(rounds: list[LoadResult]) -> tuple[float, dict[int, int]]:

