@@ -38,7 +38,7 @@ def process_cpu_s(pid: int) -> float:
 
 
 def run(model: Any, raw_before: dict[str, Any], texts: list[str], sizes: list[int], device: str, clients: int,
-        port: int, say: Callable[[str], None], machine: str, profile: bool = False) -> None:
+        port: int, say: Callable[[str], None], machine: str, profile: bool = False, tries: int = 2) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-onekey-") as tmp:
         gw = GatewayProcess(Path(tmp), port=port, env={"GATEWAY_DEVICE": device} if device != "cpu" else {})
         if profile:
@@ -64,12 +64,17 @@ def run(model: Any, raw_before: dict[str, Any], texts: list[str], sizes: list[in
                 say(f"round {i + 1}: {r.items_per_s():.1f} texts/s, statuses {r.statuses()}")
                 rounds.append(r)
             cpu_ms = (process_cpu_s(pid) - cpu0) * 1e3 / sum(len(r.samples) for r in rounds)
+            if profile:  # a profiled gateway shuts down slowly and then writes its profile: give it time
+                gw.proc.send_signal(signal.SIGTERM)
+                gw.proc.wait(300)
         finally:
             gw.stop()
         profiled = _profiled_gateway.summarize(Path(tmp) / "profile", sum(len(r.samples) for r in rounds)) \
             if profile else ""
+        if profile and "not written" in profiled:
+            profiled += "\n" + gw.log_path.read_text(errors="replace")[-1500:]
     say("raw model again (after the gateway) ...")
-    raw_after = time_raw(model, texts, sizes, 20, say)
+    raw_after = time_raw(model, texts, sizes, 20, say, tries)
     raw_cpu_ms = raw_cpu_per_text(model, texts, raw_after["best_size"])
     report(raw_before, raw_after, rounds, device, clients, machine)
     print(f"CPU per text: gateway process {cpu_ms:.2f} ms per request (all threads, from /proc); raw model "

@@ -155,9 +155,10 @@ def main() -> None:
         _engine.run(args, texts, say, cpu_model())
         return
     if args.one_key:
-        raw = raw_model(texts, args.device, args.fp16, sizes, n1=20)
+        tries = 1 if args.quick else 2
+        raw = raw_model(texts, args.device, args.fp16, sizes, n1=20, tries=tries)
         _onekey.run(raw.pop("model"), raw, texts, sizes, args.device, args.clients or 32, args.port, say,
-                    cpu_model(), args.profile)
+                    cpu_model(), args.profile, tries)
         return
     if args.database_url:
         with temp_schema(args.database_url) as url:
