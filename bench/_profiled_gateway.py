@@ -107,6 +107,9 @@ def main() -> int:
     from gateway.cli import main as gateway_main
 
     signal.signal(signal.SIGUSR1, _mark)
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; the default action would end the process
+    # before the profile is written, so the restored handler turns it into a normal exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     threading.setprofile(_start_profile)
     main_profile = cProfile.Profile(time.thread_time)
     _profiles.append(("MainThread", main_profile))
