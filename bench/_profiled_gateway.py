@@ -41,7 +41,7 @@ def _start_profile(frame: FrameType, event: str, arg: Any) -> None:
 def _key(code: Any) -> Key:
     if isinstance(code, str):
         return code
-    return f"{Path(code.co_filename).name}:{code.co_firstlineno}({code.co_name})"
+    return f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}({code.co_name})"
 
 
 def _snapshot(profile: cProfile.Profile) -> dict[Key, tuple[float, float, int]]:
@@ -55,8 +55,14 @@ def _snapshot(profile: cProfile.Profile) -> dict[Key, tuple[float, float, int]]:
 
 
 def _mark(*_: object) -> None:
-    for i, (_name, profile) in enumerate(list(_profiles)):
-        _baseline[i] = _snapshot(profile)
+    """SIGUSR1, in the main thread: its own profiler paused meanwhile, so the snapshots are not charged to it."""
+    main = _profiles[0][1]
+    main.disable()
+    try:
+        for i, (_name, profile) in enumerate(list(_profiles)):
+            _baseline[i] = _snapshot(profile)
+    finally:
+        main.enable()
 
 
 def _dump(out: Path) -> None:
@@ -112,7 +118,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     threading.setprofile(_start_profile)
     main_profile = cProfile.Profile(time.thread_time)
-    _profiles.append(("MainThread", main_profile))
+    _profiles.insert(0, ("MainThread", main_profile))  # first: _mark pauses it
     main_profile.enable()
     try:
         return int(gateway_main(sys.argv[1:]) or 0)
