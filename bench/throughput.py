@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -113,6 +114,9 @@ def load_phase(label: str, gw: GatewayProcess, key: str, path: str, body: Any, c
 
 
 def main() -> None:
+    # A timeout (gpu_check.sh) ends a run with SIGTERM: exit through the finally blocks, so the gateway is stopped
+    # and the throwaway schema and directory are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fp16", action="store_true")
