@@ -1,14 +1,23 @@
 """The embedded audit log: SQLite (WAL, synchronous=FULL) with group commit and signed checkpoints.
 
 One writer thread owns the write connection (``group_commit`` has the queue, the group commit and the
-checkpoint cadence; ``log_reads`` the proofs). Several processes may append to one file (the gateway and the
-operator's CLI): the database's write lock serializes them and each writer first takes in what the others
-appended, so there is one sequence with no gaps and no forks.
+checkpoint cadence; ``log_reads`` the proofs). Several processes may append to one file (the gateway's worker
+processes and the operator's CLI): the database's write lock (``BEGIN IMMEDIATE``, waited for up to
+``BUSY_TIMEOUT_S``) serializes them and each writer first takes in what the others appended, inside that lock, so
+there is one sequence with no gaps and no forks.
+
+Checkpoints are signed by one process at a time, the holder of the signer role: an exclusive ``flock`` on
+``<log>.signer`` that the kernel releases when the process closes the log or dies, after which another process
+takes it within one checkpoint interval (as ``pg_log``'s advisory lock does). So checkpoints grow in size one
+after the other, as witnesses require, whichever worker appended the entries they cover. A process without the
+role reports the latest checkpoint stored by whichever process signed it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import sqlite3
 import time
@@ -21,6 +30,8 @@ from audit.errors import LogCorruptedError
 from audit.group_commit import Entry, GroupCommitLog
 from audit.merkle import leaf_hash
 
+_log = logging.getLogger(__name__)
+BUSY_TIMEOUT_S = 30.0  # how long an append waits for another process's transaction
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL,
                                    event TEXT, tenant TEXT, time TEXT);
@@ -29,7 +40,7 @@ CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, root BLOB, note
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     return conn
@@ -54,6 +65,8 @@ class SQLiteAuditLog(GroupCommitLog):
         self._writer = _connect(path)
         self._writer.executescript(_SCHEMA)
         self._reader = _connect(path)
+        self._role_path = path.with_name(path.name + ".signer")
+        self._role: int | None = None  # the locked file descriptor while this process signs
         self._rebuild()
         self._start()
 
@@ -112,14 +125,51 @@ class SQLiteAuditLog(GroupCommitLog):
             with contextlib.suppress(sqlite3.Error):
                 self._writer.execute("ROLLBACK")
 
+    def _idle_timeout(self) -> float | None:
+        return self._interval if self._signer is not None else None  # other processes append: check every interval
+
+    def _take_role(self) -> bool:
+        """Hold the signer role if no other process does (a non-blocking ``flock``; held until close or death)."""
+        if self._role is not None:
+            return True
+        fd = os.open(self._role_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._role = fd
+        _log.info("this process now signs audit checkpoints")
+        return True
+
     def _maybe_checkpoint(self, force: bool) -> None:
-        if self._signer is None or self._tree.size == self._checkpointed_size:
+        if self._signer is None:
             return
         now = self._clock()
         if not force and now - self._last_checkpoint_at < self._interval:
             return
-        self._sign_checkpoint(now)
         self._last_checkpoint_at = now
+        if not self._take_role():
+            return
+        self._absorb(self._writer)  # cover what every process appended
+        if self._tree.size != self._checkpointed_size:
+            self._sign_checkpoint(now)
+
+    def _final_checkpoint(self) -> None:
+        """Sign now if this process holds the signer role; either way, return the latest any process stored."""
+        self._maybe_checkpoint(force=True)
+        self._load_latest()
+
+    def _load_latest(self) -> None:
+        """Take the largest stored checkpoint, if it is newer than this process's and matches its tree."""
+        self._absorb(self._writer)
+        row = self._writer.execute("SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        if row is None:
+            return
+        size, root, note = int(row[0]), bytes(row[1]), str(row[2])
+        with self._tree_lock:
+            if self._checkpointed_size < size <= self._tree.size and self._tree.root(size) == root:
+                self._latest, self._checkpointed_size = note, size
 
     def _store_checkpoint(self, size: int, root: bytes, note: str, time: str) -> None:
         self._writer.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (size, root, note, time))
@@ -129,6 +179,9 @@ class SQLiteAuditLog(GroupCommitLog):
 
     def _close_writer(self) -> None:
         self._writer.close()
+        if self._role is not None:
+            os.close(self._role)  # releases the signer role
+            self._role = None
 
     def _close_reader(self) -> None:
         self._reader.close()

@@ -148,7 +148,7 @@ if [ ! -x "$(dirname "$PY")/gateway" ]; then
   say "gateway script: made in $WORK/venv (its interpreter sees the same packages)"
 fi
 
-# 4. PostgreSQL for workers above 1, unless the settings already accept several workers on the embedded store.
+# 4. Several workers: on the embedded store where the settings accept it, else on PostgreSQL.
 DB_URL=""
 pg_up() { "$PY" -c 'import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=3).close()' "$1" 2>/dev/null; }
 throwaway_pg() {
@@ -183,7 +183,7 @@ if [ "$NEED_MULTI" = 1 ]; then
       *) if pg_up "$PG"; then DB_URL=$PG; else say "postgres: $(redact "$PG") does not answer"; fi ;;
     esac
     if [ -z "$DB_URL" ]; then
-      could_not "run workers above 1: they need PostgreSQL today and none is reachable or startable here"
+      could_not "run workers above 1: this checkout's settings need PostgreSQL for them and none is reachable or startable here"
       WORKERS=1
     fi
   fi

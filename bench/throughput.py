@@ -6,14 +6,15 @@ batch 1 and at several batch sizes (the best one is the baseline). Gateway: the 
 over loopback by concurrent closed-loop clients. Search: a collection of 100,000 random unit vectors put through
 the Store API (encrypted records, FAISS flat index) against plain ``faiss.IndexFlatIP`` on the same vectors.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick]
-        [--workers N --database-url postgresql://...] [--no-search]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick] [--workers N]
+        [--database-url postgresql://...] [--no-search]
     HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py --one-key [--clients 32]   # issue 25's done-means
 
-``--workers N`` serves the gateway from N worker processes; with ``--database-url`` on PostgreSQL (a throwaway
-schema on that server; the search phases need the embedded store and are left out then), which the settings
-require today for N above 1. ``--one-key``
-drives only N (default 32) one-text clients on one key against the gateway as shipped (``bench/_onekey.py``).
+With ``--workers N`` the gateway serves with N worker processes (the ``workers`` setting; on the embedded SQLite
+store they share the data dir); the raw model is measured in the same run, so the ratios of runs with different N
+compare. With ``--database-url`` it serves from PostgreSQL instead (a throwaway schema on that server; the search
+phases need the embedded store and are left out then). ``--one-key`` drives only N (default 32) one-text clients
+on one key against the gateway as shipped (``bench/_onekey.py``).
 
 With ``--engine URL`` (an OpenAI-compatible engine's base URL, e.g. ``http://10.0.0.5:8080/v1``) it measures
 instead the gateway in front of that engine against the engine called directly (``bench/_engine.py``).
@@ -42,8 +43,8 @@ from bench import _engine, _onekey  # noqa: E402
 from bench._data import python_doc_sentences  # noqa: E402
 from bench._load import LoadResult, drive, median, percentile  # noqa: E402
 from bench._stage import run_stage, time_raw  # noqa: E402
-from bench._workers import temp_schema, wait_for_workers  # noqa: E402
-from tests.integration.server import GatewayProcess  # noqa: E402
+from bench._workers import temp_schema  # noqa: E402
+from tests.integration.server import GatewayProcess, wait_for_workers  # noqa: E402
 
 TENANT, COLLECTION, DIM = "bench", "bench-100k", 384
 _T0 = time.monotonic()
@@ -133,9 +134,9 @@ def main() -> None:
                         "of it against it called directly (64 clients unless --clients)")
     parser.add_argument("--engine-model", default="", help="the engine's model name (default: its first served)")
     parser.add_argument("--engine-max-batch", type=int, default=64, help="the remote model's max_batch")
-    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes (GATEWAY_WORKERS)")
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes (the workers setting)")
     parser.add_argument("--database-url", default="", help="serve from PostgreSQL (a throwaway schema is made in "
-                        "this database), as --workers above 1 needs today")
+                        "this database) instead of the embedded store")
     parser.add_argument("--port", type=int, default=0, help="the gateway's port (default: any free one)")
     parser.add_argument("--no-search", action="store_true", help="leave out the 100,000-vector search phases")
     parser.add_argument("--one-key", action="store_true", help="only --clients (default 32) one-text clients on "

@@ -63,7 +63,7 @@ from gateway.pipeline.ingest_jobs import IngestJobKind
 from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
-from gateway.pipeline.stage_fns import cached_secrets, detection_batchers
+from gateway.pipeline.stage_fns import cached_secrets, detection_batchers, pii_detector
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.changes import PolicyVersions, reload_policies
 from gateway.policy.loader import PolicyHolder, ScopePolicy
@@ -209,10 +209,11 @@ class Services:
 
     def _reconcile_writes(self, *, at_start: bool) -> None:
         """Follow each ingest entry whose write never committed with a ``write.unfinished`` entry. At the embedded
-        default's start nothing else writes; otherwise only entries older than a request's time limit are due."""
+        default's start with one worker nothing else writes; otherwise (replicas, or other workers that may already
+        serve) only entries older than a request's time limit are due."""
         if self.reconciler is None:
             return
-        quiet = at_start and not self.settings.uses_postgres
+        quiet = at_start and not self.settings.uses_postgres and self.settings.workers == 1
         try:
             self.reconciler.sweep(timedelta(0) if quiet else timedelta(seconds=self.settings.request_timeout_s + 30))
         except Exception as exc:  # retried at the next sweep; the entries stay where they are
@@ -249,9 +250,7 @@ class Services:
                         self.detector_rebuild)
 
     def detector_rebuild(self) -> None:
-        rebuild = getattr(self.detector, "rebuild", None)
-        if rebuild is not None:
-            rebuild(self.policy.current())
+        self.detector.rebuild(self.policy.current())  # a pool's every worker (gateway.pii.pool)
         log.info("gateway policy reloaded: %s", VettedName(self.policy.current().version))
 
     def close(self) -> None:
@@ -261,6 +260,7 @@ class Services:
             self._sweeper.join(60)  # a sweep in progress finishes (and is audited) before the store closes
         self.detect_batcher.close()
         self.detect_long_batcher.close()
+        self.detector.close()  # after its batchers: a pool's workers finish the batches in flight, then stop
         self.models.close()  # the default model's batcher among them
         self.ledger_batcher.close()
         if self.metering is not None:
@@ -298,17 +298,16 @@ def build_services(
     cpus = available_cpus()
     metrics = GatewayMetrics()
     default_spec = registry.get(settings.model_name.partition("@")[0])
+    pii_threads, pii_ready = 1, None  # a detector handed in (tests' fakes): one thread per lane, ready
     if detector is None:
-        from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
-
-        detector = PresidioDetector(settings.spacy_model, policy=policy.current())
+        detector, pii_threads, pii_ready = pii_detector(settings, policy.current(), cpus)
     opened: GroupCommitLog | None = None  # the log this process opened (and has witnessed), not a handed-in one
     if audit_sink is None:
         opened = open_pg_audit_log(settings, keys) if settings.uses_postgres else open_audit_log(settings, keys)
         audit_log: AuditLogBackend = opened
     else:
         audit_log = audit_sink
-    detect_batcher, detect_long_batcher = detection_batchers(detector, settings, metrics, policy)
+    detect_batcher, detect_long_batcher = detection_batchers(detector, settings, metrics, policy, pii_threads)
     # Embedders handed in (tests' fakes) serve the models they were made for; the factory builds the others.
     given = {**({embedder.spec.name: embedder} if embedder is not None else {}), **(embedders or {})}
     factory = ModelFactory(settings, metrics, cpus, lambda t: policy.current().scope(t).scheduling_weight, given)
@@ -369,6 +368,8 @@ def build_services(
     background = build_background(settings, (backends.files, backends.jobs, backends.job_inputs), envelope, auditor,
                                   models, policy, authorizer, apikeys, collections, audit_log, busy=concurrency.total,
                                   metering=metering)
+    if pii_ready is not None:
+        pii_ready()  # a pool's workers loaded spaCy while the rest was built
     found = provider_metadata(settings)
     tokens, issuer = token_verifier(settings, found)
     identity = Authenticator(apikeys, authorizer, tokens, issuer)

@@ -79,12 +79,15 @@ class Settings:
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0
     traced_forward: bool = True
+    model_runtime: str = "torch"
+    onnx_threads: int = 0
     embed_workers: int = 0
     workers: int = 1
     queue_max_items: int = 8192
     request_timeout_s: float = 60.0
     request_body_timeout_s: float = 10.0
     pii_budget_s: float = 5.0
+    pii_workers: str = "0"
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     retention_sweep_interval_s: float = 3600.0
@@ -144,6 +147,15 @@ class Settings:
         if self.embed_workers:
             return self.embed_workers
         return max(1, min(8, cpus)) if self.device == "cpu" else 1
+
+    def pii_pool_size(self, cpus: int) -> int:
+        """PII detection worker processes (``gateway.pii.pool``): 0 screens in the gateway's own process; ``auto``
+        one per core this gateway process may use (the cores shared among ``workers`` gateway processes), at least
+        2: long texts take one worker at a time, and with only one a short text waited behind each (p50 0.8 s on 2
+        cores, ``docs/performance.md``)."""
+        if self.pii_workers == "auto":
+            return max(2, cpus // self.workers)
+        return int(self.pii_workers)
 
     @property
     def kek_options(self) -> KekOptions:
@@ -241,13 +253,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting oidc_console_redirect_uri: must be an absolute http(s) URL")
     if settings.workers < 1:
         raise ConfigurationError("setting workers: must be at least 1")
-    if settings.workers > 1 and not settings.uses_postgres:
-        raise ConfigurationError(
-            "setting workers: more than one gateway process needs database_url (PostgreSQL), which they share; "
-            "the embedded SQLite + FAISS store is served by one process"
-        )
     if settings.batch_max_size < 0:
         raise ConfigurationError("setting batch_max_size: must be 0 (by device) or a positive number of texts")
+    if settings.pii_workers != "auto" and not (settings.pii_workers.isdigit() and int(settings.pii_workers) <= 64):
+        raise ConfigurationError("setting pii_workers: must be 'auto' (one per core), 0 (detection in the gateway's "
+                                 "own process) or a number of worker processes up to 64")
     if settings.embed_workers < 0:
         raise ConfigurationError("setting embed_workers: must be 0 (by device) or a positive number of threads")
     if settings.encode_batch_size < 0:
@@ -268,4 +278,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     settings.kek_options  # noqa: B018 - validates kek_provider and the pkcs11_* settings it needs
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")
+    if settings.model_runtime not in {"torch", "onnx"}:
+        raise ConfigurationError("setting model_runtime: must be 'torch' or 'onnx'")
+    if settings.onnx_threads < 0:
+        raise ConfigurationError("setting onnx_threads: must be 0 (the cores) or a positive number of "
+                                 "threads")
+    if settings.model_runtime == "onnx" and settings.device != "cpu":
+        raise ConfigurationError("setting model_runtime: onnx runs the in-process model on the cpu only; with "
+                                 f"device {settings.device!r} use 'torch'")
     return settings

@@ -1,5 +1,5 @@
 """CLI commands of the model registry and migrations: ``gateway models list``, ``gateway models probe``,
-``gateway collections migrate``.
+``gateway models export-onnx``, ``gateway collections migrate``.
 
 Kept apart from ``gateway.cli.commands`` so that module only registers them; ``gateway collections ingest`` (a
 client of a running gateway) lives in ``gateway.cli.ingest``.
@@ -62,6 +62,25 @@ def _models_probe(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if same else 1
 
 
+def _models_export_onnx(settings: Settings, args: argparse.Namespace) -> int:
+    """Export (or find cached) and verify the ONNX graph of the in-process default model, as a first start would."""
+    from gateway.embedding.embedder import SentenceTransformerEmbedder, available_cpus
+    from gateway.embedding.onnx_runtime import load_graph
+    from gateway.embedding.registry import load_registry
+    from gateway.errors import ConfigurationError
+
+    spec = load_registry(settings.policy_dir, settings.model_name).get(settings.model_name.partition("@")[0])
+    if spec.engine is not None:
+        raise ConfigurationError(f"model {spec.ref} is served by a remote engine; only an in-process model runs on "
+                                 "ONNX Runtime")
+    torch_model = SentenceTransformerEmbedder(spec, "cpu", traced=False)  # the weights' sha256 verified here
+    graph = load_graph(torch_model.model, spec, torch_model.fingerprint, settings.data_dir, available_cpus(),
+                       progress=ProgressBar(f"ONNX graph of {spec.ref}"))
+    print(f"{spec.ref}  {'exported' if graph.exported else 'cached'}  {graph.path}  sha256 {graph.sha256}  "
+          f"worst cosine {graph.worst_cosine:.6f}")
+    return 0
+
+
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.backends.sqlite.connection import SQLiteDatabase
     from gateway.backends.sqlite.migration_state import SQLiteMigrationState
@@ -120,6 +139,9 @@ def add_commands(sub: Any) -> None:
     probe = models.add_parser("probe", help="print a remote model's behavioural fingerprint, for pinning")
     probe.add_argument("name", help="a declared remote model: NAME or NAME@VERSION")
     probe.set_defaults(func=_models_probe)
+    models.add_parser("export-onnx", help="export the in-process model to ONNX under the data directory and check "
+                      "it against PyTorch (model_runtime = onnx does this at first start)"
+                      ).set_defaults(func=_models_export_onnx)
     collections = sub.add_parser("collections", help="collections").add_subparsers(dest="collections_command",
                                                                                    required=True)
     migrate = collections.add_parser("migrate", help="re-embed a collection under another model version")

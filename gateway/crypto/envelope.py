@@ -8,6 +8,10 @@ The associated data is the 7-byte header followed by the length-prefixed kind ("
 tenant, collection, record id and model version. So a ciphertext copied to another row, collection or tenant,
 or relabelled with another model version or key version, fails to open, exactly like a flipped byte.
 
+Record ciphertext, format 2 (``encrypt_chunked``, for large records: uploaded files): the same key and associated
+data, sealed in chunks of 1 MiB, each with its own nonce, its index and a final-chunk flag bound in
+(``chunked.py``). ``decrypt_chunks`` opens both formats, so records written in one piece stay readable.
+
 Wrapped data key, format 1: nonce (12) | AES-256-GCM(KEK, data key) and tag (computed by the KEK provider,
 ``kek.py``: in this process for the file KEK, inside the token for an HSM), with associated data
 0x01 | data-key version | KEK version | length-prefixed tenant: a wrapped key moved to another tenant's row,
@@ -22,12 +26,13 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateway.crypto import chunked
 from gateway.crypto._cache import KeyCache
 from gateway.crypto._encoding import length_prefixed
 from gateway.crypto.datakeys import DataKeyRepository, WrappedKey
@@ -44,6 +49,8 @@ INDEX_RECORD_ID = "__index__"
 _HEADER = struct.Struct(">2sBI")
 _WRAP_HEADER = struct.Struct(">BII")
 _RECORD, _SNAPSHOT = "record", "snapshot"
+_DAMAGED = ("a stored record could not be decrypted: a chunk of it is altered, out of place, missing or cut off, or "
+            "its key is gone")
 
 
 def _utcnow() -> datetime:
@@ -110,6 +117,31 @@ class Envelope:
     def decrypt(self, ctx: RecordContext, blob: bytes) -> bytes:
         """Open a record sealed for exactly ``ctx``; any failure is ``DecryptionFailed``."""
         return self._open(ctx, _RECORD, blob)
+
+    def encrypt_chunked(self, ctx: RecordContext, plaintext: bytes, chunk_bytes: int = chunked.CHUNK_BYTES) -> bytes:
+        """Seal a large record in chunks (format 2): no single call holds the interpreter for the whole record."""
+        if not 0 < chunk_bytes <= chunked.MAX_CHUNK_BYTES:
+            raise ValueError("chunk size out of range")
+        version, key = self._active_key(ctx.tenant)
+        header = chunked.HEADER.pack(MAGIC, chunked.CHUNKED_FORMAT, version, chunk_bytes)
+        return chunked.seal(key.get_secret(), header, _aad(header, _RECORD, ctx), plaintext, chunk_bytes, self._rng)
+
+    def decrypt_chunks(self, ctx: RecordContext, blob: bytes) -> Iterator[bytes]:
+        """Open a record sealed for exactly ``ctx`` a chunk at a time, each verified before it is yielded; one in
+        one piece (format 1) is yielded whole. A chunk altered, moved, dropped or cut off raises ``DecryptionFailed``
+        when the reading reaches it: use what was yielded only once the iteration ended."""
+        if blob[2:3] != bytes([chunked.CHUNKED_FORMAT]):
+            yield self._open(ctx, _RECORD, blob)
+            return
+        try:
+            magic, _, version, chunk_bytes = chunked.HEADER.unpack_from(blob)
+            if magic != MAGIC:
+                raise DecryptionFailed()
+            key = self._data_key(ctx.tenant, version)
+            aad = _aad(blob[: chunked.HEADER.size], _RECORD, ctx)
+            yield from chunked.open_chunks(key.get_secret(), aad, blob, chunk_bytes)
+        except Exception:
+            raise DecryptionFailed(_DAMAGED) from None
 
     def encrypt_snapshot(self, ctx: RecordContext, data: bytes) -> bytes:
         """Seal an index snapshot; a snapshot and a record never open as each other."""

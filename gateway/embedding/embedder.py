@@ -13,14 +13,18 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from gateway.embedding.specs import ModelSpec, model_dir, verify_fingerprint
 from gateway.embedding.traced import Forward, eager_forward, traced_forward
+from gateway.errors import ConfigurationError
 from gateway.observability.logs import VettedName
 from gateway.pipeline.chunking import whitespace_offsets
+
+if TYPE_CHECKING:
+    from gateway.embedding.onnx_runtime import OnnxGraph
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +129,15 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """The real model. Loading verifies the weights fingerprint; nothing is fetched from a hub."""
+    """The real model. Loading verifies the weights fingerprint; nothing is fetched from a hub.
+
+    ``runtime`` "onnx" runs the forward passes on ONNX Runtime instead of PyTorch: a graph exported from these
+    weights into ``onnx_cache`` (the data directory) and checked against PyTorch (``gateway.embedding.onnx_runtime``);
+    tokenization, pass planning and the final normalization stay the same code."""
 
     def __init__(
         self, spec: ModelSpec, device: str = "cpu", fp16: bool = False, batch_size: int = 32, cpu_threads: int = 0,
-        traced: bool = True,
+        traced: bool = True, runtime: str = "torch", onnx_cache: Path = Path("var"), onnx_threads: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -142,8 +150,16 @@ class SentenceTransformerEmbedder:
         self.spec = spec
         self.device = device
         self.batch_size = batch_size
-        # Forward passes running at once (one per embedding worker) split the CPU's cores between them.
-        self._cores = CoreShare(cpu_threads if device == "cpu" else 0, torch.set_num_threads)
+        if runtime not in ("torch", "onnx") or (runtime == "onnx" and device != "cpu"):
+            raise ConfigurationError(f"model runtime {runtime!r} on device {device!r}: onnx runs on the cpu only")
+        self.runtime = runtime
+        self._onnx_cache = onnx_cache
+        self.onnx_graph: OnnxGraph | None = None  # the verified graph, on runtime onnx
+        self._onnx_threads = onnx_threads or cpu_threads or available_cpus()
+        # Forward passes running at once (one per embedding worker) split the CPU's cores between them. ONNX
+        # Runtime's thread pool is the session's, sized once (``onnx_threads``, default the cores): torch's is
+        # left alone.
+        self._cores = CoreShare(cpu_threads if device == "cpu" and runtime == "torch" else 0, torch.set_num_threads)
         self._torch: Any = torch
         self._to_device: Callable[[dict[str, Any], Any], dict[str, Any]] = batch_to_device
         self._model: Any = SentenceTransformer(str(directory), device=device, local_files_only=True)
@@ -159,12 +175,27 @@ class SentenceTransformerEmbedder:
         self._forward = self._build_forward()
 
     def _build_forward(self) -> Forward:
-        """The transformer traced (one GIL release a pass; see ``traced``), or eager when it cannot be."""
+        """The transformer traced (one GIL release a pass; see ``traced``), or eager when it cannot be; or the
+        whole model on ONNX Runtime."""
+        if self.runtime == "onnx":
+            return self._onnx_forward()
         traced = traced_forward(self._model, self.spec.max_seq_length) if self._traced else None
         self.forward_mode = "eager" if traced is None else "traced"
         log.info("model %s version %s: transformer runs %s on %s", VettedName(self.spec.name),
                  VettedName(self.spec.version), VettedName(self.forward_mode), VettedName(self.device))
         return traced or eager_forward(self._model)
+
+    def _onnx_forward(self) -> Forward:
+        from gateway.embedding.onnx_runtime import load_graph
+
+        graph = load_graph(self._model, self.spec, self.fingerprint, self._onnx_cache, self._onnx_threads)
+        self.onnx_graph = graph
+        self.forward_mode = "onnx"
+        return lambda features: self._torch.from_numpy(graph.run(features))
+
+    def describe_runtime(self) -> dict[str, Any] | None:
+        """What audit entries say of the runtime, when it is not PyTorch: the ONNX graph's sha256 and opset."""
+        return None if self.onnx_graph is None else self.onnx_graph.describe()
 
     @property
     def model(self) -> Any:
@@ -173,6 +204,8 @@ class SentenceTransformerEmbedder:
 
     def quantize_model(self, quantize: Callable[[Any], Any]) -> None:
         """Replace the model by ``quantize(model)``; see ``bench._quantize`` (its spec and fingerprint)."""
+        if self.runtime != "torch":  # the ONNX cache is keyed by the weights file, not by a derived state
+            raise ConfigurationError("a quantized variant runs on model_runtime = torch only")
         self._model = quantize(self._model)
         self._forward = self._build_forward()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.embedding.embedder import Embedder
+from gateway.embedding.embedder import Embedder, SentenceTransformerEmbedder
 from gateway.embedding.remote import RemoteEmbedder
 from gateway.embedding.specs import ModelRegistry, ModelSpec
 from gateway.errors import ModelNotFound, ModelUnavailable
@@ -63,6 +63,9 @@ class ServedModel:
     def describe(self) -> dict[str, Any]:
         """What audit entries and provenance say of the model: never a credential, a path or a query."""
         doc: dict[str, Any] = {"name": self.spec.name, "version": self.spec.version, "fingerprint": self.fingerprint}
+        runtime = self.embedder.describe_runtime() if isinstance(self.embedder, SentenceTransformerEmbedder) else None
+        if runtime is not None:  # model_runtime = onnx: which graph computed the vectors
+            doc["runtime"] = runtime
         engine = self.spec.engine
         if engine is not None:
             doc["engine"] = {"kind": engine.kind, "hosts": list(engine.hosts()), "model": engine.model}

@@ -3,8 +3,10 @@
 uvicorn starts its worker processes from an import string; each one calls ``app()``, which reads the settings from
 the environment and the config file, loads its own model and PII detector and returns the app. One Python process
 spends its requests' CPU work on one core at a time (the GIL), which on a GPU host leaves the GPU idle
-(``docs/performance.md``); several processes lift that. Only the PostgreSQL backend shares keys, policy, privacy
-ledger, audit log and collections between processes, so settings refuse ``workers`` above 1 without it. The
+(``docs/performance.md``); several processes lift that. The PostgreSQL backend shares keys, policy, privacy
+ledger, audit log and collections between processes; the embedded SQLite backend shares its data dir: each worker
+follows the others' index changes through the store's change feed and one worker at a time signs the audit log's
+checkpoints (``docs/operations.md``, "Several workers on SQLite"). The
 parent process holds the data directory's run lock; the workers do not take it.
 """
 

@@ -233,7 +233,12 @@ COMPONENTS: dict[str, Schema] = {
     "Model": {"type": "object", "required": ["id", "object", "created", "owned_by"],
               "properties": {"id": {"type": "string"}, "object": {"enum": ["model"]}, "created": {"type": "integer"},
                              "owned_by": {"type": "string"}, "version": {"type": "string"},
-                             "dimension": {"type": "integer"}, "fingerprint": {"type": "string"}}},
+                             "dimension": {"type": "integer"}, "fingerprint": {"type": "string"},
+                             "runtime": {"type": "object", "description": "model_runtime = onnx only: the ONNX "
+                                         "graph that computes the vectors (kind, graph_sha256, opset)",
+                                         "properties": {"kind": {"enum": ["onnx"]},
+                                                        "graph_sha256": {"type": "string"},
+                                                        "opset": {"type": "integer"}}}}},
     "ModelList": {"type": "object", "required": ["object", "data"],
                   "properties": {"object": {"enum": ["list"]},
                                  "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}}},

@@ -17,8 +17,10 @@ How to add a kind of job (the batch API's is ``gateway.pipeline.batches.BatchKin
 What the core guarantees: each item's outcome is stored durably (sealed under the tenant's data key) in the same
 transaction that advances the job's counters, so after ``kill -9`` the job resumes from the last durable item and
 every item is answered exactly once; a lease in the database (``lease_owner``, ``lease_until``) lets any replica
-pick up a job but never two at once; jobs run one group of ``jobs_inflight_items`` items at a time, at a lower
-priority than interactive requests. Audit: ``job.created``, ``job.resumed``, ``job.cancelled``, ``job.completed``.
+pick up a job but never two at once; jobs run in slices of one group of ``jobs_inflight_items`` items (more while
+idle), taking turns across tenants (weighted by the policy's ``scheduling.weight``) and across a tenant's jobs
+(``gateway.jobs.fairness``), at a lower priority than interactive requests. Audit: ``job.created``,
+``job.resumed``, ``job.cancelled``, ``job.completed``.
 """
 
 from gateway.jobs.base import ACTIVE_STATES, FINAL_STATES, ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem

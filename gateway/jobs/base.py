@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from gateway.auth.apikeys import ApiKeyRepository, Principal, key_status
 from gateway.auth.authz import Authorizer
 from gateway.errors import Forbidden, RequestError, Unauthenticated
+from gateway.jobs.fairness import Waiting
 from gateway.jobs.files import FileStore
 
 ACTIVE_STATES = ("queued", "running", "finalizing", "cancelling")
@@ -103,8 +104,19 @@ class JobStore(Protocol):
         """The tenant's jobs of ``kind``, newest first, from the one after ``after`` (an id)."""
         ...
 
-    def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str]) -> Job | None:
-        """Take the lease of the oldest active job of one of ``kinds`` that no live lease holds; counts an attempt."""
+    def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str], job_id: str | None = None
+              ) -> Job | None:
+        """Take the lease of the oldest active job of one of ``kinds`` that no live lease holds (of ``job_id`` only,
+        when given). Counts an attempt, unless the job was parked (``park``): everything it ran was stored then."""
+        ...
+
+    def waiting(self, now: float, kinds: Sequence[str]) -> list[Waiting]:
+        """The active jobs of ``kinds`` that no live lease holds, oldest first (what a runner may claim now)."""
+        ...
+
+    def park(self, job_id: str, runner: str) -> bool:
+        """Give back the lease between two slices (every item run so far is stored), so that the job waits its turn
+        and any runner may take it on without counting an attempt; ``False`` if ``runner`` did not hold it."""
         ...
 
     def record(self, job_id: str, runner: str, now: float, lease_s: float, items: Sequence[StoredItem]) -> Job | None:

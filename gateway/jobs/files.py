@@ -1,7 +1,8 @@
 """Uploaded and produced files (OpenAI's Files API, ``purpose`` ``batch`` and ``batch_output``), sealed at rest.
 
 ``FileStore`` is the backend's table (``backends/sqlite/files.py``, ``backends/postgres/files.py``): it holds only
-ciphertext (the content and the file name, each sealed under the tenant's data key with the file's id bound in)
+ciphertext (the content and the file name, each sealed under the tenant's data key with the file's id bound in; the
+content in chunks of 1 MiB, ``gateway.crypto.chunked``, so sealing 50 MB never holds the interpreter at once)
 and the metadata OpenAI's file object shows. ``FileVault`` is what the use cases call: it seals, opens, enforces the
 size limits (one file's, and ``max_tenant_bytes``: all of a tenant's stored files together) and the tenant (another
 tenant's file is ``NotFound``), and gives each file its expiry. ``UploadSlots`` caps the uploads in progress, per
@@ -18,10 +19,11 @@ import base64
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.crypto.chunked import CHUNK_BYTES
 from gateway.crypto.envelope import Envelope, RecordContext
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited
 from gateway.jobs.multipart import parse_form
@@ -117,9 +119,10 @@ class FileVault:
     def __init__(self, store: FileStore, envelope: Envelope, *, max_bytes: int, keep_s: float,
                  max_tenant_bytes: int = 2 * 1024**3, max_uploads: int = 2, max_tenant_uploads: int = 1,
                  retention_days: Callable[[str], int | None] = lambda tenant: None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, chunk_bytes: int = CHUNK_BYTES) -> None:
         """``keep_s``: how long a file is kept (``files_expiry_days``); ``retention_days``: the tenant's retention in
-        the policy, which shortens it."""
+        the policy, which shortens it; ``chunk_bytes``: the content is sealed in chunks of this size."""
+        self._chunk_bytes = chunk_bytes
         self.store = store
         self._retention = retention_days
         self._envelope = envelope
@@ -139,7 +142,7 @@ class FileVault:
         expires = now + (self._keep_s if days is None else min(self._keep_s, days * 86400.0))
         row = FileRow(file_id, tenant, purpose, self._seal(tenant, file_id + "/name", filename.encode("utf-8")),
                       len(content), now, expires)
-        self.store.put(row, self._seal(tenant, file_id, content))
+        self.store.put(row, self._envelope.encrypt_chunked(self._context(tenant, file_id), content, self._chunk_bytes))
         return FileInfo(file_id, purpose, filename, len(content), now, expires)
 
     def room(self, tenant: str) -> int:
@@ -160,10 +163,15 @@ class FileVault:
                                param="file")
 
     def read(self, tenant: str, file_id: str) -> bytes:
+        return b"".join(self.chunks(tenant, file_id))
+
+    def chunks(self, tenant: str, file_id: str) -> Iterator[bytes]:
+        """The file's content a chunk at a time, each opened and verified as it is reached (``DecryptionFailed`` at
+        one altered, moved, dropped or cut off); a file sealed in one piece, before chunks, comes whole."""
         sealed = self.store.content(tenant, file_id)
         if sealed is None:
             raise NotFound("no such file", param="file_id")
-        return self._open(tenant, file_id, sealed)
+        return self._envelope.decrypt_chunks(self._context(tenant, file_id), sealed)
 
     def info(self, tenant: str, file_id: str) -> FileInfo:
         row = self.store.get(tenant, file_id)
@@ -220,7 +228,11 @@ class FileVault:
         return FileInfo(row.id, row.purpose, name, row.bytes, row.created_at, row.expires_at)
 
     def _seal(self, tenant: str, record: str, data: bytes) -> bytes:
-        return self._envelope.encrypt(RecordContext(tenant, _SEALED_AS, record, "1"), data)
+        return self._envelope.encrypt(self._context(tenant, record), data)
 
     def _open(self, tenant: str, record: str, sealed: bytes) -> bytes:
-        return self._envelope.decrypt(RecordContext(tenant, _SEALED_AS, record, "1"), sealed)
+        return self._envelope.decrypt(self._context(tenant, record), sealed)
+
+    @staticmethod
+    def _context(tenant: str, record: str) -> RecordContext:
+        return RecordContext(tenant, _SEALED_AS, record, "1")

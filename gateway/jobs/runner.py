@@ -1,13 +1,16 @@
-"""``JobService``: creates jobs, answers reads of them, and runs them in the background, durably.
+"""``JobService``: creates jobs, answers reads of them, and runs them in the background, durably and fairly.
 
-The runner is one task on the application's event loop. It claims one job at a time (a lease in the database) and
-answers its items in groups of at most ``inflight`` items, at a lower priority than interactive requests: before
-each group it waits until none has been in flight for a moment (at most ``YIELD_MAX_S``), and while a group runs
-an interactive request takes its turn in the micro-batchers' round-robin beside at most that many job texts (alone
-on the gateway, groups grow to ``idle_growth`` times that, and shrink back at the first request). After
-each group it stores the outcomes, sealed under the tenant's data key, in the transaction that renews its lease.
-After a crash the lease runs out and the next runner, on this replica or another, resumes the job from its stored
-items: the items already stored are never run again, so each is answered exactly once.
+The runner is one task on the application's event loop. It runs jobs in slices: a slice is one group of at most
+``inflight`` items (alone on the gateway, groups grow to ``idle_growth`` times that, and shrink back at the first
+interactive request), stored, sealed under the tenant's data key, in the transaction that renews the job's lease.
+Between slices it takes turns (``gateway.jobs.fairness.FairTurns``): weighted round-robin across tenants (the
+policy's ``scheduling.weight``), round-robin across a tenant's jobs; the job it leaves is parked (its lease given
+back, every item it ran stored) and waits for its next turn, so a tenant's large job no longer holds every job
+created after it. Before each slice it waits until no interactive request has been in flight for a moment (at most
+``YIELD_MAX_S``), and while a slice runs an interactive request takes its turn in the micro-batchers' round-robin
+beside at most that many job texts. After a crash the lease runs out and the next runner, on this replica or
+another, resumes the job from its stored items: the items already stored are never run again, so each is answered
+exactly once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.auditing.auditor import Auditor
@@ -25,6 +30,7 @@ from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import Envelope, RecordContext
 from gateway.errors import NotFound
 from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem, owner_of
+from gateway.jobs.fairness import FairTurns, Waiting
 from gateway.observability.logs import VettedName
 
 log = logging.getLogger(__name__)
@@ -35,22 +41,40 @@ YIELD_MAX_S = 1.0
 QUIET_S = 0.05  # once a request was seen in flight, the group starts after this long without one
 
 
+KEEP_LOADED = 8  # jobs whose loaded items a runner keeps between their slices (the least recently served go first)
+
+
 class LeaseLost(Exception):
     """Another runner holds the job now; this one lets it go."""
+
+
+@dataclass
+class _Progress:
+    """A job's items not yet stored when it was loaded, and how far this runner got through them since."""
+
+    todo: list[tuple[int, Any]]
+    position: int
+    answered: int  # the job's answered count after this runner's last slice of it
+    attempts: int
 
 
 class JobService:
     def __init__(
         self, store: JobStore, envelope: Envelope, auditor: Auditor, *, lease_s: float = 30.0, poll_s: float = 1.0,
         inflight: int = 4, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
-        busy: Callable[[], int] = lambda: 0, idle_growth: int = 4,
+        busy: Callable[[], int] = lambda: 0, idle_growth: int = 4, weight: Callable[[str], float] = lambda t: 1.0,
     ) -> None:
+        """``weight``: a tenant's share of the runner's slices (the policy's ``scheduling.weight``)."""
+        self._turns = FairTurns(weight)
+        self._progress: OrderedDict[str, _Progress] = OrderedDict()
+        self._held: Job | None = None  # the job whose lease the runner keeps between two of its slices
         self._busy = busy  # interactive requests in flight
         self._idle_growth = max(1, idle_growth)
         self.store = store
         self._envelope = envelope
         self._auditor = auditor
         self._lease_s, self._poll_s, self._inflight, self._keep_s = lease_s, poll_s, max(1, inflight), keep_s
+        self._size = self._inflight  # the size of the next group (it grows while no interactive request comes)
         self._clock = clock
         self.runner_id = uuid.uuid4().hex
         self._kinds: dict[str, JobKind] = {}
@@ -120,37 +144,112 @@ class JobService:
         assert self._wake is not None
         while not self._stopping:
             try:
-                job = await asyncio.to_thread(self.store.claim, self.runner_id, self._clock(), self._lease_s,
-                                              list(self._kinds))
+                turn = await self._next()
             except Exception as exc:  # the database may be away for a while: try again at the next poll
                 log.warning("could not claim a job: %s", type(exc).__name__)
-                job = None
-            if job is None:
+                turn = None
+            if turn is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
                 self._wake.clear()
                 continue
+            job, waiting = turn
             try:
-                await self.run_job(job)
+                job, done = await self._slice(job)
+                self._turns.served(waiting)
+                self._held = None if done else job
             except LeaseLost:
                 log.warning("lost the lease of job %s; another runner has it", VettedName(job.id))
+                self._held = None
             except Exception:  # the lease runs out and a runner tries again
                 log.exception("job %s stopped with an error; it resumes after its lease", VettedName(job.id))
+                self._progress.pop(job.id, None)
+                self._held = None
+
+    async def _next(self) -> tuple[Job, Waiting] | None:
+        """The job whose slice comes next (``FairTurns``) with its lease: the one held, or another claimed after
+        parking the one held. ``None`` when nothing waits (or another runner took the one picked)."""
+        kinds, held = list(self._kinds), self._held
+        waiting = await asyncio.to_thread(self.store.waiting, self._clock(), kinds)
+        if held is not None and all(w.id != held.id for w in waiting):
+            waiting.append(Waiting(held.id, held.tenant, held.created_at, held.attempts))
+        pick = self._turns.pick(waiting)
+        if pick is None:
+            return None
+        if held is not None and pick.id == held.id:
+            return held, pick
+        if held is not None:
+            await asyncio.to_thread(self.store.park, held.id, self.runner_id)
+            self._held = None
+        job = await asyncio.to_thread(self.store.claim, self.runner_id, self._clock(), self._lease_s, kinds, pick.id)
+        if job is None:
+            return None
+        if job.attempts > max(1, pick.attempts):  # taken over from a runner that stopped (not from a parked job)
+            await self._audit("job.resumed", job, "allow", answered=job.answered)
+        return job, pick
 
     async def run_job(self, job: Job) -> Job:
-        """Run a claimed job to a final state (or until it is cancelled or its lease is lost)."""
-        kind = self._kinds[job.kind]
+        """Run a claimed job to a final state (or until it is cancelled or its lease is lost), slice after slice."""
         if job.attempts > 1:
             await self._audit("job.resumed", job, "allow", answered=job.answered)
+        done = False
+        while not done:
+            job, done = await self._slice(job)
+        return job
+
+    async def _slice(self, job: Job) -> tuple[Job, bool]:
+        """One turn of a claimed job: one group of its items run and stored, or, once none is left (or it was
+        cancelled), its end. True when the job reached a final state."""
+        kind = self._kinds[job.kind]
         if job.state == "queued":
-            await self._move(job, "running")
-        if job.state in ("queued", "running"):
+            job = await self._move(job, "running")
+        if job.state == "running" and not job.cancel_requested:
             try:
-                job = await self._answer(kind, job)
+                progress = await self._todo(kind, job)
             except JobFailed as failed:
+                self._progress.pop(job.id, None)
                 job = await self._move(job, "failed", {"errors": failed.errors})
                 await self._audit("job.completed", job, "error")
-                return job
+                return job, True
+            if progress.position < len(progress.todo):
+                return await self._group(kind, job, progress), False
+        self._progress.pop(job.id, None)
+        return await self._end(kind, job), True
+
+    async def _todo(self, kind: JobKind, job: Job) -> _Progress:
+        """The job's items not yet stored: loaded once, then kept between its slices (while no other runner ran
+        the job meanwhile), so a turn does not parse a large input again."""
+        progress = self._progress.get(job.id)
+        if progress is None or (progress.answered, progress.attempts) != (job.answered, job.attempts):
+            items = await kind.load(job)
+            done = {i.index for i in await asyncio.to_thread(self.store.items, job.id)}
+            progress = _Progress([(n, item) for n, item in enumerate(items) if n not in done], 0, job.answered,
+                                 job.attempts)
+            self._progress[job.id] = progress
+            while len(self._progress) > KEEP_LOADED:
+                self._progress.popitem(last=False)
+        self._progress.move_to_end(job.id)
+        return progress
+
+    async def _group(self, kind: JobKind, job: Job, progress: _Progress) -> Job:
+        quiet = await self._yield_to_interactive()
+        # Alone on the gateway a job doubles its groups, up to idle_growth times the cap; a request resets them.
+        self._size = min(self._size * 2, self._inflight * self._idle_growth) if quiet else self._inflight
+        group = progress.todo[progress.position:progress.position + self._size]
+        outcomes = await kind.run(job, group)
+        if [o.index for o in outcomes] != [n for n, _ in group]:
+            raise RuntimeError(f"job kind {kind.name} answered other items than it was given")
+        sealed = [StoredItem(o.index, o.ok, self.seal(job, o.index, o.payload)) for o in outcomes]
+        recorded = await asyncio.to_thread(self.store.record, job.id, self.runner_id, self._clock(),
+                                           self._lease_s, sealed)
+        if recorded is None:
+            self._progress.pop(job.id, None)
+            raise LeaseLost(job.id)
+        progress.position += len(group)
+        progress.answered = recorded.answered
+        return recorded
+
+    async def _end(self, kind: JobKind, job: Job) -> Job:
         outcomes = [ItemOutcome(i.index, i.ok, self.open(job, i))
                     for i in await asyncio.to_thread(self.store.items, job.id)]
         if job.cancel_requested:
@@ -169,30 +268,6 @@ class JobService:
             return job
         job = await self._move(job, "completed", result)
         await self._audit("job.completed", job, "allow")
-        return job
-
-    async def _answer(self, kind: JobKind, job: Job) -> Job:
-        items = await kind.load(job)
-        done = {i.index for i in await asyncio.to_thread(self.store.items, job.id)}
-        todo = [(n, item) for n, item in enumerate(items) if n not in done]
-        size, position = self._inflight, 0
-        while position < len(todo):
-            if job.cancel_requested:
-                break
-            quiet = await self._yield_to_interactive()
-            # Alone on the gateway a job doubles its groups, up to idle_growth times the cap; a request resets them.
-            size = min(size * 2, self._inflight * self._idle_growth) if quiet else self._inflight
-            group = todo[position:position + size]
-            position += len(group)
-            outcomes = await kind.run(job, group)
-            if [o.index for o in outcomes] != [n for n, _ in group]:
-                raise RuntimeError(f"job kind {kind.name} answered other items than it was given")
-            sealed = [StoredItem(o.index, o.ok, self.seal(job, o.index, o.payload)) for o in outcomes]
-            recorded = await asyncio.to_thread(self.store.record, job.id, self.runner_id, self._clock(),
-                                               self._lease_s, sealed)
-            if recorded is None:
-                raise LeaseLost(job.id)
-            job = recorded
         return job
 
     async def yield_to_interactive(self) -> bool:

@@ -9,8 +9,9 @@ before embedding.
 Two counters keep the spend (``QuotaCounter``): ``QuotaBook`` here, in the process's memory (the embedded default,
 one process: per minute a token bucket, ``gateway.limits.rate``, per day a counter per UTC day, seeded from the
 durable usage table the first time a tenant's day is counted, so that a restart never hands out a fresh day), and
-``backends.postgres.quotas`` in the database, where the replicas' requests count together (fixed windows of a
-minute and a UTC day). ``docs/policy.md``, "Quotas", says what each guarantees.
+``backends.postgres.quotas`` / ``backends.sqlite.quotas`` in the database, where the replicas' (or the embedded
+default's worker processes') requests count together (fixed windows of a minute and a UTC day). ``docs/policy.md``,
+"Quotas", says what each guarantees.
 """
 
 from __future__ import annotations
@@ -120,6 +121,20 @@ def exceeded(check: Check, wait: float, why: str) -> RateLimited:
                                   "audit": {"limit": {"name": check.limit, "scope": check.scope,
                                                       "value": check.value}}},
     )
+
+
+class WindowFull(Exception):
+    """A fixed window of a database counter (``backends.*.quotas``) that cannot take a request's cost; raised inside
+    the counting transaction, so that leaving it rolls back everything the request added."""
+
+    def __init__(self, check: Check, window: int, used: int) -> None:
+        super().__init__(check.counter)
+        self.check, self.window, self.used = check, window, used  # used: before this request's cost
+
+    def refusal(self, cost: int, now: float) -> RateLimited:
+        span = DAY_S if self.check.limit == "tokens_per_day" else MINUTE_S
+        left = max(0, self.check.value - self.used) if self.check.limit != "requests_per_minute" else None
+        return exceeded(self.check, self.window + span - now, why(self.check, cost, left))
 
 
 def why(check: Check, tokens: int, left: int | None = None) -> str:

@@ -46,6 +46,12 @@ class NoDetection:
     def analyze(self, texts: Sequence[str], scopes: Sequence[Any], budget_s: float | None = None) -> list[list[Any]]:
         return [[] for _ in texts]
 
+    def rebuild(self, policy: Any) -> None:
+        """Nothing to rebuild: nothing is detected."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 class Migrator:
     def __init__(self, services: Services, state: MigrationState, *,

@@ -103,6 +103,9 @@ class PresidioDetector:
         with self._lock:
             self._engine = engine
 
+    def close(self) -> None:
+        """Nothing to release: the pipeline lives as long as the process."""
+
     def analyze(
         self, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget_s: float | None = None
     ) -> list[list[Finding]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from gateway.policy.loader import ScopePolicy
+    from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 
 #: From this length on, a text is screened on its own lane, one text at a time, under the detection budget
@@ -35,8 +35,14 @@ class Finding:
 class PIIDetector(Protocol):
     """Finds PII in canonical texts, batched; ``scopes[i]`` says which entity types matter for ``texts[i]``.
 
-    ``budget_s``: raise ``gateway.errors.DetectionTooCostly`` rather than take longer than this (None: no bound)."""
+    ``budget_s``: raise ``gateway.errors.DetectionTooCostly`` rather than take longer than this (None: no bound).
+    ``rebuild``: detect what a reloaded policy asks for from the next call on. ``close``: release what the detector
+    holds (a pool's worker processes); the composition root calls it at shutdown."""
 
     def analyze(
         self, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget_s: float | None = None
     ) -> list[list[Finding]]: ...
+
+    def rebuild(self, policy: GatewayPolicy) -> None: ...
+
+    def close(self) -> None: ...

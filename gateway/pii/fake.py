@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from gateway.errors import DetectionTooCostly
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import detection_view
-from gateway.policy.loader import ScopePolicy
+from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 DEFAULT_PATTERNS: Mapping[str, str] = {
     "US_SSN": r"\b\d{3}[- .]\d{2}[- .]\d{4}\b",
@@ -30,6 +30,12 @@ class FakeDetector:
         self._patterns = {k: re.compile(v) for k, v in (patterns or DEFAULT_PATTERNS).items()}
         self._score = score
         self.calls: list[int] = []  # batch sizes, so tests can check batching
+
+    def rebuild(self, policy: GatewayPolicy) -> None:
+        """Nothing to rebuild: the patterns do not depend on the policy (each scope lists its entity types)."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def analyze(
         self, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget_s: float | None = None

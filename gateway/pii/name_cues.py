@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 
-# One to three capitalized words: O'Brien, Mcguire, Jean-Luc, an initial "J.".
-_WORD = r"[A-Z](?:[a-z]+(?:['\u2019-][A-Z]?[a-z]+)?|\.)"
+from gateway.pii.name_shapes import LOWER, UPPER, email_named, in_spans
+
+# One to three capitalized words: O'Brien, Mcguire, Jean-Luc, Émile, Sölzer, an initial "J.".
+_WORD = rf"[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|\.)"
 _NAME = rf"({_WORD}(?:[ ]{_WORD}){{0,2}})"
 _BEFORE = (
     r"my name is", r"name is", r"names? on the account is", r"named(?: him| her| them| me| it)?",
@@ -28,6 +30,16 @@ _BEFORE = (
     r"starring", r"featuring", r"maiden name is", r"kid", r"son", r"daughter", r"wife", r"husband", r"partner",
     r"friend", r"boss", r"manager", r"guardian", r"producer", r"songwriter", r"singer", r"author", r"director",
     r"(?:co-?)?founders?:?", r"owners:", r"directors:",
+    # A form's label for a person, with its colon or dash ("Prepared by: X", "Account holder - X").
+    r"(?:prepared|reviewed|approved|authori[sz]ed|submitted|requested|reported|verified|checked|completed|issued|"
+    r"witnessed|processed|handled|assigned|created|updated|signed|sent|written|edited|owned) by[ \t]*[:\-\u2013]",
+    r"(?:account ?holder|card ?holder|beneficiary|payee|applicant|co-?applicant|borrower|co-?borrower|guarantor|"
+    r"patient|client|employee|full name|first name|last name|surname|given names?|contact person|attendee|guest|"
+    r"passenger|witness|approver|reviewer|assignee|requester|requestor|recipient|addressee|insured|"
+    r"policy ?holder|tenant|landlord|student|candidate|signatory|next of kin|emergency contact)[ \t]*[:\-\u2013]",
+    # The line after a letter's closing ("Thanks,\nDustin", "Love,\nSigrun", "All the best,\nAna").
+    r"(?:thanks|thank you|many thanks|love|warmly|respectfully|cordially|best wishes|all the best|take care|"
+    r"signed|with gratitude|with appreciation|kind wishes|warm wishes)[,!.]?[ \t]*\n",
 )  # fmt: skip
 # Words before a name that also come before a team, a product or a company ("met with Finance"): what follows
 # them counts only where the tagger reads it as a proper noun (see ``cue_spans``).
@@ -38,8 +50,24 @@ _WEAK_BEFORE = (
     r"mom", r"dad", r"tenant", r"patient", r"employee", r"lawyer", r"attorney", r"doctor", r"nurse", r"teacher",
     r"coach", r"applicant", r"beneficiary", r"given", r"gave", r"invited", r"introduced", r"married", r"thanked",
     r"hired", r"emailed", r"texted", r"messaged",
+    # Greetings, thanks and farewells that also reach a team ("Welcome Treasury to the platform").
+    r"good (?:morning|afternoon|evening)", r"greetings", r"welcome", r"congratulations(?: to)?",
+    r"congrats(?: to)?", r"happy birthday", r"in memory of", r"rip", r"condolences to", r"farewell to",
+    # Verbs and phrases whose object is as often a team: "Call Finance", "Per Legal", "on behalf of Acme".
+    r"call", r"text", r"e-?mail", r"ping", r"per", r"according to", r"on behalf of", r"c/o", r"care of",
+    r"(?:interview|lunch|dinner|coffee|call|chat|appointment|session|visit)(?:ed)? with", r"b?cc:?",
+    r"(?:prepared|reviewed|approved|authori[sz]ed|submitted|requested|reported|verified|witnessed|assigned) by",
+    r"assigned to", r"escalated to", r"forwarded to", r"addressed to", r"pay(?:able)? to(?: the order of)?",
+    # Roles that a person holds, before the name ("Borrower Ana Ruiz missed a payment").
+    r"borrower", r"customer", r"client", r"witness", r"guest", r"passenger", r"cardholder", r"claimant",
+    r"debtor", r"defendant", r"plaintiff", r"suspect", r"victim", r"driver", r"student", r"resident",
+    r"caller", r"sender", r"recipient", r"payee", r"buyer", r"seller", r"landlord", r"officer", r"agent",
+    r"advis[eo]r", r"banker", r"broker", r"inspector", r"candidate", r"interviewee", r"director", r"chairman",
+    r"chairwoman", r"president", r"senator", r"judge", r"detective", r"captain", r"sergeant",
+    r"professor", r"pastor", r"father", r"rev\.?", r"sir", r"dame", r"lord", r"lady", r"mx\.?",
 )  # fmt: skip
 _NAME_NC = rf"{_WORD}(?:[ ]{_WORD}){{0,2}}"
+_NAME_BOUNDED = re.compile(r"(?<![\w'\u2019-])" + _NAME + r"(?![\w'\u2019-])")
 _ROLES = (
     r"guardian|beneficiary|co-?signer|executor|trustee|contact|signatory|owner|holder|authori[sz]ed user|"
     r"representative|power of attorney|next of kin|emergency contact|dependent|dependant"
@@ -73,8 +101,32 @@ _HIS_HER = re.compile(
 # "Jeffery's address", "Danielle Fox's wife": a possessive before what only a person has.
 _POSSESSIVE = re.compile(
     _NAME + r"['\u2019]s (?:address|phone|email|e-mail|account|wife|husband|son|daughter|mother|father|brother|"
-    r"sister|partner|kid|kids|children|birthday|killers?|funeral|song|songs|novel|book|version|lawyer|doctor)\b"
+    r"sister|partner|kid|kids|children|birthday|killers?|funeral|song|songs|novel|book|version|lawyer|doctor|"
+    r"salary|passport|signature|resignation|wedding|girlfriend|boyfriend|fianc[eé]e?|spouse|parents|mom|dad|"
+    r"mum|grandmother|grandfather|diagnosis|death|date of birth|ssn|social security|driver'?s licen[cs]e|"
+    r"resume|résumé|cv|paycheck|payslip|prescription|surgery|illness|niece|nephew|cousin|uncle|aunt|widow|"
+    r"widower|grave|obituary|retirement)\b"
 )
+# A name on the line before or after its job title: "Ayten Gute, Head of Risk", "Ana Ruiz | Product Manager",
+# "-- \nAna Ruiz\nSenior Analyst". Two or three words: one capitalized word before a title is as often a team.
+_TITLE_WORDS = (
+    r"head|manager|director|officer|analyst|engineer|president|vp|svp|evp|ceo|cfo|coo|cto|cio|ciso|chair|"
+    r"chairman|chairwoman|founder|co-?founder|partner|consultant|specialist|coordinator|administrator|assistant|"
+    r"secretary|treasurer|accountant|attorney|counsel|advis[eo]r|supervisor|intern|professor|lecturer|nurse|"
+    r"physician|architect|designer|developer|scientist|auditor|controller|representative|agent|clerk|teller|"
+    r"underwriter|banker|associate|lead|principal"
+)
+_TITLED = re.compile(
+    r"(?m)^[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*(?:,|\||[-\u2013\u2014]|\n)[ \t]*"
+    r"(?:(?!(?:The|A|An|Our|This|That)[ ])[A-Z][A-Za-z&]*[ ]|(?:senior|junior|chief|deputy|vice|executive|"
+    r"managing|general|regional|assistant|associate)[ ]){0,3}(?i:" + _TITLE_WORDS + r")\b"
+    r"(?=[ \t]*(?:$|[,|(/\-\u2013]|(?i:of|at|for|to|and|in)\b))"
+)
+# A signature after "-- " or an attribution after a dash ("\u2014 Tina Morales"), on a line of its own.
+_SIGNED = re.compile(
+    r"(?m)^[ \t]*(?:--|\u2014|\u2013|~)[ \t]*\n?[ \t]*" + _NAME + r"[ \t,]*(?:$|\n)"
+)
+_LET_KNOW = re.compile(r"\b(?i:let) " + _NAME + r" know\b")
 # A contact block: the text's first line is a name (two or three capitalized words) and an address line with a
 # house number and a capitalized street name follows within the next three lines.
 _BLOCK_HEAD = re.compile(
@@ -108,6 +160,9 @@ _NOT_NAMES = frozenset(
         "lastly", "recently", "generally", "usually", "ideally", "alternatively", "apparently", "luckily", "sadly",
         "alright", "anyway", "besides", "otherwise", "instead", "plus", "later", "tonight", "good", "morning",
         "afternoon", "evening", "night", "welcome", "congratulations", "attention", "warning", "important",
+        "number", "reference", "amount", "status", "type", "id", "code", "account", "balance", "details", "attn",
+        "cc", "bcc", "fwd", "fw", "owner", "beneficiary", "client", "patient", "applicant", "approver", "reviewer",
+        "assignee", "approved", "prepared", "reviewed", "signed", "mr", "mrs", "ms", "mx", "dr", "prof", "rev",
     ]
 )  # fmt: skip
 
@@ -120,23 +175,90 @@ def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
 def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, bool]]:
     """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
-    strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD]
-    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER]
+    strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD,
+              _TITLED, _SIGNED]  # fmt: skip
+    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER, _LET_KNOW]
     if _CONTACT_LINE.search(text) is not None:
         strong.append(_CARD_HEAD)
-    spans: list[tuple[int, int, bool]] = []
+    found: list[tuple[int, int, bool]] = []
     for patterns, is_weak in ((strong, False), (weak, True)):
-        for pattern in patterns:
-            for m in pattern.finditer(text):
-                span = _trimmed(text, m.start(1), m.end(1), stop_words)
-                if span is not None:
-                    spans.append((*span, is_weak))
+        found.extend((m.start(1), m.end(1), is_weak) for pattern in patterns for m in pattern.finditer(text))
+    if "@" in text:
+        found.extend((start, end, False) for start, end in email_named(text, _NAME_BOUNDED))
+    spans: list[tuple[int, int, bool]] = []
+    for start, end, is_weak in found:
+        span = _trimmed(text, start, end, stop_words)
+        if span is not None:
+            spans.append((*span, is_weak))
+    spans.extend((start, end, False) for start, end in _lower_case_names(text, stop_words))
     return spans
 
 
+# A name written in lower case after the cues that hardly precede anything else: "my name is ana ruiz",
+# "dear ana,", "mr ruiz", "regards,\nana". Words are taken up to a stop word or punctuation; a role noun among
+# or right after them ("dear valued customer", "dear hiring manager") means no name is there.
+_LOWER_CUE = re.compile(
+    r"(?i:\b(?:my name is|my name's|my full name is|dear|mr\.?|mrs\.?|ms\.?|dr\.?|prof\.?)[ \t]+|"
+    r"\b(?:regards|sincerely|thanks|cheers|best|love),?[ \t]*\n[ \t]*)"
+    rf"([a-z][{LOWER}]+(?:[ ][a-z][{LOWER}]+){{0,3}})"
+)
+_ROLE_NOUNS = frozenset(
+    ["manager", "managers", "colleague", "colleagues", "member", "members", "client", "clients", "customers",
+     "users", "partner", "parent", "parents", "student", "students", "staff", "applicant", "applicants",
+     "candidate", "candidates", "reader", "readers", "shareholder", "shareholders", "investor", "investors",
+     "patient", "patients", "guest", "guests", "friend", "sirs", "lord", "sir", "madam", "team", "teams", "officer",
+     "director", "committee", "board", "owner", "owners", "holder", "subscriber", "subscribers", "employee",
+     "employees", "supporter", "supporters", "donor", "donors", "neighbor", "neighbour", "neighbors", "neighbours",
+     "community", "reviewer", "reviewers", "editor", "editors", "recruiter", "doctor", "appointment", "office",
+     "word", "excel", "visitor", "visitors", "traveler", "traveller", "passenger", "passengers", "account",
+     "mom", "dad", "mother", "father", "sister", "brother", "son", "daughter", "wife", "husband", "boss"]
+)  # fmt: skip
+
+
+def _lower_case_names(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for m in _LOWER_CUE.finditer(text):
+        start = end = m.start(1)
+        for word in m.group(1).split(" "):
+            if word in stop_words:
+                break
+            if word in _NOT_NAMES or word in _ROLE_NOUNS:
+                end = start  # a role noun: what came before it described the role, not a person
+                break
+            end += (end > start) + len(word)
+        if end > start:
+            out.append((start, end))
+    return out
+
+
+# The words of a group's name: a span that ends in one is a team or a company ("Finance Team", "Acme Corp").
+_GROUP_TAIL = frozenset(
+    ["team", "support", "sales", "admin", "office", "company", "co", "inc", "llc", "ltd", "plc", "group", "bank",
+     "partners", "associates", "corp", "corporation", "university", "hospital", "school", "department",
+     "ministry", "council", "club", "center", "centre", "desk", "operations", "services", "holdings", "committee",
+     "board", "division", "unit", "staff", "crew", "squad", "family", "dept", "payable", "receivable",
+     "resources", "service", "relations", "affairs", "agency", "institute", "foundation", "trust", "fund",
+     # and of a form's label: "Order Number:", "Customer Name:", "Invoice Date:"
+     "number", "id", "code", "reference", "ref", "status", "type", "date", "name", "details", "amount",
+     "balance", "total"]
+)  # fmt: skip
+_NEXT_WORD = re.compile(r"[ ]([A-Za-z]+)\b")
+
+
+def group_named(words: str) -> bool:
+    """Whether capitalized words end in a group's or a label's word: a team or a company, never a person."""
+    last = words.rsplit(" ", 1)[-1]
+    return last.lower() in _GROUP_TAIL
+
+
 def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tuple[int, int] | None:
-    """The capitalized words without trailing stop words and not-names; None when no name is left."""
+    """The capitalized words without trailing stop words and not-names; None when no name is left, or when
+    the words end in, or stand before, a group's or a label's word ("Finance Team", "Acme LLC", "Order
+    Number:")."""
     words = text[start:end].split(" ")
+    after = _NEXT_WORD.match(text, end)
+    if words[-1].lower() in _GROUP_TAIL or (after and after.group(1).lower() in _GROUP_TAIL):
+        return None
     while words and (words[-1].lower() in stop_words or words[-1].lower() in _NOT_NAMES):
         end -= len(words.pop()) + (1 if words else 0)
     first = words[0].lower() if words else ""
@@ -173,4 +295,34 @@ def listed_with(text: str, spans: list[tuple[int, int]], stop_words: frozenset[s
                 found.add(span)
                 todo.append(span)
                 out.append(span)
+    return out
+
+
+_REPEAT_MAX = 16  # distinct name words looked for again in one text
+_REPEAT_MIN = 3  # letters: an initial or a two-letter word is not looked for
+
+
+def repeated(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]) -> list[tuple[int, int]]:
+    """Other places where a found name, or one of its words, stands capitalized ("Joy Smith ... Smith's song";
+    "Reginald ... Reginald spent"): a text names one person the same way each time, whatever cue is near."""
+    words: dict[str, None] = {}
+    for start, end in spans:
+        for word in text[start:end].split(" "):
+            low = word.lower()
+            if len(word) >= _REPEAT_MIN and word[0].isupper() and low not in stop_words and low not in _NOT_NAMES:
+                words.setdefault(word)
+    merged: list[tuple[int, int]] = []  # sorted and not overlapping, for a bisection per mention
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    out: list[tuple[int, int]] = []
+    for word in list(words)[:_REPEAT_MAX]:
+        for m in re.finditer(r"(?<![\w'\u2019-])" + re.escape(word) + r"(?![\w-])", text):
+            after = _NEXT_WORD.match(text, m.end())
+            if after is not None and after.group(1).lower() in _GROUP_TAIL:
+                continue  # "Walter Acme ... Acme Corp": the company, not the person
+            if not in_spans(merged, m.start(), m.end()):
+                out.append(m.span())
     return out

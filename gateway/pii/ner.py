@@ -16,7 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.pii.name_cues import cue_spans, listed_with
+from gateway.pii.name_cues import cue_spans, group_named, listed_with, repeated
+from gateway.pii.name_shapes import LOWER, UPPER, caps_lines, in_spans, restore_case
 from gateway.pii.tokens import make_doc
 
 NerMode = Literal["windows", "full"]
@@ -24,7 +25,7 @@ SPACY_TO_PRESIDIO = {
     "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
     "NORP": "NRP", "ORG": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME",
 }  # fmt: skip
-_CAPITALIZED = re.compile("\\b[A-Z](?:[a-z'\u2019\\-]*[a-z]|\\.)?(?:[A-Z][a-z]+)?\\b")
+_CAPITALIZED = re.compile(rf"\b[{UPPER}](?:[{LOWER}'\u2019\-]*[{LOWER}]|\.)?(?:[{UPPER}][{LOWER}]+)?\b")
 _WORD = re.compile(r"\S+")
 _DIGIT_WORD = re.compile(r"(?<!\S)[^\s0-9]*[0-9]")  # anchored at a word start: each word is scanned once
 # A capitalized word listed with another ("Smith, Rivera and Mills"): the text may hold a list of names.
@@ -79,6 +80,8 @@ def run_ner(
 ) -> list[list[NerEntity]]:
     """NER entities of the ``wanted`` Presidio types for each text, in that text's offsets."""
     stop_words: frozenset[str] = frozenset(nlp.Defaults.stop_words)
+    if "PERSON" in wanted:  # names in capitals given back their case, offsets unchanged (``name_shapes``)
+        texts = [restore_case(text) for text in texts]
     jobs: list[tuple[int, int, str]] = []  # (text index, offset of the piece, piece)
     for index, text in enumerate(texts):
         if mode == "full":
@@ -105,6 +108,8 @@ def run_ner(
                     continue
                 start, end = ent.start_char, ent.end_char
                 if etype == "PERSON":
+                    if group_named(ent.text):
+                        continue  # "Billing Team", "The Reception Team": the model reads a team as a person
                     end = start + name_part(ent.text)
                 if end > start:
                     out[index].append(NerEntity(etype, offset + start, offset + end))
@@ -113,6 +118,10 @@ def run_ner(
     # The cues people put around names, where the statistical model misses them. A weak cue's word, or a list's
     # member, counts where the tagger reads a proper noun; the tagger runs only on the texts that have one.
     cues = [cue_spans(text, stop_words) for text in texts]
+    for i, text in enumerate(texts):
+        shouted = caps_lines(text)  # the tagger reads every word of a line in capitals as a proper noun
+        if shouted:
+            cues[i] = [c for c in cues[i] if not (c[2] and in_spans(shouted, c[0], c[1]))]
     tagged = {i for i, text in enumerate(texts) if any(weak for *_, weak in cues[i]) or _LIST_HINT.search(text)}
     proper: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NNP or NNPS
     if tagged and tagging:
@@ -130,11 +139,12 @@ def run_ner(
                 out[index].append(NerEntity("PERSON", start, end))
         people = [(e.start, e.end) for e in out[index] if e.entity_type == "PERSON"]
         if people:
-            out[index].extend(
-                NerEntity("PERSON", s, e)
-                for s, e in listed_with(text, people, stop_words)
-                if nouns is None or _proper(text, s, e, nouns)
-            )
+            people += [
+                (s, e) for s, e in listed_with(text, people, stop_words) if nouns is None or _proper(text, s, e, nouns)
+            ]
+            people += repeated(text, people, stop_words)
+            out[index] = [e for e in out[index] if e.entity_type != "PERSON"]
+            out[index].extend(NerEntity("PERSON", s, e) for s, e in people)
     return out
 
 

@@ -38,7 +38,8 @@ CONTEXT = [
     "phone", "call", "mobile", "cell", "cellphone", "tel", "telephone", "fax", "callback", "contact", "reach",
     "office", "desk", "whatsapp", "sms", "registered", "landline", "ext", "extension",
     "answering", "dial", "voicemail", "phones", "mobiles", "cells", "faxes",
-    "message", "messages", "messaging", "texting", "texted",
+    "message", "messages", "messaging", "texting", "texted", "ring", "rang", "phoned", "phoning",
+    "dialed", "dialled", "switchboard", "hotline", "helpline", "reachable",
 ]  # fmt: skip
 _PHONE_WORD = re.compile(r"\b(?:" + "|".join(CONTEXT) + r")\b", re.IGNORECASE)
 _PREFIX = r"(?:(?:\+|00)?1[ .-]?)?"
@@ -106,6 +107,36 @@ def demote_labelled(text: str, results: list[RecognizerResult]) -> list[Recogniz
     return results
 
 
+# Whose number it is: "my number is ...", "... as his home number", "her cell number:" (a pronoun, perhaps a kind).
+_OWNED_NUMBER = re.compile(
+    r"(?i:\b(?:my|your|his|her|their|our)[ \t]+(?:(?:home|cell|mobile|work|office|direct|personal|private|new|old|"
+    r"daytime|evening|landline|contact|phone|telephone)[ \t]+)?(?:number|no\.|#))(?![ \t]+of\b)"
+)
+_OWNED_REACH = 40  # characters either side of the digits
+
+
+class RegroupedPhoneRecognizer(PatternRecognizer):
+    """Ten digits grouped any other way (``4323 9064 63``, ``4362.3186.03``): 0.1, so only a phone word nearby
+    (+0.35) or a person's number ("my number is", "as his home number") makes them a phone (0.4); a reference
+    number is grouped like that too."""
+
+    OWNED = 0.4
+
+    def __init__(self) -> None:
+        patterns = [Pattern("ten digits any grouping", _TEN_DIGITS, 0.1)]
+        super().__init__(supported_entity="PHONE_NUMBER", patterns=patterns, context=CONTEXT, name="regrouped-phone")
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
+    ) -> list[RecognizerResult]:
+        results = list(super().analyze(text, entities, nlp_artifacts, regex_flags))
+        for result in results:
+            near = text[max(0, result.start - _OWNED_REACH) : result.end + _OWNED_REACH]
+            if _OWNED_NUMBER.search(near) is not None:
+                result.score = max(result.score, self.OWNED)
+        return results
+
+
 class PrimaryPhoneRecognizer(PhoneRecognizer):
     """libphonenumber for the first region; an unseparated number after a reference label is demoted as above
     ("Invoice number 2125550187" is valid as a New York number, and still an invoice number)."""
@@ -158,13 +189,14 @@ def phone_recognizers(regions: Iterable[str] = DEFAULT_PHONE_REGIONS) -> list[En
         Pattern("trunk prefix in parentheses", _TRUNK_PARENS, 0.4),
         Pattern("trunk prefix", _TRUNK, 0.25),
         Pattern("French pairs", _FRENCH, 0.4),
-        Pattern("ten digits any grouping", _TEN_DIGITS, 0.1),
     ]
     nanp = PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=patterns, context=CONTEXT, name="nanp")
     first, *others = distinct_regions(regions) or ["US"]
     # Leniency 2 (strict grouping): "2146.669.877" is a part number, not (214) 666-9877.
     primary = PrimaryPhoneRecognizer(context=CONTEXT, supported_regions=[first], leniency=2)
-    out: list[EntityRecognizer] = [primary, nanp, LookalikePhoneRecognizer(), BarePhoneRecognizer()]
+    out: list[EntityRecognizer] = [
+        primary, nanp, LookalikePhoneRecognizer(), BarePhoneRecognizer(), RegroupedPhoneRecognizer()
+    ]
     if others:
         out.append(
             NationalPhoneRecognizer(context=CONTEXT, supported_regions=others, leniency=2, name="national-phone")

@@ -52,7 +52,8 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
                       max_tenant_uploads=settings.files_max_tenant_uploads,
                       retention_days=lambda tenant: policy.current().scope(tenant).retention_days)
     jobs = JobService(job_store, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
-                      inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=busy)
+                      inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=busy,
+                      weight=lambda tenant: policy.current().scope(tenant).scheduling_weight)
     jobs.register(BatchKind(files, models, policy, authorizer, apikeys, auditor, max_inputs=settings.max_inputs,
                             metering=metering))
     ingest = Ingest(collections, policy.current, models.default.pipeline.digests, auditor,

@@ -17,8 +17,9 @@ def model_json(model: ServedModel, default: bool) -> dict[str, Any]:
         "version": model.spec.version, "dimension": model.spec.dimension, "fingerprint": described["fingerprint"],
         "default": default, "status": "in_service" if model.in_service else model.state,
     }
-    if "engine" in described:
-        doc["engine"] = described["engine"]
+    for part in ("engine", "runtime"):
+        if part in described:
+            doc[part] = described[part]
     return doc
 
 

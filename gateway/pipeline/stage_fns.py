@@ -17,7 +17,7 @@ from gateway.embedding.embedder import Embedder
 from gateway.observability.metrics import GatewayMetrics
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
 from gateway.pipeline.batching import MicroBatcher
-from gateway.policy.loader import PolicyHolder, ScopePolicy
+from gateway.policy.loader import GatewayPolicy, PolicyHolder, ScopePolicy
 from gateway.settings import Settings
 
 
@@ -34,6 +34,22 @@ def cached_secrets(keys: KeyMaterial, max_entries: int = 4096) -> Callable[[str,
     """``keys.tenant_secret`` memoized: HKDF is deterministic, and each request derived 3-4 secrets anew (about
     14 us each, measured: small, but pure waste on the hot path). Bounded; the root already lives in memory."""
     return functools.lru_cache(maxsize=max_entries)(keys.tenant_secret)
+
+
+def pii_detector(settings: Settings, policy: GatewayPolicy,
+                 cpus: int) -> tuple[PIIDetector, int, Callable[[], None]]:
+    """The detector the settings ask for, how many batches it screens at once, and what to call before serving:
+    Presidio in this process (one batch), or a pool of worker processes (``pii_workers``; one batch per worker)
+    that load spaCy while the caller goes on (the model loads meanwhile) until that call waits for them."""
+    workers = settings.pii_pool_size(cpus)
+    if workers == 0:
+        from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
+
+        return PresidioDetector(settings.spacy_model, policy=policy), 1, lambda: None
+    from gateway.pii.pool import PoolDetector
+
+    pool = PoolDetector(workers, policy=policy, spacy_model=settings.spacy_model, wait=False)
+    return pool, workers, pool.ready
 
 
 def detect_fn(detector: PIIDetector) -> Any:
@@ -60,16 +76,16 @@ def detect_long_fn(detector: PIIDetector, budget_s: float) -> Any:
 
 
 def detection_batchers(
-    detector: PIIDetector, settings: Settings, metrics: GatewayMetrics, policy: PolicyHolder,
+    detector: PIIDetector, settings: Settings, metrics: GatewayMetrics, policy: PolicyHolder, threads: int = 1,
 ) -> tuple[MicroBatcher[tuple[str, ScopePolicy], list[Finding]],
            MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]]]:
-    """The PII stage's two batchers: texts batched in weighted round-robin per tenant, and long texts (4,096
-    characters or more) on a lane of their own, one at a time under the request's budget (see
-    ``EmbeddingPipeline.detect``)."""
+    """The PII stage's two batchers: texts batched in weighted round-robin per tenant, ``threads`` batches at once
+    (a pool's workers), and long texts (4,096 characters or more) on a lane of their own, one at a time under the
+    request's budget (see ``EmbeddingPipeline.detect``), so that long texts hold at most one of a pool's workers."""
     detect = MicroBatcher(
         detect_fn(detector), name="pii", max_size=settings.stage_batch_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"), workers=threads,
         lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
     )
     detect_long = MicroBatcher(

@@ -88,6 +88,13 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "byte-escapes": lambda n: "=30\\x31=3" * (n // 10),
     "base32-run": lambda n: "GEZDGNBVGY3TQOJQ" * (n // 16),
     "base85-run": lambda n: "1bg^>+>GT*0d&2*" * (n // 15),
+    # The third round of name cues (issue 18): capitals, closings, addresses that spell names, repeated names.
+    "caps-runs": lambda n: "ANA RUIZ " * (n // 9),
+    "caps-lines": lambda n: "AB CD\n" * (n // 6),
+    "closing-lines": lambda n: "Thanks,\nAna\n" * (n // 12),
+    "name-addresses": lambda n: "Ana Ruiz <ana.ruiz@x.io> " * (n // 25),
+    "titled-lines": lambda n: "Ana Ruiz, Senior Lead Analyst\n" * (n // 30),
+    "lower-cues": lambda n: "dear ana ruiz bo " * (n // 17),
 }
 
 
@@ -116,6 +123,8 @@ def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
     scrubbing, name and id validation)."""
     import gateway.observability.logs
     import gateway.pii.evasion
+    import gateway.pii.name_cues
+    import gateway.pii.name_shapes
     import gateway.pii.ner
     import gateway.pii.normalize
     import gateway.pii.numwords
@@ -126,7 +135,8 @@ def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
 
     yield "gateway.pii.evasion._hidden_run()", gateway.pii.evasion._hidden_run()
     modules = [gateway.pii.normalize, gateway.pii.evasion, gateway.pii.readings, gateway.pii.numwords,
-               gateway.pii.ner, gateway.pii.tokens, gateway.observability.logs, gateway.pipeline.collections,
+               gateway.pii.ner, gateway.pii.name_cues, gateway.pii.name_shapes, gateway.pii.tokens,
+               gateway.observability.logs, gateway.pipeline.collections,
                gateway.store.base]
     for module in modules:
         for attr, value in vars(module).items():
@@ -184,6 +194,21 @@ def test_when_the_other_readings_are_built_on_adversarial_text_then_their_time_i
     for shape in SHAPES:
         _assert_linear("readings", lambda text: readings(detection_view(normalize(text)).text), shape, 16000)
         _assert_linear("joined_items", lambda text: joined_items(text.split(" ")), shape, 16000)
+
+
+def test_when_the_name_cues_run_on_adversarial_text_then_their_time_is_linear() -> None:
+    from gateway.pii.name_cues import cue_spans, repeated
+    from gateway.pii.name_shapes import restore_case
+
+    stop = frozenset({"the", "a", "and"})
+
+    def cues(text: str) -> None:
+        restored = restore_case(text)
+        found = [(s, e) for s, e, _ in cue_spans(restored, stop)]
+        repeated(restored, found, stop)
+
+    for shape in SHAPES:
+        _assert_linear("name cues", cues, shape, 8000)
 
 
 def test_when_a_32000_digit_run_is_normalized_then_it_takes_well_under_a_second() -> None:

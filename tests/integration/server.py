@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -155,6 +157,21 @@ def pg_replicas(
             gw.stop()
 
 
+def worker_starts(gw: GatewayProcess, auditor_key: str) -> int:
+    """How many ``gateway.start`` entries the log holds (one per worker process that finished starting)."""
+    page = httpx.get(gw.url + "/v1/audit/entries", params={"start": 0},
+                     headers={"Authorization": f"Bearer {auditor_key}"}, timeout=30).json()
+    return sum(json.loads(base64.b64decode(e))["event"] == "gateway.start" for e in page["entries"])
+
+
+def wait_for_workers(gw: GatewayProcess, auditor_key: str, workers: int, timeout_s: float = 240) -> None:
+    """Wait until every worker process has started: the first answers /readyz while the others may still load."""
+    deadline = time.monotonic() + timeout_s
+    while worker_starts(gw, auditor_key) < workers:
+        assert time.monotonic() < deadline, gw.log_path.read_text()[-3000:]
+        time.sleep(1)
+
+
 def kill_mid_load(
     gw: GatewayProcess, threads: list[threading.Thread], enough: Callable[[], bool], stop: threading.Event,
     timeout_s: float,
@@ -174,12 +191,13 @@ def kill_mid_load(
         t.join(30)
 
 
-def export_and_verify(database_url: str, public_key: Path, out_dir: Path) -> tuple[Path, str]:
-    """Export a PostgreSQL audit log with ``gateway-audit`` and verify it offline, as an auditor would; returns
-    the exported log and the export command's output."""
+def export_and_verify(source: str | Path, public_key: Path, out_dir: Path) -> tuple[Path, str]:
+    """Export an audit log with ``gateway-audit`` (``source``: a PostgreSQL URL, or an embedded gateway's data dir)
+    and verify it offline, as an auditor would; returns the exported log and the export command's output."""
     out, checkpoint = out_dir / "log.jsonl", out_dir / "checkpoint.txt"
     audit = [str(BIN / "gateway-audit")]
-    exported = subprocess.run([*audit, "export", "--database-url", database_url, "--out", str(out),
+    origin = ["--data-dir", str(source)] if isinstance(source, Path) else ["--database-url", source]
+    exported = subprocess.run([*audit, "export", *origin, "--out", str(out),
                                "--checkpoint-out", str(checkpoint)], capture_output=True, text=True, timeout=60)
     assert exported.returncode == 0, exported.stderr
     verified = subprocess.run([*audit, "verify", "--log", str(out), "--checkpoint", str(checkpoint),

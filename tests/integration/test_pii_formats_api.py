@@ -261,6 +261,63 @@ def test_when_a_weak_cue_points_at_a_team_then_it_is_not_a_person(gw: GatewayPro
     assert person_spans(analyze(gw, key, text), text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Thanks,\nDustin", "Dustin"),  # a letter's closing, the name on the next line
+        ("Prepared by: Amber Wells", "Amber Wells"),  # a form's label
+        ("Beneficiary: Flavia Cignaroli", "Flavia Cignaroli"),
+        ("Ayten Gute, Head of Risk", "Ayten Gute"),  # a name over its job title
+        ("-- \nFrédéric Courtois\nAcme Corp", "Frédéric Courtois"),  # a signature, accented capitals
+        ("Jessica Oneal <jessica.oneal@example.com>", "Jessica Oneal"),  # the address spells the name
+        ("We need Graeme's signature on page two.", "Graeme"),  # what only a person has
+        ("Good morning Tiffany, the file is attached.", "Tiffany"),  # a greeting, the tagger agrees
+        ("Attn: SAMANTHA GRIMES, Accounts Payable", "SAMANTHA GRIMES"),  # a name in capitals
+        ("Dear Ms NICOLAS, please find the invoice attached.", "NICOLAS"),
+        ("my name is john smith and I lost my card", "john smith"),  # lower case after the strongest cue
+    ],
+)
+def test_when_a_newer_name_cue_surrounds_a_name_then_the_name_is_redacted(
+    gw: GatewayProcess, key: str, text: str, name: str
+) -> None:
+    result = analyze(gw, key, text)
+    assert any(name in span for span in person_spans(result, text)) and result["action"] == "redact", result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dear valued customer, your statement is ready.",  # a role noun, not a name
+        "Regards,\nThe Reception Team",  # a team
+        "Kind regards,\nInitech LLC",  # a company
+        "Order Number: 4411 has shipped.",  # a label
+        "Billing Team <billing.team@globex.com>",  # a team's mailbox
+        "IMPORTANT NOTICE: TREASURY CHANGES",  # a line in capitals is no row of names
+        "The SSN field and the ATM PIN are masked.",  # acronyms
+    ],
+)
+def test_when_a_newer_cue_meets_a_team_a_label_or_capitals_then_no_person_is_found(
+    gw: GatewayProcess, key: str, text: str
+) -> None:
+    assert person_spans(analyze(gw, key, text), text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("He gave me 9306 5308 65 as his home number.", "9306 5308 65"),  # a person's own number, regrouped
+        ("My cell number is 4362.3186.03", "4362.3186.03"),
+        ("Ring 8087 3684 03 after lunch.", "8087 3684 03"),  # "ring" is a phone word
+        ("The switchboard is 2193 0193 35.", "2193 0193 35"),
+    ],
+)
+def test_when_regrouped_digits_are_a_persons_number_or_near_a_phone_word_then_they_are_redacted(
+    gw: GatewayProcess, key: str, text: str, phone: str
+) -> None:
+    result = analyze(gw, key, text)
+    assert result["action"] == "redact" and phone_span(result, text) == [phone], result
+
+
 GERMAN = "Anna erreichen Sie unter 030 12345678 ab Montag."  # a Berlin number, no English phone word
 
 

@@ -61,9 +61,24 @@ def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str)
         load_settings({name: "-1"})
 
 
-def test_when_several_workers_are_asked_for_on_the_embedded_store_then_settings_refuse_and_say_why() -> None:
-    with pytest.raises(ConfigurationError, match="PostgreSQL"):
-        load_settings({"GATEWAY_WORKERS": "2"})
+def test_when_pii_workers_is_auto_then_each_gateway_process_gets_its_share_of_the_cores_and_0_is_the_default() -> None:
+    auto = load_settings({"GATEWAY_PII_WORKERS": "auto"})
+    assert (auto.pii_pool_size(2), auto.pii_pool_size(1), auto.pii_pool_size(16)) == (2, 2, 16)
+    shared = load_settings({"GATEWAY_WORKERS": "4", "GATEWAY_DATABASE_URL": "postgresql://h/db",
+                            "GATEWAY_PII_WORKERS": "auto"})
+    assert (shared.pii_pool_size(16), shared.pii_pool_size(2)) == (4, 2)
+    assert load_settings({}).pii_pool_size(8) == 0  # the default: in the gateway's own process
+    assert load_settings({"GATEWAY_PII_WORKERS": "3"}).pii_pool_size(2) == 3
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "65", "1.5", ""])
+def test_when_pii_workers_is_not_auto_or_a_count_then_it_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="pii_workers"):
+        load_settings({"GATEWAY_PII_WORKERS": value})
+
+
+def test_when_several_workers_are_asked_for_then_either_backend_takes_them_and_zero_is_refused() -> None:
+    assert load_settings({"GATEWAY_WORKERS": "2"}).workers == 2  # the embedded store: they share its files
     assert load_settings({"GATEWAY_WORKERS": "2", "GATEWAY_DATABASE_URL": "postgresql://h/db"}).workers == 2
     with pytest.raises(ConfigurationError, match="workers"):
         load_settings({"GATEWAY_WORKERS": "0"})
@@ -101,3 +116,19 @@ def test_when_the_database_url_holds_a_password_then_no_printed_form_of_the_sett
 def test_when_an_upload_cap_is_not_positive_then_it_is_refused(name: str) -> None:
     with pytest.raises(ConfigurationError, match=name.removeprefix("GATEWAY_").lower()):
         load_settings({name: "0"})
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"GATEWAY_MODEL_RUNTIME": "tensorrt"}, "must be 'torch' or 'onnx'"),
+    ({"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_DEVICE": "cuda"}, "cpu only"),
+    ({"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_ONNX_THREADS": "-1"}, "onnx_threads"),
+])
+def test_when_model_runtime_is_unknown_or_onnx_off_the_cpu_then_the_start_is_refused(
+        env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigurationError, match=says):
+        load_settings(env)
+
+
+def test_when_model_runtime_is_onnx_on_the_cpu_then_it_is_accepted() -> None:
+    assert load_settings({"GATEWAY_MODEL_RUNTIME": "onnx"}).model_runtime == "onnx"
+    assert load_settings({}).model_runtime == "torch"

@@ -2,12 +2,11 @@
 
 Mirrors ``gateway.backends.sqlite`` module for module: ``connection`` (the psycopg pool; a lost database becomes
 ``Unavailable``), ``apikeys``, ``datakeys``, ``ledger`` and ``usage`` (one table each), ``store`` and
-``store_rows`` (the collection store), and ``open`` (everything a replica keeps here, opened together for
-``gateway.bootstrap``).
+``store_rows`` (the collection store), ``listen`` (the LISTEN/NOTIFY wakeup, with a poll, that replicas share),
+``store_sync`` (which collections changed, for ``gateway.store.follow``), ``quotas`` (quota counters the
+replicas share) and ``open`` (everything a replica keeps here, opened together for ``gateway.bootstrap``).
 
 PostgreSQL-only, with no SQLite sibling: ``migrations`` (the versioned schema; SQLite creates its tables in
-place), ``casbin`` (the shared Casbin policy; SQLite deployments read ``policy.csv``), ``listen`` (the
-LISTEN/NOTIFY wakeup channel replicas share), ``store_sync`` (replicas following each other's index changes) and
-``quotas`` (quota counters the replicas share; SQLite's one process counts in memory, ``gateway.limits.quotas``).
+place) and ``casbin`` (the shared Casbin policy; SQLite deployments read ``policy.csv``).
 The audit log is ``audit.pg_log``. Nothing here imports ``gateway.backends.sqlite``. See ``docs/postgres.md``.
 """

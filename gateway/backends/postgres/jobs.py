@@ -16,9 +16,14 @@ from psycopg.rows import TupleRow
 
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.jobs.base import ACTIVE_STATES, FINAL_STATES, Job, StoredItem, dumps
+from gateway.jobs.fairness import Waiting
 
 _COLUMNS = ("id, tenant, kind, state, owner, params, total, created_at, expires_at, succeeded, failed, attempts, "
             "cancel_requested, started_at, finished_at, result")
+# A claim counts an attempt, but for a parked job (no lease owner, claimed before): it stopped between two slices,
+# with every item it ran stored, so taking it on is no resumption.
+_TAKE = ("attempts = attempts + CASE WHEN lease_owner IS NULL AND attempts > 0 THEN 0 ELSE 1 END, "
+         "lease_owner = %s, lease_until = %s, started_at = COALESCE(started_at, %s)")
 
 
 def _job(row: Sequence[Any]) -> Job:
@@ -65,22 +70,40 @@ class PgJobStore:
             ).fetchall()
         return [_job(r) for r in rows]
 
-    def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str]) -> Job | None:
+    def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str], job_id: str | None = None
+              ) -> Job | None:
         if not kinds:
             return None
         with self._db.transaction() as conn:
             row = conn.execute(
                 "SELECT id FROM jobs WHERE state = ANY(%s) AND kind = ANY(%s) "
-                "AND (lease_until IS NULL OR lease_until < %s) ORDER BY created_at, id LIMIT 1 "
-                "FOR UPDATE SKIP LOCKED", (list(ACTIVE_STATES), list(kinds), now),
+                "AND (lease_until IS NULL OR lease_until < %s) AND (%s::text IS NULL OR id = %s) "
+                "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (list(ACTIVE_STATES), list(kinds), now, job_id, job_id),
             ).fetchone()
             if row is None:
                 return None
-            conn.execute(
-                "UPDATE jobs SET lease_owner = %s, lease_until = %s, attempts = attempts + 1, "
-                "started_at = COALESCE(started_at, %s) WHERE id = %s", (runner, now + lease_s, now, row[0]),
-            )
+            conn.execute(f"UPDATE jobs SET {_TAKE} WHERE id = %s", (runner, now + lease_s, now, row[0]))  # noqa: S608
             return _get(conn, row[0])
+
+    def waiting(self, now: float, kinds: Sequence[str]) -> list[Waiting]:
+        if not kinds:
+            return []
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, tenant, created_at, attempts FROM jobs WHERE state = ANY(%s) AND kind = ANY(%s) "
+                "AND (lease_until IS NULL OR lease_until < %s) ORDER BY created_at, id",
+                (list(ACTIVE_STATES), list(kinds), now),
+            ).fetchall()
+        return [Waiting(r[0], r[1], float(r[2]), int(r[3])) for r in rows]
+
+    def park(self, job_id: str, runner: str) -> bool:
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = %s AND lease_owner = %s "
+                "AND NOT (state = ANY(%s))", (job_id, runner, list(FINAL_STATES)),
+            )
+            return cur.rowcount == 1
 
     def record(self, job_id: str, runner: str, now: float, lease_s: float, items: Sequence[StoredItem]) -> Job | None:
         with self._db.transaction() as conn:

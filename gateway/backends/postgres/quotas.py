@@ -7,7 +7,8 @@ any passes its limit the transaction rolls back and the request is refused, so a
 A fixed window admits up to twice a per-minute limit across the turn of a minute, where the embedded default's
 token bucket does not; windows older than two days are deleted now and then.
 
-PostgreSQL-only: the embedded default counts in its one process's memory (``gateway.limits.quotas.QuotaBook``).
+The embedded default counts in its one process's memory (``gateway.limits.quotas.QuotaBook``), or, with several
+worker processes, the same way in its SQLite database (``backends.sqlite.quotas``).
 """
 
 from __future__ import annotations
@@ -17,27 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 
 from gateway.backends.postgres.connection import PgDatabase
-from gateway.limits.quotas import (
-    DAY_S,
-    MINUTE_S,
-    Check,
-    Reservation,
-    exceeded,
-    request_checks,
-    token_checks,
-    why,
-    window_of,
-)
+from gateway.limits.quotas import DAY_S, Check, Reservation, WindowFull, request_checks, token_checks, window_of
 from gateway.policy.quotas import Quotas
 
 _ADD = ("INSERT INTO quota_windows (counter, window_start, used) VALUES (%s, %s, %s) ON CONFLICT (counter, "
         "window_start) DO UPDATE SET used = quota_windows.used + EXCLUDED.used RETURNING used")
 _PRUNE_EVERY = 1000
-
-
-class _Refused(Exception):
-    def __init__(self, check: Check, window: int, used: int) -> None:
-        self.check, self.window, self.used = check, window, used
 
 
 class PgQuotaCounter:
@@ -85,14 +71,11 @@ class PgQuotaCounter:
                     row = conn.execute(_ADD, (check.counter, window, cost)).fetchone()
                     used = int(row[0]) if row is not None else cost
                     if used > check.value:
-                        raise _Refused(check, window, used - cost)  # rolls the whole transaction back
+                        raise WindowFull(check, window, used - cost)  # rolls the whole transaction back
                 if next(self._calls) % _PRUNE_EVERY == 0:
                     conn.execute("DELETE FROM quota_windows WHERE window_start < %s", (int(now) - 2 * DAY_S,))
-        except _Refused as refused:
-            check = refused.check
-            span = DAY_S if check.limit == "tokens_per_day" else MINUTE_S
-            left = max(0, check.value - refused.used) if check.limit != "requests_per_minute" else None
-            raise exceeded(check, refused.window + span - now, why(check, cost, left)) from None
+        except WindowFull as full:
+            raise full.refusal(cost, now) from None
 
 
 __all__ = ["PgQuotaCounter"]

@@ -21,7 +21,7 @@ import psycopg
 
 from gateway.backends.postgres import store_rows as rows
 from gateway.backends.postgres.connection import PgDatabase
-from gateway.backends.postgres.store_sync import ReplicaSync
+from gateway.backends.postgres.store_sync import changed_collections
 from gateway.crypto import Envelope
 from gateway.errors import Unavailable
 from gateway.observability import tracing
@@ -29,6 +29,7 @@ from gateway.store.base import Collection, IntegrityCallback
 from gateway.store.codec import SealedChunk
 from gateway.store.engine import ChunkKey, Row, StoreEngine
 from gateway.store.faiss_index import IndexSettings, VectorIndex
+from gateway.store.follow import ReplicaSync
 from gateway.store.indexes import IndexManager
 from gateway.store.rows import CHUNK_COLUMNS, COLLECTION_COLUMNS, collection_values, insert_collection_sql
 
@@ -58,7 +59,7 @@ class PostgresStore(StoreEngine):
         settings = settings or IndexSettings()
         self._source = rows.PgVectorSource(db, self._codec, self._report, settings.change_retention_s)
         self._indexes = IndexManager(self._source, settings, rows.PgSnapshots(db, envelope))
-        self.sync = ReplicaSync(db, self._source, self._indexes)
+        self.sync = ReplicaSync(changed_collections(db), self._source, self._indexes)
 
     def delete_document(self, tenant: str, collection: str, document_id: str) -> int:
         c = self.get_collection(tenant, collection)

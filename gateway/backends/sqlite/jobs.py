@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.jobs.base import ACTIVE_STATES, FINAL_STATES, Job, StoredItem, dumps
+from gateway.jobs.fairness import Waiting
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -49,6 +50,10 @@ _COLUMNS = ("id, tenant, kind, state, owner, params, total, created_at, expires_
             "cancel_requested, started_at, finished_at, result")
 _ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATES) + ")"
 _FINAL = "(" + ", ".join(f"'{s}'" for s in FINAL_STATES) + ")"
+# A claim counts an attempt, but for a parked job (no lease owner, claimed before): it stopped between two slices,
+# with every item it ran stored, so taking it on is no resumption.
+_TAKE = ("attempts = attempts + CASE WHEN lease_owner IS NULL AND attempts > 0 THEN 0 ELSE 1 END, "
+         "lease_owner = ?, lease_until = ?, started_at = COALESCE(started_at, ?)")
 
 
 def _job(row: Sequence[Any]) -> Job:
@@ -92,7 +97,8 @@ class SQLiteJobStore:
         ).fetchall()
         return [_job(r) for r in rows]
 
-    def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str]) -> Job | None:
+    def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str], job_id: str | None = None
+              ) -> Job | None:
         if not kinds:
             return None
         conn = self._db()
@@ -101,21 +107,37 @@ class SQLiteJobStore:
         try:
             row = conn.execute(
                 f"SELECT id FROM jobs WHERE state IN {_ACTIVE} AND kind IN ({marks}) "  # noqa: S608
-                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, id LIMIT 1", (*kinds, now),
+                "AND (lease_until IS NULL OR lease_until < ?) AND (? IS NULL OR id = ?) "
+                "ORDER BY created_at, id LIMIT 1", (*kinds, now, job_id, job_id),
             ).fetchone()
             if row is None:
                 conn.execute("COMMIT")
                 return None
-            conn.execute(
-                "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
-                "started_at = COALESCE(started_at, ?) WHERE id = ?", (runner, now + lease_s, now, row[0]),
-            )
+            conn.execute(f"UPDATE jobs SET {_TAKE} WHERE id = ?", (runner, now + lease_s, now, row[0]))  # noqa: S608
             job = self._get(conn, row[0])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return job
+
+    def waiting(self, now: float, kinds: Sequence[str]) -> list[Waiting]:
+        if not kinds:
+            return []
+        marks = ", ".join("?" for _ in kinds)
+        rows = self._db().execute(
+            f"SELECT id, tenant, created_at, attempts FROM jobs WHERE state IN {_ACTIVE} "  # noqa: S608
+            f"AND kind IN ({marks}) AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, id",
+            (*kinds, now),
+        ).fetchall()
+        return [Waiting(r[0], r[1], float(r[2]), int(r[3])) for r in rows]
+
+    def park(self, job_id: str, runner: str) -> bool:
+        cur = self._db().execute(
+            f"UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? "  # noqa: S608
+            f"AND state NOT IN {_FINAL}", (job_id, runner),
+        )
+        return cur.rowcount == 1
 
     def record(self, job_id: str, runner: str, now: float, lease_s: float, items: Sequence[StoredItem]) -> Job | None:
         conn = self._db()

@@ -9,7 +9,7 @@ table is created if missing, so a fresh data dir needs no manual step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.auth.authz import Authorizer
 from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
@@ -19,6 +19,8 @@ from gateway.backends.sqlite.files import SQLiteFileStore
 from gateway.backends.sqlite.job_inputs import SQLiteJobInputs
 from gateway.backends.sqlite.jobs import SQLiteJobStore
 from gateway.backends.sqlite.ledger import SQLitePrivacyLedger
+from gateway.backends.sqlite.listen import Listener
+from gateway.backends.sqlite.quotas import SQLiteQuotaCounter
 from gateway.backends.sqlite.store import SQLiteStore
 from gateway.backends.sqlite.usage import SQLiteUsageRepository
 from gateway.crypto.envelope import Envelope
@@ -28,6 +30,7 @@ from gateway.settings import Settings
 from gateway.store.base import IntegrityCallback
 
 LEDGER_FILE = "privacy.db"
+POLL_INTERVAL_S = 0.5  # how stale another worker's index may be: the change feed's poll (docs/operations.md)
 
 
 @dataclass
@@ -42,16 +45,28 @@ class SQLiteBackends:
     files: SQLiteFileStore
     job_inputs: SQLiteJobInputs
     usage: SQLiteUsageRepository
+    listener: Listener | None = field(default=None)
 
-    def quota_counter(self, limiter: RateLimiter) -> QuotaBook:
-        """Quotas counted in this one process's memory: exact, as the embedded default is one process; the day
-        counters are seeded from the usage table, so that a restart keeps the day's spend."""
+    def quota_counter(self, limiter: RateLimiter) -> QuotaBook | SQLiteQuotaCounter:
+        """With one process, quotas counted in its memory (exact; the day counters are seeded from the usage table,
+        so that a restart keeps the day's spend); with several worker processes, in the database they share."""
+        if self.settings.workers > 1:
+            return SQLiteQuotaCounter(self.db)
         usage = self.usage
         return QuotaBook(limiter, recorded=lambda tenant, day: usage.read(tenant, day, day))
 
     def store(self, envelope: Envelope, on_integrity_failure: IntegrityCallback | None = None) -> SQLiteStore:
-        """The store, on the same database as the keys, with its encrypted index snapshots under the data dir."""
-        return SQLiteStore(self.settings.data_dir, envelope, self.db, on_integrity_failure=on_integrity_failure)
+        """The store, on the same database as the keys, with its encrypted index snapshots under the data dir, and
+        the listener that keeps its indexes current with what other processes (workers, the CLI) write."""
+        store = SQLiteStore(self.settings.data_dir, envelope, self.db, on_integrity_failure=on_integrity_failure,
+                            on_close=self.close)
+        self.listener = Listener(self.db, {"store": store.sync.refresh}, poll_interval_s=POLL_INTERVAL_S)
+        self.listener.start()
+        return store
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
 
 
 def open_sqlite_backends(settings: Settings, db: SQLiteDatabase | None = None) -> SQLiteBackends:

@@ -4,6 +4,11 @@ Layout under ``data_dir``: ``store.db`` (unless a shared ``SQLiteDatabase`` is p
 one encrypted snapshot per collection. Plain text and raw vector bytes never reach either: they are sealed by
 ``ChunkCodec`` before the first SQL statement. Every query names the tenant, so another tenant's collection is
 simply not found. What does not depend on SQLite lives in ``engine.StoreEngine``.
+
+Several worker processes may share the files (``workers`` above 1): writers are serialized by the database's
+write lock; each process keeps its own in-memory FAISS indexes and follows the others' changes through the change
+sequence (``ReplicaSync``, woken by ``listen.Listener``'s poll), exactly as PostgreSQL replicas do. A process's
+own writes reach its own index before ``put`` returns, after whatever the others committed before them.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +26,7 @@ import numpy as np
 
 from gateway.backends.sqlite import store_rows as rows
 from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.store_sync import changed_collections
 from gateway.crypto import Envelope
 from gateway.errors import NotFound, Unavailable
 from gateway.observability import tracing
@@ -28,6 +34,7 @@ from gateway.store.base import Collection, IntegrityCallback
 from gateway.store.codec import SealedChunk
 from gateway.store.engine import ChunkKey, Row, StoreEngine
 from gateway.store.faiss_index import IndexSettings, VectorIndex
+from gateway.store.follow import ReplicaSync
 from gateway.store.indexes import IndexManager
 from gateway.store.rows import CHUNK_COLUMNS, COLLECTION_COLUMNS, collection_values, insert_collection_sql
 from gateway.store.snapshots import SnapshotFiles
@@ -54,23 +61,24 @@ class SQLiteStore(StoreEngine):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         executor: Executor | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(envelope, on_integrity_failure, clock, new_id)
+        super().__init__(envelope, on_integrity_failure, clock, new_id, on_close)
         self._db = db or SQLiteDatabase(data_dir / "store.db")
-        self._db().executescript(rows.SCHEMA)
-        source = rows.SQLiteVectorSource(self._db, self._codec, self._report)
+        rows.upgrade(self._db())
+        settings = settings or IndexSettings()
+        source = rows.SQLiteVectorSource(self._db, self._codec, self._report, settings.change_retention_s)
         snapshots = SnapshotFiles(data_dir / "indexes", envelope)
-        self._indexes = IndexManager(source, settings or IndexSettings(), snapshots, executor)
+        self._indexes = IndexManager(source, settings, snapshots, executor)
+        self.sync = ReplicaSync(changed_collections(self._db), source, self._indexes)
 
     def delete_document(self, tenant: str, collection: str, document_id: str) -> int:
         c = self.get_collection(tenant, collection)
         with self._indexes.lock(tenant, collection):
-            index = self._indexes.get(c)
+            self.sync.index(c)
             with rows.secure_delete(self._conn()) as conn, rows.transaction(conn):
                 removed = rows.delete_documents(conn, c, {document_id})
-                seq = rows.last_seq(conn)
-            self._apply(c, lambda: index.remove(np.asarray(removed, dtype=np.int64), seq))
-        self._indexes.schedule(c)
+            self._apply(c)
         return len(removed)
 
     def shred_tenant(self, tenant: str) -> int:
@@ -89,7 +97,7 @@ class SQLiteStore(StoreEngine):
     def _insert_collection(self, c: Collection) -> None:
         with self._indexes.lock(c.tenant, c.name):
             self._conn().execute(_INSERT_COLLECTION, collection_values(c))
-            self._indexes.drop(c.tenant, c.name)  # a stale snapshot of an earlier namesake must not load
+            self.sync.forget(c.tenant, c.name)  # a stale snapshot of an earlier namesake must not load
 
     def _chunk_rows(self, c: Collection, key: ChunkKey, value: str) -> Sequence[Row]:
         return self._conn().execute(
@@ -103,28 +111,22 @@ class SQLiteStore(StoreEngine):
 
     def _write(self, c: Collection, sealed: list[SealedChunk], vectors: np.ndarray, replace: bool) -> None:
         with self._indexes.lock(c.tenant, c.name):
-            index = self._indexes.get(c)
+            self.sync.index(c)
             with rows.transaction(self._conn()) as conn:
                 if self.get_collection(c.tenant, c.name).created_at != c.created_at:
                     raise NotFound("collection not found", param="collection")  # dropped and recreated
-                removed = rows.delete_documents(conn, c, {s.document_id for s in sealed}) if replace else []
+                if replace:
+                    rows.delete_documents(conn, c, {s.document_id for s in sealed})
                 ids = [rows.insert_chunk(conn, c, s) for s in sealed]
                 rows.record_commit(conn, sealed)
                 rows.count_chunks(conn, c, len(ids))
-                seq = rows.last_seq(conn)
-
-            def update() -> None:
-                index.remove(np.asarray(removed, dtype=np.int64), seq)
-                index.add(np.asarray(ids, dtype=np.int64), vectors, seq)
-
-            self._apply(c, update)
-        self._indexes.schedule(c)
+            self._apply(c, dict(zip(ids, vectors, strict=True)))
 
     def _drop(self, tenant: str, name: str) -> int | None:
         with self._indexes.lock(tenant, name):
             with rows.secure_delete(self._conn()) as conn, rows.transaction(conn):
                 count = rows.delete_collection(conn, tenant, name)
-            self._indexes.drop(tenant, name)
+            self.sync.forget(tenant, name)
         return count
 
     def _forget_changes(self, tenant: str) -> None:
@@ -133,18 +135,17 @@ class SQLiteStore(StoreEngine):
 
     def _purge(self, c: Collection, cutoff: str) -> list[int]:
         with self._indexes.lock(c.tenant, c.name):
-            index = self._indexes.get(c)
+            self.sync.index(c)
             with rows.secure_delete(self._conn()) as conn, rows.transaction(conn):
                 removed = rows.delete_older(conn, c, cutoff)
-                seq = rows.last_seq(conn)
             if removed:
-                self._apply(c, lambda: index.remove(np.asarray(removed, dtype=np.int64), seq))
+                self._apply(c)
         if removed:
             self._checkpoint()
         return removed
 
     def _live_index(self, c: Collection) -> VectorIndex:
-        return self._indexes.get(c)
+        return self.sync.index(c)
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
         return list(self._conn().execute(sql, params).fetchall())
@@ -156,6 +157,8 @@ class SQLiteStore(StoreEngine):
                 "collections": conn.execute("SELECT COUNT(*) FROM store_collections").fetchone()[0],
                 "chunks": conn.execute("SELECT COUNT(*) FROM store_chunks").fetchone()[0],
                 "change_seq": rows.last_seq(conn),
+                "replica_refreshes": self.sync.refreshes,
+                "replica_reloads": self.sync.reloads,
                 "ok": not self._closed,
             }
         except sqlite3.Error:
@@ -178,11 +181,8 @@ class SQLiteStore(StoreEngine):
         with rows.transaction(self._conn()) as conn:
             return rows.mark_unfinished(conn, audit_indexes)
 
-    def _apply(self, c: Collection, update: Callable[[], object]) -> None:
-        """Apply a committed change to the live index; if that fails, drop the index so it reloads and replays."""
-        try:
-            with tracing.span("index"):
-                update()
-        except Exception:
-            self._indexes.invalidate(c.tenant, c.name)
-            raise
+    def _apply(self, c: Collection, known: Mapping[int, np.ndarray] | None = None) -> None:
+        """Bring the live index up to the committed changes, this write's among them (its vectors from ``known``);
+        if that fails, the index is dropped so that it reloads and replays."""
+        with tracing.span("index"):
+            self.sync.apply(c, known)

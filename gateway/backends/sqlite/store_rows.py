@@ -2,8 +2,13 @@
 
 Tables are prefixed ``store_`` because the embedded database file may be shared with the key, audit and
 API-key tables. ``store_chunks.id`` (AUTOINCREMENT, so never reused) is the FAISS id of the chunk;
-``store_changes`` is the change sequence snapshots record and replicas follow. Columns and row mapping are
-shared with the PostgreSQL backend (``rows``). See ``docs/storage.md``.
+``store_changes`` is the change sequence snapshots record and every worker process follows
+(``gateway.store.follow``). Writes are serialized by the database's write lock (``BEGIN IMMEDIATE``), so the
+sequence commits in order. After a snapshot at seq s, the collection's changes below s are deleted once they are
+older than the retention (``IndexSettings.change_retention_s``), and ``store_collections.changes_pruned_through``
+records the highest seq deleted: a worker still behind it gets ``ChangesPruned`` and reloads from the snapshot
+instead of replaying a sequence with a hole in it, as on PostgreSQL. Columns and row mapping are shared with the
+PostgreSQL backend (``rows``). See ``docs/storage.md``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 
 from gateway.store.base import Collection, IntegrityFailure
 from gateway.store.codec import ChunkCodec, SealedChunk
-from gateway.store.indexes import Change
+from gateway.store.indexes import Change, ChangesPruned
 from gateway.store.rows import CHUNK_COLUMNS, DecryptingSource, chunk_values, insert_chunk_sql
 
 SCHEMA = """
@@ -31,6 +36,7 @@ CREATE TABLE IF NOT EXISTS store_collections (
     retain_text INTEGER NOT NULL,
     created_at TEXT NOT NULL,
     chunk_count INTEGER NOT NULL DEFAULT 0,  -- kept in the writing transaction: no COUNT(*) on the hot path
+    changes_pruned_through INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant, name)
 );
 CREATE TABLE IF NOT EXISTS store_chunks (
@@ -57,7 +63,8 @@ CREATE TABLE IF NOT EXISTS store_changes (
     tenant TEXT NOT NULL,
     collection TEXT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('add', 'remove', 'drop')),
-    chunk_id INTEGER
+    chunk_id INTEGER,
+    changed_at REAL  -- epoch seconds; NULL on rows written before the column existed (they count as old)
 );
 CREATE INDEX IF NOT EXISTS store_changes_by_collection ON store_changes (tenant, collection, seq);
 -- One row per ingest entry: 'committed' in the transaction that stores its chunks, or 'unfinished' when the entry's
@@ -68,8 +75,26 @@ CREATE TABLE IF NOT EXISTS store_commits (
 );
 """
 
+# Columns added after the first release, for data dirs created before them: (table, column, declaration).
+_ADDED_COLUMNS = (
+    ("store_collections", "changes_pruned_through", "INTEGER NOT NULL DEFAULT 0"),
+    ("store_changes", "changed_at", "REAL"),
+)
+# changed_at in epoch seconds, from the database's clock: (julianday('now') - 2440587.5) * 86400
+_INSERT_CHANGE = ("INSERT INTO store_changes (tenant, collection, op, chunk_id, changed_at) "
+                  "VALUES (?, ?, ?, ?, (julianday('now') - 2440587.5) * 86400.0)")
 _BATCH = 500  # host parameters per IN (...) list
 _INSERT_CHUNK = insert_chunk_sql("?")
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Create the tables and add the columns a data dir from an earlier version lacks (workers starting together
+    do it once: the write lock serializes them and each checks inside it)."""
+    conn.executescript(SCHEMA)
+    with transaction(conn) as tx:
+        for table, column, declaration in _ADDED_COLUMNS:
+            if column not in {row[1] for row in tx.execute(f"PRAGMA table_info({table})")}:
+                tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def chunk_rows(conn: sqlite3.Connection, c: Collection, ids: Sequence[int]) -> Iterator[Sequence[Any]]:
@@ -111,14 +136,21 @@ class SQLiteVectorSource(DecryptingSource):
         connect: Callable[[], sqlite3.Connection],
         codec: ChunkCodec,
         report: Callable[[IntegrityFailure], None],
+        retention_s: float = 0.0,  # IndexSettings.change_retention_s
     ) -> None:
         super().__init__(codec, report)
         self._connect = connect
+        self._retention_s = retention_s
 
     def current_vectors(self, c: Collection) -> tuple[int, np.ndarray, np.ndarray]:
         # One read transaction: WAL gives it a consistent view, so the seq matches the rows.
         with transaction(self._connect(), "DEFERRED") as conn:
-            seq = last_seq(conn)
+            # The collection's own latest change (kept by ``prune``), as on PostgreSQL: a snapshot at that seq
+            # leaves a change that other workers' ``changed`` query still sees, and so catch up from.
+            seq = int(conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM store_changes WHERE tenant = ? AND collection = ?",
+                (c.tenant, c.name),
+            ).fetchone()[0])
             rows = conn.execute(
                 "SELECT id, record_id, vector FROM store_chunks WHERE tenant = ? AND collection = ? ORDER BY id",
                 (c.tenant, c.name),
@@ -127,17 +159,35 @@ class SQLiteVectorSource(DecryptingSource):
         return seq, ids, vectors
 
     def changes_after(self, c: Collection, seq: int) -> list[Change]:
-        rows = self._connect().execute(
-            "SELECT seq, op, chunk_id FROM store_changes WHERE tenant = ? AND collection = ? AND seq > ? "
-            "ORDER BY seq",
-            (c.tenant, c.name, seq),
-        )
+        with transaction(self._connect(), "DEFERRED") as conn:  # one view: the rows and the prune mark agree
+            rows = conn.execute(
+                "SELECT seq, op, chunk_id FROM store_changes WHERE tenant = ? AND collection = ? AND seq > ? "
+                "ORDER BY seq",
+                (c.tenant, c.name, seq),
+            ).fetchall()
+            mark = conn.execute(
+                "SELECT changes_pruned_through FROM store_collections WHERE tenant = ? AND name = ?",
+                (c.tenant, c.name),
+            ).fetchone()
+        if mark is not None and seq < int(mark[0]):
+            raise ChangesPruned(f"changes of {c.tenant}/{c.name} after {seq} were pruned up to {mark[0]}")
         return [Change(int(s), op, None if chunk is None else int(chunk)) for s, op, chunk in rows]
 
     def prune(self, c: Collection, seq: int) -> None:
-        self._connect().execute(
-            "DELETE FROM store_changes WHERE tenant = ? AND collection = ? AND seq <= ?", (c.tenant, c.name, seq)
-        )
+        """A snapshot covers ``seq``: delete the older changes past the retention and mark how far that went. The
+        change at ``seq`` stays, so that the collection's latest seq stays readable."""
+        with transaction(self._connect()) as conn:
+            gone = conn.execute(
+                "DELETE FROM store_changes WHERE tenant = ? AND collection = ? AND seq < ? "
+                "AND coalesce(changed_at, 0) <= (julianday('now') - 2440587.5) * 86400.0 - ? RETURNING seq",
+                (c.tenant, c.name, seq, self._retention_s),
+            ).fetchall()
+            if gone:
+                conn.execute(
+                    "UPDATE store_collections SET changes_pruned_through = max(changes_pruned_through, ?) "
+                    "WHERE tenant = ? AND name = ? AND created_at = ?",
+                    (max(int(g[0]) for g in gone), c.tenant, c.name, c.created_at),
+                )
 
     def vectors(self, c: Collection, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         conn = self._connect()
@@ -149,10 +199,7 @@ def insert_chunk(conn: sqlite3.Connection, c: Collection, s: SealedChunk) -> int
     """Insert a sealed chunk and its 'add' change; returns its chunk id (the FAISS id)."""
     cursor = conn.execute(_INSERT_CHUNK, chunk_values(c, s))
     chunk_id = int(cursor.lastrowid or 0)
-    conn.execute(
-        "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (?, ?, 'add', ?)",
-        (c.tenant, c.name, chunk_id),
-    )
+    conn.execute(_INSERT_CHANGE, (c.tenant, c.name, "add", chunk_id))
     return chunk_id
 
 
@@ -188,10 +235,7 @@ def delete_documents(conn: sqlite3.Connection, c: Collection, documents: set[str
             "DELETE FROM store_chunks WHERE tenant = ? AND collection = ? AND document_id = ? RETURNING id",
             (c.tenant, c.name, document_id),
         )]  # fmt: skip
-    conn.executemany(
-        "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (?, ?, 'remove', ?)",
-        [(c.tenant, c.name, chunk_id) for chunk_id in sorted(removed)],
-    )
+    conn.executemany(_INSERT_CHANGE, [(c.tenant, c.name, "remove", chunk_id) for chunk_id in sorted(removed)])
     count_chunks(conn, c, -len(removed))
     return removed
 
@@ -202,10 +246,7 @@ def delete_older(conn: sqlite3.Connection, c: Collection, cutoff: str) -> list[i
         "DELETE FROM store_chunks WHERE tenant = ? AND collection = ? AND created_at < ? RETURNING id",
         (c.tenant, c.name, cutoff),
     ))  # fmt: skip
-    conn.executemany(
-        "INSERT INTO store_changes (tenant, collection, op, chunk_id) VALUES (?, ?, 'remove', ?)",
-        [(c.tenant, c.name, chunk_id) for chunk_id in removed],
-    )
+    conn.executemany(_INSERT_CHANGE, [(c.tenant, c.name, "remove", chunk_id) for chunk_id in removed])
     count_chunks(conn, c, -len(removed))
     return removed
 
@@ -217,7 +258,7 @@ def delete_collection(conn: sqlite3.Connection, tenant: str, name: str) -> int |
         return None
     count = conn.execute("DELETE FROM store_chunks WHERE tenant = ? AND collection = ?", (tenant, name)).rowcount
     conn.execute("DELETE FROM store_collections WHERE tenant = ? AND name = ?", (tenant, name))
-    conn.execute("INSERT INTO store_changes (tenant, collection, op) VALUES (?, ?, 'drop')", (tenant, name))
+    conn.execute(_INSERT_CHANGE, (tenant, name, "drop", None))
     return int(count)
 
 

@@ -198,3 +198,20 @@ def test_when_two_writers_share_one_file_then_they_form_one_log_without_gaps_or_
     leaves = first.entries(0, 6)
     assert [leaf_hash(leaf) for leaf in leaves] == [leaf_hash(leaf) for leaf in second.entries(0, 6)]
     assert first.root(6) == second.root(6)
+
+
+def test_when_two_processes_share_one_file_then_one_signs_checkpoints_covering_both_and_the_other_takes_over(
+    open_log: OpenLog, private_key: Ed25519PrivateKey
+) -> None:
+    # Two logs on one file hold two open file descriptions, so their flocks conflict as two processes' do.
+    signer, other = open_log(checkpoint_interval_s=3600), open_log(checkpoint_interval_s=3600)
+    signer.append(make_entry(0))
+    assert signer.checkpoint_now()  # takes the role
+    other.append(make_entry(1))
+    other.append(make_entry(2))
+    assert other.checkpoint_now() == signer.latest_checkpoint()  # no role: the latest stored, not its own
+    cp = verify_checkpoint(signer.checkpoint_now(), private_key.public_key())
+    assert cp.size == 3 and cp.root == other.root(3)  # the signer covers what the other appended
+    signer.close()  # releases the role
+    other.append(make_entry(3))
+    assert verify_checkpoint(other.checkpoint_now(), private_key.public_key()).size == 4

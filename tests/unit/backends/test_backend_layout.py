@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[3]
 BACKENDS = REPO / "gateway" / "backends"
 SQLITE, POSTGRES = BACKENDS / "sqlite", BACKENDS / "postgres"
 # Each documented in its package's docstring: what the other backend has no counterpart for.
-POSTGRES_ONLY = {"casbin", "listen", "migrations", "quotas", "store_sync"}
+POSTGRES_ONLY = {"casbin", "migrations"}
 SQLITE_ONLY = {"drift", "migration_state"}
 # The composition root and the CLI (which opens a backend for offline commands) may name concrete adapters.
 MAY_IMPORT_BACKENDS = {Path("gateway/bootstrap.py")}

@@ -10,8 +10,8 @@ import pytest
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.backends.sqlite.files import SQLiteFileStore
-from gateway.crypto import Envelope, Keyring
-from gateway.errors import NotFound, PayloadTooLarge
+from gateway.crypto import Envelope, Keyring, RecordContext
+from gateway.errors import DecryptionFailed, NotFound, PayloadTooLarge
 from gateway.jobs.files import FileStore, FileVault
 
 SECRET = b"the quarterly figures of 078-05-1120"
@@ -141,3 +141,38 @@ def test_when_a_tenants_files_reach_the_allowance_then_its_uploads_are_refused_b
     files.store.delete("acme", first.id)
     files.store.delete("acme", output.id)
     assert files.room("acme") == 1500 and files.write_upload("acme", "batch", "e.jsonl", b"x" * 1000).bytes == 1000
+
+
+def _chunked_vault(tmp_path: Path) -> tuple[FileVault, SQLiteFileStore, Envelope]:
+    db = SQLiteDatabase(tmp_path / "chunks.db")
+    store, envelope = SQLiteFileStore(db), Envelope(Keyring.generate(), SQLiteDataKeyRepository(db))
+    return FileVault(store, envelope, max_bytes=10_000, keep_s=100, chunk_bytes=64), store, envelope
+
+
+def test_when_a_file_is_larger_than_a_chunk_then_it_is_sealed_in_chunks_and_reads_back(tmp_path: Path) -> None:
+    files, store, _ = _chunked_vault(tmp_path)
+    data = SECRET * 10  # 360 bytes: six chunks of 64
+    info = files.write("acme", "batch", "big.jsonl", data)
+    sealed = store.content("acme", info.id)
+    assert sealed is not None and sealed[:3] == b"GE\x02" and b"078-05-1120" not in sealed
+    assert files.read("acme", info.id) == data
+    assert [len(c) for c in files.chunks("acme", info.id)] == [64] * 5 + [40]
+
+
+def test_when_a_file_was_sealed_in_one_piece_before_chunks_then_it_still_reads(tmp_path: Path) -> None:
+    files, store, envelope = _chunked_vault(tmp_path)
+    info = files.write("acme", "batch", "old.jsonl", SECRET)
+    row = store.get("acme", info.id)
+    assert row is not None
+    store.put(row, envelope.encrypt(RecordContext("acme", "_files", info.id, "1"), SECRET))  # format 1, as before
+    assert files.read("acme", info.id) == SECRET
+
+
+def test_when_a_stored_file_lost_its_last_chunk_then_reading_it_is_refused(tmp_path: Path) -> None:
+    files, store, _ = _chunked_vault(tmp_path)
+    info = files.write("acme", "batch", "cut.jsonl", SECRET * 4)  # 144 bytes: 64, 64, 16
+    row, sealed = store.get("acme", info.id), store.content("acme", info.id)
+    assert row is not None and sealed is not None
+    store.put(row, sealed[:-(12 + 16 + 16)])  # the last chunk gone: the file ends after a chunk not sealed last
+    with pytest.raises(DecryptionFailed, match="cut off"):
+        files.read("acme", info.id)

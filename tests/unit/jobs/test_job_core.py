@@ -267,3 +267,23 @@ def test_when_the_gateway_is_idle_then_groups_grow_and_a_request_shrinks_them_ba
 
     asyncio.run(scenario())
     assert sizes[:5] == [4, 8, 8, 2, 4] and sum(sizes) == 40  # grows to 4x the cap, back to it at a request
+
+
+def test_when_a_job_is_parked_then_another_runner_takes_it_on_without_an_attempt_and_a_dead_runners_with_one(
+    backend: tuple[JobStore, Envelope],
+) -> None:
+    store, envelope = backend
+    service = _service(store, envelope, Doubling(9), Clock(), ListSink())
+    now = 1_000_000.0
+    asyncio.run(service.create(ALICE, "double", "job-p", {"n": 9}, 9))
+    first = store.claim("runner-a", now, 30, ["double"])
+    assert first is not None and first.attempts == 1
+    assert store.waiting(now, ["double"]) == []  # held by a live lease
+    assert store.park("job-p", "runner-b") is False  # only its holder parks it
+    assert store.park("job-p", "runner-a") is True
+    assert [w.id for w in store.waiting(now, ["double"])] == ["job-p"]
+    second = store.claim("runner-b", now, 30, ["double"], "job-p")
+    assert second is not None and second.attempts == 1  # a parked job: nothing of it was in flight
+    assert store.claim("runner-c", now + 31, 30, ["double"], "job-other") is None
+    third = store.claim("runner-c", now + 31, 30, ["double"], "job-p")  # runner-b died holding it
+    assert third is not None and third.attempts == 2

@@ -43,3 +43,27 @@ def test_when_only_locations_are_wanted_then_no_cue_runs(nlp: Any) -> None:
     text = "Carmen, can I please fly to Paris?"
     found = run_ner(nlp, [text], frozenset({"LOCATION"}), "windows")[0]
     assert {e.entity_type for e in found} <= {"LOCATION"}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Attn: SAMANTHA GRIMES, Accounts Payable", ["SAMANTHA GRIMES"]),  # capitals, restored for the cues
+        ("Dr. CARRO will see you at 3pm.", ["CARRO"]),
+        ("Good morning Tiffany,", ["Tiffany"]),  # a weak greeting cue, the tagger reads a proper noun
+        ("ATTN: PAYROLL", []),  # a weak cue in a line of capitals: the tagger reads every word as NNP
+        ("CALL SECURITY TOMORROW ABOUT THE BADGES.", []),
+        ("The SSN field and the ATM PIN are masked.", []),
+    ],
+)
+def test_when_names_are_in_capitals_or_repeated_then_they_count_and_shouted_lines_do_not(
+    nlp: Any, text: str, names: list[str]
+) -> None:
+    assert people(nlp, text) == names
+
+
+def test_when_a_name_is_found_once_then_its_other_mentions_count_too(nlp: Any) -> None:
+    text = "Kind regards,\nReginald Moss\n\nPS: Reginald spent a year at the bank."
+    later = text.rindex("Reginald")
+    found = run_ner(nlp, [text], frozenset({"PERSON"}), "windows")[0]
+    assert any(e.start <= later and later + len("Reginald") <= e.end for e in found), found

@@ -70,6 +70,36 @@ def test_when_a_pronoun_makes_the_number_a_persons_then_the_label_does_not_demot
     assert phone_redacted(presidio, shipped_policy, raw), raw
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "He gave me 9306 5308 65 as his home number.",  # regrouped 4-4-2: a person's own number
+        "your mobile number: 4592.4134.81",
+        "Ring 8087 3684 03 after lunch.",  # phone words: ring, switchboard, hotline, dialled
+        "The hotline is 2193 0193 35.",
+        "I dialled 7332 6143 64 twice.",
+    ],
+)
+def test_when_regrouped_digits_are_owned_or_near_a_phone_word_then_they_are_a_phone(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str
+) -> None:
+    assert phone_redacted(presidio, shipped_policy, raw), raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "The reference text is ISBN 5461113931.",  # "text" is no phone word
+        "Batch 9306 5308 65 closed.",  # regrouped digits with no owner and no phone word
+        "Their number of orders was 4362.3186.03 units.",  # "number of", not "their number"
+    ],
+)
+def test_when_regrouped_digits_have_no_owner_or_phone_word_then_they_are_no_phone(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str
+) -> None:
+    assert not phone_redacted(presidio, shipped_policy, raw), raw
+
+
 GERMAN = "Anna erreichen Sie unter 030 12345678 ab Montag."  # a Berlin number, no English phone word
 
 

@@ -6,6 +6,7 @@ import shutil
 import stat
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,14 @@ from tests.unit.store.store_kit import (
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[SQLiteHarness]:
     made = SQLiteHarness(tmp_path / "data")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def pruning(tmp_path: Path) -> Iterator[SQLiteHarness]:
+    """A store that prunes the changes a snapshot covers at once (no retention for lagging workers)."""
+    made = SQLiteHarness(tmp_path / "data", settings=replace(TEST_SETTINGS, change_retention_s=0.0))
     yield made
     made.close()
 
@@ -62,17 +71,18 @@ def test_when_reopened_then_the_index_comes_from_its_snapshot(
 
 
 def test_when_process_dies_after_a_snapshot_then_later_changes_are_replayed(
-    harness: SQLiteHarness, monkeypatch: pytest.MonkeyPatch
+    pruning: SQLiteHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    harness = pruning
     harness.store.create_collection(collection())
     vectors = unit_vectors(66)
     ids = harness.store.put("tenant-a", "docs", chunks_for(vectors[:60]), None)  # >= snapshot_every: snapshot
     harness.settle()
     assert len(_snapshot_files(harness)) == 1
-    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 0  # covered by the snapshot: pruned
+    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 1  # pruned but the snapshot's own
     ids += harness.store.put("tenant-a", "docs", chunks_for(vectors[60:], prefix="late"), None)
     harness.store.delete_document("tenant-a", "docs", "doc-7")
-    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 7
+    assert harness._sql("SELECT COUNT(*) FROM store_changes", ())[0][0] == 8
     _no_rebuild(monkeypatch)
     survivor = _second_store(harness)
     try:

@@ -1,0 +1,137 @@
+"""The worker side of the PII pool (``gateway.pii.pool``): a worker process's main loop, and the parent's handle
+on one worker process (its pipe, its death, its stop).
+
+The protocol, one request at a time on a duplex pipe: the worker sends ``("ready", None)`` once spaCy and Presidio
+are loaded (``("failed", error type)`` if they cannot be), then answers each ``("analyze", texts, scopes, seconds
+left)`` or ``("rebuild", policy)`` with ``("ok", value)``, ``("too_costly", message)`` or ``("error", error type)``;
+``None`` asks it to exit, and so does the end of the pipe (its parent is gone, however it ended).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import time
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from gateway.errors import ConfigurationError, DetectionTooCostly
+from gateway.policy.loader import GatewayPolicy
+
+# spaCy's thinc imports torch when it is installed, and Presidio transformers: the small spaCy pipeline and the
+# pattern recognizers use neither, and they cost a worker about 300 MB and seconds of start (measured).
+UNUSED_MODULES = ("torch", "transformers")
+
+
+def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy) -> None:
+    """A worker process's main loop: load the detector once, then answer requests until told to stop or until
+    the parent's end of the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
+    for unused in UNUSED_MODULES:  # kept out: importing them now fails, and spaCy and Presidio do without
+        sys.modules.setdefault(unused, None)  # type: ignore[arg-type]  # None: "import fails" (ImportError)
+    try:
+        from gateway.pii.detector import PresidioDetector
+
+        detector = PresidioDetector(spacy_model, policy=policy)
+    except Exception as exc:  # a setting or an install problem: say which, for the start-up error
+        conn.send(("failed", type(exc).__name__))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if request is None:
+            return
+        try:
+            conn.send(_answer(detector, request))
+        except (BrokenPipeError, OSError):
+            return
+
+
+def _answer(detector: Any, request: tuple[Any, ...]) -> tuple[str, Any]:
+    op = request[0]
+    try:
+        if op == "analyze":
+            _, texts, scopes, budget_s = request
+            return "ok", detector.analyze(texts, scopes, budget_s=budget_s)
+        if op == "rebuild":
+            detector.rebuild(request[1])
+            return "ok", None
+        return "error", "UnknownRequest"
+    except DetectionTooCostly as exc:
+        return "too_costly", exc.message  # our own wording: the budget, never the text
+    except Exception as exc:
+        return "error", type(exc).__name__
+
+
+class WorkerLost(Exception):
+    """The worker died (or its pipe broke) before answering."""
+
+
+class WorkerLate(Exception):
+    """The worker did not answer by the hard deadline."""
+
+
+class WorkerProcess:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, ctx: BaseContext, index: int, spacy_model: str, policy: GatewayPolicy, generation: int):
+        parent, child = ctx.Pipe()
+        self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
+            target=serve, args=(child, spacy_model, policy), name=f"gateway-pii-{index}", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.conn = parent
+        self.index = index
+        self.generation = generation  # the pool's policy generation this worker screens under
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def wait_ready(self, timeout_s: float) -> None:
+        kind, value = self.receive(time.monotonic() + timeout_s)
+        if kind != "ready":
+            raise ConfigurationError(f"a PII detection worker could not load spaCy and Presidio ({value})")
+
+    def call(self, request: tuple[Any, ...], deadline: float | None) -> tuple[str, Any]:
+        try:
+            self.conn.send(request)
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerLost from exc
+        return self.receive(deadline)
+
+    def receive(self, deadline: float | None) -> tuple[str, Any]:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            ready = wait([self.conn, self.process.sentinel], timeout)
+        except (OSError, ValueError) as exc:  # closed under us: the pool is closing
+            raise WorkerLost from exc
+        if self.conn in ready:  # an answer sent just before dying still counts
+            try:
+                answer: tuple[str, Any] = self.conn.recv()
+            except (EOFError, OSError) as exc:
+                raise WorkerLost from exc
+            return answer
+        if ready:
+            raise WorkerLost
+        raise WorkerLate
+
+    def stop(self, timeout_s: float) -> None:
+        """Ask the worker to exit; kill it if it has not within ``timeout_s``."""
+        with contextlib.suppress(OSError):  # already dead: nothing to ask
+            self.conn.send(None)
+        self.process.join(timeout_s)
+        self.kill()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()

@@ -1,0 +1,68 @@
+"""The PII stage's batchers as the composition root builds them: as many batches at once as the detector screens."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from gateway.observability.metrics import GatewayMetrics
+from gateway.pii.detector_types import Finding
+from gateway.pii.fake import FakeDetector
+from gateway.pipeline.stage_fns import detection_batchers
+from gateway.policy.loader import PolicyHolder, ScopePolicy
+from gateway.settings import load_settings
+
+POLICY = Path(__file__).resolve().parents[3] / "policy" / "gateway.yaml"
+
+
+class Meeting(FakeDetector):
+    """Returns only once ``parties`` batches are inside ``analyze`` together (else the barrier breaks)."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self._barrier = threading.Barrier(parties, timeout=5)
+
+    def analyze(
+        self, texts: Sequence[str], scopes: Sequence[ScopePolicy], budget_s: float | None = None
+    ) -> list[list[Finding]]:
+        self.entered.set()
+        self._barrier.wait()
+        return super().analyze(texts, scopes, budget_s)
+
+
+def screen_two_in_turn(threads: int, detector: Meeting) -> tuple[list[list[Finding]], list[list[Finding]]]:
+    """The second request is sent once the first batch is in the detector, so the two are never one batch."""
+    policy = PolicyHolder(POLICY)
+    scope = policy.current().scope("t")
+    detect, detect_long = detection_batchers(detector, load_settings({}), GatewayMetrics(), policy, threads)
+
+    async def main() -> tuple[list[list[Finding]], list[list[Finding]]]:
+        first = asyncio.ensure_future(detect.submit([("My SSN is 078-05-1120", scope)], lane="a"))
+        assert await asyncio.to_thread(detector.entered.wait, 5)
+        try:
+            second = await detect.submit([("a clean sentence", scope)], lane="b")
+        except BaseException:
+            await asyncio.gather(first, return_exceptions=True)  # its failure is read, not logged as lost
+            raise
+        return await first, second
+
+    try:
+        return asyncio.run(main())
+    finally:
+        detect.close()
+        detect_long.close()
+
+
+def test_when_the_detector_screens_two_batches_at_once_then_the_pii_batcher_sends_them_together() -> None:
+    first, second = screen_two_in_turn(2, Meeting(2))
+    assert [f.entity_type for f in first[0]] == ["US_SSN"] and second == [[]]
+
+
+def test_when_the_detector_is_in_process_then_its_batches_run_one_at_a_time() -> None:
+    with pytest.raises(threading.BrokenBarrierError):  # the second batch waited for the first: they never met
+        screen_two_in_turn(1, Meeting(2))
