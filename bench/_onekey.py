@@ -1,0 +1,125 @@
+"""One service, one API key, N concurrent one-text callers, the gateway as shipped (``throughput.py --one-key``).
+
+Issue 25's done-means: with the shipped defaults, 32 concurrent closed-loop clients, each sending one text per
+request on ONE key, get no 429, and the gateway serves 0.8 or more of the raw model's best batch throughput on the
+same texts. Unlike the other phases of ``throughput.py`` nothing is lifted here: no setting is overridden but the
+device, and the policy is the shipped one (the test harness's shorter checkpoint interval is removed too).
+
+The raw model is timed before and after the gateway phase (the gateway stopped meanwhile) and the baseline is the
+mean of the two bests, so a shared machine that slows or speeds up mid-run shows as two baselines instead of a wrong
+ratio. Two gateway rounds are driven back to back after a warm-up; each is reported, and the ratio uses both
+together.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import _profiled_gateway
+from bench._load import LoadResult, drive
+from bench._stage import time_raw
+from tests.integration.server import GatewayProcess
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads (native ones too), from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(model: Any, raw_before: dict[str, Any], texts: list[str], sizes: list[int], device: str, clients: int,
+        port: int, say: Callable[[str], None], machine: str, profile: bool = False, tries: int = 2) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-onekey-") as tmp:
+        gw = GatewayProcess(Path(tmp), port=port, env={"GATEWAY_DEVICE": device} if device != "cpu" else {})
+        if profile:
+            gw.launcher = [sys.executable, str(Path(_profiled_gateway.__file__))]
+            gw.env["GATEWAY_BENCH_PROFILE_DIR"] = str(Path(tmp) / "profile")
+        gw.prepare()
+        gw.env.pop("GATEWAY_CHECKPOINT_INTERVAL_S", None)  # the harness's test value, not a shipped default
+        key = gw.make_key("bench", "bench", "writer")
+        say("gateway (shipped defaults): starting ...")
+        gw.start()
+        try:
+            body = lambda n: {"model": MODEL, "input": texts[n % len(texts)]}  # noqa: E731
+            drive(gw.url, "/v1/embeddings", key, body, clients=8, total=64)  # warm-up
+            assert gw.proc is not None
+            pid = gw.proc.pid
+            if profile:
+                os.kill(pid, signal.SIGUSR1)  # the profiler's baseline: loading and warm-up left out
+            cpu0 = process_cpu_s(pid)
+            rounds = []
+            for i in range(2):
+                say(f"gateway round {i + 1}: {clients} clients on one key, {len(texts)} one-text requests ...")
+                r = drive(gw.url, "/v1/embeddings", key, body, clients=clients, total=len(texts))
+                say(f"round {i + 1}: {r.items_per_s():.1f} texts/s, statuses {r.statuses()}")
+                rounds.append(r)
+            cpu_ms = (process_cpu_s(pid) - cpu0) * 1e3 / sum(len(r.samples) for r in rounds)
+            if profile:  # a profiled gateway shuts down slowly and then writes its profile: give it time
+                gw.proc.send_signal(signal.SIGTERM)
+                gw.proc.wait(300)
+        finally:
+            gw.stop()
+        profiled = _profiled_gateway.summarize(Path(tmp) / "profile", sum(len(r.samples) for r in rounds)) \
+            if profile else ""
+        if profile and "not written" in profiled:
+            profiled += "\n" + gw.log_path.read_text(errors="replace")[-1500:]
+    say("raw model again (after the gateway) ...")
+    raw_after = time_raw(model, texts, sizes, 20, say, tries)
+    raw_cpu_ms = raw_cpu_per_text(model, texts, raw_after["best_size"])
+    report(raw_before, raw_after, rounds, device, clients, machine)
+    print(f"CPU per text: gateway process {cpu_ms:.2f} ms per request (all threads, from /proc); raw model "
+          f"{raw_cpu_ms:.2f} ms (one thread, batch {raw_after['best_size']}); raw / gateway {raw_cpu_ms / cpu_ms:.2f}")
+    if profiled:
+        print(profiled)
+
+
+def raw_cpu_per_text(model: Any, texts: list[str], batch: int) -> float:
+    """The raw model's CPU ms per text on one thread at ``batch``: what a text costs it, whatever the machine's load
+    does to its wall time (two threads on a busy shared machine wait for each other at every parallel region)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        started = time.process_time()
+        model.encode(texts, batch_size=batch, normalize_embeddings=True, show_progress_bar=False)
+        return (time.process_time() - started) * 1e3 / len(texts)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def combined(rounds: list[LoadResult]) -> tuple[float, dict[int, int]]:
+    """Texts/s over all rounds (answered texts over the rounds' summed wall time) and their statuses together."""
+    ok = sum(len(r.ok()) * r.items_per_request for r in rounds)
+    statuses: dict[int, int] = {}
+    for r in rounds:
+        for status, n in r.statuses().items():
+            statuses[status] = statuses.get(status, 0) + n
+    return ok / sum(r.wall_s for r in rounds), dict(sorted(statuses.items()))
+
+
+def report(raw_before: dict[str, Any], raw_after: dict[str, Any], rounds: list[LoadResult], device: str,
+           clients: int, machine: str) -> None:
+    baseline = (raw_before["best_tps"] + raw_after["best_tps"]) / 2
+    tps, statuses = combined(rounds)
+    print(f"\n# throughput.py --one-key  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  device={device}  "
+          f"cpus={os.cpu_count()}  {machine}")
+    for label, raw in (("before", raw_before), ("after ", raw_after)):
+        sizes = "  ".join(f"b{k}={v:.1f}" for k, v in raw["by_size"].items())
+        print(f"raw sentence-transformers {label} (one encode call over all texts): {sizes}  best=b{raw['best_size']}")
+    for i, r in enumerate(rounds, 1):
+        print(f"gateway round {i}: {clients} clients, one key, 1 text/request: {r.items_per_s():7.1f} texts/s  "
+              f"p50 {r.percentile(50) * 1e3:.0f} ms  p99 {r.percentile(99) * 1e3:.0f} ms  statuses {r.statuses()}")
+    print(f"one key, shipped defaults, {clients} clients x 1 text: {tps:.1f} texts/s  raw best (mean of before and "
+          f"after) {baseline:.1f}  ratio {tps / baseline:.2f}  429s {statuses.get(429, 0)}  "
+          f"requests {sum(statuses.values())}  statuses {statuses}")
