@@ -1,39 +1,53 @@
-"""Quota counters in PostgreSQL: two replicas (two counters on one database) are held to one limit together."""
+"""Quota counters in a database (``gateway.limits.windows``), on both backends: two processes (two counters, each
+with its own connections, on one database: PostgreSQL replicas, or SQLite workers on one file) are held to one
+limit together, a refused request holds nothing, and a restart keeps the day's spend."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.migrations import upgrade
 from gateway.backends.postgres.quotas import PgQuotaCounter
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.quotas import SQLiteQuotaCounter
 from gateway.errors import RateLimited
 from gateway.limits.quotas import DAY_S
+from gateway.limits.windows import WindowedCounter
 from gateway.policy.quotas import Limits, Quotas
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 KEY, OTHER = "0123456789abcdef", "fedcba9876543210"
 NOON = 20_000 * DAY_S + DAY_S / 2 + 30  # a clock at 12:00:30 UTC: 30 s into a minute
 
+Start = Callable[[], WindowedCounter]  # one more process on the same database, its clock at ``now[0]``
 
-@pytest.fixture
-def quotas_db() -> Iterator[PgDatabase]:
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def now_and_start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list[float], Start]]:
+    now = [NOON]
+    if request.param == "sqlite":
+        yield now, lambda: SQLiteQuotaCounter(SQLiteDatabase(tmp_path / "store.db"), clock=lambda: now[0])
+        return
     schema = TempSchema(name=f"quotas_{uuid.uuid4().hex[:12]}")
-    db = PgDatabase(schema.url, max_size=8)
+    pools: list[PgDatabase] = []
+
+    def start() -> WindowedCounter:
+        pools.append(PgDatabase(schema.url, max_size=8))
+        upgrade(pools[-1])
+        return PgQuotaCounter(pools[-1], clock=lambda: now[0])
+
     try:
-        upgrade(db)
-        yield db
+        yield now, start
     finally:
-        db.close()
+        for pool in pools:
+            pool.close()
         schema.drop()
-
-
-def replicas(db: PgDatabase, now: list[float]) -> tuple[PgQuotaCounter, PgQuotaCounter]:
-    return PgQuotaCounter(db, clock=lambda: now[0]), PgQuotaCounter(db, clock=lambda: now[0])
 
 
 def refusal(call: Callable[[], object]) -> RateLimited:
@@ -42,11 +56,11 @@ def refusal(call: Callable[[], object]) -> RateLimited:
     return info.value
 
 
-def test_when_two_replicas_spend_a_keys_tokens_per_minute_then_the_limit_holds_for_both_together(
-    quotas_db: PgDatabase,
+def test_when_two_processes_spend_a_keys_tokens_per_minute_then_the_limit_holds_for_both_together(
+    now_and_start: tuple[list[float], Start],
 ) -> None:
-    now = [NOON]
-    a, b = replicas(quotas_db, now)
+    now, start = now_and_start
+    a, b = start(), start()
     quotas = Quotas(key=Limits(tokens_per_minute=30))
     a.reserve("acme", KEY, quotas, 20)
     exc = refusal(lambda: b.reserve("acme", KEY, quotas, 20))
@@ -58,9 +72,11 @@ def test_when_two_replicas_spend_a_keys_tokens_per_minute_then_the_limit_holds_f
     a.reserve("acme", KEY, quotas, 30)  # a new minute
 
 
-def test_when_a_held_estimate_is_settled_then_the_shared_window_keeps_the_real_count(quotas_db: PgDatabase) -> None:
-    now = [NOON]
-    a, b = replicas(quotas_db, now)
+def test_when_a_held_estimate_is_settled_then_the_shared_window_keeps_the_real_count(
+    now_and_start: tuple[list[float], Start],
+) -> None:
+    _, start = now_and_start
+    a, b = start(), start()
     quotas = Quotas(tenant=Limits(tokens_per_day=100))
     held = a.reserve("acme", KEY, quotas, 80)
     a.settle(held, 50)
@@ -72,11 +88,11 @@ def test_when_a_held_estimate_is_settled_then_the_shared_window_keeps_the_real_c
     b.reserve("acme", OTHER, quotas, 50)
 
 
-def test_when_replicas_admit_requests_then_key_and_tenant_requests_per_minute_hold_in_total(
-    quotas_db: PgDatabase,
+def test_when_processes_admit_requests_then_key_and_tenant_requests_per_minute_hold_in_total(
+    now_and_start: tuple[list[float], Start],
 ) -> None:
-    now = [NOON]
-    a, b = replicas(quotas_db, now)
+    _, start = now_and_start
+    a, b = start(), start()
     quotas = Quotas(tenant=Limits(requests_per_minute=3), key=Limits(requests_per_minute=2))
     a.admit_request("acme", KEY, quotas)
     b.admit_request("acme", KEY, quotas)
@@ -86,15 +102,15 @@ def test_when_replicas_admit_requests_then_key_and_tenant_requests_per_minute_ho
     b.admit_request("acme", OTHER, Quotas(), key_rpm=5)  # no tenant limit, the rate_limit setting for the key
 
 
-def test_when_many_threads_on_two_replicas_race_for_a_limit_then_exactly_the_limit_is_admitted(
-    quotas_db: PgDatabase,
+def test_when_many_threads_on_two_processes_race_for_a_limit_then_exactly_the_limit_is_admitted(
+    now_and_start: tuple[list[float], Start],
 ) -> None:
-    now = [NOON]
-    counters = replicas(quotas_db, now)
+    _, start = now_and_start
+    counters = start(), start()
     quotas = Quotas(key=Limits(tokens_per_day=50))
     admitted: list[int] = []
 
-    def work(counter: PgQuotaCounter) -> None:
+    def work(counter: WindowedCounter) -> None:
         for _ in range(20):
             try:
                 counter.reserve("acme", KEY, quotas, 1)
@@ -110,25 +126,16 @@ def test_when_many_threads_on_two_replicas_race_for_a_limit_then_exactly_the_lim
     assert len(admitted) == 50
 
 
-def test_when_the_gateway_restarts_then_a_spent_daily_quota_stays_spent() -> None:
-    """A restart on PostgreSQL: a new pool and a new counter on the same database see the day's spend (issue 22)."""
-    schema = TempSchema(name=f"quota2_restart_{uuid.uuid4().hex[:8]}")
-    quotas, now = Quotas(key=Limits(tokens_per_day=500), tenant=Limits(tokens_per_day=900)), NOON
-    try:
-        before = PgDatabase(schema.url, max_size=2)
-        upgrade(before)
-        counter = PgQuotaCounter(before, clock=lambda: now)
-        assert not counter.stale("acme")  # nothing to seed: the counters are in the database
-        counter.reserve("acme", KEY, quotas, 480)
-        before.close()  # the process ends
-        after = PgDatabase(schema.url, max_size=2)
-        try:
-            again = PgQuotaCounter(after, clock=lambda: now)
-            exc = refusal(lambda: again.reserve("acme", KEY, quotas, 21))
-            assert (exc.detail["limit"], exc.detail["scope"]) == ("tokens_per_day", "key")
-            assert exc.retry_after == pytest.approx(DAY_S / 2 - 30)
-            again.reserve("acme", KEY, quotas, 20)
-        finally:
-            after.close()
-    finally:
-        schema.drop()
+def test_when_the_gateway_restarts_then_a_spent_daily_quota_stays_spent(
+    now_and_start: tuple[list[float], Start],
+) -> None:
+    _, start = now_and_start
+    quotas = Quotas(key=Limits(tokens_per_day=500), tenant=Limits(tokens_per_day=900))
+    counter = start()
+    assert not counter.stale("acme")  # nothing to seed: the counters are in the database
+    counter.reserve("acme", KEY, quotas, 480)
+    again = start()  # the next process: its own connections, the same database
+    exc = refusal(lambda: again.reserve("acme", KEY, quotas, 21))
+    assert (exc.detail["limit"], exc.detail["scope"]) == ("tokens_per_day", "key")
+    assert exc.retry_after == pytest.approx(DAY_S / 2 - 30)
+    again.reserve("acme", KEY, quotas, 20)
