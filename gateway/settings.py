@@ -75,7 +75,7 @@ class Settings:
     chunk_overlap_tokens: int = 40
     max_concurrent_per_key: int = 256
     batch_max_tokens: int = 8192
-    batch_background_max_tokens: int = 1024
+    batch_background_max_tokens: int = 400
     batch_max_size: int = 0
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0
