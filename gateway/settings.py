@@ -76,6 +76,7 @@ class Settings:
     max_concurrent_per_key: int = 256
     batch_max_tokens: int = 8192
     batch_background_max_tokens: int = 400
+    express_batch_size: int = 0
     batch_max_size: int = 0
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0
@@ -256,6 +257,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting workers: must be at least 1")
     if settings.batch_max_size < 0:
         raise ConfigurationError("setting batch_max_size: must be 0 (by device) or a positive number of texts")
+    if settings.express_batch_size < 0:
+        raise ConfigurationError("setting express_batch_size: must be 0 (no express worker) or a positive number of "
+                                 "texts")
     if settings.batch_background_max_tokens < 0:
         raise ConfigurationError("setting batch_background_max_tokens: must be 0 (no cap) or a positive number of "
                                  "tokens")

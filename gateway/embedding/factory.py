@@ -52,7 +52,7 @@ class ModelFactory:
             embed_fn(model), name=name, max_size=s.stage_batch_size, max_weight=s.batch_max_tokens,
             max_wait_s=s.batch_max_wait_ms / 1000, max_queued_items=s.queue_max_items, on_batch=hook,
             workers=s.model_workers(self.cpus), lane_weight=self.lane_weight,
-            background_max_weight=s.batch_background_max_tokens,
+            background_max_weight=s.batch_background_max_tokens, express_max_size=s.express_batch_size,
             # A second worker joins for a quarter pass of work. On 2 cores, 16 one-text clients: 135-138 texts/s
             # against 115-117 when it waited for a full pass (16); 64 and 256 clients within the noise either way.
             join_min=max(1, s.model_batch_size // 4),

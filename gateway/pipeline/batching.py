@@ -81,6 +81,7 @@ class MicroBatcher(Generic[T, R]):
         lane_weight: Callable[[str], float] | None = None,
         background_max_weight: int = 0,
         interactive_window_s: float = 2.0,
+        express_max_size: int = 0,
     ) -> None:
         self._fn = fn
         # While interactive work arrived in the last interactive_window_s, background items join a batch only while
@@ -104,8 +105,15 @@ class MicroBatcher(Generic[T, R]):
         self._cond = threading.Condition()
         self._closed = False
         self.stats = BatchStats()
+        # With express_max_size and two workers or more, the last worker only ever takes batches that small: a
+        # light caller's text then waits for a few texts in progress, not a full batch (a batch is not preempted).
+        count = max(1, workers)
+        limits = [max_size] * count
+        if express_max_size and count > 1:
+            limits[-1] = min(max_size, express_max_size)
         self._threads = [
-            threading.Thread(target=self._run, name=f"batcher-{name}-{i}", daemon=True) for i in range(max(1, workers))
+            threading.Thread(target=self._run, args=(limit,), name=f"batcher-{name}-{i}", daemon=True)
+            for i, limit in enumerate(limits)
         ]
         for thread in self._threads:
             thread.start()
@@ -169,31 +177,33 @@ class MicroBatcher(Generic[T, R]):
         for thread in self._threads:
             thread.join(timeout=10)
 
-    def _take_batch(self) -> list[tuple[_Job[T, R], int, int]] | None:
-        """Slices (job, start, end) forming the next batch; None when closed and drained."""
+    def _take_batch(self, limit: int) -> list[tuple[_Job[T, R], int, int]] | None:
+        """Slices (job, start, end) forming the next batch of at most ``limit`` items; None when closed and
+        drained."""
+        join_min = self._join_min if limit == self._max_size else 1  # the express worker takes any work
         with self._cond:
             # A worker joins one already running only for at least join_min items: a second pass over a handful of
             # texts would halve the batches without adding work done (the cores are already busy).
             while not self._closed and (
-                not self._queued_items or (self._running and self._queued_items < self._join_min)
+                not self._queued_items or (self._running and self._queued_items < join_min)
             ):
                 self._cond.wait()
             if not self._queued_items:
                 return None
             deadline = time.monotonic() + self._max_wait_s
-            while self._queued_items < self._max_size and not self._closed:
+            while self._queued_items < limit and not self._closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            batch = self._fill()
+            batch = self._fill(limit)
             if batch:
                 self._running += 1
             if self._queued_items:  # work left over: another worker may take it
                 self._cond.notify()
             return batch
 
-    def _fill(self) -> list[tuple[_Job[T, R], int, int]]:
+    def _fill(self, limit: int) -> list[tuple[_Job[T, R], int, int]]:
         """Round-robin over the lanes: each gives up to its weighted quantum per turn until the batch is full."""
         batch: list[tuple[_Job[T, R], int, int]] = []
         size = weight = 0
@@ -205,13 +215,13 @@ class MicroBatcher(Generic[T, R]):
             total = sum(self._lane_weight(lane) for lane in lanes)
             progressed = False
             for lane in lanes:
-                quantum = max(1, round(self._max_size * self._lane_weight(lane) / total))
-                taken, weight, full = self._take_from(lane, quantum, size, weight, batch, cap)
+                quantum = max(1, round(limit * self._lane_weight(lane) / total))
+                taken, weight, full = self._take_from(lane, quantum, size, weight, batch, cap, limit)
                 size += taken
                 progressed = progressed or taken > 0
                 if lane in self._lanes:
                     self._lanes.move_to_end(lane)  # its turn is over: the next batch starts with the others
-                if full or size >= self._max_size:
+                if full or size >= limit:
                     full = True
                     break
             if not progressed:
@@ -219,11 +229,13 @@ class MicroBatcher(Generic[T, R]):
         return batch
 
     def _take_from(self, lane: str, quantum: int, size: int, weight: int,
-                   batch: list[tuple[_Job[T, R], int, int]], cap: int | None = None) -> tuple[int, int, bool]:
+                   batch: list[tuple[_Job[T, R], int, int]], cap: int | None = None,
+                   limit: int | None = None) -> tuple[int, int, bool]:
         """Up to ``quantum`` items of ``lane``'s jobs into ``batch`` (which holds ``size`` items of ``weight``),
         a background job's only while the batch's weight stays under ``cap`` (None: no cap); returns (items taken,
         the batch's weight, whether the batch is full)."""
         queue = self._lanes[lane]
+        limit = self._max_size if limit is None else limit
         taken = 0
         while queue and taken < quantum:
             job = queue[0]
@@ -236,7 +248,7 @@ class MicroBatcher(Generic[T, R]):
             start = end = job.taken
             full = capped = False
             while end < len(job.items) and taken < quantum:
-                if size + taken >= self._max_size or (size + taken and weight + job.weights[end] > self._max_weight):
+                if size + taken >= limit or (size + taken and weight + job.weights[end] > self._max_weight):
                     full = True
                     break
                 if job.background and cap is not None and size + taken and weight + job.weights[end] > cap:
@@ -251,15 +263,15 @@ class MicroBatcher(Generic[T, R]):
             if end == len(job.items):
                 queue.popleft()
             self._forget(lane, end - start)
-            if full or size + taken >= self._max_size:
+            if full or size + taken >= limit:
                 return taken, weight, True
             if capped or lane not in self._lanes:
                 break
         return taken, weight, False
 
-    def _run(self) -> None:
+    def _run(self, limit: int) -> None:
         while True:
-            batch = self._take_batch()
+            batch = self._take_batch(limit)
             if batch is None:
                 return
             if not batch:  # every queued job had been abandoned

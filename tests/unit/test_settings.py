@@ -56,7 +56,7 @@ def test_when_model_batching_is_left_at_zero_then_it_is_chosen_by_device() -> No
 
 
 @pytest.mark.parametrize("name", ["GATEWAY_ENCODE_BATCH_SIZE", "GATEWAY_EMBED_WORKERS",
-                                  "GATEWAY_BATCH_BACKGROUND_MAX_TOKENS"])
+                                  "GATEWAY_BATCH_BACKGROUND_MAX_TOKENS", "GATEWAY_EXPRESS_BATCH_SIZE"])
 def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str) -> None:
     with pytest.raises(ConfigurationError, match=name.removeprefix("GATEWAY_").lower()):
         load_settings({name: "-1"})

@@ -94,3 +94,29 @@ def test_when_interactive_items_share_a_batch_then_they_are_not_held_back_by_the
     first = batches[0]
     assert sum(item.startswith("i") for item in first) == 16  # interactive items fill the batch past the cap
     assert sum(item.startswith("j") for item in first) <= 2
+
+
+def test_when_an_express_worker_is_set_then_it_only_takes_small_batches_and_nothing_is_lost() -> None:
+    import threading
+
+    sizes: dict[str, list[int]] = {}
+
+    def fn(items: list[str]) -> list[str]:
+        sizes.setdefault(threading.current_thread().name, []).append(len(items))
+        time.sleep(0.01)
+        return [item.upper() for item in items]
+
+    batcher: MicroBatcher[str, str] = MicroBatcher(fn, name="t", max_size=16, max_wait_s=0.0, workers=2,
+                                                   express_max_size=2)
+
+    async def main() -> list[list[str]]:
+        return await asyncio.gather(batcher.submit([f"h{i}" for i in range(200)], lane="heavy"),
+                                    *(batcher.submit([f"l{i}"], lane="light") for i in range(10)))
+
+    try:
+        answers = asyncio.run(main())
+    finally:
+        batcher.close()
+    assert answers[0] == [f"H{i}" for i in range(200)] and [a[0] for a in answers[1:]] == [f"L{i}" for i in range(10)]
+    assert max(sizes.get("batcher-t-1", []), default=0) <= 2  # the express worker
+    assert max(sizes["batcher-t-0"]) == 16  # the other keeps full batches
