@@ -47,6 +47,16 @@ class Job:
     finished_at: float | None = None
     result: dict[str, Any] = field(default_factory=dict)
 
+    # The columns both backends select a job by, in the order ``from_columns`` reads them.
+    COLUMNS = ("id, tenant, kind, state, owner, params, total, created_at, expires_at, succeeded, failed, attempts, "
+               "cancel_requested, started_at, finished_at, result")
+
+    @classmethod
+    def from_columns(cls, row: Sequence[Any]) -> Job:
+        return cls(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]), int(row[6]),
+                   float(row[7]), float(row[8]), int(row[9]), int(row[10]), int(row[11]), bool(row[12]), row[13],
+                   row[14], json.loads(row[15]))
+
     @property
     def answered(self) -> int:
         return self.succeeded + self.failed

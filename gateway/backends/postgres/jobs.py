@@ -7,7 +7,6 @@ replica that lost its lease (paused past it, then woken) cannot record anything 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,23 +17,17 @@ from gateway.backends.postgres.connection import PgDatabase
 from gateway.jobs.base import ACTIVE_STATES, FINAL_STATES, Job, StoredItem, dumps
 from gateway.jobs.fairness import Waiting
 
-_COLUMNS = ("id, tenant, kind, state, owner, params, total, created_at, expires_at, succeeded, failed, attempts, "
-            "cancel_requested, started_at, finished_at, result")
+_COLUMNS = Job.COLUMNS
 # A claim counts an attempt, but for a parked job (no lease owner, claimed before): it stopped between two slices,
 # with every item it ran stored, so taking it on is no resumption.
 _TAKE = ("attempts = attempts + CASE WHEN lease_owner IS NULL AND attempts > 0 THEN 0 ELSE 1 END, "
          "lease_owner = %s, lease_until = %s, started_at = COALESCE(started_at, %s)")
 
 
-def _job(row: Sequence[Any]) -> Job:
-    return Job(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]), int(row[6]), float(row[7]),
-               float(row[8]), int(row[9]), int(row[10]), int(row[11]), bool(row[12]), row[13], row[14],
-               json.loads(row[15]))
-
 
 def _get(conn: psycopg.Connection[TupleRow], job_id: str) -> Job | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = %s", (job_id,)).fetchone()  # noqa: S608
-    return None if row is None else _job(row)
+    return None if row is None else Job.from_columns(row)
 
 
 class PgJobStore:
@@ -68,7 +61,7 @@ class PgJobStore:
                 (tenant, kind, None if start is None else start.created_at,
                  None if start is None else start.created_at, None if start is None else start.id, limit),
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [Job.from_columns(r) for r in rows]
 
     def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str], job_id: str | None = None
               ) -> Job | None:
@@ -158,4 +151,4 @@ class PgJobStore:
         with self._db.transaction() as conn:
             rows = conn.execute(f"DELETE FROM jobs WHERE expires_at < %s RETURNING {_COLUMNS}",  # noqa: S608
                                 (now,)).fetchall()
-        return [_job(r) for r in rows]
+        return [Job.from_columns(r) for r in rows]

@@ -6,7 +6,6 @@ leaves a lease that runs out, and the next runner (after the restart) takes the 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -46,8 +45,7 @@ CREATE TABLE IF NOT EXISTS job_items (
     PRIMARY KEY (job_id, idx)
 );
 """
-_COLUMNS = ("id, tenant, kind, state, owner, params, total, created_at, expires_at, succeeded, failed, attempts, "
-            "cancel_requested, started_at, finished_at, result")
+_COLUMNS = Job.COLUMNS
 _ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATES) + ")"
 _FINAL = "(" + ", ".join(f"'{s}'" for s in FINAL_STATES) + ")"
 # A claim counts an attempt, but for a parked job (no lease owner, claimed before): it stopped between two slices,
@@ -55,11 +53,6 @@ _FINAL = "(" + ", ".join(f"'{s}'" for s in FINAL_STATES) + ")"
 _TAKE = ("attempts = attempts + CASE WHEN lease_owner IS NULL AND attempts > 0 THEN 0 ELSE 1 END, "
          "lease_owner = ?, lease_until = ?, started_at = COALESCE(started_at, ?)")
 
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]), int(row[6]), float(row[7]),
-               float(row[8]), int(row[9]), int(row[10]), int(row[11]), bool(row[12]), row[13], row[14],
-               json.loads(row[15]))
 
 
 class SQLiteJobStore:
@@ -77,7 +70,7 @@ class SQLiteJobStore:
 
     def _get(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
-        return None if row is None else _job(row)
+        return None if row is None else Job.from_columns(row)
 
     def get(self, tenant: str, job_id: str) -> Job | None:
         job = self._get(self._db(), job_id)
@@ -95,7 +88,7 @@ class SQLiteJobStore:
             (tenant, kind, None if start is None else start.created_at, None if start is None else start.created_at,
              None if start is None else start.created_at, None if start is None else start.id, limit),
         ).fetchall()
-        return [_job(r) for r in rows]
+        return [Job.from_columns(r) for r in rows]
 
     def claim(self, runner: str, now: float, lease_s: float, kinds: Sequence[str], job_id: str | None = None
               ) -> Job | None:
@@ -193,4 +186,4 @@ class SQLiteJobStore:
         conn = self._db()
         rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE expires_at < ?", (now,)).fetchall()  # noqa: S608
         conn.executemany("DELETE FROM jobs WHERE id = ?", [(r[0],) for r in rows])
-        return [_job(r) for r in rows]
+        return [Job.from_columns(r) for r in rows]
