@@ -143,13 +143,13 @@ class PoolDetector:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 self._checkin(worker)
-                raise _too_costly(budget_s)
+                raise DetectionTooCostly.within(budget_s)
             hard = None if deadline is None else deadline + self._kill_grace_s
             kind, value = worker.call(("analyze", list(texts), list(scopes), left), hard)
         except WorkerLate:
             log.warning("PII worker %d ran past the detection budget; replacing it", worker.index)
             self._replace(worker)
-            raise _too_costly(budget_s) from None
+            raise DetectionTooCostly.within(budget_s) from None
         except WorkerLost:
             self._replace(worker)
             raise Unavailable("a PII detection worker stopped while screening this batch (it is being replaced); "
@@ -218,7 +218,7 @@ class PoolDetector:
                     raise Unavailable("PII detection is shutting down")
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
-                    raise _too_costly(budget_s)
+                    raise DetectionTooCostly.within(budget_s)
                 wait_s = self._start_timeout_s if deadline is None else deadline - now
                 if not self._cond.wait(wait_s) and deadline is None:
                     raise Unavailable("no PII detection worker became free in time; retry shortly", retry_after=1.0)
@@ -288,7 +288,3 @@ class PoolDetector:
                     return
             worker.stop(5.0)
             return
-
-
-def _too_costly(budget_s: float | None) -> DetectionTooCostly:
-    return DetectionTooCostly.within(budget_s)

@@ -38,7 +38,7 @@ from gateway.pipeline.batch_lines import ENDPOINT, MAX_ERRORS, BatchLine, error_
 from gateway.pipeline.embed import EmbedRequest, embed, parse_request
 from gateway.pipeline.metering import Metering
 from gateway.pipeline.outcome import Outcome
-from gateway.pipeline.retrying import WAITS_S, waiting_out
+from gateway.pipeline.retrying import waiting_out
 from gateway.policy.loader import PolicyHolder, ScopePolicy
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ WINDOW_S = 24 * 3600
 MAX_METADATA = 16
 SCREEN_SLICE = 512  # custom_ids per detection request
 MAX_ID_CHARS = 128  # ours are under 64; a longer one is refused, never echoed
-RETRY_WAITS_S = WAITS_S  # a line refused transiently (a full queue, a short quota wait) is tried again
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
 
 
@@ -237,9 +236,7 @@ class BatchKind:
         Retry-After lies beyond the waits left (a spent daily quota: hours) is answered at once, its 429 line,
         rather than hold the runner for nothing."""
         return await waiting_out(
-            lambda: embed(req, principal, models=self._models, policy=self._policy, metering=self._metering),
-            RETRY_WAITS_S,
-        )
+            lambda: embed(req, principal, models=self._models, policy=self._policy, metering=self._metering))
 
     async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
         ok = [o.payload for o in outcomes if o.ok]

@@ -229,13 +229,11 @@ class MicroBatcher(Generic[T, R]):
         return batch
 
     def _take_from(self, lane: str, quantum: int, size: int, weight: int,
-                   batch: list[tuple[_Job[T, R], int, int]], cap: int | None = None,
-                   limit: int | None = None) -> tuple[int, int, bool]:
+                   batch: list[tuple[_Job[T, R], int, int]], cap: int | None, limit: int) -> tuple[int, int, bool]:
         """Up to ``quantum`` items of ``lane``'s jobs into ``batch`` (which holds ``size`` items of ``weight``),
-        a background job's only while the batch's weight stays under ``cap`` (None: no cap); returns (items taken,
-        the batch's weight, whether the batch is full)."""
+        a background job's only while the batch's weight stays under ``cap`` (None: no cap), the batch at most
+        ``limit`` items; returns (items taken, the batch's weight, whether the batch is full)."""
         queue = self._lanes[lane]
-        limit = self._max_size if limit is None else limit
         taken = 0
         while queue and taken < quantum:
             job = queue[0]

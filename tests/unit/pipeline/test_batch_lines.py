@@ -10,7 +10,7 @@ from typing import Any, cast
 from gateway.auth.apikeys import Principal
 from gateway.errors import PIIBlocked, RateLimited, RequestError, Unavailable
 from gateway.jobs.base import Job, owner_of
-from gateway.pipeline import batches
+from gateway.pipeline import batches, retrying
 from gateway.pipeline.batch_lines import MAX_ERRORS, BatchLine, error_line, ok_line, parse_input
 from gateway.pipeline.batches import WINDOW_S, BatchKind, batch_object
 
@@ -129,7 +129,7 @@ def _quota_kind(monkeypatch: Any, retry_after: float | None, fail_times: int,
         return type("Out", (), {"body": b"{\"object\":\"list\",\"data\":[]}", "audit": {}})()
 
     monkeypatch.setattr(batches, "embed", embed)
-    monkeypatch.setattr(batches, "RETRY_WAITS_S", (0.05, 0.1, 0.2))
+    monkeypatch.setattr(retrying, "WAITS_S", (0.05, 0.1, 0.2))
     kind = BatchKind(cast(Any, _Files()), cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None),
                      cast(Any, _Auditor()), max_inputs=8, clock=lambda: 1000.0)
     kind._creator = cast(Any, _NoRefusal())
