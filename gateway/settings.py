@@ -76,7 +76,7 @@ class Settings:
     max_concurrent_per_key: int = 256
     batch_max_tokens: int = 8192
     batch_background_max_tokens: int = 400
-    express_batch_size: int = 0
+    express_batch_size: int = 1
     batch_max_size: int = 0
     batch_max_wait_ms: float = 0.0
     encode_batch_size: int = 0

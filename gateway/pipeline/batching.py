@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -82,6 +83,7 @@ class MicroBatcher(Generic[T, R]):
         background_max_weight: int = 0,
         interactive_window_s: float = 2.0,
         express_max_size: int = 0,
+        bulk_nice: int = 0,
     ) -> None:
         self._fn = fn
         # While interactive work arrived in the last interactive_window_s, background items join a batch only while
@@ -105,15 +107,20 @@ class MicroBatcher(Generic[T, R]):
         self._cond = threading.Condition()
         self._closed = False
         self.stats = BatchStats()
-        # With express_max_size and two workers or more, the last worker only ever takes batches that small: a
-        # light caller's text then waits for a few texts in progress, not a full batch (a batch is not preempted).
-        count = max(1, workers)
-        limits = [max_size] * count
-        if express_max_size and count > 1:
-            limits[-1] = min(max_size, express_max_size)
+        # With express_max_size, one more worker (the express worker) takes only the small lanes: those with at
+        # most that many items queued and in progress (a light caller's), which the other workers leave to it. A
+        # light caller's text then waits for no batch in progress (a batch is not preempted), only for the cores;
+        # and with bulk_nice the other workers' threads run at that lower CPU priority (os.setpriority), so that on
+        # busy cores the express worker's pass runs first.
+        self._express_max = min(max_size, express_max_size)
+        self._bulk_nice = bulk_nice if self._express_max else 0
+        self._lane_running: dict[str, int] = {}  # items of each lane inside fn now
+        self._express_busy = False
+        count = max(1, workers) + (1 if self._express_max else 0)
         self._threads = [
-            threading.Thread(target=self._run, args=(limit,), name=f"batcher-{name}-{i}", daemon=True)
-            for i, limit in enumerate(limits)
+            threading.Thread(target=self._run, args=(bool(self._express_max) and i == count - 1,),
+                             name=f"batcher-{name}-{i}", daemon=True)
+            for i in range(count)
         ]
         for thread in self._threads:
             thread.start()
@@ -142,7 +149,7 @@ class MicroBatcher(Generic[T, R]):
             self._lanes.setdefault(lane, deque()).append(job)
             self._lane_items[lane] = queued + len(items)
             self._queued_items += len(items)
-            self._cond.notify()
+            self._cond.notify_all()  # not every worker may take every lane's work (the express worker's lanes)
         try:
             return await job.future
         except asyncio.CancelledError:  # the caller gave up (request time limit, disconnect)
@@ -177,18 +184,38 @@ class MicroBatcher(Generic[T, R]):
         for thread in self._threads:
             thread.join(timeout=10)
 
-    def _take_batch(self, limit: int) -> list[tuple[_Job[T, R], int, int]] | None:
-        """Slices (job, start, end) forming the next batch of at most ``limit`` items; None when closed and
-        drained."""
-        join_min = self._join_min if limit == self._max_size else 1  # the express worker takes any work
+    def _lanes_for(self, express: bool) -> list[str]:
+        """The lanes a worker takes from, in round-robin order. Without an express worker, or once closed (to
+        drain), all of them. The express worker takes only the small lanes (at most its batch queued and in
+        progress). The other workers leave those to it, unless they hold more than its next batch, or nothing
+        else waits while it is busy (two light callers at once, on idle cores)."""
+        lanes = list(self._lanes)
+        if not self._express_max or self._closed:
+            return lanes
+        small = [lane for lane in lanes
+                 if self._lane_items.get(lane, 0) + self._lane_running.get(lane, 0) <= self._express_max]
+        if express:
+            return small
+        if sum(self._lane_items.get(lane, 0) for lane in small) > self._express_max:
+            return lanes
+        busy = [lane for lane in lanes if lane not in small]
+        return busy or (small if self._express_busy else [])
+
+    def _take_batch(self, express: bool) -> list[tuple[_Job[T, R], int, int]] | None:
+        """Slices (job, start, end) forming the worker's next batch; None when closed and drained."""
+        def waiting() -> int:  # the queued items this worker may take
+            return sum(self._lane_items.get(lane, 0) for lane in self._lanes_for(express))
+
+        limit, join_min = (self._express_max, 1) if express else (self._max_size, self._join_min)
         with self._cond:
             # A worker joins one already running only for at least join_min items: a second pass over a handful of
-            # texts would halve the batches without adding work done (the cores are already busy).
-            while not self._closed and (
-                not self._queued_items or (self._running and self._queued_items < join_min)
-            ):
+            # texts would halve the batches without adding work done (the cores are already busy). The express
+            # worker takes any light work at once.
+            ready = waiting()
+            while not self._closed and (not ready or (self._running and ready < join_min)):
                 self._cond.wait()
-            if not self._queued_items:
+                ready = waiting()
+            if not self._queued_items or (self._closed and not ready):  # what is left, another worker drains
                 return None
             deadline = time.monotonic() + self._max_wait_s
             while self._queued_items < limit and not self._closed:
@@ -196,22 +223,26 @@ class MicroBatcher(Generic[T, R]):
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            batch = self._fill(limit)
+            batch = self._fill(limit, self._lanes_for(express))
             if batch:
                 self._running += 1
+                self._express_busy = self._express_busy or express
             if self._queued_items:  # work left over: another worker may take it
-                self._cond.notify()
+                self._cond.notify_all()
             return batch
 
-    def _fill(self, limit: int) -> list[tuple[_Job[T, R], int, int]]:
-        """Round-robin over the lanes: each gives up to its weighted quantum per turn until the batch is full."""
+    def _fill(self, limit: int, eligible: list[str]) -> list[tuple[_Job[T, R], int, int]]:
+        """Round-robin over the ``eligible`` lanes: each gives up to its weighted quantum per turn until the batch
+        is full."""
         batch: list[tuple[_Job[T, R], int, int]] = []
         size = weight = 0
         full = False
         interactive = time.monotonic() - self._interactive_at < self._interactive_window_s
         cap = self._background_max_weight if self._background_max_weight and interactive else None
-        while self._lanes and not full:
-            lanes = list(self._lanes)
+        while not full:
+            lanes = [lane for lane in self._lanes if lane in eligible]
+            if not lanes:
+                break
             total = sum(self._lane_weight(lane) for lane in lanes)
             progressed = False
             for lane in lanes:
@@ -258,6 +289,7 @@ class MicroBatcher(Generic[T, R]):
             if end > start:
                 batch.append((job, start, end))
                 job.taken = end
+                self._lane_running[lane] = self._lane_running.get(lane, 0) + end - start
             if end == len(job.items):
                 queue.popleft()
             self._forget(lane, end - start)
@@ -267,9 +299,13 @@ class MicroBatcher(Generic[T, R]):
                 break
         return taken, weight, False
 
-    def _run(self, limit: int) -> None:
+    def _run(self, express: bool) -> None:
+        if self._bulk_nice and not express:  # this thread only (Linux), and the threads it starts (torch's pool)
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                               os.getpriority(os.PRIO_PROCESS, 0) + self._bulk_nice)
         while True:
-            batch = self._take_batch(limit)
+            batch = self._take_batch(express)
             if batch is None:
                 return
             if not batch:  # every queued job had been abandoned
@@ -292,10 +328,15 @@ class MicroBatcher(Generic[T, R]):
                 self.stats.last_batch_size = len(items)
                 self.stats.sizes.append(len(items))
                 self._running -= 1
+                self._express_busy = self._express_busy and not express
                 self._cond.notify_all()  # a worker waiting to join may now start alone
                 offset = 0
                 for job, s, e in batch:
                     n = e - s
+                    if (running := self._lane_running.get(job.lane, 0) - n) > 0:
+                        self._lane_running[job.lane] = running
+                    else:
+                        self._lane_running.pop(job.lane, None)
                     if error is not None:
                         job.failed = True
                         self._finish(job, error)

@@ -81,12 +81,17 @@ def detection_batchers(
            MicroBatcher[tuple[str, ScopePolicy, DetectionSpend], list[Finding]]]:
     """The PII stage's two batchers: texts batched in weighted round-robin per tenant, ``threads`` batches at once
     (a pool's workers), and long texts (4,096 characters or more) on a lane of their own, one at a time under the
-    request's budget (see ``EmbeddingPipeline.detect``), so that long texts hold at most one of a pool's workers."""
+    request's budget (see ``EmbeddingPipeline.detect``), so that long texts hold at most one of a pool's workers.
+
+    With ``express_batch_size``, light tenants' texts have a worker of their own (``MicroBatcher``'s express
+    worker): in this process a second thread; with a pool of two or more, one of its workers."""
     detect = MicroBatcher(
         detect_fn(detector), name="pii", max_size=settings.stage_batch_size,
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
-        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"), workers=threads,
+        max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
+        workers=threads - 1 if settings.express_batch_size and threads > 1 else threads,
         lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
+        express_max_size=settings.express_batch_size,
     )
     detect_long = MicroBatcher(
         detect_long_fn(detector, settings.pii_budget_s), name="pii-long", max_size=1,

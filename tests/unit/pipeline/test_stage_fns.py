@@ -35,11 +35,13 @@ class Meeting(FakeDetector):
         return super().analyze(texts, scopes, budget_s)
 
 
-def screen_two_in_turn(threads: int, detector: Meeting) -> tuple[list[list[Finding]], list[list[Finding]]]:
+def screen_two_in_turn(threads: int, detector: Meeting, express: int = 0
+                       ) -> tuple[list[list[Finding]], list[list[Finding]]]:
     """The second request is sent once the first batch is in the detector, so the two are never one batch."""
     policy = PolicyHolder(POLICY)
     scope = policy.current().scope("t")
-    detect, detect_long = detection_batchers(detector, load_settings({}), GatewayMetrics(), policy, threads)
+    settings = load_settings({"GATEWAY_EXPRESS_BATCH_SIZE": str(express)})
+    detect, detect_long = detection_batchers(detector, settings, GatewayMetrics(), policy, threads)
 
     async def main() -> tuple[list[list[Finding]], list[list[Finding]]]:
         first = asyncio.ensure_future(detect.submit([("My SSN is 078-05-1120", scope)], lane="a"))
@@ -63,6 +65,23 @@ def test_when_the_detector_screens_two_batches_at_once_then_the_pii_batcher_send
     assert [f.entity_type for f in first[0]] == ["US_SSN"] and second == [[]]
 
 
-def test_when_the_detector_is_in_process_then_its_batches_run_one_at_a_time() -> None:
+def test_when_the_detector_is_in_process_without_an_express_worker_then_its_batches_run_one_at_a_time() -> None:
     with pytest.raises(threading.BrokenBarrierError):  # the second batch waited for the first: they never met
         screen_two_in_turn(1, Meeting(2))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_when_an_express_worker_is_set_then_a_light_text_is_screened_beside_a_batch_in_progress(threads: int) -> None:
+    first, second = screen_two_in_turn(threads, Meeting(2), express=1)  # in this process, or a pool of two
+    assert [f.entity_type for f in first[0]] == ["US_SSN"] and second == [[]]
+
+
+def test_when_an_express_worker_is_set_then_a_pool_keeps_its_process_count() -> None:
+    policy = PolicyHolder(POLICY)
+    settings = load_settings({"GATEWAY_EXPRESS_BATCH_SIZE": "1"})
+    detect, detect_long = detection_batchers(Meeting(1), settings, GatewayMetrics(), policy, 3)
+    try:
+        assert len(detect._threads) == 3  # two for busy lanes and the express one: one per worker process
+    finally:
+        detect.close()
+        detect_long.close()
