@@ -212,6 +212,20 @@ def test_when_a_phone_is_disguised_bare_or_regrouped_then_it_is_redacted(
     assert result["action"] == "redact" and phone_span(result, text) == [phone], result
 
 
+@pytest.mark.parametrize(
+    "text", ["Call the clinic at +1-473-845-3157x997 tomorrow.", "The hospital number is 001-473-845-3157."]
+)
+def test_when_a_phone_that_passes_the_nhs_check_is_near_a_health_word_then_it_is_redacted_not_blocked(
+    gw: GatewayProcess, key: str, text: str
+) -> None:
+    # Issue 18 regression: the ten digits pass the NHS mod-11 check, and the NHS finding's block won the overlap.
+    result = analyze(gw, key, text)
+    assert result["action"] == "redact" and "UK_NHS" not in applied(result), result
+    r = httpx.post(gw.url + "/v1/embeddings", json={"model": MODEL, "input": text},
+                   headers={"Authorization": f"Bearer {key}"}, timeout=120)
+    assert r.status_code == 200 and "PHONE_NUMBER=" in r.headers["X-Gateway-PII"], (r.status_code, r.text[:200])
+
+
 def test_when_ten_digits_follow_an_order_label_then_they_are_not_a_phone(gw: GatewayProcess, key: str) -> None:
     text = "Invoice number 2125550187 was paid in full."
     assert phone_span(analyze(gw, key, text), text) == []

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.pii.decide import explain
+from gateway.pii.decide import decide, explain
 from gateway.pii.normalize import normalize
 from gateway.policy.loader import GatewayPolicy, parse_policy
 
@@ -121,3 +121,29 @@ def test_when_the_policy_lists_germany_first_then_a_german_national_number_is_re
     us_first = regions_policy("[US, GB]")
     detector.rebuild(us_first)  # a reload swaps the regions in
     assert not phone_redacted(detector, us_first, GERMAN)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Call the clinic at +1-473-845-3157x997 tomorrow.",  # ten digits pass the NHS check digit
+        "The hospital number is 001-473-845-3157.",
+        "hospital phone 473-845-3157x997",
+    ],
+)
+def test_when_a_phone_with_a_country_code_or_extension_is_near_a_health_word_then_it_is_redacted_not_blocked(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str
+) -> None:
+    text = normalize(raw)
+    scope = shipped_policy.scope("t")
+    found = presidio.analyze([text], [scope])[0]
+    assert phone_redacted(presidio, shipped_policy, raw), raw
+    assert not decide(text, found, scope, b"k").blocked, raw
+
+
+def test_when_an_nhs_number_is_written_alone_near_its_word_then_it_still_blocks(
+    presidio: Any, shipped_policy: GatewayPolicy
+) -> None:
+    text = normalize("Patient NHS number 473 845 3157 on file.")
+    scope = shipped_policy.scope("t")
+    assert decide(text, presidio.analyze([text], [scope])[0], scope, b"k").blocked_types == ("UK_NHS",)
