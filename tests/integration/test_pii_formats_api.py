@@ -203,6 +203,9 @@ def phone_span(result: dict[str, Any], text: str) -> list[str]:
         ("I would like to stop receiving messages to 6702217477", "6702217477"),  # bare ten digits
         ("Please have the manager call me at 9554 7601 72 today", "9554 7601 72"),  # regrouped, "call" nearby
         ("I would like to stop receiving messages to 67992\n83689", "67992\n83689"),  # a line break inside
+        ("Ryan Bennett\nJasonhaven, LA 82601\n2507 0617 03", "2507 0617 03"),  # regrouped, under an address
+        ("Brenda Aguirre\nReeves LLC\n487 755 9645x72310", "487 755 9645x72310"),  # once joined to "LLC"
+        ("479-32\n4-9190\n53754 Michelle Place", "479-32\n4-9190"),  # broken, then a house number's line
     ],
 )
 def test_when_a_phone_is_disguised_bare_or_regrouped_then_it_is_redacted(
@@ -224,6 +227,11 @@ def test_when_a_phone_that_passes_the_nhs_check_is_near_a_health_word_then_it_is
     r = httpx.post(gw.url + "/v1/embeddings", json={"model": MODEL, "input": text},
                    headers={"Authorization": f"Bearer {key}"}, timeout=120)
     assert r.status_code == 200 and "PHONE_NUMBER=" in r.headers["X-Gateway-PII"], (r.status_code, r.text[:200])
+
+
+def test_when_phones_are_listed_with_commas_then_each_is_redacted_whole(gw: GatewayProcess, key: str) -> None:
+    text = "Numbers: +1-572-874-9207, 001-869-572-0119x77679"  # once read as one run, the first one was hidden
+    assert phone_span(analyze(gw, key, text), text) == ["+1-572-874-9207", "001-869-572-0119x77679"]
 
 
 def test_when_ten_digits_follow_an_order_label_then_they_are_not_a_phone(gw: GatewayProcess, key: str) -> None:
