@@ -77,6 +77,34 @@ _WEAK_CUE_BEFORE = re.compile(
     r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])"
 )
 _CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
+# What only a person does or goes through (a team does not laugh, a product is not born): "Yvonne Curtis
+# laughed", "Reginald was born in", "Amanda grew up in", "Guzman passed away".
+_PERSON_DOES = re.compile(
+    _NAME + r" (?:(?:just|then|also|suddenly|quietly|softly) )?(?:laughed|smiled|grinned|giggled|chuckled|sighed|"
+    r"cried|wept|sobbed|nodded|shrugged|winked|frowned|blushed|whispered|yelled|screamed|hugged|kissed|"
+    r"was born|were born|is pregnant|was pregnant|grew up|passed away|died|fell asleep|got married|is married|"
+    r"was married|divorced|retired|graduated)\b"
+)
+# A line of a contact list: two or three capitalized words, then the person's phone number or e-mail address
+# ("Emily Ellis 212-555-0187", "Ana Ruiz: ana@example.com", "...; Tom Lee - (212) 555-0187").
+_LISTED_CONTACT = re.compile(
+    r"(?m)(?:^|(?<=[,;(] ))[ \t]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*[:,|\-\u2013]?[ \t]*"
+    r"(?=\+?1?[ .-]?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}(?![0-9])|<?[\w.+-]{1,64}@[\w-]{1,64}\.)"
+)
+# Surname first, after a form's label for people ("Attendee list: Hopkins, Troy", "Patient name: Russo, Sam J.").
+_SURNAME_FIRST = re.compile(
+    r"(?i:\b(?:names?|attendees?|participants?|patient|guests?|employee|student|applicant|passenger|signatory)"
+    r"\b[ a-z]{0,12}:)[ \t]*" + rf"({_WORD}, {_WORD}(?:[ ]{_WORD})?)" + r"(?=[ \t]*(?:\n|\Z|;|\.(?:\s|\Z)))"
+)
+# The speaker after a quotation: '"We will win," Yvonne Curtis told reporters.'
+_QUOTED_BY = re.compile(
+    r"[,.!?][\"\u201d] " + _NAME + r" (?:told|added|explained|noted|recalled|insisted|admitted|continued|"
+    r"remarked|warned|joked|recalls|adds|explains|tells)\b"
+)
+# "Danielle, who lives next door": a relative "who" follows a person (an organization takes "which").
+_WHO = re.compile(_NAME + r", who\b")
+# An age in apposition, as news and records write it: "Yolanda Reyes, 34, of Denver", "Smith (52)".
+_AGED = re.compile(_NAME + r"(?:, (?:aged? )?[1-9][0-9]?,| \((?:aged? )?[1-9][0-9]?\))(?= )")
 # "Bailey is a very sympathetic person": what is said to be a person is one.
 _IS_A_PERSON = re.compile(
     _NAME + r" (?:is|was) (?:a|an|such a) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|boy|lady|gentleman|child|kid)\b"
@@ -105,7 +133,9 @@ _POSSESSIVE = re.compile(
     r"salary|passport|signature|resignation|wedding|girlfriend|boyfriend|fianc[eé]e?|spouse|parents|mom|dad|"
     r"mum|grandmother|grandfather|diagnosis|death|date of birth|ssn|social security|driver'?s licen[cs]e|"
     r"resume|résumé|cv|paycheck|payslip|prescription|surgery|illness|niece|nephew|cousin|uncle|aunt|widow|"
-    r"widower|grave|obituary|retirement)\b"
+    r"widower|grave|obituary|retirement|hair|eyes|face|voice|smile|dog|cat|pet|bedroom|homework|family|"
+    r"friends?|baby|grandma|grandpa|roommate|classmates?|car|bike|apartment|mother-in-law|father-in-law|"
+    r"ex-wife|ex-husband|twin|nanny|first day|new job)\b"
 )
 # A name on the line before or after its job title: "Ayten Gute, Head of Risk", "Ana Ruiz | Product Manager",
 # "-- \nAna Ruiz\nSenior Analyst". Two or three words: one capitalized word before a title is as often a team.
@@ -163,6 +193,7 @@ _NOT_NAMES = frozenset(
         "number", "reference", "amount", "status", "type", "id", "code", "account", "balance", "details", "attn",
         "cc", "bcc", "fwd", "fw", "owner", "beneficiary", "client", "patient", "applicant", "approver", "reviewer",
         "assignee", "approved", "prepared", "reviewed", "signed", "mr", "mrs", "ms", "mx", "dr", "prof", "rev",
+        "participants", "participant", "attendees", "attendee", "guests", "members", "present", "apologies", "police",
     ]
 )  # fmt: skip
 
@@ -176,8 +207,9 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
     """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
     strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD,
-              _TITLED, _SIGNED]  # fmt: skip
-    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER, _LET_KNOW]
+              _TITLED, _SIGNED, _PERSON_DOES, _AGED, _QUOTED_BY, _LISTED_CONTACT,
+              _SURNAME_FIRST]  # fmt: skip
+    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER, _LET_KNOW, _WHO]
     if _CONTACT_LINE.search(text) is not None:
         strong.append(_CARD_HEAD)
     found: list[tuple[int, int, bool]] = []
@@ -240,7 +272,9 @@ _GROUP_TAIL = frozenset(
      "resources", "service", "relations", "affairs", "agency", "institute", "foundation", "trust", "fund",
      # and of a form's label: "Order Number:", "Customer Name:", "Invoice Date:"
      "number", "id", "code", "reference", "ref", "status", "type", "date", "name", "details", "amount",
-     "balance", "total"]
+     "balance", "total",
+     # and of a phone line's: "Toll Free", "Sales Hotline", "Customer Care"
+     "free", "hotline", "helpline", "line", "lines", "enquiries", "inquiries", "care", "reception", "switchboard"]
 )  # fmt: skip
 _NEXT_WORD = re.compile(r"[ ]([A-Za-z]+)\b")
 
