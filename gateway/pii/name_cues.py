@@ -83,7 +83,8 @@ _PERSON_DOES = re.compile(
     _NAME + r" (?:(?:just|then|also|suddenly|quietly|softly) )?(?:laughed|smiled|grinned|giggled|chuckled|sighed|"
     r"cried|wept|sobbed|nodded|shrugged|winked|frowned|blushed|whispered|yelled|screamed|hugged|kissed|"
     r"was born|were born|is pregnant|was pregnant|grew up|passed away|died|fell asleep|got married|is married|"
-    r"was married|divorced|retired|graduated)\b"
+    r"was married|divorced|retired|graduated|studied|majored|fell in love|turned [1-9][0-9]|sang|danced|slept|"
+    r"woke up|got sick|is sick|was sick|is injured|was injured|was influenced|loves|hates|enjoys|misses)\b"
 )
 # A line of a contact list: two or three capitalized words, then the person's phone number or e-mail address
 # ("Emily Ellis 212-555-0187", "Ana Ruiz: ana@example.com", "...; Tom Lee - (212) 555-0187").
