@@ -22,7 +22,7 @@ def names(text: str) -> list[str]:
         ("Tamsin was born in Leeds in 1961.", ["Tamsin"]),  # what only a person goes through
         ("Everyone knows Okafor passed away last spring.", ["Okafor"]),
         ("It may be that Ingrid was influenced by an earlier song.", ["Ingrid"]),
-        ("Later Mateo studied law in Madrid.", ["Mateo"]),
+        ("In 1990 Mateo studied law in Madrid.", ["Mateo"]),
         ("Brian Keller, 41, of Denver was arrested.", ["Brian Keller"]),  # an age in apposition
         ("Nadia Osei (34) won the race.", ["Nadia Osei"]),
         ("Nadia's dog barked all night.", ["Nadia"]),  # what only a person has, more of it
