@@ -27,7 +27,9 @@ _BEFORE = (
     r"mr\.?", r"mrs\.?", r"ms\.?", r"miss", r"mx\.?", r"dr\.?", r"prof\.?",
     r"name:", r"contact", r"ask", r"speak to", r"talk to", r"spoke to", r"spoke with", r"said", r"says",
     r"sung by", r"written by", r"directed by", r"performed by", r"signed by", r"approved by", r"sent by",
-    r"starring", r"featuring", r"maiden name is", r"kid", r"son", r"daughter", r"wife", r"husband", r"partner",
+    r"starring", r"featuring", r"maiden name is", r"dating", r"engaged to", r"married to",
+    r"divorced from", r"naming (?:him|her|the baby|our (?:son|daughter))", r"kid", r"son", r"daughter", r"wife",
+    r"husband", r"partner",
     r"friend", r"boss", r"manager", r"guardian", r"producer", r"songwriter", r"singer", r"author", r"director",
     r"(?:co-?)?founders?:?", r"owners:", r"directors:",
     # A form's label for a person, with its colon or dash ("Prepared by: X", "Account holder - X").
@@ -107,8 +109,12 @@ _WHO = re.compile(_NAME + r", who\b")
 # An age in apposition, as news and records write it: "Yolanda Reyes, 34, of Denver", "Smith (52)".
 _AGED = re.compile(_NAME + r"(?:, (?:aged? )?[1-9][0-9]?,| \((?:aged? )?[1-9][0-9]?\))(?= )")
 # "Bailey is a very sympathetic person": what is said to be a person is one.
+# Also a role only a person has: "Riley is the best coworker", "Ana Ruiz is an American actor", "X was my doctor".
 _IS_A_PERSON = re.compile(
-    _NAME + r" (?:is|was) (?:a|an|such a) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|boy|lady|gentleman|child|kid)\b"
+    _NAME + r" (?:is|was) (?:a|an|such a|the|my|our|your|his|her) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|"
+    r"boy|lady|gentleman|child|kid|coworker|co-worker|colleague|friend|boyfriend|girlfriend|husband|wife|mother|"
+    r"father|mom|dad|sister|brother|cousin|aunt|uncle|grandmother|grandfather|neighbou?r|teacher|actor|actress|"
+    r"singer|songwriter|writer|novelist|poet|painter|author|nurse|surgeon|dentist|lawyer|boss|roommate)\b"
 )
 _DIALOGUE = re.compile(r"(?m)^" + _NAME + r":[ ]?(?=\S)")
 # "said Eric to Sophia": the one spoken to.
@@ -196,6 +202,17 @@ _NOT_NAMES = frozenset(
         "assignee", "approved", "prepared", "reviewed", "signed", "mr", "mrs", "ms", "mx", "dr", "prof", "rev",
         "participants", "participant", "attendees", "attendee", "guests", "members", "present", "apologies", "police",
     ]
+)  # fmt: skip
+
+
+# The adverbs and interjections among them, which open a sentence before a name.
+_OPENERS = frozenset(
+    ["yes", "no", "ok", "okay", "sorry", "well", "thanks", "hello", "please", "sure", "then", "meanwhile", "finally",
+     "oh", "ah", "btw", "fyi", "unfortunately", "fortunately", "honestly", "actually", "basically", "hopefully",
+     "personally", "obviously", "frankly", "seriously", "clearly", "currently", "additionally", "similarly",
+     "lastly", "recently", "generally", "usually", "ideally", "alternatively", "apparently", "luckily", "sadly",
+     "alright", "anyway", "besides", "otherwise", "instead", "plus", "later", "tonight", "today", "yesterday",
+     "tomorrow"]
 )  # fmt: skip
 
 
@@ -296,6 +313,9 @@ def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tup
         return None
     while words and (words[-1].lower() in stop_words or words[-1].lower() in _NOT_NAMES):
         end -= len(words.pop()) + (1 if words else 0)
+    # A sentence's opening word before the name ("Honestly Riley is..."), but not a month ("April Day").
+    while len(words) > 1 and (words[0].lower() in stop_words or words[0].lower() in _OPENERS):
+        start += len(words.pop(0)) + 1
     first = words[0].lower() if words else ""
     # "April Day" is a name, "April" alone after "by" is a month.
     if words and first not in stop_words and (first not in _NOT_NAMES or len(words) > 1):

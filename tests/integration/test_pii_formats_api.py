@@ -261,6 +261,11 @@ def person_spans(result: dict[str, Any], text: str) -> list[str]:
         ("My name is Kyle and I need help", "Kyle"),  # the cues that were there before
         ("Kind regards,\nMargaret Thornton", "Margaret Thornton"),
         ("Please call Dr. Okafor tomorrow", "Okafor"),
+        ("Tamsin Hale was born in Leeds in 1961.", "Tamsin Hale"),  # what only a person goes through
+        ("Emily Ellis 212-555-0187", "Emily Ellis"),  # a contact list's line
+        ('"It is over," Hannah Bloom explained.', "Hannah Bloom"),  # the speaker after a quotation
+        ("Participants: Okafor, Chidi", "Okafor, Chidi"),  # surname first after a label for people
+        ("Brian Keller, 41, of Denver was arrested.", "Brian Keller"),  # an age in apposition
     ],
 )
 def test_when_a_name_cue_surrounds_a_name_then_the_name_is_redacted(

@@ -23,6 +23,9 @@ def names(text: str) -> list[str]:
         ("Everyone knows Okafor passed away last spring.", ["Okafor"]),
         ("It may be that Ingrid was influenced by an earlier song.", ["Ingrid"]),
         ("In 1990 Mateo studied law in Madrid.", ["Mateo"]),
+        ("Honestly Riley is the best coworker ever.", ["Riley"]),  # a role only a person has
+        ("Is Kendra still dating Marcus?", ["Marcus"]),  # what only a person is to another
+        ("We're naming the baby Juniper.", ["Juniper"]),
         ("Brian Keller, 41, of Denver was arrested.", ["Brian Keller"]),  # an age in apposition
         ("Nadia Osei (34) won the race.", ["Nadia Osei"]),
         ("Nadia's dog barked all night.", ["Nadia"]),  # what only a person has, more of it
