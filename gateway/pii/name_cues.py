@@ -133,6 +133,11 @@ _VOCATIVE_START = re.compile(
 _HIS_HER = re.compile(
     r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r" (?:[a-z][a-z']* ){1,3}(?:[A-Z][a-z]+ )?(?:his|her|himself|herself)\b"
 )
+# A sentence that starts with a name, and the next one with "He" or "She": "Reginald spent a year at Acme. He
+# then ..." (a team is "they", a product "it").
+_HE_SHE_NEXT = re.compile(
+    r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r" [a-z][^.!?\n]{0,160}[.!?][ \t]+(?:He|She)\b"
+)
 # "Jeffery's address", "Danielle Fox's wife": a possessive before what only a person has.
 _POSSESSIVE = re.compile(
     _NAME + r"['\u2019]s (?:address|phone|email|e-mail|account|wife|husband|son|daughter|mother|father|brother|"
@@ -227,7 +232,7 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
     strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD,
               _TITLED, _SIGNED, _PERSON_DOES, _AGED, _QUOTED_BY, _LISTED_CONTACT,
               _SURNAME_FIRST]  # fmt: skip
-    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER, _LET_KNOW, _WHO]
+    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER, _LET_KNOW, _WHO, _HE_SHE_NEXT]
     if _CONTACT_LINE.search(text) is not None:
         strong.append(_CARD_HEAD)
     found: list[tuple[int, int, bool]] = []

@@ -61,3 +61,9 @@ def test_when_a_relative_who_follows_a_capitalized_word_then_it_is_a_weak_cue() 
 )
 def test_when_a_phone_line_or_a_group_stands_where_a_fourth_round_cue_looks_then_no_name_is_found(text: str) -> None:
     assert [n for n in names(text) if n not in ("Globex", "Initech")] == []
+
+
+def test_when_the_next_sentence_starts_with_he_or_she_then_the_opening_name_is_a_weak_cue() -> None:
+    text = "Reginald spent a year at Acme as an intern. He then moved to Boston."
+    assert {(text[s:e], weak) for s, e, weak in cue_spans(text, STOP)} == {("Reginald", True)}
+    assert cue_spans("Finance spent the budget early. They then asked for more.", STOP) == []
