@@ -51,7 +51,7 @@ _WEAK_BEFORE = (
     r"brother", r"sister", r"uncle", r"aunt", r"cousin", r"nephew", r"niece", r"grandson", r"granddaughter",
     r"mom", r"dad", r"tenant", r"patient", r"employee", r"lawyer", r"attorney", r"doctor", r"nurse", r"teacher",
     r"coach", r"applicant", r"beneficiary", r"given", r"gave", r"invited", r"introduced", r"married", r"thanked",
-    r"hired", r"emailed", r"texted", r"messaged",
+    r"hired", r"emailed", r"texted", r"messaged", r"loop(?:ing|ed)? in", r"looped", r"adding",
     # Greetings, thanks and farewells that also reach a team ("Welcome Treasury to the platform").
     r"good (?:morning|afternoon|evening)", r"greetings", r"welcome", r"congratulations(?: to)?",
     r"congrats(?: to)?", r"happy birthday", r"in memory of", r"rip", r"condolences to", r"farewell to",
@@ -84,7 +84,8 @@ _CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|ask
 _PERSON_DOES = re.compile(
     _NAME + r" (?:(?:just|then|also|suddenly|quietly|softly) )?(?:laughed|smiled|grinned|giggled|chuckled|sighed|"
     r"cried|wept|sobbed|nodded|shrugged|winked|frowned|blushed|whispered|yelled|screamed|hugged|kissed|"
-    r"was born|were born|is pregnant|was pregnant|grew up|passed away|died|fell asleep|got married|is married|"
+    r"was born|were born|is pregnant|was pregnant|got pregnant|grew up|passed away|died|fell asleep|got married|"
+    r"got engaged|is engaged|is married|"
     r"was married|divorced|retired|graduated|studied|majored|fell in love|turned [1-9][0-9]|sang|danced|slept|"
     r"woke up|got sick|is sick|was sick|is injured|was injured|was influenced|loves|hates|enjoys|misses)\b"
 )
@@ -105,7 +106,7 @@ _QUOTED_BY = re.compile(
     r"remarked|warned|joked|recalls|adds|explains|tells)\b"
 )
 # "Danielle, who lives next door": a relative "who" follows a person (an organization takes "which").
-_WHO = re.compile(_NAME + r", who\b")
+_WHO = re.compile(_NAME + r",? who\b")
 # An age in apposition, as news and records write it: "Yolanda Reyes, 34, of Denver", "Smith (52)".
 _AGED = re.compile(_NAME + r"(?:, (?:aged? )?[1-9][0-9]?,| \((?:aged? )?[1-9][0-9]?\))(?= )")
 # "Bailey is a very sympathetic person": what is said to be a person is one.

@@ -26,6 +26,7 @@ def names(text: str) -> list[str]:
         ("Honestly Riley is the best coworker ever.", ["Riley"]),  # a role only a person has
         ("Is Kendra still dating Marcus?", ["Marcus"]),  # what only a person is to another
         ("We're naming the baby Juniper.", ["Juniper"]),
+        ("omg Talia just got engaged!!", ["Talia"]),
         ("Brian Keller, 41, of Denver was arrested.", ["Brian Keller"]),  # an age in apposition
         ("Nadia Osei (34) won the race.", ["Nadia Osei"]),
         ("Nadia's dog barked all night.", ["Nadia"]),  # what only a person has, more of it
@@ -67,3 +68,11 @@ def test_when_the_next_sentence_starts_with_he_or_she_then_the_opening_name_is_a
     text = "Reginald spent a year at Acme as an intern. He then moved to Boston."
     assert {(text[s:e], weak) for s, e, weak in cue_spans(text, STOP)} == {("Reginald", True)}
     assert cue_spans("Finance spent the budget early. They then asked for more.", STOP) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("Looping in Priyanka who owns the migration.", "Priyanka"), ("Adding Mireille to the thread.", "Mireille")],
+)
+def test_when_someone_is_looped_in_or_added_then_the_name_is_a_weak_cue(text: str, name: str) -> None:
+    assert (name, True) in {(text[s:e], weak) for s, e, weak in cue_spans(text, STOP)}
