@@ -76,3 +76,27 @@ def test_when_the_next_sentence_starts_with_he_or_she_then_the_opening_name_is_a
 )
 def test_when_someone_is_looped_in_or_added_then_the_name_is_a_weak_cue(text: str, name: str) -> None:
     assert (name, True) in {(text[s:e], weak) for s, e, weak in cue_spans(text, STOP)}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Thanks to Connor for the recommendation!", "Connor"),  # thanks, tributes, dedications (weak)
+        ("She dedicated the song to Traci.", "Traci"),
+        ("We miss you, Amanda.", "Amanda"),  # addressed after "you"
+        ("My grandmother Crystal used to sing this.", "Crystal"),
+    ],
+)
+def test_when_a_thanks_dedication_or_family_word_stands_before_a_name_then_it_is_a_weak_cue(
+    text: str, name: str
+) -> None:
+    assert (name, True) in {(text[s:e], weak) for s, e, weak in cue_spans(text, STOP)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thanks to Finance for the quick turnaround!", "Shout out to Legal for the review.", "Hi Payroll, quick one.",
+     "Looping in Procurement on this."],
+)
+def test_when_a_department_stands_where_a_name_would_then_no_name_is_found(text: str) -> None:
+    assert names(text) == []
