@@ -266,6 +266,7 @@ def person_spans(result: dict[str, Any], text: str) -> list[str]:
         ('"It is over," Hannah Bloom explained.', "Hannah Bloom"),  # the speaker after a quotation
         ("Participants: Okafor, Chidi", "Okafor, Chidi"),  # surname first after a label for people
         ("Brian Keller, 41, of Denver was arrested.", "Brian Keller"),  # an age in apposition
+        ("Thanks to Connor for the recommendation!", "Connor"),  # thanks and dedications (tagger-checked)
     ],
 )
 def test_when_a_name_cue_surrounds_a_name_then_the_name_is_redacted(
@@ -280,7 +281,12 @@ def test_when_a_name_cue_surrounds_a_name_then_the_name_is_redacted(
 
 @pytest.mark.parametrize(
     "text",
-    ["Compliance, can you confirm the budget by Friday?", "Operations, please approve the purchase order."],
+    [
+        "Compliance, can you confirm the budget by Friday?",
+        "Operations, please approve the purchase order.",
+        "Thanks to Finance for the quick turnaround!",  # a department where a thanked person would stand
+        "Shout out to Legal for the review.",
+    ],
 )
 def test_when_a_weak_cue_points_at_a_team_then_it_is_not_a_person(gw: GatewayProcess, key: str, text: str) -> None:
     assert person_spans(analyze(gw, key, text), text) == []
