@@ -237,13 +237,32 @@ def separator_edits(text: str) -> list[Edit]:
         # A word of capitals before or after the digits is a label (``SSN: 078-05-1120``), not a group.
         inner = _without_labels(text, groups)
         separators = [(a[1], b[0]) for a, b in itertools.pairwise(inner)]
-        kinds = {text[s:e] for s, e in separators}
+        listed = _list_commas(text, inner, separators)
+        kinds = {text[s:e] for s, e in separators if (s, e) not in listed}
         # An IBAN-like run (a group of letters and digits) written with mixed separators: even - . and space fold.
         coded = len(kinds) > 1 and any(_is_coded(text[a:b]) for a, b in inner)
         if separators and (coded or not kinds <= _STANDARD_SEPARATORS):
-            edits.extend(_odd_separator_edits(text, inner, separators, len(kinds) == 1, coded))
+            odd = _odd_separator_edits(text, inner, separators, len(kinds) == 1, coded)
+            edits.extend(edit for edit in odd if edit[:2] not in listed)
         edits.extend(_glue_edits(text, m.start(), m.end(), groups[0]))
     return edits
+
+
+_LIST_COMMA = re.compile(r"[,;] +")
+
+
+def _list_commas(text: str, groups: list[tuple[int, int]], separators: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The separators of a list of whole values (``+1-572-874-9207, 001-869-572-0119``, ``078-05-1120; 219-09-9999``):
+    a comma or semicolon and a space, where every item between them holds nine digits or more. Kept as written, so
+    two phone numbers are not read as one run (the shorter items of ``536, 90, 4721`` are still joined)."""
+    cuts = [i for i, (s, e) in enumerate(separators) if _LIST_COMMA.fullmatch(text, s, e)]
+    if not cuts:
+        return set()
+    bounds = [0, *(i + 1 for i in cuts), len(groups)]
+    for lo, hi in itertools.pairwise(bounds):
+        if sum(c.isdigit() for a, b in groups[lo:hi] for c in text[a:b]) < _MIN_DIGITS:
+            return set()
+    return {separators[i] for i in cuts}
 
 
 def _odd_separator_edits(

@@ -10,7 +10,8 @@ threshold is 0.5; a context word adds 0.35).
 * SWIFT_CODE: 4-letter bank, ISO country, 2-character location, optional 3-character branch. All-capital
   words fit that shape ("BUSINESS"), so it scores 0.2 and needs "swift", "bic" or "bank" nearby.
 * UK_NHS: 10 digits (3-3-4) with the NHS mod-11 check digit. One ten-digit number in eleven passes the check
-  by chance (phone numbers too), so it scores 0.3 and needs "nhs", "patient", "health" and the like nearby.
+  by chance (phone numbers too), so it scores 0.3 and needs "nhs", "patient", "health" and the like nearby; ten
+  digits with a ``+`` country code or an extension are a phone number, never an NHS number.
 * UK_NINO (Presidio's pattern): two prefix letters, six digits, suffix A-D; 0.5 on its own.
 * DATE_OF_BIRTH: a date (ISO, numeric with / . -, or with the month's name) near "born", "dob", "birth",
   "birthday": 0.1 alone, 0.45 in context.
@@ -154,8 +155,25 @@ class SwiftRecognizer(PatternRecognizer):
         )
 
 
+# What makes ten digits part of a phone number as written: a country code with ``+`` (or an international prefix,
+# ``00``/``011``) right before them, or an extension right after them (``+1-473-845-3157x997``).
+_PHONE_PREFIX = re.compile(r"(?:\+[ ]?[0-9]{1,3}|(?<![0-9])(?:00|011)[0-9]{1,3})[ .-]?\(?\Z")
+_PHONE_EXTENSION = re.compile(r"[ ]?(?i:x|ext\.?|extension|#)[ ]?[0-9]")
+_PREFIX_REACH = 8
+
+
+def phone_written(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is written as part of a phone number: a ``+`` country code or an international
+    prefix before it, or an extension after it."""
+    before = text[max(0, start - _PREFIX_REACH) : start]
+    return _PHONE_PREFIX.search(before) is not None or _PHONE_EXTENSION.match(text, end) is not None
+
+
 class UkNhsRecognizer(NhsRecognizer):
-    """Presidio's NHS pattern and check digit, but a valid check scores 0.3, not 1.0 (see the module docstring)."""
+    """Presidio's NHS pattern and check digit, but a valid check scores 0.3, not 1.0 (see the module docstring).
+    Ten digits written as part of a phone number (a ``+`` country code or ``001-`` before them, an extension after
+    them: ``+1-473-845-3157x997``) are no NHS number, even beside "clinic": one phone number in eleven passes the
+    check digit, and the NHS finding's stricter action would otherwise win the overlap and block the text."""
 
     SCORE = 0.3
 
@@ -167,7 +185,7 @@ class UkNhsRecognizer(NhsRecognizer):
     ) -> list[RecognizerResult]:
         out = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            if nhs_ok(text[result.start : result.end]):
+            if nhs_ok(text[result.start : result.end]) and not phone_written(text, result.start, result.end):
                 result.score = self.SCORE
                 out.append(result)
         return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from gateway.pii.name_shapes import LOWER, UPPER, email_named, in_spans
+from gateway.pii.name_words import GROUP_TAIL, NOT_NAMES, OPENERS, ROLE_NOUNS
 
 # One to three capitalized words: O'Brien, Mcguire, Jean-Luc, Émile, Sölzer, an initial "J.".
 _WORD = rf"[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|\.)"
@@ -27,7 +28,9 @@ _BEFORE = (
     r"mr\.?", r"mrs\.?", r"ms\.?", r"miss", r"mx\.?", r"dr\.?", r"prof\.?",
     r"name:", r"contact", r"ask", r"speak to", r"talk to", r"spoke to", r"spoke with", r"said", r"says",
     r"sung by", r"written by", r"directed by", r"performed by", r"signed by", r"approved by", r"sent by",
-    r"starring", r"featuring", r"maiden name is", r"kid", r"son", r"daughter", r"wife", r"husband", r"partner",
+    r"starring", r"featuring", r"maiden name is", r"dating", r"engaged to", r"married to",
+    r"divorced from", r"naming (?:him|her|the baby|our (?:son|daughter))", r"kid", r"son", r"daughter", r"wife",
+    r"husband", r"partner",
     r"friend", r"boss", r"manager", r"guardian", r"producer", r"songwriter", r"singer", r"author", r"director",
     r"(?:co-?)?founders?:?", r"owners:", r"directors:",
     # A form's label for a person, with its colon or dash ("Prepared by: X", "Account holder - X").
@@ -49,7 +52,12 @@ _WEAK_BEFORE = (
     r"brother", r"sister", r"uncle", r"aunt", r"cousin", r"nephew", r"niece", r"grandson", r"granddaughter",
     r"mom", r"dad", r"tenant", r"patient", r"employee", r"lawyer", r"attorney", r"doctor", r"nurse", r"teacher",
     r"coach", r"applicant", r"beneficiary", r"given", r"gave", r"invited", r"introduced", r"married", r"thanked",
-    r"hired", r"emailed", r"texted", r"messaged",
+    r"hired", r"emailed", r"texted", r"messaged", r"loop(?:ing|ed)? in", r"looped", r"adding",
+    r"grandmother", r"grandfather", r"grandma", r"grandpa", r"granny", r"stepmother", r"stepfather", r"stepson",
+    r"stepdaughter", r"godmother", r"godfather",
+    # Thanks, tributes and dedications ("Thanks to Connor for...", "dedicated the song to Traci").
+    r"thanks to", r"thank you to", r"shout ?-?outs? to", r"hats off to", r"goes out to", r"tribute to",
+    r"in hono(?:u)?r of", r"dedicated (?:[a-z]+ ){0,3}to",
     # Greetings, thanks and farewells that also reach a team ("Welcome Treasury to the platform").
     r"good (?:morning|afternoon|evening)", r"greetings", r"welcome", r"congratulations(?: to)?",
     r"congrats(?: to)?", r"happy birthday", r"in memory of", r"rip", r"condolences to", r"farewell to",
@@ -77,9 +85,43 @@ _WEAK_CUE_BEFORE = re.compile(
     r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])"
 )
 _CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
+# What only a person does or goes through (a team does not laugh, a product is not born): "Yvonne Curtis
+# laughed", "Reginald was born in", "Amanda grew up in", "Guzman passed away".
+_PERSON_DOES = re.compile(
+    _NAME + r" (?:(?:just|then|also|suddenly|quietly|softly) )?(?:laughed|smiled|grinned|giggled|chuckled|sighed|"
+    r"cried|wept|sobbed|nodded|shrugged|winked|frowned|blushed|whispered|yelled|screamed|hugged|kissed|"
+    r"was born|were born|is pregnant|was pregnant|got pregnant|grew up|passed away|died|fell asleep|got married|"
+    r"got engaged|is engaged|is married|"
+    r"was married|divorced|retired|graduated|studied|majored|fell in love|turned [1-9][0-9]|sang|danced|slept|"
+    r"woke up|got sick|is sick|was sick|is injured|was injured|was influenced|loves|hates|enjoys|misses)\b"
+)
+# A line of a contact list: two or three capitalized words, then the person's phone number or e-mail address
+# ("Emily Ellis 212-555-0187", "Ana Ruiz: ana@example.com", "...; Tom Lee - (212) 555-0187").
+_LISTED_CONTACT = re.compile(
+    r"(?m)(?:^|(?<=[,;(] ))[ \t]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*[:,|\-\u2013]?[ \t]*"
+    r"(?=\+?1?[ .-]?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}(?![0-9])|<?[\w.+-]{1,64}@[\w-]{1,64}\.)"
+)
+# Surname first, after a form's label for people ("Attendee list: Hopkins, Troy", "Patient name: Russo, Sam J.").
+_SURNAME_FIRST = re.compile(
+    r"(?i:\b(?:names?|attendees?|participants?|patient|guests?|employee|student|applicant|passenger|signatory)"
+    r"\b[ a-z]{0,12}:)[ \t]*" + rf"({_WORD}, {_WORD}(?:[ ]{_WORD})?)" + r"(?=[ \t]*(?:\n|\Z|;|\.(?:\s|\Z)))"
+)
+# The speaker after a quotation: '"We will win," Yvonne Curtis told reporters.'
+_QUOTED_BY = re.compile(
+    r"[,.!?][\"\u201d] " + _NAME + r" (?:told|added|explained|noted|recalled|insisted|admitted|continued|"
+    r"remarked|warned|joked|recalls|adds|explains|tells)\b"
+)
+# "Danielle, who lives next door": a relative "who" follows a person (an organization takes "which").
+_WHO = re.compile(_NAME + r",? who\b")
+# An age in apposition, as news and records write it: "Yolanda Reyes, 34, of Denver", "Smith (52)".
+_AGED = re.compile(_NAME + r"(?:, (?:aged? )?[1-9][0-9]?,| \((?:aged? )?[1-9][0-9]?\))(?= )")
 # "Bailey is a very sympathetic person": what is said to be a person is one.
+# Also a role only a person has: "Riley is the best coworker", "Ana Ruiz is an American actor", "X was my doctor".
 _IS_A_PERSON = re.compile(
-    _NAME + r" (?:is|was) (?:a|an|such a) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|boy|lady|gentleman|child|kid)\b"
+    _NAME + r" (?:is|was) (?:a|an|such a|the|my|our|your|his|her) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|"
+    r"boy|lady|gentleman|child|kid|coworker|co-worker|colleague|friend|boyfriend|girlfriend|husband|wife|mother|"
+    r"father|mom|dad|sister|brother|cousin|aunt|uncle|grandmother|grandfather|neighbou?r|teacher|actor|actress|"
+    r"singer|songwriter|writer|novelist|poet|painter|author|nurse|surgeon|dentist|lawyer|boss|roommate)\b"
 )
 _DIALOGUE = re.compile(r"(?m)^" + _NAME + r":[ ]?(?=\S)")
 # "said Eric to Sophia": the one spoken to.
@@ -89,6 +131,7 @@ _SUFFIX = r"(?:,? (?:PhD|MD|DVM|DDS|Jr\.|Sr\.|II|III|IV|V|Esq\.|CPA|RN))?"
 _AS_ROLE = re.compile(_NAME + _SUFFIX + r" as (?:an? |the |my |our |his |her |their )?(?:" + _ROLES + r")\b")
 # A vocative: "Don't go to town, Elijah!", "Remember me, Ruben?"; "Carmen, can I please speak to your boss?".
 _VOCATIVE_END = re.compile(r", " + _NAME + r"[!?]")
+_YOU_VOCATIVE = re.compile(r"\byou, " + _NAME + r"[.!?]")  # "We miss you, Amanda."
 _VOCATIVE_START = re.compile(
     r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r", (?=(?:can|could|would|will|do|did|does|are|were|is|have|has|"
     r"please|you|we|let|thanks|thank|how|what|where|when|why|who|it|this|that|i'm|i've)\b|I\b)"
@@ -98,6 +141,9 @@ _VOCATIVE_START = re.compile(
 _HIS_HER = re.compile(
     r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r" (?:[a-z][a-z']* ){1,3}(?:[A-Z][a-z]+ )?(?:his|her|himself|herself)\b"
 )
+# A sentence that starts with a name, and the next one with "He" or "She": "Reginald spent a year at Acme. He
+# then ..." (a team is "they", a product "it").
+_HE_SHE_NEXT = re.compile(r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r" [a-z][^.!?\n]{0,160}[.!?][ \t]+(?:He|She)\b")
 # "Jeffery's address", "Danielle Fox's wife": a possessive before what only a person has.
 _POSSESSIVE = re.compile(
     _NAME + r"['\u2019]s (?:address|phone|email|e-mail|account|wife|husband|son|daughter|mother|father|brother|"
@@ -105,7 +151,9 @@ _POSSESSIVE = re.compile(
     r"salary|passport|signature|resignation|wedding|girlfriend|boyfriend|fianc[eé]e?|spouse|parents|mom|dad|"
     r"mum|grandmother|grandfather|diagnosis|death|date of birth|ssn|social security|driver'?s licen[cs]e|"
     r"resume|résumé|cv|paycheck|payslip|prescription|surgery|illness|niece|nephew|cousin|uncle|aunt|widow|"
-    r"widower|grave|obituary|retirement)\b"
+    r"widower|grave|obituary|retirement|hair|eyes|face|voice|smile|dog|cat|pet|bedroom|homework|family|"
+    r"friends?|baby|grandma|grandpa|roommate|classmates?|car|bike|apartment|mother-in-law|father-in-law|"
+    r"ex-wife|ex-husband|twin|nanny|first day|new job)\b"
 )
 # A name on the line before or after its job title: "Ayten Gute, Head of Risk", "Ana Ruiz | Product Manager",
 # "-- \nAna Ruiz\nSenior Analyst". Two or three words: one capitalized word before a title is as often a team.
@@ -123,9 +171,7 @@ _TITLED = re.compile(
     r"(?=[ \t]*(?:$|[,|(/\-\u2013]|(?i:of|at|for|to|and|in)\b))"
 )
 # A signature after "-- " or an attribution after a dash ("\u2014 Tina Morales"), on a line of its own.
-_SIGNED = re.compile(
-    r"(?m)^[ \t]*(?:--|\u2014|\u2013|~)[ \t]*\n?[ \t]*" + _NAME + r"[ \t,]*(?:$|\n)"
-)
+_SIGNED = re.compile(r"(?m)^[ \t]*(?:--|\u2014|\u2013|~)[ \t]*\n?[ \t]*" + _NAME + r"[ \t,]*(?:$|\n)")
 _LET_KNOW = re.compile(r"\b(?i:let) " + _NAME + r" know\b")
 # A contact block: the text's first line is a name (two or three capitalized words) and an address line with a
 # house number and a capitalized street name follows within the next three lines.
@@ -134,37 +180,10 @@ _BLOCK_HEAD = re.compile(
 )
 # A contact card: the first line is a name (and perhaps a degree or suffix), and a later line starts with a
 # contact label ("Phone:", "E-mail:") or holds an e-mail address.
-_CARD_HEAD = re.compile(
-    r"\A[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*\n"
-)
+_CARD_HEAD = re.compile(r"\A[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*\n")
 _CONTACT_LINE = re.compile(
     r"(?im)^[^\w\n]*(?:phone|mobile|cell|tel|telephone|fax|e-?mail|address|website)[ \t]*:|[\w.+-]@[\w-]+\."
 )
-# Words that are never a name on their own: calendar words, form labels, address words, interjections that
-# open a sentence ("Thanks, can you..."), the words of company names ("Smith and Company").
-_NOT_NAMES = frozenset(
-    [
-        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
-        "april", "may", "june", "july", "august", "september", "october", "november", "december", "today", "tomorrow",
-        "yesterday", "god", "bot", "user", "customer", "name", "date", "phone", "mobile", "desk", "fax", "email",
-        "e-mail", "website", "address", "subject", "from", "to", "re", "note", "total", "office", "team", "support",
-        "sales", "admin", "street", "road", "avenue", "suite", "apt", "unit", "box", "north", "south", "east", "west",
-        "new", "sir", "madam", "yes", "no", "ok", "okay", "sorry", "well", "thanks", "hello", "please", "sure",
-        "great", "right", "first", "second", "third", "next", "then", "meanwhile", "finally", "oh", "ah", "btw", "fyi",
-        "guys", "folks", "everyone", "all", "update", "company", "co", "inc", "llc", "ltd", "plc", "group", "bank",
-        "sons", "partners", "associates", "corp", "corporation", "university", "hospital", "school", "city", "county",
-        "state", "department", "ministry", "council", "club", "house", "hall", "center", "centre", "boss", "mom",
-        "dad", "man", "woman", "baby", "honey", "dude", "bro", "buddy", "mate", "friends", "unfortunately",
-        "fortunately", "honestly", "actually", "basically", "hopefully",
-        "personally", "obviously", "frankly", "seriously", "clearly", "currently", "additionally", "similarly",
-        "lastly", "recently", "generally", "usually", "ideally", "alternatively", "apparently", "luckily", "sadly",
-        "alright", "anyway", "besides", "otherwise", "instead", "plus", "later", "tonight", "good", "morning",
-        "afternoon", "evening", "night", "welcome", "congratulations", "attention", "warning", "important",
-        "number", "reference", "amount", "status", "type", "id", "code", "account", "balance", "details", "attn",
-        "cc", "bcc", "fwd", "fw", "owner", "beneficiary", "client", "patient", "applicant", "approver", "reviewer",
-        "assignee", "approved", "prepared", "reviewed", "signed", "mr", "mrs", "ms", "mx", "dr", "prof", "rev",
-    ]
-)  # fmt: skip
 
 
 def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
@@ -176,8 +195,9 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
     """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
     strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD,
-              _TITLED, _SIGNED]  # fmt: skip
-    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _VOCATIVE_START, _HIS_HER, _LET_KNOW]
+              _TITLED, _SIGNED, _PERSON_DOES, _AGED, _QUOTED_BY, _LISTED_CONTACT,
+              _SURNAME_FIRST]  # fmt: skip
+    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _YOU_VOCATIVE, _VOCATIVE_START, _HIS_HER, _LET_KNOW, _WHO, _HE_SHE_NEXT]
     if _CONTACT_LINE.search(text) is not None:
         strong.append(_CARD_HEAD)
     found: list[tuple[int, int, bool]] = []
@@ -202,17 +222,6 @@ _LOWER_CUE = re.compile(
     r"\b(?:regards|sincerely|thanks|cheers|best|love),?[ \t]*\n[ \t]*)"
     rf"([a-z][{LOWER}]+(?:[ ][a-z][{LOWER}]+){{0,3}})"
 )
-_ROLE_NOUNS = frozenset(
-    ["manager", "managers", "colleague", "colleagues", "member", "members", "client", "clients", "customers",
-     "users", "partner", "parent", "parents", "student", "students", "staff", "applicant", "applicants",
-     "candidate", "candidates", "reader", "readers", "shareholder", "shareholders", "investor", "investors",
-     "patient", "patients", "guest", "guests", "friend", "sirs", "lord", "sir", "madam", "team", "teams", "officer",
-     "director", "committee", "board", "owner", "owners", "holder", "subscriber", "subscribers", "employee",
-     "employees", "supporter", "supporters", "donor", "donors", "neighbor", "neighbour", "neighbors", "neighbours",
-     "community", "reviewer", "reviewers", "editor", "editors", "recruiter", "doctor", "appointment", "office",
-     "word", "excel", "visitor", "visitors", "traveler", "traveller", "passenger", "passengers", "account",
-     "mom", "dad", "mother", "father", "sister", "brother", "son", "daughter", "wife", "husband", "boss"]
-)  # fmt: skip
 
 
 def _lower_case_names(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
@@ -222,7 +231,7 @@ def _lower_case_names(text: str, stop_words: frozenset[str]) -> list[tuple[int, 
         for word in m.group(1).split(" "):
             if word in stop_words:
                 break
-            if word in _NOT_NAMES or word in _ROLE_NOUNS:
+            if word in NOT_NAMES or word in ROLE_NOUNS:
                 end = start  # a role noun: what came before it described the role, not a person
                 break
             end += (end > start) + len(word)
@@ -231,24 +240,13 @@ def _lower_case_names(text: str, stop_words: frozenset[str]) -> list[tuple[int, 
     return out
 
 
-# The words of a group's name: a span that ends in one is a team or a company ("Finance Team", "Acme Corp").
-_GROUP_TAIL = frozenset(
-    ["team", "support", "sales", "admin", "office", "company", "co", "inc", "llc", "ltd", "plc", "group", "bank",
-     "partners", "associates", "corp", "corporation", "university", "hospital", "school", "department",
-     "ministry", "council", "club", "center", "centre", "desk", "operations", "services", "holdings", "committee",
-     "board", "division", "unit", "staff", "crew", "squad", "family", "dept", "payable", "receivable",
-     "resources", "service", "relations", "affairs", "agency", "institute", "foundation", "trust", "fund",
-     # and of a form's label: "Order Number:", "Customer Name:", "Invoice Date:"
-     "number", "id", "code", "reference", "ref", "status", "type", "date", "name", "details", "amount",
-     "balance", "total"]
-)  # fmt: skip
 _NEXT_WORD = re.compile(r"[ ]([A-Za-z]+)\b")
 
 
 def group_named(words: str) -> bool:
     """Whether capitalized words end in a group's or a label's word: a team or a company, never a person."""
     last = words.rsplit(" ", 1)[-1]
-    return last.lower() in _GROUP_TAIL
+    return last.lower() in GROUP_TAIL
 
 
 def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tuple[int, int] | None:
@@ -257,13 +255,16 @@ def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tup
     Number:")."""
     words = text[start:end].split(" ")
     after = _NEXT_WORD.match(text, end)
-    if words[-1].lower() in _GROUP_TAIL or (after and after.group(1).lower() in _GROUP_TAIL):
+    if words[-1].lower() in GROUP_TAIL or (after and after.group(1).lower() in GROUP_TAIL):
         return None
-    while words and (words[-1].lower() in stop_words or words[-1].lower() in _NOT_NAMES):
+    while words and (words[-1].lower() in stop_words or words[-1].lower() in NOT_NAMES):
         end -= len(words.pop()) + (1 if words else 0)
+    # A sentence's opening word before the name ("Honestly Riley is..."), but not a month ("April Day").
+    while len(words) > 1 and (words[0].lower() in stop_words or words[0].lower() in OPENERS):
+        start += len(words.pop(0)) + 1
     first = words[0].lower() if words else ""
     # "April Day" is a name, "April" alone after "by" is a month.
-    if words and first not in stop_words and (first not in _NOT_NAMES or len(words) > 1):
+    if words and first not in stop_words and (first not in NOT_NAMES or len(words) > 1):
         return start, end
     return None
 
@@ -309,7 +310,7 @@ def repeated(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]
     for start, end in spans:
         for word in text[start:end].split(" "):
             low = word.lower()
-            if len(word) >= _REPEAT_MIN and word[0].isupper() and low not in stop_words and low not in _NOT_NAMES:
+            if len(word) >= _REPEAT_MIN and word[0].isupper() and low not in stop_words and low not in NOT_NAMES:
                 words.setdefault(word)
     merged: list[tuple[int, int]] = []  # sorted and not overlapping, for a bisection per mention
     for start, end in sorted(spans):
@@ -321,7 +322,7 @@ def repeated(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]
     for word in list(words)[:_REPEAT_MAX]:
         for m in re.finditer(r"(?<![\w'\u2019-])" + re.escape(word) + r"(?![\w-])", text):
             after = _NEXT_WORD.match(text, m.end())
-            if after is not None and after.group(1).lower() in _GROUP_TAIL:
+            if after is not None and after.group(1).lower() in GROUP_TAIL:
                 continue  # "Walter Acme ... Acme Corp": the company, not the person
             if not in_spans(merged, m.start(), m.end()):
                 out.append(m.span())

@@ -129,6 +129,9 @@ _BARE_BREAK = re.compile(r"(?<=\S)\n+(?=\S)")
 _WHOLE_VALUE_AT_END = re.compile(r"(?<![\w.-])(?:\+?\(?[0-9]{1,6}\)?[ .-]){1,7}[0-9]{3,6}(?:x[0-9]{1,6})?\Z")
 _WHOLE_VALUE_AT_START = re.compile(r"(?:\+?\(?[0-9]{1,6}\)?[ .-]){1,7}[0-9]{3,6}(?:x[0-9]{1,6})?(?![ .-]?[0-9])")
 _POSTCODE_AT_END = re.compile(r"[A-Za-z][A-Za-z.,]{0,30} [0-9]{4,6}\Z")
+# The last line of a US address: a town, a comma, the state and its ZIP code (``Alexburgh, MO 53401``), or a
+# military address (``FPO AA 39757``). Nothing written after it on the next line continues the ZIP code.
+_ZIP_LINE_END = re.compile(r"(?:(?<![A-Za-z.])[A-Za-z.]{1,40}, |\b[ADF]PO )[A-Z]{2} [0-9]{5}(?:-[0-9]{4})?\Z")
 _ADDRESS_PART = re.compile(r"[A-Za-z0-9._%+@-]+")
 _TOKEN_BEFORE = re.compile(r"\S+\Z")
 _TOKEN_AFTER = re.compile(r"^\S+")
@@ -178,10 +181,17 @@ def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
     head, tail = (before.group() if before else ""), (after.group() if after else "")
     joined = head + tail
     if left.isdigit() and right.isdigit():
-        # Unless the line ends with a whole separated value: a list of phone numbers, SSNs or cards, one a line.
-        line = text[max(0, start - 40) : start].rsplit("\n", 1)[-1]
-        whole = _WHOLE_VALUE_AT_END.search(line)
-        if whole is not None and sum(c.isdigit() for c in whole.group()) >= 9:
+        # Unless the line ends with a whole separated value: a list of phone numbers, SSNs or cards, one a line;
+        # also when the line and the one before it, rejoined, do (a value broken once, then its next line:
+        # ``479-32\n4-9190\n53754 Main St``).
+        lines = text[max(0, start - 60) : start].rsplit("\n", 2)
+        line = lines[-1]
+        previous = lines[-2] if len(lines) > 1 else ""
+        wrapped = previous[-1:].isdigit() or previous[-1:] in ("-", ".")
+        rejoined = wrapped and line[:1].isdigit() and _ends_with_whole_value(previous + line, len(line))
+        if _ends_with_whole_value(line) or rejoined:
+            return False
+        if _ZIP_LINE_END.search(line) is not None:
             return False
         # Nor when an address line ends with its postcode and the next line starts with a whole value.
         after_value = _WHOLE_VALUE_AT_START.match(text[end : end + 40])
@@ -189,14 +199,26 @@ def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
         return not (postcode and after_value is not None and sum(c.isdigit() for c in after_value.group()) >= 9)
     # A digit next to a letter is one identifier (``GB82WEST\n1234``) only if no lower-case word is involved:
     # ``SSN: 078-05-1120\nName:`` and ``Phone:\n555 0100`` are lines of a form, not one broken value.
+    # Nor when the letters beside the break are a word of their own (``Reeves LLC\n487 755 9645``): an identifier
+    # broken between letters and digits has digits on the letters' side too (``GB82WEST\n1234``).
     if (left.isdigit() or right.isdigit()) and left.isalnum() and right.isalnum():
-        return not any(c.islower() for c in joined)
+        word = head if left.isalpha() else tail
+        return not any(c.islower() for c in joined) and not (len(word) >= 3 and word.isalpha())
     # Inside an e-mail address: one wrap, the other side made only of address characters, and not the next
     # line of a form (``bob@example.com\nWebsite:``, ``E-mail:\nbob@example.com``).
     if end - start != 1 or "@" not in joined:
         return False
     other = tail.rstrip(".,;:!?)'\"") if "@" in head else head
     return _ADDRESS_PART.fullmatch(other) is not None and not ("@" in head and other[0].isupper())
+
+
+def _ends_with_whole_value(line: str, within: int | None = None) -> bool:
+    """Whether ``line`` ends with two or more digit groups holding nine digits or more (starting before its last
+    ``within`` characters, when given: the value must reach back across the rejoined break)."""
+    whole = _WHOLE_VALUE_AT_END.search(line)
+    if whole is None or sum(c.isdigit() for c in whole.group()) < 9:
+        return False
+    return within is None or whole.start() < len(line) - within
 
 
 @dataclass(frozen=True)

@@ -113,12 +113,18 @@ _OWNED_NUMBER = re.compile(
     r"daytime|evening|landline|contact|phone|telephone)[ \t]+)?(?:number|no\.|#))(?![ \t]+of\b)"
 )
 _OWNED_REACH = 40  # characters either side of the digits
+# A contact block: the line before the number is the last line of a US address (``Alexburgh, MO 53401``, ``FPO AA
+# 39757``), and the number has its line to itself.
+_AFTER_ADDRESS = re.compile(
+    r"(?:(?<![A-Za-z.])[A-Za-z.]{1,40}, |\b[ADF]PO )[A-Z]{2} [0-9]{5}(?:-[0-9]{4})?[ \t]*\n[ \t]*\Z"
+)
+_LINE_END = re.compile(r"[ \t]*(?:\n|\Z)")
 
 
 class RegroupedPhoneRecognizer(PatternRecognizer):
     """Ten digits grouped any other way (``4323 9064 63``, ``4362.3186.03``): 0.1, so only a phone word nearby
-    (+0.35) or a person's number ("my number is", "as his home number") makes them a phone (0.4); a reference
-    number is grouped like that too."""
+    (+0.35), a person's number ("my number is", "as his home number") or a contact block (the number on its own
+    line under an address) makes them a phone (0.4); a reference number is grouped like that too."""
 
     OWNED = 0.4
 
@@ -132,9 +138,15 @@ class RegroupedPhoneRecognizer(PatternRecognizer):
         results = list(super().analyze(text, entities, nlp_artifacts, regex_flags))
         for result in results:
             near = text[max(0, result.start - _OWNED_REACH) : result.end + _OWNED_REACH]
-            if _OWNED_NUMBER.search(near) is not None:
+            if _OWNED_NUMBER.search(near) is not None or under_address(text, result.start, result.end):
                 result.score = max(result.score, self.OWNED)
         return results
+
+
+def under_address(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` has its line to itself, right under the last line of a US address."""
+    before = text[max(0, start - 64) : start]
+    return _AFTER_ADDRESS.search(before) is not None and _LINE_END.match(text, end) is not None
 
 
 class PrimaryPhoneRecognizer(PhoneRecognizer):

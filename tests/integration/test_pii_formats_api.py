@@ -203,6 +203,9 @@ def phone_span(result: dict[str, Any], text: str) -> list[str]:
         ("I would like to stop receiving messages to 6702217477", "6702217477"),  # bare ten digits
         ("Please have the manager call me at 9554 7601 72 today", "9554 7601 72"),  # regrouped, "call" nearby
         ("I would like to stop receiving messages to 67992\n83689", "67992\n83689"),  # a line break inside
+        ("Ryan Bennett\nJasonhaven, LA 82601\n2507 0617 03", "2507 0617 03"),  # regrouped, under an address
+        ("Brenda Aguirre\nReeves LLC\n487 755 9645x72310", "487 755 9645x72310"),  # once joined to "LLC"
+        ("479-32\n4-9190\n53754 Michelle Place", "479-32\n4-9190"),  # broken, then a house number's line
     ],
 )
 def test_when_a_phone_is_disguised_bare_or_regrouped_then_it_is_redacted(
@@ -210,6 +213,25 @@ def test_when_a_phone_is_disguised_bare_or_regrouped_then_it_is_redacted(
 ) -> None:
     result = analyze(gw, key, text)
     assert result["action"] == "redact" and phone_span(result, text) == [phone], result
+
+
+@pytest.mark.parametrize(
+    "text", ["Call the clinic at +1-473-845-3157x997 tomorrow.", "The hospital number is 001-473-845-3157."]
+)
+def test_when_a_phone_that_passes_the_nhs_check_is_near_a_health_word_then_it_is_redacted_not_blocked(
+    gw: GatewayProcess, key: str, text: str
+) -> None:
+    # Issue 18 regression: the ten digits pass the NHS mod-11 check, and the NHS finding's block won the overlap.
+    result = analyze(gw, key, text)
+    assert result["action"] == "redact" and "UK_NHS" not in applied(result), result
+    r = httpx.post(gw.url + "/v1/embeddings", json={"model": MODEL, "input": text},
+                   headers={"Authorization": f"Bearer {key}"}, timeout=120)
+    assert r.status_code == 200 and "PHONE_NUMBER=" in r.headers["X-Gateway-PII"], (r.status_code, r.text[:200])
+
+
+def test_when_phones_are_listed_with_commas_then_each_is_redacted_whole(gw: GatewayProcess, key: str) -> None:
+    text = "Numbers: +1-572-874-9207, 001-869-572-0119x77679"  # once read as one run, the first one was hidden
+    assert phone_span(analyze(gw, key, text), text) == ["+1-572-874-9207", "001-869-572-0119x77679"]
 
 
 def test_when_ten_digits_follow_an_order_label_then_they_are_not_a_phone(gw: GatewayProcess, key: str) -> None:
@@ -239,6 +261,12 @@ def person_spans(result: dict[str, Any], text: str) -> list[str]:
         ("My name is Kyle and I need help", "Kyle"),  # the cues that were there before
         ("Kind regards,\nMargaret Thornton", "Margaret Thornton"),
         ("Please call Dr. Okafor tomorrow", "Okafor"),
+        ("Tamsin Hale was born in Leeds in 1961.", "Tamsin Hale"),  # what only a person goes through
+        ("Emily Ellis 212-555-0187", "Emily Ellis"),  # a contact list's line
+        ('"It is over," Hannah Bloom explained.', "Hannah Bloom"),  # the speaker after a quotation
+        ("Participants: Okafor, Chidi", "Okafor, Chidi"),  # surname first after a label for people
+        ("Brian Keller, 41, of Denver was arrested.", "Brian Keller"),  # an age in apposition
+        ("Thanks to Connor for the recommendation!", "Connor"),  # thanks and dedications (tagger-checked)
     ],
 )
 def test_when_a_name_cue_surrounds_a_name_then_the_name_is_redacted(
@@ -253,7 +281,12 @@ def test_when_a_name_cue_surrounds_a_name_then_the_name_is_redacted(
 
 @pytest.mark.parametrize(
     "text",
-    ["Compliance, can you confirm the budget by Friday?", "Operations, please approve the purchase order."],
+    [
+        "Compliance, can you confirm the budget by Friday?",
+        "Operations, please approve the purchase order.",
+        "Thanks to Finance for the quick turnaround!",  # a department where a thanked person would stand
+        "Shout out to Legal for the review.",
+    ],
 )
 def test_when_a_weak_cue_points_at_a_team_then_it_is_not_a_person(gw: GatewayProcess, key: str, text: str) -> None:
     assert person_spans(analyze(gw, key, text), text) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.pii.cards import CardRecognizer, best_card, card_score, scheme_of
-from gateway.pii.identifiers import IbanRecognizer, iban_ok, nhs_ok
+from gateway.pii.identifiers import IbanRecognizer, UkNhsRecognizer, iban_ok, nhs_ok, phone_written
 from gateway.pii.phones import distinct_regions
 
 # One Luhn-valid number per scheme and length (Faker's generator and the schemes' published test numbers).
@@ -70,6 +70,37 @@ def test_when_an_italian_check_letter_was_read_as_a_digit_then_the_iban_still_va
 
 def test_when_nhs_check_digit_is_right_then_nhs_number_validates() -> None:
     assert nhs_ok("943 476 5919") and not nhs_ok("943 476 5918")
+
+
+def nhs_found(text: str) -> list[str]:
+    return [text[r.start : r.end] for r in UkNhsRecognizer().analyze(text, ["UK_NHS"])]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call the clinic at +1-473-845-3157x997 tomorrow.",  # issue 18: blocked as an NHS number beside "clinic"
+        "hospital switchboard +44 473 845 3157",
+        "hospital desk 001-473-845-3157",
+        "clinic 473-845-3157x997",
+        "clinic 473 845 3157 ext. 12",
+        "clinic 473-845-3157 #12",
+    ],
+)
+def test_when_nhs_shaped_digits_carry_a_country_code_or_an_extension_then_they_are_no_nhs_number(text: str) -> None:
+    assert nhs_ok("473-845-3157")  # the check digit alone would make it one
+    assert nhs_found(text) == []
+
+
+@pytest.mark.parametrize("text", ["NHS number 473 845 3157", "patient 473-845-3157, seen today", "(473 845 3157)"])
+def test_when_nhs_shaped_digits_stand_alone_then_they_are_still_an_nhs_candidate(text: str) -> None:
+    assert nhs_found(text) == [t for t in ("473 845 3157", "473-845-3157") if t in text]
+
+
+def test_when_a_plus_sign_is_far_before_the_digits_then_they_are_not_read_as_a_phone() -> None:
+    text = "+44 ref; NHS 473 845 3157"
+    start = text.index("473")
+    assert not phone_written(text, start, start + 12)
 
 
 def test_when_regions_share_a_calling_code_then_one_scan_serves_both() -> None:

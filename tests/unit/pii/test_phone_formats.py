@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.pii.decide import explain
+from gateway.pii.decide import decide, explain
 from gateway.pii.normalize import normalize
 from gateway.policy.loader import GatewayPolicy, parse_policy
 
@@ -78,6 +78,8 @@ def test_when_a_pronoun_makes_the_number_a_persons_then_the_label_does_not_demot
         "Ring 8087 3684 03 after lunch.",  # phone words: ring, switchboard, hotline, dialled
         "The hotline is 2193 0193 35.",
         "I dialled 7332 6143 64 twice.",
+        "Ryan Bennett\n1936 Parks Pike Apt. 652\nJasonhaven, LA 82601\n2507 0617 03",  # a contact block
+        "Jennifer Crane\nPSC 5840, Box 9114\nAPO AE 74184\n7252.6744.34\n",
     ],
 )
 def test_when_regrouped_digits_are_owned_or_near_a_phone_word_then_they_are_a_phone(
@@ -92,6 +94,8 @@ def test_when_regrouped_digits_are_owned_or_near_a_phone_word_then_they_are_a_ph
         "The reference text is ISBN 5461113931.",  # "text" is no phone word
         "Batch 9306 5308 65 closed.",  # regrouped digits with no owner and no phone word
         "Their number of orders was 4362.3186.03 units.",  # "number of", not "their number"
+        "Ship to Austin, TX 78701\nRef 2507 0617 03",  # under an address, but not a line of its own
+        "Austin, TX 78701 2507 0617 03",
     ],
 )
 def test_when_regrouped_digits_have_no_owner_or_phone_word_then_they_are_no_phone(
@@ -121,3 +125,48 @@ def test_when_the_policy_lists_germany_first_then_a_german_national_number_is_re
     us_first = regions_policy("[US, GB]")
     detector.rebuild(us_first)  # a reload swaps the regions in
     assert not phone_redacted(detector, us_first, GERMAN)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Call the clinic at +1-473-845-3157x997 tomorrow.",  # ten digits pass the NHS check digit
+        "The hospital number is 001-473-845-3157.",
+        "hospital phone 473-845-3157x997",
+    ],
+)
+def test_when_a_phone_with_a_country_code_or_extension_is_near_a_health_word_then_it_is_redacted_not_blocked(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str
+) -> None:
+    text = normalize(raw)
+    scope = shipped_policy.scope("t")
+    found = presidio.analyze([text], [scope])[0]
+    assert phone_redacted(presidio, shipped_policy, raw), raw
+    assert not decide(text, found, scope, b"k").blocked, raw
+
+
+def test_when_an_nhs_number_is_written_alone_near_its_word_then_it_still_blocks(
+    presidio: Any, shipped_policy: GatewayPolicy
+) -> None:
+    text = normalize("Patient NHS number 473 845 3157 on file.")
+    scope = shipped_policy.scope("t")
+    assert decide(text, presidio.analyze([text], [scope])[0], scope, b"k").blocked_types == ("UK_NHS",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "phones"),
+    [
+        ("+1-572-874-9207, 001-869-572-0119x77679", ["+1-572-874-9207", "001-869-572-0119x77679"]),
+        ("479-32\n4-9190\n53754 Michelle Place\nAmychester, DC 33839", ["479-32\n4-9190"]),
+        ("Brenda Aguirre\nReeves LLC\n487 755 9645x72310\ngina@example.org", ["487 755 9645x72310"]),
+        ("Chad Crosby\nLindafurt, DE 73844\n2186386975", ["2186386975"]),
+    ],
+)
+def test_when_phones_stand_in_lists_and_contact_blocks_then_each_is_found_whole(
+    presidio: Any, shipped_policy: GatewayPolicy, raw: str, phones: list[str]
+) -> None:
+    text = normalize(raw)
+    scope = shipped_policy.scope("t")
+    found = explain(text, presidio.analyze([text], [scope])[0], scope)
+    spans = [text[f.start : f.end] for f in found if f.entity_type == "PHONE_NUMBER" and f.outcome == "applied"]
+    assert spans == phones, found

@@ -21,6 +21,17 @@ from gateway.pii.normalize import detection_view
         # A letter glued after a number is split off (issue 17: ``536-90-4721x`` must not hide the SSN), extensions too.
         ("(761)911-1440x12\n350-505-5667", "(761)911-1440 x12\n350-505-5667"),
         ("Lake Davidbury, RI 39707\n001-366-486-9227x1383", "Lake Davidbury, RI 39707\n001-366-486-9227 x1383"),
+        # An address's last line (town, state, ZIP) before a number on the next line: bare, regrouped, or broken.
+        ("Lindafurt, DE 73844\n2186386975", "Lindafurt, DE 73844\n2186386975"),
+        ("Alexburgh, MO 53401\n55663\n42039", "Alexburgh, MO 53401\n5566342039"),
+        ("FPO AA 39757\n4484904897", "FPO AA 39757\n4484904897"),
+        # A value broken once, then rejoined, ends its line: the house number on the next line is another value.
+        ("479-32\n4-9190\n53754 Michelle Place", "479-324-9190\n53754 Michelle Place"),
+        # A word of capitals on the line before a number is a word (a company's LLC), not part of an identifier.
+        ("Reeves LLC\n487 755 9645x72310", "Reeves LLC\n487 755 9645 x72310"),
+        # A list of whole values, comma or semicolon and a space between them, is no run to join.
+        ("+1-572-874-9207, 001-869-572-0119", "+1-572-874-9207, 001-869-572-0119"),
+        ("078-05-1120; 219-09-9999", "078-05-1120; 219-09-9999"),
     ],
 )
 def test_when_lines_of_a_form_hold_values_then_the_view_keeps_the_line_breaks(text: str, expected: str) -> None:
@@ -40,6 +51,10 @@ def test_when_lines_of_a_form_hold_values_then_the_view_keeps_the_line_breaks(te
         ("card 4111 1111 11\n11 1111", "card 4111 1111 1111 1111"),
         ("card 4834 7285 5\n689 8329 826", "card 4834 7285 5689 8329 826"),
         ("IBAN GB62 XFFE 029\n7 5698 7654 32", "IBAN GB62 XFFE 0297 5698 7654 32"),
+        ("ssn 078-05-\n1120\n2 forms", "ssn 078-05-1120\n2 forms"),
+        ("card 4111 1111 11\n11 1111\n2 apples", "card 4111 1111 1111 1111\n2 apples"),
+        ("ssn 536, 90, 4721", "ssn 536-90-4721"),  # items shorter than a value: one number, re-separated
+        ("card 4111 1111, 1111 1111", "card 4111 1111-1111 1111"),  # so is a comma inside one value
     ],
 )
 def test_when_one_value_is_wrapped_across_lines_then_the_view_joins_it(text: str, expected: str) -> None:
