@@ -10,7 +10,9 @@ cores; see ``gateway.embedding.embedder``). A worker joins others already runnin
 Work is queued per *lane* (the caller's tenant) and batches are filled from the lanes in weighted round-robin, so
 one tenant's 2,048-text request takes its turns beside another's one-text request instead of ahead of it: a light
 caller waits for at most about one batch, however much a heavy one has queued. A lane's weight (``lane_weight``,
-from the policy) sets its share of each batch and of the queue.
+from the policy) sets its share of each batch and of the queue. With ``express_max_size``, one more worker keeps
+the light lanes (a caller with a text or two at a time) out of the full batches, so that their text waits for no
+batch in progress at all (see ``__init__``).
 
 The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at once (the HTTP layer answers 503 with
 Retry-After) instead of growing memory without bound; a lane whose queued work passes its share of the bound, while
