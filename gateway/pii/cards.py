@@ -14,6 +14,7 @@ a 16-digit number in a scheme's range that passes Luhn is a card number by every
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
@@ -99,6 +100,19 @@ def best_card(run: str) -> tuple[int, float] | None:
     return None
 
 
+_LEADING_COUNT = re.compile(r"[0-9]{1,3}[ .-]")
+
+
+def _leading_count(run: str) -> int:
+    """How many characters of ``run`` are a short number written before a card of a scheme (``Card 1 4539 1488
+    0343 6467``, ``room 12 4539...``): a count or item number, not the card's first group. 0 when none."""
+    lead = _LEADING_COUNT.match(run)
+    if lead is None or best_card(run) is not None:
+        return 0
+    rest = best_card(run[lead.end() :])
+    return lead.end() if rest is not None and rest[1] == STRONG else 0
+
+
 class CardRecognizer(PatternRecognizer):
     """CREDIT_CARD: the candidate pattern above, scored by ``card_score``; context words lift the score."""
 
@@ -112,6 +126,7 @@ class CardRecognizer(PatternRecognizer):
     ) -> list[RecognizerResult]:
         out = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            result.start += _leading_count(text[result.start : result.end])
             found = best_card(text[result.start : result.end])
             if found is not None:
                 result.end = result.start + found[0]
