@@ -149,7 +149,8 @@ class EmbeddingPipeline:
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy, tenant: str = "") -> list[list[Finding]]:
         """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
-        budget, so that one huge or pathological text never holds up the short texts of other requests; short
+        budget, so that one huge or pathological text never holds up the short texts of other requests, taken from
+        the tenants in turn (one tenant's many long texts do not hold up another's); short
         ones share batches with other tenants' in round-robin (``gateway.pipeline.batching``)."""
         long = [i for i, t in enumerate(texts) if len(t) >= LONG_TEXT]
         if not long:
@@ -160,7 +161,7 @@ class EmbeddingPipeline:
         short_found, long_found = await asyncio.gather(
             self._detect.submit([(texts[i], scope) for i in short], [_embed_cost(texts[i]) for i in short],
                                 lane=tenant),
-            self._detect_long.submit([(texts[i], scope, spend) for i in long]),
+            self._detect_long.submit([(texts[i], scope, spend) for i in long], lane=tenant),
         )
         out: list[list[Finding]] = [[] for _ in texts]
         for i, found in zip(short, short_found, strict=True):
