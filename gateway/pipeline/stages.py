@@ -158,11 +158,20 @@ class EmbeddingPipeline:
                                              lane=tenant)
         short = [i for i, t in enumerate(texts) if len(t) < LONG_TEXT]
         spend = DetectionSpend()
-        short_found, long_found = await asyncio.gather(
-            self._detect.submit([(texts[i], scope) for i in short], [_embed_cost(texts[i]) for i in short],
-                                lane=tenant),
-            self._detect_long.submit([(texts[i], scope, spend) for i in long], lane=tenant),
-        )
+        lanes = [
+            asyncio.ensure_future(self._detect.submit([(texts[i], scope) for i in short],
+                                                      [_embed_cost(texts[i]) for i in short], lane=tenant)),
+            asyncio.ensure_future(self._detect_long.submit([(texts[i], scope, spend) for i in long], lane=tenant)),
+        ]
+        try:
+            short_found, long_found = await asyncio.gather(*lanes)
+        except BaseException:
+            # One lane refused (a full queue: 503 at once) or failed: the other's work is nobody's any more. Left
+            # queued, it would be screened after the answer went out, beyond the request's time limit.
+            for lane in lanes:
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            raise
         out: list[list[Finding]] = [[] for _ in texts]
         for i, found in zip(short, short_found, strict=True):
             out[i] = found
