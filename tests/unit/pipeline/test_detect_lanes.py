@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from gateway.errors import Overloaded
+from gateway.errors import Overloaded, RateLimited
 from gateway.pii.detector_types import LONG_TEXT
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.stages import EmbeddingPipeline
@@ -53,3 +53,32 @@ def test_when_the_short_lane_refuses_then_the_requests_long_texts_leave_the_long
     finally:
         long_lane.close()
     assert all(not text.startswith(("x", "y")) for text in screened)
+
+
+def test_when_one_lane_alone_filled_the_queue_then_another_lane_within_its_share_still_gets_in() -> None:
+    """Regression: one tenant's four 2,048-text requests filled the 8,192-item queue alone (never over its share,
+    being the only lane), and another tenant's 400-text request got 503 instead of a turn."""
+    gate = threading.Event()
+
+    def slow(items: list[str]) -> list[str]:
+        gate.wait(10)
+        return items
+
+    batcher: MicroBatcher[str, str] = MicroBatcher(slow, name="t", max_size=4, max_wait_s=0.0, max_queued_items=100)
+
+    async def main() -> None:
+        heavy = asyncio.ensure_future(batcher.submit(["h"] * 100, lane="heavy"))
+        await asyncio.sleep(0.05)  # the worker holds 4; 96 queued, all the heavy lane's
+        light = asyncio.ensure_future(batcher.submit(["l"] * 20, lane="light"))  # share 100 * 1/2 = 50
+        await asyncio.sleep(0.01)
+        with pytest.raises(RateLimited):  # the heavy lane is now past its share
+            await batcher.submit(["h"] * 10, lane="heavy")
+        gate.set()
+        assert await light == ["l"] * 20
+        assert await heavy == ["h"] * 100
+
+    try:
+        asyncio.run(main())
+    finally:
+        gate.set()
+        batcher.close()
