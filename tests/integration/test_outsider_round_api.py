@@ -24,6 +24,8 @@ BYPASSES = [
     "room 12 4539148803436467",
     "Account: FR76 3000 6000 0112, 3456 7890 189",  # the list rule split an IBAN at a comma
     "Account: FR76 3000 6000 01, 12 3456 7890 189",
+    "ssn 5\u04176-90-4721",  # Cyrillic Ze, drawn as a 3
+    "card 4\u04175\u0417 1488 0343 6467",
 ]
 LONG = ("The quarterly report covers revenue and costs in several regions. " * 500)[:32_000]
 
