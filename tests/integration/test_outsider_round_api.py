@@ -26,6 +26,8 @@ BYPASSES = [
     "Account: FR76 3000 6000 01, 12 3456 7890 189",
     "ssn 5\u04176-90-4721",  # Cyrillic Ze, drawn as a 3
     "card 4\u04175\u0417 1488 0343 6467",
+    "ssn 536-90-47\u01a71", "ssn 536-90-\u0427721", "ssn \u01bc36-90-4721", "ssn 536-90-\u13ce721",  # 2, 4, 5, 4
+    "iban GB82 WEST 1234 5698 7654 3\u01a7",
 ]
 LONG = ("The quarterly report covers revenue and costs in several regions. " * 500)[:32_000]
 
