@@ -42,9 +42,10 @@ CONTEXT = [
     "diners", "jcb", "maestro", "unionpay", "rupay", "mir", "pan", "cvv", "cvc", "expiry", "expires", "exp",
     "payment", "charge", "charged", "billing",
 ]  # fmt: skip
-# A whole run of digits in groups with one separator each (12-40 digits), not inside a word or a decimal.
+# A whole run of digits in groups with one separator each (12-40 digits), not inside a word or a decimal (a
+# word's full stop may come before it: ``no.2 4539 ...``).
 # Linear: each iteration consumes one digit (the separator is optional and never a digit); bounded.
-_CANDIDATE = r"(?<![\w.,/-])(?<!\d[ .-])\d(?:[ .-]?\d){11,39}(?![ .-]?\d)(?!\w)"
+_CANDIDATE = r"(?<![\w,/-])(?<![\d.]\.)(?<!\d[ .-])\d(?:[ .-]?\d){11,39}(?![ .-]?\d)(?!\w)"
 _SEPARATORS = " .-"
 
 
@@ -100,7 +101,7 @@ def best_card(run: str) -> tuple[int, float] | None:
     return None
 
 
-_LEADING_COUNT = re.compile(r"[0-9]{1,3}[ .-]")
+_LEADING_COUNT = re.compile(r"[0-9]{1,3}[ -]")
 
 
 def _leading_count(run: str) -> int:
