@@ -144,9 +144,11 @@ class MicroBatcher(Generic[T, R]):
             queued = self._lane_items.get(lane, 0)
             fair = queued + len(items) <= self._share(lane)
             total = self._queued_items + len(items)
+            others = any(name != lane for name in self._lane_items)  # other lanes wait: the busy one gets 429
             # A caller within its share is let in past the bound (up to twice it): a tenant alone could fill the
             # whole queue, and the others would then get 503 while it gets 429 only from now on.
-            if self._queued_items and total > self._max_queued and not (fair and total <= 2 * self._max_queued):
+            over = bool(self._queued_items) and total > self._max_queued
+            if over and not (fair and total <= 2 * self._max_queued) and not (queued and not fair and others):
                 raise Overloaded(f"the {self.name} queue is full; retry shortly", retry_after=1.0)
             if queued and not fair:
                 raise RateLimited(f"this caller's queued work passes its share of the {self.name} queue; "
