@@ -14,6 +14,7 @@ a 16-digit number in a scheme's range that passes Luhn is a card number by every
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
@@ -41,9 +42,10 @@ CONTEXT = [
     "diners", "jcb", "maestro", "unionpay", "rupay", "mir", "pan", "cvv", "cvc", "expiry", "expires", "exp",
     "payment", "charge", "charged", "billing",
 ]  # fmt: skip
-# A whole run of digits in groups with one separator each (12-40 digits), not inside a word or a decimal.
+# A whole run of digits in groups with one separator each (12-40 digits), not inside a word or a decimal (a
+# word's full stop may come before it: ``no.2 4539 ...``).
 # Linear: each iteration consumes one digit (the separator is optional and never a digit); bounded.
-_CANDIDATE = r"(?<![\w.,/-])(?<!\d[ .-])\d(?:[ .-]?\d){11,39}(?![ .-]?\d)(?!\w)"
+_CANDIDATE = r"(?<![\w,/-])(?<![\d.]\.)(?<!\d[ .-])\d(?:[ .-]?\d){11,39}(?![ .-]?\d)(?!\w)"
 _SEPARATORS = " .-"
 
 
@@ -99,6 +101,19 @@ def best_card(run: str) -> tuple[int, float] | None:
     return None
 
 
+_LEADING_COUNT = re.compile(r"[0-9]{1,3}[ -]")
+
+
+def _leading_count(run: str) -> int:
+    """How many characters of ``run`` are a short number written before a card of a scheme (``Card 1 4539 1488
+    0343 6467``, ``room 12 4539...``): a count or item number, not the card's first group. 0 when none."""
+    lead = _LEADING_COUNT.match(run)
+    if lead is None or best_card(run) is not None:
+        return 0
+    rest = best_card(run[lead.end() :])
+    return lead.end() if rest is not None and rest[1] == STRONG else 0
+
+
 class CardRecognizer(PatternRecognizer):
     """CREDIT_CARD: the candidate pattern above, scored by ``card_score``; context words lift the score."""
 
@@ -112,6 +127,7 @@ class CardRecognizer(PatternRecognizer):
     ) -> list[RecognizerResult]:
         out = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            result.start += _leading_count(text[result.start : result.end])
             found = best_card(text[result.start : result.end])
             if found is not None:
                 result.end = result.start + found[0]

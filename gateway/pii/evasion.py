@@ -256,7 +256,9 @@ def _list_commas(text: str, groups: list[tuple[int, int]], separators: list[tupl
     a comma or semicolon and a space, where every item between them holds nine digits or more. Kept as written, so
     two phone numbers are not read as one run (the shorter items of ``536, 90, 4721`` are still joined)."""
     cuts = [i for i, (s, e) in enumerate(separators) if _LIST_COMMA.fullmatch(text, s, e)]
-    if not cuts:
+    # A group of capitals and digits (an IBAN's country code and check digits) makes the run one coded value:
+    # ``FR76 3000 6000 0112, 3456 7890 189`` is an IBAN with a comma in it, not a list.
+    if not cuts or any(_is_coded(text[a:b]) for a, b in groups):
         return set()
     bounds = [0, *(i + 1 for i in cuts), len(groups)]
     for lo, hi in itertools.pairwise(bounds):

@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.pii.cards import STRONG, card_score
 from gateway.pii.evasion import separator_edits, unmask_edits
 
 # Zero-width and other invisible format characters (category Cf covers U+200B..U+200D, U+2060, U+FEFF, the
@@ -63,6 +64,9 @@ _HOMOGLYPHS = {
     "\u039c": "M", "\u039d": "N", "\u039f": "O",
     "\u03a1": "P", "\u03a4": "T", "\u03a5": "Y", "\u03a7": "X",
     "\u0131": "i", "\u0237": "j", "\u2113": "l",
+    # Letters drawn as a digit (Unicode's confusables of the digits): ``5\u04176-90-4721`` reads as 536-90-4721.
+    "\u01a7": "2", "\u0417": "3", "\u0437": "3", "\u01b7": "3", "\u0292": "3", "\u13ce": "4", "\u0427": "4",
+    "\u01bc": "5", "\u01bd": "5", "\u0431": "6", "\u13ee": "6", "\u0222": "8", "\u0223": "8",
     # Dash look-alikes become the hyphen the identifier patterns expect.
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
     "\u2043": "-", "\ufe58": "-",
@@ -132,6 +136,9 @@ _POSTCODE_AT_END = re.compile(r"[A-Za-z][A-Za-z.,]{0,30} [0-9]{4,6}\Z")
 # The last line of a US address: a town, a comma, the state and its ZIP code (``Alexburgh, MO 53401``), or a
 # military address (``FPO AA 39757``). Nothing written after it on the next line continues the ZIP code.
 _ZIP_LINE_END = re.compile(r"(?:(?<![A-Za-z.])[A-Za-z.]{1,40}, |\b[ADF]PO )[A-Z]{2} [0-9]{5}(?:-[0-9]{4})?\Z")
+# The digit groups a line starts with (a card's wrapped last groups, perhaps an expiry after them); bounded.
+_LEADING_GROUPS = re.compile(r"[0-9]{1,19}(?:[ .-][0-9]{1,19}){0,4}")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
 _ADDRESS_PART = re.compile(r"[A-Za-z0-9._%+@-]+")
 _TOKEN_BEFORE = re.compile(r"\S+\Z")
 _TOKEN_AFTER = re.compile(r"^\S+")
@@ -189,7 +196,8 @@ def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
         previous = lines[-2] if len(lines) > 1 else ""
         wrapped = previous[-1:].isdigit() or previous[-1:] in ("-", ".")
         rejoined = wrapped and line[:1].isdigit() and _ends_with_whole_value(previous + line, len(line))
-        if _ends_with_whole_value(line) or rejoined:
+        value_line = line if _ends_with_whole_value(line) else previous + line if rejoined else None
+        if value_line is not None and not _card_wrapped(value_line, text[end : end + 40]):
             return False
         if _ZIP_LINE_END.search(line) is not None:
             return False
@@ -210,6 +218,21 @@ def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
         return False
     other = tail.rstrip(".,;:!?)'\"") if "@" in head else head
     return _ADDRESS_PART.fullmatch(other) is not None and not ("@" in head and other[0].isupper())
+
+
+def _card_wrapped(line: str, next_line: str) -> bool:
+    """Whether the value ending ``line`` and the first groups of ``next_line`` make a card number of a known scheme
+    (Luhn-valid): ``4539 1488 0343\n6467`` is one card wrapped before its last group, not a list of two values."""
+    whole = _WHOLE_VALUE_AT_END.search(line)
+    lead = _LEADING_GROUPS.match(next_line)
+    if whole is None or lead is None:
+        return False
+    digits = "".join(c for c in whole.group() if c.isdigit())
+    for group in _DIGIT_GROUP.findall(lead.group()):
+        digits += group
+        if card_score(digits) == STRONG:
+            return True
+    return False
 
 
 def _ends_with_whole_value(line: str, within: int | None = None) -> bool:

@@ -17,6 +17,7 @@ batch in progress at all (see ``__init__``).
 The queue is bounded: when it is full, ``submit`` raises ``Overloaded`` at once (the HTTP layer answers 503 with
 Retry-After) instead of growing memory without bound; a lane whose queued work passes its share of the bound, while
 other lanes wait too, gets ``RateLimited`` (429 with Retry-After): the busy caller is slowed, the others are not.
+A caller within its share still gets in when one lane alone has filled the queue (up to twice the bound).
 A caller that waits beyond its request's time limit is
 cancelled (``gateway.http.guard`` answers 504); its items not yet handed to a batch are then dropped, so a
 backlog of abandoned work does not keep the model busy after an overload.
@@ -142,10 +143,16 @@ class MicroBatcher(Generic[T, R]):
                 self._interactive_at = time.monotonic()
             if self._closed:
                 raise Unavailable(f"the {self.name} stage is shutting down")
-            if self._queued_items and self._queued_items + len(items) > self._max_queued:
-                raise Overloaded(f"the {self.name} queue is full; retry shortly", retry_after=1.0)
             queued = self._lane_items.get(lane, 0)
-            if queued and queued + len(items) > self._share(lane):
+            fair = queued + len(items) <= self._share(lane)
+            total = self._queued_items + len(items)
+            others = any(name != lane for name in self._lane_items)  # other lanes wait: the busy one gets 429
+            # A caller within its share is let in past the bound (up to twice it): a tenant alone could fill the
+            # whole queue, and the others would then get 503 while it gets 429 only from now on.
+            over = bool(self._queued_items) and total > self._max_queued
+            if over and not (fair and total <= 2 * self._max_queued) and not (queued and not fair and others):
+                raise Overloaded(f"the {self.name} queue is full; retry shortly", retry_after=1.0)
+            if queued and not fair:
                 raise RateLimited(f"this caller's queued work passes its share of the {self.name} queue; "
                                   "retry shortly", retry_after=1.0)
             self._lanes.setdefault(lane, deque()).append(job)

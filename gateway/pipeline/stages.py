@@ -149,7 +149,8 @@ class EmbeddingPipeline:
 
     async def detect(self, texts: Sequence[str], scope: ScopePolicy, tenant: str = "") -> list[list[Finding]]:
         """Findings per text. Long texts go to their own lane, one at a time, under the request's detection
-        budget, so that one huge or pathological text never holds up the short texts of other requests; short
+        budget, so that one huge or pathological text never holds up the short texts of other requests, taken from
+        the tenants in turn (one tenant's many long texts do not hold up another's); short
         ones share batches with other tenants' in round-robin (``gateway.pipeline.batching``)."""
         long = [i for i, t in enumerate(texts) if len(t) >= LONG_TEXT]
         if not long:
@@ -157,11 +158,20 @@ class EmbeddingPipeline:
                                              lane=tenant)
         short = [i for i, t in enumerate(texts) if len(t) < LONG_TEXT]
         spend = DetectionSpend()
-        short_found, long_found = await asyncio.gather(
-            self._detect.submit([(texts[i], scope) for i in short], [_embed_cost(texts[i]) for i in short],
-                                lane=tenant),
-            self._detect_long.submit([(texts[i], scope, spend) for i in long]),
-        )
+        lanes = [
+            asyncio.ensure_future(self._detect.submit([(texts[i], scope) for i in short],
+                                                      [_embed_cost(texts[i]) for i in short], lane=tenant)),
+            asyncio.ensure_future(self._detect_long.submit([(texts[i], scope, spend) for i in long], lane=tenant)),
+        ]
+        try:
+            short_found, long_found = await asyncio.gather(*lanes)
+        except BaseException:
+            # One lane refused (a full queue: 503 at once) or failed: the other's work is nobody's any more. Left
+            # queued, it would be screened after the answer went out, beyond the request's time limit.
+            for lane in lanes:
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            raise
         out: list[list[Finding]] = [[] for _ in texts]
         for i, found in zip(short, short_found, strict=True):
             out[i] = found
