@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from gateway.pipeline.batching import BACKGROUND, MicroBatcher
 
 
@@ -166,6 +168,8 @@ def test_when_an_express_worker_is_set_then_the_bulk_workers_run_at_a_lower_cpu_
         return items
 
     before = os.getpriority(os.PRIO_PROCESS, 0)
+    if before > 14:  # run under nice: the bulk workers' +5 would pass the lowest priority (19) and be capped
+        pytest.skip("the test process already runs near the lowest CPU priority")
     batcher: MicroBatcher[str, str] = MicroBatcher(fn, name="t", max_size=4, workers=1, express_max_size=1,
                                                    bulk_nice=5)
 
