@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from audit.atomic import write_atomically
 from gateway.embedding.specs import ModelSpec
 from gateway.errors import ConfigurationError
 from gateway.observability.logs import VettedName
@@ -141,20 +142,6 @@ def export_graph(model: Any, scratch: Path) -> bytes:
             scratch.unlink(missing_ok=True)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, readable by the owner only."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 @contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     """One exporter at a time per cache directory (replicas starting together on one data dir)."""
@@ -255,8 +242,8 @@ def load_graph(model: Any, spec: ModelSpec, weights_sha256: str, data_dir: Path,
             except Exception as exc:  # the exporter's and ORT's errors share no base class; either way: no start
                 raise ConfigurationError(f"model {spec.ref}: exporting it to ONNX failed ({type(exc).__name__}); "
                                          "set model_runtime = torch") from exc
-            _write_private(directory / GRAPH_FILE, data)
-            _write_private(directory / MANIFEST_FILE, json.dumps(
+            write_atomically(directory / GRAPH_FILE, data)
+            write_atomically(directory / MANIFEST_FILE, json.dumps(
                 _manifest(spec, weights_sha256, hashlib.sha256(data).hexdigest(), inputs), indent=1).encode())
             log.info("model %s exported to ONNX in %.1f s", VettedName(spec.ref), time.monotonic() - started)
     assert data is not None
