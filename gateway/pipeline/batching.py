@@ -149,10 +149,11 @@ class MicroBatcher(Generic[T, R]):
             others = any(name != lane for name in self._lane_items)  # other lanes wait: the busy one gets 429
             # A caller within its share is let in past the bound (up to twice it): a tenant alone could fill the
             # whole queue, and the others would then get 503 while it gets 429 only from now on.
-            over = bool(self._queued_items) and total > self._max_queued
-            if over and not (fair and total <= 2 * self._max_queued) and not (queued and not fair and others):
+            busy = bool(queued) and not fair  # this caller's queued work passes its share
+            crowded = total > self._max_queued and not (fair and total <= 2 * self._max_queued)
+            if self._queued_items and crowded and not (busy and others):
                 raise Overloaded(f"the {self.name} queue is full; retry shortly", retry_after=1.0)
-            if queued and not fair:
+            if busy:
                 raise RateLimited(f"this caller's queued work passes its share of the {self.name} queue; "
                                   "retry shortly", retry_after=1.0)
             self._lanes.setdefault(lane, deque()).append(job)
