@@ -89,7 +89,7 @@ class Settings:
     request_timeout_s: float = 60.0
     request_body_timeout_s: float = 10.0
     pii_budget_s: float = 5.0
-    pii_workers: str = "0"
+    pii_workers: str = "auto"
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     retention_sweep_interval_s: float = 3600.0
@@ -152,11 +152,15 @@ class Settings:
 
     def pii_pool_size(self, cpus: int) -> int:
         """PII detection worker processes (``gateway.pii.pool``): 0 screens in the gateway's own process; ``auto``
-        one per core this gateway process may use (the cores shared among ``workers`` gateway processes), at least
-        2: long texts take one worker at a time, and with only one a short text waited behind each (p50 0.8 s on 2
-        cores, ``docs/performance.md``)."""
+        (the default) one per core this gateway process may use (the cores shared among ``workers`` gateway
+        processes, at most 8), plus one for the express worker when there is one, at least 2.
+
+        Why a pool by default: screened in the gateway's process, a light caller's text waited for the interpreter
+        lock beside a heavy tenant's detection (its p99 2.1-2.3x alone on 2 cores; 1.5x with three processes, and
+        one busy key still 0.84 of the raw model; ``docs/performance.md``). Each process costs about 170 MB."""
         if self.pii_workers == "auto":
-            return max(2, cpus // self.workers)
+            share = max(1, min(8, cpus // self.workers))
+            return max(2, share + (1 if self.express_batch_size else 0))
         return int(self.pii_workers)
 
     @property
@@ -264,8 +268,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError("setting batch_background_max_tokens: must be 0 (no cap) or a positive number of "
                                  "tokens")
     if settings.pii_workers != "auto" and not (settings.pii_workers.isdigit() and int(settings.pii_workers) <= 64):
-        raise ConfigurationError("setting pii_workers: must be 'auto' (one per core), 0 (detection in the gateway's "
-                                 "own process) or a number of worker processes up to 64")
+        raise ConfigurationError("setting pii_workers: must be 'auto' (one per core, and one for the express "
+                                 "worker), 0 (detection in the gateway's own process) or a number of worker "
+                                 "processes up to 64")
     if settings.embed_workers < 0:
         raise ConfigurationError("setting embed_workers: must be 0 (by device) or a positive number of threads")
     if settings.encode_batch_size < 0:

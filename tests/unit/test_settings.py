@@ -62,13 +62,15 @@ def test_when_a_model_batching_setting_is_negative_then_it_is_refused(name: str)
         load_settings({name: "-1"})
 
 
-def test_when_pii_workers_is_auto_then_each_gateway_process_gets_its_share_of_the_cores_and_0_is_the_default() -> None:
-    auto = load_settings({"GATEWAY_PII_WORKERS": "auto"})
-    assert (auto.pii_pool_size(2), auto.pii_pool_size(1), auto.pii_pool_size(16)) == (2, 2, 16)
-    shared = load_settings({"GATEWAY_WORKERS": "4", "GATEWAY_DATABASE_URL": "postgresql://h/db",
-                            "GATEWAY_PII_WORKERS": "auto"})
-    assert (shared.pii_pool_size(16), shared.pii_pool_size(2)) == (4, 2)
-    assert load_settings({}).pii_pool_size(8) == 0  # the default: in the gateway's own process
+def test_when_pii_workers_is_auto_then_each_gateway_process_gets_its_share_of_the_cores_plus_the_express_one() -> None:
+    auto = load_settings({})  # the default
+    assert auto.pii_workers == "auto"
+    assert (auto.pii_pool_size(2), auto.pii_pool_size(1), auto.pii_pool_size(16)) == (3, 2, 9)
+    shared = load_settings({"GATEWAY_WORKERS": "4", "GATEWAY_DATABASE_URL": "postgresql://h/db"})
+    assert (shared.pii_pool_size(16), shared.pii_pool_size(2)) == (5, 2)
+    no_express = load_settings({"GATEWAY_EXPRESS_BATCH_SIZE": "0"})
+    assert (no_express.pii_pool_size(2), no_express.pii_pool_size(1), no_express.pii_pool_size(4)) == (2, 2, 4)
+    assert load_settings({"GATEWAY_PII_WORKERS": "0"}).pii_pool_size(8) == 0  # in the gateway's own process
     assert load_settings({"GATEWAY_PII_WORKERS": "3"}).pii_pool_size(2) == 3
 
 
