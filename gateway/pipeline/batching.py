@@ -87,8 +87,10 @@ class MicroBatcher(Generic[T, R]):
         interactive_window_s: float = 2.0,
         express_max_size: int = 0,
         bulk_nice: int = 0,
+        express_fn: Callable[[list[T]], Sequence[R]] | None = None,
     ) -> None:
         self._fn = fn
+        self._express_fn = express_fn or fn  # what the express worker runs (a stage may keep it a resource apart)
         # While interactive work arrived in the last interactive_window_s, background items join a batch only while
         # its weight stays under background_max_weight (0: no cap): a batch is not preempted, so an interactive
         # caller waits for the one in progress, and a job's document of long chunks would otherwise make it seconds.
@@ -325,7 +327,8 @@ class MicroBatcher(Generic[T, R]):
             try:
                 # In the first caller's context (a copy: one job's slices may run on two workers at once), so that
                 # what the stage does (a remote engine's client span, its traceparent) joins that caller's trace.
-                results = list(batch[0][0].context.copy().run(self._fn, items))
+                fn = self._express_fn if express else self._fn
+                results = list(batch[0][0].context.copy().run(fn, items))
                 error: BaseException | None = None
             except BaseException as exc:  # handed to every waiting caller, never lost
                 results, error = [], exc
