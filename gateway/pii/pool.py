@@ -212,6 +212,15 @@ class PoolDetector:
             worker.stop(max(0.5, until - time.monotonic()))
 
     def _checkout(self, deadline: float | None, budget_s: float | None) -> WorkerProcess:
+        """An idle, live worker. One that died while idle (killed, out of memory) held no batch: it is replaced and
+        this batch goes to another, rather than failing with 503 on its closed pipe."""
+        while True:
+            worker = self._take_idle(deadline, budget_s)
+            if worker.process.is_alive():
+                return worker
+            self._replace(worker)
+
+    def _take_idle(self, deadline: float | None, budget_s: float | None) -> WorkerProcess:
         with self._cond:
             while not self._idle:
                 if self._closed:
