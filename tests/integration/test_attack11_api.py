@@ -114,3 +114,50 @@ def test_when_an_idle_pii_worker_is_killed_then_no_request_fails_for_it(gateway:
     while len(pii_workers(gateway)) < 3:  # replaced
         assert time.monotonic() < deadline, gateway.log_path.read_text()[-3000:]
         time.sleep(0.5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; reaping it is its new parent's business
+
+
+def test_when_the_gateway_is_killed_mid_batch_then_its_pii_workers_exit_at_once(tmp_path: Path) -> None:
+    # Batches of 32 near-long texts (a bigger token budget than the default's 8) hold a worker for many seconds.
+    gw = GatewayProcess(tmp_path, port=int(os.environ.get("ATTACK11_PORT_KILL", "0")),
+                        env={"GATEWAY_PII_WORKERS": "3", "GATEWAY_BATCH_MAX_TOKENS": "40000"})
+    gw.prepare()
+    key = gw.make_key("heavy", "h", "writer")
+    gw.start()
+    stop = threading.Event()
+
+    def flood() -> None:
+        with httpx.Client(timeout=120) as client:
+            while not stop.is_set():
+                try:
+                    embed(client, gw.url, key, [NEAR_LONG] * 64)
+                except httpx.HTTPError:
+                    return
+
+    floods = [threading.Thread(target=flood) for _ in range(2)]
+    try:
+        for t in floods:
+            t.start()
+        time.sleep(6)  # both bulk workers are inside a batch
+        workers = pii_workers(gw)
+        assert len(workers) == 3, workers
+        assert gw.proc is not None
+        gw.proc.send_signal(signal.SIGKILL)
+        gw.proc.wait(10)
+        gw.proc = None
+        deadline = time.monotonic() + 3
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        stop.set()
+        for t in floods:
+            t.join(150)
+        gw.stop()
