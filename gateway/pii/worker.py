@@ -10,8 +10,10 @@ left)`` or ``("rebuild", policy)`` with ``("ok", value)``, ``("too_costly", mess
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
@@ -30,6 +32,7 @@ def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy) -> None:
     """A worker process's main loop: load the detector once, then answer requests until told to stop or until
     the parent's end of the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     for unused in UNUSED_MODULES:  # kept out: importing them now fails, and spaCy and Presidio do without
         sys.modules.setdefault(unused, None)  # type: ignore[arg-type]  # None: "import fails" (ImportError)
     try:
@@ -51,6 +54,15 @@ def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy) -> None:
             conn.send(_answer(detector, request))
         except (BrokenPipeError, OSError):
             return
+
+
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """Exit as soon as the parent is gone (kill -9), even mid-batch: the end of the pipe is read only between
+    batches, and a batch of near-long texts has no detection budget (attack11: workers outlived a killed gateway
+    by 12 to over 60 s, at full CPU). Reparented, the worker sees another parent id."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 def _answer(detector: Any, request: tuple[Any, ...]) -> tuple[str, Any]:
