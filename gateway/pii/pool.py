@@ -23,7 +23,8 @@ gets as many threads). Failure is closed, never open: a text is screened or its 
   a worker always catches up before its next batch, so no batch is screened under an older policy than the one
   in force when it was dispatched. A worker that cannot rebuild is replaced by one started on the new policy.
 * ``close`` lets batches in flight finish (at most ``timeout_s``), then stops every worker; a worker whose parent
-  dies without closing (kill -9) reads end-of-file on its pipe and exits, so none is left behind.
+  dies without closing (kill -9) exits within half a second, mid-batch too (it watches its parent's id, and reads
+  end-of-file on its pipe between batches), so none is left behind.
 
 Only types, counts and our own messages cross back from a worker: never an exception's text, which might quote
 the input.
