@@ -3,7 +3,8 @@
 A backtracking pattern that is quadratic on some input (``[0-9A-Za-z]+(?:\\.[0-9A-Za-z]+){2,}`` on ``"1" * 32000``
 took 16 s and held the interpreter lock all along) lets one short request freeze every tenant. Each pattern is timed
 on adversarial strings of n and 4n characters: linear work takes about 4 times as long, quadratic 16 times; the
-test fails above 9 (best of three runs, so a busy machine does not fail it; tiny times are not compared).
+test fails above 9 (best of three runs, so a busy machine does not fail it; tiny times are not compared). The
+real detector is the suite's session one (``tests/hardening/conftest.py``).
 """
 
 from __future__ import annotations
@@ -108,9 +109,22 @@ def _best_of(fn: Callable[[], Any], runs: int = 3) -> float:
 
 
 def _assert_linear(name: str, run: Callable[[str], Any], shape: str, n: int, bound_s: float | None = None) -> None:
+    """Best of three runs at 4n against the best of three at n, but the runs at 4n stop at the first that passes:
+    the verdict is the best run's, as if all three had run (a pass needs one run under the bounds, a failure all
+    three over them), and a text at 4n that takes less than the floor needs no run at n at all."""
     small, large = SHAPES[shape](n), SHAPES[shape](4 * n)
+    t_large = _best_of(lambda: run(large), runs=1)
+    if t_large < FLOOR_S and (bound_s is None or t_large < bound_s):
+        return
     t_small = _best_of(lambda: run(small))
-    t_large = _best_of(lambda: run(large))
+
+    def passes(t: float) -> bool:
+        return (bound_s is None or t < bound_s) and (t < FLOOR_S or t / max(t_small, FLOOR_S / 16) < MAX_RATIO)
+
+    for _ in range(2):
+        if passes(t_large):
+            return
+        t_large = min(t_large, _best_of(lambda: run(large), runs=1))
     assert bound_s is None or t_large < bound_s, f"{name} on {shape!r}: {t_large:.2f} s at {4 * n} characters"
     if t_large < FLOOR_S:
         return
@@ -216,13 +230,6 @@ def test_when_a_32000_digit_run_is_normalized_then_it_takes_well_under_a_second(
     from gateway.pii.normalize import detection_view, normalize
 
     assert _best_of(lambda: detection_view(normalize("1" * 32_000)), runs=1) < 1.0
-
-
-@pytest.fixture(scope="module")
-def detector() -> Any:
-    from gateway.pii.detector import PresidioDetector
-
-    return PresidioDetector(policy=load_policy(REPO / "policy" / "gateway.yaml"))
 
 
 @pytest.mark.slow

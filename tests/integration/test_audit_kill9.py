@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import BIN, GatewayProcess, kill_mid_load
+from tests.integration.server import BIN, PII_IN_PROCESS, GatewayProcess, kill_mid_load
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
@@ -64,7 +64,7 @@ def audit_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_when_the_gateway_is_killed_mid_load_then_every_acknowledged_receipt_survives_and_the_log_verifies(
     tmp_path: Path,
 ) -> None:
-    gw = GatewayProcess(tmp_path / "gw")
+    gw = GatewayProcess(tmp_path / "gw", env=dict(PII_IN_PROCESS))
     gw.prepare()
     gw.data_dir.mkdir(parents=True, exist_ok=True)  # `gateway apikey create` before the first start needs it
     # A writer's requests are allowed; an auditor's are denied: both kinds of receipt must survive.

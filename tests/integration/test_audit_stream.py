@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import BIN, GatewayProcess
+from tests.integration.server import BIN, PII_IN_PROCESS, GatewayProcess
 from tests.syslogkit import Receiver, wait_for
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def _follow(gw: GatewayProcess, state: Path) -> list[dict[str, object]]:
 
 def test_when_the_gateway_restarts_then_syslog_and_follow_deliver_every_entry_once(tmp_path: Path) -> None:
     receiver = Receiver()
-    gw = GatewayProcess(tmp_path / "gw", env={"GATEWAY_AUDIT_SYSLOG": f"tcp://127.0.0.1:{receiver.port}"})
+    gw = GatewayProcess(tmp_path / "gw", env={**PII_IN_PROCESS, "GATEWAY_AUDIT_SYSLOG": f"tcp://127.0.0.1:{receiver.port}"})
     state = tmp_path / "follow.json"
     try:
         gw.prepare()

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import BIN, GatewayProcess
+from tests.integration.server import BIN, PII_IN_PROCESS, GatewayProcess
 from tests.softhsm import SoftHsm
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def hsm_gateway(softhsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> I
     root = Path(tmp_path_factory.mktemp("hsm"))
     token = f"gw-{uuid.uuid4().hex[:8]}"
     softhsm.new_token(token)
-    gw = GatewayProcess(root, env=softhsm.settings_env(softhsm.pin_file(root), token))
+    gw = GatewayProcess(root, env={**PII_IN_PROCESS, **softhsm.settings_env(softhsm.pin_file(root), token)})
     gw.prepare()  # `gateway keys init`: the KEK is created in the token
     try:
         yield gw

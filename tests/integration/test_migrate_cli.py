@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess
 from tests.integration.test_drift_migrate import MODELS_YAML, V11, _doc_sentences
 
 pytestmark = pytest.mark.slow
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def test_when_a_migration_is_stopped_and_run_again_then_the_restarted_gateway_serves_the_new_version(
     tmp_path: Path,
 ) -> None:
-    gw = GatewayProcess(tmp_path / "gw")
+    gw = GatewayProcess(tmp_path / "gw", env=dict(PII_IN_PROCESS))
     gw.prepare()
     (gw.policy_dir / "models.yaml").write_text(MODELS_YAML)
     key = gw.make_key("acme", "ops", "admin")

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
@@ -42,7 +42,7 @@ def spent(gw: GatewayProcess, auditor: str) -> int:
 
 
 def test_when_the_gateway_restarts_even_killed_then_a_spent_daily_quota_stays_spent(tmp_path: Path) -> None:
-    gw = GatewayProcess(tmp_path / "gw")  # a free port, kept across the restarts
+    gw = GatewayProcess(tmp_path / "gw", env=dict(PII_IN_PROCESS))  # a free port, kept across the restarts
     gw.prepare()
     path = gw.policy_dir / "gateway.yaml"
     path.write_text(path.read_text() + TENANTS)  # appended under `tenants:`, the file's last section

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
 MARKER = "quillwort" + uuid.uuid4().hex[:8]
@@ -34,8 +34,8 @@ def _with_retention(policy_dir: Path) -> None:
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     # A short interval, so that the test sees the gateway's own scheduled sweep.
-    with serving(Path(tmp_path_factory.mktemp("retention")), env={"GATEWAY_RETENTION_SWEEP_INTERVAL_S": "1"},
-                 edit_policy=_with_retention) as proc:
+    env = {**PII_IN_PROCESS, "GATEWAY_RETENTION_SWEEP_INTERVAL_S": "1"}
+    with serving(Path(tmp_path_factory.mktemp("retention")), env=env, edit_policy=_with_retention) as proc:
         yield proc
 
 

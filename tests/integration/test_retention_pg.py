@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess
 from tests.integration.test_retention import DOCS, MARKER, RETENTION, call
 from tests.unit.backends.postgres.pgkit import TempSchema
 
@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 @pytest.fixture(scope="module")
 def pg_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, TempSchema]]:
     schema = TempSchema()
-    gw = GatewayProcess(Path(tmp_path_factory.mktemp("retention-pg")), env={"GATEWAY_DATABASE_URL": schema.url})
+    gw = GatewayProcess(Path(tmp_path_factory.mktemp("retention-pg")),
+                        env={**PII_IN_PROCESS, "GATEWAY_DATABASE_URL": schema.url})
     gw.prepare()
     policy = gw.policy_dir / "gateway.yaml"
     policy.write_text(policy.read_text() + RETENTION)

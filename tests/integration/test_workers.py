@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, export_and_verify, wait_for_workers
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, export_and_verify, wait_for_workers
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -24,7 +24,8 @@ def test_when_served_by_two_worker_processes_then_both_start_every_request_is_an
     tmp_path: Path,
 ) -> None:
     schema = TempSchema()
-    gw = GatewayProcess(tmp_path / "gw", env={"GATEWAY_DATABASE_URL": schema.url, "GATEWAY_WORKERS": "2"})
+    gw = GatewayProcess(tmp_path / "gw",
+                        env={**PII_IN_PROCESS, "GATEWAY_DATABASE_URL": schema.url, "GATEWAY_WORKERS": "2"})
     try:
         gw.prepare()
         policy = gw.policy_dir / "gateway.yaml"  # a privacy budget enforced (never reached): the shared ledger

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, export_and_verify, wait_for_workers
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, export_and_verify, wait_for_workers
 
 pytestmark = [pytest.mark.slow]
 
@@ -71,7 +71,7 @@ def _top(gw: GatewayProcess, key: str, text: str) -> str | None:
 def test_when_two_workers_share_the_embedded_store_then_each_follows_the_others_writes_and_the_log_is_one_chain(
     tmp_path: Path,
 ) -> None:
-    gw = GatewayProcess(tmp_path / "gw", env={"GATEWAY_WORKERS": "2", "GATEWAY_JOBS_POLL_S": "0.2"})
+    gw = GatewayProcess(tmp_path / "gw", env={**PII_IN_PROCESS, "GATEWAY_WORKERS": "2", "GATEWAY_JOBS_POLL_S": "0.2"})
     gw.prepare()
     writer = gw.make_key("acme", "loader", "writer")
     auditor = gw.make_key("platform", "aud", "platform-auditor")
