@@ -200,6 +200,7 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
         found.extend((m.start(1), m.end(1), is_weak) for pattern in patterns for m in pattern.finditer(text))
     if "@" in text:
         found.extend((start, end, False) for start, end in email_named(text, _NAME_BOUNDED))
+    found.extend((start, end, False) for start, end in name_predicates.renamed_it(text))
     spans: list[tuple[int, int, bool]] = []
     for start, end, is_weak in found:
         span = _trimmed(text, start, end, stop_words)
