@@ -190,9 +190,9 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
     strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD,
               _TITLED, _SIGNED, _PERSON_DOES, _AGED, _QUOTED_BY, _LISTED_CONTACT,
-              _SURNAME_FIRST, *name_predicates.STRONG]  # fmt: skip
+              _SURNAME_FIRST, *name_predicates.strong(text)]  # fmt: skip
     weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _YOU_VOCATIVE, _VOCATIVE_START, _HIS_HER, _LET_KNOW, _WHO, _HE_SHE_NEXT,
-            *name_predicates.WEAK]  # fmt: skip
+            *name_predicates.weak(text)]  # fmt: skip
     if _CONTACT_LINE.search(text) is not None:
         strong.append(_CARD_HEAD)
     found: list[tuple[int, int, bool]] = []

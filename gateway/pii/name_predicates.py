@@ -191,10 +191,11 @@ _UNDER = re.compile(
 # The author or performer after a quoted work: '"Tube Snake Boogie" by Amber Sutton' (weak: '"Excel" by Microsoft').
 _QUOTED_WORK = re.compile(r"[\"\u201d\u2019'] by " + NAME + _END)
 # A reader's or a writer's role before the name: "as regular commenter Holly Maldonado points out".
-_WRITER = re.compile(
-    r"(?i:\b(?:commenter|commentator|reader|listener|viewer|poster|contributor|columnist|blogger|reporter|"
-    r"correspondent|journalist|critic|reviewer|subscriber|follower|caller|fan|user) )" + NAME + _END
-)
+_WRITERS = (
+    "commenter", "commentator", "reader", "listener", "viewer", "poster", "contributor", "columnist", "blogger",
+    "reporter", "correspondent", "journalist", "critic", "reviewer", "subscriber", "follower", "caller", "fan", "user",
+)  # fmt: skip
+_WRITER = re.compile(r"(?i:\b(?:" + "|".join(_WRITERS) + r") )" + NAME + _END)
 
 
 def _one_scan(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
@@ -207,16 +208,42 @@ def _one_scan(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
     return re.compile(NAME + "(?:" + "|".join(suffixes) + ")")
 
 
-STRONG = (
-    _one_scan((_TRAIT_AFTER, _AWAY, _CAREER, _RECORD, _CHAIRED, _HAS_KIN, _FROM_DEPARTMENT)),
-    _TRAIT_ASKED, _HR_RECORD, _ROLL, _ACTION, _MINUTED, _RENAMED,
+# Each cue with the words one of which its match must hold (lower case; none: always run). A text without them
+# is not scanned for it: a case-insensitive alternation costs a try at every position of the text.
+_ALWAYS: tuple[str, ...] = ()
+_STRONG = (
+    (_ALWAYS, _one_scan((_TRAIT_AFTER, _AWAY, _CAREER, _RECORD, _CHAIRED, _HAS_KIN, _FROM_DEPARTMENT))),
+    (_ALWAYS, _TRAIT_ASKED),
+    (("review", "appraisal", "interview", "leave request", "sick note", "timesheet", "payslip", "letter",
+      "background check", "hearing", "one-to-one", "1:1", "1-on-1", "one-on-one"), _HR_RECORD),
+    ((":",), _ROLL), ((":",), _ACTION), ((" by",), _MINUTED),
+    (("chang", "correct", "updat", "amend", "spel", "renam"), _RENAMED),
 )  # fmt: skip
-WEAK = (
-    _one_scan((_MIND, _WITH_ME, _FRONT_DESK)),
-    _VOICEMAIL, _UNDER, _QUOTED_WORK, _WRITER, _ACTION_LINE, _HOSTED, _ME_WITH, _APPOSED, _ASK_FOR, _ASKED_ABOUT,
+_WEAK = (
+    (_ALWAYS, _one_scan((_MIND, _WITH_ME, _FRONT_DESK))),
+    (("voicemail", "voice mail", "vm", "message", "msg"), _VOICEMAIL), (("under",), _UNDER),
+    ((" by ",), _QUOTED_WORK), (_WRITERS, _WRITER), (_ALWAYS, _ACTION_LINE),
+    ((" by", "reassigned", "handed", "shadowing", "cover"), _HOSTED), ((" and", " &"), _ME_WITH),
+    (_ALWAYS, _APPOSED), (("ask",), _ASK_FOR), (_ALWAYS, _ASKED_ABOUT),
 )  # fmt: skip
+
+
+def strong(text: str) -> list[re.Pattern[str]]:
+    """The strong cues worth running on ``text``."""
+    return _gated(_STRONG, text.lower())
+
+
+def weak(text: str) -> list[re.Pattern[str]]:
+    """The weak cues worth running on ``text``."""
+    return _gated(_WEAK, text.lower())
+
+
+def _gated(cues: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...], low: str) -> list[re.Pattern[str]]:
+    return [pattern for words, pattern in cues if not words or any(w in low for w in words)]
 
 
 def renamed_it(text: str) -> list[tuple[int, int]]:
     """Spans of the new name in "... name ..., please change it to X" (a strong cue)."""
+    if " it to" not in text.lower():
+        return []
     return [m.span(1) for m in _IT_TO.finditer(text) if _NAME_SAID.search(text, max(0, m.start() - 90), m.start())]
