@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 
-from gateway.pii.name_shapes import LOWER, UPPER, email_named, in_spans
+from gateway.pii import name_predicates
+from gateway.pii.name_shapes import LOWER, NAME, NAME_WORD, TITLE_WORDS, email_named, in_spans
 from gateway.pii.name_words import GROUP_TAIL, NOT_NAMES, OPENERS, ROLE_NOUNS
 
-# One to three capitalized words: O'Brien, Mcguire, Jean-Luc, Émile, Sölzer, an initial "J.".
-_WORD = rf"[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|\.)"
-_NAME = rf"({_WORD}(?:[ ]{_WORD}){{0,2}})"
+_WORD = NAME_WORD
+_NAME = NAME
 _BEFORE = (
     r"my name is", r"name is", r"names? on the account is", r"named(?: him| her| them| me| it)?",
     r"what(?:'s| is) your (?:full )?name\?", r"['\u2019]s (?:full |legal |maiden )?name",
@@ -157,13 +157,7 @@ _POSSESSIVE = re.compile(
 )
 # A name on the line before or after its job title: "Ayten Gute, Head of Risk", "Ana Ruiz | Product Manager",
 # "-- \nAna Ruiz\nSenior Analyst". Two or three words: one capitalized word before a title is as often a team.
-_TITLE_WORDS = (
-    r"head|manager|director|officer|analyst|engineer|president|vp|svp|evp|ceo|cfo|coo|cto|cio|ciso|chair|"
-    r"chairman|chairwoman|founder|co-?founder|partner|consultant|specialist|coordinator|administrator|assistant|"
-    r"secretary|treasurer|accountant|attorney|counsel|advis[eo]r|supervisor|intern|professor|lecturer|nurse|"
-    r"physician|architect|designer|developer|scientist|auditor|controller|representative|agent|clerk|teller|"
-    r"underwriter|banker|associate|lead|principal"
-)
+_TITLE_WORDS = TITLE_WORDS
 _TITLED = re.compile(
     r"(?m)^[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*(?:,|\||[-\u2013\u2014]|\n)[ \t]*"
     r"(?:(?!(?:The|A|An|Our|This|That)[ ])[A-Z][A-Za-z&]*[ ]|(?:senior|junior|chief|deputy|vice|executive|"
@@ -196,8 +190,9 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
     strong = [_CUE_BEFORE, _CUE_AFTER, _IS_A_PERSON, _DIALOGUE, _POSSESSIVE, _SAID_TO, _AS_ROLE, _BLOCK_HEAD,
               _TITLED, _SIGNED, _PERSON_DOES, _AGED, _QUOTED_BY, _LISTED_CONTACT,
-              _SURNAME_FIRST]  # fmt: skip
-    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _YOU_VOCATIVE, _VOCATIVE_START, _HIS_HER, _LET_KNOW, _WHO, _HE_SHE_NEXT]
+              _SURNAME_FIRST, *name_predicates.strong(text)]  # fmt: skip
+    weak = [_WEAK_CUE_BEFORE, _VOCATIVE_END, _YOU_VOCATIVE, _VOCATIVE_START, _HIS_HER, _LET_KNOW, _WHO, _HE_SHE_NEXT,
+            *name_predicates.weak(text)]  # fmt: skip
     if _CONTACT_LINE.search(text) is not None:
         strong.append(_CARD_HEAD)
     found: list[tuple[int, int, bool]] = []
@@ -205,6 +200,7 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
         found.extend((m.start(1), m.end(1), is_weak) for pattern in patterns for m in pattern.finditer(text))
     if "@" in text:
         found.extend((start, end, False) for start, end in email_named(text, _NAME_BOUNDED))
+    found.extend((start, end, False) for start, end in name_predicates.renamed_it(text))
     spans: list[tuple[int, int, bool]] = []
     for start, end, is_weak in found:
         span = _trimmed(text, start, end, stop_words)

@@ -21,6 +21,17 @@ import unicodedata
 _LATIN = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha()]
 UPPER = "A-Z" + "".join(c for c in _LATIN if c.isupper() and len(c.lower()) == 1)
 LOWER = "a-z" + "".join(c for c in _LATIN if c.islower() and len(c.upper()) == 1) + "\u00df"
+# One to three capitalized words: O'Brien, Mcguire, Jean-Luc, Émile, Sölzer, an initial "J.". ``NAME`` is one group.
+NAME_WORD = rf"[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|\.)"
+NAME = rf"({NAME_WORD}(?:[ ]{NAME_WORD}){{0,2}})"
+# The words of a job title ("Senior Analyst", "Head of Risk"), for the cues that read a name beside one.
+TITLE_WORDS = (
+    r"head|manager|director|officer|analyst|engineer|president|vp|svp|evp|ceo|cfo|coo|cto|cio|ciso|chair|"
+    r"chairman|chairwoman|founder|co-?founder|partner|consultant|specialist|coordinator|administrator|assistant|"
+    r"secretary|treasurer|accountant|attorney|counsel|advis[eo]r|supervisor|intern|professor|lecturer|nurse|"
+    r"physician|architect|designer|developer|scientist|auditor|controller|representative|agent|clerk|teller|"
+    r"underwriter|banker|associate|lead|principal"
+)
 
 # A line of three letters or more, most of them capitals, holding at least two words of two letters.
 _LINE = re.compile(r"[^\n]+")

@@ -35,6 +35,11 @@ NOT_NAMES = frozenset(
         "collections", "onboarding", "recruiting", "recruitment", "fundraising", "communications", "comms", "pr",
         "product", "design", "infrastructure", "helpdesk", "servicedesk", "reception", "management", "leadership",
         "governance", "quality", "qa", "safety", "maintenance", "warehouse", "shipping", "receiving", "dispatch",
+        # the labels of meeting minutes, tickets and clinical notes ("Action: ...", "Resolution: ...")
+        "action", "actions", "agenda", "minutes", "decision", "decisions", "outcome", "summary", "notes", "todo",
+        "priority", "severity", "resolution", "issue", "problem", "impact", "workaround", "description", "comment",
+        "comments", "question", "answer", "deadline", "due", "chair", "absent", "assessment", "plan", "diagnosis",
+        "history", "allergies", "medications", "findings", "impression", "complaint", "symptoms", "vitals",
     ]
 )  # fmt: skip
 

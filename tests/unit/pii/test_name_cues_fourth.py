@@ -65,7 +65,7 @@ def test_when_a_phone_line_or_a_group_stands_where_a_fourth_round_cue_looks_then
 
 
 def test_when_the_next_sentence_starts_with_he_or_she_then_the_opening_name_is_a_weak_cue() -> None:
-    text = "Reginald spent a year at Acme as an intern. He then moved to Boston."
+    text = "Reginald took a job at Acme as an intern. He then moved to Boston."
     assert {(text[s:e], weak) for s, e, weak in cue_spans(text, STOP)} == {("Reginald", True)}
     assert cue_spans("Finance spent the budget early. They then asked for more.", STOP) == []
 

@@ -1,0 +1,74 @@
+"""Names through HTTP, fifth pass (issue 18): what is said of a person in the notes people write (a trait, leave,
+a career step, a clinical or court record, an HR record, a meeting's roll, one of a company's people, a name
+change) is redacted; a product, a company or a team in the same frames is not. Real gateway, model and Presidio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.server import GatewayProcess
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def key(gateway: GatewayProcess) -> str:
+    return gateway.make_key("globex", "app", "writer")
+
+
+def analyze(gw: GatewayProcess, key: str, text: str) -> dict[str, Any]:
+    r = httpx.post(gw.url + "/v1/pii/analyze", json={"text": text}, headers={"Authorization": f"Bearer {key}"},
+                   timeout=120)  # fmt: skip
+    assert r.status_code == 200, r.text
+    return dict(r.json()["results"][0])
+
+
+def person_spans(result: dict[str, Any], text: str) -> list[str]:
+    return [text[f["start"] : f["end"]] for f in result["findings"]
+            if f["entity_type"] == "PERSON" and f["outcome"] == "applied"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Why is Marisol so stubborn?", "Marisol"),  # a trait of character
+        ("Yusuf is off sick today, back Monday.", "Yusuf"),  # away from work
+        ("Ingrid spent six years at a law firm before joining.", "Ingrid"),  # a career step
+        ("Joan Whitfield is a 67-year-old female with COPD.", "Joan Whitfield"),  # a clinical record
+        ("At trial Abernathy testified that he saw the car.", "Abernathy"),  # a court record
+        ("Performance review for Bianca Sousa: exceeds expectations.", "Bianca Sousa"),  # an HR record
+        ("Action: Priya to circulate the draft by Friday.", "Priya"),  # a meeting's actions
+        ("Kimberly from HR will reach out to you.", "Kimberly"),  # one of a company's people
+        ("The name on the card is wrong, please change it to Shane Jones.", "Shane Jones"),  # a name change
+        ("Nadia has two kids and a dog.", "Nadia"),  # what a person has
+    ],
+)
+def test_when_a_person_is_described_then_the_name_is_redacted(
+    gateway: GatewayProcess, key: str, text: str, name: str
+) -> None:
+    result = analyze(gateway, key, text)
+    assert any(name in span for span in person_spans(result, text)) and result["action"] == "redact", result
+    r = httpx.post(gateway.url + "/v1/embeddings", json={"model": MODEL, "input": text},
+                   headers={"Authorization": f"Bearer {key}"}, timeout=120)  # fmt: skip
+    assert r.status_code == 200 and "PERSON=" in r.headers["X-Gateway-PII"], r.headers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Excel is kind of slow today.",  # "kind of" is no trait
+        "Northwind complains of slow payments.",  # not a symptom
+        "Please change it to Excel.",  # "it" is no name unless a name was spoken of
+        "Contoso is a 120-year-old company.",  # an age of a company
+        "Action: Circulate the draft by Friday.",  # a label and an imperative, no name
+        "Reassigned from IT Support to Marketing.",  # a verb that opens the line
+        "Globex was promoted to gold partner.",  # a tier, not a job title
+    ],
+)
+def test_when_a_product_company_or_label_takes_the_frame_then_no_person_is_found(
+    gateway: GatewayProcess, key: str, text: str
+) -> None:
+    assert person_spans(analyze(gateway, key, text), text) == []
