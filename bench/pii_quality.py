@@ -243,7 +243,8 @@ def report(stats: Stats) -> str:
             row += f" {_recall(plain):>22} {_recall(evasive):>24}"
         lines.append(row)
     lines.append("")
-    lines.append("Recall per evasion class, public set (dev + holdout):")
+    public = " + ".join(s.removeprefix("public-") for s in sources if s.startswith("public-"))
+    lines.append(f"Recall per evasion class, public set ({public}):")
     classes = sorted({k[2] for k in stats if k[2].startswith("evasion:")})
     lines.append(f"{'entity type':16}" + "".join(f" {c[8:]:>13}" for c in classes))
     for t in types:
