@@ -135,10 +135,14 @@ class WorkerProcess:
             raise WorkerLost
         raise WorkerLate
 
-    def stop(self, timeout_s: float) -> None:
-        """Ask the worker to exit; kill it if it has not within ``timeout_s``."""
+    def ask_to_stop(self) -> None:
+        """Ask the worker to exit after its batch, without waiting (a pool asks all of its workers first)."""
         with contextlib.suppress(OSError):  # already dead: nothing to ask
             self.conn.send(None)
+
+    def stop(self, timeout_s: float) -> None:
+        """Ask the worker to exit; kill it if it has not within ``timeout_s``."""
+        self.ask_to_stop()
         self.process.join(timeout_s)
         self.kill()
 
