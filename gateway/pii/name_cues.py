@@ -16,8 +16,6 @@ from gateway.pii import name_predicates
 from gateway.pii.name_shapes import LOWER, NAME, NAME_WORD, TITLE_WORDS, email_named, in_spans
 from gateway.pii.name_words import GROUP_TAIL, NOT_NAMES, OPENERS, ROLE_NOUNS
 
-_WORD = NAME_WORD
-_NAME = NAME
 _BEFORE = (
     r"my name is", r"name is", r"names? on the account is", r"named(?: him| her| them| me| it)?",
     r"what(?:'s| is) your (?:full )?name\?", r"['\u2019]s (?:full |legal |maiden )?name",
@@ -74,21 +72,21 @@ _WEAK_BEFORE = (
     r"chairwoman", r"president", r"senator", r"judge", r"detective", r"captain", r"sergeant",
     r"professor", r"pastor", r"father", r"rev\.?", r"sir", r"dame", r"lord", r"lady", r"mx\.?",
 )  # fmt: skip
-_NAME_NC = rf"{_WORD}(?:[ ]{_WORD}){{0,2}}"
-_NAME_BOUNDED = re.compile(r"(?<![\w'\u2019-])" + _NAME + r"(?![\w'\u2019-])")
+_NAME_NC = rf"{NAME_WORD}(?:[ ]{NAME_WORD}){{0,2}}"
+_NAME_BOUNDED = re.compile(r"(?<![\w'\u2019-])" + NAME + r"(?![\w'\u2019-])")
 _ROLES = (
     r"guardian|beneficiary|co-?signer|executor|trustee|contact|signatory|owner|holder|authori[sz]ed user|"
     r"representative|power of attorney|next of kin|emergency contact|dependent|dependant"
 )
-_CUE_BEFORE = re.compile(r"(?i:\b(?:" + "|".join(_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])")
+_CUE_BEFORE = re.compile(r"(?i:\b(?:" + "|".join(_BEFORE) + r"))[ \t]*\n?[ \t]*" + NAME + r"(?![\w'\u2019-])")
 _WEAK_CUE_BEFORE = re.compile(
-    r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + _NAME + r"(?![\w'\u2019-])"
+    r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + NAME + r"(?![\w'\u2019-])"
 )
-_CUE_AFTER = re.compile(_NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
+_CUE_AFTER = re.compile(NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
 # What only a person does or goes through (a team does not laugh, a product is not born): "Yvonne Curtis
 # laughed", "Reginald was born in", "Amanda grew up in", "Guzman passed away".
 _PERSON_DOES = re.compile(
-    _NAME + r" (?:(?:just|then|also|suddenly|quietly|softly) )?(?:laughed|smiled|grinned|giggled|chuckled|sighed|"
+    NAME + r" (?:(?:just|then|also|suddenly|quietly|softly) )?(?:laughed|smiled|grinned|giggled|chuckled|sighed|"
     r"cried|wept|sobbed|nodded|shrugged|winked|frowned|blushed|whispered|yelled|screamed|hugged|kissed|"
     r"was born|were born|is pregnant|was pregnant|got pregnant|grew up|passed away|died|fell asleep|got married|"
     r"got engaged|is engaged|is married|"
@@ -98,55 +96,55 @@ _PERSON_DOES = re.compile(
 # A line of a contact list: two or three capitalized words, then the person's phone number or e-mail address
 # ("Emily Ellis 212-555-0187", "Ana Ruiz: ana@example.com", "...; Tom Lee - (212) 555-0187").
 _LISTED_CONTACT = re.compile(
-    r"(?m)(?:^|(?<=[,;(] ))[ \t]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*[:,|\-\u2013]?[ \t]*"
+    r"(?m)(?:^|(?<=[,;(] ))[ \t]*" + rf"({NAME_WORD}(?:[ ]{NAME_WORD}){{1,2}})" + r"[ \t]*[:,|\-\u2013]?[ \t]*"
     r"(?=\+?1?[ .-]?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}(?![0-9])|<?[\w.+-]{1,64}@[\w-]{1,64}\.)"
 )
 # Surname first, after a form's label for people ("Attendee list: Hopkins, Troy", "Patient name: Russo, Sam J.").
 _SURNAME_FIRST = re.compile(
     r"(?i:\b(?:names?|attendees?|participants?|patient|guests?|employee|student|applicant|passenger|signatory)"
-    r"\b[ a-z]{0,12}:)[ \t]*" + rf"({_WORD}, {_WORD}(?:[ ]{_WORD})?)" + r"(?=[ \t]*(?:\n|\Z|;|\.(?:\s|\Z)))"
+    r"\b[ a-z]{0,12}:)[ \t]*" + rf"({NAME_WORD}, {NAME_WORD}(?:[ ]{NAME_WORD})?)" + r"(?=[ \t]*(?:\n|\Z|;|\.(?:\s|\Z)))"
 )
 # The speaker after a quotation: '"We will win," Yvonne Curtis told reporters.'
 _QUOTED_BY = re.compile(
-    r"[,.!?][\"\u201d] " + _NAME + r" (?:told|added|explained|noted|recalled|insisted|admitted|continued|"
+    r"[,.!?][\"\u201d] " + NAME + r" (?:told|added|explained|noted|recalled|insisted|admitted|continued|"
     r"remarked|warned|joked|recalls|adds|explains|tells)\b"
 )
 # "Danielle, who lives next door": a relative "who" follows a person (an organization takes "which").
-_WHO = re.compile(_NAME + r",? who\b")
+_WHO = re.compile(NAME + r",? who\b")
 # An age in apposition, as news and records write it: "Yolanda Reyes, 34, of Denver", "Smith (52)".
-_AGED = re.compile(_NAME + r"(?:, (?:aged? )?[1-9][0-9]?,| \((?:aged? )?[1-9][0-9]?\))(?= )")
+_AGED = re.compile(NAME + r"(?:, (?:aged? )?[1-9][0-9]?,| \((?:aged? )?[1-9][0-9]?\))(?= )")
 # "Bailey is a very sympathetic person": what is said to be a person is one.
 # Also a role only a person has: "Riley is the best coworker", "Ana Ruiz is an American actor", "X was my doctor".
 _IS_A_PERSON = re.compile(
-    _NAME + r" (?:is|was) (?:a|an|such a|the|my|our|your|his|her) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|"
+    NAME + r" (?:is|was) (?:a|an|such a|the|my|our|your|his|her) (?:[a-z]+ ){0,2}(?:person|man|woman|guy|girl|"
     r"boy|lady|gentleman|child|kid|coworker|co-worker|colleague|friend|boyfriend|girlfriend|husband|wife|mother|"
     r"father|mom|dad|sister|brother|cousin|aunt|uncle|grandmother|grandfather|neighbou?r|teacher|actor|actress|"
     r"singer|songwriter|writer|novelist|poet|painter|author|nurse|surgeon|dentist|lawyer|boss|roommate)\b"
 )
-_DIALOGUE = re.compile(r"(?m)^" + _NAME + r":[ ]?(?=\S)")
+_DIALOGUE = re.compile(r"(?m)^" + NAME + r":[ ]?(?=\S)")
 # "said Eric to Sophia": the one spoken to.
-_SAID_TO = re.compile(r"\b(?:said|says|replied|shouted|whispered|wrote) " + _NAME_NC + r" to " + _NAME + r"\b")
+_SAID_TO = re.compile(r"\b(?:said|says|replied|shouted|whispered|wrote) " + _NAME_NC + r" to " + NAME + r"\b")
 # "add Kayla Pierce as guardian": a role that only a person holds on an account.
 _SUFFIX = r"(?:,? (?:PhD|MD|DVM|DDS|Jr\.|Sr\.|II|III|IV|V|Esq\.|CPA|RN))?"
-_AS_ROLE = re.compile(_NAME + _SUFFIX + r" as (?:an? |the |my |our |his |her |their )?(?:" + _ROLES + r")\b")
+_AS_ROLE = re.compile(NAME + _SUFFIX + r" as (?:an? |the |my |our |his |her |their )?(?:" + _ROLES + r")\b")
 # A vocative: "Don't go to town, Elijah!", "Remember me, Ruben?"; "Carmen, can I please speak to your boss?".
-_VOCATIVE_END = re.compile(r", " + _NAME + r"[!?]")
-_YOU_VOCATIVE = re.compile(r"\byou, " + _NAME + r"[.!?]")  # "We miss you, Amanda."
+_VOCATIVE_END = re.compile(r", " + NAME + r"[!?]")
+_YOU_VOCATIVE = re.compile(r"\byou, " + NAME + r"[.!?]")  # "We miss you, Amanda."
 _VOCATIVE_START = re.compile(
-    r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r", (?=(?:can|could|would|will|do|did|does|are|were|is|have|has|"
+    r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + NAME + r", (?=(?:can|could|would|will|do|did|does|are|were|is|have|has|"
     r"please|you|we|let|thanks|thank|how|what|where|when|why|who|it|this|that|i'm|i've)\b|I\b)"
 )
 # A sentence that starts with a name and goes on to "his"/"her": "Christian had given Jon his address",
 # "Jason Haynes listed his top 20 songs" (an organization has "its").
 _HIS_HER = re.compile(
-    r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r" (?:[a-z][a-z']* ){1,3}(?:[A-Z][a-z]+ )?(?:his|her|himself|herself)\b"
+    r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + NAME + r" (?:[a-z][a-z']* ){1,3}(?:[A-Z][a-z]+ )?(?:his|her|himself|herself)\b"
 )
 # A sentence that starts with a name, and the next one with "He" or "She": "Reginald spent a year at Acme. He
 # then ..." (a team is "they", a product "it").
-_HE_SHE_NEXT = re.compile(r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + _NAME + r" [a-z][^.!?\n]{0,160}[.!?][ \t]+(?:He|She)\b")
+_HE_SHE_NEXT = re.compile(r"(?m)(?:^|(?<=[.!?] ))[ \t]*" + NAME + r" [a-z][^.!?\n]{0,160}[.!?][ \t]+(?:He|She)\b")
 # "Jeffery's address", "Danielle Fox's wife": a possessive before what only a person has.
 _POSSESSIVE = re.compile(
-    _NAME + r"['\u2019]s (?:address|phone|email|e-mail|account|wife|husband|son|daughter|mother|father|brother|"
+    NAME + r"['\u2019]s (?:address|phone|email|e-mail|account|wife|husband|son|daughter|mother|father|brother|"
     r"sister|partner|kid|kids|children|birthday|killers?|funeral|song|songs|novel|book|version|lawyer|doctor|"
     r"salary|passport|signature|resignation|wedding|girlfriend|boyfriend|fianc[eé]e?|spouse|parents|mom|dad|"
     r"mum|grandmother|grandfather|diagnosis|death|date of birth|ssn|social security|driver'?s licen[cs]e|"
@@ -157,24 +155,24 @@ _POSSESSIVE = re.compile(
 )
 # A name on the line before or after its job title: "Ayten Gute, Head of Risk", "Ana Ruiz | Product Manager",
 # "-- \nAna Ruiz\nSenior Analyst". Two or three words: one capitalized word before a title is as often a team.
-_TITLE_WORDS = TITLE_WORDS
 _TITLED = re.compile(
-    r"(?m)^[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*(?:,|\||[-\u2013\u2014]|\n)[ \t]*"
+    r"(?m)^[^\w\n]*" + rf"({NAME_WORD}(?:[ ]{NAME_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*(?:,|\||[-\u2013\u2014]|\n)[ \t]*"
     r"(?:(?!(?:The|A|An|Our|This|That)[ ])[A-Z][A-Za-z&]*[ ]|(?:senior|junior|chief|deputy|vice|executive|"
-    r"managing|general|regional|assistant|associate)[ ]){0,3}(?i:" + _TITLE_WORDS + r")\b"
+    r"managing|general|regional|assistant|associate)[ ]){0,3}(?i:" + TITLE_WORDS + r")\b"
     r"(?=[ \t]*(?:$|[,|(/\-\u2013]|(?i:of|at|for|to|and|in)\b))"
 )
 # A signature after "-- " or an attribution after a dash ("\u2014 Tina Morales"), on a line of its own.
-_SIGNED = re.compile(r"(?m)^[ \t]*(?:--|\u2014|\u2013|~)[ \t]*\n?[ \t]*" + _NAME + r"[ \t,]*(?:$|\n)")
-_LET_KNOW = re.compile(r"\b(?i:let) " + _NAME + r" know\b")
+_SIGNED = re.compile(r"(?m)^[ \t]*(?:--|\u2014|\u2013|~)[ \t]*\n?[ \t]*" + NAME + r"[ \t,]*(?:$|\n)")
+_LET_KNOW = re.compile(r"\b(?i:let) " + NAME + r" know\b")
 # A contact block: the text's first line is a name (two or three capitalized words) and an address line with a
 # house number and a capitalized street name follows within the next three lines.
 _BLOCK_HEAD = re.compile(
-    r"\A[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + r"[ \t]*\n(?:[^\n]*\n){0,3}?[^\w\n]*[0-9]{1,6} [A-Z][a-z]"
+    r"\A[^\w\n]*" + rf"({NAME_WORD}(?:[ ]{NAME_WORD}){{1,2}})"
+    + r"[ \t]*\n(?:[^\n]*\n){0,3}?[^\w\n]*[0-9]{1,6} [A-Z][a-z]"
 )
 # A contact card: the first line is a name (and perhaps a degree or suffix), and a later line starts with a
 # contact label ("Phone:", "E-mail:") or holds an e-mail address.
-_CARD_HEAD = re.compile(r"\A[^\w\n]*" + rf"({_WORD}(?:[ ]{_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*\n")
+_CARD_HEAD = re.compile(r"\A[^\w\n]*" + rf"({NAME_WORD}(?:[ ]{NAME_WORD}){{1,2}})" + _SUFFIX + r"[ \t]*\n")
 _CONTACT_LINE = re.compile(
     r"(?im)^[^\w\n]*(?:phone|mobile|cell|tel|telephone|fax|e-?mail|address|website)[ \t]*:|[\w.+-]@[\w-]+\."
 )
@@ -266,8 +264,8 @@ def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tup
 
 
 # A list of names: "Thomas, Mcintosh and French", "Ayers, Perkins and Wiley".
-_LIST_NEXT = re.compile(r"(?:,[ ]?(?:and |& |or )?|[ ](?:and|&|or)[ ])" + _NAME + r"(?![\w'\u2019-])")
-_LIST_PREV = re.compile(r"(?<![\w'\u2019-])" + _NAME + r"(?:,[ ]?|[ ](?:and|&|or)[ ])\Z")
+_LIST_NEXT = re.compile(r"(?:,[ ]?(?:and |& |or )?|[ ](?:and|&|or)[ ])" + NAME + r"(?![\w'\u2019-])")
+_LIST_PREV = re.compile(r"(?<![\w'\u2019-])" + NAME + r"(?:,[ ]?|[ ](?:and|&|or)[ ])\Z")
 _LIST_REACH = 80  # characters looked back for the previous member of a list
 
 
