@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from gateway.policy.loader import GatewayPolicy
     from tests.integration.server import GatewayProcess
     from tests.softhsm import SoftHsm
 
@@ -40,6 +42,23 @@ def session_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatewa
 
     with serving(tmp_path_factory.mktemp("gateway")) as proc:
         yield proc
+
+
+@pytest.fixture(scope="session")
+def shipped_policy() -> GatewayPolicy:
+    """The shipped policy file, as a new user runs it."""
+    from gateway.policy.loader import load_policy
+
+    return load_policy(Path(__file__).resolve().parents[1] / "policy" / "gateway.yaml")
+
+
+@pytest.fixture(scope="session")
+def presidio(shipped_policy: GatewayPolicy) -> Any:
+    """The real detector (spaCy and Presidio) under the shipped policy, loaded once for the session: the PII unit
+    tests and the hardening evasion suites share it (each load reads spaCy and builds every recognizer)."""
+    from gateway.pii.detector import PresidioDetector
+
+    return PresidioDetector(policy=shipped_policy)
 
 
 @pytest.fixture(scope="session")

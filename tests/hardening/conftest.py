@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from gateway.policy.loader import GatewayPolicy, load_policy
+from gateway.policy.loader import GatewayPolicy
 from tests.hardening.kit import Gateway, build_gateway
 
 
@@ -21,14 +21,12 @@ def gateway(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Gateway]]:
 
 
 @pytest.fixture(scope="session")
-def policy() -> GatewayPolicy:
-    """The shipped policy file, as a new user runs it."""
-    return load_policy(Path(__file__).resolve().parents[2] / "policy" / "gateway.yaml")
+def policy(shipped_policy: GatewayPolicy) -> GatewayPolicy:
+    """The shipped policy file, as a new user runs it (``tests/conftest.py``)."""
+    return shipped_policy
 
 
 @pytest.fixture(scope="session")
-def detector(policy: GatewayPolicy) -> Any:
-    """The real detector (spaCy and Presidio) under the shipped policy, loaded once for the evasion suites."""
-    from gateway.pii.detector import PresidioDetector
-
-    return PresidioDetector(policy=policy)
+def detector(presidio: Any) -> Any:
+    """The session's real detector (spaCy and Presidio) under the shipped policy, shared with the PII unit tests."""
+    return presidio

@@ -15,7 +15,8 @@ import pytest
 from tests import infinitykit
 from tests.enginekit import RecordingEngine, models_yaml, port_in_range
 from tests.infinitykit import Infinity
-from tests.integration.server import GatewayProcess, pg_replicas, serving
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, pg_replicas, serving
+from tests.otlpkit import Receiver
 
 if TYPE_CHECKING:
     from tests.unit.backends.postgres.pgkit import TempSchema
@@ -69,7 +70,7 @@ def _replica_pair(root: Path, edit_policy: Callable[[Path], None] | None = None,
 
     schema = TempSchema()
     try:
-        with pg_replicas(root, schema.url, edit_policy=edit_policy) as (one, two):
+        with pg_replicas(root, schema.url, env=PII_IN_PROCESS, edit_policy=edit_policy) as (one, two):
             yield one, two, schema
     finally:
         schema.drop()
@@ -114,16 +115,26 @@ def recording_engine(engine_model: Any) -> Iterator[RecordingEngine]:
 
 
 @pytest.fixture(scope="session")
-def remote_gateway(tmp_path_factory: pytest.TempPathFactory,
-                   recording_engine: RecordingEngine) -> Iterator[GatewayProcess]:
+def otlp_receiver() -> Iterator[Receiver]:
+    """An OTLP/HTTP receiver on loopback that collects the spans ``remote_gateway`` exports (``tests/otlpkit``)."""
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def remote_gateway(tmp_path_factory: pytest.TempPathFactory, recording_engine: RecordingEngine,
+                   otlp_receiver: Receiver) -> Iterator[GatewayProcess]:
     """A real gateway (real model, real Presidio) serving its in-process default, ``REMOTE_MODEL`` on
-    ``recording_engine`` and ``DOWN_MODEL`` on a dead port; fingerprints probed every second."""
+    ``recording_engine`` and ``DOWN_MODEL`` on a dead port; fingerprints probed every second; traces exported to
+    ``otlp_receiver``. test_remote_engine_api and test_tracing_otlp share it (a gateway start fewer)."""
     dead = port_in_range(avoid=[recording_engine.port])
 
     def declare(policy_dir: Path) -> None:
         (policy_dir / "models.yaml").write_text(models_yaml({
             REMOTE_MODEL: recording_engine.base_url, DOWN_MODEL: f"http://127.0.0.1:{dead}/v1"}))
 
-    env = {"GATEWAY_ENGINE_PROBE_INTERVAL_S": "1"}
+    env = {**PII_IN_PROCESS, "GATEWAY_ENGINE_PROBE_INTERVAL_S": "1", "OTEL_SERVICE_NAME": "gateway-it",
+           "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
     with serving(Path(tmp_path_factory.mktemp("remote-gateway")), env=env, edit_policy=declare) as proc:
         yield proc

@@ -21,11 +21,12 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# For the gateways of tests that read no detection (kills, restarts, stores, keys, retention, workers): detection in
-# the gateway's own process, so a start loads spaCy once instead of in a pool of worker processes (``pii_workers``
-# auto: 3 on 2 cores), and a stop waits for none. Measured on the shared 2-core machine, start and stop, alternated:
-# 22-28 s instead of 34-37 s (load 2-4), 43-62 s instead of 57-102 s (load 5-6). The session gateway and the suites
-# about detection keep the default pool, as users run it.
+# For the gateways of tests that read nothing of the pool (kills, restarts, stores, keys, retention, workers, jobs,
+# batches, collections, witnesses, replicas, engines, tracing, ONNX): detection in the gateway's own process (the same
+# Presidio and spaCy, the same findings), so a start loads spaCy once instead of in a pool of worker processes
+# (``pii_workers`` auto: 3 on 2 cores), and a stop waits for none. Measured on the shared 2-core machine, start and
+# stop, alternated: 22-28 s instead of 34-37 s (load 2-4), 43-62 s instead of 57-102 s (load 5-6). The session
+# gateway and the suites about detection keep the default pool, as users run it.
 PII_IN_PROCESS = {"GATEWAY_PII_WORKERS": "0"}
 
 
@@ -88,6 +89,14 @@ class GatewayProcess:
         return out.stdout.strip().splitlines()[-1]
 
     def start(self, timeout: float = 240.0) -> None:
+        began, ready = time.monotonic(), False
+        try:
+            self._start(timeout)
+            ready = True
+        finally:
+            _record_start(time.monotonic() - began, ready)
+
+    def _start(self, timeout: float) -> None:
         self.port = self.port or free_port()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -117,6 +126,16 @@ class GatewayProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+def _record_start(seconds: float, ready: bool) -> None:
+    """Append ``<test id> <seconds> ready|refused`` to the file ``SUITE_START_LOG`` names, if any: where the suite's
+    gateway starts are, and what each cost, without a full timed run."""
+    log = os.environ.get("SUITE_START_LOG")
+    if log:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{test} {seconds:.1f} {'ready' if ready else 'refused'}\n")
 
 
 @contextmanager

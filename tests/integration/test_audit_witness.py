@@ -18,7 +18,7 @@ import pytest
 
 from audit.canonical import canonical_json
 from audit.merkle import leaf_hash
-from tests.integration.server import BIN, GatewayProcess, free_port
+from tests.integration.server import BIN, PII_IN_PROCESS, GatewayProcess, free_port
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
@@ -56,7 +56,7 @@ def start_witness(folder: Path, public_key: Path, port: int) -> subprocess.Popen
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = Path(tmp_path_factory.mktemp("witnessed"))
-    gw = GatewayProcess(root / "gw")
+    gw = GatewayProcess(root / "gw", env=dict(PII_IN_PROCESS))
     gw.prepare()
     witness_dir = root / "witness"  # on the auditor's machine, in practice
     init = audit_cli("witness", "init", "--dir", str(witness_dir), "--name", "witness.auditor.test/w1")

@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
@@ -34,7 +34,8 @@ MARKER = "zyxquorble"  # a word in every input line, never produced by anything 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    env = {"GATEWAY_JOBS_LEASE_S": "3", "GATEWAY_JOBS_POLL_S": "0.2", "GATEWAY_RETENTION_SWEEP_INTERVAL_S": "0"}
+    env = {**PII_IN_PROCESS, "GATEWAY_JOBS_LEASE_S": "3", "GATEWAY_JOBS_POLL_S": "0.2",
+           "GATEWAY_RETENTION_SWEEP_INTERVAL_S": "0"}
     with serving(Path(tmp_path_factory.mktemp("batches")), env=env) as proc:
         yield proc
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, pg_replicas
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, pg_replicas
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -31,7 +31,8 @@ LINES = 240
 def pair(tmp_path: Path) -> Iterator[tuple[GatewayProcess, GatewayProcess, TempSchema]]:
     schema = TempSchema(name=f"batches_{uuid.uuid4().hex[:12]}")  # not the clock's second: two runs may share it
     try:
-        with pg_replicas(tmp_path, schema.url, env={"GATEWAY_JOBS_LEASE_S": "3", "GATEWAY_JOBS_POLL_S": "0.3"}) as gws:
+        with pg_replicas(tmp_path, schema.url, env={**PII_IN_PROCESS, "GATEWAY_JOBS_LEASE_S": "3",
+                                                 "GATEWAY_JOBS_POLL_S": "0.3"}) as gws:
             yield gws[0], gws[1], schema
     finally:
         schema.drop()

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
 TOPICS = ["assert", "async", "break", "class", "comparisons", "context-managers", "continue", "del", "dict",
@@ -40,7 +40,7 @@ def doc_text(topic: str) -> str:
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    with serving(Path(tmp_path_factory.mktemp("collections"))) as proc:
+    with serving(Path(tmp_path_factory.mktemp("collections")), env=PII_IN_PROCESS) as proc:
         yield proc
 
 

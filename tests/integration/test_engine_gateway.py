@@ -26,7 +26,7 @@ import yaml
 from gateway.embedding.engines import EngineClient, EngineSpec
 from gateway.embedding.fingerprint import PROBES, matches, probe
 from tests.integration.conftest import Engines
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess, serving
 from tests.recordingproxy import RecordingProxy
 
 pytestmark = pytest.mark.slow  # a gateway (model + Presidio) and two Infinity servers
@@ -54,7 +54,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory, engines: Engines,
         (policy_dir / "models.yaml").write_text(yaml.safe_dump({"models": models}), "utf-8")
 
     with serving(Path(tmp_path_factory.mktemp("engine-gateway")), edit_policy=declare,
-                 env={"GATEWAY_ENGINE_PROBE_INTERVAL_S": "1"}) as proc:
+                 env={**PII_IN_PROCESS, "GATEWAY_ENGINE_PROBE_INTERVAL_S": "1"}) as proc:
         yield proc
 
 

@@ -16,12 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import GatewayProcess
+from tests.integration.server import PII_IN_PROCESS, GatewayProcess
 
 MODEL = "all-MiniLM-L6-v2"
 SSN_DOC = "Payroll note: the employee's social security number is 078-05-1120, on file since 2019."
 # Small groups, a short lease and a quick poll: the kill lands between groups and the restart resumes at once.
-JOB_ENV = {"GATEWAY_JOBS_INFLIGHT_ITEMS": "2", "GATEWAY_JOBS_LEASE_S": "2", "GATEWAY_JOBS_POLL_S": "0.2"}
+JOB_ENV = {**PII_IN_PROCESS, "GATEWAY_JOBS_INFLIGHT_ITEMS": "2", "GATEWAY_JOBS_LEASE_S": "2",
+           "GATEWAY_JOBS_POLL_S": "0.2"}
 
 
 def _texts(count: int, chars: int) -> list[str]:

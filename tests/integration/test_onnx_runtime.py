@@ -33,7 +33,7 @@ from gateway.embedding.onnx_runtime import (
 )
 from gateway.embedding.specs import DEFAULT_MODEL, model_dir
 from gateway.errors import ConfigurationError
-from tests.integration.server import BIN, REPO, GatewayProcess
+from tests.integration.server import BIN, PII_IN_PROCESS, REPO, GatewayProcess
 
 pytestmark = pytest.mark.slow
 SHA = DEFAULT_MODEL.fingerprint
@@ -199,7 +199,7 @@ def onnx_gateway(exported: OnnxGraph, cache: Path, tmp_path_factory: pytest.Temp
                  ) -> Iterator[GatewayProcess]:
     """A real gateway on model_runtime = onnx, its data directory seeded with the session's exported graph."""
     root = tmp_path_factory.mktemp("onnx-gateway")
-    proc = GatewayProcess(root, env={"GATEWAY_MODEL_RUNTIME": "onnx"})
+    proc = GatewayProcess(root, env={**PII_IN_PROCESS, "GATEWAY_MODEL_RUNTIME": "onnx"})
     proc.prepare()
     shutil.copytree(cache / "onnx", proc.data_dir / "onnx")
     proc.start()

@@ -1,4 +1,5 @@
-"""The PII stage through HTTP: one real gateway (real Presidio, spaCy, model) started with a policy of our own.
+"""The PII stage through HTTP: the session's real gateway (real Presidio, spaCy, model) on a policy of our own,
+hot-reloaded in for this module and the shipped one reloaded after it (a gateway of its own cost a start).
 
 ``fixtures/pii_policy.yaml`` exercises every option: tenants "acme" and "lenient" and the defaults (any other
 tenant, here "globex"), collection overrides, thresholds, allow/deny lists and two custom recognizers. Every
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from gateway.pii.normalize import normalize
-from tests.integration.server import GatewayProcess, serving
+from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
 POLICY = Path(__file__).parent / "fixtures" / "pii_policy.yaml"
@@ -29,12 +30,21 @@ TWIN_TEXT = "{} approved the travel budget for the Denver office on Tuesday."
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    def install(policy_dir: Path) -> None:  # before start: the first load must pass
-        (policy_dir / "gateway.yaml").write_bytes(POLICY.read_bytes())
-
-    with serving(Path(tmp_path_factory.mktemp("pii")), edit_policy=install) as proc:
-        yield proc
+def gw(gateway: GatewayProcess) -> Iterator[GatewayProcess]:
+    path = gateway.policy_dir / "gateway.yaml"
+    shipped = path.read_bytes()
+    probe = gateway.make_key("globex", "pii-api-reload", "writer")
+    version = _wait_for_version(gateway, probe, "", timeout=60.0)
+    path.write_bytes(POLICY.read_bytes())
+    try:
+        assert _wait_for_version(gateway, probe, version, timeout=60.0) != version, "the policy was not reloaded"
+        yield gateway
+    finally:
+        path.write_bytes(shipped)
+        deadline = time.monotonic() + 60
+        while _wait_for_version(gateway, probe, "") != version:  # the other suites on the session's gateway need it
+            assert time.monotonic() < deadline, "the shipped policy was not reloaded"
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,19 @@
 """Traces from the real gateway (real model, real Presidio) to an OTLP/HTTP receiver: at least five stage spans per
-request under the caller's trace, and none of the planted values in any exported byte."""
+request under the caller's trace, and none of the planted values in any exported byte. The gateway and the receiver
+are the session's (``remote_gateway``, shared with test_remote_engine_api): every byte it exported counts."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.enginekit import RecordingEngine, models_yaml
-from tests.integration.server import GatewayProcess, serving
+from tests.enginekit import RecordingEngine
+from tests.integration.conftest import REMOTE_MODEL
+from tests.integration.server import GatewayProcess
 from tests.otlpkit import Receiver
 
 pytestmark = pytest.mark.slow
@@ -27,21 +28,10 @@ class Traced:
 
 
 @pytest.fixture(scope="module")
-def traced(tmp_path_factory: pytest.TempPathFactory, recording_engine: RecordingEngine) -> Iterator[Traced]:
-    """One real gateway exporting to one receiver for both tests (a gateway start is the cost of this module);
-    it serves its in-process model and ``traced-remote`` on ``recording_engine``."""
-    receiver = Receiver()
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "gateway-it",
-           "OTEL_BSP_SCHEDULE_DELAY": "100"}
-
-    def declare(policy_dir: Path) -> None:
-        (policy_dir / "models.yaml").write_text(models_yaml({"traced-remote": recording_engine.base_url}))
-
-    try:
-        with serving(Path(tmp_path_factory.mktemp("traced")), env=env, edit_policy=declare) as gw:
-            yield Traced(gw, receiver, gw.make_key("acme", "svc", "writer"))
-    finally:
-        receiver.close()
+def traced(remote_gateway: GatewayProcess, otlp_receiver: Receiver) -> Traced:
+    """The session's ``remote_gateway``, which exports to ``otlp_receiver`` (a gateway of its own cost a start):
+    it serves its in-process model and ``REMOTE_MODEL`` on ``recording_engine``."""
+    return Traced(remote_gateway, otlp_receiver, remote_gateway.make_key("acme", "svc", "writer"))
 
 
 def _wait_for(done: Callable[[], bool]) -> None:
@@ -82,7 +72,7 @@ def test_when_a_remote_model_answers_then_the_engine_call_is_a_client_span_and_t
     trace_id = "5bf92f3577b34da6a3ce929d0e0e4799"
     seen = len(recording_engine.headers)
     response = httpx.post(gw.url + "/v1/embeddings", timeout=60,
-                          json={"model": "traced-remote", "input": f"Please call {PLANTED[0]} today"},
+                          json={"model": REMOTE_MODEL, "input": f"Please call {PLANTED[0]} today"},
                           headers={"Authorization": f"Bearer {traced.key}",
                                    "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
     assert response.status_code == 200, response.text
