@@ -75,3 +75,35 @@ def test_when_the_fork_servers_preload_is_imported_then_no_thread_starts_and_tor
     before, after, python_threads, torch, transformers, spacy = out.stdout.split()
     assert after == before and python_threads == "1"
     assert (torch, transformers, spacy) == ("None", "None", "True")
+
+
+def test_when_the_pools_owner_is_killed_mid_batch_then_its_workers_and_their_fork_server_exit() -> None:
+    # The fork server is the workers' parent and lives while they hold its pipe: they watch their owner instead.
+    script = textwrap.dedent(f"""
+        import pathlib, sys, threading, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from gateway.pii.pool import PoolDetector
+        from gateway.policy.loader import load_policy
+        if __name__ == "__main__":
+            policy = load_policy(pathlib.Path({str(ROOT / "policy" / "gateway.yaml")!r}))
+            pool = PoolDetector(2, policy=policy)
+            print(*pool.pids(), flush=True)
+            text = "Meeting notes. Reach Dave Miller at dave@example.org, SSN 123-45-6789. " * 2000
+            threading.Thread(target=pool.analyze, args=([text], [policy.scope("t")])).start()
+            time.sleep(600)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        assert owner.stdout is not None
+        workers = [int(p) for p in owner.stdout.readline().split()]
+        server = parent_of(workers[0])
+        assert len(workers) == 2 and server != owner.pid and all(running(p) for p in [*workers, server])
+        time.sleep(1.0)  # one worker is screening the long text (no budget: seconds)
+    finally:
+        owner.kill()  # kill -9: no close, no atexit
+        owner.wait(10)
+    until = time.monotonic() + 10
+    while any(running(p) for p in [*workers, server]) and time.monotonic() < until:
+        time.sleep(0.1)
+    assert not [p for p in [*workers, server] if running(p)]
