@@ -37,7 +37,7 @@ from gateway.backends.sqlite.drift import SQLiteDriftRepository
 from gateway.backends.sqlite.open import SQLiteBackends, open_sqlite_backends
 from gateway.crypto.envelope import Envelope
 from gateway.crypto.keyfiles import KeyMaterial, key_files, load_keys
-from gateway.embedding.embedder import Embedder, available_cpus
+from gateway.embedding.embedder import Embedder
 from gateway.embedding.factory import ModelFactory
 from gateway.embedding.probing import FingerprintWatch
 from gateway.embedding.registry import load_registry
@@ -53,17 +53,19 @@ from gateway.observability.logs import VettedName
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.wiring import Observability, TimedSink, attach
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
+from gateway.pii.stage import DetectionStage, start_detection
 from gateway.pipeline.background import build_background
 from gateway.pipeline.batches import Batches
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.collection_admin import CollectionAdmin
 from gateway.pipeline.collections import CollectionService
+from gateway.pipeline.cpus import available_cpus
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.ingest_jobs import IngestJobKind
 from gateway.pipeline.metering import Metering
 from gateway.pipeline.offload import off_loop
 from gateway.pipeline.search import Search
-from gateway.pipeline.stage_fns import cached_secrets, detection_batchers, pii_detector
+from gateway.pipeline.stage_fns import cached_secrets, detection_batchers
 from gateway.pipeline.stages import EmbeddingPipeline
 from gateway.policy.changes import PolicyVersions, reload_policies
 from gateway.policy.loader import PolicyHolder, ScopePolicy
@@ -283,10 +285,11 @@ def build_services(
     embedders: Mapping[str, Embedder] | None = None,
     detector: PIIDetector | None = None,
     audit_sink: AuditLogBackend | None = None,
+    detection: DetectionStage | None = None,  # started before the heavy imports (gateway.pii.stage)
 ) -> Services:
     keys = load_keys(settings.keys_dir, settings.kek_options)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    policy = PolicyHolder(settings.policy_dir / "gateway.yaml")
+    policy = detection.policy if detection is not None else PolicyHolder(settings.policy_dir / "gateway.yaml")
     # Per host on either backend: the embedded backend's database, and the drift statistics (docs/postgres.md).
     local_db = SQLiteDatabase(settings.sqlite_path)
     # PostgreSQL (database_url) shares keys, policy, ledger, audit log and store across replicas.
@@ -300,7 +303,8 @@ def build_services(
     default_spec = registry.get(settings.model_name.partition("@")[0])
     pii_threads, pii_ready = 1, None  # a detector handed in (tests' fakes): one thread per lane, ready
     if detector is None:
-        detector, pii_threads, pii_ready = pii_detector(settings, policy.current(), cpus)
+        detection = detection or start_detection(settings, cpus, policy)
+        detector, pii_threads, pii_ready = detection.detector, detection.threads, detection.ready
     opened: GroupCommitLog | None = None  # the log this process opened (and has witnessed), not a handed-in one
     if audit_sink is None:
         opened = open_pg_audit_log(settings, keys) if settings.uses_postgres else open_audit_log(settings, keys)
@@ -360,10 +364,8 @@ def build_services(
     metrics.engines.watch(models.circuits, models.in_service)
     fingerprints = FingerprintWatch(models, settings.data_dir, auditor, settings.engine_probe_interval_s)
     fingerprints.start(settings.policy_dir)  # probe the remote models, then audit the registry's changes
-    witnesses = (
-        start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
-        if opened is not None else None
-    )
+    witnesses = (start_witnessing(settings.audit_witnesses, opened, auditor, metrics, settings.keys_dir)
+                 if opened is not None else None)
     concurrency = KeyConcurrency()  # requests in flight: background jobs wait while there are any
     background = build_background(settings, (backends.files, backends.jobs, backends.job_inputs), envelope, auditor,
                                   models, policy, authorizer, apikeys, collections, audit_log, busy=concurrency.total,
@@ -375,8 +377,7 @@ def build_services(
     identity = Authenticator(apikeys, authorizer, tokens, issuer)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, models=models, fingerprints=fingerprints,
-        detector=detector, policy=policy,
-        authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
+        detector=detector, policy=policy, authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,
         auditor=auditor, pipeline=pipeline, collections=collections, envelope=envelope,
         ledger=ledger, retention=RetentionSweep(collections.store, policy.current, auditor, observability.drift,
                                  expired=background.purge_expired),

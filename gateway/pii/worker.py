@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import sys
 import threading
@@ -28,13 +29,18 @@ from gateway.policy.loader import GatewayPolicy
 UNUSED_MODULES = ("torch", "transformers")
 
 
-def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy) -> None:
-    """A worker process's main loop: load the detector once, then answer requests until told to stop or until
-    the parent's end of the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
-    for unused in UNUSED_MODULES:  # kept out: importing them now fails, and spaCy and Presidio do without
+def keep_out_unused_modules() -> None:
+    """Make importing ``UNUSED_MODULES`` fail from now on: spaCy and Presidio do without them."""
+    for unused in UNUSED_MODULES:
         sys.modules.setdefault(unused, None)  # type: ignore[arg-type]  # None: "import fails" (ImportError)
+
+
+def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy, gateway: int) -> None:
+    """A worker process's main loop: load the detector once, then answer requests until told to stop, until the
+    gateway's end of the pipe closes, or until the gateway (process id ``gateway``) is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
+    threading.Thread(target=_exit_with_gateway, args=(gateway,), name="parent-watch", daemon=True).start()
+    keep_out_unused_modules()  # already so in a worker forked by the pool's fork server (gateway.pii.preload)
     try:
         from gateway.pii.detector import PresidioDetector
 
@@ -56,13 +62,37 @@ def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy) -> None:
             return
 
 
-def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
-    """Exit as soon as the parent is gone (kill -9), even mid-batch: the end of the pipe is read only between
+def _exit_with_gateway(gateway: int, every_s: float = 0.5) -> None:
+    """Exit as soon as the gateway is gone (kill -9), even mid-batch: the end of the pipe is read only between
     batches, and a batch of near-long texts has no detection budget (attack11: workers outlived a killed gateway
-    by 12 to over 60 s, at full CPU). Reparented, the worker sees another parent id."""
-    while os.getppid() == parent:
-        time.sleep(every_s)
+    by 12 to over 60 s, at full CPU).
+
+    A worker forked by the pool's fork server is that server's child, and the server outlives the gateway while
+    any worker lives (each holds its "alive" pipe), so the gateway's own process is watched: through a pidfd,
+    which becomes readable when that process exits and never names another one. Without pidfds (not Linux) its
+    id is polled, and a reparented worker leaves too; an id reused at once by another process would keep the
+    worker until the end of its batch, when it reads end-of-file on its pipe."""
+    try:
+        watched = os.pidfd_open(gateway)
+    except ProcessLookupError:  # gone already
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd on this system
+        parent = os.getppid()
+        while os.getppid() == parent and _runs(gateway):
+            time.sleep(every_s)
+        os._exit(0)
+    select.select([watched], [], [])
     os._exit(0)
+
+
+def _runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # runs, as another user
+        return True
+    return True
 
 
 def _answer(detector: Any, request: tuple[Any, ...]) -> tuple[str, Any]:
@@ -95,7 +125,7 @@ class WorkerProcess:
     def __init__(self, ctx: BaseContext, index: int, spacy_model: str, policy: GatewayPolicy, generation: int):
         parent, child = ctx.Pipe()
         self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
-            target=serve, args=(child, spacy_model, policy), name=f"gateway-pii-{index}", daemon=True
+            target=serve, args=(child, spacy_model, policy, os.getpid()), name=f"gateway-pii-{index}", daemon=True
         )
         self.process.start()
         child.close()
@@ -106,6 +136,15 @@ class WorkerProcess:
     @property
     def pid(self) -> int | None:
         return self.process.pid
+
+    def idle_and_alive(self) -> bool:
+        """Whether this idle worker can take a batch: it runs, and its pipe is quiet. An idle worker sends nothing,
+        so a readable pipe is the end-of-file of one that died: seen at once, while its exit status reaches a
+        forked worker's parent (the fork server, which reports it through a pipe of its own) a moment later."""
+        try:
+            return self.process.is_alive() and not self.conn.poll()
+        except (OSError, ValueError):  # the pipe is closed
+            return False
 
     def wait_ready(self, timeout_s: float) -> None:
         kind, value = self.receive(time.monotonic() + timeout_s)

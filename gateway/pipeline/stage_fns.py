@@ -19,7 +19,7 @@ from gateway.embedding.embedder import Embedder
 from gateway.observability.metrics import GatewayMetrics
 from gateway.pii.detector_types import DetectionSpend, Finding, PIIDetector
 from gateway.pipeline.batching import MicroBatcher
-from gateway.policy.loader import GatewayPolicy, PolicyHolder, ScopePolicy
+from gateway.policy.loader import PolicyHolder, ScopePolicy
 from gateway.settings import Settings
 
 
@@ -36,22 +36,6 @@ def cached_secrets(keys: KeyMaterial, max_entries: int = 4096) -> Callable[[str,
     """``keys.tenant_secret`` memoized: HKDF is deterministic, and each request derived 3-4 secrets anew (about
     14 us each, measured: small, but pure waste on the hot path). Bounded; the root already lives in memory."""
     return functools.lru_cache(maxsize=max_entries)(keys.tenant_secret)
-
-
-def pii_detector(settings: Settings, policy: GatewayPolicy,
-                 cpus: int) -> tuple[PIIDetector, int, Callable[[], None]]:
-    """The detector the settings ask for, how many batches it screens at once, and what to call before serving:
-    Presidio in this process (one batch), or a pool of worker processes (``pii_workers``; one batch per worker)
-    that load spaCy while the caller goes on (the model loads meanwhile) until that call waits for them."""
-    workers = settings.pii_pool_size(cpus)
-    if workers == 0:
-        from gateway.pii.detector import PresidioDetector  # heavy: spaCy and Presidio
-
-        return PresidioDetector(settings.spacy_model, policy=policy), 1, lambda: None
-    from gateway.pii.pool import PoolDetector
-
-    pool = PoolDetector(workers, policy=policy, spacy_model=settings.spacy_model, wait=False)
-    return pool, workers, pool.ready
 
 
 def detect_fn(detector: PIIDetector, gate: threading.Semaphore | None = None) -> Any:

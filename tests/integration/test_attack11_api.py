@@ -33,20 +33,21 @@ def embed(client: httpx.Client, url: str, key: str, texts: str | list[str]) -> h
 
 
 def pii_workers(gw: GatewayProcess) -> list[int]:
-    """The gateway's PII worker processes: its children started by multiprocessing's spawn."""
+    """The gateway's PII worker processes: the children of its fork server, itself a child of the gateway (the
+    workers share the server's command line, which runs multiprocessing's forkserver)."""
     assert gw.proc is not None
-    found = []
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
+            if b"multiprocessing.forkserver" in (entry / "cmdline").read_bytes():
+                parents[int(entry.name)] = ppid
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == gw.proc.pid and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
-    return found
+    servers = {pid for pid, ppid in parents.items() if ppid == gw.proc.pid}
+    return [pid for pid, ppid in parents.items() if ppid in servers]
 
 
 @pytest.fixture(scope="module")

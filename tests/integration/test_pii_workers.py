@@ -15,11 +15,17 @@ pytestmark = pytest.mark.slow
 
 
 def workers_of(pid: int) -> list[int]:
-    """The PII worker processes among ``pid``'s children (spawned: their command line runs spawn_main)."""
+    """The PII worker processes of gateway ``pid``: the children of its fork server (a child of the gateway
+    whose command line runs multiprocessing's forkserver; its forked workers share that command line)."""
+    servers = [c for c in _children(pid) if b"multiprocessing.forkserver" in _cmdline(c)]
+    return [w for server in servers for w in _children(server)]
+
+
+def _children(pid: int) -> list[int]:
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         children.extend(int(c) for c in (task / "children").read_text().split())
-    return [c for c in children if b"spawn_main" in _cmdline(c)]
+    return children
 
 
 def _cmdline(pid: int) -> bytes:

@@ -1,7 +1,8 @@
 import threading
 from pathlib import Path
 
-from gateway.embedding.embedder import CoreShare, available_cpus
+from gateway.embedding.embedder import CoreShare
+from gateway.pipeline.cpus import available_cpus
 
 
 def test_when_a_pass_runs_alone_then_it_gets_every_core_and_when_two_overlap_then_one_each() -> None:
