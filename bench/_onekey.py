@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _profiled_gateway
-from bench._load import LoadResult, drive
+from bench._load import LoadResult, drive, rss_bytes
 from bench._stage import time_raw
 from tests.integration.server import GatewayProcess
 
@@ -82,6 +82,7 @@ class GatewayRun:
     cpu_ms: float  # the gateway process, per text
     children_cpu_ms: float  # its descendants (the PII workers), per text
     load: str  # the 1-minute load average before and after its rounds
+    rss_mb: float  # the gateway process's resident memory after its rounds (its PII workers not counted)
 
     def texts(self) -> int:
         return sum(len(r.samples) for r in self.rounds)
@@ -139,7 +140,7 @@ def one_gateway(root: Path, onnx_cache: Path, runtime: str | None, texts: list[s
         cpu1, kids1 = tree_cpu_s(pid, children)
         n = sum(len(r.samples) for r in rounds)
         run = GatewayRun(label, rounds, (cpu1 - cpu0) * 1e3 / n, (kids1 - kids0) * 1e3 / n,
-                         f"{load0:.1f}-{os.getloadavg()[0]:.1f}")
+                         f"{load0:.1f}-{os.getloadavg()[0]:.1f}", rss_bytes(pid) / 2**20)
         if profile:  # a profiled gateway shuts down slowly and then writes its profile: give it time
             gw.proc.send_signal(signal.SIGTERM)
             gw.proc.wait(300)
@@ -197,6 +198,7 @@ def report(raw_before: dict[str, Any], raw_after: dict[str, Any], runs: list[Gat
     for run in runs:
         total = run.cpu_ms + run.children_cpu_ms
         print(f"CPU per text ({run.runtime}): gateway process {run.cpu_ms:.2f} ms + PII workers "
-              f"{run.children_cpu_ms:.2f} ms = {total:.2f} ms (from /proc; load average {run.load}); raw model "
+              f"{run.children_cpu_ms:.2f} ms = {total:.2f} ms (from /proc; load average {run.load}; gateway RSS "
+              f"{run.rss_mb:.0f} MB); raw model "
               f"{raw_cpu_ms:.2f} ms (one thread, batch {raw_after['best_size']}); raw / gateway "
               f"{raw_cpu_ms / total:.2f}")
