@@ -113,7 +113,7 @@ class SessionShare:
         finally:
             with self._lock:
                 self._running -= 1
-                if not alone:
+                if not alone and chosen is not None:
                     self._free.append(chosen)
 
 
@@ -210,10 +210,29 @@ def _locked(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
+_ARENA_LOCK = threading.Lock()
+_arena: list[bool] = []  # one process-wide arena registered (create_and_register_allocator may run once)
+
+
+def _shared_arena() -> None:
+    """One CPU memory arena for every session of this process. Each session's own arena keeps its peak for good:
+    three sessions after passes up to 32 texts x 256 word pieces held 1,901 MB more than before, sharing one 845 MB,
+    at the same CPU per text (2 cores, 2026-12-07)."""
+    import onnxruntime as ort
+
+    with _ARENA_LOCK:
+        if not _arena:
+            memory = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+            ort.create_and_register_allocator(memory, ort.OrtArenaCfg(0, -1, -1, -1))  # -1: ORT's defaults
+            _arena.append(True)
+
+
 def session_options(threads: int) -> Any:
     import onnxruntime as ort
 
+    _shared_arena()
     options = ort.SessionOptions()
+    options.add_session_config_entry("session.use_env_allocators", "1")
     options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -93,3 +93,12 @@ def test_when_the_cache_root_is_made_then_it_and_the_model_directory_are_owner_o
     with _locked(root / "model-key"):
         pass
     assert (root.stat().st_mode & 0o777, (root / "model-key").stat().st_mode & 0o777) == (0o700, 0o700)
+
+
+def test_when_sessions_are_made_then_they_allocate_from_the_one_process_wide_arena() -> None:
+    from gateway.embedding.onnx_runtime import session_options
+
+    first, second = session_options(2), session_options(1)
+    assert [o.get_session_config_entry("session.use_env_allocators") for o in (first, second)] == ["1", "1"]
+    assert [o.get_session_config_entry("session.intra_op.allow_spinning") for o in (first, second)] == ["0", "0"]
+    assert (first.intra_op_num_threads, second.intra_op_num_threads) == (2, 1)
