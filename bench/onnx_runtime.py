@@ -5,7 +5,7 @@ Raw: the gateway's own embedder (same tokenization, pass planning and normalizat
 (text by text: throughput and p50) and batch 32, on the same pydoc sentences, threads = cores for both runtimes.
 Gateway: the real ``gateway serve`` with each runtime in turn (``--rounds`` alternations, torch first), under the
 load of ``bench/throughput.py --quick``: one client (latency), 16 and 64 one-text clients, 32 texts per request
-at 8 clients. The ONNX gateway gets the graph exported by the raw phase in its data directory, so its start-up
+at 8 clients. The ONNX gateways get the graph exported by the raw phase (their ``onnx_cache_dir``), so their start-up
 shows the cached path (load, hash, agreement check), not an export.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/onnx_runtime.py [--rounds 2] [--texts 512] [--n1 100] [--threads N] \
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -40,7 +39,8 @@ from tests.integration.server import GatewayProcess  # noqa: E402
 
 # gateway variants: (label, environment); the first is the baseline of each round
 VARIANTS = (("torch", {"GATEWAY_MODEL_RUNTIME": "torch"}),
-            ("onnx", {"GATEWAY_MODEL_RUNTIME": "onnx"}),  # onnx_threads 0: the cores, shared by the workers' passes
+            # onnx_threads 0: a lone pass on the cores, passes at once on one-thread sessions of their own
+            ("onnx", {"GATEWAY_MODEL_RUNTIME": "onnx"}),
             ("onnx, 1 thread", {"GATEWAY_MODEL_RUNTIME": "onnx", "GATEWAY_ONNX_THREADS": "1"}))
 
 
@@ -97,10 +97,8 @@ def load_phase(label: str, gw: GatewayProcess, key: str, body: Any, clients: int
 def gateway_phase(runtime: str, env: dict[str, str], texts: list[str], root: Path, port: int, cache: Path,
                   ) -> dict[str, Any]:
     gw = GatewayProcess(root, port=port)
-    gw.env = {**env, "GATEWAY_MAX_CONCURRENT_PER_KEY": "0"}
+    gw.env = {**env, "GATEWAY_MAX_CONCURRENT_PER_KEY": "0", "GATEWAY_ONNX_CACHE_DIR": str(cache)}
     gw.prepare()
-    if runtime.startswith("onnx"):
-        shutil.copytree(cache / "onnx", gw.data_dir / "onnx", dirs_exist_ok=True)
     key = gw.make_key(TENANT, "bench", "writer")
     say(f"gateway {runtime}: starting ...")
     started = time.perf_counter()
@@ -138,7 +136,7 @@ def main() -> None:
     say(f"{len(texts)} texts (pydoc sentences, mean {np.mean([len(t) for t in texts]):.0f} chars); "
         f"{os.cpu_count()} CPUs: {cpu_model()}")
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
-        cache = Path(tmp) / "cache"
+        cache = Path(tmp) / "onnx-cache"  # the raw phase's export, shared by the ONNX gateways (onnx_cache_dir)
         raw = raw_phase(texts, min(args.n1, len(texts)), cache, args.threads)
         runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in VARIANTS}
         for i in range(args.rounds):

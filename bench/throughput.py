@@ -9,6 +9,7 @@ the Store API (encrypted records, FAISS flat index) against plain ``faiss.IndexF
     HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py [--device cpu|cuda] [--fp16] [--quick] [--workers N]
         [--database-url postgresql://...] [--no-search]
     HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py --one-key [--clients 32]   # issue 25's done-means
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/throughput.py --one-key --runtime both  # torch and onnx, alternated
 
 With ``--workers N`` the gateway serves with N worker processes (the ``workers`` setting; on the embedded SQLite
 store they share the data dir); the raw model is measured in the same run, so the ratios of runs with different N
@@ -143,6 +144,9 @@ def main() -> None:
                         "one key against the gateway with the shipped defaults: 429s and ratio to raw best")
     parser.add_argument("--profile", action="store_true", help="with --one-key: the gateway under cProfile in "
                         "every thread, CPU ms per request by thread and function (bench/_profiled_gateway.py)")
+    parser.add_argument("--runtime", choices=sorted(_onekey.RUNTIMES), default="default",
+                        help="with --one-key: the gateway as shipped (default), or with model_runtime torch or "
+                        "onnx, or both (torch, onnx, onnx, torch) in one run between the raw model's two timings")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
     scale = 0.25 if args.quick else 1.0
@@ -163,7 +167,7 @@ def main() -> None:
         tries = 1 if args.quick else 2
         raw = raw_model(texts, args.device, args.fp16, sizes, n1=20, tries=tries)
         _onekey.run(raw.pop("model"), raw, texts, sizes, args.device, args.clients or 32, args.port, say,
-                    cpu_model(), args.profile, tries)
+                    cpu_model(), args.profile, tries, args.runtime)
         return
     if args.database_url:
         with temp_schema(args.database_url) as url:

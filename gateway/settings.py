@@ -83,6 +83,7 @@ class Settings:
     traced_forward: bool = True
     model_runtime: str = "torch"
     onnx_threads: int = 0
+    onnx_cache_dir: str = ""
     embed_workers: int = 0
     workers: int = 1
     queue_max_items: int = 8192
@@ -143,6 +144,11 @@ class Settings:
         if self.batch_max_size:
             return self.batch_max_size
         return 32 if self.device == "cpu" else 128
+
+    @property
+    def onnx_cache_root(self) -> Path:
+        """Where ``model_runtime = onnx`` keeps its exported graphs: ``onnx_cache_dir``, or ``<data_dir>/onnx``."""
+        return Path(self.onnx_cache_dir) if self.onnx_cache_dir else self.data_dir / "onnx"
 
     def model_workers(self, cpus: int) -> int:
         """Embedding worker threads: the setting, or by device (one per core, at most 8, on a CPU; 1 on a GPU)."""

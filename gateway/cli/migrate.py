@@ -75,7 +75,7 @@ def _models_export_onnx(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigurationError(f"model {spec.ref} is served by a remote engine; only an in-process model runs on "
                                  "ONNX Runtime")
     torch_model = SentenceTransformerEmbedder(spec, "cpu", traced=False)  # the weights' sha256 verified here
-    graph = load_graph(torch_model.model, spec, torch_model.fingerprint, settings.data_dir, available_cpus(),
+    graph = load_graph(torch_model.model, spec, torch_model.fingerprint, settings.onnx_cache_root, available_cpus(),
                        progress=ProgressBar(f"ONNX graph of {spec.ref}"))
     print(f"{spec.ref}  {'exported' if graph.exported else 'cached'}  {graph.path}  sha256 {graph.sha256}  "
           f"worst cosine {graph.worst_cosine:.6f}")

@@ -115,12 +115,12 @@ class SentenceTransformerEmbedder:
     """The real model. Loading verifies the weights fingerprint; nothing is fetched from a hub.
 
     ``runtime`` "onnx" runs the forward passes on ONNX Runtime instead of PyTorch: a graph exported from these
-    weights into ``onnx_cache`` (the data directory) and checked against PyTorch (``gateway.embedding.onnx_runtime``);
-    tokenization, pass planning and the final normalization stay the same code."""
+    weights into ``onnx_cache`` (the cache root, ``Settings.onnx_cache_root``) and checked against PyTorch
+    (``gateway.embedding.onnx_runtime``); tokenization, pass planning and the final normalization stay the same."""
 
     def __init__(
         self, spec: ModelSpec, device: str = "cpu", fp16: bool = False, batch_size: int = 32, cpu_threads: int = 0,
-        traced: bool = True, runtime: str = "torch", onnx_cache: Path = Path("var"), onnx_threads: int = 0,
+        traced: bool = True, runtime: str = "torch", onnx_cache: Path = Path("var/onnx"), onnx_threads: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -139,9 +139,10 @@ class SentenceTransformerEmbedder:
         self._onnx_cache = onnx_cache
         self.onnx_graph: OnnxGraph | None = None  # the verified graph, on runtime onnx
         self._onnx_threads = onnx_threads or cpu_threads or available_cpus()
-        # Forward passes running at once (one per embedding worker) split the CPU's cores between them. ONNX
-        # Runtime's thread pool is the session's, sized once (``onnx_threads``, default the cores): torch's is
-        # left alone.
+        self._onnx_passes = cpu_threads or available_cpus()  # one-thread sessions made at load: a pass per core
+        # Forward passes running at once (one per embedding worker) split the CPU's cores between them: torch's
+        # thread count per pass here; on ONNX Runtime, whose pools are sized once per session, the graph's
+        # ``SessionShare`` (a lone pass on ``onnx_threads``, the cores by default; concurrent ones one each).
         self._cores = CoreShare(cpu_threads if device == "cpu" and runtime == "torch" else 0, torch.set_num_threads)
         self._torch: Any = torch
         self._to_device: Callable[[dict[str, Any], Any], dict[str, Any]] = batch_to_device
@@ -171,7 +172,8 @@ class SentenceTransformerEmbedder:
     def _onnx_forward(self) -> Forward:
         from gateway.embedding.onnx_runtime import load_graph
 
-        graph = load_graph(self._model, self.spec, self.fingerprint, self._onnx_cache, self._onnx_threads)
+        graph = load_graph(self._model, self.spec, self.fingerprint, self._onnx_cache, self._onnx_threads,
+                           narrow=self._onnx_passes)
         self.onnx_graph = graph
         self.forward_mode = "onnx"
         return lambda features: self._torch.from_numpy(graph.run(features))

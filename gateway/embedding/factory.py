@@ -41,7 +41,7 @@ class ModelFactory:
         if spec.engine is None:
             return SentenceTransformerEmbedder(spec, s.device, s.fp16, batch_size=s.model_batch_size,
                                                cpu_threads=self.cpus, traced=s.traced_forward,
-                                               runtime=s.model_runtime, onnx_cache=s.data_dir,
+                                               runtime=s.model_runtime, onnx_cache=s.onnx_cache_root,
                                                onnx_threads=s.onnx_threads or self.cpus)
         client = EngineClient(spec.engine, spec.dimension, observe=self.metrics.engines.observer(spec.name))
         return RemoteEmbedder(spec, client, deadline_s=s.request_timeout_s)

@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def torch_model() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(scope="session")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("onnx-cache")
+    """The session's cache root (what ``onnx_cache_dir`` names; ``<data_dir>/onnx`` by default)."""
+    return tmp_path_factory.mktemp("onnx-cache") / "onnx"
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +64,9 @@ def exported(torch_model: SentenceTransformerEmbedder, cache: Path) -> OnnxGraph
 
 @pytest.fixture
 def cache_copy(exported: OnnxGraph, cache: Path, tmp_path: Path) -> Path:
-    shutil.copytree(cache / "onnx", tmp_path / "onnx")
-    return tmp_path
+    """A copy of the session's cache root, as ``<tmp_path>/onnx``: the default root of a data dir ``tmp_path``."""
+    shutil.copytree(cache, tmp_path / "onnx")
+    return tmp_path / "onnx"
 
 
 def manifest(directory: Path) -> dict[str, Any]:
@@ -111,6 +114,54 @@ def test_when_cached_then_the_files_are_owner_only_and_the_manifest_names_the_so
     recorded = manifest(directory)
     assert recorded["weights_sha256"] == SHA and recorded["opset"] == 17
     assert recorded["graph_sha256"] == hashlib.sha256(exported.path.read_bytes()).hexdigest() == exported.sha256
+
+
+def test_when_passes_run_at_once_then_each_runs_on_a_checked_session_of_its_own_and_agrees(
+    torch_model: SentenceTransformerEmbedder, exported: OnnxGraph, cache: Path
+) -> None:
+    graph = load_graph(torch_model.model, DEFAULT_MODEL, SHA, cache, threads=2, narrow=2)
+    assert not graph.exported and graph.worst_cosine >= MIN_COSINE  # checked on the wide and both narrow ones
+    assert len({id(s) for s in (graph.sessions.wide, *graph.sessions.narrow)}) == 3
+    texts = [*MORE, *PROBES]
+    features = torch_model.model.preprocess(texts)
+    alone = graph.run(features)
+    results: list[np.ndarray] = []
+    start = threading.Barrier(3)
+
+    def run() -> None:
+        start.wait()
+        results.extend(graph.run(features) for _ in range(3))
+
+    workers = [threading.Thread(target=run) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(results) == 9 and all(cosines(r, alone).min() >= MIN_COSINE for r in results)
+    assert len(graph.sessions.narrow) >= 2
+
+
+def test_when_two_loaders_share_a_fresh_cache_root_then_one_exports_and_the_other_reads_its_graph(
+    torch_model: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """The shared cache (``onnx_cache_dir``) of gateways starting together: the lock makes the second wait."""
+    root = tmp_path / "shared"
+    graphs: list[OnnxGraph] = []
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            graphs.append(load_graph(torch_model.model, DEFAULT_MODEL, SHA, root, threads=1))
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    loaders = [threading.Thread(target=load) for _ in range(2)]
+    for t in loaders:
+        t.start()
+    for t in loaders:
+        t.join()
+    assert errors == [] and sorted(g.exported for g in graphs) == [False, True]
+    assert graphs[0].sha256 == graphs[1].sha256 == manifest(cache_dir(root, DEFAULT_MODEL, SHA))["graph_sha256"]
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +237,7 @@ def test_when_another_graph_is_planted_with_a_forged_manifest_then_the_start_is_
 def test_when_export_onnx_runs_on_a_data_dir_with_the_graph_then_it_reports_it_cached_with_progress(
     exported: OnnxGraph, cache_copy: Path
 ) -> None:
-    env = {**os.environ, "GATEWAY_DATA_DIR": str(cache_copy), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "GATEWAY_DATA_DIR": str(cache_copy.parent), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([str(BIN / "gateway"), "models", "export-onnx"], env=env, cwd=REPO, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -197,11 +248,12 @@ def test_when_export_onnx_runs_on_a_data_dir_with_the_graph_then_it_reports_it_c
 @pytest.fixture(scope="module")
 def onnx_gateway(exported: OnnxGraph, cache: Path, tmp_path_factory: pytest.TempPathFactory,
                  ) -> Iterator[GatewayProcess]:
-    """A real gateway on model_runtime = onnx, its data directory seeded with the session's exported graph."""
+    """A real gateway on model_runtime = onnx, pointed at the session's cache root (``onnx_cache_dir``), which
+    holds the graph exported above."""
     root = tmp_path_factory.mktemp("onnx-gateway")
-    proc = GatewayProcess(root, env={**PII_IN_PROCESS, "GATEWAY_MODEL_RUNTIME": "onnx"})
+    proc = GatewayProcess(root, env={**PII_IN_PROCESS, "GATEWAY_MODEL_RUNTIME": "onnx",
+                                     "GATEWAY_ONNX_CACHE_DIR": str(cache)})
     proc.prepare()
-    shutil.copytree(cache / "onnx", proc.data_dir / "onnx")
     proc.start()
     try:
         yield proc
@@ -228,4 +280,5 @@ def test_when_the_gateway_runs_on_onnx_then_it_serves_embeddings_and_audits_the_
     assert entry["model"]["fingerprint"] == SHA  # the source weights, verified before the graph was
     listed = httpx.get(onnx_gateway.url + f"/v1/models/{DEFAULT_MODEL.name}", headers=auth, timeout=30).json()
     assert listed["runtime"] == runtime
-    assert "exported to ONNX" not in onnx_gateway.log_path.read_text()  # the seeded cache was used
+    assert "exported to ONNX" not in onnx_gateway.log_path.read_text()  # the shared cache was used
+    assert not (onnx_gateway.data_dir / "onnx").exists()

@@ -135,3 +135,9 @@ def test_when_model_runtime_is_unknown_or_onnx_off_the_cpu_then_the_start_is_ref
 def test_when_model_runtime_is_onnx_on_the_cpu_then_it_is_accepted() -> None:
     assert load_settings({"GATEWAY_MODEL_RUNTIME": "onnx"}).model_runtime == "onnx"
     assert load_settings({}).model_runtime == "torch"
+
+
+def test_when_onnx_cache_dir_is_empty_then_graphs_live_in_the_data_dir_else_in_the_named_directory() -> None:
+    assert load_settings({"GATEWAY_DATA_DIR": "/srv/gw"}).onnx_cache_root == Path("/srv/gw/onnx")
+    shared = load_settings({"GATEWAY_DATA_DIR": "/srv/gw", "GATEWAY_ONNX_CACHE_DIR": "/srv/onnx-cache"})
+    assert shared.onnx_cache_root == Path("/srv/onnx-cache")
