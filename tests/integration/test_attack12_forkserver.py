@@ -1,0 +1,57 @@
+"""attack12: a PII pool whose owner is killed leaves no temporary directory behind.
+
+multiprocessing's fork server listens on a socket in a ``pymp-*`` directory of the owner's temporary directory,
+which only the owner's orderly exit removed: every gateway killed with kill -9 (or SIGTERM before it serves)
+left one in /tmp. Real pool, real fork server, real spaCy; the owner is a process of its own, killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+OWNER = """
+import sys
+from pathlib import Path
+from gateway.pii.pool import PoolDetector
+from gateway.policy.loader import PolicyHolder
+
+if __name__ == "__main__":
+    policy = PolicyHolder(Path(sys.argv[1]) / "gateway.yaml").current()
+    pool = PoolDetector(1, policy=policy)
+    print("ready", flush=True)
+    sys.stdin.read()  # until killed
+"""
+
+
+def _pymp_dirs(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("pymp-"))
+
+
+def test_when_the_pool_owner_is_killed_then_its_fork_server_socket_directory_is_removed(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER)
+    env = {**os.environ, "TMPDIR": str(temp), "HF_HUB_OFFLINE": "1"}
+    owner = subprocess.Popen(  # our own interpreter and script
+        [sys.executable, str(script), str(REPO / "policy")], cwd=REPO, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == "ready"
+        assert len(_pymp_dirs(temp)) == 1  # the fork server's socket directory exists while the pool runs
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+    until = time.monotonic() + 30
+    while _pymp_dirs(temp) and time.monotonic() < until:
+        time.sleep(0.2)
+    assert _pymp_dirs(temp) == []
