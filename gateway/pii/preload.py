@@ -8,7 +8,8 @@ server is safe: the reason the gateway's own process is never forked does not ap
 The server also removes its socket's directory when it exits: multiprocessing creates that ``pymp-*`` directory
 in the gateway's temporary directory and only the gateway's orderly exit removes it, so every gateway killed
 (kill -9, out of memory) left one behind, with the server's socket in it (attack12). The server exits when the
-gateway is gone, however it ended, so it is the one to clean up.
+gateway is gone, however it ended, so it is the one to clean up: only once it has been reparented (its gateway
+died), never while the gateway lives on and might start a new server in the same directory.
 """
 
 import atexit
@@ -54,7 +55,12 @@ def remove_listener_directory_at_exit() -> None:
     workers leave with ``os._exit`` and never run it."""
     directory = listener_directory()
     if directory is not None:
-        atexit.register(shutil.rmtree, directory, True)
+        atexit.register(_remove_if_orphaned, directory, os.getppid())
+
+
+def _remove_if_orphaned(directory: str, gateway: int) -> None:
+    if os.getppid() != gateway:  # reparented: the gateway died without removing it
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 remove_listener_directory_at_exit()
