@@ -51,7 +51,7 @@ from multiprocessing.context import ForkServerContext
 
 from gateway.errors import ConfigurationError, DetectionTooCostly, Unavailable
 from gateway.pii.detector_types import Finding
-from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess
+from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess, restart_fork_server
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,13 @@ class PoolDetector:
                 if self._closed:
                     return
                 index, self._next_index = self._next_index, self._next_index + 1
-                worker = WorkerProcess(self._ctx, index, self._spacy_model, self._policy, self._generation)
+                try:
+                    worker = WorkerProcess(self._ctx, index, self._spacy_model, self._policy, self._generation)
+                except OSError as exc:  # the fork server unreachable: its socket removed (a /tmp cleaner)
+                    log.error("could not reach the PII fork server (%s); restarting it", type(exc).__name__)
+                    restart_fork_server()
+                    pause_s = min(30.0, 2 * pause_s + 1)
+                    continue
                 self._workers[index] = worker
                 self._starting.add(index)
             try:

@@ -7,6 +7,7 @@ left one in /tmp. Real pool, real fork server, real spaCy; the owner is a proces
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,3 +56,34 @@ def test_when_the_pool_owner_is_killed_then_its_fork_server_socket_directory_is_
     while _pymp_dirs(temp) and time.monotonic() < until:
         time.sleep(0.2)
     assert _pymp_dirs(temp) == []
+
+
+def test_when_the_fork_server_socket_directory_is_removed_then_a_dead_worker_is_still_replaced() -> None:
+    """A /tmp cleaner removed the server's socket: the replacement of a worker killed afterwards crashed its
+    thread (FileNotFoundError on connect) and the slot stayed empty for good; the pool now restarts the server."""
+    import shutil
+    from multiprocessing import util
+
+    from gateway.errors import DetectionTooCostly, Unavailable
+    from gateway.pii.pool import PoolDetector
+    from gateway.policy.loader import PolicyHolder
+
+    policy = PolicyHolder(REPO / "policy" / "gateway.yaml").current()
+    pool = PoolDetector(1, policy=policy, start_timeout_s=60.0)
+    try:
+        shutil.rmtree(util.get_temp_dir())
+        os.kill(pool.pids()[0], signal.SIGKILL)
+        scope = policy.scope("acme", None)
+        # The dead worker held this batch, or no replacement was ready: refused, never passed unscreened.
+        with contextlib.suppress(Unavailable, DetectionTooCostly):
+            pool.analyze(["hello"], [scope], budget_s=5.0)
+        until = time.monotonic() + 60
+        findings = None
+        while findings is None and time.monotonic() < until:
+            try:
+                findings = pool.analyze(["My SSN is 078-05-1120"], [scope], budget_s=5.0)
+            except (Unavailable, DetectionTooCostly):
+                time.sleep(0.5)
+        assert findings is not None and any(f.entity_type == "US_SSN" for f in findings[0])
+    finally:
+        pool.close()
