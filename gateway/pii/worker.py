@@ -119,8 +119,12 @@ def restart_fork_server() -> None:
     from multiprocessing import forkserver, util
 
     os.makedirs(util.get_temp_dir(), mode=0o700, exist_ok=True)
+    server: Any = forkserver._forkserver  # the module's one server: no public stop
+    if server._forkserver_pid is not None:  # killed first: it outlives its "alive" pipe while its workers run
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server._forkserver_pid, signal.SIGKILL)
     with contextlib.suppress(OSError):  # its socket is already gone
-        forkserver._forkserver._stop()  # type: ignore[attr-defined]  # the module's one server: no public stop
+        server._stop()
 
 
 class WorkerLost(Exception):
