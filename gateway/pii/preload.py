@@ -14,6 +14,7 @@ died), never while the gateway lives on and might start a new server in the same
 
 import atexit
 import os
+import select
 import shutil
 import socket
 import stat
@@ -58,8 +59,24 @@ def remove_listener_directory_at_exit() -> None:
         atexit.register(_remove_if_orphaned, directory, os.getppid())
 
 
-def _remove_if_orphaned(directory: str, gateway: int) -> None:
-    if os.getppid() != gateway:  # reparented: the gateway died without removing it
+def _remove_if_orphaned(directory: str, gateway: int, wait_s: float = 2.0) -> None:
+    """Remove ``directory`` once the gateway has exited. The server reads end-of-file on its "alive" pipe while
+    the gateway is still exiting (a process's files close before its children are reparented), so it waits a
+    moment for the exit itself (a pidfd becomes readable); a gateway still running after that keeps it."""
+    try:
+        watched = os.pidfd_open(gateway)
+    except ProcessLookupError:  # gone already
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    except (AttributeError, OSError):  # no pidfd on this system
+        if os.getppid() != gateway:
+            shutil.rmtree(directory, ignore_errors=True)
+        return
+    try:
+        gone, _, _ = select.select([watched], [], [], wait_s)
+    finally:
+        os.close(watched)
+    if gone:
         shutil.rmtree(directory, ignore_errors=True)
 
 
