@@ -87,3 +87,37 @@ def test_when_the_fork_server_socket_directory_is_removed_then_a_dead_worker_is_
         assert findings is not None and any(f.entity_type == "US_SSN" for f in findings[0])
     finally:
         pool.close()
+
+
+def test_when_a_worker_is_stopped_mid_batch_then_the_batch_is_refused_and_the_worker_replaced() -> None:
+    """SIGSTOP (or a hang) in a worker: a batch without a detection budget waited for it forever, holding the
+    caller's thread and the slot (the request got 504 at 60 s, the pool stayed a worker short)."""
+    import threading
+
+    from gateway.errors import Unavailable
+    from gateway.pii.pool import PoolDetector
+    from gateway.policy.loader import PolicyHolder
+
+    policy = PolicyHolder(REPO / "policy" / "gateway.yaml").current()
+    pool = PoolDetector(1, policy=policy, start_timeout_s=60.0, hang_s=2.0)
+    stopped = pool.pids()[0]
+    outcome: list[BaseException | None] = []
+
+    def screen() -> None:
+        try:
+            pool.analyze(["hello there"], [policy.scope("acme", None)])
+            outcome.append(None)
+        except Unavailable as exc:
+            outcome.append(exc)
+
+    try:
+        os.kill(stopped, signal.SIGSTOP)
+        caller = threading.Thread(target=screen, daemon=True)
+        caller.start()
+        caller.join(20)
+        assert outcome and isinstance(outcome[0], Unavailable)
+        assert stopped not in pool.pids()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped, signal.SIGCONT)
+        pool.close()
