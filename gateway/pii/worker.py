@@ -111,6 +111,22 @@ def _answer(detector: Any, request: tuple[Any, ...]) -> tuple[str, Any]:
         return "error", type(exc).__name__
 
 
+def restart_fork_server() -> None:
+    """Stop multiprocessing's fork server so that the next worker starts a new one, in a temporary directory made
+    again if it was removed (a /tmp cleaner, an operator): a server whose socket is gone can fork no replacement,
+    and every dead worker's slot stayed empty (attack12). Its forked workers live on until their next batch, when
+    the pool finds them lost (their exit status came through the old server) and replaces them."""
+    from multiprocessing import forkserver, util
+
+    os.makedirs(util.get_temp_dir(), mode=0o700, exist_ok=True)
+    server: Any = forkserver._forkserver  # the module's one server: no public stop
+    if server._forkserver_pid is not None:  # killed first: it outlives its "alive" pipe while its workers run
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server._forkserver_pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):  # its socket is already gone
+        server._stop()
+
+
 class WorkerLost(Exception):
     """The worker died (or its pipe broke) before answering."""
 
