@@ -9,7 +9,11 @@ The heavy clients run in a process of their own, at a lower CPU priority (``--he
 callers on other machines. In the light caller's process, their parsing of 256 vectors of JSON held the GIL for
 tens of milliseconds at a time, and that wait was counted as the gateway's latency.
 
+With ``--same-tenant`` the light caller is another API key of the heavy caller's tenant: each key's work waits in
+a queue of its own (``gateway.pipeline.batching``), so a busy key does not starve its tenant's other keys either.
+
     HF_HUB_OFFLINE=1 .venv/bin/python bench/fairness.py [--seconds 20] [--heavy-clients 4] [--heavy-batch 256]
+                                                        [--same-tenant]
 """
 
 from __future__ import annotations
@@ -89,13 +93,17 @@ def main() -> None:
     parser.add_argument("--heavy-clients", type=int, default=4)
     parser.add_argument("--heavy-batch", type=int, default=256)
     parser.add_argument("--heavy-nice", type=int, default=10, help="the heavy clients' niceness (0: as the light)")
+    parser.add_argument("--same-tenant", action="store_true",
+                        help="the light caller is another key of the heavy caller's tenant (one queue per key)")
     args = parser.parse_args()
     texts = python_doc_sentences(limit=3000, seed=3)
-    print(f"# fairness.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  cpus={os.cpu_count()}  {cpu_model()}")
+    print(f"# fairness.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  cpus={os.cpu_count()}  {cpu_model()}"
+          + ("  light key in the heavy key's tenant" if args.same_tenant else ""))
     with tempfile.TemporaryDirectory(prefix="bench-fair-") as tmp:
         gw = GatewayProcess(Path(tmp))
         gw.prepare()
-        light, heavy = gw.make_key("light", "svc", "writer"), gw.make_key("heavy", "svc", "writer")
+        light_tenant = "heavy" if args.same_tenant else "light"
+        light, heavy = gw.make_key(light_tenant, "svc", "writer"), gw.make_key("heavy", "svc", "writer")
         say("gateway: starting ...")
         gw.start()
         try:

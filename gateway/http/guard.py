@@ -27,6 +27,7 @@ from gateway.http.errors import error_response
 from gateway.observability import tracing
 from gateway.observability.logs import request_id_var
 from gateway.observability.metrics import parse_pii_header
+from gateway.pipeline.batching import CALLER
 from gateway.pipeline.collections import FoundCollection
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,14 @@ async def _governed(
         with tracing.span("authorize"):
             services.authorizer.require(principal, guard.obj, guard.act)
         await services.check_rate(principal)
-        with services.concurrency.slot(principal.key_id, services.settings.max_concurrent_per_key):
-            # The request's time limit covers reading its body too: a slow body must not hold the slot.
-            reply = await _in_time(_read_and_handle(request, services, guard, handler, principal, ctx, found),
-                                   services.settings.request_timeout_s)
+        caller = CALLER.set(principal.key_id or principal.subject)  # its own queue in the stages' batchers
+        try:
+            with services.concurrency.slot(principal.key_id, services.settings.max_concurrent_per_key):
+                # The request's time limit covers reading its body too: a slow body must not hold the slot.
+                reply = await _in_time(_read_and_handle(request, services, guard, handler, principal, ctx, found),
+                                       services.settings.request_timeout_s)
+        finally:
+            CALLER.reset(caller)
     except RequestError as exc:
         if isinstance(exc, Unauthenticated):
             ctx.key_id = key_id_of(presented)

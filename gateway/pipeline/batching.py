@@ -7,10 +7,12 @@ model releases the GIL in its kernels, so on a CPU two single-threaded forward p
 cores; see ``gateway.embedding.embedder``). A worker joins others already running only for at least ``join_min`` items
 (the service asks for a quarter of a forward pass), so that the workers do not split the queue into slivers.
 
-Work is queued per *lane* (the caller's tenant) and batches are filled from the lanes in weighted round-robin, so
-one tenant's 2,048-text request takes its turns beside another's one-text request instead of ahead of it: a light
-caller waits for at most about one batch, however much a heavy one has queued. A lane's weight (``lane_weight``,
-from the policy) sets its share of each batch and of the queue. With ``express_max_size``, one more worker keeps
+Work is queued per *lane*: one per caller (an API key, a token's subject: ``CALLER``) within its tenant (``lane``),
+and batches are filled from the lanes in weighted round-robin, so one caller's 2,048-text request takes its turns
+beside another's one-text request instead of ahead of it: a light caller waits for at most about one batch, however
+much a heavy one has queued, whether the heavy one is another tenant or another key of its own tenant. A tenant's
+weight (``lane_weight``, from the policy) sets its share of each batch and of the queue, split evenly among its
+callers with work queued (many keys do not buy a tenant more). With ``express_max_size``, one more worker keeps
 the light lanes (a caller with a text or two at a time) out of the full batches, so that their text waits for no
 batch in progress at all (see ``__init__``).
 
@@ -41,6 +43,12 @@ from gateway.errors import Overloaded, RateLimited, Unavailable
 BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("background_work", default=False)
 """True inside a durable job's work (set by ``gateway.jobs.runner``): its items are background work, whose share
 of a batch is kept small while interactive work arrives (``MicroBatcher``'s ``background_max_weight``)."""
+
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("batch_caller", default="")
+"""Who submits within the tenant (an API key's id, a token's subject), set by ``gateway.http.guard`` for the
+request's handling: each caller's work waits in a queue of its own."""
+
+_SEP = "\x1f"  # between the tenant and the caller in a lane's name: neither a tenant id nor a key id holds it
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -137,6 +145,7 @@ class MicroBatcher(Generic[T, R]):
     async def submit(self, items: Sequence[T], weights: Sequence[int] | None = None, lane: str = "") -> list[R]:
         if not items:
             return []
+        lane = f"{lane}{_SEP}{CALLER.get()}"  # the caller's own queue within its tenant's share
         loop = asyncio.get_running_loop()
         job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future(), lane,
                                [None] * len(items), background=BACKGROUND.get())
@@ -175,9 +184,16 @@ class MicroBatcher(Generic[T, R]):
 
     def _share(self, lane: str) -> float:
         """The lane's share of the queue bound, among the lanes with work queued (itself included)."""
-        weights = {name: self._lane_weight(name) for name in self._lanes if self._lane_items.get(name)}
-        weights[lane] = self._lane_weight(lane)
+        active = [name for name in self._lanes if self._lane_items.get(name) and name != lane]
+        weights = self._weights([*active, lane])
         return self._max_queued * weights[lane] / sum(weights.values())
+
+    def _weights(self, lanes: list[str]) -> dict[str, float]:
+        """Each lane's weight among ``lanes``: its tenant's (``lane_weight``) split evenly among the tenant's lanes
+        there."""
+        tenants = [lane.partition(_SEP)[0] for lane in lanes]
+        return {lane: self._lane_weight(tenant) / tenants.count(tenant)
+                for lane, tenant in zip(lanes, tenants, strict=True)}
 
     def _forget(self, lane: str, count: int) -> None:
         """``count`` items of ``lane`` leave the queue (taken, or abandoned)."""
@@ -255,10 +271,11 @@ class MicroBatcher(Generic[T, R]):
             lanes = [lane for lane in self._lanes if lane in eligible]
             if not lanes:
                 break
-            total = sum(self._lane_weight(lane) for lane in lanes)
+            weights = self._weights(lanes)
+            total = sum(weights.values())
             progressed = False
             for lane in lanes:
-                quantum = max(1, round(limit * self._lane_weight(lane) / total))
+                quantum = max(1, int(limit * weights[lane] / total))  # rounded down: the next turn fills up
                 taken, weight, full = self._take_from(lane, quantum, size, weight, batch, cap, limit)
                 size += taken
                 progressed = progressed or taken > 0

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from gateway.errors import RateLimited
-from gateway.pipeline.batching import MicroBatcher
+from gateway.pipeline.batching import CALLER, MicroBatcher
 
 
 def _slow(batches: list[list[str]]) -> MicroBatcher[str, str]:
@@ -88,3 +88,49 @@ def test_when_a_lane_passes_its_share_then_it_gets_429_and_another_lane_still_ge
         asyncio.run(main())
     finally:
         batcher.close()
+
+
+async def _as(caller: str, batcher: MicroBatcher[str, str], items: list[str], lane: str) -> list[str]:
+    """``submit`` as ``caller`` would (the guard sets ``CALLER`` for the request)."""
+    CALLER.set(caller)
+    return await batcher.submit(items, lane=lane)
+
+
+def test_when_one_key_of_a_tenant_has_a_backlog_then_another_key_of_the_same_tenant_is_in_the_next_batches() -> None:
+    batches: list[list[str]] = []
+    batcher = _slow(batches)
+
+    async def main() -> None:
+        heavy = asyncio.ensure_future(_as("key-heavy", batcher, [f"h{i}" for i in range(800)], "acme"))
+        await asyncio.sleep(0.03)
+        assert await asyncio.ensure_future(_as("key-light", batcher, ["light"], "acme")) == ["light"]
+        await heavy
+
+    try:
+        asyncio.run(main())
+    finally:
+        batcher.close()
+    light_batch = next(i for i, b in enumerate(batches) if "light" in b)
+    assert len(batches) >= 50 and light_batch <= 8  # one queue per tenant would put it after all 50 heavy batches
+
+
+def test_when_a_tenant_sends_through_many_keys_then_it_gets_its_tenant_share_not_one_share_per_key() -> None:
+    batches: list[list[str]] = []
+
+    def fn(items: list[str]) -> list[str]:
+        batches.append(list(items))
+        return items
+
+    batcher: MicroBatcher[str, str] = MicroBatcher(fn, name="t", max_size=16, max_wait_s=0.05)
+
+    async def main() -> None:
+        await asyncio.gather(*(asyncio.ensure_future(_as(f"k{k}", batcher, [f"a{k}-{i}" for i in range(64)], "acme"))
+                               for k in range(3)),
+                             asyncio.ensure_future(_as("k0", batcher, [f"b{i}" for i in range(64)], "beta")))
+
+    try:
+        asyncio.run(main())
+    finally:
+        batcher.close()
+    first = batches[0]
+    assert len(first) == 16 and sum(item.startswith("b") for item in first) == 8  # half: beta's weight is acme's
