@@ -14,12 +14,11 @@ died), never while the gateway lives on and might start a new server in the same
 
 import atexit
 import os
-import select
 import shutil
 import socket
 import stat
 
-from gateway.pii.worker import keep_out_unused_modules
+from gateway.pii.worker import exited, keep_out_unused_modules
 
 keep_out_unused_modules()
 
@@ -63,19 +62,9 @@ def _remove_if_orphaned(directory: str, gateway: int, wait_s: float = 2.0) -> No
     """Remove ``directory`` once the gateway has exited. The server reads end-of-file on its "alive" pipe while
     the gateway is still exiting (a process's files close before its children are reparented), so it waits a
     moment for the exit itself (a pidfd becomes readable); a gateway still running after that keeps it."""
-    try:
-        watched = os.pidfd_open(gateway)
-    except ProcessLookupError:  # gone already
-        shutil.rmtree(directory, ignore_errors=True)
-        return
-    except (AttributeError, OSError):  # no pidfd on this system
-        if os.getppid() != gateway:
-            shutil.rmtree(directory, ignore_errors=True)
-        return
-    try:
-        gone, _, _ = select.select([watched], [], [], wait_s)
-    finally:
-        os.close(watched)
+    gone = exited(gateway, wait_s)
+    if gone is None:  # no pidfd on this system: reparented, so its gateway is gone
+        gone = os.getppid() != gateway
     if gone:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -72,17 +72,28 @@ def _exit_with_gateway(gateway: int, every_s: float = 0.5) -> None:
     which becomes readable when that process exits and never names another one. Without pidfds (not Linux) its
     id is polled, and a reparented worker leaves too; an id reused at once by another process would keep the
     worker until the end of its batch, when it reads end-of-file on its pipe."""
-    try:
-        watched = os.pidfd_open(gateway)
-    except ProcessLookupError:  # gone already
-        os._exit(0)
-    except (AttributeError, OSError):  # no pidfd on this system
+    if exited(gateway) is None:  # no pidfd on this system
         parent = os.getppid()
         while os.getppid() == parent and _runs(gateway):
             time.sleep(every_s)
-        os._exit(0)
-    select.select([watched], [], [])
     os._exit(0)
+
+
+def exited(pid: int, timeout_s: float | None = None) -> bool | None:
+    """Whether process ``pid`` has exited within ``timeout_s`` (None: wait until it has), seen through a pidfd,
+    which becomes readable when that process exits and never names another one; None where there are no pidfds
+    (not Linux): the caller then judges by other means."""
+    try:
+        watched = os.pidfd_open(pid)
+    except ProcessLookupError:  # gone already
+        return True
+    except (AttributeError, OSError):
+        return None
+    try:
+        readable, _, _ = select.select([watched], [], [], timeout_s)
+    finally:
+        os.close(watched)
+    return bool(readable)
 
 
 def _runs(pid: int) -> bool:
