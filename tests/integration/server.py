@@ -49,6 +49,12 @@ class GatewayProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        """The started gateway's process id."""
+        assert self.proc is not None, "the gateway was not started"
+        return self.proc.pid
+
+    @property
     def data_dir(self) -> Path:
         return self.root / "data"
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.server import GatewayProcess
+from tests.procs import pii_workers_of, running
 
 #: Just under the long lane (4,096 characters): screened in the bulk batches, which have no detection budget.
 CROWDED = "John Smith met Mary Jones at 12 Baker Street on 2020-01-02, tel 212 555 0100. "  # costly to screen
@@ -30,24 +31,6 @@ LONG = (CROWDED * 400)[:30000]  # the long lane: about 4 s of its 5 s budget on 
 def embed(client: httpx.Client, url: str, key: str, texts: str | list[str]) -> httpx.Response:
     return client.post(url + "/v1/embeddings", headers={"Authorization": f"Bearer {key}"},
                        json={"input": texts, "encoding_format": "base64"})
-
-
-def pii_workers(gw: GatewayProcess) -> list[int]:
-    """The gateway's PII worker processes: the children of its fork server, itself a child of the gateway (the
-    workers share the server's command line, which runs multiprocessing's forkserver)."""
-    assert gw.proc is not None
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if b"multiprocessing.forkserver" in (entry / "cmdline").read_bytes():
-                parents[int(entry.name)] = ppid
-        except (OSError, IndexError, ValueError):
-            continue
-    servers = {pid for pid, ppid in parents.items() if ppid == gw.proc.pid}
-    return [pid for pid, ppid in parents.items() if ppid in servers]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +87,7 @@ def test_when_an_idle_pii_worker_is_killed_then_no_request_fails_for_it(gateway:
     key = gateway.make_key("idle-kill", "k", "writer")
     with httpx.Client(timeout=120) as client:
         assert embed(client, gateway.url, key, "warm up").status_code == 200
-        workers = pii_workers(gateway)
+        workers = pii_workers_of(gateway.pid)
         assert len(workers) == 3, workers
         os.kill(workers[0], signal.SIGKILL)
         time.sleep(0.5)
@@ -112,17 +95,9 @@ def test_when_an_idle_pii_worker_is_killed_then_no_request_fails_for_it(gateway:
         codes = [embed(client, gateway.url, key, f"an ordinary sentence {i}").status_code for i in range(4)]
     assert codes == [200] * 4
     deadline = time.monotonic() + 120
-    while len(pii_workers(gateway)) < 3:  # replaced
+    while len(pii_workers_of(gateway.pid)) < 3:  # replaced
         assert time.monotonic() < deadline, gateway.log_path.read_text()[-3000:]
         time.sleep(0.5)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"  # a zombie has exited; reaping it is its new parent's business
 
 
 def test_when_the_gateway_is_killed_mid_batch_then_its_pii_workers_exit_at_once(tmp_path: Path) -> None:
@@ -147,16 +122,16 @@ def test_when_the_gateway_is_killed_mid_batch_then_its_pii_workers_exit_at_once(
         for t in floods:
             t.start()
         time.sleep(6)  # both bulk workers are inside a batch
-        workers = pii_workers(gw)
+        workers = pii_workers_of(gw.pid)
         assert len(workers) == 3, workers
         assert gw.proc is not None
         gw.proc.send_signal(signal.SIGKILL)
         gw.proc.wait(10)
         gw.proc = None
         deadline = time.monotonic() + 3
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not [pid for pid in workers if _alive(pid)]
+        assert not [pid for pid in workers if running(pid)]
     finally:
         stop.set()
         for t in floods:

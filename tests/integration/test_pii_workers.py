@@ -10,36 +10,9 @@ import httpx
 import pytest
 
 from tests.integration.server import GatewayProcess
+from tests.procs import pii_workers_of, running
 
 pytestmark = pytest.mark.slow
-
-
-def workers_of(pid: int) -> list[int]:
-    """The PII worker processes of gateway ``pid``: the children of its fork server (a child of the gateway
-    whose command line runs multiprocessing's forkserver; its forked workers share that command line)."""
-    servers = [c for c in _children(pid) if b"multiprocessing.forkserver" in _cmdline(c)]
-    return [w for server in servers for w in _children(server)]
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children.extend(int(c) for c in (task / "children").read_text().split())
-    return children
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_when_pii_runs_in_two_worker_processes_then_an_ssn_is_blocked_a_clean_text_embeds_and_stop_leaves_none(
@@ -51,7 +24,7 @@ def test_when_pii_runs_in_two_worker_processes_then_an_ssn_is_blocked_a_clean_te
     gw.start()
     try:
         assert gw.proc is not None
-        workers = workers_of(gw.proc.pid)
+        workers = pii_workers_of(gw.proc.pid)
         assert len(workers) == 2 and all(running(w) for w in workers)
 
         def embed(text: str) -> httpx.Response:

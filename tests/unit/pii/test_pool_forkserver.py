@@ -15,20 +15,10 @@ import pytest
 
 from gateway.pii.pool import PRELOAD, PoolDetector
 from gateway.policy.loader import GatewayPolicy
+from tests.procs import parent_of, running
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_when_a_pool_starts_then_its_workers_and_a_dead_ones_replacement_are_forked_by_the_preloaded_server(
