@@ -22,6 +22,7 @@ from gateway.errors import DetectionTooCostly, Unavailable
 from gateway.pii.detector_types import Finding
 from gateway.pii.pool import PoolDetector
 from gateway.policy.loader import GatewayPolicy, parse_policy
+from tests.procs import running
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,15 +50,6 @@ def pool(shipped_policy: GatewayPolicy) -> Iterator[PoolDetector]:
     detector = PoolDetector(2, policy=shipped_policy)
     yield detector
     detector.close()
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not count)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 def wait_for(condition: Any, timeout_s: float = 120.0) -> bool:
@@ -150,7 +142,7 @@ def test_when_a_worker_is_killed_then_its_batch_fails_clearly_and_the_pool_recov
         assert failed and "stopped while screening" in str(failed[0]) and failed[0].status == 503
         # The next batch waits for the replacement, then is screened: nothing passes unscreened meanwhile.
         assert pool.analyze([TEXTS[1]], [scope])[0][0].entity_type == "US_SSN"
-        assert pool.pids() and victim not in pool.pids() and not alive(victim)
+        assert pool.pids() and victim not in pool.pids() and not running(victim)
     finally:
         pool.close()
 
@@ -164,7 +156,7 @@ def test_when_a_worker_outruns_the_budget_by_the_grace_then_it_is_killed_and_rep
         [first] = pool.pids()
         with pytest.raises(DetectionTooCostly):
             pool.analyze([TEXTS[-1] * 20], [scope], budget_s=0.3)
-        assert wait_for(lambda: not alive(first), 10)
+        assert wait_for(lambda: not running(first), 10)
         assert pool.analyze([TEXTS[1]], [scope])[0][0].entity_type == "US_SSN"
         assert pool.pids() != [first]
     finally:
@@ -175,9 +167,9 @@ def test_when_the_pool_is_closed_then_no_worker_process_is_left(shipped_policy: 
     pool = PoolDetector(2, policy=shipped_policy, wait=False)  # loading in the background
     pids = pool.pids()
     assert pool.analyze([TEXTS[1]], [shipped_policy.scope("t")])[0]  # the first call waits for the workers
-    assert len(pids) == 2 and all(alive(p) for p in pids)
+    assert len(pids) == 2 and all(running(p) for p in pids)
     pool.close()
-    assert not any(alive(p) for p in pids)
+    assert not any(running(p) for p in pids)
     with pytest.raises(Unavailable, match="shutting down"):
         pool.analyze([TEXTS[1]], [shipped_policy.scope("t")])
 
@@ -198,12 +190,12 @@ def test_when_the_parent_is_killed_then_its_workers_exit_too() -> None:
     try:
         assert parent.stdout is not None
         pids = [int(p) for p in parent.stdout.readline().split()]
-        assert len(pids) == 2 and all(alive(p) for p in pids)
+        assert len(pids) == 2 and all(running(p) for p in pids)
     finally:
         parent.kill()  # kill -9: no close, no atexit
         parent.wait(10)
     # Orphans are re-parented; each reads end-of-file on its pipe and exits.
-    assert wait_for(lambda: not any(alive(p) for p in pids), 30)
+    assert wait_for(lambda: not any(running(p) for p in pids), 30)
 
 
 def test_when_a_worker_cannot_load_its_spacy_model_then_the_start_is_refused_and_names_the_error(
