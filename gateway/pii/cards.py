@@ -118,6 +118,7 @@ class CardRecognizer(PatternRecognizer):
     """CREDIT_CARD: the candidate pattern above, scored by ``card_score``; context words lift the score."""
 
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("card number 12-19 digits", _CANDIDATE, LUHN_ONLY)]
+    RESULTS_FROM_PATTERNS: ClassVar[bool] = True  # ``analyze`` trims and rescores its pattern's matches (digit_bound)
 
     def __init__(self) -> None:
         super().__init__(supported_entity="CREDIT_CARD", patterns=self.PATTERNS, context=CONTEXT, name="card")

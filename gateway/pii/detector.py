@@ -28,6 +28,7 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
 from gateway.errors import DetectionTooCostly
 from gateway.pii.detector_types import LONG_TEXT, Finding, PIIDetector
+from gateway.pii.digit_bound import has_digit, needs_digit
 from gateway.pii.fake import FakeDetector
 from gateway.pii.ner import NER_SCORE, NerMode, run_ner
 from gateway.pii.ner_pieces import ner_by_pieces
@@ -55,6 +56,7 @@ class _Engine:
     nlp_engine: Any
     pattern_entities: frozenset[str]
     ner_entities: frozenset[str]
+    digit_bound: frozenset[str]  # entity types no recognizer of which can find one in a text without a digit
 
 
 class PresidioDetector:
@@ -100,7 +102,10 @@ class PresidioDetector:
                 ),
             )
         pattern_entities = frozenset(e for r in recognizers for e in r.supported_entities)
-        return _Engine(analyzer, nlp_engine, pattern_entities, ner_entities)
+        digit_bound = frozenset(
+            e for e in pattern_entities if all(needs_digit(r) for r in recognizers if e in r.supported_entities)
+        )
+        return _Engine(analyzer, nlp_engine, pattern_entities, ner_entities, digit_bound)
 
     def rebuild(self, policy: GatewayPolicy) -> None:
         """Swap in recognizers for a new policy (built outside the lock, swapped under it)."""
@@ -164,8 +169,14 @@ class PresidioDetector:
 
 
     def _patterns(self, engine: _Engine, text: str, entities: list[str], budget: _Budget) -> list[Finding]:
-        """Presidio's pattern recognizers for ``entities`` on ``text`` (offsets in ``text``)."""
+        """Presidio's pattern recognizers for ``entities`` on ``text`` (offsets in ``text``); a text without a digit
+        skips the types that need one (``digit_bound``)."""
         from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        if not has_digit(text):
+            entities = [e for e in entities if e not in engine.digit_bound]
+            if not entities:
+                return []
 
         with self._lock:
             doc = make_doc(self._nlp, text)

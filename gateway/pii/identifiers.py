@@ -176,6 +176,7 @@ class UkNhsRecognizer(NhsRecognizer):
     check digit, and the NHS finding's stricter action would otherwise win the overlap and block the text."""
 
     SCORE = 0.3
+    RESULTS_FROM_PATTERNS: ClassVar[bool] = True  # ``analyze`` filters its patterns' matches (digit_bound)
 
     def __init__(self) -> None:
         super().__init__(context=["nhs", "patient", "patients", "health", "hospital", "gp", "clinic"])

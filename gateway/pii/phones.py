@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import phonenumbers
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
@@ -85,6 +85,7 @@ class BarePhoneRecognizer(PatternRecognizer):
 
     SCORE = 0.4
     LABELLED = 0.1
+    RESULTS_FROM_PATTERNS: ClassVar[bool] = True  # ``analyze`` rescores its pattern's matches (digit_bound)
 
     def __init__(self) -> None:
         patterns = [Pattern("bare ten digits", _BARE, self.SCORE)]
@@ -127,6 +128,7 @@ class RegroupedPhoneRecognizer(PatternRecognizer):
     line under an address) makes them a phone (0.4); a reference number is grouped like that too."""
 
     OWNED = 0.4
+    RESULTS_FROM_PATTERNS: ClassVar[bool] = True  # ``analyze`` rescores its pattern's matches (digit_bound)
 
     def __init__(self) -> None:
         patterns = [Pattern("ten digits any grouping", _TEN_DIGITS, 0.1)]
@@ -152,6 +154,8 @@ def under_address(text: str, start: int, end: int) -> bool:
 class PrimaryPhoneRecognizer(PhoneRecognizer):
     """libphonenumber for the first region; an unseparated number after a reference label is demoted as above
     ("Invoice number 2125550187" is valid as a New York number, and still an invoice number)."""
+
+    NEEDS_DIGIT: ClassVar[bool] = True  # libphonenumber's matcher reads only candidates with a digit (digit_bound)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         return demote_labelled(text, list(super().analyze(text, entities, nlp_artifacts)))
@@ -187,6 +191,7 @@ class NationalPhoneRecognizer(PhoneRecognizer):
     scans (one per region, most of the phone cost) run only on texts that hold a phone word at all."""
 
     SCORE = 0.25
+    NEEDS_DIGIT: ClassVar[bool] = True  # libphonenumber's matcher reads only candidates with a digit (digit_bound)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         if _PHONE_WORD.search(text) is None:

@@ -89,6 +89,7 @@ class StrictSsnRecognizer(PatternRecognizer):
         Pattern("SSN with O for 0", r"\b[0-9O]{3}[- .][0-9O]{2}[- .][0-9O]{4}\b", 0.85),
     ]
     CONTEXT: ClassVar[list[str]] = ["ssn", "ssns", "social", "security", "ss#", "ssid", "taxpayer"]
+    NEEDS_DIGIT: ClassVar[bool] = True  # ``invalidate_result`` drops a match with fewer than five digits
 
     def __init__(self) -> None:
         super().__init__(supported_entity="US_SSN", patterns=self.PATTERNS, context=self.CONTEXT, name="us-ssn")
