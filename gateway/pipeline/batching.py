@@ -238,9 +238,9 @@ class MicroBatcher(Generic[T, R]):
         with self._cond:
             # A worker joins one already running only for at least join_min items: a second pass over a handful of
             # texts would halve the batches without adding work done (the cores are already busy). The express
-            # worker takes any light work at once.
+            # worker takes any light work at once, and its own batch (a light caller's) keeps no one waiting.
             ready = waiting()
-            while not self._closed and (not ready or (self._running and ready < join_min)):
+            while not self._closed and (not ready or (self._bulk_running() and ready < join_min)):
                 self._cond.wait()
                 ready = waiting()
             if not self._queued_items or (self._closed and not ready):  # what is left, another worker drains
@@ -258,6 +258,10 @@ class MicroBatcher(Generic[T, R]):
             if self._queued_items:  # work left over: another worker may take it
                 self._cond.notify_all()
             return batch
+
+    def _bulk_running(self) -> int:
+        """Batches in progress on the workers other than the express one."""
+        return self._running - (1 if self._express_busy else 0)
 
     def _fill(self, limit: int, eligible: list[str]) -> list[tuple[_Job[T, R], int, int]]:
         """Round-robin over the ``eligible`` lanes: each gives up to its weighted quantum per turn until the batch

@@ -22,6 +22,12 @@ from gateway.pipeline.batching import MicroBatcher
 from gateway.policy.loader import PolicyHolder, ScopePolicy
 from gateway.settings import Settings
 
+# A second batch is screened beside one in progress only for at least this many texts. A detection call has a fixed
+# cost (spaCy's pipeline, Presidio's set-up, the pool's round trip): in a pool worker, pydoc sentences took 2.58 ms
+# of CPU each one at a time, 1.62 in fours and 1.35 in sixteens (2 AMD EPYC cores). Without it, 32 one-text clients
+# on one key sent the bulk workers batches of one or two as each request arrived.
+PII_JOIN_MIN = 8
+
 
 def embed_fn(embedder: Embedder) -> Any:
     def run(texts: list[str]) -> list[tuple[np.ndarray, int]]:
@@ -87,6 +93,7 @@ def detection_batchers(
         max_weight=settings.batch_max_tokens, max_wait_s=settings.batch_max_wait_ms / 1000,
         max_queued_items=settings.queue_max_items, on_batch=metrics.batch_hook("pii", "pii"),
         workers=threads - 1 if express else threads,
+        join_min=PII_JOIN_MIN,
         lane_weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
         express_max_size=settings.express_batch_size,
     )

@@ -12,7 +12,7 @@ import pytest
 from gateway.observability.metrics import GatewayMetrics
 from gateway.pii.detector_types import Finding
 from gateway.pii.fake import FakeDetector
-from gateway.pipeline.stage_fns import detection_batchers
+from gateway.pipeline.stage_fns import PII_JOIN_MIN, detection_batchers
 from gateway.policy.loader import PolicyHolder, ScopePolicy
 from gateway.settings import load_settings
 
@@ -35,9 +35,10 @@ class Meeting(FakeDetector):
         return super().analyze(texts, scopes, budget_s)
 
 
-def screen_two_in_turn(threads: int, detector: Meeting, express: int = 0
+def screen_two_in_turn(threads: int, detector: Meeting, express: int = 0, second: int = PII_JOIN_MIN
                        ) -> tuple[list[list[Finding]], list[list[Finding]]]:
-    """The second request is sent once the first batch is in the detector, so the two are never one batch."""
+    """The second request (``second`` texts) is sent once the first batch is in the detector, so the two are never
+    one batch."""
     policy = PolicyHolder(POLICY)
     scope = policy.current().scope("t")
     settings = load_settings({"GATEWAY_EXPRESS_BATCH_SIZE": str(express)})
@@ -47,11 +48,11 @@ def screen_two_in_turn(threads: int, detector: Meeting, express: int = 0
         first = asyncio.ensure_future(detect.submit([("My SSN is 078-05-1120", scope)], lane="a"))
         assert await asyncio.to_thread(detector.entered.wait, 5)
         try:
-            second = await detect.submit([("a clean sentence", scope)], lane="b")
+            found = await detect.submit([("a clean sentence", scope)] * second, lane="b")
         except BaseException:
             await asyncio.gather(first, return_exceptions=True)  # its failure is read, not logged as lost
             raise
-        return await first, second
+        return await first, found
 
     try:
         return asyncio.run(main())
@@ -62,7 +63,13 @@ def screen_two_in_turn(threads: int, detector: Meeting, express: int = 0
 
 def test_when_the_detector_screens_two_batches_at_once_then_the_pii_batcher_sends_them_together() -> None:
     first, second = screen_two_in_turn(2, Meeting(2))
-    assert [f.entity_type for f in first[0]] == ["US_SSN"] and second == [[]]
+    assert [f.entity_type for f in first[0]] == ["US_SSN"] and second == [[]] * PII_JOIN_MIN
+
+
+def test_when_fewer_texts_than_the_join_minimum_wait_then_they_wait_for_the_batch_in_progress() -> None:
+    """Screened alone beside a batch, a text or two cost twice their CPU in calls of their own (``PII_JOIN_MIN``)."""
+    with pytest.raises(threading.BrokenBarrierError):
+        screen_two_in_turn(2, Meeting(2), second=PII_JOIN_MIN - 1)
 
 
 def test_when_the_detector_is_in_process_without_an_express_worker_then_its_batches_run_one_at_a_time() -> None:
@@ -72,7 +79,7 @@ def test_when_the_detector_is_in_process_without_an_express_worker_then_its_batc
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_when_an_express_worker_is_set_then_a_light_text_is_screened_beside_a_batch_in_progress(threads: int) -> None:
-    first, second = screen_two_in_turn(threads, Meeting(2), express=1)  # in this process, or a pool of two
+    first, second = screen_two_in_turn(threads, Meeting(2), express=1, second=1)  # in this process, or a pool of 2
     assert [f.entity_type for f in first[0]] == ["US_SSN"] and second == [[]]
 
 
