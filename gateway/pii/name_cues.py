@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from gateway.pii import name_predicates
+from gateway.pii.alternation import by_first_character
 from gateway.pii.name_shapes import LOWER, NAME, NAME_WORD, TITLE_WORDS, email_named, in_spans
 from gateway.pii.name_words import GROUP_TAIL, NOT_NAMES, OPENERS, ROLE_NOUNS
 
@@ -78,9 +79,9 @@ _ROLES = (
     r"guardian|beneficiary|co-?signer|executor|trustee|contact|signatory|owner|holder|authori[sz]ed user|"
     r"representative|power of attorney|next of kin|emergency contact|dependent|dependant"
 )
-_CUE_BEFORE = re.compile(r"(?i:\b(?:" + "|".join(_BEFORE) + r"))[ \t]*\n?[ \t]*" + NAME + r"(?![\w'\u2019-])")
+_CUE_BEFORE = re.compile(r"(?i:\b" + by_first_character(_BEFORE) + r")[ \t]*\n?[ \t]*" + NAME + r"(?![\w'\u2019-])")
 _WEAK_CUE_BEFORE = re.compile(
-    r"(?i:\b(?:" + "|".join(_WEAK_BEFORE) + r"))[ \t]*\n?[ \t]*" + NAME + r"(?![\w'\u2019-])"
+    r"(?i:\b" + by_first_character(_WEAK_BEFORE) + r")[ \t]*\n?[ \t]*" + NAME + r"(?![\w'\u2019-])"
 )
 _CUE_AFTER = re.compile(NAME + r"(?:'s)? (?i:said|says|wrote|writes|shouted|asked|replied|lives|is from)\b")
 # What only a person does or goes through (a team does not laugh, a product is not born): "Yvonne Curtis
