@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,23 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+# What the test modules import (torch, spaCy, Presidio, the gateway) and what the session fixtures load lives until
+# the end; every full collection of the cyclic collector walked it all again, only to find it alive. Frozen after
+# collection and after each session fixture, out of the collector's reach, as the gateway freezes its own heap
+# after loading (``gateway.http.asgi.freeze_heap``). Time in the collector: tests/unit/http and tests/unit/pii
+# 14.0 s to 6.6 s; unit/http with the hardening evasion suites, alternated, 13.6 and 12.8 s to 10.3 and 10.5 s.
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if fixturedef.scope == "session":
+        gc.freeze()
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,10 @@ import argparse
 import errno
 import logging
 import socket
+import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.cli.apikeys import add_commands as add_apikey_commands
 from gateway.cli.common import offline_auditor as _offline_auditor
@@ -23,6 +24,9 @@ from gateway.cli.usage import add_commands as add_usage_commands
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.observability.logs import configure_logging
 from gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gateway.crypto.kek import KekProvider
 
 
 def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
@@ -207,14 +211,32 @@ def ensure_bindable(host: str, port: int) -> None:
             raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def check_stored_kek(settings: Settings, kek: KekProvider) -> None:
+    """Refuse a KEK that opens none of the embedded database's data keys of some KEK version (``Envelope.check_kek``)
+    before the model and the PII detector load, instead of after them (about 15 s of loading, longer under load).
+    On PostgreSQL the check runs once the schema is upgraded, in ``build_services`` (which checks on both)."""
+    if settings.uses_postgres or not settings.sqlite_path.exists():
+        return  # a new data dir holds no data key yet
+    from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
+    from gateway.crypto.envelope import Envelope
+
+    conn = sqlite3.connect(settings.sqlite_path, timeout=30.0, isolation_level=None)
+    try:
+        Envelope(kek, SQLiteDataKeyRepository(lambda: conn)).check_kek()
+    finally:
+        conn.close()
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.cli.runlock import hold
     from gateway.crypto.keyfiles import load_keys
 
-    # Refuse to start without keys (or with a wrong HSM PIN or token), before importing anything heavy.
-    load_keys(settings.keys_dir, settings.kek_options)
+    # Refuse to start without keys (or with a wrong HSM PIN or token, or a KEK that opens none of the stored data
+    # keys), before importing anything heavy.
+    keys = load_keys(settings.keys_dir, settings.kek_options)
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     ensure_bindable(settings.host, settings.port)
+    check_stored_kek(settings, keys.kek)
 
     import uvicorn
 

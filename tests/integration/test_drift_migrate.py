@@ -27,6 +27,7 @@ from gateway.bootstrap import Services, build_services
 from gateway.crypto.keyfiles import init_keys
 from gateway.embedding.embedder import SentenceTransformerEmbedder
 from gateway.embedding.registry import load_registry
+from gateway.embedding.specs import ModelSpec
 from gateway.http.app import create_app
 from gateway.migration.migrate import Migrator
 from gateway.pii.fake import FakeDetector
@@ -61,11 +62,20 @@ def _business_sentences(n: int) -> list[str]:
             for _ in range(n)]
 
 
-def _services(root: Path, model_name: str) -> Services:
+@pytest.fixture(scope="module")
+def embedders() -> dict[ModelSpec, SentenceTransformerEmbedder]:
+    """The real model loaded once per version for the module: both builds on 1.0.0 serve the same one (a load and
+    its trace take 3-4 s)."""
+    return {}
+
+
+def _services(root: Path, model_name: str, embedders: dict[ModelSpec, SentenceTransformerEmbedder]) -> Services:
     settings = load_settings({}, data_dir=root / "data", keys_dir=root / "keys", policy_dir=root / "policy",
                              batch_max_wait_ms=1.0, model_name=model_name)
     spec = load_registry(settings.policy_dir, model_name).get("all-MiniLM-L6-v2")
-    return build_services(settings, embedder=SentenceTransformerEmbedder(spec), detector=FakeDetector())
+    if spec not in embedders:
+        embedders[spec] = SentenceTransformerEmbedder(spec)
+    return build_services(settings, embedder=embedders[spec], detector=FakeDetector())
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +95,10 @@ def _ingest(client: TestClient, auth: dict[str, str], name: str, texts: list[str
         assert got.status_code == 200, got.text
 
 
-def test_when_texts_from_another_domain_arrive_then_drift_alerts_and_same_domain_does_not(root: Path) -> None:
-    services = _services(root, "all-MiniLM-L6-v2")
+def test_when_texts_from_another_domain_arrive_then_drift_alerts_and_same_domain_does_not(
+    root: Path, embedders: dict[ModelSpec, SentenceTransformerEmbedder],
+) -> None:
+    services = _services(root, "all-MiniLM-L6-v2", embedders)
     assert services.observability is not None
     monitor = services.observability.drift
     monitor.baseline_size, monitor.window_size = 96, 48  # the defaults (192, 64) take longer on 2 cores
@@ -116,16 +128,18 @@ def test_when_texts_from_another_domain_arrive_then_drift_alerts_and_same_domain
         assert alerts[-1]["collection_digest"] == services.auditor.digest("acme", "pydocs")
 
 
-def test_when_a_migration_is_interrupted_then_it_resumes_and_matches_a_fresh_ingest(root: Path) -> None:
+def test_when_a_migration_is_interrupted_then_it_resumes_and_matches_a_fresh_ingest(
+    root: Path, embedders: dict[ModelSpec, SentenceTransformerEmbedder],
+) -> None:
     texts = [" ".join(_doc_sentences()[i * 6:(i + 1) * 6]) for i in range(12)]  # long: truncation matters
     queries = ["how are exceptions raised and handled", "what does the import statement do", "string formatting"]
-    old = _services(root, "all-MiniLM-L6-v2")
+    old = _services(root, "all-MiniLM-L6-v2", embedders)
     with TestClient(create_app(old)) as client:
         key, _ = create_key(old.apikeys, "acme", "admin", "admin")
         auth = {"Authorization": f"Bearer {key}"}
         client.post("/v1/collections", json={"name": "manual"}, headers=auth)
         _ingest(client, auth, "manual", texts, "doc")
-    new = _services(root, V11)
+    new = _services(root, V11, embedders)
     with TestClient(create_app(new)) as client:
         db = SQLiteDatabase(new.settings.sqlite_path)
         target = new.registry.find("all-MiniLM-L6-v2", "1.1.0")

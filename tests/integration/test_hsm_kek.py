@@ -41,7 +41,7 @@ def call(gw: GatewayProcess, key: str, method: str, path: str, body: Any = None)
 
 
 def _serve_once(gw: GatewayProcess, **env: str) -> subprocess.CompletedProcess[str]:
-    # A KEK that opens no data key is refused after the model and Presidio load (~20 s idle; over 120 s at load 16).
+    # Refusals come before the model and Presidio load; a start that got past them would load for ~20 s idle.
     return subprocess.run([str(BIN / "gateway"), "serve", "--port", "1"], env={**gw.env, **env},
                           capture_output=True, text=True, timeout=600)
 

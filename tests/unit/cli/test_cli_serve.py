@@ -11,8 +11,11 @@ import pytest
 import uvicorn
 
 import gateway.http.asgi
+from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.cli.commands import ensure_bindable, main
-from gateway.crypto.keyfiles import init_keys
+from gateway.crypto.envelope import Envelope, RecordContext
+from gateway.crypto.keyfiles import init_keys, load_keys
 from gateway.errors import ConfigurationError
 
 
@@ -59,3 +62,30 @@ def test_when_the_port_is_free_then_serve_announces_it_and_starts_uvicorn_on_it(
 def test_when_the_host_cannot_be_bound_then_the_error_names_the_address() -> None:
     with pytest.raises(ConfigurationError, match=r"^cannot listen on 192\.0\.2\.1:8080: "):
         ensure_bindable("192.0.2.1", 8080)  # TEST-NET-1: assigned to no interface here
+
+
+def _data_key_under(keys_dir: Path, data_dir: Path) -> None:
+    """One tenant's data key in ``data_dir``'s database, wrapped under the KEK in ``keys_dir``."""
+    db = SQLiteDatabase(data_dir / "gateway.db")
+    Envelope(load_keys(keys_dir).kek, SQLiteDataKeyRepository(db)).encrypt(RecordContext("acme", "c", "r", "1"), b"x")
+    db.connect().close()
+
+
+def test_when_the_kek_opens_none_of_the_stored_data_keys_then_serve_refuses_before_building_the_app(
+    started: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gateway.http.asgi, "build_app", lambda settings: pytest.fail("the app was built"))
+    init_keys(tmp_path / "other-keys")  # another kek.json: the one these data were written under
+    _data_key_under(tmp_path / "other-keys", tmp_path / "var")
+    assert main(["serve", "--port", "0"]) == 2
+    assert "does not open the data keys stored under KEK version 1" in capsys.readouterr().err
+    assert started == []  # neither the app (model, PII detector: build_app fails the test) nor uvicorn
+
+
+def test_when_the_kek_opens_the_stored_data_keys_then_serve_builds_the_app(
+    started: list[dict[str, Any]], tmp_path: Path,
+) -> None:
+    _data_key_under(tmp_path / "keys", tmp_path / "var")
+    assert main(["serve", "--port", "0"]) == 0
+    assert len(started) == 1
