@@ -212,7 +212,7 @@ class PoolDetector:
                 self._idle.remove(idle)
             try:
                 self._catch_up(idle)
-            except WorkerLost:
+            except (WorkerLost, WorkerLate):
                 self._replace(idle)
                 continue
             self._checkin(idle)
@@ -275,34 +275,44 @@ class PoolDetector:
             generation, policy = self._generation, self._policy
         if worker.generation == generation:
             return
-        kind, value = worker.call(("rebuild", policy), None)
+        # Bounded as a batch without a budget is: a stopped or hung worker held the caller (a batch's thread, or the
+        # policy watcher, which then reloaded nothing more) for good.
+        kind, value = worker.call(("rebuild", policy), time.monotonic() + self._hang_s)
         if kind != "ok":
             log.error("PII worker %d could not load the new policy (%s); replacing it", worker.index, value)
             raise WorkerLost
         worker.generation = generation
 
     def _replace(self, worker: WorkerProcess) -> None:
-        """Kill ``worker`` (if it is not dead already) and start another in its place, in the background."""
+        """Kill ``worker`` (if it is not dead already) and start another in its place, in the background.
+
+        The dead worker is reaped in the background too: a forked worker's exit status comes through the fork
+        server, and with that server stopped the wait for it (up to 5 s) held the batch that found the worker dead."""
         code = worker.process.exitcode
-        worker.kill()
+        if worker.process.is_alive():  # at once: a hung worker stops screening now
+            worker.process.kill()
         with self._cond:
             self._workers.pop(worker.index, None)
             if worker in self._idle:
                 self._idle.remove(worker)
             self._cond.notify_all()
-            if self._closed:
-                return
-            self._coming += 1  # counted from now: a batch must not find the pool empty before the thread runs
+            closed = self._closed
+            if not closed:
+                self._coming += 1  # counted from now: a batch must not find the pool empty before the thread runs
+        if closed:
+            worker.kill()
+            return
         log.warning("PII worker %d (exit code %s) is being replaced", worker.index, code)
-        threading.Thread(target=self._start_one, name="pii-worker-start", daemon=True).start()
+        threading.Thread(target=self._start_one, args=(worker,), name="pii-worker-start", daemon=True).start()
 
-    def _start_one(self) -> None:
+    def _start_one(self, dead: WorkerProcess) -> None:
         """Start a replacement and add it to the idle workers once it has loaded; retried with a growing pause
         while it fails (the pool serves with the workers it has meanwhile).
 
         The fork happens outside the pool's lock: it waits for the fork server's answer (the new process's id), and
         a stopped or hung server never gives one. Under the lock, that wait held every batch of the pool, the idle
         workers' too, and ``close`` (each request got 504 at its limit, none 503, until the server went on)."""
+        dead.kill()  # reaped, its pipe closed
         pause_s = 0.0  # the first try is counted in _coming by _replace
         while True:
             if pause_s:
@@ -326,6 +336,8 @@ class PoolDetector:
                     with self._cond:
                         self._coming -= 1
                         self._cond.notify_all()
+                        if self._closed:  # the server is the process's, not this pool's: left alone once closed
+                            return
                     log.error("could not reach the PII fork server (%s); restarting it", type(exc).__name__)
                     restart_fork_server()
                     continue

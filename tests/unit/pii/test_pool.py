@@ -111,6 +111,30 @@ def test_when_the_policy_is_reloaded_then_every_worker_detects_what_it_asks_for(
         assert pool.analyze([text], [accounts.scope("t")]) == [[]]
 
 
+def test_when_a_stopped_worker_is_rebuilt_then_the_reload_ends_and_the_worker_is_replaced(
+    shipped_policy: GatewayPolicy,
+) -> None:
+    """A policy reload reached a stopped (SIGSTOP) or hung idle worker and waited for its answer for good, holding
+    the policy watcher (no later reload took effect); it waits hang_s now, then replaces the worker."""
+    pool = PoolDetector(1, policy=shipped_policy, hang_s=2.0)
+    [stopped] = pool.pids()
+    reloaded = threading.Event()
+
+    def reload() -> None:
+        pool.rebuild(parse_policy(ACCOUNT_POLICY))
+        reloaded.set()
+
+    try:
+        os.kill(stopped, signal.SIGSTOP)
+        threading.Thread(target=reload, daemon=True).start()
+        assert reloaded.wait(20)
+        assert stopped not in pool.pids()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped, signal.SIGCONT)
+        pool.close()
+
+
 def test_when_a_batch_runs_past_its_budget_then_detection_is_too_costly(
     pool: PoolDetector, shipped_policy: GatewayPolicy
 ) -> None:
@@ -176,8 +200,7 @@ def test_when_no_worker_runs_and_replacements_keep_failing_then_a_batch_is_refus
         assert time.monotonic() - started < 5.0  # not start_timeout_s
         assert refused.value.status == 503 and refused.value.retry_after is not None
     finally:
-        monkeypatch.undo()
-        pool.close()
+        pool.close()  # before the fakes go (at the test's end): a replacement under way sees it closed
 
 
 def test_when_a_worker_outruns_the_budget_by_the_grace_then_it_is_killed_and_replaced(
