@@ -37,8 +37,12 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def fork_servers_of(pid: int) -> list[int]:
+    """The PII pool's fork server of process ``pid``: its child whose command line runs multiprocessing's
+    forkserver (its forked workers share that command line, a level below)."""
+    return [c for c in children_of(pid) if b"multiprocessing.forkserver" in _cmdline(c)]
+
+
 def pii_workers_of(pid: int) -> list[int]:
-    """The running PII worker processes of gateway ``pid``: the children of its fork server (a child of the gateway
-    whose command line runs multiprocessing's forkserver; its forked workers share that command line)."""
-    servers = [c for c in children_of(pid) if b"multiprocessing.forkserver" in _cmdline(c)]
-    return [w for server in servers for w in children_of(server) if running(w)]
+    """The running PII worker processes of gateway ``pid``: the children of its fork server."""
+    return [w for server in fork_servers_of(pid) for w in children_of(server) if running(w)]

@@ -23,7 +23,9 @@ gets as many threads). Failure is closed, never open: a text is screened or its 
   budget that its worker has not answered within ``hang_s`` (a stopped or hung worker) gets ``Unavailable`` and
   the worker is replaced.
 * A worker that dies (killed, out of memory) fails the batch it held with ``Unavailable`` (503) and is replaced
-  in the background; the other workers go on serving.
+  in the background; the other workers go on serving. While no worker runs and every replacement has failed
+  (it tries again after a pause), a batch is refused at once (503 with Retry-After) instead of waiting for one.
+  A replacement is forked outside the pool's lock: a stopped or hung fork server holds only that replacement.
 * ``rebuild(policy)`` reaches every worker: each idle one is rebuilt at once, a busy one when its batch ends, and
   a worker always catches up before its next batch, so no batch is screened under an older policy than the one
   in force when it was dispatched. A worker that cannot rebuild is replaced by one started on the new policy.
@@ -96,6 +98,8 @@ class PoolDetector:
         self._next_index = workers
         self._workers: dict[int, WorkerProcess] = {}  # every live worker: starting, idle or busy
         self._starting: set[int] = set()  # replacements still loading
+        self._coming = 0  # replacements asked for or forking, not yet in _workers (nor pausing after a failure)
+        self._forks = threading.Lock()  # one fork or fork-server restart at a time: a restart cuts no other's fork
         self._idle: deque[WorkerProcess] = deque()
         self._closed = False
         self._started = time.monotonic()
@@ -208,7 +212,7 @@ class PoolDetector:
                 self._idle.remove(idle)
             try:
                 self._catch_up(idle)
-            except WorkerLost:
+            except (WorkerLost, WorkerLate):
                 self._replace(idle)
                 continue
             self._checkin(idle)
@@ -219,8 +223,8 @@ class PoolDetector:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            # Batches in flight may finish; workers still loading have none.
-            while (len(self._idle) + len(self._starting) + len(self._pending) < len(self._workers)
+            # Batches in flight may finish; workers still loading have none; a fork under way ends (then closed).
+            while ((self._coming or len(self._idle) + len(self._starting) + len(self._pending) < len(self._workers))
                    and time.monotonic() < until):
                 self._cond.wait(max(0.0, until - time.monotonic()))
             workers = list(self._workers.values())
@@ -241,16 +245,22 @@ class PoolDetector:
             self._replace(worker)
 
     def _take_idle(self, deadline: float | None, budget_s: float | None) -> WorkerProcess:
+        # One limit for the whole wait: renewed at every wake-up (a worker checked in and taken by another batch,
+        # a replacement that failed), a wait of start_timeout_s had no end while replacements kept failing.
+        until = time.monotonic() + self._start_timeout_s if deadline is None else deadline
         with self._cond:
             while not self._idle:
                 if self._closed:
                     raise Unavailable("PII detection is shutting down")
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                if not self._workers and not self._coming:  # every slot empty, each replacement pausing
+                    raise Unavailable("no PII detection worker is running (replacements are being started); retry "
+                                      "shortly", retry_after=1.0)
+                left = until - time.monotonic()
+                if left <= 0 and deadline is not None:
                     raise DetectionTooCostly.within(budget_s)
-                wait_s = self._start_timeout_s if deadline is None else deadline - now
-                if not self._cond.wait(wait_s) and deadline is None:
+                if left <= 0:
                     raise Unavailable("no PII detection worker became free in time; retry shortly", retry_after=1.0)
+                self._cond.wait(left)
             return self._idle.popleft()
 
     def _checkin(self, worker: WorkerProcess) -> None:
@@ -265,45 +275,82 @@ class PoolDetector:
             generation, policy = self._generation, self._policy
         if worker.generation == generation:
             return
-        kind, value = worker.call(("rebuild", policy), None)
+        # Bounded as a batch without a budget is: a stopped or hung worker held the caller (a batch's thread, or the
+        # policy watcher, which then reloaded nothing more) for good.
+        kind, value = worker.call(("rebuild", policy), time.monotonic() + self._hang_s)
         if kind != "ok":
             log.error("PII worker %d could not load the new policy (%s); replacing it", worker.index, value)
             raise WorkerLost
         worker.generation = generation
 
     def _replace(self, worker: WorkerProcess) -> None:
-        """Kill ``worker`` (if it is not dead already) and start another in its place, in the background."""
+        """Kill ``worker`` (if it is not dead already) and start another in its place, in the background.
+
+        The dead worker is reaped in the background too: a forked worker's exit status comes through the fork
+        server, and with that server stopped the wait for it (up to 5 s) held the batch that found the worker dead."""
         code = worker.process.exitcode
-        worker.kill()
+        if worker.process.is_alive():  # at once: a hung worker stops screening now
+            worker.process.kill()
         with self._cond:
             self._workers.pop(worker.index, None)
             if worker in self._idle:
                 self._idle.remove(worker)
             self._cond.notify_all()
-            if self._closed:
-                return
+            closed = self._closed
+            if not closed:
+                self._coming += 1  # counted from now: a batch must not find the pool empty before the thread runs
+        if closed:
+            worker.kill()
+            return
         log.warning("PII worker %d (exit code %s) is being replaced", worker.index, code)
-        threading.Thread(target=self._start_one, name="pii-worker-start", daemon=True).start()
+        threading.Thread(target=self._start_one, args=(worker,), name="pii-worker-start", daemon=True).start()
 
-    def _start_one(self) -> None:
+    def _start_one(self, dead: WorkerProcess) -> None:
         """Start a replacement and add it to the idle workers once it has loaded; retried with a growing pause
-        while it fails (the pool serves with the workers it has meanwhile)."""
-        pause_s = 0.0
+        while it fails (the pool serves with the workers it has meanwhile).
+
+        The fork happens outside the pool's lock: it waits for the fork server's answer (the new process's id), and
+        a stopped or hung server never gives one. Under the lock, that wait held every batch of the pool, the idle
+        workers' too, and ``close`` (each request got 504 at its limit, none 503, until the server went on)."""
+        dead.kill()  # reaped, its pipe closed
+        pause_s = 0.0  # the first try is counted in _coming by _replace
         while True:
-            time.sleep(pause_s)
+            if pause_s:
+                time.sleep(pause_s)
+                with self._cond:
+                    if self._closed:
+                        return
+                    self._coming += 1
+            pause_s = min(30.0, 2 * pause_s + 1)  # before the next try, if this one fails
             with self._cond:
                 if self._closed:
+                    self._coming -= 1
+                    self._cond.notify_all()
                     return
                 index, self._next_index = self._next_index, self._next_index + 1
+                policy, generation = self._policy, self._generation  # caught up before its first batch if older
+            with self._forks:
                 try:
-                    worker = WorkerProcess(self._ctx, index, self._spacy_model, self._policy, self._generation)
-                except OSError as exc:  # the fork server unreachable: its socket removed (a /tmp cleaner)
+                    worker = WorkerProcess(self._ctx, index, self._spacy_model, policy, generation)
+                except (OSError, EOFError) as exc:  # the server unreachable (its socket removed) or gone mid-fork
+                    with self._cond:
+                        self._coming -= 1
+                        self._cond.notify_all()
+                        if self._closed:  # the server is the process's, not this pool's: left alone once closed
+                            return
                     log.error("could not reach the PII fork server (%s); restarting it", type(exc).__name__)
                     restart_fork_server()
-                    pause_s = min(30.0, 2 * pause_s + 1)
                     continue
-                self._workers[index] = worker
-                self._starting.add(index)
+            with self._cond:
+                self._coming -= 1
+                closed = self._closed
+                if not closed:
+                    self._workers[index] = worker
+                    self._starting.add(index)
+                self._cond.notify_all()
+            if closed:  # the pool closed while it forked: it has no batch
+                worker.kill()
+                return
             try:
                 worker.wait_ready(self._start_timeout_s)
             except (WorkerLost, WorkerLate, ConfigurationError):
@@ -313,7 +360,6 @@ class PoolDetector:
                     self._cond.notify_all()
                 worker.kill()
                 log.error("a replacement PII worker did not start; trying again")
-                pause_s = min(30.0, 2 * pause_s + 1)
                 continue
             with self._cond:
                 self._starting.discard(index)

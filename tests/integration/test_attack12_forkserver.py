@@ -121,3 +121,80 @@ def test_when_a_worker_is_stopped_mid_batch_then_the_batch_is_refused_and_the_wo
         with contextlib.suppress(ProcessLookupError):
             os.kill(stopped, signal.SIGCONT)
         pool.close()
+
+
+def test_when_the_fork_server_is_stopped_then_a_replacement_holds_no_batch_of_the_live_workers() -> None:
+    """A stopped (or hung) fork server never answers a fork: the replacement of a killed worker waited for it
+    holding the pool's lock, so every batch waited too, the idle live worker's included (each request got 504 at
+    its limit until the server went on). The fork now happens outside the lock."""
+    import threading
+
+    from gateway.errors import DetectionTooCostly, Unavailable
+    from gateway.pii.pool import PoolDetector
+    from gateway.policy.loader import PolicyHolder
+    from tests.procs import fork_servers_of
+
+    policy = PolicyHolder(REPO / "policy" / "gateway.yaml").current()
+    scope = policy.scope("acme", None)
+    pool = PoolDetector(2, policy=policy, start_timeout_s=60.0)
+    [server] = fork_servers_of(os.getpid())
+    found: list[object] = []
+
+    def screen() -> None:
+        found.append(pool.analyze(["My SSN is 078-05-1120"], [scope], budget_s=5.0))
+
+    try:
+        os.kill(server, signal.SIGSTOP)
+        os.kill(pool.pids()[0], signal.SIGKILL)
+        with contextlib.suppress(Unavailable, DetectionTooCostly):  # the dead worker's batch, if it took it
+            pool.analyze(["hello"], [scope], budget_s=5.0)
+        time.sleep(1.0)  # the replacement is forking by now, its server stopped
+        caller = threading.Thread(target=screen, daemon=True)
+        caller.start()
+        caller.join(15)
+        assert found, "a batch waited for the stopped fork server although a live worker was idle"
+    finally:
+        os.kill(server, signal.SIGCONT)
+        pool.close()
+
+
+def test_when_the_fork_server_is_stopped_and_a_worker_killed_then_requests_are_still_served_in_time(
+    tmp_path: Path,
+) -> None:
+    """Through HTTP, with a request limit of 10 s: once the killed worker's replacement waited for the stopped
+    fork server, every request got 504 at its limit (measured 10.0-10.1 s), though two workers were idle."""
+    import httpx
+
+    from tests.integration.server import GatewayProcess
+    from tests.procs import fork_servers_of, pii_workers_of
+
+    gw = GatewayProcess(tmp_path / "gw", port=int(os.environ.get("ATTACK12_PORT", "0")),
+                        env={"GATEWAY_PII_WORKERS": "3", "GATEWAY_REQUEST_TIMEOUT_S": "10"})
+    gw.prepare()
+    key = gw.make_key("acme", "svc", "writer")
+    gw.start()
+    stopped: list[int] = []
+    try:
+        with httpx.Client(timeout=60) as client:
+
+            def embed(text: str) -> tuple[int, float]:
+                started = time.monotonic()
+                reply = client.post(gw.url + "/v1/embeddings", headers={"Authorization": f"Bearer {key}"},
+                                    json={"input": text})
+                return reply.status_code, time.monotonic() - started
+
+            assert embed("warm up")[0] == 200
+            workers = pii_workers_of(gw.pid)
+            stopped = fork_servers_of(gw.pid)
+            assert len(workers) == 3 and len(stopped) == 1
+            os.kill(stopped[0], signal.SIGSTOP)
+            os.kill(workers[0], signal.SIGKILL)
+            time.sleep(0.5)
+            # Within three requests the dead worker's turn comes and its replacement starts forking.
+            replies = [embed(f"an ordinary sentence {i}") for i in range(5)]
+        assert [code for code, _ in replies] == [200] * 5, replies  # seconds each, in the message if not
+    finally:
+        for server in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server, signal.SIGCONT)
+        gw.stop()

@@ -4,6 +4,7 @@ One pool of two workers serves the module; the tests that kill workers or close 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -110,6 +111,30 @@ def test_when_the_policy_is_reloaded_then_every_worker_detects_what_it_asks_for(
         assert pool.analyze([text], [accounts.scope("t")]) == [[]]
 
 
+def test_when_a_stopped_worker_is_rebuilt_then_the_reload_ends_and_the_worker_is_replaced(
+    shipped_policy: GatewayPolicy,
+) -> None:
+    """A policy reload reached a stopped (SIGSTOP) or hung idle worker and waited for its answer for good, holding
+    the policy watcher (no later reload took effect); it waits hang_s now, then replaces the worker."""
+    pool = PoolDetector(1, policy=shipped_policy, hang_s=2.0)
+    [stopped] = pool.pids()
+    reloaded = threading.Event()
+
+    def reload() -> None:
+        pool.rebuild(parse_policy(ACCOUNT_POLICY))
+        reloaded.set()
+
+    try:
+        os.kill(stopped, signal.SIGSTOP)
+        threading.Thread(target=reload, daemon=True).start()
+        assert reloaded.wait(20)
+        assert stopped not in pool.pids()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped, signal.SIGCONT)
+        pool.close()
+
+
 def test_when_a_batch_runs_past_its_budget_then_detection_is_too_costly(
     pool: PoolDetector, shipped_policy: GatewayPolicy
 ) -> None:
@@ -145,6 +170,37 @@ def test_when_a_worker_is_killed_then_its_batch_fails_clearly_and_the_pool_recov
         assert pool.pids() and victim not in pool.pids() and not running(victim)
     finally:
         pool.close()
+
+
+def test_when_no_worker_runs_and_replacements_keep_failing_then_a_batch_is_refused_at_once_with_retry_after(
+    shipped_policy: GatewayPolicy, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every slot empty and each replacement failing (the fork server unreachable, as in attack12): a batch
+    without a budget waited start_timeout_s for a worker that could not come, past its request's time limit (504
+    at the limit, no Retry-After); it is now refused at once, 503 with Retry-After."""
+    import gateway.pii.pool as pool_module
+
+    scope = shipped_policy.scope("t")
+    pool = PoolDetector(1, policy=shipped_policy, start_timeout_s=30.0)
+    try:
+        [victim] = pool.pids()
+
+        def unreachable(*args: object) -> None:
+            raise FileNotFoundError("the fork server's socket is gone")
+
+        monkeypatch.setattr(pool_module, "WorkerProcess", unreachable)  # each replacement fails to fork
+        monkeypatch.setattr(pool_module, "restart_fork_server", lambda: None)
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: not running(victim), 10)
+        with contextlib.suppress(Unavailable):  # the dead worker found, at checkout or on its pipe
+            pool.analyze([TEXTS[1]], [scope])
+        started = time.monotonic()
+        with pytest.raises(Unavailable) as refused:
+            pool.analyze([TEXTS[1]], [scope])
+        assert time.monotonic() - started < 5.0  # not start_timeout_s
+        assert refused.value.status == 503 and refused.value.retry_after is not None
+    finally:
+        pool.close()  # before the fakes go (at the test's end): a replacement under way sees it closed
 
 
 def test_when_a_worker_outruns_the_budget_by_the_grace_then_it_is_killed_and_replaced(
