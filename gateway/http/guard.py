@@ -205,8 +205,9 @@ async def _in_time(work: Awaitable[Reply], seconds: float) -> Reply:
     try:
         async with asyncio.timeout(seconds if seconds > 0 else None):
             return await work
-    except TimeoutError:
-        raise Timeout(f"the request took longer than its limit of {seconds:g} s") from None
+    except TimeoutError:  # most often a busy gateway: a client may retry, as after a 503
+        raise Timeout(f"the request took longer than its limit of {seconds:g} s; retry shortly",
+                      retry_after=1.0) from None
 
 
 async def _deny(ctx: RequestContext, guard: Guard, exc: RequestError, services: Services,

@@ -100,6 +100,7 @@ def test_when_a_request_takes_longer_than_its_limit_then_504(tmp_path: Path) -> 
         started = time.monotonic()
         r = client.post("/v1/embeddings", json={"model": MODEL, "input": "hi"}, headers=_auth(gw))
         assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+        assert r.headers["Retry-After"] == "1"  # as a 503 from a full queue: a retrying client waits
         assert time.monotonic() - started < 1.5
         assert gw.services.concurrency.in_flight(gw.services.authenticate(gw.key("acme", "writer")).key_id) == 0
 
