@@ -131,9 +131,9 @@ def positives(repeats: int, seed: int = 6) -> list[tuple[str, str, list[tuple[in
     for _ in range(repeats):
         for kind, templates in FRAMES.items():
             for template in templates:
-                (f, l), (g, l2), (h, l3) = person(), person(), person()
-                local = re.sub(r"[^a-z.]", "", f"{f}.{l}".lower()) or "someone"
-                values = {"n": f"{f} {l}", "m": f"{g} {l2}", "k": f"{h} {l3}", "f": f, "g": g, "l": l,
+                (f, last), (g, l2), (h, l3) = person(), person(), person()
+                local = re.sub(r"[^a-z.]", "", f"{f}.{last}".lower()) or "someone"
+                values = {"n": f"{f} {last}", "m": f"{g} {l2}", "k": f"{h} {l3}", "f": f, "g": g, "l": last,
                           "i": f[0] + ".", "e": f"{local}@example.com"}  # fmt: skip
                 out.append((kind, *_fill(template, values)))
     return out
