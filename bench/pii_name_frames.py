@@ -2,7 +2,8 @@
 headers, meeting invites, chat logs, tickets, forms, CSV-like rows, reported speech, names after prepositions
 and at a sentence's end, initials, and names with particles, apostrophes and hyphens from 15 locales.
 
-Written for this pass, before the code was changed; the frames are how people write, not the public templates.
+Round 1 was written for this pass before the code was changed; round 2 after round 1's cues were made, before
+any result on it was seen. The frames are how people write, not the public templates.
 Names come from Faker's providers (first and last names drawn apart, seeded); the detector holds no list of
 names. Each negative frame puts a team, a company, a product or a bot where a name would stand. A name counts as
 found when an applied PERSON finding overlaps it, and as whole when the findings cover every character of it
@@ -81,6 +82,35 @@ FRAMES: dict[str, tuple[str, ...]] = {
         "Minutes: {i} {l}", "{i} {l} will chair the call.",
     ),
 }
+# Round 2, written after round 1's cues were made and before any result on these frames was seen.
+FRAMES_2: dict[str, tuple[str, ...]] = {
+    "chat export": (
+        "12/03/2025, 10:32 - {n}: see you there", "[12/03/25, 10:32:01] {f}: ok, booked",
+        "10:32:01 From {n} to Everyone: can you hear me?", "From {n} to Everyone: slides please",
+        "@{f} can you check the totals?", "thanks @{n} for the fix", "{n} (Guest) joined the meeting",
+        "Recording started by {n}.", "{n} is presenting.",
+    ),
+    "records": (
+        "BEGIN:VCARD\nFN:{n}\nN:{l};{f};;;\nEND:VCARD", "Author: {n} <{e}>", "Signed-off-by: {n} <{e}>",
+        "Co-authored-by: {n} <{e}>", "Last modified by {n}", "Created by {n} on 3/4/2025",
+        "{l}, {f} - ext. 4410", "{n} (she/her)\nSenior Analyst",
+    ),
+    "csv header": (
+        "first_name,last_name,email\n{f},{l},{e}", "Employee Name;Department;Start\n{n};Sales;2023-01-05",
+        "Name\tTitle\tExt\n{n}\tAnalyst\t4410", "customer,amount\n{n},120.00",
+    ),
+    "social": (
+        "{n} commented on your post.", "{n} liked your photo.", "{n} mentioned you in a comment.",
+        "Sent from {f}'s iPhone", "Hi team, {f} here.", "{n} shared a document with you.",
+    ),
+}
+NEGATIVES_2 = (
+    "12/03/2025, 10:32 - {c}: your order shipped", "Recording started by {p}.", "From {g} to Everyone: hello",
+    "@channel can you check the totals?", "thanks @here", "{g} (Guest) joined the meeting", "FN:{c} Support",
+    "Author: {p} <support@{d}.com>", "Signed-off-by: {p}", "Last modified by {p}", "customer,amount\n{c},120.00",
+    "{p} commented on your post.", "{c} shared a document with you.", "Sent from my iPhone", "Hi team, {g} here.",
+    "{p} is presenting.",
+)  # fmt: skip
 GROUPS = ("Finance", "Treasury", "Payroll", "Accounts Payable", "IT Support", "Billing Team", "Customer Service")
 COMPANIES = ("Contoso", "Northwind", "Fabrikam", "Acme Corp", "Globex Inc", "Initech LLC")
 PRODUCTS = ("Salesforce", "Jira", "Outlook", "Workday", "GitHub", "Dependabot", "Jenkins CI")
@@ -116,7 +146,9 @@ def _fill(template: str, values: dict[str, str]) -> tuple[str, list[tuple[int, i
     return "".join(out), spans
 
 
-def positives(repeats: int, seed: int = 6) -> list[tuple[str, str, list[tuple[int, int]]]]:
+def positives(
+    repeats: int, frames: dict[str, tuple[str, ...]] = FRAMES, seed: int = 6
+) -> list[tuple[str, str, list[tuple[int, int]]]]:
     """(frame kind, text, name spans): every frame ``repeats`` times, each fill from a random locale."""
     rng = random.Random(seed)
     fakes = [Faker(locale) for locale in LOCALES]
@@ -129,7 +161,7 @@ def positives(repeats: int, seed: int = 6) -> list[tuple[str, str, list[tuple[in
 
     out = []
     for _ in range(repeats):
-        for kind, templates in FRAMES.items():
+        for kind, templates in frames.items():
             for template in templates:
                 (f, last), (g, l2), (h, l3) = person(), person(), person()
                 local = re.sub(r"[^a-z.]", "", f"{f}.{last}".lower()) or "someone"
@@ -139,11 +171,11 @@ def positives(repeats: int, seed: int = 6) -> list[tuple[str, str, list[tuple[in
     return out
 
 
-def negatives(repeats: int, seed: int = 4) -> list[str]:
+def negatives(repeats: int, frames: tuple[str, ...] = NEGATIVES, seed: int = 4) -> list[str]:
     rng = random.Random(seed)
     out = []
     for _ in range(repeats):
-        for template in NEGATIVES:
+        for template in frames:
             g, c, p = rng.choice(GROUPS), rng.choice(COMPANIES), rng.choice(PRODUCTS)
             g2 = rng.choice([x for x in GROUPS if x != g])
             out.append(normalize(template.format(g=g, G=g2, c=c, p=p, d=c.split()[0].lower())))
@@ -167,12 +199,31 @@ def main() -> None:
         return [[(f.start, f.end) for f in explain(t, fs, scope) if f.outcome == "applied" and
                  f.entity_type == "PERSON"] for t, fs in zip(texts, found, strict=True)]  # fmt: skip
 
-    rows = positives(args.repeats)
+    misses: list[str] = []
+    for round_no, (frames, negative_frames) in enumerate(((FRAMES, NEGATIVES), (FRAMES_2, NEGATIVES_2)), 1):
+        rows = positives(args.repeats, frames)
+        score(f"round {round_no}", frames, rows, people([r[1] for r in rows]), misses)
+        texts = negatives(3, negative_frames)
+        flagged = [(t, s) for t, s in zip(texts, people(texts), strict=True) if s]
+        print(f"  negatives with a false PERSON finding: {len(flagged) / len(texts):.3f} ({len(flagged)} of "
+              f"{len(texts)})")  # fmt: skip
+        misses += [f"[negative {round_no}] {t!r} got {[t[s:e] for s, e in spans]}" for t, spans in flagged]
+    if args.misses:
+        args.misses.write_text("\n".join(misses) + "\n", encoding="utf-8")
+
+
+def score(
+    title: str,
+    frames: dict[str, tuple[str, ...]],
+    rows: list[tuple[str, str, list[tuple[int, int]]]],
+    found_spans: list[list[tuple[int, int]]],
+    misses: list[str],
+) -> None:
+    """Print found and whole recall per kind of frame; append each name not covered whole to ``misses``."""
     found: Counter[str] = Counter()
     whole: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    misses: list[str] = []
-    for (kind, text, gold), spans in zip(rows, people([r[1] for r in rows]), strict=True):
+    for (kind, text, gold), spans in zip(rows, found_spans, strict=True):
         for start, end in gold:
             total[kind] += 1
             hit = any(s < end and start < e for s, e in spans)
@@ -182,20 +233,13 @@ def main() -> None:
             if not covered:
                 misses.append(f"[{kind}{'' if not hit else ', part'}] {text[start:end]!r} in {text!r} got "
                               f"{[text[s:e] for s, e in spans]}")  # fmt: skip
-    print(f"PERSON on names in working-text frames ({len(rows)} texts):")
+    print(f"PERSON on names in working-text frames, {title} ({len(rows)} texts):")
     print(f"  {'frame':13} {'found':>14} {'whole':>14}")
-    for kind in [*FRAMES, "all"]:
+    for kind in [*frames, "all"]:
         n = sum(total.values()) if kind == "all" else total[kind]
         hits = sum(found.values()) if kind == "all" else found[kind]
         full = sum(whole.values()) if kind == "all" else whole[kind]
         print(f"  {kind:13} {hits / n:.3f} ({hits:>4}) {full / n:.3f} ({full:>4})  of {n}")
-    texts = negatives(3)
-    flagged = [(t, s) for t, s in zip(texts, people(texts), strict=True) if s]
-    print(f"Negatives with a false PERSON finding: {len(flagged) / len(texts):.3f} ({len(flagged)} of {len(texts)})")
-    misses += [f"[negative] {t!r} got {[t[s:e] for s, e in spans]}" for t, spans in flagged]
-    if args.misses:
-        args.misses.write_text("\n".join(misses) + "\n", encoding="utf-8")
-
 
 if __name__ == "__main__":
     main()

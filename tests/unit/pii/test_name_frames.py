@@ -1,0 +1,117 @@
+"""The sixth round of name cues (issue 18): names in the frames of working text (chat lines, mail and invitation
+headers, calendar notices, one-to-ones, "Surname, I.", reported speech, notes passed on), particles inside a
+name, and the labels, teams and products the same frames must not read as a name."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.pii.name_cues import cue_spans, name_spans
+from gateway.pii.name_frames import frame_spans
+from gateway.pii.ner import name_part
+
+STOP = frozenset({"the", "a", "i", "and", "to", "at", "for", "is", "me", "us", "as", "from", "on", "you", "it"})
+
+
+def names(text: str) -> list[str]:
+    return sorted({text[s:e] for s, e in name_spans(text, STOP)})
+
+
+def strength(text: str) -> set[tuple[str, bool]]:
+    return {(text[s:e], weak) for s, e, weak in cue_spans(text, STOP)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[10:32] Vince: can you send the deck?", ["Vince"]),  # a chat line's speaker after a time stamp
+        ("[10:32 AM] Emilio Raimondi: running late", ["Emilio Raimondi"]),
+        ("[2025-03-04 09:02] Mara: morning\n[09:03] Antonio: coffee?", ["Antonio", "Mara"]),
+        ("Emilio Raimondi  9:14 AM\nlooks good to me", ["Emilio Raimondi"]),  # a speaker over a message
+        ("From: Neville Dáid\nSent: Monday\nTo: Ana Ruiz", ["Ana Ruiz", "Neville Dáid"]),  # mail headers
+        ("To: Valerio Pertini; Tobiasz Świerad\nCc: Barbora Sedláčková", ["Barbora Sedláčková", "Tobiasz Świerad",
+                                                                          "Valerio Pertini"]),  # fmt: skip
+        ("> From: Ana Ruiz <ana@example.com>", ["Ana Ruiz"]),  # quoted in a reply
+        ("Organizer: Aurelia Piwek\nAttendees: Thibaut Jean, Arsenio Gimenez", ["Arsenio Gimenez", "Aurelia Piwek",
+                                                                                 "Thibaut Jean"]),  # fmt: skip
+        ("Sidar Kaya has invited you to: Budget review", ["Sidar Kaya"]),  # calendar notices
+        ("Ruth Howarth accepted this invitation.", ["Ruth Howarth"]),
+        ("Tess Lind joined the meeting.", ["Tess Lind"]),
+        ("Invitation: 1:1 Logan / Jane @ Wed 10am", ["Jane", "Logan"]),  # a one-to-one's pair
+        ("Karlsson, D., Finance", ["Karlsson, D."]),  # a surname and initials
+        ("Joly, A. M. (2019) wrote the survey.", ["Joly, A. M."]),
+        ("Signed, B. de Beer", ["B. de Beer"]),  # an initial, a particle, a surname
+        ("Assigned to: Eduardo Borges\nStatus: Open", ["Eduardo Borges"]),  # a ticket's label with a colon
+        ("Contact: M. Fuster", ["M. Fuster"]),
+        ("Marek told me the wire cleared.", ["Marek"]),  # reported speech
+        ("As Märta Sjöstrand put it, we are out of time.", ["Märta Sjöstrand"]),
+        ("A note from Sandra Tuohy: please call back.", ["Sandra Tuohy"]),  # a note passed on
+    ],
+)
+def test_when_a_name_stands_in_a_working_text_frame_then_the_cues_find_it(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Charlotte van Vliet said hello.", ["Charlotte van Vliet"]),  # Dutch particles
+        ("Lotte van 't Riet said hello.", ["Lotte van 't Riet"]),
+        ("Mehmet van de Klashorst said hello.", ["Mehmet van de Klashorst"]),
+        ("Benício da Cunha said hello.", ["Benício da Cunha"]),
+        ("Gabrielle Ó Lása said hello.", ["Gabrielle Ó Lása"]),  # an Irish particle, and as the view reads it
+        ("Gabrielle O Lása said hello.", ["Gabrielle O Lása"]),
+        ("Therese O'Brennan said hello.", ["Therese O'Brennan"]),  # an apostrophe right after the capital
+        ("Ortega y Gasset said hello.", ["Ortega y Gasset"]),
+    ],
+)
+def test_when_a_name_holds_a_particle_then_the_whole_name_is_found(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("To: Ana Ruiz; Bo\nSubject: fees", {("Ana Ruiz", False), ("Bo", True)}),  # one word: a company too
+        ("Marek told me the news.", {("Marek", True)}),  # a company tells us things too
+        ("Invitation: 1:1 Logan / Jane", {("Logan", True), ("Jane", True)}),
+    ],
+)
+def test_when_a_company_could_take_the_frame_then_the_cue_is_weak(text: str, expected: set[tuple[str, bool]]) -> None:
+    assert strength(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Organizer: Contoso Events\nAttendees: Treasury, Payroll",  # a label, an events team, departments
+        "Sent: Tuesday, March 4, 2025 10:12 AM",  # a header's label is no speaker
+        "Invitation: Budget review @ Thu 2pm",
+        "Required: Finance; Legal\nOptional: Payroll",
+        "Vendor: Contoso",
+        "Contact: Customer Service",
+        "Reply-To: Billing Team <billing@contoso.com>",
+        "Outlook has invited you to: Budget review",  # one word: a product sends invitations
+        "Dependabot joined the channel.",
+        "Thanks, J.",  # a closing and an initial
+        "Regards, B., on behalf of the team",
+        "Got a message from Jira about the lease.",  # a message: bots send those
+        "[10:32] Finance: payroll is closed",  # a department in a chat line
+        "Signed, J. Cannan",  # not "Signed, J." as a surname and an initial
+    ],
+)
+def test_when_a_label_team_or_product_takes_the_frame_then_no_wrong_name_is_found(text: str) -> None:
+    found = names(text)
+    assert all(not name.startswith(("Organizer", "Sent", "Invitation", "Vendor", "Contact", "Reply", "Signed",
+                                    "Thanks", "Regards")) for name in found), found  # fmt: skip
+    assert not {"Contoso", "Treasury", "Payroll", "Finance", "Legal", "Outlook", "Dependabot", "Jira",
+                "Customer Service", "Billing Team", "Contoso Events"} & set(found), found  # fmt: skip
+
+
+def test_when_the_frames_have_no_marker_then_nothing_is_scanned() -> None:
+    assert frame_spans("Plain prose with Capitalized Words and no frame at all") == []
+
+
+def test_when_the_model_reads_the_next_header_line_into_a_name_then_the_name_ends_at_the_line_break() -> None:
+    assert name_part("Barbora Sedláčková\nSubject") == len("Barbora Sedláčková")
+    assert name_part("Ana Ruiz x6706") == len("Ana Ruiz")
