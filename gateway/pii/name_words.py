@@ -42,7 +42,7 @@ NOT_NAMES = frozenset(
         "history", "allergies", "medications", "findings", "impression", "complaint", "symptoms", "vitals",
         # the labels of mail and calendar headers ("Sent:", "Organizer:", "Required:", "Reply-To:")
         "sent", "organizer", "organiser", "required", "optional", "invitation", "invite", "reply-to", "vendor",
-        "contact", "host", "location", "when", "where",
+        "contact", "host", "location", "when", "where", "author", "committer", "channel", "here", "everyone",
     ]
 )  # fmt: skip
 
