@@ -3,7 +3,8 @@ headers, meeting invites, chat logs, tickets, forms, CSV-like rows, reported spe
 and at a sentence's end, initials, and names with particles, apostrophes and hyphens from 15 locales.
 
 Round 1 was written for this pass before the code was changed; round 2 after round 1's cues were made, before
-any result on it was seen. The frames are how people write, not the public templates.
+any result on it was seen (then developed on); round 3 after round 2's cues, scored once and not developed on.
+The frames are how people write, not the public templates.
 Names come from Faker's providers (first and last names drawn apart, seeded); the detector holds no list of
 names. Each negative frame puts a team, a company, a product or a bot where a name would stand. A name counts as
 found when an applied PERSON finding overlaps it, and as whole when the findings cover every character of it
@@ -111,6 +112,35 @@ NEGATIVES_2 = (
     "{p} commented on your post.", "{c} shared a document with you.", "Sent from my iPhone", "Hi team, {g} here.",
     "{p} is presenting.",
 )  # fmt: skip
+# Round 3, written after round 2's cues were made, scored once on the final code and not developed on.
+FRAMES_3: dict[str, tuple[str, ...]] = {
+    "support chat": (
+        "Agent {f} has joined the chat.", "You are now chatting with {f}.", "{f} (Support Agent): how can I help?",
+        "Chat transcript with {n}", "Transferred to {n} in Billing.",
+    ),
+    "crm notes": (
+        "Spoke to {n} re renewal.", "Left VM for {f}.", "Cust {n} called re: fee", "Callback requested by {n}",
+        "Met {f} at the expo, follow up in May.",
+    ),
+    "payroll": (
+        "Payee: {n}", "Pay to: {n}", "Employee #4411 - {n}", "Timesheet for {n}, week 12", "Expense claim - {n}",
+    ),
+    "letters": (
+        "Dear Mr. and Mrs. {l},", "Attn. {n}, Accounts", "Yours truly,\n{n}", "Kind regards\n{f}",
+        "With best wishes from {f} and the team",
+    ),
+    "bylines": (
+        "Photo: {n}/Reuters", "By {n} | March 4, 2025", "Reporting by {n}; Editing by {m}",
+        "Story by {n}, staff writer",
+    ),
+    "lists": ("1. {n}\n2. {m}", "- {n} (lead)\n- {m}", "Winners: {n} & {m}", "Speakers: {n}, {m} and {k}"),
+}
+NEGATIVES_3 = (
+    "You are now chatting with {g}.", "Chat transcript with {p}", "Transferred to {g} in Billing.",
+    "Spoke to {c} re renewal.", "Left VM for {g}.", "Callback requested by {c}", "Payee: {c}", "Pay to: {c}",
+    "Expense claim - {p}", "Attn. {g}, Accounts", "Kind regards\n{g}", "Photo: Getty Images/Reuters",
+    "By Reuters Staff | March 4, 2025", "1. {g}\n2. {G}", "- {p} (lead)\n- {c}", "Winners: {c} & {p}",
+)  # fmt: skip
 GROUPS = ("Finance", "Treasury", "Payroll", "Accounts Payable", "IT Support", "Billing Team", "Customer Service")
 COMPANIES = ("Contoso", "Northwind", "Fabrikam", "Acme Corp", "Globex Inc", "Initech LLC")
 PRODUCTS = ("Salesforce", "Jira", "Outlook", "Workday", "GitHub", "Dependabot", "Jenkins CI")
@@ -200,7 +230,8 @@ def main() -> None:
                  f.entity_type == "PERSON"] for t, fs in zip(texts, found, strict=True)]  # fmt: skip
 
     misses: list[str] = []
-    for round_no, (frames, negative_frames) in enumerate(((FRAMES, NEGATIVES), (FRAMES_2, NEGATIVES_2)), 1):
+    rounds = ((FRAMES, NEGATIVES), (FRAMES_2, NEGATIVES_2), (FRAMES_3, NEGATIVES_3))
+    for round_no, (frames, negative_frames) in enumerate(rounds, 1):
         rows = positives(args.repeats, frames)
         score(f"round {round_no}", frames, rows, people([r[1] for r in rows]), misses)
         texts = negatives(3, negative_frames)
