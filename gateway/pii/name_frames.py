@@ -184,7 +184,6 @@ _PEOPLE_COLUMNS = re.compile(
 )
 _DELIMITERS = (",", ";", "\t", "|")
 _ROWS = 200  # rows of a table read for names
-_FIELD = re.compile(r"[ \t]*\"?([^\"]*?)\"?[ \t]*\Z")
 _WHOLE_NAME = re.compile(NAME + r"\Z")
 
 
@@ -210,10 +209,12 @@ def csv_names(text: str) -> list[tuple[int, int, bool]]:
         pos = offset
         for i, field in enumerate(line.split(delimiter)):
             if i in wanted:
-                value = _FIELD.match(field)
-                name = _WHOLE_NAME.match(value.group(1)) if value else None
-                if value is not None and name is not None:
-                    out.append((pos + value.start(1), pos + value.end(1), False))
+                value = field.strip(" \t")
+                lead = len(field) - len(field.lstrip(" \t"))
+                if len(value) >= 2 and value[0] == value[-1] == '"':  # a quoted field: "Ana Ruiz"
+                    value, lead = value[1:-1], lead + 1
+                if _WHOLE_NAME.match(value) is not None:
+                    out.append((pos + lead, pos + lead + len(value), False))
             pos += len(field) + 1
         offset += len(line) + 1
     return out

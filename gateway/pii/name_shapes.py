@@ -21,8 +21,11 @@ import unicodedata
 _LATIN = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha()]
 UPPER = "A-Z" + "".join(c for c in _LATIN if c.isupper() and len(c.lower()) == 1)
 LOWER = "a-z" + "".join(c for c in _LATIN if c.islower() and len(c.upper()) == 1) + "\u00df"
-# One to three capitalized words: O'Brien, Mcguire, Jean-Luc, Émile, Sölzer, an initial "J.". ``NAME`` is one group.
-NAME_WORD = rf"[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|['\u2019][{UPPER}][{LOWER}]+|\.)"
+# One to three capitalized words: O'Brien, Mcguire, McAllister, MacGee, Jean-Luc, Émile, Sölzer, an initial "J.".
+# ``NAME`` is one group.
+NAME_WORD = (
+    rf"(?:Mc|Mac|Fitz)?[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|['\u2019][{UPPER}][{LOWER}]+|\.)"
+)
 # The particles that stand in lower case between the words of a name: "Charlotte van Vliet", "Lotte van 't Riet",
 # "Benício da Cunha", "Gabrielle Ó Lása" (an Irish particle is one capital; the detection view reads it "O"),
 # "Ortega y Gasset".

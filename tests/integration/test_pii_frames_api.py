@@ -80,7 +80,7 @@ def test_when_a_name_stands_in_a_working_text_frame_then_it_is_redacted_whole(
         "Outlook has invited you to: Budget review @ Thu 2pm",  # one word: a product sends invitations
         "Thanks, J.",  # a closing and an initial
         "Vendor: Contoso",
-        "Signed-off-by: Dependabot <support@github.com>",  # one word in a header: a bot
+        "To: Customer Service; Contoso\nCc: IT Support",  # one word in a header: a mailbox or a company
         "Last modified by Salesforce",  # one word after a record's verb: a product
         "id,name,type\n1041,Contoso,vendor",  # "name" alone, and no column only people have
     ],

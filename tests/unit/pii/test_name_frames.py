@@ -75,6 +75,8 @@ def test_when_a_name_stands_in_a_working_text_frame_then_the_cues_find_it(text: 
         ("Gabrielle Ó Lása said hello.", ["Gabrielle Ó Lása"]),  # an Irish particle, and as the view reads it
         ("Gabrielle O Lása said hello.", ["Gabrielle O Lása"]),
         ("Therese O'Brennan said hello.", ["Therese O'Brennan"]),  # an apostrophe right after the capital
+        ("Logan MacGee said hello.", ["Logan MacGee"]),  # a capital inside after Mc, Mac, Fitz
+        ("Ruth McAllister said hello.", ["Ruth McAllister"]),
         ("Ortega y Gasset said hello.", ["Ortega y Gasset"]),
     ],
 )
