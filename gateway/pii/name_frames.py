@@ -50,7 +50,9 @@ _HEADER = re.compile(
     r"reported-by|suggested-by)[ \t]*:[ \t]*"
 )
 _HEADER_NAME = re.compile(NAME + r"(?=[ \t]*(?:[;,<(\n]|$))")
-_HEADER_NEXT = re.compile(r"[ \t]*(?:<[^>\n]{0,80}>|\([^)\n]{0,80}\))?[ \t]*[;,][ \t]*")
+# Possessive and starting after a word only: two blank runs side by side would otherwise split a long run of spaces
+# every way there is.
+_HEADER_NEXT = re.compile(r"(?<![ \t])[ \t]*+(?:<[^>\n]{0,80}>|\([^)\n]{0,80}\))?+[ \t]*+[;,][ \t]*+")
 _HEADER_ITEMS = 8  # names read from one header line
 _NOTICE = re.compile(
     NAME + r" (?:has (?:invited you|joined|left)|invited you|(?:has )?(?:accepted|declined|tentatively accepted) "
