@@ -234,6 +234,10 @@ def separator_edits(text: str) -> list[Edit]:
         if sum(c.isdigit() for c in value) < _MIN_DIGITS:
             continue
         groups = [(m.start() + g.start(), m.start() + g.end()) for g in _GROUP.finditer(value)]
+        # A capitalized word after the digits ("[12/03/25, 10:32:01] Alex: ok") is a word, not a group: its capital
+        # is neither joined to the run nor split off from the rest of the word ("A lex").
+        while len(groups) > 1 and _starts_word(text, *groups[-1]):
+            groups.pop()
         # A word of capitals before or after the digits is a label (``SSN: 078-05-1120``), not a group.
         inner = _without_labels(text, groups)
         separators = [(a[1], b[0]) for a, b in itertools.pairwise(inner)]
@@ -244,8 +248,13 @@ def separator_edits(text: str) -> list[Edit]:
         if separators and (coded or not kinds <= _STANDARD_SEPARATORS):
             odd = _odd_separator_edits(text, inner, separators, len(kinds) == 1, coded)
             edits.extend(edit for edit in odd if edit[:2] not in listed)
-        edits.extend(_glue_edits(text, m.start(), m.end(), groups[0]))
+        edits.extend(_glue_edits(text, m.start(), groups[-1][1], groups[0]))
     return edits
+
+
+def _starts_word(text: str, start: int, end: int) -> bool:
+    """Whether the group ``text[start:end]`` is a word's capitals followed by its lower-case letters."""
+    return text[start:end].isalpha() and end < len(text) and text[end].islower()
 
 
 _LIST_COMMA = re.compile(r"[,;] +")

@@ -14,6 +14,7 @@ import re
 
 from gateway.pii import name_predicates
 from gateway.pii.alternation import by_first_character
+from gateway.pii.name_frames import frame_spans
 from gateway.pii.name_shapes import LOWER, NAME, NAME_WORD, TITLE_WORDS, email_named, in_spans
 from gateway.pii.name_words import GROUP_TAIL, NOT_NAMES, OPENERS, ROLE_NOUNS
 
@@ -38,7 +39,8 @@ _BEFORE = (
     r"(?:account ?holder|card ?holder|beneficiary|payee|applicant|co-?applicant|borrower|co-?borrower|guarantor|"
     r"patient|client|employee|full name|first name|last name|surname|given names?|contact person|attendee|guest|"
     r"passenger|witness|approver|reviewer|assignee|requester|requestor|recipient|addressee|insured|"
-    r"policy ?holder|tenant|landlord|student|candidate|signatory|next of kin|emergency contact)[ \t]*[:\-\u2013]",
+    r"policy ?holder|tenant|landlord|student|candidate|signatory|next of kin|emergency contact|contact|reporter|"
+    r"requested for|organi[sz]ed by|hosted by|owner|assigned to)[ \t]*[:\-\u2013]", r"signed,",
     # The line after a letter's closing ("Thanks,\nDustin", "Love,\nSigrun", "All the best,\nAna").
     r"(?:thanks|thank you|many thanks|love|warmly|respectfully|cordially|best wishes|all the best|take care|"
     r"signed|with gratitude|with appreciation|kind wishes|warm wishes)[,!.]?[ \t]*\n",
@@ -200,6 +202,7 @@ def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, boo
     if "@" in text:
         found.extend((start, end, False) for start, end in email_named(text, _NAME_BOUNDED))
     found.extend((start, end, False) for start, end in name_predicates.renamed_it(text))
+    found.extend(frame_spans(text))
     spans: list[tuple[int, int, bool]] = []
     for start, end, is_weak in found:
         span = _trimmed(text, start, end, stop_words)
@@ -265,8 +268,8 @@ def _trimmed(text: str, start: int, end: int, stop_words: frozenset[str]) -> tup
 
 
 # A list of names: "Thomas, Mcintosh and French", "Ayers, Perkins and Wiley".
-_LIST_NEXT = re.compile(r"(?:,[ ]?(?:and |& |or )?|[ ](?:and|&|or)[ ])" + NAME + r"(?![\w'\u2019-])")
-_LIST_PREV = re.compile(r"(?<![\w'\u2019-])" + NAME + r"(?:,[ ]?|[ ](?:and|&|or)[ ])\Z")
+_LIST_NEXT = re.compile(r"(?:[,;][ ]?(?:and |& |or )?|[ ](?:and|&|or)[ ])" + NAME + r"(?![\w'\u2019-])")
+_LIST_PREV = re.compile(r"(?<![\w'\u2019-])" + NAME + r"(?:[,;][ ]?|[ ](?:and|&|or)[ ])\Z")
 _LIST_REACH = 80  # characters looked back for the previous member of a list
 
 

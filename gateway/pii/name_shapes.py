@@ -21,9 +21,19 @@ import unicodedata
 _LATIN = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha()]
 UPPER = "A-Z" + "".join(c for c in _LATIN if c.isupper() and len(c.lower()) == 1)
 LOWER = "a-z" + "".join(c for c in _LATIN if c.islower() and len(c.upper()) == 1) + "\u00df"
-# One to three capitalized words: O'Brien, Mcguire, Jean-Luc, Émile, Sölzer, an initial "J.". ``NAME`` is one group.
-NAME_WORD = rf"[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|\.)"
-NAME = rf"({NAME_WORD}(?:[ ]{NAME_WORD}){{0,2}})"
+# One to three capitalized words: O'Brien, Mcguire, McAllister, MacGee, Jean-Luc, Émile, Sölzer, an initial "J.".
+# ``NAME`` is one group.
+NAME_WORD = (
+    rf"(?:Mc|Mac|Fitz)?[{UPPER}](?:[{LOWER}]+(?:['\u2019-][{UPPER}]?[{LOWER}]+)?|['\u2019][{UPPER}][{LOWER}]+|\.)"
+)
+# The particles that stand in lower case between the words of a name: "Charlotte van Vliet", "Lotte van 't Riet",
+# "Benício da Cunha", "Gabrielle Ó Lása" (an Irish particle is one capital; the detection view reads it "O"),
+# "Ortega y Gasset".
+PARTICLE = (
+    r"(?:van|von|vom|de|der|den|del|della|dei|di|da|das|do|dos|du|la|le|ten|ter|zu|y|bin|ibn|al|el|"
+    r"['\u2019]t|\u00d3|O|a['\u2019])"
+)
+NAME = rf"({NAME_WORD}(?:[ ](?:{PARTICLE}[ ]){{0,2}}{NAME_WORD}){{0,2}})"
 # The words of a job title ("Senior Analyst", "Head of Risk"), for the cues that read a name beside one.
 TITLE_WORDS = (
     r"head|manager|director|officer|analyst|engineer|president|vp|svp|evp|ceo|cfo|coo|cto|cio|ciso|chair|"

@@ -40,6 +40,9 @@ NOT_NAMES = frozenset(
         "priority", "severity", "resolution", "issue", "problem", "impact", "workaround", "description", "comment",
         "comments", "question", "answer", "deadline", "due", "chair", "absent", "assessment", "plan", "diagnosis",
         "history", "allergies", "medications", "findings", "impression", "complaint", "symptoms", "vitals",
+        # the labels of mail and calendar headers ("Sent:", "Organizer:", "Required:", "Reply-To:")
+        "sent", "organizer", "organiser", "required", "optional", "invitation", "invite", "reply-to", "vendor",
+        "contact", "host", "location", "when", "where", "author", "committer", "channel", "here", "everyone",
     ]
 )  # fmt: skip
 
@@ -61,7 +64,7 @@ GROUP_TAIL = frozenset(
      "partners", "associates", "corp", "corporation", "university", "hospital", "school", "department",
      "ministry", "council", "club", "center", "centre", "desk", "operations", "services", "holdings", "committee",
      "board", "division", "unit", "staff", "crew", "squad", "family", "dept", "payable", "receivable",
-     "resources", "service", "relations", "affairs", "agency", "institute", "foundation", "trust", "fund",
+     "resources", "service", "relations", "affairs", "agency", "institute", "foundation", "trust", "fund", "events",
      # and of a form's label: "Order Number:", "Customer Name:", "Invoice Date:"
      "number", "id", "code", "reference", "ref", "status", "type", "date", "name", "details", "amount",
      "balance", "total",

@@ -163,8 +163,10 @@ def person_shaped(text: str) -> bool:
 
 
 def name_part(text: str) -> int:
-    """The length of a PERSON entity up to its first word with a digit: the small model reads a phone's
-    extension (``x6706``) or a house number after a name as part of a person, and the longer PERSON finding
-    then hides the phone number it overlaps."""
+    """The length of a PERSON entity up to its first word with a digit or its first line break: the small model
+    reads a phone's extension (``x6706``) or a house number after a name as part of a person, and the longer
+    PERSON finding then hides the phone number it overlaps; it reads a header's next label as part of a name
+    ("Barbora Sedl\u00e1\u010dkov\u00e1\nSubject")."""
+    text = text.split("\n", 1)[0]
     m = _DIGIT_WORD.search(text)
     return len(text) if m is None else len(text[: m.start()].rstrip())

@@ -96,6 +96,15 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "name-addresses": lambda n: "Ana Ruiz <ana.ruiz@x.io> " * (n // 25),
     "titled-lines": lambda n: "Ana Ruiz, Senior Lead Analyst\n" * (n // 30),
     "lower-cues": lambda n: "dear ana ruiz bo " * (n // 17),
+    # The sixth round of name cues (issue 18): particles, chat stamps, header lists, mentions, tables, initials.
+    "particles": lambda n: "Ana van de " * (n // 11),
+    "chat-stamps": lambda n: "[10:32] Ana: " * (n // 13),
+    "export-stamps": lambda n: "12/03/2025, 10:32 - " * (n // 20),
+    "header-lists": lambda n: "To: " + "Ana Ruiz; " * (n // 10),
+    "mentions": lambda n: "@Ana " * (n // 5),
+    "table": lambda n: "name,email\n" + "Ana Ruiz,a@b.io\n" * (n // 16),
+    "surname-initials": lambda n: "Karlsson, D. " * (n // 13),
+    "done-by": lambda n: "created by Ana Ruiz " * (n // 20),
 }
 
 
@@ -138,6 +147,7 @@ def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
     import gateway.observability.logs
     import gateway.pii.evasion
     import gateway.pii.name_cues
+    import gateway.pii.name_frames
     import gateway.pii.name_shapes
     import gateway.pii.ner
     import gateway.pii.normalize
@@ -149,7 +159,8 @@ def _module_patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
 
     yield "gateway.pii.evasion._hidden_run()", gateway.pii.evasion._hidden_run()
     modules = [gateway.pii.normalize, gateway.pii.evasion, gateway.pii.readings, gateway.pii.numwords,
-               gateway.pii.ner, gateway.pii.name_cues, gateway.pii.name_shapes, gateway.pii.tokens,
+               gateway.pii.ner, gateway.pii.name_cues, gateway.pii.name_frames, gateway.pii.name_shapes,
+               gateway.pii.tokens,
                gateway.observability.logs, gateway.pipeline.collections,
                gateway.store.base]
     for module in modules:

@@ -67,3 +67,12 @@ def test_when_ipv4_address_then_dots_are_kept() -> None:
 
 def test_when_card_uses_dots_then_view_uses_hyphens() -> None:
     assert detection_view("4111.1111.1111.1111").text == "4111-1111-1111-1111"
+
+
+def test_when_a_capitalized_word_follows_a_digit_run_then_the_view_keeps_it_whole() -> None:
+    """A chat export's stamp before a name: the view used to take the name's capital as a group of the run and
+    split it off the rest of the word ("[12-03-25-10:32:01-A lex")."""
+    assert detection_view("[12/03/25, 10:32:01] Alex: ok").text.endswith("] Alex: ok")
+    assert "Tristan Peron:" in detection_view("12/03/2025, 10:32 - Tristan Peron: see you").text
+    assert detection_view("SSN 078 05 1120 Abc").text == "SSN 078 05 1120 Abc"
+    assert detection_view("536/90/4721 Bob").text == "536-90-4721 Bob"
