@@ -24,11 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _pii_people import person_finder  # noqa: E402
 from _pii_prose import build_prose  # noqa: E402
 
-from gateway.pii.decide import explain  # noqa: E402
 from gateway.pii.normalize import normalize  # noqa: E402
-from gateway.policy.loader import load_policy  # noqa: E402
 
 LOCALES = ("en_US", "en_GB", "en_IN", "es_ES", "de_DE", "fr_FR", "it_IT", "en_CA")
 # {n} full name, {f} first name, {l} last name, {e} an address made from the name.
@@ -109,16 +108,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4, help="fills per positive template")
     parser.add_argument("--policy", type=Path, default=ROOT / "policy" / "gateway.yaml")
     args = parser.parse_args()
-    from gateway.pii.detector import PresidioDetector
-
-    policy = load_policy(args.policy)
-    scope = policy.scope("bench")
-    detector = PresidioDetector(policy=policy)
-
-    def people(texts: list[str]) -> list[list[tuple[int, int]]]:
-        found = detector.analyze(texts, [scope] * len(texts))
-        return [[(f.start, f.end) for f in explain(t, fs, scope) if f.outcome == "applied" and
-                 f.entity_type == "PERSON"] for t, fs in zip(texts, found, strict=True)]  # fmt: skip
+    people = person_finder(args.policy)
 
     rows = positives(args.repeats)
     counts: Counter[tuple[str, bool]] = Counter()

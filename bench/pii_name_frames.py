@@ -26,10 +26,11 @@ from faker import Faker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway.pii.decide import explain  # noqa: E402
+from _pii_people import person_finder  # noqa: E402
+
 from gateway.pii.normalize import normalize  # noqa: E402
-from gateway.policy.loader import load_policy  # noqa: E402
 
 LOCALES = ("en_US", "en_GB", "en_IE", "ga_IE", "nl_NL", "de_DE", "fr_FR", "es_ES", "it_IT", "pl_PL", "pt_BR",
            "tr_TR", "sv_SE", "cs_CZ", "vi_VN")  # fmt: skip
@@ -218,16 +219,7 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=ROOT / "policy" / "gateway.yaml")
     parser.add_argument("--misses", type=Path, help="write the missed names and the false findings here")
     args = parser.parse_args()
-    from gateway.pii.detector import PresidioDetector
-
-    policy = load_policy(args.policy)
-    scope = policy.scope("bench")
-    detector = PresidioDetector(policy=policy)
-
-    def people(texts: list[str]) -> list[list[tuple[int, int]]]:
-        found = detector.analyze(texts, [scope] * len(texts))
-        return [[(f.start, f.end) for f in explain(t, fs, scope) if f.outcome == "applied" and
-                 f.entity_type == "PERSON"] for t, fs in zip(texts, found, strict=True)]  # fmt: skip
+    people = person_finder(args.policy)
 
     misses: list[str] = []
     rounds = ((FRAMES, NEGATIVES), (FRAMES_2, NEGATIVES_2), (FRAMES_3, NEGATIVES_3))

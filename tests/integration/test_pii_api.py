@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from gateway.pii.normalize import normalize
+from tests.integration.pii_http import analyze
 from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
@@ -60,15 +61,6 @@ def keys(gw: GatewayProcess) -> dict[str, str]:
 def call(gw: GatewayProcess, key: str, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
     return httpx.request(method, gw.url + path, json=body, headers={"Authorization": f"Bearer {key}"},
                          timeout=120, **kw)
-
-
-def analyze(gw: GatewayProcess, key: str, text: str, collection: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"text": text}
-    if collection is not None:
-        body["collection"] = collection
-    r = call(gw, key, "POST", "/v1/pii/analyze", body)
-    assert r.status_code == 200, r.text
-    return dict(r.json()["results"][0])
 
 
 def applied(result: dict[str, Any]) -> dict[str, str]:

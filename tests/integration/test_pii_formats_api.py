@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.pii_http import analyze, person_spans
 from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
@@ -62,13 +63,6 @@ def gw(gateway: GatewayProcess) -> GatewayProcess:
 @pytest.fixture(scope="module")
 def key(gw: GatewayProcess) -> str:
     return gw.make_key("globex", "app", "writer")
-
-
-def analyze(gw: GatewayProcess, key: str, text: str) -> dict[str, Any]:
-    r = httpx.post(gw.url + "/v1/pii/analyze", json={"text": text}, headers={"Authorization": f"Bearer {key}"},
-                   timeout=120)
-    assert r.status_code == 200, r.text
-    return dict(r.json()["results"][0])
 
 
 def applied(result: dict[str, Any]) -> dict[str, str]:
@@ -237,11 +231,6 @@ def test_when_phones_are_listed_with_commas_then_each_is_redacted_whole(gw: Gate
 def test_when_ten_digits_follow_an_order_label_then_they_are_not_a_phone(gw: GatewayProcess, key: str) -> None:
     text = "Invoice number 2125550187 was paid in full."
     assert phone_span(analyze(gw, key, text), text) == []
-
-
-def person_spans(result: dict[str, Any], text: str) -> list[str]:
-    return [text[f["start"] : f["end"]] for f in result["findings"]
-            if f["entity_type"] == "PERSON" and f["outcome"] == "applied"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

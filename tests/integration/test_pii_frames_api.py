@@ -4,11 +4,10 @@ label, a team, a product or a company in the same frames is not. Real gateway, m
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
+from tests.integration.pii_http import analyze, person_spans
 from tests.integration.server import GatewayProcess
 
 MODEL = "all-MiniLM-L6-v2"
@@ -17,18 +16,6 @@ MODEL = "all-MiniLM-L6-v2"
 @pytest.fixture(scope="module")
 def key(gateway: GatewayProcess) -> str:
     return gateway.make_key("globex", "app", "writer")
-
-
-def analyze(gw: GatewayProcess, key: str, text: str) -> dict[str, Any]:
-    r = httpx.post(gw.url + "/v1/pii/analyze", json={"text": text}, headers={"Authorization": f"Bearer {key}"},
-                   timeout=120)  # fmt: skip
-    assert r.status_code == 200, r.text
-    return dict(r.json()["results"][0])
-
-
-def person_spans(result: dict[str, Any], text: str) -> list[str]:
-    return [text[f["start"] : f["end"]] for f in result["findings"]
-            if f["entity_type"] == "PERSON" and f["outcome"] == "applied"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
