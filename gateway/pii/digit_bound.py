@@ -12,10 +12,10 @@ pydoc sentences. A recognizer is skipped on a text only when it provably finds n
 - a recognizer that says ``NEEDS_DIGIT`` (libphonenumber's matcher: its candidates hold digits).
 
 Everything else (a pattern this module cannot read, a recognizer of another kind, the policy's own recognizers
-written for the ``regex`` module's extra syntax) always runs. A digit is anything ``str.isdigit`` accepts, which
-includes every character ``\\d`` and ``[0-9]`` match; other evasions (number words, letters for digits) are read
-as digits by the detection view and its readings before any recognizer runs (``normalize``, ``readings``), and
-each reading is tested on its own text.
+written for the ``regex`` module's extra syntax) always runs. A digit is anything ``str.isdigit`` accepts or the
+``regex`` module's ``\\d`` matches (``has_digit``), which includes every character ``\\d`` and ``[0-9]`` match; other
+evasions (number words, letters for digits) are read as digits by the detection view and its readings before any
+recognizer runs (``normalize``, ``readings``), and each reading is tested on its own text.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import re
 import warnings
 from typing import Any
 
+import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
 with warnings.catch_warnings():  # deprecated as a public module since 3.11; typeshed types it, re._parser not
@@ -38,9 +39,18 @@ _REPEATS = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_RE
 _RANGE_LIMIT = 4096  # a class range wider than this is not enumerated (and so not judged all digits)
 
 
+# Presidio matches with the ``regex`` module, whose Unicode tables are newer than ``str.isdigit``'s (Python 3.11:
+# Unicode 14): its ``\d`` also matches digits such as the outlined digits U+1CCF0-U+1CCF9 and Kawi's U+11F50-U+11F59,
+# which ``isdigit`` rejects (110 characters with regex 2026.12 on Python 3.11). A custom recognizer's ``\d{8}`` found
+# those at 1b31f8c; the gate must count them too. Numeric types Decimal and Digit, in ``regex``'s tables: every
+# ``\d`` match and every ``isdigit`` character.
+_DIGIT = regex.compile(r"[\p{Numeric_Type=Decimal}\p{Numeric_Type=Digit}]")
+
+
 def has_digit(text: str) -> bool:
-    """Whether ``text`` holds a character that a digit-bound recognizer could need."""
-    return any(ch.isdigit() for ch in text)
+    """Whether ``text`` holds a character that a digit-bound recognizer could need: one that ``str.isdigit`` accepts
+    or that ``\\d`` matches in the ``regex`` module Presidio matches with."""
+    return _DIGIT.search(text) is not None
 
 
 def requires_digit(pattern: str, flags: int = 0) -> bool:
