@@ -24,8 +24,9 @@ import re
 import warnings
 from typing import Any
 
-import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
+
+from gateway.pii.digits import DIGIT
 
 with warnings.catch_warnings():  # deprecated as a public module since 3.11; typeshed types it, re._parser not
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -39,18 +40,10 @@ _REPEATS = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_RE
 _RANGE_LIMIT = 4096  # a class range wider than this is not enumerated (and so not judged all digits)
 
 
-# Presidio matches with the ``regex`` module, whose Unicode tables are newer than ``str.isdigit``'s (Python 3.11:
-# Unicode 14): its ``\d`` also matches digits such as the outlined digits U+1CCF0-U+1CCF9 and Kawi's U+11F50-U+11F59,
-# which ``isdigit`` rejects (110 characters with regex 2026.12 on Python 3.11). A custom recognizer's ``\d{8}`` found
-# those at 1b31f8c; the gate must count them too. Numeric types Decimal and Digit, in ``regex``'s tables: every
-# ``\d`` match and every ``isdigit`` character.
-_DIGIT = regex.compile(r"[\p{Numeric_Type=Decimal}\p{Numeric_Type=Digit}]")
-
-
 def has_digit(text: str) -> bool:
     """Whether ``text`` holds a character that a digit-bound recognizer could need: one that ``str.isdigit`` accepts
     or that ``\\d`` matches in the ``regex`` module Presidio matches with."""
-    return _DIGIT.search(text) is not None
+    return DIGIT.search(text) is not None  # gateway.pii.digits: regex's tables, newer than isdigit's
 
 
 def requires_digit(pattern: str, flags: int = 0) -> bool:

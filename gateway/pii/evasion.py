@@ -35,6 +35,7 @@ from collections import Counter
 from functools import lru_cache
 
 from gateway.pii import numwords
+from gateway.pii.digits import digit_value
 
 Edit = tuple[int, int, str]
 
@@ -129,7 +130,7 @@ def _decoded(reference: str) -> str | None:
         if decoded == reference or len(decoded) != 1:
             return None
         ch = decoded
-    digit = unicodedata.digit(ch, None)
+    digit = digit_value(ch)
     if digit is not None:
         return str(digit)
     if ch.isspace() or is_blank(ord(ch)):

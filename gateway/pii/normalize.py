@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.pii.cards import STRONG, card_score
+from gateway.pii.digits import digit_value
 from gateway.pii.evasion import separator_edits, unmask_edits
 
 # Zero-width and other invisible format characters (category Cf covers U+200B..U+200D, U+2060, U+FEFF, the
@@ -84,7 +85,7 @@ class _FoldTable(dict[int, int]):
         ch = chr(codepoint)
         folded = _HOMOGLYPHS.get(ch)
         if folded is None:
-            digit = unicodedata.digit(ch, None) if codepoint > 127 else None
+            digit = digit_value(ch) if codepoint > 127 else None
             folded = str(digit) if digit is not None else _latin_form(ch) or _base_letter(ch)
         self[codepoint] = ord(folded)
         return ord(folded)
