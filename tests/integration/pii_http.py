@@ -23,3 +23,12 @@ def person_spans(result: dict[str, Any], text: str) -> list[str]:
     """The parts of ``text`` that ``result`` found as a PERSON and applied its action to."""
     return [text[f["start"] : f["end"]] for f in result["findings"]
             if f["entity_type"] == "PERSON" and f["outcome"] == "applied"]  # fmt: skip
+
+
+def assert_name_redacted(gw: GatewayProcess, key: str, text: str, name: str, model: str) -> None:
+    """``name`` is redacted in ``text``: found by ``/v1/pii/analyze``, and named in the embeddings' PII header."""
+    result = analyze(gw, key, text)
+    assert any(name in span for span in person_spans(result, text)) and result["action"] == "redact", result
+    r = httpx.post(gw.url + "/v1/embeddings", json={"model": model, "input": text},
+                   headers={"Authorization": f"Bearer {key}"}, timeout=120)  # fmt: skip
+    assert r.status_code == 200 and "PERSON=" in r.headers["X-Gateway-PII"], r.headers
