@@ -2,7 +2,7 @@
 Python's ``unicodedata`` (3.11: Unicode 14). Digits added since (the outlined digits U+1CCF0-U+1CCF9, which look
 like 0-9, Kawi's, Garay's and others: 110 characters with regex 2026.12) have no value in ``unicodedata``, so the
 detection view did not fold them to ASCII and ``str.isdigit`` rejects them (attack13: an SSN written in outlined
-digits was embedded, before and after session 13)."""
+digits was embedded until the view read them through this module)."""
 
 from __future__ import annotations
 
