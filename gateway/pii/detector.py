@@ -36,6 +36,7 @@ from gateway.pii.normalize import detection_view
 from gateway.pii.readings import READING_ENTITIES, readings
 from gateway.pii.recognizers import NER_ENTITIES, build_recognizers
 from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL, pipeline_path
+from gateway.pii.spacy_pipeline import load as load_pipeline
 from gateway.pii.tokens import BisectContextEnhancer, Lemmas, TokenStarts, make_doc
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
@@ -43,8 +44,6 @@ __all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]
 
 # The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec), and the tagger with the tok2vec it
 # listens to (a name cue's weaker words count where it reads a proper noun); the rest is never run.
-_UNUSED_PIPES = ["parser", "attribute_ruler", "lemmatizer", "senter"]
-
 # Texts whose NER runs in one hold of the spaCy lock. A light tenant's text, screened on the express worker
 # (``express_batch_size``), waits for at most this many of a full batch's texts rather than all 32: on 2 busy
 # cores its detection waited up to 60-120 ms for the whole batch (``bench/fairness.py``).
@@ -71,10 +70,8 @@ class PresidioDetector:
         ner_mode: NerMode = "windows",
         batch_size: int = 256,
     ) -> None:
-        import spacy
-
         self._pipeline = pipeline_path(spacy_model)
-        self._nlp = spacy.load(self._pipeline, exclude=_UNUSED_PIPES)
+        self._nlp = load_pipeline(spacy_model)
         self._ner_mode = ner_mode
         self._batch_size = batch_size
         self._lock = threading.Lock()

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections import deque
@@ -55,7 +56,7 @@ from multiprocessing.context import ForkServerContext
 
 from gateway.errors import ConfigurationError, DetectionTooCostly, Unavailable
 from gateway.pii.detector_types import Finding
-from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL
+from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL, PRELOAD_ENV, pipeline_path
 from gateway.pii.worker import WorkerLate, WorkerLost, WorkerProcess, restart_fork_server
 from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
@@ -88,6 +89,7 @@ class PoolDetector:
         self._ctx = multiprocessing.get_context(start_method)
         if isinstance(self._ctx, ForkServerContext):  # the server is started once per process, by its first fork
             self._ctx.set_forkserver_preload([PRELOAD])
+            _name_preloaded_pipeline(spacy_model)
         self._spacy_model = spacy_model
         self._start_timeout_s = start_timeout_s
         self._kill_grace_s = kill_grace_s
@@ -370,3 +372,13 @@ class PoolDetector:
                     return
             worker.stop(5.0)
             return
+
+
+def _name_preloaded_pipeline(spacy_model: str) -> None:
+    """Name the pipeline the fork server loads before it forks (``gateway.pii.spacy_pipeline.preload``): it reads
+    it from the environment it inherits when the pool's first worker starts it. A name that resolves to nothing is
+    left to the workers, which report it."""
+    try:
+        os.environ[PRELOAD_ENV] = str(pipeline_path(spacy_model))
+    except ConfigurationError:
+        os.environ.pop(PRELOAD_ENV, None)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.pii.pool import PRELOAD, PoolDetector
+from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL, PRELOAD_ENV, pipeline_path
 from gateway.policy.loader import GatewayPolicy
 from tests.procs import parent_of, running
 
@@ -59,14 +60,17 @@ def test_when_the_fork_servers_preload_is_imported_then_no_thread_starts_and_tor
         import numpy
         before = len(os.listdir("/proc/self/task"))
         import {PRELOAD}
+        from gateway.pii import spacy_pipeline
         print(before, len(os.listdir("/proc/self/task")), threading.active_count(),
-              sys.modules.get("torch"), sys.modules.get("transformers"), "spacy" in sys.modules)
+              sys.modules.get("torch"), sys.modules.get("transformers"), "spacy" in sys.modules,
+              [type(p).__name__ for p in spacy_pipeline._preloaded.values()])
     """)
+    pipeline = str(pipeline_path(DEFAULT_SPACY_MODEL))  # the pool names it; the pipeline loads too, with no thread
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    before, after, python_threads, torch, transformers, spacy = out.stdout.split()
+                         env={**os.environ, "HF_HUB_OFFLINE": "1", PRELOAD_ENV: pipeline})
+    before, after, python_threads, torch, transformers, spacy, preloaded = out.stdout.split()
     assert after == before and python_threads == "1"
-    assert (torch, transformers, spacy) == ("None", "None", "True")
+    assert (torch, transformers, spacy, preloaded) == ("None", "None", "True", "['English']")
 
 
 def test_when_the_pools_owner_is_killed_mid_batch_then_its_workers_and_their_fork_server_exit() -> None:
