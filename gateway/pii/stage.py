@@ -9,13 +9,17 @@ imports the composition root, and hands it to ``build_services``; this module im
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.observability.logs import VettedName
 from gateway.pii.detector_types import PIIDetector
-from gateway.pii.spacy_pipeline import pipeline_path
+from gateway.pii.spacy_pipeline import describe, pipeline_path
 from gateway.policy.loader import PolicyHolder
 from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,9 @@ class DetectionStage:
 def start_detection(settings: Settings, cpus: int, policy: PolicyHolder | None = None) -> DetectionStage:
     """Presidio in this process (one batch), or a pool of worker processes (``pii_workers``; one batch per worker)
     that load spaCy while the caller goes on (imports, the model) until ``ready`` waits for them."""
-    pipeline_path(settings.spacy_model)  # refused at once, naming the setting: the workers found it after the model
+    pipeline = pipeline_path(settings.spacy_model)  # refused at once, naming the setting (not after the model loads)
+    log.info("PII detection: spaCy pipeline %s from %s", VettedName(describe(pipeline)),
+             VettedName(settings.spacy_model))
     policy = policy or PolicyHolder(settings.policy_dir / "gateway.yaml")
     workers = settings.pii_pool_size(cpus)
     if workers == 0:

@@ -46,7 +46,7 @@ def serve(conn: Connection, spacy_model: str, policy: GatewayPolicy, gateway: in
 
         detector = PresidioDetector(spacy_model, policy=policy)
     except Exception as exc:  # a setting or an install problem: say which, for the start-up error
-        conn.send(("failed", type(exc).__name__))
+        conn.send(("failed", str(exc) if isinstance(exc, ConfigurationError) else type(exc).__name__))
         return
     conn.send(("ready", None))
     while True:

