@@ -118,7 +118,7 @@ def test_a_pipeline_without_ner_is_refused(tmp_path: Path) -> None:
 def test_an_unreadable_config_is_refused_naming_the_setting(tmp_path: Path, config: str) -> None:
     path = _pipeline(tmp_path / "p", "p")
     (path / "config.cfg").write_text(config, "utf-8")
-    with pytest.raises(ConfigurationError, match="setting spacy_model: the config.cfg of the pipeline at"):
+    with pytest.raises(ConfigurationError, match=r"setting spacy_model: the config\.cfg of the pipeline at"):
         pipeline_path(str(path))
 
 
