@@ -69,10 +69,15 @@ def test_a_preloaded_pipeline_is_taken_once_then_each_detector_loads_its_own(
 
     directory = _pipeline(tmp_path / "p", "p")
     loads: list[Path] = []
-    monkeypatch.setattr(spacy, "load", lambda path, exclude: loads.append(path) or f"loaded {len(loads)}")
+
+    def fake_load(path: Path, exclude: list[str]) -> str:
+        loads.append(path)
+        return f"loaded {len(loads)}"
+
+    monkeypatch.setattr(spacy, "load", fake_load)
     monkeypatch.setattr(spacy_pipeline, "_preloaded", {})
     monkeypatch.setenv(spacy_pipeline.PRELOAD_ENV, str(directory))
-    monkeypatch.setattr(spacy_pipeline.gc, "freeze", lambda: None)
+    monkeypatch.setattr("gateway.pii.spacy_pipeline.gc.freeze", lambda: None)
     spacy_pipeline.preload()
     assert spacy_pipeline.load(str(directory)) == "loaded 1"  # the fork server's, taken by the worker's detector
     assert spacy_pipeline.load(str(directory)) == "loaded 2"  # a second detector in the same process: its own
@@ -85,7 +90,7 @@ def test_a_preload_that_fails_is_left_to_the_workers_and_stops_nothing(monkeypat
     frozen: list[bool] = []
     monkeypatch.setattr(spacy_pipeline, "_preloaded", {})
     monkeypatch.setenv(spacy_pipeline.PRELOAD_ENV, "no_such_spacy_model")
-    monkeypatch.setattr(spacy_pipeline.gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr("gateway.pii.spacy_pipeline.gc.freeze", lambda: frozen.append(True))
     spacy_pipeline.preload()  # no exception: one would stop the fork server itself
     assert spacy_pipeline._preloaded == {} and frozen == [True]
 
