@@ -164,8 +164,8 @@ class Settings:
 
         Why a pool by default: screened in the gateway's process, a light caller's text waited for the interpreter
         lock beside a heavy tenant's detection (its p99 2.1-2.3x alone on 2 cores; with three processes 1.5-2.1x,
-        median 1.7x, while one busy key's texts went about 8% slower; ``docs/performance.md``). Each process costs
-        about 170 MB."""
+        median 1.7x, while one busy key's texts went about 8% slower; ``docs/performance.md``). The pool costs
+        about 420 MB on 2 cores (its fork server holds the spaCy pipeline the workers share)."""
         if self.pii_workers == "auto":
             share = max(1, min(8, cpus // self.workers))
             return max(2, share + (1 if self.express_batch_size else 0))
