@@ -38,6 +38,7 @@ from gateway.http.routes import metrics as metrics_routes
 from gateway.http.routes import pii as pii_routes
 from gateway.http.tracing import tracing_middleware
 from gateway.observability import tracing
+from gateway.pii import spacy_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ def create_app(services: Services) -> Litestar:
         versions = services.policy_versions
         services.auditor.record_sync("gateway.start", "allow", version=gateway.__version__,
                                      policy_version=services.policy.current().version,
-                                     casbin_version=versions.casbin[0] if versions and versions.casbin else None)
+                                     casbin_version=versions.casbin[0] if versions and versions.casbin else None,
+                                     **spacy_pipeline.identity(services.settings.spacy_model))
         if services.settings.vector_transform == "identity":
             log.warning("vector_transform=identity: vectors are returned and stored WITHOUT the keyed transform "
                         "(unsafe; for experiments only)")

@@ -20,7 +20,9 @@ memory for the fork server and four workers on 2 cores, against 316 MB with the 
 from __future__ import annotations
 
 import configparser
+import functools
 import gc
+import hashlib
 import importlib.util
 import json
 import os
@@ -102,6 +104,23 @@ def describe(path: Path) -> str:
         return f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}"
     except (OSError, ValueError, AttributeError):
         return "unreadable meta.json"
+
+
+def identity(name: str) -> dict[str, str]:
+    """What the audit log's ``gateway.start`` records of the pipeline in force: its name and version, and a sha256
+    over its files (each file's path within the pipeline and its bytes, in path order), which an auditor can
+    compare with a copy installed from the pinned package."""
+    path = pipeline_path(name)
+    return {"pii_pipeline": describe(path), "pii_pipeline_sha256": _fingerprint(path)}
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(item.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(item.read_bytes()).digest())
+    return "sha256:" + digest.hexdigest()
 
 
 def _check(path: Path) -> None:

@@ -97,3 +97,6 @@ def test_when_the_gateway_starts_then_both_versions_in_force_are_in_its_entry(ap
     assert start["event"] == "gateway.start" and start["casbin_version"].startswith("sha256:")
     assert app.services.policy_versions is not None
     assert app.services.policy_versions.archive.get(start["casbin_version"]).startswith(b"# model.conf\n")
+    # and the spaCy pipeline that finds names: its name and version, and a digest over its files
+    assert start["pii_pipeline"] == "en_core_web_md 3.8.0"
+    assert start["pii_pipeline_sha256"].startswith("sha256:") and len(start["pii_pipeline_sha256"]) == 71

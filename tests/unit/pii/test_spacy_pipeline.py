@@ -147,3 +147,18 @@ def test_a_pipeline_that_does_not_load_is_refused_naming_the_setting_and_directo
     path = _pipeline(tmp_path / "p", "p")  # config.cfg lists ner but defines no component: spaCy refuses it
     with pytest.raises(ConfigurationError, match=r"setting spacy_model: the spaCy pipeline at .* did not load"):
         load(str(path))
+
+
+def test_the_identity_an_auditor_compares_follows_the_pipelines_bytes(tmp_path: Path) -> None:
+    from gateway.pii.spacy_pipeline import identity
+
+    one, two = _pipeline(tmp_path / "one", "p"), _pipeline(tmp_path / "two", "p")
+    for path in (one, two):
+        (path / "ner").mkdir()
+        (path / "ner" / "model").write_bytes(b"weights")
+    first = identity(str(one))
+    assert identity(str(two)) == first and first["pii_pipeline"] == "en_p 1.0"
+    three = _pipeline(tmp_path / "three", "p")
+    (three / "ner").mkdir()
+    (three / "ner" / "model").write_bytes(b"weightz")  # one byte of the weights
+    assert identity(str(three))["pii_pipeline_sha256"] != identity(str(one))["pii_pipeline_sha256"]
