@@ -60,7 +60,7 @@ _DP, _IS = (DATA_PRIVACY,), (INFORMATION_SECURITY,)
 _EVENTS = (
     EventType(
         "gateway.start",
-        "The gateway started; records model, policy and key versions in force",
+        "The gateway started; records model, policy and key versions and the PII (spaCy) pipeline in force",
         ("GOVERN 1.6", "MAP 4.2", "MANAGE 4.1"),
     ),
     EventType("gateway.stop", "The gateway stopped (clean shutdown)", ("GOVERN 1.6", "MANAGE 4.1")),
