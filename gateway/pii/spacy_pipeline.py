@@ -98,7 +98,7 @@ def preload() -> None:
 
 
 def describe(path: Path) -> str:
-    """The pipeline's name and version as its ``meta.json`` gives them (``core_web_md 3.8.0``), for the log."""
+    """The pipeline's name and version as its ``meta.json`` gives them (``en_core_web_md 3.8.0``), for the log and the audit log."""
     try:
         meta = json.loads((path / "meta.json").read_text("utf-8"))
         return f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}"
