@@ -20,8 +20,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable
 
+from gateway.pii.alternation import by_first_character
 from gateway.pii.homoglyphs import HOMOGLYPHS
 
 Edit = tuple[int, int, str]
@@ -45,7 +45,7 @@ _FOREIGN = {"cero": 0, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "ci
             "sifir": 0, "bir": 1, "iki": 2, "uc": 3, "dort": 4, "bes": 5, "alti": 6, "yedi": 7, "sekiz": 8,
             "dokuz": 9,
             "noll": 0, "en": 1, "ett": 1, "tva": 2, "fyra": 4, "fem": 5, "sex": 6, "sju": 7, "atta": 8, "nio": 9,
-            "rei": 0, "ichi": 1, "ni": 2, "san": 3, "yon": 4, "shi": 4, "go": 5, "roku": 6, "nana": 7,
+            "rei": 0, "maru": 0, "ichi": 1, "ni": 2, "san": 3, "yon": 4, "shi": 4, "go": 5, "roku": 6, "nana": 7,
             "shichi": 7, "hachi": 8, "kyu": 9, "kyuu": 9, "ku": 9}  # fmt: skip
 # Russian and Hindi digit words as written; the view reads them otherwise (``_viewed``).
 _SCRIPTS = {"ноль": 0, "нуль": 0, "один": 1, "одна": 1, "два": 2, "две": 2, "три": 3,
@@ -84,18 +84,12 @@ _HUNDRED = rf"{_UNIT}{_S}hundred(?:{_S}(?:and{_S})?{_BELOW_HUNDRED}{_END})?"
 _THOUSAND = rf"{_UNIT}{_S}thousand(?:{_S}(?:and{_S})?(?:{_HUNDRED}|{_BELOW_HUNDRED}){_END})?"
 
 
-def _by_first_letter(words: Iterable[str]) -> str:
-    """The words as one alternation, longest first, grouped by first letter so that ``re`` tries few at a position
-    (as ``gateway.pii.alternation`` does for the name cues); under IGNORECASE, as the words' letters match."""
-    groups: dict[str, list[str]] = {}
-    for word in sorted(words, key=len, reverse=True):
-        groups.setdefault(word[0], []).append(re.escape(word))
-    return "|".join(f"(?={re.escape(first)})(?:{'|'.join(group)})" for first, group in groups.items())
-
-
-_DIGIT = _by_first_letter(["zero", "oh", *_DIGIT_WORDS])
-# Longest first, so ``fourteen`` is not ``four`` and ``five hundred`` is not ``five``.
-WORD = rf"(?:{_THOUSAND}|{_HUNDRED}|{_TEN_UNIT}|{_TEEN}|{_UNIT}|{_DIGIT})"
+# Longest first, so ``fourteen`` is not ``four`` and ``five hundred`` is not ``five``; grouped by first character
+# (``gateway.pii.alternation``), so that ``re`` tries few of the hundred and more words at a position. Words that
+# start with a letter that has case outside ASCII (Cyrillic ``д``) cannot be grouped: they follow, in one group.
+_WORDS = [_THOUSAND, _HUNDRED, _TEN_UNIT, _TEEN, _UNIT, *sorted(["zero", "oh", *_DIGIT_WORDS], key=len, reverse=True)]
+_CASED = [w for w in _WORDS if not w[0].isascii() and w[0].lower() != w[0].upper()]
+WORD = "(?:" + by_first_character([w for w in _WORDS if w not in _CASED]) + "|" + "|".join(_CASED) + ")"
 # A tens word may be glued to its unit (``ThirtyEight``): it is one part, the unit another.
 _PARTS = re.compile(r"twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty|ninety|[a-z]+")
 
@@ -119,7 +113,8 @@ def value(words: str) -> str:
 _ITEM = rf"(?:{WORD}|[0-9]{{1,6}}+)"
 _GAP = rf"(?:[ \t]*+\b(?:dash|hyphen|minus)\b[ \t]*+|(?:[^\w\n]|_){{1,5}}+|{_CAMEL})"
 SPELLED = re.compile(rf"(?<![^\W_])(?<!{_DEVANAGARI}){_ITEM}{_END}(?:{_GAP}{_ITEM}{_END})++", re.IGNORECASE)
-_SPELLED_ITEM = re.compile(rf"{WORD}|[0-9]++", re.IGNORECASE)
+# The items of a run; a dash word is matched whole, so that no digit word inside it is read (``en`` in ``hyphen``).
+_SPELLED_ITEM = re.compile(rf"\b(?:dash|hyphen|minus)\b|{WORD}|[0-9]++", re.IGNORECASE)
 _DASH_WORDS = frozenset({"dash", "hyphen", "minus"})
 _MIN_DIGITS = 7
 SSN_SHAPE = (3, 2, 4)
@@ -136,7 +131,8 @@ def spelled_edits(text: str, m: re.Match[str]) -> list[Edit]:
     groups alone is prose: ``2019 one 1234``). The rarest kind of gap that gives an identifier's groups separates
     groups (``- `` in ``five three six - nine zero - ...``, the blank in ``five-three-six ninety ...``, ``dash``),
     the others join digits; nine digits with no such gap are read as an SSN's 3-2-4, more are joined."""
-    items = [(m.start() + w.start(), m.start() + w.end(), w.group()) for w in _SPELLED_ITEM.finditer(m.group())]
+    items = [(m.start() + w.start(), m.start() + w.end(), w.group()) for w in _SPELLED_ITEM.finditer(m.group())
+             if w.group().lower() not in _DASH_WORDS]  # fmt: skip
     words = [(s, e, t if t.isdigit() else value(t)) for s, e, t in items]
     if sum(len(v) for _, _, v in words) < _MIN_DIGITS or sum(not t.isdigit() for _, _, t in items) < 2:
         return []
