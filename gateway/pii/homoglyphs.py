@@ -25,6 +25,8 @@ HOMOGLYPHS: dict[str, str] = {
     # Letters drawn as a digit (Unicode's confusables of the digits): ``5\u04176-90-4721`` reads as 536-90-4721.
     "\u01a7": "2", "\u0417": "3", "\u0437": "3", "\u01b7": "3", "\u0292": "3", "\u13ce": "4", "\u0427": "4",
     "\u01bc": "5", "\u01bd": "5", "\u0431": "6", "\u13ee": "6", "\u0222": "8", "\u0223": "8",
+    # The Han zero is drawn as the digit: alone among other digits (``536-9\u3007-4721``), it reads as one.
+    "\u3007": "0",
     # Dash look-alikes become the hyphen the identifier patterns expect.
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
     "\u2043": "-", "\ufe58": "-",

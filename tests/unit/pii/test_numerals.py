@@ -55,6 +55,13 @@ def test_when_numerals_are_read_as_digits_then_a_span_of_the_view_maps_back_to_w
     assert view.text == "id " + SSN and view.to_canonical(3, 14) == (3, 14)
 
 
+def test_when_the_han_zero_stands_alone_among_other_digits_then_it_reads_as_zero() -> None:
+    # One numeral is no run; the Han zero is drawn as the digit, so the view reads it as a look-alike.
+    assert detection_view(normalize("ssn 536-9\u3007-4721")).text == "ssn 536-90-4721"
+    assert detection_view(normalize("⒌⒊⒍-⒐\u3007-⒋⒎⒉⒈")).text == "536-90-4721."
+    assert detection_view(normalize("card 4539 1488 \u3007343 6467")).text == "card 4539 1488 0343 6467"
+
+
 def test_when_roman_numerals_form_a_number_then_the_canonical_text_keeps_them_and_is_stable() -> None:
     # NFKC writes them as letters (VIIIVI) that no reader could split into digits again.
     for text in ["ⅤⅢⅥ-Ⅸ0-ⅣⅦⅡⅠ", "ⅣⅤⅢⅨ ⅠⅣⅧⅧ 0ⅢⅣⅢ ⅥⅣⅥⅦ", "x⑸Ⅳ⑹⑼0Ⅳ⑺⑵⑴", "Ⅴ\u0303ⅢⅥⅨ0ⅣⅦⅡⅠ", "ⅣⅤ\ufe63ⅢⅨ\u3000ⅠⅣⅧⅧ0"]:  # noqa: RUF001
@@ -77,6 +84,7 @@ def test_when_ssns_and_cards_are_written_in_numerals_then_the_real_detector_bloc
 ) -> None:
     texts = [written(v, form) for form in FORMS.values() for v in (SSN, CARD, CARD.replace(" ", "-"))]
     texts += [f"ssn {written(SSN.replace('-', ''), form)}" for form in FORMS.values()]
+    texts += ["ssn 536-9\u3007-4721", "⒌⒊⒍-⒐\u3007-⒋⒎⒉⒈", "card 4539 1488 \u3007343 6467"]
     scope = shipped_policy.scope("acme")
     canonical = [normalize(t) for t in texts]
     found = presidio.analyze(canonical, [scope] * len(canonical))
