@@ -10,7 +10,9 @@ a map back to canonical offsets, so a finding's span still covers what was writt
   whatever ``html.unescape`` reads them as), are decoded to digits, letters, ``-`` for any dash, a space for any
   blank, or ASCII punctuation; URL escapes of separators (``%2D``, ``%20``) always, of digits when there are
   three or more. Spelled-out numbers (``five three six ...``, ``forty-seven``, ``nineteen``) of seven digits or
-  more become digits, grouped where the words were (``five-three-six ninety ...``).
+  more become digits, grouped where the words were (``five-three-six ninety ...``). Han and Roman numerals and
+  parenthesized digits written one per digit (``五三六-九〇-...``, ``(5)(3)(6)-...``) become digits in runs that read
+  as one number (``gateway.pii.numerals``).
 * ``separator_edits``: in a run of digit groups (nine digits or more, the shortest structured identifier), any
   non-alphanumeric separator run of any length (``/ _ : , + | ~ # *``, tabs, ``,,,,``, `` - - ``) becomes ``-``,
   mixed kinds too (``536/90-4721``, ``536 / 90 - 4721``), except a thousands comma, a time's colon and a
@@ -36,6 +38,7 @@ from functools import lru_cache
 
 from gateway.pii import numwords
 from gateway.pii.digits import digit_value
+from gateway.pii.numerals import numeral_edits
 
 Edit = tuple[int, int, str]
 
@@ -193,6 +196,7 @@ def _unmask_edits(text: str) -> list[Edit]:
                 edits.append((m.start(2), m.end(2), "-"))
     for m in numwords.SPELLED.finditer(text):
         edits.extend(numwords.spelled_edits(text, m))
+    edits.extend(numeral_edits(text))
     return edits
 
 

@@ -4,11 +4,14 @@ Two texts, on purpose:
 
 * ``normalize(text)`` is the canonical text: NFKC, without invisible format characters and without control
   characters other than newline and tab. It is what gets embedded, stored and shown, and every finding's
-  offsets point into it.
+  offsets point into it. One exception to NFKC: the Roman numerals of a run that reads as one number
+  (``ⅤⅢⅥ-Ⅸ0-...``) stay as written, as NFKC's letters (``VIIIVI``) could not be read as digits again
+  (``gateway.pii.numerals``).
 * ``detection_view(canonical)`` is what the detectors read: homoglyphs and Latin letters in other forms (small
   capitals, circled and squared letters) folded to Latin, every character with a digit value folded to ASCII,
   invisible characters dropped and blank ones made spaces, character references, escapes and spelled numbers
-  decoded, unusual separators inside identifiers made hyphens, identifiers split from words they are glued to
+  decoded, Han and Roman numerals and parenthesized digits in runs that read as one number made digits, unusual
+  separators inside identifiers made hyphens, identifiers split from words they are glued to
   (``gateway.pii.evasion``), and runs of separators inside identifiers (``078-05-\\n1120``, ``123 - 45 - 6789``)
   collapsed to one character. It carries an offset map back to the canonical text, so
   evasion tricks are caught without ever moving offsets in what is stored or shown.
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from gateway.pii.cards import STRONG, card_score
 from gateway.pii.digits import digit_value
 from gateway.pii.evasion import separator_edits, unmask_edits
+from gateway.pii.homoglyphs import HOMOGLYPHS
+from gateway.pii.numerals import ROMAN_CHAR, kept_roman
 
 # Zero-width and other invisible format characters (category Cf covers U+200B..U+200D, U+2060, U+FEFF, the
 # soft hyphen U+00AD, bidi overrides and tag characters) are removed; so are controls other than \n and \t.
@@ -37,42 +42,34 @@ def _is_dropped(ch: str) -> bool:
     return category == "Cf" or (category == "Cc" and ch not in _KEEP_CONTROLS)
 
 
+def _nfkc(text: str) -> str:
+    """NFKC, but for the Roman numerals of a run that reads as one number (``gateway.pii.numerals.kept_roman``):
+    NFKC would write ``ⅤⅢⅥ`` as the letters ``VIIIVI``, which the view could not read as 5, 3, 6 again."""
+    if text.isascii() or not ROMAN_CHAR.search(text):
+        return unicodedata.normalize("NFKC", text)
+    # Decide on the text as NFKC leaves it, Roman numerals aside, so that a second ``normalize`` decides the same.
+    pieces, romans = ROMAN_CHAR.split(text), [*ROMAN_CHAR.findall(text), ""]
+    shielded = "".join(unicodedata.normalize("NFKC", p) + r for p, r in zip(pieces, romans, strict=True))
+    kept = kept_roman(shielded)
+    if not kept:
+        return unicodedata.normalize("NFKC", text)
+    out: list[str] = []
+    cursor = 0
+    for i in kept:
+        out.extend((unicodedata.normalize("NFKC", shielded[cursor:i]), shielded[i]))
+        cursor = i + 1
+    out.append(unicodedata.normalize("NFKC", shielded[cursor:]))
+    return "".join(out)
+
+
 def normalize(text: str) -> str:
     """The canonical text: line breaks unified, invisible characters stripped, then NFKC."""
     text = _LINE_BREAK_RE.sub(lambda m: _LINE_BREAKS[m.group()], text)
     if not text.isascii() or any(ord(c) < 32 or ord(c) == 127 for c in text):
         text = "".join(c for c in text if not _is_dropped(c))
-    text = unicodedata.normalize("NFKC", text)
+    text = _nfkc(text)
     # NFKC never produces format characters from others, but strip again to be sure the result is stable.
     return "".join(c for c in text if not _is_dropped(c)) if not text.isascii() else text
-
-
-# Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common subset).
-_HOMOGLYPHS = {
-    "\u0430": "a", "\u0432": "b", "\u0435": "e", "\u0451": "e", "\u043a": "k", "\u043c": "m", "\u043d": "h",
-    "\u043e": "o", "\u0440": "p", "\u0441": "c",
-    "\u0442": "t", "\u0443": "y", "\u0445": "x", "\u0455": "s", "\u0456": "i", "\u0457": "i", "\u0458": "j",
-    "\u0501": "d", "\u051b": "q", "\u051d": "w",
-    "\u0261": "g", "\u04cf": "l", "\u04bb": "h", "\u0578": "n", "\u057d": "u",
-    "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M", "\u041d": "H", "\u041e": "O",
-    "\u0420": "P", "\u0421": "C", "\u0422": "T",
-    "\u0425": "X", "\u0423": "Y", "\u0405": "S", "\u0406": "I", "\u0408": "J", "\u0500": "D", "\u051a": "Q",
-    "\u051c": "W", "\u04ae": "Y",
-    "\u03b1": "a", "\u03b2": "b", "\u03b5": "e", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03bf": "o",
-    "\u03c1": "p", "\u03c4": "t", "\u03c5": "u",
-    "\u03c7": "x", "\u03c9": "w",
-    "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I", "\u039a": "K",
-    "\u039c": "M", "\u039d": "N", "\u039f": "O",
-    "\u03a1": "P", "\u03a4": "T", "\u03a5": "Y", "\u03a7": "X",
-    "\u0131": "i", "\u0237": "j", "\u2113": "l",
-    # Letters drawn as a digit (Unicode's confusables of the digits): ``5\u04176-90-4721`` reads as 536-90-4721.
-    "\u01a7": "2", "\u0417": "3", "\u0437": "3", "\u01b7": "3", "\u0292": "3", "\u13ce": "4", "\u0427": "4",
-    "\u01bc": "5", "\u01bd": "5", "\u0431": "6", "\u13ee": "6", "\u0222": "8", "\u0223": "8",
-    # Dash look-alikes become the hyphen the identifier patterns expect.
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
-    "\u2043": "-", "\ufe58": "-",
-    "\u00b7": ".", "\u2219": ".", "\u22c5": ".",
-}  # fmt: skip
 
 
 class _FoldTable(dict[int, int]):
@@ -83,7 +80,7 @@ class _FoldTable(dict[int, int]):
 
     def __missing__(self, codepoint: int) -> int:
         ch = chr(codepoint)
-        folded = _HOMOGLYPHS.get(ch)
+        folded = HOMOGLYPHS.get(ch)
         if folded is None:
             digit = digit_value(ch) if codepoint > 127 else None
             folded = str(digit) if digit is not None else _latin_form(ch) or _base_letter(ch)

@@ -81,6 +81,12 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "n-fold-references": lambda n: "&amp;" * (n // 5),
     "hundreds": lambda n: "five hundred thirty six " * (n // 24),
     "foreign-digits": lambda n: "cinco trois vier " * (n // 17),
+    # Session 14: numerals one per digit (Han, Roman, parenthesized) and digit words of nine more languages.
+    "han-numerals": lambda n: "\u4e00\u4e8c-" * (n // 3),
+    "roman-numerals": lambda n: "\u2163\u2164 " * (n // 3),
+    "parenthesized": lambda n: "(1)(23) " * (n // 8),
+    "open-parentheses": lambda n: "(1(" * (n // 3),
+    "more-digit-words": lambda n: "\u043e\u0434\u0438\u043d go \u0926\u094b en " * (n // 12),
     "reversed-runs": lambda n: "1 A " * (n // 4),
     # The fifth round (issue 17): gaps between number words, CamelCase, digits among words, byte escapes, base32/85.
     "worded-gaps": lambda n: "zero dash seven_eight / " * (n // 24),
