@@ -98,7 +98,8 @@ def preload() -> None:
 
 
 def describe(path: Path) -> str:
-    """The pipeline's name and version as its ``meta.json`` gives them (``en_core_web_md 3.8.0``), for the log and the audit log."""
+    """The pipeline's name and version as its ``meta.json`` gives them (``en_core_web_md 3.8.0``), for the log and
+    the audit log."""
     try:
         meta = json.loads((path / "meta.json").read_text("utf-8"))
         return f"{meta.get('lang', '?')}_{meta.get('name', '?')} {meta.get('version', '?')}"
