@@ -186,6 +186,12 @@ def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
     return [(start, end) for start, end, _ in cue_spans(text, stop_words)]
 
 
+def line_heads(text: str) -> list[tuple[int, int]]:
+    """The capitalized words a line starts with before a colon: a chat line's speaker ("Vincenzo: ok") or a
+    label ("Approvers: Morales, Roc\u00edo"); ``ner`` tells them apart by the tagger (a label is a common noun)."""
+    return [(m.start(1), m.end(1)) for m in _DIALOGUE.finditer(text)]
+
+
 def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, bool]]:
     """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
