@@ -303,6 +303,33 @@ def listed_with(text: str, spans: list[tuple[int, int]], stop_words: frozenset[s
     return out
 
 
+# An item of a bulleted or numbered list ("- Kwame Mensah", "2) Kavya Iyer (backend)"): its marker, and the
+# capitalized words it starts with when nothing but a note follows them on the line.
+LIST_ITEM = re.compile(r"(?m)^[ \t]*([-*\u2022]|[0-9]{1,3}[.)])[ \t]+(?=\S)")
+_ITEM_NAME = re.compile(NAME + r"(?=[ \t]*(?:[(,|]|[-\u2013:][ \t]|$))", re.MULTILINE)
+
+
+def listed_lines(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]) -> list[tuple[int, int]]:
+    """The names that head the other items of a list whose one item is headed by a name (a PERSON span): the
+    items of one list stand on consecutive lines, each after the same kind of marker ("-", "2." or "2)")."""
+    lists: list[list[tuple[int, int]]] = []
+    kind, line_end = "", -1
+    for m in LIST_ITEM.finditer(text):
+        marker = m.group(1)
+        this_kind = marker[-1] if marker[0].isdigit() else marker
+        name = _ITEM_NAME.match(text, m.end())
+        span = _trimmed(text, name.start(1), name.end(1), stop_words) if name is not None else None
+        if this_kind != kind or text.rfind("\n", 0, m.start()) != line_end:
+            lists.append([])
+        lists[-1].append(span or (m.end(), m.end()))
+        kind, line_end = this_kind, text.find("\n", m.end())
+    out: list[tuple[int, int]] = []
+    for items in lists:
+        if any(s < ie and is_ < e for is_, ie in items for s, e in spans):
+            out.extend((s, e) for s, e in items if e > s and not any(a < e and s < b for a, b in spans))
+    return out
+
+
 _REPEAT_MAX = 16  # distinct name words looked for again in one text
 _REPEAT_MIN = 3  # letters: an initial or a two-letter word is not looked for
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.pii.name_cues import cue_spans, group_named, line_heads, listed_with, repeated
+from gateway.pii.name_cues import LIST_ITEM, cue_spans, group_named, line_heads, listed_lines, listed_with, repeated
 from gateway.pii.name_shapes import LOWER, UPPER, caps_lines, in_spans, restore_case
 from gateway.pii.name_words import DEPARTMENTS, GREETINGS
 from gateway.pii.tokens import make_doc
@@ -128,7 +128,7 @@ def run_ner(
             cues[i] = [c for c in cues[i] if not (c[2] and in_spans(shouted, c[0], c[1]))]
     heads = [line_heads(text) for text in texts]
     tagged = {i for i, text in enumerate(texts) if any(weak for *_, weak in cues[i]) or _LIST_HINT.search(text)}
-    tagged.update(i for i, spans in enumerate(heads) if spans)
+    tagged.update(i for i, text in enumerate(texts) if heads[i] or LIST_ITEM.search(text))
     proper: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NNP or NNPS
     common: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NN or NNS
     if tagged and tagging:
@@ -152,9 +152,8 @@ def run_ner(
                 out[index].append(NerEntity("PERSON", start, end))
         people = [(e.start, e.end) for e in out[index] if e.entity_type == "PERSON"]
         if people:
-            people += [
-                (s, e) for s, e in listed_with(text, people, stop_words) if nouns is None or _proper(text, s, e, nouns)
-            ]
+            listed = listed_with(text, people, stop_words) + listed_lines(text, people, stop_words)
+            people += [(s, e) for s, e in listed if nouns is None or _proper(text, s, e, nouns)]
             people += repeated(text, people, stop_words)
             out[index] = [e for e in out[index] if e.entity_type != "PERSON"]
             out[index].extend(NerEntity("PERSON", s, e) for s, e in people)

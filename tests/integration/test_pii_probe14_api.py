@@ -24,6 +24,9 @@ def key(gateway: GatewayProcess) -> str:
         ("Step 2. Kavya Iyer signs the form.", "Kavya Iyer"),
         ("1. Kavya Iyer (backend)", "Kavya Iyer"),  # a numbered list: only "Iyer" was found
         ("Owners\n1. Pieter de Vries (mobile)\n2. Jade Walker (QA)", "Pieter de Vries"),
+        # the other items of a list whose one item is a name: the md pipeline missed the first one
+        ("Owners\n1. Thandiwe Dlamini (backend)\n2. Pieter de Vries (mobile)\n3. Jade Walker (QA)", "Thandiwe Dlamini"),
+        ("On call this week:\n- Dallas Reed\n- Kwame Mensah\n- Sofia de la Cruz", "Sofia de la Cruz"),
     ],
 )
 def test_when_a_name_follows_a_number_that_ends_a_sentence_then_it_is_redacted_whole(

@@ -56,3 +56,12 @@ def test_when_a_label_heads_a_list_of_people_then_the_label_is_no_one(nlp: Any, 
 
 def test_when_a_speaker_heads_a_chat_line_then_the_speaker_is_still_found(nlp: Any) -> None:
     assert "Vincenzo" in people(nlp, "[10:32] Vincenzo: can you send the deck?")
+
+
+def test_when_a_name_heads_one_item_of_a_list_then_the_names_heading_the_others_are_found(nlp: Any) -> None:
+    text = "Owners\n1. Thandiwe Dlamini (backend)\n2. Pieter de Vries (mobile)\n3. Jade Walker (QA)"
+    assert {"Thandiwe Dlamini", "Pieter de Vries", "Jade Walker"} <= set(people(nlp, text))
+
+
+def test_when_a_list_holds_products_then_no_item_is_a_person(nlp: Any) -> None:
+    assert people(nlp, "Services:\n- Project Falcon\n- Azure Data Factory\n- Jenkins") == []
