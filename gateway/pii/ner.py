@@ -130,21 +130,20 @@ def run_ner(
     tagged = {i for i, text in enumerate(texts) if any(weak for *_, weak in cues[i]) or _LIST_HINT.search(text)}
     tagged.update(i for i, text in enumerate(texts) if heads[i] or LIST_ITEM.search(text))
     proper: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NNP or NNPS
-    common: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NN or NNS
+    common: dict[int, dict[int, str]] = {i: {} for i in tagged}  # offsets of words read as NN or NNS: the tag
     if tagged and tagging:
         tag_jobs = [job for job in jobs if job[0] in tagged]
         with nlp.select_pipes(disable=[name for name in nlp.pipe_names if name not in tagging]):
             docs = nlp.pipe((make_doc(nlp, piece) for _, _, piece in tag_jobs), batch_size=batch_size)
             for (index, offset, _), doc in zip(tag_jobs, docs, strict=True):
                 proper[index].update(offset + t.idx for t in doc if t.tag_ in ("NNP", "NNPS"))
-                common[index].update(offset + t.idx for t in doc if t.tag_ in ("NN", "NNS"))
+                common[index].update((offset + t.idx, t.tag_) for t in doc if t.tag_ in ("NN", "NNS"))
     else:
         proper.clear()  # no tagger in this pipeline: the weak cues count as they are
         common.clear()
     for index, text in enumerate(texts):
         nouns = proper.get(index)
-        # A line's head before a colon that the tagger reads as a common noun is a label ("Approvers:"), no one.
-        labels = {(s, e) for s, e in heads[index] if _proper(text, s, e, common.get(index, set()))}
+        labels = {(s, e) for s, e in heads[index] if _label(text, s, e, common.get(index, {}))}
         for start, end, weak in cues[index]:
             if (start, end) in labels:
                 continue
@@ -158,6 +157,18 @@ def run_ner(
             out[index] = [e for e in out[index] if e.entity_type != "PERSON"]
             out[index].extend(NerEntity("PERSON", s, e) for s, e in people)
     return out
+
+
+def _label(text: str, start: int, end: int, common: dict[int, str]) -> bool:
+    """Whether a line's head before a colon is a label ("Approvers: Morales, Roc\u00edo", "Sponsor: Ana Ruiz"), not a
+    chat line's speaker ("Summer: done"): the tagger reads its words as common nouns, and one is plural or a
+    capitalized value follows the colon."""
+    if not _proper(text, start, end, set(common)):
+        return False
+    value = text[end + 1 : end + 3].lstrip(" ")
+    return any(common[start + m.start()] == "NNS" for m in _WORD.finditer(text[start:end])) or (
+        value[:1].isupper() or value[:1].isdigit()
+    )
 
 
 def _proper(text: str, start: int, end: int, proper: set[int]) -> bool:

@@ -54,8 +54,15 @@ def test_when_a_label_heads_a_list_of_people_then_the_label_is_no_one(nlp: Any, 
     assert label not in found and {"Rocio", "Bancroft", "Trevor"} <= set(found)  # the view folds the accent
 
 
-def test_when_a_speaker_heads_a_chat_line_then_the_speaker_is_still_found(nlp: Any) -> None:
-    assert "Vincenzo" in people(nlp, "[10:32] Vincenzo: can you send the deck?")
+def test_when_a_label_heads_one_name_then_the_label_is_no_one(nlp: Any) -> None:
+    assert "Sponsor" not in people(nlp, "Sponsor: Ana Ruiz")
+
+
+@pytest.mark.parametrize(("text", "name"), [("[10:32] Vincenzo: can you send the deck?", "Vincenzo"),
+                                            ("Summer: done", "Summer"), ("Faith: thanks", "Faith")])  # fmt: skip
+def test_when_a_speaker_heads_a_chat_line_then_the_speaker_is_still_found(nlp: Any, text: str, name: str) -> None:
+    """A name that is also a common noun, before a message in lower case, is a speaker, not a label."""
+    assert name in people(nlp, text)
 
 
 def test_when_a_name_heads_one_item_of_a_list_then_the_names_heading_the_others_are_found(nlp: Any) -> None:
