@@ -186,6 +186,12 @@ def name_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int]]:
     return [(start, end) for start, end, _ in cue_spans(text, stop_words)]
 
 
+def line_heads(text: str) -> list[tuple[int, int]]:
+    """The capitalized words a line starts with before a colon: a chat line's speaker ("Vincenzo: ok") or a
+    label ("Approvers: Morales, Roc\u00edo"); ``ner`` tells them apart by the tagger (a label is a common noun)."""
+    return [(m.start(1), m.end(1)) for m in _DIALOGUE.finditer(text)]
+
+
 def cue_spans(text: str, stop_words: frozenset[str]) -> list[tuple[int, int, bool]]:
     """(start, end, weak): a weak cue's word ("met with X", "X, can you...", "Thanks, X!", a list member) is
     also where teams and products stand, so ``ner`` keeps it only where the tagger reads a proper noun."""
@@ -294,6 +300,33 @@ def listed_with(text: str, spans: list[tuple[int, int]], stop_words: frozenset[s
                 found.add(span)
                 todo.append(span)
                 out.append(span)
+    return out
+
+
+# An item of a bulleted or numbered list ("- Kwame Mensah", "2) Kavya Iyer (backend)"): its marker, and the
+# capitalized words it starts with when nothing but a note follows them on the line.
+LIST_ITEM = re.compile(r"(?m)^[ \t]*([-*\u2022]|[0-9]{1,3}[.)])[ \t]+(?=\S)")
+_ITEM_NAME = re.compile(NAME + r"(?=[ \t]*(?:[(,|]|[-\u2013:][ \t]|$))", re.MULTILINE)
+
+
+def listed_lines(text: str, spans: list[tuple[int, int]], stop_words: frozenset[str]) -> list[tuple[int, int]]:
+    """The names that head the other items of a list whose one item is headed by a name (a PERSON span): the
+    items of one list stand on consecutive lines, each after the same kind of marker ("-", "2." or "2)")."""
+    lists: list[list[tuple[int, int]]] = []
+    kind, line_end = "", -1
+    for m in LIST_ITEM.finditer(text):
+        marker = m.group(1)
+        this_kind = marker[-1] if marker[0].isdigit() else marker
+        name = _ITEM_NAME.match(text, m.end())
+        span = _trimmed(text, name.start(1), name.end(1), stop_words) if name is not None else None
+        if this_kind != kind or text.rfind("\n", 0, m.start()) != line_end:
+            lists.append([])
+        lists[-1].append(span or (m.end(), m.end()))
+        kind, line_end = this_kind, text.find("\n", m.end())
+    out: list[tuple[int, int]] = []
+    for items in lists:
+        if any(s < ie and is_ < e for is_, ie in items for s, e in spans):
+            out.extend((s, e) for s, e in items if e > s and not any(a < e and s < b for a, b in spans))
     return out
 
 

@@ -4,6 +4,22 @@ follow a lower-case cue ("dear valued customer"). Words of the language, never a
 
 from __future__ import annotations
 
+# The names of a company's departments, which stand where names do ("Thanks to Finance", "Hi Legal"): a
+# department is never a person's name.
+DEPARTMENTS = frozenset(
+    [
+        "finance", "legal", "marketing", "procurement", "purchasing", "compliance", "treasury", "operations", "ops",
+        "engineering", "facilities", "security", "audit", "risk", "payroll", "billing", "accounting", "accounts",
+        "payments", "lending", "logistics", "research", "hr", "it", "infosec", "tax", "sourcing", "underwriting",
+        "collections", "onboarding", "recruiting", "recruitment", "fundraising", "communications", "comms", "pr",
+        "product", "design", "infrastructure", "helpdesk", "servicedesk", "reception", "management", "leadership",
+        "governance", "quality", "qa", "safety", "maintenance", "warehouse", "shipping", "receiving", "dispatch",
+    ]
+)  # fmt: skip
+
+# Greetings that open a letter or a message before a name ("Dear Legal,", "Hello Finance"): never part of one.
+GREETINGS = frozenset(["dear", "hi", "hello", "hey", "hiya", "greetings", "good", "morning", "afternoon", "evening"])
+
 # Words that are never a name on their own: calendar words, form labels, address words, interjections that
 # open a sentence ("Thanks, can you..."), the words of company names ("Smith and Company").
 NOT_NAMES = frozenset(
@@ -28,13 +44,6 @@ NOT_NAMES = frozenset(
         "cc", "bcc", "fwd", "fw", "owner", "beneficiary", "client", "patient", "applicant", "approver", "reviewer",
         "assignee", "approved", "prepared", "reviewed", "signed", "mr", "mrs", "ms", "mx", "dr", "prof", "rev",
         "participants", "participant", "attendees", "attendee", "guests", "members", "present", "apologies", "police",
-        # the names of a company's departments, which stand where names do ("Thanks to Finance", "Hi Legal")
-        "finance", "legal", "marketing", "procurement", "purchasing", "compliance", "treasury", "operations", "ops",
-        "engineering", "facilities", "security", "audit", "risk", "payroll", "billing", "accounting", "accounts",
-        "payments", "lending", "logistics", "research", "hr", "it", "infosec", "tax", "sourcing", "underwriting",
-        "collections", "onboarding", "recruiting", "recruitment", "fundraising", "communications", "comms", "pr",
-        "product", "design", "infrastructure", "helpdesk", "servicedesk", "reception", "management", "leadership",
-        "governance", "quality", "qa", "safety", "maintenance", "warehouse", "shipping", "receiving", "dispatch",
         # the labels of meeting minutes, tickets and clinical notes ("Action: ...", "Resolution: ...")
         "action", "actions", "agenda", "minutes", "decision", "decisions", "outcome", "summary", "notes", "todo",
         "priority", "severity", "resolution", "issue", "problem", "impact", "workaround", "description", "comment",
@@ -44,7 +53,7 @@ NOT_NAMES = frozenset(
         "sent", "organizer", "organiser", "required", "optional", "invitation", "invite", "reply-to", "vendor",
         "contact", "host", "location", "when", "where", "author", "committer", "channel", "here", "everyone",
     ]
-)  # fmt: skip
+) | DEPARTMENTS  # fmt: skip
 
 
 # The adverbs and interjections among them, which open a sentence before a name.

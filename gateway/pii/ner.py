@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.pii.name_cues import cue_spans, group_named, listed_with, repeated
+from gateway.pii.name_cues import LIST_ITEM, cue_spans, group_named, line_heads, listed_lines, listed_with, repeated
 from gateway.pii.name_shapes import LOWER, UPPER, caps_lines, in_spans, restore_case
+from gateway.pii.name_words import DEPARTMENTS, GREETINGS
 from gateway.pii.tokens import make_doc
 
 NerMode = Literal["windows", "full"]
@@ -108,9 +109,12 @@ def run_ner(
                     continue
                 start, end = ent.start_char, ent.end_char
                 if etype == "PERSON":
-                    if group_named(ent.text):
+                    skip = greeting_length(ent.text)  # "Dear Ms Legaspi": the greeting is no part of the name
+                    name = ent.text[skip:]
+                    if group_named(name) or _department(name):
                         continue  # "Billing Team", "The Reception Team": the model reads a team as a person
-                    end = start + name_part(ent.text)
+                    start += skip
+                    end = start + name_part(name)
                 if end > start:
                     out[index].append(NerEntity(etype, offset + start, offset + end))
     if not person:
@@ -122,30 +126,49 @@ def run_ner(
         shouted = caps_lines(text)  # the tagger reads every word of a line in capitals as a proper noun
         if shouted:
             cues[i] = [c for c in cues[i] if not (c[2] and in_spans(shouted, c[0], c[1]))]
+    heads = [line_heads(text) for text in texts]
     tagged = {i for i, text in enumerate(texts) if any(weak for *_, weak in cues[i]) or _LIST_HINT.search(text)}
+    tagged.update(i for i, text in enumerate(texts) if heads[i] or LIST_ITEM.search(text))
     proper: dict[int, set[int]] = {i: set() for i in tagged}  # offsets of words read as NNP or NNPS
+    common: dict[int, dict[int, str]] = {i: {} for i in tagged}  # offsets of words read as NN or NNS: the tag
     if tagged and tagging:
         tag_jobs = [job for job in jobs if job[0] in tagged]
         with nlp.select_pipes(disable=[name for name in nlp.pipe_names if name not in tagging]):
             docs = nlp.pipe((make_doc(nlp, piece) for _, _, piece in tag_jobs), batch_size=batch_size)
             for (index, offset, _), doc in zip(tag_jobs, docs, strict=True):
                 proper[index].update(offset + t.idx for t in doc if t.tag_ in ("NNP", "NNPS"))
+                common[index].update((offset + t.idx, t.tag_) for t in doc if t.tag_ in ("NN", "NNS"))
     else:
         proper.clear()  # no tagger in this pipeline: the weak cues count as they are
+        common.clear()
     for index, text in enumerate(texts):
         nouns = proper.get(index)
+        labels = {(s, e) for s, e in heads[index] if _label(text, s, e, common.get(index, {}))}
         for start, end, weak in cues[index]:
+            if (start, end) in labels:
+                continue
             if not weak or nouns is None or _proper(text, start, end, nouns):
                 out[index].append(NerEntity("PERSON", start, end))
         people = [(e.start, e.end) for e in out[index] if e.entity_type == "PERSON"]
         if people:
-            people += [
-                (s, e) for s, e in listed_with(text, people, stop_words) if nouns is None or _proper(text, s, e, nouns)
-            ]
+            listed = listed_with(text, people, stop_words) + listed_lines(text, people, stop_words)
+            people += [(s, e) for s, e in listed if nouns is None or _proper(text, s, e, nouns)]
             people += repeated(text, people, stop_words)
             out[index] = [e for e in out[index] if e.entity_type != "PERSON"]
             out[index].extend(NerEntity("PERSON", s, e) for s, e in people)
     return out
+
+
+def _label(text: str, start: int, end: int, common: dict[int, str]) -> bool:
+    """Whether a line's head before a colon is a label ("Approvers: Morales, Roc\u00edo", "Sponsor: Ana Ruiz"), not a
+    chat line's speaker ("Summer: done"): the tagger reads its words as common nouns, and one is plural or a
+    capitalized value follows the colon."""
+    if not _proper(text, start, end, set(common)):
+        return False
+    value = text[end + 1 : end + 3].lstrip(" ")
+    return any(common[start + m.start()] == "NNS" for m in _WORD.finditer(text[start:end])) or (
+        value[:1].isupper() or value[:1].isdigit()
+    )
 
 
 def _proper(text: str, start: int, end: int, proper: set[int]) -> bool:
@@ -155,11 +178,27 @@ def _proper(text: str, start: int, end: int, proper: set[int]) -> bool:
 
 def person_shaped(text: str) -> bool:
     """An ORG entity of the small model that reads as a person's name: two or three capitalized words (one is
-    too often a brand), none of them a word of company names. The small model tags many names ORG."""
-    words = text.split(" ")
+    too often a brand) after any greeting, none of them a word of company names or a department ("Dear Legal",
+    "Hello Finance" are a greeting and a department). The small model tags many names ORG."""
+    words = text[greeting_length(text) :].split(" ")
     if not 2 <= len(words) <= 3:
         return False
-    return all(_PERSON_WORD.fullmatch(w) and w.lower() not in _ORG_WORDS for w in words)
+    return all(_PERSON_WORD.fullmatch(w) and w.lower() not in _ORG_WORDS | DEPARTMENTS for w in words)
+
+
+def greeting_length(text: str) -> int:
+    """The length of the greeting words an entity starts with ("Dear ", "Hello "; "Good Morning "), 0 if none."""
+    skip = 0
+    for word in text.split(" ")[:-1]:
+        if word.lower().rstrip(",!") not in GREETINGS:
+            break
+        skip += len(word) + 1
+    return skip
+
+
+def _department(name: str) -> bool:
+    """Whether every word of a PERSON entity is a department's ("Legal", "Finance Ops"): a department is no one."""
+    return all(w.lower() in DEPARTMENTS for w in name.split())
 
 
 def name_part(text: str) -> int:

@@ -127,6 +127,10 @@ _SEP_RUN = re.compile(
 )
 # A bare line break inside a digit run or an email address (a word wrapped mid-identifier) is dropped.
 _BARE_BREAK = re.compile(r"(?<=\S)\n+(?=\S)")
+# A number that ends a sentence or heads a list item (``room 12. Chidi``, ``1. Kavya``): a period, blanks, then a
+# word of letters. Collapsing it would glue the word to the number (``12.Chidi``, which spaCy reads as CARDINAL).
+_SENTENCE_END = re.compile(r"\.[ \t\n]+\Z")
+_LETTER_WORD = re.compile(r"[A-Za-z]+(?![0-9A-Za-z])")
 # Two or more groups of digits ending in one of three or more (an extension may follow); bounded, 40 chars.
 _WHOLE_VALUE_AT_END = re.compile(r"(?<![\w.-])(?:\+?\(?[0-9]{1,6}\)?[ .-]){1,7}[0-9]{3,6}(?:x[0-9]{1,6})?\Z")
 _WHOLE_VALUE_AT_START = re.compile(r"(?:\+?\(?[0-9]{1,6}\)?[ .-]){1,7}[0-9]{3,6}(?:x[0-9]{1,6})?(?![ .-]?[0-9])")
@@ -216,6 +220,17 @@ def _break_is_inside_identifier(text: str, start: int, end: int) -> bool:
         return False
     other = tail.rstrip(".,;:!?)'\"") if "@" in head else head
     return _ADDRESS_PART.fullmatch(other) is not None and not ("@" in head and other[0].isupper())
+
+
+def _ends_a_sentence(text: str, run: re.Match[str]) -> bool:
+    """Whether a separator run after digits is a period and blanks before a word of letters: the end of a
+    sentence or a list number, never the inside of one identifier (digit, separators, digit still collapse)."""
+    start = run.start()
+    return (
+        text[start - 1].isdigit()
+        and _SENTENCE_END.match(run.group()) is not None
+        and _LETTER_WORD.match(text, run.end()) is not None
+    )
 
 
 def _card_wrapped(line: str, next_line: str) -> bool:
@@ -312,7 +327,11 @@ def detection_view(canonical: str) -> DetectionView:
     if any(c.isdigit() for c in text):
         text = _fix_lookalike_digits(text)
     edits = separator_edits(text) if any(c.isdigit() for c in text) else []
-    edits.extend((m.start(), m.end(), _collapsed(m.group())) for m in _SEP_RUN.finditer(text) if m.group().strip("\n"))
+    edits.extend(
+        (m.start(), m.end(), _collapsed(m.group()))
+        for m in _SEP_RUN.finditer(text)
+        if m.group().strip("\n") and not _ends_a_sentence(text, m)
+    )
     edits.extend(
         (m.start(), m.end(), "")
         for m in _BARE_BREAK.finditer(text)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.pii.name_cues import listed_with, name_spans
-from gateway.pii.ner import name_part, person_shaped
+from gateway.pii.name_cues import line_heads, listed_lines, listed_with, name_spans
+from gateway.pii.ner import greeting_length, name_part, person_shaped
 
 STOP = frozenset({"the", "a", "i", "and"})
 
@@ -101,7 +101,10 @@ def test_when_a_name_stands_in_a_list_then_its_capitalized_neighbours_are_names(
 @pytest.mark.parametrize(
     ("entity", "shaped"),
     [("Sara Mills", True), ("Jean-Luc Picard", False), ("Goldman Bank", False), ("Bailey", False),
-     ("Mary Ann Smith", True), ("IBM Research", False), ("Cook LLC", False)],
+     ("Mary Ann Smith", True), ("IBM Research", False), ("Cook LLC", False),
+     # names14: a greeting is no part of a name, and a department is no one ("Dear Legal", "Hello Finance")
+     ("Dear Legal", False), ("Hello Finance", False), ("Dear Ms Legaspi", True), ("Hi Sara Mills", True),
+     ("Payroll Operations", False)],
 )  # fmt: skip
 def test_when_the_model_tags_a_name_shaped_org_then_it_counts_as_a_person(entity: str, shaped: bool) -> None:
     assert person_shaped(entity) is shaped
@@ -113,3 +116,36 @@ def test_when_the_model_tags_a_name_shaped_org_then_it_counts_as_a_person(entity
 )
 def test_when_the_model_reads_digits_as_part_of_a_person_then_they_are_cut_off(entity: str, kept: str) -> None:
     assert entity[: name_part(entity)] == kept
+
+
+@pytest.mark.parametrize(
+    ("entity", "length"),
+    [("Dear Ms Legaspi", 5), ("Good Morning Sara", 13), ("Hello", 0), ("Sara Mills", 0), ("Dear", 0)],
+)
+def test_when_an_entity_opens_with_a_greeting_then_its_length_is_skipped(entity: str, length: int) -> None:
+    assert greeting_length(entity) == length
+
+
+@pytest.mark.parametrize(
+    ("text", "seed", "members"),
+    [
+        ("Owners\n1. Thandiwe Dlamini (backend)\n2. Pieter de Vries (mobile)\n3. Jade Walker (QA)", "Jade Walker",
+         ["Thandiwe Dlamini", "Pieter de Vries"]),
+        ("On call:\n- Sofia de la Cruz\n- Will Baker\n- Kwame Mensah", "Will Baker",
+         ["Sofia de la Cruz", "Kwame Mensah"]),
+        ("1) Ana Ruiz\n2) Kavya Iyer", "Ana Ruiz", ["Kavya Iyer"]),
+        ("1) Ana Ruiz\n- Kavya Iyer", "Ana Ruiz", []),  # another kind of marker: another list
+        ("- Ana Ruiz\n\n- Kavya Iyer", "Ana Ruiz", []),  # a blank line between them: two lists
+        ("- Ana Ruiz\n- Finance Team\n- see the wiki", "Ana Ruiz", []),  # a team and a note head no name
+    ],
+)  # fmt: skip
+def test_when_a_name_heads_a_list_item_then_the_names_heading_its_other_items_are_listed(
+    text: str, seed: str, members: list[str]
+) -> None:
+    start = text.index(seed)
+    assert [text[s:e] for s, e in listed_lines(text, [(start, start + len(seed))], STOP)] == members
+
+
+def test_when_a_line_starts_with_words_before_a_colon_then_they_are_its_head() -> None:
+    text = "Approvers: Morales, Rocio\nVincenzo: ok"
+    assert [text[s:e] for s, e in line_heads(text)] == ["Approvers", "Vincenzo"]

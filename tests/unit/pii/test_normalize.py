@@ -76,3 +76,16 @@ def test_when_a_capitalized_word_follows_a_digit_run_then_the_view_keeps_it_whol
     assert "Tristan Peron:" in detection_view("12/03/2025, 10:32 - Tristan Peron: see you").text
     assert detection_view("SSN 078 05 1120 Abc").text == "SSN 078 05 1120 Abc"
     assert detection_view("536/90/4721 Bob").text == "536-90-4721 Bob"
+
+
+def test_when_a_number_ends_a_sentence_before_a_name_then_the_view_keeps_them_apart() -> None:
+    """names14: "12. Chidi" became "12.Chidi", which spaCy reads as one CARDINAL, and the name was lost."""
+    assert detection_view("In room 12. Chidi Okafor will host.").text == "In room 12. Chidi Okafor will host."
+    assert detection_view("1. Kavya Iyer (backend)").text == "1. Kavya Iyer (backend)"
+    assert detection_view("room 12.\nChidi Okafor").text == "room 12.\nChidi Okafor"
+
+
+def test_when_digits_and_separators_stretch_an_identifier_then_they_still_collapse() -> None:
+    assert detection_view("SSN 078 .  05 .  1120").text == "SSN 078-05-1120"
+    assert detection_view("ID 12. 34AB").text == "ID 12.34AB"
+    assert detection_view("ref 12. AB34").text == "ref 12.AB34"
