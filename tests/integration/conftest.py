@@ -31,6 +31,12 @@ def gateway(session_gateway: GatewayProcess) -> GatewayProcess:
     return session_gateway
 
 
+@pytest.fixture(scope="module")
+def globex_writer(gateway: GatewayProcess) -> str:
+    """A writer's API key of tenant globex on the session's gateway (the PII-over-HTTP suites)."""
+    return gateway.make_key("globex", "app", "writer")
+
+
 # Tenants with quotas that test_quotas_pg spends; the other users of ``replicas`` never name them.
 QUOTA_PG_TENANTS = """
   q-pg-tpm:

@@ -12,11 +12,6 @@ from tests.integration.server import GatewayProcess
 MODEL = "all-MiniLM-L6-v2"
 
 
-@pytest.fixture(scope="module")
-def key(gateway: GatewayProcess) -> str:
-    return gateway.make_key("globex", "app", "writer")
-
-
 @pytest.mark.parametrize(
     ("text", "name"),
     [
@@ -47,9 +42,9 @@ def key(gateway: GatewayProcess) -> str:
     ],
 )
 def test_when_a_name_stands_in_a_working_text_frame_then_it_is_redacted_whole(
-    gateway: GatewayProcess, key: str, text: str, name: str
+    gateway: GatewayProcess, globex_writer: str, text: str, name: str
 ) -> None:
-    assert_name_redacted(gateway, key, text, name, MODEL)
+    assert_name_redacted(gateway, globex_writer, text, name, MODEL)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +64,6 @@ def test_when_a_name_stands_in_a_working_text_frame_then_it_is_redacted_whole(
     ],
 )
 def test_when_a_label_team_or_product_takes_the_frame_then_no_person_is_found(
-    gateway: GatewayProcess, key: str, text: str
+    gateway: GatewayProcess, globex_writer: str, text: str
 ) -> None:
-    assert person_spans(analyze(gateway, key, text), text) == []
+    assert person_spans(analyze(gateway, globex_writer, text), text) == []

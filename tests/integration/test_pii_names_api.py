@@ -12,11 +12,6 @@ from tests.integration.server import GatewayProcess
 MODEL = "all-MiniLM-L6-v2"
 
 
-@pytest.fixture(scope="module")
-def key(gateway: GatewayProcess) -> str:
-    return gateway.make_key("globex", "app", "writer")
-
-
 @pytest.mark.parametrize(
     ("text", "name"),
     [
@@ -33,9 +28,9 @@ def key(gateway: GatewayProcess) -> str:
     ],
 )
 def test_when_a_person_is_described_then_the_name_is_redacted(
-    gateway: GatewayProcess, key: str, text: str, name: str
+    gateway: GatewayProcess, globex_writer: str, text: str, name: str
 ) -> None:
-    assert_name_redacted(gateway, key, text, name, MODEL)
+    assert_name_redacted(gateway, globex_writer, text, name, MODEL)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +46,6 @@ def test_when_a_person_is_described_then_the_name_is_redacted(
     ],
 )
 def test_when_a_product_company_or_label_takes_the_frame_then_no_person_is_found(
-    gateway: GatewayProcess, key: str, text: str
+    gateway: GatewayProcess, globex_writer: str, text: str
 ) -> None:
-    assert person_spans(analyze(gateway, key, text), text) == []
+    assert person_spans(analyze(gateway, globex_writer, text), text) == []

@@ -12,11 +12,6 @@ from tests.integration.server import GatewayProcess
 MODEL = "all-MiniLM-L6-v2"
 
 
-@pytest.fixture(scope="module")
-def key(gateway: GatewayProcess) -> str:
-    return gateway.make_key("globex", "app", "writer")
-
-
 @pytest.mark.parametrize(
     ("text", "name"),
     [
@@ -30,10 +25,10 @@ def key(gateway: GatewayProcess) -> str:
     ],
 )
 def test_when_a_name_follows_a_number_that_ends_a_sentence_then_it_is_redacted_whole(
-    gateway: GatewayProcess, key: str, text: str, name: str
+    gateway: GatewayProcess, globex_writer: str, text: str, name: str
 ) -> None:
-    assert_name_redacted(gateway, key, text, name, MODEL)
-    assert name in person_spans(analyze(gateway, key, text), text)
+    assert_name_redacted(gateway, globex_writer, text, name, MODEL)
+    assert name in person_spans(analyze(gateway, globex_writer, text), text)
 
 
 @pytest.mark.parametrize(
@@ -41,23 +36,25 @@ def test_when_a_name_follows_a_number_that_ends_a_sentence_then_it_is_redacted_w
     ["Dear Legal,\nplease review the NDA.", "Hello Finance - quick one", "Hello Finance,\nthe invoice is late."],
 )
 def test_when_a_greeting_opens_on_a_department_then_no_person_is_found(
-    gateway: GatewayProcess, key: str, text: str
+    gateway: GatewayProcess, globex_writer: str, text: str
 ) -> None:
-    assert person_spans(analyze(gateway, key, text), text) == []
+    assert person_spans(analyze(gateway, globex_writer, text), text) == []
 
 
-def test_when_a_greeting_opens_on_a_person_then_the_name_is_still_redacted(gateway: GatewayProcess, key: str) -> None:
+def test_when_a_greeting_opens_on_a_person_then_the_name_is_still_redacted(
+    gateway: GatewayProcess, globex_writer: str
+) -> None:
     text = "Dear Ms Legaspi,\nplease review the NDA."
-    assert_name_redacted(gateway, key, text, "Legaspi", MODEL)
-    assert "Dear" not in " ".join(person_spans(analyze(gateway, key, text), text))
+    assert_name_redacted(gateway, globex_writer, text, "Legaspi", MODEL)
+    assert "Dear" not in " ".join(person_spans(analyze(gateway, globex_writer, text), text))
 
 
 @pytest.mark.parametrize(
     "text", ["Approvers: Morales, Rocío; Bancroft, Trevor", "Reviewers: Morales, Rocío; Bancroft, Trevor"]
 )
 def test_when_a_label_heads_a_list_of_people_then_the_label_is_no_one_and_the_people_are(
-    gateway: GatewayProcess, key: str, text: str
+    gateway: GatewayProcess, globex_writer: str, text: str
 ) -> None:
-    found = person_spans(analyze(gateway, key, text), text)
+    found = person_spans(analyze(gateway, globex_writer, text), text)
     label = text.split(":", 1)[0]
     assert label not in found and {"Rocío", "Bancroft", "Trevor"} <= set(found), found
