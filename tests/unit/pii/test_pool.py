@@ -260,6 +260,7 @@ def test_when_a_worker_cannot_load_its_spacy_model_then_the_start_is_refused_and
     from gateway.errors import ConfigurationError
 
     before = {p.pid for p in multiprocessing.active_children()}
-    with pytest.raises(ConfigurationError, match=r"could not load spaCy and Presidio \(ConfigurationError\)"):
+    with pytest.raises(ConfigurationError, match=r"could not load spaCy and Presidio \(setting spacy_model: no spaCy "
+                                                 r"pipeline 'no_such_spacy_model' is installed"):
         PoolDetector(1, policy=shipped_policy, spacy_model="no_such_spacy_model")
     assert {p.pid for p in multiprocessing.active_children()} <= before  # nothing left running
