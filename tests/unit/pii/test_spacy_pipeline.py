@@ -79,8 +79,8 @@ def test_a_preloaded_pipeline_is_taken_once_then_each_detector_loads_its_own(
     monkeypatch.setenv(spacy_pipeline.PRELOAD_ENV, str(directory))
     monkeypatch.setattr("gateway.pii.spacy_pipeline.gc.freeze", lambda: None)
     spacy_pipeline.preload()
-    assert spacy_pipeline.load(str(directory)) == "loaded 1"  # the fork server's, taken by the worker's detector
-    assert spacy_pipeline.load(str(directory)) == "loaded 2"  # a second detector in the same process: its own
+    assert spacy_pipeline.load(directory) == "loaded 1"  # the fork server's, taken by the worker's detector
+    assert spacy_pipeline.load(directory) == "loaded 2"  # a second detector in the same process: its own
     assert loads == [directory, directory]
 
 
@@ -146,7 +146,7 @@ def test_a_pipeline_that_does_not_load_is_refused_naming_the_setting_and_directo
 
     path = _pipeline(tmp_path / "p", "p")  # config.cfg lists ner but defines no component: spaCy refuses it
     with pytest.raises(ConfigurationError, match=r"setting spacy_model: the spaCy pipeline at .* did not load"):
-        load(str(path))
+        load(path)
 
 
 def test_the_identity_an_auditor_compares_follows_the_pipelines_bytes(tmp_path: Path) -> None:
