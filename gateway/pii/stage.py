@@ -34,8 +34,9 @@ def start_detection(settings: Settings, cpus: int, policy: PolicyHolder | None =
     """Presidio in this process (one batch), or a pool of worker processes (``pii_workers``; one batch per worker)
     that load spaCy while the caller goes on (imports, the model) until ``ready`` waits for them."""
     pipeline = pipeline_path(settings.spacy_model)  # refused at once, naming the setting (not after the model loads)
-    log.info("PII detection: spaCy pipeline %s from %s", VettedName(describe(pipeline)),
-             VettedName(settings.spacy_model))
+    name, _, version = describe(pipeline).partition(" ")  # two arguments: a logged name has no space
+    log.info("PII detection: spaCy pipeline %s version %s (setting spacy_model %s)", VettedName(name),
+             VettedName(version), VettedName(settings.spacy_model))
     policy = policy or PolicyHolder(settings.policy_dir / "gateway.yaml")
     workers = settings.pii_pool_size(cpus)
     if workers == 0:
