@@ -39,6 +39,7 @@ _ORG_WORDS = frozenset(
      "studios", "airlines", "motors", "energy", "international", "global", "agency", "council", "committee",
      "board", "department", "ministry", "office", "union", "club", "church", "center", "centre"]
 )
+_NOT_PERSON_WORDS = _ORG_WORDS | DEPARTMENTS  # no word of a name-shaped ORG: a company's or a department's
 CONTEXT_WORDS = 4  # words of context on each side of a candidate; enough for the small model's features
 _TAGGING = ("tok2vec", "tagger")  # the tagger (and the tok2vec it listens to): run only when PERSON is wanted
 NER_SCORE = 0.85  # spaCy gives no confidence; Presidio uses this default for its spaCy entities
@@ -183,7 +184,7 @@ def person_shaped(text: str) -> bool:
     words = text[greeting_length(text) :].split(" ")
     if not 2 <= len(words) <= 3:
         return False
-    return all(_PERSON_WORD.fullmatch(w) and w.lower() not in _ORG_WORDS | DEPARTMENTS for w in words)
+    return all(_PERSON_WORD.fullmatch(w) and w.lower() not in _NOT_PERSON_WORDS for w in words)
 
 
 def greeting_length(text: str) -> int:

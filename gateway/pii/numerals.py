@@ -34,12 +34,18 @@ ROMAN_CHAR = re.compile("[\u2160-\u2168\u2170-\u2178]")
 _MIN_DIGITS = 7
 _NUMERAL = "[" + "".join(NUMERALS) + "]"
 _PARENTHESIZED = r"\([0-9]{1,2}\)"
-_ITEM = re.compile(rf"{_NUMERAL}|{_PARENTHESIZED}|\d")
-RUN = re.compile(rf"(?:{_NUMERAL}|{_PARENTHESIZED}|\d)(?:[ \t.\-/_:|,]*+(?:{_NUMERAL}|{_PARENTHESIZED}|\d))*+")
+_ONE = rf"(?:{_NUMERAL}|{_PARENTHESIZED}|\d)"  # one item of a run: a numeral, a parenthesized number, a digit
+_ITEM = re.compile(_ONE)
+RUN = re.compile(rf"{_ONE}(?:[ \t.\-/_:|,]*+{_ONE})*+")
 
 
 def _digits(item: str) -> str:
     return NUMERALS.get(item) or item.strip("()")
+
+
+def _digit_count(items: list[str]) -> int:
+    """How many digits the items of a run stand for (``(12)`` stands for two)."""
+    return sum(len(_digits(item)) for item in items)
 
 
 def numeral_edits(text: str) -> list[Edit]:
@@ -50,11 +56,11 @@ def numeral_edits(text: str) -> list[Edit]:
     for m in RUN.finditer(text):
         items = [(m.start() + i.start(), m.start() + i.end(), i.group()) for i in _ITEM.finditer(m.group())]
         signs = [(s, e, t) for s, e, t in items if not t.isdigit()]
-        total = sum(len(_digits(t)) for _, _, t in items)
+        total = _digit_count([t for _, _, t in items])
         if len(signs) < 2 or total < _MIN_DIGITS:
             continue
         touching = any(a[1] == b[0] for a, b in itertools.pairwise(signs))
-        if touching or 2 * sum(len(_digits(t)) for _, _, t in signs) >= total:
+        if touching or 2 * _digit_count([t for _, _, t in signs]) >= total:
             edits.extend((s, e, _digits(t)) for s, e, t in signs)
     return edits
 
@@ -64,6 +70,6 @@ def kept_roman(text: str) -> list[int]:
     kept: list[int] = []
     for m in RUN.finditer(text):
         romans = [m.start() + r.start() for r in ROMAN_CHAR.finditer(m.group())]
-        if len(romans) >= 2 and sum(len(_digits(i.group())) for i in _ITEM.finditer(m.group())) >= _MIN_DIGITS:
+        if len(romans) >= 2 and _digit_count(_ITEM.findall(m.group())) >= _MIN_DIGITS:
             kept.extend(romans)
     return kept
