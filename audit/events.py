@@ -60,7 +60,8 @@ _DP, _IS = (DATA_PRIVACY,), (INFORMATION_SECURITY,)
 _EVENTS = (
     EventType(
         "gateway.start",
-        "The gateway started; records model, policy and key versions and the PII (spaCy) pipeline in force",
+        "The gateway started; records its version, the gateway and Casbin policy versions and the PII (spaCy) "
+        "pipeline in force (the models in force: model.register)",
         ("GOVERN 1.6", "MAP 4.2", "MANAGE 4.1"),
     ),
     EventType("gateway.stop", "The gateway stopped (clean shutdown)", ("GOVERN 1.6", "MANAGE 4.1")),
@@ -304,13 +305,14 @@ _FIELDS = (
     EntryField("time", "RFC 3339 UTC time of the decision"),
     EntryField("event", "event type (the table above)"),
     EntryField("decision", "allow, deny, block or error"),
-    EntryField("tenant", "tenant the request acted in; * for a platform-wide event"),
+    EntryField("tenant", "tenant the request acted in; * or absent for a platform-wide event or an "
+               "unauthenticated request"),
     EntryField("subject", "the caller's subject: the name given when its API key was made (or the JWT subject), "
                "never the key id or secret"),
     EntryField("key_id", "public id of the caller's API key (for a failed authentication, of the key presented)"),
     EntryField("role", "the caller's role"),
     EntryField("request_id", "request id, also returned to the caller in X-Request-Id"),
-    EntryField("route", "method and path of the request"),
+    EntryField("route", "method and matched route template of the request (never the path sent)"),
     EntryField("status", "HTTP status of the response"),
     EntryField("code", "error code of a refused request (e.g. pii_blocked, permission_denied, rate_limited)"),
     EntryField("reason", "why a policy reload was refused", ("policy.reload",)),
@@ -325,13 +327,13 @@ _FIELDS = (
     EntryField("policy_version", "content hash of the gateway policy in force", ("embeddings.create",
                                                                                  "document.ingest")),
     EntryField("noise_sigma", "Gaussian noise sigma of the vectors released (or that would have been)", _REQUESTS),
-    EntryField("privacy.scope", "the privacy ledger scope charged", ("embeddings.create",)),
+    EntryField("privacy.scope", "the privacy ledger scope charged: embeddings, or for an ingest the collection, "
+               "named by its digest (the entry's collection_digest)", _REQUESTS),
     EntryField("privacy.epsilon_worst_case", "the scope's formal epsilon after the request, L2 sensitivity 2",
-               ("embeddings.create",)),
+               _REQUESTS),
     EntryField("privacy.epsilon_radius", "the scope's epsilon after the request for texts within the radius",
-               ("embeddings.create",)),
-    EntryField("privacy.releases_new", "vectors released for the first time (repeats cost nothing)",
-               ("embeddings.create",)),
+               _REQUESTS),
+    EntryField("privacy.releases_new", "vectors released for the first time (repeats cost nothing)", _REQUESTS),
     EntryField("documents", "per document: {id_digest, status (stored or blocked), chunks}", ("document.ingest",)),
     EntryField("count", "number of inputs, chunks or records the entry covers"),
     EntryField("tokens", "model tokens of the inputs embedded (usage.prompt_tokens), as usage and quotas count them",

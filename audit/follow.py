@@ -68,16 +68,17 @@ class Progress:
     def __init__(self, path: Path | None, since: int) -> None:
         self._path = path
         self.next = since
+        self.covered = 0  # entries before this index were delivered, so a signed checkpoint covered them
         if path is not None and path.exists():
             try:
-                self.next = int(json.loads(path.read_text(encoding="utf-8"))["next"])
+                self.next = self.covered = int(json.loads(path.read_text(encoding="utf-8"))["next"])
             except (ValueError, KeyError, TypeError) as exc:
                 raise AuditError(f"the follow state {path} is not readable (expected {{\"next\": N}})") from exc
         if self.next < 0:
             raise AuditError("the first index to follow must be 0 or more")
 
     def advance(self, next_index: int) -> None:
-        self.next = next_index
+        self.next = self.covered = next_index
         if self._path is not None:
             write_atomically(self._path, json.dumps({"next": next_index}).encode())
 
@@ -92,7 +93,9 @@ class Follower:
         self._key = public_key
         self._key_name = key_name
         self._tree: MerkleTree | None = MerkleTree() if public_key is not None else None
-        self._seen_size = 0
+        # What a state file says was delivered was covered by a checkpoint at least that large: a smaller one
+        # after a restart of the follower is a rollback too, not a log to wait on.
+        self._seen_size = progress.covered
         self.end = progress.next
 
     def _checkpoint(self) -> Checkpoint | None:

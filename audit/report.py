@@ -120,17 +120,15 @@ def build_report(
         "inputs": _inputs(leaves, checkpoint),
         "verification": verification["status"],
         "witnesses": witnesses or witness_status(checkpoint, [], 0),
-        "entries": len(entries),
-        "first_time": times[0] if times else None,
-        "last_time": times[-1] if times else None,
-        "by_event": dict(by_event.most_common()),
     }
     report: dict[str, Any] = {"framework": fw.name, "framework_key": fw.key, "scope": scope.as_dict(),
                               "summary": summary, "verification": verification}
-    if result is None:  # nothing from an unverified log is evidence
+    if result is None:  # nothing from an unverified log is evidence, not even how many entries of each event it has
         summary["controls"] = [{"id": c.id, "title": c.title, "evidence": "not assessed"} for c in fw.controls]
         summary["not_covered"] = list(fw.not_covered)
         return report
+    summary.update({"entries": len(entries), "first_time": times[0] if times else None,
+                    "last_time": times[-1] if times else None, "by_event": dict(by_event.most_common())})
     denial_table, codes = sec.denials(entries)
     sections: dict[str, Any] = {
         "verification": verification,

@@ -56,9 +56,9 @@ def _summary(report: dict[str, Any]) -> list[str]:
     s = report["summary"]
     facts = {"scope": s["scope"], "generated at": s["generated_at"],
              "tool": f"{s['tool']['name']} {s['tool']['version']}", "inputs": s["inputs"],
-             "verification": s["verification"], "witnesses": s["witnesses"]["message"],
-             "entries in scope": s["entries"],
-             "first entry": s["first_time"], "last entry": s["last_time"]}
+             "verification": s["verification"], "witnesses": s["witnesses"]["message"]}
+    if "entries" in s:  # a log that did not verify has no counts, nor times
+        facts |= {"entries in scope": s["entries"], "first entry": s["first_time"], "last entry": s["last_time"]}
     lines = "".join(
         f"<tr><td>{escape(c['id'])}</td><td>{escape(c['title'])}</td>"
         f"<td class='{'none' if c['evidence'] in ('none', 'not assessed') else 'ok'}'>"

@@ -209,7 +209,7 @@ class AuditQueries:
             body = render_csv(report)
         else:
             body = render_html(report)
-        return AuditRead(body, {"what": f"console.report.{fmt}", "entries": report["summary"]["entries"],
+        return AuditRead(body, {"what": f"console.report.{fmt}", "entries": report["summary"].get("entries", 0),
                                 "verification": report["verification"]["status"], "framework": framework,
                                 "scope": scope.tenant or "*"})
 

@@ -140,6 +140,8 @@ class Prepared:
     chunks: list[NewChunk]
     pii: PIISummary
     model: dict[str, Any]  # the model that embedded: name, version, fingerprint; a remote model's engine hosts
+    sigma: float  # the noise applied (the policy's, or higher where the privacy budget raised it)
+    privacy: dict[str, object]  # the ledger scope charged and its spend after this release, for the audit entry
 
 
 class CollectionService:
@@ -250,7 +252,8 @@ class CollectionService:
                 provenance=provenance,
             ))
             outcomes[i].chunks += 1
-        return Prepared(outcomes, chunks, pii_summary(doc_decisions), pipeline.describe())
+        return Prepared(outcomes, chunks, pii_summary(doc_decisions), pipeline.describe(), released.sigma,
+                        released.privacy)
 
     def _plan(self, docs: Sequence[DocumentIn], canonical: Sequence[str], findings: Sequence[list[Finding]],
               scope: ScopePolicy, pseudonym_secret: bytes, fields: Sequence[FieldsVerdict], offsets: Offsets,

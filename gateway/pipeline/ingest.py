@@ -80,8 +80,13 @@ class Ingest:
         prepared = await self._collections.prepare(principal, collection, docs, scope, policy.version)
         outcomes = prepared.outcomes
         digests = self._digests(tenant, [d.id for d in docs])
+        # The spend of the collection's ledger scope, for the report; the scope is the collection's name, which
+        # the caller chose, so the entry names it by its digest (the entry's collection_digest).
+        [scope_digest] = self._digests(tenant, [collection.name])
+        privacy = {**prepared.privacy, "scope": scope_digest.hex()[:32]} if prepared.privacy else None
         audit: dict[str, Any] = {
-            "collection": collection.name, "policy_version": policy.version, "noise_sigma": scope.noise_sigma,
+            "collection": collection.name, "policy_version": policy.version, "noise_sigma": prepared.sigma,
+            "privacy": privacy,
             "pii": prepared.pii, "model": {**prepared.model, "version": collection.model_version},
             "documents": [{"id_digest": g.hex()[:32], "status": o.status, "chunks": o.chunks}
                           for g, o in zip(digests, outcomes, strict=True)],

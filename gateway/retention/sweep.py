@@ -3,7 +3,8 @@
 For every collection in the store (all tenants) whose effective policy sets ``retention_days``, the cutoff is
 ``now - retention_days``: chunks stored before it leave the records, ciphertexts and index (``Store.purge_before``),
 and so do the drift windows closed before it and a baseline fitted on purged vectors. Each tenant with such a
-collection gets one ``retention.purge`` audit entry per sweep, with counts per collection and never a value:
+collection gets one ``retention.purge`` audit entry per sweep, with counts per collection (named by its digest,
+as ``collection_digest`` elsewhere) and never a value:
 evidence that retention was enforced, also when there was nothing to purge. The running gateway schedules the
 sweep (``retention_sweep_interval_s``), which also purges the batch API's files and jobs past their expiry
 (``file.purge``, counts only); ``gateway retention sweep [--now ISO-8601]`` runs it by hand.
@@ -101,7 +102,8 @@ class RetentionSweep:
             self._auditor.record_sync(
                 "retention.purge", "error" if failed else "allow", tenant=tenant, trigger=trigger,
                 as_of=report.now, policy_version=policy.version, count=sum(p.chunks for p in purges),
-                collections={p.collection: p.as_audit() for p in purges},
+                # keyed by digest: a collection's name is the caller's choice (its entries' collection_digest)
+                collections={self._auditor.digest(tenant, p.collection): p.as_audit() for p in purges},
             )
         if self._expired is not None:
             counts = self._expired(when.timestamp())

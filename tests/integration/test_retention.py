@@ -71,7 +71,9 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
             time.monotonic() < deadline:
         time.sleep(0.5)
     assert scheduled and scheduled[0]["trigger"] == "schedule"  # the running gateway sweeps on its own
-    assert scheduled[0]["collections"]["notes"]["chunks"] == 0  # nothing is a day old yet
+    # the entries name a collection by its digest only, the same in every entry (its name is the caller's choice)
+    notes = next(e["collection_digest"] for e in _audit(gw) if e["event"] == "collection.create")
+    assert scheduled[0]["collections"][notes]["chunks"] == 0  # nothing is a day old yet
     record_ids = [r[0] for r in _rows(gw, "SELECT record_id FROM store_chunks WHERE collection = 'notes'")]
     assert record_ids
     line = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/embeddings",
@@ -92,8 +94,8 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
     entry = [e for e in _audit(gw) if e["event"] == "retention.purge"][-1]
     assert (entry["tenant"], entry["trigger"], entry["decision"], entry["count"]) == ("acme", "cli", "allow",
                                                                                       len(record_ids))
-    assert entry["collections"] == {"notes": {"retention_days": 1, "chunks": len(record_ids), "drift_rows": 0,
-                                              "cutoff": entry["collections"]["notes"]["cutoff"]}}
+    assert entry["collections"] == {notes: {"retention_days": 1, "chunks": len(record_ids), "drift_rows": 0,
+                                            "cutoff": entry["collections"][notes]["cutoff"]}}
     assert MARKER not in json.dumps(entry) and "settlement" not in json.dumps(entry)
     assert _rows(gw, "SELECT count(*) FROM store_chunks WHERE collection = 'notes'") == [(0,)]
     assert _rows(gw, "SELECT chunk_count FROM store_collections WHERE name = 'notes'") == [(0,)]

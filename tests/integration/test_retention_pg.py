@@ -63,6 +63,7 @@ def test_when_swept_by_hand_on_postgres_then_the_serving_gateway_finds_nothing_a
     assert call(gw, writer, "GET", "/v1/collections/notes/documents/settlement").status_code == 404
     entries = [json.loads(bytes(leaf)) for (leaf,) in schema.sql("SELECT leaf FROM audit_entries ORDER BY idx")]
     purge = [e for e in entries if e["event"] == "retention.purge" and e["trigger"] == "cli"]
-    assert purge and purge[-1]["collections"]["notes"]["chunks"] == stored
+    notes = next(e["collection_digest"] for e in entries if e["event"] == "collection.create")
+    assert purge and purge[-1]["collections"][notes]["chunks"] == stored  # by digest: the name is the caller's
     assert MARKER not in json.dumps(purge)
     assert httpx.get(gw.url + "/readyz").status_code == 200

@@ -86,6 +86,27 @@ def test_when_the_log_is_rolled_back_then_the_follower_refuses_it(
         follower.poll()
 
 
+def test_when_the_log_is_rolled_back_between_two_runs_then_the_resumed_follower_refuses_it(
+    tmp_path: Path, open_log: OpenLog, capsys: pytest.CaptureFixture[str], public_key_file: Path
+) -> None:
+    # Regression (auditor15): a follower resumed from its state file after the log was put back to an older
+    # signed checkpoint printed nothing and exited 0, waiting for entries it had already delivered.
+    log = open_log()
+    _append(log, 0, 2)
+    _append(log, 2, 4)
+    log.close()
+    state = tmp_path / "follow.json"
+    assert len(_follow(tmp_path, capsys, "--state", str(state), "--public-key", str(public_key_file))) == 4
+    with sqlite3.connect(tmp_path / "audit.db") as conn:  # a host puts back an older state of the log
+        conn.execute("DELETE FROM entries WHERE idx >= 2")
+        conn.execute("DELETE FROM checkpoints WHERE size > 2")
+    argv = ["follow", "--data-dir", str(tmp_path), "--once", "--state", str(state)]
+    assert main([*argv, "--public-key", str(public_key_file)]) == 1
+    assert "rolled back" in capsys.readouterr().err
+    assert main(argv) == 1  # without a key too: what was delivered was signed
+    assert json.loads(state.read_text()) == {"next": 4}
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()

@@ -158,6 +158,24 @@ def test_when_log_does_not_verify_then_report_says_so_and_exits_nonzero(
     assert "pii" not in report and "evidence_cards" not in report and report["verification"]["status"] == "failed"
 
 
+def test_when_log_does_not_verify_then_summary_counts_nothing_from_it(
+    tmp_path: Path, export: tuple[Path, Path], public_key_file: Path
+) -> None:
+    # Regression (auditor15): an unverified JSON report still counted the log's entries per event in its summary
+    # (and the HTML summary gave entries in scope and first and last times), from entries that prove nothing.
+    log, _ = export
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join([lines[1], lines[0], *lines[2:]]))  # two entries swapped: root mismatch
+    assert _report(export, public_key_file, tmp_path / "r.json", "--format", "json") == 1
+    summary = json.loads((tmp_path / "r.json").read_text())["summary"]
+    assert summary["verification"] == "failed"
+    assert not {"by_event", "entries", "first_time", "last_time"} & summary.keys()
+    assert {c["evidence"] for c in summary["controls"]} == {"not assessed"}
+    assert _report(export, public_key_file, tmp_path / "r.html") == 1
+    page = (tmp_path / "r.html").read_text()
+    assert "NOT VERIFIED" in page and "entries in scope" not in page and "first entry" not in page
+
+
 def test_when_entry_text_holds_markup_then_html_escapes_it(
     tmp_path: Path, open_log: Callable[..., SQLiteAuditLog], public_key_file: Path
 ) -> None:

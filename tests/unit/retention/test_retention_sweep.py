@@ -47,6 +47,11 @@ def _fill(harness: SQLiteHarness, tenant: str, name: str, n: int = 3) -> list[st
     return harness.store.put(tenant, name, chunks_for(unit_vectors(n), prefix=f"{name}-doc"), None)
 
 
+def _d(tenant: str, name: str) -> str:
+    """A collection as audit entries name it: its keyed digest (the name is the caller's choice)."""
+    return Auditor(ListSink(), test_secret).digest(tenant, name)
+
+
 def _sweep(harness: SQLiteHarness, policy: GatewayPolicy, drift: DriftMonitor | None = None
            ) -> tuple[RetentionSweep, ListSink]:
     sink = ListSink()
@@ -70,9 +75,11 @@ def test_when_swept_with_a_future_now_then_each_collection_keeps_what_its_policy
     [entry] = sink.entries  # one entry for the one tenant under retention; globex has none
     assert (entry["event"], entry["decision"], entry["tenant"], entry["count"]) == ("retention.purge", "allow",
                                                                                      "acme", 3)
-    assert entry["collections"]["notes"]["chunks"] == 3 and entry["collections"]["docs"]["chunks"] == 0
-    assert "keep" not in entry["collections"] and entry["policy_version"] == policy.version
-    assert entry["collections"]["notes"]["cutoff"] == (in_two_days - timedelta(days=1)).isoformat()
+    notes_d, docs_d = _d("acme", "notes"), _d("acme", "docs")
+    assert set(entry["collections"]) == {notes_d, docs_d}  # not "keep": kept forever; names never written
+    assert entry["collections"][notes_d]["chunks"] == 3 and entry["collections"][docs_d]["chunks"] == 0
+    assert entry["policy_version"] == policy.version
+    assert entry["collections"][notes_d]["cutoff"] == (in_two_days - timedelta(days=1)).isoformat()
     assert sweep.run(in_two_days).chunks == 0  # idempotent; the second sweep is audited too
     assert len(sink.entries) == 2 and sink.entries[1]["count"] == 0
 
@@ -98,7 +105,7 @@ def test_when_chunks_are_purged_then_drift_windows_before_the_cutoff_and_the_bas
     sweep.run(datetime.now(UTC) + timedelta(days=2))
     assert not repo.baselines  # fitted on purged vectors
     assert [w.closed_at for w in repo.series[("acme", "notes")]] == ["2999-01-01T00:00:00+00:00"]
-    assert sink.entries[0]["collections"]["notes"]["drift_rows"] == 2
+    assert sink.entries[0]["collections"][_d("acme", "notes")]["drift_rows"] == 2
 
 
 def test_when_a_collection_fails_to_purge_then_the_others_are_purged_and_the_failure_is_audited(
@@ -117,7 +124,7 @@ def test_when_a_collection_fails_to_purge_then_the_others_are_purged_and_the_fai
     report = sweep.run(datetime.now(UTC) + timedelta(days=40))
     assert report.failed and report.chunks == 3  # notes was purged all the same
     [entry] = sink.entries
-    assert entry["decision"] == "error" and entry["collections"]["docs"]["error"] is True
+    assert entry["decision"] == "error" and entry["collections"][_d("acme", "docs")]["error"] is True
 
 
 def test_when_a_sweep_is_audited_then_the_entry_holds_no_text_or_metadata(harness: SQLiteHarness) -> None:
@@ -130,6 +137,7 @@ def test_when_a_sweep_is_audited_then_the_entry_holds_no_text_or_metadata(harnes
     assert sweep.run(datetime.now(UTC) + timedelta(days=2)).chunks == 1
     dumped = json.dumps(sink.entries)
     assert "Jane" not in dumped and "diagnosis" not in dumped and "secret-doc-id" not in dumped
+    assert '"notes"' not in dumped  # regression (auditor15): the collection's name keyed its counts, for ever
 
 
 def test_when_now_is_given_then_it_must_be_iso_8601_with_a_time_zone() -> None:

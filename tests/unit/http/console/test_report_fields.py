@@ -98,3 +98,18 @@ def test_when_the_docs_describe_subject_then_not_as_the_key_id() -> None:
     text = DOC.read_text(encoding="utf-8")
     row = re.search(r"^\| `subject` \|([^|]+)\|", text, re.M)
     assert row is not None and "API key id" not in row.group(1) and "never the key id" in row.group(1)
+
+
+def test_when_documents_are_ingested_then_the_report_shows_the_collections_privacy_spend_by_digest(app: App) -> None:
+    # Regression (auditor15): an ingest charged its collection's ledger scope (GET /v1/privacy/ledger showed it)
+    # but its entry carried no privacy fields, so the report's privacy spend (MEASURE 2.10) left the scope out.
+    _traffic(app)
+    leaves = app.services.audit_log.entries(0, app.services.audit_log.size())
+    result = verify_log(leaves, app.services.audit_log.checkpoint_now(), app.services.keys.audit_public_key)
+    spend = build_report(leaves, result)["privacy"]["by_tenant_scope"]
+    digest = app.services.auditor.digest("acme", "kb")
+    assert set(spend) == {"acme/embeddings", f"acme/{digest}"}
+    assert spend[f"acme/{digest}"]["releases_new"] == 3  # one chunk of each stored document
+    [ingest] = [e for e in _entries(app) if e["event"] == "document.ingest"]
+    assert ingest["privacy"]["scope"] == ingest["collection_digest"] == digest  # the name the caller chose: digested
+    assert not any(b'"kb"' in leaf for leaf in leaves)
