@@ -22,7 +22,7 @@ from gateway.cli.migrate import add_commands
 from gateway.cli.retention import add_commands as add_retention_commands
 from gateway.cli.usage import add_commands as add_usage_commands
 from gateway.errors import ConfigurationError, GatewayError
-from gateway.observability.logs import configure_logging
+from gateway.observability.logs import QUIET_LIBRARIES, configure_logging
 from gateway.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -305,8 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request at INFO: between the ingest progress bar's lines, that was noise to an operator.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpx logs every request at INFO (between the ingest progress bar's lines) and FAISS every CPU build it could
+    # not load: noise to an operator, as in the server's logs.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
                                        ("port", getattr(args, "port", None))) if v is not None}

@@ -118,6 +118,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=True, separators=(",", ":"))
 
 
+QUIET_LIBRARIES = ("presidio-analyzer", "presidio-anonymizer", "sentence_transformers", "httpx", "faiss.loader")
+
+
 def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> logging.Handler:
     """Route every logger (ours, uvicorn's, the libraries') through one JSON handler on stderr."""
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -131,8 +134,9 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> log
         lib = logging.getLogger(name)
         lib.handlers.clear()
         lib.propagate = True
-    # Presidio announces every recognizer it loads; our own start-up line says what matters.
-    for name in ("presidio-analyzer", "presidio-anonymizer", "sentence_transformers", "httpx"):
+    # Presidio announces every recognizer it loads, and FAISS every CPU build it could not load (eleven lines that
+    # read like errors); our own start-up line says what matters.
+    for name in QUIET_LIBRARIES:
         lib = logging.getLogger(name)
         lib.handlers.clear()
         lib.propagate = True
