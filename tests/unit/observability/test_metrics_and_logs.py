@@ -223,3 +223,12 @@ def test_when_faiss_reports_the_cpu_builds_it_could_not_load_then_the_gateway_lo
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+
+
+def test_when_a_vetted_reason_names_a_policy_file_by_an_absolute_path_then_the_path_is_kept_and_the_rest_scrubbed() -> None:
+    # Regression: with the policy dir at /etc/gateway/policy (deploy/), a refused reload logged "<redacted>.yaml:12".
+    reason = "/etc/gateway/policy/gateway.yaml:12: action of PERSON must be one of allow, block"
+    assert safe_value(Vetted(reason)) == reason
+    assert safe_value(Vetted(f"/srv/policy/gateway.yaml:3: line mentions {PLANTED_EMAIL}")) == (
+        "/srv/policy/gateway.yaml:3: line mentions <redacted>")
+    assert "gk_" not in safe_value(Vetted("gk_0123456789abcdef_secretsecretsecret.yaml:1: x"))
