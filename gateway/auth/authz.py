@@ -15,8 +15,9 @@ from gateway.errors import Forbidden, PolicyError
 from gateway.observability.logs import Vetted
 
 log = logging.getLogger(__name__)
-# Casbin logs every decision with its subject at INFO; our audit log is the record of decisions.
-logging.getLogger("casbin").setLevel(logging.WARNING)
+# Casbin logs every decision with its subject, allowed ones at INFO and denied ones at WARNING; our audit log is the
+# record of decisions, so only its errors are let through.
+logging.getLogger("casbin").setLevel(logging.ERROR)
 
 
 # Fields after the rule type, as policy/model.conf defines them: p = sub, dom, obj, act; g = user, role, tenant.

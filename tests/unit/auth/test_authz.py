@@ -1,3 +1,4 @@
+import logging
 import os
 import shutil
 import time
@@ -101,3 +102,16 @@ def test_when_a_rule_is_malformed_then_the_reload_is_refused_and_the_log_names_f
     assert authz.allowed(who("writer"), "embeddings", "create")
     logged = JsonFormatter().format(caplog.records[-1])
     assert f"policy.csv:{len(lines) + 1}: {reason}" in logged
+
+
+def test_when_a_request_is_denied_then_casbin_logs_no_warning_of_its_own(
+    policy_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: every denial wrote "Request: key:<id>, acme, usage, read ---> False" at WARNING to the gateway's log.
+    authz = Authorizer(policy_dir)
+    # Casbin disables its loggers when an enforcer is built; the app's logging set-up at start (a dictConfig that
+    # keeps existing loggers) enables them again, as in the running gateway.
+    monkeypatch.setattr(logging.getLogger("casbin.enforcer"), "disabled", False)
+    with caplog.at_level(logging.INFO):
+        assert not authz.allowed(who("writer"), "usage", "read")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("casbin")] == []
