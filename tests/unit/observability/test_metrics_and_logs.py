@@ -225,7 +225,7 @@ def test_when_faiss_reports_the_cpu_builds_it_could_not_load_then_the_gateway_lo
         root.setLevel(saved[1])
 
 
-def test_when_a_vetted_reason_names_a_policy_file_by_an_absolute_path_then_the_path_is_kept_and_the_rest_scrubbed() -> None:
+def test_when_a_vetted_reason_names_a_policy_file_by_an_absolute_path_then_the_path_is_kept_the_rest_scrubbed() -> None:
     # Regression: with the policy dir at /etc/gateway/policy (deploy/), a refused reload logged "<redacted>.yaml:12".
     reason = "/etc/gateway/policy/gateway.yaml:12: action of PERSON must be one of allow, block"
     assert safe_value(Vetted(reason)) == reason
