@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8080
+# HOST and PORT, when given (`PORT=9000 make run`), become serve's flags; unset, the settings decide (GATEWAY_PORT,
+# the config file's port, else 127.0.0.1:8080), which fixed flags here used to override.
+HOST ?=
+PORT ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -31,7 +33,7 @@ keys: install
 	$(BIN)/gateway keys init
 
 run: keys
-	$(BIN)/gateway serve --host $(HOST) --port $(PORT)
+	$(BIN)/gateway serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: install
 	$(BIN)/python -m pytest -q

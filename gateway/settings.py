@@ -8,6 +8,7 @@ Every field is documented in ``docs/configuration.md`` (a test checks it).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hmac
 import os
 import tomllib
@@ -213,6 +214,21 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
     except ValueError as exc:
         raise ConfigurationError(f"setting {name}: cannot read {raw!r} as {type(target).__name__}") from exc
     return str(raw)
+
+
+def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each ``GATEWAY_*`` variable that names no setting (a typo such as ``GATEWAY_PROT`` is otherwise
+    ignored in silence, while the same typo in the file stops the start). Not refused: test suites and deployment
+    tools keep variables of their own under the prefix (``GATEWAY_TEST_*``)."""
+    env = os.environ if environ is None else environ
+    known = {ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)} | {ENV_PREFIX + "CONFIG_FILE"}
+    warnings = []
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(ENV_PREFIX + "TEST_"):
+            near = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            warnings.append(f"{name} is not a setting and is ignored{hint}; settings: docs/configuration.md")
+    return warnings
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -184,6 +184,9 @@ def parse_grace(value: str) -> timedelta:
     """A rotation's overlap window: ``0``, or a number with a unit (``90s``, ``30m``, ``24h``, ``7d``; at most 30
     days)."""
     unit = value[-1:] if value[-1:] in GRACE_UNITS else ""
+    if not unit and value.strip() != "0":
+        # A bare "24" read as seconds would end the old secret before the service has the new one.
+        raise BadRequest("grace must be 0 or a number with s, m, h or d, e.g. 24h", param="grace")
     try:
         seconds = float(value[: len(value) - len(unit)]) * GRACE_UNITS.get(unit, 1)
     except ValueError:

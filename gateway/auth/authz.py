@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import threading
 from pathlib import Path
@@ -11,10 +12,32 @@ import casbin
 
 from gateway.auth.apikeys import ROLES, Principal
 from gateway.errors import Forbidden, PolicyError
+from gateway.observability.logs import Vetted
 
 log = logging.getLogger(__name__)
-# Casbin logs every decision with its subject at INFO; our audit log is the record of decisions.
-logging.getLogger("casbin").setLevel(logging.WARNING)
+# Casbin logs every decision with its subject, allowed ones at INFO and denied ones at WARNING; our audit log is the
+# record of decisions, so only its errors are let through.
+logging.getLogger("casbin").setLevel(logging.ERROR)
+
+
+# Fields after the rule type, as policy/model.conf defines them: p = sub, dom, obj, act; g = user, role, tenant.
+RULE_FIELDS = {"p": 4, "g": 3}
+
+
+def check_rule_lines(path: Path) -> None:
+    """Refuse, naming the file and line, a rule Casbin would take in silence: an unknown rule type (dropped) or a
+    ``p`` rule with too few or too many fields (kept, and never matching what its author meant)."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = next(csv.reader([line], skipinitialspace=True))
+        kind = fields[0].strip()
+        if kind not in RULE_FIELDS:
+            raise PolicyError(f"{path}:{number}: a rule starts with p or g (a policy or a role binding)")
+        if len(fields) - 1 != RULE_FIELDS[kind]:
+            shape = "sub, dom, obj, act" if kind == "p" else "user, role, tenant"
+            raise PolicyError(f"{path}:{number}: a {kind} rule has {RULE_FIELDS[kind]} fields ({shape}), "
+                              f"this one has {len(fields) - 1}")
 
 
 class Authorizer:
@@ -37,9 +60,13 @@ class Authorizer:
     def _load(self) -> Any:
         try:
             stamp = self._file_stamp()
+            check_rule_lines(self._policy)
             enforcer = casbin.Enforcer(str(self._model), str(self._policy))
-        except Exception as exc:  # casbin raises plain exceptions for any syntax error
-            raise PolicyError(f"{self._model} / {self._policy}: cannot load Casbin policy: {exc}") from exc
+        except PolicyError:
+            raise
+        except Exception as exc:  # casbin raises plain exceptions for any syntax error; their text may quote rules
+            raise PolicyError(f"{self._model} / {self._policy}: cannot load Casbin policy ({type(exc).__name__})") \
+                from exc
         if not enforcer.get_policy():
             raise PolicyError(f"{self._policy}: no rules: an empty policy would deny everything by accident")
         self._stamp = stamp
@@ -52,7 +79,9 @@ class Authorizer:
                 return False
             enforcer = self._load()
         except (OSError, PolicyError) as exc:
-            log.error("casbin policy not reloaded, keeping the previous one: %s", exc)
+            # The reason names files, lines and field counts, never a rule's values (else it was logged as a shape).
+            reason = Vetted(str(exc)) if isinstance(exc, PolicyError) else type(exc).__name__
+            log.error("casbin policy not reloaded, keeping the previous one: %s", reason)
             return False
         self._install(enforcer)
         log.info("casbin policy reloaded")

@@ -70,6 +70,11 @@ def _rotate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.uses_postgres and not settings.sqlite_path.exists():
+        # Run from another directory, it listed nothing (and left an empty database there): say where it looked.
+        print(f"error: no gateway database at {settings.sqlite_path}: run this in the gateway's directory or set "
+              "GATEWAY_DATA_DIR", file=sys.stderr)
+        return 2
     now = datetime.now(UTC)
     for r in apikey_repo(settings).list(args.tenant):
         expires = f"  expires {r.expires_at}" if r.expires_at else ""
@@ -96,8 +101,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     revoke.set_defaults(func=_revoke)
     rotate = apikey.add_parser("rotate", help="a new secret for the same key id; prints it alone on the last line")
     rotate.add_argument("key_id")
-    rotate.add_argument("--grace", default="24h", help="how long the previous secret keeps working (default 24h; "
-                        "0 ends it now; at most 30d)")
+    rotate.add_argument("--grace", default="24h", help="how long the previous secret keeps working: a number with "
+                        "s, m, h or d (default 24h; 0 ends it now; at most 30d)")
     rotate.set_defaults(func=_rotate)
     listing = apikey.add_parser("list", help="list keys (ids, owners, state, last use; never secrets)")
     listing.add_argument("--tenant")

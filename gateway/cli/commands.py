@@ -22,8 +22,8 @@ from gateway.cli.migrate import add_commands
 from gateway.cli.retention import add_commands as add_retention_commands
 from gateway.cli.usage import add_commands as add_usage_commands
 from gateway.errors import ConfigurationError, GatewayError
-from gateway.observability.logs import configure_logging
-from gateway.settings import Settings, load_settings
+from gateway.observability.logs import QUIET_LIBRARIES, configure_logging
+from gateway.settings import Settings, load_settings, unknown_environment
 
 if TYPE_CHECKING:
     from gateway.crypto.kek import KekProvider
@@ -233,6 +233,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     # Refuse to start without keys (or with a wrong HSM PIN or token, or a KEK that opens none of the stored data
     # keys), before importing anything heavy.
+    for warning in unknown_environment():
+        print(f"warning: {warning}", file=sys.stderr)
     keys = load_keys(settings.keys_dir, settings.kek_options)
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     ensure_bindable(settings.host, settings.port)
@@ -305,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request at INFO (between the ingest progress bar's lines) and FAISS every CPU build it could
+    # not load: noise to an operator, as in the server's logs.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
                                        ("port", getattr(args, "port", None))) if v is not None}

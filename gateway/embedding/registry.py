@@ -45,8 +45,10 @@ _POOLING = frozenset({"mean", "cls", "max"})
 
 def _engine(block: Any, where: str) -> EngineSpec:
     """The ``engine:`` block of a remote model; its API key is read here, from a file or the environment."""
-    if not isinstance(block, dict) or set(block) - _ENGINE_KEYS:
+    if not isinstance(block, dict):
         raise ConfigurationError(f"{where}: engine must be a mapping of {sorted(_ENGINE_KEYS)}")
+    if unknown := set(block) - _ENGINE_KEYS:  # named, as a model entry's unknown keys are: a typo must be findable
+        raise ConfigurationError(f"{where}: engine: unknown keys {sorted(unknown)} (allowed: {sorted(_ENGINE_KEYS)})")
     kind, model = block.get("kind"), block.get("model")
     urls = block.get("base_url")
     urls = [urls] if isinstance(urls, str) else urls

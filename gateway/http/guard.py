@@ -141,6 +141,8 @@ async def _governed(
     presented = bearer_token(request)
     try:
         if presented is None:  # not a secret: saying so tells the caller nothing about any key
+            if request.headers.get("authorization", "").strip():  # e.g. the key alone, without "Bearer "
+                raise Unauthenticated("the Authorization header must read 'Bearer <key>' (or send 'X-API-Key: <key>')")
             raise Unauthenticated("no API key was sent: pass it as 'Authorization: Bearer <key>' (or 'X-API-Key')")
         with tracing.span("authenticate"):
             principal = await services.authenticate_request(presented)

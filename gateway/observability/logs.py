@@ -38,6 +38,7 @@ _SCRUB = (
 )
 _MAX_DIGITS = 4
 _VETTED_NAME = re.compile(r"^[A-Za-z0-9_.:/+,\-]{1,100}\Z")
+_VETTED_SOURCE = re.compile(r"^/?(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_.\-]+\.(?:yaml|yml|csv|conf)(?::\d+)?:")
 
 
 class Vetted(str):
@@ -60,6 +61,11 @@ def safe_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, Vetted):
+        # The policy file it names is kept whole: "/etc/gateway/policy/gateway.yaml" is a long token to the scrubber,
+        # and the reason came out as "<redacted>.yaml:12: ..." wherever the policy dir is an absolute path.
+        source = _VETTED_SOURCE.match(value)
+        if source and not _SCRUB[0].search(source.group(0)):
+            return source.group(0) + scrub(value[source.end():])
         return scrub(value)
     if isinstance(value, VettedName) and _VETTED_NAME.match(value) and not _SCRUB[0].search(value):
         return str(value)
@@ -118,6 +124,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=True, separators=(",", ":"))
 
 
+QUIET_LIBRARIES = ("presidio-analyzer", "presidio-anonymizer", "sentence_transformers", "httpx", "faiss.loader")
+
+
 def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> logging.Handler:
     """Route every logger (ours, uvicorn's, the libraries') through one JSON handler on stderr."""
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -131,8 +140,9 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> log
         lib = logging.getLogger(name)
         lib.handlers.clear()
         lib.propagate = True
-    # Presidio announces every recognizer it loads; our own start-up line says what matters.
-    for name in ("presidio-analyzer", "presidio-anonymizer", "sentence_transformers", "httpx"):
+    # Presidio announces every recognizer it loads, and FAISS every CPU build it could not load (eleven lines that
+    # read like errors); our own start-up line says what matters.
+    for name in QUIET_LIBRARIES:
         lib = logging.getLogger(name)
         lib.handlers.clear()
         lib.propagate = True

@@ -23,7 +23,11 @@ from gateway.pii.evasion import MARKUP
 from gateway.pii.readings import decodes_to_text
 from gateway.policy.loader import INPUT_KINDS
 
-__all__ = ["INPUT_KINDS", "refused_kinds"]
+__all__ = ["INPUT_KINDS", "KIND_WORDS", "refused_kinds"]
+# How a refusal names each kind to the caller, its policy name last so the policy author finds it.
+KIND_WORDS = {"bidi_controls": "bidi controls (characters that reorder the display: bidi_controls)",
+              "markup": "markup (tags, comments or character references: markup)",
+              "encoded": "encoded text (URL, \\u, quoted-printable, base64 or similar escapes: encoded)"}
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|=[0-9A-F]{2}(?:[^\w\s=]?=[0-9A-F]{2}){2}")

@@ -20,7 +20,7 @@ import numpy as np
 from gateway.embedding.specs import ModelSpec
 from gateway.errors import BadRequest, ModelUnavailable, PayloadTooLarge, PrivacyBudgetExceeded, UpstreamError
 from gateway.observability import tracing
-from gateway.pii.contract import refused_kinds
+from gateway.pii.contract import KIND_WORDS, refused_kinds
 from gateway.pii.decide import Decision, PIISummary, decide, pii_summary
 from gateway.pii.detector_types import LONG_TEXT, DetectionSpend, Finding
 from gateway.pii.normalize import normalize
@@ -133,7 +133,7 @@ class EmbeddingPipeline:
                                       param=name)
             refused = refused_kinds(raw, reject) if reject else []
             if refused:
-                raise BadRequest(f"{name} holds {' and '.join(k.replace('_', ' ') for k in refused)}, which the policy "
+                raise BadRequest(f"{name} holds {' and '.join(KIND_WORDS[k] for k in refused)}, which the policy "
                                  "of this scope refuses (pii.reject_input): send the text as a reader sees it",
                                  param=name)
             text = normalize(raw)

@@ -248,8 +248,8 @@ def _phone_regions(ctx: _Ctx, node: Located) -> tuple[str, ...]:
         if item.value not in phonenumbers.SUPPORTED_REGIONS:
             ctx.fail(
                 item,
-                f"phone_regions: unknown region code {item.value!r} (use an upper-case ISO 3166-1 alpha-2 code "
-                "that libphonenumber knows, such as US, GB, DE, FR, IN, CA)",
+                f"phone_regions: unknown region code {item.value!r} (use an upper-case two-letter ISO 3166 "
+                "country code that libphonenumber knows, such as US, GB, DE, FR, IN, CA)",
             )
     if len(set(regions)) != len(regions):
         ctx.fail(node, "phone_regions lists a region twice")

@@ -71,6 +71,7 @@ def test_when_a_scope_refuses_these_kinds_then_embeddings_answer_400_with_an_aud
             assert r.status_code == 400, (text, r.text)
             body = r.json()["error"]
             assert body["param"] == "input[1]" and kind.replace("_", " ") in body["message"]
+            assert f": {kind}), which the policy" in body["message"]  # named as the policy file names it
             assert text not in r.text and CARD not in r.text
             entries = [json.loads(e) for e in log.entries(before, log.size())]
             assert entries and all(text not in json.dumps(e) for e in entries)

@@ -217,6 +217,15 @@ def test_when_phone_regions_hold_an_unknown_code_then_loading_fails_with_file_an
     assert error_of(f"version: 1\nphone_regions: {regions}\n" + MINIMAL[11:]).startswith(message)
 
 
+def test_when_a_region_code_is_refused_then_the_logged_reason_is_whole_not_redacted() -> None:
+    # Regression: "ISO 3166-1" is a digit run, so the log scrubber wrote "ISO <redacted> alpha-2" in the reason.
+    from gateway.observability.logs import Vetted, safe_value
+
+    reason = error_of("version: 1\nphone_regions: [us]\n" + MINIMAL[11:])
+    assert "<redacted>" not in safe_value(Vetted(reason))
+    assert safe_value(Vetted(reason)) == reason
+
+
 def test_when_a_tenant_has_a_scheduling_weight_then_its_scope_carries_it_and_a_bad_one_is_refused() -> None:
     import yaml
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigurationError
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings, load_settings, unknown_environment
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -141,3 +141,13 @@ def test_when_onnx_cache_dir_is_empty_then_graphs_live_in_the_data_dir_else_in_t
     assert load_settings({"GATEWAY_DATA_DIR": "/srv/gw"}).onnx_cache_root == Path("/srv/gw/onnx")
     shared = load_settings({"GATEWAY_DATA_DIR": "/srv/gw", "GATEWAY_ONNX_CACHE_DIR": "/srv/onnx-cache"})
     assert shared.onnx_cache_root == Path("/srv/onnx-cache")
+
+
+def test_when_a_gateway_variable_names_no_setting_then_a_warning_names_it_and_the_nearest_setting() -> None:
+    # A new operator's typo: GATEWAY_PROT=9000 was ignored in silence and the gateway served on 8080.
+    env = {"GATEWAY_PROT": "9000", "GATEWAY_PORT": "9001", "GATEWAY_CONFIG_FILE": "g.toml",
+           "GATEWAY_TEST_DATABASE_URL": "x", "HOME": "/root"}
+    assert unknown_environment(env) == [
+        "GATEWAY_PROT is not a setting and is ignored (did you mean GATEWAY_PORT?); settings: docs/configuration.md"]
+    assert load_settings({k: v for k, v in env.items() if k != "GATEWAY_CONFIG_FILE"}).port == 9001
+    assert unknown_environment({"GATEWAY_PORT": "9000", "GATEWAY_OIDC_AUDIENCE": "a"}) == []

@@ -1,6 +1,6 @@
 """Drift baselines (sealed) and window measures in the local SQLite file (``DriftRepository``).
 
-Per host on either backend: a PostgreSQL deployment keeps them in each replica's local ``store.db`` too (see
+Per host on either backend: a PostgreSQL deployment keeps them in each replica's local ``gateway.db`` too (see
 ``docs/postgres.md``), so this module has no PostgreSQL sibling.
 """
 

@@ -1,4 +1,4 @@
-"""``FileStore`` in the embedded SQLite database (``store.db``): sealed file contents and names, and metadata."""
+"""``FileStore`` in the embedded SQLite database (``gateway.db``): sealed file contents and names, and metadata."""
 
 from __future__ import annotations
 

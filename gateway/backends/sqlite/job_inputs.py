@@ -1,4 +1,4 @@
-"""``JobInputs`` in the embedded SQLite database (``store.db``): a job's staged input, sealed by the caller.
+"""``JobInputs`` in the embedded SQLite database (``gateway.db``): a job's staged input, sealed by the caller.
 
 The input of an ingest job (its documents) waits here, encrypted under the tenant's data key, until the job ends;
 the row holds ciphertext only (``gateway.pipeline.ingest_jobs`` seals it), so no text lies in clear on disk.

@@ -1,4 +1,4 @@
-"""``JobStore`` in the embedded SQLite database (``store.db``): the job table, its items, and the lease.
+"""``JobStore`` in the embedded SQLite database (``gateway.db``): the job table, its items, and the lease.
 
 One process serves the embedded default, but the lease is kept all the same: a runner that died with a job (kill -9)
 leaves a lease that runs out, and the next runner (after the restart) takes the job over from its last stored item.

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.backends.sqlite.connection import ensure_private_file
 from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, Group, LedgerBase, counts_by_scope
 
 _SCHEMA = """
@@ -43,7 +44,7 @@ class SQLitePrivacyLedger(LedgerBase):
 
     def __init__(self, path: Path, *, delta: float = DEFAULT_DELTA, radius: float = DEFAULT_RADIUS) -> None:
         super().__init__(delta=delta, radius=radius)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_file(path)  # 0600 like the data dir's other databases: it names tenants and digests
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
         with self._lock:

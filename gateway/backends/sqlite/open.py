@@ -1,7 +1,7 @@
 """Everything the embedded default keeps in SQLite, opened together: what ``build_services`` uses when
 ``database_url`` does not name PostgreSQL (the counterpart of ``backends.postgres.open``).
 
-API keys, wrapped data keys, jobs and usage share the data dir's ``store.db`` with the store; the privacy ledger has a
+API keys, wrapped data keys, jobs and usage share the data dir's ``gateway.db`` with the store; the privacy ledger has a
 file
 of its own (``privacy.db``); the Casbin policy is read from ``policy.csv`` (``auth.authz.Authorizer``). Each
 table is created if missing, so a fresh data dir needs no manual step.

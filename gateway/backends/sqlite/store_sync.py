@@ -1,6 +1,6 @@
 """The query each worker's ``gateway.store.follow.ReplicaSync`` asks on each poll: which collections changed.
 
-Several gateway worker processes share the data dir's ``store.db``; each follows the others' writes through the
+Several gateway worker processes share the data dir's ``gateway.db``; each follows the others' writes through the
 change sequence, as PostgreSQL replicas do (``backends.postgres.store_sync``).
 """
 

@@ -1,5 +1,5 @@
 """Usage per (tenant, key id, model, day) in the embedded database (``UsageRepository``), beside the API keys in
-the data dir's ``store.db``; ``backends.postgres.usage`` keeps the same table."""
+the data dir's ``gateway.db``; ``backends.postgres.usage`` keeps the same table."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_when_a_grace_is_written_then_it_is_read(text: str, seconds: int) -> Non
     assert parse_grace(text).total_seconds() == seconds
 
 
-@pytest.mark.parametrize("text", ["", "h", "-1h", "31d", "1w", "1e9"])
+@pytest.mark.parametrize("text", ["", "h", "-1h", "31d", "1w", "1e9", "24", "2.5"])
 def test_when_a_grace_is_malformed_or_too_long_then_it_is_refused(text: str) -> None:
     with pytest.raises(BadRequest):
         parse_grace(text)

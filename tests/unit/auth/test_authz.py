@@ -1,3 +1,4 @@
+import logging
 import os
 import shutil
 import time
@@ -8,6 +9,7 @@ import pytest
 from gateway.auth.apikeys import Principal
 from gateway.auth.authz import Authorizer
 from gateway.errors import Forbidden, PolicyError
+from gateway.observability.logs import JsonFormatter
 
 POLICY_DIR = Path(__file__).resolve().parents[3] / "policy"
 
@@ -74,3 +76,42 @@ def test_when_the_policy_is_empty_at_start_then_loading_fails(policy_dir: Path) 
     (policy_dir / "policy.csv").write_text("")
     with pytest.raises(PolicyError):
         Authorizer(policy_dir)
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ("p, auditor, acme, audit", "a p rule has 4 fields (sub, dom, obj, act), this one has 3"),
+        ("p, reader, acme, embeddings, create, extra", "a p rule has 4 fields (sub, dom, obj, act), this one has 5"),
+        ("g, key:0123456789abcdef, writer", "a g rule has 3 fields (user, role, tenant), this one has 2"),
+        ("r, writer, acme, embeddings, create", "a rule starts with p or g"),
+    ],
+)
+def test_when_a_rule_is_malformed_then_the_reload_is_refused_and_the_log_names_file_line_and_why(
+    policy_dir: Path, rule: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: a p rule with a missing field, or a line of an unknown type, was taken in silence; a g rule of the
+    # wrong length was refused but logged only as "PolicyError".
+    authz = Authorizer(policy_dir)
+    csv = policy_dir / "policy.csv"
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([*lines, rule]) + "\n")
+    later = time.time() + 5
+    os.utime(csv, (later, later))
+    assert not authz.reload_if_changed()
+    assert authz.allowed(who("writer"), "embeddings", "create")
+    logged = JsonFormatter().format(caplog.records[-1])
+    assert f"policy.csv:{len(lines) + 1}: {reason}" in logged
+
+
+def test_when_a_request_is_denied_then_casbin_logs_no_warning_of_its_own(
+    policy_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: every denial wrote "Request: key:<id>, acme, usage, read ---> False" at WARNING to the gateway's log.
+    authz = Authorizer(policy_dir)
+    # Casbin disables its loggers when an enforcer is built; the app's logging set-up at start (a dictConfig that
+    # keeps existing loggers) enables them again, as in the running gateway.
+    monkeypatch.setattr(logging.getLogger("casbin.enforcer"), "disabled", False)
+    with caplog.at_level(logging.INFO):
+        assert not authz.allowed(who("writer"), "usage", "read")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("casbin")] == []

@@ -133,3 +133,14 @@ def test_when_the_operations_guide_shows_list_output_then_the_cli_prints_exactly
                                  "e" * 64 if previous else None, previous, used))
     assert main(["apikey", "list"]) == 0
     assert capsys.readouterr().out.splitlines() == [m.group(0) for m in shown]
+
+
+def test_when_keys_are_listed_where_no_gateway_data_is_then_the_command_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Regression: run from another directory, `gateway apikey list` printed nothing and left an empty var/gateway.db.
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("GATEWAY_DATABASE_URL", raising=False)
+    assert main(["apikey", "list"]) == 2
+    assert f"no gateway database at {tmp_path / 'var' / 'gateway.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "var").exists()

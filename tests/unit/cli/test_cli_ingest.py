@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import socket
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,21 @@ def test_when_no_key_file_is_given_off_a_terminal_then_the_command_asks_for_one(
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code = main(["collections", "ingest", "--dir", str(_folder(settings_env / "docs")), "--collection", "docs"])
     assert code == 2 and "pass --key-file" in capsys.readouterr().err
+
+
+def test_when_the_command_runs_then_httpx_and_faiss_chatter_stays_out_of_its_output(
+    settings_env: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Regression: "INFO httpx HTTP Request: GET .../v1/jobs/..." lines were printed among the progress bar's, and
+    # every maintenance command began with eleven "faiss.loader ... Could not load library" lines.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    key = settings_env / "key"
+    key.write_text("gk_test\n", encoding="utf-8")
+    main(["collections", "ingest", "--dir", str(_folder(settings_env / "docs")), "--collection", "docs",
+          "--url", f"http://127.0.0.1:{port}", "--key-file", str(key)])
+    with caplog.at_level(logging.INFO):
+        httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))).get("http://gw/v1/jobs/j")
+        logging.getLogger("faiss.loader").info("Could not load library with AVX2 support due to: ...")
+    assert [r.name for r in caplog.records if r.name in ("httpx", "faiss.loader")] == []

@@ -49,7 +49,10 @@ def test_when_a_model_names_an_engine_then_its_spec_carries_it_and_the_audit_for
     ("engine: {kind: openai, base_url: ftp://x/v1, model: m}", "base_url"),
     ("engine: {kind: openai, base_url: http://x/v1, model: m, max_batch: 0}", "max_batch"),
     ("engine: {kind: openai, base_url: http://x/v1, model: m, api_key_env: NOT_SET_ANYWHERE_42}", "api_key_env"),
-    ("engine: {kind: openai, base_url: http://x/v1, model: m, verify: false}", "engine must be"),
+    # Regression: a typo ("max_bacth") was refused without naming it ("engine must be a mapping of [...]").
+    ("engine: {kind: openai, base_url: http://x/v1, model: m, verify: false}", r"engine: unknown keys \['verify'\]"),
+    ("engine: {kind: openai, base_url: http://x/v1, model: m, max_bacth: 8}", r"unknown keys \['max_bacth'\]"),
+    ("engine: [openai]", "engine must be a mapping"),
     ("engine: {kind: openai, base_url: http://x/v1, model: m}\n    fingerprint: " + "a" * 64, "probe"),
 ])
 def test_when_an_engine_block_is_wrong_then_the_registry_refuses_it(tmp_path: Path, engine: str, match: str) -> None:

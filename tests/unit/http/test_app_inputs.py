@@ -66,6 +66,17 @@ def test_when_no_key_is_sent_then_401_says_so(app: App) -> None:
     assert wrong.status_code == 401 and "no API key was sent" not in wrong.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("header", ["gk_0123456789abcdef_secret", "Basic dXNlcjpwdw==", "Token gk_x"])
+def test_when_the_authorization_header_lacks_the_bearer_scheme_then_401_says_how_to_write_it(
+    app: App, header: str,
+) -> None:
+    # Regression: "Authorization: gk_..." (the key without "Bearer ") was answered "no API key was sent".
+    r = app.client.post("/v1/embeddings", json={"model": MODEL, "input": "hi"}, headers={"Authorization": header})
+    message = r.json()["error"]["message"]
+    assert r.status_code == 401 and "must read 'Bearer <key>'" in message and "secret" not in message
+    assert entry(app, r)["event"] == "auth.failure"
+
+
 def test_when_an_input_is_longer_than_the_model_reads_then_the_response_and_the_entry_say_how_many(
     app: App, writer: dict[str, str],
 ) -> None:

@@ -207,3 +207,28 @@ def test_when_a_vetted_name_is_not_shaped_like_a_name_then_it_is_hidden_as_any_s
         assert safe_value(VettedName(unsafe)).startswith("<str len=")
     assert safe_value(VettedName(POLICY_VERSION)) == POLICY_VERSION
     assert safe_value(POLICY_VERSION) == "<str len=71>"  # unwrapped, the same value stays hidden
+
+
+def test_when_faiss_reports_the_cpu_builds_it_could_not_load_then_the_gateway_log_leaves_them_out() -> None:
+    # Regression: every start logged eleven faiss.loader lines ("Could not load library with AVX512 support due to:
+    # ModuleNotFoundError ...") that read like errors to an operator; a warning from it still shows.
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("INFO", stream)
+        logging.getLogger("faiss.loader").info("Could not load library with AVX2 support due to: ...")
+        logging.getLogger("faiss.loader").warning("a real problem")
+        assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["a real problem"]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+def test_when_a_vetted_reason_names_a_policy_file_by_an_absolute_path_then_the_path_is_kept_the_rest_scrubbed() -> None:
+    # Regression: with the policy dir at /etc/gateway/policy (deploy/), a refused reload logged "<redacted>.yaml:12".
+    reason = "/etc/gateway/policy/gateway.yaml:12: action of PERSON must be one of allow, block"
+    assert safe_value(Vetted(reason)) == reason
+    assert safe_value(Vetted(f"/srv/policy/gateway.yaml:3: line mentions {PLANTED_EMAIL}")) == (
+        "/srv/policy/gateway.yaml:3: line mentions <redacted>")
+    assert "gk_" not in safe_value(Vetted("gk_0123456789abcdef_secretsecretsecret.yaml:1: x"))

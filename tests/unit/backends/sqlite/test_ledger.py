@@ -4,6 +4,7 @@ rolled back whole."""
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -31,4 +32,14 @@ def test_when_the_sqlite_transaction_fails_midway_then_the_whole_group_rolls_bac
         ledger.record_many([Release("t1", "docs", 0.05, [b"a"]), Release("t1", "docs", 0.05, [b"b"])])
     assert ledger.view("t1").total.releases == 0
     assert ledger.record("t1", "docs", 0.05, [b"a"]).releases_new == 1  # the connection is usable again
+    ledger.close()
+
+
+def test_when_the_ledger_is_written_then_only_the_owner_can_read_its_files(tmp_path: Path) -> None:
+    # Regression: privacy.db and its WAL were created 0644 (the umask's), unlike the data dir's other databases.
+    ledger = SQLitePrivacyLedger(tmp_path / "privacy.db")
+    ledger.record("t1", "docs", 0.05, [b"a"])
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("privacy.db")]
+    assert {p.name for p in files} >= {"privacy.db", "privacy.db-wal"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: 0o600 for p in files}
     ledger.close()
