@@ -25,6 +25,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,6 +65,17 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_by_part(url: str) -> dict[str, float]:
+    """The gateway's own ``gateway_cpu_seconds_total`` by part, from its ``/metrics``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    return {sample.labels["part"]: sample.value for family in text_string_to_metric_families(text)
+            if family.name == "gateway_cpu_seconds" for sample in family.samples
+            if sample.name == "gateway_cpu_seconds_total"}
+
+
 def tree_cpu_s(pid: int, children: list[int]) -> tuple[float, float]:
     """CPU seconds of the gateway process and, summed, of ``children`` (those still alive)."""
     total = 0.0
@@ -83,6 +95,7 @@ class GatewayRun:
     children_cpu_ms: float  # its descendants (the PII workers), per text
     load: str  # the 1-minute load average before and after its rounds
     rss_mb: float  # the gateway process's resident memory after its rounds (its PII workers not counted)
+    parts: dict[str, float]  # CPU ms per text by part of the gateway (``gateway_cpu_seconds_total``)
 
     def texts(self) -> int:
         return sum(len(r.samples) for r in self.rounds)
@@ -131,6 +144,7 @@ def one_gateway(root: Path, onnx_cache: Path, runtime: str | None, texts: list[s
         children = descendants(pid)
         load0 = os.getloadavg()[0]
         cpu0, kids0 = tree_cpu_s(pid, children)
+        parts0 = cpu_by_part(gw.url)
         rounds = []
         for i in range(2):
             say(f"gateway ({label}) round {i + 1}: {clients} clients on one key, {len(texts)} one-text requests ...")
@@ -139,8 +153,9 @@ def one_gateway(root: Path, onnx_cache: Path, runtime: str | None, texts: list[s
             rounds.append(r)
         cpu1, kids1 = tree_cpu_s(pid, children)
         n = sum(len(r.samples) for r in rounds)
+        parts = {part: (s - parts0.get(part, 0.0)) * 1e3 / n for part, s in cpu_by_part(gw.url).items()}
         run = GatewayRun(label, rounds, (cpu1 - cpu0) * 1e3 / n, (kids1 - kids0) * 1e3 / n,
-                         f"{load0:.1f}-{os.getloadavg()[0]:.1f}", rss_bytes(pid) / 2**20)
+                         f"{load0:.1f}-{os.getloadavg()[0]:.1f}", rss_bytes(pid) / 2**20, parts)
         if profile:  # a profiled gateway shuts down slowly and then writes its profile: give it time
             gw.proc.send_signal(signal.SIGTERM)
             gw.proc.wait(300)
@@ -202,3 +217,6 @@ def report(raw_before: dict[str, Any], raw_after: dict[str, Any], runs: list[Gat
               f"{run.rss_mb:.0f} MB); raw model "
               f"{raw_cpu_ms:.2f} ms (one thread, batch {raw_after['best_size']}); raw / gateway "
               f"{raw_cpu_ms / total:.2f}")
+        shown = sorted(((ms, part) for part, ms in run.parts.items() if ms >= 0.005), reverse=True)
+        print(f"CPU per text by part ({run.runtime}, gateway_cpu_seconds_total): "
+              + ", ".join(f"{part} {ms:.2f} ms" for ms, part in shown))
