@@ -25,7 +25,6 @@ import signal
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _profiled_gateway
-from bench._load import LoadResult, drive, rss_bytes
+from bench._load import LoadResult, cpu_by_part, drive, rss_bytes
 from bench._stage import time_raw
 from tests.integration.server import GatewayProcess
 
@@ -63,17 +62,6 @@ def descendants(pid: int) -> list[int]:
         found.extend(kids)
         frontier = kids
     return found
-
-
-def cpu_by_part(url: str) -> dict[str, float]:
-    """The gateway's own ``gateway_cpu_seconds_total`` by part, from its ``/metrics``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
-        text = response.read().decode()
-    return {sample.labels["part"]: sample.value for family in text_string_to_metric_families(text)
-            if family.name == "gateway_cpu_seconds" for sample in family.samples
-            if sample.name == "gateway_cpu_seconds_total"}
 
 
 def tree_cpu_s(pid: int, children: list[int]) -> tuple[float, float]:
