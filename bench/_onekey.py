@@ -207,4 +207,4 @@ def report(raw_before: dict[str, Any], raw_after: dict[str, Any], runs: list[Gat
               f"{raw_cpu_ms / total:.2f}")
         shown = sorted(((ms, part) for part, ms in run.parts.items() if ms >= 0.005), reverse=True)
         print(f"CPU per text by part ({run.runtime}, gateway_cpu_seconds_total): "
-              + ", ".join(f"{part} {ms:.2f} ms" for ms, part in shown))
+              + (", ".join(f"{part} {ms:.2f} ms" for ms, part in shown) or "not reported by this gateway"))
