@@ -21,6 +21,10 @@ END = re.compile(r"^-- step (?P<name>[\w.-]+): rc=(?P<rc>-?\d+) in (?P<seconds>\
 WORKERS = re.compile(r"^# throughput\.py .*\bworkers=(?P<workers>\d+)")
 GATEWAY = re.compile(r"^gateway (?P<phase>\d+ texts?/request, \d+ clients)\s*:\s*(?P<tps>[\d.]+) texts/s\s+"
                      r"ratio to raw best (?P<ratio>[\d.]+)")
+PARTS_HEAD = "## CPU per request by part"
+PART = re.compile(r"(?P<part>[\w.-]+) (?P<ms>[\d.]+)")
+PARTS = re.compile(r"^gateway (?P<phase>\d+ texts?/request, \d+ clients)\s*: (?P<parts>.*?)"
+                   r"(?:  event loop's ceiling \d+ requests/s)?$")
 STAGE = re.compile(r"^stage \(.*\) wait=(?P<wait>[\d.]+)ms\s+(?P<per>\d+) text/req x (?P<callers>\d+) callers:\s+"
                    r"(?P<tps>[\d.]+) texts/s\s+ratio to raw best (?P<ratio>[\d.]+)")
 
@@ -32,6 +36,24 @@ class Row:
     phase: str
     texts_per_s: float
     ratio: float
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one request of a phase cost each part of the gateway, in CPU ms (one worker process)."""
+
+    step: str
+    phase: str
+    parts: dict[str, float]
+
+    def bottleneck(self) -> str:
+        """The part other than the model that costs a request most, and the requests/s that part allows on one
+        core (the PII workers are a pool, so theirs is per core too)."""
+        governance = {p: ms for p, ms in self.parts.items() if p not in ("batcher-embed", "native")}
+        if not governance:
+            return "no part beside the model measured"
+        part, ms = max(governance.items(), key=lambda item: item[1])
+        return f"{part} {ms:.2f} ms a request: at most {1e3 / ms:.0f} requests/s per core"
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,7 @@ class Report:
     steps: list[Step]
     rows: list[Row]
     could_not: list[str]
+    costs: list[Cost]
 
 
 class MalformedReport(ValueError):
@@ -61,8 +84,11 @@ def parse(text: str) -> Report:
     steps: list[Step] = []
     rows: list[Row] = []
     could_not = [ln.removeprefix("COULD NOT:").strip() for ln in lines if ln.startswith("COULD NOT:")]
-    current, workers = "", 0
+    costs: list[Cost] = []
+    current, workers, in_parts = "", 0, False
     for ln in lines:
+        if ln.startswith("## "):
+            in_parts = ln.startswith(PARTS_HEAD)
         if m := STEP.match(ln):
             if current:
                 raise MalformedReport(f"step {m['name']} opened while step {current} is open")
@@ -74,6 +100,9 @@ def parse(text: str) -> Report:
             current = ""
         elif m := WORKERS.match(ln):
             workers = int(m["workers"])
+        elif current and in_parts and (m := PARTS.match(ln)):
+            parts = {p["part"]: float(p["ms"]) for p in PART.finditer(m["parts"])}
+            costs.append(Cost(current, m["phase"], parts))
         elif current and (m := GATEWAY.match(ln)):
             rows.append(Row(current, workers, m["phase"], float(m["tps"]), float(m["ratio"])))
         elif current and (m := STAGE.match(ln)):
@@ -81,7 +110,7 @@ def parse(text: str) -> Report:
             rows.append(Row(current, 0, phase, float(m["tps"]), float(m["ratio"])))
     if current:
         steps.append(Step(current, None, 0))
-    return Report(header["device"], steps, rows, could_not)
+    return Report(header["device"], steps, rows, could_not, costs)
 
 
 def summary(report: Report) -> str:
@@ -91,6 +120,8 @@ def summary(report: Report) -> str:
         out.append(f"{step.name} ({state})")
         out.extend(f"  {r.phase:<44} {r.texts_per_s:9.1f} texts/s  ratio {r.ratio:.2f}"
                    for r in report.rows if r.step == step.name)
+        out.extend(f"  {c.phase:<44} beside the model: {c.bottleneck()}"
+                   for c in report.costs if c.step == step.name)
     out.extend(f"could not: {c}" for c in report.could_not)
     return "\n".join(out)
 

@@ -13,6 +13,7 @@ import itertools
 import json
 import statistics
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class LoadResult:
     wall_s: float = 0.0
     items_per_request: int = 1
     clients: int = 1
+    cpu_ms_by_part: dict[str, float] = field(default_factory=dict)  # per request, from the gateway's /metrics
 
     def ok(self) -> list[Sample]:
         return [s for s in self.samples if s.status == 200]
@@ -146,3 +148,14 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def cpu_by_part(url: str) -> dict[str, float]:
+    """The gateway's own ``gateway_cpu_seconds_total`` by part, from its ``/metrics``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    return {sample.labels["part"]: sample.value for family in text_string_to_metric_families(text)
+            if family.name == "gateway_cpu_seconds" for sample in family.samples
+            if sample.name == "gateway_cpu_seconds_total"}

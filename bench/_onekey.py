@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _profiled_gateway
-from bench._load import LoadResult, drive, rss_bytes
+from bench._load import LoadResult, cpu_by_part, drive, rss_bytes
 from bench._stage import time_raw
 from tests.integration.server import GatewayProcess
 
@@ -83,6 +83,7 @@ class GatewayRun:
     children_cpu_ms: float  # its descendants (the PII workers), per text
     load: str  # the 1-minute load average before and after its rounds
     rss_mb: float  # the gateway process's resident memory after its rounds (its PII workers not counted)
+    parts: dict[str, float]  # CPU ms per text by part of the gateway (``gateway_cpu_seconds_total``)
 
     def texts(self) -> int:
         return sum(len(r.samples) for r in self.rounds)
@@ -131,6 +132,7 @@ def one_gateway(root: Path, onnx_cache: Path, runtime: str | None, texts: list[s
         children = descendants(pid)
         load0 = os.getloadavg()[0]
         cpu0, kids0 = tree_cpu_s(pid, children)
+        parts0 = cpu_by_part(gw.url)
         rounds = []
         for i in range(2):
             say(f"gateway ({label}) round {i + 1}: {clients} clients on one key, {len(texts)} one-text requests ...")
@@ -139,8 +141,9 @@ def one_gateway(root: Path, onnx_cache: Path, runtime: str | None, texts: list[s
             rounds.append(r)
         cpu1, kids1 = tree_cpu_s(pid, children)
         n = sum(len(r.samples) for r in rounds)
+        parts = {part: (s - parts0.get(part, 0.0)) * 1e3 / n for part, s in cpu_by_part(gw.url).items()}
         run = GatewayRun(label, rounds, (cpu1 - cpu0) * 1e3 / n, (kids1 - kids0) * 1e3 / n,
-                         f"{load0:.1f}-{os.getloadavg()[0]:.1f}", rss_bytes(pid) / 2**20)
+                         f"{load0:.1f}-{os.getloadavg()[0]:.1f}", rss_bytes(pid) / 2**20, parts)
         if profile:  # a profiled gateway shuts down slowly and then writes its profile: give it time
             gw.proc.send_signal(signal.SIGTERM)
             gw.proc.wait(300)
@@ -202,3 +205,6 @@ def report(raw_before: dict[str, Any], raw_after: dict[str, Any], runs: list[Gat
               f"{run.rss_mb:.0f} MB); raw model "
               f"{raw_cpu_ms:.2f} ms (one thread, batch {raw_after['best_size']}); raw / gateway "
               f"{raw_cpu_ms / total:.2f}")
+        shown = sorted(((ms, part) for part, ms in run.parts.items() if ms >= 0.005), reverse=True)
+        print(f"CPU per text by part ({run.runtime}, gateway_cpu_seconds_total): "
+              + (", ".join(f"{part} {ms:.2f} ms" for ms, part in shown) or "not reported by this gateway"))

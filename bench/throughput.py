@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 
 from bench import _engine, _onekey  # noqa: E402
 from bench._data import python_doc_sentences  # noqa: E402
-from bench._load import LoadResult, drive, median, percentile  # noqa: E402
+from bench._load import LoadResult, cpu_by_part, drive, median, percentile  # noqa: E402
 from bench._stage import run_stage, time_raw  # noqa: E402
 from bench._workers import temp_schema  # noqa: E402
 from tests.integration.server import GatewayProcess, wait_for_workers  # noqa: E402
@@ -109,7 +109,12 @@ def populate_store(gw: GatewayProcess, vectors: np.ndarray) -> None:
 def load_phase(label: str, gw: GatewayProcess, key: str, path: str, body: Any, clients: int, total: int,
                items: int = 1) -> LoadResult:
     say(f"{label}: {clients} clients, {total} requests x {items} texts ...")
+    one_process = gw.env.get("GATEWAY_WORKERS", "1") == "1"  # several: /metrics answers from any one of them
+    before = cpu_by_part(gw.url) if one_process else {}
     r = drive(gw.url, path, key, body, clients=clients, total=total, items_per_request=items)
+    if one_process and r.samples:
+        after = cpu_by_part(gw.url)
+        r.cpu_ms_by_part = {part: (s - before.get(part, 0.0)) * 1e3 / len(r.samples) for part, s in after.items()}
     say(f"{label}: {r.items_per_s():.1f} texts/s, p50 {r.percentile(50) * 1e3:.1f} ms, "
         f"p99 {r.percentile(99) * 1e3:.1f} ms, statuses {r.statuses()}")
     return r
@@ -279,6 +284,22 @@ def stage_report(args: argparse.Namespace, texts: list[str], sizes: list[int], c
               f"callers: {tps:8.0f} texts/s  ratio to raw best {tps / raw['best_tps']:.2f}  mean batch {mean_b:.0f}")
 
 
+def parts_report(rows: list[tuple[str, LoadResult]]) -> None:
+    """CPU per request by part of the gateway (``gateway_cpu_seconds_total``; one worker process only), and what
+    the event loop's share allows: on a GPU the model is cheap, and one process's one-text requests are bounded by
+    its event loop (one core) and its PII workers."""
+    measured = [(label, r) for label, r in rows if r.cpu_ms_by_part]
+    if not measured:
+        print("## CPU per request by part: not measured (several worker processes)")
+        return
+    print("## CPU per request by part (ms; gateway_cpu_seconds_total)")
+    for label, r in measured:
+        parts = sorted(((ms, part) for part, ms in r.cpu_ms_by_part.items() if ms >= 0.005), reverse=True)
+        loop = r.cpu_ms_by_part.get("event-loop", 0.0)
+        ceiling = f"  event loop's ceiling {1e3 / loop:.0f} requests/s" if loop > 0 else ""
+        print(f"gateway {label:<31}: " + ", ".join(f"{part} {ms:.2f}" for ms, part in parts) + ceiling)
+
+
 def report(args: argparse.Namespace, raw: dict[str, Any], low: LoadResult, per_req: list[LoadResult], many: LoadResult,
            searched: tuple[LoadResult, LoadResult, list[float], list[float]] | None) -> None:
     ms = 1e3
@@ -295,6 +316,7 @@ def report(args: argparse.Namespace, raw: dict[str, Any], low: LoadResult, per_r
         print(f"gateway {label:<31}: {r.items_per_s():7.1f} texts/s  ratio to raw best {r.items_per_s() / best:.2f}"
               f"  to raw batch1 {r.items_per_s() / raw['b1_tps']:.2f}  p50 {r.percentile(50) * ms:.0f} ms"
               f"  p99 {r.percentile(99) * ms:.0f} ms  statuses {r.statuses()}")
+    parts_report(rows)
     print("## latency at low load (1 client, 1 text)")
     print(f"raw model batch-1 encode: p50 {raw['b1_p50'] * ms:.1f} ms  p99 {raw['b1_p99'] * ms:.1f} ms")
     print(f"gateway HTTP round trip : p50 {low.percentile(50) * ms:.1f} ms  p99 {low.percentile(99) * ms:.1f} ms"

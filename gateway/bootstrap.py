@@ -357,6 +357,7 @@ def build_services(
     collections = CollectionService(store, pipeline, registry, embedder.offsets, settings.chunk_tokens,
                                     settings.chunk_overlap_tokens, metering, models=models)
     drift = SQLiteDriftRepository(local_db, envelope)
+    metrics.sources.worker_pids = getattr(detector, "pids", None)  # a pool's processes (gateway_cpu_seconds)
     observability = attach(metrics, collections, drift, policy, audit_log, auditor,
                            {"pii": detect_batcher, "pii-long": detect_long_batcher, "embed": embed_batcher,
                             "ledger": ledger_batcher, "usage": usage_batcher,

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.observability.engines import EngineMetrics
+from gateway.observability.threads import CpuByPart
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STAGES = ("pii", "embed", "noise", "ledger", "usage", "store", "audit")
@@ -35,6 +36,7 @@ class LiveSources:
     queue_depths: dict[str, Callable[[], int]] = field(default_factory=dict)
     audit_size: Callable[[], int] | None = None
     audit_checkpoint: Callable[[], str | None] | None = None
+    worker_pids: Callable[[], list[int]] | None = None  # the PII pool's processes (``CpuByPart``)
 
 
 class _LiveCollector(Collector):
@@ -109,6 +111,7 @@ class GatewayMetrics:
         for stage in STAGES:  # present from the start, so dashboards see zeros rather than nothing
             self.stage_seconds.labels(stage)
         r.register(_LiveCollector(self.sources, clock))
+        r.register(CpuByPart(lambda: self.sources.worker_pids() if self.sources.worker_pids is not None else []))
         self.engines = EngineMetrics(r)
 
     def observe_request(self, route: str, decision: str, status: int, seconds: float) -> None:

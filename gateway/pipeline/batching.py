@@ -117,7 +117,9 @@ class MicroBatcher(Generic[T, R]):
         self._lane_items: dict[str, int] = {}
         self._lane_weight = lane_weight or (lambda lane: 1.0)
         self._queued_items = 0
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # the other workers wait on it; the express worker on its own
+        self._express_cond = threading.Condition(lock)
         self._closed = False
         self.stats = BatchStats()
         # With express_max_size, one more worker (the express worker) takes only the small lanes: those with at
@@ -129,6 +131,7 @@ class MicroBatcher(Generic[T, R]):
         self._bulk_nice = bulk_nice if self._express_max else 0
         self._lane_running: dict[str, int] = {}  # items of each lane inside fn now
         self._express_busy = False
+        self._filling = 0  # workers waiting for their batch to fill (max_wait_s)
         count = max(1, workers) + (1 if self._express_max else 0)
         self._threads = [
             threading.Thread(target=self._run, args=(bool(self._express_max) and i == count - 1,),
@@ -170,7 +173,7 @@ class MicroBatcher(Generic[T, R]):
             self._lanes.setdefault(lane, deque()).append(job)
             self._lane_items[lane] = queued + len(items)
             self._queued_items += len(items)
-            self._cond.notify_all()  # not every worker may take every lane's work (the express worker's lanes)
+            self._wake()
         try:
             return await job.future
         except asyncio.CancelledError:  # the caller gave up (request time limit, disconnect)
@@ -209,6 +212,7 @@ class MicroBatcher(Generic[T, R]):
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            self._express_cond.notify_all()
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -229,19 +233,40 @@ class MicroBatcher(Generic[T, R]):
         busy = [lane for lane in lanes if lane not in small]
         return busy or (small if self._express_busy else [])
 
+    def _waiting(self, express: bool) -> int:
+        """The queued items the express worker (or one of the others) may take."""
+        return sum(self._lane_items.get(lane, 0) for lane in self._lanes_for(express))
+
+    def _wake(self) -> None:
+        """After the queue or the running batches changed (lock held): wake one express and one other worker, each
+        only if it could start a batch now; all of them while one waits for its batch to fill. The other workers
+        wait for the same thing, so one of them suffices, and it wakes the next if it leaves work behind. Waking
+        them all at every request cost the event loop a tenth of its time on 2 busy cores: a woken thread
+        preempted it while it held the interpreter lock."""
+        if self._filling:
+            self._cond.notify_all()
+            self._express_cond.notify_all()
+            return
+        if self._express_max and self._waiting(True):
+            self._express_cond.notify()
+        ready = self._waiting(False)
+        if ready and (not self._bulk_running() or ready >= self._join_min):
+            self._cond.notify()
+
     def _take_batch(self, express: bool) -> list[tuple[_Job[T, R], int, int]] | None:
         """Slices (job, start, end) forming the worker's next batch; None when closed and drained."""
         def waiting() -> int:  # the queued items this worker may take
-            return sum(self._lane_items.get(lane, 0) for lane in self._lanes_for(express))
+            return self._waiting(express)
 
         limit, join_min = (self._express_max, 1) if express else (self._max_size, self._join_min)
         with self._cond:
             # A worker joins one already running only for at least join_min items: a second pass over a handful of
             # texts would halve the batches without adding work done (the cores are already busy). The express
             # worker takes any light work at once, and its own batch (a light caller's) keeps no one waiting.
+            cond = self._express_cond if express else self._cond
             ready = waiting()
             while not self._closed and (not ready or (self._bulk_running() and ready < join_min)):
-                self._cond.wait()
+                cond.wait()
                 ready = waiting()
             if not self._queued_items or (self._closed and not ready):  # what is left, another worker drains
                 return None
@@ -250,13 +275,17 @@ class MicroBatcher(Generic[T, R]):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._cond.wait(remaining)
+                self._filling += 1
+                try:
+                    cond.wait(remaining)
+                finally:
+                    self._filling -= 1
             batch = self._fill(limit, self._lanes_for(express))
             if batch:
                 self._running += 1
                 self._express_busy = self._express_busy or express
             if self._queued_items:  # work left over: another worker may take it
-                self._cond.notify_all()
+                self._wake()
             return batch
 
     def _bulk_running(self) -> int:
@@ -363,7 +392,6 @@ class MicroBatcher(Generic[T, R]):
                 self.stats.sizes.append(len(items))
                 self._running -= 1
                 self._express_busy = self._express_busy and not express
-                self._cond.notify_all()  # a worker waiting to join may now start alone
                 offset = 0
                 for job, s, e in batch:
                     n = e - s
@@ -380,6 +408,7 @@ class MicroBatcher(Generic[T, R]):
                     job.done += n
                     if job.done == len(job.items):
                         self._finish(job, None)
+                self._wake()  # with the lanes' running counts updated: a worker waiting to join may now start
 
     @staticmethod
     def _finish(job: _Job[T, R], error: BaseException | None) -> None:

@@ -80,3 +80,20 @@ def test_when_run_as_a_script_then_a_malformed_report_exits_1(
     assert main([str(good)]) == 0
     assert "stage-only (rc=0, 61 s)" in capsys.readouterr().out
     assert main([str(bad)]) == 1
+
+
+def test_when_a_run_measured_cpu_by_part_then_the_summary_names_what_bounds_one_text_requests() -> None:
+    text = REPORT.replace(
+        "## search: not measured (--no-search, or PostgreSQL)\n-- step gateway-workers-1",
+        "## CPU per request by part (ms; gateway_cpu_seconds_total)\n"
+        "gateway 1 text/request, 64 clients     : event-loop 1.05, pii-workers 0.90, batcher-embed 0.40, native 0.20"
+        "  event loop's ceiling 952 requests/s\n"
+        "## latency at low load (1 client, 1 text)\n"
+        "gateway HTTP round trip : p50 9.0 ms  p99 20.0 ms\n"
+        "## search: not measured (--no-search, or PostgreSQL)\n-- step gateway-workers-1")
+    report = parse(text)
+    [cost] = report.costs
+    assert (cost.step, cost.phase) == ("gateway-workers-1", "1 text/request, 64 clients")
+    assert cost.parts == {"event-loop": 1.05, "pii-workers": 0.9, "batcher-embed": 0.4, "native": 0.2}
+    assert "beside the model: event-loop 1.05 ms a request: at most 952 requests/s per core" in summary(report)
+    assert len(report.rows) == 5  # the parts' lines are no throughput rows

@@ -129,7 +129,7 @@ def test_when_a_metric_exists_then_docs_observability_lists_it() -> None:
     names = {f.name for f in text_string_to_metric_families(metrics.render().decode())}
     counters = {"gateway_requests", "gateway_pii_entities", "gateway_drift_alerts", "gateway_migrated_records",
                 "gateway_audit_witness_refusals", "gateway_audit_witness_unavailable", "gateway_engine_errors",
-                "gateway_tokens", "gateway_quota_refusals"}
+                "gateway_tokens", "gateway_quota_refusals", "gateway_cpu_seconds"}
     for name in sorted(n for n in names if not n.endswith("_created")):
         shown = name + "_total" if name in counters else name
         assert f"`{shown}`" in doc, name
