@@ -306,7 +306,7 @@ _FIELDS = (
     EntryField("event", "event type (the table above)"),
     EntryField("decision", "allow, deny, block or error"),
     EntryField("tenant", "tenant the request acted in; * or absent for a platform-wide event or an "
-               "unauthenticated request"),
+               "unauthenticated request (for a refused API key whose key id exists: that key's tenant)"),
     EntryField("subject", "the caller's subject: the name given when its API key was made (or the JWT subject), "
                "never the key id or secret"),
     EntryField("key_id", "public id of the caller's API key (for a failed authentication, of the key presented)"),
@@ -315,7 +315,10 @@ _FIELDS = (
     EntryField("route", "method and matched route template of the request (never the path sent)"),
     EntryField("status", "HTTP status of the response"),
     EntryField("code", "error code of a refused request (e.g. pii_blocked, permission_denied, rate_limited)"),
-    EntryField("reason", "why a policy reload was refused", ("policy.reload",)),
+    EntryField("reason", "why a policy reload was refused; why an authentication failed: for an API key malformed "
+               "key, unknown key, wrong secret, previous secret past its grace, revoked or expired (the caller is "
+               "told none of it), for a token or a console sign-in the check that refused it",
+               ("policy.reload", "auth.failure")),
     EntryField("limit", "{name, scope, value} of the quota a refused request hit: tokens_per_minute, tokens_per_day "
                "or requests_per_minute of the key or the tenant", ("rate.limited",)),
     EntryField("pii", "entity type to {count, action}; never values", ("embeddings.create", "document.ingest",

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
 from audit.backend import AuditLogBackend
 from audit.group_commit import GroupCommitLog
@@ -74,7 +75,7 @@ from gateway.privacy.transform import UnsafeIdentityTransform, default_transform
 from gateway.retention.sweep import RetentionSweep
 from gateway.settings import Settings
 from gateway.store.base import Collection, IntegrityFailure, Store
-from gateway.witnessing.publisher import WitnessPublisher, start_witnessing
+from gateway.witnessing.publisher import WitnessPublisher, close_witnessed, start_witnessing
 
 log = logging.getLogger(__name__)
 
@@ -270,12 +271,10 @@ class Services:
         self.collections.store.close()
         if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
             self.forwarder.close()
-        self.audit_log.close()
-        if self.witnesses is not None:  # after the log's final checkpoint, which it then tries to get cosigned
-            final = self.audit_log.latest_checkpoint()
-            if final is not None:
-                self.witnesses.published(final, timeout_s=5.0)
-            self.witnesses.close()
+        if self.witnesses is None:
+            self.audit_log.close()
+        else:  # the log this process opened: its last checkpoint is offered to the witnesses before it closes
+            close_witnessed(cast(GroupCommitLog, self.audit_log), self.witnesses, timeout_s=5.0)
 
 
 def build_services(

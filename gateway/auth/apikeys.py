@@ -157,10 +157,10 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
     The secret is compared with the current digest and, during a rotation's grace window, the previous one: both
     comparisons always run, in constant time, so timing tells neither which key ids exist nor which secret matched.
     """
-    failure = Unauthenticated("Invalid, revoked or expired API key")
+    message = "Invalid, revoked or expired API key"
     match = _KEY_RE.match(presented or "")
     if match is None:
-        raise failure
+        raise Unauthenticated(message, detail={"audit": {"reason": "malformed key"}})
     key_id, secret = match.groups()
     record = repo.find(key_id)
     moment = now or datetime.now(UTC)
@@ -172,8 +172,14 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
     if record is not None and ok_previous and not ok:
         grace = record.previous_expires_at
         ok = grace is not None and datetime.fromisoformat(grace) > moment
-    if record is None or not ok or key_status(record, moment) != "active":
-        raise failure
+    status = key_status(record, moment) if record is not None else "unknown key"
+    if record is None or not ok or status != "active":
+        # The same answer for every cause; the audit entry says which, and an existing key's failures are its
+        # tenant's (its auditors see a revoked key still in use, or guesses at a key's secret).
+        if record is None:
+            raise Unauthenticated(message, detail={"audit": {"reason": status}})
+        why = status if ok else "previous secret past its grace" if ok_previous else "wrong secret"
+        raise Unauthenticated(message, detail={"audit": {"reason": why, "tenant": record.tenant}})
     return Principal(record.key_id, record.tenant, record.subject, record.role)
 
 

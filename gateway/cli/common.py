@@ -8,9 +8,11 @@ import getpass
 import os
 import socket
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from gateway.settings import Settings
+
+WITNESS_WAIT_S = 10.0  # how long a command waits for the witnesses' cosignatures of its final checkpoint
 
 
 def apikey_repo(settings: Settings):  # type: ignore[no-untyped-def]
@@ -35,6 +37,9 @@ def operator() -> dict[str, str]:
 
 
 def offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
+    """The audit log and an auditor for a command that runs beside (or without) the gateway. Closing the log also
+    asks the witnesses (``audit_witnesses``) to cosign its final checkpoint, as the gateway does when it stops:
+    otherwise an export taken before the gateway's next checkpoint failed ``verify --witness-key``."""
     from gateway.auditing.auditor import Auditor, open_audit_log
     from gateway.crypto.keyfiles import load_keys
 
@@ -42,11 +47,32 @@ def offline_auditor(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.uses_postgres:
         from gateway.backends.postgres.open import open_pg_audit_log
 
-        pg_log = open_pg_audit_log(settings, keys)
-        return pg_log, Auditor(pg_log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log = open_audit_log(settings, keys)
-    return log, Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
+        log: Any = open_pg_audit_log(settings, keys)
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open_audit_log(settings, keys)
+    auditor = Auditor(log, keys.tenant_secret, max_entry_bytes=settings.audit_max_entry_bytes)
+    return WitnessedLog(log, auditor, settings) if settings.audit_witnesses else log, auditor
+
+
+class WitnessedLog:
+    """A command's audit log whose ``close`` waits (at most ``WITNESS_WAIT_S``) for the witnesses' cosignatures
+    of its final checkpoint; a witness that refuses holds signing as in the gateway (``docs/audit.md``)."""
+
+    def __init__(self, log: Any, auditor: Any, settings: Settings) -> None:
+        from gateway.observability.metrics import GatewayMetrics
+        from gateway.witnessing.publisher import start_witnessing
+
+        self._log = log
+        self._publisher = start_witnessing(settings.audit_witnesses, log, auditor, GatewayMetrics(),
+                                           settings.keys_dir)
+
+    def close(self) -> None:
+        from gateway.witnessing.publisher import close_witnessed
+
+        if not close_witnessed(self._log, self._publisher, WITNESS_WAIT_S) and not self._log.signing_held:
+            print(f"warning: no witness cosigned the audit log's last checkpoint within {WITNESS_WAIT_S:.0f} s; "
+                  "the gateway's next checkpoint is offered to them again", file=sys.stderr)
 
 
 class ProgressBar:

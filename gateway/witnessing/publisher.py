@@ -191,3 +191,24 @@ def start_witnessing(
     if latest is not None:
         publisher.submit(latest)  # the witnesses learn where this log stands before its next checkpoint
     return publisher
+
+
+def close_witnessed(audit_log: GroupCommitLog, publisher: WitnessPublisher | None, timeout_s: float) -> bool:
+    """Close ``audit_log`` with its newest checkpoint offered to the witnesses first, waiting up to ``timeout_s``
+    for their cosignatures: offered while the log is open, so that they are stored (a closed log keeps none, and an
+    export taken while the gateway was stopped then failed ``verify --witness-key``). Whether the last checkpoint
+    was cosigned; True without witnesses, False while signing is held (the refusal was alarmed already)."""
+    if publisher is None:
+        audit_log.close()
+        return True
+    cosigned = False
+    try:
+        if not audit_log.signing_held:
+            note = audit_log.checkpoint_now()  # its cosignatures reach the writer before the close below
+            cosigned = publisher.published(note, timeout_s) != note
+    except Exception as exc:  # no checkpoint yet, or the writer failed: the log is closed all the same
+        log.warning("the audit log's last checkpoint was not offered to the witnesses: %s", type(exc).__name__)
+    finally:
+        audit_log.close()
+        publisher.close()
+    return cosigned

@@ -173,3 +173,36 @@ def test_when_history_is_rewritten_then_the_gateway_refuses_to_start_and_the_wit
     assert stale.returncode == 1 and "not an extension of the previous checkpoint" in stale.stderr, stale.stderr
     refused = list((setup.witness_dir / "refused").iterdir())
     assert len(refused) == 1  # the witness kept the signed evidence of the second history
+
+
+def test_when_a_command_writes_while_the_gateway_is_stopped_then_its_checkpoint_is_cosigned(tmp_path: Path) -> None:
+    """An operator's command (here key management) with the gateway down: its last checkpoint is offered to the
+    witnesses before the command exits, so that an export verifies against them (it failed until the gateway's
+    next checkpoint); a witness that is down gets a warning, and the command still does its work."""
+    gw = GatewayProcess(tmp_path / "gw", env=dict(PII_IN_PROCESS))
+    gw.prepare()
+    witness_dir = tmp_path / "witness"
+    init = audit_cli("witness", "init", "--dir", str(witness_dir), "--name", "witness.auditor.test/w2")
+    assert init.returncode == 0, init.stderr
+    vkey = init.stdout.strip()
+    port = free_port()
+    witness = start_witness(witness_dir, gw.keys_dir / "audit_ed25519.pub", port)
+    gw.env["GATEWAY_AUDIT_WITNESSES"] = f"http://127.0.0.1:{port}={vkey}"
+    log, cp, pub = tmp_path / "log.jsonl", tmp_path / "cp.txt", str(gw.keys_dir / "audit_ed25519.pub")
+    try:
+        created = gw.cli("apikey", "create", "--tenant", "acme", "--subject", "ops", "--role", "writer")
+        assert "warning" not in created.stderr, created.stderr
+        key_id = created.stdout.split()[3]
+        revoked = gw.cli("apikey", "revoke", key_id)  # a second command: its checkpoint extends the first one's
+        assert "warning" not in revoked.stderr, revoked.stderr
+        exported = audit_cli("export", "--data-dir", str(gw.data_dir), "--out", str(log), "--checkpoint-out", str(cp))
+        assert exported.returncode == 0, exported.stderr
+        verified = audit_cli("verify", "--log", str(log), "--checkpoint", str(cp), "--public-key", pub,
+                             "--witness-key", vkey)  # fmt: skip
+        assert verified.returncode == 0 and "cosigned by 1 of 1" in verified.stdout, verified.stdout + verified.stderr
+    finally:
+        witness.send_signal(signal.SIGTERM)
+        witness.wait(10)
+    unwitnessed = gw.cli("apikey", "create", "--tenant", "acme", "--subject", "ops2", "--role", "reader")
+    assert unwitnessed.returncode == 0 and "no witness cosigned" in unwitnessed.stderr, unwitnessed.stderr
+    assert unwitnessed.stdout.strip().splitlines()[-1].startswith("gk_")  # the key was made all the same

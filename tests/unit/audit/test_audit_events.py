@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from audit.events import EVENT_TYPES, GENAI_RISKS, SUBCATEGORIES, markdown_table
+from audit.events import EVENT_TYPES, GENAI_RISKS, SUBCATEGORIES, fields_table, markdown_table
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "nist-ai-rmf.md"
 GATEWAY_EVENTS = [
@@ -89,6 +89,10 @@ def test_when_reading_doc_table_then_each_row_has_the_registry_mapping() -> None
 
 def test_when_doc_embeds_the_generated_table_then_it_is_current() -> None:
     assert markdown_table() in DOC.read_text(encoding="utf-8")
+
+
+def test_when_doc_embeds_the_field_reference_then_it_is_current() -> None:
+    assert fields_table() in DOC.read_text(encoding="utf-8")
 
 
 def test_when_listing_gateway_events_then_every_one_is_registered() -> None:

@@ -1,0 +1,52 @@
+"""A refused API key: one answer for every cause, and an ``auth.failure`` entry that says which cause; a key that
+exists makes the failure its tenant's, so that the tenant's auditors see a revoked key still in use or guesses at
+a key's secret (before, only the platform auditor saw them)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.unit.http.conftest import App, entry
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+def _refused(app: App, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    r = app.client.post("/v1/embeddings", json={"model": MODEL, "input": "x"}, headers=app.auth(key))
+    assert r.status_code == 401
+    return r.json(), entry(app, r)
+
+
+def test_when_a_key_is_refused_then_the_answer_is_one_and_the_entry_names_the_cause_and_tenant(app: App) -> None:
+    revoked = app.key("acme", "old-service", "writer")
+    revoked_id = revoked.split("_")[1]
+    assert app.services.apikeys.revoke(revoked_id, datetime.now(UTC).isoformat())
+    live = app.key("acme", "service", "writer")
+    wrong = live[:-1] + ("A" if live[-1] != "A" else "B")
+    unknown = "gk_0123456789abcdef_" + "A" * 43
+    bodies, entries = zip(*(_refused(app, k) for k in (revoked, wrong, unknown, "gk_nope")), strict=True)
+    assert all(b == bodies[0] for b in bodies)  # the caller learns nothing about which key ids exist
+    causes = [(e["event"], e.get("tenant"), e["reason"]) for e in entries]
+    assert causes == [("auth.failure", "acme", "revoked"), ("auth.failure", "acme", "wrong secret"),
+                      ("auth.failure", None, "unknown key"), ("auth.failure", None, "malformed key")]
+    assert all(live[20:] not in json.dumps(e) and revoked[20:] not in json.dumps(e) for e in entries)  # no secret
+
+
+@pytest.mark.parametrize(("tenant", "sees"), [("acme", True), ("globex", False)])
+def test_when_a_revoked_key_is_used_then_its_tenants_auditor_sees_the_failure(app: App, tenant: str,
+                                                                              sees: bool) -> None:
+    revoked = app.key("acme", "old-service", "writer")
+    assert app.services.apikeys.revoke(revoked.split("_")[1], datetime.now(UTC).isoformat())
+    _, failure = _refused(app, revoked)
+    size = app.services.audit_log.size()
+    r = app.client.get("/v1/audit/entries", params={"start": 0, "end": size},
+                       headers=app.auth(app.key(tenant, "olga", "auditor")))
+    assert r.status_code == 200
+    shown = [json.loads(base64.b64decode(e)) for e in r.json()["entries"] if e is not None]
+    assert any(e.get("reason") == "revoked" and e["event"] == "auth.failure" for e in shown) is sees
+    assert failure["tenant"] == "acme"
