@@ -319,6 +319,7 @@ _FIELDS = (
                "key, unknown key, wrong secret, previous secret past its grace, revoked or expired (the caller is "
                "told none of it), for a token or a console sign-in the check that refused it",
                ("policy.reload", "auth.failure")),
+    EntryField("claim", "the name of the claim a refused token lacked (reason missing_claim)", ("auth.failure",)),
     EntryField("limit", "{name, scope, value} of the quota a refused request hit: tokens_per_minute, tokens_per_day "
                "or requests_per_minute of the key or the tenant", ("rate.limited",)),
     EntryField("pii", "entity type to {count, action}; never values", ("embeddings.create", "document.ingest",

@@ -254,7 +254,7 @@ class Services:
 
     def detector_rebuild(self) -> None:
         self.detector.rebuild(self.policy.current())  # a pool's every worker (gateway.pii.pool)
-        log.info("gateway policy reloaded: %s", VettedName(self.policy.current().version))
+        log.info("PII detection rebuilt for policy version %s", VettedName(self.policy.current().version))
 
     def close(self) -> None:
         self._stop.set()

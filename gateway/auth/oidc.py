@@ -55,10 +55,11 @@ class TokenRefused(Unauthenticated):
 
     code = "invalid_token"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, claim: str | None = None) -> None:
         assert reason in REASONS
-        super().__init__(f"the bearer token was refused ({reason.replace('_', ' ')})",
-                         detail={"audit": {"reason": reason}})  # the auth.failure entry names the reason
+        said = reason.replace("_", " ") + (f": {claim}" if claim else "")  # a missing claim's name: configuration
+        audit = {"reason": reason} | ({"claim": claim} if claim else {})  # the auth.failure entry names the reason
+        super().__init__(f"the bearer token was refused ({said})", detail={"audit": audit})
         self.reason = reason
 
 
@@ -234,13 +235,17 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "iss", "aud"], "verify_iat": True},
             )
         except jwt.PyJWTError as exc:  # the first matching class names the reason; subclasses come first
-            raise TokenRefused(next((r for cls, r in _REFUSALS if isinstance(exc, cls)), "malformed")) from None
+            reason = next((r for cls, r in _REFUSALS if isinstance(exc, cls)), "malformed")
+            claim = exc.claim if isinstance(exc, jwt.MissingRequiredClaimError) else None
+            raise TokenRefused(reason, claim) from None
         return claims
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         tenant, subject = claims.get(self._claims.tenant), claims.get(self._claims.subject)
-        if not isinstance(tenant, str) or not tenant or not isinstance(subject, str) or not subject:
-            raise TokenRefused("missing_claim")
+        if not isinstance(tenant, str) or not tenant:
+            raise TokenRefused("missing_claim", self._claims.tenant)
+        if not isinstance(subject, str) or not subject:
+            raise TokenRefused("missing_claim", self._claims.subject)
         raw_roles = claims.get(self._claims.roles, [])
         roles = [raw_roles] if isinstance(raw_roles, str) else raw_roles
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 
 from gateway.auth.apikeys import ROLES, create_key, key_status, parse_grace, rotate_key
-from gateway.cli.common import apikey_repo, offline_auditor, operator
+from gateway.cli.common import apikey_repo, missing_database, offline_auditor, operator
 from gateway.errors import BadRequest
 from gateway.settings import Settings
 
@@ -70,10 +70,7 @@ def _rotate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.uses_postgres and not settings.sqlite_path.exists():
-        # Run from another directory, it listed nothing (and left an empty database there): say where it looked.
-        print(f"error: no gateway database at {settings.sqlite_path}: run this in the gateway's directory or set "
-              "GATEWAY_DATA_DIR", file=sys.stderr)
+    if missing_database(settings):
         return 2
     now = datetime.now(UTC)
     for r in apikey_repo(settings).list(args.tenant):

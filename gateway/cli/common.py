@@ -89,6 +89,17 @@ class ProgressBar:
         self._stream.flush()
 
 
+def missing_database(settings: Settings) -> bool:
+    """Whether the embedded database is not where the settings point (a command run outside the gateway's
+    directory); if so, says where it looked. A read would otherwise create an empty database there and show
+    nothing, as if there were no keys or no usage."""
+    if settings.uses_postgres or settings.sqlite_path.exists():
+        return False
+    print(f"error: no gateway database at {settings.sqlite_path}: run this in the gateway's directory or set "
+          "GATEWAY_DATA_DIR", file=sys.stderr)
+    return True
+
+
 def usage_repo(settings: Settings):  # type: ignore[no-untyped-def]
     """The usage table of the configured backend (``gateway.limits.usage.UsageRepository``)."""
     if settings.uses_postgres:

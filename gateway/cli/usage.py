@@ -9,7 +9,7 @@ import csv
 import sys
 
 from gateway.auth.apikeys import validate_name
-from gateway.cli.common import offline_auditor, operator, usage_repo
+from gateway.cli.common import missing_database, offline_auditor, operator, usage_repo
 from gateway.errors import BadRequest
 from gateway.limits.usage import Usage, day_range
 from gateway.settings import Settings
@@ -35,6 +35,8 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
         since, until = day_range(args.since, args.until)
     except BadRequest as exc:
         print(exc.message, file=sys.stderr)
+        return 2
+    if missing_database(settings):
         return 2
     rows = usage_repo(settings).read(args.tenant, since, until)
     log, auditor = offline_auditor(settings)

@@ -162,3 +162,17 @@ def test_when_the_key_set_is_a_file_then_it_is_read_and_hmac_keys_in_it_are_igno
 def test_when_the_key_set_cannot_be_read_at_start_then_configuration_fails(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="OIDC key set"):
         JwksCache(str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize(("dropped", "claim"), [("tenant", "tenant"), ("sub", "sub"), ("exp", "exp")])
+def test_when_a_required_claim_is_missing_then_the_refusal_names_it(rsa: Signer, dropped: str, claim: str) -> None:
+    import jwt
+
+    payload = jwt.decode(rsa.token({}), options={"verify_signature": False})
+    payload.pop(dropped)
+    token = jwt.encode(payload, rsa.key, algorithm="RS256", headers={"kid": rsa.kid})
+    with pytest.raises(TokenRefused) as info:
+        _verifier(Provider(rsa)).verify(token)
+    assert info.value.reason == "missing_claim"
+    assert info.value.message == f"the bearer token was refused (missing claim: {claim})"
+    assert info.value.detail["audit"] == {"reason": "missing_claim", "claim": claim}

@@ -97,8 +97,21 @@ def test_when_usage_is_read_then_the_read_is_audited_with_its_operator(tmp_path:
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GATEWAY_KEYS_DIR", str(tmp_path / "keys"))
     init_keys(tmp_path / "keys")
+    (tmp_path / "var").mkdir()
+    SQLiteUsageRepository(SQLiteDatabase(tmp_path / "var" / "gateway.db"))  # the gateway's database, no usage yet
     assert main(["usage", "--tenant", "acme", "--since", "2026-12-01"]) == 0
     with sqlite3.connect(tmp_path / "var" / "audit.db") as conn:
         entries = [json.loads(r[0]) for r in conn.execute("SELECT leaf FROM entries ORDER BY idx")]
     read = [e for e in entries if e["event"] == "usage.read"]
     assert len(read) == 1 and read[0]["tenant"] == "acme" and read[0]["count"] == 0 and "user" in read[0]["actor"]
+
+
+def test_when_usage_is_read_where_no_gateway_data_is_then_the_command_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Run from another directory, `gateway usage` created an empty var/gateway.db there and showed no usage.
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("GATEWAY_DATABASE_URL", raising=False)
+    assert main(["usage", "--tenant", "acme", "--since", "2026-12-01"]) == 2
+    assert f"no gateway database at {tmp_path / 'var' / 'gateway.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "var").exists()
