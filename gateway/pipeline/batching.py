@@ -255,19 +255,16 @@ class MicroBatcher(Generic[T, R]):
 
     def _take_batch(self, express: bool) -> list[tuple[_Job[T, R], int, int]] | None:
         """Slices (job, start, end) forming the worker's next batch; None when closed and drained."""
-        def waiting() -> int:  # the queued items this worker may take
-            return self._waiting(express)
-
         limit, join_min = (self._express_max, 1) if express else (self._max_size, self._join_min)
         with self._cond:
             # A worker joins one already running only for at least join_min items: a second pass over a handful of
             # texts would halve the batches without adding work done (the cores are already busy). The express
             # worker takes any light work at once, and its own batch (a light caller's) keeps no one waiting.
             cond = self._express_cond if express else self._cond
-            ready = waiting()
+            ready = self._waiting(express)
             while not self._closed and (not ready or (self._bulk_running() and ready < join_min)):
                 cond.wait()
-                ready = waiting()
+                ready = self._waiting(express)
             if not self._queued_items or (self._closed and not ready):  # what is left, another worker drains
                 return None
             deadline = time.monotonic() + self._max_wait_s
