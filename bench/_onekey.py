@@ -34,6 +34,7 @@ from typing import Any
 from bench import _profiled_gateway
 from bench._load import LoadResult, cpu_by_part, drive, rss_bytes
 from bench._stage import time_raw
+from gateway.observability.threads import cpu_seconds
 from tests.integration.server import GatewayProcess
 
 MODEL = "all-MiniLM-L6-v2"
@@ -43,9 +44,12 @@ RUNTIMES: dict[str, tuple[str | None, ...]] = {"default": (None,), "torch": ("to
 
 
 def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads (native ones too), from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a process, all its threads (native ones too), from /proc (Linux); an ended
+    process raises ``ProcessLookupError``."""
+    seconds = cpu_seconds(Path(f"/proc/{pid}/stat"))
+    if seconds is None:
+        raise ProcessLookupError(pid)
+    return seconds
 
 
 def descendants(pid: int) -> list[int]:
