@@ -53,18 +53,25 @@ def start_witness(folder: Path, public_key: Path, port: int) -> subprocess.Popen
     return proc
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    root = Path(tmp_path_factory.mktemp("witnessed"))
+def witnessed_gateway(root: Path, name: str) -> tuple[GatewayProcess, Path, str, subprocess.Popen[str]]:
+    """A gateway prepared (not started) under ``root`` with a witness named ``name`` running and configured: the
+    gateway, the witness's directory (on the auditor's machine, in practice), its verifier key and its process."""
     gw = GatewayProcess(root / "gw", env=dict(PII_IN_PROCESS))
     gw.prepare()
-    witness_dir = root / "witness"  # on the auditor's machine, in practice
-    init = audit_cli("witness", "init", "--dir", str(witness_dir), "--name", "witness.auditor.test/w1")
+    witness_dir = root / "witness"
+    init = audit_cli("witness", "init", "--dir", str(witness_dir), "--name", name)
     assert init.returncode == 0, init.stderr
     vkey = init.stdout.strip()
     port = free_port()
     witness = start_witness(witness_dir, gw.keys_dir / "audit_ed25519.pub", port)
     gw.env["GATEWAY_AUDIT_WITNESSES"] = f"http://127.0.0.1:{port}={vkey}"
+    return gw, witness_dir, vkey, witness
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    root = Path(tmp_path_factory.mktemp("witnessed"))
+    gw, witness_dir, vkey, witness = witnessed_gateway(root, "witness.auditor.test/w1")
     try:
         gw.start()
         writer = gw.make_key("acme", "alice", "writer")
@@ -179,15 +186,7 @@ def test_when_a_command_writes_while_the_gateway_is_stopped_then_its_checkpoint_
     """An operator's command (here key management) with the gateway down: its last checkpoint is offered to the
     witnesses before the command exits, so that an export verifies against them (it failed until the gateway's
     next checkpoint); a witness that is down gets a warning, and the command still does its work."""
-    gw = GatewayProcess(tmp_path / "gw", env=dict(PII_IN_PROCESS))
-    gw.prepare()
-    witness_dir = tmp_path / "witness"
-    init = audit_cli("witness", "init", "--dir", str(witness_dir), "--name", "witness.auditor.test/w2")
-    assert init.returncode == 0, init.stderr
-    vkey = init.stdout.strip()
-    port = free_port()
-    witness = start_witness(witness_dir, gw.keys_dir / "audit_ed25519.pub", port)
-    gw.env["GATEWAY_AUDIT_WITNESSES"] = f"http://127.0.0.1:{port}={vkey}"
+    gw, _, vkey, witness = witnessed_gateway(tmp_path, "witness.auditor.test/w2")
     log, cp, pub = tmp_path / "log.jsonl", tmp_path / "cp.txt", str(gw.keys_dir / "audit_ed25519.pub")
     try:
         created = gw.cli("apikey", "create", "--tenant", "acme", "--subject", "ops", "--role", "writer")
