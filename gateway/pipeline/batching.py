@@ -29,52 +29,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import os
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 from gateway.errors import Overloaded, RateLimited, Unavailable
+from gateway.pipeline.batch_jobs import BACKGROUND, CALLER, BatchStats, Job
 
-BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("background_work", default=False)
-"""True inside a durable job's work (set by ``gateway.jobs.runner``): its items are background work, whose share
-of a batch is kept small while interactive work arrives (``MicroBatcher``'s ``background_max_weight``)."""
-
-CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("batch_caller", default="")
-"""Who submits within the tenant (an API key's id, a token's subject), set by ``gateway.http.guard`` for the
-request's handling: each caller's work waits in a queue of its own."""
+__all__ = ["BACKGROUND", "CALLER", "BatchStats", "MicroBatcher"]
 
 _SEP = "\x1f"  # between the tenant and the caller in a lane's name: neither a tenant id nor a key id holds it
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass
-class _Job(Generic[T, R]):
-    items: list[T]
-    weights: list[int]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[list[R]]
-    lane: str
-    results: list[R | None]  # by position, filled as slices finish
-    context: contextvars.Context = field(default_factory=contextvars.copy_context)  # the submitter's (its trace)
-    taken: int = 0  # items handed to batches so far
-    done: int = 0  # how many items' results are in
-    failed: bool = False
-    background: bool = False  # a durable job's work (``BACKGROUND``)
-
-
-@dataclass
-class BatchStats:
-    batches: int = 0
-    items: int = 0
-    last_batch_size: int = 0
-    sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
 
 
 class MicroBatcher(Generic[T, R]):
@@ -113,7 +83,7 @@ class MicroBatcher(Generic[T, R]):
         self._join_min = join_min
         self._running = 0  # workers inside fn
         self._on_batch = on_batch
-        self._lanes: OrderedDict[str, deque[_Job[T, R]]] = OrderedDict()  # round-robin order: next lane first
+        self._lanes: OrderedDict[str, deque[Job[T, R]]] = OrderedDict()  # round-robin order: next lane first
         self._lane_items: dict[str, int] = {}
         self._lane_weight = lane_weight or (lambda lane: 1.0)
         self._queued_items = 0
@@ -150,7 +120,7 @@ class MicroBatcher(Generic[T, R]):
             return []
         lane = f"{lane}{_SEP}{CALLER.get()}"  # the caller's own queue within its tenant's share
         loop = asyncio.get_running_loop()
-        job: _Job[T, R] = _Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future(), lane,
+        job: Job[T, R] = Job(list(items), list(weights or [1] * len(items)), loop, loop.create_future(), lane,
                                [None] * len(items), background=BACKGROUND.get())
         with self._cond:
             if not job.background:
@@ -253,7 +223,7 @@ class MicroBatcher(Generic[T, R]):
         if ready and (not self._bulk_running() or ready >= self._join_min):
             self._cond.notify()
 
-    def _take_batch(self, express: bool) -> list[tuple[_Job[T, R], int, int]] | None:
+    def _take_batch(self, express: bool) -> list[tuple[Job[T, R], int, int]] | None:
         """Slices (job, start, end) forming the worker's next batch; None when closed and drained."""
         limit, join_min = (self._express_max, 1) if express else (self._max_size, self._join_min)
         with self._cond:
@@ -289,10 +259,10 @@ class MicroBatcher(Generic[T, R]):
         """Batches in progress on the workers other than the express one."""
         return self._running - (1 if self._express_busy else 0)
 
-    def _fill(self, limit: int, eligible: list[str]) -> list[tuple[_Job[T, R], int, int]]:
+    def _fill(self, limit: int, eligible: list[str]) -> list[tuple[Job[T, R], int, int]]:
         """Round-robin over the ``eligible`` lanes: each gives up to its weighted quantum per turn until the batch
         is full."""
-        batch: list[tuple[_Job[T, R], int, int]] = []
+        batch: list[tuple[Job[T, R], int, int]] = []
         size = weight = 0
         full = False
         interactive = time.monotonic() - self._interactive_at < self._interactive_window_s
@@ -319,7 +289,7 @@ class MicroBatcher(Generic[T, R]):
         return batch
 
     def _take_from(self, lane: str, quantum: int, size: int, weight: int,
-                   batch: list[tuple[_Job[T, R], int, int]], cap: int | None, limit: int) -> tuple[int, int, bool]:
+                   batch: list[tuple[Job[T, R], int, int]], cap: int | None, limit: int) -> tuple[int, int, bool]:
         """Up to ``quantum`` items of ``lane``'s jobs into ``batch`` (which holds ``size`` items of ``weight``),
         a background job's only while the batch's weight stays under ``cap`` (None: no cap), the batch at most
         ``limit`` items; returns (items taken, the batch's weight, whether the batch is full)."""
@@ -398,25 +368,11 @@ class MicroBatcher(Generic[T, R]):
                         self._lane_running.pop(job.lane, None)
                     if error is not None:
                         job.failed = True
-                        self._finish(job, error)
+                        job.finish(error)
                         continue
                     job.results[s:e] = results[offset : offset + n]
                     offset += n
                     job.done += n
                     if job.done == len(job.items):
-                        self._finish(job, None)
+                        job.finish(None)
                 self._wake()  # with the lanes' running counts updated: a worker waiting to join may now start
-
-    @staticmethod
-    def _finish(job: _Job[T, R], error: BaseException | None) -> None:
-        def resolve() -> None:
-            if job.future.done():
-                return
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(cast(list[R], job.results))
-
-        # A closed caller loop means nobody is waiting any more; the worker thread must survive it.
-        with contextlib.suppress(RuntimeError):
-            job.loop.call_soon_threadsafe(resolve)
