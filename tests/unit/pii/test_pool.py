@@ -140,7 +140,7 @@ def test_when_a_batch_runs_past_its_budget_then_detection_is_too_costly(
 ) -> None:
     scope = shipped_policy.scope("t")
     with pytest.raises(DetectionTooCostly, match="detection budget"):
-        pool.analyze([TEXTS[-1] * 8], [scope], budget_s=0.02)
+        pool.analyze([TEXTS[-1] * 55], [scope], budget_s=0.02)  # 3,850 characters: 100-300 ms, whatever the CPU
     assert pool.analyze([TEXTS[1]], [scope], budget_s=30.0)[0]  # the worker goes on serving
 
 
@@ -155,7 +155,7 @@ def test_when_a_worker_is_killed_then_its_batch_fails_clearly_and_the_pool_recov
 
         def screen() -> None:
             try:
-                pool.analyze([TEXTS[-1] * 20], [scope])
+                pool.analyze([TEXTS[-1] * 55] * 20, [scope] * 20)  # 2-6 s of work: still running at the kill
             except Unavailable as exc:
                 failed.append(exc)
 
@@ -211,7 +211,9 @@ def test_when_a_worker_outruns_the_budget_by_the_grace_then_it_is_killed_and_rep
     try:
         [first] = pool.pids()
         with pytest.raises(DetectionTooCostly):
-            pool.analyze([TEXTS[-1] * 20], [scope], budget_s=0.3)
+            # 3,850 characters, under LONG_TEXT (checked between stages only): 100-300 ms of work, so the worker is
+            # still busy at its deadline on any machine (1,400 characters in 0.3 s passed on a slow one only).
+            pool.analyze([TEXTS[-1] * 55], [scope], budget_s=0.02)
         assert wait_for(lambda: not running(first), 10)
         assert pool.analyze([TEXTS[1]], [scope])[0][0].entity_type == "US_SSN"
         assert pool.pids() != [first]
