@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigurationError
-from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL
+from gateway.pii.spacy_pipeline import DEFAULT_SPACY_MODEL, PRELOAD_ENV
 
 if TYPE_CHECKING:
     from gateway.crypto.kek import KekOptions
@@ -216,12 +216,18 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
     return str(raw)
 
 
+# Variables the gateway sets for its own child processes (and that its process keeps, so a later ``serve`` in the
+# same process, a test's, sees them): not settings, and no typo.
+INTERNAL_ENVIRONMENT = frozenset({PRELOAD_ENV})
+
+
 def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
     """A warning for each ``GATEWAY_*`` variable that names no setting (a typo such as ``GATEWAY_PROT`` is otherwise
     ignored in silence, while the same typo in the file stops the start). Not refused: test suites and deployment
     tools keep variables of their own under the prefix (``GATEWAY_TEST_*``)."""
     env = os.environ if environ is None else environ
     known = {ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)} | {ENV_PREFIX + "CONFIG_FILE"}
+    known |= INTERNAL_ENVIRONMENT
     warnings = []
     for name in sorted(env):
         if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(ENV_PREFIX + "TEST_"):

@@ -151,3 +151,5 @@ def test_when_a_gateway_variable_names_no_setting_then_a_warning_names_it_and_th
         "GATEWAY_PROT is not a setting and is ignored (did you mean GATEWAY_PORT?); settings: docs/configuration.md"]
     assert load_settings({k: v for k, v in env.items() if k != "GATEWAY_CONFIG_FILE"}).port == 9001
     assert unknown_environment({"GATEWAY_PORT": "9000", "GATEWAY_OIDC_AUDIENCE": "a"}) == []
+    # What the gateway sets for its PII pool's fork server stays in its process: a later serve (a test's) saw it.
+    assert unknown_environment({"GATEWAY_PII_PRELOAD_PIPELINE": "/opt/pipeline"}) == []
