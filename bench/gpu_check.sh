@@ -168,7 +168,7 @@ throwaway_pg() {
 }
 NEED_MULTI=0; for w in $WORKERS; do [ "$w" -gt 1 ] && NEED_MULTI=1; done
 if [ "$NEED_MULTI" = 1 ]; then
-  if "$PY" bench/_gpu_env.py workers-without-database >/dev/null 2>&1 && [ "$PG" = auto ]; then
+  if "$PY" bench/_gpu_env.py workers-without-database >/dev/null 2>&1 && { [ "$PG" = auto ] || [ "$PG" = none ]; }; then
     say "workers: the settings accept several workers on the embedded store; no PostgreSQL needed"
   else
     case "$PG" in
