@@ -1,6 +1,7 @@
-"""``gateway retention sweep [--now ISO-8601]``: one retention sweep by hand, audited like the scheduled one.
+"""``gateway retention sweep [--now ISO-8601] [--dry-run]``: one retention sweep by hand, audited like the scheduled
+one, or with ``--dry-run`` only the counts of what it would purge (nothing deleted, nothing audited).
 
-``--now`` applies another date (a test, or an operator checking what a shorter retention would purge on a copy).
+``--now`` applies another date (a test, or an operator checking what a shorter retention would purge).
 On the embedded backend it refuses to run while a gateway serves the data directory (that gateway holds the live
 index and sweeps on its own schedule); on PostgreSQL the replicas follow the deletions through the change feed.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.settings import Settings
@@ -30,6 +32,8 @@ def _sweep(settings: Settings, args: argparse.Namespace) -> int:
         ensure_not_serving(settings.data_dir, "a retention sweep by hand",
                            "the sweep the gateway runs every retention_sweep_interval_s")
     policy = load_policy(settings.policy_dir / "gateway.yaml")
+    if args.dry_run:
+        return _preview(settings, policy, now or datetime.now(UTC))
     log, auditor = offline_auditor(settings)
     envelope, store = _offline_store(settings)
     try:
@@ -54,6 +58,26 @@ def _sweep(settings: Settings, args: argparse.Namespace) -> int:
     if report.failed:
         print("some collections could not be purged", file=sys.stderr)
         return 1
+    return 0
+
+
+def _preview(settings: Settings, policy: Any, now: datetime) -> int:
+    """``--dry-run``: what a sweep as of ``now`` would purge, counted; nothing deleted, nothing audited."""
+    from gateway.cli.commands import _offline_store
+    from gateway.retention.sweep import preview
+
+    _, store = _offline_store(settings)
+    try:
+        report = preview(store, policy, now)
+    finally:
+        store.close()
+    for tenant, purges in sorted(report.tenants.items()):
+        for p in purges:
+            print(f"{tenant}/{p.collection}: retention {p.retention_days} days, cutoff {p.cutoff}: "
+                  f"{p.chunks} chunks would be purged")
+    governed = sum(len(purges) for purges in report.tenants.values())
+    print(f"dry run as of {report.now}: {report.chunks} chunks would be purged in {governed} collections under "
+          "retention (drift windows and expired batch files not counted); nothing was deleted or audited")
     return 0
 
 
@@ -84,4 +108,6 @@ def add_commands(sub: Any) -> None:
     sweep = retention.add_parser("sweep", help="purge what is past its policy's retention_days, now")
     sweep.add_argument("--now", help="apply this time instead of the clock: ISO 8601 with a time zone, "
                        "e.g. 2030-01-01T00:00:00Z")
+    sweep.add_argument("--dry-run", action="store_true", help="only count what would be purged (per collection); "
+                       "delete nothing, audit nothing")
     sweep.set_defaults(func=_sweep)

@@ -95,6 +95,9 @@ class ObservedStore:
         with self._metrics.stage("store"):
             return self._inner.purge_before(tenant, collection, cutoff)
 
+    def count_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
+        return self._inner.count_before(tenant, collection, cutoff)
+
     def health(self) -> dict[str, Any]:
         return self._inner.health()
 

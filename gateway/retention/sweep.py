@@ -13,7 +13,7 @@ sweep (``retention_sweep_interval_s``), which also purges the batch API's files 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -85,15 +85,10 @@ class RetentionSweep:
 
     def run(self, now: datetime | None = None, *, trigger: str = "schedule") -> SweepReport:
         """Purge everything past its retention as of ``now`` (default: the clock) and audit it per tenant."""
-        when = self._clock() if now is None else now
-        if when.tzinfo is None:
-            raise BadRequest("the sweep time needs a time zone", param="now")
+        when = self._when(now)
         policy = self._policy()
         report = SweepReport(when.astimezone(UTC).isoformat())
-        for c in self._store.all_collections():
-            days = policy.scope(c.tenant, c.name).retention_days
-            if days is None:
-                continue
+        for c, days in under_retention(self._store, policy):
             purge = self._purge(c, days, when - timedelta(days=days))
             if purge is not None:
                 report.tenants.setdefault(c.tenant, []).append(purge)
@@ -112,6 +107,12 @@ class RetentionSweep:
                 self._auditor.record_sync("file.purge", "allow", tenant="*", trigger=trigger, as_of=report.now,
                                           count=sum(counts.values()), **counts)
         return report
+
+    def _when(self, now: datetime | None) -> datetime:
+        when = self._clock() if now is None else now
+        if when.tzinfo is None:
+            raise BadRequest("the sweep time needs a time zone", param="now")
+        return when
 
     def _purge(self, c: Collection, days: int, cutoff: datetime) -> CollectionPurge | None:
         stamp = cutoff.astimezone(UTC).isoformat()
@@ -135,3 +136,29 @@ def parse_now(text: str) -> datetime:
     if when.tzinfo is None:
         raise BadRequest("--now needs a time zone, e.g. 2030-01-01T00:00:00Z or +00:00")
     return when
+
+
+def under_retention(store: Store, policy: GatewayPolicy) -> Iterator[tuple[Collection, int]]:
+    """Each collection whose effective policy sets ``retention_days``, with its days."""
+    for c in store.all_collections():
+        days = policy.scope(c.tenant, c.name).retention_days
+        if days is not None:
+            yield c, days
+
+
+def preview(store: Store, policy: GatewayPolicy, now: datetime) -> SweepReport:
+    """What a sweep would purge as of ``now`` (timezone-aware): the chunks of each collection under retention,
+    counted; nothing is deleted and nothing is audited (drift rows and the batch API's expired files are not
+    counted)."""
+    if now.tzinfo is None:
+        raise BadRequest("the sweep time needs a time zone", param="now")
+    report = SweepReport(now.astimezone(UTC).isoformat())
+    for c, days in under_retention(store, policy):
+        cutoff = now - timedelta(days=days)
+        try:
+            chunks = store.count_before(c.tenant, c.name, cutoff)
+        except NotFound:
+            continue  # dropped meanwhile
+        report.tenants.setdefault(c.tenant, []).append(
+            CollectionPurge(c.name, days, cutoff.astimezone(UTC).isoformat(), chunks))
+    return report

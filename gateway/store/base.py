@@ -199,6 +199,10 @@ class Store(Protocol):
         rewrite the index snapshot without them; returns how many were deleted (0: none that old)."""
         ...
 
+    def count_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
+        """How many chunks ``purge_before`` would delete at ``cutoff``, deleting nothing."""
+        ...
+
     def health(self) -> dict[str, Any]: ...
 
     def flush(self) -> None:

@@ -229,6 +229,14 @@ class StoreEngine(ABC):
             self._indexes.snapshot_now(c)
         return len(removed)
 
+    def count_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
+        if cutoff.tzinfo is None:
+            raise BadRequest("the retention cutoff needs a time zone", param="cutoff")
+        c = self.get_collection(tenant, collection)
+        p = self._placeholder
+        sql = f"SELECT COUNT(*) FROM store_chunks WHERE tenant = {p} AND collection = {p} AND created_at < {p}"  # noqa: S608
+        return int(self._query(sql, (c.tenant, c.name, cutoff.astimezone(UTC).isoformat()))[0][0])
+
     def record_ids(self, tenant: str, collection: str) -> list[str]:
         c = self.get_collection(tenant, collection)
         p = self._placeholder

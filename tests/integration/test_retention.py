@@ -88,6 +88,11 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
     bad = gw.cli("retention", "sweep", "--now", "2030-01-01T00:00:00", check=False)
     assert bad.returncode == 2 and "time zone" in bad.stderr
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    entries = len(_audit(gw))
+    dry = gw.cli("retention", "sweep", "--now", later, "--dry-run")  # counts what the sweep below purges
+    assert "acme/notes: retention 1 days" in dry.stdout and f"{len(record_ids)} chunks would be purged" in dry.stdout
+    assert "nothing was deleted or audited" in dry.stdout and len(_audit(gw)) == entries
+    assert _rows(gw, "SELECT count(*) FROM store_chunks WHERE collection = 'notes'") == [(len(record_ids),)]
     swept = gw.cli("retention", "sweep", "--now", later)
     assert "acme/notes: retention 1 days" in swept.stdout and f"{len(record_ids)} chunks" in swept.stdout
 

@@ -52,6 +52,9 @@ def test_when_swept_by_hand_on_postgres_then_the_serving_gateway_finds_nothing_a
     assert stored > 0
 
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    dry = gw.cli("retention", "sweep", "--now", later, "--dry-run")
+    assert "acme/notes: retention 1 days, cutoff" in dry.stdout and f"{stored} chunks would be purged" in dry.stdout
+    assert schema.sql("SELECT count(*) FROM store_chunks WHERE tenant = 'acme' AND collection = 'notes'") == [(stored,)]
     swept = gw.cli("retention", "sweep", "--now", later)  # while the gateway serves: PostgreSQL allows it
     assert "acme/notes: retention 1 days" in swept.stdout and f"{stored} chunks" in swept.stdout, swept.stderr
     assert schema.sql("SELECT count(*) FROM store_chunks WHERE tenant = 'acme' AND collection = 'notes'") == [(0,)]

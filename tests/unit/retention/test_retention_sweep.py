@@ -16,7 +16,7 @@ from gateway.drift.monitor import DriftMonitor
 from gateway.drift.repository import MemoryDriftRepository, WindowRow
 from gateway.errors import BadRequest, NotFound
 from gateway.policy.loader import DriftThresholds, GatewayPolicy, parse_policy
-from gateway.retention.sweep import RetentionSweep, parse_now
+from gateway.retention.sweep import RetentionSweep, parse_now, preview
 from gateway.store.base import Collection
 from tests.unit.auditing.audit_fakes import ListSink, test_secret
 from tests.unit.store.store_kit import SQLiteHarness, chunks_for, collection, unit_vectors
@@ -82,6 +82,27 @@ def test_when_swept_with_a_future_now_then_each_collection_keeps_what_its_policy
     assert entry["collections"][notes_d]["cutoff"] == (in_two_days - timedelta(days=1)).isoformat()
     assert sweep.run(in_two_days).chunks == 0  # idempotent; the second sweep is audited too
     assert len(sink.entries) == 2 and sink.entries[1]["count"] == 0
+
+
+def test_when_previewed_then_the_counts_are_the_sweeps_and_nothing_is_deleted_or_audited(
+    harness: SQLiteHarness,
+) -> None:
+    policy = parse_policy(POLICY)
+    notes, docs = _fill(harness, "acme", "notes"), _fill(harness, "acme", "docs", n=2)
+    _fill(harness, "acme", "keep")
+    _fill(harness, "globex", "docs")
+    sweep, sink = _sweep(harness, policy)
+    in_40_days = datetime.now(UTC) + timedelta(days=40)
+    seen = preview(harness.store, policy, in_40_days)
+    counts = {(t, p.collection): (p.chunks, p.retention_days) for t, purges in seen.tenants.items() for p in purges}
+    assert counts == {("acme", "notes"): (3, 1), ("acme", "docs"): (2, 30)}  # "keep" forever, globex no policy
+    assert seen.chunks == 5 and not sink.entries
+    assert harness.store.get("acme", "notes", notes[0]).record_id == notes[0]  # still there
+    assert harness.store.get("acme", "docs", docs[1]).record_id == docs[1]
+    assert sweep.run(in_40_days).chunks == seen.chunks  # what the sweep then purges
+    assert preview(harness.store, policy, in_40_days).chunks == 0
+    with pytest.raises(BadRequest):
+        preview(harness.store, policy, datetime.now())  # no time zone
 
 
 def test_when_swept_at_the_present_then_nothing_young_is_purged(harness: SQLiteHarness) -> None:
