@@ -12,9 +12,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.policy.loader import GatewayPolicy
 
 
 def _sweep(settings: Settings, args: argparse.Namespace) -> int:
@@ -61,7 +64,7 @@ def _sweep(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _preview(settings: Settings, policy: Any, now: datetime) -> int:
+def _preview(settings: Settings, policy: GatewayPolicy, now: datetime) -> int:
     """``--dry-run``: what a sweep as of ``now`` would purge, counted; nothing deleted, nothing audited."""
     from gateway.cli.commands import _offline_store
     from gateway.retention.sweep import preview
