@@ -172,12 +172,12 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
     if record is not None and ok_previous and not ok:
         grace = record.previous_expires_at
         ok = grace is not None and datetime.fromisoformat(grace) > moment
-    status = key_status(record, moment) if record is not None else "unknown key"
-    if record is None or not ok or status != "active":
-        # The same answer for every cause; the audit entry says which, and an existing key's failures are its
-        # tenant's (its auditors see a revoked key still in use, or guesses at a key's secret).
-        if record is None:
-            raise Unauthenticated(message, detail={"audit": {"reason": status}})
+    # The same answer for every cause; the audit entry says which, and an existing key's failures are its tenant's
+    # (its auditors see a revoked key still in use, or guesses at a key's secret).
+    if record is None:
+        raise Unauthenticated(message, detail={"audit": {"reason": "unknown key"}})
+    status = key_status(record, moment)
+    if not ok or status != "active":
         why = status if ok else "previous secret past its grace" if ok_previous else "wrong secret"
         raise Unauthenticated(message, detail={"audit": {"reason": why, "tenant": record.tenant}})
     return Principal(record.key_id, record.tenant, record.subject, record.role)
