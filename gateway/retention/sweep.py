@@ -109,10 +109,7 @@ class RetentionSweep:
         return report
 
     def _when(self, now: datetime | None) -> datetime:
-        when = self._clock() if now is None else now
-        if when.tzinfo is None:
-            raise BadRequest("the sweep time needs a time zone", param="now")
-        return when
+        return _aware(self._clock() if now is None else now)
 
     def _purge(self, c: Collection, days: int, cutoff: datetime) -> CollectionPurge | None:
         stamp = cutoff.astimezone(UTC).isoformat()
@@ -138,6 +135,13 @@ def parse_now(text: str) -> datetime:
     return when
 
 
+def _aware(when: datetime) -> datetime:
+    """``when``, refused (``BadRequest``) without a time zone."""
+    if when.tzinfo is None:
+        raise BadRequest("the sweep time needs a time zone", param="now")
+    return when
+
+
 def under_retention(store: Store, policy: GatewayPolicy) -> Iterator[tuple[Collection, int]]:
     """Each collection whose effective policy sets ``retention_days``, with its days."""
     for c in store.all_collections():
@@ -150,9 +154,7 @@ def preview(store: Store, policy: GatewayPolicy, now: datetime) -> SweepReport:
     """What a sweep would purge as of ``now`` (timezone-aware): the chunks of each collection under retention,
     counted; nothing is deleted and nothing is audited (drift rows and the batch API's expired files are not
     counted)."""
-    if now.tzinfo is None:
-        raise BadRequest("the sweep time needs a time zone", param="now")
-    report = SweepReport(now.astimezone(UTC).isoformat())
+    report = SweepReport(_aware(now).astimezone(UTC).isoformat())
     for c, days in under_retention(store, policy):
         cutoff = now - timedelta(days=days)
         try:

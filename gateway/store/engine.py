@@ -220,22 +220,19 @@ class StoreEngine(ABC):
         return [to_collection(row) for row in self._query(sql, ())]
 
     def purge_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
-        if cutoff.tzinfo is None:
-            raise BadRequest("the retention cutoff needs a time zone", param="cutoff")
+        stamp = _stamp(cutoff)
         c = self.get_collection(tenant, collection)
-        # created_at is written as datetime.now(UTC).isoformat(): the same form compares in time order as text.
-        removed = self._purge(c, cutoff.astimezone(UTC).isoformat())
+        removed = self._purge(c, stamp)
         if removed:
             self._indexes.snapshot_now(c)
         return len(removed)
 
     def count_before(self, tenant: str, collection: str, cutoff: datetime) -> int:
-        if cutoff.tzinfo is None:
-            raise BadRequest("the retention cutoff needs a time zone", param="cutoff")
+        stamp = _stamp(cutoff)
         c = self.get_collection(tenant, collection)
         p = self._placeholder
         sql = f"SELECT COUNT(*) FROM store_chunks WHERE tenant = {p} AND collection = {p} AND created_at < {p}"  # noqa: S608
-        return int(self._query(sql, (c.tenant, c.name, cutoff.astimezone(UTC).isoformat()))[0][0])
+        return int(self._query(sql, (c.tenant, c.name, stamp))[0][0])
 
     def record_ids(self, tenant: str, collection: str) -> list[str]:
         c = self.get_collection(tenant, collection)
@@ -300,3 +297,11 @@ class StoreEngine(ABC):
         log.warning("a stored record did not decrypt during %s", failure.operation)
         if self._on_failure is not None:
             self._on_failure(failure)
+
+
+def _stamp(cutoff: datetime) -> str:
+    """A retention cutoff as ``created_at`` is written (``datetime.now(UTC).isoformat()``: the same form compares in
+    time order as text); ``BadRequest`` without a time zone."""
+    if cutoff.tzinfo is None:
+        raise BadRequest("the retention cutoff needs a time zone", param="cutoff")
+    return cutoff.astimezone(UTC).isoformat()
