@@ -30,6 +30,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class _LossTypeNotice(logging.Filter):
+    """transformers reads a model's ``loss_function`` when the transformer is traced and, for a config without a
+    known ``loss_type`` (the packaged one), prints once to stderr that it falls back to a causal-LM loss: meaningless
+    for an encoder that never computes a loss, and a line outside the gateway's JSON log at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("`loss_type=")
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bar on stderr while the model loads (``make run`` and every worker would print
+    one), and no ``loss_type`` notice; transformers' other warnings (missing weights of a declared model) still show."""
+    from transformers.utils import logging as hf_logging
+
+    notices, bar = _LossTypeNotice(), hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    logging.getLogger("transformers.modeling_utils").addFilter(notices)
+    try:
+        yield
+    finally:
+        logging.getLogger("transformers.modeling_utils").removeFilter(notices)
+        if bar:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
 class CoreShare:
     """Give each forward pass the cores no other one is using: all of them when it runs alone (a lone request's
     latency), one each when the workers are all busy. Small batches scale poorly across cores, so under load two
@@ -146,7 +172,8 @@ class SentenceTransformerEmbedder:
         self._cores = CoreShare(cpu_threads if device == "cpu" and runtime == "torch" else 0, torch.set_num_threads)
         self._torch: Any = torch
         self._to_device: Callable[[dict[str, Any], Any], dict[str, Any]] = batch_to_device
-        self._model: Any = SentenceTransformer(str(directory), device=device, local_files_only=True)
+        with _quiet_loading():
+            self._model: Any = SentenceTransformer(str(directory), device=device, local_files_only=True)
         self._model.max_seq_length = spec.max_seq_length
         if fp16 and device.startswith("cuda"):
             self._model.half()
@@ -156,7 +183,8 @@ class SentenceTransformerEmbedder:
         # latter's batch ragged ("Unable to create tensor"). Tokenizing takes ~40 us a text; the lock costs nothing.
         self._tokenizer_lock = threading.Lock()
         self._traced = traced
-        self._forward = self._build_forward()
+        with _quiet_loading():
+            self._forward = self._build_forward()
 
     def _build_forward(self) -> Forward:
         """The transformer traced (one GIL release a pass; see ``traced``), or eager when it cannot be; or the

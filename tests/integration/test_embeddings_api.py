@@ -190,3 +190,10 @@ def test_when_unique_pii_is_planted_then_it_appears_nowhere_under_the_data_dir_o
         data = path.read_bytes()
         for needle in needles:
             assert needle not in data, f"{needle!r} found in {path}"
+
+
+def test_a_started_gateway_prints_nothing_outside_its_json_log_but_its_own_start_lines(gateway: GatewayProcess) -> None:
+    # transformers' "Loading weights" progress bar and its loss_type notice went to stderr at every start
+    plain = [line for line in gateway.log_path.read_text().splitlines() if line and not line.startswith("{")]
+    assert plain and all(line.startswith(("loading model and PII detector (", "gateway listening on "))
+                         for line in plain), plain
