@@ -24,13 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gateway.auditing.auditor import Auditor
 from gateway.embedding.engines import EngineSpec
 from gateway.embedding.fingerprint import is_probe
 from gateway.embedding.specs import DEFAULT_MODEL, ModelRegistry, ModelSpec
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, PolicyError
+from gateway.policy.located import Located, load_located
 from gateway.settings import Secret
 
 FILE_NAME = "models.yaml"
@@ -120,6 +119,30 @@ def _spec(entry: Mapping[str, Any], where: str) -> tuple[ModelSpec, bool]:
     return spec, bool(entry.get("retired", False))
 
 
+def _read(path: Path) -> Located:
+    """The file's values with their lines; an empty file declares nothing. Its syntax errors and duplicate keys
+    name their line, as the policy file's do."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the model registry ({type(exc).__name__})") from None
+    if not raw.strip():
+        return Located({}, 1)
+    try:
+        return load_located(raw, str(path))
+    except PolicyError as exc:
+        raise ConfigurationError(str(exc).replace("the policy file", "the model registry")) from None
+
+
+def _plain(item: Located) -> Any:
+    """A located value as plain dicts, lists and scalars."""
+    if isinstance(item.value, dict):
+        return {key: _plain(value) for key, value in item.value.items()}
+    if isinstance(item.value, list):
+        return [_plain(value) for value in item.value]
+    return item.value
+
+
 def declared_models(policy_dir: Path) -> tuple[list[ModelSpec], set[str]]:
     """(every declared spec, the refs of the retired ones); the packaged default first."""
     specs: list[ModelSpec] = [DEFAULT_MODEL]
@@ -127,21 +150,20 @@ def declared_models(policy_dir: Path) -> tuple[list[ModelSpec], set[str]]:
     path = policy_dir / FILE_NAME
     if not path.exists():
         return specs, retired
-    try:
-        data = yaml.safe_load(path.read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"{path}: cannot read the model registry ({type(exc).__name__})") from None
-    if not isinstance(data, dict) or set(data) - {"models"} or not isinstance(data.get("models", []), list):
-        raise ConfigurationError(f"{path}: expected a mapping with a 'models' list")
-    for i, entry in enumerate(data.get("models", [])):
-        if not isinstance(entry, dict):
-            raise ConfigurationError(f"{path}: models[{i}] must be a mapping")
-        spec, is_retired = _spec(entry, f"{path}: models[{i}]")
+    data = _read(path)
+    models = data.value.get("models", Located([], data.line)) if isinstance(data.value, dict) else None
+    if models is None or set(data.value) - {"models"} or not isinstance(models.value, list):
+        raise ConfigurationError(f"{path}:{data.line}: expected a mapping with a 'models' list")
+    for i, item in enumerate(models.value):
+        where = f"{path}:{item.line}: models[{i}]"  # the line of the entry's first key
+        if not isinstance(item.value, dict):
+            raise ConfigurationError(f"{where} must be a mapping")
+        spec, is_retired = _spec(_plain(item), where)
         if spec.ref == DEFAULT_MODEL.ref:
             if spec != DEFAULT_MODEL:
-                raise ConfigurationError(f"{path}: models[{i}] redeclares {spec.ref} differently")
+                raise ConfigurationError(f"{where} redeclares {spec.ref} differently")
         elif any(s.ref == spec.ref for s in specs):
-            raise ConfigurationError(f"{path}: models[{i}] declares {spec.ref} twice")
+            raise ConfigurationError(f"{where} declares {spec.ref} twice")
         else:
             specs.append(spec)
         if is_retired:
