@@ -111,6 +111,12 @@ class Authorizer:
             self._decisions[key] = decision
             return decision
 
+    def rules(self) -> tuple[list[list[str]], list[list[str]]]:
+        """The policy rules and the role bindings as loaded from ``policy.csv`` (the bindings of callers seen since
+        the last load included)."""
+        with self._lock:
+            return list(self._enforcer.get_policy()), list(self._enforcer.get_grouping_policy())
+
     def known_role(self, role: str, tenant: str) -> bool:
         """A role of the gateway, or a name (an identity provider's group) that a grouping rule maps to one in
         ``tenant``: ``g, okta:risk-analysts, reader, acme`` in ``policy.csv``."""

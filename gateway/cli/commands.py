@@ -19,6 +19,7 @@ from gateway.cli.apikeys import add_commands as add_apikey_commands
 from gateway.cli.common import offline_auditor as _offline_auditor
 from gateway.cli.common import operator
 from gateway.cli.migrate import add_commands
+from gateway.cli.policy_check import add_commands as add_policy_commands
 from gateway.cli.retention import add_commands as add_retention_commands
 from gateway.cli.usage import add_commands as add_usage_commands
 from gateway.errors import ConfigurationError, GatewayError
@@ -300,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_apikey_commands(sub)  # create, revoke, list, rotate
     add_commands(sub)  # models list, collections migrate
     add_retention_commands(sub)  # retention sweep
+    add_policy_commands(sub)  # policy check
     add_usage_commands(sub)  # usage --tenant T --since D
     return parser
 
