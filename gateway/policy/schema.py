@@ -184,6 +184,9 @@ def _layer(
 ) -> _Layer:
     """One level; ``ruled`` are the entity types its parent levels already have rules for."""
     layer = _Layer()
+    if isinstance(node.value, dict) and "quotas" in node.value and "quotas" not in allowed:
+        ctx.fail(node.value["quotas"], f"quotas in {what}: quotas count a tenant's and its keys' use, whatever the "
+                                       "collection; set them under the tenant (tenants.T.quotas) or defaults")
     for key, item in ctx.mapping(node, what, allowed).items():
         if key == "pii":
             _pii(ctx, item, layer, known, ruled)
@@ -281,7 +284,8 @@ def build_policy(root: Located, *, version: str, source: str) -> GatewayPolicy:
             if cnode is not None:
                 for name, node in ctx.mapping(cnode, "collections").items():
                     collections[name] = _layer(
-                        ctx, node, COLLECTION_KEYS, known, name, base | set(layer.entities)
+                        ctx, node, COLLECTION_KEYS, known, f"tenants.{tenant}.collections.{name}",
+                        base | set(layer.entities),
                     )
             tenants[tenant] = (layer, collections)
     return GatewayPolicy(

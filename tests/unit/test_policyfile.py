@@ -277,6 +277,13 @@ def test_when_a_quota_is_malformed_then_the_policy_is_refused_with_its_line(frag
     assert message in error and error.startswith("p.yaml:")
 
 
-def test_when_a_collection_sets_quotas_then_the_policy_is_refused() -> None:
+def test_when_a_collection_sets_quotas_then_the_policy_is_refused_saying_where_quotas_go() -> None:
     text = MINIMAL + "tenants:\n  acme:\n    collections:\n      docs:\n        quotas: {}\n"
-    assert "unknown key 'quotas'" in error_of(text)
+    error = error_of(text)
+    assert error.startswith(f"p.yaml:{len(text.splitlines())}: quotas in tenants.acme.collections.docs: ")
+    assert "set them under the tenant (tenants.T.quotas) or defaults" in error
+
+
+def test_when_a_collection_has_an_unknown_key_then_the_error_names_the_collection_by_its_path() -> None:
+    text = MINIMAL + "tenants:\n  acme:\n    collections:\n      docs:\n        colour: blue\n"
+    assert "unknown key 'colour' in tenants.acme.collections.docs (allowed: " in error_of(text)
