@@ -94,8 +94,11 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
 
     ensure_not_serving(settings.data_dir, "retiring a KEK version", "a maintenance window")
     envelope, store = _offline_store(settings)
-    store.close()
-    if args.version in envelope.kek_versions_in_use():
+    try:
+        in_use = envelope.kek_versions_in_use()
+    finally:
+        store.close()  # after the read: on PostgreSQL it closes the pool the data keys are read through
+    if args.version in in_use:
         print(f"KEK version {args.version} still wraps data keys; run `gateway keys rotate --rewrap` first",
               file=sys.stderr)
         return 1

@@ -1,0 +1,50 @@
+"""The KEK commands of the CLI on the shared PostgreSQL database (operator16: `keys retire` always answered
+"the database is unavailable": it read the data keys through a pool it had just closed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.datakeys import PgDataKeyRepository
+from gateway.cli.commands import main
+from gateway.crypto import Envelope, RecordContext
+from gateway.crypto.kek import KekOptions
+from gateway.crypto.keyfiles import init_keys, load_keys
+from tests.unit.backends.postgres.pgkit import TempSchema
+
+
+@pytest.fixture
+def keys_dir(schema: TempSchema, db: PgDatabase, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", schema.url)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("GATEWAY_KEYS_DIR", str(tmp_path / "keys"))
+    init_keys(tmp_path / "keys")
+    kek = load_keys(tmp_path / "keys", KekOptions()).kek
+    Envelope(kek, PgDataKeyRepository(db)).encrypt(RecordContext("acme", "docs", "r1", "1.0"), b"vector")
+    return tmp_path / "keys"
+
+
+def _kek_versions(keys_dir: Path) -> list[str]:
+    return sorted(json.loads((keys_dir / "kek.json").read_text())["keys"])
+
+
+def test_when_a_kek_version_still_wraps_a_data_key_on_postgres_then_retire_refuses_it(
+    keys_dir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["keys", "rotate"]) == 0  # acme's data key 1 stays wrapped under KEK 1
+    assert main(["keys", "retire", "1"]) == 1
+    assert "still wraps data keys" in capsys.readouterr().err
+    assert _kek_versions(keys_dir) == ["1", "2"]
+
+
+def test_when_every_data_key_is_rewrapped_on_postgres_then_the_old_kek_version_is_retired(
+    keys_dir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["keys", "rotate", "--rewrap"]) == 0
+    assert main(["keys", "retire", "1"]) == 0
+    assert "KEK version 1 retired" in capsys.readouterr().out
+    assert _kek_versions(keys_dir) == ["2"]
