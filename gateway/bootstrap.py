@@ -1,7 +1,6 @@
 """The composition root: builds every stage from the settings and owns their lifetimes.
 
-Handlers get one ``Services`` object; tests build it with fakes through the keyword arguments of
-``build_services``.
+Handlers get one ``Services`` object; tests build it with fakes through ``build_services``'s keyword arguments.
 """
 
 from __future__ import annotations
@@ -268,13 +267,15 @@ class Services:
         self.ledger_batcher.close()
         if self.metering is not None:
             self.metering.close()  # its last usage records are written before the store closes
-        self.collections.store.close()
-        if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
-            self.forwarder.close()
-        if self.witnesses is None:
-            self.audit_log.close()
-        else:  # the log this process opened: its last checkpoint is offered to the witnesses before it closes
-            close_witnessed(cast(GroupCommitLog, self.audit_log), self.witnesses, timeout_s=5.0)
+        try:
+            self.collections.store.close()
+        finally:  # a store that fails to close (a snapshot it cannot seal) must not leave the audit log open
+            if self.forwarder is not None:  # what it has not sent yet goes after the restart, from the saved index
+                self.forwarder.close()
+            if self.witnesses is None:
+                self.audit_log.close()
+            else:  # the log this process opened: its last checkpoint is offered to the witnesses before it closes
+                close_witnessed(cast(GroupCommitLog, self.audit_log), self.witnesses, timeout_s=5.0)
 
 
 def build_services(
