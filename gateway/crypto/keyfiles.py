@@ -164,16 +164,21 @@ def read_secret_file(path: Path, what: str, hint: str = "") -> bytes:
     """Read a secret file (key, PIN) that must exist, be regular, and be readable by its owner only."""
     try:
         mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigurationError(f"{what} {path} is not a regular file")
+        if mode & 0o077:
+            raise ConfigurationError(
+                f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
+                f"run `chmod 600 {path}`"
+            )
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(f"{what} {path} is missing{hint}") from None
-    if not stat.S_ISREG(mode):
-        raise ConfigurationError(f"{what} {path} is not a regular file")
-    if mode & 0o077:
+    except PermissionError:  # e.g. a mounted secret owned by another user: the container's uid cannot open it
         raise ConfigurationError(
-            f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
-            f"run `chmod 600 {path}`"
-        )
-    return path.read_bytes()
+            f"{what} {path} cannot be read by this process (uid {os.getuid()}); it must belong to the user the "
+            "gateway runs as, mode 0600 (or 0400)"
+        ) from None
 
 
 def _load_keyring(path: Path) -> Keyring:

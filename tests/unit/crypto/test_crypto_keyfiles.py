@@ -138,3 +138,15 @@ def test_when_key_material_is_printed_then_no_secret_shows(keys_dir: Path) -> No
     assert hmac_file not in text and kek_b64 not in text
     assert material.hmac_root.get_secret().hex() not in text
     assert "PRIVATE" not in text
+
+
+def test_when_a_key_file_belongs_to_another_user_then_load_says_so_in_one_line(
+    keys_dir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # operator16: compose mounts ./keys with the host's owner; the container's uid got a PermissionError traceback.
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ConfigurationError, match=f"cannot be read by this process \\(uid {os.getuid()}\\)"):
+        load_keys(keys_dir)
