@@ -42,8 +42,29 @@ def test_when_the_deployment_is_read_then_it_has_probes_limits_and_runs_as_non_r
     env = {e["name"]: e for e in container["env"]}
     assert env["GATEWAY_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "gateway-database"
     mounts = {v["name"]: v for v in pod["volumes"]}
-    assert mounts["keys"]["secret"]["secretName"] == "gateway-keys"
+    assert mounts["keys-secret"]["secret"]["secretName"] == "gateway-keys"
     assert mounts["policy"]["configMap"]["name"] == "gateway-policy"
+
+
+def test_when_the_deployment_is_read_then_the_gateway_gets_its_keys_0600_in_a_writable_memory_volume() -> None:
+    # operator16: the Secret mounted as the keys dir is 0440 under fsGroup (refused by the gateway), or root's 0400
+    # without it (unreadable by uid 10001), and read-only (no published audit checkpoint).
+    (deployment,) = by_kind("Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["keys"]["emptyDir"]["medium"] == "Memory"
+    (init,) = pod["initContainers"]
+    init_mounts = {m["name"]: m for m in init["volumeMounts"]}
+    assert init_mounts["keys-secret"]["readOnly"] is True and not init_mounts["keys"].get("readOnly")
+    script = " ".join(init["args"])
+    assert "umask 077" in script and "chmod 600" in script
+    for name in ("kek.json", "hmac.key", "audit_ed25519.key", "audit_ed25519.pub"):
+        assert name in script
+    (container,) = pod["containers"]
+    gateway_mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert "keys-secret" not in gateway_mounts and not gateway_mounts["keys"].get("readOnly")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert gateway_mounts["keys"]["mountPath"] == env["GATEWAY_KEYS_DIR"] == init_mounts["keys"]["mountPath"]
 
 
 def test_when_the_network_policy_is_read_then_egress_is_denied_but_for_the_database_and_dns() -> None:
@@ -74,6 +95,16 @@ def test_when_the_compose_file_is_read_then_two_replicas_share_postgres_on_an_in
     for name in replicas:
         assert services[name]["environment"]["GATEWAY_DATABASE_URL"].startswith("postgresql://")
     assert compose["networks"]["backend"]["internal"] is True
+
+
+def test_when_the_compose_file_publishes_a_port_then_that_service_is_on_a_network_that_is_not_internal() -> None:
+    # operator16: Docker publishes no port of a container attached only to an internal network.
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    networks = compose["networks"]
+    published = {name: s for name, s in compose["services"].items() if s.get("ports")}
+    assert published
+    for name, service in published.items():
+        assert any(not (networks[n] or {}).get("internal") for n in service["networks"]), name
 
 
 def test_when_the_dockerfile_is_read_then_it_runs_offline_as_non_root() -> None:
