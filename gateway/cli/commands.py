@@ -65,10 +65,12 @@ def _offline_store(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.cli.runlock import ensure_not_serving
+    from gateway.cli.runlock import ensure_no_replica, ensure_not_serving
     from gateway.crypto.kek import new_kek_version
 
     ensure_not_serving(settings.data_dir, "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
+    if settings.uses_postgres:  # docs/encryption.md, "Rotation": a replica left running fails every write after
+        ensure_no_replica(settings.database_url.reveal(), "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
     version = new_kek_version(settings.keys_dir, settings.kek_options)
     log, auditor = _offline_auditor(settings)
     envelope, store = _offline_store(settings)
@@ -113,9 +115,12 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.cli.runlock import ensure_not_serving
+    from gateway.cli.runlock import ensure_no_replica, ensure_not_serving
 
-    ensure_not_serving(settings.data_dir, "shredding", "`POST /v1/admin/tenant/shred` with an admin key")
+    instead = "`POST /v1/admin/tenant/shred` with an admin key"
+    ensure_not_serving(settings.data_dir, "shredding", instead)
+    if settings.uses_postgres:
+        ensure_no_replica(settings.database_url.reveal(), "shredding", instead)
     if args.confirm != args.tenant:
         print(f"refusing: pass --confirm {args.tenant} to destroy every key of tenant {args.tenant}", file=sys.stderr)
         return 2

@@ -1,7 +1,9 @@
 """One running gateway per embedded data dir: ``gateway serve`` holds an exclusive lock on ``<data>/gateway.lock``.
 
 Maintenance commands that change keys or data under a running gateway's feet (KEK rotation, shredding) check
-it and point to the admin API instead.
+it and point to the admin API instead. On PostgreSQL the replicas serving the shared database run on other hosts,
+with other data dirs: those commands also check the advisory lock every replica's listener holds, shared
+(``gateway.backends.postgres.listen``).
 """
 
 from __future__ import annotations
@@ -45,3 +47,18 @@ def ensure_not_serving(data_dir: Path, what: str, instead: str) -> None:
                 f"a gateway is serving {data_dir}; {what} needs it stopped, or use {instead}"
             ) from None
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def ensure_no_replica(database_url: str, what: str, instead: str) -> None:
+    """Refuse while any replica serves the PostgreSQL database (its listener holds the replica lock, shared)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(current_schema() || ':replica'))").fetchone()
+            if row is None or not row[0]:
+                raise ConfigurationError(f"gateway replicas are serving this database; {what} needs every one "
+                                         f"stopped, or use {instead}")
+            conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || ':replica'))")
+    except psycopg.Error as exc:
+        raise ConfigurationError(f"cannot check the database for running replicas ({type(exc).__name__})") from None

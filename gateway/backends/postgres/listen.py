@@ -21,6 +21,9 @@ from gateway.backends.postgres.connection import CHANNEL_PREFIX
 
 log = logging.getLogger(__name__)
 _SLICE_S = 0.2  # how long one wait lasts: bounds how long stop() takes
+# Every serving replica's listener holds this lock, shared, for as long as its connection lives; maintenance commands
+# that need every replica stopped try it exclusively to find out (gateway.cli.runlock.ensure_no_replica).
+REPLICA_PRESENT = "SELECT pg_advisory_lock_shared(hashtext(current_schema() || ':replica'))"
 
 
 class Listener:
@@ -55,6 +58,7 @@ class Listener:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
                     row = conn.execute("SELECT current_schema()").fetchone()
                     schema = str(row[0]) if row else ""
+                    conn.execute(REPLICA_PRESENT)
                     for topic in self._callbacks:
                         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL_PREFIX + topic)))
                     backoff = 0.1

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.datakeys import PgDataKeyRepository
+from gateway.backends.postgres.listen import Listener
 from gateway.cli.commands import main
 from gateway.crypto import Envelope, RecordContext
 from gateway.crypto.kek import KekOptions
@@ -48,3 +50,31 @@ def test_when_every_data_key_is_rewrapped_on_postgres_then_the_old_kek_version_i
     assert main(["keys", "retire", "1"]) == 0
     assert "KEK version 1 retired" in capsys.readouterr().out
     assert _kek_versions(keys_dir) == ["2"]
+
+
+def _replica_lock_holders(schema: TempSchema) -> int:
+    rows = schema.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' "
+                      "AND granted AND objid = hashtext(%s || ':replica')::oid", (schema.name,))
+    return int(rows[0][0])
+
+
+def test_when_a_replica_serves_the_database_then_kek_rotation_and_shredding_are_refused_until_it_stops(
+    keys_dir: Path, schema: TempSchema, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # operator16: `keys rotate` from a host that is not a replica ran; the replicas then failed every write.
+    replica = Listener(schema.url, {"noop": lambda: None}, poll_interval_s=5.0)
+    replica.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _replica_lock_holders(schema) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert main(["keys", "rotate"]) == 2
+        assert main(["tenant", "shred", "acme", "--confirm", "acme"]) == 2
+        err = capsys.readouterr().err
+        assert "replicas are serving this database; KEK rotation needs every one stopped" in err
+        assert "shredding needs every one stopped" in err
+        assert _kek_versions(keys_dir) == ["1"]
+    finally:
+        replica.stop()
+    assert main(["keys", "rotate"]) == 0  # the replica's connection closed: its lock went with it
+    assert _kek_versions(keys_dir) == ["1", "2"]
