@@ -23,6 +23,7 @@ the caller (and an attacker probing it) learns only that the record is unreadabl
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import threading
@@ -41,6 +42,7 @@ from gateway.crypto.keyring import KEY_BYTES, MAX_VERSION
 from gateway.crypto.secrets import SecretBytes
 from gateway.errors import ConfigurationError, DecryptionFailed
 
+log = logging.getLogger(__name__)
 MAGIC = b"GE"
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
@@ -272,6 +274,10 @@ class Envelope:
         return WrappedKey(tenant, version, kek_version, wrapped, created or self._clock())
 
     def _unwrap(self, stored: WrappedKey) -> SecretBytes:
+        if stored.kek_version not in self._kek.versions:  # the caller gets the opaque error; the operator, why
+            log.error("a data key is wrapped under KEK version %d, which this process does not hold: a KEK rotated "
+                      "while it ran? restart it with the current keys (docs/encryption.md, 'Rotation')",
+                      stored.kek_version)
         nonce, sealed = stored.wrapped[:NONCE_BYTES], stored.wrapped[NONCE_BYTES:]
         try:
             aad = _wrap_aad(stored.tenant, stored.version, stored.kek_version)

@@ -288,3 +288,20 @@ def test_when_kek_file_was_replaced_then_check_kek_refuses_but_one_damaged_row_d
     repo.replace(WrappedKey("acme", 1, 1, bytes(len(damaged.wrapped)), damaged.created))
     envelope.check_kek()  # the other tenants' keys open: the KEK is right, one row is damaged
     Envelope(Keyring.generate(), InMemoryDataKeyRepository()).check_kek()  # nothing stored yet: nothing to check
+
+
+def test_when_a_data_key_is_wrapped_under_a_kek_version_this_process_lacks_then_the_log_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # operator16: after `gateway keys rotate` a replica on the old kek.json answered 500 to every write, silently.
+    kek, repo = Keyring.generate(), InMemoryDataKeyRepository()
+    rotated = Envelope(kek.with_new_key(), repo)
+    blob = rotated.encrypt(CTX, b"vector")  # tenant acme's data key 1, wrapped under KEK 2
+    stale = Envelope(kek, repo)  # a replica started before the rotation: KEK 1 only
+    with caplog.at_level("ERROR", logger="gateway.crypto.envelope"), pytest.raises(DecryptionFailed):
+        stale.decrypt(CTX, blob)
+    assert "wrapped under KEK version 2, which this process does not hold" in caplog.text
+    caplog.clear()
+    with caplog.at_level("ERROR", logger="gateway.crypto.envelope"):
+        assert rotated.decrypt(CTX, blob) == b"vector"
+    assert caplog.text == ""
