@@ -21,6 +21,7 @@ from gateway.errors import BadRequest, Unauthenticated
 ROLES = ("admin", "writer", "reader", "auditor", "platform-auditor")
 EXPIRY_FORMAT = "an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:00"
 _KEY_RE = re.compile(r"^gk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})\Z")
+_JWT_RE = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")  # a JWS compact serialization
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
 
 
@@ -159,8 +160,9 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
     """
     message = "Invalid, revoked or expired API key"
     match = _KEY_RE.match(presented or "")
-    if match is None:
-        raise Unauthenticated(message, detail={"audit": {"reason": "malformed key"}})
+    if match is None:  # a JWT here means this gateway has no identity provider set (oidc_*): say so to the auditor
+        reason = "token without identity provider" if _JWT_RE.match(presented or "") else "malformed key"
+        raise Unauthenticated(message, detail={"audit": {"reason": reason}})
     key_id, secret = match.groups()
     record = repo.find(key_id)
     moment = now or datetime.now(UTC)

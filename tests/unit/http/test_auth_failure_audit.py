@@ -37,6 +37,14 @@ def test_when_a_key_is_refused_then_the_answer_is_one_and_the_entry_names_the_ca
     assert all(live[20:] not in json.dumps(e) and revoked[20:] not in json.dumps(e) for e in entries)  # no secret
 
 
+def test_when_a_bearer_token_reaches_a_gateway_without_an_identity_provider_then_the_entry_says_so(app: App) -> None:
+    # operator16: a replica without oidc_* settings audited an identity provider's token as "malformed key".
+    token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"
+    body, failure = _refused(app, token)
+    assert body == _refused(app, "gk_nope")[0]  # the caller's answer stays the one of every refused key
+    assert failure["reason"] == "token without identity provider"
+
+
 @pytest.mark.parametrize(("tenant", "sees"), [("acme", True), ("globex", False)])
 def test_when_a_revoked_key_is_used_then_its_tenants_auditor_sees_the_failure(app: App, tenant: str,
                                                                               sees: bool) -> None:
