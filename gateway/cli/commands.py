@@ -314,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Loggers whose INFO lines speak to a server's operator: an audited command (apikey create, keys rotate, usage)
+# printed "this process now signs audit checkpoints" above its own output.
+SERVER_NOTICES = ("audit.sqlite_log", "audit.pg_log")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -321,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # not load: noise to an operator, as in the server's logs.
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    if args.command != "serve":  # which process signs checkpoints matters among a server's workers, not in a command
+        for name in SERVER_NOTICES:
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
                                        ("port", getattr(args, "port", None))) if v is not None}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,3 +147,16 @@ def test_when_keys_are_listed_where_no_gateway_data_is_then_the_command_says_whe
     assert main(["apikey", "list"]) == 2
     assert f"no gateway database at {tmp_path / 'var' / 'gateway.db'}" in capsys.readouterr().err
     assert not (tmp_path / "var").exists()
+
+
+def test_when_a_key_is_created_from_a_shell_then_the_terminal_shows_its_two_lines_and_no_log_line(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "GATEWAY_DATA_DIR": str(tmp_path / "var"), "GATEWAY_KEYS_DIR": str(tmp_path / "keys"),
+           "GATEWAY_POLICY_DIR": str(REPO / "policy")}
+    gateway = str(Path(sys.executable).parent / "gateway")
+    subprocess.run([gateway, "keys", "init"], env=env, check=True, capture_output=True)
+    done = subprocess.run([gateway, "apikey", "create", "--tenant", "acme", "--subject", "eve", "--role", "reader"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""  # "INFO audit.sqlite_log this process now signs ..." was here
+    assert re.fullmatch(r"created API key [0-9a-f]{16} for eve \(reader\) in tenant acme\ngk_\S+\n", done.stdout)
