@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -80,6 +81,27 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def json_error(raw: bytes, exc: Exception) -> str:
+    """What is wrong with a body that is not JSON, for its sender: where, and the usual causes by name. Only our
+    words and a byte offset, never the body's content (it may hold the PII the gateway screens for)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "the request body starts with a byte order mark; send UTF-8 JSON without one"
+    if isinstance(exc, msgspec.ValidationError):  # untyped decoding refuses only numbers no machine type holds
+        return ("the request body holds a number out of range: JSON numbers here must fit a 64-bit integer or a "
+                "double")
+    if isinstance(exc, UnicodeDecodeError) or "UTF-8" in str(exc):
+        return "the request body is not valid UTF-8"
+    found = _AT_BYTE.search(str(exc))
+    if found is None:
+        return "the request body is not valid JSON (it ends too early)"
+    at = int(found.group(1))
+    hint = "; NaN and Infinity are not JSON" if raw[at:at + 3] in (b"NaN", b"Inf", b"-In") else ""
+    return f"the request body is not valid JSON (at byte {at}{hint})"
+
+
 async def read_json(request: Request[Any, Any, Any], limit: int, seconds: float = 0.0) -> Any:
     """The body as JSON, within ``limit`` bytes and ``seconds`` (0 or less: no limit of its own)."""
     declared = request.headers.get("content-length")
@@ -100,8 +122,8 @@ async def read_json(request: Request[Any, Any, Any], limit: int, seconds: float 
         raise BadRequest("the request body is empty; send a JSON object")
     try:
         return msgspec.json.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        raise BadRequest("the request body is not valid UTF-8 JSON") from None
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        raise BadRequest(json_error(raw, exc)) from None
     except RecursionError:  # hostile nesting: msgspec gives up at Python's recursion limit
         raise BadRequest("the request body is nested too deeply") from None
 

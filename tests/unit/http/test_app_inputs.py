@@ -99,3 +99,22 @@ def test_when_a_route_is_unknown_or_the_method_wrong_then_the_error_has_a_reques
     wrong = app.client.get("/v1/embeddings", headers=writer)
     assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
     assert len(wrong.headers["X-Request-Id"]) == 32
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (b'{"model": "m", "input": [' + b"9" * 5000 + b"]}", "holds a number out of range"),
+    (b'{"model": "m", "input": ["a"], "dimensions": 1e999}', "holds a number out of range"),
+    (b'{"model": "m", "input": NaN}', "not valid JSON (at byte 24; NaN and Infinity are not JSON)"),
+    (b'\xef\xbb\xbf{"model": "m", "input": "a"}', "starts with a byte order mark"),
+    (b'{"model": "m", "input": "caf\xe9"}', "is not valid UTF-8"),
+    (b'{"model": "m", "input": ["536-90-4721", }', "not valid JSON (at byte 40)"),
+    (b'{"model": "m", "input": ["536-90-4721"', "not valid JSON (it ends too early)"),
+])
+def test_when_the_body_is_not_json_then_the_400_says_why_and_where_but_never_what_it_held(
+    app: App, writer: dict[str, str], body: bytes, says: str,
+) -> None:
+    r = app.client.post("/v1/embeddings", content=body, headers={**writer, "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert says in message and "536" not in r.text and "caf" not in r.text
+    assert entry(app, r)["event"] == "request.invalid"
