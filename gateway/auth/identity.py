@@ -58,8 +58,8 @@ class Authenticator:
         except BadRequest:
             raise TokenRefused("malformed") from None
         roles = tuple(r for r in identity.roles if self._authorizer.known_role(r, identity.tenant))
-        if not roles:
-            raise TokenRefused("no_known_role")
+        if not roles:  # a signed, valid token: the refusal is its tenant's to see
+            raise TokenRefused("no_known_role", tenant=identity.tenant)
         caller = hashlib.sha256(f"{self._issuer}\n{identity.tenant}\n{identity.subject}".encode()).hexdigest()[:16]
         return Principal(caller, identity.tenant, identity.subject, ",".join(roles), roles, method="oidc")
 

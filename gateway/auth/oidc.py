@@ -26,7 +26,8 @@ from typing import Any
 
 import jwt
 
-from gateway.errors import ConfigurationError, Unauthenticated
+from gateway.auth.apikeys import validate_name
+from gateway.errors import BadRequest, ConfigurationError, Unauthenticated
 
 ALGORITHMS = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
 LEEWAY_S = 60
@@ -55,10 +56,12 @@ class TokenRefused(Unauthenticated):
 
     code = "invalid_token"
 
-    def __init__(self, reason: str, claim: str | None = None) -> None:
+    def __init__(self, reason: str, claim: str | None = None, tenant: str | None = None) -> None:
         assert reason in REASONS
         said = reason.replace("_", " ") + (f": {claim}" if claim else "")  # a missing claim's name: configuration
         audit = {"reason": reason} | ({"claim": claim} if claim else {})  # the auth.failure entry names the reason
+        if tenant:  # a token the provider signed (expired, or without a known role): its tenant's auditors see it
+            audit["tenant"] = tenant
         super().__init__(f"the bearer token was refused ({said})", detail={"audit": audit})
         self.reason = reason
 
@@ -237,8 +240,20 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:  # the first matching class names the reason; subclasses come first
             reason = next((r for cls, r in _REFUSALS if isinstance(exc, cls)), "malformed")
             claim = exc.claim if isinstance(exc, jwt.MissingRequiredClaimError) else None
-            raise TokenRefused(reason, claim) from None
+            tenant = self._signed_tenant(token, key, alg) if reason == "expired" else None
+            raise TokenRefused(reason, claim, tenant) from None
         return claims
+
+    def _signed_tenant(self, token: str, key: jwt.PyJWK, alg: str) -> str | None:
+        """The tenant of a token refused only for its age: PyJWT checks the signature, audience and issuer before
+        the expiry, so the claim is the provider's. None when it is not a valid tenant name."""
+        try:
+            claims = jwt.decode(token, key.key, algorithms=[alg], audience=self._audience, issuer=self._issuer,
+                                options={"verify_exp": False})
+            tenant = claims.get(self._claims.tenant)
+            return validate_name("tenant", tenant) if isinstance(tenant, str) else None
+        except (jwt.PyJWTError, BadRequest):
+            return None
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         tenant, subject = claims.get(self._claims.tenant), claims.get(self._claims.subject)

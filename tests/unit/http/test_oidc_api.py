@@ -111,3 +111,24 @@ def test_when_one_subject_holds_the_same_role_in_two_tenants_then_each_token_wor
         r = oidc_app.client.get("/v1/collections", headers=_bearer(token))
         assert r.status_code == 200, (tenant, r.text)
         assert entry(oidc_app, r)["tenant"] == tenant
+
+
+def test_when_a_signed_token_is_refused_for_its_age_or_roles_then_its_tenant_is_on_the_entry_a_forged_one_not(
+    oidc_app: App,
+) -> None:
+    # the provider signed these: their tenant's auditors must see a refused token of theirs, as with an API key
+    past = {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}
+    signed = {
+        "acme": SIGNER.token(past),
+        "globex": SIGNER.token({"tenant": "globex", "roles": ["okta:risk-analysts"]}),  # no role known in globex
+    }
+    for tenant, token in signed.items():
+        e = entry(oidc_app, oidc_app.client.post("/v1/embeddings", json=BODY, headers=_bearer(token)))
+        assert (e["event"], e["tenant"]) == ("auth.failure", tenant), e
+    head, _, sig = SIGNER.token(past).split(".")
+    _, body, _ = SIGNER.token({**past, "tenant": "globex"}).split(".")
+    unsigned_claims = [f"{head}.{body}.{sig}", Signer("RS256", "idp-1").token(past),  # a body or a key not theirs
+                       SIGNER.token({**past, "tenant": "acme/../globex"})]  # signed, but no tenant name
+    for token in unsigned_claims:
+        e = entry(oidc_app, oidc_app.client.post("/v1/embeddings", json=BODY, headers=_bearer(token)))
+        assert e["event"] == "auth.failure" and e.get("tenant") is None, e
