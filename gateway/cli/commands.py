@@ -109,9 +109,11 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth.apikeys import validate_name
     from gateway.cli.runlock import ensure_not_serving
 
     ensure_not_serving(settings.data_dir, "shredding", "`POST /v1/admin/tenant/shred` with an admin key")
+    validate_name("tenant", args.tenant)  # a tenant's name as keys and tokens have it; the entry keeps it for ever
     if args.confirm != args.tenant:
         print(f"refusing: pass --confirm {args.tenant} to destroy every key of tenant {args.tenant}", file=sys.stderr)
         return 2
@@ -119,6 +121,10 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
     envelope, store = _offline_store(settings)
     try:
         names = [c.name for c in store.list_collections(args.tenant)]
+        if not names and not envelope.holds_keys(args.tenant):  # a mistyped name must not read as a shred done
+            print(f"nothing to shred: tenant {args.tenant} has no data key and no collection here (check the name; "
+                  "`gateway apikey list` shows the tenants of the keys); nothing was changed", file=sys.stderr)
+            return 1
         _forget_drift(settings, envelope, args.tenant, names)  # before the shred, whose WAL checkpoint clears it
         forgotten = store.shred_tenant(args.tenant)
         _rename_ledger_scopes(settings, args.tenant, names)
