@@ -110,7 +110,9 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
 
 def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.auth.apikeys import validate_name
+    from gateway.cli.retention import background_stores
     from gateway.cli.runlock import ensure_not_serving
+    from gateway.jobs.base import forget_tenant
 
     ensure_not_serving(settings.data_dir, "shredding", "`POST /v1/admin/tenant/shred` with an admin key")
     validate_name("tenant", args.tenant)  # a tenant's name as keys and tokens have it; the entry keeps it for ever
@@ -127,6 +129,7 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         _forget_drift(settings, envelope, args.tenant, names)  # before the shred, whose WAL checkpoint clears it
         forgotten = store.shred_tenant(args.tenant)
+        forget_tenant(*background_stores(settings), args.tenant)  # its files and jobs, which no key opens now
         _rename_ledger_scopes(settings, args.tenant, names)
         auditor.record_sync("tenant.shred", "allow", actor=operator(), tenant=args.tenant, count=forgotten)
     finally:
