@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import cast
@@ -23,13 +23,7 @@ from gateway.auditing.reconcile import IngestReconciler
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.console_login import ConsoleSignIn
-from gateway.auth.identity import (
-    API_KEY_PREFIX,
-    Authenticator,
-    console_sign_in,
-    provider_metadata,
-    token_verifier,
-)
+from gateway.auth.identity import API_KEY_PREFIX, Authenticator, console_sign_in, provider_metadata, token_verifier
 from gateway.auth.last_used import FLUSH_INTERVAL_S as LAST_USED_FLUSH_S
 from gateway.backends.postgres.open import PgBackends, open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.connection import SQLiteDatabase
@@ -119,6 +113,7 @@ class Services:
     reconciler: IngestReconciler | None = None  # ingest entries whose write never committed
     usage: UsageRepository | None = None  # tokens and requests per tenant, key, model and day
     metering: Metering | None = None  # quotas, usage records and the tokens counter
+    forget_background: Callable[[str], dict[str, int]] | None = None  # a shredded tenant's files and jobs, deleted
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     _sweeper: threading.Thread | None = None
@@ -394,6 +389,7 @@ def build_services(
         forwarder=syslog_forwarder(settings, audit_log),
         identity=identity, console_login=console_sign_in(settings, found, tokens, identity),
         jobs=background.jobs, files=background.files, batches=background.batches, concurrency=concurrency,
+        forget_background=background.forget_tenant,
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
                                        settings.policy_dir / "gateway.yaml", authorizer.version_files),

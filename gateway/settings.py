@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hmac
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -210,7 +211,10 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
         if isinstance(target, int):
             return int(raw)
         if isinstance(target, float):
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):  # nan passes every range check below (nan > 0 is False): a limit lost
+                raise ConfigurationError(f"setting {name}: must be a finite number, got {raw!r}")
+            return value
     except ValueError as exc:
         raise ConfigurationError(f"setting {name}: cannot read {raw!r} as {type(target).__name__}") from exc
     return str(raw)
@@ -287,6 +291,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.oidc_console_redirect_uri and not settings.oidc_console_redirect_uri.startswith(
             ("https://", "http://")):
         raise ConfigurationError("setting oidc_console_redirect_uri: must be an absolute http(s) URL")
+    if settings.database_url.reveal() and not settings.uses_postgres:
+        # Anything else was ignored in silence: the embedded SQLite store served instead (the URL holds a password)
+        raise ConfigurationError("setting database_url: must be empty (the embedded SQLite store) or a "
+                                 "postgresql:// URL")
+    if settings.checkpoint_interval_s < 0 or settings.max_body_bytes < 1:
+        raise ConfigurationError("settings checkpoint_interval_s (0 or more) and max_body_bytes (at least 1) are "
+                                 "out of range")
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigurationError("setting log_level: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if settings.workers < 1:
         raise ConfigurationError("setting workers: must be at least 1")
     if settings.batch_max_size < 0:

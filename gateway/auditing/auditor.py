@@ -11,7 +11,9 @@ An entry holds no attacker-chosen text (``docs/audit.md``, "What an entry may co
   the largest lists are cut, with their full lengths under ``truncated`` and a SHA-256 of the cut lists;
 - past ``burst`` unauthenticated failures per window (a missing or bad key, and a request no route or method
   matched), they are counted per (event, route template, code) in one ``auth.failure.aggregate`` entry per
-  window instead of one entry each.
+  window instead of one entry each; a refused key that exists (a wrong secret, a revoked or expired key) is its
+  tenant's failure, counted in an aggregate entry of that tenant (with its key id and reason), so a flood of
+  garbage cannot hide from a tenant's auditors that its key is being guessed at or still used.
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ def fit(entry: dict[str, Any], cap: int) -> dict[str, Any]:
 
 class UnauthenticatedFlood:
     """Per window, the first ``burst`` unauthenticated failures are entries of their own; later ones are counted
-    per (event, route template, code) and written as one aggregate entry when the window ends."""
+    per (event, route template, code) and written as one aggregate entry when the window ends, and one more per
+    tenant whose existing keys were refused (counted per key id and reason as well)."""
 
     def __init__(self, burst: int, window_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.burst, self.window_s, self._now = burst, window_s, monotonic
@@ -143,7 +146,7 @@ class UnauthenticatedFlood:
         self._start: float | None = None
         self._started_at = ""
         self._admitted = 0
-        self._counts: Counter[tuple[str, str, str]] = Counter()
+        self._counts: Counter[tuple[str, str, str, str, str, str]] = Counter()  # tenant, key, reason, event...
 
     def admit(self, wall_time: str) -> bool:
         """Whether this failure gets its own entry (else call ``count``). Opens a window at the first failure."""
@@ -153,10 +156,11 @@ class UnauthenticatedFlood:
             self._admitted += 1
             return self._admitted <= self.burst
 
-    def count(self, event: str, route: str, code: str) -> float:
-        """Count one failure beyond the burst; returns seconds until its window ends."""
+    def count(self, event: str, route: str, code: str, tenant: str = "", key_id: str = "", reason: str = "") -> float:
+        """Count one failure beyond the burst (``tenant``, ``key_id`` and ``reason`` of a refused key that exists);
+        returns seconds until its window ends."""
         with self._lock:
-            self._counts[(event, route, code)] += 1
+            self._counts[(tenant, key_id if tenant else "", reason if tenant else "", event, route, code)] += 1
             start = self._start if self._start is not None else self._now()
             return max(0.0, start + self.window_s - self._now())
 
@@ -167,17 +171,22 @@ class UnauthenticatedFlood:
                 return None
             return self._start + self.window_s - self._now()
 
-    def drain(self, wall_time: str, *, force: bool = False) -> dict[str, Any] | None:
-        """The aggregate entry's fields when the window is over (or ``force``), closing the window."""
+    def drain(self, wall_time: str, *, force: bool = False) -> list[dict[str, Any]]:
+        """The aggregate entries' fields when the window is over (or ``force``), closing the window: the one without
+        a tenant first, then one per tenant (empty: nothing was counted)."""
         with self._lock:
             if self._start is None or (not force and self._now() < self._start + self.window_s):
-                return None
+                return []
             counts, started = self._counts, self._started_at
             self._start, self._counts = None, Counter()
-        if not counts:
-            return None
-        rows = [{"event": e, "route": r, "code": c, "count": n} for (e, r, c), n in sorted(counts.items())]
-        return {"window_start": started, "window_end": wall_time, "count": sum(counts.values()), "counts": rows}
+        by_tenant: dict[str, list[dict[str, Any]]] = {}
+        for (tenant, key_id, reason, e, r, c), n in sorted(counts.items()):
+            row: dict[str, Any] = {"event": e, "route": r, "code": c, "count": n}
+            if tenant:
+                row |= {"key_id": key_id, "reason": reason}
+            by_tenant.setdefault(tenant, []).append(row)
+        return [{"window_start": started, "window_end": wall_time, "count": sum(row["count"] for row in rows),
+                 "counts": rows} | ({"tenant": tenant} if tenant else {}) for tenant, rows in by_tenant.items()]
 
 
 class Auditor:
@@ -268,8 +277,7 @@ class Auditor:
     def flush(self) -> None:
         """Write the pending aggregate entry now and wait for it and for the entries ``note`` did not wait for (at
         shutdown, and in tests)."""
-        fields = self._flood.drain(self._clock(), force=True) if self._flood is not None else None
-        if fields is not None:
+        for fields in self._flood.drain(self._clock(), force=True) if self._flood is not None else []:
             self._sink.submit(self.entry(AGGREGATE_EVENT, None, "deny", fields)).result()
         with self._unwaited_lock:
             unwaited = list(self._unwaited)
@@ -281,7 +289,10 @@ class Auditor:
         self._flush_due()  # a window that ended writes its aggregate before the next one opens
         if self._flood.admit(self._clock()):
             return False
-        wait = self._flood.count(event, ctx.route if ctx else "-", str(fields.get("code", "-")))
+        owner = fields.get("tenant")  # a refused key that exists: its tenant's failure, counted as such
+        key_id = (ctx.key_id if ctx else None) or ""
+        who = (owner, key_id, str(fields.get("reason", ""))) if isinstance(owner, str) and owner else ("", "", "")
+        wait = self._flood.count(event, ctx.route if ctx else "-", str(fields.get("code", "-")), *who)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(wait, self._on_timer)
@@ -296,15 +307,13 @@ class Auditor:
             asyncio.get_running_loop().call_later(max(wait, 0.01), self._on_timer)
 
     def _flush_due(self) -> None:
-        fields = self._flood.drain(self._clock()) if self._flood is not None else None
-        if fields is None:
-            return
-        try:
-            future = self._sink.submit(self.entry(AGGREGATE_EVENT, None, "deny", fields))
-        except Exception as exc:
-            log.error("could not audit %s: %s", AGGREGATE_EVENT, type(exc).__name__)
-            return
-        future.add_done_callback(_log_failure)
+        for fields in self._flood.drain(self._clock()) if self._flood is not None else []:
+            try:
+                future = self._sink.submit(self.entry(AGGREGATE_EVENT, None, "deny", fields))
+            except Exception as exc:
+                log.error("could not audit %s: %s", AGGREGATE_EVENT, type(exc).__name__)
+                return
+            future.add_done_callback(_log_failure)
 
 
 def _log_failure(future: concurrent.futures.Future[int]) -> None:

@@ -48,6 +48,8 @@ class Authorizer:
         self._bound: set[str] = set()
         self._decisions: dict[tuple[str, str, str, str, str], bool] = {}  # cleared with every reload
         self._stamp: tuple[float, float] = (0.0, 0.0)
+        self._refused = b""  # the files of the last version refused: logged and audited once, not at every poll
+        self.last_error: PolicyError | None = None  # why the files in place were refused (None: in force)
         self._enforcer: Any = self._load()
 
     @property
@@ -73,16 +75,24 @@ class Authorizer:
         return enforcer
 
     def reload_if_changed(self) -> bool:
-        """Reload when a file changed; a broken file is logged and the good policy stays in force."""
+        """Reload when a file changed; a broken file is logged (once per version) and the good policy stays in
+        force, with ``last_error`` saying why."""
         try:
             if self._file_stamp() == self._stamp:
+                return False
+            # Compared by content, not by time stamp: a write completed within the same tick must still load.
+            files = self._model.read_bytes() + b"\0" + self._policy.read_bytes()
+            if files == self._refused:
                 return False
             enforcer = self._load()
         except (OSError, PolicyError) as exc:
             # The reason names files, lines and field counts, never a rule's values (else it was logged as a shape).
             reason = Vetted(str(exc)) if isinstance(exc, PolicyError) else type(exc).__name__
             log.error("casbin policy not reloaded, keeping the previous one: %s", reason)
+            if isinstance(exc, PolicyError):
+                self._refused, self.last_error = files, exc
             return False
+        self._refused, self.last_error = b"", None
         self._install(enforcer)
         log.info("casbin policy reloaded")
         return True

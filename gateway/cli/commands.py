@@ -115,12 +115,16 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth.apikeys import validate_name
+    from gateway.cli.retention import background_stores
     from gateway.cli.runlock import ensure_no_replica, ensure_not_serving
+    from gateway.jobs.base import forget_tenant
 
     instead = "`POST /v1/admin/tenant/shred` with an admin key"
     ensure_not_serving(settings.data_dir, "shredding", instead)
     if settings.uses_postgres:
         ensure_no_replica(settings.database_url.reveal(), "shredding", instead)
+    validate_name("tenant", args.tenant)  # a tenant's name as keys and tokens have it; the entry keeps it for ever
     if args.confirm != args.tenant:
         print(f"refusing: pass --confirm {args.tenant} to destroy every key of tenant {args.tenant}", file=sys.stderr)
         return 2
@@ -128,8 +132,13 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
     envelope, store = _offline_store(settings)
     try:
         names = [c.name for c in store.list_collections(args.tenant)]
+        if not names and not envelope.holds_keys(args.tenant):  # a mistyped name must not read as a shred done
+            print(f"nothing to shred: tenant {args.tenant} has no data key and no collection here (check the name; "
+                  "`gateway apikey list` shows the tenants of the keys); nothing was changed", file=sys.stderr)
+            return 1
         _forget_drift(settings, envelope, args.tenant, names)  # before the shred, whose WAL checkpoint clears it
         forgotten = store.shred_tenant(args.tenant)
+        forget_tenant(*background_stores(settings), args.tenant)  # its files and jobs, which no key opens now
         _rename_ledger_scopes(settings, args.tenant, names)
         auditor.record_sync("tenant.shred", "allow", actor=operator(), tenant=args.tenant, count=forgotten)
     finally:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.jobs.base import JobInputs, JobStore
+    from gateway.jobs.files import FileStore
     from gateway.policy.loader import GatewayPolicy
 
 
@@ -88,6 +90,12 @@ def _expired(settings: Settings) -> Callable[[float], dict[str, int]]:
     """The batch API's files and the jobs past their expiry, purged as the running gateway's sweep purges them."""
     from gateway.jobs.base import purge_expired
 
+    stores = background_stores(settings)
+    return lambda now: purge_expired(*stores, now)
+
+
+def background_stores(settings: Settings) -> tuple[FileStore, JobStore, JobInputs]:
+    """The backend's files, jobs and staged job inputs, for a command run beside (or instead of) the gateway."""
     if settings.uses_postgres:
         from gateway.backends.postgres.connection import PgDatabase
         from gateway.backends.postgres.files import PgFileStore
@@ -95,14 +103,14 @@ def _expired(settings: Settings) -> Callable[[float], dict[str, int]]:
         from gateway.backends.postgres.jobs import PgJobStore
 
         pg = PgDatabase(settings.database_url.reveal(), max_size=1)
-        return lambda now: purge_expired(PgFileStore(pg), PgJobStore(pg), PgJobInputs(pg), now)
+        return PgFileStore(pg), PgJobStore(pg), PgJobInputs(pg)
     from gateway.backends.sqlite.connection import SQLiteDatabase
     from gateway.backends.sqlite.files import SQLiteFileStore
     from gateway.backends.sqlite.job_inputs import SQLiteJobInputs
     from gateway.backends.sqlite.jobs import SQLiteJobStore
 
     db = SQLiteDatabase(settings.sqlite_path)
-    return lambda now: purge_expired(SQLiteFileStore(db), SQLiteJobStore(db), SQLiteJobInputs(db), now)
+    return SQLiteFileStore(db), SQLiteJobStore(db), SQLiteJobInputs(db)
 
 
 def add_commands(sub: Any) -> None:

@@ -211,6 +211,10 @@ class Envelope:
             return False
         return True
 
+    def holds_keys(self, tenant: str) -> bool:
+        """Whether ``tenant`` has a data key: one that never stored anything, or was shredded, has none."""
+        return any(stored.tenant == tenant for stored in self._repo.all())
+
     def kek_versions_in_use(self) -> set[int]:
         """KEK versions that still wrap some data key: those must not be retired yet."""
         return {stored.kek_version for stored in self._repo.all()}

@@ -152,6 +152,10 @@ class JobStore(Protocol):
         """Delete the jobs (and their items) whose expiry has passed; the jobs deleted."""
         ...
 
+    def purge_tenant(self, tenant: str) -> list[Job]:
+        """Delete every job (and its items) of ``tenant`` (a shred); the jobs deleted."""
+        ...
+
 
 class JobKind(Protocol):
     """One kind of work; see ``gateway.jobs`` for how to add one."""
@@ -188,6 +192,15 @@ def purge_expired(files: FileStore, jobs: JobStore, inputs: JobInputs, now: floa
     for job in purged:
         inputs.delete(job.tenant, job.id)
     return {"files": files.purge(now), "jobs": len(purged)}
+
+
+def forget_tenant(files: FileStore, jobs: JobStore, inputs: JobInputs, tenant: str) -> dict[str, int]:
+    """After a shred: the tenant's files, jobs and staged inputs, sealed under its destroyed keys, are deleted (left,
+    every list of its files or batches failed to open for ``files_expiry_days``, new ones included)."""
+    purged = jobs.purge_tenant(tenant)
+    for job in purged:
+        inputs.delete(job.tenant, job.id)
+    return {"files": files.purge_tenant(tenant), "jobs": len(purged)}
 
 
 class CreatorCheck:

@@ -87,6 +87,10 @@ class FileStore(Protocol):
         """Delete every file whose expiry has passed; how many."""
         ...
 
+    def purge_tenant(self, tenant: str) -> int:
+        """Delete every file of ``tenant`` (a shred: sealed under keys that are gone); how many."""
+        ...
+
 
 class UploadSlots:
     """How many uploads may be in progress at once: ``most`` in this process, ``per_tenant`` for one tenant. Used on

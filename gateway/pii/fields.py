@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.errors import BadRequest
-from gateway.pii.decide import Decision, decide
+from gateway.pii.decide import Decision, EntityOutcome, decide
 from gateway.pii.detector_types import Finding
 from gateway.pii.normalize import normalize
 from gateway.pii.readings import joined_items
@@ -38,7 +38,7 @@ class FieldsVerdict:
 
     metadata: dict[str, Any]
     blocked_types: list[str] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)  # of free-text values, for the document's PII summary
+    decisions: list[Decision] = field(default_factory=list)  # for the document's PII summary (free text, blocks)
 
 
 async def screen_name(detect: Detect, name: str, scope: ScopePolicy, param: str, what: str = "a name") -> None:
@@ -125,14 +125,24 @@ async def screen_documents(
         verdict = verdicts[i]
         if not decision.entities or (kind == "joined" and not decision.blocked):
             continue
-        if decision.blocked:
-            verdict.blocked_types.extend(t for t in decision.blocked_types if t not in verdict.blocked_types)
-        elif key in scope.metadata_free_text and kind == "value":
+        if key in scope.metadata_free_text and kind == "value" and not decision.blocked:
             verdict.metadata[key] = decision.text
             verdict.decisions.append(decision)
-        else:
-            verdict.blocked_types.extend(t for t in decision.entities if t not in verdict.blocked_types)
+            continue
+        # A value that blocks its document: its entity types go into the document's PII summary as blocks, so the
+        # header, the metrics and the audit entry say why (they said no PII at all). The values side by side are
+        # counted only for types no single value already blocked on.
+        types = decision.blocked_types if decision.blocked else tuple(decision.entities)
+        new = [t for t in types if t not in verdict.blocked_types] if kind == "joined" else list(types)
+        verdict.decisions.append(_blocking(decision, new))
+        verdict.blocked_types.extend(t for t in types if t not in verdict.blocked_types)
     return verdicts
+
+
+def _blocking(decision: Decision, types: Sequence[str]) -> Decision:
+    """The summary of a label that blocks its document: its entity types of ``types``, each as a block."""
+    entities = {t: EntityOutcome(decision.entities[t].count, "block") for t in types if t in decision.entities}
+    return Decision(True, "", entities, tuple(entities))
 
 
 def _screened_text(value: Any) -> str | None:

@@ -16,12 +16,13 @@ Departures from Presidio's defaults, each on purpose:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, ClassVar
 
 import tldextract
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import (
     CryptoRecognizer,
     EmailRecognizer,
@@ -73,6 +74,40 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return bool(offline_tld_extractor()(pattern_text).fqdn)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
+                regex_flags: int | None = None) -> list[RecognizerResult]:
+        """Presidio's results, and the address at the head of a match that fails the TLD check only for what
+        follows it: the pattern runs on to ``example.com.pdf``, ``example.com_2024``, ``example.com-notes`` (a file
+        name, a document id), whose last label is no TLD, and the whole match was dropped."""
+        results: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        if "@" not in text:
+            return results
+        flags = int(regex_flags or self.global_regex_flags or 0)
+        name: str = self.name  # type: ignore[has-type]  # set untyped in Presidio's __init__
+        for pattern in self.BOUNDED:
+            for match in re.finditer(pattern.regex, text, flags):
+                if any(r.start < match.end() and match.start() < r.end for r in results):
+                    continue
+                head = self._valid_head(match.group())
+                if head is not None:
+                    results.append(RecognizerResult(
+                        self.supported_entities[0], match.start(), match.start() + len(head), self.MAX_SCORE,
+                        analysis_explanation=self.build_regex_explanation(
+                            name, pattern.name + " (suffix cut)", pattern.regex, pattern.score, True, flags),
+                        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: name,
+                                              RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+        return results
+
+    def _valid_head(self, address: str) -> str | None:
+        """The longest head of ``address``, cut before a ``.``, ``-`` or ``_`` of its domain, that passes the TLD
+        check; None when none does (``jane@example.internal`` stays no address)."""
+        at = address.find("@")
+        cuts = [i for i in range(len(address) - 1, at, -1) if address[i] in "._-" and address[i - 1].isalnum()]
+        for cut in cuts[:8]:  # a few labels back is where a suffix ends; a domain has few labels
+            if self.validate_result(address[:cut]):
+                return address[:cut]
+        return None
 
 
 class StrictSsnRecognizer(PatternRecognizer):

@@ -8,6 +8,7 @@ run off the event loop.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.auth.apikeys import Principal
@@ -35,12 +36,14 @@ async def rotate_key(principal: Principal, *, envelope: Envelope, remote: bool) 
 
 
 async def shred_tenant(req: ShredRequest, principal: Principal, *, store: Store, ledger: PrivacyLedger,
-                       remote: bool) -> Outcome:
+                       remote: bool, background: Callable[[str], dict[str, int]] | None = None) -> Outcome:
     tenant = principal.tenant
     if req.confirm != tenant:
         raise BadRequest(f"confirm by sending {{\"confirm\": \"{tenant}\"}}: this destroys every key of the tenant",
                          param="confirm")
     forgotten = await off_loop(remote, shred, store, ledger, tenant)
+    if background is not None:  # its files and jobs, which no key opens now: every list of them failed
+        await off_loop(remote, background, tenant)
     return Outcome({"tenant": tenant, "shredded": True, "chunks_forgotten": forgotten}, {"count": forgotten})
 
 

@@ -12,7 +12,7 @@ from gateway.auth.apikeys import ApiKeyRepository
 from gateway.auth.authz import Authorizer
 from gateway.crypto.envelope import Envelope
 from gateway.embedding.served import ServedModels
-from gateway.jobs.base import CreatorCheck, JobInputs, JobStore, purge_expired
+from gateway.jobs.base import CreatorCheck, JobInputs, JobStore, forget_tenant, purge_expired
 from gateway.jobs.files import FileStore, FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batches import Batches, BatchKind
@@ -36,6 +36,10 @@ class Background:
     def purge_expired(self, now: float) -> dict[str, int]:
         """Files and jobs past their expiry as of ``now``, for the retention sweep."""
         return purge_expired(*self.stores, now)
+
+    def forget_tenant(self, tenant: str) -> dict[str, int]:
+        """A shredded tenant's files and jobs, which no key opens any more, deleted."""
+        return forget_tenant(*self.stores, tenant)
 
 
 def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobInputs], envelope: Envelope,

@@ -142,6 +142,15 @@ class PolicyVersions:
             refused = None
         return {"old_version": self.gateway[0] if self.gateway else None, "new_version": refused}
 
+    def casbin_rejected(self) -> dict[str, Any]:
+        """Fields of the entry of a refused Casbin policy: the version kept and the one refused (archived too)."""
+        try:
+            refused = self._archive.put(casbin_bundle(self._casbin_files[0].read_bytes(),
+                                                      self._casbin_files[1].read_bytes()))
+        except OSError:
+            refused = None
+        return {"old_version": self.casbin[0] if self.casbin else None, "new_version": refused}
+
     def casbin_reloaded(self) -> list[dict[str, Any]]:
         try:
             pair = (self._casbin_files[0].read_bytes(), self._casbin_files[1].read_bytes())
@@ -176,6 +185,10 @@ class PolicyVersions:
 
 
 class Reloadable(Protocol):
+    @property
+    def last_error(self) -> Exception | None:
+        """Why the policy in place was refused (None: it is in force)."""
+
     def reload_if_changed(self) -> bool: ...
 
 
@@ -183,11 +196,15 @@ def reload_policies(policy: PolicyHolder, authorizer: Reloadable, versions: Poli
                     record: Callable[..., Any], on_gateway_change: Callable[[], None]) -> None:
     """Reload what changed and audit it (``record`` is the auditor's ``record_sync``): a new version in force, or
     a broken file refused."""
-    failed_before = policy.last_error
+    failed_before, casbin_failed_before = policy.last_error, authorizer.last_error
     if authorizer.reload_if_changed():
         fields = versions.casbin_reloaded() if versions else [{"tenant": "*", "what": "casbin"}]
         for entry in fields:  # one entry per tenant whose rules changed, then the platform-wide one
             record("policy.reload", "allow", **entry)
+    elif authorizer.last_error is not None and authorizer.last_error is not casbin_failed_before:
+        record("policy.reload", "deny", tenant="*", what="casbin",
+               reason="the changed Casbin policy was rejected; the previous one stays",
+               **(versions.casbin_rejected() if versions else {}))
     if policy.reload_if_changed():
         on_gateway_change()
         fields = versions.gateway_reloaded() if versions else [{"tenant": "*", "what": "gateway"}]

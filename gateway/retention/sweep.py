@@ -132,6 +132,10 @@ def parse_now(text: str) -> datetime:
         raise BadRequest("--now must be an ISO 8601 time, e.g. 2030-01-01T00:00:00Z") from None
     if when.tzinfo is None:
         raise BadRequest("--now needs a time zone, e.g. 2030-01-01T00:00:00Z or +00:00")
+    try:  # its UTC time and the cutoff of the longest retention (36,500 days) must be dates: else an OverflowError
+        when.astimezone(UTC) - timedelta(days=36500)
+    except OverflowError:
+        raise BadRequest("--now must lie between the years 101 and 9999") from None
     return when
 
 

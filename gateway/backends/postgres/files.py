@@ -59,3 +59,7 @@ class PgFileStore:
     def purge(self, now: float) -> int:
         with self._db.transaction() as conn:
             return int(conn.execute("DELETE FROM files WHERE expires_at < %s", (now,)).rowcount)
+
+    def purge_tenant(self, tenant: str) -> int:
+        with self._db.transaction() as conn:
+            return int(conn.execute("DELETE FROM files WHERE tenant = %s", (tenant,)).rowcount)

@@ -152,3 +152,9 @@ class PgJobStore:
             rows = conn.execute(f"DELETE FROM jobs WHERE expires_at < %s RETURNING {_COLUMNS}",  # noqa: S608
                                 (now,)).fetchall()
         return [Job.from_columns(r) for r in rows]
+
+    def purge_tenant(self, tenant: str) -> list[Job]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(f"DELETE FROM jobs WHERE tenant = %s RETURNING {_COLUMNS}",  # noqa: S608
+                                (tenant,)).fetchall()
+        return [Job.from_columns(r) for r in rows]

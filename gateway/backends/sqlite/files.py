@@ -63,3 +63,6 @@ class SQLiteFileStore:
 
     def purge(self, now: float) -> int:
         return int(self._db().execute("DELETE FROM files WHERE expires_at < ?", (now,)).rowcount)
+
+    def purge_tenant(self, tenant: str) -> int:
+        return int(self._db().execute("DELETE FROM files WHERE tenant = ?", (tenant,)).rowcount)

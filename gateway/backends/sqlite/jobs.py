@@ -187,3 +187,9 @@ class SQLiteJobStore:
         rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE expires_at < ?", (now,)).fetchall()  # noqa: S608
         conn.executemany("DELETE FROM jobs WHERE id = ?", [(r[0],) for r in rows])
         return [Job.from_columns(r) for r in rows]
+
+    def purge_tenant(self, tenant: str) -> list[Job]:
+        conn = self._db()
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE tenant = ?", (tenant,)).fetchall()  # noqa: S608
+        conn.executemany("DELETE FROM jobs WHERE id = ?", [(r[0],) for r in rows])
+        return [Job.from_columns(r) for r in rows]

@@ -61,7 +61,9 @@ async def sign_in(request: Request[Any, Any, Any], services: Services) -> Respon
                                           provider_label(services)), status=403)
         else:
             view = error_view(exc, None, provider_label(services))
-        return await audited(services, ctx, view, event, decision, {"code": exc.code, "what": "console.signin"})
+        # A refused key's reason and, for a key that exists, its tenant (whose auditors then see it), as on the API
+        fields = {"code": exc.code, "what": "console.signin", **exc.detail.get("audit", {})}
+        return await audited(services, ctx, view, event, decision, fields)
     return await open_session(request, services, ctx, principal)
 
 

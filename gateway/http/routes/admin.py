@@ -27,7 +27,8 @@ async def _shred(call: Call) -> Reply:
     req = use_cases.ShredRequest(call.body.get("confirm") if isinstance(call.body, dict) else None)
     services = call.services
     result = await use_cases.shred_tenant(req, call.principal, store=services.collections.store,
-                                          ledger=services.ledger, remote=services.settings.uses_postgres)
+                                          ledger=services.ledger, remote=services.settings.uses_postgres,
+                                          background=services.forget_background)
     return Reply(result.body, audit=result.audit)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
+from litestar.exceptions import HTTPException
 
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, PayloadTooLarge
@@ -57,6 +58,11 @@ async def _store(call: Call) -> Reply:
                 raise PayloadTooLarge(f"the upload exceeds the file limit of {call.services.files.max_bytes} bytes")
     except PayloadTooLarge:
         raise
+    except HTTPException as exc:  # the app's own body limit (files_max_bytes and a little) came first
+        if exc.status_code == 413:
+            raise PayloadTooLarge(f"the upload exceeds the file limit of {call.services.files.max_bytes} bytes") \
+                from None
+        raise BadRequest("could not read the request body") from None
     except Exception:
         raise BadRequest("could not read the request body") from None
     content_type = call.request.headers.get("content-type", "")

@@ -122,3 +122,15 @@ def test_when_an_upload_is_not_a_form_or_not_for_a_batch_then_it_is_a_clear_400(
                    files={"other": ("x.jsonl", b"{}")})
     assert r.status_code == 400 and r.json()["error"]["param"] == "file"
     assert upload(gw, acme, b"x").status_code == 200  # the refused uploads gave their slot back
+
+
+def test_when_an_upload_without_content_length_passes_the_file_limit_then_it_is_a_413(tmp_path: Path) -> None:
+    # attack16 (F12): a chunked upload past files_max_bytes met the app's own body limit (the same size) first,
+    # whose error the route turned into a 400 "could not read the request body"
+    services = fake_services(tmp_path, files_max_bytes=200_000, max_body_bytes=1_000)
+    key = create_key(services.apikeys, "acme", "uploader", "writer")[0]
+    payload = body(b"x" * 300_000)
+    with serving_app(create_app(services)) as port:
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/files", timeout=10, content=iter([payload]), headers={
+            "Authorization": f"Bearer {key}", "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    assert r.status_code == 413 and "file limit of 200000 bytes" in r.json()["error"]["message"]

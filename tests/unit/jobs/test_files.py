@@ -176,3 +176,16 @@ def test_when_a_stored_file_lost_its_last_chunk_then_reading_it_is_refused(tmp_p
     store.put(row, sealed[:-(12 + 16 + 16)])  # the last chunk gone: the file ends after a chunk not sealed last
     with pytest.raises(DecryptionFailed, match="cut off"):
         files.read("acme", info.id)
+
+
+def test_when_a_tenant_is_shredded_then_purge_tenant_removes_its_files_only(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    # attack16 (F6): the shred left the rows, sealed under destroyed keys, and every list of them failed
+    files, _, _ = vault
+    files.write("initech", "batch", "a.jsonl", b"1")
+    files.write("initech", "batch", "b.jsonl", b"2")
+    kept = files.write("acme", "batch", "c.jsonl", b"3")
+    assert files.store.purge_tenant("initech") == 2
+    assert files.store.list_files("initech", None, 10, None) == [] and files.store.stored_bytes("initech") == 0
+    assert [f.id for f in files.store.list_files("acme", None, 10, None)] == [kept.id]

@@ -287,3 +287,13 @@ def test_when_a_job_is_parked_then_another_runner_takes_it_on_without_an_attempt
     assert store.claim("runner-c", now + 31, 30, ["double"], "job-other") is None
     third = store.claim("runner-c", now + 31, 30, ["double"], "job-p")  # runner-b died holding it
     assert third is not None and third.attempts == 2
+
+
+def test_when_a_tenant_is_shredded_then_purge_tenant_removes_its_jobs_only(backend: tuple[JobStore, Envelope]) -> None:
+    # attack16 (F6): a shredded tenant's batches stayed, their metadata sealed under destroyed keys
+    store, _ = backend
+    for job_id, tenant in (("job-i1", "initech"), ("job-i2", "initech"), ("job-a", "acme")):
+        store.create(Job(job_id, tenant, "double", "queued", {"tenant": tenant}, {"n": 1}, 1, 1.0, 9e9))
+    assert sorted(j.id for j in store.purge_tenant("initech")) == ["job-i1", "job-i2"]
+    assert store.list_jobs("initech", "double", 10) == [] and store.get("initech", "job-i1") is None
+    assert [j.id for j in store.list_jobs("acme", "double", 10)] == ["job-a"]

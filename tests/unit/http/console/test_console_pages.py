@@ -66,6 +66,17 @@ def test_when_a_wrong_key_is_posted_then_401_audited_without_the_secret(app: App
     assert "A" * 43 not in json.dumps(e)
 
 
+def test_when_a_real_keys_secret_is_guessed_at_sign_in_then_its_tenant_sees_why(app: App) -> None:
+    # attack16 (F11): the console dropped the refusal's reason and the key's tenant, which the API writes, so the
+    # tenant's auditors never saw their auditor key guessed at where a person would guess it
+    key_id = auditor(app).split("_")[1]
+    r = signin(app, f"gk_{key_id}_" + "Z" * 43)
+    assert r.status_code == 401
+    e = entry(app, r)
+    assert (e["event"], e["key_id"], e["reason"], e["tenant"]) == ("auth.failure", key_id, "wrong secret", "acme")
+    assert "Z" * 43 not in json.dumps(e)
+
+
 def test_when_no_session_then_pages_are_refused_and_the_attempt_audited(app: App) -> None:
     for path in ("/console/entries", "/console/entries/0", "/console/checkpoint", "/console/report.json"):
         r = app.client.get(path)
