@@ -128,6 +128,7 @@ class PgAuthorizer(Authorizer):
     def __init__(self, policy_dir: Path, db: PgDatabase) -> None:
         self.adapter = PgCasbinAdapter(db)
         self._fingerprint = ""
+        self._refused_fingerprint = ""  # the rule set last refused: logged once, not at every poll
         super().__init__(policy_dir)
 
     def _load(self) -> Any:
@@ -143,14 +144,20 @@ class PgAuthorizer(Authorizer):
         return enforcer
 
     def reload_if_changed(self) -> bool:
-        """Reload when the shared rules changed; a broken rule set is logged and the good policy stays."""
+        """Reload when the shared rules changed; a broken rule set is logged (once, not at every poll) and the good
+        policy stays."""
+        fingerprint = ""
         try:
-            if self.adapter.fingerprint() == self._fingerprint:
+            fingerprint = self.adapter.fingerprint()
+            if fingerprint in (self._fingerprint, self._refused_fingerprint):
                 return False
             enforcer = self._load()
         except GatewayError as exc:  # PolicyError, or Unavailable while the database restarts
             log.error("casbin policy not reloaded, keeping the previous one: %s", exc)
+            if isinstance(exc, PolicyError):
+                self._refused_fingerprint = fingerprint
             return False
+        self._refused_fingerprint = ""
         self._install(enforcer)
         log.info("casbin policy reloaded from the database")
         return True

@@ -52,3 +52,19 @@ def test_when_a_rule_is_added_on_one_replica_then_another_enforces_it_within_a_s
     finally:
         listener.stop()
         other_db.close()
+
+
+def test_when_the_shared_rules_are_broken_then_the_refusal_is_logged_once_and_a_fix_loads(
+    db: PgDatabase, schema: TempSchema, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    rules = schema.sql("SELECT ptype, v0, v1, v2, v3 FROM casbin_rule")
+    schema.sql("DELETE FROM casbin_rule")  # every rule gone: refused, the previous policy stays
+    with caplog.at_level("ERROR", logger="gateway.backends.postgres.casbin"):
+        assert [authz.reload_if_changed() for _ in range(5)] == [False] * 5  # five polls, one message
+    assert len([r for r in caplog.records if "not reloaded" in r.getMessage()]) == 1
+    assert authz.allowed(READER, "collections", "search")
+    for rule in [*rules, ("p", "reader", "*", "documents", "write")]:  # fixed, with a rule more
+        schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES (%s, %s, %s, %s, %s)", rule)
+    assert authz.reload_if_changed() and authz.allowed(READER, "documents", "write")
