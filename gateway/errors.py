@@ -207,6 +207,10 @@ class Unavailable(RequestError):
     decision = "error"
 
 
+class DatabaseUnavailable(Unavailable):
+    """The PostgreSQL pool found no connection in time (a 503 to a caller; a command says what to check)."""
+
+
 class Timeout(RequestError):
     status = 504
     code = "timeout"

@@ -22,7 +22,7 @@ from gateway.cli.migrate import add_commands
 from gateway.cli.policy_check import add_commands as add_policy_commands
 from gateway.cli.retention import add_commands as add_retention_commands
 from gateway.cli.usage import add_commands as add_usage_commands
-from gateway.errors import ConfigurationError, GatewayError
+from gateway.errors import ConfigurationError, DatabaseUnavailable, GatewayError
 from gateway.observability.logs import QUIET_LIBRARIES, configure_logging
 from gateway.settings import Settings, load_settings, unknown_environment
 
@@ -343,6 +343,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        ("port", getattr(args, "port", None))) if v is not None}
         settings = load_settings(**overrides)
         return int(args.func(settings, args))
+    except DatabaseUnavailable:  # a caller is told to try again; an operator, what to check
+        print("error: the PostgreSQL database that database_url names could not be reached in time or refused the "
+              "connection (psycopg's warnings above say why: no server at that address, a database or role that "
+              "does not exist, wrong credentials)", file=sys.stderr)
+        return 2
     except GatewayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

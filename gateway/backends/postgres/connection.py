@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gateway.errors import Unavailable
+from gateway.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PgDatabase:
         except (psycopg.OperationalError, PoolTimeout) as exc:
             # The message names only the class: libpq's text may carry the host and user.
             log.warning("database unavailable: %s", type(exc).__name__)
-            raise Unavailable("the database is unavailable; try again shortly", retry_after=1.0) from exc
+            raise DatabaseUnavailable("the database is unavailable; try again shortly", retry_after=1.0) from exc
 
     def notify(self, conn: psycopg.Connection[TupleRow], topic: str) -> None:
         """Wake the replicas listening on ``topic`` when the current transaction commits."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -16,7 +17,7 @@ from gateway.cli.commands import main
 from gateway.crypto import Envelope, RecordContext
 from gateway.crypto.kek import KekOptions
 from gateway.crypto.keyfiles import init_keys, load_keys
-from tests.unit.backends.postgres.pgkit import TempSchema
+from tests.unit.backends.postgres.pgkit import BASE_URL, TempSchema
 
 
 @pytest.fixture
@@ -78,3 +79,16 @@ def test_when_a_replica_serves_the_database_then_kek_rotation_and_shredding_are_
         replica.stop()
     assert main(["keys", "rotate"]) == 0  # the replica's connection closed: its lock went with it
     assert _kek_versions(keys_dir) == ["1", "2"]
+
+
+def test_when_the_database_url_names_a_database_that_does_not_exist_then_the_command_says_what_to_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = urlunsplit(urlsplit(BASE_URL)._replace(path="/no_such_database_16"))
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", missing)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("GATEWAY_KEYS_DIR", str(tmp_path / "keys"))
+    assert main(["apikey", "list"]) == 2
+    said = capsys.readouterr().err
+    assert "the PostgreSQL database that database_url names could not be reached" in said
+    assert "try again shortly" not in said  # a caller's words, not an operator's
