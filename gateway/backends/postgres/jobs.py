@@ -148,13 +148,14 @@ class PgJobStore:
         return self.get(tenant, job_id)
 
     def purge(self, now: float) -> list[Job]:
-        with self._db.transaction() as conn:
-            rows = conn.execute(f"DELETE FROM jobs WHERE expires_at < %s RETURNING {_COLUMNS}",  # noqa: S608
-                                (now,)).fetchall()
-        return [Job.from_columns(r) for r in rows]
+        return self._delete("expires_at < %s", now)
 
     def purge_tenant(self, tenant: str) -> list[Job]:
+        return self._delete("tenant = %s", tenant)
+
+    def _delete(self, where: str, value: object) -> list[Job]:
+        """Delete the jobs matching ``where`` (one of ours, never a caller's text); the jobs deleted."""
         with self._db.transaction() as conn:
-            rows = conn.execute(f"DELETE FROM jobs WHERE tenant = %s RETURNING {_COLUMNS}",  # noqa: S608
-                                (tenant,)).fetchall()
+            rows = conn.execute(f"DELETE FROM jobs WHERE {where} RETURNING {_COLUMNS}",  # noqa: S608
+                                (value,)).fetchall()
         return [Job.from_columns(r) for r in rows]

@@ -183,13 +183,14 @@ class SQLiteJobStore:
         return self.get(tenant, job_id)
 
     def purge(self, now: float) -> list[Job]:
-        conn = self._db()
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE expires_at < ?", (now,)).fetchall()  # noqa: S608
-        conn.executemany("DELETE FROM jobs WHERE id = ?", [(r[0],) for r in rows])
-        return [Job.from_columns(r) for r in rows]
+        return self._delete("expires_at < ?", now)
 
     def purge_tenant(self, tenant: str) -> list[Job]:
+        return self._delete("tenant = ?", tenant)
+
+    def _delete(self, where: str, value: object) -> list[Job]:
+        """Delete the jobs matching ``where`` (one of ours, never a caller's text); the jobs deleted."""
         conn = self._db()
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE tenant = ?", (tenant,)).fetchall()  # noqa: S608
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE {where}", (value,)).fetchall()  # noqa: S608
         conn.executemany("DELETE FROM jobs WHERE id = ?", [(r[0],) for r in rows])
         return [Job.from_columns(r) for r in rows]
