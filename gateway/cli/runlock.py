@@ -53,12 +53,14 @@ def ensure_no_replica(database_url: str, what: str, instead: str) -> None:
     """Refuse while any replica serves the PostgreSQL database (its listener holds the replica lock, shared)."""
     import psycopg
 
+    from gateway.backends.postgres.listen import REPLICA_LOCK
+
     try:
         with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
-            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(current_schema() || ':replica'))").fetchone()
+            row = conn.execute(f"SELECT pg_try_advisory_lock({REPLICA_LOCK})").fetchone()
             if row is None or not row[0]:
                 raise ConfigurationError(f"gateway replicas are serving this database; {what} needs every one "
                                          f"stopped, or use {instead}")
-            conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || ':replica'))")
+            conn.execute(f"SELECT pg_advisory_unlock({REPLICA_LOCK})")
     except psycopg.Error as exc:
         raise ConfigurationError(f"cannot check the database for running replicas ({type(exc).__name__})") from None

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 _SLICE_S = 0.2  # how long one wait lasts: bounds how long stop() takes
 # Every serving replica's listener holds this lock, shared, for as long as its connection lives; maintenance commands
 # that need every replica stopped try it exclusively to find out (gateway.cli.runlock.ensure_no_replica).
-REPLICA_PRESENT = "SELECT pg_advisory_lock_shared(hashtext(current_schema() || ':replica'))"
+REPLICA_LOCK = "hashtext(current_schema() || ':replica')"  # the lock's key: one per schema
+REPLICA_PRESENT = f"SELECT pg_advisory_lock_shared({REPLICA_LOCK})"
 
 
 class Listener:
