@@ -317,7 +317,8 @@ _FIELDS = (
     EntryField("code", "error code of a refused request (e.g. pii_blocked, permission_denied, rate_limited)"),
     EntryField("reason", "why a policy reload was refused; why an authentication failed: for an API key malformed "
                "key, unknown key, wrong secret, previous secret past its grace, revoked or expired, token without "
-               "identity provider (the caller is told none of it), for a token or a console sign-in the check that "
+               "identity provider (the caller is told none of it), several credentials (more than one "
+               "Authorization or X-API-Key header), for a token or a console sign-in the check that "
                "refused it",
                ("policy.reload", "auth.failure")),
     EntryField("claim", "the name of the claim a refused token lacked (reason missing_claim)", ("auth.failure",)),

@@ -74,11 +74,18 @@ class Reply:
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    """The one credential the request presents, or None when it presents none. More than one (two Authorization
+    headers, two X-API-Key headers, or both kinds) is refused even when they agree: a proxy, a log and the gateway
+    could each read another one, and a request must be one caller's."""
+    headers = request.headers
+    authorization, api_key = headers.getall("authorization", []), headers.getall("x-api-key", [])
+    if len(authorization) + len(api_key) > 1:
+        raise Unauthenticated("send one credential: one 'Authorization: Bearer <key>' header or one 'X-API-Key' "
+                              "header, not several", detail={"audit": {"reason": "several credentials"}})
+    scheme, _, token = (authorization or [""])[0].partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.headers.get("x-api-key") or None
+    return (api_key or [""])[0] or None
 
 
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
@@ -160,8 +167,9 @@ async def _governed(
     ctx: RequestContext,
     decision: list[str],
 ) -> Response[Any]:
-    presented = bearer_token(request)
+    presented: str | None = None
     try:
+        presented = bearer_token(request)
         if presented is None:  # not a secret: saying so tells the caller nothing about any key
             if request.headers.get("authorization", "").strip():  # e.g. the key alone, without "Bearer "
                 raise Unauthenticated("the Authorization header must read 'Bearer <key>' (or send 'X-API-Key: <key>')")

@@ -7,11 +7,16 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.unit.http.conftest import App, entry
+from gateway.auth.apikeys import create_key
+from gateway.http.app import create_app
+from tests.unit.http.conftest import App, entry, fake_services
+from tests.uvicornkit import serving_app
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -58,3 +63,35 @@ def test_when_a_revoked_key_is_used_then_its_tenants_auditor_sees_the_failure(ap
     shown = [json.loads(base64.b64decode(e)) for e in r.json()["entries"] if e is not None]
     assert any(e.get("reason") == "revoked" and e["event"] == "auth.failure" for e in shown) is sees
     assert failure["tenant"] == "acme"
+
+
+
+@pytest.mark.parametrize("extra", [
+    [("Authorization", "Bearer {other}")],
+    [("X-API-Key", "{other}")],
+    [("X-API-Key", "{key}")],  # even when both name the same key: a request is one caller's
+])
+def test_when_a_request_carries_several_credentials_then_it_is_refused_and_audited(
+    tmp_path: Path, extra: list[tuple[str, str]],
+) -> None:
+    # A proxy or a log may read the first header and the gateway another; before, the first Authorization won.
+    # A real server: the test client joins repeated headers into one, uvicorn passes each on as sent.
+    services = fake_services(tmp_path)
+    key = create_key(services.apikeys, "acme", "service", "writer")[0]
+    other = create_key(services.apikeys, "globex", "intruder", "writer")[0]
+    headers = [("Authorization", f"Bearer {key}"), *((n, v.format(key=key, other=other)) for n, v in extra)]
+    with serving_app(create_app(services)) as port:
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/embeddings", json={"model": MODEL, "input": "x"},
+                       headers=headers, timeout=30)
+        assert r.status_code == 401
+        assert "one credential" in r.json()["error"]["message"]
+        index = int(r.headers["X-Gateway-Audit-Index"])
+        failure = json.loads(services.audit_log.entries(index, index + 1)[0])
+    assert (failure["event"], failure["reason"]) == ("auth.failure", "several credentials")
+    assert key[20:] not in json.dumps(failure) and other[20:] not in json.dumps(failure)
+
+
+def test_when_one_credential_is_sent_by_either_header_then_it_is_accepted(app: App) -> None:
+    key = app.key("acme", "service", "reader")
+    for headers in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
+        assert app.client.get("/v1/models", headers=headers).status_code == 200
