@@ -392,5 +392,5 @@ def build_services(
         forget_background=background.forget_tenant,
         reconciler=IngestReconciler(audit_log, store, auditor.record_sync, settings.data_dir),
         policy_versions=PolicyVersions(PolicyArchive(settings.data_dir / ARCHIVE_DIR),
-                                       settings.policy_dir / "gateway.yaml", authorizer.version_files),
+                                       settings.policy_dir / "gateway.yaml", authorizer.version_texts),
     )

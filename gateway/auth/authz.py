@@ -24,20 +24,26 @@ logging.getLogger("casbin").setLevel(logging.ERROR)
 RULE_FIELDS = {"p": 4, "g": 3}
 
 
+def rule_problem(fields: list[str]) -> str | None:
+    """What Casbin would take in silence in one rule (its type, then its fields), or None: an unknown rule type
+    (dropped) or a ``p`` rule with too few or too many fields (kept, and never matching what its author meant)."""
+    kind = fields[0].strip()
+    if kind not in RULE_FIELDS:
+        return "a rule starts with p or g (a policy or a role binding)"
+    if len(fields) - 1 != RULE_FIELDS[kind]:
+        shape = "sub, dom, obj, act" if kind == "p" else "user, role, tenant"
+        return f"a {kind} rule has {RULE_FIELDS[kind]} fields ({shape}), this one has {len(fields) - 1}"
+    return None
+
+
 def check_rule_lines(path: Path) -> None:
-    """Refuse, naming the file and line, a rule Casbin would take in silence: an unknown rule type (dropped) or a
-    ``p`` rule with too few or too many fields (kept, and never matching what its author meant)."""
+    """Refuse, naming the file and line, a rule Casbin would take in silence (``rule_problem``)."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        fields = next(csv.reader([line], skipinitialspace=True))
-        kind = fields[0].strip()
-        if kind not in RULE_FIELDS:
-            raise PolicyError(f"{path}:{number}: a rule starts with p or g (a policy or a role binding)")
-        if len(fields) - 1 != RULE_FIELDS[kind]:
-            shape = "sub, dom, obj, act" if kind == "p" else "user, role, tenant"
-            raise PolicyError(f"{path}:{number}: a {kind} rule has {RULE_FIELDS[kind]} fields ({shape}), "
-                              f"this one has {len(fields) - 1}")
+        problem = rule_problem(next(csv.reader([line], skipinitialspace=True)))
+        if problem is not None:
+            raise PolicyError(f"{path}:{number}: {problem}")
 
 
 class Authorizer:
@@ -52,9 +58,10 @@ class Authorizer:
         self.last_error: PolicyError | None = None  # why the files in place were refused (None: in force)
         self._enforcer: Any = self._load()
 
-    @property
-    def version_files(self) -> tuple[Path, Path]:
-        return self._model, self._policy
+    def version_texts(self) -> tuple[bytes, bytes]:
+        """The texts of the policy as it stands (the model, then the rules), for its archived versions and the
+        audited diff of a reload; raises ``OSError`` when they cannot be read."""
+        return self._model.read_bytes(), self._policy.read_bytes()
 
     def _file_stamp(self) -> tuple[float, float]:
         return (self._model.stat().st_mtime, self._policy.stat().st_mtime)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import yaml
 
 from audit.policy_archive import PolicyArchive, casbin_bundle, version_of
+from gateway.errors import GatewayError
 from gateway.policy.loader import PolicyHolder
 
 log = logging.getLogger(__name__)
@@ -109,10 +110,11 @@ def casbin_changes(old: tuple[bytes, bytes] | None, new: tuple[bytes, bytes]) ->
 class PolicyVersions:
     """The versions in force, archived; turns a reload into the fields of its audit entries, one per tenant."""
 
-    def __init__(self, archive: PolicyArchive, gateway_file: Path, casbin_files: tuple[Path, Path]) -> None:
+    def __init__(self, archive: PolicyArchive, gateway_file: Path,
+                 casbin_texts: Callable[[], tuple[bytes, bytes]]) -> None:
         self._archive = archive
         self._gateway_file = gateway_file
-        self._casbin_files = casbin_files
+        self._casbin_texts = casbin_texts  # the authorizer's: its files, or on PostgreSQL the model and the rows
         self.gateway: tuple[str, bytes] | None = None
         self.casbin: tuple[str, tuple[bytes, bytes]] | None = None
 
@@ -145,17 +147,17 @@ class PolicyVersions:
     def casbin_rejected(self) -> dict[str, Any]:
         """Fields of the entry of a refused Casbin policy: the version kept and the one refused (archived too)."""
         try:
-            refused = self._archive.put(casbin_bundle(self._casbin_files[0].read_bytes(),
-                                                      self._casbin_files[1].read_bytes()))
-        except OSError:
+            refused = self._archive.put(casbin_bundle(*self._casbin_texts()))
+        except (OSError, GatewayError):
             refused = None
         return {"old_version": self.casbin[0] if self.casbin else None, "new_version": refused}
 
     def casbin_reloaded(self) -> list[dict[str, Any]]:
         try:
-            pair = (self._casbin_files[0].read_bytes(), self._casbin_files[1].read_bytes())
-        except OSError as exc:
-            log.error("policy archive: cannot read the Casbin policy: %s", exc.strerror)
+            pair = self._casbin_texts()
+        except (OSError, GatewayError) as exc:  # GatewayError: the database, unreachable for now
+            log.error("policy archive: cannot read the Casbin policy: %s",
+                      exc.strerror if isinstance(exc, OSError) else type(exc).__name__)
             return []
         previous = self.casbin[1] if self.casbin else None
         return self._entries(casbin_bundle(*pair), lambda _: casbin_changes(previous, pair), "casbin",

@@ -10,6 +10,7 @@ Per-key role bindings stay in memory (auto-save is off): they come from the API-
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ from typing import Any
 import casbin
 from casbin.persist.adapter import Adapter, load_policy_line
 
-from gateway.auth.authz import Authorizer
+from gateway.auth.authz import Authorizer, rule_problem
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.errors import GatewayError, PolicyError
+from gateway.observability.logs import Vetted
 
 log = logging.getLogger(__name__)
 _FIELDS = 6
@@ -86,6 +88,17 @@ class PgCasbinAdapter(Adapter):  # type: ignore[misc]  # casbin ships no type in
             self._db.notify(conn, "casbin")
         return count > 0
 
+    def rows(self) -> list[tuple[int, str, list[str]]]:
+        """Every rule as (id, type, fields), the empty trailing fields dropped, in the table's order."""
+        with self._db.transaction() as conn:
+            rows = conn.execute("SELECT id, ptype, v0, v1, v2, v3, v4, v5 FROM casbin_rule ORDER BY id").fetchall()
+        out = []
+        for row_id, ptype, *values in rows:
+            while values and values[-1] == "":
+                values.pop()
+            out.append((int(row_id), str(ptype), [str(v) for v in values]))
+        return out
+
     def fingerprint(self) -> str:
         """Changes whenever any rule does: what replicas compare to decide to reload."""
         with self._db.transaction() as conn:
@@ -123,41 +136,67 @@ def seed_policy(db: PgDatabase, policy_csv: Path) -> int:
 
 
 class PgAuthorizer(Authorizer):
-    """``Authorizer`` with its rules from ``casbin_rule``; ``reload_if_changed`` compares the table's fingerprint."""
+    """``Authorizer`` with its rules from ``casbin_rule``. Two threads look for changes: the change listener
+    (``refresh``, at each NOTIFY) and the policy watcher (``reload_if_changed``, which reports every change since its
+    last call, whichever thread loaded it, so that each one is audited)."""
 
     def __init__(self, policy_dir: Path, db: PgDatabase) -> None:
         self.adapter = PgCasbinAdapter(db)
         self._fingerprint = ""
         self._refused_fingerprint = ""  # the rule set last refused: logged once, not at every poll
+        self._reload_lock = threading.Lock()
+        self._unreported = False  # a change loaded that the watcher has not reported yet
+        self._error: PolicyError | None = None  # why the rules in the table are refused; published by the watcher
         super().__init__(policy_dir)
+
+    def version_texts(self) -> tuple[bytes, bytes]:
+        """The model file and the table's rules in ``policy.csv``'s form, for the archive and the audited diff."""
+        rules = "".join(_line(ptype, values) + "\n" for _, ptype, values in self.adapter.rows())
+        return self._model.read_bytes(), rules.encode()
 
     def _load(self) -> Any:
         fingerprint = self.adapter.fingerprint()
+        for row_id, ptype, values in self.adapter.rows():  # what Casbin would take in silence, as for the file
+            problem = rule_problem([ptype, *values])
+            if problem is not None:
+                raise PolicyError(f"casbin_rule id {row_id}: {problem}")
         try:
             enforcer = casbin.Enforcer(str(self._model), self.adapter)
-        except Exception as exc:  # casbin raises plain exceptions for any syntax error
-            raise PolicyError(f"{self._model} / casbin_rule: cannot load Casbin policy: {exc}") from exc
+        except Exception as exc:  # casbin raises plain exceptions for any syntax error; their text may quote rules
+            raise PolicyError(f"{self._model} / casbin_rule: cannot load Casbin policy ({type(exc).__name__})") \
+                from exc
         enforcer.enable_auto_save(False)  # per-key bindings added at request time must not reach the table
         if not enforcer.get_policy():
             raise PolicyError("casbin_rule: no rules (run `gateway db upgrade` to seed them from policy.csv)")
         self._fingerprint = fingerprint
         return enforcer
 
+    def refresh(self) -> None:
+        """The change listener's callback: put a changed rule set in force at once (the watcher reports it)."""
+        with self._reload_lock:
+            self._reload()
+
     def reload_if_changed(self) -> bool:
-        """Reload when the shared rules changed; a broken rule set is logged (once, not at every poll) and the good
-        policy stays."""
+        """Whether the rules changed since the last call, loaded now or by the listener meanwhile; when a changed
+        rule set was refused, ``last_error`` says why and the good policy stays."""
+        with self._reload_lock:
+            self._reload()
+            changed, self._unreported = self._unreported, False
+            self.last_error = self._error
+            return changed
+
+    def _reload(self) -> None:
         fingerprint = ""
         try:
             fingerprint = self.adapter.fingerprint()
             if fingerprint in (self._fingerprint, self._refused_fingerprint):
-                return False
+                return
             enforcer = self._load()
         except GatewayError as exc:  # PolicyError, or Unavailable while the database restarts
-            log.error("casbin policy not reloaded, keeping the previous one: %s", exc)
+            log.error("casbin policy not reloaded, keeping the previous one: %s", Vetted(str(exc)))
             if isinstance(exc, PolicyError):
-                self._refused_fingerprint = fingerprint
-            return False
-        self._refused_fingerprint = ""
+                self._refused_fingerprint, self._error = fingerprint, exc
+            return
+        self._refused_fingerprint, self._error, self._unreported = "", None, True
         self._install(enforcer)
         log.info("casbin policy reloaded from the database")
-        return True

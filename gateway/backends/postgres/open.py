@@ -77,7 +77,7 @@ class PgBackends:
         store = PostgresStore(self.db, envelope, on_integrity_failure=on_integrity_failure, on_close=self.close)
         self.listener = Listener(
             self.settings.database_url.reveal(),
-            {"store": store.sync.refresh, "casbin": self.authorizer.reload_if_changed},
+            {"store": store.sync.refresh, "casbin": self.authorizer.refresh},
             poll_interval_s=POLL_INTERVAL_S,
         )
         self.listener.start()

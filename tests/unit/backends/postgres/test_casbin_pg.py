@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from audit.policy_archive import PolicyArchive
 from gateway.auth.apikeys import Principal
 from gateway.backends.postgres.casbin import PgAuthorizer, seed_policy
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.listen import Listener
 from gateway.errors import PolicyError
+from gateway.policy.changes import PolicyVersions, reload_policies
+from gateway.policy.loader import PolicyHolder
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 POLICY = Path(__file__).resolve().parents[4] / "policy"
@@ -37,7 +41,7 @@ def test_when_a_rule_is_added_on_one_replica_then_another_enforces_it_within_a_s
     seed_policy(db, POLICY / "policy.csv")
     other_db = PgDatabase(schema.url, max_size=2)
     one, other = PgAuthorizer(POLICY, db), PgAuthorizer(POLICY, other_db)
-    listener = Listener(schema.url, {"casbin": other.reload_if_changed}, poll_interval_s=5.0)  # NOTIFY, not poll
+    listener = Listener(schema.url, {"casbin": other.refresh}, poll_interval_s=5.0)  # NOTIFY, not poll
     listener.start()
     try:
         time.sleep(0.3)  # listening
@@ -68,3 +72,57 @@ def test_when_the_shared_rules_are_broken_then_the_refusal_is_logged_once_and_a_
     for rule in [*rules, ("p", "reader", "*", "documents", "write")]:  # fixed, with a rule more
         schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES (%s, %s, %s, %s, %s)", rule)
     assert authz.reload_if_changed() and authz.allowed(READER, "documents", "write")
+
+
+def _reloads(authz: PgAuthorizer, tmp_path: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """The policy watcher's reload step over ``authz`` with a real archive; what it records is collected."""
+    versions = PolicyVersions(PolicyArchive(tmp_path / "archive"), POLICY / "gateway.yaml", authz.version_texts)
+    versions.start()
+    recorded: list[dict[str, Any]] = []
+    holder = PolicyHolder(POLICY / "gateway.yaml")
+
+    def step() -> None:
+        reload_policies(holder, authz, versions, lambda event, decision, **f: recorded.append(
+            {"event": event, "decision": decision, **f}), lambda: None)
+
+    return step, recorded
+
+
+def test_when_a_rule_row_is_inserted_then_the_watcher_audits_it_even_after_the_listener_loaded_it(
+    db: PgDatabase, schema: TempSchema, tmp_path: Path
+) -> None:
+    # Before: the listener's reload left the watcher nothing to report, so an insider's INSERT granting a role in a
+    # tenant went unaudited on PostgreSQL (the archive read policy.csv, which replicas do not enforce).
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    step, recorded = _reloads(authz, tmp_path)
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('g', 'okta:risk-analysts', 'admin', 'acme')")
+    authz.refresh()  # the listener, woken by the change, loads it first
+    assert authz.known_role("okta:risk-analysts", "acme")
+    step()
+    step()  # reported once
+    assert [(r["decision"], r["tenant"], r["what"]) for r in recorded] == [("allow", "acme", "casbin"),
+                                                                          ("allow", "*", "casbin")]
+    assert recorded[0]["changes"] == [{"rule": ["g", "okta:risk-analysts", "admin", "acme"], "change": "added"}]
+    assert recorded[0]["old_version"] != recorded[0]["new_version"]
+
+
+def test_when_a_rule_row_has_the_wrong_shape_then_it_is_refused_audited_once_and_the_good_policy_stays(
+    db: PgDatabase, schema: TempSchema, tmp_path: Path
+) -> None:
+    # A p rule of three fields: Casbin keeps it and it never matches; a type Casbin does not know: dropped in silence.
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    step, recorded = _reloads(authz, tmp_path)
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('p', 'reader', 'documents', 'write')")
+    row_id = schema.sql("SELECT max(id) FROM casbin_rule")[0][0]
+    authz.refresh()
+    step()
+    step()
+    assert [(r["decision"], r["tenant"], r["what"]) for r in recorded] == [("deny", "*", "casbin")]
+    assert authz.last_error is not None and f"casbin_rule id {row_id}: a p rule has 4 fields" in str(authz.last_error)
+    assert authz.allowed(READER, "collections", "search") and not authz.allowed(READER, "documents", "write")
+    schema.sql("UPDATE casbin_rule SET ptype = 'q', v2 = '' WHERE id = %s", (row_id,))
+    authz.refresh()
+    step()
+    assert recorded[-1]["decision"] == "deny" and "a rule starts with p or g" in str(authz.last_error)
