@@ -344,9 +344,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**overrides)
         return int(args.func(settings, args))
     except DatabaseUnavailable:  # a caller is told to try again; an operator, what to check
-        print("error: the PostgreSQL database that database_url names could not be reached in time or refused the "
-              "connection (psycopg's warnings above say why: no server at that address, a database or role that "
-              "does not exist, wrong credentials)", file=sys.stderr)
+        from gateway.backends.postgres.connection import connection_problem
+
+        problem = connection_problem(settings.database_url.reveal())
+        print("error: the PostgreSQL database that database_url names could not be reached in time: "
+              + (problem or "it answers now; it was down or busy a moment ago, try again"), file=sys.stderr)
         return 2
     except GatewayError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -57,3 +57,32 @@ class PgDatabase:
 
     def close(self) -> None:
         self._pool.close()
+
+
+# libpq's reasons for a refused connection, in the operator's words: its own text names the host, role and
+# database, and the gateway's output names none of them (a log collector may keep what a command prints).
+_REFUSALS = (
+    (("database \"", "does not exist"), "the database that database_url names does not exist (create it, or fix "
+                                        "the name)"),
+    (("role \"", "does not exist"), "the role (user) that database_url names does not exist on that server"),
+    (("password authentication failed",), "the server refused the password of that role"),
+    (("no password supplied",), "the server asks for a password and database_url gives none"),
+    (("no pg_hba.conf entry",), "the server's pg_hba.conf admits no connection from this host for that role and "
+                                "database"),
+    (("Connection refused",), "nothing listens at the host and port that database_url names"),
+    (("resolve host",), "the host that database_url names does not resolve"),
+    (("could not translate host name",), "the host that database_url names does not resolve"),
+    (("timeout expired",), "the host that database_url names did not answer in time"),
+)
+
+
+def connection_problem(url: str, timeout_s: int = 5) -> str | None:
+    """Why a connection to ``url`` is refused, in the gateway's words (no name, host or password from the URL),
+    or None when one opens now."""
+    try:
+        psycopg.connect(url, connect_timeout=timeout_s).close()
+    except psycopg.Error as exc:
+        text = str(exc)
+        return next((reason for needles, reason in _REFUSALS if all(n in text for n in needles)),
+                    f"the connection failed ({type(exc).__name__})")
+    return None

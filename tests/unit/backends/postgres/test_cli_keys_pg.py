@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from gateway.backends.postgres.connection import PgDatabase
+from gateway.backends.postgres.connection import PgDatabase, connection_problem
 from gateway.backends.postgres.datakeys import PgDataKeyRepository
 from gateway.backends.postgres.listen import Listener
 from gateway.cli.commands import main
@@ -92,3 +92,17 @@ def test_when_the_database_url_names_a_database_that_does_not_exist_then_the_com
     said = capsys.readouterr().err
     assert "the PostgreSQL database that database_url names could not be reached" in said
     assert "try again shortly" not in said  # a caller's words, not an operator's
+    assert "the database that database_url names does not exist" in said  # why, in the gateway's words
+    assert "no_such_database_16" not in said  # no name from the URL
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("postgresql://no_such_role_17@127.0.0.1:5432/test", "the role (user) that database_url names does not exist"),
+    ("postgresql://postgres@127.0.0.1:1/test", "nothing listens at the host and port"),
+    ("postgresql://postgres@no-such-host.invalid:5432/test", "does not resolve"),
+])
+def test_when_a_connection_is_refused_then_the_reason_is_named_without_the_urls_parts(url: str, why: str) -> None:
+    problem = connection_problem(url)
+    assert problem is not None and why in problem
+    assert not any(part in problem for part in ("no_such_role_17", "no-such-host", "127.0.0.1"))
+    assert connection_problem(BASE_URL) is None
