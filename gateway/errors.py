@@ -208,7 +208,12 @@ class Unavailable(RequestError):
 
 
 class DatabaseUnavailable(Unavailable):
-    """The PostgreSQL pool found no connection in time (a 503 to a caller; a command says what to check)."""
+    """The PostgreSQL pool found no connection in time (a 503 to a caller; a command says what to check:
+    ``problem``, when the refusal's reason is known)."""
+
+    def __init__(self, message: str, *, problem: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.problem = problem
 
 
 class Timeout(RequestError):

@@ -343,10 +343,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        ("port", getattr(args, "port", None))) if v is not None}
         settings = load_settings(**overrides)
         return int(args.func(settings, args))
-    except DatabaseUnavailable:  # a caller is told to try again; an operator, what to check
+    except DatabaseUnavailable as exc:  # a caller is told to try again; an operator, what to check
         from gateway.backends.postgres.connection import connection_problem
 
-        problem = connection_problem(settings.database_url.reveal())
+        problem = exc.problem or connection_problem(settings.database_url.reveal())
         print("error: the PostgreSQL database that database_url names could not be reached in time: "
               + (problem or "it answers now; it was down or busy a moment ago, try again"), file=sys.stderr)
         return 2

@@ -28,6 +28,10 @@ class PgDatabase:
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, timeout_s: float = 5.0) -> None:
         self.url = url
+        problem = connection_problem(url, max(1, int(timeout_s)))  # at start: say why at once, not after a wait
+        if problem is not None:
+            raise DatabaseUnavailable("the database is unavailable; try again shortly", retry_after=1.0,
+                                      problem=problem)
         self._pool = ConnectionPool(
             url,
             min_size=min_size,
