@@ -159,3 +159,30 @@ def cpu_by_part(url: str) -> dict[str, float]:
     return {sample.labels["part"]: sample.value for family in text_string_to_metric_families(text)
             if family.name == "gateway_cpu_seconds" for sample in family.samples
             if sample.name == "gateway_cpu_seconds_total"}
+
+
+def batch_totals(url: str) -> dict[str, tuple[float, float]]:
+    """Items and batches so far per batcher (``gateway_batch_size``'s sum and count), from the gateway's
+    ``/metrics``: two readings give the mean batch size between them."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    totals: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "gateway_batch_size":
+            continue
+        for sample in family.samples:
+            if sample.name in ("gateway_batch_size_sum", "gateway_batch_size_count"):
+                totals.setdefault(sample.labels["batcher"], [0.0, 0.0])[sample.name.endswith("_count")] = sample.value
+    return {name: (items, batches) for name, (items, batches) in totals.items()}
+
+
+def mean_batches(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> str:
+    """``name mean`` per batcher that ran batches between two ``batch_totals`` readings."""
+    means = []
+    for name, (items, batches) in sorted(after.items()):
+        done = batches - before.get(name, (0.0, 0.0))[1]
+        if done:
+            means.append(f"{name} {(items - before.get(name, (0.0, 0.0))[0]) / done:.1f}")
+    return ", ".join(means)

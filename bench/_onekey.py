@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _profiled_gateway
-from bench._load import LoadResult, cpu_by_part, drive, rss_bytes
+from bench._load import LoadResult, batch_totals, cpu_by_part, drive, mean_batches, rss_bytes
 from bench._stage import time_raw
 from gateway.observability.threads import cpu_seconds
 from tests.integration.server import GatewayProcess
@@ -136,7 +136,7 @@ def one_gateway(root: Path, onnx_cache: Path, runtime: str | None, texts: list[s
         children = descendants(pid)
         load0 = os.getloadavg()[0]
         cpu0, kids0 = tree_cpu_s(pid, children)
-        parts0 = cpu_by_part(gw.url)
+        parts0, batches0 = cpu_by_part(gw.url), batch_totals(gw.url)
         rounds = []
         for i in range(2):
             say(f"gateway ({label}) round {i + 1}: {clients} clients on one key, {len(texts)} one-text requests ...")
@@ -144,6 +144,7 @@ def one_gateway(root: Path, onnx_cache: Path, runtime: str | None, texts: list[s
             say(f"round {i + 1}: {r.items_per_s():.1f} texts/s, statuses {r.statuses()}")
             rounds.append(r)
         cpu1, kids1 = tree_cpu_s(pid, children)
+        say(f"mean texts per batch: {mean_batches(batches0, batch_totals(gw.url))}")
         n = sum(len(r.samples) for r in rounds)
         parts = {part: (s - parts0.get(part, 0.0)) * 1e3 / n for part, s in cpu_by_part(gw.url).items()}
         run = GatewayRun(label, rounds, (cpu1 - cpu0) * 1e3 / n, (kids1 - kids0) * 1e3 / n,
