@@ -1,6 +1,6 @@
 """The lines of OpenAI's batch files: validating an input file, and writing output and error lines.
 
-An input file is JSON Lines, one request per line::
+An input file is JSON Lines (UTF-8, a byte order mark ignored; LF or CRLF), one request per line::
 
     {"custom_id": "doc-1", "method": "POST", "url": "/v1/embeddings", "body": {"model": ..., "input": ...}}
 
@@ -47,11 +47,11 @@ def parse_input(content: bytes, max_lines: int, max_body_bytes: int | None = Non
             errors.append({"code": code, "message": message, "param": param, "line": line})
 
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")  # a leading byte order mark is ignored (RFC 8259, 8.1)
     except UnicodeDecodeError:
         fail(None, "invalid_file_encoding", "the input file is not UTF-8 text")
         return [], errors
-    raw_lines = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    raw_lines = [(n, raw) for n, raw in enumerate(_lines(text), start=1) if raw.strip()]
     if not raw_lines:
         fail(None, "empty_file", "the input file has no requests")
     if len(raw_lines) > max_lines:
@@ -88,6 +88,13 @@ def parse_input(content: bytes, max_lines: int, max_body_bytes: int | None = Non
         else:
             lines.append(BatchLine(custom_id, obj["body"], n))
     return lines, errors
+
+
+def _lines(text: str) -> list[str]:
+    """JSON Lines' lines: split at LF (a CR before it dropped), never at the other breaks ``str.splitlines`` knows
+    (U+2028, U+2029, U+0085, VT, FF, FS, GS, RS), which JSON allows unescaped inside a string: a text holding one
+    would be cut in two invalid lines."""
+    return [raw.removesuffix("\r") for raw in text.split("\n")]
 
 
 def request_id(batch_id: str, index: int) -> str:
