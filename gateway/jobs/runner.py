@@ -257,22 +257,19 @@ class JobService:
     async def _end(self, kind: JobKind, job: Job) -> Job:
         outcomes = [ItemOutcome(i.index, i.ok, self.open(job, i))
                     for i in await asyncio.to_thread(self.store.items, job.id)]
-        if job.cancel_requested:
-            result = await kind.finish(job, outcomes, "cancelled")
-            job = await self._move(job, "cancelled", result)
-            await self._audit("job.cancelled", job, "allow")
-            return job
-        await self._move(job, "finalizing")
+        state = "cancelled" if job.cancel_requested else "completed"
+        if state == "completed":
+            await self._move(job, "finalizing")
         try:
-            result = await kind.finish(job, outcomes, "completed")
-        except Exception as exc:
+            result = await kind.finish(job, outcomes, state)
+        except Exception as exc:  # a cancelled job too: raised here, it was retried at every lease, for good
             log.exception("job %s could not be finished", VettedName(job.id))
             job = await self._move(job, "failed", {"errors": [{"code": "finalize_failed",
                                                                "message": type(exc).__name__}]})
             await self._audit("job.completed", job, "error")
             return job
-        job = await self._move(job, "completed", result)
-        await self._audit("job.completed", job, "allow")
+        job = await self._move(job, state, result)
+        await self._audit("job.cancelled" if state == "cancelled" else "job.completed", job, "allow")
         return job
 
     async def yield_to_interactive(self) -> bool:

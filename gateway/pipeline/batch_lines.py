@@ -6,7 +6,8 @@ An input file is JSON Lines (UTF-8, a byte order mark ignored; LF or CRLF), one 
 
 Validation checks the file as a whole before any line runs (OpenAI's ``errors`` list, at most ``MAX_ERRORS``
 reported): JSON, the fields, ``url`` equal to the batch's endpoint, unique ``custom_id``, the line limit, each
-body within ``max_body_bytes`` (``Batches.create`` adds a ``custom_id`` carrying PII). The rest of each body is
+body within ``max_body_bytes``, the inputs of all lines together within the limit (``Batches.create`` adds a
+``custom_id`` carrying PII). The rest of each body is
 checked when it runs, like the body of ``POST /v1/embeddings`` (a bad body is that line's 400).
 An output line holds ``custom_id``, ``response.status_code``, ``response.request_id``, ``response.body`` and
 ``error`` (null): lines answered 200 go to the output file, every other to the error file.
@@ -34,10 +35,11 @@ class BatchLine:
     line: int = 0  # its line number in the input file, for validation errors
 
 
-def parse_input(content: bytes, max_lines: int, max_body_bytes: int | None = None
+def parse_input(content: bytes, max_lines: int, max_body_bytes: int | None = None, max_inputs: int | None = None,
                 ) -> tuple[list[BatchLine], list[dict[str, Any]]]:
     """The lines, and OpenAI's validation errors (empty when the file is valid). ``max_body_bytes``: a line's body
-    is held to the limit of a ``POST /v1/embeddings`` body."""
+    is held to the limit of a ``POST /v1/embeddings`` body; ``max_inputs``: the texts of all lines together (each
+    becomes a vector of the output file, about 8 KB as JSON floats, held in memory while the file is written)."""
     errors: list[dict[str, Any]] = []
     lines: list[BatchLine] = []
     seen: set[str] = set()
@@ -87,7 +89,17 @@ def parse_input(content: bytes, max_lines: int, max_body_bytes: int | None = Non
                  "bytes (max_body_bytes)", "body")
         else:
             lines.append(BatchLine(custom_id, obj["body"], n))
+    inputs = sum(_inputs(line.body) for line in lines)
+    if max_inputs is not None and inputs > max_inputs:
+        fail(None, "too_many_inputs", f"the input file's requests hold {inputs} inputs in all; the limit is "
+             f"{max_inputs} (batch_max_lines) across the batch")
     return lines, errors
+
+
+def _inputs(body: dict[str, Any]) -> int:
+    """How many vectors a line asks for: its ``input`` list's length, else one (a bad body is one 400 line)."""
+    given = body.get("input")
+    return len(given) if isinstance(given, list) else 1
 
 
 def _lines(text: str) -> list[str]:

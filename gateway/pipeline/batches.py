@@ -111,7 +111,8 @@ class Batches:
         if info.purpose != "batch":
             raise BadRequest("the input file's purpose must be 'batch'", param="input_file_id")
         content = await self._files.content(principal.tenant, file_id)
-        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines, self._max_body_bytes)
+        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines, self._max_body_bytes,
+                                                self._max_lines)  # as many inputs in all as lines (OpenAI's)
         errors = await self._screen_custom_ids(lines, errors, scope)
         job_id = "batch_" + uuid.uuid4().hex
         params: dict[str, Any] = {"input_file_id": file_id, "metadata": None}
