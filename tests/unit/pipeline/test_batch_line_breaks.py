@@ -6,6 +6,7 @@ valid file failed its validation; a UTF-8 byte order mark (Windows editors) fail
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 
@@ -47,3 +48,25 @@ def test_when_the_file_begins_with_a_byte_order_mark_then_it_is_ignored() -> Non
     assert errors == [] and [x.custom_id for x in lines] == ["a", "b"]
     _, inner = parse_input(("\n" + "\ufeff" + request("c", "z")).encode(), 10)  # only a leading one
     assert [(e["code"], e["line"]) for e in inner] == [("invalid_json_line", 2)]
+
+
+def peak_bytes_parsing(content: bytes, max_lines: int) -> int:
+    tracemalloc.start()
+    try:
+        parse_input(content, max_lines)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("content", [b"\n" * 1_000_000, b"\r\n \n" * 400_000, b"{}\n" * 600_000],
+                         ids=["newlines", "blank-lines", "too-many-lines"])
+def test_when_a_file_is_millions_of_lines_then_it_is_read_a_line_at_a_time(content: bytes) -> None:
+    """A list of every line cost 8 bytes a line and more (100 MB of newlines: 1.5 GB at each batch's creation)."""
+    assert peak_bytes_parsing(content, 10) < len(content) // 4
+
+
+def test_when_there_are_more_requests_than_the_limit_then_the_message_says_so_without_counting_them_all() -> None:
+    lines, errors = parse_input("\n".join(request(f"c{n}", "x") for n in range(12)).encode(), 10)
+    assert lines == [] and [(e["code"], e["message"]) for e in errors] == [
+        ("too_many_lines", "the input file has more than 10 requests; the limit is 10")]
