@@ -209,7 +209,7 @@ class JobService:
                 progress = await self._todo(kind, job)
             except JobFailed as failed:
                 self._progress.pop(job.id, None)
-                job = await self._move(job, "failed", {"errors": failed.errors})
+                job = await self._move(job, "failed", await self._kept(kind, job, {"errors": failed.errors}))
                 await self._audit("job.completed", job, "error")
                 return job, True
             if progress.position < len(progress.todo):
@@ -254,9 +254,24 @@ class JobService:
         progress.answered = recorded.answered
         return recorded
 
+    async def _outcomes(self, job: Job) -> list[ItemOutcome]:
+        stored = await asyncio.to_thread(self.store.items, job.id)
+        return [ItemOutcome(i.index, i.ok, self.open(job, i)) for i in stored]
+
+    async def _kept(self, kind: JobKind, job: Job, result: dict[str, Any]) -> dict[str, Any]:
+        """``result`` of a job that can run no further (its input gone after a restart, or at a turn that loaded it
+        again) with the answers of the items it ran written out (a batch's output and error files): they were run and
+        charged, and failing the job dropped them."""
+        if not job.answered:
+            return result
+        try:
+            return {**await kind.finish(job, await self._outcomes(job), "failed"), **result}
+        except Exception:
+            log.exception("job %s: its answers could not be written", VettedName(job.id))
+            return result
+
     async def _end(self, kind: JobKind, job: Job) -> Job:
-        outcomes = [ItemOutcome(i.index, i.ok, self.open(job, i))
-                    for i in await asyncio.to_thread(self.store.items, job.id)]
+        outcomes = await self._outcomes(job)
         state = "cancelled" if job.cancel_requested else "completed"
         if state == "completed":
             await self._move(job, "finalizing")

@@ -191,7 +191,8 @@ class BatchKind:
             content = await self._files.content(job.tenant, job.params["input_file_id"])
         except NotFound:
             raise JobFailed([{"code": "input_file_missing", "message": "the input file was deleted before the "
-                              "batch ran", "param": "input_file_id", "line": None}]) from None
+                              "batch finished; the lines answered before are in its output and error files",
+                              "param": "input_file_id", "line": None}]) from None
         lines, _ = await asyncio.to_thread(parse_input, content, max(job.total, 1))
         return lines
 
