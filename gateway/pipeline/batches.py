@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -170,6 +171,12 @@ def _metadata(raw: Any) -> dict[str, str] | None:
                        for k, v in raw.items())):
         raise BadRequest(f"'metadata' must be an object of at most {MAX_METADATA} string pairs (keys up to 64 "
                          "characters, values up to 512)", param="metadata")
+    for key, value in raw.items():  # shown to every reader of the tenant: a blank key or a bidi override misleads
+        if (not key.strip() or any(unicodedata.category(c) in ("Cc", "Cf") for c in key)
+                or any(unicodedata.category(c) == "Cf" for c in value)):
+            raise BadRequest("'metadata' keys must be visible, without control characters, and neither keys nor "
+                             "values may hold invisible formatting characters (bidi overrides, zero-width ones)",
+                             param="metadata")
     return dict(raw)
 
 
