@@ -107,7 +107,9 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(lines) < 3:
         raise CheckpointError("malformed checkpoint: needs origin, size and root lines (lines 1-3)")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
-    if not origin or not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+    # ASCII digits only: str.isdigit() takes U+00B2 (int() then fails) and U+0661 U+0662 (a second spelling of 12).
+    decimal = size_text.isascii() and size_text.isdigit()
+    if not origin or not decimal or (size_text != "0" and size_text.startswith("0")):
         raise CheckpointError("malformed checkpoint: line 1 must be the origin and line 2 the tree size in decimal")
     try:
         root = base64.b64decode(root_text, validate=True)

@@ -68,7 +68,8 @@ def parse_bound(name: str, raw: str) -> tuple[datetime, timedelta]:
     text = raw.strip().replace("Z", "+00:00")
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 is before the calendar in UTC
         raise ValueError(f"--{name} must be a date or date and time like 2025-01-31T13:45:30Z, not {raw!r}") from None
     clock = text.partition("T")[2] or text.partition(" ")[2]
     hms = re.split(r"[+-]", clock, maxsplit=1)[0]
@@ -78,7 +79,16 @@ def parse_bound(name: str, raw: str) -> tuple[datetime, timedelta]:
         unit = timedelta(microseconds=1)
     else:
         unit = timedelta(seconds=1) if hms.count(":") >= 2 else timedelta(minutes=1)
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)), unit
+    return value, unit
+
+
+def end_of(until: datetime, unit: timedelta) -> datetime | None:
+    """The first instant after ``until``'s unit; None (no upper bound) when that is past the calendar's last day
+    (``until`` 9999-12-31 covers everything: the sum would raise OverflowError)."""
+    try:
+        return until + unit
+    except OverflowError:
+        return None
 
 
 def entry_time(entry: Mapping[str, Any]) -> datetime | None:
@@ -106,7 +116,7 @@ class ReportScope:
         end, unit = parse_bound("until", until) if until else (None, timedelta(0))
         if start is not None and end is not None and start > end:
             raise ValueError("--since is after --until")
-        return cls(tenant, start, end, None if end is None else end + unit)
+        return cls(tenant, start, end, None if end is None else end_of(end, unit))
 
     def sees(self, entry: Mapping[str, Any]) -> bool:
         if not TenantScope(self.tenant).sees(entry):

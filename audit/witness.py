@@ -73,7 +73,8 @@ def parse_request(body: bytes) -> tuple[int, list[bytes], str]:
         raise ValueError("the body needs an 'old <size>' line, proof lines, a blank line and the checkpoint")
     lines = head.split("\n")
     word, _, size_text = lines[0].partition(" ")
-    if word != "old" or not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+    decimal = size_text.isascii() and size_text.isdigit()  # str.isdigit() alone takes U+00B2 and U+0661
+    if word != "old" or not decimal or (size_text != "0" and size_text.startswith("0")):
         raise ValueError("the first line must be 'old <size>' in decimal without leading zeroes")
     if len(lines) - 1 > MAX_PROOF_LINES:
         raise ValueError(f"at most {MAX_PROOF_LINES} consistency proof lines")

@@ -5,6 +5,7 @@ Handlers get one ``Services`` object; tests build it with fakes through ``build_
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -103,6 +104,7 @@ class Services:
     ingest_jobs: IngestJobKind  # ingest with Prefer: respond-async, run by the jobs' runner
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     concurrency: KeyConcurrency = field(default_factory=KeyConcurrency)
+    report_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))  # one report at a time
     observability: Observability | None = None
     witnesses: WitnessPublisher | None = None
     forwarder: SyslogForwarder | None = None
@@ -149,7 +151,7 @@ class Services:
         """The use cases reading the audit log (the audit routes and the console), off the loop on PostgreSQL."""
         return AuditQueries(self.audit_log, remote=self.settings.uses_postgres,
                             public_key=self.keys.audit_public_key, witnesses=self.witnesses,
-                            versions=self.policy_versions, digest=self.auditor.digest)
+                            versions=self.policy_versions, digest=self.auditor.digest, reports=self.report_gate)
 
     async def check_rate(self, principal: Principal) -> None:
         """The requests-per-minute limits: the key's (``quotas.key``, else ``rate_limit``) and the tenant's; on

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from audit.events import EVENT_TYPES
-from audit.report_scope import EVERYTHING, TenantScope, entry_time
+from audit.report_scope import EVERYTHING, TenantScope, end_of, entry_time
 from gateway.errors import BadRequest
 
 PAGE_SIZE = 50
@@ -108,7 +108,8 @@ def _parse_time(name: str, raw: str) -> tuple[datetime, timedelta]:
     text = raw.strip().replace("Z", "+00:00")
     try:
         value = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 is before the calendar in UTC
         raise BadRequest(f"'{name}' must be a date and time like 2025-01-31T13:45:30", param=name) from None
     clock = text.partition("T")[2] or text.partition(" ")[2]
     hms = re.split(r"[+-]", clock, maxsplit=1)[0]
@@ -117,7 +118,7 @@ def _parse_time(name: str, raw: str) -> tuple[datetime, timedelta]:
         unit = timedelta(microseconds=1)
     if not clock:
         unit = timedelta(days=1)
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)), unit
+    return value, unit
 
 
 def _short(name: str, raw: str | None, limit: int = 128) -> str:
@@ -142,7 +143,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
     until, until_end = None, None
     if params.get("until"):
         until, unit = _parse_time("until", params["until"])
-        until_end = until + unit
+        until_end = end_of(until, unit)  # None past 9999-12-31: no upper bound
     since = parse_time("since", params.get("since"))
     if since is not None and until is not None and since > until:
         raise BadRequest("'since' is after 'until'", param="since")

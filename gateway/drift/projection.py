@@ -43,7 +43,7 @@ def parse_windows(raw: str | None) -> int:
     """The ``windows`` query parameter; a bad value is a 400, never a silent default."""
     if raw is None or raw == "":
         return DEFAULT_WINDOWS
-    if not raw.isdigit() or not MIN_WINDOWS <= int(raw) <= MAX_WINDOWS:
+    if not (raw.isascii() and raw.isdigit()) or not MIN_WINDOWS <= int(raw) <= MAX_WINDOWS:  # int() fails on '²'
         raise BadRequest(f"'windows' must be an integer from {MIN_WINDOWS} to {MAX_WINDOWS}", param="windows")
     return int(raw)
 

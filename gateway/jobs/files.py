@@ -8,8 +8,9 @@ size limits (one file's, and ``max_tenant_bytes``: all of a tenant's stored file
 tenant's file is ``NotFound``), and gives each file its expiry. ``UploadSlots`` caps the uploads in progress, per
 process and per tenant; an upload past either is refused at once (429 with ``Retry-After``), never queued.
 
-A batch's output and error files count toward the tenant's stored bytes but are never refused: a running batch must
-not fail because its tenant's uploads filled the allowance (uploads are refused until files are deleted or expire).
+A batch's output and error files count toward the tenant's stored bytes but are never refused, neither by that
+allowance nor by ``max_bytes`` (the upload limit: 14,336 vectors as JSON floats already pass 100 MiB): a running batch
+must not fail at its end (uploads are refused until files are deleted or expire).
 """
 
 from __future__ import annotations
@@ -138,8 +139,8 @@ class FileVault:
         self._clock = clock
 
     def write(self, tenant: str, purpose: str, filename: str, content: bytes, file_id: str | None = None) -> FileInfo:
-        if len(content) > self.max_bytes:
-            raise PayloadTooLarge(f"the file is {len(content)} bytes; the limit is {self.max_bytes}", param="file")
+        """Store a file of any size: ``write_upload`` holds uploads to ``max_bytes``; a batch's output is never
+        refused (its vectors are several times the input's bytes; its size is bounded by the batch's inputs)."""
         file_id = file_id or "file-" + uuid.uuid4().hex
         now = self._clock()
         days = self._retention(tenant)
@@ -154,7 +155,10 @@ class FileVault:
         return max(0, self.max_tenant_bytes - self.store.stored_bytes(tenant))
 
     def write_upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
-        """``write``, refused when the tenant's stored files and this one would pass ``max_tenant_bytes``."""
+        """``write``, refused over ``max_bytes`` or when the tenant's stored files and this one would pass
+        ``max_tenant_bytes``."""
+        if len(content) > self.max_bytes:
+            raise PayloadTooLarge(f"the file is {len(content)} bytes; the limit is {self.max_bytes}", param="file")
         with self._quota_lock:
             stored = self.store.stored_bytes(tenant)
             if stored + len(content) > self.max_tenant_bytes:

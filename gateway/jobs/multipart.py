@@ -7,6 +7,7 @@ event loop (a Python call per chunk, a spooled temporary file written and read b
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from gateway.errors import BadRequest
@@ -23,6 +24,15 @@ class Form:
     fields: dict[str, str]
     filename: str | None  # None: no part named 'file' with a file name
     content: bytes
+
+
+def _disposition(head: bytes | bytearray) -> bytes:
+    """A part's Content-Disposition header: its ``name`` and ``filename`` are read there only (read from every
+    header line, an ``X-Note: name="file"`` line made a part named otherwise the upload's file)."""
+    for line in bytes(head).split(b"\r\n"):
+        if line[:20].lower() == b"content-disposition:":
+            return line
+    return b""
 
 
 def parse_form(content_type: str, body: bytes | bytearray) -> Form:
@@ -43,15 +53,17 @@ def parse_form(content_type: str, body: bytes | bytearray) -> Form:
         end = body.find(b"\r\n" + delimiter, head_end + 4) if head_end >= 0 else -1
         if end < 0:
             raise BadRequest(_NOT_MULTIPART)
-        params = {k.lower(): _ESCAPED.sub(rb"\1", v) for k, v in _PARAM.findall(bytes(body[at:head_end]))}
+        params = {k.lower(): _ESCAPED.sub(rb"\1", v) for k, v in _PARAM.findall(_disposition(body[at:head_end]))}
         name = params.get(b"name", b"").decode("utf-8", "replace")
         if name in seen:  # an ambiguous form: which part is meant is not guessed
             raise BadRequest(f"the form has more than one part named {name!r}", param=name)
         seen.add(name)
         if name == "file" and b"filename" in params:
             filename = params[b"filename"].decode("utf-8", "replace")
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in filename):
-                raise BadRequest("the file name must not contain control characters", param="file")
+            # Cf too: a bidi override shows 'invoice\u202egnp.jsonl' as 'invoicelnosj.png' to every reader
+            if any(unicodedata.category(c) in ("Cc", "Cf") for c in filename):
+                raise BadRequest("the file name must not contain control characters or invisible formatting ones "
+                                 "(bidi overrides, zero-width characters)", param="file")
             content = bytes(memoryview(body)[head_end + 4:end])
         elif name and end - head_end < 4096:
             fields[name] = bytes(body[head_end + 4:end]).decode("utf-8", "replace")

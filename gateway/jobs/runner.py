@@ -209,7 +209,7 @@ class JobService:
                 progress = await self._todo(kind, job)
             except JobFailed as failed:
                 self._progress.pop(job.id, None)
-                job = await self._move(job, "failed", {"errors": failed.errors})
+                job = await self._move(job, "failed", await self._kept(kind, job, {"errors": failed.errors}))
                 await self._audit("job.completed", job, "error")
                 return job, True
             if progress.position < len(progress.todo):
@@ -254,25 +254,37 @@ class JobService:
         progress.answered = recorded.answered
         return recorded
 
-    async def _end(self, kind: JobKind, job: Job) -> Job:
-        outcomes = [ItemOutcome(i.index, i.ok, self.open(job, i))
-                    for i in await asyncio.to_thread(self.store.items, job.id)]
-        if job.cancel_requested:
-            result = await kind.finish(job, outcomes, "cancelled")
-            job = await self._move(job, "cancelled", result)
-            await self._audit("job.cancelled", job, "allow")
-            return job
-        await self._move(job, "finalizing")
+    async def _outcomes(self, job: Job) -> list[ItemOutcome]:
+        stored = await asyncio.to_thread(self.store.items, job.id)
+        return [ItemOutcome(i.index, i.ok, self.open(job, i)) for i in stored]
+
+    async def _kept(self, kind: JobKind, job: Job, result: dict[str, Any]) -> dict[str, Any]:
+        """``result`` of a job that can run no further (its input gone after a restart, or at a turn that loaded it
+        again) with the answers of the items it ran written out (a batch's output and error files): they were run and
+        charged, and failing the job dropped them."""
+        if not job.answered:
+            return result
         try:
-            result = await kind.finish(job, outcomes, "completed")
-        except Exception as exc:
+            return {**await kind.finish(job, await self._outcomes(job), "failed"), **result}
+        except Exception:
+            log.exception("job %s: its answers could not be written", VettedName(job.id))
+            return result
+
+    async def _end(self, kind: JobKind, job: Job) -> Job:
+        outcomes = await self._outcomes(job)
+        state = "cancelled" if job.cancel_requested else "completed"
+        if state == "completed":
+            await self._move(job, "finalizing")
+        try:
+            result = await kind.finish(job, outcomes, state)
+        except Exception as exc:  # a cancelled job too: raised here, it was retried at every lease, for good
             log.exception("job %s could not be finished", VettedName(job.id))
             job = await self._move(job, "failed", {"errors": [{"code": "finalize_failed",
                                                                "message": type(exc).__name__}]})
             await self._audit("job.completed", job, "error")
             return job
-        job = await self._move(job, "completed", result)
-        await self._audit("job.completed", job, "allow")
+        job = await self._move(job, state, result)
+        await self._audit("job.cancelled" if state == "cancelled" else "job.completed", job, "allow")
         return job
 
     async def yield_to_interactive(self) -> bool:

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -111,7 +112,8 @@ class Batches:
         if info.purpose != "batch":
             raise BadRequest("the input file's purpose must be 'batch'", param="input_file_id")
         content = await self._files.content(principal.tenant, file_id)
-        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines, self._max_body_bytes)
+        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines, self._max_body_bytes,
+                                                self._max_lines)  # as many inputs in all as lines (OpenAI's)
         errors = await self._screen_custom_ids(lines, errors, scope)
         job_id = "batch_" + uuid.uuid4().hex
         params: dict[str, Any] = {"input_file_id": file_id, "metadata": None}
@@ -169,6 +171,12 @@ def _metadata(raw: Any) -> dict[str, str] | None:
                        for k, v in raw.items())):
         raise BadRequest(f"'metadata' must be an object of at most {MAX_METADATA} string pairs (keys up to 64 "
                          "characters, values up to 512)", param="metadata")
+    for key, value in raw.items():  # shown to every reader of the tenant: a blank key or a bidi override misleads
+        if (not key.strip() or any(unicodedata.category(c) in ("Cc", "Cf") for c in key)
+                or any(unicodedata.category(c) == "Cf" for c in value)):
+            raise BadRequest("'metadata' keys must be visible, without control characters, and neither keys nor "
+                             "values may hold invisible formatting characters (bidi overrides, zero-width ones)",
+                             param="metadata")
     return dict(raw)
 
 
@@ -190,7 +198,8 @@ class BatchKind:
             content = await self._files.content(job.tenant, job.params["input_file_id"])
         except NotFound:
             raise JobFailed([{"code": "input_file_missing", "message": "the input file was deleted before the "
-                              "batch ran", "param": "input_file_id", "line": None}]) from None
+                              "batch finished; the lines answered before are in its output and error files",
+                              "param": "input_file_id", "line": None}]) from None
         lines, _ = await asyncio.to_thread(parse_input, content, max(job.total, 1))
         return lines
 

@@ -49,7 +49,7 @@ class View:
 
     content: str | bytes
     status: int = 200
-    media_type: str = "text/html; charset=utf-8"
+    media_type: str = "text/html"  # Litestar appends "; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
 

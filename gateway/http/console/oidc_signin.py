@@ -40,7 +40,7 @@ CALLBACK_PARAMS = ("state", "code", "error")
 
 def _not_configured() -> Response[Any]:
     body = pages.error_page("Not found", "Signing in through an identity provider is not configured here.")
-    return Response(body, status_code=404, media_type="text/html; charset=utf-8", headers=security_headers())
+    return Response(body, status_code=404, media_type="text/html", headers=security_headers())
 
 
 def redirect_uri(request: Request[Any, Any, Any], configured: str) -> str:

@@ -12,6 +12,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,9 @@ from gateway.auth.apikeys import Principal
 
 DEFAULT_TTL_S = 30 * 60
 DEFAULT_MAX_SESSIONS = 10_000
+# Sessions one key (or one provider subject) holds at once; a further sign-in ends its own oldest. Without it, one
+# auditor signing in 10,000 times filled the store and ended every other tenant's sessions (the oldest went first).
+DEFAULT_MAX_PER_OWNER = 16
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,11 @@ class SessionStore:
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         clock: Callable[[], float] = time.time,
         token: Callable[[], str] = _token,
+        max_per_owner: int = DEFAULT_MAX_PER_OWNER,
     ) -> None:
         self.ttl_s = ttl_s
         self._max = max_sessions
+        self._max_per_owner = max(1, max_per_owner)
         self._clock = clock
         self._token = token
         self._lock = threading.Lock()
@@ -61,11 +67,19 @@ class SessionStore:
         session = Session(principal, self._token(), self._clock() + self.ttl_s)
         with self._lock:
             self._purge_expired()
-            if len(self._sessions) >= self._max:  # drop the sessions closest to expiry rather than grow forever
-                for key, _ in sorted(self._sessions.items(), key=lambda kv: kv[1].expires_at)[: self._max // 10 + 1]:
-                    del self._sessions[key]
+            owner = _owner(principal)
+            own = self._oldest_first(owner)
+            for key in own[: max(0, len(own) - self._max_per_owner + 1)]:
+                del self._sessions[key]
+            if len(self._sessions) >= self._max:  # full: the owner holding the most sessions gives up its oldest
+                heaviest = Counter(_owner(s.principal) for s in self._sessions.values()).most_common(1)[0][0]
+                del self._sessions[self._oldest_first(heaviest)[0]]
             self._sessions[self._key(session_id)] = session
         return session_id, session
+
+    def _oldest_first(self, owner: tuple[str, str]) -> list[str]:
+        return sorted((k for k, s in self._sessions.items() if _owner(s.principal) == owner),
+                      key=lambda k: self._sessions[k].expires_at)
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session for a cookie value, or None (unknown, expired or signed out)."""
@@ -95,6 +109,11 @@ class SessionStore:
         now = self._clock()
         for key in [k for k, s in self._sessions.items() if s.expires_at <= now]:
             del self._sessions[key]
+
+
+def _owner(principal: Principal) -> tuple[str, str]:
+    """Who holds a session: the key's id, or a provider-signed-in subject, in its tenant."""
+    return principal.tenant, principal.key_id or principal.subject
 
 
 def csrf_matches(session: Session, presented: str | None) -> bool:

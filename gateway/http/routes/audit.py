@@ -21,7 +21,7 @@ from gateway.http.guard import Call, Guard, Reply, governed
 MAX_DIGITS = 15  # an index or size far beyond any log, still exact in canonical JSON
 AUDITOR = Guard(event="audit.read", obj="audit", act="read")
 RECEIPTS = Guard(event="audit.read", obj="receipts", act="read")
-TEXT = "text/plain; charset=utf-8"
+TEXT = "text/plain"  # Litestar appends "; charset=utf-8" (named here too, it came twice)
 
 
 def _int_param(call: Call, name: str) -> int | None:

@@ -23,7 +23,7 @@ _MAX_WINDOWS = 1000
 
 async def _series(call: Call) -> Reply:
     raw = call.request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_WINDOWS:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_WINDOWS:  # int() fails on '²'
         raise BadRequest(f"'limit' must be an integer from 1 to {_MAX_WINDOWS}", param="limit")
     result = await series_of(call.collection, int(raw), observability=call.services.observability)
     return Reply(result.body, audit=result.audit)

@@ -26,7 +26,7 @@ def _file_id(call: Call) -> str:
 def page(call: Call, default: int, most: int) -> tuple[int, str | None]:
     """``limit`` (1 to ``most``) and ``after`` (an id) of a list request."""
     raw = call.request.query_params.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= most:  # int() fails on '²'
         raise BadRequest(f"'limit' must be a whole number from 1 to {most}", param="limit")
     return int(raw), call.request.query_params.get("after") or None
 
@@ -34,7 +34,7 @@ def page(call: Call, default: int, most: int) -> tuple[int, str | None]:
 async def _upload(call: Call) -> Reply:
     files, tenant = call.services.files, call.principal.tenant
     raw = call.request.headers.get("content-length", "")
-    declared = int(raw) if raw.isdigit() else None
+    declared = int(raw) if raw.isascii() and raw.isdigit() else None
     if declared is not None and declared > files.max_bytes + MULTIPART_SLACK:
         raise PayloadTooLarge(f"the upload of {declared} bytes exceeds the file limit of {files.max_bytes} bytes")
     files.slots.take(tenant)  # before the body is read: the extra uploads are refused at once, not queued

@@ -78,10 +78,18 @@ def test_when_a_file_is_stored_then_neither_its_content_nor_its_name_lies_in_cle
             assert b"078-05-1120" not in path.read_bytes(), path
 
 
-def test_when_a_file_is_over_the_limit_then_it_is_refused(vault: tuple[FileVault, Clock, Path | None]) -> None:
+def test_when_an_upload_is_over_the_limit_then_it_is_refused(vault: tuple[FileVault, Clock, Path | None]) -> None:
     files, _, _ = vault
     with pytest.raises(PayloadTooLarge):
-        files.write("acme", "batch", "big.jsonl", b"x" * 1001)
+        files.write_upload("acme", "batch", "big.jsonl", b"x" * 1001)
+
+
+def test_when_a_batch_output_is_over_the_upload_limit_then_it_is_stored(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, _, _ = vault  # attack17: 7 lines of 2,048 inputs made 120 MB of output; the batch failed at its end
+    output = files.write("acme", "batch_output", "out.jsonl", b"y" * 5000)
+    assert files.read("acme", output.id) == b"y" * 5000
 
 
 def test_when_files_expire_then_the_purge_removes_them_and_keeps_the_rest(
