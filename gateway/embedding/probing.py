@@ -22,7 +22,7 @@ from gateway.embedding import fingerprint
 from gateway.embedding.registry import audit_registry_changes, record_fingerprint, recorded_fingerprints
 from gateway.embedding.served import UNVERIFIED_PROBE_S, ServedModel, ServedModels
 from gateway.errors import ModelUnavailable, UpstreamError
-from gateway.observability.logs import VettedName
+from gateway.observability.logs import Vetted, VettedName
 
 log = logging.getLogger(__name__)
 Probe = Callable[[Callable[[Sequence[str]], np.ndarray]], str]
@@ -44,8 +44,8 @@ class FingerprintWatch:
             try:
                 out[model.spec.ref] = self._probe(remote.raw)
             except (ModelUnavailable, UpstreamError) as exc:
-                log.warning("model %s: the fingerprint probe got no answer (%s)", VettedName(model.spec.name),
-                            VettedName(type(exc).__name__))
+                log.warning("model %s: the fingerprint probe failed: %s", VettedName(model.spec.name),
+                            Vetted(exc.message))
         return out
 
     def start(self, policy_dir: Path) -> None:
