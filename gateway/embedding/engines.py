@@ -314,9 +314,11 @@ def _words(reason: str | None) -> str:
 
 
 def _hint(exc: UpstreamError) -> str:
-    """For the operator's log: what an engine's 404, 405 or redirect usually means."""
+    """For the operator's log: what an engine's 401, 403, 404, 405 or redirect usually means."""
     if any(f"(HTTP {code}" in exc.message for code in (404, 405)):
         return ": is base_url's path right? The gateway posts to {base_url}/embeddings (Infinity: --url-prefix)"
+    if any(f"(HTTP {code}" in exc.message for code in (401, 403)):
+        return ": does the engine want a key? Check api_key_file or api_key_env (the key itself is never logged)"
     if "redirect" in exc.message:
         return ": set base_url to where the engine answers (https rather than http?)"
     return ""

@@ -18,6 +18,7 @@ import pytest
 
 from gateway.embedding.engines import REFUSAL_LOG_S, EngineClient, EngineSpec
 from gateway.errors import ModelUnavailable, UpstreamError
+from gateway.settings import Secret
 
 DIM = 4
 LOGGER = "gateway.embedding.engines"
@@ -146,3 +147,16 @@ def test_when_the_engine_answers_a_redirect_then_the_error_says_redirect_not_a_m
     with pytest.raises(UpstreamError) as info:
         _client("http://engine-a:8080/v1", lambda r: redirect).embed(["a"])
     assert info.value.message == "the model's engine answered a redirect (HTTP 307), which is not followed"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_when_the_engine_wants_a_key_then_the_log_points_at_the_key_settings_without_the_key(
+    caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    caplog.set_level(logging.WARNING, LOGGER)
+    spec = EngineSpec(kind="openai", urls=("http://vllm:8000/v1",), model="bge", api_key=Secret("sk-wrong-key"))
+    client = EngineClient(spec, DIM, httpx.MockTransport(lambda r: httpx.Response(status)), name="bge-base")
+    with pytest.raises(UpstreamError):
+        client.embed(["a"])
+    (line,) = _lines(caplog)
+    assert f"(HTTP {status})" in line and "api_key_file or api_key_env" in line and "sk-wrong-key" not in line
