@@ -145,22 +145,32 @@ class EngineHealth:
         log.warning("engine %s (model %s) answers again", self._host, self._model)
 
 
-def _unreachable(exc: httpx.HTTPError, timeout_s: float) -> str:
+_VERIFY = {10: "it has expired", 62: "it does not name this host", 64: "it does not name this IP address",
+           18: "it is self-signed", 19: "its chain ends in an untrusted root", 20: "its issuer is not a trusted CA"}
+
+
+def _unreachable(exc: httpx.HTTPError, spec: EngineSpec, url: str) -> str:
     """Why a call got no answer, in words of our own (never the peer's): refused, timed out, TLS and its reason."""
     if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout_s:g} s (timeout_s)"
+        return f"no answer within {spec.timeout_s:g} s (timeout_s)"
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS: the engine's certificate is not trusted ({_words(cause.reason)}; see ca_file)"
+            said = _VERIFY.get(cause.verify_code, _words(cause.reason))
+            return f"TLS: the engine's certificate is not accepted ({said}; see ca_file)"
         if isinstance(cause, ssl.SSLError):
+            if "CERTIFICATE_REQUIRED" in (cause.reason or ""):
+                return "TLS: the engine requires a client certificate (client_cert and client_key)"
             return f"TLS handshake failed ({_words(cause.reason)}; an https URL to a plain http port?)"
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused (nothing listens at this host and port)"
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.ConnectError):
         return "cannot connect (refused, no route or no such host)"
-    return f"the connection failed ({type(exc).__name__})"
+    if url.startswith("https://") and not spec.client_cert:  # TLS 1.3: a refused client is told after the handshake
+        return (f"the engine closed the connection without an answer ({type(exc).__name__}); if it requires mutual "
+                "TLS, set client_cert and client_key")
+    return f"the engine closed the connection without an answer ({type(exc).__name__})"
 
 
 # (engine host, seconds, texts in the call, outcome: ok | down | busy | upstream_error), for the metrics
@@ -276,7 +286,7 @@ class EngineClient:
                 response = self._http.post(target, json=body, headers=headers,
                                            timeout=min(self.spec.timeout_s, remaining))
             except httpx.HTTPError as exc:  # refused, reset, timed out, TLS: say nothing of the peer's words
-                raise _Down(None, _unreachable(exc, self.spec.timeout_s)) from None
+                raise _Down(None, _unreachable(exc, self.spec, url)) from None
             tracing.set_attributes({"http.response.status_code": response.status_code})
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
