@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from gateway.errors import ModelUnavailable, UpstreamError
+from gateway.errors import DimensionMismatch, ModelUnavailable, UpstreamError
 from gateway.observability import tracing
 from gateway.observability.logs import Vetted, VettedName
 from gateway.settings import Secret
@@ -306,6 +306,11 @@ class EngineClient:
             matrix = np.asarray([row["embedding"] for row in rows], dtype=np.float64)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise UpstreamError("the model's engine answered with something that is not an embeddings list") from None
+        if matrix.ndim == 2 and matrix.shape[0] == count and matrix.shape[1] != self._dimension:
+            wrong = DimensionMismatch(f"the model's engine returned vectors of {matrix.shape[1]} dimensions; "
+                                      f"expected {self._dimension}")
+            wrong.observed_dimension = int(matrix.shape[1])
+            raise wrong
         if matrix.shape != (count, self._dimension):
             raise UpstreamError(f"the model's engine returned {matrix.shape[0]} vectors of "
                                 f"{matrix.shape[1] if matrix.ndim == 2 else '?'} dimensions for {count} texts; "
