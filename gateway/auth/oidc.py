@@ -173,7 +173,9 @@ class JwksCache:
 
     def only(self, key_type: str) -> jwt.PyJWK | None:
         """The one key of ``key_type``, for a token without ``kid`` (some providers publish a single key and name
-        none); None when there are several, or none."""
+        none); None when there are several, or none. While no set has been read, it is tried again first."""
+        if not self._read_once:
+            self._refetch_if_due()
         with self._lock:
             keys = [k for k in self._keys_by_type if k.key_type == key_type]
         return keys[0] if len(keys) == 1 else None
@@ -183,26 +185,31 @@ class JwksCache:
         ``UNREAD_RETRY_S`` while no set has been read). The fetch runs outside the lock, so known keys never wait."""
         with self._lock:
             found = self._keys.get(kid)
-            if found is not None:
-                return found
+        if found is not None:
+            return found
+        self._refetch_if_due()
+        with self._lock:
+            return self._keys.get(kid)
+
+    def _refetch_if_due(self) -> None:
+        """One refetch at a time, at most once per interval; a caller arriving during it waits for its answer."""
+        with self._lock:
             inflight, mine = self._inflight, False
             if inflight is None:
                 interval = REFETCH_INTERVAL_S if self._read_once else UNREAD_RETRY_S
                 if self._clock() - self._fetched_at < interval:
-                    return None
+                    return
                 inflight = self._inflight = threading.Event()
                 self._fetched_at, mine = self._clock(), True
-        if mine:
-            try:
-                self._refetch()
-            finally:
-                with self._lock:
-                    self._inflight = None
-                inflight.set()
-        else:
+        if not mine:
             inflight.wait(FETCH_TIMEOUT_S + 1.0)
-        with self._lock:
-            return self._keys.get(kid)
+            return
+        try:
+            self._refetch()
+        finally:
+            with self._lock:
+                self._inflight = None
+            inflight.set()
 
 
 def _transient(exc: Exception) -> bool:

@@ -16,6 +16,7 @@ import urllib.error
 from email.message import Message
 from pathlib import Path
 
+import jwt
 import pytest
 
 from gateway.auth.oidc import UNREAD_RETRY_S, JwksCache, TokenRefused, TokenVerifier, discover
@@ -144,3 +145,16 @@ def test_when_the_discovery_document_cannot_be_read_then_the_start_fails_naming_
         discover("https://login.example.test/.well-known/openid-configuration", refused)
     assert str(info.value).startswith("cannot read the OIDC discovery document at login.example.test: "
                                       "URLError:ConnectionRefusedError")
+
+
+def test_when_the_provider_is_down_at_start_then_a_token_without_kid_passes_once_it_answers(rsa: Signer) -> None:
+    provider, clock = Provider(rsa), Clock()
+    provider.down = REFUSED
+    verifier = TokenVerifier(ISSUER, AUDIENCE, JwksCache(URL, provider.fetch, clock))
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice@acme", "tenant": "acme", "roles": ["writer"],
+              "iat": int(time.time()), "exp": int(time.time()) + 300}
+    token = jwt.encode(claims, rsa.key, algorithm="RS256")  # no kid: a provider that publishes one key
+    assert _reason(verifier, token) == "provider_unavailable"
+    provider.down = None
+    clock.now += UNREAD_RETRY_S  # before, only a token naming a kid ever fetched the set again: refused until restart
+    assert verifier.verify(token).subject == "alice@acme"
