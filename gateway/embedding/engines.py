@@ -127,6 +127,8 @@ class EngineHealth:
             last = self._refusals.get(why)
             if last is not None and self._clock() - last < REFUSAL_LOG_S:
                 return
+            if len(self._refusals) >= 64:  # messages carry counts: keep the memory bounded
+                self._refusals.clear()
             self._refusals[why] = self._clock()
         log.warning("engine %s (model %s): %s", self._host, self._model, Vetted(why))
 
@@ -277,7 +279,7 @@ class EngineClient:
     def _call(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
         remaining = deadline - self._clock()
         if remaining <= 0:
-            raise _Retryable(None)
+            raise _Retryable(None, "the request's time ran out before the engine could be called")
         target, headers, body = self._request(url, texts)
         with tracing.span("engine.embed", {"gateway.engine.host": _host(url), "gateway.batch_size": len(texts)},
                           kind="client"):
