@@ -328,8 +328,8 @@ _FIELDS = (
                                                                        "pii.analyze")),
     EntryField("model", "{name, version, fingerprint} of the model; a remote model's engine as {kind, hosts, model} "
                "(hosts only: never a credential, path or query)", ("embeddings.create", "document.ingest")),
-    EntryField("observed_fingerprint", "the fingerprint a remote model's engine answered the probe with",
-               ("model.fingerprint_mismatch",)),
+    EntryField("observed_fingerprint", "the fingerprint a remote model's engine answered the probe with "
+               "(dimension:N: vectors of another dimension than declared)", ("model.fingerprint_mismatch",)),
     EntryField("policy_version", "content hash of the gateway policy in force", ("embeddings.create",
                                                                                  "document.ingest")),
     EntryField("noise_sigma", "Gaussian noise sigma of the vectors released (or that would have been)", _REQUESTS),

@@ -26,6 +26,7 @@ both read them; nothing else maps an exception.
         ├── Unavailable             audit log or store not writable: fails closed        503  the route's (error)
         ├── ModelUnavailable        a remote model's engine is down or out of service    503  the route's (error)
         ├── UpstreamError           a remote engine refused or answered malformed        502  the route's (error)
+        │   └── DimensionMismatch   its vectors have another dimension than declared     502  the route's (error)
         └── Timeout                 the request took longer than its limit               504  the route's (error)
 
 "The route's" event is the one the route records when it succeeds (``audit_event`` None); the decision is
@@ -248,3 +249,10 @@ class UpstreamError(RequestError):
     error_type = "server_error"
     audit_event = None
     decision = "error"
+
+
+class DimensionMismatch(UpstreamError):
+    """A remote engine answered vectors of another dimension than the model's: another model behind its URL (the
+    fingerprint probe takes the model out of service for it)."""
+
+    observed_dimension: int = 0

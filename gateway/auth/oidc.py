@@ -5,7 +5,10 @@ provider's key set: ``alg: none`` and HMAC algorithms are refused before any key
 never be used as an HMAC secret. ``iss`` and ``aud`` must match exactly; ``exp``, ``nbf`` and ``iat`` are checked
 with a small leeway. A token whose ``kid`` is not in the cached key set makes the cache fetch the set again, at
 most once per ``REFETCH_INTERVAL_S``, so the provider's key rotation needs no restart and a flood of made-up
-``kid`` values costs no flood of fetches.
+``kid`` values costs no flood of fetches. A key set at a URL that cannot be reached at start (the provider down, a
+network blip) does not stop the gateway: API keys keep serving, tokens are refused as ``provider_unavailable`` and
+the set is tried again at most every ``UNREAD_RETRY_S`` until it is read. A refetch runs outside the cache's lock:
+tokens of known keys never wait for a slow provider, only those of the unknown ``kid`` wait for its answer.
 
 A refusal is a ``TokenRefused`` whose ``reason`` is one word of ``REASONS``; neither the token nor a claim's value
 is ever part of the message (the token is a credential, its claims may be personal data).
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -28,14 +33,19 @@ import jwt
 
 from gateway.auth.apikeys import validate_name
 from gateway.errors import BadRequest, ConfigurationError, Unauthenticated
+from gateway.observability.logs import VettedName
 
 ALGORITHMS = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
 LEEWAY_S = 60
 REFETCH_INTERVAL_S = 30.0
+UNREAD_RETRY_S = 5.0  # while no key set has been read since the start
 FETCH_TIMEOUT_S = 5.0
 MAX_TOKEN_CHARS = 16 * 1024
 REASONS = ("expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "bad_signature", "unknown_key",
-           "unsupported_algorithm", "malformed", "missing_claim", "no_known_role", "wrong_nonce")
+           "unsupported_algorithm", "malformed", "missing_claim", "no_known_role", "wrong_nonce",
+           "provider_unavailable")
+
+log = logging.getLogger(__name__)
 
 
 # PyJWT's errors and the reasons they are audited as, most specific first (ExpiredSignatureError, for one, is an
@@ -99,52 +109,123 @@ class JwksCache:
         self._lock = threading.Lock()
         self._keys: dict[str, jwt.PyJWK] = {}
         self._keys_by_type: list[jwt.PyJWK] = []
-        self._fetched_at: float | None = None
-        self._load()
+        self._fetched_at = clock()
+        self._read_once = False
+        self._inflight: threading.Event | None = None  # a refetch under way: the unknown kid's callers wait for it
+        try:
+            self._store(self._read())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not (self._is_url and _transient(exc)):
+                where = f" at {self._host}" if self._is_url else ""
+                raise ConfigurationError(f"cannot read the OIDC key set{where}: {_why(exc)}") from exc
+            log.warning("the identity provider's key set at %s cannot be read (%s): bearer tokens are refused until "
+                        "it can; API keys are not affected; tried again at most every %d s", VettedName(self._host),
+                        VettedName(_why(exc)), int(UNREAD_RETRY_S))
+
+    @property
+    def _is_url(self) -> bool:
+        return self._source.startswith(("https://", "http://"))
+
+    @property
+    def _host(self) -> str:
+        """host:port of the key set's URL, never its path, query or credentials ("file" for a file)."""
+        return urllib.parse.urlsplit(self._source).netloc.rpartition("@")[2] if self._is_url else "file"
+
+    @property
+    def read_once(self) -> bool:
+        """Whether a key set has been read since the start (False: the provider has not answered yet)."""
+        return self._read_once
 
     def _read(self) -> bytes:
-        if self._source.startswith(("https://", "http://")):
+        if self._is_url:
             return self._fetch(self._source)
         return Path(self._source).read_bytes()
 
-    def _load(self) -> None:
+    def _store(self, raw: bytes) -> bool:
+        """Replace the keys with those of ``raw``; True when this is the first set read since the start."""
+        document = json.loads(raw)
+        keys: dict[str, jwt.PyJWK] = {}
+        unnamed: list[jwt.PyJWK] = []
+        for jwk in document["keys"]:
+            if jwk.get("use", "sig") != "sig" or jwk.get("kty") not in ALGORITHMS.values():
+                continue  # an encryption key, or a type never accepted (an HMAC "oct" key)
+            try:
+                parsed = jwt.PyJWK.from_dict(jwk)
+            except jwt.PyJWTError:
+                continue  # a malformed key is left out; the others still serve
+            unnamed.append(parsed)
+            if isinstance(jwk.get("kid"), str):
+                keys[jwk["kid"]] = parsed
+        with self._lock:
+            self._keys, self._keys_by_type = keys, unnamed
+            first, self._read_once = not self._read_once, True
+        return first
+
+    def _refetch(self) -> None:
+        """Read the set again; a failure keeps the keys we have (logged: the provider may be down)."""
         try:
-            document = json.loads(self._read())
-            keys: dict[str, jwt.PyJWK] = {}
-            unnamed: list[jwt.PyJWK] = []
-            for jwk in document["keys"]:
-                if jwk.get("use", "sig") != "sig" or jwk.get("kty") not in ALGORITHMS.values():
-                    continue  # an encryption key, or a type never accepted (an HMAC "oct" key)
-                try:
-                    parsed = jwt.PyJWK.from_dict(jwk)
-                except jwt.PyJWTError:
-                    continue  # a malformed key is left out; the others still serve
-                unnamed.append(parsed)
-                if isinstance(jwk.get("kid"), str):
-                    keys[jwk["kid"]] = parsed
+            if self._store(self._read()):
+                log.warning("the identity provider's key set at %s is read now: bearer tokens are accepted",
+                            VettedName(self._host))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            if self._fetched_at is None:
-                raise ConfigurationError(f"cannot read the OIDC key set: {type(exc).__name__}") from exc
-            return  # a failed refetch keeps the keys we have
-        finally:
-            self._fetched_at = self._clock()
-        self._keys, self._keys_by_type = keys, unnamed
+            log.warning("the identity provider's key set at %s cannot be read again (%s); the cached keys serve",
+                        VettedName(self._host), VettedName(_why(exc)))
 
     def only(self, key_type: str) -> jwt.PyJWK | None:
         """The one key of ``key_type``, for a token without ``kid`` (some providers publish a single key and name
-        none); None when there are several, or none."""
+        none); None when there are several, or none. While no set has been read, it is tried again first."""
+        if not self._read_once:
+            self._refetch_if_due()
         with self._lock:
             keys = [k for k in self._keys_by_type if k.key_type == key_type]
         return keys[0] if len(keys) == 1 else None
 
     def key(self, kid: str) -> jwt.PyJWK | None:
-        """The key named ``kid``; an unknown one triggers one refetch per ``REFETCH_INTERVAL_S``."""
+        """The key named ``kid``; an unknown one triggers one refetch per ``REFETCH_INTERVAL_S`` (every
+        ``UNREAD_RETRY_S`` while no set has been read). The fetch runs outside the lock, so known keys never wait."""
         with self._lock:
             found = self._keys.get(kid)
-            if found is None and (self._fetched_at is None or self._clock() - self._fetched_at >= REFETCH_INTERVAL_S):
-                self._load()
-                found = self._keys.get(kid)
+        if found is not None:
             return found
+        self._refetch_if_due()
+        with self._lock:
+            return self._keys.get(kid)
+
+    def _refetch_if_due(self) -> None:
+        """One refetch at a time, at most once per interval; a caller arriving during it waits for its answer."""
+        with self._lock:
+            inflight, mine = self._inflight, False
+            if inflight is None:
+                interval = REFETCH_INTERVAL_S if self._read_once else UNREAD_RETRY_S
+                if self._clock() - self._fetched_at < interval:
+                    return
+                inflight = self._inflight = threading.Event()
+                self._fetched_at, mine = self._clock(), True
+        if not mine:
+            inflight.wait(FETCH_TIMEOUT_S + 1.0)
+            return
+        try:
+            self._refetch()
+        finally:
+            with self._lock:
+                self._inflight = None
+            inflight.set()
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure that may pass by itself (the provider down or overloaded, the network): not a wrong setting."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code >= 500 or exc.code == 429
+    return isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError))
+
+
+def _why(exc: Exception) -> str:
+    """A failure's kind in a few words: the HTTP status, or the network error's class (never the body)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP-{exc.code}"
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        return f"{type(exc).__name__}:{type(exc.reason).__name__}"
+    return type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -165,7 +246,9 @@ def discover(url: str, fetch: Fetch = fetch_url) -> ProviderMetadata:
         issuer, jwks_uri = document["issuer"], document["jwks_uri"]
         endpoints = document.get("authorization_endpoint", ""), document.get("token_endpoint", "")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigurationError(f"cannot read the OIDC discovery document: {type(exc).__name__}") from exc
+        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+        raise ConfigurationError(f"cannot read the OIDC discovery document at {host}: {_why(exc)} (the provider must "
+                                 "answer at start; oidc_issuer with oidc_jwks instead starts without it)") from exc
     if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
         raise ConfigurationError("the OIDC discovery document has no issuer or jwks_uri")
     if not all(isinstance(e, str) for e in endpoints):
@@ -219,7 +302,7 @@ class TokenVerifier:
             raise TokenRefused("malformed")
         key = self._keys.key(kid) if kid is not None else self._keys.only(ALGORITHMS[alg])
         if key is None:
-            raise TokenRefused("unknown_key")
+            raise TokenRefused("unknown_key" if self._keys.read_once else "provider_unavailable")
         if key.key_type != ALGORITHMS[alg] or key.algorithm_name != alg:
             raise TokenRefused("unsupported_algorithm")  # a key of another type than the header's algorithm
         claims = self._decode(token, key, alg)

@@ -49,7 +49,7 @@ def _models_probe(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigurationError(f"{args.name!r} is not a declared remote model (one with an engine: block)")
     spec = found[-1]
     assert spec.engine is not None
-    remote = RemoteEmbedder(spec, EngineClient(spec.engine, spec.dimension))
+    remote = RemoteEmbedder(spec, EngineClient(spec.engine, spec.dimension, name=spec.name))
     try:
         fingerprint = probe(remote.raw)  # ModelUnavailable / UpstreamError: the CLI prints the message
     finally:

@@ -7,10 +7,16 @@ answers in microseconds instead of a timeout per request. What comes back is che
 vector per text, in order, of the declared dimension, every number finite. Failures speak the gateway's error
 tree: unreachable, timing out or open circuit -> ``ModelUnavailable`` (503, Retry-After); the engine's own 4xx/5xx
 -> ``UpstreamError`` (502). Neither carries the engine's body (it may echo the text) nor a credential.
+
+Callers are told only that the engine is unavailable; the operator's log says why, once per change of an engine
+URL's health (``EngineHealth``): refused, timed out, a TLS handshake that failed and its reason, the engine's HTTP
+status (a 404 hints at the URL's path), and when the engine answers again. A failing engine under load writes one
+line, not one per request.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import ssl
 import threading
@@ -23,14 +29,18 @@ from typing import Any
 import httpx
 import numpy as np
 
-from gateway.errors import ModelUnavailable, UpstreamError
+from gateway.errors import DimensionMismatch, ModelUnavailable, UpstreamError
 from gateway.observability import tracing
+from gateway.observability.logs import Vetted, VettedName
 from gateway.settings import Secret
+
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 503})
 BREAKER_FAILURES = 5
 BREAKER_OPEN_S = 10.0
 MAX_BACKOFF_S = 2.0
+REFUSAL_LOG_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -90,13 +100,79 @@ class CircuitBreaker:
 
 
 class _Retryable(Exception):
-    def __init__(self, retry_after: float | None) -> None:
+    def __init__(self, retry_after: float | None, why: str = "busy (HTTP 429 or 503) until the deadline") -> None:
         self.retry_after = retry_after
+        self.why = why
 
 
 class _Down(_Retryable):
     """Refused, reset, timed out: not retried on the same URL (a refused connection stays refused, and a timeout
     already spent the time), so an engine that is down gives a quick 503 or the next URL's answer."""
+
+
+class EngineHealth:
+    """What the log last said of one engine URL: a failure to answer is logged when its kind changes, a recovery
+    once; a refusal (the engine answered, e.g. a 404) at most once per ``REFUSAL_LOG_S`` for each kind, since one
+    caller's bad requests must not flood the log."""
+
+    def __init__(self, host: str, model: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._host, self._model = VettedName(host), VettedName(model)
+        self._clock = clock
+        self._failing: str | None = None
+        self._refusals: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def refused(self, why: str) -> None:
+        with self._lock:
+            last = self._refusals.get(why)
+            if last is not None and self._clock() - last < REFUSAL_LOG_S:
+                return
+            if len(self._refusals) >= 64:  # messages carry counts: keep the memory bounded
+                self._refusals.clear()
+            self._refusals[why] = self._clock()
+        log.warning("engine %s (model %s): %s", self._host, self._model, Vetted(why))
+
+    def failed(self, why: str) -> None:
+        with self._lock:
+            if why == self._failing:
+                return
+            self._failing = why
+        log.warning("engine %s (model %s): %s", self._host, self._model, Vetted(why))
+
+    def answered(self) -> None:
+        with self._lock:
+            if self._failing is None:
+                return
+            self._failing = None
+        log.warning("engine %s (model %s) answers again", self._host, self._model)
+
+
+_VERIFY = {10: "it has expired", 62: "it does not name this host", 64: "it does not name this IP address",
+           18: "it is self-signed", 19: "its chain ends in an untrusted root", 20: "its issuer is not a trusted CA"}
+
+
+def _unreachable(exc: httpx.HTTPError, spec: EngineSpec, url: str) -> str:
+    """Why a call got no answer, in words of our own (never the peer's): refused, timed out, TLS and its reason."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {spec.timeout_s:g} s (timeout_s)"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            said = _VERIFY.get(cause.verify_code, _words(cause.reason))
+            return f"TLS: the engine's certificate is not accepted ({said}; see ca_file)"
+        if isinstance(cause, ssl.SSLError):
+            if "CERTIFICATE_REQUIRED" in (cause.reason or ""):
+                return "TLS: the engine requires a client certificate (client_cert and client_key)"
+            return f"TLS handshake failed ({_words(cause.reason)}; an https URL to a plain http port?)"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused (nothing listens at this host and port)"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect (refused, no route or no such host)"
+    if url.startswith("https://") and not spec.client_cert:  # TLS 1.3: a refused client is told after the handshake
+        return (f"the engine closed the connection without an answer ({type(exc).__name__}); if it requires mutual "
+                "TLS, set client_cert and client_key")
+    return f"the engine closed the connection without an answer ({type(exc).__name__})"
 
 
 # (engine host, seconds, texts in the call, outcome: ok | down | busy | upstream_error), for the metrics
@@ -108,12 +184,14 @@ class EngineClient:
 
     def __init__(self, spec: EngineSpec, dimension: int, transport: httpx.BaseTransport | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 observe: EngineObserver | None = None) -> None:
+                 observe: EngineObserver | None = None, name: str = "") -> None:
+        """``name``: the gateway's name of the model, for the log (default: the engine's own model name)."""
         self.spec = spec
         self.observer = observe  # the metrics' callback; may be attached after construction
         self._dimension = dimension
         self._clock, self._sleep = clock, sleep
         self.breakers = {url: CircuitBreaker(clock=clock) for url in spec.urls}
+        self.health = {url: EngineHealth(_host(url), name or spec.model, clock) for url in spec.urls}
         self._http = httpx.Client(transport=transport, timeout=spec.timeout_s, verify=self._verify(),
                                   cert=self._cert(), follow_redirects=False, trust_env=False)
 
@@ -143,12 +221,15 @@ class EngineClient:
                 vectors = self._call_with_retries(url, texts, deadline)
             except _Retryable as exc:  # down, timing out, or still busy at the deadline: the next URL may serve
                 breaker.record(False)
+                self.health[url].failed(exc.why)
                 wait = exc.retry_after if wait is None else min(wait, exc.retry_after or wait)
                 continue
-            except UpstreamError:
+            except UpstreamError as exc:
                 breaker.record(True)  # it answered: the engine is up, the request is what it refused
+                self.health[url].refused(exc.message + _hint(exc))
                 raise
             breaker.record(True)
+            self.health[url].answered()
             return vectors
         raise ModelUnavailable("the model's engine is unavailable; retry later",
                                retry_after=max(1.0, math.ceil(wait)) if wait is not None else 1.0)
@@ -198,7 +279,7 @@ class EngineClient:
     def _call(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
         remaining = deadline - self._clock()
         if remaining <= 0:
-            raise _Retryable(None)
+            raise _Retryable(None, "the request's time ran out before the engine could be called")
         target, headers, body = self._request(url, texts)
         with tracing.span("engine.embed", {"gateway.engine.host": _host(url), "gateway.batch_size": len(texts)},
                           kind="client"):
@@ -206,13 +287,16 @@ class EngineClient:
             try:
                 response = self._http.post(target, json=body, headers=headers,
                                            timeout=min(self.spec.timeout_s, remaining))
-            except httpx.HTTPError:  # refused, reset, timed out, TLS: say nothing of the peer's words
-                raise _Down(None) from None
+            except httpx.HTTPError as exc:  # refused, reset, timed out, TLS: say nothing of the peer's words
+                raise _Down(None, _unreachable(exc, self.spec, url)) from None
             tracing.set_attributes({"http.response.status_code": response.status_code})
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:
             raise UpstreamError(f"the model's engine refused the request (HTTP {response.status_code})")
+        if response.status_code >= 300:  # never followed: the gateway connects to the configured URL only
+            raise UpstreamError(f"the model's engine answered a redirect (HTTP {response.status_code}), which is not "
+                                "followed")
         return self._vectors(response, len(texts))
 
     def _vectors(self, response: httpx.Response, count: int) -> np.ndarray:
@@ -224,6 +308,11 @@ class EngineClient:
             matrix = np.asarray([row["embedding"] for row in rows], dtype=np.float64)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise UpstreamError("the model's engine answered with something that is not an embeddings list") from None
+        if matrix.ndim == 2 and matrix.shape[0] == count and matrix.shape[1] != self._dimension:
+            wrong = DimensionMismatch(f"the model's engine returned vectors of {matrix.shape[1]} dimensions; "
+                                      f"expected {self._dimension}")
+            wrong.observed_dimension = int(matrix.shape[1])
+            raise wrong
         if matrix.shape != (count, self._dimension):
             raise UpstreamError(f"the model's engine returned {matrix.shape[0]} vectors of "
                                 f"{matrix.shape[1] if matrix.ndim == 2 else '?'} dimensions for {count} texts; "
@@ -234,6 +323,22 @@ class EngineClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _words(reason: str | None) -> str:
+    """OpenSSL's reason code in words (CERTIFICATE_VERIFY_FAILED: certificate verify failed)."""
+    return (reason or "unknown").replace("_", " ").lower()
+
+
+def _hint(exc: UpstreamError) -> str:
+    """For the operator's log: what an engine's 401, 403, 404, 405 or redirect usually means."""
+    if any(f"(HTTP {code}" in exc.message for code in (404, 405)):
+        return ": is base_url's path right? The gateway posts to {base_url}/embeddings (Infinity: --url-prefix)"
+    if any(f"(HTTP {code}" in exc.message for code in (401, 403)):
+        return ": does the engine want a key? Check api_key_file or api_key_env (the key itself is never logged)"
+    if "redirect" in exc.message:
+        return ": set base_url to where the engine answers (https rather than http?)"
+    return ""
 
 
 def _host(url: str) -> str:

@@ -43,7 +43,8 @@ class ModelFactory:
                                                cpu_threads=self.cpus, traced=s.traced_forward,
                                                runtime=s.model_runtime, onnx_cache=s.onnx_cache_root,
                                                onnx_threads=s.onnx_threads or self.cpus)
-        client = EngineClient(spec.engine, spec.dimension, observe=self.metrics.engines.observer(spec.name))
+        client = EngineClient(spec.engine, spec.dimension, observe=self.metrics.engines.observer(spec.name),
+                              name=spec.name)
         return RemoteEmbedder(spec, client, deadline_s=s.request_timeout_s)
 
     def batcher(self, spec: ModelSpec, model: Embedder, name: str = "") -> EmbedBatcher:

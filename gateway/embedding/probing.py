@@ -4,7 +4,8 @@ At start every remote model is probed before the registry's changes are audited,
 recorded (``<data>/models.json``) and audited (``model.register``) with the fingerprint its engine answered; a
 ``fingerprint: probe:...`` in ``models.yaml`` pins it instead. A model is served only once a probe since the start
 matched: a mismatch takes it out of service (``model.fingerprint_mismatch``), a later match puts it back
-(``model.fingerprint_restored``). An engine that does not answer leaves the model as it was (its requests get 503
+(``model.fingerprint_restored``); an engine answering vectors of another dimension is a mismatch too (observed as
+``dimension:N``). An engine that does not answer leaves the model as it was (its requests get 503
 from the circuit breaker anyway); one never verified since the start is probed again every few seconds.
 """
 
@@ -21,10 +22,11 @@ from gateway.auditing.auditor import Auditor
 from gateway.embedding import fingerprint
 from gateway.embedding.registry import audit_registry_changes, record_fingerprint, recorded_fingerprints
 from gateway.embedding.served import UNVERIFIED_PROBE_S, ServedModel, ServedModels
-from gateway.errors import ModelUnavailable, UpstreamError
-from gateway.observability.logs import VettedName
+from gateway.errors import DimensionMismatch, ModelUnavailable, UpstreamError
+from gateway.observability.logs import Vetted, VettedName
 
 log = logging.getLogger(__name__)
+OTHER_DIMENSION = "dimension:"  # the observed "fingerprint" of an engine answering vectors of another dimension
 Probe = Callable[[Callable[[Sequence[str]], np.ndarray]], str]
 
 
@@ -43,15 +45,18 @@ class FingerprintWatch:
             assert remote is not None
             try:
                 out[model.spec.ref] = self._probe(remote.raw)
+            except DimensionMismatch as exc:  # another model behind the URL: a mismatch, not a silence
+                out[model.spec.ref] = f"{OTHER_DIMENSION}{exc.observed_dimension}"
             except (ModelUnavailable, UpstreamError) as exc:
-                log.warning("model %s: the fingerprint probe got no answer (%s)", VettedName(model.spec.name),
-                            VettedName(type(exc).__name__))
+                log.warning("model %s: the fingerprint probe failed: %s", VettedName(model.spec.name),
+                            Vetted(exc.message))
         return out
 
     def start(self, policy_dir: Path) -> None:
         """The start: probe, audit the registry's changes (recording new fingerprints), judge every model."""
         observed = self.observe()
-        audit_registry_changes(policy_dir, self._data_dir, self._auditor, observed)
+        probes = {ref: seen for ref, seen in observed.items() if fingerprint.is_probe(seen)}  # only these register
+        audit_registry_changes(policy_dir, self._data_dir, self._auditor, probes)
         self.judge(observed)
 
     def judge(self, observed: dict[str, str]) -> None:
@@ -59,6 +64,10 @@ class FingerprintWatch:
         for model in self._models.remote():
             seen = observed.get(model.spec.ref)
             if seen is None:
+                continue
+            if seen.startswith(OTHER_DIMENSION):  # never recorded as the model's fingerprint
+                model.fingerprint = model.spec.fingerprint or recorded.get(model.spec.ref, "")
+                self._judge(model, False, seen)
                 continue
             expected = model.spec.fingerprint or recorded.get(model.spec.ref, "")
             if not expected:  # registered while its engine did not answer: recorded at its first answer

@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import re
+import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,11 +63,38 @@ def _engine(block: Any, where: str) -> EngineSpec:
         raise ConfigurationError(f"{where}: engine timeout_s and max_batch must be numbers") from None
     if not 0 < timeout <= 600 or not 1 <= max_batch <= 4096:
         raise ConfigurationError(f"{where}: engine timeout_s must be in (0, 600] and max_batch in [1, 4096]")
+    ca_file, client_cert, client_key = _engine_tls(block, urls, where)
     return EngineSpec(
         kind=str(kind), urls=tuple(urls), model=model, api_key=_engine_key(block, where), timeout_s=timeout,
-        max_batch=max_batch, ca_file=str(block.get("ca_file", "")), client_cert=str(block.get("client_cert", "")),
-        client_key=str(block.get("client_key", "")), api_version=str(block.get("api_version", "2024-10-21")),
+        max_batch=max_batch, ca_file=ca_file, client_cert=client_cert, client_key=client_key,
+        api_version=str(block.get("api_version", "2024-10-21")),
     )
+
+
+def _engine_tls(block: Mapping[str, Any], urls: list[str], where: str) -> tuple[str, str, str]:
+    """``ca_file``, ``client_cert`` and ``client_key``, loaded once here as the engine's client will load them: a
+    missing or unusable file stops the start (and ``gateway policy check``) naming the key, instead of a traceback
+    when the client is built; TLS settings beside an ``http://`` URL are refused, as they would protect nothing."""
+    ca_file, cert, key = (str(block.get(k, "")) for k in ("ca_file", "client_cert", "client_key"))
+    if not (ca_file or cert or key):
+        return "", "", ""
+    if bool(cert) != bool(key):
+        raise ConfigurationError(f"{where}: engine client_cert and client_key go together (mutual TLS needs both)")
+    if plain := [u for u in urls if not u.startswith("https://")]:
+        raise ConfigurationError(f"{where}: engine ca_file, client_cert and client_key apply to https only, but "
+                                 f"{len(plain)} base_url(s) are http://: the engine would be called without TLS")
+    for name, path in (("ca_file", ca_file), ("client_cert", cert), ("client_key", key)):
+        if path and not Path(path).is_file():
+            raise ConfigurationError(f"{where}: engine {name} is not a readable file")
+    which = "ca_file"
+    try:
+        context = ssl.create_default_context(cafile=ca_file or None)
+        if cert:
+            which = "client_cert and client_key"
+            context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"{where}: engine {which} cannot be loaded as PEM ({type(exc).__name__})") from None
+    return ca_file, cert, key
 
 
 def _engine_key(block: Mapping[str, Any], where: str) -> Secret:

@@ -3,7 +3,9 @@
 A refusal is transient when the gateway says so: a full queue (``Overloaded``: interactive traffic comes first), a
 short quota wait (``RateLimited`` whose Retry-After fits in the waits left; a spent daily quota does not), or an
 ``Unavailable`` that carries a Retry-After (a PII worker that died while screening, no worker free in time, the
-database away for a moment). Anything else is the item's answer at once. The waits are bounded: after the last
+database away for a moment), or a remote model's ``ModelUnavailable`` with its Retry-After (its engine restarting,
+its circuit breaker open for 10 s: without this, a batch on a remote model turned every line into a 503 line within
+seconds of an engine's restart). Anything else is the item's answer at once. The waits are bounded: after the last
 one the refusal is the answer, so an item is never retried into a loop.
 """
 
@@ -13,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from gateway.errors import Overloaded, RateLimited, RequestError, Unavailable
+from gateway.errors import ModelUnavailable, Overloaded, RateLimited, RequestError, Unavailable
 
 T = TypeVar("T")
 
@@ -26,7 +28,7 @@ def transient(exc: RequestError, waits_left_s: float) -> bool:
         return exc.retry_after is not None and exc.retry_after <= waits_left_s
     if isinstance(exc, Overloaded):
         return True
-    return isinstance(exc, Unavailable) and exc.retry_after is not None
+    return isinstance(exc, Unavailable | ModelUnavailable) and exc.retry_after is not None
 
 
 async def waiting_out(call: Callable[[], Awaitable[T]], waits_s: tuple[float, ...] | None = None) -> T:

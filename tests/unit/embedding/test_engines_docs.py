@@ -13,6 +13,7 @@ import yaml
 
 from gateway.embedding import registry
 from gateway.embedding.engines import EngineClient
+from tests.tlskit import make_pki
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "engines.md"
 
@@ -31,11 +32,16 @@ def policy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _declare(example: str, policy_dir: Path) -> list[registry.ModelSpec]:
     data = yaml.safe_load(example)
-    for entry in data["models"]:  # the documented secret files do not exist here: point them at one that does
+    pki = make_pki(policy_dir)
+    files = {"ca_file": pki.ca, "client_cert": pki.client[0], "client_key": pki.client[1]}
+    for entry in data["models"]:  # the documented secret files do not exist here: point them at ones that do
         if "api_key_file" in entry["engine"]:
             secret = policy_dir / "key"
             secret.write_text("k-file\n", "utf-8")
             entry["engine"]["api_key_file"] = str(secret)
+        for key, path in files.items():  # the registry loads them (a missing one stops the start)
+            if key in entry["engine"]:
+                entry["engine"][key] = path
         entry.pop("fingerprint", None)  # the doc's "probe:v1:..." is a placeholder
     (policy_dir / registry.FILE_NAME).write_text(yaml.safe_dump(data), "utf-8")
     specs, _ = registry.declared_models(policy_dir)

@@ -63,6 +63,8 @@ class FakeEngine:
         vectors = self._model.encode(texts)
         if self.mode == "swapped":  # another model: the same words land elsewhere
             vectors = np.roll(vectors, 7, axis=1)
+        if self.mode == "narrower":  # another model of another dimension behind the same URL
+            vectors = vectors[:, :256]
         return httpx.Response(200, json={"data": [{"index": i, "embedding": v.tolist()}
                                                   for i, v in enumerate(vectors)]})
 
@@ -180,6 +182,40 @@ def test_when_the_fingerprint_stops_matching_then_the_model_is_out_of_service_un
         "model.fingerprint_mismatch", "model.fingerprint_restored"]
     mismatch = next(e for e in events if e["event"] == "model.fingerprint_mismatch")
     assert mismatch["model"]["name"] == REMOTE and mismatch["observed_fingerprint"] != mismatch["model"]["fingerprint"]
+
+
+def test_when_the_engine_answers_another_dimension_then_the_probe_takes_the_model_out_of_service(
+    remote_app: App, engine: FakeEngine,
+) -> None:
+    # Regression: the probe read another dimension as "no answer", so the model stayed in service (every request a
+    # 502) with no model.fingerprint_mismatch entry: the swap never reached the audit log.
+    key = remote_app.key("acme", "svc", "writer")
+    services = remote_app.services
+    engine.mode = "narrower"
+    services.fingerprints.run_once()
+    r = _embed(remote_app, key, {"model": REMOTE, "input": "hello"})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "model_unavailable"
+    (mismatch,) = [e for e in events(services) if e["event"] == "model.fingerprint_mismatch"]
+    assert mismatch["observed_fingerprint"] == "dimension:256" and mismatch["model"]["fingerprint"].startswith("probe:")
+    engine.mode = "ok"
+    services.fingerprints.run_once()
+    assert _embed(remote_app, key, {"model": REMOTE, "input": "hello"}).status_code == 200
+
+
+def test_when_a_new_model_first_answers_another_dimension_then_that_is_never_recorded_as_its_fingerprint(
+    tmp_path: Path, engine: FakeEngine,
+) -> None:
+    engine.mode = "narrower"
+    services = remote_services(tmp_path, engine)
+    try:
+        assert services.models.get(REMOTE).state == "mismatch"
+        assert "dimension:" not in (tmp_path / "data" / "models.json").read_text()
+        engine.mode = "ok"
+        services.fingerprints.run_once()
+        assert services.models.get(REMOTE).state == "verified"
+        assert services.models.get(REMOTE).fingerprint.startswith("probe:v1:")
+    finally:
+        services.close()
 
 
 def test_when_requests_arrive_together_then_engine_calls_coalesce_and_stay_within_max_batch(

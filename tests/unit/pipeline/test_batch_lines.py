@@ -8,7 +8,7 @@ import time
 from typing import Any, cast
 
 from gateway.auth.apikeys import Principal
-from gateway.errors import PIIBlocked, RateLimited, RequestError, Unavailable
+from gateway.errors import ModelUnavailable, PIIBlocked, RateLimited, RequestError, Unavailable
 from gateway.jobs.base import Job, owner_of
 from gateway.pipeline import batches, retrying
 from gateway.pipeline.batch_lines import MAX_ERRORS, BatchLine, error_line, ok_line, parse_input
@@ -160,6 +160,15 @@ def test_when_a_line_is_refused_by_a_short_quota_wait_then_it_is_tried_again(mon
 
 def test_when_a_lines_pii_worker_is_lost_then_the_line_is_tried_again_not_answered_503(monkeypatch: Any) -> None:
     kind, calls = _quota_kind(monkeypatch, retry_after=1.0, fail_times=2, refusal=Unavailable)
+    writer = Principal("k1", "acme", "svc", "writer", ("writer",), "api_key")
+    job = Job("batch_1", "acme", "batch", "running", owner_of(writer), {"input_file_id": "file-1"}, 1, 1000.0, 9e9)
+    outcomes = asyncio.run(kind.run(job, [(0, BatchLine("a", {"model": "m", "input": "x"}))]))
+    assert len(calls) == 3 and outcomes[0].ok
+
+
+def test_when_a_lines_remote_engine_is_restarting_then_the_line_is_tried_again_not_answered_503(
+        monkeypatch: Any) -> None:
+    kind, calls = _quota_kind(monkeypatch, retry_after=10.0, fail_times=2, refusal=ModelUnavailable)
     writer = Principal("k1", "acme", "svc", "writer", ("writer",), "api_key")
     job = Job("batch_1", "acme", "batch", "running", owner_of(writer), {"input_file_id": "file-1"}, 1, 1000.0, 9e9)
     outcomes = asyncio.run(kind.run(job, [(0, BatchLine("a", {"model": "m", "input": "x"}))]))

@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from gateway.errors import BadRequest, Overloaded, PIIBlocked, RateLimited, RequestError, Unavailable
+from gateway.errors import (
+    BadRequest,
+    ModelUnavailable,
+    Overloaded,
+    PIIBlocked,
+    RateLimited,
+    RequestError,
+    Unavailable,
+)
 from gateway.pipeline.retrying import transient, waiting_out
 
 
@@ -14,6 +22,9 @@ from gateway.pipeline.retrying import transient, waiting_out
     (Overloaded("the queue is full", retry_after=1.0), True),
     (Unavailable("a PII detection worker stopped", retry_after=1.0), True),
     (Unavailable("internal error"), False),  # no Retry-After: not said to be transient
+    # Regression: a remote model's engine restarting (503 with Retry-After) failed every batch line at once.
+    (ModelUnavailable("the model's engine is unavailable; retry later", retry_after=10.0), True),
+    (ModelUnavailable("no retry-after"), False),
     (RateLimited("tokens_per_minute", retry_after=2.0), True),
     (RateLimited("tokens_per_day", retry_after=7200.0), False),  # beyond the waits left
     (RateLimited("no retry-after"), False),
