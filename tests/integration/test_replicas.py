@@ -7,6 +7,7 @@ both; the audit log both wrote exports from the database and verifies as one log
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,18 @@ def test_when_ingested_through_one_replica_then_search_through_the_other_finds_i
     assert revoked.returncode == 0
     assert call(two, key, "GET", "/v1/collections").status_code == 401  # revocation is shared too
 
+    # A rule written straight into the shared table (an insider with SQL, or a DBA's change): each replica's
+    # listener loads it, and each replica audits it (before, the listener's reload left its watcher nothing to audit).
+    grant = ["g", "okta:risk-analysts-17", "reader", "acme"]
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES (%s, %s, %s, %s)", tuple(grant))
+    time.sleep(2.0)  # the listener at once, each watcher within its 0.5 s interval
+
     for gw in (one, two):
         gw.stop()
     out, exported = export_and_verify(schema.url, Path(one.env["GATEWAY_KEYS_DIR"]) / "audit_ed25519.pub", tmp_path)
     routes = {line.split('"route":"')[1].split('"')[0] for line in out.read_text().splitlines() if '"route":"' in line}
     assert "exported 0" not in exported and len(routes) >= 2
+    entries = [json.loads(line) for line in out.read_text().splitlines() if '"policy.reload"' in line]
+    granted = [e for e in entries if e.get("what") == "casbin" and e["tenant"] == "acme"]
+    assert len(granted) == 2, entries  # one per replica that put it in force
+    assert all(e["decision"] == "allow" and {"rule": grant, "change": "added"} in e["changes"] for e in granted)
