@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate, validate_name
+from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate, validate_name, validate_tenant
 from gateway.auth.authz import Authorizer
 from gateway.auth.console_login import ConsoleSignIn
 from gateway.auth.last_used import LastUsed
@@ -53,7 +53,7 @@ class Authenticator:
         """The principal of a token's identity (a bearer token, or the console's ID token); refused without a
         valid tenant and subject or without a role known in that tenant."""
         try:  # the provider vouches for both, and both go into entries: the names' rules apply
-            validate_name("tenant", identity.tenant)
+            validate_tenant(identity.tenant)
             validate_name("subject", identity.subject)
         except BadRequest:
             raise TokenRefused("malformed") from None
