@@ -293,11 +293,14 @@ class EngineClient:
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:
-            raise UpstreamError(f"the model's engine refused the request (HTTP {response.status_code})")
-        if response.status_code >= 300:  # never followed: the gateway connects to the configured URL only
-            raise UpstreamError(f"the model's engine answered a redirect (HTTP {response.status_code}), which is not "
-                                "followed")
-        return self._vectors(response, len(texts))
+            refused = UpstreamError(f"the model's engine refused the request (HTTP {response.status_code})")
+        elif response.status_code >= 300:  # never followed: the gateway connects to the configured URL only
+            refused = UpstreamError(f"the model's engine answered a redirect (HTTP {response.status_code}), which is "
+                                    "not followed")
+        else:
+            return self._vectors(response, len(texts))
+        refused.engine_status = response.status_code
+        raise refused
 
     def _vectors(self, response: httpx.Response, count: int) -> np.ndarray:
         try:
