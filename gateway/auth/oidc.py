@@ -239,6 +239,13 @@ class ProviderMetadata:
     token_endpoint: str = ""
 
 
+class ProviderUnreachable(ConfigurationError):
+    """The discovery document could not be read for a reason that may pass (the provider down, overloaded, the
+    network): not a wrong setting, so the gateway starts and tries again (``gateway.auth.discovery``)."""
+
+    why = ""  # the failure's kind in a few words (``_why``)
+
+
 def discover(url: str, fetch: Fetch = fetch_url) -> ProviderMetadata:
     """The provider's metadata from its ``.well-known/openid-configuration``."""
     try:
@@ -247,8 +254,12 @@ def discover(url: str, fetch: Fetch = fetch_url) -> ProviderMetadata:
         endpoints = document.get("authorization_endpoint", ""), document.get("token_endpoint", "")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
-        raise ConfigurationError(f"cannot read the OIDC discovery document at {host}: {_why(exc)} (the provider must "
-                                 "answer at start; oidc_issuer with oidc_jwks instead starts without it)") from exc
+        said = f"cannot read the OIDC discovery document at {host}: {_why(exc)}"
+        if not _transient(exc):  # a 404, a document that is not JSON: a wrong setting
+            raise ConfigurationError(said) from exc
+        unreachable = ProviderUnreachable(said)
+        unreachable.why = _why(exc)
+        raise unreachable from exc
     if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
         raise ConfigurationError("the OIDC discovery document has no issuer or jwks_uri")
     if not all(isinstance(e, str) for e in endpoints):
