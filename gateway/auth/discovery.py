@@ -104,7 +104,7 @@ class Discovery:
                     pass  # said at start; still down
                 except ConfigurationError as exc:  # it answers now, but not as configured: the operator must know
                     log.error("the identity provider's discovery document at %s: %s", VettedName(self.host),
-                              Vetted(_reason(exc)))
+                              Vetted(str(exc)))  # built from the host and the failure's kind, never a body
             return self._found
         finally:
             self._lock.release()
@@ -141,7 +141,3 @@ class DiscoveredVerifier:
                 self._verifier = TokenVerifier(metadata.issuer, self._audience, keys, self._claims)
             return self._verifier
 
-
-def _reason(exc: ConfigurationError) -> str:
-    """The error's message: built from the host and the failure's kind only (``oidc._why``), never a body."""
-    return str(exc)
