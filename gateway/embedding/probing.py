@@ -60,13 +60,13 @@ class FingerprintWatch:
         for model in self._models.remote():
             remote = model.remote
             assert remote is not None
-            model.probe_failure = ""
             try:
                 out[model.spec.ref] = self._probe(remote.raw)
+                model.probe_failure = ""
             except DimensionMismatch as exc:  # another model behind the URL: a mismatch, not a silence
                 out[model.spec.ref] = f"{OTHER_DIMENSION}{exc.observed_dimension}"
             except (ModelUnavailable, UpstreamError) as exc:
-                model.probe_failure = probe_failure(exc)
+                model.probe_failure = probe_failure(exc)  # what its callers are told while it is not verified
                 log.warning("model %s: the fingerprint probe failed: %s", VettedName(model.spec.name),
                             Vetted(exc.message))
         return out
