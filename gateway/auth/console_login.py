@@ -150,9 +150,9 @@ class ConsoleSignIn:
         """``provider``: the metadata, or where to ask for it (None while the provider has not answered: each
         sign-in is then refused as ``provider_unavailable``). ``label``: the provider's name until it answers."""
         self._provider = provider if callable(provider) else (lambda: provider)
-        found = self._provider()
-        if found is not None:
-            _check_endpoints(found)
+        self._found = self._provider()  # the last metadata read: what the sign-in page names, without a fetch
+        if self._found is not None:
+            _check_endpoints(self._found)
         self._label = label
         self.client_id = client_id
         self.redirect_uri = redirect_uri  # "" : derived from each request (see gateway.http.console.oidc_signin)
@@ -167,14 +167,14 @@ class ConsoleSignIn:
     @property
     def label(self) -> str:
         """The provider as the sign-in page names it: its issuer's host (the discovery URL's while unread)."""
-        found = self._provider()
+        found = self._found
         if found is None:
             return self._label
         return urllib.parse.urlsplit(found.issuer).netloc or found.issuer
 
     def _metadata(self) -> ProviderMetadata:
         """The provider's endpoints; ``provider_unavailable`` while its discovery document cannot be read."""
-        found = self._provider()
+        found = self._found = self._provider()
         if found is None:
             raise SignInRefused("provider_unavailable", "The identity provider is unavailable: the gateway could "
                                                         "not read its configuration. Try again in a minute.")
