@@ -321,7 +321,9 @@ _FIELDS = (
                "Authorization or X-API-Key header), for a token or a console sign-in the check that "
                "refused it",
                ("policy.reload", "auth.failure")),
-    EntryField("claim", "the name of the claim a refused token lacked (reason missing_claim)", ("auth.failure",)),
+    EntryField("claim", "the name of the claim a refused token lacked (reason missing_claim) or carried with an "
+               "invalid value (reason invalid_claim: a tenant claim that is no valid tenant id, such as `ACME`); "
+               "never the value", ("auth.failure",)),
     EntryField("limit", "{name, scope, value} of the quota a refused request hit: tokens_per_minute, tokens_per_day "
                "or requests_per_minute of the key or the tenant", ("rate.limited",)),
     EntryField("pii", "entity type to {count, action}; never values", ("embeddings.create", "document.ingest",

@@ -24,7 +24,7 @@ from gateway.auditing.reconcile import IngestReconciler
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
 from gateway.auth.authz import Authorizer
 from gateway.auth.console_login import ConsoleSignIn
-from gateway.auth.identity import API_KEY_PREFIX, Authenticator, console_sign_in, provider_metadata, token_verifier
+from gateway.auth.identity import API_KEY_PREFIX, Authenticator, console_sign_in, provider_discovery, token_verifier
 from gateway.auth.last_used import FLUSH_INTERVAL_S as LAST_USED_FLUSH_S
 from gateway.backends.postgres.open import PgBackends, open_pg_audit_log, open_pg_backends
 from gateway.backends.sqlite.connection import SQLiteDatabase
@@ -370,9 +370,9 @@ def build_services(
                                   metering=metering)
     if pii_ready is not None:
         pii_ready()  # a pool's workers loaded spaCy while the rest was built
-    found = provider_metadata(settings)
-    tokens, issuer = token_verifier(settings, found)
-    identity = Authenticator(apikeys, authorizer, tokens, issuer)
+    found = provider_discovery(settings)
+    tokens = token_verifier(settings, found)
+    identity = Authenticator(apikeys, authorizer, tokens)
     return Services(
         settings=settings, keys=keys, registry=registry, embedder=embedder, models=models, fingerprints=fingerprints,
         detector=detector, policy=policy, authorizer=authorizer, apikeys=apikeys, audit_log=audit_log,

@@ -249,6 +249,7 @@ class UpstreamError(RequestError):
     error_type = "server_error"
     audit_event = None
     decision = "error"
+    engine_status: int = 0  # the engine's HTTP status where it answered one (401, 404, 500, ...); else 0
 
 
 class DimensionMismatch(UpstreamError):

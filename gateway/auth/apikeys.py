@@ -23,6 +23,9 @@ EXPIRY_FORMAT = "an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:
 _KEY_RE = re.compile(r"^gk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})\Z")
 _JWT_RE = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")  # a JWS compact serialization
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
+# A tenant id is lower case: "ACME" and "acme" would otherwise be two tenants (two key sets, quotas, audit scopes)
+# of one customer. Upper case is refused, never folded, so that no two spellings ever name one tenant.
+_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,18 @@ def validate_name(kind: str, value: str) -> str:
     return value
 
 
+def is_tenant_id(value: object) -> bool:
+    """Whether ``value`` is a valid tenant id: the one rule for API keys' tenants and tokens' tenant claims."""
+    return isinstance(value, str) and _TENANT_RE.match(value) is not None
+
+
+def validate_tenant(value: str) -> str:
+    if not is_tenant_id(value):
+        raise BadRequest("tenant must be 1-64 characters of lower-case letters, digits, '.', '_', '@' or '-' "
+                         "(upper case is refused: one tenant, one spelling)", param="tenant")
+    return value
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
@@ -135,7 +150,7 @@ def create_key(
 ) -> tuple[str, ApiKeyRecord]:
     """Make a new key; returns the plaintext key (shown once) and its stored record."""
     moment = now or datetime.now(UTC)
-    validate_name("tenant", tenant)
+    validate_tenant(tenant)
     validate_name("subject", subject)
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}", param="role")

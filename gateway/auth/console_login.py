@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.auth.apikeys import Principal
-from gateway.auth.oidc import FETCH_TIMEOUT_S, MAX_TOKEN_CHARS, Identity, ProviderMetadata, TokenVerifier
+from gateway.auth.discovery import Verifier
+from gateway.auth.oidc import FETCH_TIMEOUT_S, MAX_TOKEN_CHARS, Identity, ProviderMetadata
 from gateway.errors import ConfigurationError, Unauthenticated
 from gateway.limits.rate import RateLimiter
 
@@ -143,16 +144,20 @@ class ConsoleSignIn:
     """The console's client of the provider: builds the authorization URL and completes the callback."""
 
     def __init__(self, client_id: str, client_secret: str, redirect_uri: str, scopes: str,
-                 provider: ProviderMetadata, verifier: TokenVerifier, principal_of: Callable[[Identity], Principal],
-                 post: PostForm = post_form, clock: Callable[[], float] = time.time) -> None:
-        if not provider.authorization_endpoint or not provider.token_endpoint:
-            raise ConfigurationError("setting oidc_console_client_id: the provider's discovery document names no "
-                                     "authorization_endpoint or token_endpoint")
+                 provider: ProviderMetadata | Callable[[], ProviderMetadata | None], verifier: Verifier,
+                 principal_of: Callable[[Identity], Principal], post: PostForm = post_form,
+                 clock: Callable[[], float] = time.time, label: str = "") -> None:
+        """``provider``: the metadata, or where to ask for it (None while the provider has not answered: each
+        sign-in is then refused as ``provider_unavailable``). ``label``: the provider's name until it answers."""
+        self._provider = provider if callable(provider) else (lambda: provider)
+        self._found = self._provider()  # the last metadata read: what the sign-in page names, without a fetch
+        if self._found is not None:
+            _check_endpoints(self._found)
+        self._label = label
         self.client_id = client_id
         self.redirect_uri = redirect_uri  # "" : derived from each request (see gateway.http.console.oidc_signin)
         self._secret = client_secret
         self._scopes = scopes
-        self._provider = provider
         self._verifier = verifier
         self._principal_of = principal_of
         self._post = post
@@ -161,21 +166,38 @@ class ConsoleSignIn:
 
     @property
     def label(self) -> str:
-        """The provider as the sign-in page names it: its issuer's host."""
-        return urllib.parse.urlsplit(self._provider.issuer).netloc or self._provider.issuer
+        """The provider as the sign-in page names it: its issuer's host (the discovery URL's while unread)."""
+        found = self._found
+        if found is None:
+            return self._label
+        return urllib.parse.urlsplit(found.issuer).netloc or found.issuer
+
+    def _metadata(self) -> ProviderMetadata:
+        """The provider's endpoints; ``provider_unavailable`` while its discovery document cannot be read."""
+        found = self._found = self._provider()
+        if found is None:
+            raise SignInRefused("provider_unavailable", "The identity provider is unavailable: the gateway could "
+                                                        "not read its configuration. Try again in a minute.")
+        try:
+            _check_endpoints(found)
+        except ConfigurationError:  # read late, and unusable: the operator's log says so at the read
+            raise SignInRefused("provider_unavailable", "The identity provider is unavailable for signing in "
+                                                        "here.") from None
+        return found
 
     def begin(self, redirect_uri: str, client: str = "") -> tuple[str, str]:
         """A new sign-in: the cookie value to bind it to this browser, and the provider URL to send it to;
         ``RateLimited`` past ``STARTS_PER_MINUTE`` from one client address."""
         self.starts.check(client, STARTS_PER_MINUTE)
+        provider = self._metadata()
         cookie, login = self.pending.begin(redirect_uri)
         query = urllib.parse.urlencode({
             "response_type": "code", "client_id": self.client_id, "redirect_uri": redirect_uri,
             "scope": self._scopes, "state": login.state, "nonce": login.nonce,
             "code_challenge": pkce_challenge(login.verifier), "code_challenge_method": "S256",
         })
-        separator = "&" if "?" in self._provider.authorization_endpoint else "?"
-        return cookie, f"{self._provider.authorization_endpoint}{separator}{query}"
+        separator = "&" if "?" in provider.authorization_endpoint else "?"
+        return cookie, f"{provider.authorization_endpoint}{separator}{query}"
 
     def complete(self, cookie: str | None, params: Mapping[str, str]) -> Principal:
         """The principal of a provider's redirect back (blocking: it calls the token endpoint)."""
@@ -201,7 +223,7 @@ class ConsoleSignIn:
             pair = f"{urllib.parse.quote(self.client_id, safe='')}:{urllib.parse.quote(self._secret, safe='')}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
         try:
-            status, body = self._post(self._provider.token_endpoint, form, headers)
+            status, body = self._post(self._metadata().token_endpoint, form, headers)
         except (OSError, ConfigurationError):
             raise SignInRefused("provider_unavailable", "The identity provider could not be reached. Try "
                                                         "again.") from None
@@ -214,3 +236,9 @@ class ConsoleSignIn:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
             raise SignInRefused("code_rejected", "The identity provider returned no ID token.")
         return token
+
+
+def _check_endpoints(provider: ProviderMetadata) -> None:
+    if not provider.authorization_endpoint or not provider.token_endpoint:
+        raise ConfigurationError("setting oidc_console_client_id: the provider's discovery document names no "
+                                 "authorization_endpoint or token_endpoint")

@@ -31,7 +31,7 @@ from typing import Any
 
 import jwt
 
-from gateway.auth.apikeys import validate_name
+from gateway.auth.apikeys import is_tenant_id, validate_name
 from gateway.errors import BadRequest, ConfigurationError, Unauthenticated
 from gateway.observability.logs import VettedName
 
@@ -42,7 +42,7 @@ UNREAD_RETRY_S = 5.0  # while no key set has been read since the start
 FETCH_TIMEOUT_S = 5.0
 MAX_TOKEN_CHARS = 16 * 1024
 REASONS = ("expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "bad_signature", "unknown_key",
-           "unsupported_algorithm", "malformed", "missing_claim", "no_known_role", "wrong_nonce",
+           "unsupported_algorithm", "malformed", "missing_claim", "invalid_claim", "no_known_role", "wrong_nonce",
            "provider_unavailable")
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,13 @@ class ProviderMetadata:
     token_endpoint: str = ""
 
 
+class ProviderUnreachable(ConfigurationError):
+    """The discovery document could not be read for a reason that may pass (the provider down, overloaded, the
+    network): not a wrong setting, so the gateway starts and tries again (``gateway.auth.discovery``)."""
+
+    why = ""  # the failure's kind in a few words (``_why``)
+
+
 def discover(url: str, fetch: Fetch = fetch_url) -> ProviderMetadata:
     """The provider's metadata from its ``.well-known/openid-configuration``."""
     try:
@@ -247,8 +254,12 @@ def discover(url: str, fetch: Fetch = fetch_url) -> ProviderMetadata:
         endpoints = document.get("authorization_endpoint", ""), document.get("token_endpoint", "")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
-        raise ConfigurationError(f"cannot read the OIDC discovery document at {host}: {_why(exc)} (the provider must "
-                                 "answer at start; oidc_issuer with oidc_jwks instead starts without it)") from exc
+        said = f"cannot read the OIDC discovery document at {host}: {_why(exc)}"
+        if not _transient(exc):  # a 404, a document that is not JSON: a wrong setting
+            raise ConfigurationError(said) from exc
+        unreachable = ProviderUnreachable(said)
+        unreachable.why = _why(exc)
+        raise unreachable from exc
     if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
         raise ConfigurationError("the OIDC discovery document has no issuer or jwks_uri")
     if not all(isinstance(e, str) for e in endpoints):
@@ -334,8 +345,8 @@ class TokenVerifier:
             claims = jwt.decode(token, key.key, algorithms=[alg], audience=self._audience, issuer=self._issuer,
                                 options={"verify_exp": False})
             tenant = claims.get(self._claims.tenant)
-            return validate_name("tenant", tenant) if isinstance(tenant, str) else None
-        except (jwt.PyJWTError, BadRequest):
+            return tenant if isinstance(tenant, str) and is_tenant_id(tenant) else None
+        except jwt.PyJWTError:
             return None
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
@@ -344,6 +355,12 @@ class TokenVerifier:
             raise TokenRefused("missing_claim", self._claims.tenant)
         if not isinstance(subject, str) or not subject:
             raise TokenRefused("missing_claim", self._claims.subject)
+        if not is_tenant_id(tenant):  # the API keys' rule: "ACME" is refused, never a tenant beside "acme"
+            raise TokenRefused("invalid_claim", self._claims.tenant)
+        try:  # the claim's value may be personal data (an e-mail address): only its name is said
+            validate_name("subject", subject)
+        except BadRequest:
+            raise TokenRefused("invalid_claim", self._claims.subject) from None
         raw_roles = claims.get(self._claims.roles, [])
         roles = [raw_roles] if isinstance(raw_roles, str) else raw_roles
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):

@@ -1,12 +1,13 @@
 """Remote embedding engines: any OpenAI-compatible ``/embeddings`` (TEI, Infinity, vLLM, Ollama, OpenAI) and Azure
 OpenAI's deployments, called only after the text has been screened and decided on.
 
-An ``EngineClient`` sends at most ``max_batch`` texts per call, retries a 429 or 503 with backoff within the
-caller's deadline, fails over to the next URL of the model, and keeps a circuit breaker per URL so a dead engine
-answers in microseconds instead of a timeout per request. What comes back is checked before anyone uses it: one
-vector per text, in order, of the declared dimension, every number finite. Failures speak the gateway's error
-tree: unreachable, timing out or open circuit -> ``ModelUnavailable`` (503, Retry-After); the engine's own 4xx/5xx
--> ``UpstreamError`` (502). Neither carries the engine's body (it may echo the text) nor a credential.
+An ``EngineClient`` sends at most ``max_batch`` texts per call, retries a 429 or 503 with backoff for at most the
+engine's ``timeout_s`` (within the caller's deadline), fails over to the next URL of the model, and keeps a circuit
+breaker per URL so a dead engine answers in microseconds instead of a timeout per request. What comes back is
+checked before anyone uses it: one vector per text, in order, of the declared dimension, every number finite.
+Failures speak the gateway's error tree: unreachable, timing out or open circuit -> ``ModelUnavailable`` (503,
+Retry-After); the engine's own 4xx/5xx -> ``UpstreamError`` (502). Neither carries the engine's body (it may echo
+the text) nor a credential.
 
 Callers are told only that the engine is unavailable; the operator's log says why, once per change of an engine
 URL's health (``EngineHealth``): refused, timed out, a TLS handshake that failed and its reason, the engine's HTTP
@@ -41,6 +42,7 @@ BREAKER_FAILURES = 5
 BREAKER_OPEN_S = 10.0
 MAX_BACKOFF_S = 2.0
 REFUSAL_LOG_S = 60.0
+BUSY = "busy (HTTP 429 or 503) for the whole retry budget (timeout_s)"
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class CircuitBreaker:
 
 
 class _Retryable(Exception):
-    def __init__(self, retry_after: float | None, why: str = "busy (HTTP 429 or 503) until the deadline") -> None:
+    def __init__(self, retry_after: float | None, why: str = BUSY) -> None:
         self.retry_after = retry_after
         self.why = why
 
@@ -204,13 +206,19 @@ class EngineClient:
         return (self.spec.client_cert, self.spec.client_key) if self.spec.client_cert else None
 
     def embed(self, texts: Sequence[str], deadline_s: float | None = None) -> np.ndarray:
-        """One vector per text, in order (float32, shape (n, dimension)); split into ``max_batch`` calls."""
-        deadline = self._clock() + (deadline_s if deadline_s is not None else self.spec.timeout_s)
-        parts = [self._embed_batch(list(texts[i:i + self.spec.max_batch]), deadline)
+        """One vector per text, in order (float32, shape (n, dimension)); split into ``max_batch`` calls.
+
+        ``deadline_s`` bounds the whole call (the request's time limit); a busy engine's 429/503 are retried only
+        for the engine's ``timeout_s`` from now (the retry budget), so a storm answers 503 with Retry-After soon
+        and frees the model's engine calls instead of holding each one to the request's limit."""
+        now = self._clock()
+        deadline = now + (deadline_s if deadline_s is not None else self.spec.timeout_s)
+        retry_until = min(deadline, now + self.spec.timeout_s)
+        parts = [self._embed_batch(list(texts[i:i + self.spec.max_batch]), deadline, retry_until)
                  for i in range(0, len(texts), self.spec.max_batch)]
         return np.concatenate(parts) if parts else np.zeros((0, self._dimension), dtype=np.float32)
 
-    def _embed_batch(self, texts: list[str], deadline: float) -> np.ndarray:
+    def _embed_batch(self, texts: list[str], deadline: float, retry_until: float) -> np.ndarray:
         wait: float | None = None
         for url in self.spec.urls:
             breaker = self.breakers[url]
@@ -218,7 +226,7 @@ class EngineClient:
                 wait = min(wait or math.inf, breaker.retry_after())
                 continue
             try:
-                vectors = self._call_with_retries(url, texts, deadline)
+                vectors = self._call_with_retries(url, texts, deadline, retry_until)
             except _Retryable as exc:  # down, timing out, or still busy at the deadline: the next URL may serve
                 breaker.record(False)
                 self.health[url].failed(exc.why)
@@ -234,7 +242,8 @@ class EngineClient:
         raise ModelUnavailable("the model's engine is unavailable; retry later",
                                retry_after=max(1.0, math.ceil(wait)) if wait is not None else 1.0)
 
-    def _call_with_retries(self, url: str, texts: list[str], deadline: float) -> np.ndarray:
+    def _call_with_retries(self, url: str, texts: list[str], deadline: float, retry_until: float) -> np.ndarray:
+        """One URL's answer: a 429/503 is retried with backoff while the retry budget (``retry_until``) lasts."""
         backoff = 0.1
         while True:
             try:
@@ -243,7 +252,7 @@ class EngineClient:
                 raise
             except _Retryable as exc:
                 pause = min(MAX_BACKOFF_S, exc.retry_after if exc.retry_after is not None else backoff)
-                if self._clock() + pause >= deadline:
+                if self._clock() + pause >= min(deadline, retry_until):
                     raise
                 self._sleep(pause)
                 backoff *= 2
@@ -293,11 +302,14 @@ class EngineClient:
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(_retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:
-            raise UpstreamError(f"the model's engine refused the request (HTTP {response.status_code})")
-        if response.status_code >= 300:  # never followed: the gateway connects to the configured URL only
-            raise UpstreamError(f"the model's engine answered a redirect (HTTP {response.status_code}), which is not "
-                                "followed")
-        return self._vectors(response, len(texts))
+            refused = UpstreamError(f"the model's engine refused the request (HTTP {response.status_code})")
+        elif response.status_code >= 300:  # never followed: the gateway connects to the configured URL only
+            refused = UpstreamError(f"the model's engine answered a redirect (HTTP {response.status_code}), which is "
+                                    "not followed")
+        else:
+            return self._vectors(response, len(texts))
+        refused.engine_status = response.status_code
+        raise refused
 
     def _vectors(self, response: httpx.Response, count: int) -> np.ndarray:
         try:

@@ -30,6 +30,23 @@ OTHER_DIMENSION = "dimension:"  # the observed "fingerprint" of an engine answer
 Probe = Callable[[Callable[[Sequence[str]], np.ndarray]], str]
 
 
+def probe_failure(exc: ModelUnavailable | UpstreamError) -> str:
+    """Why a probe got no fingerprint, as the callers of a model not yet in service are told: what the engine did
+    (its HTTP status and what it usually means), never its body, a URL or a credential."""
+    status = exc.engine_status if isinstance(exc, UpstreamError) else 0
+    if status in (401, 403):
+        return f"its engine refused the gateway's credentials (HTTP {status})"
+    if status in (404, 405):
+        return f"its engine's URL has no embeddings endpoint (HTTP {status})"
+    if 300 <= status < 400:
+        return f"its engine answered the fingerprint probe with a redirect (HTTP {status}), which is not followed"
+    if status:
+        return f"its engine refused the fingerprint probe (HTTP {status})"
+    if isinstance(exc, UpstreamError):
+        return "its engine answered the fingerprint probe with something that is not a usable embeddings list"
+    return "its engine has not answered the fingerprint probe"
+
+
 class FingerprintWatch:
     def __init__(self, models: ServedModels, data_dir: Path, auditor: Auditor, interval_s: float,
                  probe: Probe = fingerprint.probe) -> None:
@@ -45,9 +62,11 @@ class FingerprintWatch:
             assert remote is not None
             try:
                 out[model.spec.ref] = self._probe(remote.raw)
+                model.probe_failure = ""
             except DimensionMismatch as exc:  # another model behind the URL: a mismatch, not a silence
                 out[model.spec.ref] = f"{OTHER_DIMENSION}{exc.observed_dimension}"
             except (ModelUnavailable, UpstreamError) as exc:
+                model.probe_failure = probe_failure(exc)  # what its callers are told while it is not verified
                 log.warning("model %s: the fingerprint probe failed: %s", VettedName(model.spec.name),
                             Vetted(exc.message))
         return out

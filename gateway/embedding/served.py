@@ -41,6 +41,7 @@ class ServedModel:
     # verified: serving; unverified: a remote model not yet probed since the start (its engine did not answer);
     # mismatch: its engine answers as another model. Only a verified model serves.
     state: str = "verified"
+    probe_failure: str = ""  # why the last probe got no fingerprint, in words a caller may read ("": no failure)
 
     @property
     def in_service(self) -> bool:
@@ -56,8 +57,8 @@ class ServedModel:
                 f"model {self.spec.name} is out of service: its engine no longer answers as the registered model "
                 "(fingerprint mismatch)", param="model", retry_after=self.retry_after_s)
         if self.state != "verified":
-            raise ModelUnavailable(f"model {self.spec.name} is not in service yet: its engine has not answered the "
-                                   "fingerprint probe", param="model",
+            why = self.probe_failure or "its engine has not answered the fingerprint probe"
+            raise ModelUnavailable(f"model {self.spec.name} is not in service yet: {why}", param="model",
                                    retry_after=min(UNVERIFIED_PROBE_S, self.retry_after_s))
 
     def describe(self) -> dict[str, Any]:

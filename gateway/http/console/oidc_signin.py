@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar import Request, Response
 
-from gateway.auth.console_login import LOGIN_TTL_S, MAX_PARAM_CHARS, NotAnAuditor
+from gateway.auth.console_login import LOGIN_TTL_S, MAX_PARAM_CHARS, NotAnAuditor, SignInRefused
 from gateway.bootstrap import Services
 from gateway.errors import NotFound, RateLimited, RequestError
 from gateway.http.console import pages
@@ -58,10 +58,13 @@ async def start(request: Request[Any, Any, Any], services: Services) -> Response
     try:
         cookie, url = login.begin(redirect_uri(request, login.redirect_uri),
                                   request.client.host if request.client else "")
-    except RateLimited as exc:
+    except (RateLimited, SignInRefused) as exc:  # too many starts; the provider not read yet (provider_unavailable)
         event, decision = exc.audited_as(EVENT)
-        return await audited(services, context(request), error_view(exc, None, provider_label(services)), event,
-                             decision, {"code": exc.code, "what": "console.signin"})
+        ctx = context(request)
+        if isinstance(exc, SignInRefused):
+            ctx.auth = "oidc"
+        return await audited(services, ctx, error_view(exc, None, provider_label(services)), event, decision,
+                             {"code": exc.code, "what": "console.signin", **exc.detail.get("audit", {})})
     response = Response(b"", status_code=303, headers={**security_headers(), "Location": url})
     response.set_cookie(LOGIN_COOKIE, cookie, max_age=int(LOGIN_TTL_S), path=LOGIN_PATH, httponly=True,
                         secure=request.url.scheme == "https", samesite="lax")

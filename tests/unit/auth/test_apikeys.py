@@ -68,3 +68,13 @@ def test_when_a_key_is_well_formed_then_only_its_public_id_is_extracted(repo: SQ
     key, record = create_key(repo, "acme", "alice", "reader")
     assert key_id_of(key) == record.key_id
     assert key_id_of("garbage") is None
+
+
+@pytest.mark.parametrize("tenant", ["ACME", "Acme", "aCME"])
+def test_when_a_key_is_created_for_an_upper_case_tenant_then_it_is_refused(
+    repo: SQLiteApiKeyRepository, tenant: str
+) -> None:
+    """One tenant, one spelling: "ACME" is never a tenant beside "acme" (the rule tokens' tenant claims obey)."""
+    with pytest.raises(BadRequest, match="lower-case"):
+        create_key(repo, tenant, "alice", "writer")
+    assert repo.list(None) == []

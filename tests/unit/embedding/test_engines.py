@@ -160,3 +160,32 @@ def test_when_the_same_model_is_probed_twice_with_float_noise_then_the_fingerpri
     other = probe(lambda texts: rng.normal(size=(len(PROBES), 384)))
     assert matches(first, noisy) and not matches(first, other)
     assert not matches(first, "sha256:abc") and not matches(first, "probe:v1:!!!")
+
+
+def test_when_the_engine_answers_429_to_everything_then_503_within_its_timeout_not_the_request_deadline() -> None:
+    """Regression: a 429/503 storm was retried until the request's deadline (59 s with ``timeout_s: 5``), each
+    request holding one of the model's engine calls; the retries now stop after the engine's ``timeout_s``."""
+    attempts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        return httpx.Response(429, headers={"retry-after": "1"})
+
+    clock = Clock()
+    with pytest.raises(ModelUnavailable) as info:
+        _client(handler, clock, timeout_s=5.0).embed(["a"], deadline_s=60)
+    assert clock.now <= 5.0 and attempts >= 3  # retried, but within the retry budget
+    assert info.value.retry_after is not None and info.value.retry_after >= 1
+
+
+def test_when_the_first_url_is_busy_past_its_budget_then_the_second_still_gets_a_try() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "engine-a":
+            return httpx.Response(503)
+        return _ok(json.loads(request.content)["input"])
+
+    clock = Clock()
+    client = _client(handler, clock, timeout_s=3.0, urls=("http://engine-a:8080/v1", "http://engine-b:8080/v1"))
+    assert client.embed(["a"], deadline_s=60).shape == (1, DIM)
+    assert clock.now <= 3.0

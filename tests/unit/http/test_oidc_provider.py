@@ -3,6 +3,7 @@ authorization-code flow issues an ID token, and the gateway accepts it; a token 
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.parse
 from collections.abc import Iterator
@@ -67,3 +68,15 @@ def test_when_the_token_has_no_tenant_then_it_is_refused(app: App, provider: str
     token = _id_token(provider, "carol", {"roles": ["writer"]})
     r = app.client.post("/v1/embeddings", json=BODY, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401 and entry(app, r)["reason"] == "missing_claim"
+
+
+@pytest.mark.parametrize("tenant", ["ACME", "Acme", "acme corp"])
+def test_when_the_tenant_claim_is_no_valid_tenant_id_then_it_is_refused_naming_the_claim_not_its_value(
+        app: App, provider: str, tenant: str) -> None:
+    """Regression: a token of tenant "ACME" ran as a tenant beside "acme"; the API keys' rule now applies."""
+    token = _id_token(provider, "dora", {"tenant": tenant, "roles": ["writer"]})
+    r = app.client.post("/v1/embeddings", json=BODY, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and "invalid claim: tenant" in r.text
+    e = entry(app, r)
+    assert (e["event"], e["reason"], e["claim"]) == ("auth.failure", "invalid_claim", "tenant")
+    assert "tenant" not in e and tenant not in json.dumps(e) and tenant not in r.text

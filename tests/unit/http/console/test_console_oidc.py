@@ -197,6 +197,7 @@ def test_when_the_code_verifier_is_wrong_then_the_provider_refuses_the_code(gw: 
     ({"roles": ["auditor"]}, "missing_claim", 401),
     ({"tenant": "acme", "roles": ["writer"]}, "not_an_auditor", 403),
     ({"tenant": "globex", "roles": ["idp:compliance"]}, "no_known_role", 401),  # mapped in acme only
+    ({"tenant": "ACME", "roles": ["auditor"]}, "invalid_claim", 401),  # one tenant, one spelling: no "ACME" tenant
 ])
 def test_when_the_identity_may_not_open_the_console_then_refused_with_its_reason(
     gw: Served, claims: dict[str, Any], reason: str, status: int
