@@ -4,7 +4,9 @@ The client remembers the size the witness last cosigned; on a first contact it s
 witness's size from the 409 answer, then resends with the proof from that size. A witness that still refuses
 (409 again, 422, 403, 404, 400) is saying that this log's checkpoint does not extend what it saw, or that it
 does not trust this log's key: :class:`WitnessRefused`, which the caller must treat as an alarm. A witness that
-cannot be reached or fails on its side is :class:`WitnessUnavailable`: retried with the next checkpoint.
+cannot be reached or fails on its side is :class:`WitnessUnavailable`: retried with the next checkpoint. A witness
+that already cosigned a larger checkpoint of this log (a command's, written while the gateway ran) has moved past
+this one: :class:`WitnessAhead`, no alarm (the next larger checkpoint is checked against what it cosigned).
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ REFUSALS = (400, 403, 404, 409, 422)
 
 class WitnessUnavailable(AuditError):
     """The witness could not be asked, or failed on its side; nothing is known about the log."""
+
+
+class WitnessAhead(AuditError):
+    """The witness already cosigned a larger checkpoint of this log (another process's, or a later one of this
+    process's): this one was superseded and cannot be cosigned. Not a refusal: nothing says the histories differ,
+    and the next larger checkpoint goes to the witness with a proof from its size, which it refuses if they do."""
+
+    def __init__(self, witness: str, size: int, witness_size: int) -> None:
+        super().__init__(f"witness {witness} already cosigned size {witness_size}, more than this checkpoint's {size}")
+        self.witness, self.size, self.witness_size = witness, size, witness_size
 
 
 class WitnessRefused(AuditError):
@@ -67,12 +79,13 @@ class WitnessClient:
         self.size = 0  # what we believe the witness last cosigned for our origin
 
     def cosign(self, note: str, consistency: ConsistencyProof) -> str:
-        """``note`` with this witness's cosignature added; raises WitnessRefused or WitnessUnavailable."""
+        """``note`` with this witness's cosignature added; raises WitnessRefused, WitnessAhead or
+        WitnessUnavailable."""
         size = parse_checkpoint(note).size
         old, retried = self.size, False
         while True:
-            if old > size:
-                raise WitnessRefused(self.key.name, 409, f"it cosigned size {old}, more than this checkpoint", old)
+            if old > size:  # a stale offer (two processes share the log, or offers crossed): no alarm
+                raise WitnessAhead(self.key.name, size, old)
             proof = consistency(old, size) if 0 < old < size else []
             status, content_type, body = self._post(f"{self.url}/add-checkpoint", request_body(old, proof, note))
             if status == 200:

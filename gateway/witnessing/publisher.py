@@ -25,7 +25,7 @@ from audit.checkpoint import parse_checkpoint
 from audit.cosign import WitnessKey, parse_vkey
 from audit.errors import CheckpointError
 from audit.group_commit import GroupCommitLog
-from audit.witness_client import WitnessClient, WitnessRefused, WitnessUnavailable
+from audit.witness_client import WitnessAhead, WitnessClient, WitnessRefused, WitnessUnavailable
 from gateway.auditing.auditor import Auditor
 from gateway.errors import ConfigurationError
 from gateway.observability.logs import VettedName
@@ -137,6 +137,9 @@ class WitnessPublisher:
                 cosigned = client.cosign(cosigned, self._log.consistency_proof)
             except WitnessRefused as refusal:
                 self._alarm(refusal, parse_checkpoint(note).size)
+            except WitnessAhead as ahead:  # superseded (a command's checkpoint got there first): the next one goes
+                log.info("audit witness %s already cosigned size %s; the checkpoint of size %s is not offered",
+                         VettedName(client.key.name), ahead.witness_size, ahead.size)
             except WitnessUnavailable as exc:
                 log.warning("audit witness %s unavailable: %s", VettedName(client.key.name), type(exc).__name__)
                 self._unavailable(client.key.name)

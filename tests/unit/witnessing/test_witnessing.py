@@ -19,6 +19,7 @@ from audit.export import export_log
 from audit.keys import load_public_key
 from audit.merkle import leaf_hash
 from audit.witness import Witness, init_witness
+from audit.witness_client import WitnessAhead, WitnessRefused
 from audit.witness_server import WitnessServer
 from gateway.auditing.auditor import Auditor, open_audit_log
 from gateway.crypto.keyfiles import init_keys, load_keys
@@ -26,7 +27,7 @@ from gateway.errors import ConfigurationError
 from gateway.observability.metrics import GatewayMetrics
 from gateway.settings import Settings, load_settings
 from gateway.witnessing.published import HOLD_FILE, PUBLISHED_FILE
-from gateway.witnessing.publisher import parse_witnesses, start_witnessing
+from gateway.witnessing.publisher import WitnessPublisher, parse_witnesses, start_witnessing
 from tests.unit.auditing.audit_fakes import test_secret
 
 
@@ -182,6 +183,37 @@ def test_when_a_witness_refuses_then_the_alarm_is_raised_and_signing_held_across
         assert again.signing_held is not None  # a restart does not lift the hold: the operator must act
     finally:
         again.close()
+
+
+def test_when_the_witness_already_cosigned_a_larger_checkpoint_then_an_older_one_raises_no_alarm(
+    settings: Settings, witness_url: tuple[str, str, Witness]
+) -> None:
+    # Two processes share the log (the gateway, a command that writes to it and offers its checkpoint as it exits):
+    # one's older checkpoint, offered after the other's larger one was cosigned, finds the witness ahead. Before: a
+    # 409 taken for a refusal, the AUDIT ALARM, and checkpoint signing held across restarts after an ordinary stop.
+    url, vkey, witness = witness_url
+    log = open_audit_log(settings, load_keys(settings.keys_dir))
+    refusals: list[WitnessRefused] = []
+    first = WitnessPublisher(parse_witnesses(f"{url}={vkey}"), log, lambda r, _: refusals.append(r), lambda _: None)
+    try:
+        for _ in range(3):
+            log.append({"v": 1, "event": "x", "decision": "allow"})
+        older = log.checkpoint_now()
+        log.append({"v": 1, "event": "key.create", "decision": "allow"})
+        first.published(log.checkpoint_now(), 10)
+        assert witness.size(settings.origin) == 4
+    finally:
+        first.close()
+    client = parse_witnesses(f"{url}={vkey}")[0]  # another process's client: it learns the witness's size
+    with pytest.raises(WitnessAhead):
+        client.cosign(older, log.consistency_proof)
+    second = WitnessPublisher([client], log, lambda r, _: refusals.append(r), lambda _: None)
+    try:
+        assert second.published(older, 10) == older  # superseded: not cosigned
+    finally:
+        second.close()
+        log.close()
+    assert refusals == [] and witness.size(settings.origin) == 4
 
 
 @pytest.mark.parametrize("bad", ["http://w=nokey", "ftp://w=" + "x+00000000+AAAA", "noequals"])
