@@ -27,6 +27,7 @@ from gateway.embedding.served import ServedModels
 from gateway.errors import (
     BadRequest,
     BatchExpired,
+    Conflict,
     NotFound,
     RequestError,
     Unavailable,
@@ -50,6 +51,7 @@ MAX_METADATA = 16
 SCREEN_SLICE = 512  # custom_ids per detection request
 MAX_ID_CHARS = 128  # ours are under 64; a longer one is refused, never echoed
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
+_ENDED = ("completed", "failed", "expired")  # no longer cancellable (a cancelled one answers as it is)
 
 
 def batch_object(job: Job, metadata: dict[str, str] | None) -> dict[str, Any]:
@@ -146,8 +148,14 @@ class Batches:
         return batch_object(job, await self._metadata(job))
 
     async def cancel(self, principal: Principal, batch_id: str) -> dict[str, Any]:
-        job = await self._jobs.cancel(principal.tenant, KIND, batch_id)
-        return batch_object(job, await self._metadata(job))
+        """The batch, now ``cancelling`` (or already ``cancelled``); a batch that ended otherwise is 409, as at
+        OpenAI: a 200 ``completed`` would read as if the cancel had been accepted."""
+        job = await self._jobs.cancel(principal.tenant, KIND, batch_id)  # leaves an ended job as it was
+        batch = batch_object(job, await self._metadata(job))
+        if batch["status"] in _ENDED:
+            raise Conflict(f"Cannot cancel a batch with status '{batch['status']}'.",
+                           detail={"audit": {"batch_id": job.id, "status_text": batch["status"]}})
+        return batch
 
     async def listing(self, principal: Principal, limit: int, after: str | None) -> dict[str, Any]:
         jobs = await self._jobs.list_jobs(principal.tenant, KIND, limit + 1, after)
