@@ -28,6 +28,7 @@ from gateway.errors import (
     BadRequest,
     BatchExpired,
     Conflict,
+    DetectionTooCostly,
     NotFound,
     RequestError,
     Unavailable,
@@ -135,8 +136,15 @@ class Batches:
             return errors
         found: list[list[str]] = []
         for start in range(0, len(lines), SCREEN_SLICE):  # slices: a big file never fills the shared detect queue
-            found += await pii_types(self._detect, [line.custom_id for line in lines[start:start + SCREEN_SLICE]],
-                                     scope)
+            part = lines[start:start + SCREEN_SLICE]
+            try:
+                found += await pii_types(self._detect, [line.custom_id for line in part], scope)
+            except DetectionTooCostly:  # its message speaks of an input text: here no text was sent to embed
+                raise DetectionTooCostly(
+                    f"the batch's custom_ids (lines {part[0].line} to {part[-1].line}) "
+                    "could not be screened for PII within the detection budget, so the batch was not created; "
+                    "use short opaque custom_ids (a counter or a document id, not text), or retry when the gateway "
+                    "is less busy", param="custom_id") from None
         flagged = [{"code": "custom_id_pii", "param": "custom_id", "line": line.line,
                     "message": f"line {line.line}: 'custom_id' carries PII ({', '.join(types)}); it is stored and "
                                "shown to every reader: use an opaque identifier"}
