@@ -27,7 +27,7 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -137,6 +137,17 @@ class Envelope:
         version, key = self._active_key(ctx.tenant)
         header = chunked.HEADER.pack(MAGIC, chunked.CHUNKED_FORMAT, version, chunk_bytes)
         return chunked.seal(key.get_secret(), header, _aad(header, _RECORD, ctx), plaintext, chunk_bytes, self._rng)
+
+    def encrypt_pieces(self, ctx: RecordContext, pieces: Iterable[bytes],
+                       chunk_bytes: int = chunked.CHUNK_BYTES) -> bytearray:
+        """``encrypt_chunked`` of the pieces' concatenation (the same record), never joining them in memory: one
+        buffer, filled as the chunks are sealed (what the file stores take, without a copy)."""
+        if not 0 < chunk_bytes <= chunked.MAX_CHUNK_BYTES:
+            raise ValueError("chunk size out of range")
+        version, key = self._active_key(ctx.tenant)
+        header = chunked.HEADER.pack(MAGIC, chunked.CHUNKED_FORMAT, version, chunk_bytes)
+        return chunked.seal_pieces(key.get_secret(), header, _aad(header, _RECORD, ctx), pieces, chunk_bytes,
+                                   self._rng)
 
     def decrypt_chunks(self, ctx: RecordContext, blob: bytes) -> Iterator[bytes]:
         """Open a record sealed for exactly ``ctx`` a chunk at a time, each verified before it is yielded; one in

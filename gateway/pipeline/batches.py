@@ -272,8 +272,8 @@ class BatchKind:
         for key, payloads, suffix in (("output_file_id", ok, "output"), ("error_file_id", failed, "error")):
             if payloads:
                 info = await asyncio.to_thread(
-                    self._files.write, job.tenant, "batch_output", f"{job.id}_{suffix}.jsonl",
-                    b"\n".join(payloads) + b"\n", f"file-{job.id.removeprefix('batch_')}-{suffix}")
+                    self._files.write_lines, job.tenant, "batch_output", f"{job.id}_{suffix}.jsonl", payloads,
+                    f"file-{job.id.removeprefix('batch_')}-{suffix}")
                 result[key] = info.id
         return result
 
