@@ -138,13 +138,14 @@ class Envelope:
         header = chunked.HEADER.pack(MAGIC, chunked.CHUNKED_FORMAT, version, chunk_bytes)
         return chunked.seal(key.get_secret(), header, _aad(header, _RECORD, ctx), plaintext, chunk_bytes, self._rng)
 
-    def encrypt_pieces(self, ctx: RecordContext, pieces: Iterable[bytes],
-                       chunk_bytes: int = chunked.CHUNK_BYTES) -> bytearray:
+    def encrypt_pieces(self, ctx: RecordContext, pieces: Iterable[bytes], chunk_bytes: int = chunked.CHUNK_BYTES,
+                       *, create: bool = True) -> bytearray:
         """``encrypt_chunked`` of the pieces' concatenation (the same record), never joining them in memory: one
-        buffer, filled as the chunks are sealed (what the file stores take, without a copy)."""
+        buffer, filled as the chunks are sealed (what the file stores take, without a copy). ``create`` False: as
+        ``encrypt_existing``, never a new data key."""
         if not 0 < chunk_bytes <= chunked.MAX_CHUNK_BYTES:
             raise ValueError("chunk size out of range")
-        version, key = self._active_key(ctx.tenant)
+        version, key = self._active_key(ctx.tenant, create=create)
         header = chunked.HEADER.pack(MAGIC, chunked.CHUNKED_FORMAT, version, chunk_bytes)
         return chunked.seal_pieces(key.get_secret(), header, _aad(header, _RECORD, ctx), pieces, chunk_bytes,
                                    self._rng)

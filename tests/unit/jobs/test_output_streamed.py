@@ -21,6 +21,7 @@ from gateway.backends.sqlite.datakeys import SQLiteDataKeyRepository
 from gateway.backends.sqlite.files import SQLiteFileStore
 from gateway.crypto import Envelope, Keyring
 from gateway.crypto.envelope import RecordContext
+from gateway.errors import DecryptionFailed
 from gateway.jobs.base import ItemOutcome, Job
 from gateway.jobs.files import FileVault
 from gateway.pipeline.batches import BatchKind
@@ -28,8 +29,19 @@ from gateway.pipeline.batches import BatchKind
 
 def _vault(tmp_path: Path, chunk_bytes: int = 1 << 20) -> FileVault:
     db = SQLiteDatabase(tmp_path / "store.db")
-    return FileVault(SQLiteFileStore(db), Envelope(Keyring.generate(), SQLiteDataKeyRepository(db)), max_bytes=1000,
-                     keep_s=100, chunk_bytes=chunk_bytes)
+    files = FileVault(SQLiteFileStore(db), Envelope(Keyring.generate(), SQLiteDataKeyRepository(db)), max_bytes=1000,
+                      keep_s=100, chunk_bytes=chunk_bytes)
+    files.write("acme", "batch", "in.jsonl", b"{}\n")  # the batch's input, as in life: the tenant has its data key
+    return files
+
+
+def test_when_the_tenant_was_shredded_before_its_output_is_written_then_no_data_key_is_made(tmp_path: Path) -> None:
+    db = SQLiteDatabase(tmp_path / "store.db")
+    keys = SQLiteDataKeyRepository(db)
+    files = FileVault(SQLiteFileStore(db), Envelope(Keyring.generate(), keys), max_bytes=1000, keep_s=100)
+    with pytest.raises(DecryptionFailed):
+        files.write_lines("acme", "batch_output", "out.jsonl", [b"{}"])
+    assert keys.active("acme") is None
 
 
 def test_when_a_large_output_is_written_then_its_peak_memory_stays_near_one_copy(tmp_path: Path) -> None:
