@@ -344,6 +344,8 @@ _FIELDS = (
     EntryField("privacy.releases_new", "vectors released for the first time (repeats cost nothing)", _REQUESTS),
     EntryField("documents", "per document: {id_digest, status (stored or blocked), chunks}", ("document.ingest",)),
     EntryField("count", "number of inputs, chunks or records the entry covers"),
+    EntryField("dropped", "answers of a job's slice in flight dropped, never stored, because the job was deleted "
+               "meanwhile (its tenant shredded; code job_forgotten)", ("job.cancelled",)),
     EntryField("tokens", "model tokens of the inputs embedded (usage.prompt_tokens), as usage and quotas count them",
                ("embeddings.create",)),
     EntryField("input_digest", "HMAC of the input under the tenant's key, not a hash of the raw text",

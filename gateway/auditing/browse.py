@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -125,6 +126,9 @@ def _short(name: str, raw: str | None, limit: int = 128) -> str:
     value = (raw or "").strip()
     if len(value) > limit:
         raise BadRequest(f"'{name}' is longer than {limit} characters", param=name)
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):  # a NUL was echoed into the filter form
+        raise BadRequest(f"'{name}' holds a control or invisible formatting character (refused, never shown)",
+                         param=name)
     return value
 
 

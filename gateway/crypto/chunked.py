@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -46,6 +46,29 @@ def seal(key: bytes, header: bytes, aad: bytes, data: bytes, chunk_bytes: int,
         parts += [nonce, aead.encrypt(nonce, piece, aad + _PLACE.pack(index, index == count - 1))]
         time.sleep(0)  # let other threads (the event loop's) run between chunks
     return b"".join(parts)
+
+
+def seal_pieces(key: bytes, header: bytes, aad: bytes, pieces: Iterable[bytes], chunk_bytes: int,
+                rng: Callable[[int], bytes]) -> bytearray:
+    """``seal`` of the pieces' concatenation, byte for byte the same format, without ever joining them: each chunk
+    is sealed as it fills and appended to the one buffer returned (a batch's output of 50,000 vectors, ~420 MB, was
+    joined twice before sealing, and its sealed chunks joined once more)."""
+    aead = AESGCM(key)
+    out, buf, index = bytearray(header), bytearray(), 0
+    for piece in pieces:
+        buf += piece
+        start = 0
+        while len(buf) - start > chunk_bytes:  # more than a chunk left: this one is not the last
+            nonce = rng(NONCE_BYTES)
+            out += nonce
+            out += aead.encrypt(nonce, bytes(buf[start:start + chunk_bytes]), aad + _PLACE.pack(index, False))
+            start, index = start + chunk_bytes, index + 1
+            time.sleep(0)
+        del buf[:start]
+    nonce = rng(NONCE_BYTES)
+    out += nonce
+    out += aead.encrypt(nonce, bytes(buf), aad + _PLACE.pack(index, True))
+    return out
 
 
 def open_chunks(key: bytes, aad: bytes, blob: bytes, chunk_bytes: int) -> Iterator[bytes]:

@@ -27,7 +27,7 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -116,6 +116,16 @@ class Envelope:
         """Seal a record under the tenant's active data key (created on first use)."""
         return self._seal(ctx, _RECORD, plaintext)
 
+    def ensure_key(self, tenant: str) -> int:
+        """The tenant's active data-key version; the key is made if the tenant has none yet."""
+        return self._active_key(tenant)[0]
+
+    def encrypt_existing(self, ctx: RecordContext, plaintext: bytes) -> bytes:
+        """Seal a record under the tenant's active data key only if it has one: ``DecryptionFailed`` for a tenant
+        without (shredded). For what belongs to data sealed before (a job's answers): a shredded tenant's work in
+        flight must not bring a new key into being."""
+        return self._seal(ctx, _RECORD, plaintext, create=False)
+
     def decrypt(self, ctx: RecordContext, blob: bytes) -> bytes:
         """Open a record sealed for exactly ``ctx``; any failure is ``DecryptionFailed``."""
         return self._open(ctx, _RECORD, blob)
@@ -127,6 +137,18 @@ class Envelope:
         version, key = self._active_key(ctx.tenant)
         header = chunked.HEADER.pack(MAGIC, chunked.CHUNKED_FORMAT, version, chunk_bytes)
         return chunked.seal(key.get_secret(), header, _aad(header, _RECORD, ctx), plaintext, chunk_bytes, self._rng)
+
+    def encrypt_pieces(self, ctx: RecordContext, pieces: Iterable[bytes], chunk_bytes: int = chunked.CHUNK_BYTES,
+                       *, create: bool = True) -> bytearray:
+        """``encrypt_chunked`` of the pieces' concatenation (the same record), never joining them in memory: one
+        buffer, filled as the chunks are sealed (what the file stores take, without a copy). ``create`` False: as
+        ``encrypt_existing``, never a new data key."""
+        if not 0 < chunk_bytes <= chunked.MAX_CHUNK_BYTES:
+            raise ValueError("chunk size out of range")
+        version, key = self._active_key(ctx.tenant, create=create)
+        header = chunked.HEADER.pack(MAGIC, chunked.CHUNKED_FORMAT, version, chunk_bytes)
+        return chunked.seal_pieces(key.get_secret(), header, _aad(header, _RECORD, ctx), pieces, chunk_bytes,
+                                   self._rng)
 
     def decrypt_chunks(self, ctx: RecordContext, blob: bytes) -> Iterator[bytes]:
         """Open a record sealed for exactly ``ctx`` a chunk at a time, each verified before it is yielded; one in
@@ -219,8 +241,8 @@ class Envelope:
         """KEK versions that still wrap some data key: those must not be retired yet."""
         return {stored.kek_version for stored in self._repo.all()}
 
-    def _seal(self, ctx: RecordContext, kind: str, plaintext: bytes) -> bytes:
-        version, key = self._active_key(ctx.tenant)
+    def _seal(self, ctx: RecordContext, kind: str, plaintext: bytes, *, create: bool = True) -> bytes:
+        version, key = self._active_key(ctx.tenant, create=create)
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, version)
         nonce = self._rng(NONCE_BYTES)
         sealed = AESGCM(key.get_secret()).encrypt(nonce, plaintext, _aad(header, kind, ctx))
@@ -239,13 +261,13 @@ class Envelope:
             # Whatever went wrong (tag, header, unknown or shredded key, storage), the caller gets one answer.
             raise DecryptionFailed() from None
 
-    def _active_key(self, tenant: str) -> tuple[int, SecretBytes]:
+    def _active_key(self, tenant: str, *, create: bool = True) -> tuple[int, SecretBytes]:
         version = self._cache.active(tenant)
         key = None if version is None else self._cache.key(tenant, version)
         if version is not None and key is not None:
             return version, key
         stored = self._repo.active(tenant)
-        if stored is None:
+        if stored is None and create:
             with self._lock:
                 stored = self._repo.active(tenant)
                 if stored is None:

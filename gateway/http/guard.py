@@ -25,6 +25,7 @@ from gateway.auth.apikeys import Principal, key_id_of
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, BodyTimeout, PayloadTooLarge, RequestError, Timeout, Unauthenticated, Unavailable
 from gateway.http.errors import error_response
+from gateway.http.params import refuse_repeated
 from gateway.observability import tracing
 from gateway.observability.logs import request_id_var
 from gateway.observability.metrics import parse_pii_header
@@ -219,6 +220,7 @@ async def _read_and_handle(
     request: Request[Any, Any, Any], services: Services, guard: Guard, handler: Callable[[Call], Awaitable[Reply]],
     principal: Principal, ctx: RequestContext, found: FoundCollection | None,
 ) -> Reply:
+    refuse_repeated(request)
     settings = services.settings
     body = await read_json(request, settings.max_body_bytes, settings.request_body_timeout_s) if guard.needs_body \
         else None

@@ -21,14 +21,14 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.auditing.auditor import Auditor
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import Envelope, RecordContext
-from gateway.errors import NotFound
+from gateway.errors import DecryptionFailed, NotFound
 from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem, owner_of
 from gateway.jobs.fairness import FairTurns, Waiting
 from gateway.observability.logs import VettedName
@@ -47,6 +47,10 @@ KEEP_LOADED = 8  # jobs whose loaded items a runner keeps between their slices (
 
 class LeaseLost(Exception):
     """Another runner holds the job now; this one lets it go."""
+
+
+class JobForgotten(LeaseLost):
+    """The job's rows were deleted while it ran (its tenant shredded): its answers were dropped; let it go."""
 
 
 @dataclass
@@ -91,6 +95,8 @@ class JobService:
     async def create(self, principal: Principal, kind: str, job_id: str, params: dict[str, Any], total: int, *,
                      failed: dict[str, Any] | None = None) -> Job:
         """A queued job (or, with ``failed``, one refused before it ran, holding that result); audited."""
+        if failed is None:  # its answers are sealed under this key, never under one made after a shred
+            await asyncio.to_thread(self._envelope.ensure_key, principal.tenant)
         now = self._clock()
         job = Job(job_id, principal.tenant, kind, "failed" if failed is not None else "queued", owner_of(principal),
                   params, total, now, now + self._keep_s, result=failed or {},
@@ -120,7 +126,10 @@ class JobService:
         return job
 
     def seal(self, job: Job, index: int, payload: bytes) -> bytes:
-        return self._envelope.encrypt(RecordContext(job.tenant, _SEALED_AS, f"{job.id}/{index}", "1"), payload)
+        """An item's answer sealed under the tenant's data key, which its input was sealed under before: never a
+        new key (``DecryptionFailed`` when the tenant was shredded meanwhile)."""
+        return self._envelope.encrypt_existing(RecordContext(job.tenant, _SEALED_AS, f"{job.id}/{index}", "1"),
+                                               payload)
 
     def open(self, job: Job, item: StoredItem) -> bytes:
         return self._envelope.decrypt(RecordContext(job.tenant, _SEALED_AS, f"{job.id}/{item.index}", "1"),
@@ -159,6 +168,10 @@ class JobService:
                 job, done = await self._slice(job)
                 self._turns.served(waiting)
                 self._held = None if done else job
+            except JobForgotten:
+                log.warning("job %s was deleted while it ran (its tenant shredded); its answers were dropped",
+                            VettedName(job.id))
+                self._held = None
             except LeaseLost:
                 log.warning("lost the lease of job %s; another runner has it", VettedName(job.id))
                 self._held = None
@@ -244,7 +257,7 @@ class JobService:
             BACKGROUND.reset(token)
         if [o.index for o in outcomes] != [n for n, _ in group]:
             raise RuntimeError(f"job kind {kind.name} answered other items than it was given")
-        sealed = [StoredItem(o.index, o.ok, self.seal(job, o.index, o.payload)) for o in outcomes]
+        sealed = await self._sealed(job, outcomes)
         recorded = await asyncio.to_thread(self.store.record, job.id, self.runner_id, self._clock(),
                                            self._lease_s, sealed)
         if recorded is None:
@@ -253,6 +266,19 @@ class JobService:
         progress.position += len(group)
         progress.answered = recorded.answered
         return recorded
+
+    async def _sealed(self, job: Job, outcomes: Sequence[ItemOutcome]) -> list[StoredItem]:
+        """The group's answers sealed, unless the job was forgotten while it ran (its tenant shredded: the rows
+        deleted, the keys gone): then they are dropped, never sealed under a key made anew, and the end audited."""
+        try:
+            if await asyncio.to_thread(self.store.get, job.tenant, job.id) is not None:
+                return [StoredItem(o.index, o.ok, self.seal(job, o.index, o.payload)) for o in outcomes]
+        except DecryptionFailed:  # shredded between the check and the seal
+            pass
+        self._progress.pop(job.id, None)
+        await self._audit("job.cancelled", replace(job, state="cancelled"), "error", code="job_forgotten",
+                          dropped=len(outcomes))
+        raise JobForgotten(job.id)
 
     async def _outcomes(self, job: Job) -> list[ItemOutcome]:
         stored = await asyncio.to_thread(self.store.items, job.id)

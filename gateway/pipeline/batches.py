@@ -27,6 +27,8 @@ from gateway.embedding.served import ServedModels
 from gateway.errors import (
     BadRequest,
     BatchExpired,
+    Conflict,
+    DetectionTooCostly,
     NotFound,
     RequestError,
     Unavailable,
@@ -50,6 +52,7 @@ MAX_METADATA = 16
 SCREEN_SLICE = 512  # custom_ids per detection request
 MAX_ID_CHARS = 128  # ours are under 64; a longer one is refused, never echoed
 _STATUS = {"queued": "validating", "running": "in_progress"}  # the job states OpenAI names otherwise
+_ENDED = ("completed", "failed", "expired")  # no longer cancellable (a cancelled one answers as it is)
 
 
 def batch_object(job: Job, metadata: dict[str, str] | None) -> dict[str, Any]:
@@ -133,8 +136,15 @@ class Batches:
             return errors
         found: list[list[str]] = []
         for start in range(0, len(lines), SCREEN_SLICE):  # slices: a big file never fills the shared detect queue
-            found += await pii_types(self._detect, [line.custom_id for line in lines[start:start + SCREEN_SLICE]],
-                                     scope)
+            part = lines[start:start + SCREEN_SLICE]
+            try:
+                found += await pii_types(self._detect, [line.custom_id for line in part], scope)
+            except DetectionTooCostly:  # its message speaks of an input text: here no text was sent to embed
+                raise DetectionTooCostly(
+                    f"the batch's custom_ids (lines {part[0].line} to {part[-1].line}) "
+                    "could not be screened for PII within the detection budget, so the batch was not created; "
+                    "use short opaque custom_ids (a counter or a document id, not text), or retry when the gateway "
+                    "is less busy", param="custom_id") from None
         flagged = [{"code": "custom_id_pii", "param": "custom_id", "line": line.line,
                     "message": f"line {line.line}: 'custom_id' carries PII ({', '.join(types)}); it is stored and "
                                "shown to every reader: use an opaque identifier"}
@@ -146,8 +156,14 @@ class Batches:
         return batch_object(job, await self._metadata(job))
 
     async def cancel(self, principal: Principal, batch_id: str) -> dict[str, Any]:
-        job = await self._jobs.cancel(principal.tenant, KIND, batch_id)
-        return batch_object(job, await self._metadata(job))
+        """The batch, now ``cancelling`` (or already ``cancelled``); a batch that ended otherwise is 409, as at
+        OpenAI: a 200 ``completed`` would read as if the cancel had been accepted."""
+        job = await self._jobs.cancel(principal.tenant, KIND, batch_id)  # leaves an ended job as it was
+        batch = batch_object(job, await self._metadata(job))
+        if batch["status"] in _ENDED:
+            raise Conflict(f"Cannot cancel a batch with status '{batch['status']}'.",
+                           detail={"audit": {"batch_id": job.id, "status_text": batch["status"]}})
+        return batch
 
     async def listing(self, principal: Principal, limit: int, after: str | None) -> dict[str, Any]:
         jobs = await self._jobs.list_jobs(principal.tenant, KIND, limit + 1, after)
@@ -256,8 +272,8 @@ class BatchKind:
         for key, payloads, suffix in (("output_file_id", ok, "output"), ("error_file_id", failed, "error")):
             if payloads:
                 info = await asyncio.to_thread(
-                    self._files.write, job.tenant, "batch_output", f"{job.id}_{suffix}.jsonl",
-                    b"\n".join(payloads) + b"\n", f"file-{job.id.removeprefix('batch_')}-{suffix}")
+                    self._files.write_lines, job.tenant, "batch_output", f"{job.id}_{suffix}.jsonl", payloads,
+                    f"file-{job.id.removeprefix('batch_')}-{suffix}")
                 result[key] = info.id
         return result
 

@@ -162,11 +162,22 @@ class IngestJobKind:
         for position, (index, doc) in enumerate(items):  # one document at a time, behind interactive requests
             if position:  # the runner waited before the group; a document takes seconds, so wait between them too
                 await self._jobs.yield_to_interactive()
+                if not await self._still_there(job):  # shredded meanwhile: store nothing more for the tenant
+                    out += [_outcome(n, {"document_id": d.id, "status": "failed", "code": "job_forgotten",
+                                         "detail": "the job was deleted while it ran"}) for n, d in items[position:]]
+                    break
             answer = await self._committed(job, index, doc.id, collection.name)
             if answer is None:
                 answer = await self._ingest_one(job, index, doc, collection, principal)
             out.append(_outcome(index, answer))
         return out
+
+    async def _still_there(self, job: Job) -> bool:
+        try:
+            await self._jobs.get(job.tenant, job.kind, job.id)
+        except NotFound:
+            return False
+        return True
 
     async def finish(self, job: Job, outcomes: Sequence[ItemOutcome], state: str) -> dict[str, Any]:
         answers = [json.loads(o.payload) for o in outcomes]

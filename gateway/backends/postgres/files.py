@@ -12,7 +12,7 @@ class PgFileStore:
     def __init__(self, db: PgDatabase) -> None:
         self._db = db
 
-    def put(self, row: FileRow, content: bytes) -> None:
+    def put(self, row: FileRow, content: bytes | bytearray) -> None:
         with self._db.transaction() as conn:
             conn.execute(
                 f"INSERT INTO files ({_COLUMNS}, content) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608

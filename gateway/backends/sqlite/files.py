@@ -26,7 +26,7 @@ class SQLiteFileStore:
         self._db = db
         db().executescript(SCHEMA)
 
-    def put(self, row: FileRow, content: bytes) -> None:
+    def put(self, row: FileRow, content: bytes | bytearray) -> None:
         self._db().execute(
             f"INSERT OR REPLACE INTO files ({_COLUMNS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
             (row.id, row.tenant, row.purpose, row.filename, row.bytes, row.created_at, row.expires_at, content),

@@ -26,6 +26,7 @@ from gateway.errors import BadRequest, Forbidden, RequestError, Unauthenticated,
 from gateway.http.console import pages
 from gateway.http.console.sessions import Session, SessionStore, csrf_matches
 from gateway.http.errors import retry_after
+from gateway.http.params import refuse_repeated
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ async def console_guarded(
             raise Unauthenticated("Your session has ended. Sign in again.")
         services.authorizer.require(session.principal, OBJ, ACT)
         await services.check_rate(session.principal)
+        refuse_repeated(request)
         form: dict[str, str] = {}
         if request.method == "POST":
             if not same_origin(request):

@@ -31,6 +31,7 @@ from gateway.http.console.flow import (
     security_headers,
 )
 from gateway.http.console.signin import HOME, open_session
+from gateway.http.params import refuse_repeated
 
 LOGIN_COOKIE = "gw_console_login"
 LOGIN_PATH = pages.BASE + "/oidc"
@@ -87,6 +88,7 @@ async def callback(request: Request[Any, Any, Any], services: Services) -> Respo
     ctx.auth = "oidc"
     params = {k: v[:MAX_PARAM_CHARS + 1] for k in CALLBACK_PARAMS if (v := request.query_params.get(k)) is not None}
     try:
+        refuse_repeated(request)  # two 'code's or 'state's: the provider and the gateway could read different ones
         try:
             principal = await services.complete_console_sign_in(request.cookies.get(LOGIN_COOKIE), params)
         except NotFound:

@@ -197,3 +197,12 @@ def test_when_a_tenant_is_shredded_then_purge_tenant_removes_its_files_only(
     assert files.store.purge_tenant("initech") == 2
     assert files.store.list_files("initech", None, 10, None) == [] and files.store.stored_bytes("initech") == 0
     assert [f.id for f in files.store.list_files("acme", None, 10, None)] == [kept.id]
+
+
+def test_when_lines_are_written_sealed_as_they_come_then_every_backend_stores_and_reads_them(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, _, _ = vault  # the sealed content reaches the store as a bytearray (no copy): both drivers take it
+    files.write("acme", "batch", "in.jsonl", b"{}")  # the batch's input: a job's output needs the tenant's key
+    info = files.write_lines("acme", "batch_output", "out.jsonl", [b'{"a":1}', b'{"b":2}'])
+    assert files.read("acme", info.id) == b'{"a":1}\n{"b":2}\n' and info.bytes == 16

@@ -70,8 +70,8 @@ class _Files:
     def __init__(self) -> None:
         self.written: dict[str, bytes] = {}
 
-    def write(self, tenant: str, purpose: str, name: str, content: bytes, file_id: str) -> Any:
-        self.written[file_id] = content
+    def write_lines(self, tenant: str, purpose: str, name: str, lines: list[bytes], file_id: str) -> Any:
+        self.written[file_id] = b"".join(line + b"\n" for line in lines)
         return type("Info", (), {"id": file_id})()
 
 

@@ -53,7 +53,12 @@ class FakeJobs:
         self.created.append(job)
         return job
 
+    forget_at_yield: int | None = None  # the job's rows are deleted (its tenant shredded) at this yield
+
     async def get(self, tenant: str, kind: str, job_id: str) -> Job:
+        for job in self.created:
+            if (job.tenant, job.kind, job.id) == (tenant, kind, job_id):
+                return job
         raise NotFound("none")
 
     def open(self, job: Job, item: StoredItem) -> bytes:
@@ -61,6 +66,8 @@ class FakeJobs:
 
     async def yield_to_interactive(self) -> bool:
         self.yields += 1
+        if self.yields == self.forget_at_yield:
+            self.created.clear()
         return True
 
 
@@ -244,6 +251,18 @@ def test_when_the_collection_was_deleted_then_every_document_left_fails_not_foun
     h.exists = False
     answers = _answers(asyncio.run(h.kind.run(job, list(enumerate(docs)))))
     assert [a["code"] for a in answers] == ["not_found", "not_found"] and h.ingest.calls == []
+
+
+def test_when_the_tenant_is_shredded_between_documents_then_none_after_is_ingested() -> None:
+    """fixes17a #1: a shredded tenant's job stored the rest of its slice (seconds per document) after the shred."""
+    h = Harness()
+    job = h.submit(["a", "b", "c"])
+    docs = asyncio.run(h.kind.load(job))
+    h.jobs.forget_at_yield = 1  # the shred lands while "a" is ingested
+    answers = _answers(asyncio.run(h.kind.run(job, list(enumerate(docs)))))
+    assert h.ingest.calls == ["a"]
+    assert [a["status"] for a in answers] == ["stored", "failed", "failed"]
+    assert [a.get("code") for a in answers[1:]] == ["job_forgotten", "job_forgotten"]
 
 
 def test_when_a_job_finishes_then_its_staged_input_is_deleted_and_the_result_counts_it() -> None:
