@@ -27,7 +27,7 @@ from audit.backend import AuditLogBackend
 from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
-from gateway.errors import DetectionTooCostly, NotFound, RequestError
+from gateway.errors import Conflict, DetectionTooCostly, NotFound, RequestError
 from gateway.jobs.base import CreatorCheck, ItemOutcome, Job, JobInputs
 from gateway.pipeline.collections import DocumentIn
 from gateway.pipeline.ingest import EVENT, AuditPort, Ingest, IngestRequest, IngestResult
@@ -38,6 +38,7 @@ from gateway.store.base import Collection, StoredChunk
 KIND = "ingest"
 ROUTE = "POST /v1/collections/{name}/documents"
 RETRIES_TOO_COSTLY = 1  # a document whose screening ran past pii_budget_s is tried again once (a busy host)
+_ENDED = ("completed", "failed", "expired")  # no longer cancellable (a cancelled one answers as it is)
 _SEALED_AS = "_ingest_jobs"  # the "collection" bound into the staged input's ciphertext: no collection bears it
 
 
@@ -108,11 +109,16 @@ class IngestJobKind:
                                        len(request.documents))
 
     async def cancel(self, tenant: str, job_id: str) -> dict[str, Any]:
-        """Stop the job after the documents in flight (those stored stay stored); ``NotFound`` as ``describe``."""
+        """Stop the job after the documents in flight (those stored stay stored); ``NotFound`` as ``describe``. A
+        job that ended otherwise (completed, failed, expired) is 409, as a batch's: a 200 ``completed`` would read
+        as if the cancel had been accepted."""
         try:
-            await self._jobs.cancel(tenant, KIND, job_id)
+            job = await self._jobs.cancel(tenant, KIND, job_id)  # leaves an ended job as it was
         except NotFound:
             raise NotFound("no such job", param="job_id") from None
+        if job.state in _ENDED:
+            raise Conflict(f"Cannot cancel a job with status '{job.state}'.",
+                           detail={"audit": {"job_id": job.id, "status_text": job.state}})
         return await self.describe(tenant, job_id)
 
     async def describe(self, tenant: str, job_id: str) -> dict[str, Any]:

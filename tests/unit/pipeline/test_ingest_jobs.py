@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
+
+import pytest
 
 from gateway.auditing.auditor import RequestContext
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import RecordContext
 from gateway.errors import (
     BadRequest,
+    Conflict,
     DetectionTooCostly,
     NotFound,
     PrivacyBudgetExceeded,
@@ -60,6 +63,9 @@ class FakeJobs:
             if (job.tenant, job.kind, job.id) == (tenant, kind, job_id):
                 return job
         raise NotFound("none")
+
+    async def cancel(self, tenant: str, kind: str, job_id: str) -> Job:
+        return await self.get(tenant, kind, job_id)  # as the job service: an ended job is left as it was
 
     def open(self, job: Job, item: StoredItem) -> bytes:
         return item.sealed
@@ -297,3 +303,13 @@ def test_when_the_creators_key_is_revoked_mid_job_then_the_rest_fails_with_the_r
     assert [(e, d, f["request_id"], f["code"]) for e, d, f in h.recorded] == [
         ("auth.failure", "deny", f"{job.id}:1", "invalid_api_key"),
         ("auth.failure", "deny", f"{job.id}:2", "invalid_api_key")]
+
+
+@pytest.mark.parametrize("state", ["completed", "failed", "expired"])
+def test_when_an_ended_job_is_cancelled_then_409_names_its_status(state: str) -> None:
+    # A 200 with the job as it was read as a cancel accepted (the batch route answered the same; both are 409 now).
+    h = Harness()
+    job = h.submit(["a"])
+    h.jobs.created[0] = replace(job, state=state)
+    with pytest.raises(Conflict, match=f"Cannot cancel a job with status '{state}'"):
+        asyncio.run(h.kind.cancel("acme", job.id))
