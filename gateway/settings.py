@@ -97,7 +97,7 @@ class Settings:
     policy_reload_interval_s: float = 0.5
     checkpoint_interval_s: float = 1.0
     retention_sweep_interval_s: float = 3600.0
-    engine_probe_interval_s: float = 300.0
+    engine_probe_interval_s: float = 60.0
     vector_transform: str = "default"
     metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
