@@ -22,16 +22,9 @@ import pytest
 from gateway.auth.oidc import UNREAD_RETRY_S, JwksCache, ProviderUnreachable, TokenRefused, TokenVerifier, discover
 from gateway.errors import ConfigurationError
 from tests.oidckit import AUDIENCE, ISSUER, Signer, jwks
+from tests.unit.auth.test_oidc import Clock
 
 URL = "https://idp.example.test/jwks"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Provider:

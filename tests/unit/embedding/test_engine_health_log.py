@@ -19,20 +19,10 @@ import pytest
 from gateway.embedding.engines import REFUSAL_LOG_S, EngineClient, EngineSpec
 from gateway.errors import ModelUnavailable, UpstreamError
 from gateway.settings import Secret
+from tests.unit.embedding.test_engines import Clock
 
 DIM = 4
 LOGGER = "gateway.embedding.engines"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def _ok(request: httpx.Request) -> httpx.Response:
