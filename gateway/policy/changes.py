@@ -199,11 +199,13 @@ def reload_policies(policy: PolicyHolder, authorizer: Reloadable, versions: Poli
     """Reload what changed and audit it (``record`` is the auditor's ``record_sync``): a new version in force, or
     a broken file refused."""
     failed_before, casbin_failed_before = policy.last_error, authorizer.last_error
-    if authorizer.reload_if_changed():
+    reloaded = False
+    while authorizer.reload_if_changed():  # each rule set that was in force, in order (PostgreSQL: maybe several)
+        reloaded = True
         fields = versions.casbin_reloaded() if versions else [{"tenant": "*", "what": "casbin"}]
         for entry in fields:  # one entry per tenant whose rules changed, then the platform-wide one
             record("policy.reload", "allow", **entry)
-    elif authorizer.last_error is not None and authorizer.last_error is not casbin_failed_before:
+    if not reloaded and authorizer.last_error is not None and authorizer.last_error is not casbin_failed_before:
         record("policy.reload", "deny", tenant="*", what="casbin",
                reason="the changed Casbin policy was rejected; the previous one stays",
                **(versions.casbin_rejected() if versions else {}))
