@@ -206,6 +206,8 @@ class PgAuthorizer(Authorizer):
     def _load_rows(self, fingerprint: str, rows: Rows) -> Any:
         for row_id, ptype, values in rows:  # what Casbin would take in silence, as for the file
             problem = rule_problem([ptype, *values])
+            if problem is None and any(v != v.strip() for v in [ptype, *values]):  # Casbin strips: a second spelling
+                problem = "a field starts or ends with white space, which Casbin would strip"
             if problem is not None:
                 self._refused_rules = _rules_text(rows)
                 raise PolicyError(f"casbin_rule id {row_id}: {problem}")

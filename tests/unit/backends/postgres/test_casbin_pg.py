@@ -173,3 +173,21 @@ def test_when_a_row_is_written_while_the_rules_load_then_casbin_takes_only_the_r
     authz.refresh()  # the row written meanwhile is seen, checked and refused
     assert ["reader", "documents", "write"] not in authz.rules()[0]
     assert authz.reload_if_changed() and authz.last_error is not None
+
+
+@pytest.mark.parametrize("field", ["create,x", "create(", "create]", " create"])
+def test_when_a_field_holds_what_casbin_reads_as_another_shape_then_the_row_is_refused_and_the_rules_stay(
+    db: PgDatabase, schema: TempSchema, field: str
+) -> None:
+    # Regression (attack18): Casbin reads a row as one line split at commas outside brackets, tokens stripped. A
+    # row of four fields whose last held a comma passed the shape check and became a rule of five: every
+    # authorization that reached it raised "invalid policy size" (one SQL row: every request an internal error).
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('p', 'reader', '*', 'collections', %s)",
+               (field,))
+    row_id = schema.sql("SELECT max(id) FROM casbin_rule")[0][0]
+    authz.refresh()
+    assert authz.allowed(READER, "collections", "search") and not authz.allowed(READER, "collections", "create")
+    assert authz.reload_if_changed() is False
+    assert authz.last_error is not None and f"casbin_rule id {row_id}" in str(authz.last_error)
