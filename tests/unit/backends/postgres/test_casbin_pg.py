@@ -191,3 +191,22 @@ def test_when_a_field_holds_what_casbin_reads_as_another_shape_then_the_row_is_r
     assert authz.allowed(READER, "collections", "search") and not authz.allowed(READER, "collections", "create")
     assert authz.reload_if_changed() is False
     assert authz.last_error is not None and f"casbin_rule id {row_id}" in str(authz.last_error)
+
+
+def test_when_a_set_was_loaded_and_the_next_refused_before_the_watcher_polled_then_both_are_audited(
+    db: PgDatabase, schema: TempSchema, tmp_path: Path
+) -> None:
+    # Before: the watcher reported the loaded set with the refused rows' texts, and the refusal never.
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    step, recorded = _reloads(authz, tmp_path)
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('p', 'reader', '*', 'documents', 'write')")
+    authz.refresh()
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('p', 'reader', 'documents', 'delete')")
+    authz.refresh()
+    step()
+    assert [(r["decision"], r["tenant"]) for r in recorded] == [("allow", "*"), ("deny", "*")]
+    assert recorded[0]["changes"] == [{"rule": ["p", "reader", "*", "documents", "write"], "change": "added"}]
+    assert recorded[1]["old_version"] == recorded[0]["new_version"] != recorded[1]["new_version"]
+    step()
+    assert len(recorded) == 2
