@@ -94,6 +94,9 @@ async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
         form = await request.form()
     except Exception:
         raise BadRequest("could not read the form") from None
+    names = [str(k) for k, _ in form.multi_items()]
+    if len(set(names)) != len(names):  # two keys (or csrf tokens) in one form: a proxy could log one, we read another
+        raise BadRequest("a form field is given more than once; send each once")
     return {str(k): v for k, v in form.items() if isinstance(v, str)}
 
 
