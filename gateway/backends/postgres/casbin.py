@@ -245,6 +245,8 @@ class PgAuthorizer(Authorizer):
     def _reload(self) -> None:
         fingerprint = ""
         try:
+            if self.adapter.fingerprint() in (self._fingerprint, self._refused_fingerprint):
+                return  # the common case, each poll: one aggregate row, not the table
             fingerprint, rows = self.adapter.snapshot()
             if fingerprint in (self._fingerprint, self._refused_fingerprint):
                 return
