@@ -25,7 +25,8 @@ _JWT_RE = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")  #
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
 # A tenant id is lower case: "ACME" and "acme" would otherwise be two tenants (two key sets, quotas, audit scopes)
 # of one customer. Upper case is refused, never folded, so that no two spellings ever name one tenant.
-_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}\Z")
+# Nor does it end with a dot: "acme.com." names "acme.com" wherever a tenant id is read as a domain.
+_TENANT_RE = re.compile(r"^(?!.*\.\Z)[a-z0-9][a-z0-9._@-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,8 @@ def is_tenant_id(value: object) -> bool:
 
 def validate_tenant(value: str) -> str:
     if not is_tenant_id(value):
-        raise BadRequest("tenant must be 1-64 characters of lower-case letters, digits, '.', '_', '@' or '-' "
-                         "(upper case is refused: one tenant, one spelling)", param="tenant")
+        raise BadRequest("tenant must be 1-64 characters of lower-case letters, digits, '.', '_', '@' or '-', not "
+                         "ending with '.' (upper case is refused: one tenant, one spelling)", param="tenant")
     return value
 
 

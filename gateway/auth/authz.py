@@ -22,6 +22,7 @@ logging.getLogger("casbin").setLevel(logging.ERROR)
 
 # Fields after the rule type, as policy/model.conf defines them: p = sub, dom, obj, act; g = user, role, tenant.
 RULE_FIELDS = {"p": 4, "g": 3}
+_SPLITTING = ",()[]"
 
 
 def rule_problem(fields: list[str]) -> str | None:
@@ -33,6 +34,10 @@ def rule_problem(fields: list[str]) -> str | None:
     if len(fields) - 1 != RULE_FIELDS[kind]:
         shape = "sub, dom, obj, act" if kind == "p" else "user, role, tenant"
         return f"a {kind} rule has {RULE_FIELDS[kind]} fields ({shape}), this one has {len(fields) - 1}"
+    if any(c in field for field in fields[1:] for c in _SPLITTING):
+        # Casbin reads a rule as one line cut at commas outside brackets: such a field makes another shape (a p
+        # rule of five fields raised "invalid policy size" at every decision that reached it).
+        return "a field holds a comma or a bracket, which Casbin would read as another rule"
     return None
 
 

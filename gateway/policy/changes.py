@@ -186,6 +186,9 @@ class PolicyVersions:
         return [*tenants, {**base, "tenant": PLATFORM, "changes": changes.get(PLATFORM, [])}]
 
 
+_REPORTS_PER_POLL = 64
+
+
 class Reloadable(Protocol):
     @property
     def last_error(self) -> Exception | None:
@@ -199,11 +202,15 @@ def reload_policies(policy: PolicyHolder, authorizer: Reloadable, versions: Poli
     """Reload what changed and audit it (``record`` is the auditor's ``record_sync``): a new version in force, or
     a broken file refused."""
     failed_before, casbin_failed_before = policy.last_error, authorizer.last_error
-    if authorizer.reload_if_changed():
+    # Each rule set that was in force, in order (PostgreSQL: maybe several since the last poll); bounded, so that a
+    # file rewritten without pause cannot hold the watcher here: what is left is reported at the next poll.
+    for _ in range(_REPORTS_PER_POLL):
+        if not authorizer.reload_if_changed():
+            break
         fields = versions.casbin_reloaded() if versions else [{"tenant": "*", "what": "casbin"}]
         for entry in fields:  # one entry per tenant whose rules changed, then the platform-wide one
             record("policy.reload", "allow", **entry)
-    elif authorizer.last_error is not None and authorizer.last_error is not casbin_failed_before:
+    if authorizer.last_error is not None and authorizer.last_error is not casbin_failed_before:  # after any reload
         record("policy.reload", "deny", tenant="*", what="casbin",
                reason="the changed Casbin policy was rejected; the previous one stays",
                **(versions.casbin_rejected() if versions else {}))

@@ -137,15 +137,26 @@ class WitnessPublisher:
                 cosigned = client.cosign(cosigned, self._log.consistency_proof)
             except WitnessRefused as refusal:
                 self._alarm(refusal, parse_checkpoint(note).size)
-            except WitnessAhead as ahead:  # superseded (a command's checkpoint got there first): the next one goes
-                log.info("audit witness %s already cosigned size %s; the checkpoint of size %s is not offered",
-                         VettedName(client.key.name), ahead.witness_size, ahead.size)
+            except WitnessAhead as ahead:
+                self._ahead(ahead, note)
             except WitnessUnavailable as exc:
                 log.warning("audit witness %s unavailable: %s", VettedName(client.key.name), type(exc).__name__)
                 self._unavailable(client.key.name)
             except Exception as exc:  # the thread must live: the next checkpoint tries again
                 log.error("audit witness %s failed: %s", VettedName(client.key.name), type(exc).__name__)
         return cosigned
+
+    def _ahead(self, ahead: WitnessAhead, note: str) -> None:
+        """Superseded (another process's larger checkpoint of this shared log was cosigned first) only when this
+        log holds every entry the witness cosigned; a log that holds fewer lost entries it vouched for (truncated
+        and rewritten, the published-checkpoint file removed too): a refusal, never to be waited out."""
+        held = self._log.size()
+        if held >= ahead.witness_size:
+            log.info("audit witness %s already cosigned size %s; the checkpoint of size %s is not offered",
+                     VettedName(ahead.witness), ahead.witness_size, ahead.size)
+            return
+        detail = f"the witness cosigned {ahead.witness_size} entries of this log, which holds only {held}"
+        self._alarm(WitnessRefused(ahead.witness, 409, detail, ahead.witness_size), parse_checkpoint(note).size)
 
 
 def start_witnessing(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,28 @@ _FINGERPRINT = (
 )
 
 
+# The fingerprint and the rows in one statement, so one snapshot: what is checked is what Casbin loads.
+_SNAPSHOT = (
+    "SELECT f.n, f.h, r.id, r.ptype, r.v0, r.v1, r.v2, r.v3, r.v4, r.v5 FROM (SELECT count(*) AS n, coalesce(md5("
+    "string_agg(concat_ws(',', ptype, v0, v1, v2, v3, v4, v5), E'\\n' ORDER BY id)), '') AS h FROM casbin_rule) f"
+    " LEFT JOIN casbin_rule r ON true ORDER BY r.id"
+)
+Rows = list[tuple[int, str, list[str]]]
+
+
 def _line(ptype: str, rule: Sequence[str]) -> str:
     return ", ".join([ptype, *rule])
+
+
+def _trimmed(values: Sequence[Any]) -> list[str]:
+    out = [str(v) for v in values]
+    while out and out[-1] == "":
+        out.pop()
+    return out
+
+
+def _rules_text(rows: Rows) -> bytes:
+    return "".join(_line(ptype, values) + "\n" for _, ptype, values in rows).encode()
 
 
 class PgCasbinAdapter(Adapter):  # type: ignore[misc]  # casbin ships no type information
@@ -99,6 +120,13 @@ class PgCasbinAdapter(Adapter):  # type: ignore[misc]  # casbin ships no type in
             out.append((int(row_id), str(ptype), [str(v) for v in values]))
         return out
 
+    def snapshot(self) -> tuple[str, Rows]:
+        """The fingerprint and every rule as ``rows`` gives them, read in one statement (one snapshot)."""
+        with self._db.transaction() as conn:
+            found = conn.execute(_SNAPSHOT).fetchall()
+        rows = [(int(r[2]), str(r[3]), _trimmed(r[4:])) for r in found if r[2] is not None]
+        return ("" if not found else f"{found[0][0]}:{found[0][1]}"), rows
+
     def fingerprint(self) -> str:
         """Changes whenever any rule does: what replicas compare to decide to reload."""
         with self._db.transaction() as conn:
@@ -112,6 +140,18 @@ class PgCasbinAdapter(Adapter):  # type: ignore[misc]  # casbin ships no type in
                 "INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [(ptype, *rule, *[""] * (_FIELDS - len(rule))) for ptype, rule in rules],
             )
+
+
+class _SnapshotAdapter(PgCasbinAdapter):
+    """Loads the rules of one snapshot (those just checked), never a second read; writes go to the table."""
+
+    def __init__(self, db: PgDatabase, rows: Rows) -> None:
+        super().__init__(db)
+        self._rows = rows
+
+    def load_policy(self, model: Any) -> None:
+        for _, ptype, values in self._rows:
+            load_policy_line(_line(ptype, values), model)
 
 
 def seed_policy(db: PgDatabase, policy_csv: Path) -> int:
@@ -137,38 +177,49 @@ def seed_policy(db: PgDatabase, policy_csv: Path) -> int:
 
 class PgAuthorizer(Authorizer):
     """``Authorizer`` with its rules from ``casbin_rule``. Two threads look for changes: the change listener
-    (``refresh``, at each NOTIFY) and the policy watcher (``reload_if_changed``, which reports every change since its
-    last call, whichever thread loaded it, so that each one is audited)."""
+    (``refresh``, at each NOTIFY) and the policy watcher (``reload_if_changed``). Every rule set put in force, by
+    either, is queued with its own rules and reported to the watcher one at a time, in order: a rule inserted and
+    deleted again between two of the watcher's polls was in force, and its entry names it (before, the watcher
+    read the table once and reported a reload with no change)."""
 
     def __init__(self, policy_dir: Path, db: PgDatabase) -> None:
         self.adapter = PgCasbinAdapter(db)
+        self._db = db
         self._fingerprint = ""
         self._refused_fingerprint = ""  # the rule set last refused: logged once, not at every poll
         self._reload_lock = threading.Lock()
-        self._unreported = False  # a change loaded that the watcher has not reported yet
+        self._unreported: deque[bytes] = deque()  # the rules of each set put in force and not yet reported
+        self._reported = b""  # the rules version_texts gives: the set reported last (or refused), else at start
+        self._refused_rules = b""
         self._error: PolicyError | None = None  # why the rules in the table are refused; published by the watcher
         super().__init__(policy_dir)
 
     def version_texts(self) -> tuple[bytes, bytes]:
-        """The model file and the table's rules in ``policy.csv``'s form, for the archive and the audited diff."""
-        rules = "".join(_line(ptype, values) + "\n" for _, ptype, values in self.adapter.rows())
-        return self._model.read_bytes(), rules.encode()
+        """The model file and, in ``policy.csv``'s form, the rules of the set ``reload_if_changed`` reported last
+        (or refused), for the archive and the audited diff: the rules that were in force, never a later read."""
+        return self._model.read_bytes(), self._reported
 
     def _load(self) -> Any:
-        fingerprint = self.adapter.fingerprint()
-        for row_id, ptype, values in self.adapter.rows():  # what Casbin would take in silence, as for the file
+        fingerprint, rows = self.adapter.snapshot()
+        return self._load_rows(fingerprint, rows)
+
+    def _load_rows(self, fingerprint: str, rows: Rows) -> Any:
+        for row_id, ptype, values in rows:  # what Casbin would take in silence, as for the file
             problem = rule_problem([ptype, *values])
+            if problem is None and any(v != v.strip() for v in [ptype, *values]):  # Casbin strips: a second spelling
+                problem = "a field starts or ends with white space, which Casbin would strip"
             if problem is not None:
+                self._refused_rules = _rules_text(rows)
                 raise PolicyError(f"casbin_rule id {row_id}: {problem}")
-        try:
-            enforcer = casbin.Enforcer(str(self._model), self.adapter)
+        try:  # the rows just checked, not a second read that a writer could have changed meanwhile
+            enforcer = casbin.Enforcer(str(self._model), _SnapshotAdapter(self._db, rows))
         except Exception as exc:  # casbin raises plain exceptions for any syntax error; their text may quote rules
             raise PolicyError(f"{self._model} / casbin_rule: cannot load Casbin policy ({type(exc).__name__})") \
                 from exc
         enforcer.enable_auto_save(False)  # per-key bindings added at request time must not reach the table
         if not enforcer.get_policy():
             raise PolicyError("casbin_rule: no rules (run `gateway db upgrade` to seed them from policy.csv)")
-        self._fingerprint = fingerprint
+        self._fingerprint, self._reported = fingerprint, _rules_text(rows)
         return enforcer
 
     def refresh(self) -> None:
@@ -177,26 +228,35 @@ class PgAuthorizer(Authorizer):
             self._reload()
 
     def reload_if_changed(self) -> bool:
-        """Whether the rules changed since the last call, loaded now or by the listener meanwhile; when a changed
-        rule set was refused, ``last_error`` says why and the good policy stays."""
+        """Whether a rule set was put in force (now or by the listener) that was not reported yet; call again until
+        False, one report per set. When a changed rule set was refused, ``last_error`` says why and the good
+        policy stays."""
         with self._reload_lock:
-            self._reload()
-            changed, self._unreported = self._unreported, False
+            if not self._unreported:
+                self._reload()
             self.last_error = self._error
-            return changed
+            if self._unreported:
+                self._reported = self._unreported.popleft()
+                return True
+            if self._error is not None:
+                self._reported = self._refused_rules
+            return False
 
     def _reload(self) -> None:
         fingerprint = ""
         try:
-            fingerprint = self.adapter.fingerprint()
+            if self.adapter.fingerprint() in (self._fingerprint, self._refused_fingerprint):
+                return  # the common case, each poll: one aggregate row, not the table
+            fingerprint, rows = self.adapter.snapshot()
             if fingerprint in (self._fingerprint, self._refused_fingerprint):
                 return
-            enforcer = self._load()
+            enforcer = self._load_rows(fingerprint, rows)
         except GatewayError as exc:  # PolicyError, or Unavailable while the database restarts
             log.error("casbin policy not reloaded, keeping the previous one: %s", Vetted(str(exc)))
             if isinstance(exc, PolicyError):
                 self._refused_fingerprint, self._error = fingerprint, exc
             return
-        self._refused_fingerprint, self._error, self._unreported = "", None, True
+        self._refused_fingerprint, self._error = "", None
+        self._unreported.append(self._reported)
         self._install(enforcer)
         log.info("casbin policy reloaded from the database")

@@ -94,6 +94,9 @@ async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
         form = await request.form()
     except Exception:
         raise BadRequest("could not read the form") from None
+    names = [str(k) for k, _ in form.multi_items()]
+    if len(set(names)) != len(names):  # two keys (or csrf tokens) in one form: a proxy could log one, we read another
+        raise BadRequest("a form field is given more than once; send each once")
     return {str(k): v for k, v in form.items() if isinstance(v, str)}
 
 
@@ -152,6 +155,13 @@ async def audited(
     return respond(view, ctx)
 
 
+def session_cookies(request: Request[Any, Any, Any]) -> int:
+    """How many session cookies the request carries, over every Cookie header (a browser sends two of one name when
+    a sibling host set a second one, cookie tossing; the gateway read the last)."""
+    return sum(1 for header in request.headers.getall("cookie", []) for part in header.split(";")
+               if part.partition("=")[0].strip() == COOKIE)
+
+
 async def console_guarded(
     request: Request[Any, Any, Any],
     services: Services,
@@ -160,9 +170,13 @@ async def console_guarded(
     """Run ``handler`` for a signed-in auditor; anything else is refused, rendered and audited."""
     store = sessions_of(request)
     cookie = request.cookies.get(COOKIE)
-    session = store.get(cookie)
+    several = session_cookies(request) > 1
+    session = None if several else store.get(cookie)
     ctx = context(request, session.principal if session else None)
     try:
+        if several:  # as for the API's headers: a proxy and the gateway could read different sessions
+            raise Unauthenticated("Send one console session cookie, not several. Sign in again.",
+                                  detail={"audit": {"reason": "several credentials"}})
         if session is None or not principal_still_valid(services, session.principal):
             store.delete(cookie)
             session = None

@@ -70,7 +70,7 @@ def test_when_a_key_is_well_formed_then_only_its_public_id_is_extracted(repo: SQ
     assert key_id_of("garbage") is None
 
 
-@pytest.mark.parametrize("tenant", ["ACME", "Acme", "aCME"])
+@pytest.mark.parametrize("tenant", ["ACME", "Acme", "aCME", "acme.", "acme.com."])  # a trailing dot: attack18
 def test_when_a_key_is_created_for_an_upper_case_tenant_then_it_is_refused(
     repo: SQLiteApiKeyRepository, tenant: str
 ) -> None:

@@ -216,6 +216,50 @@ def test_when_the_witness_already_cosigned_a_larger_checkpoint_then_an_older_one
     assert refusals == [] and witness.size(settings.origin) == 4
 
 
+def test_when_the_log_holds_fewer_entries_than_the_witness_cosigned_then_it_is_a_refusal_not_superseded(
+    settings: Settings, witness_url: tuple[str, str, Witness]
+) -> None:
+    # Regression (attack18): entries 3-5 deleted, checkpoints emptied, the published file removed, a restart: every
+    # checkpoint of the rewritten log was smaller than the witness's 6 and passed as "superseded" (info line, no
+    # alarm), so the gateway served a truncated history silently until it grew past what the witness had seen.
+    url, vkey, witness = witness_url
+    log = open_audit_log(settings, load_keys(settings.keys_dir))
+    first = WitnessPublisher(parse_witnesses(f"{url}={vkey}"), log, lambda r, _: None, lambda _: None)
+    try:
+        for _ in range(6):
+            log.append({"v": 1, "event": "x", "decision": "allow"})
+        first.published(log.checkpoint_now(), 10)
+    finally:
+        first.close()
+        log.close()
+    assert witness.size(settings.origin) == 6
+    db = sqlite3.connect(settings.audit_db_path)
+    db.execute("DELETE FROM entries WHERE idx >= 3")
+    db.execute("DELETE FROM checkpoints")
+    db.commit()
+    db.close()
+    (settings.keys_dir / PUBLISHED_FILE).unlink()
+    log = open_audit_log(settings, load_keys(settings.keys_dir))
+    metrics = GatewayMetrics()
+    publisher = start_witnessing(f"{url}={vkey}", log, Auditor(log, test_secret), metrics, settings.keys_dir)
+    assert publisher is not None
+    try:
+        log.append({"v": 1, "event": "x", "decision": "allow"})
+        note = log.checkpoint_now()  # 4 entries, 3 of them not what the witness cosigned
+        assert publisher.published(note, 10) == note
+        deadline = time.monotonic() + 10
+        while log.signing_held is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log.signing_held is not None and "refused" in log.signing_held
+        hold = json.loads((settings.keys_dir / HOLD_FILE).read_text())
+        assert (hold["status"], hold["checkpoint_size"], hold["witness_size"]) == (409, 4, 6)
+        assert 'gateway_audit_witness_refusals_total{witness="witness.test/w1"} 1.0' in metrics.render().decode()
+    finally:
+        publisher.close()
+        log.close()
+    assert witness.size(settings.origin) == 6
+
+
 @pytest.mark.parametrize("bad", ["http://w=nokey", "ftp://w=" + "x+00000000+AAAA", "noequals"])
 def test_when_audit_witnesses_is_malformed_then_configuration_fails(bad: str) -> None:
     with pytest.raises(ConfigurationError, match="audit_witnesses"):

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import casbin
 import pytest
 
 from audit.policy_archive import PolicyArchive
@@ -126,3 +127,86 @@ def test_when_a_rule_row_has_the_wrong_shape_then_it_is_refused_audited_once_and
     authz.refresh()
     step()
     assert recorded[-1]["decision"] == "deny" and "a rule starts with p or g" in str(authz.last_error)
+
+
+def test_when_a_rule_is_inserted_and_deleted_between_two_polls_then_each_set_in_force_is_audited_with_its_rule(
+    db: PgDatabase, schema: TempSchema, tmp_path: Path
+) -> None:
+    # Regression (attack18): the listener put the grant in force, then the table without it, before the watcher
+    # polled; the watcher read the table once and audited a reload with no change. Measured over HTTP: a reader
+    # created 55 collections under a rule whose only policy.reload entry said old_version == new_version.
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    step, recorded = _reloads(authz, tmp_path)
+    grant = ("p", "reader", "*", "collections", "create")
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES (%s, %s, %s, %s, %s)", grant)
+    authz.refresh()
+    assert authz.allowed(READER, "collections", "create")  # in force
+    schema.sql("DELETE FROM casbin_rule WHERE v0 = 'reader' AND v2 = 'collections' AND v3 = 'create'")
+    authz.refresh()
+    step()
+    assert [r["changes"] for r in recorded] == [[{"rule": list(grant), "change": "added"}],
+                                                [{"rule": list(grant), "change": "removed"}]]
+    assert recorded[0]["new_version"] == recorded[1]["old_version"] != recorded[1]["new_version"]
+    step()
+    assert len(recorded) == 2  # each reported once
+
+
+def test_when_a_row_is_written_while_the_rules_load_then_casbin_takes_only_the_rows_that_were_checked(
+    db: PgDatabase, schema: TempSchema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the rows were checked in one read and Casbin loaded a second one; a p rule of the wrong shape written
+    # in between was taken in silence and stayed in force (the next poll refused the set and kept that policy).
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    real = casbin.Enforcer
+
+    def racing(*args: Any) -> Any:
+        monkeypatch.setattr(casbin, "Enforcer", real)
+        schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('p', 'reader', 'documents', 'write')")
+        return real(*args)
+
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('p', 'reader', '*', 'documents', 'read')")
+    monkeypatch.setattr(casbin, "Enforcer", racing)
+    authz.refresh()
+    assert ["reader", "documents", "write"] not in authz.rules()[0]
+    authz.refresh()  # the row written meanwhile is seen, checked and refused
+    assert ["reader", "documents", "write"] not in authz.rules()[0]
+    assert authz.reload_if_changed() and authz.last_error is not None
+
+
+@pytest.mark.parametrize("field", ["create,x", "create(", "create]", " create"])
+def test_when_a_field_holds_what_casbin_reads_as_another_shape_then_the_row_is_refused_and_the_rules_stay(
+    db: PgDatabase, schema: TempSchema, field: str
+) -> None:
+    # Regression (attack18): Casbin reads a row as one line split at commas outside brackets, tokens stripped. A
+    # row of four fields whose last held a comma passed the shape check and became a rule of five: every
+    # authorization that reached it raised "invalid policy size" (one SQL row: every request an internal error).
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('p', 'reader', '*', 'collections', %s)",
+               (field,))
+    row_id = schema.sql("SELECT max(id) FROM casbin_rule")[0][0]
+    authz.refresh()
+    assert authz.allowed(READER, "collections", "search") and not authz.allowed(READER, "collections", "create")
+    assert authz.reload_if_changed() is False
+    assert authz.last_error is not None and f"casbin_rule id {row_id}" in str(authz.last_error)
+
+
+def test_when_a_set_was_loaded_and_the_next_refused_before_the_watcher_polled_then_both_are_audited(
+    db: PgDatabase, schema: TempSchema, tmp_path: Path
+) -> None:
+    # Before: the watcher reported the loaded set with the refused rows' texts, and the refusal never.
+    seed_policy(db, POLICY / "policy.csv")
+    authz = PgAuthorizer(POLICY, db)
+    step, recorded = _reloads(authz, tmp_path)
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('p', 'reader', '*', 'documents', 'write')")
+    authz.refresh()
+    schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('p', 'reader', 'documents', 'delete')")
+    authz.refresh()
+    step()
+    assert [(r["decision"], r["tenant"]) for r in recorded] == [("allow", "*"), ("deny", "*")]
+    assert recorded[0]["changes"] == [{"rule": ["p", "reader", "*", "documents", "write"], "change": "added"}]
+    assert recorded[1]["old_version"] == recorded[0]["new_version"] != recorded[1]["new_version"]
+    step()
+    assert len(recorded) == 2
