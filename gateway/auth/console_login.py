@@ -14,6 +14,7 @@ code, the tokens nor any claim's value is ever part of a message or an audit ent
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -184,6 +185,11 @@ class ConsoleSignIn:
             raise SignInRefused("provider_unavailable", "The identity provider is unavailable for signing in "
                                                         "here.") from None
         return found
+
+    async def begin_off_loop(self, redirect_uri: str, client: str = "") -> tuple[str, str]:
+        """``begin`` on a worker thread: while the provider is unreadable it may fetch the discovery document again
+        (up to the fetch's timeout, once per retry interval), which on the loop froze every tenant's requests."""
+        return await asyncio.to_thread(self.begin, redirect_uri, client)
 
     def begin(self, redirect_uri: str, client: str = "") -> tuple[str, str]:
         """A new sign-in: the cookie value to bind it to this browser, and the provider URL to send it to;

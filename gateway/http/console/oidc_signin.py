@@ -11,7 +11,6 @@ as ``auth.failure`` with its ``reason``, never the code, the token or a claim's 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import Request, Response
@@ -58,10 +57,8 @@ async def start(request: Request[Any, Any, Any], services: Services) -> Response
     if login is None:
         return _not_configured()
     try:
-        # Off the loop: while the provider is unreadable, begin() may fetch its discovery document (up to the
-        # fetch's timeout, once per retry interval); on the loop, anyone's sign-in start froze every tenant's requests.
-        cookie, url = await asyncio.to_thread(login.begin, redirect_uri(request, login.redirect_uri),
-                                              request.client.host if request.client else "")
+        cookie, url = await login.begin_off_loop(redirect_uri(request, login.redirect_uri),
+                                                 request.client.host if request.client else "")
     except (RateLimited, SignInRefused) as exc:  # too many starts; the provider not read yet (provider_unavailable)
         event, decision = exc.audited_as(EVENT)
         ctx = context(request)
