@@ -6,7 +6,6 @@ Before, the start failed: a provider down for a minute stopped every replica tha
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,26 +15,14 @@ from litestar.testing import TestClient
 
 from gateway.auth import discovery
 from gateway.http.app import create_app
+from tests.integration.server import free_port
 from tests.unit.http.conftest import App, entry, fake_services
 from tests.unit.http.test_oidc_provider import BODY, CLIENT, _id_token
-
-PORTS = range(9800, 9900)  # this helper's range on the shared machine
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 9800-9899")
 
 
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()  # free now; the provider binds it later
 
 
 @pytest.fixture
