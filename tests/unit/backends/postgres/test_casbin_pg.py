@@ -23,6 +23,13 @@ POLICY = Path(__file__).resolve().parents[4] / "policy"
 READER = Principal("0123456789abcdef", "acme", "rita", "reader")
 
 
+@pytest.fixture
+def authz(db: PgDatabase) -> PgAuthorizer:
+    """An authorizer on ``casbin_rule`` seeded from the shipped ``policy.csv``."""
+    seed_policy(db, POLICY / "policy.csv")
+    return PgAuthorizer(POLICY, db)
+
+
 def test_when_the_table_is_empty_then_the_authorizer_refuses_to_start(db: PgDatabase) -> None:
     with pytest.raises(PolicyError):
         PgAuthorizer(POLICY, db)
@@ -60,10 +67,8 @@ def test_when_a_rule_is_added_on_one_replica_then_another_enforces_it_within_a_s
 
 
 def test_when_the_shared_rules_are_broken_then_the_refusal_is_logged_once_and_a_fix_loads(
-    db: PgDatabase, schema: TempSchema, caplog: pytest.LogCaptureFixture
+    authz: PgAuthorizer, schema: TempSchema, caplog: pytest.LogCaptureFixture
 ) -> None:
-    seed_policy(db, POLICY / "policy.csv")
-    authz = PgAuthorizer(POLICY, db)
     rules = schema.sql("SELECT ptype, v0, v1, v2, v3 FROM casbin_rule")
     schema.sql("DELETE FROM casbin_rule")  # every rule gone: refused, the previous policy stays
     with caplog.at_level("ERROR", logger="gateway.backends.postgres.casbin"):
@@ -90,12 +95,10 @@ def _reloads(authz: PgAuthorizer, tmp_path: Path) -> tuple[Any, list[dict[str, A
 
 
 def test_when_a_rule_row_is_inserted_then_the_watcher_audits_it_even_after_the_listener_loaded_it(
-    db: PgDatabase, schema: TempSchema, tmp_path: Path
+    authz: PgAuthorizer, schema: TempSchema, tmp_path: Path
 ) -> None:
     # Before: the listener's reload left the watcher nothing to report, so an insider's INSERT granting a role in a
     # tenant went unaudited on PostgreSQL (the archive read policy.csv, which replicas do not enforce).
-    seed_policy(db, POLICY / "policy.csv")
-    authz = PgAuthorizer(POLICY, db)
     step, recorded = _reloads(authz, tmp_path)
     schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('g', 'okta:risk-analysts', 'admin', 'acme')")
     authz.refresh()  # the listener, woken by the change, loads it first
@@ -109,11 +112,9 @@ def test_when_a_rule_row_is_inserted_then_the_watcher_audits_it_even_after_the_l
 
 
 def test_when_a_rule_row_has_the_wrong_shape_then_it_is_refused_audited_once_and_the_good_policy_stays(
-    db: PgDatabase, schema: TempSchema, tmp_path: Path
+    authz: PgAuthorizer, schema: TempSchema, tmp_path: Path
 ) -> None:
     # A p rule of three fields: Casbin keeps it and it never matches; a type Casbin does not know: dropped in silence.
-    seed_policy(db, POLICY / "policy.csv")
-    authz = PgAuthorizer(POLICY, db)
     step, recorded = _reloads(authz, tmp_path)
     schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2) VALUES ('p', 'reader', 'documents', 'write')")
     row_id = schema.sql("SELECT max(id) FROM casbin_rule")[0][0]
@@ -130,13 +131,11 @@ def test_when_a_rule_row_has_the_wrong_shape_then_it_is_refused_audited_once_and
 
 
 def test_when_a_rule_is_inserted_and_deleted_between_two_polls_then_each_set_in_force_is_audited_with_its_rule(
-    db: PgDatabase, schema: TempSchema, tmp_path: Path
+    authz: PgAuthorizer, schema: TempSchema, tmp_path: Path
 ) -> None:
     # Regression (attack18): the listener put the grant in force, then the table without it, before the watcher
     # polled; the watcher read the table once and audited a reload with no change. Measured over HTTP: a reader
     # created 55 collections under a rule whose only policy.reload entry said old_version == new_version.
-    seed_policy(db, POLICY / "policy.csv")
-    authz = PgAuthorizer(POLICY, db)
     step, recorded = _reloads(authz, tmp_path)
     grant = ("p", "reader", "*", "collections", "create")
     schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES (%s, %s, %s, %s, %s)", grant)
@@ -153,12 +152,10 @@ def test_when_a_rule_is_inserted_and_deleted_between_two_polls_then_each_set_in_
 
 
 def test_when_a_row_is_written_while_the_rules_load_then_casbin_takes_only_the_rows_that_were_checked(
-    db: PgDatabase, schema: TempSchema, monkeypatch: pytest.MonkeyPatch
+    authz: PgAuthorizer, schema: TempSchema, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Before: the rows were checked in one read and Casbin loaded a second one; a p rule of the wrong shape written
     # in between was taken in silence and stayed in force (the next poll refused the set and kept that policy).
-    seed_policy(db, POLICY / "policy.csv")
-    authz = PgAuthorizer(POLICY, db)
     real = casbin.Enforcer
 
     def racing(*args: Any) -> Any:
@@ -177,13 +174,11 @@ def test_when_a_row_is_written_while_the_rules_load_then_casbin_takes_only_the_r
 
 @pytest.mark.parametrize("field", ["create,x", "create(", "create]", " create"])
 def test_when_a_field_holds_what_casbin_reads_as_another_shape_then_the_row_is_refused_and_the_rules_stay(
-    db: PgDatabase, schema: TempSchema, field: str
+    authz: PgAuthorizer, schema: TempSchema, field: str
 ) -> None:
     # Regression (attack18): Casbin reads a row as one line split at commas outside brackets, tokens stripped. A
     # row of four fields whose last held a comma passed the shape check and became a rule of five: every
     # authorization that reached it raised "invalid policy size" (one SQL row: every request an internal error).
-    seed_policy(db, POLICY / "policy.csv")
-    authz = PgAuthorizer(POLICY, db)
     schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('p', 'reader', '*', 'collections', %s)",
                (field,))
     row_id = schema.sql("SELECT max(id) FROM casbin_rule")[0][0]
@@ -194,11 +189,9 @@ def test_when_a_field_holds_what_casbin_reads_as_another_shape_then_the_row_is_r
 
 
 def test_when_a_set_was_loaded_and_the_next_refused_before_the_watcher_polled_then_both_are_audited(
-    db: PgDatabase, schema: TempSchema, tmp_path: Path
+    authz: PgAuthorizer, schema: TempSchema, tmp_path: Path
 ) -> None:
     # Before: the watcher reported the loaded set with the refused rows' texts, and the refusal never.
-    seed_policy(db, POLICY / "policy.csv")
-    authz = PgAuthorizer(POLICY, db)
     step, recorded = _reloads(authz, tmp_path)
     schema.sql("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3) VALUES ('p', 'reader', '*', 'documents', 'write')")
     authz.refresh()
