@@ -176,11 +176,10 @@ def test_when_the_fingerprint_stops_matching_then_the_model_is_out_of_service_un
     engine.mode = "ok"
     services.fingerprints.run_once()
     assert _embed(remote_app, key, {"model": REMOTE, "input": "hello"}).status_code == 200
-    log = services.audit_log
-    events = [json.loads(e) for e in log.entries(0, log.size())]
-    assert [e["event"] for e in events if e["event"].startswith("model.fingerprint")] == [
+    seen = events(services)
+    assert [e["event"] for e in seen if e["event"].startswith("model.fingerprint")] == [
         "model.fingerprint_mismatch", "model.fingerprint_restored"]
-    mismatch = next(e for e in events if e["event"] == "model.fingerprint_mismatch")
+    mismatch = next(e for e in seen if e["event"] == "model.fingerprint_mismatch")
     assert mismatch["model"]["name"] == REMOTE and mismatch["observed_fingerprint"] != mismatch["model"]["fingerprint"]
 
 
