@@ -8,7 +8,9 @@ Departures from Presidio's defaults, each on purpose:
   A bare nine-digit run, or nine digits grouped otherwise (``536-904-721``, ``5369-04721``), scores 0.3 and
   counts only with context ("ssn", "social security": +0.35).
 * IBAN_CODE, SWIFT_CODE, UK_NHS, DATE_OF_BIRTH: our own (``identifiers``); UK_NINO and US_ITIN: Presidio's.
-* EMAIL_ADDRESS: the TLD check uses tldextract's bundled public-suffix snapshot; nothing is ever fetched.
+* EMAIL_ADDRESS: the TLD check uses tldextract's bundled public-suffix snapshot; nothing is ever fetched. An address
+  under a private-use top-level name (``jane@corp.bank.internal``, ``.local``, ``.corp``, ``.lan``: an in-house
+  mail domain, never delegated publicly) counts too: it names a person as surely as a public one.
 * CREDIT_CARD: our own (``cards``): every ISO/IEC 7812 length 12-19, every scheme's issuer ranges, any
   grouping, Luhn; short forms and unknown ranges count only with a card word nearby.
 * PHONE_NUMBER: libphonenumber over the listed regions plus a North American pattern (``phones``).
@@ -57,6 +59,19 @@ def offline_tld_extractor() -> tldextract.TLDExtract:
 
 _EMAIL_CHAR = r"[!#$%&'*+\-/=?^_`{|}~\w]"
 
+# Top-level names used for in-house networks and mail, none of them publicly delegated: ``internal`` (reserved by
+# ICANN for private use, 2024), ``local`` (multicast DNS, RFC 6762), ``home``, ``corp`` and ``mail`` (withheld by
+# ICANN for name collisions), and the names routers and directory services ship with.
+PRIVATE_USE_TLDS = frozenset({
+    "internal", "local", "localdomain", "lan", "home", "corp", "mail", "intranet", "intra", "private",
+})
+
+
+def private_use_domain(address: str) -> bool:
+    """Whether the address's domain has two labels or more and ends in a private-use top-level name."""
+    labels = address.rpartition("@")[2].split(".")
+    return len(labels) >= 2 and all(labels) and labels[-1].lower() in PRIVATE_USE_TLDS
+
 
 class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's e-mail recognizer with a linear-time pattern. Presidio's own (``[...]{0,}`` before the ``@``) is
@@ -73,7 +88,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
         super().__init__(patterns=self.BOUNDED)
 
     def validate_result(self, pattern_text: str) -> bool:
-        return bool(offline_tld_extractor()(pattern_text).fqdn)
+        return bool(offline_tld_extractor()(pattern_text).fqdn) or private_use_domain(pattern_text)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
                 regex_flags: int | None = None) -> list[RecognizerResult]:
@@ -101,7 +116,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def _valid_head(self, address: str) -> str | None:
         """The longest head of ``address``, cut before a ``.``, ``-`` or ``_`` of its domain, that passes the TLD
-        check; None when none does (``jane@example.internal`` stays no address)."""
+        check; None when none does (``x@y.z.pdf`` stays no address)."""
         at = address.find("@")
         cuts = [i for i in range(len(address) - 1, at, -1) if address[i] in "._-" and address[i - 1].isalnum()]
         for cut in cuts[:8]:  # a few labels back is where a suffix ends; a domain has few labels
