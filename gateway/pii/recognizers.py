@@ -137,6 +137,12 @@ class StrictSsnRecognizer(PatternRecognizer):
         # A short SSN with several zeros typed as letter O (or a Cyrillic look-alike): the detection view
         # only reads O as 0 in runs of six digits or more. At least five real digits (see invalidate_result).
         Pattern("SSN with O for 0", r"\b[0-9O]{3}[- .][0-9O]{2}[- .][0-9O]{4}\b", 0.85),
+        # A 3-2-4 SSN whose dashes (or dots) stand where an SSN has them, with a stray blank inside a group
+        # (``536-90-47 21``, ``53 6-90-4721``): a reader puts it back together at once, so it counts without a
+        # context word. Blanks alone (``536 90 47 21``) stay the weak grouping above: a phone number reads so too.
+        Pattern("SSN 3-2-4 with a stray blank",
+                r"\b(?:[0-9]{3}|[0-9] [0-9]{2}|[0-9]{2} [0-9])([-.])(?:[0-9]{2}|[0-9] [0-9])\1"
+                r"(?:[0-9]{4}|[0-9] [0-9]{3}|[0-9]{2} [0-9]{2}|[0-9]{3} [0-9])\b", 0.6),
     ]
     CONTEXT: ClassVar[list[str]] = ["ssn", "ssns", "social", "security", "ss#", "ssid", "taxpayer"]
     NEEDS_DIGIT: ClassVar[bool] = True  # ``invalidate_result`` drops a match with fewer than five digits
