@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS audit_entries (idx BIGINT PRIMARY KEY, leaf BYTEA NOT
                                           event TEXT, tenant TEXT, time TEXT);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (size BIGINT PRIMARY KEY, root BYTEA NOT NULL, note TEXT NOT NULL,
                                               time TEXT);
+CREATE TABLE IF NOT EXISTS audit_follow_positions (name TEXT PRIMARY KEY, next BIGINT NOT NULL);
 """
 _APPEND_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':audit-append'))"
 _WRITER_ROLE = "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':audit-writer'))"
@@ -76,6 +77,16 @@ class PgAuditLog(SharedLogReader, GroupCommitLog):
 
     def _reset_writer(self) -> None:
         self._writer = close_quietly(self._writer)  # reconnected on next use
+
+    def follow_position(self, name: str) -> int | None:
+        row = self._read(lambda conn: conn.execute(
+            "SELECT next FROM audit_follow_positions WHERE name = %s", (name,)).fetchone())
+        return None if row is None else int(row[0])
+
+    def save_follow_position(self, name: str, next_index: int) -> None:
+        self._read(lambda conn: conn.execute(  # autocommit: committed when it returns
+            "INSERT INTO audit_follow_positions VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET next = EXCLUDED.next",
+            (name, next_index)))
 
     def _idle_timeout(self) -> float | None:
         return self._interval if self._signer is not None else None  # other replicas append: check every interval

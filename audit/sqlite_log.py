@@ -36,6 +36,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL,
                                    event TEXT, tenant TEXT, time TEXT);
 CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, root BLOB, note TEXT, time TEXT);
+CREATE TABLE IF NOT EXISTS follow_positions(name TEXT PRIMARY KEY, next INTEGER NOT NULL);
 """
 
 
@@ -109,6 +110,17 @@ class SQLiteAuditLog(GroupCommitLog):
                 "SELECT tenant FROM entries WHERE idx = ?", (index,)
             ).fetchone()
         return row
+
+    # ---- followers' positions (autocommit: each save is its own durable transaction) --------------------------
+    def follow_position(self, name: str) -> int | None:
+        with self._read_lock:
+            row = self._reader.execute("SELECT next FROM follow_positions WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def save_follow_position(self, name: str, next_index: int) -> None:
+        with self._read_lock:
+            self._reader.execute("INSERT INTO follow_positions VALUES (?, ?) "
+                                 "ON CONFLICT (name) DO UPDATE SET next = excluded.next", (name, next_index))
 
     # ---- the writer ---------------------------------------------------------------------------------------
     def _insert(self, batch: list[Entry]) -> int:
