@@ -73,6 +73,11 @@ class AuditLogBackend(Protocol):
         the entries it counts (a pod's data folder may not), and a crash leaves the old value or the new one."""
         ...
 
+    def hold_follow_role(self, name: str) -> bool:
+        """Take (or keep) follower ``name``'s role, held by one process of all that share the log at a time (several
+        workers, several replicas) until it closes or dies: whether this process holds it."""
+        ...
+
     def hold_signing(self, reason: str) -> None:
         """Sign no further checkpoint until the process restarts (a witness refused one)."""
         ...

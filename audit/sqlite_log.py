@@ -67,6 +67,7 @@ class SQLiteAuditLog(GroupCommitLog):
         self._writer.executescript(_SCHEMA)
         self._reader = _connect(path)
         self._role_path = path.with_name(path.name + ".signer")
+        self._follow_roles: dict[str, int] = {}  # follower name -> its locked file descriptor
         self._role: int | None = None  # the locked file descriptor while this process signs
         self._rebuild()
         self._start()
@@ -121,6 +122,20 @@ class SQLiteAuditLog(GroupCommitLog):
         with self._read_lock:
             self._reader.execute("INSERT INTO follow_positions VALUES (?, ?) "
                                  "ON CONFLICT (name) DO UPDATE SET next = excluded.next", (name, next_index))
+
+    def hold_follow_role(self, name: str) -> bool:
+        """A non-blocking ``flock`` of ``<audit.db>.<name>``, as the signer role."""
+        with self._read_lock:
+            if name in self._follow_roles:
+                return True
+            fd = os.open(self._role_path.with_name(f"{self._role_path.stem}.{name}"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._follow_roles[name] = fd
+            return True
 
     # ---- the writer ---------------------------------------------------------------------------------------
     def _insert(self, batch: list[Entry]) -> int:
@@ -197,3 +212,6 @@ class SQLiteAuditLog(GroupCommitLog):
 
     def _close_reader(self) -> None:
         self._reader.close()
+        for fd in self._follow_roles.values():
+            os.close(fd)  # releases the follower roles
+        self._follow_roles.clear()

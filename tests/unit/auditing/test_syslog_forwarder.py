@@ -151,3 +151,29 @@ def test_when_an_older_gateway_left_its_position_in_the_data_folder_then_it_carr
         assert receiver.indexes() == [2] and log.follow_position(POSITION) == 3
     finally:
         log.close()
+
+
+def test_when_several_replicas_forward_then_one_sends_at_a_time_and_another_takes_over_where_it_stopped(
+    tmp_path: Path, receiver: Receiver, open_log: Callable[[], AuditLogBackend]
+) -> None:
+    # fixes18b: every replica of the Kubernetes Deployment has the same settings, so each one forwarded: with the
+    # position shared in the database they raced on it (repeats); each with its own file, each sent the whole log.
+    url = f"tcp://127.0.0.1:{receiver.port}"
+    first, second = open_log(), open_log()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = SyslogForwarder(first, url, tmp_path / "a"), SyslogForwarder(second, url, tmp_path / "b")
+    try:
+        _append(first, 3)
+        assert a.forward_once() and b.forward_once() and a.forward_once() and b.forward_once()
+        assert first.hold_follow_role(POSITION) and not second.hold_follow_role(POSITION)  # a sends, b waits
+        a.close()
+        first.close()  # the replica that held the role stops: the other one takes it, from the shared position
+        _append(second, 2)
+        assert b.forward_once() and b.forward_once() and second.hold_follow_role(POSITION)
+    finally:
+        b.close()
+        second.close()
+    wait_for(lambda: len(receiver.messages) >= 5)
+    time.sleep(0.2)
+    assert receiver.indexes() == list(range(5))
