@@ -64,6 +64,20 @@ class AuditLogBackend(Protocol):
         """Store ``note`` (a checkpoint this log signed, with cosignatures added) in place of the plain one."""
         ...
 
+    def follow_position(self, name: str) -> int | None:
+        """The next undelivered index saved for follower ``name`` (the syslog forwarder), or None if none was."""
+        ...
+
+    def save_follow_position(self, name: str, next_index: int) -> None:
+        """Commit ``next_index`` as follower ``name``'s position, in the log's own database: it lasts as long as
+        the entries it counts (a pod's data folder may not), and a crash leaves the old value or the new one."""
+        ...
+
+    def hold_follow_role(self, name: str) -> bool:
+        """Take (or keep) follower ``name``'s role, held by one process of all that share the log at a time (several
+        workers, several replicas) until it closes or dies: whether this process holds it."""
+        ...
+
     def hold_signing(self, reason: str) -> None:
         """Sign no further checkpoint until the process restarts (a witness refused one)."""
         ...

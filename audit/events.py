@@ -314,11 +314,14 @@ _FIELDS = (
     EntryField("request_id", "request id, also returned to the caller in X-Request-Id"),
     EntryField("route", "method and matched route template of the request (never the path sent)"),
     EntryField("status", "HTTP status of the response"),
-    EntryField("code", "error code of a refused request (e.g. pii_blocked, permission_denied, rate_limited)"),
+    EntryField("code", "error code of a refused request (e.g. pii_blocked, permission_denied, rate_limited); of a "
+               "job's end: job_forgotten, tenant_shredded (a job of a tenant shredded by a shred that stopped before "
+               "deleting it: ended failed at its next claim, its data deleted)"),
     EntryField("reason", "why a policy reload was refused; why an authentication failed: for an API key malformed "
                "key, unknown key, wrong secret, previous secret past its grace, revoked or expired, token without "
                "identity provider (the caller is told none of it), several credentials (more than one "
-               "Authorization or X-API-Key header), for a token or a console sign-in the check that "
+               "Authorization or X-API-Key header), invalid tenant: re-issue the key (a key made before tenant ids "
+               "were lower case), for a token or a console sign-in the check that "
                "refused it",
                ("policy.reload", "auth.failure")),
     EntryField("claim", "the name of the claim a refused token lacked (reason missing_claim) or carried with an "
@@ -344,6 +347,8 @@ _FIELDS = (
     EntryField("privacy.releases_new", "vectors released for the first time (repeats cost nothing)", _REQUESTS),
     EntryField("documents", "per document: {id_digest, status (stored or blocked), chunks}", ("document.ingest",)),
     EntryField("count", "number of inputs, chunks or records the entry covers"),
+    EntryField("completed", "{jobs, files} of the tenant deleted by a shred run again after it had stopped between "
+               "destroying the keys and deleting the jobs (count is then 0)", ("tenant.shred",)),
     EntryField("dropped", "answers of a job's slice in flight dropped, never stored, because the job was deleted "
                "meanwhile (its tenant shredded; code job_forgotten)", ("job.cancelled",)),
     EntryField("tokens", "model tokens of the inputs embedded (usage.prompt_tokens), as usage and quotas count them",

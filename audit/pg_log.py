@@ -30,9 +30,11 @@ CREATE TABLE IF NOT EXISTS audit_entries (idx BIGINT PRIMARY KEY, leaf BYTEA NOT
                                           event TEXT, tenant TEXT, time TEXT);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (size BIGINT PRIMARY KEY, root BYTEA NOT NULL, note TEXT NOT NULL,
                                               time TEXT);
+CREATE TABLE IF NOT EXISTS audit_follow_positions (name TEXT PRIMARY KEY, next BIGINT NOT NULL);
 """
 _APPEND_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':audit-append'))"
 _WRITER_ROLE = "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':audit-writer'))"
+_FOLLOW_ROLE = "SELECT pg_try_advisory_lock(hashtext(current_schema() || %s))"
 _log = logging.getLogger(__name__)
 
 
@@ -54,6 +56,7 @@ class PgAuditLog(SharedLogReader, GroupCommitLog):
         self._writer: Any = connect(url)  # None while the database is unreachable: reconnected on next use
         self._writer.execute(SCHEMA)
         self._role: Any = None  # the connection holding the writer role, when this replica holds it
+        self._follow_roles: dict[str, Any] = {}  # follower name -> the connection holding its role
         self._reader: Any = connect(url)
         self._absorb(self._writer)
         self._load_latest(self._writer, verify=True)
@@ -76,6 +79,16 @@ class PgAuditLog(SharedLogReader, GroupCommitLog):
 
     def _reset_writer(self) -> None:
         self._writer = close_quietly(self._writer)  # reconnected on next use
+
+    def follow_position(self, name: str) -> int | None:
+        row = self._read(lambda conn: conn.execute(
+            "SELECT next FROM audit_follow_positions WHERE name = %s", (name,)).fetchone())
+        return None if row is None else int(row[0])
+
+    def save_follow_position(self, name: str, next_index: int) -> None:
+        self._read(lambda conn: conn.execute(  # autocommit: committed when it returns
+            "INSERT INTO audit_follow_positions VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET next = EXCLUDED.next",
+            (name, next_index)))
 
     def _idle_timeout(self) -> float | None:
         return self._interval if self._signer is not None else None  # other replicas append: check every interval
@@ -132,5 +145,29 @@ class PgAuditLog(SharedLogReader, GroupCommitLog):
     def _close_writer(self) -> None:
         self._writer, self._role = close_quietly(self._writer), close_quietly(self._role)  # releases the role
 
+    def hold_follow_role(self, name: str) -> bool:
+        """A session-level advisory lock on a connection of its own, as the writer role."""
+        with self._read_lock:
+            held = self._follow_roles.pop(name, None)
+            if held is not None:
+                try:
+                    held.execute("SELECT 1")
+                    self._follow_roles[name] = held
+                    return True
+                except Exception:  # the connection died, and the lock with it: take it again if free
+                    close_quietly(held)
+            try:
+                conn = connect(self._url)
+            except Exception:
+                return False
+            if conn.execute(_FOLLOW_ROLE, (f":follow:{name}",)).fetchone()[0]:
+                self._follow_roles[name] = conn
+                return True
+            conn.close()
+            return False
+
     def _close_reader(self) -> None:
         self._reader = close_quietly(self._reader)
+        for conn in self._follow_roles.values():
+            close_quietly(conn)  # releases the follower roles
+        self._follow_roles.clear()

@@ -36,6 +36,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL,
                                    event TEXT, tenant TEXT, time TEXT);
 CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, root BLOB, note TEXT, time TEXT);
+CREATE TABLE IF NOT EXISTS follow_positions(name TEXT PRIMARY KEY, next INTEGER NOT NULL);
 """
 
 
@@ -66,6 +67,7 @@ class SQLiteAuditLog(GroupCommitLog):
         self._writer.executescript(_SCHEMA)
         self._reader = _connect(path)
         self._role_path = path.with_name(path.name + ".signer")
+        self._follow_roles: dict[str, int] = {}  # follower name -> its locked file descriptor
         self._role: int | None = None  # the locked file descriptor while this process signs
         self._rebuild()
         self._start()
@@ -109,6 +111,31 @@ class SQLiteAuditLog(GroupCommitLog):
                 "SELECT tenant FROM entries WHERE idx = ?", (index,)
             ).fetchone()
         return row
+
+    # ---- followers' positions (autocommit: each save is its own durable transaction) --------------------------
+    def follow_position(self, name: str) -> int | None:
+        with self._read_lock:
+            row = self._reader.execute("SELECT next FROM follow_positions WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def save_follow_position(self, name: str, next_index: int) -> None:
+        with self._read_lock:
+            self._reader.execute("INSERT INTO follow_positions VALUES (?, ?) "
+                                 "ON CONFLICT (name) DO UPDATE SET next = excluded.next", (name, next_index))
+
+    def hold_follow_role(self, name: str) -> bool:
+        """A non-blocking ``flock`` of ``<audit.db>.<name>``, as the signer role."""
+        with self._read_lock:
+            if name in self._follow_roles:
+                return True
+            fd = os.open(self._role_path.with_name(f"{self._role_path.stem}.{name}"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._follow_roles[name] = fd
+            return True
 
     # ---- the writer ---------------------------------------------------------------------------------------
     def _insert(self, batch: list[Entry]) -> int:
@@ -185,3 +212,6 @@ class SQLiteAuditLog(GroupCommitLog):
 
     def _close_reader(self) -> None:
         self._reader.close()
+        for fd in self._follow_roles.values():
+            os.close(fd)  # releases the follower roles
+        self._follow_roles.clear()

@@ -2,10 +2,13 @@
 
 On when the ``audit_syslog`` setting names a receiver (``tcp://host:port`` or ``tls://host:port``, with
 ``audit_syslog_ca`` for a private CA). A thread follows the gateway's own log (``audit.follow``) and sends what
-each new checkpoint covers (``audit.syslog``); the next undelivered index is kept in
-``<data dir>/audit_syslog.json``, so a restart of the gateway or of the receiver resumes there: nothing is skipped,
-and a batch cut by a broken connection is sent again whole (receivers drop repeats by index). With replicas on
-PostgreSQL, give the setting to one replica, or run ``gateway-audit follow --syslog`` beside them.
+each new checkpoint covers (``audit.syslog``); the next undelivered index is committed to the audit log's own
+database after each delivered batch (``follow_position``, name ``syslog``), so a restart of the gateway or of the
+receiver resumes right after the last entry delivered: nothing is skipped or sent twice, a new pod with an empty
+data folder included (the position once lived in ``<data dir>/audit_syslog.json``, which such a pod lost: read
+once, when the database holds no position yet). A batch cut by a broken connection is sent again whole
+(receivers drop repeats by index). Every worker and replica may have the setting: the one holding the
+forwarder's role (``hold_follow_role``) sends, the others wait to take over from the shared position.
 """
 
 from __future__ import annotations
@@ -20,7 +23,31 @@ from audit.syslog import SyslogSender, SyslogTarget
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
-STATE_FILE = "audit_syslog.json"
+STATE_FILE = "audit_syslog.json"  # where the position was kept before it moved into the audit database
+POSITION = "syslog"  # the forwarder's name in the log's follow positions
+
+
+class _LogPosition(Progress):
+    """The forwarder's next undelivered index, kept in the audit log's database beside the entries it counts."""
+
+    def __init__(self, audit_log: AuditLogBackend, legacy: Path) -> None:
+        saved = audit_log.follow_position(POSITION)
+        if saved is None and legacy.exists():  # an older gateway's file: its position carries over once
+            saved = Progress(legacy, 0).next
+            audit_log.save_follow_position(POSITION, saved)
+        super().__init__(None, saved or 0)
+        self.covered = self.next
+        self._log = audit_log
+
+    def advance(self, next_index: int) -> None:
+        self._log.save_follow_position(POSITION, next_index)  # committed first: a failed save re-sends, never skips
+        super().advance(next_index)
+
+    def catch_up(self) -> None:
+        """Take the saved position where another process (which held the role before) moved it past this one's."""
+        saved = self._log.follow_position(POSITION)
+        if saved is not None and saved > self.next:
+            self.next = self.covered = saved
 
 
 class _LogSource:
@@ -41,7 +68,9 @@ class SyslogForwarder:
 
     def __init__(self, audit_log: AuditLogBackend, url: str, data_dir: Path, ca_file: Path | None = None,
                  interval_s: float = 1.0) -> None:
-        self._follower = Follower(_LogSource(audit_log), Progress(data_dir / STATE_FILE, 0))
+        self._log = audit_log
+        self._position = _LogPosition(audit_log, data_dir / STATE_FILE)
+        self._follower = Follower(_LogSource(audit_log), self._position)
         self._sender = SyslogSender(SyslogTarget.parse(url), ca_file)
         self._interval = interval_s
         self._stop = threading.Event()
@@ -52,7 +81,12 @@ class SyslogForwarder:
         self._thread.start()
 
     def forward_once(self) -> bool:
-        """Send what the latest checkpoint covers beyond the saved index; False if the receiver is away."""
+        """Send what the latest checkpoint covers beyond the saved index; False if the receiver is away. Only the
+        process holding the forwarder's role sends (several workers or replicas: one at a time, from the shared
+        position), so no entry goes out twice; the others wait to take over if it stops."""
+        if not self._log.hold_follow_role(POSITION):
+            return True
+        self._position.catch_up()
         batch = self._follower.poll()
         if not batch:
             return True

@@ -27,6 +27,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
 # of one customer. Upper case is refused, never folded, so that no two spellings ever name one tenant.
 # Nor does it end with a dot: "acme.com." names "acme.com" wherever a tenant id is read as a domain.
 _TENANT_RE = re.compile(r"^(?!.*\.\Z)[a-z0-9][a-z0-9._@-]{0,63}\Z")
+INVALID_TENANT = "invalid-tenant"  # the status of a key whose tenant breaks that rule (made before it)
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,16 @@ def parse_expiry(value: str, now: datetime) -> str:
 
 
 def key_status(record: ApiKeyRecord, now: datetime) -> str:
-    """``revoked``, ``expired`` or ``active``: only an active key authenticates."""
+    """``revoked``, ``expired``, ``invalid-tenant`` or ``active``: only an active key authenticates.
+
+    ``invalid-tenant``: a key created before tenant ids were lower case (``ACME``). It is refused, never folded into
+    ``acme`` (they may be two tenants, each with its own data key, quotas and audit scope): re-issue it."""
     if record.revoked_at is not None:
         return "revoked"
     if record.expires_at is not None and datetime.fromisoformat(record.expires_at) <= now:
         return "expired"
+    if not is_tenant_id(record.tenant):
+        return INVALID_TENANT
     return "active"
 
 
@@ -195,6 +201,10 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
     if record is None:
         raise Unauthenticated(message, detail={"audit": {"reason": "unknown key"}})
     status = key_status(record, moment)
+    if ok and status == INVALID_TENANT:  # the caller holds this key: it may learn why, and what the operator does
+        raise Unauthenticated(
+            "this API key's tenant id is no longer valid (tenant ids are lower case); ask the operator to re-issue "
+            "the key for the tenant's lower-case id", detail={"audit": {"reason": "invalid tenant: re-issue the key"}})
     if not ok or status != "active":
         why = status if ok else "previous secret past its grace" if ok_previous else "wrong secret"
         raise Unauthenticated(message, detail={"audit": {"reason": why, "tenant": record.tenant}})

@@ -2,7 +2,8 @@
 
 A key's id is stable: ``rotate`` gives it a new secret and keeps the old one working for a grace window (``--grace
 24h``), so a service can roll its secret without a moment in which neither works. ``list`` shows each key's state,
-expiry, the end of a rotation's window and the last use (to the minute, written by the running gateway).
+expiry, the end of a rotation's window and the last use (to the minute, written by the running gateway), and warns
+of keys whose tenant id predates the lower-case rule (``invalid-tenant``: refused, to be re-issued).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from gateway.auth.apikeys import ROLES, create_key, key_status, parse_grace, rotate_key
+from gateway.auth.apikeys import INVALID_TENANT, ROLES, create_key, key_status, parse_grace, rotate_key
 from gateway.cli.common import apikey_repo, missing_database, offline_auditor, operator
 from gateway.errors import BadRequest
 from gateway.settings import Settings
@@ -73,7 +74,8 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
     if missing_database(settings):
         return 2
     now = datetime.now(UTC)
-    for r in apikey_repo(settings).list(args.tenant):
+    records = apikey_repo(settings).list(args.tenant)
+    for r in records:
         expires = f"  expires {r.expires_at}" if r.expires_at else ""
         rotating = ""
         if r.previous_expires_at and datetime.fromisoformat(r.previous_expires_at) > now:
@@ -81,6 +83,12 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
         used = f"  last used {r.last_used_at}" if r.last_used_at else "  never used"
         print(f"{r.key_id}  {r.tenant}  {r.subject}  {r.role}  {key_status(r, now)}  created {r.created_at}"
               f"{expires}{rotating}{used}")
+    legacy = [r.key_id for r in records if key_status(r, now) == INVALID_TENANT]
+    if legacy:  # on stderr: stdout stays one line per key for scripts
+        print(f"warning: {len(legacy)} key(s) ({', '.join(legacy)}) have a tenant id that is not valid (made before "
+              "tenant ids were lower case) and no longer authenticate: create each again for the tenant's lower-case "
+              "id (`gateway apikey create --tenant ...`), hand it over, then revoke the old one (docs/identity.md)",
+              file=sys.stderr)
     return 0
 
 

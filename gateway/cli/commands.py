@@ -133,9 +133,7 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
     try:
         names = [c.name for c in store.list_collections(args.tenant)]
         if not names and not envelope.holds_keys(args.tenant):  # a mistyped name must not read as a shred done
-            print(f"nothing to shred: tenant {args.tenant} has no data key and no collection here (check the name; "
-                  "`gateway apikey list` shows the tenants of the keys); nothing was changed", file=sys.stderr)
-            return 1
+            return _finish_interrupted_shred(settings, auditor, args.tenant)
         _forget_drift(settings, envelope, args.tenant, names)  # before the shred, whose WAL checkpoint clears it
         forgotten = store.shred_tenant(args.tenant)
         forget_tenant(*background_stores(settings), args.tenant)  # its files and jobs, which no key opens now
@@ -145,6 +143,24 @@ def _tenant_shred(settings: Settings, args: argparse.Namespace) -> int:
         store.close()
         log.close()
     print(f"tenant {args.tenant} shredded: data keys destroyed, {forgotten} chunks unreadable and forgotten")
+    return 0
+
+
+def _finish_interrupted_shred(settings: Settings, auditor: Any, tenant: str) -> int:
+    """A tenant without data key or collection: nothing to shred, or a shred that stopped after destroying the keys
+    (a crash before the jobs' deletion), whose files, jobs and staged inputs are left, unreadable: deleted now and
+    audited, so that running the command again completes it. Exit status 1 when there was nothing."""
+    from gateway.cli.retention import background_stores
+    from gateway.jobs.base import forget_tenant
+
+    left = forget_tenant(*background_stores(settings), tenant)
+    if not any(left.values()):
+        print(f"nothing to shred: tenant {tenant} has no data key and no collection here (check the name; "
+              "`gateway apikey list` shows the tenants of the keys); nothing was changed", file=sys.stderr)
+        return 1
+    auditor.record_sync("tenant.shred", "allow", actor=operator(), tenant=tenant, count=0, completed=left)
+    print(f"tenant {tenant}: an interrupted shred completed (its data keys were already destroyed): "
+          f"{left['jobs']} jobs and {left['files']} files deleted")
     return 0
 
 

@@ -8,9 +8,12 @@ import getpass
 import os
 import socket
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.witnessing.publisher import RoundResult
 
 WITNESS_WAIT_S = 10.0  # how long a command waits for the witnesses' cosignatures of its final checkpoint
 
@@ -70,9 +73,25 @@ class WitnessedLog:
     def close(self) -> None:
         from gateway.witnessing.publisher import close_witnessed
 
-        if not close_witnessed(self._log, self._publisher, WITNESS_WAIT_S) and not self._log.signing_held:
-            print(f"warning: no witness cosigned the audit log's last checkpoint within {WITNESS_WAIT_S:.0f} s; "
-                  "the gateway's next checkpoint is offered to them again", file=sys.stderr)
+        result = close_witnessed(self._log, self._publisher, WITNESS_WAIT_S)
+        if not self._log.signing_held:  # a refusal held signing and was alarmed already
+            for line in witness_lines(result):
+                print(line, file=sys.stderr)
+
+
+def witness_lines(result: RoundResult) -> list[str]:
+    """What a command says about the witnesses of its last checkpoint (a ``RoundResult``): nothing when each
+    cosigned it; a note for a witness that had already cosigned a larger checkpoint of the log (another process's,
+    the running gateway's), which covers this command's entries too; a warning naming those that did neither."""
+    lines = [f"note: witness {name} had already cosigned a newer checkpoint of the audit log (size {size}), which "
+             "covers this command's entries" for name, size in result.superseded]
+    if result.missing and not (result.cosigned or result.superseded):
+        lines.append(f"warning: no witness cosigned the audit log's last checkpoint within {WITNESS_WAIT_S:.0f} s; "
+                     "the gateway's next checkpoint is offered to them again")
+    elif result.missing:
+        lines.append(f"warning: witness {', '.join(result.missing)} did not cosign the audit log's last checkpoint "
+                     f"within {WITNESS_WAIT_S:.0f} s; the gateway's next checkpoint is offered to it again")
+    return lines
 
 
 class ProgressBar:

@@ -234,8 +234,10 @@ class Envelope:
         return True
 
     def holds_keys(self, tenant: str) -> bool:
-        """Whether ``tenant`` has a data key: one that never stored anything, or was shredded, has none."""
-        return any(stored.tenant == tenant for stored in self._repo.all())
+        """Whether ``tenant`` has a data key: one that never stored anything, or was shredded, has none. (A tenant's
+        keys go all at once, by a shred, so it has one exactly when it has an active one: one indexed read, which the
+        job runner makes at each claim.)"""
+        return self._repo.active(tenant) is not None
 
     def kek_versions_in_use(self) -> set[int]:
         """KEK versions that still wrap some data key: those must not be retired yet."""

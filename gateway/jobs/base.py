@@ -197,10 +197,25 @@ def purge_expired(files: FileStore, jobs: JobStore, inputs: JobInputs, now: floa
 def forget_tenant(files: FileStore, jobs: JobStore, inputs: JobInputs, tenant: str) -> dict[str, int]:
     """After a shred: the tenant's files, jobs and staged inputs, sealed under its destroyed keys, are deleted (left,
     every list of its files or batches failed to open for ``files_expiry_days``, new ones included)."""
+    purged = forget_jobs(files, jobs, inputs, tenant)
+    return {"files": purged.files, "jobs": len(purged.jobs)}
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What ``forget_jobs`` deleted: the jobs (for their audit entries) and how many files."""
+
+    jobs: list[Job]
+    files: int
+
+
+def forget_jobs(files: FileStore, jobs: JobStore, inputs: JobInputs, tenant: str) -> Forgotten:
+    """``forget_tenant``, with the jobs deleted: the runner audits the end of each when it completes a shred that
+    stopped before this step (a crash between the keys' destruction and the jobs' deletion)."""
     purged = jobs.purge_tenant(tenant)
     for job in purged:
         inputs.delete(job.tenant, job.id)
-    return {"files": files.purge_tenant(tenant), "jobs": len(purged)}
+    return Forgotten(purged, files.purge_tenant(tenant))
 
 
 class CreatorCheck:

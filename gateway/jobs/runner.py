@@ -29,7 +29,7 @@ from gateway.auditing.auditor import Auditor
 from gateway.auth.apikeys import Principal
 from gateway.crypto.envelope import Envelope, RecordContext
 from gateway.errors import DecryptionFailed, NotFound
-from gateway.jobs.base import ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem, owner_of
+from gateway.jobs.base import ACTIVE_STATES, ItemOutcome, Job, JobFailed, JobKind, JobStore, StoredItem, owner_of
 from gateway.jobs.fairness import FairTurns, Waiting
 from gateway.observability.logs import VettedName
 from gateway.pipeline.batching import BACKGROUND
@@ -68,8 +68,11 @@ class JobService:
         self, store: JobStore, envelope: Envelope, auditor: Auditor, *, lease_s: float = 30.0, poll_s: float = 1.0,
         inflight: int = 4, keep_s: float = 30 * 86400.0, clock: Callable[[], float] = time.time,
         busy: Callable[[], int] = lambda: 0, idle_growth: int = 4, weight: Callable[[str], float] = lambda t: 1.0,
+        forget: Callable[[str], Sequence[Job]] | None = None,
     ) -> None:
-        """``weight``: a tenant's share of the runner's slices (the policy's ``scheduling.weight``)."""
+        """``weight``: a tenant's share of the runner's slices (the policy's ``scheduling.weight``); ``forget``:
+        deletes a shredded tenant's files, jobs and staged inputs, returning the jobs (``jobs.base.forget_jobs``)."""
+        self._forget = forget
         self._turns = FairTurns(weight)
         self._progress: OrderedDict[str, _Progress] = OrderedDict()
         self._held: Job | None = None  # the job whose lease the runner keeps between two of its slices
@@ -215,6 +218,8 @@ class JobService:
         """One turn of a claimed job: one group of its items run and stored, or, once none is left (or it was
         cancelled), its end. True when the job reached a final state."""
         kind = self._kinds[job.kind]
+        if job.id not in self._progress and not await asyncio.to_thread(self._envelope.holds_keys, job.tenant):
+            return await self._end_shredded(job), True  # claimed (a start, a wake, a resumption), not mid-run
         if job.state == "queued":
             job = await self._move(job, "running")
         if job.state == "running" and not job.cancel_requested:
@@ -229,6 +234,24 @@ class JobService:
                 return await self._group(kind, job, progress), False
         self._progress.pop(job.id, None)
         return await self._end(kind, job), True
+
+    async def _end_shredded(self, job: Job) -> Job:
+        """A job whose tenant holds no data key was shredded (a job is queued only once its tenant has one) by a
+        shred that stopped before deleting it (a crash between the keys' destruction and the jobs' deletion):
+        nothing of it opens any more, and retried it failed at every lease until it expired. It ends failed,
+        ``tenant shredded``, and the shred's last step runs: the tenant's files (inputs, outputs), jobs and staged
+        inputs deleted, each active job's end audited."""
+        self._progress.pop(job.id, None)
+        shredded = {"errors": [{"code": "tenant_shredded", "message": "tenant shredded"}]}
+        log.warning("job %s belongs to a shredded tenant; it ends failed and its data is deleted", VettedName(job.id))
+        if self._forget is None:  # no stores to complete the shred with: the job ends, its rows stay unreadable
+            ended: Sequence[Job] = [await self._move(job, "failed", shredded)]
+        else:
+            ended = [j for j in await asyncio.to_thread(self._forget, job.tenant) if j.state in ACTIVE_STATES]
+        for each in ended:
+            await self._audit("job.completed", replace(each, state="failed", result=shredded), "error",
+                              code="tenant_shredded")
+        return replace(job, state="failed", result=shredded)
 
     async def _todo(self, kind: JobKind, job: Job) -> _Progress:
         """The job's items not yet stored: loaded once, then kept between its slices (while no other runner ran

@@ -12,7 +12,7 @@ from gateway.auth.apikeys import ApiKeyRepository
 from gateway.auth.authz import Authorizer
 from gateway.crypto.envelope import Envelope
 from gateway.embedding.served import ServedModels
-from gateway.jobs.base import CreatorCheck, JobInputs, JobStore, forget_tenant, purge_expired
+from gateway.jobs.base import CreatorCheck, JobInputs, JobStore, forget_jobs, forget_tenant, purge_expired
 from gateway.jobs.files import FileStore, FileVault
 from gateway.jobs.runner import JobService
 from gateway.pipeline.batches import Batches, BatchKind
@@ -57,7 +57,8 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
                       retention_days=lambda tenant: policy.current().scope(tenant).retention_days)
     jobs = JobService(job_store, envelope, auditor, lease_s=settings.jobs_lease_s, poll_s=settings.jobs_poll_s,
                       inflight=settings.jobs_inflight_items, keep_s=keep_s, busy=busy,
-                      weight=lambda tenant: policy.current().scope(tenant).scheduling_weight)
+                      weight=lambda tenant: policy.current().scope(tenant).scheduling_weight,
+                      forget=lambda tenant: forget_jobs(*stores, tenant).jobs)
     jobs.register(BatchKind(files, models, policy, authorizer, apikeys, auditor, max_inputs=settings.max_inputs,
                             metering=metering))
     ingest = Ingest(collections, policy.current, models.default.pipeline.digests, auditor,

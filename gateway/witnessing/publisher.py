@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,22 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.witnessing.published import write_hold
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What each witness did with one checkpoint: cosigned it, had already cosigned a larger one of this log
+    (``superseded``: name and that size, which covers every entry of this one), or neither (``missing``: down,
+    failed, refused, or its answer did not come in time)."""
+
+    cosigned: tuple[str, ...] = ()
+    superseded: tuple[tuple[str, int], ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def vouched(self) -> bool:
+        """Every witness asked vouches for the checkpoint's entries, by this cosignature or a larger one."""
+        return not self.missing
 
 
 def parse_witnesses(setting: str) -> list[WitnessClient]:
@@ -68,6 +85,7 @@ class WitnessPublisher:
         self._in_flight: str | None = None
         self._submitted = -1  # size of the newest note submitted
         self._done: tuple[str, str] | None = None  # (the plain note, the note with its cosignatures)
+        self._result: RoundResult | None = None  # what the witnesses did in the round of ``_done``
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="audit-witnesses", daemon=True)
         self._thread.start()
@@ -100,6 +118,13 @@ class WitnessPublisher:
                 return self._done[1]
         return note
 
+    def round_result(self, note: str) -> RoundResult:
+        """What the witnesses did with ``note`` in its finished round; every witness missing when none finished."""
+        with self._cond:
+            if self._is_done(note) and self._result is not None:
+                return self._result
+        return RoundResult(missing=tuple(c.key.name for c in self._clients))
+
     def _is_done(self, note: str) -> bool:
         return self._done is not None and self._done[0] == note
 
@@ -120,43 +145,56 @@ class WitnessPublisher:
             if note is None:
                 continue
             try:
-                cosigned = self._round(note)
+                cosigned, result = self._round(note)
             except Exception as exc:  # the thread must live: the next checkpoint tries again
                 log.error("audit witness round failed: %s", type(exc).__name__)
-                cosigned = note
+                cosigned, result = note, RoundResult(missing=tuple(c.key.name for c in self._clients))
             if cosigned != note:
                 self._log.add_cosignatures(cosigned)  # stored, so exports and later reads carry them
             with self._cond:
-                self._done, self._in_flight = (note, cosigned), None
+                self._done, self._result, self._in_flight = (note, cosigned), result, None
                 self._cond.notify_all()
 
-    def _round(self, note: str) -> str:
+    def _round(self, note: str) -> tuple[str, RoundResult]:
         cosigned = note
+        done: list[str] = []
+        superseded: list[tuple[str, int]] = []
+        missing: list[str] = []
         for client in self._clients:
+            name = client.key.name
             try:
                 cosigned = client.cosign(cosigned, self._log.consistency_proof)
+                done.append(name)
             except WitnessRefused as refusal:
                 self._alarm(refusal, parse_checkpoint(note).size)
+                missing.append(name)
             except WitnessAhead as ahead:
-                self._ahead(ahead, note)
+                if self._ahead(ahead, note):
+                    superseded.append((name, ahead.witness_size))
+                else:
+                    missing.append(name)
             except WitnessUnavailable as exc:
-                log.warning("audit witness %s unavailable: %s", VettedName(client.key.name), type(exc).__name__)
-                self._unavailable(client.key.name)
+                log.warning("audit witness %s unavailable: %s", VettedName(name), type(exc).__name__)
+                self._unavailable(name)
+                missing.append(name)
             except Exception as exc:  # the thread must live: the next checkpoint tries again
-                log.error("audit witness %s failed: %s", VettedName(client.key.name), type(exc).__name__)
-        return cosigned
+                log.error("audit witness %s failed: %s", VettedName(name), type(exc).__name__)
+                missing.append(name)
+        return cosigned, RoundResult(tuple(done), tuple(superseded), tuple(missing))
 
-    def _ahead(self, ahead: WitnessAhead, note: str) -> None:
+    def _ahead(self, ahead: WitnessAhead, note: str) -> bool:
         """Superseded (another process's larger checkpoint of this shared log was cosigned first) only when this
         log holds every entry the witness cosigned; a log that holds fewer lost entries it vouched for (truncated
-        and rewritten, the published-checkpoint file removed too): a refusal, never to be waited out."""
+        and rewritten, the published-checkpoint file removed too): a refusal, never to be waited out. Whether it
+        was superseded."""
         held = self._log.size()
         if held >= ahead.witness_size:
             log.info("audit witness %s already cosigned size %s; the checkpoint of size %s is not offered",
                      VettedName(ahead.witness), ahead.witness_size, ahead.size)
-            return
+            return True
         detail = f"the witness cosigned {ahead.witness_size} entries of this log, which holds only {held}"
         self._alarm(WitnessRefused(ahead.witness, 409, detail, ahead.witness_size), parse_checkpoint(note).size)
+        return False
 
 
 def start_witnessing(
@@ -207,22 +245,24 @@ def start_witnessing(
     return publisher
 
 
-def close_witnessed(audit_log: GroupCommitLog, publisher: WitnessPublisher | None, timeout_s: float) -> bool:
+def close_witnessed(audit_log: GroupCommitLog, publisher: WitnessPublisher | None, timeout_s: float) -> RoundResult:
     """Close ``audit_log`` with its newest checkpoint offered to the witnesses first, waiting up to ``timeout_s``
     for their cosignatures: offered while the log is open, so that they are stored (a closed log keeps none, and an
-    export taken while the gateway was stopped then failed ``verify --witness-key``). Whether the last checkpoint
-    was cosigned; True without witnesses, False while signing is held (the refusal was alarmed already)."""
+    export taken while the gateway was stopped then failed ``verify --witness-key``). What the witnesses did with
+    that last checkpoint: nothing missing without witnesses; every one missing while signing is held (the refusal
+    was alarmed already) or when no checkpoint could be offered."""
     if publisher is None:
         audit_log.close()
-        return True
-    cosigned = False
+        return RoundResult()
+    result = RoundResult(missing=tuple(k.name for k in publisher.keys))
     try:
         if not audit_log.signing_held:
             note = audit_log.checkpoint_now()  # its cosignatures reach the writer before the close below
-            cosigned = publisher.published(note, timeout_s) != note
+            publisher.published(note, timeout_s)
+            result = publisher.round_result(note)
     except Exception as exc:  # no checkpoint yet, or the writer failed: the log is closed all the same
         log.warning("the audit log's last checkpoint was not offered to the witnesses: %s", type(exc).__name__)
     finally:
         audit_log.close()
         publisher.close()
-    return cosigned
+    return result

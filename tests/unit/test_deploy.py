@@ -114,3 +114,17 @@ def test_when_the_dockerfile_is_read_then_it_runs_offline_as_non_root() -> None:
     env = parser.envs
     assert env["HF_HUB_OFFLINE"] == "1" and env["TRANSFORMERS_OFFLINE"] == "1"
     assert any("spacy-model.txt" in i["value"] for i in parser.structure if i["instruction"] == "RUN")
+
+
+def test_when_the_deployment_is_read_then_metrics_need_a_token_from_a_secret_generated_at_install() -> None:
+    # fixes18b: the manifests left /metrics (tenant and collection names in its labels) open to anything that
+    # reached port 8080, since GATEWAY_METRICS_TOKEN was unset. The token comes from a required Secret that is not
+    # shipped (a value written in the repository would be known to all): no Secret, no pod, never an open /metrics.
+    (deployment,) = by_kind("Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    ref = env["GATEWAY_METRICS_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert "value" not in env["GATEWAY_METRICS_TOKEN"] and ref.get("optional") is False
+    assert not [s for s in by_kind("Secret") if s["metadata"]["name"] == ref["name"]]
+    assert f"kubectl create secret generic {ref['name']} --from-literal={ref['key']}=" in (
+        Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth.apikeys import authenticate, create_key, key_id_of
+from gateway.auth.apikeys import ApiKeyRecord, authenticate, create_key, key_id_of, key_status, rotate_key
 from gateway.backends.sqlite.apikeys import SQLiteApiKeyRepository
 from gateway.backends.sqlite.connection import SQLiteDatabase
 from gateway.errors import BadRequest, Unauthenticated
@@ -78,3 +78,22 @@ def test_when_a_key_is_created_for_an_upper_case_tenant_then_it_is_refused(
     with pytest.raises(BadRequest, match="lower-case"):
         create_key(repo, tenant, "alice", "writer")
     assert repo.list(None) == []
+
+
+def test_when_a_key_made_before_the_lower_case_rule_names_tenant_acme_upper_then_it_is_refused_with_the_reason(
+    repo: SQLiteApiKeyRepository,
+) -> None:
+    # fixes18b: keys created before tenant ids were lower case (tenant "ACME", stored as it was) still authenticated,
+    # as a tenant beside "acme". Refused now, never folded into "acme" (possibly another tenant's data and quotas).
+    key, record = create_key(repo, "acme", "alice", "writer")
+    legacy = ApiKeyRecord("0123456789abcdef", "ACME", "alice", "writer", record.digest, record.created_at, None)
+    repo.insert(legacy)
+    with pytest.raises(Unauthenticated, match="re-issue") as refused:
+        authenticate(repo, f"gk_{legacy.key_id}_{key[len('gk_') + 16 + 1:]}")  # the same secret
+    assert refused.value.detail == {"audit": {"reason": "invalid tenant: re-issue the key"}}
+    assert key_status(legacy, datetime.now(UTC)) == "invalid-tenant"
+    assert authenticate(repo, key).tenant == "acme"  # the lower-case tenant's key is untouched
+    with pytest.raises(Unauthenticated, match="Invalid, revoked or expired"):  # a guess learns nothing more
+        authenticate(repo, f"gk_{legacy.key_id}_" + "A" * 43)
+    with pytest.raises(BadRequest, match="no active key"):
+        rotate_key(repo, legacy.key_id, timedelta(0))  # re-issued, not given a new secret under the old tenant

@@ -106,6 +106,21 @@ def test_when_keys_have_expired_or_expire_then_list_shows_status_and_expiry(
     ]
 
 
+
+def test_when_a_key_names_an_upper_case_tenant_then_list_shows_it_invalid_and_says_to_re_issue_it(
+    repo: ApiKeyRepository, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # fixes18b: a key made before tenant ids were lower case listed as "active" (and authenticated as "ACME").
+    repo.insert(_record("000000000000000a"))
+    repo.insert(ApiKeyRecord("000000000000000e", "ACME", "eve", "reader", "d" * 64, "2025-01-01T00:00:00+00:00",
+                             None, None))
+    assert main(["apikey", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert "000000000000000e  ACME  eve  reader  invalid-tenant  created" in out
+    assert "000000000000000a  acme  eve  reader  active  created" in out
+    assert err.startswith("warning: 1 key(s) (000000000000000e) have a tenant id that is not valid") and "re" in err
+
+
 def test_when_keys_are_listed_then_no_secret_or_digest_is_printed(
     repo: ApiKeyRepository, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -55,3 +55,31 @@ def test_when_the_tenant_holds_a_data_key_then_it_is_shredded(data_dir: Path,
         assert not envelope.holds_keys("acme")
     finally:
         store.close()
+
+
+def test_when_a_shred_stopped_after_destroying_the_keys_then_running_it_again_completes_it(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # fixes18b: a crash between the keys' destruction and the jobs' deletion left the tenant's jobs and files, and
+    # running the command again said "nothing to shred" (exit 1) and left them, retried until they expired.
+    from gateway.cli.retention import background_stores
+    from gateway.jobs.base import Job
+    from gateway.jobs.files import FileRow
+
+    settings = load_settings()
+    envelope, store = _offline_store(settings)
+    files, jobs, inputs = background_stores(settings)
+    try:
+        envelope.encrypt(RecordContext("acme", "_jobs", "job-1/input", "1"), b"staged input")
+        jobs.create(Job("job-1", "acme", "batch", "running", {"tenant": "acme"}, {}, 3, 1.0, 9e9))
+        inputs.put("job-1", "acme", b"sealed input")
+        files.put(FileRow("file-1", "acme", "batch", b"sealed name", 10, 1.0, 9e9), b"sealed")
+        envelope.shred("acme")  # the shred's first step, then the process died
+    finally:
+        store.close()
+    assert main(["tenant", "shred", "acme", "--confirm", "acme"]) == 0
+    assert "interrupted shred completed" in capsys.readouterr().out
+    assert jobs.list_jobs("acme", "batch", 10) == [] and inputs.get("acme", "job-1") is None
+    assert files.list_files("acme", None, 10, None) == []
+    assert b'"completed":{"files":1,"jobs":1}' in _entries(data_dir) and b"tenant.shred" in _entries(data_dir)
+    assert main(["tenant", "shred", "acme", "--confirm", "acme"]) == 1  # done now: nothing is left
+    assert "nothing to shred" in capsys.readouterr().err

@@ -95,3 +95,21 @@ def test_when_one_credential_is_sent_by_either_header_then_it_is_accepted(app: A
     key = app.key("acme", "service", "reader")
     for headers in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
         assert app.client.get("/v1/models", headers=headers).status_code == 200
+
+
+def test_when_a_key_made_before_the_lower_case_rule_is_used_then_it_is_refused_with_what_to_do_and_audited(
+    app: App,
+) -> None:
+    # fixes18b: a key whose tenant is "ACME" (created before tenant ids were lower case) was served as tenant "ACME".
+    from gateway.auth.apikeys import ApiKeyRecord
+
+    live = app.key("acme", "service", "writer")
+    record = app.services.apikeys.find(live.split("_")[1])
+    assert record is not None
+    legacy = ApiKeyRecord("00000000000000ac", "ACME", "service", "writer", record.digest, record.created_at, None)
+    app.services.apikeys.insert(legacy)
+    body, failure = _refused(app, f"gk_{legacy.key_id}_{live[len('gk_') + 16 + 1:]}")
+    assert "re-issue" in json.dumps(body)
+    assert (failure["event"], failure["reason"]) == ("auth.failure", "invalid tenant: re-issue the key")
+    assert failure.get("tenant") is None and live[20:] not in json.dumps(failure)
+    assert failure["key_id"] == legacy.key_id  # the operator finds the key to re-issue

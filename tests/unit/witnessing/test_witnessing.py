@@ -22,12 +22,13 @@ from audit.witness import Witness, init_witness
 from audit.witness_client import WitnessAhead, WitnessRefused
 from audit.witness_server import WitnessServer
 from gateway.auditing.auditor import Auditor, open_audit_log
+from gateway.cli.common import WitnessedLog, witness_lines
 from gateway.crypto.keyfiles import init_keys, load_keys
 from gateway.errors import ConfigurationError
 from gateway.observability.metrics import GatewayMetrics
 from gateway.settings import Settings, load_settings
 from gateway.witnessing.published import HOLD_FILE, PUBLISHED_FILE
-from gateway.witnessing.publisher import WitnessPublisher, parse_witnesses, start_witnessing
+from gateway.witnessing.publisher import RoundResult, WitnessPublisher, parse_witnesses, start_witnessing
 from tests.unit.auditing.audit_fakes import test_secret
 
 
@@ -264,3 +265,53 @@ def test_when_the_log_holds_fewer_entries_than_the_witness_cosigned_then_it_is_a
 def test_when_audit_witnesses_is_malformed_then_configuration_fails(bad: str) -> None:
     with pytest.raises(ConfigurationError, match="audit_witnesses"):
         parse_witnesses(bad)
+
+
+def test_when_the_gateway_cosigned_a_newer_checkpoint_before_a_command_offered_its_own_then_it_is_not_a_warning(
+    settings: Settings, witness_url: tuple[str, str, Witness], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # fixes18b: a command (apikey create) beside the running gateway signed its last checkpoint; the gateway's
+    # larger one was cosigned before the command offered its own, so the witness was ahead (superseded, covering
+    # the command's entries). The command still warned "no witness cosigned the audit log's last checkpoint".
+    url, vkey, witness = witness_url
+    configured = load_settings({}, data_dir=settings.data_dir, keys_dir=settings.keys_dir, checkpoint_interval_s=60,
+                               audit_witnesses=f"{url}={vkey}")
+    keys = load_keys(configured.keys_dir)
+    served = open_audit_log(configured, keys)  # the running gateway's log: it signs (it took the role first)
+    served.append({"v": 1, "event": "embeddings.create", "decision": "allow"})
+    served.checkpoint_now()
+    gateway = WitnessPublisher(parse_witnesses(f"{url}={vkey}"), served, lambda r, _: None, lambda _: None)
+    log = open_audit_log(configured, keys)  # the command's, on the same database
+    command = WitnessedLog(log, Auditor(log, test_secret), configured)
+    deadline = time.monotonic() + 10
+    while witness.size(configured.origin) < 1 and time.monotonic() < deadline:  # told where the log stands
+        time.sleep(0.02)
+    offered = log.checkpoint_now
+
+    def gateway_moves_first() -> str:
+        served.checkpoint_now()  # covers the command's entry
+        note = offered()  # the checkpoint the command offers; the gateway's next one is cosigned before it is
+        served.append({"v": 1, "event": "embeddings.create", "decision": "allow"})
+        gateway.published(served.checkpoint_now(), 10)
+        return note
+
+    try:
+        log.append({"v": 1, "event": "key.create", "decision": "allow"})
+        monkeypatch.setattr(log, "checkpoint_now", gateway_moves_first)
+        command.close()
+    finally:
+        gateway.close()
+        served.close()
+    assert witness.size(configured.origin) == 3 and log.signing_held is None
+    err = capsys.readouterr().err
+    assert "warning" not in err, err
+    assert "witness witness.test/w1 had already cosigned a newer checkpoint of the audit log (size 3)" in err
+
+
+def test_when_one_of_two_witnesses_is_down_then_the_command_names_it_and_no_witness_is_not_said() -> None:
+    lines = witness_lines(RoundResult(cosigned=("w1",), missing=("w2",)))
+    assert lines == ["warning: witness w2 did not cosign the audit log's last checkpoint within 10 s; the gateway's "
+                     "next checkpoint is offered to it again"]
+    assert "no witness cosigned" in witness_lines(RoundResult(missing=("w1", "w2")))[0]
+    assert witness_lines(RoundResult(cosigned=("w1", "w2"))) == []
