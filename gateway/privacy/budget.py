@@ -8,6 +8,7 @@ the ledger (``reserve``): as two steps, concurrent requests each passed the chec
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,14 @@ from gateway.privacy.accountant import PrivacyLedger
 from gateway.privacy.ledger_base import Spend
 
 MAX_DOUBLINGS = 6  # at most 64x the policy's sigma before giving up and blocking
+
+
+def release_ids(model_ref: str, digests: Sequence[bytes]) -> list[bytes]:
+    """What the ledger records for each vector: its content digest bound to the model (``name@version``) that made
+    it. The same text through another model is another release and is charged: on the bare content digest a tenant
+    whose budget was spent got every text it had already released again, from each other model, for nothing."""
+    prefix = b"gateway-release/v1\x00" + model_ref.encode() + b"\x00"
+    return [hashlib.sha256(prefix + bytes(d)).digest() for d in digests]
 
 
 @dataclass(frozen=True)

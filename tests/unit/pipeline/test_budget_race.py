@@ -8,11 +8,14 @@ a budget of 100,000).
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from gateway.errors import PrivacyBudgetExceeded
-from gateway.pipeline.stages import PipelineResult
+from gateway.pipeline.stages import EmbeddingPipeline, PipelineResult
 from gateway.privacy.accountant import epsilon_worst_case
 from tests.unit.http.conftest import fake_services
 
@@ -66,3 +69,26 @@ def test_when_a_budget_is_spent_then_a_repeat_is_still_free_and_nothing_new_is_r
     assert (first.privacy["releases_new"], again.privacy["releases_new"]) == (1, 0)
     assert first.items[0].vector is not None and again.items[0].vector is not None
     assert (first.items[0].vector == again.items[0].vector).all()
+
+
+def test_when_a_spent_tenant_asks_another_model_for_a_text_it_had_then_that_is_a_new_release(tmp_path: Path) -> None:
+    # Regression (attack19): the ledger keyed releases by content digest alone, so with two models served a tenant
+    # whose budget was spent got each text it had already released again, as the other model's vector, for free.
+    services = fake_services(tmp_path)
+    try:
+        policy = services.scope("acme")
+        scope = replace(policy, privacy_budget_epsilon=epsilon_worst_case(policy.noise_sigma, 1) * 1.0001)
+        other = copy.copy(services.pipeline)  # the same stages, serving a second model (same version string)
+        other.spec = replace(services.pipeline.spec, name="mini-cls", pooling="cls")
+
+        async def run(pipeline: EmbeddingPipeline) -> PipelineResult:
+            return await pipeline.run("acme", ["a text"], scope, "embeddings", "v", all_or_nothing=True)
+
+        asyncio.run(run(services.pipeline))
+        assert asyncio.run(run(services.pipeline)).privacy["releases_new"] == 0  # the same model: a repeat, free
+        with pytest.raises(PrivacyBudgetExceeded):
+            asyncio.run(run(other))
+        releases = services.ledger.view("acme").total.releases
+    finally:
+        services.close()
+    assert releases == 1
