@@ -254,7 +254,7 @@ def check_stored_kek(settings: Settings, kek: KekProvider) -> None:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.cli.runlock import hold
-    from gateway.crypto.keyfiles import load_keys
+    from gateway.crypto.keyfiles import check_hmac_root, load_keys
 
     # Refuse to start without keys (or with a wrong HSM PIN or token, or a KEK that opens none of the stored data
     # keys), before importing anything heavy.
@@ -264,6 +264,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     ensure_bindable(settings.host, settings.port)
     check_stored_kek(settings, keys.kek)
+    check_hmac_root(keys, settings.data_dir)
 
     import uvicorn
 
