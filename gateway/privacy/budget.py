@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.embedding.specs import DEFAULT_MODEL
 from gateway.policy.loader import ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger
 from gateway.privacy.ledger_base import Spend
@@ -22,7 +23,12 @@ MAX_DOUBLINGS = 6  # at most 64x the policy's sigma before giving up and blockin
 def release_ids(model_ref: str, digests: Sequence[bytes]) -> list[bytes]:
     """What the ledger records for each vector: its content digest bound to the model (``name@version``) that made
     it. The same text through another model is another release and is charged: on the bare content digest a tenant
-    whose budget was spent got every text it had already released again, from each other model, for nothing."""
+    whose budget was spent got every text it had already released again, from each other model, for nothing.
+
+    The packaged default model keeps the bare digest, as every ledger recorded it before (its repeats stay free
+    across the upgrade); each other model's ids are SHA-256 outputs, which no content digest equals."""
+    if model_ref == DEFAULT_MODEL.ref:
+        return [bytes(d) for d in digests]
     prefix = b"gateway-release/v1\x00" + model_ref.encode() + b"\x00"
     return [hashlib.sha256(prefix + bytes(d)).digest() for d in digests]
 
