@@ -71,18 +71,25 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     ensure_not_serving(settings.data_dir, "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
     if settings.uses_postgres:  # docs/encryption.md, "Rotation": a replica left running fails every write after
         ensure_no_replica(settings.database_url.reveal(), "KEK rotation", "`POST /v1/admin/keys/rotate` (per tenant)")
-    version = new_kek_version(settings.keys_dir, settings.kek_options)
     log, auditor = _offline_auditor(settings)
-    envelope, store = _offline_store(settings)
     try:
-        rotated = envelope.rotate_all()
-        rewrapped = envelope.rewrap_all() if args.rewrap else 0
-        actor = operator()
-        auditor.record_sync("key.rotate", "allow", actor=actor, tenant="*", kek_version=version, tenants=len(rotated))
-        if args.rewrap:
-            auditor.record_sync("key.rewrap", "allow", actor=actor, tenant="*", kek_version=version, count=rewrapped)
+        version = new_kek_version(settings.keys_dir, settings.kek_options)
+        envelope, store = _offline_store(settings)
+        try:
+            # Audited before any data key changes: a rotation killed midway (its entry came at the end) left a KEK
+            # version, and data keys wrapped under it, that no entry named. A missing `key.rewrap` after it says the
+            # re-wrap did not finish; run the command again.
+            actor = operator()
+            auditor.record_sync("key.rotate", "allow", actor=actor, tenant="*", kek_version=version,
+                                tenants=len(envelope.key_tenants()))
+            rotated = envelope.rotate_all()
+            rewrapped = envelope.rewrap_all() if args.rewrap else 0
+            if args.rewrap:
+                auditor.record_sync("key.rewrap", "allow", actor=actor, tenant="*", kek_version=version,
+                                    count=rewrapped)
+        finally:
+            store.close()
     finally:
-        store.close()
         log.close()
     print(f"KEK version {version} is active; {len(rotated)} tenant data keys rotated for new writes")
     if args.rewrap:
@@ -263,7 +270,7 @@ def check_stored_kek(settings: Settings, kek: KekProvider) -> None:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.cli.runlock import hold
-    from gateway.crypto.keyfiles import load_keys
+    from gateway.crypto.keyfiles import check_hmac_root, load_keys
 
     # Refuse to start without keys (or with a wrong HSM PIN or token, or a KEK that opens none of the stored data
     # keys), before importing anything heavy.
@@ -273,6 +280,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     lock = hold(settings.data_dir)  # noqa: F841 - held for the life of the process
     ensure_bindable(settings.host, settings.port)
     check_stored_kek(settings, keys.kek)
+    check_hmac_root(keys, settings.data_dir)
 
     import uvicorn
 

@@ -183,9 +183,13 @@ class Envelope:
             self._cache.forget_tenant(tenant)
         return version
 
+    def key_tenants(self) -> list[str]:
+        """Every tenant that holds a data key, sorted."""
+        return sorted({k.tenant for k in self._repo.all()})
+
     def rotate_all(self) -> dict[str, int]:
         """Rotate every tenant that has a data key (after a KEK rotation): tenant -> its new version."""
-        return {tenant: self.rotate_tenant(tenant) for tenant in sorted({k.tenant for k in self._repo.all()})}
+        return {tenant: self.rotate_tenant(tenant) for tenant in self.key_tenants()}
 
     def rewrap_all(self) -> int:
         """Re-wrap every data key not yet under the active KEK; returns how many were re-wrapped."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import stat
 from collections.abc import Callable
@@ -206,6 +208,35 @@ def _load_private(path: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigurationError(f"{path} is not an Ed25519 private key")
     return key
+
+
+HMAC_CHECK_FILE = "hmac_root.check"  # in the data directory, beside what the root's derivations were written into
+_HMAC_CHECK_LABEL = b"governed-embedding-gateway/hmac-root-check/v1"
+
+
+def check_hmac_root(keys: KeyMaterial, data_dir: Path) -> None:
+    """Refuse an ``hmac.key`` other than the one this data directory was first served with.
+
+    Every digest, noise draw, pseudonym and keyed rotation derives from that root, so another one (a key file
+    swapped or restored from another installation) served in silence: searches answered with scores near 0 in
+    arbitrary order, pseudonyms and audit digests changed. The first start records a check value (an HMAC of a
+    constant: it reveals nothing of the key), mode 0600.
+    """
+    value = hmac.new(keys.hmac_root.get_secret(), _HMAC_CHECK_LABEL, hashlib.sha256).hexdigest()
+    path = data_dir / HMAC_CHECK_FILE
+    try:
+        recorded = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        _write_new(path, value.encode() + b"\n")
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path} cannot be read ({type(exc).__name__})") from None
+    if not hmac.compare_digest(recorded, value):
+        raise ConfigurationError(
+            f"{HMAC_FILE} is not the HMAC root the data in {data_dir} was written with ({path} differs): restore the "
+            f"original {HMAC_FILE}. Replacing it is a re-embedding migration (docs/encryption.md); only then remove "
+            f"{path}"
+        )
 
 
 def _write_new(path: Path, data: bytes) -> None:

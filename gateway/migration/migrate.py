@@ -28,6 +28,13 @@ from gateway.store.base import Collection, NewChunk, Store, StoredChunk, space_o
 Progress = Callable[[int, int], None]
 
 
+def in_space(collection: Collection, target: ModelSpec) -> bool:
+    """Whether the collection is already bound to the target's embedding space: the same model and major.minor.
+    Versions alone made another model of the same version look like the collection's own (refused as "already
+    bound", and a switch would have kept the old model's collection)."""
+    return collection.model == target.name and space_of(collection.model_version) == space_of(target.version)
+
+
 @dataclass
 class MigrationResult:
     collection: str
@@ -75,7 +82,7 @@ class Migrator:
         if m is not None and m.state == "switching":
             return self._switch(m, target, result)
         c = self._store.get_collection(tenant, name)
-        if space_of(c.model_version) == space_of(target.version) and m is None:
+        if in_space(c, target) and m is None:
             raise Conflict(f"collection {name} is already bound to {c.model}@{target.space}")
         if target.ref != self._s.pipeline.spec.ref:
             raise Conflict(f"this gateway serves {self._s.pipeline.spec.ref}, not {target.ref}")
@@ -150,7 +157,7 @@ class Migrator:
             c = store.get_collection(m.tenant, m.collection)
         except NotFound:
             c = None
-        if c is not None and space_of(c.model_version) != space_of(target.version):
+        if c is not None and not in_space(c, target):
             store.delete_collection(m.tenant, m.collection)
             c = None
         if c is None:

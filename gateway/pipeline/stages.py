@@ -29,7 +29,7 @@ from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.offload import chars_big, off_loop, rows_big
 from gateway.policy.loader import ScopePolicy
 from gateway.privacy.accountant import PrivacyLedger, Release, Spend
-from gateway.privacy.budget import check_budget
+from gateway.privacy.budget import release_ids, reserve_budget
 from gateway.privacy.stage import protect, space_version
 from gateway.privacy.transform import VectorTransform
 
@@ -232,8 +232,10 @@ class EmbeddingPipeline:
         digests = self.digests(tenant, [d.text for d in decisions])
         allowed = [i for i, d in enumerate(decisions) if not d.blocked]
         released = [digests[i] for i in allowed]
-        remote = self.ledger.remote and scope.privacy_budget_epsilon is not None  # its reads would stall the loop
-        budget = await off_loop(remote, check_budget, self.ledger, tenant, scope_name, scope, released)
+        charged = release_ids(self.spec.ref, released)  # one release per text and model
+        # Under an enforced budget the releases are recorded now, atomically with the check (a write: off the loop).
+        enforced = scope.privacy_budget_epsilon is not None and bool(released)
+        budget = await off_loop(enforced, reserve_budget, self.ledger, tenant, scope_name, scope, charged)
         privacy: dict[str, object] = {"scope": scope_name, "transform": self.transform.version}
         if budget.exceeded:
             raise PrivacyBudgetExceeded(
@@ -258,7 +260,8 @@ class EmbeddingPipeline:
             for row, i in enumerate(allowed):
                 vectors[i] = protected[row]
                 tokens[i] = embedded[row][1]
-        [spend] = await self._charge.submit([Release(tenant, scope_name, budget.sigma, released)])
+        if (spend := budget.spend) is None:
+            [spend] = await self._charge.submit([Release(tenant, scope_name, budget.sigma, charged)])
         privacy.update(epsilon_worst_case=_finite(spend.epsilon_worst_case),
                        epsilon_radius=_finite(spend.epsilon_radius), releases_new=spend.releases_new)
         if budget.raised_from is not None:

@@ -14,6 +14,8 @@ from typing import Protocol
 from gateway.privacy.ledger_base import (
     DEFAULT_DELTA,
     DEFAULT_RADIUS,
+    Counts,
+    Fits,
     Group,
     LedgerBase,
     LedgerView,
@@ -42,6 +44,11 @@ class PrivacyLedger(Protocol):
         self, tenant: str, scope: str, sigma: float, new_releases: int, budget_epsilon: float
     ) -> bool: ...
 
+    def reserve(
+        self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes], budget_epsilon: float
+    ) -> Spend | None:
+        """Record the releases if the tenant stays within ``budget_epsilon``, in one atomic step; else None."""
+
     def rename_scope(self, tenant: str, old: str, new: str) -> None:
         """Move ``old``'s releases to ``new`` (a shred replaces collection names by digests; the spend stays)."""
 
@@ -69,17 +76,32 @@ class InMemoryPrivacyLedger(LedgerBase):
             seen = self._seen.get((tenant, scope, sigma), set())
             return sum(1 for d in digests if d in seen)
 
+    def _insert_if(self, group: Group, fits: Fits) -> tuple[int, Counts] | None:
+        tenant, scope, sigma, digests = group
+        with self._lock:
+            fresh = set(digests) - self._seen.get((tenant, scope, sigma), set())
+            counts = self._counts_locked(tenant)
+            if fresh:
+                counts.setdefault(scope, {})[sigma] = counts.get(scope, {}).get(sigma, 0) + len(fresh)
+            if not fits(counts):
+                return None
+            self._seen[(tenant, scope, sigma)].update(fresh)
+            return len(fresh), counts
+
     def rename_scope(self, tenant: str, old: str, new: str) -> None:
         with self._lock:
             for key in [k for k in self._seen if k[0] == tenant and k[1] == old]:
                 self._seen[(tenant, new, key[2])].update(self._seen.pop(key))
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
-        out: dict[str, dict[float, int]] = defaultdict(dict)
         with self._lock:
-            for (t, scope, sigma), seen in self._seen.items():
-                if t == tenant and seen:
-                    out[scope][sigma] = len(seen)
+            return self._counts_locked(tenant)
+
+    def _counts_locked(self, tenant: str) -> Counts:
+        out: dict[str, dict[float, int]] = defaultdict(dict)
+        for (t, scope, sigma), seen in self._seen.items():
+            if t == tenant and seen:
+                out[scope][sigma] = len(seen)
         return dict(out)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -93,6 +93,8 @@ class Release:
 
 # (tenant, scope, sigma, distinct digests): what a backend stores for one Release
 Group = tuple[str, str, float, list[bytes]]
+Counts = dict[str, dict[float, int]]  # scope -> sigma -> distinct releases, of one tenant
+Fits = Callable[[Counts], bool]
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,11 @@ class LedgerBase:
         """How many of ``digests`` (distinct) are already recorded for (tenant, scope, sigma)."""
         raise NotImplementedError
 
+    def _insert_if(self, group: Group, fits: Fits) -> tuple[int, Counts] | None:
+        """Store the group's new digests and return (how many were new, the tenant's counts after) if ``fits`` takes
+        those counts, else store nothing and return None; atomic against every other write of the tenant's spend."""
+        raise NotImplementedError
+
     def rename_scope(self, tenant: str, old: str, new: str) -> None:
         """Move ``old``'s releases to ``new`` (a shred replaces collection names by random labels)."""
         raise NotImplementedError
@@ -212,6 +219,26 @@ class LedgerBase:
             worst, radius, total = standing[key]
             spends.append(Spend(worst, radius, new.get(i, 0), total))
         return spends
+
+    def reserve(
+        self, tenant: str, scope: str, sigma: float, digests: Sequence[bytes], budget_epsilon: float
+    ) -> Spend | None:
+        """``record``, only if the tenant's worst-case epsilon over all its scopes stays within ``budget_epsilon``
+        afterwards (None: nothing recorded). Check and record are one step: checked apart, concurrent requests
+        each passed the check before any was recorded, and together spent far past the budget."""
+        _check_sigma(sigma)
+        group: Group = (tenant, scope, float(sigma), sorted(set(bytes(d) for d in digests)))
+
+        def fits(counts: Counts) -> bool:
+            return _epsilon(_composed(counts).items(), WORST_CASE_SENSITIVITY, self.delta) <= budget_epsilon
+
+        done = self._insert_if(group, fits)
+        if done is None:
+            return None
+        new, counts = done
+        history = counts.get(scope, {})
+        return Spend(_epsilon(history.items(), WORST_CASE_SENSITIVITY, self.delta),
+                     _epsilon(history.items(), self.radius, self.delta), new, sum(history.values()))
 
     def view(self, tenant: str) -> LedgerView:
         per_scope = self._counts(tenant)
@@ -263,6 +290,14 @@ class LedgerBase:
             epsilon_radius=_epsilon(counts.items(), self.radius, self.delta),
             releases_by_sigma=dict(counts),
         )
+
+
+def _composed(counts: Counts) -> dict[float, int]:
+    total: dict[float, int] = defaultdict(int)
+    for per_sigma in counts.values():
+        for sigma, count in per_sigma.items():
+            total[sigma] += count
+    return total
 
 
 def _check_sigma(sigma: float) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.backends.postgres.connection import PgDatabase
-from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, Group, LedgerBase, counts_by_scope
+from gateway.privacy.ledger_base import (
+    DEFAULT_DELTA,
+    DEFAULT_RADIUS,
+    Counts,
+    Fits,
+    Group,
+    LedgerBase,
+    counts_by_scope,
+)
 
 # The call's new releases (a repeat does nothing) and, in the same statement, its tenant's running count.
 _CHARGE = (
@@ -18,6 +26,13 @@ _CHARGE = (
     "DO UPDATE SET releases = privacy_counts.releases + EXCLUDED.releases) "
     "SELECT c FROM n"
 )
+
+
+_LOCK_PREFIX = "gateway-privacy-budget:"
+
+
+class _OverBudget(Exception):
+    """Raised inside a reservation's transaction to roll it back."""
 
 
 class PgPrivacyLedger(LedgerBase):
@@ -40,6 +55,23 @@ class PgPrivacyLedger(LedgerBase):
                     for tenant, scope, sigma, digests in groups
                 ]
             return [int(row[0]) if (row := cur.fetchone()) else 0 for cur in cursors]
+
+    def _insert_if(self, group: Group, fits: Fits) -> tuple[int, Counts] | None:
+        # The tenant's advisory lock, held to the end of the transaction, makes check and insert one step across
+        # replicas (two requests charging different scopes share no row that would order them).
+        tenant, scope, sigma, digests = group
+        try:
+            with self._db.transaction() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_LOCK_PREFIX + tenant,))
+                row = conn.execute(_CHARGE, {"tenant": tenant, "scope": scope, "sigma": sigma,
+                                             "digests": digests}).fetchone()
+                counts = counts_by_scope(conn.execute(
+                    "SELECT scope, sigma, releases FROM privacy_counts WHERE tenant = %s", (tenant,)).fetchall())
+                if not fits(counts):
+                    raise _OverBudget  # rolls the transaction back
+        except _OverBudget:
+            return None
+        return (int(row[0]) if row else 0), counts
 
     def rename_scope(self, tenant: str, old: str, new: str) -> None:
         with self._db.transaction() as conn:

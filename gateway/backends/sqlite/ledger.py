@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.backends.sqlite.connection import ensure_private_file
-from gateway.privacy.ledger_base import DEFAULT_DELTA, DEFAULT_RADIUS, Group, LedgerBase, counts_by_scope
+from gateway.privacy.ledger_base import (
+    DEFAULT_DELTA,
+    DEFAULT_RADIUS,
+    Counts,
+    Fits,
+    Group,
+    LedgerBase,
+    counts_by_scope,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS privacy_releases (
@@ -59,30 +67,46 @@ class SQLitePrivacyLedger(LedgerBase):
             self._conn.close()
 
     def _insert_new(self, groups: Sequence[Group]) -> list[int]:
-        new = []
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for tenant, scope, sigma, digests in groups:
-                    before = self._conn.total_changes
-                    self._conn.executemany(
-                        "INSERT OR IGNORE INTO privacy_releases (tenant, scope, sigma, digest)"
-                        " VALUES (?, ?, ?, ?)",
-                        [(tenant, scope, sigma, d) for d in digests],
-                    )
-                    inserted = self._conn.total_changes - before
-                    if inserted:
-                        self._conn.execute(
-                            "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (?, ?, ?, ?)"
-                            " ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = releases + excluded.releases",
-                            (tenant, scope, sigma, inserted),
-                        )
-                    new.append(inserted)
+                new = [self._insert_group(group) for group in groups]
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
         return new
+
+    def _insert_if(self, group: Group, fits: Fits) -> tuple[int, Counts] | None:
+        # BEGIN IMMEDIATE takes the file's write lock: the check and the insert are one step for every thread and
+        # every gateway process on this file.
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                new = self._insert_group(group)
+                counts = self._counts_locked(group[0])
+                ok = fits(counts)
+                self._conn.execute("COMMIT" if ok else "ROLLBACK")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return (new, counts) if ok else None
+
+    def _insert_group(self, group: Group) -> int:
+        tenant, scope, sigma, digests = group
+        before = self._conn.total_changes
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO privacy_releases (tenant, scope, sigma, digest) VALUES (?, ?, ?, ?)",
+            [(tenant, scope, sigma, d) for d in digests],
+        )
+        inserted = self._conn.total_changes - before
+        if inserted:
+            self._conn.execute(
+                "INSERT INTO privacy_counts (tenant, scope, sigma, releases) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (tenant, scope, sigma) DO UPDATE SET releases = releases + excluded.releases",
+                (tenant, scope, sigma, inserted),
+            )
+        return inserted
 
     def rename_scope(self, tenant: str, old: str, new: str) -> None:
         """Zeroing what it replaces (``secure_delete``, then a WAL checkpoint): the old name must not linger."""
@@ -115,9 +139,10 @@ class SQLitePrivacyLedger(LedgerBase):
 
     def _counts(self, tenant: str) -> dict[str, dict[float, int]]:
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT scope, sigma, releases FROM privacy_counts WHERE tenant = ?",
-                (tenant,),
-            ).fetchall()
+            return self._counts_locked(tenant)
+
+    def _counts_locked(self, tenant: str) -> Counts:
+        rows = self._conn.execute("SELECT scope, sigma, releases FROM privacy_counts WHERE tenant = ?",
+                                  (tenant,)).fetchall()
         return counts_by_scope(rows)
 

@@ -89,3 +89,23 @@ def test_when_the_kek_opens_the_stored_data_keys_then_serve_builds_the_app(
     _data_key_under(tmp_path / "keys", tmp_path / "var")
     assert main(["serve", "--port", "0"]) == 0
     assert len(started) == 1
+
+
+def test_when_hmac_key_is_swapped_after_a_start_then_serve_refuses_naming_the_file_and_never_the_key(
+    started: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Regression (attack19): another installation's hmac.key served in silence; searches answered scores near 0
+    # in arbitrary order (every query rotated under another tenant key than the stored vectors).
+    assert main(["serve", "--port", "0"]) == 0  # the first start records the root's check value
+    check = tmp_path / "var" / "hmac_root.check"
+    assert check.stat().st_mode & 0o777 == 0o600
+    assert main(["serve", "--port", "0"]) == 0  # the same key: served again
+    swapped = tmp_path / "keys" / "hmac.key"
+    root = swapped.read_text()
+    swapped.unlink()
+    init_keys(tmp_path / "keys")  # a new hmac.key in its place, 0600 like the original
+    capsys.readouterr()
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "hmac.key is not the HMAC root the data" in err and swapped.read_text().strip() not in err
+    assert root.strip() not in check.read_text() and len(started) == 2

@@ -16,6 +16,7 @@ from gateway.privacy.accountant import (
     InMemoryPrivacyLedger,
     LedgerBase,
     Release,
+    Spend,
     epsilon_radius,
     epsilon_worst_case,
 )
@@ -221,3 +222,45 @@ def test_when_a_group_is_stored_then_calls_go_in_key_order_with_sorted_digests_a
     assert seen == [[("t1", "docs", 0.05, [b"a", b"c"]), ("t1", "docs", 0.05, [b"a", b"b"]),
                      ("t2", "docs", 0.05, [b"y", b"z"])]]
     assert [s.releases_new for s in spends] == [2, 2, 1]
+
+
+def test_when_threads_reserve_the_last_of_a_budget_then_exactly_what_fits_is_recorded(ledger: LedgerBase) -> None:
+    # Regression (attack19): checked apart from the record, concurrent requests all passed the check.
+    sigma = 4.0
+    budget = epsilon_worst_case(sigma, 5) * 1.0001
+    ledger.record("t1", "other", sigma, [b"x"])  # another scope of the tenant counts too
+    results: list[object] = []
+
+    def worker(i: int) -> None:
+        results.append(ledger.reserve("t1", "docs", sigma, [i.to_bytes(4, "big")], budget))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spends = [r for r in results if r is not None]
+    assert len(spends) == 4 and ledger.view("t1").total.releases == 5
+    assert sorted(s.releases_total for s in spends if isinstance(s, Spend)) == [1, 2, 3, 4]
+
+
+def test_when_a_reservation_does_not_fit_then_nothing_of_it_is_recorded(ledger: LedgerBase) -> None:
+    sigma = 4.0
+    budget = epsilon_worst_case(sigma, 2) * 1.0001
+    assert ledger.reserve("t1", "docs", sigma, [b"a", b"b", b"c"], budget) is None
+    assert ledger.view("t1").total.releases == 0
+    spend = ledger.reserve("t1", "docs", sigma, [b"a", b"b", b"a"], budget)
+    assert spend is not None and (spend.releases_new, spend.releases_total) == (2, 2)
+    assert spend.epsilon_worst_case == pytest.approx(epsilon_worst_case(sigma, 2))
+    assert ledger.reserve("t1", "docs", sigma, [b"b"], budget) is not None  # a repeat fits: it costs nothing
+    assert ledger.reserve("t1", "docs", 0.0, [b"a"], 1e12) is None  # no noise: unbounded, never fits
+
+
+def test_when_two_ledgers_share_one_file_then_reservations_see_each_other(tmp_path: Path) -> None:
+    # Two gateway processes (workers) on one privacy.db: the file's write lock orders their reservations.
+    first, second = SQLitePrivacyLedger(tmp_path / "p.db"), SQLitePrivacyLedger(tmp_path / "p.db")
+    budget = epsilon_worst_case(4.0, 1) * 1.0001
+    assert first.reserve("t1", "docs", 4.0, [b"a"], budget) is not None
+    assert second.reserve("t1", "embeddings", 4.0, [b"b"], budget) is None
+    first.close()
+    second.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import psycopg
@@ -11,8 +12,8 @@ import pytest
 from gateway.backends.postgres.connection import PgDatabase
 from gateway.backends.postgres.ledger import PgPrivacyLedger
 from gateway.policy.loader import load_policy
-from gateway.privacy.accountant import Release
-from gateway.privacy.budget import check_budget
+from gateway.privacy.accountant import Release, epsilon_worst_case
+from gateway.privacy.budget import reserve_budget
 from tests.unit.backends.postgres.pgkit import TempSchema
 
 REPO = Path(__file__).resolve().parents[4]
@@ -68,5 +69,21 @@ def test_when_a_budget_is_enforced_then_the_postgres_ledger_counts_unseen_releas
     assert ledger.unseen("acme", "docs", sigma, [b"a", b"c", b"d", b"c"]) == 2
     assert ledger.unseen("acme", "docs", sigma * 2, [b"a"]) == 1  # another sigma: a new release
     tight = dataclasses.replace(scope, privacy_budget_epsilon=ledger.view("acme").total.epsilon_worst_case * 1.0001)
-    assert check_budget(ledger, "acme", "docs", tight, [b"a"]).exceeded is False  # a repeat costs nothing
-    assert check_budget(ledger, "acme", "docs", tight, [b"z"]).exceeded is True
+    assert reserve_budget(ledger, "acme", "docs", tight, [b"a"]).exceeded is False  # a repeat costs nothing
+    assert reserve_budget(ledger, "acme", "docs", tight, [b"z"]).exceeded is True
+    assert ledger.unseen("acme", "docs", sigma, [b"z"]) == 1  # refused: nothing recorded
+
+
+def test_when_replicas_reserve_the_last_of_a_budget_at_once_then_only_what_fits_is_recorded(db: PgDatabase) -> None:
+    # Regression (attack19): check and record apart let concurrent requests past a budget. Different scopes share
+    # no row, so only the tenant's advisory lock orders them.
+    ledger = PgPrivacyLedger(db)
+    budget = epsilon_worst_case(4.0, 3) * 1.0001
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(
+        ledger.reserve("acme", f"scope-{i}", 4.0, [bytes([i])], budget))) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 3 and ledger.view("acme").total.releases == 3
