@@ -5,7 +5,7 @@ An input file is JSON Lines (UTF-8, a byte order mark ignored; LF or CRLF), one 
     {"custom_id": "doc-1", "method": "POST", "url": "/v1/embeddings", "body": {"model": ..., "input": ...}}
 
 Validation checks the file as a whole before any line runs (OpenAI's ``errors`` list, at most ``MAX_ERRORS``
-reported): JSON, the fields, ``url`` equal to the batch's endpoint, unique ``custom_id``, the line limit, each
+reported): JSON (a key given twice in one object is ``duplicate_key``), the fields, ``url`` equal to the batch's endpoint, unique ``custom_id``, the line limit, each
 body within ``max_body_bytes``, the inputs of all lines together within the limit (``Batches.create`` adds a
 ``custom_id`` carrying PII). The rest of each body is
 checked when it runs, like the body of ``POST /v1/embeddings`` (a bad body is that line's 400).
@@ -23,7 +23,8 @@ from typing import Any
 
 import msgspec
 
-from gateway.errors import BatchExpired, RequestError
+from gateway.errors import BadRequest, BatchExpired, RequestError
+from gateway.pipeline.json_keys import refuse_repeated_keys
 
 ENDPOINT = "/v1/embeddings"
 MAX_ERRORS = 20
@@ -71,6 +72,11 @@ def parse_input(content: bytes, max_lines: int, max_body_bytes: int | None = Non
             continue
         if not isinstance(obj, dict):
             fail(n, "invalid_json_line", f"line {n} is not a JSON object")
+            continue
+        try:
+            refuse_repeated_keys(raw, obj, f"line {n}")
+        except BadRequest as exc:
+            fail(n, "duplicate_key", exc.message, exc.param)
             continue
         custom_id = obj.get("custom_id")
         if not isinstance(custom_id, str) or not custom_id or len(custom_id) > MAX_CUSTOM_ID_CHARS:
