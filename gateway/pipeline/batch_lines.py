@@ -5,10 +5,10 @@ An input file is JSON Lines (UTF-8, a byte order mark ignored; LF or CRLF), one 
     {"custom_id": "doc-1", "method": "POST", "url": "/v1/embeddings", "body": {"model": ..., "input": ...}}
 
 Validation checks the file as a whole before any line runs (OpenAI's ``errors`` list, at most ``MAX_ERRORS``
-reported): JSON (a key given twice in one object is ``duplicate_key``), the fields, ``url`` equal to the batch's endpoint, unique ``custom_id``, the line limit, each
-body within ``max_body_bytes``, the inputs of all lines together within the limit (``Batches.create`` adds a
-``custom_id`` carrying PII). The rest of each body is
-checked when it runs, like the body of ``POST /v1/embeddings`` (a bad body is that line's 400).
+reported): JSON (a key given twice in one object is ``duplicate_key``), the fields, ``url`` equal to the batch's
+endpoint, unique ``custom_id``, the line limit, each body within ``max_body_bytes``, the inputs of all lines
+together within the limit (``Batches.create`` adds a ``custom_id`` carrying PII). The rest of each body is checked
+when it runs, like the body of ``POST /v1/embeddings`` (a bad body is that line's 400).
 An output line holds ``custom_id``, ``response.status_code``, ``response.request_id``, ``response.body`` and
 ``error`` (null): lines answered 200 go to the output file, every other to the error file.
 """
