@@ -147,7 +147,8 @@ def create_app(services: Services) -> Litestar:
         # Only what needs nothing from outside: the route index, the document as JSON and as YAML.
         openapi_config=OpenAPIConfig(
             title="Governed Embedding Gateway", version=gateway.__version__,
-            openapi_router=Router(path="/schema", route_handlers=[], opt={PUBLIC: True}),
+            openapi_router=Router(path="/schema", route_handlers=[], include_in_schema=False, dto=None, return_dto=None,
+                                  opt={PUBLIC: True}),
             render_plugins=[RouteIndexPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
         ),
         debug=False,
