@@ -8,7 +8,8 @@ The check is linear and costs little on the usual body: every key of the text en
 optional whitespace and ``:``, so the count of those (one regular expression pass in C) bounds the number of keys
 from above, and the keys of the decoded objects (a walk over containers only) bound it from below. When the two
 counts agree, no key was dropped; otherwise (a duplicate, or ``":`` inside a string value) Python's own parser
-reads the text again, with a hook that sees every object's pairs before any is dropped, to say which key.
+reads the text again, with a hook that sees every object's pairs before any is dropped, to say which key; if that
+reading fails (nesting at the recursion limit, which msgspec reached two frames higher), the body is refused.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _decoded_keys(decoded: Any) -> int:
 
 
 def repeated_key(raw: bytes | str, decoded: Any) -> str | None:
-    """The first key given twice in one object of ``raw`` (valid JSON that decoded to ``decoded``), or None."""
+    """The first key given twice in one object of ``raw`` (valid JSON that decoded to ``decoded``), or None.
+    ``BadRequest`` when the counts differ and the second reading fails (nesting at the recursion limit)."""
     if type(decoded) is not dict and type(decoded) is not list:
         return None
     ends = _KEY_END.findall(raw) if isinstance(raw, bytes) else _KEY_END_TEXT.findall(raw)
@@ -61,8 +63,8 @@ def repeated_key(raw: bytes | str, decoded: Any) -> str | None:
         json.loads(raw, object_pairs_hook=_pairs)
     except _Repeated as found:
         return found.key
-    except (ValueError, RecursionError):  # msgspec read it: nothing more to learn here
-        return None
+    except (ValueError, RecursionError):  # fail closed: a key the second reading cannot see may be a duplicate
+        raise BadRequest("the request body could not be checked for repeated keys (it is nested too deeply)") from None
     return None
 
 

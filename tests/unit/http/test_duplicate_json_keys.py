@@ -13,6 +13,7 @@ import time
 import msgspec
 import pytest
 
+from gateway.errors import BadRequest
 from gateway.pipeline.batch_lines import parse_input
 from gateway.pipeline.json_keys import repeated_key
 from tests.unit.http.conftest import App, entry
@@ -111,3 +112,10 @@ def test_when_a_large_body_has_many_objects_then_the_check_stays_linear() -> Non
         return best
 
     assert took(200_000) / max(took(50_000), 1e-4) < 9.0
+
+
+def test_when_the_second_reading_fails_then_the_body_is_refused_not_passed() -> None:
+    # Nesting near the recursion limit that msgspec read and the second reading could not: a duplicate hidden there
+    # must not pass unchecked. (Simulated: a text the second reading cannot parse, with counts that differ.)
+    with pytest.raises(BadRequest, match="could not be checked"):
+        repeated_key(b'{"a": 1, "a": 2', {"a": 2})
