@@ -119,12 +119,8 @@ class Batches:
         info = await self._files.describe(principal.tenant, file_id)  # another tenant's file: 404
         if info.purpose != "batch":
             raise BadRequest("the input file's purpose must be 'batch'", param="input_file_id")
-        self.creations.take(principal.tenant)
-        try:
-            lines, errors = await asyncio.to_thread(self._validate, principal.tenant, file_id)
-            errors = await self._screen_custom_ids(lines, errors, scope)
-        finally:
-            self.creations.give(principal.tenant)
+        lines, errors = await self._validated(principal.tenant, file_id)
+        errors = await self._screen_custom_ids(lines, errors, scope)
         job_id = "batch_" + uuid.uuid4().hex
         params: dict[str, Any] = {"input_file_id": file_id, "metadata": None}
         if metadata is not None:
@@ -135,6 +131,24 @@ class Batches:
         audit = {"batch_id": job.id, "count": job.total, "status_text": batch_object(job, None)["status"],
                  "errors": [e["code"] for e in errors] or None}
         return batch_object(job, metadata), audit
+
+    async def _validated(self, tenant: str, file_id: str) -> tuple[list[BatchLine], list[dict[str, Any]]]:
+        """``_validate`` in a worker thread under one of the creation slots, held until the thread ends: a request
+        that timed out or hung up stops waiting, but its thread still holds the file until it is done."""
+        self.creations.take(tenant)
+        try:
+            work = asyncio.ensure_future(asyncio.to_thread(self._validate, tenant, file_id))
+        except BaseException:
+            self.creations.give(tenant)
+            raise
+
+        def done(task: asyncio.Future[Any]) -> None:
+            self.creations.give(tenant)
+            if not task.cancelled():
+                task.exception()  # read here when no one awaits it any more (a cancelled request)
+
+        work.add_done_callback(done)
+        return await asyncio.shield(work)
 
     def _validate(self, tenant: str, file_id: str) -> tuple[list[BatchLine], list[dict[str, Any]]]:
         """The input file checked as its chunks are opened: the ids kept, never the file or its decoded lines."""

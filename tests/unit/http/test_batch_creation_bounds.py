@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,40 @@ def test_when_a_tenant_creates_a_second_batch_while_one_is_validating_then_429_a
     assert app.client.post("/v1/batches", json={"input_file_id": _upload(app, other, (_line(1) + "\n").encode()),
                                                 **CREATE}, headers=other).status_code == 200
     assert app.services.batches.creations.held() == 0  # every slot given back
+
+
+def test_when_a_creation_times_out_then_its_slot_is_held_until_its_validation_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The request stops waiting at request_timeout_s, but its worker thread still holds the input file: freeing
+    # the slot then let timed-out creations pile up past the cap.
+    services = fake_services(tmp_path, request_timeout_s=0.5)
+    with TestClient(create_app(services)) as client:
+        app = App(client, services, tmp_path)
+        alice, bob = app.auth(app.key("acme", "alice", "writer")), app.auth(app.key("acme", "bob", "writer"))
+        file_id = _upload(app, alice, (_line(1) + "\n").encode())
+        release, entered = threading.Event(), threading.Event()
+        chunks = FileVault.chunks
+
+        def held(self: FileVault, tenant: str, fid: str) -> Iterator[bytes]:
+            entered.set()
+            assert release.wait(20)
+            return chunks(self, tenant, fid)
+
+        monkeypatch.setattr(FileVault, "chunks", held)
+        try:
+            timed_out = client.post("/v1/batches", json={"input_file_id": file_id, **CREATE}, headers=alice)
+            assert timed_out.status_code == 504, timed_out.text
+            assert entered.is_set()
+            refused = client.post("/v1/batches", json={"input_file_id": file_id, **CREATE}, headers=bob)
+            assert refused.status_code == 429, refused.text
+        finally:
+            release.set()
+        monkeypatch.setattr(FileVault, "chunks", chunks)
+        deadline = time.monotonic() + 20
+        while services.batches.creations.held() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.post("/v1/batches", json={"input_file_id": file_id, **CREATE}, headers=bob).status_code == 200
 
 
 def test_when_the_process_cap_is_reached_then_any_tenant_is_refused(started: App) -> None:
