@@ -197,10 +197,11 @@ class FileVault:
 
     async def upload_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int,
                           screen: Callable[[str], Awaitable[None]]) -> FileInfo:
-        """Parse the form off the loop, ``screen`` its file name (shown to every reader: refused with PII), store."""
-        name, content = await asyncio.to_thread(self.read_form, content_type, body, max_name)
+        """Parse the form off the loop, ``screen`` its file name (shown to every reader: refused with PII), store. The
+        caller holds one of the tenant's upload ``slots``; the threads keep it counted until they end."""
+        name, content = await self.slots.run(tenant, self.read_form, content_type, body, max_name)
         await screen(name)
-        return await asyncio.to_thread(self.write_upload, tenant, "batch", name, content)
+        return await self.slots.run(tenant, self.write_upload, tenant, "batch", name, content)
 
     async def room_left(self, tenant: str) -> int:
         return await asyncio.to_thread(self.room, tenant)

@@ -8,11 +8,15 @@ operators can change it without rebuilding anything.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from gateway.errors import RateLimited
+
+T = TypeVar("T")
 
 
 class KeyConcurrency:
@@ -78,6 +82,24 @@ class Slots:
             self._held[tenant] = left
         else:
             self._held.pop(tenant, None)
+
+    async def run(self, tenant: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker thread, for work under one of ``tenant``'s slots. A caller that stops waiting
+        (the request's time limit, a hang-up) gives its slot back as it leaves, but the thread still holds what the
+        slot bounds (the file): the count stays up by one more hold until the thread ends."""
+        work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if not work.done():
+                self._held[tenant] = self._held.get(tenant, 0) + 1
+                work.add_done_callback(lambda task: self._ended(tenant, task))
+            raise
+
+    def _ended(self, tenant: str, task: asyncio.Future[Any]) -> None:
+        self.give(tenant)
+        if not task.cancelled():
+            task.exception()  # no one awaits it any more: read, so it is not reported as never retrieved
 
     def held(self, tenant: str | None = None) -> int:
         return sum(self._held.values()) if tenant is None else self._held.get(tenant, 0)

@@ -133,22 +133,12 @@ class Batches:
         return batch_object(job, metadata), audit
 
     async def _validated(self, tenant: str, file_id: str) -> tuple[list[BatchLine], list[dict[str, Any]]]:
-        """``_validate`` in a worker thread under one of the creation slots, held until the thread ends: a request
-        that timed out or hung up stops waiting, but its thread still holds the file until it is done."""
+        """``_validate`` in a worker thread under one of the creation slots (held until the thread ends)."""
         self.creations.take(tenant)
         try:
-            work = asyncio.ensure_future(asyncio.to_thread(self._validate, tenant, file_id))
-        except BaseException:
+            return await self.creations.run(tenant, self._validate, tenant, file_id)
+        finally:
             self.creations.give(tenant)
-            raise
-
-        def done(task: asyncio.Future[Any]) -> None:
-            self.creations.give(tenant)
-            if not task.cancelled():
-                task.exception()  # read here when no one awaits it any more (a cancelled request)
-
-        work.add_done_callback(done)
-        return await asyncio.shield(work)
 
     def _validate(self, tenant: str, file_id: str) -> tuple[list[BatchLine], list[dict[str, Any]]]:
         """The input file checked as its chunks are opened: the ids kept, never the file or its decoded lines."""

@@ -117,6 +117,42 @@ def test_when_a_creation_times_out_then_its_slot_is_held_until_its_validation_en
         assert client.post("/v1/batches", json={"input_file_id": file_id, **CREATE}, headers=bob).status_code == 200
 
 
+def test_when_an_upload_times_out_in_its_thread_then_its_slot_stays_counted_until_the_thread_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The same for uploads: the route gave the slot back when the request timed out while the thread parsing the
+    # form still held the body and its copy, so uploads past files_max_tenant_uploads piled up in memory.
+    services = fake_services(tmp_path, request_timeout_s=0.5)
+    with TestClient(create_app(services)) as client:
+        app = App(client, services, tmp_path)
+        alice, bob = app.auth(app.key("acme", "alice", "writer")), app.auth(app.key("acme", "bob", "writer"))
+        release, entered = threading.Event(), threading.Event()
+        read_form = FileVault.read_form
+
+        def held(content_type: str, body: bytes | bytearray, max_name: int) -> tuple[str, bytes]:
+            entered.set()
+            assert release.wait(20)
+            return read_form(content_type, body, max_name)
+
+        monkeypatch.setattr(FileVault, "read_form", staticmethod(held))
+        content = (_line(1) + "\n").encode()
+        try:
+            timed_out = client.post("/v1/files", files={"file": ("in.jsonl", content)}, data={"purpose": "batch"},
+                                    headers=alice)
+            assert timed_out.status_code == 504 and entered.is_set(), timed_out.text
+            refused = client.post("/v1/files", files={"file": ("in.jsonl", content)}, data={"purpose": "batch"},
+                                  headers=bob)
+            assert refused.status_code == 429 and "files_max_tenant_uploads" in refused.text, refused.text
+        finally:
+            release.set()
+        monkeypatch.setattr(FileVault, "read_form", staticmethod(read_form))
+        deadline = time.monotonic() + 20
+        while services.files.slots.held() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert services.files.slots.held() == 0
+        _upload(app, bob, content)
+
+
 def test_when_the_process_cap_is_reached_then_any_tenant_is_refused(started: App) -> None:
     app = started
     writer = app.auth(app.key("acme", "alice", "writer"))
