@@ -128,6 +128,8 @@ class Settings:
     files_max_concurrent_uploads: int = 2
     files_max_tenant_uploads: int = 1
     batch_max_lines: int = 50_000
+    batch_max_concurrent_creations: int = 2
+    batch_max_tenant_creations: int = 1
 
     @property
     def model_batch_size(self) -> int:
@@ -328,9 +330,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.files_max_bytes < 1 or settings.files_expiry_days < 1 or settings.batch_max_lines < 1:
         raise ConfigurationError("settings files_max_bytes, files_expiry_days and batch_max_lines must be positive")
     if min(settings.files_max_tenant_bytes, settings.files_max_concurrent_uploads,
-           settings.files_max_tenant_uploads) < 1:
-        raise ConfigurationError("settings files_max_tenant_bytes, files_max_concurrent_uploads and "
-                                 "files_max_tenant_uploads must be positive")
+           settings.files_max_tenant_uploads, settings.batch_max_concurrent_creations,
+           settings.batch_max_tenant_creations) < 1:
+        raise ConfigurationError("settings files_max_tenant_bytes, files_max_concurrent_uploads, "
+                                 "files_max_tenant_uploads, batch_max_concurrent_creations and "
+                                 "batch_max_tenant_creations must be positive")
     settings.kek_options  # noqa: B018 - validates kek_provider and the pkcs11_* settings it needs
     if settings.device not in {"cpu", "cuda", "mps"} and not settings.device.startswith("cuda:"):
         raise ConfigurationError(f"setting device: unsupported device {settings.device!r}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -19,6 +19,7 @@ from gateway.bootstrap import Services
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RequestError, Unavailable
 from gateway.http.errors import error_response, speaks_openai
 from gateway.http.openapi import RouteIndexPlugin, describe
+from gateway.http.params import PUBLIC, refuse_repeated
 from gateway.http.routes import (
     admin,
     audit,
@@ -75,6 +76,23 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return error_response(Unavailable("internal error"), request_id, speaks_openai(request.url.path))
 
 
+def _public_params(services: Services) -> Callable[[Request[Any, Any, Any]], Awaitable[Response[Any] | None]]:
+    async def check(request: Request[Any, Any, Any]) -> Response[Any] | None:
+        """The query rule of the guarded routes (``gateway.http.params``) on the public ones too (probes, metrics,
+        the schema, the sign-in form), audited as ``request.invalid`` as an unrouted request is."""
+        if not request.route_handler.opt.get(PUBLIC):
+            return None  # a guarded route refuses it itself, audited with its caller
+        try:
+            refuse_repeated(request)
+        except BadRequest as exc:
+            ctx = RequestContext(request_id=uuid.uuid4().hex, route=route_of(request.method, request.scope))
+            services.auditor.note("request.invalid", ctx, "deny", status=exc.status, code=exc.code)
+            return error_response(exc, ctx.request_id, speaks_openai(request.url.path))
+        return None
+
+    return check
+
+
 def create_app(services: Services) -> Litestar:
     async def provide_services() -> Services:
         return services
@@ -122,12 +140,15 @@ def create_app(services: Services) -> Litestar:
         on_startup=[on_startup, start_jobs],
         on_shutdown=[stop_jobs, on_shutdown],
         middleware=[tracing_middleware],
+        before_request=_public_params(services),
         exception_handlers={HTTPException: _http_exception(services), Exception: _internal},
         # Each route checks its own limit (guard.read_json: max_body_bytes); an upload may reach files_max_bytes.
         request_max_body_size=max(services.settings.max_body_bytes, services.settings.files_max_bytes + 2**16),
         # Only what needs nothing from outside: the route index, the document as JSON and as YAML.
         openapi_config=OpenAPIConfig(
-            title="Governed Embedding Gateway", version=gateway.__version__, path="/schema",
+            title="Governed Embedding Gateway", version=gateway.__version__,
+            openapi_router=Router(path="/schema", route_handlers=[], include_in_schema=False, dto=None, return_dto=None,
+                                  opt={PUBLIC: True}),
             render_plugins=[RouteIndexPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
         ),
         debug=False,

@@ -31,6 +31,7 @@ from gateway.observability.logs import request_id_var
 from gateway.observability.metrics import parse_pii_header
 from gateway.pipeline.batching import CALLER
 from gateway.pipeline.collections import FoundCollection
+from gateway.pipeline.json_keys import refuse_repeated_keys
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +130,13 @@ async def read_json(request: Request[Any, Any, Any], limit: int, seconds: float 
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:
-        return msgspec.json.decode(raw)
+        decoded = msgspec.json.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise BadRequest(json_error(raw, exc)) from None
     except RecursionError:  # hostile nesting: msgspec gives up at Python's recursion limit
         raise BadRequest("the request body is nested too deeply") from None
+    refuse_repeated_keys(raw, decoded)  # {"input": "a", "input": "..."}: a proxy could read the other one
+    return decoded
 
 
 async def governed(

@@ -3,7 +3,10 @@
 ``?tenant=acme&tenant=initech`` read by the first value here could be read by the last one in a proxy, a WAF or a
 log in front of the gateway; a request that means two things is refused (400), never read one way silently. Both
 guarded paths (``gateway.http.guard`` for the API, ``gateway.http.console.flow`` for the console) call it before the
-handler reads a parameter, so the refusal is audited as every invalid request is.
+handler reads a parameter, so the refusal is audited as every invalid request is. The public routes (probes,
+``/metrics``, ``/schema``, the console's sign-in form), marked with ``opt={PUBLIC: True}``, get the same rule from the
+app's ``before_request`` hook even where they read no parameter: one rule for every route, so no reader in front of
+the gateway has to know which routes read what, and a parameter a public route starts reading later is covered.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from litestar import Request
 from gateway.errors import BadRequest
 
 _SHOWN_CHARS = 40
+PUBLIC = "public"  # a route handler's opt: reachable without a credential
 
 
 def refuse_repeated(request: Request[Any, Any, Any]) -> None:

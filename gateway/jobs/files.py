@@ -5,8 +5,9 @@ ciphertext (the content and the file name, each sealed under the tenant's data k
 content in chunks of 1 MiB, ``gateway.crypto.chunked``, so sealing 50 MB never holds the interpreter at once)
 and the metadata OpenAI's file object shows. ``FileVault`` is what the use cases call: it seals, opens, enforces the
 size limits (one file's, and ``max_tenant_bytes``: all of a tenant's stored files together) and the tenant (another
-tenant's file is ``NotFound``), and gives each file its expiry. ``UploadSlots`` caps the uploads in progress, per
-process and per tenant; an upload past either is refused at once (429 with ``Retry-After``), never queued.
+tenant's file is ``NotFound``), and gives each file its expiry. ``Slots`` (``gateway.limits.concurrency``) caps
+the uploads in progress, per process and per tenant; an upload past either is refused at once (429 with
+``Retry-After``), never queued.
 
 A batch's output and error files count toward the tenant's stored bytes but are never refused, neither by that
 allowance nor by ``max_bytes`` (the upload limit: 14,336 vectors as JSON floats already pass 100 MiB): a running batch
@@ -26,8 +27,9 @@ from typing import Any, Protocol
 
 from gateway.crypto.chunked import CHUNK_BYTES
 from gateway.crypto.envelope import Envelope, RecordContext
-from gateway.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited
+from gateway.errors import BadRequest, NotFound, PayloadTooLarge
 from gateway.jobs.multipart import parse_form
+from gateway.limits.concurrency import Slots
 
 _SEALED_AS = "_files"
 
@@ -94,33 +96,6 @@ class FileStore(Protocol):
         ...
 
 
-class UploadSlots:
-    """How many uploads may be in progress at once: ``most`` in this process, ``per_tenant`` for one tenant. Used on
-    the event loop only (no lock needed); ``take`` refuses at once rather than queueing."""
-
-    RETRY_AFTER_S = 5.0
-
-    def __init__(self, most: int, per_tenant: int) -> None:
-        self.most, self.per_tenant = most, per_tenant
-        self._held: dict[str, int] = {}
-
-    def take(self, tenant: str) -> None:
-        if sum(self._held.values()) >= self.most:
-            raise RateLimited(f"too many uploads in progress (files_max_concurrent_uploads is {self.most}); "
-                              "retry later", retry_after=self.RETRY_AFTER_S)
-        if self._held.get(tenant, 0) >= self.per_tenant:
-            raise RateLimited(f"too many uploads in progress for this tenant (files_max_tenant_uploads is "
-                              f"{self.per_tenant}); retry later", retry_after=self.RETRY_AFTER_S)
-        self._held[tenant] = self._held.get(tenant, 0) + 1
-
-    def give(self, tenant: str) -> None:
-        left = self._held.get(tenant, 0) - 1
-        if left > 0:
-            self._held[tenant] = left
-        else:
-            self._held.pop(tenant, None)
-
-
 class FileVault:
     def __init__(self, store: FileStore, envelope: Envelope, *, max_bytes: int, keep_s: float,
                  max_tenant_bytes: int = 2 * 1024**3, max_uploads: int = 2, max_tenant_uploads: int = 1,
@@ -134,7 +109,8 @@ class FileVault:
         self._envelope = envelope
         self.max_bytes = max_bytes
         self.max_tenant_bytes = max_tenant_bytes
-        self.slots = UploadSlots(max_uploads, max_tenant_uploads)
+        self.slots = Slots(max_uploads, max_tenant_uploads, "uploads", "files_max_concurrent_uploads",
+                           "files_max_tenant_uploads")
         self._quota_lock = threading.Lock()  # a tenant's check and its write, one upload at a time
         self._keep_s = keep_s
         self._clock = clock
@@ -221,10 +197,11 @@ class FileVault:
 
     async def upload_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int,
                           screen: Callable[[str], Awaitable[None]]) -> FileInfo:
-        """Parse the form off the loop, ``screen`` its file name (shown to every reader: refused with PII), store."""
-        name, content = await asyncio.to_thread(self.read_form, content_type, body, max_name)
+        """Parse the form off the loop, ``screen`` its file name (shown to every reader: refused with PII), store. The
+        caller holds one of the tenant's upload ``slots``; the threads keep it counted until they end."""
+        name, content = await self.slots.run(tenant, self.read_form, content_type, body, max_name)
         await screen(name)
-        return await asyncio.to_thread(self.write_upload, tenant, "batch", name, content)
+        return await self.slots.run(tenant, self.write_upload, tenant, "batch", name, content)
 
     async def room_left(self, tenant: str) -> int:
         return await asyncio.to_thread(self.room, tenant)

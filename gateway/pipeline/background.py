@@ -70,5 +70,8 @@ def build_background(settings: Settings, stores: tuple[FileStore, JobStore, JobI
     jobs.register(ingest_jobs)
     return Background(files, jobs, Batches(jobs, files, models.default.pipeline.detect, policy,
                                               max_lines=settings.batch_max_lines,
-                                              max_body_bytes=settings.max_body_bytes), ingest, ingest_jobs,
+                                              max_body_bytes=settings.max_body_bytes,
+                                              max_creations=settings.batch_max_concurrent_creations,
+                                              max_tenant_creations=settings.batch_max_tenant_creations),
+                      ingest, ingest_jobs,
                       stores)

@@ -36,6 +36,7 @@ from gateway.errors import (
 from gateway.jobs.base import CreatorCheck, ItemOutcome, Job, JobFailed
 from gateway.jobs.files import FileVault
 from gateway.jobs.runner import JobService
+from gateway.limits.concurrency import Slots
 from gateway.pii.fields import Detect, pii_types, screen_labels, screen_name
 from gateway.pipeline.batch_lines import ENDPOINT, MAX_ERRORS, BatchLine, error_line, ok_line, parse_input
 from gateway.pipeline.embed import EmbedRequest, embed, parse_request
@@ -86,9 +87,13 @@ class Batches:
     at upload or creation (``gateway.pii.fields``), never at each read."""
 
     def __init__(self, jobs: JobService, files: FileVault, detect: Detect, policy: PolicyHolder, *, max_lines: int,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, max_creations: int = 2, max_tenant_creations: int = 1) -> None:
         self._jobs, self._files, self._max_lines = jobs, files, max_lines
         self._detect, self._policy, self._max_body_bytes = detect, policy, max_body_bytes
+        # Each creation holds its input file (sealed, up to files_max_bytes) while it validates: bounded per process
+        # and per tenant (its keys share the count), 429 at once past either, as uploads are.
+        self.creations = Slots(max_creations, max_tenant_creations, "batch creations",
+                               "batch_max_concurrent_creations", "batch_max_tenant_creations")
 
     async def screen_filename(self, principal: Principal, filename: str) -> None:
         """Refuse (400, the name never echoed) an upload's file name that carries PII."""
@@ -114,9 +119,7 @@ class Batches:
         info = await self._files.describe(principal.tenant, file_id)  # another tenant's file: 404
         if info.purpose != "batch":
             raise BadRequest("the input file's purpose must be 'batch'", param="input_file_id")
-        content = await self._files.content(principal.tenant, file_id)
-        lines, errors = await asyncio.to_thread(parse_input, content, self._max_lines, self._max_body_bytes,
-                                                self._max_lines)  # as many inputs in all as lines (OpenAI's)
+        lines, errors = await self._validated(principal.tenant, file_id)
         errors = await self._screen_custom_ids(lines, errors, scope)
         job_id = "batch_" + uuid.uuid4().hex
         params: dict[str, Any] = {"input_file_id": file_id, "metadata": None}
@@ -128,6 +131,19 @@ class Batches:
         audit = {"batch_id": job.id, "count": job.total, "status_text": batch_object(job, None)["status"],
                  "errors": [e["code"] for e in errors] or None}
         return batch_object(job, metadata), audit
+
+    async def _validated(self, tenant: str, file_id: str) -> tuple[list[BatchLine], list[dict[str, Any]]]:
+        """``_validate`` in a worker thread under one of the creation slots (held until the thread ends)."""
+        self.creations.take(tenant)
+        try:
+            return await self.creations.run(tenant, self._validate, tenant, file_id)
+        finally:
+            self.creations.give(tenant)
+
+    def _validate(self, tenant: str, file_id: str) -> tuple[list[BatchLine], list[dict[str, Any]]]:
+        """The input file checked as its chunks are opened: the ids kept, never the file or its decoded lines."""
+        return parse_input(self._files.chunks(tenant, file_id), self._max_lines, self._max_body_bytes,
+                           self._max_lines, keep_bodies=False)  # as many inputs in all as lines (OpenAI's)
 
     async def _screen_custom_ids(self, lines: Sequence[BatchLine], errors: list[dict[str, Any]],
                                  scope: ScopePolicy) -> list[dict[str, Any]]:
@@ -211,12 +227,12 @@ class BatchKind:
 
     async def load(self, job: Job) -> Sequence[BatchLine]:
         try:
-            content = await self._files.content(job.tenant, job.params["input_file_id"])
+            lines, _ = await asyncio.to_thread(
+                lambda: parse_input(self._files.chunks(job.tenant, job.params["input_file_id"]), max(job.total, 1)))
         except NotFound:
             raise JobFailed([{"code": "input_file_missing", "message": "the input file was deleted before the "
                               "batch finished; the lines answered before are in its output and error files",
                               "param": "input_file_id", "line": None}]) from None
-        lines, _ = await asyncio.to_thread(parse_input, content, max(job.total, 1))
         return lines
 
     async def run(self, job: Job, items: Sequence[tuple[int, Any]]) -> list[ItemOutcome]:

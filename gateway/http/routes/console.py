@@ -29,6 +29,7 @@ from gateway.http.console.flow import (
 )
 from gateway.http.console.projection_view import collections_view, projection_view
 from gateway.http.console.signin import HOME, sign_in, sign_out
+from gateway.http.params import PUBLIC
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
@@ -95,7 +96,8 @@ def _report_view(fmt: str) -> Any:
     return build
 
 
-@get("/", summary="Auditor console: sign-in form, or the entries when signed in", include_in_schema=False)
+@get("/", summary="Auditor console: sign-in form, or the entries when signed in", include_in_schema=False,
+     opt={PUBLIC: True})
 async def home(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     # The form itself shows nothing of the log, so serving it is not audited; everything behind it is.
     if sessions_of(request).get(request.cookies.get(COOKIE)) is not None:
@@ -104,12 +106,12 @@ async def home(request: Request[Any, Any, Any], services: Services) -> Response[
                     headers=security_headers())
 
 
-@post("/signin", summary="Sign in with an auditor key", include_in_schema=False, status_code=303)
+@post("/signin", summary="Sign in with an auditor key", include_in_schema=False, status_code=303, opt={PUBLIC: True})
 async def signin(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await sign_in(request, services)
 
 
-@get("/oidc/start", summary="Sign in through the identity provider (PKCE)", include_in_schema=False)
+@get("/oidc/start", summary="Sign in through the identity provider (PKCE)", include_in_schema=False, opt={PUBLIC: True})
 async def oidc_start(request: Request[Any, Any, Any], services: Services) -> Response[Any]:
     return await oidc_signin.start(request, services)
 

@@ -7,15 +7,16 @@ from typing import Any
 from litestar import Response, get
 
 from gateway.bootstrap import Services
+from gateway.http.params import PUBLIC
 from gateway.pipeline.health import readiness
 
 
-@get("/healthz", summary="Liveness: the process answers")
+@get("/healthz", summary="Liveness: the process answers", opt={PUBLIC: True})
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", summary="Readiness: model loaded, store open, keys present")
+@get("/readyz", summary="Readiness: model loaded, store open, keys present", opt={PUBLIC: True})
 async def readyz(services: Services) -> Response[Any]:
     ready, checks = await readiness(services.readiness, remote=services.settings.uses_postgres)
     return Response(
