@@ -198,17 +198,25 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
         ok = grace is not None and datetime.fromisoformat(grace) > moment
     # The same answer for every cause; the audit entry says which, and an existing key's failures are its tenant's
     # (its auditors see a revoked key still in use, or guesses at a key's secret).
-    if record is None:
+    if record is None:  # no key_id on the refusal: the id is the caller's text
         raise Unauthenticated(message, detail={"audit": {"reason": "unknown key"}})
     status = key_status(record, moment)
     if ok and status == INVALID_TENANT:  # the caller holds this key: it may learn why, and what the operator does
-        raise Unauthenticated(
+        raise _of_key(record, Unauthenticated(
             "this API key's tenant id is no longer valid (tenant ids are lower case); ask the operator to re-issue "
-            "the key for the tenant's lower-case id", detail={"audit": {"reason": "invalid tenant: re-issue the key"}})
+            "the key for the tenant's lower-case id", detail={"audit": {"reason": "invalid tenant: re-issue the key"}}))
     if not ok or status != "active":
         why = status if ok else "previous secret past its grace" if ok_previous else "wrong secret"
-        raise Unauthenticated(message, detail={"audit": {"reason": why, "tenant": record.tenant}})
+        raise _of_key(record, Unauthenticated(message, detail={"audit": {"reason": why, "tenant": record.tenant}}))
     return Principal(record.key_id, record.tenant, record.subject, record.role)
+
+
+def _of_key(record: ApiKeyRecord, refusal: Unauthenticated) -> Unauthenticated:
+    """The refusal of a key that exists, naming it for its audit entry. An unknown key's id is never named: it is
+    the caller's 16 hex digits, and 16 decimal digits are hex (``gk_4111111111111111_...`` put a card number into
+    the signed log for ever, session 19)."""
+    refusal.key_id = record.key_id
+    return refusal
 
 
 GRACE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -246,6 +254,7 @@ def rotate_key(repo: ApiKeyRepository, key_id: str, grace: timedelta, now: datet
 
 
 def key_id_of(presented: str | None) -> str | None:
-    """The public key id of a well-formed key (for audit of failures), never the secret."""
+    """The public key id of a well-formed key, never the secret. Not for the audit of a refusal: an unknown key's
+    id is the caller's own text (``Unauthenticated.key_id`` is set only for a key that exists)."""
     match = _KEY_RE.match(presented or "")
     return match.group(1) if match else None

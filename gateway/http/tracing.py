@@ -1,7 +1,7 @@
 """The request's server span (``gateway.observability.tracing``), as ASGI middleware around every HTTP request.
 
-It continues the caller's W3C ``traceparent`` (never its ``tracestate``), names the matched route template (never the raw path) and the
-status. Off (no OTLP endpoint configured), the middleware passes requests straight through.
+It continues the caller's W3C ``traceparent`` (never its ``tracestate``), names the matched route template (never
+the raw path) and the status. Off (no OTLP endpoint configured), the middleware passes requests straight through.
 """
 
 from __future__ import annotations
