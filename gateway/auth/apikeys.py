@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from gateway.errors import BadRequest, Unauthenticated
+from gateway.pii.identifiers import iban_ok
 
 ROLES = ("admin", "writer", "reader", "auditor", "platform-auditor")
 EXPIRY_FORMAT = "an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:00"
@@ -147,6 +148,37 @@ def key_status(record: ApiKeyRecord, now: datetime) -> str:
     return "active"
 
 
+_SSN = re.compile(r"(?<![0-9])[0-9]{3}-[0-9]{2}-[0-9]{4}(?![0-9])|^[0-9]{9}\Z")
+_DIGIT_RUN = re.compile(r"[0-9](?:[0-9.-]*[0-9])?")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{15,34}")
+
+
+def refuse_identifiers(kind: str, value: str) -> None:
+    """Refuse a tenant or subject that holds an SSN, a payment card number or an IBAN. Both are written into every
+    audit entry for ever (no shred removes them), onto stored provenance and ``/metrics`` (the tenant): the
+    session 19 attack made a key with the subject ``536-90-4721``. An e-mail address stays allowed: it is how
+    enterprises name people and services (``docs/identity.md``)."""
+    found = "a social security number" if _SSN.search(value) else None
+    for run in _DIGIT_RUN.findall(value):
+        digits = run.replace("-", "").replace(".", "")
+        if found is None and 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
+            found = "a payment card number"
+    if found is None and any(iban_ok(run) for run in _ALNUM_RUN.findall(value)):
+        found = "an IBAN"
+    if found is not None:  # the kind of identifier, never the value
+        raise BadRequest(f"{kind} holds what reads as {found}: it would be written into every audit entry for "
+                         "ever; use an opaque name or id", param=kind)
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum of a run of digits (``gateway.pii.cards`` has the recognizer's; this one loads no
+    Presidio, for the CLI)."""
+    total = 0
+    for i, n in enumerate(int(c) for c in reversed(digits)):
+        total += (n * 2 - 9 if n > 4 else n * 2) if i % 2 else n
+    return total % 10 == 0
+
+
 def create_key(
     repo: ApiKeyRepository,
     tenant: str,
@@ -159,6 +191,8 @@ def create_key(
     moment = now or datetime.now(UTC)
     validate_tenant(tenant)
     validate_name("subject", subject)
+    refuse_identifiers("tenant", tenant)
+    refuse_identifiers("subject", subject)
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}", param="role")
     if expires_at is not None:
