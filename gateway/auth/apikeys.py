@@ -158,16 +158,23 @@ def refuse_identifiers(kind: str, value: str) -> None:
     audit entry for ever (no shred removes them), onto stored provenance and ``/metrics`` (the tenant): the
     session 19 attack made a key with the subject ``536-90-4721``. An e-mail address stays allowed: it is how
     enterprises name people and services (``docs/identity.md``)."""
-    found = "a social security number" if _SSN.search(value) else None
-    for run in _DIGIT_RUN.findall(value):
-        digits = run.replace("-", "").replace(".", "")
-        if found is None and 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
-            found = "a payment card number"
-    if found is None and any(iban_ok(run) for run in _ALNUM_RUN.findall(value)):
-        found = "an IBAN"
+    found = identifier_in(value)
     if found is not None:  # the kind of identifier, never the value
         raise BadRequest(f"{kind} holds what reads as {found}: it would be written into every audit entry for "
                          "ever; use an opaque name or id", param=kind)
+
+
+def identifier_in(value: str) -> str | None:
+    """What ``value`` holds that reads as an SSN, a payment card number or an IBAN (in words), or None."""
+    if _SSN.search(value):
+        return "a social security number"
+    for run in _DIGIT_RUN.findall(value):
+        digits = run.replace("-", "").replace(".", "")
+        if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
+            return "a payment card number"
+    if any(iban_ok(run) for run in _ALNUM_RUN.findall(value)):
+        return "an IBAN"
+    return None
 
 
 def luhn_ok(digits: str) -> bool:
