@@ -309,7 +309,8 @@ _FIELDS = (
                "unauthenticated request (for a refused API key whose key id exists: that key's tenant)"),
     EntryField("subject", "the caller's subject: the name given when its API key was made (or the JWT subject), "
                "never the key id or secret"),
-    EntryField("key_id", "public id of the caller's API key (for a failed authentication, of the key presented)"),
+    EntryField("key_id", "public id of the caller's API key (for a failed authentication, of the key presented "
+                         "when that key exists; an unknown key's id is the caller's own text and is not written)"),
     EntryField("role", "the caller's role"),
     EntryField("request_id", "request id, also returned to the caller in X-Request-Id"),
     EntryField("route", "method and matched route template of the request (never the path sent)"),

@@ -96,6 +96,7 @@ class Unauthenticated(RequestError):
     code = "invalid_api_key"
     error_type = "authentication_error"
     audit_event = "auth.failure"
+    key_id: str | None = None  # set for a refused key that exists: the id its audit entry names
 
 
 class Forbidden(RequestError):

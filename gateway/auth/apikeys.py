@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from gateway.errors import BadRequest, Unauthenticated
+from gateway.pii.identifiers import iban_ok
 
 ROLES = ("admin", "writer", "reader", "auditor", "platform-auditor")
 EXPIRY_FORMAT = "an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:00"
@@ -147,6 +148,44 @@ def key_status(record: ApiKeyRecord, now: datetime) -> str:
     return "active"
 
 
+_SSN = re.compile(r"(?<![0-9])[0-9]{3}-[0-9]{2}-[0-9]{4}(?![0-9])|^[0-9]{9}\Z")
+_DIGIT_RUN = re.compile(r"[0-9](?:[0-9.-]*[0-9])?")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{15,34}")
+
+
+def refuse_identifiers(kind: str, value: str) -> None:
+    """Refuse a tenant or subject that holds an SSN, a payment card number or an IBAN. Both are written into every
+    audit entry for ever (no shred removes them), onto stored provenance and ``/metrics`` (the tenant): the
+    session 19 attack made a key with the subject ``536-90-4721``. An e-mail address stays allowed: it is how
+    enterprises name people and services (``docs/identity.md``)."""
+    found = identifier_in(value)
+    if found is not None:  # the kind of identifier, never the value
+        raise BadRequest(f"{kind} holds what reads as {found}: it would be written into every audit entry for "
+                         "ever; use an opaque name or id", param=kind)
+
+
+def identifier_in(value: str) -> str | None:
+    """What ``value`` holds that reads as an SSN, a payment card number or an IBAN (in words), or None."""
+    if _SSN.search(value):
+        return "a social security number"
+    for run in _DIGIT_RUN.findall(value):
+        digits = run.replace("-", "").replace(".", "")
+        if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
+            return "a payment card number"
+    if any(iban_ok(run) for run in _ALNUM_RUN.findall(value)):
+        return "an IBAN"
+    return None
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum of a run of digits (``gateway.pii.cards`` has the recognizer's; this one loads no
+    Presidio, for the CLI)."""
+    total = 0
+    for i, n in enumerate(int(c) for c in reversed(digits)):
+        total += (n * 2 - 9 if n > 4 else n * 2) if i % 2 else n
+    return total % 10 == 0
+
+
 def create_key(
     repo: ApiKeyRepository,
     tenant: str,
@@ -159,6 +198,8 @@ def create_key(
     moment = now or datetime.now(UTC)
     validate_tenant(tenant)
     validate_name("subject", subject)
+    refuse_identifiers("tenant", tenant)
+    refuse_identifiers("subject", subject)
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}", param="role")
     if expires_at is not None:
@@ -198,17 +239,25 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
         ok = grace is not None and datetime.fromisoformat(grace) > moment
     # The same answer for every cause; the audit entry says which, and an existing key's failures are its tenant's
     # (its auditors see a revoked key still in use, or guesses at a key's secret).
-    if record is None:
+    if record is None:  # no key_id on the refusal: the id is the caller's text
         raise Unauthenticated(message, detail={"audit": {"reason": "unknown key"}})
     status = key_status(record, moment)
     if ok and status == INVALID_TENANT:  # the caller holds this key: it may learn why, and what the operator does
-        raise Unauthenticated(
+        raise _of_key(record, Unauthenticated(
             "this API key's tenant id is no longer valid (tenant ids are lower case); ask the operator to re-issue "
-            "the key for the tenant's lower-case id", detail={"audit": {"reason": "invalid tenant: re-issue the key"}})
+            "the key for the tenant's lower-case id", detail={"audit": {"reason": "invalid tenant: re-issue the key"}}))
     if not ok or status != "active":
         why = status if ok else "previous secret past its grace" if ok_previous else "wrong secret"
-        raise Unauthenticated(message, detail={"audit": {"reason": why, "tenant": record.tenant}})
+        raise _of_key(record, Unauthenticated(message, detail={"audit": {"reason": why, "tenant": record.tenant}}))
     return Principal(record.key_id, record.tenant, record.subject, record.role)
+
+
+def _of_key(record: ApiKeyRecord, refusal: Unauthenticated) -> Unauthenticated:
+    """The refusal of a key that exists, naming it for its audit entry. An unknown key's id is never named: it is
+    the caller's 16 hex digits, and 16 decimal digits are hex (``gk_4111111111111111_...`` put a card number into
+    the signed log for ever, session 19)."""
+    refusal.key_id = record.key_id
+    return refusal
 
 
 GRACE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -246,6 +295,7 @@ def rotate_key(repo: ApiKeyRepository, key_id: str, grace: timedelta, now: datet
 
 
 def key_id_of(presented: str | None) -> str | None:
-    """The public key id of a well-formed key (for audit of failures), never the secret."""
+    """The public key id of a well-formed key, never the secret. Not for the audit of a refusal: an unknown key's
+    id is the caller's own text (``Unauthenticated.key_id`` is set only for a key that exists)."""
     match = _KEY_RE.match(presented or "")
     return match.group(1) if match else None

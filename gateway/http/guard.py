@@ -21,7 +21,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from gateway.auditing.auditor import RequestContext, route_of
-from gateway.auth.apikeys import Principal, key_id_of
+from gateway.auth.apikeys import Principal
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, BodyTimeout, PayloadTooLarge, RequestError, Timeout, Unauthenticated, Unavailable
 from gateway.http.errors import error_response
@@ -171,7 +171,6 @@ async def _governed(
     ctx: RequestContext,
     decision: list[str],
 ) -> Response[Any]:
-    presented: str | None = None
     try:
         presented = bearer_token(request)
         if presented is None:  # not a secret: saying so tells the caller nothing about any key
@@ -201,7 +200,7 @@ async def _governed(
             CALLER.reset(caller)
     except RequestError as exc:
         if isinstance(exc, Unauthenticated):
-            ctx.key_id = key_id_of(presented)
+            ctx.key_id = exc.key_id  # a key that exists; never an unknown id (the caller's text)
         return await _deny(ctx, guard, exc, services, decision)
     except Exception:
         log.exception("unhandled error on %s (request %s)", ctx.route, ctx.request_id)

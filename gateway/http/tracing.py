@@ -1,7 +1,7 @@
 """The request's server span (``gateway.observability.tracing``), as ASGI middleware around every HTTP request.
 
-It continues the caller's W3C ``traceparent``, names the matched route template (never the raw path) and the
-status. Off (no OTLP endpoint configured), the middleware passes requests straight through.
+It continues the caller's W3C ``traceparent`` (never its ``tracestate``), names the matched route template (never
+the raw path) and the status. Off (no OTLP endpoint configured), the middleware passes requests straight through.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.observability import tracing
 
-_PROPAGATED = (b"traceparent", b"tracestate")
+_PROPAGATED = (b"traceparent",)  # never tracestate: free text a caller could fill with PII
 
 
 def tracing_middleware(app: ASGIApp) -> ASGIApp:

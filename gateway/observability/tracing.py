@@ -8,7 +8,8 @@ shared no-op context: nothing is allocated per request.
 What a span may carry is closed: numbers under the names in ``NUMBER_ATTRIBUTES``, and strings under the names in
 ``STRING_ATTRIBUTES`` (ids, routes, entity types, decisions), at most 128 characters. Anything else
 is dropped where the span is made, so no text, metadata value or credential can reach a trace by mistake.
-A caller's W3C ``traceparent`` is continued; the engine call carries ours to remote engines.
+A caller's W3C ``traceparent`` is continued (its ``tracestate`` is not: free text); the engine call carries ours to
+remote engines.
 """
 
 from __future__ import annotations
@@ -100,14 +101,16 @@ def span(name: str, attributes: Mapping[str, Any] | None = None, *,
 @contextlib.contextmanager
 def request_span(name: str, headers: Mapping[str, str], attributes: Mapping[str, Any] | None = None
                  ) -> Iterator[None]:
-    """The request's server span, continuing the caller's ``traceparent`` if it sent a valid one."""
+    """The request's server span, continuing the caller's ``traceparent`` if it sent a valid one (never its
+    ``tracestate``)."""
     if _tracer is None:
         yield
         return
     from opentelemetry import context
 
-    parent = _propagator.extract(carrier={k.lower(): v for k, v in headers.items()
-                                          if k.lower() in ("traceparent", "tracestate")})
+    # traceparent only: it is hex ids and flags. A caller's tracestate is free text (``ssn=536-90-4721`` is valid
+    # tracestate) that the SDK copies onto every span it exports and every call to a remote engine.
+    parent = _propagator.extract(carrier={k.lower(): v for k, v in headers.items() if k.lower() == "traceparent"})
     token = context.attach(parent)
     try:
         with span(name, attributes, kind="server"):

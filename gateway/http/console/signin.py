@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Request, Response
 
 from gateway.auditing.auditor import RequestContext
-from gateway.auth.apikeys import Principal, key_id_of
+from gateway.auth.apikeys import Principal
 from gateway.bootstrap import Services
 from gateway.errors import Forbidden, RequestError, Unauthenticated
 from gateway.http.console import pages
@@ -48,8 +48,8 @@ async def sign_in(request: Request[Any, Any, Any], services: Services) -> Respon
         presented = (await read_form(request)).get("api_key", "").strip()[:MAX_KEY_CHARS]
         try:
             principal = services.authenticate(presented)
-        except Unauthenticated:
-            ctx.key_id = key_id_of(presented)
+        except Unauthenticated as refusal:
+            ctx.key_id = refusal.key_id  # a key that exists; never an unknown id (the caller's text)
             raise
         ctx, authenticated = context(request, principal), True
         services.authorizer.require(principal, OBJ, ACT)
