@@ -156,7 +156,7 @@ _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{15,34}")
 def refuse_identifiers(kind: str, value: str) -> None:
     """Refuse a tenant or subject that holds an SSN, a payment card number or an IBAN. Both are written into every
     audit entry for ever (no shred removes them), onto stored provenance and ``/metrics`` (the tenant): the
-    session 19 attack made a key with the subject ``536-90-4721``. An e-mail address stays allowed: it is how
+    session 18 attack made a key with the subject ``536-90-4721``. An e-mail address stays allowed: it is how
     enterprises name people and services (``docs/identity.md``)."""
     found = identifier_in(value)
     if found is not None:  # the kind of identifier, never the value
@@ -255,7 +255,7 @@ def authenticate(repo: ApiKeyRepository, presented: str | None, now: datetime | 
 def _of_key(record: ApiKeyRecord, refusal: Unauthenticated) -> Unauthenticated:
     """The refusal of a key that exists, naming it for its audit entry. An unknown key's id is never named: it is
     the caller's 16 hex digits, and 16 decimal digits are hex (``gk_4111111111111111_...`` put a card number into
-    the signed log for ever, session 19)."""
+    the signed log for ever, session 18)."""
     refusal.key_id = record.key_id
     return refusal
 

@@ -370,7 +370,7 @@ class TokenVerifier:
 
 def _tenant_ok(tenant: str) -> bool:
     """A tenant id, as API keys' tenants are, and nothing that reads as an SSN, a card number or an IBAN: the tenant
-    is written into every audit entry for ever and onto ``/metrics`` (session 19: a token with ``tenant:
+    is written into every audit entry for ever and onto ``/metrics`` (session 18: a token with ``tenant:
     536-90-4721`` was served as a new tenant). The subject is not held to this: providers' numeric user ids
     would read as card numbers (``docs/identity.md``)."""
     return is_tenant_id(tenant) and identifier_in(tenant) is None

@@ -1,5 +1,5 @@
 """A key's tenant and subject are written into every audit entry for ever (a shred cannot take them out), onto
-stored provenance and, for the tenant, onto ``/metrics``. The session 19 outside attack created a key with the
+stored provenance and, for the tenant, onto ``/metrics``. The session 18 outside attack created a key with the
 subject ``536-90-4721`` and found it in every entry its requests made: an SSN, a card number or an IBAN there is
 refused now, naming what it reads as, never the value."""
 

@@ -1,4 +1,4 @@
-"""A token's tenant claim is written into every audit entry for ever and onto ``/metrics``: the session 19 outside
+"""A token's tenant claim is written into every audit entry for ever and onto ``/metrics``: the session 18 outside
 attack had a token with ``tenant: 536-90-4721`` (and one with a card number) served as a new tenant. Refused now
 as ``invalid_claim`` naming the claim, never its value, as API keys' tenants are refused at creation; an expired
 token's tenant is not entered either."""

@@ -1,5 +1,5 @@
 """A caller's W3C ``tracestate`` is free text (``ssn=536-90-4721`` is a valid list member): the SDK copied it onto
-every exported span (and into the headers of every remote engine call). Found by the session 19 outside attack;
+every exported span (and into the headers of every remote engine call). Found by the session 18 outside attack;
 only the caller's ``traceparent`` is continued now."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An unknown API key's id is the caller's own 16 hex digits, and 16 decimal digits are hex: the session 19 outside
+"""An unknown API key's id is the caller's own 16 hex digits, and 16 decimal digits are hex: the session 18 outside
 attack sent ``gk_4111111111111111_...`` and found the card number as ``key_id`` in the signed, never-erased audit
 log (API and console sign-in alike). Only the id of a key that exists (its refusal names its tenant) is kept."""
 

@@ -62,7 +62,7 @@ def test_when_a_wrong_key_is_posted_then_401_audited_without_the_secret(app: App
     r = signin(app, bogus)
     assert r.status_code == 401 and "name='api_key'" in r.text
     e = entry(app, r)
-    # An unknown key's id is the caller's text, never written (session 19); a key that exists is named.
+    # An unknown key's id is the caller's text, never written (session 18); a key that exists is named.
     assert e["event"] == "auth.failure" and "key_id" not in e
     assert "A" * 43 not in json.dumps(e)
     real = app.key("acme", "olga", "auditor")
