@@ -1,5 +1,6 @@
 """OpenAI's Files API for batches: ``/v1/files`` upload (multipart, ``purpose=batch``), describe, content, delete,
-list. Contents are sealed under the tenant's data key (``gateway.jobs.files``); another tenant's file is 404."""
+list. Contents are sealed under the tenant's data key (``gateway.jobs.files``); another tenant's file is 404, and so
+is an input file's content to anyone but its uploader and ``files``, ``read_any`` (the tenant's admin)."""
 
 from __future__ import annotations
 
