@@ -6,9 +6,9 @@ content in chunks of 1 MiB, ``gateway.crypto.chunked``, so sealing 50 MB never h
 and the metadata OpenAI's file object shows. ``FileVault`` is what the use cases call: it seals, opens, enforces the
 size limits (one file's, and ``max_tenant_bytes``: all of a tenant's stored files together) and the tenant (another
 tenant's file is ``NotFound``), and gives each file its expiry. An upload records its uploader, sealed: an input
-file holds its texts unscreened, so its content is the uploader's (``read_as``). ``Slots`` (``gateway.limits.concurrency``) caps
-the uploads in progress, per process and per tenant; an upload past either is refused at once (429 with
-``Retry-After``), never queued.
+file holds its texts unscreened, so its content is the uploader's (``read_as``). ``Slots``
+(``gateway.limits.concurrency``) caps the uploads in progress, per process and per tenant; an upload past either is
+refused at once (429 with ``Retry-After``), never queued.
 
 A batch's output and error files count toward the tenant's stored bytes but are never refused, neither by that
 allowance nor by ``max_bytes`` (the upload limit: 14,336 vectors as JSON floats already pass 100 MiB): a running batch
