@@ -323,8 +323,9 @@ _FIELDS = (
                "identity provider (the caller is told none of it), several credentials (more than one "
                "Authorization or X-API-Key header), invalid tenant: re-issue the key (a key made before tenant ids "
                "were lower case), for a token or a console sign-in the check that "
-               "refused it",
-               ("policy.reload", "auth.failure")),
+               "refused it; not_uploader: an input file's content asked by a caller other than its uploader "
+               "(file.read, answered 404 as an unknown file)",
+               ("policy.reload", "auth.failure", "file.read")),
     EntryField("claim", "the name of the claim a refused token lacked (reason missing_claim) or carried with an "
                "invalid value (reason invalid_claim: a tenant claim that is no valid tenant id, such as `ACME`); "
                "never the value", ("auth.failure",)),

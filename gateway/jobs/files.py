@@ -5,9 +5,10 @@ ciphertext (the content and the file name, each sealed under the tenant's data k
 content in chunks of 1 MiB, ``gateway.crypto.chunked``, so sealing 50 MB never holds the interpreter at once)
 and the metadata OpenAI's file object shows. ``FileVault`` is what the use cases call: it seals, opens, enforces the
 size limits (one file's, and ``max_tenant_bytes``: all of a tenant's stored files together) and the tenant (another
-tenant's file is ``NotFound``), and gives each file its expiry. ``Slots`` (``gateway.limits.concurrency``) caps
-the uploads in progress, per process and per tenant; an upload past either is refused at once (429 with
-``Retry-After``), never queued.
+tenant's file is ``NotFound``), and gives each file its expiry. An upload records its uploader, sealed: an input
+file holds its texts unscreened, so its content is the uploader's (``read_as``). ``Slots``
+(``gateway.limits.concurrency``) caps the uploads in progress, per process and per tenant; an upload past either is
+refused at once (429 with ``Retry-After``), never queued.
 
 A batch's output and error files count toward the tenant's stored bytes but are never refused, neither by that
 allowance nor by ``max_bytes`` (the upload limit: 14,336 vectors as JSON floats already pass 100 MiB): a running batch
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
+import hmac
 import threading
 import time
 import uuid
@@ -25,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.auth.apikeys import Principal
 from gateway.crypto.chunked import CHUNK_BYTES
 from gateway.crypto.envelope import Envelope, RecordContext
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge
@@ -43,13 +47,21 @@ class FileRow:
     bytes: int
     created_at: float
     expires_at: float
+    uploader: builtins.bytes | None = None  # sealed (``uploader_of``); None: a produced file, or one uploaded before it
 
-    COLUMNS = "id, tenant, purpose, filename, bytes, created_at, expires_at"  # as both backends select them
+    COLUMNS = "id, tenant, purpose, filename, bytes, created_at, expires_at, uploader"  # as both backends select them
 
     @classmethod
     def from_columns(cls, r: Sequence[Any]) -> FileRow:
         """A row selected as ``COLUMNS``, from either backend."""
-        return cls(r[0], r[1], r[2], bytes(r[3]), int(r[4]), float(r[5]), float(r[6]))
+        return cls(r[0], r[1], r[2], bytes(r[3]), int(r[4]), float(r[5]), float(r[6]),
+                   None if r[7] is None else bytes(r[7]))
+
+
+def uploader_of(principal: Principal) -> str:
+    """Who uploads a file, as its row records it (sealed): an API key's id (the same after a rotation), or for a token
+    the gateway's id of its (issuer, tenant, subject); never a secret or a token."""
+    return f"{principal.method}:{principal.key_id}"
 
 
 @dataclass(frozen=True)
@@ -115,15 +127,18 @@ class FileVault:
         self._keep_s = keep_s
         self._clock = clock
 
-    def write(self, tenant: str, purpose: str, filename: str, content: bytes, file_id: str | None = None) -> FileInfo:
+    def write(self, tenant: str, purpose: str, filename: str, content: bytes, file_id: str | None = None,
+              uploader: str | None = None) -> FileInfo:
         """Store a file of any size: ``write_upload`` holds uploads to ``max_bytes``; a batch's output is never
-        refused (its vectors are several times the input's bytes; its size is bounded by the batch's inputs)."""
+        refused (its vectors are several times the input's bytes; its size is bounded by the batch's inputs).
+        ``uploader`` (``uploader_of``) is sealed with the file: only they (and ``read_any``) read its content."""
         file_id = file_id or "file-" + uuid.uuid4().hex
         now = self._clock()
         days = self._retention(tenant)
         expires = now + (self._keep_s if days is None else min(self._keep_s, days * 86400.0))
+        sealed_uploader = None if uploader is None else self._seal(tenant, file_id + "/uploader", uploader.encode())
         row = FileRow(file_id, tenant, purpose, self._seal(tenant, file_id + "/name", filename.encode("utf-8")),
-                      len(content), now, expires)
+                      len(content), now, expires, sealed_uploader)
         self.store.put(row, self._envelope.encrypt_chunked(self._context(tenant, file_id), content, self._chunk_bytes))
         return FileInfo(file_id, purpose, filename, len(content), now, expires)
 
@@ -149,7 +164,8 @@ class FileVault:
         """How many more bytes of uploads the tenant may store (``max_tenant_bytes`` less its stored files)."""
         return max(0, self.max_tenant_bytes - self.store.stored_bytes(tenant))
 
-    def write_upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
+    def write_upload(self, tenant: str, purpose: str, filename: str, content: bytes,
+                     uploader: str | None = None) -> FileInfo:
         """``write``, refused over ``max_bytes`` or when the tenant's stored files and this one would pass
         ``max_tenant_bytes``."""
         if len(content) > self.max_bytes:
@@ -158,7 +174,7 @@ class FileVault:
             stored = self.store.stored_bytes(tenant)
             if stored + len(content) > self.max_tenant_bytes:
                 raise self.too_much(stored, len(content))
-            return self.write(tenant, purpose, filename, content)
+            return self.write(tenant, purpose, filename, content, uploader=uploader)
 
     def too_much(self, stored: int, size: int) -> PayloadTooLarge:
         return PayloadTooLarge(f"the tenant's files hold {stored} bytes; this upload of {size} bytes would pass "
@@ -182,6 +198,25 @@ class FileVault:
             raise NotFound("no such file", param="file_id")
         return self._info(row)
 
+    def read_as(self, tenant: str, file_id: str, reader: str, read_any: bool) -> bytes:
+        """``read`` for a caller: an input file (``purpose`` ``batch``: its texts as uploaded, unscreened) only for its
+        uploader (``reader``, ``uploader_of``) or a caller with ``read_any`` (``files``, ``read_any``: the tenant's
+        admin); one uploaded before uploaders were recorded, only with ``read_any``. To anyone else it is
+        ``NotFound``, as an unknown file (its audit entry says ``not_uploader``). A batch's output and error files
+        (screened results) are the tenant's to read."""
+        row = self.store.get(tenant, file_id)
+        if row is None:
+            raise NotFound("no such file", param="file_id")
+        if row.purpose == "batch" and not read_any and not self._uploaded_by(row, reader):
+            raise NotFound("no such file", param="file_id",
+                           detail={"audit": {"file_id": file_id, "what": "content", "reason": "not_uploader"}})
+        return self.read(tenant, file_id)
+
+    def _uploaded_by(self, row: FileRow, reader: str) -> bool:
+        if row.uploader is None:
+            return False
+        return hmac.compare_digest(self._open(row.tenant, row.id + "/uploader", row.uploader), reader.encode())
+
     async def upload(self, tenant: str, purpose: str, filename: str, content: bytes) -> FileInfo:
         return await asyncio.to_thread(self.write_upload, tenant, purpose, filename, content)
 
@@ -196,12 +231,12 @@ class FileVault:
         return (form.filename or "input.jsonl")[:max_name], form.content
 
     async def upload_form(self, tenant: str, content_type: str, body: bytes | bytearray, max_name: int,
-                          screen: Callable[[str], Awaitable[None]]) -> FileInfo:
+                          screen: Callable[[str], Awaitable[None]], uploader: str | None = None) -> FileInfo:
         """Parse the form off the loop, ``screen`` its file name (shown to every reader: refused with PII), store. The
         caller holds one of the tenant's upload ``slots``; the threads keep it counted until they end."""
         name, content = await self.slots.run(tenant, self.read_form, content_type, body, max_name)
         await screen(name)
-        return await self.slots.run(tenant, self.write_upload, tenant, "batch", name, content)
+        return await self.slots.run(tenant, self.write_upload, tenant, "batch", name, content, uploader)
 
     async def room_left(self, tenant: str) -> int:
         return await asyncio.to_thread(self.room, tenant)
@@ -209,8 +244,8 @@ class FileVault:
     async def describe(self, tenant: str, file_id: str) -> FileInfo:
         return await asyncio.to_thread(self.info, tenant, file_id)
 
-    async def content(self, tenant: str, file_id: str) -> bytes:
-        return await asyncio.to_thread(self.read, tenant, file_id)
+    async def content(self, tenant: str, file_id: str, reader: str, read_any: bool) -> bytes:
+        return await asyncio.to_thread(self.read_as, tenant, file_id, reader, read_any)
 
     async def listing(self, tenant: str, purpose: str | None, limit: int, after: str | None) -> list[FileInfo]:
         rows = await asyncio.to_thread(self.store.list_files, tenant, purpose, limit, after)

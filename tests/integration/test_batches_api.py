@@ -241,3 +241,27 @@ def test_when_a_lines_body_exceeds_max_body_bytes_then_validation_names_the_line
     batch = cl.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h")
     assert batch.status == "failed" and batch.errors is not None and batch.errors.data is not None
     assert [(e.code, e.line, e.param) for e in batch.errors.data] == [("request_too_large", 2, "body")]
+
+
+def test_when_another_key_of_the_tenant_asks_an_input_files_content_then_404_and_only_its_uploader_and_admin_read_it(
+    gateway: GatewayProcess,
+) -> None:
+    # inputs19: a reader downloaded a writer's input file, its SSN line included (inputs are stored unscreened)
+    writer = client(gateway, gateway.make_key("acme", "input-owner", "writer"))
+    reader = client(gateway, gateway.make_key("acme", "input-reader", "reader"))
+    uploaded = writer.files.create(file=("ssn.jsonl", io.BytesIO(input_file(SSN_LINE + 1))), purpose="batch")
+    assert reader.files.retrieve(uploaded.id).filename == "ssn.jsonl"  # the file object stays the tenant's
+    with pytest.raises(openai.NotFoundError) as refused:
+        reader.files.content(uploaded.id)
+    assert "078-05-1120" not in str(refused.value.body)
+    assert b"078-05-1120" in writer.files.content(uploaded.id).content
+    admin = client(gateway, gateway.make_key("acme", "input-admin", "admin"))
+    assert admin.files.content(uploaded.id).content == input_file(SSN_LINE + 1)
+    audit = audit_entries(gateway, gateway.make_key("acme", "input-auditor", "auditor"))
+    assert any(e["event"] == "file.read" and e["decision"] == "deny" and e.get("reason") == "not_uploader"
+               and e.get("file_id") == uploaded.id for e in audit)
+    batch = reader.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h")
+    done = wait_for(reader, batch.id, {"completed", "failed"}, timeout_s=120)  # documented: lines screened as reader
+    assert done.status == "completed" and done.error_file_id and done.output_file_id
+    assert "078-05-1120" not in reader.files.content(done.error_file_id).text  # the blocked line, as an error
+    assert len(reader.files.content(done.output_file_id).text.splitlines()) == SSN_LINE

@@ -1,4 +1,5 @@
-"""``FileStore`` in PostgreSQL (migration 7): sealed file contents and names, shared by every replica."""
+"""``FileStore`` in PostgreSQL (migration 7, its ``uploader`` migration 10): sealed file contents and names, shared
+by every replica."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ class PgFileStore:
     def put(self, row: FileRow, content: bytes | bytearray) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                f"INSERT INTO files ({_COLUMNS}, content) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+                f"INSERT INTO files ({_COLUMNS}, content) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
                 "ON CONFLICT (id) DO UPDATE SET filename = EXCLUDED.filename, bytes = EXCLUDED.bytes, "
-                "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, content = EXCLUDED.content "
+                "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, uploader = EXCLUDED.uploader, "
+                "content = EXCLUDED.content "
                 "WHERE files.tenant = EXCLUDED.tenant",
-                (row.id, row.tenant, row.purpose, row.filename, row.bytes, row.created_at, row.expires_at, content),
+                (row.id, row.tenant, row.purpose, row.filename, row.bytes, row.created_at, row.expires_at, row.uploader,
+                 content),
             )
 
     def get(self, tenant: str, file_id: str) -> FileRow | None:

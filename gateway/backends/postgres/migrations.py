@@ -215,6 +215,10 @@ CREATE TABLE IF NOT EXISTS quota_windows (
 );
 """
 
+_V10_FILE_UPLOADER = """
+ALTER TABLE files ADD COLUMN uploader BYTEA;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "store, keys, privacy ledger, casbin, audit log", _V1_STORE + _V1_SHARED + AUDIT_SCHEMA),
     Migration(2, "privacy ledger release counts (no scan of all releases per request)", _V2_PRIVACY_COUNTS),
@@ -225,6 +229,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "durable jobs with leases, their items, and uploaded files (batch API)", _V7_JOBS_FILES),
     Migration(8, "staged inputs of ingest jobs, sealed", _V8_JOB_INPUTS),
     Migration(9, "usage per tenant, key, model and day; quota windows the replicas share", _V9_USAGE),
+    Migration(10, "who uploaded each file, sealed (an input file's content is its uploader's)", _V10_FILE_UPLOADER),
 )
 
 _BOOKKEEPING = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.backends.sqlite.connection import SQLiteDatabase
+from gateway.backends.sqlite.store_rows import transaction
 from gateway.jobs.files import FileRow
 
 SCHEMA = """
@@ -14,22 +15,32 @@ CREATE TABLE IF NOT EXISTS files (
     bytes INTEGER NOT NULL,
     created_at REAL NOT NULL,
     expires_at REAL NOT NULL,
-    content BLOB NOT NULL
+    content BLOB NOT NULL,
+    uploader BLOB
 );
 CREATE INDEX IF NOT EXISTS files_by_tenant ON files (tenant, created_at);
 """
+# Columns added after the first release: a database made before them gains them at open (its files keep NULL).
+ADDED_COLUMNS = (("uploader", "BLOB"),)
 _COLUMNS = FileRow.COLUMNS
 
 
 class SQLiteFileStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
-        db().executescript(SCHEMA)
+        conn = db()
+        conn.executescript(SCHEMA)
+        with transaction(conn):  # workers opening together add a column once: each checks under the write lock
+            present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+            for column, declaration in ADDED_COLUMNS:
+                if column not in present:
+                    conn.execute(f"ALTER TABLE files ADD COLUMN {column} {declaration}")
 
     def put(self, row: FileRow, content: bytes | bytearray) -> None:
         self._db().execute(
-            f"INSERT OR REPLACE INTO files ({_COLUMNS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-            (row.id, row.tenant, row.purpose, row.filename, row.bytes, row.created_at, row.expires_at, content),
+            f"INSERT OR REPLACE INTO files ({_COLUMNS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            (row.id, row.tenant, row.purpose, row.filename, row.bytes, row.created_at, row.expires_at, row.uploader,
+             content),
         )
 
     def get(self, tenant: str, file_id: str) -> FileRow | None:

@@ -1,5 +1,6 @@
 """OpenAI's Files API for batches: ``/v1/files`` upload (multipart, ``purpose=batch``), describe, content, delete,
-list. Contents are sealed under the tenant's data key (``gateway.jobs.files``); another tenant's file is 404."""
+list. Contents are sealed under the tenant's data key (``gateway.jobs.files``); another tenant's file is 404, and so
+is an input file's content to anyone but its uploader and ``files``, ``read_any`` (the tenant's admin)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar.exceptions import HTTPException
 from gateway.bootstrap import Services
 from gateway.errors import BadRequest, PayloadTooLarge
 from gateway.http.guard import Call, Guard, Reply, governed
+from gateway.jobs.files import uploader_of
 
 UPLOAD = Guard(event="file.upload", obj="files", act="create", openai_errors=True)
 READ = Guard(event="file.read", obj="files", act="read", openai_errors=True)
@@ -68,7 +70,7 @@ async def _store(call: Call) -> Reply:
     content_type = call.request.headers.get("content-type", "")
     info = await call.services.files.upload_form(
         call.principal.tenant, content_type, body, MAX_FILENAME_CHARS,
-        lambda name: call.services.batches.screen_filename(call.principal, name),
+        lambda name: call.services.batches.screen_filename(call.principal, name), uploader_of(call.principal),
     )
     return Reply(info.openai(), audit={"file_id": info.id, "bytes": info.bytes, "purpose": info.purpose})
 
@@ -79,7 +81,9 @@ async def _describe(call: Call) -> Reply:
 
 
 async def _content(call: Call) -> Reply:
-    content = await call.services.files.content(call.principal.tenant, _file_id(call))
+    read_any = call.services.authorizer.allowed(call.principal, "files", "read_any")  # the tenant's admin
+    content = await call.services.files.content(call.principal.tenant, _file_id(call), uploader_of(call.principal),
+                                                read_any)
     return Reply(content, media_type="application/octet-stream",
                  audit={"file_id": _file_id(call), "bytes": len(content), "what": "content"})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,3 +208,105 @@ def test_when_lines_are_written_sealed_as_they_come_then_every_backend_stores_an
     files.write("acme", "batch", "in.jsonl", b"{}")  # the batch's input: a job's output needs the tenant's key
     info = files.write_lines("acme", "batch_output", "out.jsonl", [b'{"a":1}', b'{"b":2}'])
     assert files.read("acme", info.id) == b'{"a":1}\n{"b":2}\n' and info.bytes == 16
+
+
+UPLOADER, OTHER = "api_key:k1writer", "api_key:k2reader"
+
+
+def test_when_an_input_file_is_read_then_only_its_uploader_or_read_any_gets_its_content(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    # inputs19: a reader downloaded a writer's input file, SSN line included (inputs are stored unscreened)
+    files, _, _ = vault
+    info = files.write_upload("acme", "batch", "in.jsonl", SECRET, uploader=UPLOADER)
+    assert files.read_as("acme", info.id, UPLOADER, read_any=False) == SECRET
+    assert files.read_as("acme", info.id, OTHER, read_any=True) == SECRET  # the tenant's admin
+    with pytest.raises(NotFound) as refused:
+        files.read_as("acme", info.id, OTHER, read_any=False)
+    assert refused.value.message == "no such file"  # as an unknown file: nothing more is said
+    assert refused.value.detail["audit"]["reason"] == "not_uploader"
+    with pytest.raises(NotFound):
+        files.read_as("acme", info.id, "oidc:k1writer", read_any=False)  # same id, another kind of caller
+    assert files.info("acme", info.id).filename == "in.jsonl"  # the file object stays the tenant's to see
+
+
+def test_when_a_batch_output_is_read_then_every_caller_of_the_tenant_gets_it(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, _, _ = vault
+    files.write_upload("acme", "batch", "in.jsonl", b"{}", uploader=UPLOADER)
+    out = files.write_lines("acme", "batch_output", "out.jsonl", [b'{"a":1}'])
+    assert files.read_as("acme", out.id, OTHER, read_any=False) == b'{"a":1}\n'
+
+
+def test_when_an_input_file_has_no_uploader_recorded_then_only_read_any_reads_it(
+    vault: tuple[FileVault, Clock, Path | None],
+) -> None:
+    files, _, _ = vault  # uploaded before the uploader was recorded
+    info = files.write("acme", "batch", "old.jsonl", SECRET)
+    with pytest.raises(NotFound):
+        files.read_as("acme", info.id, UPLOADER, read_any=False)
+    assert files.read_as("acme", info.id, UPLOADER, read_any=True) == SECRET
+
+
+def test_when_an_uploader_is_recorded_then_it_lies_sealed_and_bound_to_its_file(tmp_path: Path) -> None:
+    db = SQLiteDatabase(tmp_path / "store.db")
+    store = SQLiteFileStore(db)
+    files = FileVault(store, Envelope(Keyring.generate(), SQLiteDataKeyRepository(db)), max_bytes=1000, keep_s=100)
+    mine = files.write_upload("acme", "batch", "a.jsonl", b"1", uploader=UPLOADER)
+    theirs = files.write_upload("acme", "batch", "b.jsonl", b"2", uploader=OTHER)
+    assert all(b"k1writer" not in p.read_bytes() for p in tmp_path.iterdir() if p.is_file())  # WAL included
+    row, other = store.get("acme", mine.id), store.get("acme", theirs.id)
+    sealed = store.content("acme", theirs.id)
+    assert row is not None and other is not None and row.uploader is not None and sealed is not None
+    store.put(dataclasses.replace(other, uploader=row.uploader), sealed)  # my seal copied onto their file
+    with pytest.raises(DecryptionFailed):
+        files.read_as("acme", theirs.id, UPLOADER, read_any=False)
+
+
+def test_when_a_database_predates_the_uploader_column_then_it_gains_it_and_its_inputs_are_admin_only(
+    tmp_path: Path,
+) -> None:
+    old = sqlite3.connect(tmp_path / "store.db")
+    old.executescript("CREATE TABLE files (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, purpose TEXT NOT NULL, "
+                      "filename BLOB NOT NULL, bytes INTEGER NOT NULL, created_at REAL NOT NULL, "
+                      "expires_at REAL NOT NULL, content BLOB NOT NULL);")
+    old.close()
+    db = SQLiteDatabase(tmp_path / "store.db")
+    files = FileVault(SQLiteFileStore(db), Envelope(Keyring.generate(), SQLiteDataKeyRepository(db)),
+                      max_bytes=1000, keep_s=100)
+    SQLiteFileStore(db)  # a second opening (another worker) finds the column there
+    legacy = files.write("acme", "batch", "old.jsonl", SECRET)
+    with pytest.raises(NotFound):
+        files.read_as("acme", legacy.id, UPLOADER, read_any=False)
+    new = files.write_upload("acme", "batch", "new.jsonl", SECRET, uploader=UPLOADER)
+    assert files.read_as("acme", new.id, UPLOADER, read_any=False) == SECRET
+
+
+@pytest.mark.postgres
+def test_when_a_pg_database_predates_migration_10_then_it_gains_the_uploader_and_its_inputs_are_admin_only() -> None:
+    from gateway.backends.postgres.connection import PgDatabase
+    from gateway.backends.postgres.datakeys import PgDataKeyRepository
+    from gateway.backends.postgres.files import PgFileStore
+    from gateway.backends.postgres.migrations import MIGRATIONS, upgrade
+    from tests.unit.backends.postgres.pgkit import TempSchema
+
+    schema = TempSchema()
+    pg = PgDatabase(schema.url, max_size=4)
+    try:
+        upgrade(pg, MIGRATIONS[:9])
+        with pg.transaction() as conn:  # a file of the release before: no uploader column
+            conn.execute("INSERT INTO files (id, tenant, purpose, filename, bytes, created_at, expires_at, content) "
+                         "VALUES ('file-old', 'acme', 'batch', 'x', 1, 1.0, 9e9, 'x')")
+        assert upgrade(pg) == [10]
+        store = PgFileStore(pg)
+        old = store.get("acme", "file-old")
+        assert old is not None and old.uploader is None
+        files = FileVault(store, Envelope(Keyring.generate(), PgDataKeyRepository(pg)), max_bytes=1000, keep_s=100)
+        with pytest.raises(NotFound):
+            files.read_as("acme", "file-old", UPLOADER, read_any=False)
+        new = files.write_upload("acme", "batch", "new.jsonl", SECRET, uploader=UPLOADER)
+        assert files.read_as("acme", new.id, UPLOADER, read_any=False) == SECRET
+    finally:
+        pg.close()
+        schema.drop()
