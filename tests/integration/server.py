@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.spare import SPARES
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # For the gateways of tests that read nothing of the pool (kills, restarts, stores, keys, retention, workers, jobs,
@@ -97,25 +99,29 @@ class GatewayProcess:
     def start(self, timeout: float = 240.0) -> None:
         began, ready = time.monotonic(), False
         try:
-            self._start(timeout)
+            warm = self._start(timeout)
             ready = True
         finally:
-            _record_start(time.monotonic() - began, ready)
+            _record_start(time.monotonic() - began, ready, "warm" if ready and warm else "fresh")
 
-    def _start(self, timeout: float) -> None:
+    def _start(self, timeout: float) -> bool:
+        """Start and wait for readiness; True when a spare interpreter (``tests/integration/spare.py``) served."""
         self.port = self.port or free_port()
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*self.launcher, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        default = self.launcher == [str(BIN / "gateway")]  # a profiler's launcher runs as it is
+        self.proc = SPARES.claim(args, self.env, self.log_path) if default else None
+        warm = self.proc is not None
+        if self.proc is None:
+            with self.log_path.open("ab") as log:
+                self.proc = subprocess.Popen([*self.launcher, *args], env=self.env, stdout=log,
+                                             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
+                    return warm
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
@@ -134,14 +140,15 @@ class GatewayProcess:
         self.proc = None
 
 
-def _record_start(seconds: float, ready: bool) -> None:
-    """Append ``<test id> <seconds> ready|refused`` to the file ``SUITE_START_LOG`` names, if any: where the suite's
-    gateway starts are, and what each cost, without a full timed run."""
+def _record_start(seconds: float, ready: bool, kind: str) -> None:
+    """Append ``<test id> <seconds> ready|refused warm|fresh`` to the file ``SUITE_START_LOG`` names, if any: where
+    the suite's gateway starts are, what each cost and whether a spare interpreter served it, without a full timed
+    run."""
     log = os.environ.get("SUITE_START_LOG")
     if log:
         test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
         with open(log, "a", encoding="utf-8") as fh:
-            fh.write(f"{test} {seconds:.1f} {'ready' if ready else 'refused'}\n")
+            fh.write(f"{test} {seconds:.1f} {'ready' if ready else 'refused'} {kind}\n")
 
 
 @contextmanager
