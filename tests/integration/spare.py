@@ -42,8 +42,9 @@ line = sys.stdin.readline()
 if not line:
     os._exit(0)  # the test process has gone: nothing to serve
 claim = json.loads(line)
-try:
-    os.setpriority(os.PRIO_PROCESS, 0, claim["nice"])
+try:  # every thread: a nice value is a thread's, and the imports started some (OpenBLAS's pool)
+    for tid in os.listdir("/proc/self/task"):
+        os.setpriority(os.PRIO_PROCESS, int(tid), claim["nice"])
 except OSError:
     sys.stdout.write("refused\n"); sys.stdout.flush(); os._exit(3)
 sys.stdout.write("ok\n"); sys.stdout.flush()
@@ -76,6 +77,8 @@ class _Spares:
         """The spare, now running ``gateway *args`` with ``env`` and its output appended to ``log``; or None (no
         spare, none usable for this environment, or spares refused): the caller starts a fresh process."""
         proc = self.proc
+        if self.off:
+            return None
         if proc is None or not self._fits(env):
             self.spawn()
             return None
