@@ -121,6 +121,7 @@ class GatewayProcess:
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    SPARES.settle()
                     return warm
             except httpx.HTTPError:
                 pass

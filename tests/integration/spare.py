@@ -10,11 +10,14 @@ once for the start after.
 
 While it waits and imports, a spare runs at the lowest priority (nice 19): it takes CPU the suite leaves idle (a
 start's test waits for the gateway's readiness, most tests wait on the gateway), not the CPU of a test's timing.
-When claimed it takes back the test process's priority before it runs anything of the gateway; where that is not
-allowed (an unprivileged user cannot lower a nice value) it refuses, and starts go back to a fresh ``gateway``
-process for the rest of the session. A start whose environment differs from the spare's in anything the imports
-could read (anything but the gateway's settings, OpenTelemetry's and the SoftHSM configuration: ``PYTHONPATH``,
-``HF_*``, a profiler's launcher) also runs a fresh process. ``SUITE_WARM_STARTS=0`` turns spares off.
+When claimed it takes back the test process's priority, every thread's, before it runs anything of the gateway.
+Where that is not allowed (an unprivileged user cannot lower a nice value) a spare imports at the test's own
+priority instead, and a start returns only once the next spare's imports are done too: they overlap the start's own
+work (model load and trace, Presidio), never a test's; should a claimed spare still refuse, starts go back to a
+fresh ``gateway`` process for the rest of the session. A start whose environment differs from the spare's in
+anything the imports could read (anything but the gateway's settings, OpenTelemetry's and the SoftHSM
+configuration: ``PYTHONPATH``, ``HF_*``, a profiler's launcher) also runs a fresh process. ``SUITE_WARM_STARTS=0``
+turns spares off.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -33,9 +37,9 @@ RUNTIME_ONLY = ("GATEWAY_", "OTEL_", "SOFTHSM2_CONF", "PYTEST_CURRENT_TEST")
 
 _SPARE = r"""
 import json, os, runpy, sys
-bin_dir = sys.argv[1]
+bin_dir, nice = sys.argv[1], int(sys.argv[2])
 sys.path[0] = bin_dir  # as for the script: its directory, not the working directory
-os.nice(19)
+os.nice(nice)
 import torch, sentence_transformers, presidio_analyzer, spacy  # noqa: F401  # what a start imports first
 sys.stdout.write("warm\n"); sys.stdout.flush()
 line = sys.stdin.readline()
@@ -61,17 +65,27 @@ class _Spares:
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
+        self.warm = False  # the spare's imports are done (its first line read)
         self.off = os.environ.get("SUITE_WARM_STARTS", "1") == "0"
+        self.nice = 19 if _may_lower_nice() else 0
         atexit.register(self.close)
 
     def spawn(self) -> None:
         if self.off or self.proc is not None:
             return
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        self.warm = False
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SPARE, str(BIN)], env=self.env, stdin=subprocess.PIPE,
+            [sys.executable, "-c", _SPARE, str(BIN), str(self.nice)], env=self.env, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
+
+    def settle(self) -> None:
+        """Where the spare imports at the test's own priority (nice not lowered), wait for its imports to end, so
+        that they overlap a start's own work and never a test's: called once a started gateway is ready."""
+        if self.nice == 0 and self.proc is not None and not self.warm:
+            assert self.proc.stdout is not None
+            self.warm = self.proc.stdout.readline() == b"warm\n"
 
     def claim(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes] | None:
         """The spare, now running ``gateway *args`` with ``env`` and its output appended to ``log``; or None (no
@@ -86,7 +100,7 @@ class _Spares:
         assert proc.stdin is not None and proc.stdout is not None
         claim = {"args": args, "env": env, "log": str(log), "nice": os.getpriority(os.PRIO_PROCESS, 0)}
         try:
-            warm = proc.stdout.readline()  # waits for the imports if they are not done yet
+            warm = b"warm\n" if self.warm else proc.stdout.readline()  # waits for the imports if not done yet
             proc.stdin.write(json.dumps(claim).encode() + b"\n")
             proc.stdin.flush()
             answer = proc.stdout.readline()
@@ -112,6 +126,13 @@ class _Spares:
             self.proc.kill()
             self.proc.wait(10)
             self.proc = None
+
+
+def _may_lower_nice() -> bool:
+    """Whether this process may give a spare back its priority after nice 19: root (CAP_SYS_NICE) or a
+    ``RLIMIT_NICE`` that allows the test's own nice value."""
+    limit = resource.getrlimit(resource.RLIMIT_NICE)[0]
+    return os.geteuid() == 0 or limit == resource.RLIM_INFINITY or limit >= 20 - os.getpriority(os.PRIO_PROCESS, 0)
 
 
 SPARES = _Spares()
