@@ -45,6 +45,7 @@ class GatewayProcess:
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
     launcher: list[str] = field(default_factory=lambda: [str(BIN / "gateway")])  # a benchmark may wrap it (profiler)
+    started_by: str = ""  # the last start: "warm" (a spare interpreter, tests/integration/spare.py) or "fresh <why>"
 
     @property
     def url(self) -> str:
@@ -99,18 +100,17 @@ class GatewayProcess:
     def start(self, timeout: float = 240.0) -> None:
         began, ready = time.monotonic(), False
         try:
-            warm = self._start(timeout)
+            self._start(timeout)
             ready = True
         finally:
-            _record_start(time.monotonic() - began, ready, "warm" if ready and warm else "fresh")
+            _record_start(time.monotonic() - began, ready, self.started_by)
 
-    def _start(self, timeout: float) -> bool:
-        """Start and wait for readiness; True when a spare interpreter (``tests/integration/spare.py``) served."""
+    def _start(self, timeout: float) -> None:
         self.port = self.port or free_port()
         args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
         default = self.launcher == [str(BIN / "gateway")]  # a profiler's launcher runs as it is
         self.proc = SPARES.claim(args, self.env, self.log_path) if default else None
-        warm = self.proc is not None
+        self.started_by = "warm" if self.proc is not None else f"fresh {SPARES.miss if default else 'launcher'}"
         if self.proc is None:
             with self.log_path.open("ab") as log:
                 self.proc = subprocess.Popen([*self.launcher, *args], env=self.env, stdout=log,
@@ -122,7 +122,7 @@ class GatewayProcess:
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
                     SPARES.settle()
-                    return warm
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)

@@ -66,6 +66,7 @@ class _Spares:
         self.proc: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
         self.warm = False  # the spare's imports are done (its first line read)
+        self.miss = ""  # why the last start ran a fresh process, for the start log
         self.off = os.environ.get("SUITE_WARM_STARTS", "1") == "0"
         self.nice = 19 if _may_lower_nice() else 0
         atexit.register(self.close)
@@ -92,8 +93,11 @@ class _Spares:
         spare, none usable for this environment, or spares refused): the caller starts a fresh process."""
         proc = self.proc
         if self.off:
+            self.miss = "off"
             return None
-        if proc is None or not self._fits(env):
+        differs = self._differs(env)
+        if proc is None or differs:
+            self.miss = "no-spare" if proc is None else "differs:" + ",".join(differs)  # names, never values
             self.spawn()
             return None
         self.proc = None
@@ -112,14 +116,20 @@ class _Spares:
             proc.kill()
             proc.wait(10)
             self.off = answer == b"refused\n"  # not allowed here: never again this session
+            self.miss = f"spare-answered:{warm!r}/{answer!r}"[:80]
             self.spawn()
             return None
         self.spawn()
         return proc
 
     def _fits(self, env: dict[str, str]) -> bool:
+        return not self._differs(env)
+
+    def _differs(self, env: dict[str, str]) -> list[str]:
+        """The names of the variables, other than those read only at run time, in which ``env`` differs from the
+        spare's."""
         keys = set(env) | set(self.env)
-        return all(env.get(k) == self.env.get(k) for k in keys if not k.startswith(RUNTIME_ONLY))
+        return sorted(k for k in keys if not k.startswith(RUNTIME_ONLY) and env.get(k) != self.env.get(k))
 
     def close(self) -> None:
         if self.proc is not None:
