@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.spare import SPARES
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # For the gateways of tests that read nothing of the pool (kills, restarts, stores, keys, retention, workers, jobs,
@@ -43,6 +45,7 @@ class GatewayProcess:
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
     launcher: list[str] = field(default_factory=lambda: [str(BIN / "gateway")])  # a benchmark may wrap it (profiler)
+    started_by: str = ""  # the last start: "warm" (a spare interpreter, tests/integration/spare.py) or "fresh <why>"
 
     @property
     def url(self) -> str:
@@ -100,21 +103,25 @@ class GatewayProcess:
             self._start(timeout)
             ready = True
         finally:
-            _record_start(time.monotonic() - began, ready)
+            _record_start(time.monotonic() - began, ready, self.started_by)
 
     def _start(self, timeout: float) -> None:
         self.port = self.port or free_port()
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*self.launcher, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        default = self.launcher == [str(BIN / "gateway")]  # a profiler's launcher runs as it is
+        self.proc = SPARES.claim(args, self.env, self.log_path) if default else None
+        self.started_by = "warm" if self.proc is not None else f"fresh {SPARES.miss if default else 'launcher'}"
+        if self.proc is None:
+            with self.log_path.open("ab") as log:
+                self.proc = subprocess.Popen([*self.launcher, *args], env=self.env, stdout=log,
+                                             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    SPARES.settle()
                     return
             except httpx.HTTPError:
                 pass
@@ -134,14 +141,15 @@ class GatewayProcess:
         self.proc = None
 
 
-def _record_start(seconds: float, ready: bool) -> None:
-    """Append ``<test id> <seconds> ready|refused`` to the file ``SUITE_START_LOG`` names, if any: where the suite's
-    gateway starts are, and what each cost, without a full timed run."""
+def _record_start(seconds: float, ready: bool, kind: str) -> None:
+    """Append ``<test id> <seconds> ready|refused warm|fresh`` to the file ``SUITE_START_LOG`` names, if any: where
+    the suite's gateway starts are, what each cost and whether a spare interpreter served it, without a full timed
+    run."""
     log = os.environ.get("SUITE_START_LOG")
     if log:
         test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
         with open(log, "a", encoding="utf-8") as fh:
-            fh.write(f"{test} {seconds:.1f} {'ready' if ready else 'refused'}\n")
+            fh.write(f"{test} {seconds:.1f} {'ready' if ready else 'refused'} {kind}\n")
 
 
 @contextmanager
