@@ -118,7 +118,7 @@ class Keyring:
         if not isinstance(doc, dict) or not _is_int(doc.get("version")) or doc["version"] != KEYRING_FORMAT:
             raise ValueError(f'field "version": expected an object with "version": {KEYRING_FORMAT}')
         active, raw_keys = doc.get("active"), doc.get("keys")
-        if not _is_int(active):
+        if not isinstance(active, int) or isinstance(active, bool):
             raise ValueError('field "active": expected an integer version (not a boolean, string or number)')
         if not isinstance(raw_keys, dict):
             raise ValueError('field "keys": expected an object')
