@@ -33,7 +33,7 @@ from gateway.privacy.accountant import PrivacyLedger
 STATE_FILE = "privacy_audited.json"
 ACCEPTED = "privacy.ledger.accepted"
 PAGE = 1000
-MAC_PURPOSE = "privacy-ledger-check"  # with tenant "*": the progress file's MAC key (KeyMaterial.tenant_secret)
+MAC_PURPOSE = "ledger-check"  # with tenant "*": the progress file's MAC key (KeyMaterial.tenant_secret)
 _MARKERS = (b'"tenant_releases"', ACCEPTED.encode())  # entries without either are not parsed
 
 

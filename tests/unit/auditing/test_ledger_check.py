@@ -54,17 +54,6 @@ def _restart(data: Path, log: SQLiteAuditLog) -> None:
         ledger.close()
 
 
-def test_when_charged_in_two_scopes_then_the_spend_carries_the_tenants_total(tmp_path: Path) -> None:
-    ledger = SQLitePrivacyLedger(tmp_path / "privacy.db")
-    try:
-        assert ledger.record_many([Release("acme", "embeddings", 0.01, [b"a", b"b"])])[0].tenant_releases == 2
-        assert ledger.record_many([Release("acme", "docs", 0.01, [b"a"])])[0].tenant_releases == 3
-        assert ledger.reserve("acme", "docs", 0.01, [b"c"], budget_epsilon=1e12).tenant_releases == 4  # type: ignore[union-attr]
-        assert ledger.record_many([Release("globex", "docs", 0.01, [b"a"])])[0].tenant_releases == 1
-    finally:
-        ledger.close()
-
-
 def test_when_restarted_normally_then_the_ledger_is_not_behind(tmp_path: Path, log: SQLiteAuditLog) -> None:
     data = tmp_path
     ledger = SQLitePrivacyLedger(data / "privacy.db")
