@@ -221,6 +221,13 @@ _EVENTS = (
         _DP,
     ),
     EventType(
+        "privacy.ledger.accepted",
+        "An operator accepted a privacy ledger holding fewer releases than the log recorded (deleted or rolled "
+        "back); the tenant's spend counts from what it holds",
+        ("MEASURE 2.10", "MANAGE 4.1"),
+        _DP,
+    ),
+    EventType(
         "model.register",
         "A model was registered with its version and weight fingerprint",
         ("GOVERN 1.6", "MAP 4.1", "MANAGE 3.2"),
@@ -347,6 +354,12 @@ _FIELDS = (
     EntryField("privacy.epsilon_radius", "the scope's epsilon after the request for texts within the radius",
                _REQUESTS),
     EntryField("privacy.releases_new", "vectors released for the first time (repeats cost nothing)", _REQUESTS),
+    EntryField("privacy.tenant_releases", "the tenant's distinct releases over all scopes after the request: a "
+               "ledger found with fewer at a start is refused", _REQUESTS),
+    EntryField("audited_releases", "the highest tenant_releases the log held for the tenant",
+               ("privacy.ledger.accepted",)),
+    EntryField("ledger_releases", "the releases the tenant's privacy ledger held when accepted",
+               ("privacy.ledger.accepted",)),
     EntryField("documents", "per document: {id_digest, status (stored or blocked), chunks}", ("document.ingest",)),
     EntryField("count", "number of inputs, chunks or records the entry covers"),
     EntryField("completed", "{jobs, files} of the tenant deleted by a shred run again after it had stopped between "
@@ -367,7 +380,7 @@ _FIELDS = (
                ("policy.reload",)),
     EntryField("actor", "{user, host} of the operating-system account that ran a CLI action",
                ("apikey.create", "apikey.revoke", "apikey.rotate", "key.rotate", "key.rewrap", "tenant.shred",
-                "usage.read")),
+                "usage.read", "privacy.ledger.accepted")),
 )
 
 ENTRY_FIELDS: MappingProxyType[str, EntryField] = MappingProxyType({f.name: f for f in _FIELDS})

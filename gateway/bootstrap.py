@@ -19,6 +19,7 @@ from audit.group_commit import GroupCommitLog
 from audit.policy_archive import ARCHIVE_DIR, PolicyArchive
 from gateway.auditing.auditor import Auditor, UnauthenticatedFlood, open_audit_log
 from gateway.auditing.forwarder import SyslogForwarder, syslog_forwarder
+from gateway.auditing.ledger_check import check_ledger
 from gateway.auditing.queries import AuditQueries
 from gateway.auditing.reconcile import IngestReconciler
 from gateway.auth.apikeys import ApiKeyRepository, Principal, authenticate
@@ -308,6 +309,7 @@ def build_services(
         audit_log: AuditLogBackend = opened
     else:
         audit_log = audit_sink
+    check_ledger(backends.ledger, audit_log, settings.data_dir, keys.tenant_secret)  # a ledger behind the log: refused
     detect_batcher, detect_long_batcher = detection_batchers(detector, settings, metrics, policy, pii_threads)
     # Embedders handed in (tests' fakes) serve the models they were made for; the factory builds the others.
     given = {**({embedder.spec.name: embedder} if embedder is not None else {}), **(embedders or {})}

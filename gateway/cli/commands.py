@@ -20,6 +20,7 @@ from gateway.cli.common import offline_auditor as _offline_auditor
 from gateway.cli.common import operator
 from gateway.cli.migrate import add_commands
 from gateway.cli.policy_check import add_commands as add_policy_commands
+from gateway.cli.privacy import add_ledger_commands
 from gateway.cli.retention import add_commands as add_retention_commands
 from gateway.cli.usage import add_commands as add_usage_commands
 from gateway.errors import ConfigurationError, DatabaseUnavailable, GatewayError
@@ -330,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--tenant")
     calibrate.add_argument("--collection")
     calibrate.set_defaults(func=_privacy_calibrate)
+    add_ledger_commands(privacy)  # accept-ledger
 
     db = sub.add_parser("db", help="the PostgreSQL database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply schema migrations and seed the Casbin rules").set_defaults(func=_db_upgrade)

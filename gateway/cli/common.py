@@ -70,6 +70,12 @@ class WitnessedLog:
         self._publisher = start_witnessing(settings.audit_witnesses, log, auditor, GatewayMetrics(),
                                            settings.keys_dir)
 
+    def size(self) -> int:
+        return int(self._log.size())
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        return list(self._log.entries(start, end))
+
     def close(self) -> None:
         from gateway.witnessing.publisher import close_witnessed
 

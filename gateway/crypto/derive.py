@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from gateway.crypto._encoding import length_prefixed
 from gateway.crypto.secrets import SecretBytes
 
-PURPOSES = frozenset({"input-digest", "noise", "pseudonym", "transform"})
+PURPOSES = frozenset({"input-digest", "noise", "pseudonym", "transform", "ledger-check"})
 SECRET_BYTES = 32
 # A fixed salt separates this use of the root key from any other; changing it changes every derived secret.
 _SALT = b"governed-embedding-gateway/tenant-secret/v1"

@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -27,6 +28,7 @@ from gateway.crypto.secrets import SecretBytes
 from gateway.errors import DecryptionFailed
 
 KEY_BYTES = 32
+_CANONICAL_VERSION = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 KEYRING_FORMAT = 1
 MAX_VERSION = 2**32 - 1
 
@@ -47,7 +49,7 @@ class Keyring:
                 raise ValueError(f"key version {version!r} is not an integer in 1..{MAX_VERSION}")
             if not isinstance(key, SecretBytes) or len(key.get_secret()) != KEY_BYTES:
                 raise ValueError(f"key version {version} is not {KEY_BYTES} bytes")
-        if self.active not in frozen:
+        if isinstance(self.active, bool) or self.active not in frozen:
             raise ValueError(f"active version {self.active} is not in the keyring")
         object.__setattr__(self, "keys", frozen)
 
@@ -102,25 +104,60 @@ class Keyring:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Keyring:
-        """Parse the JSON form; raises ValueError (never echoing key bytes) when it is malformed."""
+        """Parse the JSON form; raises ValueError naming the field (never echoing key bytes) when it is malformed.
+
+        Strict on purpose: a version spelled twice (``"01"`` beside ``"1"``, or one name repeated) was read as one
+        key, the last one winning, and ``"active": true`` as version 1 (a bool is an int in Python).
+        """
         try:
-            doc: Any = json.loads(text)
+            doc: Any = json.loads(text, object_pairs_hook=_refuse_duplicate_names)
+        except _DuplicateName as exc:
+            raise ValueError(str(exc)) from None
         except (ValueError, UnicodeDecodeError):
             raise ValueError("not valid JSON") from None
-        if not isinstance(doc, dict) or doc.get("version") != KEYRING_FORMAT:
-            raise ValueError(f'expected an object with "version": {KEYRING_FORMAT}')
+        if not isinstance(doc, dict) or not _is_int(doc.get("version")) or doc["version"] != KEYRING_FORMAT:
+            raise ValueError(f'field "version": expected an object with "version": {KEYRING_FORMAT}')
         active, raw_keys = doc.get("active"), doc.get("keys")
-        if not isinstance(active, int) or not isinstance(raw_keys, dict):
-            raise ValueError('expected "active" (integer) and "keys" (object)')
+        if not isinstance(active, int) or isinstance(active, bool):
+            raise ValueError('field "active": expected an integer version (not a boolean, string or number)')
+        if not isinstance(raw_keys, dict):
+            raise ValueError('field "keys": expected an object')
         keys: dict[int, SecretBytes] = {}
         for name, encoded in raw_keys.items():
-            if not (isinstance(name, str) and name.isdigit() and isinstance(encoded, str)):
-                raise ValueError('"keys" must map decimal versions to base64 strings')
+            if not _CANONICAL_VERSION.fullmatch(name) or not isinstance(encoded, str):
+                raise ValueError(
+                    'field "keys": must map versions in plain decimal without leading zeros ("1", "2", ...) '
+                    f"to base64 strings; found {_shown(name)}"
+                )
+            version = int(name)
             try:
-                keys[int(name)] = SecretBytes(base64.b64decode(encoded, validate=True))
+                keys[version] = SecretBytes(base64.b64decode(encoded, validate=True))
             except binascii.Error:
-                raise ValueError(f"key version {name} is not valid base64") from None
+                raise ValueError(f'field "keys": version {version} is not valid base64') from None
         return cls(active=active, keys=keys)
 
     def __repr__(self) -> str:
         return f"Keyring(active={self.active}, versions={self.versions})"
+
+
+class _DuplicateName(ValueError):
+    pass
+
+
+def _refuse_duplicate_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise _DuplicateName(f"a field is given twice ({', '.join(map(_shown, repeated))}); each may appear once")
+    return dict(pairs)
+
+
+def _shown(name: str) -> str:
+    """A field name fit for an error message: short digits or letters as they are, anything else by its length."""
+    if re.fullmatch(r"[0-9A-Za-z_]{1,16}", name, re.ASCII):
+        return f'"{name}"'
+    return f"a name of {len(name)} characters"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

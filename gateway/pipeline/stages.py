@@ -263,7 +263,8 @@ class EmbeddingPipeline:
         if (spend := budget.spend) is None:
             [spend] = await self._charge.submit([Release(tenant, scope_name, budget.sigma, charged)])
         privacy.update(epsilon_worst_case=_finite(spend.epsilon_worst_case),
-                       epsilon_radius=_finite(spend.epsilon_radius), releases_new=spend.releases_new)
+                       epsilon_radius=_finite(spend.epsilon_radius), releases_new=spend.releases_new,
+                       tenant_releases=spend.tenant_releases)
         if budget.raised_from is not None:
             privacy["sigma_raised_from"] = budget.raised_from
         items = [ItemResult(d, digests[i], tokens.get(i, 0), vectors.get(i)) for i, d in enumerate(decisions)]

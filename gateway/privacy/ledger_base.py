@@ -105,6 +105,9 @@ class Spend:
     epsilon_radius: float
     releases_new: int
     releases_total: int
+    # The tenant's distinct releases over all its scopes after this call: audited, so that a ledger found with fewer
+    # at a later start is known to have been reset or rolled back (gateway.auditing.ledger_check).
+    tenant_releases: int = 0
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ class LedgerBase:
                 standing[key] = (_epsilon(history.items(), WORST_CASE_SENSITIVITY, self.delta),
                                  _epsilon(history.items(), self.radius, self.delta), sum(history.values()))
             worst, radius, total = standing[key]
-            spends.append(Spend(worst, radius, new.get(i, 0), total))
+            spends.append(Spend(worst, radius, new.get(i, 0), total, _total(counts[release.tenant])))
         return spends
 
     def reserve(
@@ -238,7 +241,7 @@ class LedgerBase:
         new, counts = done
         history = counts.get(scope, {})
         return Spend(_epsilon(history.items(), WORST_CASE_SENSITIVITY, self.delta),
-                     _epsilon(history.items(), self.radius, self.delta), new, sum(history.values()))
+                     _epsilon(history.items(), self.radius, self.delta), new, sum(history.values()), _total(counts))
 
     def view(self, tenant: str) -> LedgerView:
         per_scope = self._counts(tenant)
@@ -298,6 +301,10 @@ def _composed(counts: Counts) -> dict[float, int]:
         for sigma, count in per_sigma.items():
             total[sigma] += count
     return total
+
+
+def _total(counts: Counts) -> int:
+    return sum(sum(per_sigma.values()) for per_sigma in counts.values())
 
 
 def _check_sigma(sigma: float) -> None:

@@ -39,6 +39,7 @@ GATEWAY_EVENTS = [
     "privacy.ledger.read",
     "usage.read",
     "privacy.budget_exceeded",
+    "privacy.ledger.accepted",
     "model.register",
     "model.retire",
     "model.fingerprint_recorded",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from pathlib import Path
@@ -150,3 +151,37 @@ def test_when_a_key_file_belongs_to_another_user_then_load_says_so_in_one_line(
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(ConfigurationError, match=f"cannot be read by this process \\(uid {os.getuid()}\\)"):
         load_keys(keys_dir)
+
+
+@pytest.mark.parametrize(
+    ("keys_json", "field"),
+    [
+        ('{"01": "%(a)s", "1": "%(b)s"}', '"keys"'),  # regression ledger19: read as one version, last one winning
+        ('{"1": "%(a)s", "1": "%(b)s"}', '"1"'),
+        ('{"1": "%(a)s", "\\u0661": "%(b)s"}', '"keys"'),  # an Arabic-Indic digit one, int() reads it as 1
+    ],
+)
+def test_when_kek_json_spells_a_version_twice_then_load_names_the_file_and_field(
+    keys_dir: Path, keys_json: str, field: str
+) -> None:
+    first, second = base64.b64encode(b"\x11" * 32).decode(), base64.b64encode(b"\x22" * 32).decode()
+    path = keys_dir / KEK_FILE
+    path.write_text('{"version": 1, "active": 1, "keys": ' + keys_json % {"a": first, "b": second} + "}")
+    with pytest.raises(ConfigurationError) as caught:
+        load_keys(keys_dir)
+    message = str(caught.value)
+    assert str(path) in message and field in message
+    assert first not in message and second not in message
+
+
+@pytest.mark.parametrize("field", ["active", "version"])
+def test_when_kek_json_gives_true_for_a_number_then_load_names_the_file_and_field(keys_dir: Path, field: str) -> None:
+    # regression ledger19: "active": true was read as version 1 (a JSON true is a Python int)
+    key = base64.b64encode(b"\x11" * 32).decode()
+    doc = {"version": 1, "active": 1, "keys": {"1": key}} | {field: True}
+    path = keys_dir / KEK_FILE
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigurationError) as caught:
+        load_keys(keys_dir)
+    assert str(path) in str(caught.value) and f'"{field}"' in str(caught.value)
+    assert key not in str(caught.value)

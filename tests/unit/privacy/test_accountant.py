@@ -264,3 +264,12 @@ def test_when_two_ledgers_share_one_file_then_reservations_see_each_other(tmp_pa
     assert second.reserve("t1", "embeddings", 4.0, [b"b"], budget) is None
     first.close()
     second.close()
+
+
+def test_when_charged_in_two_scopes_then_the_spend_carries_the_tenants_total(ledger: LedgerBase) -> None:
+    # audited per charge (privacy.tenant_releases): a ledger found with fewer at a start is refused (ledger19)
+    assert ledger.record_many([Release("acme", "embeddings", 0.01, [b"a", b"b"])])[0].tenant_releases == 2
+    assert ledger.record_many([Release("acme", "docs", 0.01, [b"a"])])[0].tenant_releases == 3
+    reserved = ledger.reserve("acme", "docs", 0.01, [b"c"], budget_epsilon=1e12)
+    assert reserved is not None and reserved.tenant_releases == 4
+    assert ledger.record_many([Release("globex", "docs", 0.01, [b"a"])])[0].tenant_releases == 1

@@ -87,3 +87,10 @@ def test_when_replicas_reserve_the_last_of_a_budget_at_once_then_only_what_fits_
     for t in threads:
         t.join()
     assert sum(r is not None for r in results) == 3 and ledger.view("acme").total.releases == 3
+
+
+def test_when_charged_in_two_scopes_then_the_postgres_spend_carries_the_tenants_total(db: PgDatabase) -> None:
+    ledger = PgPrivacyLedger(db)
+    assert ledger.record_many([Release("acme", "embeddings", 0.01, [b"a", b"b"])])[0].tenant_releases == 2
+    reserved = ledger.reserve("acme", "docs", 0.01, [b"c"], budget_epsilon=1e12)
+    assert reserved is not None and reserved.tenant_releases == 3
