@@ -35,10 +35,8 @@ def test_when_the_ledger_is_deleted_between_starts_then_the_start_is_refused_unt
     gw.start()
     try:
         _embed(gw, key, ["The kettle is on the stove.", "Rain is expected tomorrow."])
-        gw.stop()
-        gw.start()  # a normal restart: not refused
         _embed(gw, key, ["A third sentence about trains."])
-    finally:
+    finally:  # normal restarts, not refused, are every other restarting test's (test_quota_restart, ...)
         gw.stop()
     audited = [e["privacy"] for e in _entries(gw) if isinstance(e.get("privacy"), dict)]
     assert [p["tenant_releases"] for p in audited] == [2, 3]  # type: ignore[index]
