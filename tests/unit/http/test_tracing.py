@@ -17,6 +17,9 @@ from tests.unit.http.conftest import App, fake_services
 
 PLANTED = "Jane Plantedname 536-90-4721 jane.planted@example.com"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+# A caller's W3C ``tracestate`` is free text (``ssn=...`` is a valid list member): the SDK copied it onto every
+# exported span and into every remote engine call until session 18; only the caller's ``traceparent`` is continued.
+PLANTED_STATE = "ssn=536-90-4721,mail=jane.planted@example.com,nm=Jane Plantedname"
 
 
 @pytest.fixture
@@ -93,3 +96,34 @@ def test_when_a_clean_text_is_embedded_then_its_trace_has_a_span_per_stage(trace
     assert all(s.parent_id for s in spans) and request.attributes["gateway.tenant"] == "acme"
     embed = next(s for s in spans if s.name == "embed")
     assert embed.attributes["gateway.count"] == 1 and embed.attributes["gateway.model"].startswith("all-MiniLM")
+
+
+def test_when_a_caller_sends_pii_in_tracestate_then_no_exported_span_carries_it(
+    traced: tuple[App, Receiver]
+) -> None:
+    app, receiver = traced
+    key = app.key("acme", "svc", "writer")
+    parent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+    r = app.client.post("/v1/embeddings", json={"input": "a clean text"},
+                        headers={**app.auth(key), "traceparent": parent, "tracestate": PLANTED_STATE})
+    assert r.status_code == 200
+    tracing.shutdown()  # flush
+    deadline = time.monotonic() + 10
+    while not any(s.name == "request" for s in receiver.spans) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    request = next(s for s in receiver.spans if s.name == "request")
+    assert request.trace_id == TRACE_ID  # the trace is still continued
+    exported = b"".join(receiver.raw)
+    for value in ("536-90-4721", "jane.planted", "Plantedname"):
+        assert value.encode() not in exported
+
+
+def test_when_a_request_span_is_open_then_an_outgoing_engine_call_carries_no_caller_tracestate(
+    traced: tuple[App, Receiver]
+) -> None:
+    headers = {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01", "tracestate": PLANTED_STATE}
+    outgoing: dict[str, str] = {}
+    with tracing.request_span("request", headers):
+        tracing.inject(outgoing)
+    assert TRACE_ID in outgoing["traceparent"]
+    assert "536-90-4721" not in str(outgoing)
