@@ -5,7 +5,6 @@ The corpus is Python's own documentation (``pydoc_data.topics``, shipped with CP
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import struct
 import uuid
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auditkit import logged_entries
 from tests.integration.server import PII_IN_PROCESS, GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
@@ -141,11 +141,6 @@ def test_when_another_tenant_calls_every_collection_route_then_404(
     assert call(gw, other, "GET", "/v1/collections").json()["collections"] == []
 
 
-def _audit(gw: GatewayProcess) -> list[dict[str, Any]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT leaf FROM entries ORDER BY idx")]
-
-
 def test_when_a_stored_ciphertext_is_flipped_then_a_clear_error_and_an_audit_entry(
     gw: GatewayProcess, keys: dict[str, str], ingested: dict[str, Any]
 ) -> None:
@@ -159,7 +154,7 @@ def test_when_a_stored_ciphertext_is_flipped_then_a_clear_error_and_an_audit_ent
     assert "pass" not in r.json()["detail"]
     hits = search(gw, keys["reader"], "a null operation placeholder statement that does nothing", k=10)
     assert "pass" not in [h["document_id"] for h in hits]
-    events = [e for e in _audit(gw) if e["event"] == "crypto.integrity_failure"]
+    events = [e for e in logged_entries(gw.data_dir) if e["event"] == "crypto.integrity_failure"]
     assert events and events[-1]["tenant"] == "acme"
 
 
@@ -185,5 +180,5 @@ def test_when_restarted_rotated_and_shredded_then_search_survives_rotation_and_n
     shred = call(gw, keys["admin"], "POST", "/v1/admin/tenant/shred", {"confirm": "acme"})
     assert shred.status_code == 200 and shred.json()["chunks_forgotten"] > 0
     assert call(gw, keys["reader"], "POST", "/v1/collections/pydocs/search", {"query": question}).status_code == 404
-    events = [e["event"] for e in _audit(gw)]
+    events = [e["event"] for e in logged_entries(gw.data_dir)]
     assert "key.rotate" in events and "key.rewrap" in events and "tenant.shred" in events

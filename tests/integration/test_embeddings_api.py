@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import uuid
 
 import httpx
@@ -11,21 +9,16 @@ import numpy as np
 import openai
 import pytest
 
+from tests.auditkit import logged_entries
 from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
 MODEL = "all-MiniLM-L6-v2"
 
 
-def audit_entries(gw: GatewayProcess) -> list[dict[str, object]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        rows = conn.execute("SELECT leaf FROM entries ORDER BY idx").fetchall()
-    return [json.loads(r[0]) for r in rows]
-
-
 def entry_at(gw: GatewayProcess, index: str | None) -> dict[str, object]:
     assert index is not None
-    return audit_entries(gw)[int(index)]
+    return logged_entries(gw.data_dir)[int(index)]
 
 
 @pytest.fixture(scope="module")

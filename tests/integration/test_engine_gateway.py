@@ -12,11 +12,9 @@ write.)
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -25,6 +23,7 @@ import yaml
 
 from gateway.embedding.engines import EngineClient, EngineSpec
 from gateway.embedding.fingerprint import PROBES, matches, probe
+from tests.auditkit import logged_entries
 from tests.integration.conftest import Engines
 from tests.integration.server import PII_IN_PROCESS, GatewayProcess, serving
 from tests.recordingproxy import RecordingProxy
@@ -66,12 +65,6 @@ def key(gw: GatewayProcess) -> str:
 def embed(gw: GatewayProcess, key: str, model: str, text: str) -> httpx.Response:
     return httpx.post(gw.url + "/v1/embeddings", json={"model": model, "input": text},
                       headers={"Authorization": f"Bearer {key}"}, timeout=60)
-
-
-def audit_entries(gw: GatewayProcess) -> list[dict[str, Any]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        rows = conn.execute("SELECT leaf FROM entries ORDER BY idx").fetchall()
-    return [json.loads(r[0]) for r in rows]
 
 
 def requests_sent(proxy: RecordingProxy) -> list[str]:
@@ -129,7 +122,7 @@ def test_when_a_remote_model_answers_then_the_audit_entry_names_the_model_its_en
 ) -> None:
     r = embed(gw, key, REMOTE, "Shipping containers were delayed at the port.")
     assert r.status_code == 200, r.text
-    entry = audit_entries(gw)[int(r.headers["X-Gateway-Audit-Index"])]
+    entry = logged_entries(gw.data_dir)[int(r.headers["X-Gateway-Audit-Index"])]
     assert entry["event"] == "embeddings.create"
     model = entry["model"]
     assert model["name"] == REMOTE and model["version"] == "1.0.0"
@@ -141,7 +134,8 @@ def test_when_a_remote_model_answers_then_the_audit_entry_names_the_model_its_en
         assert matches(model["fingerprint"], probe(client.embed))  # the engine's own, as the gateway recorded it
     finally:
         client.close()
-    registered = [e for e in audit_entries(gw) if e["event"] == "model.register" and e["model"]["name"] == REMOTE]
+    registered = [e for e in logged_entries(gw.data_dir)
+                  if e["event"] == "model.register" and e["model"]["name"] == REMOTE]
     assert registered and registered[0]["model"]["fingerprint"] == model["fingerprint"]
 
 
@@ -174,7 +168,7 @@ def test_when_the_engine_behind_a_models_url_is_swapped_then_the_model_is_taken_
         assert r is not None and r.status_code == 503, "the swap went unnoticed for 20 s"
         assert r.json()["error"]["code"] == "model_unavailable" and "fingerprint" in r.json()["error"]["message"]
         assert float(r.headers["retry-after"]) >= 1
-        mismatch = [e for e in audit_entries(gw) if e["event"] == "model.fingerprint_mismatch"]
+        mismatch = [e for e in logged_entries(gw.data_dir) if e["event"] == "model.fingerprint_mismatch"]
         assert [e["model"]["name"] for e in mismatch] == [SWAPPED]
         assert not matches(mismatch[0]["model"]["fingerprint"], mismatch[0]["observed_fingerprint"])
         assert embed(gw, key, REMOTE, "the other models keep serving").status_code == 200

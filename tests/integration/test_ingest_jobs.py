@@ -4,7 +4,6 @@ CLI follows it with a progress bar, and a job survives ``kill -9`` half-way, eac
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auditkit import logged_entries
 from tests.integration.server import PII_IN_PROCESS, GatewayProcess
 
 MODEL = "all-MiniLM-L6-v2"
@@ -53,11 +53,6 @@ def _follow(gw: GatewayProcess, key: str, location: str, timeout_s: float = 300)
             return seen
         time.sleep(0.3)
     raise AssertionError(f"the job did not end in {timeout_s} s: {seen[-1]}")
-
-
-def _audit(gw: GatewayProcess) -> list[dict[str, Any]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT leaf FROM entries ORDER BY idx")]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +95,7 @@ def test_when_an_ingest_prefers_async_then_a_job_runs_with_progress_and_per_docu
     stored = [_call(gw, keys["acme"], "GET", f"/v1/collections/handbook/documents/hb/{i}").json() for i in range(5)]
     chunks = sum(len(s["chunks"]) for s in stored)
     assert final["progress"]["chunks_done"] == chunks == final["result"]["chunks"] and chunks > 5
-    entries = [e for e in _audit(gw) if e.get("request_id", "").startswith(final["id"] + ":")]
+    entries = [e for e in logged_entries(gw.data_dir) if e.get("request_id", "").startswith(final["id"] + ":")]
     assert sorted(e["request_id"] for e in entries) == sorted(f"{final['id']}:{i}" for i in range(6))
     assert {e["decision"] for e in entries if e["request_id"].endswith(":2")} == {"block"}
 
@@ -151,7 +146,7 @@ def test_when_a_job_is_cancelled_then_it_stops_its_stored_documents_stay_and_oth
     present = [i for i in range(12)
                if _call(gw, keys["acme"], "GET", f"/v1/collections/handbook/documents/cx/{i}").status_code == 200]
     assert len(present) == stored  # what it stored before the cancel stays stored, nothing after
-    cancel_entries = [e for e in _audit(gw) if e["event"] == "job.cancel"]
+    cancel_entries = [e for e in logged_entries(gw.data_dir) if e["event"] == "job.cancel"]
     assert [(e["decision"], e["tenant"]) for e in cancel_entries][-1] == ("allow", "acme")
 
 
@@ -205,7 +200,7 @@ def test_when_the_gateway_is_killed_half_way_then_the_job_resumes_and_ingests_ea
         gw.stop()
     assert final["status"] == "completed" and final["attempts"] == 2, final
     assert final["progress"]["documents_stored"] == 12 and final["failures"] == []
-    entries = _audit(gw)
+    entries = logged_entries(gw.data_dir)
     unfinished = {e["unfinished_index"] for e in entries if e["event"] == "write.unfinished"}
     committed: dict[str, int] = {}
     with sqlite3.connect(gw.data_dir / "gateway.db") as conn:

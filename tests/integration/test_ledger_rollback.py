@@ -4,14 +4,13 @@ every tenant's spend, and with it ``privacy_budget.epsilon``, unnoticed."""
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.auditkit import logged_entries
 from tests.integration.server import PII_IN_PROCESS, GatewayProcess
 
 pytestmark = pytest.mark.slow
@@ -23,11 +22,6 @@ def _embed(gw: GatewayProcess, key: str, texts: list[str]) -> dict[str, object]:
     assert r.status_code == 200, r.text
     return dict(r.json())
 
-def _entries(gw: GatewayProcess) -> list[dict[str, object]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        rows = conn.execute("SELECT leaf FROM entries ORDER BY idx").fetchall()
-    return [json.loads(row[0]) for row in rows]
-
 def test_when_the_ledger_is_deleted_between_starts_then_the_start_is_refused_until_accepted(tmp_path: Path) -> None:
     gw = GatewayProcess(tmp_path / "gw", port=int(os.environ.get("LEDGER19_PORT", "0")), env=dict(PII_IN_PROCESS))
     gw.prepare()
@@ -38,7 +32,7 @@ def test_when_the_ledger_is_deleted_between_starts_then_the_start_is_refused_unt
         _embed(gw, key, ["A third sentence about trains."])
     finally:  # normal restarts, not refused, are every other restarting test's (test_quota_restart, ...)
         gw.stop()
-    audited = [e["privacy"] for e in _entries(gw) if isinstance(e.get("privacy"), dict)]
+    audited = [e["privacy"] for e in logged_entries(gw.data_dir) if isinstance(e.get("privacy"), dict)]
     assert [p["tenant_releases"] for p in audited] == [2, 3]  # type: ignore[index]
     for name in ("privacy.db", "privacy.db-wal", "privacy.db-shm"):
         (gw.data_dir / name).unlink(missing_ok=True)
@@ -48,6 +42,7 @@ def test_when_the_ledger_is_deleted_between_starts_then_the_start_is_refused_unt
     assert gw.cli("privacy", "accept-ledger", "--tenant", "acme", "--confirm", "globex", check=False).returncode == 2
     accepted = gw.cli("privacy", "accept-ledger", "--tenant", "acme", "--confirm", "acme")
     assert "accepted a privacy ledger of 0 releases where the audit log recorded 3" in accepted.stdout
-    assert next(e for e in _entries(gw) if e["event"] == "privacy.ledger.accepted")["audited_releases"] == 3
+    accepted_entry = next(e for e in logged_entries(gw.data_dir) if e["event"] == "privacy.ledger.accepted")
+    assert accepted_entry["audited_releases"] == 3
     gw.start()
     gw.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auditkit import logged_entries
 from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
@@ -56,12 +56,6 @@ QUOTA_TENANTS = f"""
 """
 
 
-def audit_entries(gw: GatewayProcess) -> list[dict[str, Any]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        rows = conn.execute("SELECT leaf FROM entries ORDER BY idx").fetchall()
-    return [json.loads(r[0]) for r in rows]
-
-
 def embed(gw: GatewayProcess, key: str, texts: str | list[str] = TEXT) -> httpx.Response:
     return httpx.post(gw.url + "/v1/embeddings", json={"model": MODEL, "input": texts},
                       headers={"Authorization": f"Bearer {key}"}, timeout=120)
@@ -95,7 +89,7 @@ def refused(gw: GatewayProcess, response: httpx.Response, limit: str, scope: str
     error = response.json()["error"]
     assert (error["code"], error["limit"], error["scope"]) == ("rate_limited", limit, scope)
     assert f"{limit} quota of the {scope}" in error["message"]
-    entry = audit_entries(gw)[int(response.headers["X-Gateway-Audit-Index"])]
+    entry = logged_entries(gw.data_dir)[int(response.headers["X-Gateway-Audit-Index"])]
     assert (entry["event"], entry["decision"], entry["status"], entry["code"]) == ("rate.limited", "deny", 429,
                                                                                   "rate_limited")
     assert entry["limit"]["name"] == limit and entry["limit"]["scope"] == scope
@@ -173,7 +167,7 @@ def test_when_gateway_usage_runs_then_its_counts_match_the_audit_logs_entries_fo
     out = gw.cli("usage", "--tenant", "q-usage", "--since", today, "--format", "csv").stdout
     rows = {r["key_id"]: r for r in csv.DictReader(io.StringIO(out))}
     expected: dict[str, list[int]] = {}
-    for entry in audit_entries(gw):
+    for entry in logged_entries(gw.data_dir):
         if entry.get("tenant") == "q-usage" and entry["event"] == "embeddings.create" and entry["decision"] == "allow":
             counts = expected.setdefault(str(entry["key_id"]), [0, 0])
             counts[0] += 1
@@ -199,7 +193,7 @@ def test_when_usage_is_read_over_http_then_admins_and_auditors_see_only_their_ow
         assert page["object"] == "page" and [r["api_key_id"] for r in results] == [writer_id]
         assert results[0]["num_model_requests"] == 1 and results[0]["input_tokens"] > 0
         assert foreign_id not in response.text
-        entry = audit_entries(gw)[int(response.headers["X-Gateway-Audit-Index"])]
+        entry = logged_entries(gw.data_dir)[int(response.headers["X-Gateway-Audit-Index"])]
         assert (entry["event"], entry["tenant"], entry["count"]) == ("usage.read", "q-iso-a", 1)
     other_auditor = gw.make_key("q-iso-b", "auditor", "auditor")
     assert writer_id not in get(gw, other_auditor, "/v1/usage").text
@@ -226,7 +220,7 @@ def test_when_ingest_spends_a_keys_tokens_then_the_next_ingest_is_refused_naming
     assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
     problem = second.json()
     assert (problem["code"], problem["limit"], problem["scope"]) == ("rate_limited", "tokens_per_day", "key")
-    entry = audit_entries(gw)[int(second.headers["X-Gateway-Audit-Index"])]
+    entry = logged_entries(gw.data_dir)[int(second.headers["X-Gateway-Audit-Index"])]
     assert (entry["event"], entry["limit"]["name"]) == ("rate.limited", "tokens_per_day")
     results = [r for b in get(gw, admin, "/v1/usage").json()["data"] for r in b["results"]]
     assert [(r["api_key_id"], r["num_model_requests"]) for r in results] == [(key.split("_")[1], 1)]

@@ -9,7 +9,6 @@ one a 502 in OpenAI's shape; a swapped engine (same weights, other pooling) is t
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -20,18 +19,13 @@ import numpy as np
 import pytest
 
 from gateway.embedding.fingerprint import PROBES
+from tests.auditkit import logged_entries
 from tests.enginekit import RecordingEngine
 from tests.integration.conftest import DOWN_MODEL, REMOTE_MODEL
 from tests.integration.server import GatewayProcess
 
 pytestmark = pytest.mark.slow
 LOCAL = "all-MiniLM-L6-v2"
-
-
-def audit_entries(gw: GatewayProcess) -> list[dict[str, Any]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        rows = conn.execute("SELECT leaf FROM entries ORDER BY idx").fetchall()
-    return [json.loads(r[0]) for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +101,12 @@ def test_when_a_remote_model_answers_then_the_audit_names_it_its_engine_host_and
 ) -> None:
     r = post(remote_gateway, key, {"model": REMOTE_MODEL, "input": "audit me"})
     assert r.status_code == 200, r.text
-    entry = audit_entries(remote_gateway)[int(r.headers["x-gateway-audit-index"])]
+    entry = logged_entries(remote_gateway.data_dir)[int(r.headers["x-gateway-audit-index"])]
     model = entry["model"]
     assert model["name"] == REMOTE_MODEL and model["fingerprint"].startswith("probe:v1:")
     assert model["engine"] == {"kind": "openai", "hosts": [f"127.0.0.1:{recording_engine.port}"],
                                "model": "all-MiniLM-L6-v2"}
-    registered = [e for e in audit_entries(remote_gateway)
+    registered = [e for e in logged_entries(remote_gateway.data_dir)
                   if e["event"] == "model.register" and e["model"]["name"] == REMOTE_MODEL]
     assert [e["model"]["fingerprint"] for e in registered] == [model["fingerprint"]]  # recorded at registration
     state = json.loads((remote_gateway.data_dir / "models.json").read_text())
@@ -147,7 +141,7 @@ def test_when_a_collection_is_bound_to_the_remote_model_then_ingest_and_search_e
     assert found.status_code == 200, found.text
     assert found.json()["results"][0]["document_id"] == "a"
     assert "when are invoices paid" in sent(recording_engine)
-    ingest = audit_entries(remote_gateway)[int(stored.headers["x-gateway-audit-index"])]
+    ingest = logged_entries(remote_gateway.data_dir)[int(stored.headers["x-gateway-audit-index"])]
     assert ingest["model"]["name"] == REMOTE_MODEL and ingest["model"]["fingerprint"].startswith("probe:v1:")
     assert ingest["model"]["engine"]["hosts"] == [f"127.0.0.1:{recording_engine.port}"]
     provenance = found.json()["results"][0]["provenance"]["model"]
@@ -208,11 +202,11 @@ def test_when_the_engine_is_swapped_then_the_model_is_taken_out_of_service_and_r
         r = post(remote_gateway, key, {"model": REMOTE_MODEL, "input": "which model are you"})
         assert r.json()["error"]["code"] == "model_unavailable" and "retry-after" in r.headers
         assert post(remote_gateway, key, {"model": LOCAL, "input": "the default serves"}).status_code == 200
-        mismatch = [e for e in audit_entries(remote_gateway) if e["event"] == "model.fingerprint_mismatch"]
+        mismatch = [e for e in logged_entries(remote_gateway.data_dir) if e["event"] == "model.fingerprint_mismatch"]
         assert [e["model"]["name"] for e in mismatch] == [REMOTE_MODEL]
         assert mismatch[0]["observed_fingerprint"] != mismatch[0]["model"]["fingerprint"]
     finally:
         recording_engine.mode = "ok"
     assert wait_for(lambda: remote_status() == 200), "the model was not restored"
-    assert [e["model"]["name"] for e in audit_entries(remote_gateway)
+    assert [e["model"]["name"] for e in logged_entries(remote_gateway.data_dir)
             if e["event"] == "model.fingerprint_restored"] == [REMOTE_MODEL]

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auditkit import logged_entries
 from tests.integration.server import PII_IN_PROCESS, GatewayProcess, serving
 
 pytestmark = pytest.mark.slow
@@ -43,11 +44,6 @@ def call(gw: GatewayProcess, key: str, method: str, path: str, body: Any = None)
     return httpx.request(method, gw.url + path, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=300)
 
 
-def _audit(gw: GatewayProcess) -> list[dict[str, Any]]:
-    with sqlite3.connect(gw.data_dir / "audit.db") as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT leaf FROM entries ORDER BY idx")]
-
-
 def _rows(gw: GatewayProcess, sql: str) -> list[Any]:
     with sqlite3.connect(gw.data_dir / "gateway.db") as conn:
         return conn.execute(sql).fetchall()
@@ -67,12 +63,12 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
     query = {"query": f"{MARKER} nightly settlement", "k": 5}
     assert call(gw, writer, "POST", "/v1/collections/notes/search", query).json()["results"]
     deadline = time.monotonic() + 30
-    while not (scheduled := [e for e in _audit(gw) if e["event"] == "retention.purge"]) and \
+    while not (scheduled := [e for e in logged_entries(gw.data_dir) if e["event"] == "retention.purge"]) and \
             time.monotonic() < deadline:
         time.sleep(0.5)
     assert scheduled and scheduled[0]["trigger"] == "schedule"  # the running gateway sweeps on its own
     # the entries name a collection by its digest only, the same in every entry (its name is the caller's choice)
-    notes = next(e["collection_digest"] for e in _audit(gw) if e["event"] == "collection.create")
+    notes = next(e["collection_digest"] for e in logged_entries(gw.data_dir) if e["event"] == "collection.create")
     assert scheduled[0]["collections"][notes]["chunks"] == 0  # nothing is a day old yet
     record_ids = [r[0] for r in _rows(gw, "SELECT record_id FROM store_chunks WHERE collection = 'notes'")]
     assert record_ids
@@ -88,15 +84,15 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
     bad = gw.cli("retention", "sweep", "--now", "2030-01-01T00:00:00", check=False)
     assert bad.returncode == 2 and "time zone" in bad.stderr
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    entries = len(_audit(gw))
+    entries = len(logged_entries(gw.data_dir))
     dry = gw.cli("retention", "sweep", "--now", later, "--dry-run")  # counts what the sweep below purges
     assert "acme/notes: retention 1 days" in dry.stdout and f"{len(record_ids)} chunks would be purged" in dry.stdout
-    assert "nothing was deleted or audited" in dry.stdout and len(_audit(gw)) == entries
+    assert "nothing was deleted or audited" in dry.stdout and len(logged_entries(gw.data_dir)) == entries
     assert _rows(gw, "SELECT count(*) FROM store_chunks WHERE collection = 'notes'") == [(len(record_ids),)]
     swept = gw.cli("retention", "sweep", "--now", later)
     assert "acme/notes: retention 1 days" in swept.stdout and f"{len(record_ids)} chunks" in swept.stdout
 
-    entry = [e for e in _audit(gw) if e["event"] == "retention.purge"][-1]
+    entry = [e for e in logged_entries(gw.data_dir) if e["event"] == "retention.purge"][-1]
     assert (entry["tenant"], entry["trigger"], entry["decision"], entry["count"]) == ("acme", "cli", "allow",
                                                                                       len(record_ids))
     assert entry["collections"] == {notes: {"retention_days": 1, "chunks": len(record_ids), "drift_rows": 0,
@@ -111,7 +107,7 @@ def test_when_swept_with_a_future_now_then_expired_records_are_purged_audited_an
     much_later = (datetime.now(UTC) + timedelta(days=31)).isoformat()
     assert "1 files and 0 jobs purged" in gw.cli("retention", "sweep", "--now", much_later).stdout
     assert _rows(gw, "SELECT count(*) FROM files") == [(0,)]
-    purge = [e for e in _audit(gw) if e["event"] == "file.purge"][-1]
+    purge = [e for e in logged_entries(gw.data_dir) if e["event"] == "file.purge"][-1]
     assert (purge["trigger"], purge["files"], purge["jobs"]) == ("cli", 1, 0)
 
     gw.start()

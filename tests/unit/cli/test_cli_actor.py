@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import getpass
-import json
 import socket
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gateway.cli.commands import main
 from gateway.crypto.keyfiles import init_keys
-
-
-def _entries(var: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(var / "audit.db")
-    try:
-        return [json.loads(bytes(row[0])) for row in conn.execute("SELECT leaf FROM entries ORDER BY idx")]
-    finally:
-        conn.close()
+from tests.auditkit import logged_entries
 
 
 @pytest.fixture
@@ -41,7 +31,7 @@ def test_when_keys_are_created_revoked_and_rotated_then_each_entry_names_the_os_
     assert main(["keys", "rotate"]) == 0
     assert main(["keys", "retire", "1"]) == 0  # no tenant has a data key yet: nothing is wrapped under version 1
     want = {"user": getpass.getuser(), "host": socket.gethostname()}
-    entries = _entries(var)
+    entries = logged_entries(var)
     for event in ("apikey.create", "apikey.revoke", "key.rotate"):
         assert all(e["actor"] == want for e in entries if e["event"] == event), event
     rotations = [e for e in entries if e["event"] == "key.rotate"]

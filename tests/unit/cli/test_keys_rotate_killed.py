@@ -7,13 +7,10 @@ entry came after all the work); the later `key.rotate` entries retiring them nam
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +18,7 @@ from gateway.cli.commands import _offline_store
 from gateway.crypto.envelope import RecordContext
 from gateway.crypto.keyfiles import init_keys, load_keys
 from gateway.settings import load_settings
+from tests.auditkit import logged_entries
 
 # Runs the command with the re-wrap cut short by the process dying, as `kill -9` does: no cleanup runs.
 _KILLED = """
@@ -30,14 +28,6 @@ Envelope.rewrap_all = lambda self: os._exit(9)
 from gateway.cli.commands import main
 sys.exit(main(["keys", "rotate", "--rewrap"]))
 """
-
-
-def _entries(var: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(var / "audit.db")
-    try:
-        return [json.loads(bytes(row[0])) for row in conn.execute("SELECT leaf FROM entries ORDER BY idx")]
-    finally:
-        conn.close()
 
 
 def test_when_a_rotation_dies_midway_then_its_kek_version_is_audited_and_no_data_is_lost(
@@ -57,9 +47,9 @@ def test_when_a_rotation_dies_midway_then_its_kek_version_is_audited_and_no_data
                          check=False)
     assert run.returncode == 9, run.stderr
     assert load_keys(keys).kek.active == 2
-    rotations = [e for e in _entries(var) if e["event"] == "key.rotate"]
+    rotations = [e for e in logged_entries(var) if e["event"] == "key.rotate"]
     assert [(e["kek_version"], e["tenants"]) for e in rotations] == [(2, 1)]
-    assert not [e for e in _entries(var) if e["event"] == "key.rewrap"]  # the re-wrap did not finish: no entry
+    assert not [e for e in logged_entries(var) if e["event"] == "key.rewrap"]  # the re-wrap did not finish: no entry
     envelope, store = _offline_store(load_settings())
     try:
         assert envelope.decrypt(ctx, sealed) == b"vector bytes"  # the old data key, under KEK 1, still opens
