@@ -74,7 +74,7 @@ class _Spares:
     def spawn(self) -> None:
         if self.off or self.proc is not None:
             return
-        self.env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        self.env = self._base_env()
         self.warm = False
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _SPARE, str(BIN), str(self.nice)], env=self.env, stdin=subprocess.PIPE,
@@ -95,9 +95,16 @@ class _Spares:
         if self.off:
             self.miss = "off"
             return None
+        stale = proc is not None and bool(self._differs(self._base_env()))
+        if stale:
+            # The test process's own environment changed since the spare was started (importing torch there sets
+            # KMP_* and TORCHINDUCTOR_CACHE_DIR): it would never fit again. Replace it, for the next start.
+            self.close()
+            proc = None
         differs = self._differs(env)
         if proc is None or differs:
-            self.miss = "no-spare" if proc is None else "differs:" + ",".join(differs)  # names, never values
+            why = "stale-spare" if stale else "no-spare" if proc is None else "differs:" + ",".join(differs)
+            self.miss = why  # names, never values
             self.spawn()
             return None
         self.proc = None
@@ -121,6 +128,11 @@ class _Spares:
             return None
         self.spawn()
         return proc
+
+    @staticmethod
+    def _base_env() -> dict[str, str]:
+        """The environment a spare starts with: the test process's own, offline."""
+        return {**os.environ, "HF_HUB_OFFLINE": "1"}
 
     def _fits(self, env: dict[str, str]) -> bool:
         return not self._differs(env)

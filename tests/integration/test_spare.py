@@ -26,6 +26,23 @@ def test_when_an_environment_differs_in_what_the_imports_read_then_no_spare_is_u
     spares.close()
 
 
+def test_when_the_test_process_environment_changes_then_the_stale_spare_is_replaced_for_the_next_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Importing torch in the test process sets KMP_* and TORCHINDUCTOR_CACHE_DIR there: before, a spare started
+    earlier never fitted a start again, and every later start of the suite ran fresh."""
+    spares = _Spares()
+    spares.off = False
+    spawned: list[dict[str, str]] = []
+    monkeypatch.setattr(spares, "spawn", lambda: spawned.append(spares._base_env()))
+    stale = subprocess.Popen(["sleep", "60"])
+    spares.proc, spares.env = stale, spares._base_env()
+    monkeypatch.setenv("KMP_INIT_AT_FORK", "FALSE")
+    assert spares.claim(["serve"], {**os.environ, "HF_HUB_OFFLINE": "1"}, Path(os.devnull)) is None
+    assert spares.miss == "stale-spare" and stale.poll() is not None and spares.proc is None
+    assert spawned and spawned[0]["KMP_INIT_AT_FORK"] == "FALSE"  # the next spare has the environment of now
+
+
 def test_when_a_spare_runs_a_gateway_command_then_it_answers_as_a_fresh_process_with_the_environment_given(
     tmp_path: Path,
 ) -> None:
