@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from gateway.errors import BadRequest, Unauthenticated
-from gateway.pii.identifiers import iban_ok
+from gateway.pii.checksums import iban_ok, luhn_ok
 
 ROLES = ("admin", "writer", "reader", "auditor", "platform-auditor")
 EXPIRY_FORMAT = "an ISO 8601 time with a time zone, e.g. 2027-01-31T00:00:00+00:00"
@@ -175,15 +175,6 @@ def identifier_in(value: str) -> str | None:
     if any(iban_ok(run) for run in _ALNUM_RUN.findall(value)):
         return "an IBAN"
     return None
-
-
-def luhn_ok(digits: str) -> bool:
-    """The Luhn checksum of a run of digits (``gateway.pii.cards`` has the recognizer's; this one loads no
-    Presidio, for the CLI)."""
-    total = 0
-    for i, n in enumerate(int(c) for c in reversed(digits)):
-        total += (n * 2 - 9 if n > 4 else n * 2) if i % 2 else n
-    return total % 10 == 0
 
 
 def create_key(

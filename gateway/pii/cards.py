@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 
+from gateway.pii.checksums import luhn_ok
+
 # (scheme, inclusive prefix ranges as (low, high) of equal length, allowed lengths)
 _Range = tuple[str, tuple[tuple[str, str], ...], tuple[int, ...]]
 SCHEMES: tuple[_Range, ...] = (
@@ -47,19 +49,6 @@ CONTEXT = [
 # Linear: each iteration consumes one digit (the separator is optional and never a digit); bounded.
 _CANDIDATE = r"(?<![\w,/-])(?<![\d.]\.)(?<!\d[ .-])\d(?:[ .-]?\d){11,39}(?![ .-]?\d)(?!\w)"
 _SEPARATORS = " .-"
-
-
-def luhn_ok(digits: str) -> bool:
-    """Luhn checksum over the digits of ``digits`` (other characters ignored)."""
-    nums = [int(c) for c in digits if c.isdigit()]
-    if len(nums) < 2:
-        return False
-    total = 0
-    for i, n in enumerate(reversed(nums)):
-        if i % 2 == 1:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
 
 
 def scheme_of(digits: str) -> str | None:

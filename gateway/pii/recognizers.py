@@ -37,14 +37,9 @@ from presidio_analyzer.predefined_recognizers import (
     UsPassportRecognizer,
 )
 
-from gateway.pii.cards import CardRecognizer, luhn_ok
-from gateway.pii.identifiers import (
-    DateOfBirthRecognizer,
-    IbanRecognizer,
-    SwiftRecognizer,
-    UkNhsRecognizer,
-    mod97_ok,
-)
+from gateway.pii.cards import CardRecognizer
+from gateway.pii.checksums import luhn_ok, mod97_ok
+from gateway.pii.identifiers import DateOfBirthRecognizer, IbanRecognizer, SwiftRecognizer, UkNhsRecognizer
 from gateway.pii.phones import phone_recognizers
 from gateway.policy.loader import DEFAULT_PHONE_REGIONS, CustomRecognizerSpec
 

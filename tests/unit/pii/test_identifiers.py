@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.pii.cards import CardRecognizer, best_card, card_score, scheme_of
-from gateway.pii.identifiers import IbanRecognizer, UkNhsRecognizer, iban_ok, nhs_ok, phone_written
+from gateway.pii.checksums import iban_ok, nhs_ok
+from gateway.pii.identifiers import IbanRecognizer, UkNhsRecognizer, phone_written
 from gateway.pii.phones import distinct_regions
 
 # One Luhn-valid number per scheme and length (Faker's generator and the schemes' published test numbers).
