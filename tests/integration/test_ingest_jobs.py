@@ -132,11 +132,11 @@ def test_when_a_job_is_cancelled_then_it_stops_its_stored_documents_stay_and_oth
     gw: GatewayProcess, keys: dict[str, str],
 ) -> None:
     docs = [{"id": f"cx/{i}", "text": t} for i, t in enumerate(_texts(12, 3000))]
+    reader = gw.make_key("acme", "viewer", "reader")  # before the job: a CLI call's start would let it finish first
     r = _submit(gw, keys["acme"], "handbook", docs)
     assert r.status_code == 202, r.text
     location = r.headers["location"]
     assert _call(gw, keys["globex"], "POST", location + "/cancel").status_code == 404  # another tenant's: none
-    reader = gw.make_key("acme", "viewer", "reader")
     assert _call(gw, reader, "POST", location + "/cancel").status_code == 403  # reading is not stopping
     cancelled = _call(gw, keys["acme"], "POST", location + "/cancel")
     assert cancelled.status_code == 200, cancelled.text
