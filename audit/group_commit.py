@@ -16,7 +16,7 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -131,10 +131,10 @@ class GroupCommitLog(LogReads):
         try:
             leaf = canonical_json(dict(entry))
         except Exception as exc:  # rfc8785 raises several types; none may escape as a crash
-            future.set_exception(LogWriteError(f"entry is not serializable as canonical JSON: {type(exc).__name__}"))
+            _settle(future, error=LogWriteError(f"entry is not serializable as canonical JSON: {type(exc).__name__}"))
             return future
         if self._closed:
-            future.set_exception(LogWriteError("audit log is closed"))
+            _settle(future, error=LogWriteError("audit log is closed"))
             return future
         self._queue.put(Entry(leaf, leaf_hash(leaf), text_or_none(entry.get("event")),
                               text_or_none(entry.get("tenant")), text_or_none(entry.get("time")), future))  # fmt: skip
@@ -157,7 +157,7 @@ class GroupCommitLog(LogReads):
             committed = self._commit(entries) if entries else []
             self._periodic_checkpoint()  # before acknowledging, so a due checkpoint already covers them
             for index, e in committed:
-                e.future.set_result(index)
+                _settle(e.future, result=index)
             for control in controls:
                 self._handle(control)
                 if control.kind == "close":
@@ -180,7 +180,7 @@ class GroupCommitLog(LogReads):
             self._reset_writer()
             error = LogWriteError(f"audit log write failed: {type(exc).__name__}")
             for e in batch:
-                e.future.set_exception(error)
+                _settle(e.future, error=error)
             return []
         with self._tree_lock:
             for i, e in enumerate(batch):
@@ -253,15 +253,15 @@ class GroupCommitLog(LogReads):
         try:
             self._final_checkpoint()
         except Exception as exc:  # reported to the caller; the writer must live
-            control.future.set_exception(LogWriteError(f"checkpoint failed: {type(exc).__name__}"))
+            _settle(control.future, error=LogWriteError(f"checkpoint failed: {type(exc).__name__}"))
             return
         finally:
             if control.kind == "close":
                 self._close_writer()
         if self._latest is None:
-            control.future.set_exception(AuditError(self.no_checkpoint))
+            _settle(control.future, error=AuditError(self.no_checkpoint))
         else:
-            control.future.set_result(self._latest)
+            _settle(control.future, result=self._latest)
 
     # ---- control ------------------------------------------------------------------------------------------
     def checkpoint_now(self) -> str:
@@ -279,6 +279,22 @@ class GroupCommitLog(LogReads):
         self._thread.join()
         for item in self._drain():  # entries that raced with close(): fail them rather than leave callers waiting
             if isinstance(item, Entry):
-                item.future.set_exception(LogWriteError("audit log is closed"))
+                _settle(item.future, error=LogWriteError("audit log is closed"))
         with self._read_lock:
             self._close_reader()
+
+
+def _settle(future: Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    """Resolve ``future`` unless its caller cancelled it. A request that timed out while awaiting its entry cancels
+    the future (asyncio's ``wrap_future`` passes the cancellation on); ``set_result`` on it raised
+    ``InvalidStateError`` in the writer thread, which died, and every later entry waited for ever. The entry itself
+    is still written: only the answer to a caller who left is dropped."""
+    if future.cancelled():
+        return
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:  # cancelled between the check and here
+        pass

@@ -215,3 +215,27 @@ def test_when_two_processes_share_one_file_then_one_signs_checkpoints_covering_b
     signer.close()  # releases the role
     other.append(make_entry(3))
     assert verify_checkpoint(other.checkpoint_now(), private_key.public_key()).size == 4
+
+
+def test_when_a_caller_cancels_its_entry_while_it_is_written_then_the_writer_lives_and_the_entry_is_kept(
+    open_log: OpenLog, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request that timed out while awaiting its entry cancels the future (asyncio's ``wrap_future``). Before:
+    ``set_result`` on it raised ``InvalidStateError`` in the writer thread, which died, and every later entry (the
+    gateway's stop included) waited for ever: the suite hung on an app's shutdown."""
+    log = open_log()
+    inserting, release = threading.Event(), threading.Event()
+    insert = log._insert
+
+    def held(batch: list[object]) -> int:
+        inserting.set()
+        assert release.wait(10)
+        return insert(batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log, "_insert", held)
+    first = log.submit(make_entry(0))
+    assert inserting.wait(10)
+    assert first.cancel()  # the caller left while its batch was being written
+    release.set()
+    assert log.submit(make_entry(1)).result(timeout=10) == 1  # the writer lives
+    assert log.size() == 2  # the cancelled caller's entry is written all the same
