@@ -39,6 +39,21 @@ def _upload(app: App, headers: dict[str, str], content: bytes) -> str:
     return str(up.json()["id"])
 
 
+def _hold_file_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make a creation's read of its input file wait, in its worker thread, until the returned ``release`` is set;
+    ``entered`` is set once a read has begun."""
+    release, entered = threading.Event(), threading.Event()
+    chunks = FileVault.chunks
+
+    def held(self: FileVault, tenant: str, fid: str) -> Iterator[bytes]:
+        entered.set()
+        assert release.wait(20)
+        return chunks(self, tenant, fid)
+
+    monkeypatch.setattr(FileVault, "chunks", held)
+    return release, entered
+
+
 @pytest.fixture
 def started(tmp_path: Path) -> Iterator[App]:
     services = fake_services(tmp_path, batch_max_concurrent_creations=2, batch_max_tenant_creations=1)
@@ -52,15 +67,7 @@ def test_when_a_tenant_creates_a_second_batch_while_one_is_validating_then_429_a
     app = started
     alice, bob = app.auth(app.key("acme", "alice", "writer")), app.auth(app.key("acme", "bob", "writer"))
     file_id = _upload(app, alice, (_line(1) + "\n").encode())
-    release, entered = threading.Event(), threading.Event()
-    chunks = FileVault.chunks
-
-    def held(self: FileVault, tenant: str, fid: str) -> Iterator[bytes]:
-        entered.set()
-        assert release.wait(20)
-        return chunks(self, tenant, fid)
-
-    monkeypatch.setattr(FileVault, "chunks", held)
+    release, entered = _hold_file_reads(monkeypatch)
     first: list[Any] = []
     worker = threading.Thread(target=lambda: first.append(
         app.client.post("/v1/batches", json={"input_file_id": file_id, **CREATE}, headers=alice)))
@@ -93,15 +100,8 @@ def test_when_a_creation_times_out_then_its_slot_is_held_until_its_validation_en
         app = App(client, services, tmp_path)
         alice, bob = app.auth(app.key("acme", "alice", "writer")), app.auth(app.key("acme", "bob", "writer"))
         file_id = _upload(app, alice, (_line(1) + "\n").encode())
-        release, entered = threading.Event(), threading.Event()
         chunks = FileVault.chunks
-
-        def held(self: FileVault, tenant: str, fid: str) -> Iterator[bytes]:
-            entered.set()
-            assert release.wait(20)
-            return chunks(self, tenant, fid)
-
-        monkeypatch.setattr(FileVault, "chunks", held)
+        release, entered = _hold_file_reads(monkeypatch)
         try:
             timed_out = client.post("/v1/batches", json={"input_file_id": file_id, **CREATE}, headers=alice)
             assert timed_out.status_code == 504, timed_out.text
